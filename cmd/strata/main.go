@@ -1,0 +1,243 @@
+// Command strata is Strata's command-line interface: it parses verbs and
+// flags, loads configuration, wires dependencies and maps outcomes to exit
+// codes. The work itself lives in package jobs and below.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+
+	"github.com/strata-oss/strata/jobs"
+	"github.com/strata-oss/strata/pipeline"
+	"github.com/strata-oss/strata/pipeline/config"
+	"github.com/strata-oss/strata/pipeline/storage"
+	"github.com/strata-oss/strata/pipeline/synth"
+)
+
+// Set at build time: -ldflags "-X main.version=v1.2.3 -X main.commit=abc".
+var (
+	version = "dev"
+	commit  = ""
+)
+
+const usage = `strata — customer segmentation, every night.
+
+Usage:
+  strata demo      [--dir DIR] [--customers N] [--as-of YYYY-MM-DD]
+  strata generate  --dir DIR [--customers N] [--seed S] [--format parquet|csv]
+  strata run       --config FILE --as-of YYYY-MM-DD
+  strata validate  --config FILE
+  strata version
+
+Global flags (before or after the verb):
+  --log-level debug|info|warn|error   (default info)
+  --log-format auto|json|console      (default auto: console on a terminal)
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage or config error,
+3 data-quality gate failed, 4 date locked by another process.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: testable.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return jobs.ExitUsage
+		}
+		return jobs.ExitOK
+	}
+	verb, rest := args[0], args[1:]
+	fs := flag.NewFlagSet("strata "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	logFormat := fs.String("log-format", "auto", "log format: auto, json, console")
+
+	var cmd func(ctx context.Context, log zerolog.Logger) error
+	switch verb {
+	case "version":
+		cmd = func(context.Context, zerolog.Logger) error {
+			fmt.Fprintf(stdout, "strata %s\ncommit %s\n%s %s/%s\n", version, buildCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return nil
+		}
+	case "demo":
+		dir := fs.String("dir", "./strata-demo", "directory or s3://bucket/prefix for input/ and output/")
+		n := fs.Int("customers", 100_000, "number of customers to generate")
+		asOf := fs.String("as-of", jobs.DemoAsOf.Format(pipeline.DateLayout), "as-of date")
+		seed := fs.Uint64("seed", 0, "generator and model seed (0: the demo config's)")
+		cmd = func(ctx context.Context, log zerolog.Logger) error {
+			d, err := parseDate(*asOf)
+			if err != nil {
+				return err
+			}
+			if *n <= 0 {
+				return &jobs.UsageError{Msg: "--customers must be positive"}
+			}
+			start := time.Now()
+			res, err := jobs.Demo(ctx, jobs.DemoOptions{Dir: *dir, Customers: *n, AsOf: d, Seed: *seed, Version: version, Logger: log})
+			if err != nil {
+				return err
+			}
+			printDemo(stdout, res, time.Since(start))
+			return nil
+		}
+	case "generate":
+		dir := fs.String("dir", "", "directory or s3://bucket/prefix to write customers/, orders/, events/ into")
+		n := fs.Int("customers", 100_000, "number of customers")
+		seed := fs.Uint64("seed", 42, "random seed; the same seed gives byte-identical files")
+		format := fs.String("format", "parquet", "parquet or csv")
+		from := fs.String("start", jobs.DemoStart.Format(pipeline.DateLayout), "first day of the shop's history")
+		to := fs.String("end", jobs.DemoEnd.Format(pipeline.DateLayout), "last day of the shop's history")
+		cmd = func(ctx context.Context, log zerolog.Logger) error {
+			if *dir == "" {
+				return &jobs.UsageError{Msg: "--dir is required"}
+			}
+			if *format != "parquet" && *format != "csv" {
+				return &jobs.UsageError{Msg: "--format must be parquet or csv"}
+			}
+			s, err := parseDate(*from)
+			if err != nil {
+				return err
+			}
+			e, err := parseDate(*to)
+			if err != nil {
+				return err
+			}
+			b, err := storage.Create(ctx, *dir)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			st, err := synth.Generate(ctx, b, synth.Config{Customers: *n, Seed: *seed, Start: s, End: e, Format: *format})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "generated %d customers, %d orders (%d bad, %d duplicates, %d refunds), %d events into %s in %.1fs\n",
+				st.Customers, st.Orders, st.BadOrders, st.DuplicateOrders, st.Refunds, st.Events, *dir, time.Since(start).Seconds())
+			return nil
+		}
+	case "run":
+		cfgPath := fs.String("config", "", "configuration file")
+		asOf := fs.String("as-of", "", "as-of date, YYYY-MM-DD")
+		cmd = func(ctx context.Context, log zerolog.Logger) error {
+			if *cfgPath == "" || *asOf == "" {
+				return &jobs.UsageError{Msg: "--config and --as-of are required"}
+			}
+			d, err := parseDate(*asOf)
+			if err != nil {
+				return err
+			}
+			cfg, err := config.Load(*cfgPath)
+			if err != nil {
+				return err
+			}
+			res, err := jobs.RunOnce(ctx, cfg, pipeline.Options{AsOf: d, Version: version, Logger: log})
+			if err != nil {
+				return err
+			}
+			printSegments(stdout, res)
+			fmt.Fprintf(stdout, "\npublished to %s (attempt %s)\n", cfg.Output.Location, res.Attempt)
+			return nil
+		}
+	case "validate":
+		cfgPath := fs.String("config", "", "configuration file")
+		cmd = func(ctx context.Context, log zerolog.Logger) error {
+			if *cfgPath == "" {
+				return &jobs.UsageError{Msg: "--config is required"}
+			}
+			cfg, err := config.Load(*cfgPath)
+			if err != nil {
+				return err
+			}
+			if err := jobs.Validate(ctx, cfg); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s: configuration and input schemas are valid (config hash %s)\n", *cfgPath, cfg.Hash())
+			return nil
+		}
+	default:
+		fmt.Fprintf(stderr, "strata: unknown command %q\n\n%s", verb, usage)
+		return jobs.ExitUsage
+	}
+	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return jobs.ExitOK
+		}
+		return jobs.ExitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "strata %s: unexpected arguments %q\n", verb, fs.Args())
+		return jobs.ExitUsage
+	}
+	log, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "strata: %v\n", err)
+		return jobs.ExitUsage
+	}
+	if err := cmd(ctx, log); err != nil {
+		code := jobs.ExitCode(err)
+		log.Error().Err(err).Int("exit_code", code).Msg(verb + " failed")
+		fmt.Fprintf(stderr, "strata %s: %v\n", verb, err)
+		return code
+	}
+	return jobs.ExitOK
+}
+
+func parseDate(s string) (time.Time, error) {
+	d, err := time.Parse(pipeline.DateLayout, s)
+	if err != nil {
+		return time.Time{}, &jobs.UsageError{Msg: fmt.Sprintf("bad date %q: want YYYY-MM-DD", s)}
+	}
+	return d, nil
+}
+
+func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return zerolog.Nop(), fmt.Errorf("bad --log-level %q", level)
+	}
+	switch format {
+	case "auto":
+		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+		}
+	case "console":
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: true}
+	case "json":
+	default:
+		return zerolog.Nop(), fmt.Errorf("bad --log-format %q", format)
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+func buildCommit() string {
+	if commit != "" {
+		return commit
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
+}

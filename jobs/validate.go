@@ -1,0 +1,16 @@
+package jobs
+
+import (
+	"context"
+	"time"
+
+	"github.com/strata-oss/strata/pipeline"
+	"github.com/strata-oss/strata/pipeline/config"
+)
+
+// Validate checks that the configured inputs exist and their schemas fit
+// the column mapping. It reads footers and headers only, and publishes
+// nothing.
+func Validate(ctx context.Context, cfg *config.Config) error {
+	return pipeline.CheckInputs(ctx, cfg, time.Now())
+}

@@ -1,0 +1,187 @@
+// Package rfm scores customers on recency, frequency and monetary value and
+// names their segment.
+//
+// # Scores
+//
+// Each of R, F and M is a quintile score from 1 to 5 over the customers
+// being scored (those with at least one purchase). Purchase data is heavily
+// tied — most customers buy once — so quantile cut points are not well
+// defined and tools disagree. The rule here is rank-based with ties to the
+// lower score:
+//
+//	score(v) = 1 + floor(5 · #{customers with a value strictly worse than v} / n)
+//
+// "Worse" is smaller for frequency and monetary value, and larger (older) for
+// recency, so a recent customer scores R = 5. Equal values always share a
+// score; a value shared by a fifth of the customers or more spans a whole
+// quintile and pushes the next value up (with 60% one-time buyers every
+// one-time buyer has F = 1 and a two-time buyer has F = 4). The score of a
+// value never depends on the order customers arrive in.
+//
+// # Segments
+//
+// Segments are named from R and F with a rule table covering the 25 cells of
+// the R×F grid exactly once. The default grid is the widely used one:
+//
+//	Champions            R 5    F 4–5
+//	Loyal                R 3–4  F 4–5
+//	Potential Loyalist   R 4–5  F 2–3
+//	New                  R 5    F 1
+//	Promising            R 4    F 1
+//	Need Attention       R 3    F 3
+//	About to Sleep       R 3    F 1–2
+//	At Risk              R 1–2  F 3–4
+//	Can't Lose Them      R 1–2  F 5
+//	Hibernating          R 1–2  F 1–2
+//
+// A configuration may replace the grid (for example to carve out "Lost" from
+// Hibernating's R = 1, F = 1 cell).
+//
+// Customers without any purchase are not scored and belong to NoPurchases.
+package rfm
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// Segment names.
+const (
+	Champions         = "Champions"
+	Loyal             = "Loyal"
+	PotentialLoyalist = "Potential Loyalist"
+	New               = "New"
+	Promising         = "Promising"
+	NeedAttention     = "Need Attention"
+	AboutToSleep      = "About to Sleep"
+	AtRisk            = "At Risk"
+	CantLoseThem      = "Can't Lose Them"
+	Hibernating       = "Hibernating"
+	Lost              = "Lost"
+	NoPurchases       = "No Purchases"
+)
+
+// Rule assigns the cells R in [R[0], R[1]] × F in [F[0], F[1]] to Name.
+type Rule struct {
+	Name string
+	R, F [2]int
+}
+
+// DefaultRules is the standard R×F grid.
+func DefaultRules() []Rule {
+	return []Rule{
+		{Champions, [2]int{5, 5}, [2]int{4, 5}},
+		{Loyal, [2]int{3, 4}, [2]int{4, 5}},
+		{PotentialLoyalist, [2]int{4, 5}, [2]int{2, 3}},
+		{New, [2]int{5, 5}, [2]int{1, 1}},
+		{Promising, [2]int{4, 4}, [2]int{1, 1}},
+		{NeedAttention, [2]int{3, 3}, [2]int{3, 3}},
+		{AboutToSleep, [2]int{3, 3}, [2]int{1, 2}},
+		{AtRisk, [2]int{1, 2}, [2]int{3, 4}},
+		{CantLoseThem, [2]int{1, 2}, [2]int{5, 5}},
+		{Hibernating, [2]int{1, 2}, [2]int{1, 2}},
+	}
+}
+
+// Grid is a compiled rule table: Grid[r][f] is the segment of cell (r, f).
+type Grid [6][6]string
+
+// NewGrid compiles rules, which must cover each of the 25 cells once.
+func NewGrid(rules []Rule) (Grid, error) {
+	var g Grid
+	var errs []error
+	for _, r := range rules {
+		if r.R[0] < 1 || r.R[1] > 5 || r.R[0] > r.R[1] || r.F[0] < 1 || r.F[1] > 5 || r.F[0] > r.F[1] {
+			errs = append(errs, fmt.Errorf("rule %q: ranges r=%v f=%v must be ordered within 1..5", r.Name, r.R, r.F))
+			continue
+		}
+		for rr := r.R[0]; rr <= r.R[1]; rr++ {
+			for ff := r.F[0]; ff <= r.F[1]; ff++ {
+				if g[rr][ff] != "" {
+					errs = append(errs, fmt.Errorf("cell R=%d F=%d claimed by %q and %q", rr, ff, g[rr][ff], r.Name))
+				}
+				g[rr][ff] = r.Name
+			}
+		}
+	}
+	for rr := 1; rr <= 5; rr++ {
+		for ff := 1; ff <= 5; ff++ {
+			if g[rr][ff] == "" {
+				errs = append(errs, fmt.Errorf("cell R=%d F=%d has no segment", rr, ff))
+			}
+		}
+	}
+	return g, errors.Join(errs...)
+}
+
+// Segment returns the segment of scores (r, f); r == 0 means not scored.
+func (g *Grid) Segment(r, f int8) string {
+	if r < 1 || r > 5 || f < 1 || f > 5 {
+		return NoPurchases
+	}
+	return g[r][f]
+}
+
+// Names returns the grid's segment names in rule order, without duplicates.
+func Names(rules []Rule) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, r := range rules {
+		if !seen[r.Name] {
+			seen[r.Name] = true
+			names = append(names, r.Name)
+		}
+	}
+	return names
+}
+
+// Quintiles scores values by the rank rule of the package doc. scored[i]
+// false excludes customer i (it gets score 0 and does not count in n).
+// higherIsBetter is false for recency. The returned breaks[s] is the
+// smallest value (largest, for recency) that scores s+1, for the record.
+func Quintiles(values []float64, scored []bool, higherIsBetter bool) (scores []int8, breaks [5]float64) {
+	type iv struct {
+		v float64
+		i int32
+	}
+	idx := make([]iv, 0, len(values))
+	for i, v := range values {
+		if scored == nil || scored[i] {
+			if !higherIsBetter {
+				v = -v
+			}
+			idx = append(idx, iv{v, int32(i)})
+		}
+	}
+	sort.Slice(idx, func(a, b int) bool { return idx[a].v < idx[b].v })
+	scores = make([]int8, len(values))
+	n := len(idx)
+	for s := range breaks {
+		breaks[s] = nan()
+	}
+	for start := 0; start < n; {
+		end := start + 1
+		for end < n && idx[end].v == idx[start].v {
+			end++
+		}
+		// start customers are strictly worse than this run of ties.
+		s := int8(1 + (5*start)/n)
+		for _, e := range idx[start:end] {
+			scores[e.i] = s
+		}
+		if b := &breaks[s-1]; *b != *b {
+			*b = idx[start].v
+			if !higherIsBetter {
+				*b = -*b
+			}
+		}
+		start = end
+	}
+	return scores, breaks
+}
+
+func nan() float64 {
+	var zero float64
+	return zero / zero
+}

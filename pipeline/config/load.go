@@ -1,0 +1,384 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Columns lists the logical columns of each input table.
+type Columns struct {
+	Required []string
+	Optional []string
+}
+
+// Has reports whether name is a logical column of the table.
+func (c Columns) Has(name string) bool {
+	for _, n := range c.Required {
+		if n == name {
+			return true
+		}
+	}
+	for _, n := range c.Optional {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// TableColumns returns the logical columns of input table name ("orders",
+// "customers" or "events").
+func TableColumns(name string) Columns {
+	switch name {
+	case "orders":
+		// amount may instead be quantity × unit_price; see Validate.
+		return Columns{
+			Required: []string{"customer_id", "order_ts", "amount"},
+			Optional: []string{"order_id", "quantity", "unit_price", "category", "channel", "currency", "is_refund"},
+		}
+	case "customers":
+		return Columns{
+			Required: []string{"customer_id"},
+			Optional: []string{"signup_ts", "updated_at", "birth_date", "age", "gender", "income", "education", "occupation",
+				"country", "region", "city", "postal_code", "device", "os", "interests", "email_opt_in"},
+		}
+	case "events":
+		return Columns{
+			Required: []string{"customer_id", "event_ts", "event_type"},
+			Optional: []string{"channel", "campaign"},
+		}
+	}
+	return Columns{}
+}
+
+// Load reads and validates the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data, os.LookupEnv)
+}
+
+// Parse decodes and validates a configuration. lookup resolves ${NAME}
+// references (os.LookupEnv in production). The error, if any, is Problems
+// listing everything wrong, or a YAML syntax error.
+func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Problems{{Msg: "configuration is empty"}}
+		}
+		return nil, fmt.Errorf("parse config: %w", err)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	var probs Problems
+	if root.Kind != yaml.MappingNode {
+		return nil, Problems{{Line: root.Line, Msg: "configuration must be a mapping of keys to values"}}
+	}
+	checkKeys(root, reflect.TypeOf(Config{}), "", &probs)
+	expandEnv(root, "", lookup, &probs)
+	var c Config
+	if err := root.Decode(&c); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, e := range te.Errors {
+				probs = append(probs, Problem{Msg: e})
+			}
+		} else {
+			probs = append(probs, Problem{Msg: err.Error()})
+		}
+	}
+	if len(probs) == 0 {
+		c.validate(root, &probs)
+	}
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return &c, nil
+}
+
+// checkKeys walks the document beside the Go type and reports every key the
+// type does not have, with a suggestion when one is close.
+func checkKeys(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+				return
+			}
+			*probs = append(*probs, Problem{Path: path, Line: n.Line, Msg: "expected a mapping"})
+			return
+		}
+		fields := map[string]reflect.Type{}
+		var names []string
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if tag == "" || tag == "-" {
+				continue
+			}
+			fields[tag] = f.Type
+			names = append(names, tag)
+		}
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := join(path, k.Value)
+			if seen[k.Value] {
+				*probs = append(*probs, Problem{Path: p, Line: k.Line, Msg: "key appears twice"})
+				continue
+			}
+			seen[k.Value] = true
+			ft, ok := fields[k.Value]
+			if !ok {
+				msg := "unknown key"
+				if s := closest(k.Value, names); s != "" {
+					msg += fmt.Sprintf("; did you mean %q?", s)
+				}
+				*probs = append(*probs, Problem{Path: p, Line: k.Line, Msg: msg})
+				continue
+			}
+			checkKeys(v, ft, p, probs)
+		}
+	case reflect.Slice:
+		if n.Kind == yaml.SequenceNode && t.Elem().Kind() == reflect.Struct {
+			for i, item := range n.Content {
+				checkKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), probs)
+			}
+		}
+	}
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// expandEnv replaces ${NAME} and ${NAME:-default} in every scalar value.
+func expandEnv(n *yaml.Node, path string, lookup func(string) (string, bool), probs *Problems) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			expandEnv(n.Content[i+1], join(path, n.Content[i].Value), lookup, probs)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			expandEnv(c, fmt.Sprintf("%s[%d]", path, i), lookup, probs)
+		}
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "${") {
+			return
+		}
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+			m := envRef.FindStringSubmatch(ref)
+			if v, ok := lookup(m[1]); ok && v != "" {
+				return v
+			}
+			if m[2] != "" {
+				return m[3]
+			}
+			*probs = append(*probs, Problem{Path: path, Line: n.Line,
+				Msg: fmt.Sprintf("environment variable %s is not set (use ${%s:-default} for a fallback)", m[1], m[1])})
+			return ""
+		})
+		// A value that came from the environment is data, whatever it
+		// looks like: re-resolve the tag from the expanded text only for
+		// plain scalars, so "${PORT}" can still decode into an int.
+		if n.Style == 0 {
+			n.Tag = ""
+		}
+	}
+}
+
+// validate checks meaning, after decoding succeeded.
+func (c *Config) validate(root *yaml.Node, probs *Problems) {
+	add := func(path, msg string, args ...any) {
+		*probs = append(*probs, Problem{Path: path, Line: lineOf(root, path), Msg: fmt.Sprintf(msg, args...)})
+	}
+	if c.Version != 1 {
+		add("version", "must be 1 (got %d)", c.Version)
+	}
+	if c.Timezone != "" {
+		if _, err := time.LoadLocation(c.Timezone); err != nil {
+			add("timezone", "unknown time zone %q", c.Timezone)
+		}
+	}
+	if c.Workers < 0 {
+		add("workers", "must be 0 (all cores) or positive, got %d", c.Workers)
+	}
+	if c.Input.Location == "" {
+		add("input.location", "is required: a local directory or s3://bucket/prefix")
+	} else if err := checkLocation(c.Input.Location); err != nil {
+		add("input.location", "%v", err)
+	}
+	if c.Output.Location == "" {
+		add("output.location", "is required: a local directory or s3://bucket/prefix")
+	} else if err := checkLocation(c.Output.Location); err != nil {
+		add("output.location", "%v", err)
+	}
+	c.validateTable("input.orders", "orders", &c.Input.Orders, root, add)
+	if c.Input.Customers != nil {
+		c.validateTable("input.customers", "customers", c.Input.Customers, root, add)
+	}
+	if c.Input.Events != nil {
+		c.validateTable("input.events", "events", c.Input.Events, root, add)
+	}
+	if f := c.Quality.Fraction(); !(f >= 0 && f <= 1) {
+		add("quality.max_bad_fraction", "must be between 0 and 1, got %v", f)
+	}
+	if len(c.RFM.Segments) > 0 {
+		if err := checkGrid(c.RFM.Segments); err != nil {
+			add("rfm.segments", "%v", err)
+		}
+	}
+}
+
+func (c *Config) validateTable(path, name string, t *Table, root *yaml.Node, add func(string, string, ...any)) {
+	if t.Path == "" {
+		add(path+".path", "is required: the table's prefix under input.location")
+	}
+	switch t.Format {
+	case "", "auto", "parquet", "csv":
+	default:
+		add(path+".format", "must be parquet, csv or auto, got %q", t.Format)
+	}
+	cols := TableColumns(name)
+	for logical, physical := range t.Columns {
+		if !cols.Has(logical) {
+			add(path+".columns."+logical, "%q is not a column of the %s table; known: %s",
+				logical, name, strings.Join(append(append([]string{}, cols.Required...), cols.Optional...), ", "))
+		}
+		if strings.TrimSpace(physical) == "" {
+			add(path+".columns."+logical, "maps to an empty column name")
+		}
+	}
+	if name == "orders" {
+		_, hasAmount := t.Columns["amount"]
+		_, hasPrice := t.Columns["unit_price"]
+		if hasAmount && hasPrice {
+			add(path+".columns", "map either amount or unit_price (amount = quantity × unit_price), not both")
+		}
+	}
+	if d := t.CSV.Delimiter; d != "" && len([]rune(d)) != 1 {
+		add(path+".csv.delimiter", "must be a single character, got %q", d)
+	}
+}
+
+// checkGrid verifies that segment rules cover the 5×5 R×F grid exactly once.
+func checkGrid(rules []SegmentRule) error {
+	var owner [6][6]string
+	var errs []string
+	for i, r := range rules {
+		if r.Name == "" {
+			errs = append(errs, fmt.Sprintf("rule %d has no name", i))
+		}
+		if r.R[0] < 1 || r.R[1] > 5 || r.R[0] > r.R[1] || r.F[0] < 1 || r.F[1] > 5 || r.F[0] > r.F[1] {
+			errs = append(errs, fmt.Sprintf("rule %q: ranges must be within 1..5 and ordered, got r=%v f=%v", r.Name, r.R, r.F))
+			continue
+		}
+		for rr := r.R[0]; rr <= r.R[1]; rr++ {
+			for ff := r.F[0]; ff <= r.F[1]; ff++ {
+				if owner[rr][ff] != "" {
+					errs = append(errs, fmt.Sprintf("cell R=%d F=%d is claimed by both %q and %q", rr, ff, owner[rr][ff], r.Name))
+				}
+				owner[rr][ff] = r.Name
+			}
+		}
+	}
+	for rr := 1; rr <= 5; rr++ {
+		for ff := 1; ff <= 5; ff++ {
+			if owner[rr][ff] == "" {
+				errs = append(errs, fmt.Sprintf("cell R=%d F=%d has no segment", rr, ff))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func checkLocation(loc string) error {
+	if strings.Contains(loc, "://") && !strings.HasPrefix(loc, "s3://") && !strings.HasPrefix(loc, "file://") {
+		return fmt.Errorf("unsupported location %q: use a local path or s3://bucket/prefix", loc)
+	}
+	if strings.HasPrefix(loc, "s3://") && strings.Trim(strings.TrimPrefix(loc, "s3://"), "/") == "" {
+		return fmt.Errorf("location %q names no bucket", loc)
+	}
+	return nil
+}
+
+// lineOf finds the line of a dotted path in the document, or of its nearest
+// existing ancestor, so that a problem about a missing key points somewhere
+// useful.
+func lineOf(root *yaml.Node, path string) int {
+	n := root
+	line := 0
+	for _, seg := range strings.Split(path, ".") {
+		if n == nil || n.Kind != yaml.MappingNode {
+			break
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == seg {
+				line = n.Content[i].Line
+				next = n.Content[i+1]
+				break
+			}
+		}
+		n = next
+	}
+	return line
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// closest returns the candidate within edit distance 2 of s, if any.
+func closest(s string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

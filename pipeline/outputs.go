@@ -1,0 +1,251 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/strata-oss/strata/pipeline/config"
+	"github.com/strata-oss/strata/pipeline/extract"
+	"github.com/strata-oss/strata/pipeline/features"
+	"github.com/strata-oss/strata/pipeline/publish"
+	"github.com/strata-oss/strata/pipeline/tables"
+)
+
+// Model is the content of model.json: everything needed to understand and
+// reproduce a run's outputs. It holds no wall-clock time, so it is as
+// reproducible as the tables.
+type Model struct {
+	StrataVersion string              `json:"strata_version"`
+	AsOf          string              `json:"as_of"`
+	Attempt       string              `json:"attempt"`
+	ConfigHash    string              `json:"config_hash"`
+	Seed          uint64              `json:"seed"`
+	Timezone      string              `json:"timezone"`
+	Inputs        []extract.Input     `json:"inputs"`
+	Counts        map[string]int64    `json:"counts"`
+	Quality       extract.Quality     `json:"quality"`
+	RFM           RFMModel            `json:"rfm"`
+	Tables        map[string][]string `json:"tables"`
+	Segments      []SummaryRow        `json:"segments"`
+}
+
+// RFMModel records how RFM scores were made.
+type RFMModel struct {
+	Rule string `json:"rule"`
+	// Breaks[feature][s] is the first value that scored s+1.
+	Breaks map[string][5]float64 `json:"breaks"`
+	Grid   []GridRule            `json:"grid"`
+}
+
+// GridRule is one named-segment rule.
+type GridRule struct {
+	Name string `json:"name"`
+	R    [2]int `json:"r"`
+	F    [2]int `json:"f"`
+}
+
+const quintileRule = "score = 1 + floor(5 * (customers with a strictly worse value) / scored customers); ties share the lower score; recency is reversed; only customers with a purchase are scored"
+
+func writeOutputs(ctx context.Context, pub *publish.Publisher, cfg *config.Config, opt Options,
+	ds *extract.Dataset, b *features.Behaviour, s *rfmScores, summary []SummaryRow) error {
+	asOf := opt.AsOf.Format(DateLayout)
+	meta := map[string]string{
+		"strata.version":     opt.Version,
+		"strata.as_of":       asOf,
+		"strata.config_hash": cfg.Hash(),
+		"strata.money":       "DOUBLE, in the input's currency units",
+	}
+	asOfDay := int32(features.DayNumber(ds.AsOf.UnixMicro(), ds.Location))
+
+	segs := segmentColumns(ds, b, s, asOfDay)
+	if err := writeTable(ctx, pub, "segments", segs, meta); err != nil {
+		return err
+	}
+	if err := writeTable(ctx, pub, "segment_summary", summaryColumns(summary, asOfDay), meta); err != nil {
+		return err
+	}
+	if err := writeTable(ctx, pub, "quarantine", quarantineColumns(&ds.Quarantine, asOfDay), meta); err != nil {
+		return err
+	}
+
+	var buyers int64
+	for _, h := range b.HasOrders {
+		if h {
+			buyers++
+		}
+	}
+	m := Model{
+		StrataVersion: opt.Version,
+		AsOf:          asOf,
+		Attempt:       pub.Attempt(),
+		ConfigHash:    cfg.Hash(),
+		Seed:          cfg.Seed,
+		Timezone:      ds.Location.String(),
+		Inputs:        ds.Inputs,
+		Counts: map[string]int64{
+			"customers":   int64(len(ds.IDs)),
+			"buyers":      buyers,
+			"orders":      int64(len(ds.TxCust)),
+			"quarantined": int64(ds.Quarantine.Len()),
+		},
+		Quality:  ds.Quality,
+		RFM:      RFMModel{Rule: quintileRule, Breaks: finiteBreaks(s.Breaks)},
+		Tables:   map[string][]string{"segments": columnNames(segs)},
+		Segments: summary,
+	}
+	for _, r := range s.Rules {
+		m.RFM.Grid = append(m.RFM.Grid, GridRule{Name: r.Name, R: r.R, F: r.F})
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode model.json: %w", err)
+	}
+	return pub.WriteObject(ctx, "model", "models", "model.json", data)
+}
+
+// finiteBreaks replaces the NaN of a score no value reached (JSON has no
+// NaN) by -1.
+func finiteBreaks(in map[string][5]float64) map[string][5]float64 {
+	out := map[string][5]float64{}
+	for k, v := range in {
+		for i := range v {
+			if math.IsNaN(v[i]) {
+				v[i] = -1
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func columnNames(cols []tables.OutColumn) []string {
+	names := make([]string, len(cols))
+	for i := range cols {
+		names[i] = cols[i].Name
+	}
+	return names
+}
+
+func writeTable(ctx context.Context, pub *publish.Publisher, name string, cols []tables.OutColumn, meta map[string]string) error {
+	rows := 0
+	if len(cols) > 0 {
+		rows = rowsOf(&cols[0])
+	}
+	return pub.WritePart(ctx, name, 0, "parquet", int64(rows), func(w io.Writer) error {
+		return tables.WriteParquet(w, cols, tables.WriteOptions{Metadata: meta})
+	})
+}
+
+func rowsOf(c *tables.OutColumn) int {
+	switch c.Type {
+	case tables.OutString:
+		return len(c.Str)
+	case tables.OutInt32, tables.OutDate:
+		return len(c.I32)
+	case tables.OutInt64, tables.OutTimestamp:
+		return len(c.I64)
+	case tables.OutDouble:
+		return len(c.F64)
+	case tables.OutBool:
+		return len(c.B)
+	}
+	return 0
+}
+
+func constI32(v int32, n int) []int32 {
+	s := make([]int32, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
+}
+
+func notB(b []bool) []bool {
+	out := make([]bool, len(b))
+	for i, v := range b {
+		out[i] = !v
+	}
+	return out
+}
+
+func segmentColumns(ds *extract.Dataset, b *features.Behaviour, s *rfmScores, asOfDay int32) []tables.OutColumn {
+	n := b.N
+	noOrders := notB(b.HasOrders)
+	i8 := func(x []int8) []int32 {
+		out := make([]int32, len(x))
+		for i, v := range x {
+			out[i] = int32(v)
+		}
+		return out
+	}
+	score := make([]string, n)
+	for i := 0; i < n; i++ {
+		if b.HasOrders[i] {
+			score[i] = fmt.Sprintf("%d%d%d", s.R[i], s.F[i], s.M[i])
+		}
+	}
+	return []tables.OutColumn{
+		{Name: "customer_id", Type: tables.OutString, Str: ds.IDs},
+		{Name: "as_of", Type: tables.OutDate, I32: constI32(asOfDay, n)},
+		{Name: "recency_days", Type: tables.OutInt32, Optional: true, I32: b.RecencyDays, Null: noOrders},
+		{Name: "frequency", Type: tables.OutInt32, I32: b.Frequency},
+		{Name: "purchase_days", Type: tables.OutInt32, I32: b.PurchaseDays},
+		{Name: "monetary_value", Type: tables.OutDouble, F64: b.Monetary},
+		{Name: "avg_order_value", Type: tables.OutDouble, Optional: true, F64: b.AvgOrder, Null: noOrders},
+		{Name: "max_order_value", Type: tables.OutDouble, Optional: true, F64: b.MaxOrder, Null: noOrders},
+		{Name: "tenure_days", Type: tables.OutInt32, Optional: true, I32: b.TenureDays, Null: notB(b.HasTenure)},
+		{Name: "first_order_at", Type: tables.OutTimestamp, Optional: true, I64: b.FirstOrder, Null: noOrders},
+		{Name: "last_order_at", Type: tables.OutTimestamp, Optional: true, I64: b.LastOrder, Null: noOrders},
+		{Name: "rfm_r", Type: tables.OutInt32, Optional: true, I32: i8(s.R), Null: noOrders},
+		{Name: "rfm_f", Type: tables.OutInt32, Optional: true, I32: i8(s.F), Null: noOrders},
+		{Name: "rfm_m", Type: tables.OutInt32, Optional: true, I32: i8(s.M), Null: noOrders},
+		{Name: "rfm_score", Type: tables.OutString, Optional: true, Str: score, Null: noOrders},
+		{Name: "rfm_segment", Type: tables.OutString, Str: s.Segment},
+	}
+}
+
+func summaryColumns(rows []SummaryRow, asOfDay int32) []tables.OutColumn {
+	n := len(rows)
+	cols := []tables.OutColumn{
+		{Name: "as_of", Type: tables.OutDate, I32: constI32(asOfDay, n)},
+		{Name: "segment_type", Type: tables.OutString, Str: make([]string, n)},
+		{Name: "segment", Type: tables.OutString, Str: make([]string, n)},
+		{Name: "customers", Type: tables.OutInt64, I64: make([]int64, n)},
+		{Name: "share", Type: tables.OutDouble, F64: make([]float64, n)},
+		{Name: "revenue", Type: tables.OutDouble, F64: make([]float64, n)},
+		{Name: "revenue_share", Type: tables.OutDouble, F64: make([]float64, n)},
+		{Name: "avg_recency_days", Type: tables.OutDouble, F64: make([]float64, n)},
+		{Name: "avg_frequency", Type: tables.OutDouble, F64: make([]float64, n)},
+		{Name: "avg_monetary_value", Type: tables.OutDouble, F64: make([]float64, n)},
+		{Name: "avg_order_value", Type: tables.OutDouble, F64: make([]float64, n)},
+	}
+	for i, r := range rows {
+		cols[1].Str[i] = r.SegmentType
+		cols[2].Str[i] = r.Segment
+		cols[3].I64[i] = r.Customers
+		cols[4].F64[i] = r.Share
+		cols[5].F64[i] = r.Revenue
+		cols[6].F64[i] = r.RevenueShare
+		cols[7].F64[i] = r.AvgRecencyDays
+		cols[8].F64[i] = r.AvgFrequency
+		cols[9].F64[i] = r.AvgMonetary
+		cols[10].F64[i] = r.AvgOrderValue
+	}
+	return cols
+}
+
+func quarantineColumns(q *extract.Quarantine, asOfDay int32) []tables.OutColumn {
+	n := q.Len()
+	return []tables.OutColumn{
+		{Name: "as_of", Type: tables.OutDate, I32: constI32(asOfDay, n)},
+		{Name: "source_table", Type: tables.OutString, Str: q.Table},
+		{Name: "source_object", Type: tables.OutString, Str: q.Key},
+		{Name: "source_row", Type: tables.OutInt64, I64: q.Row},
+		{Name: "reason", Type: tables.OutString, Str: q.Reason},
+		{Name: "customer_id", Type: tables.OutString, Str: q.CustomerID},
+		{Name: "detail", Type: tables.OutString, Str: q.Detail},
+	}
+}

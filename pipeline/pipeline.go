@@ -1,0 +1,240 @@
+// Package pipeline runs one Strata run: for one as-of date and one
+// configuration it extracts the inputs, computes features, scores the
+// models and publishes the outputs atomically, reporting a Result.
+//
+// A run is a pure function of (input objects, config, as-of date, seed,
+// Strata version): running it again writes the same bytes.
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/strata-oss/strata/pipeline/config"
+	"github.com/strata-oss/strata/pipeline/extract"
+	"github.com/strata-oss/strata/pipeline/features"
+	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/publish"
+	"github.com/strata-oss/strata/pipeline/storage"
+	"github.com/strata-oss/strata/pipeline/tables"
+)
+
+// DateLayout is the layout of as-of dates everywhere: flags, partitions,
+// manifests.
+const DateLayout = "2006-01-02"
+
+// Options are the run's non-config inputs.
+type Options struct {
+	AsOf    time.Time
+	Version string // Strata's version; part of the attempt id
+	RunID   string // unique per run; for logs and the ledger, never in data
+	Logger  zerolog.Logger
+	// Input and Output override the buckets named in the config (tests,
+	// and the demo's embedded configuration).
+	Input, Output objstore.Bucket
+}
+
+// Result is what a run did.
+type Result struct {
+	RunID      string
+	AsOf       string
+	Attempt    string
+	ConfigHash string
+	Customers  int
+	Orders     int // accepted transactions, refunds included
+	Quality    extract.Quality
+	Segments   []SummaryRow
+	Manifest   publish.Manifest
+	Stages     []StageTiming
+}
+
+// StageTiming is how long one stage took.
+type StageTiming struct {
+	Stage    string        `json:"stage"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// QualityError says the data-quality gate failed; nothing was published.
+type QualityError struct {
+	Table     string
+	Bad, Rows int64
+	Limit     float64
+}
+
+func (e *QualityError) Error() string {
+	return fmt.Sprintf("data-quality gate: %d of %d %s rows (%.2f%%) are bad, more than the allowed %.2f%%",
+		e.Bad, e.Rows, e.Table, 100*float64(e.Bad)/float64(max(e.Rows, 1)), 100*e.Limit)
+}
+
+// ConfigError says the configuration or the input schema is wrong.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Run performs one run.
+func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) {
+	asOf := opt.AsOf.Format(DateLayout)
+	log := opt.Logger.With().Str("run_id", opt.RunID).Str("as_of", asOf).Logger()
+	res := &Result{RunID: opt.RunID, AsOf: asOf, ConfigHash: cfg.Hash()}
+	stage := func(name string, f func(log zerolog.Logger) error) error {
+		l := log.With().Str("stage", name).Logger()
+		start := time.Now()
+		l.Info().Msg("stage started")
+		err := f(l)
+		d := time.Since(start)
+		res.Stages = append(res.Stages, StageTiming{Stage: name, Duration: d})
+		if err != nil {
+			l.Error().Err(err).Dur("duration", d).Msg("stage failed")
+			return err
+		}
+		l.Info().Dur("duration", d).Msg("stage finished")
+		return nil
+	}
+
+	in, out := opt.Input, opt.Output
+	var err error
+	if in == nil {
+		if in, err = storage.Open(ctx, cfg.Input.Location); err != nil {
+			return res, err
+		}
+	}
+	if out == nil {
+		if out, err = storage.Create(ctx, cfg.Output.Location); err != nil {
+			return res, err
+		}
+	}
+
+	var ds *extract.Dataset
+	if err := stage("extract", func(l zerolog.Logger) error {
+		ds, err = extract.Run(ctx, extractSpec(cfg, in, opt.AsOf))
+		if err != nil {
+			var se *tables.SchemaError
+			if errors.As(err, &se) {
+				return &ConfigError{Err: err}
+			}
+			return err
+		}
+		res.Customers, res.Orders, res.Quality = len(ds.IDs), len(ds.TxCust), ds.Quality
+		l.Info().Int("customers", len(ds.IDs)).Int("orders", len(ds.TxCust)).
+			Interface("rows_read", ds.Quality.RowsRead).Interface("bad", ds.Quality.Bad).
+			Interface("excluded", ds.Quality.Excluded).Interface("duplicates", ds.Quality.Duplicates).
+			Msg("extracted")
+		return checkGate(cfg, ds)
+	}); err != nil {
+		return res, err
+	}
+
+	var beh *features.Behaviour
+	_ = stage("features", func(zerolog.Logger) error {
+		beh = features.ComputeBehaviour(ds)
+		return nil
+	})
+
+	var scores *rfmScores
+	if err := stage("rfm", func(zerolog.Logger) error {
+		scores, err = scoreRFM(cfg, beh)
+		return err
+	}); err != nil {
+		return res, &ConfigError{Err: err}
+	}
+
+	res.Attempt = attemptID(opt.Version, res.ConfigHash, asOf, ds.Inputs)
+	err = stage("publish", func(l zerolog.Logger) error {
+		pub := publish.New(out, asOf, res.Attempt)
+		summary := summarize(beh, scores)
+		res.Segments = summary
+		if err := writeOutputs(ctx, pub, cfg, opt, ds, beh, scores, summary); err != nil {
+			if aerr := pub.Abort(context.WithoutCancel(ctx)); aerr != nil {
+				l.Warn().Err(aerr).Msg("could not remove this attempt's objects; the next successful run will")
+			}
+			return err
+		}
+		err := pub.Commit(ctx, publish.Manifest{RunID: opt.RunID, ConfigHash: res.ConfigHash},
+			map[string]string{"model": publish.PartitionPrefix("models", asOf) + "model.json"})
+		var ce *publish.CleanupError
+		if errors.As(err, &ce) {
+			l.Warn().Err(err).Msg("run committed; clean-up incomplete")
+			err = nil
+		}
+		if err != nil {
+			if aerr := pub.Abort(context.WithoutCancel(ctx)); aerr != nil {
+				l.Warn().Err(aerr).Msg("could not remove this attempt's objects")
+			}
+			return err
+		}
+		m, err := publish.ReadManifest(ctx, out, asOf)
+		if err != nil {
+			return fmt.Errorf("read back manifest: %w", err)
+		}
+		res.Manifest = *m
+		return nil
+	})
+	return res, err
+}
+
+func extractSpec(cfg *config.Config, in objstore.Bucket, asOf time.Time) extract.Spec {
+	tbl := func(t *config.Table) extract.Table {
+		var comma rune
+		if t.CSV.Delimiter != "" {
+			comma = []rune(t.CSV.Delimiter)[0]
+		}
+		return extract.Table{Bucket: in, Prefix: t.Path, Format: t.Format, Columns: t.Columns,
+			CSV: tables.CSVOptions{Comma: comma, TimeLayouts: t.CSV.TimeLayouts}}
+	}
+	spec := extract.Spec{AsOf: asOf, Location: cfg.Location(), Orders: tbl(&cfg.Input.Orders)}
+	if cfg.Input.Customers != nil {
+		c := tbl(cfg.Input.Customers)
+		spec.Customers = &c
+	}
+	return spec
+}
+
+func checkGate(cfg *config.Config, ds *extract.Dataset) error {
+	limit := cfg.Quality.Fraction()
+	for _, table := range []string{"orders", "customers"} {
+		rows := ds.Quality.RowsRead[table]
+		bad := ds.Quality.BadRows(table)
+		if rows > 0 && float64(bad) > limit*float64(rows) {
+			return &QualityError{Table: table, Bad: bad, Rows: rows, Limit: limit}
+		}
+	}
+	return nil
+}
+
+// attemptID hashes everything that determines a run's outputs.
+func attemptID(version, configHash, asOf string, inputs []extract.Input) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "strata %s\nconfig %s\nas_of %s\n", version, configHash, asOf)
+	sorted := append([]extract.Input(nil), inputs...)
+	sort.Slice(sorted, func(i, j int) bool {
+		if sorted[i].Table != sorted[j].Table {
+			return sorted[i].Table < sorted[j].Table
+		}
+		return sorted[i].Key < sorted[j].Key
+	})
+	for _, in := range sorted {
+		fmt.Fprintf(h, "%s %s %d %s\n", in.Table, in.Key, in.Size, in.ETag)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// CheckInputs opens the configured input tables and checks their schemas
+// against the column mapping, without reading rows or writing anything.
+func CheckInputs(ctx context.Context, cfg *config.Config, asOf time.Time) error {
+	in, err := storage.Open(ctx, cfg.Input.Location)
+	if err != nil {
+		return err
+	}
+	if err := extract.CheckSchemas(ctx, extractSpec(cfg, in, asOf)); err != nil {
+		return &ConfigError{Err: err}
+	}
+	return nil
+}

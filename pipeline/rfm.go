@@ -1,0 +1,116 @@
+package pipeline
+
+import (
+	"github.com/strata-oss/strata/models/rfm"
+	"github.com/strata-oss/strata/pipeline/config"
+	"github.com/strata-oss/strata/pipeline/features"
+)
+
+// rfmScores are the RFM model's outputs, per customer row.
+type rfmScores struct {
+	R, F, M  []int8 // 0 for customers without a purchase
+	Segment  []string
+	Rules    []rfm.Rule
+	Breaks   map[string][5]float64
+	Segments []string // names in rule order, then No Purchases
+}
+
+func scoreRFM(cfg *config.Config, b *features.Behaviour) (*rfmScores, error) {
+	rules := rfm.DefaultRules()
+	if len(cfg.RFM.Segments) > 0 {
+		rules = rules[:0]
+		for _, s := range cfg.RFM.Segments {
+			rules = append(rules, rfm.Rule{Name: s.Name, R: s.R, F: s.F})
+		}
+	}
+	grid, err := rfm.NewGrid(rules)
+	if err != nil {
+		return nil, err
+	}
+	n := b.N
+	rec := make([]float64, n)
+	freq := make([]float64, n)
+	mon := make([]float64, n)
+	for i := 0; i < n; i++ {
+		rec[i] = float64(b.RecencyDays[i])
+		freq[i] = float64(b.Frequency[i])
+		mon[i] = b.Monetary[i]
+	}
+	s := &rfmScores{Rules: rules, Breaks: map[string][5]float64{}}
+	var br [5]float64
+	s.R, br = rfm.Quintiles(rec, b.HasOrders, false)
+	s.Breaks["recency_days"] = br
+	s.F, br = rfm.Quintiles(freq, b.HasOrders, true)
+	s.Breaks["frequency"] = br
+	s.M, br = rfm.Quintiles(mon, b.HasOrders, true)
+	s.Breaks["monetary_value"] = br
+	s.Segment = make([]string, n)
+	for i := 0; i < n; i++ {
+		s.Segment[i] = grid.Segment(s.R[i], s.F[i])
+	}
+	s.Segments = append(rfm.Names(rules), rfm.NoPurchases)
+	return s, nil
+}
+
+// SummaryRow is one segment's aggregate.
+type SummaryRow struct {
+	SegmentType    string  `json:"segment_type"`
+	Segment        string  `json:"segment"`
+	Customers      int64   `json:"customers"`
+	Share          float64 `json:"share"`
+	Revenue        float64 `json:"revenue"`
+	RevenueShare   float64 `json:"revenue_share"`
+	AvgRecencyDays float64 `json:"avg_recency_days"`
+	AvgFrequency   float64 `json:"avg_frequency"`
+	AvgMonetary    float64 `json:"avg_monetary_value"`
+	AvgOrderValue  float64 `json:"avg_order_value"`
+}
+
+// summarize aggregates customers by RFM segment. Sums run in customer-row
+// order, so the floating-point results are reproducible.
+func summarize(b *features.Behaviour, s *rfmScores) []SummaryRow {
+	pos := map[string]int{}
+	rows := make([]SummaryRow, len(s.Segments))
+	for i, name := range s.Segments {
+		pos[name] = i
+		rows[i] = SummaryRow{SegmentType: "rfm", Segment: name}
+	}
+	buyers := make([]int64, len(rows))
+	orders := make([]int64, len(rows))
+	gross := make([]float64, len(rows))
+	var total float64
+	for c := 0; c < b.N; c++ {
+		r := &rows[pos[s.Segment[c]]]
+		r.Customers++
+		r.Revenue += b.Monetary[c]
+		total += b.Monetary[c]
+		if b.HasOrders[c] {
+			k := pos[s.Segment[c]]
+			buyers[k]++
+			orders[k] += int64(b.Frequency[c])
+			gross[k] += b.AvgOrder[c] * float64(b.Frequency[c])
+			r.AvgRecencyDays += float64(b.RecencyDays[c])
+			r.AvgFrequency += float64(b.Frequency[c])
+		}
+	}
+	for k := range rows {
+		r := &rows[k]
+		if b.N > 0 {
+			r.Share = float64(r.Customers) / float64(b.N)
+		}
+		if total != 0 {
+			r.RevenueShare = r.Revenue / total
+		}
+		if r.Customers > 0 {
+			r.AvgMonetary = r.Revenue / float64(r.Customers)
+		}
+		if buyers[k] > 0 {
+			r.AvgRecencyDays /= float64(buyers[k])
+			r.AvgFrequency /= float64(buyers[k])
+		}
+		if orders[k] > 0 {
+			r.AvgOrderValue = gross[k] / float64(orders[k])
+		}
+	}
+	return rows
+}
