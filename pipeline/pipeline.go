@@ -165,9 +165,6 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 			err = nil
 		}
 		if err != nil {
-			if aerr := pub.Abort(context.WithoutCancel(ctx)); aerr != nil {
-				l.Warn().Err(aerr).Msg("could not remove this attempt's objects")
-			}
 			return err
 		}
 		m, err := publish.ReadManifest(ctx, out, asOf)

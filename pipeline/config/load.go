@@ -92,7 +92,9 @@ func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	checkKeys(root, reflect.TypeOf(Config{}), "", &probs)
 	expandEnv(root, "", lookup, &probs)
 	var c Config
+	decoded := true
 	if err := root.Decode(&c); err != nil {
+		decoded = false
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
 			for _, e := range te.Errors {
@@ -102,7 +104,9 @@ func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 			probs = append(probs, Problem{Msg: err.Error()})
 		}
 	}
-	if len(probs) == 0 {
+	if decoded {
+		// Unknown keys don't stop the semantic checks: every problem is
+		// reported in one go.
 		c.validate(root, &probs)
 	}
 	if len(probs) > 0 {

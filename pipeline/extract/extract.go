@@ -308,12 +308,12 @@ func (ds *Dataset) readCustomers(ctx context.Context, t *Table) error {
 				ds.reject("customers", b, fields, i, ReasonBadTimestamp)
 				continue
 			}
-			if !updated.IsNull(i) && updated.I[i] >= ds.Cutoff {
-				ds.Quality.excluded("customers", "version_after_as_of")
-				continue
-			}
 			if !signup.IsNull(i) && signup.I[i] >= ds.Cutoff {
 				ds.Quality.excluded("customers", "signup_after_as_of")
+				continue
+			}
+			if !updated.IsNull(i) && updated.I[i] >= ds.Cutoff {
+				ds.Quality.excluded("customers", "version_after_as_of")
 				continue
 			}
 			v := int64(NoTime)

@@ -210,7 +210,13 @@ func (p *Publisher) Commit(ctx context.Context, m Manifest, fixed map[string]str
 		return fmt.Errorf("encode manifest: %w", err)
 	}
 	if err := p.b.Upload(ctx, SuccessKey(p.date), bytes.NewReader(data)); err != nil {
-		return fmt.Errorf("commit %s: %w", SuccessKey(p.date), err)
+		// Abort reads the manifest back, so an upload that failed on our
+		// side but landed on the server keeps what it committed.
+		err = fmt.Errorf("commit %s: %w", SuccessKey(p.date), err)
+		if aerr := p.Abort(context.WithoutCancel(ctx)); aerr != nil {
+			err = errors.Join(err, aerr)
+		}
+		return err
 	}
 	// Committed. What follows is housekeeping: a failure is reported but the
 	// run's data is published.

@@ -1,0 +1,157 @@
+package rfm
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// naiveScore is the documented rule, computed the slow, obvious way.
+func naiveScore(values []float64, scored []bool, i int, higherIsBetter bool) int8 {
+	n, worse := 0, 0
+	for j, v := range values {
+		if scored != nil && !scored[j] {
+			continue
+		}
+		n++
+		if (higherIsBetter && v < values[i]) || (!higherIsBetter && v > values[i]) {
+			worse++
+		}
+	}
+	return int8(1 + 5*worse/n)
+}
+
+func TestQuintilesHeavyTies(t *testing.T) {
+	cases := []struct {
+		name   string
+		values []float64
+		higher bool
+		want   []int8
+	}{
+		{"distinct", []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, true, []int8{1, 1, 2, 2, 3, 3, 4, 4, 5, 5}},
+		{"all tied", []float64{3, 3, 3, 3}, true, []int8{1, 1, 1, 1}},
+		// 6 of 10 buy once: all share F=1; the next value has 6 worse → 1+3 = 4.
+		{"most buy once", []float64{1, 1, 1, 1, 1, 1, 2, 2, 3, 9}, true, []int8{1, 1, 1, 1, 1, 1, 4, 4, 5, 5}},
+		{"recency reversed", []float64{0, 10, 20, 30, 40}, false, []int8{5, 4, 3, 2, 1}},
+		{"recency ties", []float64{5, 5, 100, 100, 100}, false, []int8{4, 4, 1, 1, 1}},
+		{"single customer", []float64{42}, true, []int8{1}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _ := Quintiles(tc.values, nil, tc.higher)
+			for i := range tc.want {
+				if got[i] != tc.want[i] {
+					t.Fatalf("scores %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestQuintilesMatchRuleAndIgnoreOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for trial := 0; trial < 50; trial++ {
+		n := 1 + r.IntN(300)
+		values := make([]float64, n)
+		scored := make([]bool, n)
+		for i := range values {
+			// Geometric-ish frequencies: ties dominate, like real data.
+			values[i] = float64(1 + int(r.ExpFloat64()*float64(1+trial%4)))
+			scored[i] = r.IntN(10) > 0
+		}
+		scored[0] = true
+		for _, higher := range []bool{true, false} {
+			got, breaks := Quintiles(values, scored, higher)
+			for i := range values {
+				if !scored[i] {
+					if got[i] != 0 {
+						t.Fatalf("unscored customer %d got score %d", i, got[i])
+					}
+					continue
+				}
+				if want := naiveScore(values, scored, i, higher); got[i] != want {
+					t.Fatalf("trial %d customer %d value %v: score %d, rule says %d", trial, i, values[i], got[i], want)
+				}
+				// Equal values share a score; better values never score lower.
+				for j := range values {
+					if !scored[j] {
+						continue
+					}
+					better := values[j] > values[i]
+					if !higher {
+						better = values[j] < values[i]
+					}
+					if values[j] == values[i] && got[j] != got[i] || better && got[j] < got[i] {
+						t.Fatalf("monotonicity broken: %v→%d vs %v→%d", values[i], got[i], values[j], got[j])
+					}
+				}
+			}
+			// Breaks: the first value reaching each score.
+			for s := 1; s <= 5; s++ {
+				b := breaks[s-1]
+				if b != b {
+					continue
+				}
+				for i := range values {
+					if scored[i] && values[i] == b && got[i] != int8(s) {
+						t.Fatalf("break %v of score %d scores %d", b, s, got[i])
+					}
+				}
+			}
+			// Shuffling the customers changes nothing per value.
+			perm := r.Perm(n)
+			pv, ps := make([]float64, n), make([]bool, n)
+			for i, p := range perm {
+				pv[i], ps[i] = values[p], scored[p]
+			}
+			pg, _ := Quintiles(pv, ps, higher)
+			for i, p := range perm {
+				if pg[i] != got[p] {
+					t.Fatal("score depends on input order")
+				}
+			}
+		}
+	}
+}
+
+func TestDefaultGrid(t *testing.T) {
+	g, err := NewGrid(DefaultRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The full grid, row R=5 first, F=1..5 left to right.
+	want := [5][5]string{
+		{New, PotentialLoyalist, PotentialLoyalist, Champions, Champions},
+		{Promising, PotentialLoyalist, PotentialLoyalist, Loyal, Loyal},
+		{AboutToSleep, AboutToSleep, NeedAttention, Loyal, Loyal},
+		{Hibernating, Hibernating, AtRisk, AtRisk, CantLoseThem},
+		{Hibernating, Hibernating, AtRisk, AtRisk, CantLoseThem},
+	}
+	for ri, row := range want {
+		r := int8(5 - ri)
+		for fi, name := range row {
+			if got := g.Segment(r, int8(fi+1)); got != name {
+				t.Errorf("R=%d F=%d: %q, want %q", r, fi+1, got, name)
+			}
+		}
+	}
+	if got := g.Segment(0, 0); got != NoPurchases {
+		t.Errorf("unscored customer in %q", got)
+	}
+}
+
+func TestGridErrors(t *testing.T) {
+	cases := []struct {
+		name  string
+		rules []Rule
+	}{
+		{"gap", []Rule{{"A", [2]int{1, 5}, [2]int{1, 4}}}},
+		{"overlap", []Rule{{"A", [2]int{1, 5}, [2]int{1, 5}}, {"B", [2]int{1, 1}, [2]int{1, 1}}}},
+		{"out of range", []Rule{{"A", [2]int{0, 5}, [2]int{1, 5}}}},
+		{"reversed", []Rule{{"A", [2]int{5, 1}, [2]int{1, 5}}}},
+	}
+	for _, tc := range cases {
+		if _, err := NewGrid(tc.rules); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+}

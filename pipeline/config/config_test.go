@@ -1,0 +1,135 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/strata-oss/strata/configs"
+)
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestEmbeddedDemoConfigIsValid(t *testing.T) {
+	cfg, err := Parse(configs.Demo, noEnv)
+	if err != nil {
+		t.Fatalf("demo config: %v", err)
+	}
+	if cfg.Input.Location != "./strata-demo/input" || cfg.Output.Location != "./strata-demo/output" {
+		t.Errorf("default locations: got %q, %q", cfg.Input.Location, cfg.Output.Location)
+	}
+	if got := cfg.Input.Orders.Columns["order_ts"]; got != "ordered_at" {
+		t.Errorf("order_ts maps to %q", got)
+	}
+}
+
+const valid = `
+version: 1
+input:
+  location: /data/in
+  orders:
+    path: orders
+    columns: {customer_id: cust, order_ts: ts, amount: amt}
+output:
+  location: /data/out
+`
+
+func TestParseProblems(t *testing.T) {
+	cases := []struct {
+		name string
+		yaml string
+		want []string // each must appear in the error, with its path and line
+	}{
+		{"unknown key with suggestion", strings.Replace(valid, "    columns:", "    colums:", 1),
+			[]string{"input.orders.colums (line 7): unknown key; did you mean \"columns\"?"}},
+		{"unknown top-level key", valid + "sed: 4\n", []string{"sed (line 10): unknown key; did you mean \"seed\"?"}},
+		{"missing required sections", "version: 1\n",
+			[]string{"input.location: is required", "output.location: is required", "input.orders.path: is required"}},
+		{"bad version and timezone", strings.Replace(valid, "version: 1", "version: 2\ntimezone: Mars/Olympus", 1),
+			[]string{"version (line 2): must be 1 (got 2)", "timezone (line 3): unknown time zone \"Mars/Olympus\""}},
+		{"unknown logical column", strings.Replace(valid, "amount: amt", "amount: amt, price: p", 1),
+			[]string{"input.orders.columns.price", "\"price\" is not a column of the orders table"}},
+		{"wrong type", strings.Replace(valid, "version: 1", "version: one", 1), []string{"cannot unmarshal !!str `one`"}},
+		{"bad gate", valid + "quality:\n  max_bad_fraction: 1.5\n", []string{"quality.max_bad_fraction (line 11): must be between 0 and 1"}},
+		{"bad location scheme", strings.Replace(valid, "/data/out", "gs://bucket/x", 1), []string{"output.location (line 9): unsupported location"}},
+		{"grid gap", valid + "rfm:\n  segments:\n    - {name: All, r: [1, 5], f: [1, 4]}\n",
+			[]string{"cell R=1 F=5 has no segment", "cell R=5 F=5 has no segment"}},
+		{"grid overlap", valid + "rfm:\n  segments:\n    - {name: A, r: [1, 5], f: [1, 5]}\n    - {name: B, r: [5, 5], f: [5, 5]}\n",
+			[]string{"cell R=5 F=5 is claimed by both \"A\" and \"B\""}},
+		{"duplicate key", valid + "seed: 1\nseed: 2\n", []string{"key appears twice"}},
+		{"several problems at once", "version: 3\nfoo: 1\ninput:\n  bar: 2\n",
+			[]string{"version (line 1): must be 1", "foo (line 2): unknown key", "input.bar (line 4): unknown key", "output.location: is required"}},
+		{"empty", "", []string{"configuration is empty"}},
+		{"missing env", strings.Replace(valid, "/data/in", "${NO_SUCH_VAR_X}/in", 1),
+			[]string{"input.location (line 4): environment variable NO_SUCH_VAR_X is not set"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml), noEnv)
+			if err == nil {
+				t.Fatal("expected an error")
+			}
+			var ps Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("error is %T, want Problems: %v", err, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestEnvExpansion(t *testing.T) {
+	env := map[string]string{"BUCKET": "s3://lake/strata", "SEED": "7"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	y := strings.Replace(valid, "/data/out", "${BUCKET}/out", 1)
+	y = strings.Replace(y, "version: 1", "version: 1\nseed: ${SEED}\ntimezone: ${TZ_UNSET:-Europe/Berlin}", 1)
+	cfg, err := Parse([]byte(y), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Output.Location != "s3://lake/strata/out" {
+		t.Errorf("output location %q", cfg.Output.Location)
+	}
+	if cfg.Seed != 7 {
+		t.Errorf("seed %d, want 7 (env value decoded as a number)", cfg.Seed)
+	}
+	if cfg.Timezone != "Europe/Berlin" {
+		t.Errorf("timezone %q, want the default", cfg.Timezone)
+	}
+}
+
+func TestEnvValueIsNotYAML(t *testing.T) {
+	// A variable's value must stay a value: it can not add keys.
+	env := map[string]string{"LOC": "/x\nquality: {max_bad_fraction: 9}"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	cfg, err := Parse([]byte(strings.Replace(valid, "/data/in", "${LOC}", 1)), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Input.Location != env["LOC"] || cfg.Quality.Fraction() != DefaultMaxBadFraction {
+		t.Errorf("env value leaked into the structure: %+v", cfg)
+	}
+}
+
+func TestHashIgnoresFormatting(t *testing.T) {
+	a, err := Parse([]byte(valid), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reordered := strings.Replace(valid, "{customer_id: cust, order_ts: ts, amount: amt}", "\n      amount: amt\n      order_ts: ts\n      customer_id: cust", 1)
+	b, err := Parse([]byte("# comment\n"+reordered), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Hash() != b.Hash() {
+		t.Errorf("same meaning, different hashes: %s vs %s", a.Hash(), b.Hash())
+	}
+	c, _ := Parse([]byte(strings.Replace(valid, "amt}", "amount}", 1)), noEnv)
+	if c.Hash() == a.Hash() {
+		t.Error("a different mapping has the same hash")
+	}
+}
