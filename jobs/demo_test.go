@@ -1,0 +1,195 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/strata-oss/strata/internal/duckdbtest"
+)
+
+func runDemo(t *testing.T, dir string, customers int) *DemoResult {
+	t.Helper()
+	res, err := Demo(context.Background(), DemoOptions{Dir: dir, Customers: customers, AsOf: DemoAsOf, Version: "test", Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+	return res
+}
+
+func partFiles(t *testing.T, out string) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	for _, table := range []string{"segments", "segment_summary", "quarantine"} {
+		matches, _ := filepath.Glob(filepath.Join(out, table, "dt=*", "part-*.parquet"))
+		if len(matches) != 1 {
+			t.Fatalf("%s: %d part files, want 1: %v", table, len(matches), matches)
+		}
+		data, err := os.ReadFile(matches[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[table] = data
+	}
+	return files
+}
+
+// TestDemoTwiceIsByteIdentical: the same inputs, config and seed give the
+// same Parquet bytes.
+func TestDemoTwiceIsByteIdentical(t *testing.T) {
+	dir := t.TempDir()
+	runDemo(t, dir, 3000)
+	first := partFiles(t, filepath.Join(dir, "output"))
+	runDemo(t, dir, 3000)
+	second := partFiles(t, filepath.Join(dir, "output"))
+	for table := range first {
+		if !bytes.Equal(first[table], second[table]) {
+			t.Errorf("%s differs between two demo runs", table)
+		}
+	}
+}
+
+func num(t *testing.T, v any) float64 {
+	t.Helper()
+	switch x := v.(type) {
+	case float64:
+		return x
+	case string:
+		f, err := strconv.ParseFloat(x, 64)
+		if err != nil {
+			t.Fatalf("not a number: %q", x)
+		}
+		return f
+	case nil:
+		return math.NaN()
+	}
+	t.Fatalf("unexpected %T %v", v, v)
+	return 0
+}
+
+// TestDemoAgainstDuckDB recomputes the published RFM table from the raw
+// inputs with DuckDB SQL — an independent reader and an independent
+// implementation of the rules — and compares row by row.
+func TestDemoAgainstDuckDB(t *testing.T) {
+	dir := t.TempDir()
+	res := runDemo(t, dir, 4000)
+	in, out := filepath.Join(dir, "input"), filepath.Join(dir, "output")
+	asOf := res.Run.AsOf
+	cutoff := DemoAsOf.AddDate(0, 0, 1).Format(time.DateOnly)
+	seg := fmt.Sprintf("read_parquet('%s/segments/dt=%s/part-*.parquet')", out, asOf)
+
+	// One row per customer: every customer signed up by the as-of date,
+	// plus anyone with an accepted order.
+	sql := fmt.Sprintf(`SET TimeZone='UTC';
+WITH o AS (
+  SELECT *, coalesce(is_refund, false) AS r FROM read_parquet('%[1]s/orders/*.parquet', file_row_number=true, filename=true)
+  WHERE customer_id IS NOT NULL AND customer_id <> '' AND ordered_at IS NOT NULL
+    AND net_amount IS NOT NULL AND NOT isnan(net_amount)
+    AND (net_amount >= 0 OR coalesce(is_refund, false))
+    AND ordered_at < TIMESTAMPTZ '%[2]s 00:00:00+00'
+  QUALIFY row_number() OVER (PARTITION BY coalesce(order_id, filename || ':' || file_row_number) ORDER BY filename, file_row_number) = 1
+),
+agg AS (
+  SELECT customer_id,
+    count(*) FILTER (WHERE NOT r) AS frequency,
+    sum(CASE WHEN r THEN -abs(net_amount) ELSE net_amount END) AS monetary,
+    DATE '%[3]s' - max(CAST(ordered_at AS DATE)) FILTER (WHERE NOT r) AS recency
+  FROM o GROUP BY customer_id
+),
+c AS (
+  SELECT DISTINCT customer_id FROM read_parquet('%[1]s/customers/*.parquet')
+  WHERE customer_id IS NOT NULL AND signup_at < TIMESTAMPTZ '%[2]s 00:00:00+00'
+),
+universe AS (SELECT customer_id FROM c UNION SELECT customer_id FROM agg WHERE frequency > 0 OR monetary IS NOT NULL),
+expected AS (
+  SELECT u.customer_id, coalesce(a.frequency, 0) AS frequency, coalesce(a.monetary, 0) AS monetary, a.recency
+  FROM universe u LEFT JOIN agg a USING (customer_id)
+)
+SELECT
+  (SELECT count(*) FROM expected) AS expected_rows,
+  (SELECT count(*) FROM %[4]s) AS rows,
+  (SELECT count(DISTINCT customer_id) FROM %[4]s) AS distinct_ids,
+  (SELECT count(*) FROM expected e FULL JOIN %[4]s s USING (customer_id) WHERE e.customer_id IS NULL OR s.customer_id IS NULL) AS unmatched,
+  (SELECT count(*) FROM expected e JOIN %[4]s s USING (customer_id) WHERE e.frequency <> s.frequency) AS frequency_mismatch,
+  (SELECT count(*) FROM expected e JOIN %[4]s s USING (customer_id) WHERE e.recency IS DISTINCT FROM s.recency_days) AS recency_mismatch,
+  (SELECT max(abs(e.monetary - s.monetary_value)) FROM expected e JOIN %[4]s s USING (customer_id)) AS monetary_max_diff,
+  (SELECT count(*) FROM %[4]s WHERE as_of <> DATE '%[3]s') AS wrong_as_of
+`, in, cutoff, asOf, seg)
+	rows := duckdbtest.Query(t, sql)
+	if len(rows) != 1 {
+		t.Fatalf("got %d rows", len(rows))
+	}
+	r := rows[0]
+	if num(t, r["rows"]) != num(t, r["expected_rows"]) || num(t, r["rows"]) != num(t, r["distinct_ids"]) {
+		t.Errorf("rows %v, distinct ids %v, expected %v", r["rows"], r["distinct_ids"], r["expected_rows"])
+	}
+	if int(num(t, r["rows"])) != res.Run.Customers {
+		t.Errorf("duckdb sees %v rows, run reported %d customers", r["rows"], res.Run.Customers)
+	}
+	for _, k := range []string{"unmatched", "frequency_mismatch", "recency_mismatch", "wrong_as_of"} {
+		if num(t, r[k]) != 0 {
+			t.Errorf("%s = %v", k, r[k])
+		}
+	}
+	if d := num(t, r["monetary_max_diff"]); !(d <= 1e-9) {
+		t.Errorf("monetary differs by up to %v", d)
+	}
+
+	// The quintile rule and the grid, recomputed in SQL.
+	sql = fmt.Sprintf(`
+WITH b AS (SELECT * FROM %[1]s WHERE frequency > 0),
+s AS (
+  SELECT customer_id, rfm_r, rfm_f, rfm_m, rfm_segment,
+    1 + floor(5 * (count(*) OVER () - rank() OVER (ORDER BY recency_days DESC) - (count(*) OVER (PARTITION BY recency_days) - 1)) / count(*) OVER ()) AS r0,
+    1 + floor(5 * (rank() OVER (ORDER BY frequency) - 1) / count(*) OVER ()) AS f0,
+    1 + floor(5 * (rank() OVER (ORDER BY monetary_value) - 1) / count(*) OVER ()) AS m0
+  FROM b
+)
+SELECT
+  count(*) FILTER (WHERE rfm_f <> f0) AS f_bad,
+  count(*) FILTER (WHERE rfm_m <> m0) AS m_bad,
+  count(*) FILTER (WHERE rfm_segment <> CASE
+      WHEN rfm_r = 5 AND rfm_f >= 4 THEN 'Champions'
+      WHEN rfm_r IN (3, 4) AND rfm_f >= 4 THEN 'Loyal'
+      WHEN rfm_r >= 4 AND rfm_f IN (2, 3) THEN 'Potential Loyalist'
+      WHEN rfm_r = 5 AND rfm_f = 1 THEN 'New'
+      WHEN rfm_r = 4 AND rfm_f = 1 THEN 'Promising'
+      WHEN rfm_r = 3 AND rfm_f = 3 THEN 'Need Attention'
+      WHEN rfm_r = 3 AND rfm_f <= 2 THEN 'About to Sleep'
+      WHEN rfm_r <= 2 AND rfm_f IN (3, 4) THEN 'At Risk'
+      WHEN rfm_r <= 2 AND rfm_f = 5 THEN 'Can''t Lose Them'
+      ELSE 'Hibernating' END) AS segment_bad,
+  (SELECT count(*) FROM %[1]s WHERE frequency = 0 AND (rfm_segment <> 'No Purchases' OR rfm_r IS NOT NULL)) AS non_buyer_bad,
+  (SELECT count(*) FROM (
+     SELECT recency_days, min(rfm_r) lo, max(rfm_r) hi,
+       1 + floor(5 * (SELECT count(*) FROM b b2 WHERE b2.recency_days > b1.recency_days) / (SELECT count(*) FROM b)) AS want
+     FROM b b1 GROUP BY recency_days) WHERE lo <> want OR hi <> want) AS r_bad
+FROM s`, seg)
+	rows = duckdbtest.Query(t, sql)
+	for _, k := range []string{"f_bad", "m_bad", "segment_bad", "non_buyer_bad", "r_bad"} {
+		if num(t, rows[0][k]) != 0 {
+			t.Errorf("%s = %v", k, rows[0][k])
+		}
+	}
+
+	// The summary adds up to the customer table.
+	sum := fmt.Sprintf("read_parquet('%s/segment_summary/dt=%s/part-*.parquet')", out, asOf)
+	rows = duckdbtest.Query(t, fmt.Sprintf(`
+SELECT (SELECT sum(customers) FROM %[1]s) AS customers, (SELECT count(*) FROM %[2]s) AS rows,
+  (SELECT sum(revenue) FROM %[1]s) AS revenue, (SELECT sum(monetary_value) FROM %[2]s) AS monetary,
+  (SELECT count(*) FROM %[1]s s JOIN (SELECT rfm_segment, count(*) n FROM %[2]s GROUP BY 1) g ON g.rfm_segment = s.segment WHERE g.n <> s.customers) AS bad`, sum, seg))
+	if num(t, rows[0]["customers"]) != num(t, rows[0]["rows"]) || num(t, rows[0]["bad"]) != 0 {
+		t.Errorf("summary: %v", rows[0])
+	}
+	if math.Abs(num(t, rows[0]["revenue"])-num(t, rows[0]["monetary"])) > 1e-6 {
+		t.Errorf("summary revenue %v vs table %v", rows[0]["revenue"], rows[0]["monetary"])
+	}
+}
