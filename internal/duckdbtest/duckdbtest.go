@@ -38,7 +38,8 @@ var (
 	initErr error
 )
 
-func install() (string, error) {
+// Install installs the pinned package if needed and returns its directory.
+func Install() (string, error) {
 	d := os.Getenv("STRATA_DUCKDB_DIR")
 	if d == "" {
 		cache, err := os.UserCacheDir()
@@ -66,7 +67,7 @@ func install() (string, error) {
 // JSON value (numbers beyond float64 precision as strings).
 func Query(t testing.TB, sql string) []map[string]any {
 	t.Helper()
-	once.Do(func() { dir, initErr = install() })
+	once.Do(func() { dir, initErr = Install() })
 	if initErr != nil {
 		t.Fatalf("duckdb: %v", initErr)
 	}

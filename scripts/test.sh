@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite: what CI runs, what a newcomer runs.
+#
+# It installs what the tests need (a pinned versitygw S3 server, DuckDB's
+# npm package as an independent Parquet reader) into caches, then runs vet,
+# the tests, and the race detector on the packages with worker pools.
+# Tests that need a real S3 server start versitygw themselves on a free
+# 127.0.0.1 port with a temporary directory, and stop it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+command -v go >/dev/null || { echo "test.sh: Go is required (https://go.dev/dl)" >&2; exit 1; }
+command -v node >/dev/null && command -v npm >/dev/null || { echo "test.sh: node and npm are required (DuckDB reader)" >&2; exit 1; }
+
+echo "== install test dependencies"
+if [ -x scripts/install-versitygw.sh ]; then
+  scripts/install-versitygw.sh
+  export STRATA_VERSITYGW="$(go env GOPATH)/bin/versitygw"
+fi
+# DuckDB is installed by the tests on first use; doing it here keeps the
+# download out of any test's time.
+go run ./internal/duckdbtest/install
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test"
+go test -count=1 -timeout 15m ./...
+
+echo "== go test -race (packages with goroutines)"
+race_pkgs=$(go list ./models/... ./pipeline/... ./jobs/... | grep -E '/(cluster|clv|synth|objstore|publish|extract|tables)$|/jobs$' || true)
+go test -count=1 -race -timeout 15m $race_pkgs
+echo "== all tests passed"
