@@ -1,0 +1,212 @@
+package cluster
+
+import (
+	"fmt"
+	"math"
+)
+
+// Scaling is a per-feature transform applied before clustering.
+type Scaling string
+
+const (
+	ScaleNone        Scaling = "none"
+	ScaleLog1p       Scaling = "log1p"        // log(1+x), for heavy right tails (spend, counts); x > -1
+	ScaleZScore      Scaling = "zscore"       // (x-mean)/std
+	ScaleLog1pZScore Scaling = "log1p+zscore" // z-score of log(1+x)
+)
+
+func (s Scaling) valid() bool {
+	switch s {
+	case ScaleNone, ScaleLog1p, ScaleZScore, ScaleLog1pZScore:
+		return true
+	}
+	return false
+}
+
+func (s Scaling) logs() bool { return s == ScaleLog1p || s == ScaleLog1pZScore }
+func (s Scaling) zs() bool   { return s == ScaleZScore || s == ScaleLog1pZScore }
+
+// Scaler is a fitted per-feature transform. Its fields are its whole state:
+// store them (e.g. as JSON) and a Scaler rebuilt from them transforms
+// exactly as the original.
+type Scaler struct {
+	// Features optionally names the columns; stable ids match on names.
+	Features []string  `json:"features,omitempty"`
+	Modes    []Scaling `json:"modes"`
+	// Mean and Std are those of the column after log1p where that applies
+	// (population std, ddof=0). Columns without z-scoring keep Mean 0 and
+	// Std 1; constant columns get Std 1, as sklearn's StandardScaler does.
+	Mean []float64 `json:"mean"`
+	Std  []float64 `json:"std"`
+}
+
+// FitScaler fits one Scaling per column of X. features may be nil.
+func FitScaler(X Matrix, modes []Scaling, features []string) (*Scaler, error) {
+	if err := X.validateFinite("data"); err != nil {
+		return nil, fmt.Errorf("fit scaler: %w", err)
+	}
+	if len(modes) != X.D {
+		return nil, fmt.Errorf("fit scaler: %d modes for %d features", len(modes), X.D)
+	}
+	if features != nil && len(features) != X.D {
+		return nil, fmt.Errorf("fit scaler: %d names for %d features", len(features), X.D)
+	}
+	if X.N == 0 {
+		return nil, fmt.Errorf("fit scaler: no rows")
+	}
+	s := &Scaler{
+		Features: append([]string(nil), features...),
+		Modes:    append([]Scaling(nil), modes...),
+		Mean:     make([]float64, X.D),
+		Std:      make([]float64, X.D),
+	}
+	for t, m := range modes {
+		if !m.valid() {
+			return nil, fmt.Errorf("fit scaler: feature %d: unknown scaling %q", t, m)
+		}
+		s.Std[t] = 1
+	}
+	pre := func(t int, v float64) float64 {
+		if s.Modes[t].logs() {
+			return math.Log1p(v)
+		}
+		return v
+	}
+	for i := 0; i < X.N; i++ {
+		for t, v := range X.Row(i) {
+			if s.Modes[t].logs() && v <= -1 {
+				return nil, fmt.Errorf("fit scaler: feature %s: log1p of %v (row %d)", s.name(t), v, i)
+			}
+		}
+	}
+	// Two passes (mean, then squared deviations) rather than one pass of
+	// sums of squares, which cancels badly for large offsets.
+	for t, m := range modes {
+		if !m.zs() {
+			continue
+		}
+		var sum float64
+		for i := 0; i < X.N; i++ {
+			sum += pre(t, X.Data[i*X.D+t])
+		}
+		mean := sum / float64(X.N)
+		var ss float64
+		for i := 0; i < X.N; i++ {
+			e := pre(t, X.Data[i*X.D+t]) - mean
+			ss += e * e
+		}
+		s.Mean[t] = mean
+		if sd := math.Sqrt(ss / float64(X.N)); sd > 0 {
+			s.Std[t] = sd
+		}
+	}
+	return s, nil
+}
+
+func (s *Scaler) name(t int) string {
+	if t < len(s.Features) {
+		return s.Features[t]
+	}
+	return fmt.Sprint(t)
+}
+
+func (s *Scaler) check(d int) error {
+	if len(s.Modes) != d || len(s.Mean) != d || len(s.Std) != d {
+		return fmt.Errorf("scaler for %d features (modes %d, mean %d, std %d), data has %d",
+			len(s.Modes), len(s.Modes), len(s.Mean), len(s.Std), d)
+	}
+	return nil
+}
+
+// Value transforms the value v of feature t.
+func (s *Scaler) Value(t int, v float64) float64 {
+	if s.Modes[t].logs() {
+		v = math.Log1p(v)
+	}
+	if s.Modes[t].zs() {
+		v = (v - s.Mean[t]) / s.Std[t]
+	}
+	return v
+}
+
+// Inverse maps a transformed value of feature t back to raw units.
+func (s *Scaler) Inverse(t int, v float64) float64 {
+	if s.Modes[t].zs() {
+		v = v*s.Std[t] + s.Mean[t]
+	}
+	if s.Modes[t].logs() {
+		v = math.Expm1(v)
+	}
+	return v
+}
+
+// Transform returns the scaled copy of X.
+func (s *Scaler) Transform(X Matrix) (Matrix, error) {
+	if err := X.validate("data"); err != nil {
+		return Matrix{}, fmt.Errorf("scale: %w", err)
+	}
+	if err := s.check(X.D); err != nil {
+		return Matrix{}, fmt.Errorf("scale: %w", err)
+	}
+	out := NewMatrix(X.N, X.D)
+	for i := 0; i < X.N; i++ {
+		src, dst := X.Row(i), out.Row(i)
+		for t, v := range src {
+			if s.Modes[t].logs() && v <= -1 {
+				return Matrix{}, fmt.Errorf("scale: feature %s: log1p of %v (row %d)", s.name(t), v, i)
+			}
+			dst[t] = s.Value(t, v)
+		}
+	}
+	return out, nil
+}
+
+// InverseTransform maps scaled rows (e.g. centroids) back to raw units.
+// Note that the inverse of a centroid is not the raw mean of its cluster
+// when log1p is involved (it is the geometric-style mean); Profiles gives
+// the raw means.
+func (s *Scaler) InverseTransform(X Matrix) (Matrix, error) {
+	if err := X.validate("data"); err != nil {
+		return Matrix{}, fmt.Errorf("inverse scale: %w", err)
+	}
+	if err := s.check(X.D); err != nil {
+		return Matrix{}, fmt.Errorf("inverse scale: %w", err)
+	}
+	out := NewMatrix(X.N, X.D)
+	for i := 0; i < X.N; i++ {
+		for t, v := range X.Row(i) {
+			out.Data[i*X.D+t] = s.Inverse(t, v)
+		}
+	}
+	return out, nil
+}
+
+// AppendOneHot returns X with levels columns appended that one-hot encode
+// codes (one per row; a negative code means missing and gets all zeros).
+// The hot column holds weight/√2, so that two rows differing only in the
+// category are exactly weight apart: on z-scored numeric features, weight=1
+// makes a category mismatch count like a one-sd difference in one feature.
+func AppendOneHot(X Matrix, codes []int32, levels int, weight float64) (Matrix, error) {
+	if err := X.validate("data"); err != nil {
+		return Matrix{}, fmt.Errorf("one-hot: %w", err)
+	}
+	if len(codes) != X.N {
+		return Matrix{}, fmt.Errorf("one-hot: %d codes for %d rows", len(codes), X.N)
+	}
+	if levels < 1 || !(weight >= 0) || math.IsInf(weight, 0) {
+		return Matrix{}, fmt.Errorf("one-hot: invalid levels=%d or weight=%v", levels, weight)
+	}
+	d := X.D + levels
+	out := NewMatrix(X.N, d)
+	v := weight / math.Sqrt2
+	for i, c := range codes {
+		if int(c) >= levels {
+			return Matrix{}, fmt.Errorf("one-hot: code %d of row %d outside [0,%d)", c, i, levels)
+		}
+		copy(out.Data[i*d:], X.Row(i))
+		if c >= 0 {
+			out.Data[i*d+X.D+int(c)] = v
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,117 @@
+package cluster
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"testing"
+)
+
+func TestScaler(t *testing.T) {
+	X, _ := MatrixFromRows([][]float64{
+		{0, 10, 3, 7},
+		{1, 20, 3, -2},
+		{9, 35, 3, 0.5},
+		{99, 5, 3, 4},
+	})
+	modes := []Scaling{ScaleLog1p, ScaleZScore, ScaleZScore, ScaleLog1pZScore}
+	// Column 3 has -2 < -1 under log1p: refused.
+	if _, err := FitScaler(X, modes, nil); err == nil {
+		t.Fatal("log1p of -2 accepted")
+	}
+	modes[3] = ScaleNone
+	sc, err := FitScaler(X, modes, []string{"a", "b", "c", "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	Y, err := sc.Transform(X)
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := func(j int) []float64 {
+		out := make([]float64, X.N)
+		for i := range out {
+			out[i] = X.Row(i)[j]
+		}
+		return out
+	}
+	meanSD := func(v []float64) (float64, float64) {
+		var m, s float64
+		for _, x := range v {
+			m += x / float64(len(v))
+		}
+		for _, x := range v {
+			s += (x - m) * (x - m) / float64(len(v))
+		}
+		return m, math.Sqrt(s)
+	}
+	bm, bs := meanSD(col(1))
+	for i := 0; i < X.N; i++ {
+		want := []float64{math.Log1p(X.Row(i)[0]), (X.Row(i)[1] - bm) / bs, 0 /* constant column */, X.Row(i)[3]}
+		for j, w := range want {
+			if math.Abs(Y.Row(i)[j]-w) > 1e-12 {
+				t.Errorf("row %d col %d: %v, want %v", i, j, Y.Row(i)[j], w)
+			}
+		}
+	}
+	// log1p then z-score.
+	sc2, err := FitScaler(X, []Scaling{ScaleLog1pZScore, ScaleNone, ScaleNone, ScaleNone}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := col(0)
+	for i := range logs {
+		logs[i] = math.Log1p(logs[i])
+	}
+	lm, ls := meanSD(logs)
+	if math.Abs(sc2.Mean[0]-lm) > 1e-12 || math.Abs(sc2.Std[0]-ls) > 1e-12 {
+		t.Errorf("log1p+zscore params %v %v, want %v %v", sc2.Mean[0], sc2.Std[0], lm, ls)
+	}
+	// Stored parameters round-trip: same transform, and Inverse undoes it.
+	blob, err := json.Marshal(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Scaler
+	if err := json.Unmarshal(blob, &back); err != nil {
+		t.Fatal(err)
+	}
+	Y2, err := back.Transform(X)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(Y.Data, Y2.Data) {
+		t.Error("scaler restored from JSON transforms differently")
+	}
+	R, err := back.InverseTransform(Y2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range R.Data {
+		if math.Abs(v-X.Data[i]) > 1e-9*math.Max(1, math.Abs(X.Data[i])) {
+			t.Errorf("inverse: %v, want %v", v, X.Data[i])
+		}
+	}
+}
+
+func TestAppendOneHot(t *testing.T) {
+	X, _ := MatrixFromRows([][]float64{{1}, {2}, {3}})
+	Y, err := AppendOneHot(X, []int32{2, 0, -1}, 3, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weight := 2.0
+	w := weight / math.Sqrt2 // at run time, as the code does
+	want := []float64{1, 0, 0, w, 2, w, 0, 0, 3, 0, 0, 0}
+	if Y.D != 4 || !slices.Equal(Y.Data, want) {
+		t.Errorf("got %v (d=%d), want %v", Y.Data, Y.D, want)
+	}
+	// Two rows differing only in the category are weight apart.
+	a, _ := AppendOneHot(Matrix{Data: []float64{0, 0}, N: 2, D: 1}, []int32{0, 1}, 2, 2)
+	if d := math.Sqrt(sqDist(a.Row(0), a.Row(1))); math.Abs(d-2) > 1e-15 {
+		t.Errorf("category mismatch distance %v, want 2", d)
+	}
+	if _, err := AppendOneHot(X, []int32{0, 3, 1}, 3, 1); err == nil {
+		t.Error("code ≥ levels accepted")
+	}
+}
