@@ -1,0 +1,80 @@
+package objstore_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/objstore/objstoretest"
+)
+
+func TestLocal(t *testing.T) {
+	bkt, err := objstore.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	objstoretest.AcceptanceTest(t, bkt)
+}
+
+func TestLocalLayout(t *testing.T) {
+	ctx := t.Context()
+	root := t.TempDir()
+	bkt, err := objstore.NewLocal(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(key, body string) {
+		t.Helper()
+		if err := bkt.Upload(ctx, key, bytes.NewReader([]byte(body))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("a/b/c/obj", "x")
+	put("a/keep", "y")
+
+	if data, err := os.ReadFile(filepath.Join(root, "a", "b", "c", "obj")); err != nil || string(data) != "x" {
+		t.Fatalf("key a/b/c/obj is not the file ROOT/a/b/c/obj: %q, %v", data, err)
+	}
+
+	// A crashed upload leaves a temp file behind; it must stay invisible.
+	stray := filepath.Join(root, "a", ".objstore-tmp-123")
+	if err := os.WriteFile(stray, []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := objstore.List(ctx, bkt, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a/b/c/obj", "a/keep"}; !slices.Equal(keys, want) {
+		t.Fatalf("List = %q, want %q", keys, want)
+	}
+	if err := bkt.Upload(ctx, "a/.objstore-tmp-x", bytes.NewReader(nil)); err == nil {
+		t.Error("Upload accepted a key in the temp-file namespace")
+	}
+
+	// Delete prunes the directories it empties, and only those.
+	if err := bkt.Delete(ctx, "a/b/c/obj"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "a", "b")); !os.IsNotExist(err) {
+		t.Errorf("a/b was not pruned after its last object went: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "a")); err != nil {
+		t.Errorf("a was pruned although it still holds a/keep: %v", err)
+	}
+	if err := os.Remove(stray); err != nil {
+		t.Fatal(err)
+	}
+	if err := bkt.Delete(ctx, "a/keep"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "a")); !os.IsNotExist(err) {
+		t.Errorf("a was not pruned: %v", err)
+	}
+	if _, err := os.Stat(root); err != nil {
+		t.Errorf("the root itself was pruned: %v", err)
+	}
+}
