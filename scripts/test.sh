@@ -14,10 +14,7 @@ command -v go >/dev/null || { echo "test.sh: Go is required (https://go.dev/dl)"
 command -v node >/dev/null && command -v npm >/dev/null || { echo "test.sh: node and npm are required (DuckDB reader)" >&2; exit 1; }
 
 echo "== install test dependencies"
-if [ -x scripts/install-versitygw.sh ]; then
-  scripts/install-versitygw.sh
-  export STRATA_VERSITYGW="$(go env GOPATH)/bin/versitygw"
-fi
+scripts/install-versitygw.sh
 # DuckDB is installed by the tests on first use; doing it here keeps the
 # download out of any test's time.
 go run ./internal/duckdbtest/install
