@@ -391,8 +391,12 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// ctxReader fails reads once ctx is done, so a long copy from a slow or
-// endless reader stops when the caller gives up.
+// ContextReader returns a reader that fails once ctx is done, so a long
+// copy from a slow or endless reader stops when the caller gives up, even
+// between the requests of a multipart upload.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
+// ctxReader is ContextReader's reader.
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader

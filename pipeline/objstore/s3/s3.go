@@ -244,7 +244,7 @@ func (b *Bucket) Upload(ctx context.Context, key string, r io.Reader) error {
 	_, err = b.uploader.Upload(ctx, &s3.PutObjectInput{
 		Bucket: &b.bucket,
 		Key:    &k,
-		Body:   ctxReader{ctx, r},
+		Body:   objstore.ContextReader(ctx, r),
 	})
 	if err != nil {
 		return b.wrap("upload", key, err)
@@ -266,7 +266,7 @@ func (b *Bucket) UploadIfAbsent(ctx context.Context, key string, r io.Reader) (b
 	_, err = b.uploader.Upload(ctx, &s3.PutObjectInput{
 		Bucket:      &b.bucket,
 		Key:         &k,
-		Body:        ctxReader{ctx, r},
+		Body:        objstore.ContextReader(ctx, r),
 		IfNoneMatch: aws.String("*"),
 	})
 	if err != nil {
@@ -402,18 +402,4 @@ func validateBucketName(name string) error {
 		return fmt.Errorf("bucket name %q has adjacent periods", name)
 	}
 	return nil
-}
-
-// ctxReader fails reads once ctx is done, so an upload from a slow reader
-// stops when the caller gives up even between requests.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
