@@ -99,7 +99,7 @@ func NewGrid(rules []Rule) (Grid, error) {
 		for rr := r.R[0]; rr <= r.R[1]; rr++ {
 			for ff := r.F[0]; ff <= r.F[1]; ff++ {
 				if g[rr][ff] != "" {
-					errs = append(errs, fmt.Errorf("cell R=%d F=%d claimed by %q and %q", rr, ff, g[rr][ff], r.Name))
+					errs = append(errs, fmt.Errorf("cell R=%d F=%d is claimed by both %q and %q", rr, ff, g[rr][ff], r.Name))
 				}
 				g[rr][ff] = r.Name
 			}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/strata-oss/strata/models/rfm"
 )
 
 // Columns lists the logical columns of each input table.
@@ -282,38 +284,18 @@ func (c *Config) validateTable(path, name string, t *Table, root *yaml.Node, add
 	}
 }
 
-// checkGrid verifies that segment rules cover the 5×5 R×F grid exactly once.
+// checkGrid compiles the rules with the RFM model's own grid, so the config
+// accepts exactly the grids a run can use.
 func checkGrid(rules []SegmentRule) error {
-	var owner [6][6]string
-	var errs []string
+	rr := make([]rfm.Rule, len(rules))
 	for i, r := range rules {
 		if r.Name == "" {
-			errs = append(errs, fmt.Sprintf("rule %d has no name", i))
+			return fmt.Errorf("rule %d has no name", i)
 		}
-		if r.R[0] < 1 || r.R[1] > 5 || r.R[0] > r.R[1] || r.F[0] < 1 || r.F[1] > 5 || r.F[0] > r.F[1] {
-			errs = append(errs, fmt.Sprintf("rule %q: ranges must be within 1..5 and ordered, got r=%v f=%v", r.Name, r.R, r.F))
-			continue
-		}
-		for rr := r.R[0]; rr <= r.R[1]; rr++ {
-			for ff := r.F[0]; ff <= r.F[1]; ff++ {
-				if owner[rr][ff] != "" {
-					errs = append(errs, fmt.Sprintf("cell R=%d F=%d is claimed by both %q and %q", rr, ff, owner[rr][ff], r.Name))
-				}
-				owner[rr][ff] = r.Name
-			}
-		}
+		rr[i] = rfm.Rule{Name: r.Name, R: r.R, F: r.F}
 	}
-	for rr := 1; rr <= 5; rr++ {
-		for ff := 1; ff <= 5; ff++ {
-			if owner[rr][ff] == "" {
-				errs = append(errs, fmt.Sprintf("cell R=%d F=%d has no segment", rr, ff))
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "; "))
-	}
-	return nil
+	_, err := rfm.NewGrid(rr)
+	return err
 }
 
 func checkLocation(loc string) error {
