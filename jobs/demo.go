@@ -61,7 +61,7 @@ func Demo(ctx context.Context, opt DemoOptions) (*DemoResult, error) {
 		cfg.Seed = opt.Seed
 	}
 	res := &DemoResult{Input: cfg.Input.Location, Output: cfg.Output.Location}
-	in, err := storage.Create(ctx, cfg.Input.Location)
+	in, err := storage.Create(ctx, cfg.Input.Location, pipeline.StorageOptions(cfg))
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/features"
+	"github.com/strata-oss/strata/pipeline/hive"
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/publish"
 	"github.com/strata-oss/strata/pipeline/storage"
@@ -102,19 +103,22 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 	in, out := opt.Input, opt.Output
 	var err error
 	if in == nil {
-		if in, err = storage.Open(ctx, cfg.Input.Location); err != nil {
+		if in, err = storage.Open(ctx, cfg.Input.Location, StorageOptions(cfg)); err != nil {
 			return res, err
 		}
 	}
 	if out == nil {
-		if out, err = storage.Create(ctx, cfg.Output.Location); err != nil {
+		if out, err = storage.Create(ctx, cfg.Output.Location, StorageOptions(cfg)); err != nil {
 			return res, err
 		}
 	}
 
+	// Date partitions after the as-of day cannot hold records the run may
+	// see; they are left unlisted, so unread.
+	window := hive.NewWindow(in, "", asOf)
 	var ds *extract.Dataset
 	if err := stage("extract", func(l zerolog.Logger) error {
-		ds, err = extract.Run(ctx, extractSpec(cfg, in, opt.AsOf))
+		ds, err = extract.Run(ctx, extractSpec(cfg, window, opt.AsOf))
 		if err != nil {
 			var se *tables.SchemaError
 			if errors.As(err, &se) {
@@ -126,7 +130,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 		l.Info().Int("customers", len(ds.IDs)).Int("orders", len(ds.TxCust)).
 			Interface("rows_read", ds.Quality.RowsRead).Interface("bad", ds.Quality.Bad).
 			Interface("excluded", ds.Quality.Excluded).Interface("duplicates", ds.Quality.Duplicates).
-			Msg("extracted")
+			Int64("pruned_objects", window.Pruned()).Msg("extracted")
 		return checkGate(cfg, ds)
 	}); err != nil {
 		return res, err
@@ -175,6 +179,14 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 		return nil
 	})
 	return res, err
+}
+
+// StorageOptions are the object-store settings of cfg.
+func StorageOptions(cfg *config.Config) storage.Options {
+	s := cfg.Storage.S3
+	return storage.Options{S3: storage.S3Options{
+		Endpoint: s.Endpoint, Region: s.Region, PathStyle: s.PathStyle, MaxAttempts: s.MaxAttempts,
+	}}
 }
 
 func extractSpec(cfg *config.Config, in objstore.Bucket, asOf time.Time) extract.Spec {
@@ -226,12 +238,18 @@ func attemptID(version, configHash, asOf string, inputs []extract.Input) string 
 // CheckInputs opens the configured input tables and checks their schemas
 // against the column mapping, without reading rows or writing anything.
 func CheckInputs(ctx context.Context, cfg *config.Config, asOf time.Time) error {
-	in, err := storage.Open(ctx, cfg.Input.Location)
+	in, err := storage.Open(ctx, cfg.Input.Location, StorageOptions(cfg))
 	if err != nil {
 		return err
 	}
-	if err := extract.CheckSchemas(ctx, extractSpec(cfg, in, asOf)); err != nil {
-		return &ConfigError{Err: err}
+	if err := extract.CheckSchemas(ctx, extractSpec(cfg, hive.NewWindow(in, "", asOf.Format(DateLayout)), asOf)); err != nil {
+		// Only a schema that does not fit the mapping is the user's
+		// config to fix; storage failures keep exit code 1.
+		var se *tables.SchemaError
+		if errors.As(err, &se) {
+			return &ConfigError{Err: err}
+		}
+		return err
 	}
 	return nil
 }

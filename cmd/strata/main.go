@@ -121,7 +121,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			if err != nil {
 				return err
 			}
-			b, err := storage.Create(ctx, *dir)
+			b, err := storage.Create(ctx, *dir, storage.Options{})
 			if err != nil {
 				return err
 			}

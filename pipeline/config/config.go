@@ -11,8 +11,8 @@ package config
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 )
@@ -30,10 +30,33 @@ type Config struct {
 	// Workers bounds every worker pool of a run; 0 means GOMAXPROCS. It
 	// never changes a result, only the time taken.
 	Workers int     `yaml:"workers"`
+	Storage Storage `yaml:"storage"`
 	Input   Input   `yaml:"input"`
 	Output  Output  `yaml:"output"`
 	Quality Quality `yaml:"quality"`
 	RFM     RFM     `yaml:"rfm"`
+}
+
+// Storage says how to reach object stores. It applies to every s3://
+// location of the config.
+type Storage struct {
+	S3 S3 `yaml:"s3"`
+}
+
+// S3 settings. Every field is optional: the AWS SDK's standard environment
+// (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS_REGION, AWS_PROFILE) and
+// credential chain apply to whatever is left unset. Credentials are never
+// configured here: they come from the environment, a profile or a role.
+type S3 struct {
+	// Endpoint of an S3-compatible server (MinIO, Ceph, R2, versitygw),
+	// e.g. http://127.0.0.1:7070; wins over AWS_ENDPOINT_URL_S3.
+	Endpoint string `yaml:"endpoint"`
+	Region   string `yaml:"region"`
+	// PathStyle addressing (http://host/bucket/key); default true when an
+	// endpoint is set, false for AWS.
+	PathStyle *bool `yaml:"path_style"`
+	// MaxAttempts per request, with exponential backoff; default 5.
+	MaxAttempts int `yaml:"max_attempts"`
 }
 
 // Input says where the three logical tables live and how their columns are
@@ -121,43 +144,27 @@ func (c *Config) Location() *time.Location {
 }
 
 // Hash is a stable fingerprint of the configuration's meaning: two configs
-// with the same hash produce the same outputs from the same inputs. Map keys
-// are sorted, so the hash does not depend on YAML key order or formatting.
-// Locations are left out on purpose: where the inputs live is captured by
-// their fingerprints, and the same run published to two places must be the
-// same bytes.
+// with the same hash produce the same outputs from the same inputs. It is the
+// JSON encoding (struct fields in declaration order, map keys sorted) of the
+// config with every setting that cannot change an output blanked:
+// locations (where the inputs live is captured by their fingerprints, and the
+// same run published to two places must be the same bytes), storage access
+// and the worker count. New settings are covered without touching this.
 func (c *Config) Hash() string {
-	h := sha256.New()
-	writeCanonical(h, c)
-	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-func writeCanonical(w interface{ Write([]byte) (int, error) }, c *Config) {
-	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
-	p("v%d seed=%d tz=%q workers-ignored\n", c.Version, c.Seed, c.Timezone)
-	tbl := func(name string, t *Table) {
-		if t == nil {
-			p("%s=nil\n", name)
-			return
-		}
-		p("%s path=%q format=%q delim=%q layouts=%q\n", name, t.Path, t.Format, t.CSV.Delimiter, t.CSV.TimeLayouts)
-		keys := make([]string, 0, len(t.Columns))
-		for k := range t.Columns {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			p(" %q=%q", k, t.Columns[k])
-		}
-		p("\n")
+	m := *c
+	m.Input.Location, m.Output.Location = "", ""
+	m.Storage = Storage{}
+	m.Workers = 0
+	// Defaults are resolved so that spelling one out keeps the hash.
+	gate := c.Quality.Fraction()
+	m.Quality.MaxBadFraction = &gate
+	data, err := json.Marshal(&m)
+	if err != nil {
+		// Only unsupported types make Marshal fail; Config has none.
+		panic(fmt.Sprintf("config: hash: %v", err))
 	}
-	tbl("orders", &c.Input.Orders)
-	tbl("customers", c.Input.Customers)
-	tbl("events", c.Input.Events)
-	p("gate=%v\n", c.Quality.Fraction())
-	for _, s := range c.RFM.Segments {
-		p("seg %q %v %v\n", s.Name, s.R, s.F)
-	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])[:16]
 }
 
 // Problem is one thing wrong with a configuration.

@@ -60,6 +60,8 @@ func TestParseProblems(t *testing.T) {
 		{"several problems at once", "version: 3\nfoo: 1\ninput:\n  bar: 2\n",
 			[]string{"version (line 1): must be 1", "foo (line 2): unknown key", "input.bar (line 4): unknown key", "output.location: is required"}},
 		{"empty", "", []string{"configuration is empty"}},
+		{"bad storage", valid + "storage:\n  s3:\n    endpoint: 127.0.0.1:9000\n    max_attempts: 50\n",
+			[]string{"storage.s3.endpoint (line 12): must be an http:// or https:// URL", "storage.s3.max_attempts (line 13): must be between 1 and 20"}},
 		{"missing env", strings.Replace(valid, "/data/in", "${NO_SUCH_VAR_X}/in", 1),
 			[]string{"input.location (line 4): environment variable NO_SUCH_VAR_X is not set"}},
 	}
@@ -131,5 +133,37 @@ func TestHashIgnoresFormatting(t *testing.T) {
 	c, _ := Parse([]byte(strings.Replace(valid, "amt}", "amount}", 1)), noEnv)
 	if c.Hash() == a.Hash() {
 		t.Error("a different mapping has the same hash")
+	}
+}
+
+func TestHashCoversMeaningOnly(t *testing.T) {
+	base, err := Parse([]byte(valid), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		yaml string
+		same bool
+	}{
+		{"output moved", strings.Replace(valid, "/data/out", "s3://b/out", 1), true},
+		{"input moved", strings.Replace(valid, "/data/in", "s3://b/in", 1), true},
+		{"more workers", valid + "workers: 8\n", true},
+		{"storage settings", valid + "storage:\n  s3: {endpoint: 'http://127.0.0.1:9000', max_attempts: 3}\n", true},
+		{"default gate spelled out", valid + "quality: {max_bad_fraction: 0.05}\n", true},
+		{"another seed", valid + "seed: 7\n", false},
+		{"another gate", valid + "quality: {max_bad_fraction: 0.1}\n", false},
+		{"another time zone", valid + "timezone: Europe/Paris\n", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(tc.yaml), noEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Hash() == base.Hash(); got != tc.same {
+				t.Errorf("same hash = %v, want %v", got, tc.same)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -235,6 +236,14 @@ func (c *Config) validate(root *yaml.Node, probs *Problems) {
 		add("output.location", "is required: a local directory or s3://bucket/prefix")
 	} else if err := checkLocation(c.Output.Location); err != nil {
 		add("output.location", "%v", err)
+	}
+	if e := c.Storage.S3.Endpoint; e != "" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("storage.s3.endpoint", "must be an http:// or https:// URL, got %q", e)
+		}
+	}
+	if m := c.Storage.S3.MaxAttempts; m < 0 || m > 20 {
+		add("storage.s3.max_attempts", "must be between 1 and 20 (0 = default 5), got %d", m)
 	}
 	c.validateTable("input.orders", "orders", &c.Input.Orders, root, add)
 	if c.Input.Customers != nil {

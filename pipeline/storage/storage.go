@@ -14,20 +14,25 @@ import (
 // IsS3 reports whether location names an S3 bucket.
 func IsS3(location string) bool { return strings.HasPrefix(location, "s3://") }
 
+// Options configure the backends; the zero value is the defaults.
+type Options struct {
+	S3 S3Options
+}
+
 // Open returns the bucket for an existing location (an input).
-func Open(ctx context.Context, location string) (objstore.Bucket, error) {
-	return open(ctx, location, false)
+func Open(ctx context.Context, location string, opt Options) (objstore.Bucket, error) {
+	return open(ctx, location, opt, false)
 }
 
 // Create returns the bucket for location, creating a local directory if it
 // does not exist, so a first publish needs no preparation.
-func Create(ctx context.Context, location string) (objstore.Bucket, error) {
-	return open(ctx, location, true)
+func Create(ctx context.Context, location string, opt Options) (objstore.Bucket, error) {
+	return open(ctx, location, opt, true)
 }
 
-func open(ctx context.Context, location string, create bool) (objstore.Bucket, error) {
+func open(ctx context.Context, location string, opt Options, create bool) (objstore.Bucket, error) {
 	if IsS3(location) {
-		return openS3(ctx, location)
+		return openS3(ctx, location, opt.S3)
 	}
 	dir := strings.TrimPrefix(location, "file://")
 	if create {

@@ -328,7 +328,33 @@ func (b *Bucket) wrap(op, key string, err error) error {
 	if isNotFound(err) {
 		return fmt.Errorf("%s s3://%s/%s%s: %w (%w)", op, b.bucket, b.prefix, key, objstore.ErrNotExist, err)
 	}
+	if hint := authHint(err); hint != "" {
+		return fmt.Errorf("%s s3://%s/%s%s: %s: %w", op, b.bucket, b.prefix, key, hint, err)
+	}
 	return fmt.Errorf("%s s3://%s/%s%s: %w", op, b.bucket, b.prefix, key, err)
+}
+
+// authHint explains the errors an operator meets when credentials or the
+// bucket are wrong, which the SDK reports only as codes deep in a long
+// message. It never includes the credentials themselves.
+func authHint(err error) string {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return ""
+	}
+	switch code := apiErr.ErrorCode(); code {
+	case "SignatureDoesNotMatch":
+		return code + ": the secret key does not match the access key ID (check AWS_SECRET_ACCESS_KEY or the profile)"
+	case "InvalidAccessKeyId":
+		return code + ": the server does not know this access key ID (check AWS_ACCESS_KEY_ID or the profile)"
+	case "AccessDenied", "Forbidden":
+		return code + ": the credentials are valid but not allowed to do this (check the bucket policy or role)"
+	case "ExpiredToken", "TokenRefreshRequired":
+		return code + ": the session token has expired"
+	case "NoSuchBucket":
+		return code + ": the bucket does not exist (check the location and the endpoint)"
+	}
+	return ""
 }
 
 // isNotFound reports whether err says the object is missing. HEAD responses

@@ -67,6 +67,9 @@ type Server struct {
 	stop func() error
 }
 
+// ErrKilled says a server did not stop gracefully and was killed.
+var ErrKilled = errors.New("killed")
+
 // Start runs a versitygw server for the rest of t, stopping it in
 // t.Cleanup. It fails t if the server cannot be installed or started.
 func Start(t testing.TB) *Server {
@@ -76,7 +79,12 @@ func Start(t testing.TB) *Server {
 		t.Fatalf("s3test: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := srv.Stop(); err != nil {
+		if err := srv.Stop(); errors.Is(err, ErrKilled) {
+			// versitygw waits for connections on which it answered
+			// before reading the whole request body (a 403 to a PUT);
+			// that is the server's shutdown, not the code under test.
+			t.Logf("s3test: %v", err)
+		} else if err != nil {
 			t.Errorf("s3test: %v", err)
 		}
 	})
@@ -150,7 +158,7 @@ func startVersityGW(bin, dir string) (*Server, error) {
 		case <-time.After(stopTimeout):
 			_ = cmd.Process.Kill()
 			<-exited
-			return fmt.Errorf("versitygw did not stop within %v of SIGTERM; killed", stopTimeout)
+			return fmt.Errorf("versitygw did not stop within %v of SIGTERM: %w", stopTimeout, ErrKilled)
 		}
 	})
 	if err := waitReady(srv.Endpoint, exited); err != nil {
