@@ -30,6 +30,7 @@ type Model struct {
 	RFM           RFMModel            `json:"rfm"`
 	Tables        map[string][]string `json:"tables"`
 	Segments      []SummaryRow        `json:"segments"`
+	CLV           *CLVModel           `json:"clv,omitempty"`
 }
 
 // RFMModel records how RFM scores were made.
@@ -49,8 +50,19 @@ type GridRule struct {
 
 const quintileRule = "score = 1 + floor(5 * (customers with a strictly worse value) / scored customers); ties share the lower score; recency is reversed; only customers with a purchase are scored"
 
-func writeOutputs(ctx context.Context, pub *publish.Publisher, cfg *config.Config, opt Options,
-	ds *extract.Dataset, b *features.Behaviour, s *rfmScores, summary []SummaryRow) error {
+// state is what the stages of one run have produced so far.
+type state struct {
+	cfg     *config.Config
+	opt     Options
+	ds      *extract.Dataset
+	beh     *features.Behaviour
+	rfm     *rfmScores
+	clv     *clvScores // nil when CLV is off
+	summary []SummaryRow
+}
+
+func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error {
+	cfg, opt, ds, b, s, summary := st.cfg, st.opt, st.ds, st.beh, st.rfm, st.summary
 	asOf := opt.AsOf.Format(DateLayout)
 	meta := map[string]string{
 		"strata.version":     opt.Version,
@@ -60,7 +72,7 @@ func writeOutputs(ctx context.Context, pub *publish.Publisher, cfg *config.Confi
 	}
 	asOfDay := int32(features.DayNumber(ds.AsOf.UnixMicro(), ds.Location))
 
-	segs := segmentColumns(ds, b, s, asOfDay)
+	segs := segmentColumns(st, asOfDay)
 	if err := writeTable(ctx, pub, "segments", segs, meta); err != nil {
 		return err
 	}
@@ -95,6 +107,9 @@ func writeOutputs(ctx context.Context, pub *publish.Publisher, cfg *config.Confi
 		RFM:      RFMModel{Rule: quintileRule, Breaks: finiteBreaks(s.Breaks)},
 		Tables:   map[string][]string{"segments": columnNames(segs)},
 		Segments: summary,
+	}
+	if st.clv != nil {
+		m.CLV = &st.clv.Model
 	}
 	for _, r := range s.Rules {
 		m.RFM.Grid = append(m.RFM.Grid, GridRule{Name: r.Name, R: r.R, F: r.F})
@@ -171,7 +186,8 @@ func notB(b []bool) []bool {
 	return out
 }
 
-func segmentColumns(ds *extract.Dataset, b *features.Behaviour, s *rfmScores, asOfDay int32) []tables.OutColumn {
+func segmentColumns(st *state, asOfDay int32) []tables.OutColumn {
+	ds, b, s := st.ds, st.beh, st.rfm
 	n := b.N
 	noOrders := notB(b.HasOrders)
 	i8 := func(x []int8) []int32 {
@@ -187,7 +203,7 @@ func segmentColumns(ds *extract.Dataset, b *features.Behaviour, s *rfmScores, as
 			score[i] = fmt.Sprintf("%d%d%d", s.R[i], s.F[i], s.M[i])
 		}
 	}
-	return []tables.OutColumn{
+	cols := []tables.OutColumn{
 		{Name: "customer_id", Type: tables.OutString, Str: ds.IDs},
 		{Name: "as_of", Type: tables.OutDate, I32: constI32(asOfDay, n)},
 		{Name: "recency_days", Type: tables.OutInt32, Optional: true, I32: b.RecencyDays, Null: noOrders},
@@ -205,6 +221,16 @@ func segmentColumns(ds *extract.Dataset, b *features.Behaviour, s *rfmScores, as
 		{Name: "rfm_score", Type: tables.OutString, Optional: true, Str: score, Null: noOrders},
 		{Name: "rfm_segment", Type: tables.OutString, Str: s.Segment},
 	}
+	if c := st.clv; c != nil {
+		unscored := notB(c.Scored)
+		cols = append(cols,
+			tables.OutColumn{Name: "p_alive", Type: tables.OutDouble, Optional: true, F64: c.PAlive, Null: unscored},
+			tables.OutColumn{Name: "expected_purchases", Type: tables.OutDouble, Optional: true, F64: c.ExpectedPurchases, Null: unscored},
+			tables.OutColumn{Name: "expected_avg_spend", Type: tables.OutDouble, Optional: true, F64: c.ExpectedSpend, Null: unscored},
+			tables.OutColumn{Name: "clv", Type: tables.OutDouble, Optional: true, F64: c.CLV, Null: unscored},
+		)
+	}
+	return cols
 }
 
 func summaryColumns(rows []SummaryRow, asOfDay int32) []tables.OutColumn {
@@ -221,8 +247,19 @@ func summaryColumns(rows []SummaryRow, asOfDay int32) []tables.OutColumn {
 		{Name: "avg_frequency", Type: tables.OutDouble, F64: make([]float64, n)},
 		{Name: "avg_monetary_value", Type: tables.OutDouble, F64: make([]float64, n)},
 		{Name: "avg_order_value", Type: tables.OutDouble, F64: make([]float64, n)},
+		{Name: "avg_p_alive", Type: tables.OutDouble, Optional: true, F64: make([]float64, n), Null: make([]bool, n)},
+		{Name: "avg_clv", Type: tables.OutDouble, Optional: true, F64: make([]float64, n), Null: make([]bool, n)},
+		{Name: "total_clv", Type: tables.OutDouble, Optional: true, F64: make([]float64, n), Null: make([]bool, n)},
 	}
 	for i, r := range rows {
+		for k, v := range []*float64{r.AvgPAlive, r.AvgCLV, r.TotalCLV} {
+			col := &cols[11+k]
+			if v == nil {
+				col.Null[i] = true
+			} else {
+				col.F64[i] = *v
+			}
+		}
 		cols[1].Str[i] = r.SegmentType
 		cols[2].Str[i] = r.Segment
 		cols[3].I64[i] = r.Customers

@@ -150,12 +150,35 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 		return res, &ConfigError{Err: err}
 	}
 
+	st := &state{cfg: cfg, opt: opt, ds: ds, beh: beh, rfm: scores}
+	if cfg.CLV.On() {
+		if err := stage("clv", func(l zerolog.Logger) error {
+			st.clv, err = scoreCLV(ctx, cfg, ds)
+			if err != nil {
+				return err
+			}
+			m := st.clv.Model
+			ev := l.Info().Str("model", m.PurchaseModel).Int("customers", m.Customers).
+				Interface("params", m.Params).Float64("log_likelihood", m.LogLik)
+			if m.Holdout != nil {
+				ev = ev.Float64("holdout_mae", m.Holdout.MAE).Float64("holdout_rel_err", m.Holdout.RelErr)
+			}
+			if m.Skipped != "" {
+				ev = ev.Str("skipped", m.Skipped)
+			}
+			ev.Msg("clv fitted")
+			return nil
+		}); err != nil {
+			return res, err
+		}
+	}
+
 	res.Attempt = attemptID(opt.Version, res.ConfigHash, asOf, ds.Inputs)
 	err = stage("publish", func(l zerolog.Logger) error {
 		pub := publish.New(out, asOf, res.Attempt)
-		summary := summarize(beh, scores)
-		res.Segments = summary
-		if err := writeOutputs(ctx, pub, cfg, opt, ds, beh, scores, summary); err != nil {
+		st.summary = summarize(beh, scores, st.clv)
+		res.Segments = st.summary
+		if err := writeOutputs(ctx, pub, st); err != nil {
 			if aerr := pub.Abort(context.WithoutCancel(ctx)); aerr != nil {
 				l.Warn().Err(aerr).Msg("could not remove this attempt's objects; the next successful run will")
 			}

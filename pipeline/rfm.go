@@ -64,11 +64,16 @@ type SummaryRow struct {
 	AvgFrequency   float64 `json:"avg_frequency"`
 	AvgMonetary    float64 `json:"avg_monetary_value"`
 	AvgOrderValue  float64 `json:"avg_order_value"`
+	// CLV aggregates over the segment's scored customers; null when CLV is
+	// off or nobody in the segment was scored.
+	AvgPAlive *float64 `json:"avg_p_alive"`
+	AvgCLV    *float64 `json:"avg_clv"`
+	TotalCLV  *float64 `json:"total_clv"`
 }
 
 // summarize aggregates customers by RFM segment. Sums run in customer-row
 // order, so the floating-point results are reproducible.
-func summarize(b *features.Behaviour, s *rfmScores) []SummaryRow {
+func summarize(b *features.Behaviour, s *rfmScores, cv *clvScores) []SummaryRow {
 	pos := map[string]int{}
 	rows := make([]SummaryRow, len(s.Segments))
 	for i, name := range s.Segments {
@@ -91,6 +96,25 @@ func summarize(b *features.Behaviour, s *rfmScores) []SummaryRow {
 			gross[k] += b.AvgOrder[c] * float64(b.Frequency[c])
 			r.AvgRecencyDays += float64(b.RecencyDays[c])
 			r.AvgFrequency += float64(b.Frequency[c])
+		}
+	}
+	if cv != nil {
+		scored := make([]int64, len(rows))
+		pa := make([]float64, len(rows))
+		val := make([]float64, len(rows))
+		for c := 0; c < b.N; c++ {
+			if cv.Scored[c] {
+				k := pos[s.Segment[c]]
+				scored[k]++
+				pa[k] += cv.PAlive[c]
+				val[k] += cv.CLV[c]
+			}
+		}
+		for k := range rows {
+			if scored[k] > 0 {
+				avgPA, avgV, tot := pa[k]/float64(scored[k]), val[k]/float64(scored[k]), val[k]
+				rows[k].AvgPAlive, rows[k].AvgCLV, rows[k].TotalCLV = &avgPA, &avgV, &tot
+			}
 		}
 	}
 	for k := range rows {

@@ -35,6 +35,7 @@ type Config struct {
 	Output  Output  `yaml:"output"`
 	Quality Quality `yaml:"quality"`
 	RFM     RFM     `yaml:"rfm"`
+	CLV     CLV     `yaml:"clv"`
 }
 
 // Storage says how to reach object stores. It applies to every s3://
@@ -158,6 +159,7 @@ func (c *Config) Hash() string {
 	// Defaults are resolved so that spelling one out keeps the hash.
 	gate := c.Quality.Fraction()
 	m.Quality.MaxBadFraction = &gate
+	m.CLV = c.CLV.resolved()
 	data, err := json.Marshal(&m)
 	if err != nil {
 		// Only unsupported types make Marshal fail; Config has none.

@@ -255,6 +255,7 @@ func (c *Config) validate(root *yaml.Node, probs *Problems) {
 	if f := c.Quality.Fraction(); !(f >= 0 && f <= 1) {
 		add("quality.max_bad_fraction", "must be between 0 and 1, got %v", f)
 	}
+	c.CLV.validate(add)
 	if len(c.RFM.Segments) > 0 {
 		if err := checkGrid(c.RFM.Segments); err != nil {
 			add("rfm.segments", "%v", err)

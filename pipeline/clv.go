@@ -1,0 +1,243 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/strata-oss/strata/models/clv"
+	"github.com/strata-oss/strata/pipeline/config"
+	"github.com/strata-oss/strata/pipeline/extract"
+	"github.com/strata-oss/strata/pipeline/features"
+)
+
+// daysPerMonth is the mean Gregorian month; CLV periods are months of this
+// length so that a horizon means the same in any time unit.
+const daysPerMonth = 365.2425 / 12
+
+// minCLVCustomers is the fewest customers with a purchase a CLV fit is
+// attempted on; below it the likelihood is too flat to identify four
+// parameters, and a run publishes nulls instead of noise.
+const minCLVCustomers = 30
+
+// CLVModel is model.json's record of the lifetime-value fit.
+type CLVModel struct {
+	PurchaseModel      string             `json:"purchase_model"`
+	TimeUnitDays       float64            `json:"time_unit_days"`
+	Params             map[string]float64 `json:"params"`
+	LogLik             float64            `json:"log_likelihood"`
+	Fit                FitInfo            `json:"fit"`
+	Spend              SpendModel         `json:"spend_model"`
+	HorizonMonths      int                `json:"horizon_months"`
+	Margin             float64            `json:"margin"`
+	AnnualDiscountRate float64            `json:"annual_discount_rate"`
+	Discounting        string             `json:"discounting"`
+	// Customers is the number scored: those with a purchase by the as-of
+	// day. The others have null p_alive, expected_purchases and clv.
+	Customers int           `json:"customers"`
+	Holdout   *HoldoutCheck `json:"holdout,omitempty"`
+	// Skipped says why no model was fitted (too few buyers); every CLV
+	// column is then null.
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// FitInfo says how an optimiser got to its estimate.
+type FitInfo struct {
+	Method     string  `json:"method"`
+	Iterations int     `json:"iterations"`
+	FuncEvals  int     `json:"func_evals"`
+	GradNorm   float64 `json:"grad_norm"`
+	N          int     `json:"customers"`
+	Distinct   int     `json:"distinct_summaries"`
+	Excluded   int     `json:"excluded"`
+}
+
+// SpendModel records the Gamma-Gamma fit.
+type SpendModel struct {
+	Model  string             `json:"model"`
+	Params map[string]float64 `json:"params"`
+	LogLik float64            `json:"log_likelihood"`
+	Fit    FitInfo            `json:"fit"`
+}
+
+// HoldoutCheck compares the model, refitted on the history before a
+// held-out window, with the repeat purchases that window actually saw.
+type HoldoutCheck struct {
+	CalibrationEnd string             `json:"calibration_end"`
+	Days           int                `json:"days"`
+	Params         map[string]float64 `json:"params,omitempty"`
+	LogLik         float64            `json:"log_likelihood,omitempty"`
+	Customers      int                `json:"customers"`
+	// MAE is the mean absolute per-customer error of predicted repeat
+	// purchases; RelErr is (predicted - actual) / actual over everyone.
+	MAE       float64 `json:"mae"`
+	Predicted float64 `json:"predicted"`
+	Actual    float64 `json:"actual"`
+	RelErr    float64 `json:"rel_err"`
+	// Error says why the check could not be made; a failed check does not
+	// fail the run, it is a diagnostic.
+	Error string `json:"error,omitempty"`
+}
+
+// clvScores holds the per-customer CLV outputs; Scored[c] is false where
+// the columns are null.
+type clvScores struct {
+	Scored            []bool
+	PAlive            []float64
+	ExpectedPurchases []float64
+	ExpectedSpend     []float64
+	CLV               []float64
+	Model             CLVModel
+}
+
+func fitInfo(r clv.FitResult) FitInfo {
+	return FitInfo{Method: r.Method, Iterations: r.Iterations, FuncEvals: r.FuncEvals, GradNorm: r.GradNorm,
+		N: r.N, Distinct: r.Distinct, Excluded: r.Excluded}
+}
+
+// scoreCLV fits the configured purchase model and Gamma-Gamma on every
+// customer's history up to the as-of day and scores everyone who bought.
+func scoreCLV(ctx context.Context, cfg *config.Config, ds *extract.Dataset) (*clvScores, error) {
+	c := cfg.CLV
+	unit := c.UnitDays()
+	n := len(ds.IDs)
+	asOfDay := features.DayNumber(ds.AsOf.UnixMicro(), ds.Location)
+	monthly := math.Pow(1+c.DiscountRate(), 1.0/12) - 1
+	out := &clvScores{
+		Scored: make([]bool, n), PAlive: make([]float64, n), ExpectedPurchases: make([]float64, n),
+		ExpectedSpend: make([]float64, n), CLV: make([]float64, n),
+		Model: CLVModel{
+			PurchaseModel: c.ModelName(), TimeUnitDays: unit, HorizonMonths: c.Horizon(),
+			Margin: c.MarginOr(), AnnualDiscountRate: c.DiscountRate(),
+			Discounting: fmt.Sprintf("monthly: the purchases expected in month k of the horizon (months of %.4f days) are "+
+				"valued at margin × expected spend and divided by (1+%.6f)^k, the monthly rate equivalent to %.4g a year",
+				daysPerMonth, monthly, c.DiscountRate()),
+		},
+	}
+	cust, day, amount := purchaseDays(ds)
+	sum, err := clv.Summarize(cust, day, amount, n, asOfDay, unit)
+	if err != nil {
+		return nil, fmt.Errorf("clv summary: %w", err)
+	}
+	rows := presentRows(sum.Present)
+	out.Model.Customers = len(rows)
+	if len(rows) < minCLVCustomers {
+		out.Model.Skipped = fmt.Sprintf("%d customers with a purchase, fewer than the %d a fit needs", len(rows), minCLVCustomers)
+		return out, nil
+	}
+	x, tx, T, spend := gather(rows, sum.X), gather(rows, sum.Tx), gather(rows, sum.T), gather(rows, sum.MeanSpend)
+	opt := clv.FitOptions{Workers: cfg.Workers}
+	pm, pr, err := clv.FitPurchaseModel(ctx, c.ModelName(), x, tx, T, opt)
+	if err != nil {
+		return nil, fmt.Errorf("fit %s on %d customers: %w", c.ModelName(), len(rows), err)
+	}
+	gg, gr, err := clv.FitGammaGamma(ctx, x, spend, opt)
+	if err != nil {
+		return nil, fmt.Errorf("fit gamma-gamma on %d customers: %w", len(rows), err)
+	}
+	out.Model.Params, out.Model.LogLik, out.Model.Fit = pm.Params(), pr.LogLik, fitInfo(pr)
+	out.Model.Spend = SpendModel{Model: "gamma-gamma", Params: gg.Params(), LogLik: gr.LogLik, Fit: fitInfo(gr)}
+
+	months := c.Horizon()
+	periodLen := daysPerMonth / unit
+	w := cfg.Workers
+	pAlive, err := clv.PAlives(ctx, pm, x, tx, T, w)
+	if err != nil {
+		return nil, fmt.Errorf("score p_alive: %w", err)
+	}
+	expected, err := clv.ExpectedPurchasesAll(ctx, pm, float64(months)*periodLen, x, tx, T, w)
+	if err != nil {
+		return nil, fmt.Errorf("score expected purchases: %w", err)
+	}
+	espend, err := clv.ExpectedSpends(ctx, gg, x, spend, w)
+	if err != nil {
+		return nil, fmt.Errorf("score expected spend: %w", err)
+	}
+	value, err := clv.CLVs(ctx, pm, gg, x, tx, T, spend, months, periodLen, c.MarginOr(), monthly, w)
+	if err != nil {
+		return nil, fmt.Errorf("score clv: %w", err)
+	}
+	for i, r := range rows {
+		out.Scored[r] = true
+		out.PAlive[r], out.ExpectedPurchases[r], out.ExpectedSpend[r], out.CLV[r] = pAlive[i], expected[i], espend[i], value[i]
+	}
+	if h := c.Holdout(); h > 0 {
+		out.Model.Holdout = holdoutCheck(ctx, cfg, cust, day, amount, n, asOfDay, h)
+	}
+	return out, nil
+}
+
+// holdoutCheck refits the purchase model on the history up to asOfDay−days
+// and compares its predictions for the last days with what happened.
+func holdoutCheck(ctx context.Context, cfg *config.Config, cust, day []int32, amount []float64, n int, asOfDay int32, days int) *HoldoutCheck {
+	unit := cfg.CLV.UnitDays()
+	calEnd := asOfDay - int32(days)
+	hc := &HoldoutCheck{CalibrationEnd: dayString(calEnd), Days: days}
+	fail := func(err error) *HoldoutCheck {
+		hc.Error = err.Error()
+		return hc
+	}
+	sum, err := clv.Summarize(cust, day, amount, n, calEnd, unit)
+	if err != nil {
+		return fail(err)
+	}
+	rows := presentRows(sum.Present)
+	hc.Customers = len(rows)
+	if len(rows) < minCLVCustomers {
+		return fail(fmt.Errorf("%d customers bought before %s, fewer than the %d a fit needs", len(rows), hc.CalibrationEnd, minCLVCustomers))
+	}
+	x, tx, T := gather(rows, sum.X), gather(rows, sum.Tx), gather(rows, sum.T)
+	pm, pr, err := clv.FitPurchaseModel(ctx, cfg.CLV.ModelName(), x, tx, T, clv.FitOptions{Workers: cfg.Workers})
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fail(err)
+		}
+		return fail(fmt.Errorf("fit on the calibration period: %w", err))
+	}
+	hc.Params, hc.LogLik = pm.Params(), pr.LogLik
+	pred, err := clv.ExpectedPurchasesAll(ctx, pm, float64(days)/unit, x, tx, T, cfg.Workers)
+	if err != nil {
+		return fail(err)
+	}
+	actualAll, err := clv.HoldoutCounts(cust, day, n, calEnd, asOfDay)
+	if err != nil {
+		return fail(err)
+	}
+	chk, err := clv.CalibrationCheck(pred, gather(rows, actualAll))
+	if err != nil {
+		return fail(err)
+	}
+	hc.MAE, hc.Predicted, hc.Actual, hc.RelErr = chk.MAE, chk.Predicted, chk.Actual, chk.RelErr
+	if math.IsNaN(hc.RelErr) || math.IsInf(hc.RelErr, 0) {
+		hc.RelErr = 0 // no holdout purchases at all; JSON has no NaN
+		hc.Error = "no repeat purchases in the holdout window"
+	}
+	return hc
+}
+
+func presentRows(present []bool) []int {
+	var rows []int
+	for c, p := range present {
+		if p {
+			rows = append(rows, c)
+		}
+	}
+	return rows
+}
+
+func gather(rows []int, v []float64) []float64 {
+	out := make([]float64, len(rows))
+	for i, r := range rows {
+		out[i] = v[r]
+	}
+	return out
+}
+
+var epochDay = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// dayString formats a day number (days since 1970-01-01).
+func dayString(day int32) string {
+	return epochDay.AddDate(0, 0, int(day)).Format(DateLayout)
+}
