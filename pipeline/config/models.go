@@ -116,4 +116,3 @@ func floatOr(p *float64, def float64) float64 {
 	}
 	return *p
 }
-
