@@ -174,7 +174,7 @@ func scoreCLV(ctx context.Context, cfg *config.Config, ds *extract.Dataset) (*cl
 func holdoutCheck(ctx context.Context, cfg *config.Config, cust, day []int32, amount []float64, n int, asOfDay int32, days int) *HoldoutCheck {
 	unit := cfg.CLV.UnitDays()
 	calEnd := asOfDay - int32(days)
-	hc := &HoldoutCheck{CalibrationEnd: dayString(calEnd), Days: days}
+	hc := &HoldoutCheck{CalibrationEnd: DayDate(calEnd), Days: days}
 	fail := func(err error) *HoldoutCheck {
 		hc.Error = err.Error()
 		return hc
@@ -237,7 +237,7 @@ func gather(rows []int, v []float64) []float64 {
 
 var epochDay = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// dayString formats a day number (days since 1970-01-01).
-func dayString(day int32) string {
+// DayDate formats a day number (days since 1970-01-01).
+func DayDate(day int32) string {
 	return epochDay.AddDate(0, 0, int(day)).Format(DateLayout)
 }

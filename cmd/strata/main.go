@@ -39,6 +39,9 @@ Usage:
   strata generate  --dir DIR [--customers N] [--seed S] [--format parquet|csv]
   strata run       --config FILE --as-of YYYY-MM-DD
   strata validate  --config FILE
+  strata clv       --input FILE [--customer-col C] [--date-col D] [--amount-col A]
+                   [--calibration-end YYYY-MM-DD] [--time-unit day|week]
+                   [--model bgnbd|pnbd|mbgnbd] [--format text|json]
   strata version
 
 Global flags (before or after the verb):
@@ -171,6 +174,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return err
 			}
 			fmt.Fprintf(stdout, "%s: configuration and input schemas are valid (config hash %s)\n", *cfgPath, cfg.Hash())
+			return nil
+		}
+	case "clv":
+		var o jobs.CLVOptions
+		fs.StringVar(&o.Input, "input", "", "transactions file (CSV or Parquet), local or s3://")
+		fs.StringVar(&o.CustomerCol, "customer-col", "customer_id", "customer id column")
+		fs.StringVar(&o.DateCol, "date-col", "date", "purchase date or timestamp column")
+		fs.StringVar(&o.AmountCol, "amount-col", "", "purchase amount column (omit to skip the spend model)")
+		calEnd := fs.String("calibration-end", "", "last day of the fitting window, YYYY-MM-DD (default: the last day in the data); later purchases are the holdout")
+		fs.StringVar(&o.TimeUnit, "time-unit", "week", "model time unit: day or week")
+		fs.StringVar(&o.Model, "model", "bgnbd", "purchase model: bgnbd, pnbd or mbgnbd")
+		format := fs.String("format", "text", "output: text or json")
+		cmd = func(ctx context.Context, log zerolog.Logger) error {
+			if *format != "text" && *format != "json" {
+				return &jobs.UsageError{Msg: "--format must be text or json"}
+			}
+			if *calEnd != "" {
+				d, err := parseDate(*calEnd)
+				if err != nil {
+					return err
+				}
+				o.CalibrationEnd = d
+			}
+			rep, err := jobs.FitCLV(ctx, o)
+			if err != nil {
+				return err
+			}
+			if *format == "json" {
+				return writeJSON(stdout, rep)
+			}
+			printCLV(stdout, rep)
 			return nil
 		}
 	default:

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -72,4 +74,43 @@ func money(v float64) string {
 		out = "-" + out
 	}
 	return out
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// sortedParams formats a parameter map in a fixed order.
+func sortedParams(p map[string]float64) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%.6g", k, p[k])
+	}
+	return strings.Join(parts, "  ")
+}
+
+func printCLV(w io.Writer, r *jobs.CLVReport) {
+	unit := "weeks"
+	if r.TimeUnitDays == 1 {
+		unit = "days"
+	}
+	fmt.Fprintf(w, "%s: %d rows (%d skipped), purchases %s to %s\n", r.Input, r.Rows, r.SkippedRows, r.FirstDate, r.LastDate)
+	fmt.Fprintf(w, "calibration: up to %s inclusive, %d customers (%d repeaters), time unit %s\n\n", r.CalibrationEnd, r.Customers, r.Repeaters, unit)
+	fmt.Fprintf(w, "%-12s %s\n", r.PurchaseModel, sortedParams(r.Params))
+	fmt.Fprintf(w, "%-12s log-likelihood %.4f, %s, %d iterations, %d distinct summaries, %.3fs\n", "", r.LogLik, r.Fit.Method, r.Fit.Iterations, r.Fit.Distinct, r.FitSeconds)
+	if s := r.Spend; s != nil {
+		fmt.Fprintf(w, "%-12s %s\n", "gamma-gamma", sortedParams(s.Params))
+		fmt.Fprintf(w, "%-12s log-likelihood %.4f on %d repeaters (%d excluded: zero spend)\n", "", s.LogLik, s.Fit.N, s.Fit.Excluded)
+	}
+	if h := r.Holdout; h != nil {
+		fmt.Fprintf(w, "\nholdout %d days after %s: predicted %.1f repeat purchases, actual %.0f (%+.2f%%), per-customer MAE %.4f\n",
+			h.Days, h.CalibrationEnd, h.Predicted, h.Actual, 100*h.RelErr, h.MAE)
+	}
 }
