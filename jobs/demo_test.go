@@ -28,7 +28,7 @@ func runDemo(t *testing.T, dir string, customers int) *DemoResult {
 func partFiles(t *testing.T, out string) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
-	for _, table := range []string{"segments", "segment_summary", "quarantine"} {
+	for _, table := range []string{"segments", "segment_summary", "segment_migration", "quarantine"} {
 		matches, _ := filepath.Glob(filepath.Join(out, table, "dt=*", "part-*.parquet"))
 		if len(matches) != 1 {
 			t.Fatalf("%s: %d part files, want 1: %v", table, len(matches), matches)
@@ -183,9 +183,9 @@ FROM s`, seg)
 	// The summary adds up to the customer table.
 	sum := fmt.Sprintf("read_parquet('%s/segment_summary/dt=%s/part-*.parquet')", out, asOf)
 	rows = duckdbtest.Query(t, fmt.Sprintf(`
-SELECT (SELECT sum(customers) FROM %[1]s) AS customers, (SELECT count(*) FROM %[2]s) AS rows,
-  (SELECT sum(revenue) FROM %[1]s) AS revenue, (SELECT sum(monetary_value) FROM %[2]s) AS monetary,
-  (SELECT count(*) FROM %[1]s s JOIN (SELECT rfm_segment, count(*) n FROM %[2]s GROUP BY 1) g ON g.rfm_segment = s.segment WHERE g.n <> s.customers) AS bad`, sum, seg))
+SELECT (SELECT sum(customers) FROM %[1]s WHERE segment_type = 'rfm') AS customers, (SELECT count(*) FROM %[2]s) AS rows,
+  (SELECT sum(revenue) FROM %[1]s WHERE segment_type = 'rfm') AS revenue, (SELECT sum(monetary_value) FROM %[2]s) AS monetary,
+  (SELECT count(*) FROM %[1]s s JOIN (SELECT rfm_segment, count(*) n FROM %[2]s GROUP BY 1) g ON g.rfm_segment = s.segment WHERE s.segment_type = 'rfm' AND g.n <> s.customers) AS bad`, sum, seg))
 	if num(t, rows[0]["customers"]) != num(t, rows[0]["rows"]) || num(t, rows[0]["bad"]) != 0 {
 		t.Errorf("summary: %v", rows[0])
 	}

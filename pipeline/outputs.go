@@ -31,6 +31,7 @@ type Model struct {
 	Tables        map[string][]string `json:"tables"`
 	Segments      []SummaryRow        `json:"segments"`
 	CLV           *CLVModel           `json:"clv,omitempty"`
+	Cluster       *ClusterModel       `json:"cluster,omitempty"`
 }
 
 // RFMModel records how RFM scores were made.
@@ -57,7 +58,9 @@ type state struct {
 	ds      *extract.Dataset
 	beh     *features.Behaviour
 	rfm     *rfmScores
-	clv     *clvScores // nil when CLV is off
+	clv     *clvScores     // nil when CLV is off
+	cluster *clusterResult // nil when clustering is off
+	prev    *previousRun   // nil when nothing was published before
 	summary []SummaryRow
 }
 
@@ -76,8 +79,17 @@ func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error 
 	if err := writeTable(ctx, pub, "segments", segs, meta); err != nil {
 		return err
 	}
-	if err := writeTable(ctx, pub, "segment_summary", summaryColumns(summary, asOfDay), meta); err != nil {
+	var clusterFeatures []string
+	if st.cluster != nil {
+		clusterFeatures = st.cluster.Model.Features
+	}
+	if err := writeTable(ctx, pub, "segment_summary", summaryColumns(summary, clusterFeatures, asOfDay), meta); err != nil {
 		return err
+	}
+	if st.cluster != nil {
+		if err := writeTable(ctx, pub, "segment_migration", migrationColumns(st.cluster, asOfDay), meta); err != nil {
+			return err
+		}
 	}
 	if err := writeTable(ctx, pub, "quarantine", quarantineColumns(&ds.Quarantine, asOfDay), meta); err != nil {
 		return err
@@ -110,6 +122,9 @@ func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error 
 	}
 	if st.clv != nil {
 		m.CLV = &st.clv.Model
+	}
+	if st.cluster != nil {
+		m.Cluster = &st.cluster.Model
 	}
 	for _, r := range s.Rules {
 		m.RFM.Grid = append(m.RFM.Grid, GridRule{Name: r.Name, R: r.R, F: r.F})
@@ -221,6 +236,22 @@ func segmentColumns(st *state, asOfDay int32) []tables.OutColumn {
 		{Name: "rfm_score", Type: tables.OutString, Optional: true, Str: score, Null: noOrders},
 		{Name: "rfm_segment", Type: tables.OutString, Str: s.Segment},
 	}
+	if r := st.cluster; r != nil {
+		id, prev, name := make([]int32, n), make([]int32, n), make([]string, n)
+		noID, noPrev := make([]bool, n), make([]bool, n)
+		for i := range n {
+			id[i], noID[i] = r.ID[i], r.ID[i] < 0
+			prev[i], noPrev[i] = r.Previous[i], r.Previous[i] < 0
+			if !noID[i] {
+				name[i] = r.Names[r.ID[i]]
+			}
+		}
+		cols = append(cols,
+			tables.OutColumn{Name: "cluster_id", Type: tables.OutInt32, Optional: true, I32: id, Null: noID},
+			tables.OutColumn{Name: "cluster_name", Type: tables.OutString, Optional: true, Str: name, Null: noID},
+			tables.OutColumn{Name: "previous_cluster_id", Type: tables.OutInt32, Optional: true, I32: prev, Null: noPrev},
+		)
+	}
 	if c := st.clv; c != nil {
 		unscored := notB(c.Scored)
 		cols = append(cols,
@@ -233,7 +264,7 @@ func segmentColumns(st *state, asOfDay int32) []tables.OutColumn {
 	return cols
 }
 
-func summaryColumns(rows []SummaryRow, asOfDay int32) []tables.OutColumn {
+func summaryColumns(rows []SummaryRow, clusterFeatures []string, asOfDay int32) []tables.OutColumn {
 	n := len(rows)
 	cols := []tables.OutColumn{
 		{Name: "as_of", Type: tables.OutDate, I32: constI32(asOfDay, n)},
@@ -252,14 +283,6 @@ func summaryColumns(rows []SummaryRow, asOfDay int32) []tables.OutColumn {
 		{Name: "total_clv", Type: tables.OutDouble, Optional: true, F64: make([]float64, n), Null: make([]bool, n)},
 	}
 	for i, r := range rows {
-		for k, v := range []*float64{r.AvgPAlive, r.AvgCLV, r.TotalCLV} {
-			col := &cols[11+k]
-			if v == nil {
-				col.Null[i] = true
-			} else {
-				col.F64[i] = *v
-			}
-		}
 		cols[1].Str[i] = r.SegmentType
 		cols[2].Str[i] = r.Segment
 		cols[3].I64[i] = r.Customers
@@ -270,8 +293,70 @@ func summaryColumns(rows []SummaryRow, asOfDay int32) []tables.OutColumn {
 		cols[8].F64[i] = r.AvgFrequency
 		cols[9].F64[i] = r.AvgMonetary
 		cols[10].F64[i] = r.AvgOrderValue
+		for k, v := range []*float64{r.AvgPAlive, r.AvgCLV, r.TotalCLV} {
+			col := &cols[11+k]
+			if v == nil {
+				col.Null[i] = true
+			} else {
+				col.F64[i] = *v
+			}
+		}
+	}
+	if clusterFeatures == nil {
+		return cols
+	}
+	// Cluster rows carry their id and profile; RFM rows have them null.
+	id := tables.OutColumn{Name: "cluster_id", Type: tables.OutInt32, Optional: true, I32: make([]int32, n), Null: make([]bool, n)}
+	for i, r := range rows {
+		if r.ClusterID == nil {
+			id.Null[i] = true
+		} else {
+			id.I32[i] = int32(*r.ClusterID)
+		}
+	}
+	cols = append(cols, id)
+	for _, f := range clusterFeatures {
+		mean := tables.OutColumn{Name: "mean_" + f, Type: tables.OutDouble, Optional: true, F64: make([]float64, n), Null: make([]bool, n)}
+		z := tables.OutColumn{Name: "z_" + f, Type: tables.OutDouble, Optional: true, F64: make([]float64, n), Null: make([]bool, n)}
+		for i, r := range rows {
+			if r.FeatureMeans == nil {
+				mean.Null[i], z.Null[i] = true, true
+				continue
+			}
+			mean.F64[i], z.F64[i] = r.FeatureMeans[f], r.FeatureZ[f]
+		}
+		cols = append(cols, mean, z)
 	}
 	return cols
+}
+
+func migrationColumns(r *clusterResult, asOfDay int32) []tables.OutColumn {
+	ms := migrations(r)
+	n := len(ms)
+	from := tables.OutColumn{Name: "from_cluster_id", Type: tables.OutInt32, Optional: true, I32: make([]int32, n), Null: make([]bool, n)}
+	fromName := tables.OutColumn{Name: "from_cluster_name", Type: tables.OutString, Optional: true, Str: make([]string, n), Null: make([]bool, n)}
+	to := tables.OutColumn{Name: "to_cluster_id", Type: tables.OutInt32, Optional: true, I32: make([]int32, n), Null: make([]bool, n)}
+	toName := tables.OutColumn{Name: "to_cluster_name", Type: tables.OutString, Optional: true, Str: make([]string, n), Null: make([]bool, n)}
+	count := tables.OutColumn{Name: "customers", Type: tables.OutInt64, I64: make([]int64, n)}
+	for i, m := range ms {
+		if m.From < 0 {
+			from.Null[i], fromName.Null[i] = true, true
+		} else {
+			from.I32[i] = m.From
+			name, ok := r.PrevNames[m.From]
+			fromName.Str[i], fromName.Null[i] = name, !ok
+		}
+		if m.To < 0 {
+			to.Null[i], toName.Null[i] = true, true
+		} else {
+			to.I32[i], toName.Str[i] = m.To, r.Names[m.To]
+		}
+		count.I64[i] = m.Customers
+	}
+	return []tables.OutColumn{
+		{Name: "as_of", Type: tables.OutDate, I32: constI32(asOfDay, n)},
+		from, fromName, to, toName, count,
+	}
 }
 
 func quarantineColumns(q *extract.Quarantine, asOfDay int32) []tables.OutColumn {

@@ -173,10 +173,41 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 		}
 	}
 
-	res.Attempt = attemptID(opt.Version, res.ConfigHash, asOf, ds.Inputs)
+	if cfg.Cluster.On() {
+		if err := stage("cluster", func(l zerolog.Logger) error {
+			cols := featureColumns(st)
+			if err := checkClusterFeatures(cfg, cols); err != nil {
+				return &ConfigError{Err: err}
+			}
+			if st.prev, err = loadPrevious(ctx, out, asOf); err != nil {
+				return err
+			}
+			if st.cluster, err = fitClusters(ctx, st, cols, st.prev, out); err != nil {
+				return err
+			}
+			m := st.cluster.Model
+			ev := l.Info().Int("k", m.K).Int("customers", m.Customers).Float64("inertia", m.Inertia).
+				Int("iterations", m.Iterations).Bool("warm_start", m.WarmStart)
+			if m.Previous != nil {
+				ev = ev.Str("previous_as_of", m.Previous.AsOf).Ints("new_ids", m.Previous.NewIDs).Float64("moved", m.Previous.Moved)
+			}
+			ev.Msg("clustered")
+			return nil
+		}); err != nil {
+			return res, err
+		}
+	}
+
+	inputs := ds.Inputs
+	if st.prev != nil {
+		// The previous run's clusters shape this run's ids and
+		// migrations, so a re-publication of it is a new attempt here.
+		inputs = append(append([]extract.Input(nil), inputs...), st.prev.input())
+	}
+	res.Attempt = attemptID(opt.Version, res.ConfigHash, asOf, inputs)
 	err = stage("publish", func(l zerolog.Logger) error {
 		pub := publish.New(out, asOf, res.Attempt)
-		st.summary = summarize(beh, scores, st.clv)
+		st.summary = summarize(st)
 		res.Segments = st.summary
 		if err := writeOutputs(ctx, pub, st); err != nil {
 			if aerr := pub.Abort(context.WithoutCancel(ctx)); aerr != nil {

@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"slices"
+
 	"github.com/strata-oss/strata/models/rfm"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/features"
@@ -69,28 +71,72 @@ type SummaryRow struct {
 	AvgPAlive *float64 `json:"avg_p_alive"`
 	AvgCLV    *float64 `json:"avg_clv"`
 	TotalCLV  *float64 `json:"total_clv"`
+	// Cluster rows: the stable cluster id and the profile (raw feature
+	// means and their z-scores against all clustered customers).
+	ClusterID    *int               `json:"cluster_id,omitempty"`
+	FeatureMeans map[string]float64 `json:"feature_means,omitempty"`
+	FeatureZ     map[string]float64 `json:"feature_z,omitempty"`
 }
 
-// summarize aggregates customers by RFM segment. Sums run in customer-row
-// order, so the floating-point results are reproducible.
-func summarize(b *features.Behaviour, s *rfmScores, cv *clvScores) []SummaryRow {
+// summarize aggregates customers by RFM segment and, when clustering ran,
+// by cluster. Sums run in customer-row order, so the floating-point results
+// are reproducible.
+func summarize(st *state) []SummaryRow {
+	b, s := st.beh, st.rfm
 	pos := map[string]int{}
-	rows := make([]SummaryRow, len(s.Segments))
 	for i, name := range s.Segments {
 		pos[name] = i
-		rows[i] = SummaryRow{SegmentType: "rfm", Segment: name}
+	}
+	rows := summarizeGroups(b, st.clv, "rfm", s.Segments, func(c int) int { return pos[s.Segment[c]] })
+	if r := st.cluster; r != nil {
+		ids := make([]int32, 0, len(r.Names))
+		for id := range r.Names {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		at := map[int32]int{}
+		names := make([]string, len(ids))
+		for i, id := range ids {
+			at[id], names[i] = i, r.Names[id]
+		}
+		crows := summarizeGroups(b, st.clv, "cluster", names, func(c int) int {
+			if r.ID[c] < 0 {
+				return -1
+			}
+			return at[r.ID[c]]
+		})
+		for i := range crows {
+			id := int(ids[i])
+			crows[i].ClusterID = &id
+			p := r.Model.Profiles[i]
+			crows[i].FeatureMeans, crows[i].FeatureZ = p.Means, p.Z
+		}
+		rows = append(rows, crows...)
+	}
+	return rows
+}
+
+// summarizeGroups aggregates the customers of each group; group(c) is the
+// index into names of customer c's group, or -1 for none.
+func summarizeGroups(b *features.Behaviour, cv *clvScores, typ string, names []string, group func(c int) int) []SummaryRow {
+	rows := make([]SummaryRow, len(names))
+	for i, name := range names {
+		rows[i] = SummaryRow{SegmentType: typ, Segment: name}
 	}
 	buyers := make([]int64, len(rows))
 	orders := make([]int64, len(rows))
 	gross := make([]float64, len(rows))
 	var total float64
 	for c := 0; c < b.N; c++ {
-		r := &rows[pos[s.Segment[c]]]
+		total += b.Monetary[c]
+		k := group(c)
+		if k < 0 {
+			continue
+		}
+		r := &rows[k]
 		r.Customers++
 		r.Revenue += b.Monetary[c]
-		total += b.Monetary[c]
 		if b.HasOrders[c] {
-			k := pos[s.Segment[c]]
 			buyers[k]++
 			orders[k] += int64(b.Frequency[c])
 			gross[k] += b.AvgOrder[c] * float64(b.Frequency[c])
@@ -103,8 +149,7 @@ func summarize(b *features.Behaviour, s *rfmScores, cv *clvScores) []SummaryRow 
 		pa := make([]float64, len(rows))
 		val := make([]float64, len(rows))
 		for c := 0; c < b.N; c++ {
-			if cv.Scored[c] {
-				k := pos[s.Segment[c]]
+			if k := group(c); k >= 0 && cv.Scored[c] {
 				scored[k]++
 				pa[k] += cv.PAlive[c]
 				val[k] += cv.CLV[c]

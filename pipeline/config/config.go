@@ -36,6 +36,7 @@ type Config struct {
 	Quality Quality `yaml:"quality"`
 	RFM     RFM     `yaml:"rfm"`
 	CLV     CLV     `yaml:"clv"`
+	Cluster Cluster `yaml:"cluster"`
 }
 
 // Storage says how to reach object stores. It applies to every s3://
@@ -160,6 +161,7 @@ func (c *Config) Hash() string {
 	gate := c.Quality.Fraction()
 	m.Quality.MaxBadFraction = &gate
 	m.CLV = c.CLV.resolved()
+	m.Cluster = c.Cluster.resolved()
 	data, err := json.Marshal(&m)
 	if err != nil {
 		// Only unsupported types make Marshal fail; Config has none.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -256,6 +257,7 @@ func (c *Config) validate(root *yaml.Node, probs *Problems) {
 		add("quality.max_bad_fraction", "must be between 0 and 1, got %v", f)
 	}
 	c.CLV.validate(add)
+	c.Cluster.validate(add)
 	if len(c.RFM.Segments) > 0 {
 		if err := checkGrid(c.RFM.Segments); err != nil {
 			add("rfm.segments", "%v", err)
@@ -325,16 +327,30 @@ func lineOf(root *yaml.Node, path string) int {
 	n := root
 	line := 0
 	for _, seg := range strings.Split(path, ".") {
+		// A segment may index a sequence: "features[2]".
+		key, idx := seg, -1
+		if i := strings.IndexByte(seg, '['); i > 0 && strings.HasSuffix(seg, "]") {
+			if v, err := strconv.Atoi(seg[i+1 : len(seg)-1]); err == nil {
+				key, idx = seg[:i], v
+			}
+		}
 		if n == nil || n.Kind != yaml.MappingNode {
 			break
 		}
 		var next *yaml.Node
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == seg {
+			if n.Content[i].Value == key {
 				line = n.Content[i].Line
 				next = n.Content[i+1]
 				break
 			}
+		}
+		if next != nil && idx >= 0 {
+			if next.Kind != yaml.SequenceNode || idx >= len(next.Content) {
+				break
+			}
+			next = next.Content[idx]
+			line = next.Line
 		}
 		n = next
 	}

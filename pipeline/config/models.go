@@ -1,6 +1,9 @@
 package config
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // CLV configures the lifetime-value models fitted by every run.
 type CLV struct {
@@ -115,4 +118,156 @@ func floatOr(p *float64, def float64) float64 {
 		return def
 	}
 	return *p
+}
+
+// Cluster configures k-means segmentation of the customers who bought.
+type Cluster struct {
+	// Enabled defaults to true.
+	Enabled *bool `yaml:"enabled"`
+	// Features are the per-customer features clustered on, by name, each
+	// with its scaling; the default is DefaultClusterFeatures.
+	Features []ClusterFeature `yaml:"features"`
+	// K fixes the number of clusters; 0 (default) chooses it in KRange by
+	// silhouette.
+	K int `yaml:"k"`
+	// KRange is the inclusive range k is chosen in; default [3, 8].
+	KRange []int `yaml:"k_range"`
+	// NInit is the number of seeded k-means++ restarts; default 10.
+	NInit int `yaml:"n_init"`
+	// MaxIter bounds the iterations of a restart; default 300.
+	MaxIter int `yaml:"max_iter"`
+	// Algorithm is auto (default), lloyd, hamerly or minibatch.
+	Algorithm string `yaml:"algorithm"`
+	// SilhouetteSample is the rows silhouette is computed on when choosing
+	// k; default 10000 (memory and time grow with its square).
+	SilhouetteSample int `yaml:"silhouette_sample"`
+	// WarmStart starts k-means from the previous run's centroids when it
+	// used the same features.
+	WarmStart bool `yaml:"warm_start"`
+	// MaxMatchDistance, in scaled units, is the farthest a new centroid may
+	// be from a previous one and keep its id; 0 (default) keeps as many ids
+	// as the cluster counts allow.
+	MaxMatchDistance float64 `yaml:"max_match_distance"`
+}
+
+// ClusterFeature is one clustering input.
+type ClusterFeature struct {
+	Name string `yaml:"name"`
+	// Scale is none, log1p, zscore or log1p+zscore (default).
+	Scale string `yaml:"scale"`
+}
+
+// Cluster defaults.
+const (
+	DefaultKMin             = 3
+	DefaultKMax             = 8
+	DefaultNInit            = 10
+	DefaultMaxIter          = 300
+	DefaultSilhouetteSample = 10_000
+	DefaultScale            = "log1p+zscore"
+)
+
+// DefaultClusterFeatures are the behavioural features clustered on when the
+// config names none: heavy-tailed, so log1p before z-scoring.
+var DefaultClusterFeatures = []string{"recency_days", "frequency", "monetary_value", "avg_order_value", "tenure_days"}
+
+// On reports whether clustering is enabled.
+func (c Cluster) On() bool { return c.Enabled == nil || *c.Enabled }
+
+// FeatureList returns the features with defaults applied.
+func (c Cluster) FeatureList() []ClusterFeature {
+	if len(c.Features) == 0 {
+		out := make([]ClusterFeature, len(DefaultClusterFeatures))
+		for i, f := range DefaultClusterFeatures {
+			out[i] = ClusterFeature{Name: f, Scale: DefaultScale}
+		}
+		return out
+	}
+	out := make([]ClusterFeature, len(c.Features))
+	for i, f := range c.Features {
+		out[i] = ClusterFeature{Name: f.Name, Scale: cmpOr(f.Scale, DefaultScale)}
+	}
+	return out
+}
+
+// Range returns the k range with its default.
+func (c Cluster) Range() (int, int) {
+	if len(c.KRange) == 2 {
+		return c.KRange[0], c.KRange[1]
+	}
+	return DefaultKMin, DefaultKMax
+}
+
+// Restarts returns NInit with its default.
+func (c Cluster) Restarts() int { return intOr(c.NInit, DefaultNInit) }
+
+// Iterations returns MaxIter with its default.
+func (c Cluster) Iterations() int { return intOr(c.MaxIter, DefaultMaxIter) }
+
+// Sample returns SilhouetteSample with its default.
+func (c Cluster) Sample() int { return intOr(c.SilhouetteSample, DefaultSilhouetteSample) }
+
+func (c Cluster) resolved() Cluster {
+	on := c.On()
+	lo, hi := c.Range()
+	r := c
+	r.Enabled, r.Features, r.KRange = &on, c.FeatureList(), []int{lo, hi}
+	r.NInit, r.MaxIter, r.SilhouetteSample = c.Restarts(), c.Iterations(), c.Sample()
+	r.Algorithm = cmpOr(c.Algorithm, "auto")
+	if c.K > 0 {
+		r.KRange, r.SilhouetteSample = nil, 0
+	}
+	return r
+}
+
+func (c Cluster) validate(add func(path, msg string, args ...any)) {
+	seen := map[string]bool{}
+	for i, f := range c.Features {
+		p := fmt.Sprintf("cluster.features[%d]", i)
+		if f.Name == "" {
+			add(p+".name", "is required")
+		} else if seen[f.Name] {
+			add(p+".name", "%q is listed twice", f.Name)
+		}
+		seen[f.Name] = true
+		switch f.Scale {
+		case "", "none", "log1p", "zscore", "log1p+zscore":
+		default:
+			add(p+".scale", "must be none, log1p, zscore or log1p+zscore, got %q", f.Scale)
+		}
+	}
+	if c.K < 0 || c.K == 1 || c.K > 100 {
+		add("cluster.k", "must be 0 (choose) or between 2 and 100, got %d", c.K)
+	}
+	if c.KRange != nil {
+		if len(c.KRange) != 2 || c.KRange[0] < 2 || c.KRange[1] < c.KRange[0] || c.KRange[1] > 100 {
+			add("cluster.k_range", "must be [min, max] with 2 ≤ min ≤ max ≤ 100, got %v", c.KRange)
+		} else if c.K > 0 {
+			add("cluster.k_range", "set either k or k_range, not both")
+		}
+	}
+	if c.NInit < 0 || c.NInit > 1000 {
+		add("cluster.n_init", "must be between 1 and 1000 (0 = default %d), got %d", DefaultNInit, c.NInit)
+	}
+	if c.MaxIter < 0 {
+		add("cluster.max_iter", "must be positive (0 = default %d), got %d", DefaultMaxIter, c.MaxIter)
+	}
+	switch c.Algorithm {
+	case "", "auto", "lloyd", "hamerly", "minibatch":
+	default:
+		add("cluster.algorithm", "must be auto, lloyd, hamerly or minibatch, got %q", c.Algorithm)
+	}
+	if c.SilhouetteSample < 0 || c.SilhouetteSample > 100_000 {
+		add("cluster.silhouette_sample", "must be between 100 and 100000 (0 = default %d), got %d", DefaultSilhouetteSample, c.SilhouetteSample)
+	}
+	if c.MaxMatchDistance < 0 || math.IsNaN(c.MaxMatchDistance) {
+		add("cluster.max_match_distance", "must be 0 (no limit) or positive, got %v", c.MaxMatchDistance)
+	}
+}
+
+func intOr(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
 }

@@ -350,3 +350,40 @@ func (p *Publisher) Abort(ctx context.Context) error {
 
 // Attempt is the attempt id this publisher writes under.
 func (p *Publisher) Attempt() string { return p.attempt }
+
+// Dates returns the committed dates under b, sorted: those whose commit
+// record exists. A partition with data but no record is not a run.
+func Dates(ctx context.Context, b objstore.Bucket) ([]string, error) {
+	var dates []string
+	err := b.Iter(ctx, CommitTable+"/", func(key string) error {
+		rest, ok := strings.CutPrefix(key, CommitTable+"/dt=")
+		if !ok {
+			return nil
+		}
+		date, name, ok := strings.Cut(rest, "/")
+		if ok && name == SuccessName {
+			dates = append(dates, date)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list published dates: %w", err)
+	}
+	sort.Strings(dates)
+	return dates, nil
+}
+
+// Previous returns the manifest of the latest date committed before date,
+// or nil when there is none. Runs chain through it: cluster ids and
+// migrations are relative to the previous published run.
+func Previous(ctx context.Context, b objstore.Bucket, date string) (*Manifest, error) {
+	dates, err := Dates(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	i := sort.SearchStrings(dates, date)
+	if i == 0 {
+		return nil, nil
+	}
+	return ReadManifest(ctx, b, dates[i-1])
+}

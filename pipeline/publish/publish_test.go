@@ -181,3 +181,37 @@ func TestOrphansOfACrashedRunAreCleanedUp(t *testing.T) {
 		t.Errorf("user file deleted: %v", err)
 	}
 }
+
+func TestPreviousSkipsUncommittedDates(t *testing.T) {
+	ctx := context.Background()
+	b := objstore.NewMem()
+	for _, d := range []string{"2025-06-01", "2025-06-03", "2025-06-05"} {
+		p := New(b, d, "a1")
+		if err := p.WritePart(ctx, "segments", 0, "parquet", 1, func(w io.Writer) error { _, err := w.Write([]byte(d)); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if d == "2025-06-03" {
+			continue // data without a commit record: not a run
+		}
+		if err := p.Commit(ctx, Manifest{ConfigHash: "h"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct{ date, want string }{
+		{"2025-06-01", ""}, {"2025-06-02", "2025-06-01"}, {"2025-06-04", "2025-06-01"},
+		{"2025-06-05", "2025-06-01"}, {"2025-06-06", "2025-06-05"},
+	}
+	for _, tc := range cases {
+		m, err := Previous(ctx, b, tc.date)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if m != nil {
+			got = m.AsOf
+		}
+		if got != tc.want {
+			t.Errorf("Previous(%s) = %q, want %q", tc.date, got, tc.want)
+		}
+	}
+}

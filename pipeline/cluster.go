@@ -1,0 +1,426 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/strata-oss/strata/models/cluster"
+	"github.com/strata-oss/strata/pipeline/config"
+	"github.com/strata-oss/strata/pipeline/extract"
+	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/publish"
+	"github.com/strata-oss/strata/pipeline/tables"
+)
+
+// ClusterModel is model.json's record of the clustering: enough to
+// understand the segments and for the next run to keep their ids.
+type ClusterModel struct {
+	Features  []string        `json:"features"`
+	Scaler    *cluster.Scaler `json:"scaler"`
+	K         int             `json:"k"`
+	Choice    *KChoice        `json:"k_choice,omitempty"`
+	Algorithm string          `json:"algorithm"`
+	NInit     int             `json:"n_init"`
+	Inertia   float64         `json:"inertia"`
+	// Iterations and Converged describe the winning restart.
+	Iterations int  `json:"iterations"`
+	Converged  bool `json:"converged"`
+	WarmStart  bool `json:"warm_start"`
+	// Customers is the number clustered: those with a purchase.
+	Customers int              `json:"customers"`
+	Profiles  []ClusterProfile `json:"profiles"`
+	// Snapshot holds the centroids in raw feature units under their stable
+	// ids; the next run matches its clusters against it.
+	Snapshot cluster.Snapshot `json:"snapshot"`
+	Previous *PreviousRun     `json:"previous,omitempty"`
+}
+
+// KChoice records how k was chosen.
+type KChoice struct {
+	Reason string           `json:"reason"`
+	Scores []cluster.KScore `json:"scores"`
+}
+
+// ClusterProfile describes one cluster in raw feature units.
+type ClusterProfile struct {
+	ID    int                `json:"id"`
+	Name  string             `json:"name"`
+	Size  int                `json:"size"`
+	Share float64            `json:"share"`
+	Means map[string]float64 `json:"means"`
+	Z     map[string]float64 `json:"z"`
+}
+
+// PreviousRun says which run the cluster ids were matched against.
+type PreviousRun struct {
+	AsOf    string `json:"as_of"`
+	Attempt string `json:"attempt"`
+	// MatchedIDs are the ids kept from the previous run; NewIDs were
+	// created by this one.
+	MatchedIDs []int `json:"matched_ids"`
+	NewIDs     []int `json:"new_ids"`
+	// Distance from each kept cluster's centroid to its previous one, in
+	// this run's scaled units, by id.
+	Distances map[string]float64 `json:"distances"`
+	// Moved is the share of customers clustered in both runs whose id
+	// changed.
+	Moved float64 `json:"moved"`
+}
+
+// clusterResult holds the per-customer clustering outputs; ID[c] < 0 where
+// the columns are null (customers without a purchase).
+type clusterResult struct {
+	ID       []int32
+	Previous []int32 // the customer's id in the previous run, -1 if none
+	Names    map[int32]string
+	// PrevNames are the previous run's cluster names, for the migration
+	// table.
+	PrevNames map[int32]string
+	Model     ClusterModel
+}
+
+// featureLabels name the ends of the features a profile can mention.
+var featureLabels = map[string][2]string{
+	"recency_days":       {"lapsed", "recent"},
+	"frequency":          {"frequent", "infrequent"},
+	"purchase_days":      {"frequent", "infrequent"},
+	"monetary_value":     {"high spend", "low spend"},
+	"avg_order_value":    {"big baskets", "small baskets"},
+	"max_order_value":    {"big top order", "small top order"},
+	"tenure_days":        {"long-standing", "new"},
+	"p_alive":            {"likely active", "likely churned"},
+	"expected_purchases": {"buying ahead", "few purchases ahead"},
+	"clv":                {"high value", "low value"},
+}
+
+// featureColumns returns every numeric per-customer feature by name, for
+// clustering and profiles. A NaN marks a customer without a value.
+func featureColumns(st *state) map[string][]float64 {
+	b := st.beh
+	n := b.N
+	i32 := func(v []int32) []float64 {
+		out := make([]float64, n)
+		for i, x := range v {
+			out[i] = float64(x)
+		}
+		return out
+	}
+	cols := map[string][]float64{
+		"recency_days":    i32(b.RecencyDays),
+		"frequency":       i32(b.Frequency),
+		"purchase_days":   i32(b.PurchaseDays),
+		"monetary_value":  b.Monetary,
+		"avg_order_value": b.AvgOrder,
+		"max_order_value": b.MaxOrder,
+		"tenure_days":     i32(b.TenureDays),
+	}
+	for i := range n {
+		if !b.HasTenure[i] {
+			cols["tenure_days"][i] = math.NaN()
+		}
+	}
+	if c := st.clv; c != nil {
+		masked := func(v []float64) []float64 {
+			out := make([]float64, n)
+			for i := range out {
+				out[i] = math.NaN()
+				if c.Scored[i] {
+					out[i] = v[i]
+				}
+			}
+			return out
+		}
+		cols["p_alive"] = masked(c.PAlive)
+		cols["expected_purchases"] = masked(c.ExpectedPurchases)
+		cols["clv"] = masked(c.CLV)
+	}
+	return cols
+}
+
+// checkClusterFeatures fails before any work when the config names a
+// feature the run does not compute.
+func checkClusterFeatures(cfg *config.Config, cols map[string][]float64) error {
+	for i, f := range cfg.Cluster.FeatureList() {
+		if _, ok := cols[f.Name]; !ok {
+			known := make([]string, 0, len(cols))
+			for k := range cols {
+				known = append(known, k)
+			}
+			sort.Strings(known)
+			return fmt.Errorf("cluster.features[%d]: unknown feature %q; known: %v", i, f.Name, known)
+		}
+	}
+	return nil
+}
+
+// previousRun is what a run needs of the last run published before it.
+type previousRun struct {
+	manifest *publish.Manifest
+	model    *Model
+	modelKey string
+	attrs    objstore.Attrs
+}
+
+// loadPrevious reads the manifest and model.json of the latest run
+// published before asOf, or returns nil when there is none.
+func loadPrevious(ctx context.Context, out objstore.Bucket, asOf string) (*previousRun, error) {
+	m, err := publish.Previous(ctx, out, asOf)
+	if err != nil || m == nil {
+		return nil, err
+	}
+	key, ok := m.Objects["model"]
+	if !ok {
+		key = publish.PartitionPrefix("models", m.AsOf) + "model.json"
+	}
+	data, err := objstore.ReadAll(ctx, out, key)
+	if err != nil {
+		return nil, fmt.Errorf("read previous run's model %s: %w", key, err)
+	}
+	attrs, err := out.Attributes(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("previous run's model %s: %w", key, err)
+	}
+	var model Model
+	if err := json.Unmarshal(data, &model); err != nil {
+		return nil, fmt.Errorf("decode previous run's model %s: %w", key, err)
+	}
+	return &previousRun{manifest: m, model: &model, modelKey: key, attrs: attrs}, nil
+}
+
+// input fingerprints the previous run as an input of this one: its cluster
+// ids and labels shape this run's.
+func (p *previousRun) input() extract.Input {
+	return extract.Input{Table: "previous_model", Key: p.modelKey, Size: p.attrs.Size, ETag: p.attrs.ETag}
+}
+
+// fitClusters clusters the customers who bought on the configured features
+// and gives the clusters the ids of the previous run's closest clusters.
+func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev *previousRun, out objstore.Bucket) (*clusterResult, error) {
+	cfg := st.cfg
+	cc := cfg.Cluster
+	feats := cc.FeatureList()
+	n := st.beh.N
+	var rows []int
+	for c := range n {
+		if st.beh.HasOrders[c] {
+			rows = append(rows, c)
+		}
+	}
+	names := make([]string, len(feats))
+	modes := make([]cluster.Scaling, len(feats))
+	labels := make([]cluster.FeatureLabel, len(feats))
+	for t, f := range feats {
+		names[t], modes[t] = f.Name, cluster.Scaling(f.Scale)
+		l := featureLabels[f.Name]
+		labels[t] = cluster.FeatureLabel{Name: f.Name, High: l[0], Low: l[1]}
+	}
+	res := &clusterResult{ID: make([]int32, n), Previous: make([]int32, n), Names: map[int32]string{}, PrevNames: map[int32]string{}}
+	for i := range res.ID {
+		res.ID[i], res.Previous[i] = -1, -1
+	}
+	kMin, kMax := cc.Range()
+	if cc.K > 0 {
+		kMin, kMax = cc.K, cc.K
+	}
+	if len(rows) <= kMax {
+		return nil, fmt.Errorf("cluster: %d customers with a purchase, too few for k up to %d", len(rows), kMax)
+	}
+	raw := cluster.NewMatrix(len(rows), len(feats))
+	for t, f := range feats {
+		col := cols[f.Name]
+		for i, c := range rows {
+			v := col[c]
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("cluster: feature %s has no value for customer %s", f.Name, st.ds.IDs[c])
+			}
+			raw.Data[i*len(feats)+t] = v
+		}
+	}
+	sc, err := cluster.FitScaler(raw, modes, names)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	X, err := sc.Transform(raw)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	kcfg := cluster.Config{
+		NInit: cc.Restarts(), MaxIter: cc.Iterations(), Seed: cfg.Seed, Workers: cfg.Workers,
+		Algorithm: cluster.Algorithm(cmpOr(cc.Algorithm, string(cluster.Auto))),
+	}
+	var prevSnap cluster.Snapshot
+	if prev != nil && prev.model.Cluster != nil {
+		prevSnap = prev.model.Cluster.Snapshot
+		for _, p := range prev.model.Cluster.Profiles {
+			res.PrevNames[int32(p.ID)] = p.Name
+		}
+	}
+	m := &res.Model
+	m.Features, m.Scaler, m.NInit, m.Customers = names, sc, kcfg.NInit, len(rows)
+	if cc.WarmStart && len(prevSnap.IDs) > 0 {
+		if init, err := prevSnap.WarmStart(sc); err == nil {
+			kcfg.Init, m.WarmStart = init, true
+		}
+	}
+	var fit cluster.Result
+	if cc.K > 0 {
+		kcfg.K = cc.K
+		if len(kcfg.Init) > cc.K {
+			kcfg.Init, m.WarmStart = nil, false
+		}
+		if fit, err = cluster.KMeans(ctx, X, kcfg); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+	} else {
+		choice, results, err := cluster.ChooseK(ctx, X, kMin, kMax, kcfg, cc.Sample())
+		if err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		m.Choice = &KChoice{Reason: choice.Reason, Scores: choice.Scores}
+		fit = results[choice.K-kMin]
+	}
+	m.K, m.Algorithm, m.Inertia, m.Iterations, m.Converged = fit.Centroids.N, string(fit.Algorithm), fit.Inertia, fit.Iterations, fit.Converged
+
+	match, err := cluster.StableIDs(prevSnap, fit.Centroids, sc, cc.MaxMatchDistance)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if m.Snapshot, err = cluster.NewSnapshot(fit.Centroids, match.IDs, sc); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	profiles, err := cluster.Profiles(raw, fit.Labels, m.K, match.IDs, labels)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	for _, p := range profiles {
+		cp := ClusterProfile{ID: p.ID, Name: p.Name, Size: p.Size, Share: p.Share, Means: map[string]float64{}, Z: map[string]float64{}}
+		for t, f := range names {
+			cp.Means[f], cp.Z[f] = p.Means[t], p.Z[t]
+		}
+		m.Profiles = append(m.Profiles, cp)
+		res.Names[int32(p.ID)] = p.Name
+	}
+	sort.Slice(m.Profiles, func(i, j int) bool { return m.Profiles[i].ID < m.Profiles[j].ID })
+	for i, c := range rows {
+		res.ID[c] = int32(match.IDs[fit.Labels[i]])
+	}
+
+	if prev != nil {
+		pr := &PreviousRun{AsOf: prev.manifest.AsOf, Attempt: prev.manifest.Attempt, Distances: map[string]float64{}}
+		for j, id := range match.IDs {
+			if match.Prev[j] >= 0 {
+				pr.MatchedIDs = append(pr.MatchedIDs, id)
+				pr.Distances[fmt.Sprint(id)] = match.Dist[j]
+			} else {
+				pr.NewIDs = append(pr.NewIDs, id)
+			}
+		}
+		sort.Ints(pr.MatchedIDs)
+		sort.Ints(pr.NewIDs)
+		if err := previousLabels(ctx, out, prev.manifest, st.ds.IDs, res.Previous); err != nil {
+			return nil, err
+		}
+		var both, moved int
+		for c := range n {
+			if res.ID[c] >= 0 && res.Previous[c] >= 0 {
+				both++
+				if res.ID[c] != res.Previous[c] {
+					moved++
+				}
+			}
+		}
+		if both > 0 {
+			pr.Moved = float64(moved) / float64(both)
+		}
+		m.Previous = pr
+	}
+	return res, nil
+}
+
+// previousLabels fills prevID[c] with customer ids[c]'s cluster id in the
+// previous run's segments table (left at -1 when absent or null). Both
+// tables are sorted by customer id, so this is a merge, not a map of every
+// customer.
+func previousLabels(ctx context.Context, out objstore.Bucket, m *publish.Manifest, ids []string, prevID []int32) error {
+	src := tables.Source{Bucket: out, Format: "parquet", Fields: []tables.Field{
+		{Name: "customer_id", Kind: tables.String, Required: true},
+		{Name: "cluster_id", Kind: tables.Int},
+	}}
+	var pids []string
+	var pcl []int32
+	for _, key := range m.Tables["segments"].Keys {
+		err := src.ScanObject(ctx, key, func(b *tables.Batch) error {
+			id, cl := &b.Cols[0], &b.Cols[1]
+			for i := 0; i < b.N; i++ {
+				if id.IsNull(i) || cl.IsNull(i) {
+					continue
+				}
+				pids = append(pids, id.Str[i])
+				pcl = append(pcl, int32(cl.I[i]))
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read previous run's labels: %w", err)
+		}
+	}
+	if !sort.StringsAreSorted(pids) {
+		idx := make([]int, len(pids))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return pids[idx[a]] < pids[idx[b]] })
+		sp, sc := make([]string, len(pids)), make([]int32, len(pids))
+		for i, j := range idx {
+			sp[i], sc[i] = pids[j], pcl[j]
+		}
+		pids, pcl = sp, sc
+	}
+	j := 0
+	for c, id := range ids {
+		for j < len(pids) && pids[j] < id {
+			j++
+		}
+		if j < len(pids) && pids[j] == id {
+			prevID[c] = pcl[j]
+		}
+	}
+	return nil
+}
+
+// Migration is one (from, to) cell of the segment migration matrix; -1
+// stands for "no cluster" (a customer new to the run, or without a
+// purchase).
+type Migration struct {
+	From, To  int32
+	Customers int64
+}
+
+// migrations counts the customers of this run by (previous id, id).
+func migrations(r *clusterResult) []Migration {
+	counts := map[[2]int32]int64{}
+	for c := range r.ID {
+		counts[[2]int32{r.Previous[c], r.ID[c]}]++
+	}
+	out := make([]Migration, 0, len(counts))
+	for k, v := range counts {
+		out = append(out, Migration{From: k[0], To: k[1], Customers: v})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].From != out[j].From {
+			return out[i].From < out[j].From
+		}
+		return out[i].To < out[j].To
+	})
+	return out
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
