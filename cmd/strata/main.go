@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -42,6 +44,9 @@ Usage:
   strata clv       --input FILE [--customer-col C] [--date-col D] [--amount-col A]
                    [--calibration-end YYYY-MM-DD] [--time-unit day|week]
                    [--model bgnbd|pnbd|mbgnbd] [--format text|json]
+  strata cluster   --input FILE [--columns A,B,...] [--k K | --k-range MIN:MAX]
+                   [--n-init N] [--seed S] [--scale none|zscore|log1p|log1p+zscore]
+                   [--format text|json]
   strata version
 
 Global flags (before or after the verb):
@@ -205,6 +210,41 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return writeJSON(stdout, rep)
 			}
 			printCLV(stdout, rep)
+			return nil
+		}
+	case "cluster":
+		var o jobs.ClusterOptions
+		fs.StringVar(&o.Input, "input", "", "CSV or Parquet file, local or s3://")
+		columns := fs.String("columns", "", "comma-separated columns to cluster on (default: every numeric column)")
+		fs.IntVar(&o.K, "k", 0, "number of clusters (default: choose in --k-range)")
+		kRange := fs.String("k-range", "2:8", "range k is chosen in, MIN:MAX")
+		fs.IntVar(&o.NInit, "n-init", 10, "k-means++ restarts")
+		fs.Uint64Var(&o.Seed, "seed", 42, "random seed")
+		fs.StringVar(&o.Scale, "scale", "zscore", "per-column scaling: none, zscore, log1p or log1p+zscore")
+		fs.IntVar(&o.SilhouetteSample, "silhouette-sample", 10_000, "rows silhouette is computed on")
+		format := fs.String("format", "text", "output: text or json")
+		cmd = func(ctx context.Context, log zerolog.Logger) error {
+			if *format != "text" && *format != "json" {
+				return &jobs.UsageError{Msg: "--format must be text or json"}
+			}
+			if *columns != "" {
+				o.Columns = strings.Split(*columns, ",")
+			}
+			lo, hi, ok := strings.Cut(*kRange, ":")
+			var err1, err2 error
+			o.KMin, err1 = strconv.Atoi(lo)
+			o.KMax, err2 = strconv.Atoi(hi)
+			if !ok || err1 != nil || err2 != nil {
+				return &jobs.UsageError{Msg: fmt.Sprintf("--k-range %q: want MIN:MAX", *kRange)}
+			}
+			rep, err := jobs.FitClusters(ctx, o)
+			if err != nil {
+				return err
+			}
+			if *format == "json" {
+				return writeJSON(stdout, rep)
+			}
+			printCluster(stdout, rep)
 			return nil
 		}
 	default:

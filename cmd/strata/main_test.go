@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -183,6 +185,64 @@ func TestCLVCommandReproducesCDNOW(t *testing.T) {
 		{"clv", "--input", input, "--time-unit", "month"},
 		{"clv", "--input", input, "--date-col", "when"},
 		{"clv", "--input", input, "--calibration-end", "1990-01-01"},
+	} {
+		if code, _, stderr := strata(t, append(bad, "--log-level", "error")...); code != 2 {
+			t.Errorf("%v: exit %d, want 2: %s", bad, code, stderr)
+		}
+	}
+}
+
+// TestClusterCommand clusters a CSV with three planted, well-separated
+// groups and a text column: the command must skip the text, choose k=3
+// and recover the planted group sizes exactly.
+func TestClusterCommand(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("name,spend,visits\n")
+	centres := [][2]float64{{10, 1}, {100, 20}, {1000, 5}}
+	sizes := []int{300, 200, 100}
+	for g, c := range centres {
+		for i := range sizes[g] {
+			// Deterministic jitter of ±2% around the centre.
+			j := float64(i%21-10) / 500
+			fmt.Fprintf(&b, "c%d-%d,%g,%g\n", g, i, c[0]*(1+j), c[1]*(1-j))
+		}
+	}
+	file := filepath.Join(dir, "points.csv")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := strata(t, "cluster", "--input", file, "--k-range", "2:6", "--scale", "log1p+zscore", "--format", "json", "--log-level", "error")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep struct {
+		Rows    int      `json:"rows"`
+		Columns []string `json:"columns"`
+		K       int      `json:"k"`
+		Sizes   []int    `json:"sizes"`
+		Scores  []struct {
+			K          int     `json:"K"`
+			Silhouette float64 `json:"Silhouette"`
+		} `json:"scores"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	if rep.Rows != 600 || strings.Join(rep.Columns, ",") != "spend,visits" || rep.K != 3 || len(rep.Scores) != 5 {
+		t.Fatalf("report: %+v", rep)
+	}
+	got := append([]int(nil), rep.Sizes...)
+	slices.Sort(got)
+	if !slices.Equal(got, []int{100, 200, 300}) {
+		t.Errorf("sizes %v, want the planted 100, 200, 300", rep.Sizes)
+	}
+	for _, bad := range [][]string{
+		{"cluster", "--input", file, "--k-range", "5"},
+		{"cluster", "--input", file, "--scale", "sqrt"},
+		{"cluster", "--input", file, "--k", "1"},
+		{"cluster", "--input", file, "--columns", "spend,nope"},
+		{"cluster"},
 	} {
 		if code, _, stderr := strata(t, append(bad, "--log-level", "error")...); code != 2 {
 			t.Errorf("%v: exit %d, want 2: %s", bad, code, stderr)

@@ -114,3 +114,18 @@ func printCLV(w io.Writer, r *jobs.CLVReport) {
 			h.Days, h.CalibrationEnd, h.Predicted, h.Actual, 100*h.RelErr, h.MAE)
 	}
 }
+
+func printCluster(w io.Writer, r *jobs.ClusterReport) {
+	fmt.Fprintf(w, "%s: %d rows (%d skipped) × %d columns (%s), scaling %s\n", r.Input, r.Rows, r.SkippedRows, len(r.Columns), strings.Join(r.Columns, ", "), r.Scale)
+	if r.Reason != "" {
+		fmt.Fprintf(w, "%s\n", r.Reason)
+	}
+	fmt.Fprintf(w, "\nk=%d  inertia %.6g  %d iterations (%s, converged %v)  %.3fs\n", r.K, r.Inertia, r.Iterations, r.Algorithm, r.Converged, r.FitSeconds)
+	fmt.Fprintf(w, "sizes %v\n\n", r.Sizes)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "k\tinertia\tsilhouette\tCalinski-Harabasz\tDavies-Bouldin\t")
+	for _, s := range r.Scores {
+		fmt.Fprintf(tw, "%d\t%.6g\t%.4f\t%.1f\t%.4f\t\n", s.K, s.Inertia, s.Silhouette, s.CalinskiHarabasz, s.DaviesBouldin)
+	}
+	tw.Flush()
+}
