@@ -126,7 +126,7 @@ output:
 // the tolerances of the issue: 0.1% (Pareto/NBD 0.5%, β weakly identified),
 // log-likelihood within 0.01.
 func TestCLVCommandReproducesCDNOW(t *testing.T) {
-	input := filepath.Join("..", "..", "testdata", "cdnow", "cdnow_sample.csv")
+	input := filepath.Join("..", "..", "testdata", "cdnow", "orders", "cdnow_sample.csv")
 	cases := []struct {
 		model  string
 		params map[string]float64
@@ -247,5 +247,42 @@ func TestClusterCommand(t *testing.T) {
 		if code, _, stderr := strata(t, append(bad, "--log-level", "error")...); code != 2 {
 			t.Errorf("%v: exit %d, want 2: %s", bad, code, stderr)
 		}
+	}
+}
+
+// TestExampleConfigs runs every config in configs/examples end to end on
+// the data in testdata/. CDNOW as of 1997-09-30 is exactly the published
+// calibration window, so the run's BG/NBD fit must match the paper.
+func TestExampleConfigs(t *testing.T) {
+	t.Setenv("STRATA_EXAMPLES_DATA", filepath.Join("..", "..", "testdata"))
+	out := t.TempDir()
+	t.Setenv("STRATA_EXAMPLES_OUT", out)
+	code, stdout, stderr := strata(t, "run", "--config", filepath.Join("..", "..", "configs", "examples", "cdnow.yaml"), "--as-of", "1997-09-30", "--log-level", "error")
+	if code != 0 {
+		t.Fatalf("cdnow: exit %d\n%s%s", code, stdout, stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "cdnow", "models", "dt=1997-09-30", "model.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		CLV struct {
+			Params map[string]float64 `json:"params"`
+			LogLik float64            `json:"log_likelihood"`
+		} `json:"clv"`
+		Cluster struct {
+			K int `json:"k"`
+		} `json:"cluster"`
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]float64{"r": 0.24259, "alpha": 4.41353, "a": 0.79289, "b": 2.42575} {
+		if got := m.CLV.Params[k]; math.Abs(got-want) > 0.001*want {
+			t.Errorf("cdnow %s = %.6g, want %.6g ± 0.1%%", k, got, want)
+		}
+	}
+	if math.Abs(m.CLV.LogLik+9582.43) > 0.01 || m.Cluster.K < 3 || m.Cluster.K > 6 {
+		t.Errorf("cdnow: log-likelihood %.4f, k %d", m.CLV.LogLik, m.Cluster.K)
 	}
 }

@@ -14,18 +14,36 @@ import (
 )
 
 func printSegments(w io.Writer, res *pipeline.Result) {
-	fmt.Fprintf(w, "Segments as of %s — %d customers, %d orders\n\n", res.AsOf, res.Customers, res.Orders)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "segment\tcustomers\tshare\trevenue\trevenue share\t")
-	var total float64
-	var n int64
-	for _, r := range res.Segments {
-		fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%s\t%.1f%%\t\n", r.Segment, r.Customers, 100*r.Share, money(r.Revenue), 100*r.RevenueShare)
-		total += r.Revenue
-		n += r.Customers
+	fmt.Fprintf(w, "Segments as of %s — %d customers, %d orders\n", res.AsOf, res.Customers, res.Orders)
+	for _, typ := range []string{"rfm", "cluster"} {
+		var rows []pipeline.SummaryRow
+		for _, r := range res.Segments {
+			if r.SegmentType == typ {
+				rows = append(rows, r)
+			}
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		title := map[string]string{"rfm": "RFM segment", "cluster": "cluster"}[typ]
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "%s\tcustomers\tshare\trevenue\trevenue share\tavg CLV\tavg P(alive)\t\n", title)
+		var total float64
+		var n int64
+		for _, r := range rows {
+			name := r.Segment
+			if r.ClusterID != nil {
+				name = fmt.Sprintf("%d  %s", *r.ClusterID, r.Segment)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%s\t%.1f%%\t%s\t%s\t\n", name, r.Customers, 100*r.Share, money(r.Revenue), 100*r.RevenueShare,
+				optMoney(r.AvgCLV), optPct(r.AvgPAlive))
+			total += r.Revenue
+			n += r.Customers
+		}
+		fmt.Fprintf(tw, "total\t%d\t%.1f%%\t%s\t\t\t\t\n", n, 100*float64(n)/float64(max(res.Customers, 1)), money(total))
+		tw.Flush()
 	}
-	fmt.Fprintf(tw, "total\t%d\t100.0%%\t%s\t100.0%%\t\n", n, money(total))
-	tw.Flush()
 	q := res.Quality
 	var bad int64
 	for _, byReason := range q.Bad {
@@ -42,7 +60,7 @@ func printDemo(w io.Writer, res *jobs.DemoResult, took time.Duration) {
 	out := strings.TrimRight(res.Output, "/")
 	fmt.Fprintf(w, "\nInput  (generated): %s\n", res.Input)
 	fmt.Fprintf(w, "Output (published): %s\n", out)
-	for _, t := range []string{"segments", "segment_summary", "quarantine"} {
+	for _, t := range []string{"segments", "segment_summary", "segment_migration", "quarantine"} {
 		if tf, ok := res.Run.Manifest.Tables[t]; ok {
 			for _, k := range tf.Keys {
 				fmt.Fprintf(w, "  %-16s %s/%s (%d rows)\n", t, out, k, tf.Rows)
@@ -52,6 +70,20 @@ func printDemo(w io.Writer, res *jobs.DemoResult, took time.Duration) {
 	fmt.Fprintf(w, "  %-16s %s/models/dt=%s/model.json\n", "model", out, res.Run.AsOf)
 	fmt.Fprintf(w, "  %-16s %s/segments/dt=%s/_SUCCESS\n", "manifest", out, res.Run.AsOf)
 	fmt.Fprintf(w, "\nDone in %.1fs.\n", took.Seconds())
+}
+
+func optMoney(v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	return money(*v)
+}
+
+func optPct(v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f%%", 100**v)
 }
 
 // money formats an amount with thousands separators.
