@@ -154,7 +154,7 @@ func FitCLV(ctx context.Context, o CLVOptions) (*CLVReport, error) {
 	}
 	x, tx, T := pick(sum.X), pick(sum.Tx), pick(sum.T)
 	start := time.Now()
-	opt := clv.FitOptions{Workers: o.Workers}
+	opt := clv.FitOptions{}
 	pm, res, err := clv.FitPurchaseModel(ctx, model, x, tx, T, opt)
 	if err != nil {
 		return nil, fmt.Errorf("fit %s on %s: %w", model, o.Input, err)

@@ -128,7 +128,7 @@ func scoreCLV(ctx context.Context, cfg *config.Config, ds *extract.Dataset) (*cl
 		return out, nil
 	}
 	x, tx, T, spend := gather(rows, sum.X), gather(rows, sum.Tx), gather(rows, sum.T), gather(rows, sum.MeanSpend)
-	opt := clv.FitOptions{Workers: cfg.Workers}
+	opt := clv.FitOptions{}
 	pm, pr, err := clv.FitPurchaseModel(ctx, c.ModelName(), x, tx, T, opt)
 	if err != nil {
 		return nil, fmt.Errorf("fit %s on %d customers: %w", c.ModelName(), len(rows), err)
@@ -189,7 +189,7 @@ func holdoutCheck(ctx context.Context, cfg *config.Config, cust, day []int32, am
 		return fail(fmt.Errorf("%d customers bought before %s, fewer than the %d a fit needs", len(rows), hc.CalibrationEnd, minCLVCustomers))
 	}
 	x, tx, T := gather(rows, sum.X), gather(rows, sum.Tx), gather(rows, sum.T)
-	pm, pr, err := clv.FitPurchaseModel(ctx, cfg.CLV.ModelName(), x, tx, T, clv.FitOptions{Workers: cfg.Workers})
+	pm, pr, err := clv.FitPurchaseModel(ctx, cfg.CLV.ModelName(), x, tx, T, clv.FitOptions{})
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return fail(err)
