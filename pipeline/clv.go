@@ -227,8 +227,8 @@ func presentRows(present []bool) []int {
 	return rows
 }
 
-func gather(rows []int, v []float64) []float64 {
-	out := make([]float64, len(rows))
+func gather[T any](rows []int, v []T) []T {
+	out := make([]T, len(rows))
 	for i, r := range rows {
 		out[i] = v[r]
 	}

@@ -32,6 +32,7 @@ type Model struct {
 	Segments      []SummaryRow        `json:"segments"`
 	CLV           *CLVModel           `json:"clv,omitempty"`
 	Cluster       *ClusterModel       `json:"cluster,omitempty"`
+	Audiences     []AudienceResult    `json:"audiences,omitempty"`
 }
 
 // RFMModel records how RFM scores were made.
@@ -76,7 +77,15 @@ func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error 
 	asOfDay := int32(features.DayNumber(ds.AsOf.UnixMicro(), ds.Location))
 
 	segs := segmentColumns(st, asOfDay)
+	auds, err := compileAudiences(cfg, segs)
+	if err != nil {
+		return err
+	}
 	if err := writeTable(ctx, pub, "segments", segs, meta); err != nil {
+		return err
+	}
+	audienceResults, err := writeAudiences(ctx, pub, auds, segs, meta)
+	if err != nil {
 		return err
 	}
 	var clusterFeatures []string
@@ -126,6 +135,7 @@ func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error 
 	if st.cluster != nil {
 		m.Cluster = &st.cluster.Model
 	}
+	m.Audiences = audienceResults
 	for _, r := range s.Rules {
 		m.RFM.Grid = append(m.RFM.Grid, GridRule{Name: r.Name, R: r.R, F: r.F})
 	}

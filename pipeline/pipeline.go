@@ -100,6 +100,11 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 		return nil
 	}
 
+	// A filter that does not fit the published columns is found before
+	// any data is read.
+	if err := CheckAudiences(cfg); err != nil {
+		return res, err
+	}
 	in, out := opt.Input, opt.Output
 	var err error
 	if in == nil {

@@ -58,6 +58,8 @@ output:
 		{"version", []string{"version"}, "", 0, "strata dev"},
 		{"config problems", []string{"validate", "--config", "CFG"}, "version: 1\ninput:\n  locaton: x\n", 2, "input.locaton (line 3): unknown key; did you mean \"location\"?"},
 		{"valid", []string{"validate", "--config", "CFG"}, good, 0, "configuration and input schemas are valid"},
+		{"audience with an unknown column", []string{"validate", "--config", "CFG"}, good + "audiences:\n  - {name: x, filter: 'clvv > 3'}\n", 2, `unknown column "clvv"; did you mean "clv"?`},
+		{"audience with a type error", []string{"run", "--config", "CFG", "--as-of", "2025-06-30"}, good + "audiences:\n  - {name: x, filter: 'rfm_segment > 3'}\n", 2, `"rfm_segment" is a string column, compared with a number`},
 		{"schema mismatch", []string{"validate", "--config", "CFG"}, strings.Replace(good, "net_amount", "no_such_column", 1), 2, `required column "no_such_column"`},
 		{"run ok", []string{"run", "--config", "CFG", "--as-of", "2025-06-30"}, good, 0, "published to"},
 		{"quality gate", []string{"run", "--config", "CFG", "--as-of", "2025-06-30"}, good + "quality:\n  max_bad_fraction: 0\n", 3, "data-quality gate"},

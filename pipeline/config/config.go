@@ -37,6 +37,8 @@ type Config struct {
 	RFM     RFM     `yaml:"rfm"`
 	CLV     CLV     `yaml:"clv"`
 	Cluster Cluster `yaml:"cluster"`
+	// Audiences are customer lists for campaigns, published every run.
+	Audiences []Audience `yaml:"audiences"`
 }
 
 // Storage says how to reach object stores. It applies to every s3://

@@ -1,0 +1,253 @@
+package pipeline
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/strata-oss/strata/pipeline/audience"
+	"github.com/strata-oss/strata/pipeline/config"
+	"github.com/strata-oss/strata/pipeline/extract"
+	"github.com/strata-oss/strata/pipeline/features"
+	"github.com/strata-oss/strata/pipeline/publish"
+	"github.com/strata-oss/strata/pipeline/tables"
+)
+
+// columnTable lets audience filters read the segments table's columns as
+// they are about to be published, so a filter sees exactly what a BI
+// tool will.
+type columnTable struct {
+	n    int
+	cols map[string]*tables.OutColumn
+	nums map[string][]float64 // integer columns converted once
+}
+
+func newColumnTable(cols []tables.OutColumn) *columnTable {
+	t := &columnTable{cols: map[string]*tables.OutColumn{}, nums: map[string][]float64{}}
+	for i := range cols {
+		t.cols[cols[i].Name] = &cols[i]
+	}
+	if len(cols) > 0 {
+		t.n = rowsOf(&cols[0])
+	}
+	return t
+}
+
+// schema returns the kinds of the columns a filter may use. Dates and
+// timestamps are left out: the language has no literal for them.
+func (t *columnTable) schema() audience.Schema {
+	s := audience.Schema{}
+	for name, c := range t.cols {
+		switch c.Type {
+		case tables.OutInt32, tables.OutInt64, tables.OutDouble:
+			s[name] = audience.Number
+		case tables.OutString:
+			s[name] = audience.String
+		case tables.OutBool:
+			s[name] = audience.Bool
+		}
+	}
+	return s
+}
+
+func (t *columnTable) Len() int { return t.n }
+
+func (t *columnTable) Numbers(name string) ([]float64, []bool) {
+	c := t.cols[name]
+	switch c.Type {
+	case tables.OutDouble:
+		return c.F64, c.Null
+	case tables.OutInt32:
+		if t.nums[name] == nil {
+			v := make([]float64, len(c.I32))
+			for i, x := range c.I32 {
+				v[i] = float64(x)
+			}
+			t.nums[name] = v
+		}
+	case tables.OutInt64:
+		if t.nums[name] == nil {
+			v := make([]float64, len(c.I64))
+			for i, x := range c.I64 {
+				v[i] = float64(x)
+			}
+			t.nums[name] = v
+		}
+	}
+	return t.nums[name], c.Null
+}
+
+func (t *columnTable) Strings(name string) ([]string, []bool) {
+	c := t.cols[name]
+	return c.Str, c.Null
+}
+func (t *columnTable) Bools(name string) ([]bool, []bool) { c := t.cols[name]; return c.B, c.Null }
+
+// compiledAudience is an audience ready to run.
+type compiledAudience struct {
+	cfg    config.Audience
+	filter *audience.Filter
+	cols   []string
+}
+
+// compileAudiences type-checks every audience of cfg against the segments
+// table's columns; a problem is the user's config to fix.
+func compileAudiences(cfg *config.Config, segs []tables.OutColumn) ([]compiledAudience, error) {
+	t := newColumnTable(segs)
+	schema := t.schema()
+	var out []compiledAudience
+	for i, a := range cfg.Audiences {
+		f, err := audience.Compile(a.Filter, schema)
+		if err != nil {
+			return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): filter %q: %w", i, a.Name, a.Filter, err)}
+		}
+		cols := a.Columns
+		if len(cols) == 0 {
+			cols = append([]string{"customer_id"}, f.Columns()...)
+		}
+		seen := map[string]bool{}
+		var uniq []string
+		for _, c := range cols {
+			if _, ok := t.cols[c]; !ok {
+				return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): columns: the segments table has no column %q", i, a.Name, c)}
+			}
+			if !seen[c] {
+				seen[c] = true
+				uniq = append(uniq, c)
+			}
+		}
+		out = append(out, compiledAudience{cfg: a, filter: f, cols: uniq})
+	}
+	return out, nil
+}
+
+// CheckAudiences compiles cfg's audiences against the columns a run with
+// cfg publishes, without data: `strata validate` reports a bad filter
+// before any run does.
+func CheckAudiences(cfg *config.Config) error {
+	st := &state{cfg: cfg, ds: emptyDataset(), beh: &features.Behaviour{}, rfm: &rfmScores{}}
+	if cfg.CLV.On() {
+		st.clv = &clvScores{}
+	}
+	if cfg.Cluster.On() {
+		st.cluster = &clusterResult{}
+	}
+	_, err := compileAudiences(cfg, segmentColumns(st, 0))
+	return err
+}
+
+func emptyDataset() *extract.Dataset { return &extract.Dataset{Location: time.UTC} }
+
+// AudienceResult counts one published audience.
+type AudienceResult struct {
+	Name      string `json:"name"`
+	Filter    string `json:"filter"`
+	Customers int    `json:"customers"`
+}
+
+// writeAudiences publishes each audience as Parquet and CSV under
+// audiences/name=<name>/dt=D/.
+func writeAudiences(ctx context.Context, pub *publish.Publisher, auds []compiledAudience, segs []tables.OutColumn, meta map[string]string) ([]AudienceResult, error) {
+	t := newColumnTable(segs)
+	var res []AudienceResult
+	for _, a := range auds {
+		rows := a.filter.Select(t)
+		cols := make([]tables.OutColumn, len(a.cols))
+		for i, name := range a.cols {
+			cols[i] = gatherColumn(t.cols[name], rows)
+		}
+		table := "audiences/name=" + a.cfg.Name
+		m := map[string]string{"strata.audience.filter": a.cfg.Filter}
+		for k, v := range meta {
+			m[k] = v
+		}
+		if err := writeTable(ctx, pub, table, cols, m); err != nil {
+			return nil, err
+		}
+		if err := pub.WritePart(ctx, table, 0, "csv", int64(len(rows)), func(w io.Writer) error { return writeCSV(w, cols) }); err != nil {
+			return nil, err
+		}
+		res = append(res, AudienceResult{Name: a.cfg.Name, Filter: a.cfg.Filter, Customers: len(rows)})
+	}
+	return res, nil
+}
+
+// gatherColumn returns the rows of c, in order.
+func gatherColumn(c *tables.OutColumn, rows []int) tables.OutColumn {
+	out := tables.OutColumn{Name: c.Name, Type: c.Type, Optional: c.Optional}
+	if c.Null != nil {
+		out.Null = make([]bool, len(rows))
+		for i, r := range rows {
+			out.Null[i] = c.Null[r]
+		}
+	}
+	switch c.Type {
+	case tables.OutString:
+		out.Str = gather(rows, c.Str)
+	case tables.OutInt32, tables.OutDate:
+		out.I32 = gather(rows, c.I32)
+	case tables.OutInt64, tables.OutTimestamp:
+		out.I64 = gather(rows, c.I64)
+	case tables.OutDouble:
+		out.F64 = gather(rows, c.F64)
+	case tables.OutBool:
+		out.B = gather(rows, c.B)
+	}
+	return out
+}
+
+// writeCSV writes cols as RFC 4180 CSV with a header: numbers in their
+// shortest exact form, dates as YYYY-MM-DD, instants as RFC 3339 UTC,
+// nulls as empty fields.
+func writeCSV(w io.Writer, cols []tables.OutColumn) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	cw := csv.NewWriter(bw)
+	rec := make([]string, len(cols))
+	for i := range cols {
+		rec[i] = cols[i].Name
+	}
+	if err := cw.Write(rec); err != nil {
+		return err
+	}
+	n := 0
+	if len(cols) > 0 {
+		n = rowsOf(&cols[0])
+	}
+	for r := range n {
+		for i := range cols {
+			c := &cols[i]
+			if c.Null != nil && c.Null[r] {
+				rec[i] = ""
+				continue
+			}
+			switch c.Type {
+			case tables.OutString:
+				rec[i] = c.Str[r]
+			case tables.OutInt32:
+				rec[i] = strconv.FormatInt(int64(c.I32[r]), 10)
+			case tables.OutDate:
+				rec[i] = DayDate(c.I32[r])
+			case tables.OutInt64:
+				rec[i] = strconv.FormatInt(c.I64[r], 10)
+			case tables.OutTimestamp:
+				rec[i] = time.UnixMicro(c.I64[r]).UTC().Format(time.RFC3339Nano)
+			case tables.OutDouble:
+				rec[i] = strconv.FormatFloat(c.F64[r], 'g', -1, 64)
+			case tables.OutBool:
+				rec[i] = strconv.FormatBool(c.B[r])
+			}
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
