@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,19 +26,32 @@ func runDemo(t *testing.T, dir string, customers int) *DemoResult {
 	return res
 }
 
+// partFiles returns every published part under out by table (its path up
+// to the dt= partition, plus the extension for tables published in two
+// formats), checking each table has exactly one part per format.
 func partFiles(t *testing.T, out string) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
-	for _, table := range []string{"segments", "segment_summary", "segment_migration", "quarantine"} {
-		matches, _ := filepath.Glob(filepath.Join(out, table, "dt=*", "part-*.parquet"))
-		if len(matches) != 1 {
-			t.Fatalf("%s: %d part files, want 1: %v", table, len(matches), matches)
+	err := filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasPrefix(d.Name(), "part-") {
+			return err
 		}
-		data, err := os.ReadFile(matches[0])
-		if err != nil {
-			t.Fatal(err)
+		rel, _ := filepath.Rel(out, p)
+		table := filepath.ToSlash(filepath.Dir(filepath.Dir(rel))) + filepath.Ext(p)
+		if _, dup := files[table]; dup {
+			return fmt.Errorf("%s: more than one part", table)
 		}
+		data, err := os.ReadFile(p)
 		files[table] = data
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"segments.parquet", "segment_summary.parquet", "segment_migration.parquet", "quarantine.parquet"} {
+		if _, ok := files[table]; !ok {
+			t.Fatalf("no part for %s under %s", table, out)
+		}
 	}
 	return files
 }

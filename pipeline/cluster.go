@@ -171,23 +171,33 @@ func loadPrevious(ctx context.Context, out objstore.Bucket, asOf string) (*previ
 	if err != nil || m == nil {
 		return nil, err
 	}
-	key, ok := m.Objects["model"]
-	if !ok {
-		key = publish.PartitionPrefix("models", m.AsOf) + "model.json"
-	}
-	data, err := objstore.ReadAll(ctx, out, key)
+	model, key, err := ReadModel(ctx, out, m)
 	if err != nil {
-		return nil, fmt.Errorf("read previous run's model %s: %w", key, err)
+		return nil, fmt.Errorf("previous run: %w", err)
 	}
 	attrs, err := out.Attributes(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("previous run's model %s: %w", key, err)
 	}
+	return &previousRun{manifest: m, model: model, modelKey: key, attrs: attrs}, nil
+}
+
+// ReadModel reads the model.json a committed manifest names, returning it
+// with its key.
+func ReadModel(ctx context.Context, b objstore.Bucket, m *publish.Manifest) (*Model, string, error) {
+	key, ok := m.Objects["model"]
+	if !ok {
+		key = publish.PartitionPrefix("models", m.AsOf) + "model.json"
+	}
+	data, err := objstore.ReadAll(ctx, b, key)
+	if err != nil {
+		return nil, key, fmt.Errorf("read model %s: %w", key, err)
+	}
 	var model Model
 	if err := json.Unmarshal(data, &model); err != nil {
-		return nil, fmt.Errorf("decode previous run's model %s: %w", key, err)
+		return nil, key, fmt.Errorf("decode model %s: %w", key, err)
 	}
-	return &previousRun{manifest: m, model: &model, modelKey: key, attrs: attrs}, nil
+	return &model, key, nil
 }
 
 // input fingerprints the previous run as an input of this one: its cluster

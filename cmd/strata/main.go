@@ -41,6 +41,7 @@ Usage:
   strata generate  --dir DIR [--customers N] [--seed S] [--format parquet|csv]
   strata run       --config FILE --as-of YYYY-MM-DD
   strata validate  --config FILE
+  strata show      --config FILE [--as-of YYYY-MM-DD]
   strata clv       --input FILE [--customer-col C] [--date-col D] [--amount-col A]
                    [--calibration-end YYYY-MM-DD] [--time-unit day|week]
                    [--model bgnbd|pnbd|mbgnbd] [--format text|json]
@@ -210,6 +211,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return writeJSON(stdout, rep)
 			}
 			printCLV(stdout, rep)
+			return nil
+		}
+	case "show":
+		cfgPath := fs.String("config", "", "configuration file")
+		asOf := fs.String("as-of", "", "as-of date, YYYY-MM-DD (default: the latest published)")
+		cmd = func(ctx context.Context, log zerolog.Logger) error {
+			if *cfgPath == "" {
+				return &jobs.UsageError{Msg: "--config is required"}
+			}
+			if *asOf != "" {
+				if _, err := parseDate(*asOf); err != nil {
+					return err
+				}
+			}
+			cfg, err := config.Load(*cfgPath)
+			if err != nil {
+				return err
+			}
+			p, err := jobs.Show(ctx, cfg, *asOf)
+			if err != nil {
+				return err
+			}
+			printShow(stdout, p)
 			return nil
 		}
 	case "cluster":

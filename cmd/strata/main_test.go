@@ -288,3 +288,29 @@ func TestExampleConfigs(t *testing.T) {
 		t.Errorf("cdnow: log-likelihood %.4f, k %d", m.CLV.LogLik, m.Cluster.K)
 	}
 }
+
+// TestShow publishes two runs and checks `strata show` reports the latest
+// against the one before, and a date never published is a usage error.
+func TestShow(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := strata(t, "demo", "--dir", dir, "--customers", "800", "--log-level", "error"); code != 0 {
+		t.Fatalf("demo: %s", stderr)
+	}
+	t.Setenv("STRATA_DEMO_DIR", dir)
+	cfg := filepath.Join("..", "..", "configs", "demo.yaml")
+	if code, _, stderr := strata(t, "run", "--config", cfg, "--as-of", "2025-07-21", "--log-level", "error"); code != 0 {
+		t.Fatalf("run: %s", stderr)
+	}
+	code, stdout, stderr := strata(t, "show", "--config", cfg, "--log-level", "error")
+	if code != 0 {
+		t.Fatalf("show: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"run of 2025-07-21", "previous run 2025-06-30", "Champions", "customers changed cluster", "audience win-back", "holdout of 90 days"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("show output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if code, _, _ := strata(t, "show", "--config", cfg, "--as-of", "2025-07-01", "--log-level", "error"); code != 2 {
+		t.Errorf("show of an unpublished date: exit %d, want 2", code)
+	}
+}

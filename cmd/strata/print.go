@@ -161,3 +161,61 @@ func printCluster(w io.Writer, r *jobs.ClusterReport) {
 	}
 	tw.Flush()
 }
+
+// printShow prints a published run with the change since the run before.
+func printShow(w io.Writer, p *jobs.Published) {
+	m := p.Model
+	fmt.Fprintf(w, "%s — run of %s (attempt %s, config %s)\n", p.Location, m.AsOf, m.Attempt, m.ConfigHash)
+	fmt.Fprintf(w, "%d customers, %d buyers, %d orders", m.Counts["customers"], m.Counts["buyers"], m.Counts["orders"])
+	if p.Previous != nil {
+		fmt.Fprintf(w, " (previous run %s: %+d customers, %+d buyers)", p.Previous.AsOf,
+			m.Counts["customers"]-p.Previous.Counts["customers"], m.Counts["buyers"]-p.Previous.Counts["buyers"])
+	}
+	fmt.Fprintln(w)
+	prev := map[string]pipeline.SummaryRow{}
+	if p.Previous != nil {
+		for _, r := range p.Previous.Segments {
+			prev[r.SegmentType+"\x00"+r.Segment] = r
+		}
+	}
+	for _, typ := range []string{"rfm", "cluster"} {
+		var rows []pipeline.SummaryRow
+		for _, r := range m.Segments {
+			if r.SegmentType == typ {
+				rows = append(rows, r)
+			}
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		title := map[string]string{"rfm": "RFM segment", "cluster": "cluster"}[typ]
+		fmt.Fprintf(tw, "%s\tcustomers\tchange\tshare\trevenue\tavg CLV\ttotal CLV\tavg P(alive)\t\n", title)
+		for _, r := range rows {
+			change := "new"
+			if q, ok := prev[r.SegmentType+"\x00"+r.Segment]; ok {
+				change = fmt.Sprintf("%+d", r.Customers-q.Customers)
+			} else if p.Previous == nil {
+				change = ""
+			}
+			name := r.Segment
+			if r.ClusterID != nil {
+				name = fmt.Sprintf("%d  %s", *r.ClusterID, r.Segment)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f%%\t%s\t%s\t%s\t%s\t\n", name, r.Customers, change, 100*r.Share, money(r.Revenue),
+				optMoney(r.AvgCLV), optMoney(r.TotalCLV), optPct(r.AvgPAlive))
+		}
+		tw.Flush()
+	}
+	if c := m.Cluster; c != nil && c.Previous != nil {
+		fmt.Fprintf(w, "\nSince %s: %.1f%% of customers changed cluster; ids kept %v, new %v\n", c.Previous.AsOf, 100*c.Previous.Moved, c.Previous.MatchedIDs, c.Previous.NewIDs)
+	}
+	if c := m.CLV; c != nil && c.Holdout != nil && c.Holdout.Error == "" {
+		fmt.Fprintf(w, "CLV (%s): holdout of %d days predicted %.0f repeat purchases, actual %.0f (%+.1f%%)\n",
+			c.PurchaseModel, c.Holdout.Days, c.Holdout.Predicted, c.Holdout.Actual, 100*c.Holdout.RelErr)
+	}
+	for _, a := range m.Audiences {
+		fmt.Fprintf(w, "audience %-20s %7d customers  (%s)\n", a.Name, a.Customers, a.Filter)
+	}
+}
