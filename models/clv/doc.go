@@ -13,18 +13,46 @@
 // both in a caller-chosen time unit (Summarize's unitDays). Parameters such as
 // α and β are rates in that same unit.
 //
-// Fits maximise the log-likelihood over log-parameters with gonum's BFGS,
-// falling back to Nelder-Mead followed by another BFGS pass when BFGS does not
-// reach a stationary point. A fit is accepted only if the final gradient is
-// small, the numerical Hessian is positive definite and every parameter lies
-// well inside (1e-8, 1e8); otherwise it fails with an error wrapping
-// ErrNotConverged rather than returning doubtful parameters. Identical
-// summaries are compressed into weighted rows first (see Compress), so a fit
-// costs what the distinct summaries cost, not what the customers cost.
+// # Fitting
 //
-// BG/NBD, MBG/NBD and Gamma-Gamma use analytic gradients. Pareto/NBD uses
-// central finite differences of its log-likelihood, because differentiating
-// the Gauss hypergeometric terms with respect to their parameters and argument
-// is not worth the risk; its likelihood is evaluated in a form that avoids the
-// usual cancellation and overflow (see ParetoNBD).
+// Fits maximise the log-likelihood over log-parameters with gonum's
+// optimize package: Newton's method first, with the Hessian shifted where
+// needed so that every step is a descent step of bounded length (a trust
+// region), then, if that does not reach an acceptable maximum, Nelder-Mead
+// followed by BFGS. A fit is accepted only if the final gradient is small,
+// the Hessian is positive definite and not nearly singular, and every
+// parameter lies well inside (1e-8, 1e8); otherwise it fails with an error
+// wrapping ErrNotConverged rather than returning doubtful parameters. That
+// includes data whose likelihood keeps rising towards a boundary (a mixing
+// distribution collapsing to a point), which Newton's method detects as a
+// flat ridge and reports at once.
+//
+// BG/NBD, MBG/NBD and Gamma-Gamma have analytic gradients and Hessians.
+// Pareto/NBD has an analytic gradient (the derivatives of its
+// hypergeometric terms are summed with their series) and its Hessian is
+// taken by differences of that gradient. Its likelihood is evaluated in a
+// form that avoids the usual cancellation and overflow (see ParetoNBD).
+//
+// Identical summaries are compressed into weighted rows first (see
+// Compress), and terms that depend on one value alone (ln Γ(r+x), ln(α+T),
+// a hypergeometric factor of (x, τ)) are computed once per distinct value,
+// so a fit costs what the distinct summaries cost, not what the customers
+// cost. The rows are summed in parallel in chunks of a fixed size, and the
+// chunks' partial sums are added in a fixed order: a fit gives bit-identical
+// results for any GOMAXPROCS or FitOptions.Workers.
+//
+// # Predictions and discounting
+//
+// P(alive), conditional expected purchases, expected spend and CLV are
+// provided per customer and for slices of customers; the slice functions
+// compute the terms shared by customers with the same (x, T) or (x, t_x)
+// once and agree to the bit with the per-customer ones, whatever the number
+// of workers.
+//
+// CLV is discounted discretely, per period: over periods of length L (in
+// model time units) at a rate d per period, the margin on the purchases
+// expected in period k, (k-1)L < t <= kL, is divided by (1+d)^k, as if
+// those purchases fell at the end of the period. This is lifetimes'
+// customer_lifetime_value scheme; a continuous rate δ corresponds to
+// d = e^{δL} - 1.
 package clv

@@ -27,56 +27,10 @@ func (m MBGNBD) LogLik(x, tx, T, w []float64) float64 {
 	return mbgnbdLogLik(m.vec(), x, tx, T, w, nil)
 }
 
-// mbgnbdLogLik is the MBG/NBD analogue of bgnbdLogLik:
-//
-//	ℓ = c(x) + r ln α + ln[ e^{A3} + e^{A4} ],
-//	A3 = -(r+x) ln(α+T),  A4 = ln a - ln(b+x) - (r+x) ln(α+t_x),
-//
-// with c(x) = ln Γ(r+x) - ln Γ(r) + ln B(a, b+x+1) - ln B(a, b).
+// mbgnbdLogLik is the MBG/NBD analogue of bgnbdLogLik; see bgLik.
 func mbgnbdLogLik(p, x, tx, T, w, grad []float64) float64 {
-	r, al, a, b := p[0], p[1], p[2], p[3]
-	lgr, lgb, lgab := lgam(r), lgam(b), lgam(a+b)
-	lnal, lna := math.Log(al), math.Log(a)
-	var psr, psb, psab float64
-	if grad != nil {
-		psr, psb, psab = mathext.Digamma(r), mathext.Digamma(b), mathext.Digamma(a+b)
-		clear(grad)
-	}
-	var sum, gr, gal, ga, gb float64
-	prevX := math.NaN()
-	var cx, cr, ca, cb, lnbx float64
-	for i, xi := range x {
-		wi := 1.0
-		if w != nil {
-			wi = w[i]
-		}
-		if xi != prevX {
-			prevX = xi
-			cx = lgam(r+xi) - lgr + lgab + lgam(b+xi+1) - lgb - lgam(a+b+xi+1)
-			lnbx = math.Log(b + xi)
-			if grad != nil {
-				psabx := mathext.Digamma(a + b + xi + 1)
-				cr = mathext.Digamma(r+xi) - psr
-				ca = psab - psabx
-				cb = psab + mathext.Digamma(b+xi+1) - psb - psabx
-			}
-		}
-		rx := r + xi
-		lT := math.Log(al + T[i])
-		lt := math.Log(al + tx[i])
-		l, w3, w4 := logAddExp(-rx*lT, lna-lnbx-rx*lt)
-		sum += wi * (cx + r*lnal + l)
-		if grad != nil {
-			gr += wi * (cr + lnal - w3*lT - w4*lt)
-			gal += wi * (r/al - w3*rx/(al+T[i]) - w4*rx/(al+tx[i]))
-			ga += wi * (ca + w4/a)
-			gb += wi * (cb - w4/(b+xi))
-		}
-	}
-	if grad != nil {
-		grad[0], grad[1], grad[2], grad[3] = gr, gal, ga, gb
-	}
-	return sum
+	rows := indexRows(x, tx, T, w)
+	return newBGLik(&rows, true, pool{workers: 1}).eval(p, grad, nil)
 }
 
 // PAlive implements PurchaseModel.
@@ -85,22 +39,28 @@ func (m MBGNBD) PAlive(x, tx, T float64) float64 {
 	return 1 / (1 + math.Exp(l))
 }
 
-// ExpectedPurchases implements PurchaseModel: E[Y(t) | x, t_x, T]. As for
-// BG/NBD, ((α+T)/(α+T+t))^{r+x} 2F1(r+x, b+x+1; a+b+x; z) is evaluated as
-// (1-z)^{a-1} 2F1(a+b-r, a-1; a+b+x; z).
+// ExpectedPurchases implements PurchaseModel: E[Y(t) | x, t_x, T],
+// computed as P(alive) · horizon(t, x, T).
 func (m MBGNBD) ExpectedPurchases(t, x, tx, T float64) float64 {
 	if t == 0 {
 		return 0
 	}
+	return m.horizon(t, x, T) * m.PAlive(x, tx, T)
+}
+
+// horizon returns E[Y(t) | x, t_x, T] / P(alive). As for BG/NBD,
+// ((α+T)/(α+T+t))^{r+x} 2F1(r+x, b+x+1; a+b+x; z) is evaluated as
+// (1-z)^{a-1} 2F1(a+b-r, a-1; a+b+x; z).
+func (m MBGNBD) horizon(t, x, T float64) float64 {
 	r, al, a, b := m.R, m.Alpha, m.A, m.B
 	if math.Abs(a-1) < 1e-7 {
 		lo, hi := m, m
 		lo.A, hi.A = 1-1e-6, 1+1e-6
-		return (lo.ExpectedPurchases(t, x, tx, T) + hi.ExpectedPurchases(t, x, tx, T)) / 2
+		return (lo.horizon(t, x, T) + hi.horizon(t, x, T)) / 2
 	}
 	z := t / (al + T + t)
 	g := math.Exp((a-1)*math.Log1p(-z)) * mathext.Hypergeo(a+b-r, a-1, a+b+x, z)
-	return (a + b + x) / (a - 1) * (1 - g) * m.PAlive(x, tx, T)
+	return (a + b + x) / (a - 1) * (1 - g)
 }
 
 // UnconditionalExpectedPurchases implements PurchaseModel. It equals the
@@ -130,9 +90,7 @@ func (m MBGNBD) ProbNPurchases(n int, t float64) float64 {
 
 // FitMBGNBD fits an MBG/NBD model to per-customer summaries.
 func FitMBGNBD(ctx context.Context, x, tx, T []float64, opt FitOptions) (MBGNBD, FitResult, error) {
-	p, res, err := fitPurchase(ctx, "MBG/NBD", x, tx, T, opt, mbgnbdLogLik, true, func(rate float64) []float64 {
-		return []float64{1, 1 / rate, 1, 1}
-	})
+	p, res, err := fitPurchase(ctx, "MBG/NBD", x, tx, T, opt, bgFamily(true), bgStart)
 	if err != nil {
 		return MBGNBD{}, res, err
 	}

@@ -148,6 +148,12 @@ func TestParetoLogLikMatchesHypergeoForm(t *testing.T) {
 			if math.Abs(got-want) > 1e-9*math.Max(1, math.Abs(want)) {
 				t.Errorf("%v at %v: LL %.12g, textbook %.12g", m, c, got, want)
 			}
+			// P(alive) is the alive term's share of the likelihood.
+			x, T := c[0], c[2]
+			alive := lgam(m.R+x) - lgam(m.R) + m.R*math.Log(m.Alpha) + m.S*math.Log(m.Beta) - (m.R+x)*math.Log(m.Alpha+T) - m.S*math.Log(m.Beta+T)
+			if pa, want := m.PAlive(c[0], c[1], c[2]), math.Exp(alive-want); math.Abs(pa-want) > 1e-9 {
+				t.Errorf("%v at %v: P(alive) %.12g, textbook %.12g", m, c, pa, want)
+			}
 		}
 	}
 }
@@ -248,9 +254,12 @@ func TestCompressedLogLikEqualsRaw(t *testing.T) {
 			gx, gm = append(gx, x[i]), append(gm, m[i])
 		}
 	}
-	u, w := uniqueRows(gx, gm, make([]float64, len(gx)))
+	cx, cm, w := compressSpend(gx, gm)
+	if len(cx) >= len(gx) {
+		t.Errorf("Gamma-Gamma compression kept %d of %d rows", len(cx), len(gx))
+	}
 	gg := GammaGamma{6.25, 3.74, 15.44}
-	if raw, comp := gg.LogLik(gx, gm, nil), gg.LogLik(u[0], u[1], w); math.Abs(raw-comp) > 1e-9*math.Abs(raw) {
+	if raw, comp := gg.LogLik(gx, gm, nil), gg.LogLik(cx, cm, w); math.Abs(raw-comp) > 1e-9*math.Abs(raw) {
 		t.Errorf("Gamma-Gamma: raw LL %.12g, compressed %.12g", raw, comp)
 	}
 }
@@ -275,7 +284,7 @@ func TestSlicePredictionsIndependentOfWorkers(t *testing.T) {
 	x, tx, T, m := synthetic(50000)
 	ctx := context.Background()
 	gg := GammaGamma{6.25, 3.74, 15.44}
-	for _, pm := range []PurchaseModel{published, ParetoNBD{0.5533, 10.5778, 0.6062, 11.6669}} {
+	for _, pm := range []PurchaseModel{published, MBGNBD{R: 0.5248, Alpha: 6.183, A: 0.8914, B: 1.614}, ParetoNBD{0.5533, 10.5778, 0.6062, 11.6669}, ParetoNBD{0.5533, 11.6669, 0.6062, 10.5778}} {
 		var ref [][]float64
 		for _, workers := range []int{1, 2, 7} {
 			pa, err := PAlives(ctx, pm, x, tx, T, workers)
@@ -293,9 +302,17 @@ func TestSlicePredictionsIndependentOfWorkers(t *testing.T) {
 			got := [][]float64{pa, ep, clv}
 			if ref == nil {
 				ref = got
+				// The slice functions share terms between customers;
+				// they must still agree with the scalar ones to the bit.
 				for i := range x {
 					if want := pm.PAlive(x[i], tx[i], T[i]); pa[i] != want {
-						t.Fatalf("row %d: slice %v, scalar %v", i, pa[i], want)
+						t.Fatalf("%s row %d: P(alive) slice %v, scalar %v", pm.Name(), i, pa[i], want)
+					}
+					if want := pm.ExpectedPurchases(39, x[i], tx[i], T[i]); ep[i] != want {
+						t.Fatalf("%s row %d: E[Y] slice %v, scalar %v", pm.Name(), i, ep[i], want)
+					}
+					if want := CLV(pm, gg, x[i], tx[i], T[i], m[i], 12, 4.345, 0.3, 0.01); clv[i] != want {
+						t.Fatalf("%s row %d: CLV slice %v, scalar %v", pm.Name(), i, clv[i], want)
 					}
 				}
 				continue
