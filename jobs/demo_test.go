@@ -207,3 +207,28 @@ SELECT (SELECT sum(customers) FROM %[1]s WHERE segment_type = 'rfm') AS customer
 		t.Errorf("summary revenue %v vs table %v", rows[0]["revenue"], rows[0]["monetary"])
 	}
 }
+
+// TestDemoReport: the run publishes its report under the fixed name, lists
+// it in the manifest and model.json, and the page is self-contained.
+func TestDemoReport(t *testing.T) {
+	dir := t.TempDir()
+	res := runDemo(t, dir, 1500)
+	out := filepath.Join(dir, "output")
+	m := readModel(t, out, res.Run.AsOf)
+	if m.Report != "reports/dt="+res.Run.AsOf+"/report.html" || res.Run.Manifest.Objects["report"] == "" {
+		t.Fatalf("report key %q, manifest objects %v", m.Report, res.Run.Manifest.Objects)
+	}
+	page, err := os.ReadFile(filepath.Join(out, filepath.FromSlash(m.Report)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(page)
+	for _, want := range []string{"<svg ", `id="rfm-grid"`, `id="clv"`, `id="clusters"`, "Champions", res.Run.AsOf} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(html, "<script") || strings.Contains(html, "https://") {
+		t.Error("the report must load nothing from anywhere")
+	}
+}

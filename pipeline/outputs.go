@@ -33,6 +33,8 @@ type Model struct {
 	CLV           *CLVModel           `json:"clv,omitempty"`
 	Cluster       *ClusterModel       `json:"cluster,omitempty"`
 	Audiences     []AudienceResult    `json:"audiences,omitempty"`
+	// Report is the key of the run's HTML report.
+	Report string `json:"report"`
 }
 
 // RFMModel records how RFM scores were made.
@@ -64,6 +66,9 @@ type state struct {
 	prev    *previousRun   // nil when nothing was published before
 	summary []SummaryRow
 }
+
+// orders is the number of accepted orders of the run.
+func (st *state) orders() int64 { return int64(len(st.ds.TxCust)) }
 
 func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error {
 	cfg, opt, ds, b, s, summary := st.cfg, st.opt, st.ds, st.beh, st.rfm, st.summary
@@ -136,6 +141,10 @@ func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error 
 		m.Cluster = &st.cluster.Model
 	}
 	m.Audiences = audienceResults
+	m.Report = reportKey(asOf)
+	if err := writeReport(ctx, pub, st, asOf, pub.Attempt()); err != nil {
+		return err
+	}
 	for _, r := range s.Rules {
 		m.RFM.Grid = append(m.RFM.Grid, GridRule{Name: r.Name, R: r.R, F: r.F})
 	}

@@ -221,7 +221,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 			return err
 		}
 		err := pub.Commit(ctx, publish.Manifest{RunID: opt.RunID, ConfigHash: res.ConfigHash},
-			map[string]string{"model": publish.PartitionPrefix("models", asOf) + "model.json"})
+			map[string]string{"model": publish.PartitionPrefix("models", asOf) + "model.json", "report": reportKey(asOf)})
 		var ce *publish.CleanupError
 		if errors.As(err, &ce) {
 			l.Warn().Err(err).Msg("run committed; clean-up incomplete")
