@@ -1,6 +1,6 @@
-// Package jobs runs Strata's jobs — one run, the demo, and (later) the
-// scheduler daemon and backfills — and classifies their outcome into the
-// documented exit codes.
+// Package jobs runs Strata's jobs — one run, the demo, backfills, and the
+// runs of the scheduler daemon (package jobs/daemon) — and classifies their
+// outcome into the documented exit codes.
 package jobs
 
 import (
@@ -10,6 +10,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/strata-oss/strata/jobs/lease"
 	"github.com/strata-oss/strata/pipeline"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/tables"
@@ -34,7 +35,12 @@ func ExitCode(err error) int {
 	var ps config.Problems
 	var se *tables.SchemaError
 	var ue *UsageError
+	var be *BackfillError
 	switch {
+	case errors.As(err, &be):
+		return be.ExitCode()
+	case errors.Is(err, lease.ErrLocked), errors.Is(err, lease.ErrLost):
+		return ExitLocked
 	case errors.As(err, &qe):
 		return ExitQuality
 	case errors.As(err, &ce), errors.As(err, &ps), errors.As(err, &se), errors.As(err, &ue):

@@ -40,6 +40,11 @@ type Options struct {
 	// Input and Output override the buckets named in the config (tests,
 	// and the demo's embedded configuration).
 	Input, Output objstore.Bucket
+	// BeforeCommit, if set, is called right before the commit point; an
+	// error aborts the run with nothing published. The scheduler checks
+	// its date lock here, so a run that lost it cannot overwrite another
+	// holder's.
+	BeforeCommit func(ctx context.Context) error
 }
 
 // Result is what a run did.
@@ -54,6 +59,7 @@ type Result struct {
 	Segments   []SummaryRow
 	Manifest   publish.Manifest
 	Stages     []StageTiming
+	Inputs     []extract.Input // the fingerprints the attempt id hashes
 }
 
 // StageTiming is how long one stage took.
@@ -209,18 +215,22 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 		// migrations, so a re-publication of it is a new attempt here.
 		inputs = append(append([]extract.Input(nil), inputs...), st.prev.input())
 	}
-	res.Attempt = attemptID(opt.Version, res.ConfigHash, asOf, inputs)
+	res.Attempt, res.Inputs = attemptID(opt.Version, res.ConfigHash, asOf, inputs), inputs
 	err = stage("publish", func(l zerolog.Logger) error {
 		pub := publish.New(out, asOf, res.Attempt)
 		st.summary = summarize(st)
 		res.Segments = st.summary
-		if err := writeOutputs(ctx, pub, st); err != nil {
+		err := writeOutputs(ctx, pub, st)
+		if err == nil && opt.BeforeCommit != nil {
+			err = opt.BeforeCommit(ctx)
+		}
+		if err != nil {
 			if aerr := pub.Abort(context.WithoutCancel(ctx)); aerr != nil {
 				l.Warn().Err(aerr).Msg("could not remove this attempt's objects; the next successful run will")
 			}
 			return err
 		}
-		err := pub.Commit(ctx, publish.Manifest{RunID: opt.RunID, ConfigHash: res.ConfigHash},
+		err = pub.Commit(ctx, publish.Manifest{RunID: opt.RunID, ConfigHash: res.ConfigHash},
 			map[string]string{"model": publish.PartitionPrefix("models", asOf) + "model.json", "report": reportKey(asOf)})
 		var ce *publish.CleanupError
 		if errors.As(err, &ce) {

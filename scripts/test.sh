@@ -26,6 +26,6 @@ echo "== go test"
 go test -count=1 -timeout 15m ./...
 
 echo "== go test -race (packages with goroutines)"
-race_pkgs=$(go list ./models/... ./pipeline/... ./jobs/... | grep -E '/(cluster|clv|synth|objstore|publish|extract|tables)$|/jobs$' || true)
+race_pkgs=$(go list ./models/... ./pipeline/... ./jobs/... | grep -E '/(cluster|clv|synth|objstore|publish|extract|tables)$|/jobs(/.*)?$' || true)
 go test -count=1 -race -timeout 15m $race_pkgs
 echo "== all tests passed"

@@ -39,7 +39,10 @@ const usage = `strata — customer segmentation, every night.
 Usage:
   strata demo      [--dir DIR] [--customers N] [--as-of YYYY-MM-DD]
   strata generate  --dir DIR [--customers N] [--seed S] [--format parquet|csv]
-  strata run       --config FILE --as-of YYYY-MM-DD
+  strata run       --config FILE --as-of YYYY-MM-DD [--force]
+  strata backfill  --config FILE --from YYYY-MM-DD --to YYYY-MM-DD [--parallel N] [--force]
+  strata serve     --config FILE [--listen ADDR]
+  strata runs      --config FILE [--as-of YYYY-MM-DD] [--limit N] [--format text|json]
   strata validate  --config FILE
   strata show      --config FILE [--as-of YYYY-MM-DD]
   strata clv       --input FILE [--customer-col C] [--date-col D] [--amount-col A]
@@ -144,28 +147,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return nil
 		}
 	case "run":
-		cfgPath := fs.String("config", "", "configuration file")
-		asOf := fs.String("as-of", "", "as-of date, YYYY-MM-DD")
-		cmd = func(ctx context.Context, log zerolog.Logger) error {
-			if *cfgPath == "" || *asOf == "" {
-				return &jobs.UsageError{Msg: "--config and --as-of are required"}
-			}
-			d, err := parseDate(*asOf)
-			if err != nil {
-				return err
-			}
-			cfg, err := config.Load(*cfgPath)
-			if err != nil {
-				return err
-			}
-			res, err := jobs.RunOnce(ctx, cfg, pipeline.Options{AsOf: d, Version: version, Logger: log})
-			if err != nil {
-				return err
-			}
-			printSegments(stdout, res)
-			fmt.Fprintf(stdout, "\npublished to %s (attempt %s)\n", cfg.Output.Location, res.Attempt)
-			return nil
-		}
+		cmd = runCommand(fs, stdout)
+	case "backfill":
+		cmd = backfillCommand(fs, stdout, stderr)
+	case "serve":
+		cmd = serveCommand(fs)
+	case "runs":
+		cmd = runsCommand(fs, stdout)
 	case "validate":
 		cfgPath := fs.String("config", "", "configuration file")
 		cmd = func(ctx context.Context, log zerolog.Logger) error {

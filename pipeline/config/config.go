@@ -39,6 +39,8 @@ type Config struct {
 	Cluster Cluster `yaml:"cluster"`
 	// Audiences are customer lists for campaigns, published every run.
 	Audiences []Audience `yaml:"audiences"`
+	Schedule  Schedule   `yaml:"schedule"`
+	API       API        `yaml:"api"`
 }
 
 // Storage says how to reach object stores. It applies to every s3://
@@ -152,13 +154,15 @@ func (c *Config) Location() *time.Location {
 // JSON encoding (struct fields in declaration order, map keys sorted) of the
 // config with every setting that cannot change an output blanked:
 // locations (where the inputs live is captured by their fingerprints, and the
-// same run published to two places must be the same bytes), storage access
-// and the worker count. New settings are covered without touching this.
+// same run published to two places must be the same bytes), storage access,
+// the worker count, and when and how runs are scheduled (schedule, api).
+// New settings are covered without touching this.
 func (c *Config) Hash() string {
 	m := *c
 	m.Input.Location, m.Output.Location = "", ""
 	m.Storage = Storage{}
 	m.Workers = 0
+	m.Schedule, m.API = Schedule{}, API{}
 	// Defaults are resolved so that spelling one out keeps the hash.
 	gate := c.Quality.Fraction()
 	m.Quality.MaxBadFraction = &gate

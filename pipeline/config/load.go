@@ -259,6 +259,7 @@ func (c *Config) validate(root *yaml.Node, probs *Problems) {
 	c.CLV.validate(add)
 	c.Cluster.validate(add)
 	validateAudiences(c.Audiences, add)
+	c.validateSchedule(add)
 	if len(c.RFM.Segments) > 0 {
 		if err := checkGrid(c.RFM.Segments); err != nil {
 			add("rfm.segments", "%v", err)

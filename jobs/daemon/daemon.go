@@ -1,0 +1,261 @@
+// Package daemon is `strata serve`: it runs the configured schedule with
+// gocron, serves the HTTP API (runs, backfills, health, Prometheus
+// metrics) and shuts down without ever leaving half a run behind.
+//
+// Every run goes through jobs.Runner, so it holds its date's lease (two
+// daemons on one output location never run a date at once; the loser
+// skips), is recorded in the run ledger, and is skipped when the date is
+// already published with the same configuration and inputs.
+//
+// On shutdown (the context passed to Run ends: SIGTERM, Ctrl-C) the
+// daemon stops being ready, starts nothing new, and gives running runs
+// the grace period to finish; then it cancels them, which aborts them
+// before their commit point, so they publish nothing, and the ledger says
+// so.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+	"github.com/rs/zerolog"
+
+	"github.com/strata-oss/strata/jobs"
+	"github.com/strata-oss/strata/jobs/ledger"
+	"github.com/strata-oss/strata/pipeline"
+	"github.com/strata-oss/strata/pipeline/config"
+)
+
+// JobName is the scheduled job's name in gocron and in logs.
+const JobName = "strata-scheduled-run"
+
+// abortWait bounds the wait for cancelled runs to return.
+const abortWait = 30 * time.Second
+
+// Options configure a daemon. Only Listen or Listener is required.
+type Options struct {
+	// Listen is the API's address; default the config's api.listen.
+	Listen string
+	// Listener, if set, is used instead of listening on Listen (tests).
+	Listener net.Listener
+	// Token guards the mutating endpoints; empty disables them. TokenEnv
+	// names where it came from, for the message that says how to enable
+	// them.
+	Token, TokenEnv string
+	Logger          zerolog.Logger
+	// Runner configures the runs; its Logger is replaced by Logger.
+	Runner jobs.RunnerOptions
+	// Now is the scheduler's clock; default time.Now.
+	Now func() time.Time
+	// AsOfFor maps the time a scheduled run fires to the date it
+	// processes; default AsOfFor(fired, schedule zone, lag_days). Tests
+	// compress days into seconds with it.
+	AsOfFor func(fired time.Time) time.Time
+	// Grace overrides schedule.grace_period (tests).
+	Grace *time.Duration
+}
+
+// Daemon is a running `strata serve`.
+type Daemon struct {
+	cfg     *config.Config
+	opt     Options
+	log     zerolog.Logger
+	runner  *jobs.Runner
+	metrics *metrics
+	now     func() time.Time
+	asOfFor func(time.Time) time.Time
+	grace   time.Duration
+
+	ready atomic.Bool
+	// runCtx is the parent of every run; it is not the context Run was
+	// given, so that a shutdown signal does not cancel runs before their
+	// grace period.
+	runCtx    context.Context
+	cancelRun context.CancelCauseFunc
+
+	mu        sync.Mutex
+	draining  bool
+	wg        sync.WaitGroup
+	pending   map[string]*ledger.Record // accepted API runs not yet in the ledger
+	backfills map[string]*jobs.BackfillProgress
+}
+
+// AsOfFor is the date a run fired at fired processes: the calendar day of
+// fired in loc, minus lag days.
+func AsOfFor(fired time.Time, loc *time.Location, lag int) time.Time {
+	y, m, d := fired.In(loc).Date()
+	return time.Date(y, m, d-lag, 0, 0, 0, 0, time.UTC)
+}
+
+// New prepares a daemon for cfg: it opens the storage and checks the
+// schedule, but starts nothing.
+func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) {
+	if cfg.Schedule.Cron == "" {
+		return nil, &jobs.UsageError{Msg: `schedule.cron is not set: strata serve needs a schedule, e.g. schedule: {cron: "0 3 * * *"}`}
+	}
+	d := &Daemon{cfg: cfg, opt: opt, log: opt.Logger, metrics: newMetrics(), now: opt.Now, asOfFor: opt.AsOfFor,
+		grace: cfg.Schedule.Grace(), pending: map[string]*ledger.Record{}, backfills: map[string]*jobs.BackfillProgress{}}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.asOfFor == nil {
+		loc, lag := cfg.ScheduleLocation(), cfg.Schedule.Lag()
+		d.asOfFor = func(fired time.Time) time.Time { return AsOfFor(fired, loc, lag) }
+	}
+	if opt.Grace != nil {
+		d.grace = *opt.Grace
+	}
+	ro := opt.Runner
+	onFinish := ro.OnFinish
+	ro.OnFinish = func(rec *ledger.Record) {
+		d.metrics.observe(rec)
+		if onFinish != nil {
+			onFinish(rec)
+		}
+	}
+	ro.Logger = opt.Logger
+	var err error
+	if d.runner, err = jobs.NewRunner(ctx, cfg, ro); err != nil {
+		return nil, err
+	}
+	d.runCtx, d.cancelRun = context.WithCancelCause(context.WithoutCancel(ctx))
+	return d, nil
+}
+
+// Handler is the daemon's HTTP API.
+func (d *Daemon) Handler() http.Handler { return d.routes() }
+
+// Run schedules runs and serves the API until ctx ends, then shuts down
+// gracefully (see the package doc). It returns nil after a clean shutdown.
+func (d *Daemon) Run(ctx context.Context) error {
+	ln := d.opt.Listener
+	if ln == nil {
+		addr := d.opt.Listen
+		if addr == "" {
+			addr = d.cfg.API.ListenAddr()
+		}
+		var err error
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("listen on %s: %w", addr, err)
+		}
+	}
+	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	// Runs are drained by shutdown before the scheduler stops, so its
+	// own wait for running jobs is short.
+	s, err := gocron.NewScheduler(gocron.WithLocation(d.cfg.ScheduleLocation()), gocron.WithStopTimeout(5*time.Second))
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	// Singleton: a run still going when the next firing comes makes
+	// that firing a no-op rather than a second run.
+	job, err := s.NewJob(gocron.CronJob(d.cfg.Schedule.Cron, true), gocron.NewTask(d.scheduled),
+		gocron.WithName(JobName), gocron.WithSingletonMode(gocron.LimitModeReschedule))
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("schedule %q: %w", d.cfg.Schedule.Cron, err)
+	}
+	s.Start()
+	d.ready.Store(true)
+	d.metrics.ready.Set(1)
+	ev := d.log.Info().Str("listen", ln.Addr().String()).Str("cron", d.cfg.Schedule.Cron).
+		Str("timezone", d.cfg.ScheduleLocation().String()).Int("lag_days", d.cfg.Schedule.Lag()).Str("job", JobName)
+	if next, err := job.NextRun(); err == nil {
+		ev = ev.Time("next_run", next)
+	}
+	ev.Bool("api_mutations", d.opt.Token != "").Msg("strata serve started")
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		d.log.Error().Err(err).Msg("the API server stopped; shutting down")
+	}
+	d.shutdown(s)
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("API server: %w", err)
+	}
+	d.log.Info().Msg("strata serve stopped")
+	return nil
+}
+
+// shutdown stops new work, waits the grace period for running work, then
+// cancels what is left and waits for it to abort.
+func (d *Daemon) shutdown(s gocron.Scheduler) {
+	d.ready.Store(false)
+	d.metrics.ready.Set(0)
+	d.mu.Lock()
+	d.draining = true
+	d.mu.Unlock()
+	d.log.Info().Dur("grace_period", d.grace).Msg("shutting down: not ready, no new runs; waiting for running ones")
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d.grace):
+		d.log.Warn().Msg("grace period over: cancelling running runs; they stop before publishing")
+		d.cancelRun(errors.New("strata serve is shutting down and the grace period is over"))
+		// A stage deep in computation notices cancellation only at its
+		// next check. Past this bound the process exits anyway: a run
+		// killed before its commit point publishes nothing either.
+		select {
+		case <-done:
+		case <-time.After(abortWait):
+			d.log.Error().Dur("waited", abortWait).
+				Msg("runs did not stop after cancellation; exiting without them (they had not committed; the next run of their dates marks them abandoned)")
+		}
+	}
+	if err := s.Shutdown(); err != nil {
+		d.log.Warn().Err(err).Msg("scheduler shutdown")
+	}
+}
+
+// begin registers a unit of work unless the daemon is draining.
+func (d *Daemon) begin() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.draining {
+		return false
+	}
+	d.wg.Add(1)
+	d.metrics.inProgress.Inc()
+	return true
+}
+
+func (d *Daemon) end() {
+	d.metrics.inProgress.Dec()
+	d.wg.Done()
+}
+
+// scheduled is the gocron task.
+func (d *Daemon) scheduled() {
+	fired := d.now()
+	if !d.begin() {
+		return
+	}
+	defer d.end()
+	asOf := d.asOfFor(fired)
+	sch := d.cfg.Schedule
+	_, err := d.runner.Run(d.runCtx, jobs.Request{AsOf: asOf, Trigger: ledger.Schedule,
+		Retries: sch.RetryLimit(), Backoff: sch.FirstBackoff()})
+	if err != nil && jobs.ExitCode(err) != jobs.ExitLocked {
+		d.log.Error().Err(err).Str("as_of", asOf.Format(pipeline.DateLayout)).Msg("scheduled run failed")
+	}
+}
+
+// Ready reports whether the daemon accepts new runs.
+func (d *Daemon) Ready() bool { return d.ready.Load() }

@@ -1,0 +1,276 @@
+// Package ledger is the run ledger: one JSON record per run, kept in the
+// output location next to what the runs published, so that every process
+// sharing the location (daemons, backfills, `strata run`) reads and writes
+// the same history.
+//
+// A record is written when a run starts and overwritten when it ends. Keys
+// are _strata/runs/dt=<as-of>/<run id>.json: Hive-style, so the ledger is
+// itself queryable (DuckDB: read_json('…/_strata/runs/dt=*/*.json')), and
+// run ids start with their UTC start time, so keys sort by start.
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/strata-oss/strata/pipeline/extract"
+	"github.com/strata-oss/strata/pipeline/objstore"
+)
+
+// Prefix is where the ledger lives in an output location.
+const Prefix = "_strata/runs/"
+
+// Status is where a run is.
+type Status string
+
+// Statuses. A record stays "running" only while its run does; a process
+// that died mid-run leaves one behind, and the next run of the same date
+// marks it failed (see Abandoned).
+const (
+	Running   Status = "running"
+	Succeeded Status = "succeeded"
+	Failed    Status = "failed"
+	Skipped   Status = "skipped"
+)
+
+// Trigger is what started a run.
+type Trigger string
+
+// Triggers.
+const (
+	Schedule Trigger = "schedule"
+	API      Trigger = "api"
+	Backfill Trigger = "backfill"
+	CLI      Trigger = "cli"
+)
+
+// Record is one run.
+type Record struct {
+	ID      string  `json:"id"`
+	AsOf    string  `json:"as_of"`
+	Trigger Trigger `json:"trigger"`
+	Status  Status  `json:"status"`
+	// Try counts the tries of one request: a transient failure is retried
+	// as a new run with the next try number.
+	Try int `json:"try"`
+	// BackfillID groups the runs of one backfill.
+	BackfillID string `json:"backfill_id,omitempty"`
+	// Holder is the process that ran it (host, pid).
+	Holder  string `json:"holder"`
+	Version string `json:"version"`
+
+	ConfigHash string `json:"config_hash"`
+	// Attempt is the attempt id the run publishes (or would have) under.
+	Attempt string          `json:"attempt,omitempty"`
+	Inputs  []extract.Input `json:"inputs,omitempty"`
+	// Replaces is the run whose publication of the date this run
+	// replaces, when the date was published before with other inputs,
+	// configuration or version (or the run was forced).
+	Replaces string `json:"replaces,omitempty"`
+
+	StartedAt       time.Time  `json:"started_at"`
+	FinishedAt      *time.Time `json:"finished_at,omitempty"`
+	DurationSeconds float64    `json:"duration_seconds,omitempty"`
+	Stages          []Stage    `json:"stages,omitempty"`
+
+	Customers int `json:"customers,omitempty"`
+	Orders    int `json:"orders,omitempty"`
+	// Rows published per table.
+	Rows map[string]int64 `json:"rows,omitempty"`
+
+	// Reason says why a run was skipped.
+	Reason   string `json:"reason,omitempty"`
+	Error    string `json:"error,omitempty"`
+	ExitCode int    `json:"exit_code"`
+}
+
+// Stage is how long one pipeline stage took.
+type Stage struct {
+	Stage   string  `json:"stage"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Finished reports whether the record is final.
+func (r *Record) Finished() bool { return r.Status != Running }
+
+// Key is the object key of run id of date asOf.
+func Key(asOf, id string) string {
+	return Prefix + "dt=" + asOf + "/" + id + ".json"
+}
+
+// Store is what the ledger needs of an object store.
+type Store interface {
+	Iter(ctx context.Context, prefix string, fn func(key string) error) error
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	Upload(ctx context.Context, key string, r io.Reader) error
+}
+
+// Ledger reads and writes run records in a store.
+type Ledger struct{ s Store }
+
+// New returns the ledger kept in s (an output location).
+func New(s Store) *Ledger { return &Ledger{s: s} }
+
+// ErrNotFound says there is no record with the id asked for.
+var ErrNotFound = errors.New("no such run")
+
+var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// Put writes rec, replacing an earlier version of it.
+func (l *Ledger) Put(ctx context.Context, rec *Record) error {
+	if !validID.MatchString(rec.ID) || rec.AsOf == "" {
+		return fmt.Errorf("ledger: record needs an id and an as-of date, got %q, %q", rec.ID, rec.AsOf)
+	}
+	data, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode run %s: %w", rec.ID, err)
+	}
+	key := Key(rec.AsOf, rec.ID)
+	if err := l.s.Upload(ctx, key, bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("write ledger %s: %w", key, err)
+	}
+	return nil
+}
+
+// Get returns the record of run id, or an error wrapping ErrNotFound.
+func (l *Ledger) Get(ctx context.Context, id string) (*Record, error) {
+	if !validID.MatchString(id) {
+		return nil, fmt.Errorf("run %q: %w", id, ErrNotFound)
+	}
+	var key string
+	err := l.s.Iter(ctx, Prefix, func(k string) error {
+		if path.Base(k) == id+".json" {
+			key = k
+			return errStop
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return nil, fmt.Errorf("list ledger: %w", err)
+	}
+	if key == "" {
+		return nil, fmt.Errorf("run %q: %w", id, ErrNotFound)
+	}
+	return l.read(ctx, key)
+}
+
+var errStop = errors.New("stop")
+
+// Query selects records. The zero Query is every record.
+type Query struct {
+	AsOf  string // only this date
+	Limit int    // at most this many, newest first; 0 for all
+}
+
+// List returns the records matching q, newest first.
+func (l *Ledger) List(ctx context.Context, q Query) ([]*Record, error) {
+	prefix := Prefix
+	if q.AsOf != "" {
+		prefix += "dt=" + q.AsOf + "/"
+	}
+	type entry struct{ key, id string }
+	var entries []entry
+	err := l.s.Iter(ctx, prefix, func(k string) error {
+		if id, ok := strings.CutSuffix(path.Base(k), ".json"); ok {
+			entries = append(entries, entry{k, id})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list ledger: %w", err)
+	}
+	// Ids begin with their UTC start time, so this is newest first
+	// without reading a record.
+	sort.Slice(entries, func(i, j int) bool { return entries[i].id > entries[j].id })
+	if q.Limit > 0 && len(entries) > q.Limit {
+		entries = entries[:q.Limit]
+	}
+	recs := make([]*Record, len(entries))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for i, e := range entries {
+		g.Go(func() error {
+			r, err := l.read(gctx, e.key)
+			if objstore.IsNotExist(err) {
+				return nil // removed since listed
+			}
+			recs[i] = r
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out := recs[:0]
+	for _, r := range recs {
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	// Ids order by the second; the records know better.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].StartedAt.After(out[j].StartedAt) })
+	return out, nil
+}
+
+func (l *Ledger) read(ctx context.Context, key string) (*Record, error) {
+	rc, err := l.s.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	var r Record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("decode ledger %s: %w", key, err)
+	}
+	return &r, nil
+}
+
+// Abandoned marks every record of asOf still "running" as failed, except
+// the one with id keep. Only a holder of the date's lock may call it: no
+// other run of the date can then be alive, so a running record is one
+// whose process died before it could write its end.
+func (l *Ledger) Abandoned(ctx context.Context, asOf, keep string, now time.Time) ([]*Record, error) {
+	recs, err := l.List(ctx, Query{AsOf: asOf})
+	if err != nil {
+		return nil, err
+	}
+	var marked []*Record
+	for _, r := range recs {
+		if r.Status != Running || r.ID == keep {
+			continue
+		}
+		r.Status = Failed
+		r.ExitCode = 1
+		r.Error = "abandoned: the process stopped before the run finished (crash or kill); nothing of it was published"
+		t := now.UTC()
+		r.FinishedAt = &t
+		if err := l.Put(ctx, r); err != nil {
+			return marked, err
+		}
+		marked = append(marked, r)
+	}
+	return marked, nil
+}
+
+// Finish completes rec at now: status, duration and end time.
+func (r *Record) Finish(status Status, now time.Time) {
+	t := now.UTC()
+	r.Status = status
+	r.FinishedAt = &t
+	r.DurationSeconds = t.Sub(r.StartedAt).Seconds()
+}
