@@ -28,28 +28,45 @@ func benchBlobs(n, d, k int) Matrix {
 	return X
 }
 
-// BenchmarkLloydIteration times one assignment+accumulation pass (the
-// kernel of an iteration) at n=1M, d=8, k=8 with GOMAXPROCS workers.
+// BenchmarkLloydIteration times one Lloyd assignment pass (distances,
+// argmin, moving the rows that change cluster in the sums; with the centres
+// fixed, none do after the first round) at n=1M, k=8 with GOMAXPROCS
+// workers, at d=8 (the shape of the shared floor benchmark) and d=10 (the
+// peer benchmark's), with the vector kernel and the portable one.
 func BenchmarkLloydIteration(b *testing.B) {
-	const n, d, k = 1_000_000, 8, 8
-	X := customerLike(n, d)
-	C := append([]float64(nil), X.Data[:k*d]...)
-	labels := make([]int32, n)
-	pt := newPartials(numChunks(n), k, d)
-	sums, counts := make([]float64, k*d), make([]int64, k)
-	workers := resolveWorkers(0)
-	ctx := context.Background()
-	b.ResetTimer()
-	for b.Loop() {
-		_ = forChunks(ctx, n, workers, func(c, lo, hi int) {
-			cs, cc := pt.sums[c*k*d:(c+1)*k*d], pt.counts[c*k:(c+1)*k]
-			clear(cs)
-			clear(cc)
-			pt.inertia[c], pt.changed[c] = lloydChunk(X.Data, d, C, k, lo, hi, labels, cs, cc)
-		})
-		pt.merge(sums, counts)
+	for _, d := range []int{8, 10} {
+		for _, simd := range []bool{true, false} {
+			if simd && !simdAvailable() {
+				continue
+			}
+			b.Run(fmt.Sprintf("d=%d/simd=%v", d, simd), func(b *testing.B) {
+				const n, k = 1_000_000, 8
+				X := customerLike(n, d)
+				kn := kernel{d: d, simd: simd}
+				cs := &centres{}
+				kn.prepare(cs, X.Data[:k*d])
+				labels := make([]int32, n)
+				pt := newPartials(numChunks(n), k, d)
+				sums, counts := make([]float64, k*d), make([]int64, k)
+				workers := resolveWorkers(0)
+				var s scratch
+				wss := s.workers(workers)
+				ctx := context.Background()
+				b.ResetTimer()
+				for b.Loop() {
+					_ = forChunks(ctx, n, workers, func(w, c, lo, hi int) {
+						cs_, cc := pt.chunk(c, k, d)
+						out := wss[w].outFor(cs.stride)
+						for b := lo; b < hi; b += blockRows {
+							pt.changed[c] += lloydBlock(kn, X.Data, cs, b, min(hi, b+blockRows), labels, cs_, cc, out)
+						}
+					})
+					pt.merge(sums, counts)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e6, "ms/iter")
+			})
+		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e6, "ms/iter")
 }
 
 // customerLike mimics /work/shared/bench/gen_customers.py in shape: six

@@ -28,96 +28,54 @@ func splitmix64(x uint64) uint64 {
 // potential the most is kept (lowest candidate on ties). given holds
 // centres (row-major) that are kept as the first ones, for warm starts.
 //
-// closest is scratch of length X.N.
-func seedPlusPlus(ctx context.Context, X Matrix, k int, given []float64, rng *rand.Rand, workers int, closest []float64) ([]float64, error) {
-	n, d := X.N, X.D
-	C := make([]float64, k*d)
-	g := copy(C, given) / d
-	if g == k {
-		return C, nil
-	}
-	if g == 0 {
-		copy(C[:d], X.Row(rng.IntN(n)))
-		g = 1
-	}
-	nc := numChunks(n)
-	part := make([]float64, nc)
-	err := forChunks(ctx, n, workers, func(c, lo, hi int) {
-		var s float64
-		for i := lo; i < hi; i++ {
-			_, closest[i] = nearest(X.Data[i*d:i*d+d:i*d+d], C, g)
-			s += closest[i]
+// Each step is one pass over the data (job.seedRows): it folds the previous
+// step's centre into the closest distances and sums, per chunk, the
+// potential every candidate would leave. The chosen candidate's sums are
+// then the next step's chunk potentials, so sampling needs no pass of its
+// own. Fits seed inside the lockstep engine; this is the same job run
+// alone, for mini-batch and tests.
+func seedPlusPlus(ctx context.Context, X Matrix, kn kernel, k int, given []float64, rng *rand.Rand, workers int) ([]float64, error) {
+	p := fitParams{k: k, kern: kn, algo: Lloyd}
+	var C []float64
+	started := false
+	err := runJobs(ctx, X, workers, 1, func(mem *jobMem) *job {
+		if started {
+			return nil
 		}
-		part[c] = s
-	})
+		started = true
+		jb := newJob(X, p, 0, rng, given, mem)
+		jb.seedOnly = true
+		if jb.phase == phaseIterate { // all k given
+			jb.phase = phaseDone
+		}
+		return jb
+	}, func(jb *job) { C = jb.C })
 	if err != nil {
 		return nil, err
 	}
-	trials := 2 + int(math.Log(float64(k)))
-	cand := make([]int, trials)
-	candC := make([]float64, trials*d)
-	candPart := make([]float64, nc*trials)
-	prefix := make([]float64, nc+1)
-	for j := g; j < k; j++ {
-		for c := 0; c < nc; c++ {
-			prefix[c+1] = prefix[c] + part[c]
-		}
-		pot := prefix[nc]
-		for t := range cand {
-			cand[t] = sampleD2(closest, prefix, rng.Float64()*pot, rng)
-			copy(candC[t*d:], X.Row(cand[t]))
-		}
-		err := forChunks(ctx, n, workers, func(c, lo, hi int) {
-			acc := candPart[c*trials : (c+1)*trials]
-			clear(acc)
-			dist := make([]float64, trials)
-			for i := lo; i < hi; i++ {
-				sqDists(X.Data[i*d:i*d+d:i*d+d], candC, dist)
-				for t, v := range dist {
-					acc[t] += min(closest[i], v)
-				}
-			}
-		})
-		if err != nil {
-			return nil, err
-		}
-		bestT, bestPot := 0, math.Inf(1)
-		for t := range cand {
-			var s float64
-			for c := 0; c < nc; c++ {
-				s += candPart[c*trials+t]
-			}
-			if s < bestPot {
-				bestT, bestPot = t, s
-			}
-		}
-		y := X.Row(cand[bestT])
-		copy(C[j*d:], y)
-		err = forChunks(ctx, n, workers, func(c, lo, hi int) {
-			var s float64
-			var dist [1]float64
-			for i := lo; i < hi; i++ {
-				sqDists(X.Data[i*d:i*d+d:i*d+d], y, dist[:])
-				closest[i] = min(closest[i], dist[0])
-				s += closest[i]
-			}
-			part[c] = s
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
 	return C, nil
+}
+
+// minDist is min for squared distances (≥ +0, never NaN): comparing bit
+// patterns as integers compiles to a conditional move, where the float min
+// needs extra instructions for NaN and signed zeros.
+func minDist(a, b float64) float64 {
+	ka, kb := int64(math.Float64bits(a)), int64(math.Float64bits(b))
+	if kb < ka {
+		ka = kb
+	}
+	return math.Float64frombits(uint64(ka))
 }
 
 // sampleD2 returns the first row whose cumulative weight exceeds r, where
 // the cumulative weight is the chunk prefix plus a running sum inside the
 // chunk: a definition that does not depend on how chunks were scheduled.
-func sampleD2(w, prefix []float64, r float64, rng *rand.Rand) int {
+// weights(c) gives the weights of chunk c's rows.
+func sampleD2(prefix []float64, r float64, n int, rng *rand.Rand, weights func(c int) []float64) int {
 	nc := len(prefix) - 1
 	if !(prefix[nc] > 0) {
 		// Every row coincides with a centre; any row is as good as another.
-		return rng.IntN(len(w))
+		return rng.IntN(n)
 	}
 	lo, hi := 0, nc-1 // last chunk c with prefix[c] <= r
 	for lo < hi {
@@ -130,18 +88,22 @@ func sampleD2(w, prefix []float64, r float64, rng *rand.Rand) int {
 	}
 	for c := lo; c < nc; c++ {
 		s := prefix[c]
-		a, b := chunkBounds(c, len(w))
-		for i := a; i < b; i++ {
-			s += w[i]
-			if s > r && w[i] > 0 {
-				return i
+		a, _ := chunkBounds(c, n)
+		for q, v := range weights(c) {
+			s += v
+			if s > r && v > 0 {
+				return a + q
 			}
 		}
 	}
 	// Rounding left r at or above the total: take the last row with weight.
-	for i := len(w) - 1; i > 0; i-- {
-		if w[i] > 0 {
-			return i
+	for c := nc - 1; c >= 0; c-- {
+		a, _ := chunkBounds(c, n)
+		w := weights(c)
+		for q := len(w) - 1; q >= 0; q-- {
+			if w[q] > 0 {
+				return a + q
+			}
 		}
 	}
 	return 0

@@ -1,29 +1,213 @@
 package cluster
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
-// The distance kernels. Every squared distance in the package goes through
-// sqDist or one of the lloyd* kernels below, which compute it with exactly
-// the same operation order; that is what lets Lloyd, Hamerly, Assign and
-// Inertia agree to the last bit. TestKernelsAgree pins it.
+// The fit's distance kernel.
+//
+// Every squared distance that decides a label, a bound or a reported
+// inertia is computed in one canonical order: v = x_t − c_t, then
+// s = fma(v, v, s) for t = 0, 1, …, d−1 from s = +0. The vector kernel
+// (kernel_amd64.s) computes eight such sums side by side, one per centre, in
+// exactly that order, and pairDist is the same sum for one pair, so every
+// path (vector or not, any worker count, Lloyd or Hamerly, fit or Assign or
+// Inertia) gets the same bits. TestKernelsAgree pins it.
+//
+// Metrics (silhouette, CH, DB) use sqDist, a faster non-canonical sum: they
+// are reported, not compared bit for bit with a fit.
+
+// simdGroup is the number of centres the vector kernel handles at once.
+const simdGroup = 8
+
+// kernel is the distance code chosen for one fit.
+type kernel struct {
+	d int
+	// simd selects the vector kernel; false gives the portable Go one, with
+	// identical results.
+	simd bool
+}
+
+func newKernel(d int) kernel { return kernel{d: d, simd: simdAvailable()} }
+
+// centres is a set of m centres prepared for kernel.dists.
+type centres struct {
+	m      int
+	rows   []float64 // m×d, row-major
+	ct     []float64 // vector layout: groups of 8 centres, for each t the 8 values c_j[t]; zero padded
+	stride int       // row stride of dists' output
+	// bias is added to the first group's distances by rescanSIMD: 0 for a
+	// centre, +Inf for padding, so that padding is never nearest.
+	bias [simdGroup]float64
+}
+
+// prepare loads the m = len(C)/d centres in C into cs, reusing its memory.
+func (kn kernel) prepare(cs *centres, C []float64) {
+	d := kn.d
+	m := len(C) / d
+	cs.m = m
+	cs.rows = append(cs.rows[:0], C[:m*d]...)
+	if !kn.simd {
+		cs.stride = m
+		return
+	}
+	g := (m + simdGroup - 1) / simdGroup
+	cs.stride = g * simdGroup
+	n := g * simdGroup * d
+	if cap(cs.ct) < n {
+		cs.ct = make([]float64, n)
+	}
+	cs.ct = cs.ct[:n]
+	clear(cs.ct)
+	for j := range cs.bias {
+		cs.bias[j] = 0
+		if j >= m {
+			cs.bias[j] = math.Inf(1)
+		}
+	}
+	for j := 0; j < m; j++ {
+		base := (j/simdGroup)*simdGroup*d + j%simdGroup
+		for t, v := range C[j*d : j*d+d] {
+			cs.ct[base+t*simdGroup] = v
+		}
+	}
+}
+
+// dists writes the squared distance from row lo+r of X to centre j into
+// out[r*cs.stride+j], for rows [lo, hi) and j < cs.m. Entries j ≥ cs.m of a
+// row are scratch.
+func (kn kernel) dists(X []float64, lo, hi int, cs *centres, out []float64) {
+	if hi <= lo {
+		return
+	}
+	d := kn.d
+	_ = out[(hi-lo)*cs.stride-1]
+	_ = X[hi*d-1]
+	if kn.simd {
+		distsSIMD(&X[lo*d], nil, hi-lo, d, &cs.ct[0], cs.stride/simdGroup, &out[0])
+		return
+	}
+	for i := lo; i < hi; i++ {
+		x := X[i*d : i*d+d : i*d+d]
+		o := out[(i-lo)*cs.stride : (i-lo)*cs.stride+cs.m]
+		for j := range o {
+			o[j] = pairDist(x, cs.rows[j*d:j*d+d])
+		}
+	}
+}
+
+// distsRows is dists for the listed rows of X: row rows[r]'s distances go
+// to out[r*cs.stride+j].
+func (kn kernel) distsRows(X []float64, rows []int32, cs *centres, out []float64) {
+	if len(rows) == 0 {
+		return
+	}
+	d := kn.d
+	_ = out[len(rows)*cs.stride-1]
+	if kn.simd {
+		n := len(X) / d
+		for _, i := range rows {
+			if uint(i) >= uint(n) {
+				panic(fmt.Sprintf("cluster: row %d of %d", i, n))
+			}
+		}
+		distsSIMD(&X[0], &rows[0], len(rows), d, &cs.ct[0], cs.stride/simdGroup, &out[0])
+		return
+	}
+	for r, i := range rows {
+		x := X[int(i)*d : int(i)*d+d : int(i)*d+d]
+		o := out[r*cs.stride : r*cs.stride+cs.m]
+		for j := range o {
+			o[j] = pairDist(x, cs.rows[j*d:j*d+d])
+		}
+	}
+}
+
+// pairDist is the canonical squared distance of one pair (see the top of
+// this file).
+func pairDist(x, c []float64) float64 {
+	c = c[:len(x)]
+	var s float64
+	for t, v := range x {
+		e := v - c[t]
+		s = math.FMA(e, e, s)
+	}
+	return s
+}
+
+// argmin returns the index of the smallest value of o (the first on ties)
+// and the value. The values are squared distances: ≥ +0 and never NaN, so
+// their bit patterns order as the values do and an integer compare, which
+// compiles to a conditional move, replaces a float compare-and-branch that
+// would mispredict on every other row.
+func argmin(o []float64) (int, float64) {
+	bk, bj := int64(math.Float64bits(o[0])), 0
+	for j := 1; j < len(o); j++ {
+		if v := int64(math.Float64bits(o[j])); v < bk {
+			bk, bj = v, j
+		}
+	}
+	return bj, math.Float64frombits(uint64(bk))
+}
+
+// argmin2 is argmin that also returns the second smallest value (+Inf when
+// len(o) == 1), for Hamerly's lower bound.
+func argmin2(o []float64) (int, float64, float64) {
+	b1, b2, bj := int64(math.Float64bits(o[0])), int64(math.Float64bits(math.Inf(1))), 0
+	for j := 1; j < len(o); j++ {
+		v := int64(math.Float64bits(o[j]))
+		b2 = min(b2, max(b1, v))
+		if v < b1 {
+			b1, bj = v, j
+		}
+	}
+	return bj, math.Float64frombits(uint64(b1)), math.Float64frombits(uint64(b2))
+}
+
+// addRows adds rows [lo, hi) of X to the sum (k×d) and count of their
+// label's cluster, in row order.
+func addRows(X []float64, d, lo, hi int, labels []int32, sums []float64, counts []int64) {
+	for i := lo; i < hi; i++ {
+		a := int(labels[i])
+		x := X[i*d : i*d+d : i*d+d]
+		s := sums[a*d : a*d+d : a*d+d]
+		for t, v := range x {
+			s[t] += v
+		}
+		counts[a]++
+	}
+}
+
+// moveRow moves row x from cluster from (none if < 0) to cluster to in a
+// chunk's sums and counts. A cluster left with no row gets its sum reset to
+// exactly zero, so that rounding residue of the subtractions cannot outlive
+// its rows.
+func moveRow(x []float64, from, to int, sums []float64, counts []int64) {
+	d := len(x)
+	if from >= 0 {
+		s := sums[from*d : from*d+d : from*d+d]
+		if counts[from]--; counts[from] == 0 {
+			clear(s)
+		} else {
+			for t, v := range x {
+				s[t] -= v
+			}
+		}
+	}
+	s := sums[to*d : to*d+d : to*d+d]
+	for t, v := range x {
+		s[t] += v
+	}
+	counts[to]++
+}
 
 // sqDist returns the squared Euclidean distance between x and c (len(c) >=
-// len(x)).
-func sqDist(x, c []float64) float64 {
-	if len(x) == 8 {
-		return sqDist8((*[8]float64)(x), (*[8]float64)(c[:8]))
-	}
-	return sqDistN(x, c)
-}
+// len(x)) with four independent accumulators (the adds are the latency
+// bottleneck of a single running sum). It is for metrics only; see the top
+// of this file.
+func sqDist(x, c []float64) float64 { return sqDistN(x, c) }
 
-func sqDist8(x, c *[8]float64) float64 {
-	v0, v1, v2, v3 := x[0]-c[0], x[1]-c[1], x[2]-c[2], x[3]-c[3]
-	v4, v5, v6, v7 := x[4]-c[4], x[5]-c[5], x[6]-c[6], x[7]-c[7]
-	return (v0*v0 + v1*v1) + (v2*v2 + v3*v3) + (v4*v4 + v5*v5) + (v6*v6 + v7*v7)
-}
-
-// sqDistN keeps four independent accumulators: the adds are the latency
-// bottleneck of a single running sum.
 func sqDistN(x, c []float64) float64 {
 	c = c[:len(x)]
 	var s0, s1, s2, s3 float64
@@ -42,161 +226,9 @@ func sqDistN(x, c []float64) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// less1 is 1 if a < b and 0 otherwise, for finite or +Inf b, without a
-// branch: the sign bit of a-b. Equal values give +0, so ties keep the
-// earlier (lower) index.
-func less1(a, b float64) int { return int(math.Float64bits(a-b) >> 63) }
-
-// nearest returns the index of the closest centre (lowest index on ties) and
-// the squared distance to it.
-func nearest(x, C []float64, k int) (int, float64) {
-	if len(x) == 8 {
-		return nearest8((*[8]float64)(x), C[:k*8])
-	}
-	return nearestN(x, C[:k*len(x)])
-}
-
-func nearest8(x *[8]float64, C []float64) (int, float64) {
-	best, bj := math.Inf(1), 0
-	for j := 0; j < len(C)/8; j++ {
-		c := (*[8]float64)(C[j*8 : j*8+8])
-		v0, v1, v2, v3 := x[0]-c[0], x[1]-c[1], x[2]-c[2], x[3]-c[3]
-		v4, v5, v6, v7 := x[4]-c[4], x[5]-c[5], x[6]-c[6], x[7]-c[7]
-		s := (v0*v0 + v1*v1) + (v2*v2 + v3*v3) + (v4*v4 + v5*v5) + (v6*v6 + v7*v7)
-		bj += (j - bj) * less1(s, best)
-		best = min(best, s)
-	}
-	return bj, best
-}
-
-// nearestN has sqDistN written out in the centre loop (the call would cost
-// as much as the distance at d≈10).
-func nearestN(x, C []float64) (int, float64) {
-	d := len(x)
-	best, bj := math.Inf(1), 0
-	for j := 0; j < len(C)/d; j++ {
-		c := C[j*d : j*d+d : j*d+d]
-		var s0, s1, s2, s3 float64
-		t := 0
-		for ; t+4 <= d; t += 4 {
-			v0, v1, v2, v3 := x[t]-c[t], x[t+1]-c[t+1], x[t+2]-c[t+2], x[t+3]-c[t+3]
-			s0 += v0 * v0
-			s1 += v1 * v1
-			s2 += v2 * v2
-			s3 += v3 * v3
-		}
-		for ; t < d; t++ {
-			v := x[t] - c[t]
-			s0 += v * v
-		}
-		s := (s0 + s1) + (s2 + s3)
-		bj += (j - bj) * less1(s, best)
-		best = min(best, s)
-	}
-	return bj, best
-}
-
-// nearest2 is nearest that also returns the second smallest squared
-// distance, for Hamerly's lower bound.
-func nearest2(x, C []float64, k int) (int, float64, float64) {
-	d := len(x)
-	b1, b2, bj := sqDist(x, C[:d]), math.Inf(1), 0
-	for j := 1; j < k; j++ {
-		s := sqDist(x, C[j*d:j*d+d])
-		bj += (j - bj) * less1(s, b1)
-		b2 = min(b2, max(b1, s))
-		b1 = min(b1, s)
-	}
-	return bj, b1, b2
-}
-
-// lloydChunk assigns rows [lo,hi) of X to their nearest centre, adds each row
-// to its centre's sum and count, and returns the summed squared distance and
-// the number of labels that changed. sums may be nil for a pure assignment.
-func lloydChunk(X []float64, d int, C []float64, k, lo, hi int, labels []int32, sums []float64, counts []int64) (inertia float64, changed int) {
-	if d == 8 {
-		return lloydChunk8(X, C, k, lo, hi, labels, sums, counts)
-	}
-	C = C[:k*d]
-	for i := lo; i < hi; i++ {
-		x := X[i*d : i*d+d : i*d+d]
-		bj, best := nearestN(x, C)
-		changed += b2i(labels[i] != int32(bj))
-		labels[i] = int32(bj)
-		inertia += best
-		if sums != nil {
-			row := sums[bj*d : bj*d+d]
-			for t, v := range x {
-				row[t] += v
-			}
-			counts[bj]++
-		}
-	}
-	return inertia, changed
-}
-
-// lloydChunk8 is lloydChunk for d == 8 with the distance written out and
-// no data-dependent branch in the row loop.
-func lloydChunk8(X, C []float64, k, lo, hi int, labels []int32, sums []float64, counts []int64) (inertia float64, changed int) {
-	C = C[:k*8]
-	for i := lo; i < hi; i++ {
-		x := (*[8]float64)(X[i*8 : i*8+8])
-		best, bj := math.Inf(1), 0
-		for j := 0; j < k; j++ {
-			c := (*[8]float64)(C[j*8 : j*8+8])
-			v0, v1, v2, v3 := x[0]-c[0], x[1]-c[1], x[2]-c[2], x[3]-c[3]
-			v4, v5, v6, v7 := x[4]-c[4], x[5]-c[5], x[6]-c[6], x[7]-c[7]
-			s := (v0*v0 + v1*v1) + (v2*v2 + v3*v3) + (v4*v4 + v5*v5) + (v6*v6 + v7*v7)
-			bj += (j - bj) * less1(s, best)
-			best = min(best, s)
-		}
-		changed += b2i(labels[i] != int32(bj))
-		labels[i] = int32(bj)
-		inertia += best
-		if sums != nil {
-			row := (*[8]float64)(sums[bj*8 : bj*8+8])
-			for t := range row {
-				row[t] += x[t]
-			}
-			counts[bj]++
-		}
-	}
-	return inertia, changed
-}
-
 func b2i(b bool) int {
 	if b {
 		return 1
 	}
 	return 0
-}
-
-// sqDists writes the squared distance from x to every centre in C into out
-// (len(C)/len(x) values), in sqDist's operation order.
-func sqDists(x, C, out []float64) {
-	d := len(x)
-	if d == 8 {
-		x := (*[8]float64)(x)
-		for j := range out {
-			out[j] = sqDist8(x, (*[8]float64)(C[j*8:j*8+8]))
-		}
-		return
-	}
-	for j := range out {
-		c := C[j*d : j*d+d : j*d+d]
-		var s0, s1, s2, s3 float64
-		t := 0
-		for ; t+4 <= d; t += 4 {
-			v0, v1, v2, v3 := x[t]-c[t], x[t+1]-c[t+1], x[t+2]-c[t+2], x[t+3]-c[t+3]
-			s0 += v0 * v0
-			s1 += v1 * v1
-			s2 += v2 * v2
-			s3 += v3 * v3
-		}
-		for ; t < d; t++ {
-			v := x[t] - c[t]
-			s0 += v * v
-		}
-		out[j] = (s0 + s1) + (s2 + s3)
-	}
 }

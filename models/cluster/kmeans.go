@@ -81,11 +81,12 @@ type fitParams struct {
 	workers                  int
 	algo                     Algorithm
 	init                     []float64
+	kern                     kernel
 }
 
 func (cfg Config) resolve(ctx context.Context, X Matrix) (fitParams, error) {
 	p := fitParams{k: cfg.K, nInit: cfg.NInit, maxIter: cfg.MaxIter, batch: cfg.BatchSize,
-		seed: cfg.Seed, workers: resolveWorkers(cfg.Workers), algo: cfg.Algorithm}
+		seed: cfg.Seed, workers: resolveWorkers(cfg.Workers), algo: cfg.Algorithm, kern: newKernel(X.D)}
 	if err := X.validateFinite("data"); err != nil {
 		return p, err
 	}
@@ -137,14 +138,17 @@ func (cfg Config) resolve(ctx context.Context, X Matrix) (fitParams, error) {
 }
 
 // autoAlgorithm is the rule behind Auto: Hamerly when k ≥ 8 and d ≤ 16,
-// Lloyd otherwise. Hamerly replaces the scan of k centres (3kd flops) by a
-// bound update and one compare for most rows once centres settle, at the
-// price of 16 bytes of bound traffic and an unpredictable skip branch per
-// row; the saving grows with k and the bounds hold less often as d grows.
-// Measured (BenchmarkAutoRule, BenchmarkKMeans*, 2-core shared VM, noisy):
-// Hamerly/Lloyd time 0.6 at 1M×10 k=8 on customer-like data, 0.66 at k=16
-// and 0.36 at k=32 (d=10), but 1.2 at k=32 d=32 and 1.35 at k=16 d=100; at
-// k=8 on well-separated blobs, which converge in 2-3 iterations, Lloyd wins.
+// Lloyd otherwise. Hamerly replaces the scan of k centres by a bound update
+// and one compare for most rows once centres settle, at the price of 16
+// bytes of bounds per row and a list of the rows the bounds do not settle;
+// the saving grows with k and the bounds hold less often as d grows.
+// Measured with the vector kernels (BenchmarkAutoRule at 100k rows and the
+// bench/cluster binary at 1M, 2-core shared VM, noisy): Hamerly/Lloyd CPU
+// time 0.8 at 1M×10 k=8 on the customer data, 0.9 at k=16 and 0.7 at k=32
+// (d=10), 0.9 at k=8 d=2, about 1 at k=8 on well-separated blobs (which
+// converge in 2-3 iterations), but 1.3 at k=32 d=32. At k=8 d=32 and k=16
+// d=100 Hamerly was ~0.9 too; the rule leaves wide data to Lloyd, which
+// holds no per-row state, rather than fit it to one noisy machine.
 func autoAlgorithm(k, d int) Algorithm {
 	if k >= 8 && d <= 16 {
 		return Hamerly
@@ -174,66 +178,99 @@ type restart struct {
 	converged  bool
 }
 
-// scratch is the per-concurrent-restart memory, reused across restarts.
+// blockRows is how many rows go through the distance kernel at a time: the
+// rows and their k distances stay in L1 between the kernel and the argmin,
+// and in the lockstep engine between one restart's use and the next's.
+const blockRows = 128
+
+// scratch is the memory of one concurrent mini-batch restart, reused
+// across restarts.
 type scratch struct {
-	labels       []int32
-	upper, lower []float64
+	labels []int32
+	ws     []*workerScratch
 }
 
-func fit(ctx context.Context, X Matrix, p fitParams) (Result, error) {
-	// Restarts are the coarsest and cheapest parallelism (no synchronisation
-	// inside a restart); leftover workers go inside each restart.
-	conc := min(p.workers, p.nInit)
-	inner := max(1, p.workers/conc)
-	pool := make(chan *scratch, conc)
-	for range conc {
-		pool <- &scratch{}
+// workerScratch is the memory of one goroutine.
+type workerScratch struct {
+	out  []float64 // kernel output, blockRows × stride
+	rows []int32   // a block's row list (Hamerly)
+	prev []int32   // the previous labels of rescanned rows
+	// touched sinks runJobs' cache warming reads.
+	touched float64
+}
+
+func (w *workerScratch) prevFor(n int) []int32 {
+	if len(w.prev) < n {
+		w.prev = make([]int32, max(n, passRows))
 	}
+	return w.prev[:n]
+}
+
+// outFor returns the kernel output buffer for blockRows rows of the given
+// stride, with a group of slack at the end for kernels that read a whole
+// group past a row's last centre.
+func (w *workerScratch) outFor(stride int) []float64 {
+	if len(w.out) < blockRows*stride+simdGroup {
+		w.out = make([]float64, blockRows*stride+simdGroup)
+	}
+	return w.out
+}
+
+// workers returns n per-goroutine scratches.
+func (s *scratch) workers(n int) []*workerScratch {
+	for len(s.ws) < n {
+		s.ws = append(s.ws, &workerScratch{})
+	}
+	return s.ws[:n]
+}
+
+// maxSlots bounds how many restarts the lockstep engine runs at once.
+// Sharing a pass pays off quickly (the rows are read once for all of them)
+// and then flattens out, while every restart in flight holds 20 bytes per
+// row (labels and two bounds); the rule keeps that within twice the data
+// (8·d bytes per row) and at most 10.
+func maxSlots(d int) int { return max(2, min(10, 16*d/20)) }
+
+func fit(ctx context.Context, X Matrix, p fitParams) (Result, error) {
 	var (
-		mu    sync.Mutex
 		best  restart
 		bestR = -1
 	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(conc)
-	for r := 0; r < p.nInit; r++ {
-		g.Go(func() error {
-			s := <-pool
-			defer func() { pool <- s }()
+	// (inertia, restart) is a total order, so the winner does not depend on
+	// completion order.
+	offer := func(r int, out restart) {
+		if bestR < 0 || out.inertia < best.inertia || (out.inertia == best.inertia && r < bestR) {
+			if best.labels == nil {
+				best.labels = make([]int32, X.N)
+			}
+			keep := best.labels
+			best = out
+			best.labels = keep
+			copy(best.labels, out.labels)
+			bestR = r
+		}
+	}
+	var err error
+	if p.algo == MiniBatch {
+		err = fitMiniBatch(ctx, X, p, offer)
+	} else {
+		r := 0
+		err = runJobs(ctx, X, p.workers, min(p.nInit, maxSlots(X.D)), func(mem *jobMem) *job {
+			if r == p.nInit {
+				return nil
+			}
 			var init []float64
 			if r == 0 {
 				init = p.init
 			}
-			var (
-				out restart
-				err error
-			)
-			if p.algo == MiniBatch {
-				out, err = runMiniBatch(gctx, X, p, r, inner, init, s)
-			} else {
-				out, err = runLloyd(gctx, X, p, r, inner, init, s)
-			}
-			if err != nil {
-				return fmt.Errorf("restart %d: %w", r, err)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			// (inertia, restart) is a total order, so the winner does not
-			// depend on completion order.
-			if bestR < 0 || out.inertia < best.inertia || (out.inertia == best.inertia && r < bestR) {
-				if best.labels == nil {
-					best.labels = make([]int32, X.N)
-				}
-				keep := best.labels
-				best = out
-				best.labels = keep
-				copy(best.labels, out.labels)
-				bestR = r
-			}
-			return nil
+			r++
+			return newJob(X, p, r-1, newRestartRNG(p.seed, r-1), init, mem)
+		}, func(jb *job) {
+			offer(jb.r, restart{C: jb.C, labels: jb.mem.labels, inertia: jb.inertia,
+				iterations: jb.it, converged: jb.converged})
 		})
 	}
-	if err := g.Wait(); err != nil {
+	if err != nil {
 		return Result{}, err
 	}
 	return Result{
@@ -247,141 +284,82 @@ func fit(ctx context.Context, X Matrix, p fitParams) (Result, error) {
 	}, nil
 }
 
-func (s *scratch) ensure(n int, bounds bool) {
-	if len(s.labels) != n {
-		s.labels = make([]int32, n)
+// fitMiniBatch runs the mini-batch restarts, which are sequential by nature,
+// concurrently, and offers each result.
+func fitMiniBatch(ctx context.Context, X Matrix, p fitParams, offer func(int, restart)) error {
+	conc := min(p.workers, p.nInit)
+	inner := max(1, p.workers/conc)
+	pool := make(chan *scratch, conc)
+	for range conc {
+		pool <- &scratch{}
 	}
-	if (bounds || s.upper != nil) && len(s.upper) != n {
-		s.upper, s.lower = make([]float64, n), make([]float64, n)
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(conc)
+	for r := 0; r < p.nInit; r++ {
+		g.Go(func() error {
+			s := <-pool
+			defer func() { pool <- s }()
+			var init []float64
+			if r == 0 {
+				init = p.init
+			}
+			out, err := runMiniBatch(gctx, X, p, r, inner, init, s)
+			if err != nil {
+				return fmt.Errorf("restart %d: %w", r, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			offer(r, out)
+			return nil
+		})
 	}
+	return g.Wait()
 }
 
-// partials holds one chunk-indexed slot per chunk for a reduction.
+// partials holds one chunk-indexed slot per chunk for a reduction. The
+// sums and counts of a chunk's clusters live across iterations: the first
+// iteration adds every row, later ones only move the rows whose label
+// changed (see moveRow), in row order. Lloyd and Hamerly change the same
+// labels of the same rows, so their sums stay equal to the bit, and an
+// iteration touches the data of the few rows that move instead of all.
 type partials struct {
 	sums    []float64 // nc×k×d
 	counts  []int64   // nc×k
-	inertia []float64 // nc
 	changed []int     // nc
 }
 
 func newPartials(nc, k, d int) *partials {
-	return &partials{make([]float64, nc*k*d), make([]int64, nc*k), make([]float64, nc), make([]int, nc)}
+	return &partials{make([]float64, nc*k*d), make([]int64, nc*k), make([]int, nc)}
+}
+
+// chunk returns chunk c's slots.
+func (pt *partials) chunk(c, k, d int) ([]float64, []int64) {
+	return pt.sums[c*k*d : (c+1)*k*d], pt.counts[c*k : (c+1)*k]
 }
 
 // merge adds the chunk slots in chunk order.
-func (pt *partials) merge(sums []float64, counts []int64) (inertia float64, changed int) {
+func (pt *partials) merge(sums []float64, counts []int64) (changed int) {
 	kd, k := len(sums), len(counts)
 	clear(sums)
 	clear(counts)
-	for c := range pt.inertia {
-		s := pt.sums[c*kd : c*kd+kd]
-		for i, v := range s {
+	for c := range pt.changed {
+		for i, v := range pt.sums[c*kd : (c+1)*kd] {
 			sums[i] += v
 		}
-		for j, v := range pt.counts[c*k : c*k+k] {
+		for j, v := range pt.counts[c*k : (c+1)*k] {
 			counts[j] += v
 		}
-		inertia += pt.inertia[c]
 		changed += pt.changed[c]
 	}
-	return inertia, changed
-}
-
-// runLloyd runs one restart of Lloyd's or Hamerly's algorithm.
-func runLloyd(ctx context.Context, X Matrix, p fitParams, r, workers int, init []float64, s *scratch) (restart, error) {
-	n, d, k := X.N, X.D, p.k
-	hamerly := p.algo == Hamerly && k > 1
-	s.ensure(n, true) // upper doubles as k-means++ scratch
-	rng := newRestartRNG(p.seed, r)
-	C, err := seedPlusPlus(ctx, X, k, init, rng, workers, s.upper)
-	if err != nil {
-		return restart{}, err
-	}
-	labels := s.labels
-	for i := range labels {
-		labels[i] = -1
-	}
-	nc := numChunks(n)
-	pt := newPartials(nc, k, d)
-	sums, counts := make([]float64, k*d), make([]int64, k)
-	newC := make([]float64, k*d)
-	h := newHamerlyState(k, d)
-	out := restart{labels: labels}
-	strict := false
-	var inertia float64
-	for it := 1; it <= p.maxIter; it++ {
-		out.iterations = it
-		first := it == 1
-		if hamerly && !first {
-			h.prepare(C)
-		}
-		err := forChunks(ctx, n, workers, func(c, lo, hi int) {
-			cs, cc := pt.sums[c*k*d:(c+1)*k*d], pt.counts[c*k:(c+1)*k]
-			clear(cs)
-			clear(cc)
-			switch {
-			case !hamerly:
-				pt.inertia[c], pt.changed[c] = lloydChunk(X.Data, d, C, k, lo, hi, labels, cs, cc)
-			case first:
-				pt.changed[c] = hamerlyInitChunk(X.Data, d, C, k, lo, hi, labels, s.upper, s.lower, cs, cc)
-			default:
-				pt.changed[c] = h.chunk(X.Data, d, C, lo, hi, labels, s.upper, s.lower, cs, cc)
-			}
-		})
-		if err != nil {
-			return restart{}, err
-		}
-		var changed int
-		inertia, changed = pt.merge(sums, counts)
-		moved := relocateEmpty(X, C, labels, sums, counts)
-		if hamerly {
-			for _, i := range moved {
-				s.upper[i], s.lower[i] = math.Inf(1), 0
-			}
-		}
-		var shift float64
-		for j := 0; j < k; j++ {
-			cj, nj := newC[j*d:j*d+d], C[j*d:j*d+d]
-			if counts[j] == 0 {
-				copy(cj, nj)
-				continue
-			}
-			inv := float64(counts[j])
-			for t := range cj {
-				cj[t] = sums[j*d+t] / inv
-				e := cj[t] - nj[t]
-				shift += e * e
-			}
-		}
-		if hamerly {
-			h.recordMoves(C, newC)
-		}
-		C, newC = newC, C
-		if changed == 0 && len(moved) == 0 {
-			strict = true
-			out.converged = true
-			break
-		}
-		if shift <= p.tolAbs {
-			out.converged = true
-			break
-		}
-	}
-	if hamerly || !strict {
-		// Labels and inertia must describe the final centres.
-		inertia, err = assignInto(ctx, X, Matrix{Data: C, N: k, D: d}, labels, workers)
-		if err != nil {
-			return restart{}, err
-		}
-	}
-	out.C, out.inertia = C, inertia
-	return out, nil
+	return changed
 }
 
 // relocateEmpty gives every empty cluster the row farthest from its centre
-// (as sklearn does), farthest first, lowest row index on ties, and fixes the
-// sums, counts and labels. It returns the moved rows.
-func relocateEmpty(X Matrix, C []float64, labels []int32, sums []float64, counts []int64) []int {
+// (as sklearn does), farthest first, lowest row index on ties, moving it in
+// labels and in its chunk's partial sums. counts are the merged ones. It
+// returns the moved rows.
+func relocateEmpty(X Matrix, C []float64, labels []int32, counts []int64, pt *partials) []int {
 	var empty []int
 	for j, c := range counts {
 		if c == 0 {
@@ -391,14 +369,14 @@ func relocateEmpty(X Matrix, C []float64, labels []int32, sums []float64, counts
 	if len(empty) == 0 {
 		return nil
 	}
-	d := X.D
+	d, k := X.D, len(counts)
 	m := min(len(empty), X.N)
 	// Top-m by (distance desc, index asc); m ≤ k so insertion is fine.
 	top := make([]int, 0, m)
 	dist := make([]float64, 0, m)
 	for i := 0; i < X.N; i++ {
 		a := int(labels[i])
-		v := sqDist(X.Row(i), C[a*d:a*d+d])
+		v := pairDist(X.Row(i), C[a*d:a*d+d])
 		if len(top) == m && v <= dist[m-1] {
 			continue
 		}
@@ -414,25 +392,57 @@ func relocateEmpty(X Matrix, C []float64, labels []int32, sums []float64, counts
 		top[pos], dist[pos] = i, v
 	}
 	for q, i := range top {
-		j, old := empty[q], int(labels[i])
-		x := X.Row(i)
-		for t, v := range x {
-			sums[old*d+t] -= v
-		}
-		counts[old]--
-		copy(sums[j*d:j*d+d], x)
-		counts[j] = 1
-		labels[i] = int32(j)
+		sums, cnt := pt.chunk(i/chunkRows, k, d)
+		moveRow(X.Row(i), int(labels[i]), empty[q], sums, cnt)
+		labels[i] = int32(empty[q])
 	}
 	return top
 }
 
 // assignInto writes the nearest-centre labels of X's rows into labels and
-// returns the inertia.
-func assignInto(ctx context.Context, X, C Matrix, labels []int32, workers int) (float64, error) {
+// returns the inertia, summed per chunk in row order and over chunks in
+// chunk order. wss must hold one scratch per worker.
+func assignInto(ctx context.Context, kn kernel, X Matrix, C []float64, labels []int32, workers int, wss []*workerScratch) (float64, error) {
+	cs := &centres{}
+	kn.prepare(cs, C)
+	k, st := cs.m, cs.stride
 	part := make([]float64, numChunks(X.N))
-	err := forChunks(ctx, X.N, workers, func(c, lo, hi int) {
-		part[c], _ = lloydChunk(X.Data, X.D, C.Data, C.N, lo, hi, labels, nil, nil)
+	err := forChunks(ctx, X.N, workers, func(w, c, lo, hi int) {
+		out := wss[w].outFor(st)
+		var s float64
+		for b := lo; b < hi; b += blockRows {
+			e := min(hi, b+blockRows)
+			kn.dists(X.Data, b, e, cs, out)
+			for i := b; i < e; i++ {
+				j, v := argmin(out[(i-b)*st : (i-b)*st+k])
+				labels[i] = int32(j)
+				s += v
+			}
+		}
+		part[c] = s
+	})
+	if err != nil {
+		return 0, err
+	}
+	var s float64
+	for _, v := range part {
+		s += v
+	}
+	return s, nil
+}
+
+// ownInertia is the inertia of labels under centres C, summed as assignInto
+// sums it, so that the two agree to the bit when the labels are nearest.
+func ownInertia(ctx context.Context, X Matrix, C []float64, labels []int32, workers int) (float64, error) {
+	d := X.D
+	part := make([]float64, numChunks(X.N))
+	err := forChunks(ctx, X.N, workers, func(_, c, lo, hi int) {
+		var s float64
+		for i := lo; i < hi; i++ {
+			a := int(labels[i])
+			s += pairDist(X.Data[i*d:i*d+d:i*d+d], C[a*d:a*d+d])
+		}
+		part[c] = s
 	})
 	if err != nil {
 		return 0, err
@@ -459,7 +469,9 @@ func Assign(ctx context.Context, X, centroids Matrix, workers int) ([]int32, flo
 		return nil, 0, fmt.Errorf("assign: %d×%d centroids for %d features", centroids.N, centroids.D, X.D)
 	}
 	labels := make([]int32, X.N)
-	in, err := assignInto(ctx, X, centroids, labels, resolveWorkers(workers))
+	w := resolveWorkers(workers)
+	var s scratch
+	in, err := assignInto(ctx, newKernel(X.D), X, centroids.Data, labels, w, s.workers(w))
 	if err != nil {
 		return nil, 0, fmt.Errorf("assign: %w", err)
 	}
@@ -478,16 +490,9 @@ func Inertia(X, centroids Matrix, labels []int32) (float64, error) {
 	if err := checkLabels(labels, X.N, centroids.N); err != nil {
 		return 0, fmt.Errorf("inertia: %w", err)
 	}
-	d := X.D
-	var total float64
-	for c := 0; c < numChunks(X.N); c++ {
-		lo, hi := chunkBounds(c, X.N)
-		var s float64
-		for i := lo; i < hi; i++ {
-			s += sqDist(X.Row(i), centroids.Row(int(labels[i])))
-		}
-		total += s
+	in, err := ownInertia(context.Background(), X, centroids.Data, labels, 1)
+	if err != nil {
+		return 0, fmt.Errorf("inertia: %w", err)
 	}
-	_ = d
-	return total, nil
+	return in, nil
 }

@@ -153,42 +153,72 @@ func TestDeterministicAcrossWorkers(t *testing.T) {
 
 func seedPP(t *testing.T, X Matrix, k int, seed uint64) []float64 {
 	t.Helper()
-	C, err := seedPlusPlus(context.Background(), X, k, nil, newRestartRNG(seed, 0), 1, make([]float64, X.N))
+	C, err := seedPlusPlus(context.Background(), X, newKernel(X.D), k, nil, newRestartRNG(seed, 0), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return C
 }
 
-// Kernels: the chunk kernels, nearest, nearest2 and sqDist must agree to
-// the bit, or Lloyd, Hamerly and Assign drift apart.
+// Kernels: the vector and the portable kernel, and pairDist, must agree to
+// the bit for every width and number of centres (partial groups of 8,
+// several groups), or fits would depend on the machine and Lloyd, Hamerly,
+// Assign and Inertia would drift apart.
 func TestKernelsAgree(t *testing.T) {
-	for _, d := range []int{1, 3, 4, 7, 8, 10, 17} {
-		X, _, _ := blobs(500, d, 5, 1, uint64(d))
-		C := slices.Clone(X.Data[:5*d])
-		labels := make([]int32, X.N)
-		sums, counts := make([]float64, 5*d), make([]int64, 5)
-		inertia, _ := lloydChunk(X.Data, d, C, 5, 0, X.N, labels, sums, counts)
-		var want float64
-		dist := make([]float64, 5)
-		for i := 0; i < X.N; i++ {
-			x := X.Row(i)
-			j, best := nearest(x, C, 5)
-			j2, b1, b2 := nearest2(x, C, 5)
-			sqDists(x, C, dist)
-			if j != int(labels[i]) || j2 != j || b1 != best || best != sqDist(x, C[j*d:j*d+d]) || dist[j] != best {
-				t.Fatalf("d=%d row %d: kernels disagree", d, i)
+	kinds := []bool{false}
+	if simdAvailable() {
+		kinds = append(kinds, true)
+	} else {
+		t.Log("no vector kernel on this machine: checking the portable one only")
+	}
+	for _, d := range []int{1, 2, 3, 7, 8, 10, 17} {
+		for _, m := range []int{1, 5, 8, 9, 20} {
+			X, _, _ := blobs(300, d, 4, 1, uint64(d))
+			C := slices.Clone(X.Data[:m*d])
+			for _, simd := range kinds {
+				kn := kernel{d: d, simd: simd}
+				cs := &centres{}
+				kn.prepare(cs, C)
+				out := make([]float64, X.N*cs.stride)
+				// Rows 3.. of X, so that the kernel does not start at row 0.
+				kn.dists(X.Data, 3, X.N, cs, out)
+				for i := 3; i < X.N; i++ {
+					o := out[(i-3)*cs.stride : (i-3)*cs.stride+m]
+					for j, v := range o {
+						if w := pairDist(X.Row(i), C[j*d:j*d+d]); v != w {
+							t.Fatalf("d=%d m=%d simd=%v row %d centre %d: kernel %v, pairDist %v", d, m, simd, i, j, v, w)
+						}
+						// Canonical, not merely close: against a naive sum.
+						if w := sqDistN(X.Row(i), C[j*d:j*d+d]); math.Abs(v-w) > 1e-12*(1+w) {
+							t.Fatalf("d=%d row %d centre %d: %v, naive %v", d, i, j, v, w)
+						}
+					}
+					j, b1, b2 := argmin2(o)
+					j1, v1 := argmin(o)
+					sorted := slices.Clone(o)
+					slices.Sort(sorted)
+					want2 := math.Inf(1)
+					if m > 1 {
+						want2 = sorted[1]
+					}
+					if j != j1 || b1 != v1 || v1 != sorted[0] || slices.Index(o, v1) != j || b2 != want2 {
+						t.Fatalf("d=%d m=%d row %d: argmin %d %v, argmin2 %d %v %v, sorted %v", d, m, i, j1, v1, j, b1, b2, sorted)
+					}
+				}
 			}
-			sorted := slices.Clone(dist)
-			slices.Sort(sorted)
-			if b2 != sorted[1] || slices.Index(dist, best) != j {
-				t.Fatalf("d=%d row %d: second distance %v, want %v (or tie not to lowest)", d, i, b2, sorted[1])
-			}
-			want += best
 		}
-		// Same per-row values, one chunk: same sum.
-		if inertia != want {
-			t.Errorf("d=%d: chunk inertia %v, sum of sqDist %v", d, inertia, want)
+	}
+	// Ties go to the lower index, however many there are.
+	for _, o := range [][]float64{{1, 1}, {2, 0, 0, 0}, {0, 0}, {3, 1, 2, 1}} {
+		j, _, b2 := argmin2(o)
+		j1, _ := argmin(o)
+		if j != slices.Index(o, slices.Min(o)) || j1 != j {
+			t.Errorf("%v: argmin %d, argmin2 %d", o, j1, j)
+		}
+		sorted := slices.Clone(o)
+		slices.Sort(sorted)
+		if b2 != sorted[1] {
+			t.Errorf("%v: second %v", o, b2)
 		}
 	}
 }
@@ -302,6 +332,122 @@ func TestMiniBatchCloseToLloyd(t *testing.T) {
 		}
 		if in, _ := Inertia(X, mb.Centroids, mb.Labels); in != mb.Inertia {
 			t.Errorf("batch %d: inertia not from the final full pass", b)
+		}
+	}
+}
+
+// The vector kernels and the portable Go ones must give the same fit to the
+// bit (so a fit does not depend on the machine), through every phase:
+// seeding with and without a warm start, Lloyd, Hamerly and the final pass,
+// for several widths and k with partial groups of 8 centres.
+func TestVectorMatchesPortable(t *testing.T) {
+	if !simdAvailable() {
+		t.Skip("no vector kernel on this machine")
+	}
+	for _, tc := range []struct {
+		n, d, k int
+		algo    Algorithm
+		warm    bool
+	}{
+		{3 * chunkRows / 2, 10, 8, Hamerly, false},
+		{3 * chunkRows / 2, 10, 8, Lloyd, true},
+		{5000, 3, 5, Hamerly, false},
+		{5000, 17, 12, Lloyd, false},
+		{5000, 1, 2, Hamerly, true},
+		{3000, 6, 30, MiniBatch, false},
+	} {
+		X, _, centres := blobs(tc.n, tc.d, max(2, tc.k/2), 2.5, uint64(tc.d))
+		cfg := Config{K: tc.k, NInit: 3, Seed: 7, Algorithm: tc.algo, Workers: 2}
+		if tc.warm {
+			cfg.Init = centres[:min(len(centres), tc.k)]
+		}
+		var res [2]Result
+		for q, simd := range []bool{true, false} {
+			p, err := cfg.resolve(context.Background(), X)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.kern.simd = simd
+			if res[q], err = fit(context.Background(), X, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a, b := res[0], res[1]
+		if !slices.Equal(a.Centroids.Data, b.Centroids.Data) || !slices.Equal(a.Labels, b.Labels) ||
+			a.Inertia != b.Inertia || a.Iterations != b.Iterations || a.BestInit != b.BestInit {
+			t.Errorf("%+v: vector (inertia %v, %d it) and portable (inertia %v, %d it) differ",
+				tc, a.Inertia, a.Iterations, b.Inertia, b.Iterations)
+		}
+	}
+}
+
+// The fused Hamerly rescan (vector kernels only) must match dists, argmin2
+// and the bound update, including ties (duplicate centres go to the lower
+// index), k below 8 (padding never wins) and listed as well as consecutive
+// rows.
+func TestRescanKernel(t *testing.T) {
+	if !simdAvailable() {
+		t.Skip("no vector kernel on this machine")
+	}
+	for _, d := range []int{1, 2, 5, 10} {
+		for _, k := range []int{1, 2, 5, 8} {
+			X, _, _ := blobs(500, d, 3, 1, uint64(10*d+k))
+			C := slices.Clone(X.Data[:k*d])
+			if k > 2 {
+				copy(C[2*d:3*d], C[:d]) // centre 2 duplicates centre 0
+			}
+			kn := kernel{d: d, simd: true}
+			cs := &centres{}
+			kn.prepare(cs, C)
+			rows := []int32{7, 3, 499, 3, 250}
+			for _, listed := range []bool{false, true} {
+				labels := make([]int32, X.N)
+				for i := range labels {
+					labels[i] = int32(i % k)
+				}
+				upper, lower := make([]float64, X.N), make([]float64, X.N)
+				prev := make([]int32, X.N)
+				var changed int
+				check := []int32{}
+				if listed {
+					changed = rescanSIMD(&X.Data[0], &rows[0], len(rows), d, &cs.ct[0], &cs.bias, &labels[0], &upper[0], &lower[0], &prev[0])
+					check = rows
+				} else {
+					changed = rescanSIMD(&X.Data[10*d], nil, X.N-10, d, &cs.ct[0], &cs.bias, &labels[10], &upper[10], &lower[10], &prev[0])
+					for i := 10; i < X.N; i++ {
+						check = append(check, int32(i))
+					}
+				}
+				want := 0
+				seen := map[int32]bool{}
+				for _, i := range check {
+					o := make([]float64, k)
+					for j := range o {
+						o[j] = pairDist(X.Row(int(i)), C[j*d:j*d+d])
+					}
+					j, d1, d2 := argmin2(o)
+					if !seen[i] {
+						want += b2i(int(i)%k != j)
+						seen[i] = true
+					}
+					if labels[i] != int32(j) || upper[i] != math.Sqrt(d1) || lower[i] != math.Sqrt(d2) {
+						t.Fatalf("d=%d k=%d listed=%v row %d: label %d bounds %v %v, want %d %v %v",
+							d, k, listed, i, labels[i], upper[i], lower[i], j, math.Sqrt(d1), math.Sqrt(d2))
+					}
+				}
+				if changed != want && !listed {
+					t.Errorf("d=%d k=%d: %d changed labels, want %d", d, k, changed, want)
+				}
+				if !listed {
+					for r := range X.N - 10 {
+						if prev[r] != int32((r+10)%k) {
+							t.Fatalf("d=%d k=%d: prev[%d] = %d, want %d", d, k, r, prev[r], (r+10)%k)
+						}
+					}
+				} else if prev[0] != int32(7%k) || prev[2] != int32(499%k) {
+					t.Fatalf("d=%d k=%d: prev %v", d, k, prev[:len(rows)])
+				}
+			}
 		}
 	}
 }

@@ -106,14 +106,16 @@ func resolveWorkers(w int) int {
 // forChunks calls fn once for every chunk of [0, n) on up to workers
 // goroutines. Chunks are handed out dynamically; fn must write only to state
 // owned by its chunk index so that the result does not depend on who ran it.
-func forChunks(ctx context.Context, n, workers int, fn func(c, lo, hi int)) error {
+// w < workers numbers the goroutine, so that fn can reuse per-goroutine
+// scratch memory instead of allocating per chunk.
+func forChunks(ctx context.Context, n, workers int, fn func(w, c, lo, hi int)) error {
 	return forBlocks(ctx, n, chunkRows, workers, fn)
 }
 
 // forBlocks is forChunks with blocks of the given size, for work whose cost
 // per row is large enough that chunkRows would leave too few blocks to
 // balance.
-func forBlocks(ctx context.Context, n, block, workers int, fn func(c, lo, hi int)) error {
+func forBlocks(ctx context.Context, n, block, workers int, fn func(w, c, lo, hi int)) error {
 	nc := (n + block - 1) / block
 	chunkBounds := func(c, n int) (int, int) { return c * block, min(n, (c+1)*block) }
 	workers = min(workers, nc)
@@ -123,7 +125,7 @@ func forBlocks(ctx context.Context, n, block, workers int, fn func(c, lo, hi int
 				return err
 			}
 			lo, hi := chunkBounds(c, n)
-			fn(c, lo, hi)
+			fn(0, c, lo, hi)
 		}
 		return ctx.Err()
 	}
@@ -139,7 +141,7 @@ func forBlocks(ctx context.Context, n, block, workers int, fn func(c, lo, hi int
 					return
 				}
 				lo, hi := chunkBounds(c, n)
-				fn(c, lo, hi)
+				fn(w, c, lo, hi)
 			}
 		}()
 	}
@@ -153,7 +155,7 @@ func columnVarianceMean(ctx context.Context, X Matrix, workers int) (float64, er
 	d := X.D
 	nc := numChunks(X.N)
 	part := make([]float64, nc*d)
-	if err := forChunks(ctx, X.N, workers, func(c, lo, hi int) {
+	if err := forChunks(ctx, X.N, workers, func(_, c, lo, hi int) {
 		p := part[c*d : c*d+d]
 		for i := lo; i < hi; i++ {
 			for t, v := range X.Data[i*d : i*d+d] {
@@ -173,7 +175,7 @@ func columnVarianceMean(ctx context.Context, X Matrix, workers int) (float64, er
 		mean[t] /= float64(X.N)
 	}
 	clear(part)
-	if err := forChunks(ctx, X.N, workers, func(c, lo, hi int) {
+	if err := forChunks(ctx, X.N, workers, func(_, c, lo, hi int) {
 		p := part[c*d : c*d+d]
 		for i := lo; i < hi; i++ {
 			for t, v := range X.Data[i*d : i*d+d] {

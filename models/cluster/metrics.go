@@ -217,7 +217,7 @@ func Silhouette(ctx context.Context, X Matrix, labels []int32, k, sample int, se
 		return 0, errors.New("silhouette: the sample holds fewer than 2 clusters")
 	}
 	s := make([]float64, m)
-	err := forBlocks(ctx, m, 64, resolveWorkers(workers), func(_, lo, hi int) {
+	err := forBlocks(ctx, m, 64, resolveWorkers(workers), func(_, _, lo, hi int) {
 		sums := make([]float64, k)
 		for i := lo; i < hi; i++ {
 			clear(sums)

@@ -27,7 +27,9 @@ const maxNoImprovement = 10
 // for the final pass; restarts run in parallel.
 func runMiniBatch(ctx context.Context, X Matrix, p fitParams, r, workers int, init []float64, s *scratch) (restart, error) {
 	n, d, k, b := X.N, X.D, p.k, p.batch
-	s.ensure(n, false)
+	if len(s.labels) != n {
+		s.labels = make([]int32, n)
+	}
 	rng := newRestartRNG(p.seed, r)
 	initN := 3 * b
 	if initN < k {
@@ -38,7 +40,9 @@ func runMiniBatch(ctx context.Context, X Matrix, p fitParams, r, workers int, in
 	for i := 0; i < initN; i++ {
 		copy(sub.Row(i), X.Row(rng.IntN(n)))
 	}
-	C, err := seedPlusPlus(ctx, sub, k, init, rng, 1, make([]float64, initN))
+	kn := p.kern
+	wss := s.workers(max(1, workers))
+	C, err := seedPlusPlus(ctx, sub, kn, k, init, rng, 1)
 	if err != nil {
 		return restart{}, err
 	}
@@ -49,6 +53,8 @@ func runMiniBatch(ctx context.Context, X Matrix, p fitParams, r, workers int, in
 	var ewa, ewaMin float64
 	noImprove := 0
 	out := restart{}
+	cs := &centres{}
+	idx := make([]int32, b)
 	for step := 0; step < steps; step++ {
 		if step%64 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -57,16 +63,25 @@ func runMiniBatch(ctx context.Context, X Matrix, p fitParams, r, workers int, in
 		}
 		clear(bsum)
 		clear(bcount)
+		kn.prepare(cs, C)
+		for q := range idx {
+			idx[q] = int32(rng.IntN(n))
+		}
 		var bin float64
-		for q := 0; q < b; q++ {
-			x := X.Row(rng.IntN(n))
-			j, dist := nearest(x, C, k)
-			bin += dist
-			row := bsum[j*d : j*d+d]
-			for t, v := range x {
-				row[t] += v
+		st := cs.stride
+		dst := wss[0].outFor(st)
+		for q0 := 0; q0 < b; q0 += blockRows {
+			blk := idx[q0:min(b, q0+blockRows)]
+			kn.distsRows(X.Data, blk, cs, dst)
+			for r, i := range blk {
+				j, dist := argmin(dst[r*st : r*st+k])
+				bin += dist
+				row := bsum[j*d : j*d+d]
+				for t, v := range X.Row(int(i)) {
+					row[t] += v
+				}
+				bcount[j]++
 			}
-			bcount[j]++
 		}
 		var shift float64
 		for j := 0; j < k; j++ {
@@ -102,7 +117,7 @@ func runMiniBatch(ctx context.Context, X Matrix, p fitParams, r, workers int, in
 			break
 		}
 	}
-	out.inertia, err = assignInto(ctx, X, Matrix{Data: C, N: k, D: d}, s.labels, workers)
+	out.inertia, err = assignInto(ctx, kn, X, C, s.labels, workers, wss)
 	if err != nil {
 		return restart{}, err
 	}

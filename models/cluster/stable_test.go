@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -238,4 +239,58 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// Hungarian's total must equal the brute-force optimum for every size up to
+// k = 8 clusters on each side (the sizes stable ids meet), square and with
+// spare columns (new clusters), under cost shapes that stress it: many ties,
+// negative costs, a wide dynamic range. Tolerance: 1e-9 relative to the
+// largest cost.
+func TestHungarianEqualsBruteForceUpTo8(t *testing.T) {
+	shapes := []struct {
+		name string
+		cost func(rng *rand.Rand) float64
+	}{
+		{"uniform", func(rng *rand.Rand) float64 { return rng.Float64() * 10 }},
+		{"ties", func(rng *rand.Rand) float64 { return float64(rng.IntN(3)) }},
+		{"negative", func(rng *rand.Rand) float64 { return rng.Float64()*10 - 7 }},
+		{"wide range", func(rng *rand.Rand) float64 { return math.Exp(rng.Float64() * 20) }},
+	}
+	for n := 1; n <= 8; n++ {
+		for _, extra := range []int{0, 1} {
+			for _, sh := range shapes {
+				t.Run(fmt.Sprintf("%dx%d/%s", n, n+extra, sh.name), func(t *testing.T) {
+					rng := rand.New(rand.NewPCG(uint64(n), uint64(extra)))
+					for trial := 0; trial < 3; trial++ {
+						cost := make([][]float64, n)
+						scale := 0.0
+						for i := range cost {
+							cost[i] = make([]float64, n+extra)
+							for j := range cost[i] {
+								cost[i][j] = sh.cost(rng)
+								scale = max(scale, math.Abs(cost[i][j]))
+							}
+						}
+						assign, total, err := Hungarian(cost)
+						if err != nil {
+							t.Fatal(err)
+						}
+						var sum float64
+						seen := map[int]bool{}
+						for i, j := range assign {
+							if j < 0 || j >= n+extra || seen[j] {
+								t.Fatalf("invalid assignment %v", assign)
+							}
+							seen[j] = true
+							sum += cost[i][j]
+						}
+						want := bruteAssign(cost)
+						if tol := 1e-9 * max(1, scale); math.Abs(total-want) > tol || math.Abs(sum-total) > tol {
+							t.Fatalf("trial %d: cost %v (recomputed %v), brute force %v", trial, total, sum, want)
+						}
+					}
+				})
+			}
+		}
+	}
 }

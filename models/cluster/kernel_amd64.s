@@ -1,0 +1,331 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func distsSIMD(x *float64, rows *int32, n, d int, ct *float64, groups int, out *float64)
+//
+// For each row and each group of 8 centres, two YMM accumulators hold the 8
+// running sums; each dimension t broadcasts x_t, subtracts the 8 centre
+// values and adds the squares with one FMA per 4 centres: the canonical
+// order of kernel.go, lane by lane. The rows are x[0..n) in order when rows
+// is nil, else x[rows[0]], x[rows[1]], …. d ≥ 1, n ≥ 1, groups ≥ 1.
+TEXT ·distsSIMD(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), R13
+	MOVQ rows+8(FP), R12
+	MOVQ n+16(FP), CX
+	MOVQ d+24(FP), DX
+	MOVQ ct+32(FP), R8
+	MOVQ groups+40(FP), R9
+	MOVQ out+48(FP), DI
+	MOVQ DX, BX
+	ANDQ $-2, BX // the even part of d, done two dimensions per step
+	MOVQ DX, R14
+	SHLQ $3, R14 // row size in bytes
+	MOVQ R13, SI
+
+row:
+	TESTQ   R12, R12
+	JZ      rowset
+	MOVLQSX (R12), AX
+	IMULQ   R14, AX
+	LEAQ    (R13)(AX*1), SI
+	ADDQ    $4, R12
+
+rowset:
+	MOVQ R8, R10
+	MOVQ R9, R11
+
+group:
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	XORQ   AX, AX
+	CMPQ   AX, BX
+	JGE    tail
+
+pair:
+	VBROADCASTSD (SI)(AX*8), Y0
+	VBROADCASTSD 8(SI)(AX*8), Y5
+	VSUBPD       (R10), Y0, Y1
+	VSUBPD       32(R10), Y0, Y4
+	VFMADD231PD  Y1, Y1, Y2
+	VFMADD231PD  Y4, Y4, Y3
+	VSUBPD       64(R10), Y5, Y6
+	VSUBPD       96(R10), Y5, Y7
+	VFMADD231PD  Y6, Y6, Y2
+	VFMADD231PD  Y7, Y7, Y3
+	ADDQ         $128, R10
+	ADDQ         $2, AX
+	CMPQ         AX, BX
+	JLT          pair
+
+tail:
+	CMPQ         AX, DX
+	JGE          store
+	VBROADCASTSD (SI)(AX*8), Y0
+	VSUBPD       (R10), Y0, Y1
+	VSUBPD       32(R10), Y0, Y4
+	VFMADD231PD  Y1, Y1, Y2
+	VFMADD231PD  Y4, Y4, Y3
+	ADDQ         $64, R10
+
+store:
+	VMOVUPD Y2, (DI)
+	VMOVUPD Y3, 32(DI)
+	ADDQ    $64, DI
+	DECQ    R11
+	JNZ     group
+
+	ADDQ R14, SI
+	DECQ CX
+	JNZ  row
+
+	VZEROUPPER
+	RET
+
+// func seedStepSIMD(out *float64, stride, n int, closest *float64, fold int, acc *[8]float64)
+//
+// The k-means++ step of kernel.go's seedStep for n rows of kernel output:
+// with fold = 1, the row's closest distance first takes the minimum with
+// its distance in lane 0 (the centre chosen last step); then lane t of acc
+// adds min(closest, lane fold+t) for t < 8. Lanes past the candidates read
+// whatever follows them (finite distances) and are ignored by the caller.
+// VMINPD/VMINSD return the second operand on ties, the same bits as the
+// first for distances, so this is minDist lane by lane.
+TEXT ·seedStepSIMD(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), SI
+	MOVQ stride+8(FP), R8
+	SHLQ $3, R8
+	MOVQ n+16(FP), CX
+	MOVQ closest+24(FP), DI
+	MOVQ fold+32(FP), DX
+	MOVQ acc+40(FP), BX
+	VMOVUPD (BX), Y2
+	VMOVUPD 32(BX), Y3
+	LEAQ    (SI)(DX*8), R9
+
+sloop:
+	VMOVSD (DI), X0
+	TESTQ  DX, DX
+	JZ     snofold
+	VMINSD (SI), X0, X0
+	VMOVSD X0, (DI)
+
+snofold:
+	VBROADCASTSD X0, Y0
+	VMINPD       (R9), Y0, Y1
+	VADDPD       Y1, Y2, Y2
+	VMINPD       32(R9), Y0, Y4
+	VADDPD       Y4, Y3, Y3
+	ADDQ         R8, SI
+	ADDQ         R8, R9
+	ADDQ         $8, DI
+	DECQ         CX
+	JNZ          sloop
+
+	VMOVUPD Y2, (BX)
+	VMOVUPD Y3, 32(BX)
+	VZEROUPPER
+	RET
+
+// func hamerlyBoundsSIMD(lo, n, k int, labels *int32, upper, lower, move, shift, half *float64, up, down float64, rows *int32) int
+//
+// The first pass of hamerlyState.block over n rows (rows lo, lo+1, …):
+// moves each row's bounds, u = (upper+move[a])·up and l = lower·down −
+// shift[a] for its label a, stores them, and lists the row in rows when
+// u ≥ max(half[a], l). Branch free: the list index advances by the
+// comparison's flag. Returns the list length, or -1 at a label outside
+// [0,k), before touching memory with it.
+TEXT ·hamerlyBoundsSIMD(SB), NOSPLIT, $0-104
+	MOVQ lo+0(FP), R11
+	MOVQ n+8(FP), CX
+	MOVQ k+16(FP), R15
+	MOVQ labels+24(FP), R8
+	MOVQ upper+32(FP), SI
+	MOVQ lower+40(FP), DI
+	MOVQ move+48(FP), R9
+	MOVQ shift+56(FP), R10
+	MOVQ half+64(FP), R12
+	MOVSD up+72(FP), X6
+	MOVSD down+80(FP), X7
+	MOVQ rows+88(FP), R13
+	XORQ DX, DX
+	XORQ BX, BX
+
+hloop:
+	MOVLQSX (R8)(BX*4), AX
+	CMPQ    AX, R15
+	JAE     hbad
+	MOVSD   (SI)(BX*8), X0
+	ADDSD   (R9)(AX*8), X0
+	MULSD   X6, X0
+	MOVSD   (DI)(BX*8), X1
+	MULSD   X7, X1
+	SUBSD   (R10)(AX*8), X1
+	MOVSD   X0, (SI)(BX*8)
+	MOVSD   X1, (DI)(BX*8)
+	LEAQ    (R11)(BX*1), R14
+	MOVL    R14, (R13)(DX*4)
+	MAXSD   (R12)(AX*8), X1
+	XORL    R14, R14
+	UCOMISD X1, X0
+	SETCC   R14B
+	ADDQ    R14, DX
+	INCQ    BX
+	CMPQ    BX, CX
+	JLT     hloop
+
+	MOVQ DX, ret+96(FP)
+	RET
+
+hbad:
+	MOVQ $-1, ret+96(FP)
+	RET
+
+// Lane numbers and +Inf, for rescanSIMD's second-smallest search.
+DATA laneLo<>+0(SB)/8, $0
+DATA laneLo<>+8(SB)/8, $1
+DATA laneLo<>+16(SB)/8, $2
+DATA laneLo<>+24(SB)/8, $3
+GLOBL laneLo<>(SB), RODATA|NOPTR, $32
+DATA laneHi<>+0(SB)/8, $4
+DATA laneHi<>+8(SB)/8, $5
+DATA laneHi<>+16(SB)/8, $6
+DATA laneHi<>+24(SB)/8, $7
+GLOBL laneHi<>(SB), RODATA|NOPTR, $32
+DATA posInf<>+0(SB)/8, $0x7ff0000000000000
+GLOBL posInf<>(SB), RODATA|NOPTR, $8
+
+// func rescanSIMD(x *float64, rows *int32, n, d int, ct *float64, bias *[8]float64, labels *int32, upper, lower *float64, prev *int32) (changed int)
+//
+// Hamerly's full scan for k ≤ 8 centres (one group of centres.ct): for
+// each row (x[0..n) in order when rows is nil, else the listed rows), the
+// 8 distances as in distsSIMD, plus bias (0 for real centres, +Inf for the
+// padding), then the nearest centre j (lowest lane on ties), the smallest
+// and second smallest distance d1 ≤ d2 (d2 = d1 on a tie), and it stores
+// labels = j, upper = √d1, lower = √d2, counting changed labels; the r-th
+// row's previous label goes to prev[r]. It is argmin2 and the bound update
+// of hamerly.go, lane for lane.
+TEXT ·rescanSIMD(SB), NOSPLIT, $0-88
+	MOVQ         rows+8(FP), R12
+	MOVQ         n+16(FP), CX
+	MOVQ         ct+32(FP), R8
+	MOVQ         bias+40(FP), R9
+	MOVQ         labels+48(FP), R10
+	MOVQ         upper+56(FP), R11
+	MOVQ         lower+64(FP), DI
+	VMOVUPD      (R9), Y8
+	VMOVUPD      32(R9), Y9
+	VBROADCASTSD posInf<>(SB), Y10
+	VMOVDQU      laneLo<>(SB), Y11
+	VMOVDQU      laneHi<>(SB), Y12
+	MOVQ         prev+72(FP), R15 // after the global loads, which may use R15 when dynamic linking
+	XORQ         R13, R13 // changed
+	MOVQ         d+24(FP), BX
+	MOVQ         BX, R14
+	SHLQ         $3, R14 // row size in bytes
+	ANDQ         $-2, BX // the even part of d
+	MOVQ         x+0(FP), SI
+	XORQ         R9, R9 // row index
+
+rrow:
+	TESTQ   R12, R12
+	JZ      rseq
+	MOVLQSX (R12), R9
+	MOVQ    R9, AX
+	IMULQ   R14, AX
+	MOVQ    x+0(FP), SI
+	ADDQ    AX, SI
+	ADDQ    $4, R12
+
+rseq:
+	MOVQ   R8, AX // centre pointer
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	XORQ   DX, DX
+	CMPQ   DX, BX
+	JGE    rtail
+
+rpair:
+	VBROADCASTSD (SI)(DX*8), Y0
+	VBROADCASTSD 8(SI)(DX*8), Y5
+	VSUBPD       (AX), Y0, Y1
+	VSUBPD       32(AX), Y0, Y4
+	VFMADD231PD  Y1, Y1, Y2
+	VFMADD231PD  Y4, Y4, Y3
+	VSUBPD       64(AX), Y5, Y6
+	VSUBPD       96(AX), Y5, Y7
+	VFMADD231PD  Y6, Y6, Y2
+	VFMADD231PD  Y7, Y7, Y3
+	ADDQ         $128, AX
+	ADDQ         $2, DX
+	CMPQ         DX, BX
+	JLT          rpair
+
+rtail:
+	CMPQ         DX, d+24(FP)
+	JGE          rdone
+	VBROADCASTSD (SI)(DX*8), Y0
+	VSUBPD       (AX), Y0, Y1
+	VSUBPD       32(AX), Y0, Y4
+	VFMADD231PD  Y1, Y1, Y2
+	VFMADD231PD  Y4, Y4, Y3
+
+rdone:
+	VADDPD Y8, Y2, Y2
+	VADDPD Y9, Y3, Y3
+
+	// d1 in every lane of Y4
+	VMINPD  Y3, Y2, Y4
+	VPERMPD $0x4E, Y4, Y5
+	VMINPD  Y5, Y4, Y4
+	VPERMPD $0xB1, Y4, Y5
+	VMINPD  Y5, Y4, Y4
+
+	// j: the lowest lane equal to d1
+	VCMPPD    $0, Y4, Y2, Y5
+	VMOVMSKPD Y5, AX
+	VCMPPD    $0, Y4, Y3, Y5
+	VMOVMSKPD Y5, DX
+	SHLQ      $4, DX
+	ORQ       DX, AX
+	BSFQ      AX, AX
+
+	// d2: the same with lane j set to +Inf
+	MOVQ         AX, X5
+	VPBROADCASTQ X5, Y5
+	VPCMPEQQ     Y11, Y5, Y6
+	VPCMPEQQ     Y12, Y5, Y7
+	VBLENDVPD    Y6, Y10, Y2, Y2
+	VBLENDVPD    Y7, Y10, Y3, Y3
+	VMINPD       Y3, Y2, Y5
+	VPERMPD      $0x4E, Y5, Y6
+	VMINPD       Y6, Y5, Y5
+	VPERMPD      $0xB1, Y5, Y6
+	VMINPD       Y6, Y5, Y5
+
+	// bounds and label
+	VUNPCKLPD X5, X4, X4
+	VSQRTPD   X4, X4
+	VMOVSD    X4, (R11)(R9*8)
+	VMOVHPD   X4, (DI)(R9*8)
+	MOVLQSX   (R10)(R9*4), DX
+	MOVL      DX, (R15)
+	ADDQ      $4, R15
+	CMPQ      DX, AX
+	MOVL      $0, DX
+	SETNE     DL
+	ADDQ      DX, R13
+	MOVL      AX, (R10)(R9*4)
+
+	TESTQ R12, R12
+	JNZ   rnext
+	ADDQ  R14, SI
+	INCQ  R9
+
+rnext:
+	DECQ CX
+	JNZ  rrow
+
+	VZEROUPPER
+	MOVQ R13, changed+80(FP)
+	RET
