@@ -99,7 +99,7 @@ func fitInfo(r clv.FitResult) FitInfo {
 
 // scoreCLV fits the configured purchase model and Gamma-Gamma on every
 // customer's history up to the as-of day and scores everyone who bought.
-func scoreCLV(ctx context.Context, cfg *config.Config, ds *extract.Dataset) (*clvScores, error) {
+func scoreCLV(ctx context.Context, cfg *config.Config, ds *extract.Dataset, beh *features.Behaviour) (*clvScores, error) {
 	c := cfg.CLV
 	unit := c.UnitDays()
 	n := len(ds.IDs)
@@ -116,7 +116,7 @@ func scoreCLV(ctx context.Context, cfg *config.Config, ds *extract.Dataset) (*cl
 				daysPerMonth, monthly, c.DiscountRate()),
 		},
 	}
-	cust, day, amount := purchaseDays(ds)
+	cust, day, amount := purchaseDays(beh)
 	sum, err := clv.Summarize(cust, day, amount, n, asOfDay, unit)
 	if err != nil {
 		return nil, fmt.Errorf("clv summary: %w", err)

@@ -68,7 +68,7 @@ type state struct {
 }
 
 // orders is the number of accepted orders of the run.
-func (st *state) orders() int64 { return int64(len(st.ds.TxCust)) }
+func (st *state) orders() int64 { return int64(st.ds.Orders) }
 
 func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error {
 	cfg, opt, ds, b, s, summary := st.cfg, st.opt, st.ds, st.beh, st.rfm, st.summary
@@ -126,7 +126,7 @@ func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error 
 		Counts: map[string]int64{
 			"customers":   int64(len(ds.IDs)),
 			"buyers":      buyers,
-			"orders":      int64(len(ds.TxCust)),
+			"orders":      st.orders(),
 			"quarantined": int64(ds.Quarantine.Len()),
 		},
 		Quality:  ds.Quality,

@@ -128,8 +128,9 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 	// see; they are left unlisted, so unread.
 	window := hive.NewWindow(in, "", asOf)
 	var ds *extract.Dataset
+	var agg *features.Aggregates
 	if err := stage("extract", func(l zerolog.Logger) error {
-		ds, err = extract.Run(ctx, extractSpec(cfg, window, opt.AsOf))
+		agg, err = features.Extract(ctx, extractSpec(cfg, window, opt.AsOf), featureOptions(cfg))
 		if err != nil {
 			var se *tables.SchemaError
 			if errors.As(err, &se) {
@@ -137,8 +138,9 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 			}
 			return err
 		}
-		res.Customers, res.Orders, res.Quality = len(ds.IDs), len(ds.TxCust), ds.Quality
-		l.Info().Int("customers", len(ds.IDs)).Int("orders", len(ds.TxCust)).
+		ds = agg.Dataset
+		res.Customers, res.Orders, res.Quality = len(ds.IDs), ds.Orders, ds.Quality
+		l.Info().Int("customers", len(ds.IDs)).Int("orders", ds.Orders).
 			Interface("rows_read", ds.Quality.RowsRead).Interface("bad", ds.Quality.Bad).
 			Interface("excluded", ds.Quality.Excluded).Interface("duplicates", ds.Quality.Duplicates).
 			Int64("pruned_objects", window.Pruned()).Msg("extracted")
@@ -148,10 +150,16 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 	}
 
 	var beh *features.Behaviour
-	_ = stage("features", func(zerolog.Logger) error {
-		beh = features.ComputeBehaviour(ds)
+	if err := stage("features", func(zerolog.Logger) error {
+		set, err := agg.Compute(ctx)
+		if err != nil {
+			return err
+		}
+		beh = set.Behaviour
 		return nil
-	})
+	}); err != nil {
+		return res, err
+	}
 
 	var scores *rfmScores
 	if err := stage("rfm", func(zerolog.Logger) error {
@@ -164,7 +172,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 	st := &state{cfg: cfg, opt: opt, ds: ds, beh: beh, rfm: scores}
 	if cfg.CLV.On() {
 		if err := stage("clv", func(l zerolog.Logger) error {
-			st.clv, err = scoreCLV(ctx, cfg, ds)
+			st.clv, err = scoreCLV(ctx, cfg, ds, beh)
 			if err != nil {
 				return err
 			}
@@ -272,7 +280,20 @@ func extractSpec(cfg *config.Config, in objstore.Bucket, asOf time.Time) extract
 		c := tbl(cfg.Input.Customers)
 		spec.Customers = &c
 	}
+	if cfg.Input.Events != nil {
+		e := tbl(cfg.Input.Events)
+		spec.Events = &e
+	}
 	return spec
+}
+
+// featureOptions are the feature engine's options for cfg: the CLV stage
+// needs the per-customer purchase days.
+func featureOptions(cfg *config.Config) features.Options {
+	o := cfg.Features.Options()
+	o.Workers = cfg.Workers
+	o.PurchaseDays = cfg.CLV.On()
+	return o
 }
 
 func checkGate(cfg *config.Config, ds *extract.Dataset) error {

@@ -56,7 +56,7 @@ func PlanRun(ctx context.Context, cfg *config.Config, opt Options) (*Plan, error
 	named := []struct {
 		name string
 		t    *extract.Table
-	}{{"customers", spec.Customers}, {"orders", &spec.Orders}}
+	}{{"customers", spec.Customers}, {"orders", &spec.Orders}, {"events", spec.Events}}
 	for _, n := range named {
 		if n.t == nil {
 			continue

@@ -37,6 +37,8 @@ type Config struct {
 	RFM     RFM     `yaml:"rfm"`
 	CLV     CLV     `yaml:"clv"`
 	Cluster Cluster `yaml:"cluster"`
+	// Features configures the feature engine (windows, top levels, bands).
+	Features Features `yaml:"features"`
 	// Audiences are customer lists for campaigns, published every run.
 	Audiences []Audience `yaml:"audiences"`
 	Schedule  Schedule   `yaml:"schedule"`

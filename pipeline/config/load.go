@@ -258,6 +258,7 @@ func (c *Config) validate(root *yaml.Node, probs *Problems) {
 	}
 	c.CLV.validate(add)
 	c.Cluster.validate(add)
+	c.Features.validate(add)
 	validateAudiences(c.Audiences, add)
 	c.validateSchedule(add)
 	if len(c.RFM.Segments) > 0 {

@@ -1,17 +1,42 @@
-// Package extract reads a run's input tables as of a date into a Dataset:
-// a dictionary of customers and the columnar transactions that belong to
-// the as-of window, with every rejected row counted and kept.
+// Package extract reads a run's input tables as of a date and hands their
+// valid rows, in compact columnar blocks and in input order, to a Sink —
+// the feature engine — with every rejected row counted and kept.
+//
+// Reading is parallel and streaming: the units of a table (Parquet row
+// groups, CSV objects) are decoded and checked by a bounded pool of
+// workers, and one coordinator puts the blocks back in input order,
+// drops duplicate orders, and passes the blocks on. Memory is bounded by
+// the number of workers times the size of a row group, whatever the size
+// of the table.
 //
 // Point in time: a run for date D sees only records stamped before the end
-// of D in the run's time zone. Later orders are excluded (counted, not bad);
-// customer rows carrying an updated_at after D are ignored in favour of the
-// latest earlier version; customers who signed up after D do not exist yet.
+// of D in the run's time zone. Later orders and events are excluded
+// (counted, not bad); customer rows carrying an updated_at after D are
+// excluded in favour of the latest earlier version (the sink keeps the
+// latest of the versions it is given); customers who signed up after D do
+// not exist yet.
 //
-// Bad rows — no customer id, an unparsable or missing timestamp, an amount
-// that is missing, not a number, or negative without being a refund, a CSV
-// row that does not parse — are quarantined with their reason. Orders whose
-// order_id was already seen are dropped as duplicates, once, and quarantined
-// too, so nothing read is ever silently lost.
+// Bad rows are quarantined with their reason:
+//
+//   - every table: a CSV row that does not parse (malformed_row), no
+//     customer id (missing_customer_id);
+//   - orders: a missing or unparsable order timestamp, an amount that is
+//     missing, not a number, or negative without being a refund; orders
+//     whose order_id was already seen are dropped as duplicates, once, and
+//     quarantined too (duplicate_order_id);
+//   - customers: an unparsable signup_ts or updated_at — they decide which
+//     version of the row is current, so a row without a usable one cannot
+//     be placed in time;
+//   - events: a missing or unparsable event timestamp, no event type.
+//
+// Attribute values that are present but unusable — a birth date that does
+// not parse or lies after D, an income that is not a non-negative number,
+// an email_opt_in that is not a boolean — do not reject the row: the
+// attribute becomes unknown, and Quality.Invalid counts it per column.
+// The rest of the row (the customer's existence, the other attributes) is
+// still good, and one stray cell should not take a customer out of the
+// segmentation. Order categories, channels and event channels likewise
+// become the "unknown" level when blank.
 package extract
 
 import (
@@ -19,6 +44,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +62,16 @@ const (
 	ReasonBadAmount         = "unparsable_amount"
 	ReasonNegativeAmount    = "negative_amount"
 	ReasonDuplicateOrder    = "duplicate_order_id"
+	ReasonMissingEventType  = "missing_event_type"
+)
+
+// Reasons a valid row is excluded (counted in Quality.Excluded, not
+// quarantined).
+const (
+	ExcludedAfterAsOf       = "after_as_of"
+	ExcludedSignupAfterAsOf = "signup_after_as_of"
+	ExcludedVersionAfter    = "version_after_as_of"
+	ExcludedUnknownCustomer = "unknown_customer" // events of nobody in customers or orders
 )
 
 // Table is where to read one logical input table.
@@ -53,33 +89,59 @@ type Spec struct {
 	Location  *time.Location // where the day ends; UTC when nil
 	Orders    Table
 	Customers *Table // optional
+	Events    *Table // optional
 }
 
-// Dataset is a run's extracted input.
+// Dataset is a run's extracted input: who the customers are and what
+// happened to the rows read. Per-customer aggregates live with the Sink.
 type Dataset struct {
 	AsOf     time.Time // midnight starting the as-of day, in the run's zone
 	Cutoff   int64     // records stamped at or after this instant (µs) are excluded
 	Location *time.Location
 
-	// The customer dictionary: row i is customer IDs[i]. After Finish, IDs
-	// are sorted, so output order does not depend on input order.
-	IDs   []string
-	index map[string]int32
+	// The customer dictionary: row i is customer IDs[i], in ascending
+	// order of the ids — numeric when NumericIDs (the inputs hold integer
+	// ids), byte order otherwise — so output order depends neither on
+	// input order nor on the number of workers.
+	IDs        []string
+	NumericIDs bool
 	// Signup is the signup instant (µs), or NoTime.
 	Signup []int64
 	// Known marks customers present in the customers table (as opposed to
 	// known only from their orders).
 	Known []bool
-
-	// Accepted transactions in the window, deduplicated, in input order.
-	TxCust   []int32
-	TxTime   []int64 // µs since epoch, UTC
-	TxAmount []float64
-	TxRefund []bool
+	// Orders is the number of accepted order rows, refunds included,
+	// duplicates not.
+	Orders int
+	// Events is the number of accepted event rows of known customers.
+	Events int
 
 	Quality    Quality
 	Quarantine Quarantine
 	Inputs     []Input
+}
+
+// Index returns the row of customer id.
+func (ds *Dataset) Index(id string) (int32, bool) {
+	if ds.NumericIDs {
+		v, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return -1, false
+		}
+		i := sort.Search(len(ds.IDs), func(i int) bool {
+			x, _ := strconv.ParseInt(ds.IDs[i], 10, 64)
+			return x >= v
+		})
+		if i < len(ds.IDs) && ds.IDs[i] == strconv.FormatInt(v, 10) {
+			return int32(i), true
+		}
+		return -1, false
+	}
+	i := sort.SearchStrings(ds.IDs, id)
+	if i < len(ds.IDs) && ds.IDs[i] == id {
+		return int32(i), true
+	}
+	return -1, false
 }
 
 // NoTime marks a missing instant.
@@ -104,6 +166,19 @@ type Quality struct {
 	Excluded map[string]map[string]int64 `json:"excluded"`
 	// Duplicates dropped per table (quarantined).
 	Duplicates map[string]int64 `json:"duplicates"`
+	// Invalid counts, per table and column, values that were present but
+	// unusable and were read as unknown; their rows were kept.
+	Invalid map[string]map[string]int64 `json:"invalid,omitempty"`
+}
+
+func newQuality() Quality {
+	return Quality{
+		RowsRead:   map[string]int64{},
+		Bad:        map[string]map[string]int64{},
+		Excluded:   map[string]map[string]int64{},
+		Duplicates: map[string]int64{},
+		Invalid:    map[string]map[string]int64{},
+	}
 }
 
 // BadRows is the number of quarantined rows of table, excluding duplicates.
@@ -115,18 +190,14 @@ func (q *Quality) BadRows(table string) int64 {
 	return n
 }
 
-func (q *Quality) bad(table, reason string) {
-	if q.Bad[table] == nil {
-		q.Bad[table] = map[string]int64{}
+func add2(m map[string]map[string]int64, a, b string, n int64) {
+	if n == 0 {
+		return
 	}
-	q.Bad[table][reason]++
-}
-
-func (q *Quality) excluded(table, reason string) {
-	if q.Excluded[table] == nil {
-		q.Excluded[table] = map[string]int64{}
+	if m[a] == nil {
+		m[a] = map[string]int64{}
 	}
-	q.Excluded[table][reason]++
+	m[a][b] += n
 }
 
 // Quarantine holds rejected rows, columnar.
@@ -142,66 +213,71 @@ type Quarantine struct {
 // Len is the number of quarantined rows.
 func (q *Quarantine) Len() int { return len(q.Reason) }
 
-func (q *Quarantine) add(table string, b *tables.Batch, fields []tables.Field, i int, reason string) {
+func (q *Quarantine) add(table, key string, row int64, reason, customer, detail string) {
 	q.Table = append(q.Table, table)
-	q.Key = append(q.Key, b.Key)
-	q.Row = append(q.Row, b.FirstRow+int64(i))
+	q.Key = append(q.Key, key)
+	q.Row = append(q.Row, row)
 	q.Reason = append(q.Reason, reason)
-	q.CustomerID = append(q.CustomerID, b.Cols[0].Text(i))
-	var d strings.Builder
-	if b.Malformed != nil && b.Malformed[i] != "" {
-		d.WriteString(b.Malformed[i])
-	} else {
-		for fi, f := range fields {
-			if !b.Cols[fi].Present {
-				continue
-			}
-			if d.Len() > 0 {
-				d.WriteByte(' ')
-			}
-			fmt.Fprintf(&d, "%s=%q", f.Name, b.Cols[fi].Text(i))
+	q.CustomerID = append(q.CustomerID, customer)
+	q.Detail = append(q.Detail, detail)
+}
+
+func (q *Quarantine) append(o *Quarantine) {
+	q.Table = append(q.Table, o.Table...)
+	q.Key = append(q.Key, o.Key...)
+	q.Row = append(q.Row, o.Row...)
+	q.Reason = append(q.Reason, o.Reason...)
+	q.CustomerID = append(q.CustomerID, o.CustomerID...)
+	q.Detail = append(q.Detail, o.Detail...)
+}
+
+func (q *Quarantine) reset() {
+	q.Table, q.Key, q.Row = q.Table[:0], q.Key[:0], q.Row[:0]
+	q.Reason, q.CustomerID, q.Detail = q.Reason[:0], q.CustomerID[:0], q.Detail[:0]
+}
+
+// sortRows orders the records by table (in reading order), object and row,
+// so the quarantine is the same whatever the batching.
+func (q *Quarantine) sortRows() {
+	rank := map[string]int{"customers": 0, "orders": 1, "events": 2}
+	idx := make([]int, q.Len())
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		i, j := idx[a], idx[b]
+		if q.Table[i] != q.Table[j] {
+			return rank[q.Table[i]] < rank[q.Table[j]]
 		}
+		if q.Key[i] != q.Key[j] {
+			return q.Key[i] < q.Key[j]
+		}
+		return q.Row[i] < q.Row[j]
+	})
+	var s Quarantine
+	for _, i := range idx {
+		s.add(q.Table[i], q.Key[i], q.Row[i], q.Reason[i], q.CustomerID[i], q.Detail[i])
 	}
-	q.Detail = append(q.Detail, d.String())
+	*q = s
 }
 
-// Field positions in the orders read; customer_id is first in every table so
-// quarantine records can name the customer.
-const (
-	oCustomer = iota
-	oTime
-	oAmount
-	oOrderID
-	oQuantity
-	oUnitPrice
-	oRefund
-)
-
-func orderFields(cols map[string]string) []tables.Field {
-	_, priced := cols["unit_price"]
-	return []tables.Field{
-		{Name: "customer_id", Kind: tables.String, Required: true},
-		{Name: "order_ts", Kind: tables.Time, Required: true},
-		{Name: "amount", Kind: tables.Float, Required: !priced},
-		{Name: "order_id", Kind: tables.String},
-		{Name: "quantity", Kind: tables.Float, Required: priced},
-		{Name: "unit_price", Kind: tables.Float, Required: priced},
-		{Name: "is_refund", Kind: tables.Bool},
+// detail renders row i of a batch as name="value" pairs of its mapped
+// columns, or the reason a malformed row could not be parsed.
+func detail(b *tables.Batch, fields []tables.Field, i int) string {
+	if b.Malformed != nil && b.Malformed[i] != "" {
+		return b.Malformed[i]
 	}
-}
-
-const (
-	cCustomer = iota
-	cSignup
-	cUpdated
-)
-
-func customerFields() []tables.Field {
-	return []tables.Field{
-		{Name: "customer_id", Kind: tables.String, Required: true},
-		{Name: "signup_ts", Kind: tables.Time},
-		{Name: "updated_at", Kind: tables.Time},
+	var d strings.Builder
+	for fi, f := range fields {
+		if !b.Cols[fi].Present {
+			continue
+		}
+		if d.Len() > 0 {
+			d.WriteByte(' ')
+		}
+		fmt.Fprintf(&d, "%s=%q", f.Name, b.Cols[fi].Text(i))
 	}
+	return d.String()
 }
 
 func (t *Table) source(fields []tables.Field) *tables.Source {
@@ -211,51 +287,33 @@ func (t *Table) source(fields []tables.Field) *tables.Source {
 // CheckSchemas verifies every input object's columns against the mapping
 // without reading rows.
 func CheckSchemas(ctx context.Context, spec Spec) error {
-	if err := spec.Orders.source(orderFields(spec.Orders.Columns)).CheckSchema(ctx); err != nil {
-		return fmt.Errorf("orders: %w", err)
-	}
-	if spec.Customers != nil {
-		if err := spec.Customers.source(customerFields()).CheckSchema(ctx); err != nil {
-			return fmt.Errorf("customers: %w", err)
+	for _, t := range spec.tables() {
+		if err := t.table.source(t.fields).CheckSchema(ctx); err != nil {
+			return fmt.Errorf("%s: %w", t.name, err)
 		}
 	}
 	return nil
 }
 
-// Run extracts the dataset. Schemas are checked for every object before any
-// row is read, so a mismatch fails fast.
-func Run(ctx context.Context, spec Spec) (*Dataset, error) {
-	loc := spec.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	y, m, d := spec.AsOf.Date()
-	day := time.Date(y, m, d, 0, 0, 0, 0, loc)
-	ds := &Dataset{
-		AsOf:     day,
-		Cutoff:   day.AddDate(0, 0, 1).UnixMicro(),
-		Location: loc,
-		index:    map[string]int32{},
-		Quality: Quality{
-			RowsRead:   map[string]int64{},
-			Bad:        map[string]map[string]int64{},
-			Excluded:   map[string]map[string]int64{},
-			Duplicates: map[string]int64{},
-		},
-	}
-	if err := CheckSchemas(ctx, spec); err != nil {
-		return nil, err
-	}
+type namedTable struct {
+	name   string
+	table  *Table
+	fields []tables.Field
+}
+
+// tables lists the configured tables in reading order: customers first,
+// so their attributes are in place; events last, so they can be matched
+// against every customer known from the other two.
+func (spec *Spec) tables() []namedTable {
+	var ts []namedTable
 	if spec.Customers != nil {
-		if err := ds.readCustomers(ctx, spec.Customers); err != nil {
-			return nil, err
-		}
+		ts = append(ts, namedTable{"customers", spec.Customers, customerFields()})
 	}
-	if err := ds.readOrders(ctx, &spec.Orders); err != nil {
-		return nil, err
+	ts = append(ts, namedTable{"orders", &spec.Orders, orderFields(spec.Orders.Columns)})
+	if spec.Events != nil {
+		ts = append(ts, namedTable{"events", spec.Events, eventFields()})
 	}
-	ds.finish()
-	return ds, nil
+	return ts
 }
 
 func (ds *Dataset) fingerprint(ctx context.Context, table string, t *Table, src *tables.Source) error {
@@ -271,191 +329,4 @@ func (ds *Dataset) fingerprint(ctx context.Context, table string, t *Table, src 
 		ds.Inputs = append(ds.Inputs, Input{Table: table, Key: k, Size: a.Size, ETag: a.ETag})
 	}
 	return nil
-}
-
-func (ds *Dataset) customer(id string) int32 {
-	if i, ok := ds.index[id]; ok {
-		return i
-	}
-	i := int32(len(ds.IDs))
-	ds.index[id] = i
-	ds.IDs = append(ds.IDs, id)
-	ds.Signup = append(ds.Signup, NoTime)
-	ds.Known = append(ds.Known, false)
-	return i
-}
-
-func (ds *Dataset) readCustomers(ctx context.Context, t *Table) error {
-	fields := customerFields()
-	src := t.source(fields)
-	if err := ds.fingerprint(ctx, "customers", t, src); err != nil {
-		return err
-	}
-	// The version of each customer that is current as of the cutoff wins.
-	versionAt := map[int32]int64{}
-	return src.Scan(ctx, func(b *tables.Batch) error {
-		ds.Quality.RowsRead["customers"] += int64(b.N)
-		id, signup, updated := &b.Cols[cCustomer], &b.Cols[cSignup], &b.Cols[cUpdated]
-		for i := 0; i < b.N; i++ {
-			switch {
-			case b.Malformed != nil && b.Malformed[i] != "":
-				ds.reject("customers", b, fields, i, ReasonMalformedRow)
-				continue
-			case id.IsNull(i) || strings.TrimSpace(id.Str[i]) == "":
-				ds.reject("customers", b, fields, i, ReasonMissingCustomerID)
-				continue
-			case signup.IsBad(i) || updated.IsBad(i):
-				ds.reject("customers", b, fields, i, ReasonBadTimestamp)
-				continue
-			}
-			if !signup.IsNull(i) && signup.I[i] >= ds.Cutoff {
-				ds.Quality.excluded("customers", "signup_after_as_of")
-				continue
-			}
-			if !updated.IsNull(i) && updated.I[i] >= ds.Cutoff {
-				ds.Quality.excluded("customers", "version_after_as_of")
-				continue
-			}
-			v := int64(NoTime)
-			if !updated.IsNull(i) {
-				v = updated.I[i]
-			}
-			c := ds.customer(id.Str[i])
-			if prev, seen := versionAt[c]; seen && prev > v {
-				continue
-			}
-			versionAt[c] = v
-			ds.Known[c] = true
-			if !signup.IsNull(i) {
-				ds.Signup[c] = signup.I[i]
-			}
-		}
-		return nil
-	})
-}
-
-func (ds *Dataset) reject(table string, b *tables.Batch, fields []tables.Field, i int, reason string) {
-	ds.Quality.bad(table, reason)
-	ds.Quarantine.add(table, b, fields, i, reason)
-}
-
-func (ds *Dataset) readOrders(ctx context.Context, t *Table) error {
-	fields := orderFields(t.Columns)
-	src := t.source(fields)
-	if err := ds.fingerprint(ctx, "orders", t, src); err != nil {
-		return err
-	}
-	seen := map[string]struct{}{}
-	return src.Scan(ctx, func(b *tables.Batch) error {
-		ds.Quality.RowsRead["orders"] += int64(b.N)
-		id, ts := &b.Cols[oCustomer], &b.Cols[oTime]
-		amt, oid := &b.Cols[oAmount], &b.Cols[oOrderID]
-		qty, price, refund := &b.Cols[oQuantity], &b.Cols[oUnitPrice], &b.Cols[oRefund]
-		for i := 0; i < b.N; i++ {
-			reason := ""
-			var amount float64
-			switch {
-			case b.Malformed != nil && b.Malformed[i] != "":
-				reason = ReasonMalformedRow
-			case id.IsNull(i) || strings.TrimSpace(id.Str[i]) == "":
-				reason = ReasonMissingCustomerID
-			case ts.IsBad(i):
-				reason = ReasonBadTimestamp
-			case ts.IsNull(i):
-				reason = ReasonMissingTimestamp
-			}
-			isRefund := !refund.IsNull(i) && refund.B[i]
-			if reason == "" {
-				amount, reason = orderAmount(amt, qty, price, i)
-			}
-			if reason == "" && amount < 0 && !isRefund {
-				reason = ReasonNegativeAmount
-			}
-			if reason != "" {
-				ds.reject("orders", b, fields, i, reason)
-				continue
-			}
-			if ts.I[i] >= ds.Cutoff {
-				ds.Quality.excluded("orders", "after_as_of")
-				continue
-			}
-			if oid.Present && !oid.IsNull(i) {
-				if _, dup := seen[oid.Str[i]]; dup {
-					ds.Quality.Duplicates["orders"]++
-					ds.Quarantine.add("orders", b, fields, i, ReasonDuplicateOrder)
-					continue
-				}
-				seen[oid.Str[i]] = struct{}{}
-			}
-			if isRefund {
-				amount = -math.Abs(amount)
-			}
-			ds.TxCust = append(ds.TxCust, ds.customer(id.Str[i]))
-			ds.TxTime = append(ds.TxTime, ts.I[i])
-			ds.TxAmount = append(ds.TxAmount, amount)
-			ds.TxRefund = append(ds.TxRefund, isRefund)
-		}
-		return nil
-	})
-}
-
-// orderAmount is the row's amount, either its own column or quantity ×
-// unit price, or the reason it has none.
-func orderAmount(amt, qty, price *tables.Column, i int) (float64, string) {
-	if amt.Present {
-		switch {
-		case amt.IsBad(i):
-			return 0, ReasonBadAmount
-		case amt.IsNull(i) || math.IsNaN(amt.F[i]):
-			return 0, ReasonMissingAmount
-		case math.IsInf(amt.F[i], 0):
-			return 0, ReasonBadAmount
-		}
-		return amt.F[i], ""
-	}
-	if qty.IsBad(i) || price.IsBad(i) {
-		return 0, ReasonBadAmount
-	}
-	if qty.IsNull(i) || price.IsNull(i) {
-		return 0, ReasonMissingAmount
-	}
-	a := qty.F[i] * price.F[i]
-	if math.IsNaN(a) || math.IsInf(a, 0) {
-		return 0, ReasonBadAmount
-	}
-	return a, ""
-}
-
-// finish sorts the customer dictionary by id and renumbers transactions, so
-// that every output is in customer-id order whatever the input order.
-func (ds *Dataset) finish() {
-	n := len(ds.IDs)
-	order := make([]int32, n)
-	for i := range order {
-		order[i] = int32(i)
-	}
-	sort.Slice(order, func(a, b int) bool { return ds.IDs[order[a]] < ds.IDs[order[b]] })
-	newIndex := make([]int32, n)
-	ids := make([]string, n)
-	signup := make([]int64, n)
-	known := make([]bool, n)
-	for newI, oldI := range order {
-		newIndex[oldI] = int32(newI)
-		ids[newI] = ds.IDs[oldI]
-		signup[newI] = ds.Signup[oldI]
-		known[newI] = ds.Known[oldI]
-	}
-	for i, c := range ds.TxCust {
-		ds.TxCust[i] = newIndex[c]
-	}
-	ds.IDs, ds.Signup, ds.Known = ids, signup, known
-	for i, id := range ids {
-		ds.index[id] = int32(i)
-	}
-}
-
-// Index returns the row of customer id.
-func (ds *Dataset) Index(id string) (int32, bool) {
-	i, ok := ds.index[id]
-	return i, ok
 }

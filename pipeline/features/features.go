@@ -1,23 +1,62 @@
-// Package features turns an extracted dataset into per-customer features,
-// one dense slice per feature indexed by the dataset's customer row.
+// Package features is Strata's columnar feature engine: it reads a run's
+// inputs as of a date (through package extract) and turns them into
+// per-customer features — one dense slice per feature, indexed by the
+// customer's row in the dataset's dictionary.
 //
-// Everything here is computed from transactions already cut at the as-of
-// date by package extract, so no feature can see the future. Days are
-// calendar days in the run's time zone: an order at 23:30 on D has recency
-// 0, whatever the hour the run starts.
+// The engine streams: Parquet row groups are decoded by a bounded pool of
+// workers and every accepted row is folded at once into per-customer
+// running aggregates, held in flat slices by shards that each own the
+// customers whose id hashes to them. No order is kept (unless
+// Options.PurchaseDays asks for the per-customer day lists), so memory
+// grows with customers, not orders. Every customer's aggregates are
+// updated in input order and every global statistic is summed in customer
+// order, so the features are the same, to the bit, for any number of
+// workers.
+//
+// Features (Table, with Feature metadata on each column):
+//
+//   - behavioural, from orders: recency_days, frequency (orders),
+//     purchase_days (distinct days), monetary_value (net of refunds),
+//     avg_order_value and max_order_value (purchases), tenure_days (since
+//     signup or first purchase), gap_mean_days and gap_std_days (between
+//     consecutive distinct purchase days; population std), orders_<w>d and
+//     spend_<w>d per trailing window (net spend), refund_rate (refund rows
+//     per purchase), cat_share_* (share of purchase spend, top categories
+//     plus other) and channel_share_* (share of orders);
+//   - behavioural, from events: email_opens, email_clicks, sessions, all
+//     time and per window, and days_since_last_event;
+//   - demographic: age_years (completed years at the as-of date) and
+//     age_band_*, income and income_band_*, gender_*, education_*,
+//     occupation_* (one-hot);
+//   - geographic: country_* (one-hot), region_freq, city_freq,
+//     postal_code_freq (frequency encoding);
+//   - psychographic: interest_* (multi-hot, top interests),
+//     interests_unknown, email_opt_in;
+//   - technographic: device_*, os_* (one-hot).
+//
+// Missing values are explicit: a numeric feature that is undefined (the
+// recency of someone who never bought, the age of someone without a birth
+// date) is null in its Column, never a zero; a categorical attribute that
+// is unknown sets its "<attr>_unknown" indicator. Zeros are real zeros
+// (no orders in a window is 0 orders).
+//
+// Point in time: the stream cuts every table at the end of the as-of day
+// in the run's zone, and a customer's attributes are those of the latest
+// version (updated_at) at or before it. Days are calendar days in the
+// run's zone: an order at 23:30 on D has recency 0.
 package features
 
 import (
-	"math"
-	"slices"
+	"context"
 	"time"
 
 	"github.com/strata-oss/strata/pipeline/extract"
 )
 
-// Behaviour holds the RFM family of features. Customers without a purchase
-// have HasOrders false and zero (or NaN for means) elsewhere; publishers
-// write those as nulls.
+// Behaviour holds the RFM family of features in the types the models and
+// publishers use; the slices are the Table's columns of the same names.
+// Customers without a purchase have HasOrders false, and their recency,
+// average and maximum order value are 0 and mean nothing.
 type Behaviour struct {
 	N            int
 	HasOrders    []bool
@@ -32,10 +71,27 @@ type Behaviour struct {
 	FirstOrder   []int64 // µs, extract.NoTime when none
 	LastOrder    []int64
 
-	// ByCustomer groups transaction indices by customer in time order:
-	// customer c's transactions are Tx[Offsets[c]:Offsets[c+1]].
-	Offsets []int32
-	Tx      []int32
+	// With Options.PurchaseDays, customer c's distinct purchase days
+	// (days since 1970-01-01 in the run's zone), ascending, are
+	// Days[DayOffsets[c]:DayOffsets[c+1]], and DaySpend holds the sum of
+	// each day's purchases (refunds are not purchases and are left out).
+	// Nil otherwise.
+	DayOffsets []int64
+	Days       []int32
+	DaySpend   []float64
+}
+
+// Run extracts the inputs of spec and computes their features.
+func Run(ctx context.Context, spec extract.Spec, opt Options) (*extract.Dataset, *Set, error) {
+	agg, err := Extract(ctx, spec, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	set, err := agg.Compute(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return agg.Dataset, set, nil
 }
 
 // DayNumber is the calendar day of instant us in loc, counted from
@@ -54,101 +110,4 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
-}
-
-// ComputeBehaviour computes the behavioural features of every customer of
-// ds.
-func ComputeBehaviour(ds *extract.Dataset) *Behaviour {
-	n := len(ds.IDs)
-	f := &Behaviour{
-		N:            n,
-		HasOrders:    make([]bool, n),
-		RecencyDays:  make([]int32, n),
-		Frequency:    make([]int32, n),
-		PurchaseDays: make([]int32, n),
-		Monetary:     make([]float64, n),
-		AvgOrder:     make([]float64, n),
-		MaxOrder:     make([]float64, n),
-		TenureDays:   make([]int32, n),
-		HasTenure:    make([]bool, n),
-		FirstOrder:   make([]int64, n),
-		LastOrder:    make([]int64, n),
-	}
-	f.group(ds)
-	asOfDay := DayNumber(ds.AsOf.UnixMicro(), ds.Location)
-	for c := 0; c < n; c++ {
-		f.FirstOrder[c], f.LastOrder[c] = extract.NoTime, extract.NoTime
-		var gross, net, maxOrder float64
-		var orders, days int32
-		lastDay := int32(math.MinInt32)
-		for _, t := range f.Tx[f.Offsets[c]:f.Offsets[c+1]] {
-			a := ds.TxAmount[t]
-			net += a
-			if ds.TxRefund[t] {
-				continue
-			}
-			ts := ds.TxTime[t]
-			if orders == 0 {
-				f.FirstOrder[c] = ts
-			}
-			f.LastOrder[c] = ts
-			orders++
-			gross += a
-			maxOrder = max(maxOrder, a)
-			if d := DayNumber(ts, ds.Location); d != lastDay {
-				days++
-				lastDay = d
-			}
-		}
-		f.Monetary[c] = net
-		first := ds.Signup[c]
-		if orders > 0 {
-			f.HasOrders[c] = true
-			f.Frequency[c] = orders
-			f.PurchaseDays[c] = days
-			f.AvgOrder[c] = gross / float64(orders)
-			f.MaxOrder[c] = maxOrder
-			f.RecencyDays[c] = asOfDay - DayNumber(f.LastOrder[c], ds.Location)
-			if first == extract.NoTime || f.FirstOrder[c] < first {
-				first = f.FirstOrder[c]
-			}
-		}
-		if first != extract.NoTime {
-			f.HasTenure[c] = true
-			f.TenureDays[c] = asOfDay - DayNumber(first, ds.Location)
-		}
-	}
-	return f
-}
-
-// group builds the by-customer index with a counting sort, then orders each
-// customer's transactions by time (ties by input order, so the order is
-// total and deterministic).
-func (f *Behaviour) group(ds *extract.Dataset) {
-	f.Offsets = make([]int32, f.N+1)
-	for _, c := range ds.TxCust {
-		f.Offsets[c+1]++
-	}
-	for c := 0; c < f.N; c++ {
-		f.Offsets[c+1] += f.Offsets[c]
-	}
-	f.Tx = make([]int32, len(ds.TxCust))
-	next := slices.Clone(f.Offsets[:f.N])
-	for t, c := range ds.TxCust {
-		f.Tx[next[c]] = int32(t)
-		next[c]++
-	}
-	for c := 0; c < f.N; c++ {
-		txs := f.Tx[f.Offsets[c]:f.Offsets[c+1]]
-		slices.SortStableFunc(txs, func(a, b int32) int {
-			ta, tb := ds.TxTime[a], ds.TxTime[b]
-			switch {
-			case ta < tb:
-				return -1
-			case ta > tb:
-				return 1
-			}
-			return 0
-		})
-	}
 }

@@ -53,12 +53,14 @@ func (s *Source) openCSV(ctx context.Context, key string) (*csv.Reader, []string
 	return cr, header, rc, nil
 }
 
-func (s *Source) bindCSV(header []string) ([]int, []string) {
+func (s *Source) bindCSV(header []string) ([]int, []TimeUnit, []string) {
 	idx := make([]int, len(s.Fields))
+	units := make([]TimeUnit, len(s.Fields))
 	var probs []string
 	for fi, f := range s.Fields {
 		idx[fi] = -1
-		name := s.physical(f)
+		name, unit := s.physical(f)
+		units[fi] = unit
 		for hi, h := range header {
 			if h == name {
 				idx[fi] = hi
@@ -70,7 +72,7 @@ func (s *Source) bindCSV(header []string) ([]int, []string) {
 				name, f.Name, strings.Join(header, ", ")))
 		}
 	}
-	return idx, probs
+	return idx, units, probs
 }
 
 func (s *Source) checkCSVHeader(ctx context.Context, key string) ([]string, error) {
@@ -83,17 +85,17 @@ func (s *Source) checkCSVHeader(ctx context.Context, key string) ([]string, erro
 		return nil, err
 	}
 	c.Close()
-	_, probs := s.bindCSV(header)
+	_, _, probs := s.bindCSV(header)
 	return probs, nil
 }
 
-func (s *Source) scanCSV(ctx context.Context, key string, fn func(*Batch) error) error {
+func (s *Source) scanCSV(ctx context.Context, key string, batch *Batch, fn func(*Batch) error) error {
 	cr, header, c, err := s.openCSV(ctx, key)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	idx, probs := s.bindCSV(header)
+	idx, units, probs := s.bindCSV(header)
 	if len(probs) > 0 {
 		return &SchemaError{Key: key, Problems: probs}
 	}
@@ -101,7 +103,10 @@ func (s *Source) scanCSV(ctx context.Context, key string, fn func(*Batch) error)
 	if size <= 0 {
 		size = 65536
 	}
-	batch := &Batch{Key: key, Cols: make([]Column, len(s.Fields))}
+	batch.Key = key
+	if len(batch.Cols) != len(s.Fields) {
+		batch.Cols = make([]Column, len(s.Fields))
+	}
 	// Rows are parsed into the batch as they are read; text of a row is
 	// only kept when a cell is bad.
 	var first int64
@@ -113,7 +118,7 @@ func (s *Source) scanCSV(ctx context.Context, key string, fn func(*Batch) error)
 				batch.Cols[fi].Present = false
 				continue
 			}
-			batch.Cols[fi].reset(f.Kind, size)
+			batch.Cols[fi].reset(textKind(f.Kind), size)
 		}
 		n = 0
 	}
@@ -162,7 +167,7 @@ func (s *Source) scanCSV(ctx context.Context, key string, fn func(*Batch) error)
 		} else {
 			for fi, f := range s.Fields {
 				if idx[fi] >= 0 {
-					convertText(rec[idx[fi]], f.Kind, &batch.Cols[fi], n, size, s.CSV.TimeLayouts)
+					convertText(rec[idx[fi]], textKind(f.Kind), units[fi], &batch.Cols[fi], n, size, s.CSV.TimeLayouts)
 				}
 			}
 		}
@@ -178,6 +183,15 @@ func (s *Source) scanCSV(ctx context.Context, key string, fn func(*Batch) error)
 		}
 	}
 	return flush()
+}
+
+// textKind is the kind a field is read as from text: identifiers are
+// strings.
+func textKind(k Kind) Kind {
+	if k == Key {
+		return String
+	}
+	return k
 }
 
 func truncate(c *Column, n int) {
@@ -202,7 +216,7 @@ func truncate(c *Column, n int) {
 }
 
 // convertText stores CSV cell s as row i of col. An empty cell is null.
-func convertText(s string, kind Kind, col *Column, i, n int, layouts []string) {
+func convertText(s string, kind Kind, unit TimeUnit, col *Column, i, n int, layouts []string) {
 	t := strings.TrimSpace(s)
 	if t == "" {
 		col.setNull(i, n)
@@ -230,7 +244,7 @@ func convertText(s string, kind Kind, col *Column, i, n int, layouts []string) {
 		}
 		col.I[i] = v
 	case Time:
-		us, ok := parseTime(t, layouts)
+		us, ok := parseTimeUnit(t, unit, layouts)
 		if !ok {
 			col.setBad(i, n, strings.Clone(s))
 			return

@@ -8,24 +8,35 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/deprecated"
+	"github.com/parquet-go/parquet-go/encoding"
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/strata-oss/strata/pipeline/objstore"
 )
 
-// parquetFile is an open Parquet object.
+// parquetFile is an open Parquet object, shared by the units (row groups)
+// read from it; the last one released closes it.
 type parquetFile struct {
 	file   *parquet.File
 	closer io.Closer
+	binds  []binding
+	refs   atomic.Int32
 }
 
 func (p *parquetFile) Close() {
 	if p.closer != nil {
 		p.closer.Close()
+	}
+}
+
+func (p *parquetFile) release() {
+	if p.refs.Add(-1) == 0 {
+		p.Close()
 	}
 }
 
@@ -61,11 +72,14 @@ type source struct {
 	scale    int32 // decimal scale, or -1
 	repeated bool
 	maxDef   int
+	// epoch is the mapping's unit for a plain number read as a Time.
+	epoch TimeUnit
 }
 
 type binding struct {
 	field  int // index in Source.Fields
 	column int // leaf column index
+	kind   Kind
 	src    source
 }
 
@@ -76,7 +90,7 @@ func (s *Source) bindParquet(f *parquet.File) ([]binding, []string) {
 	var probs []string
 	cols := schema.Columns()
 	for fi, fld := range s.Fields {
-		name := s.physical(fld)
+		name, unit := s.physical(fld)
 		idx := -1
 		for ci, p := range cols {
 			if p[0] == name {
@@ -93,11 +107,21 @@ func (s *Source) bindParquet(f *parquet.File) ([]binding, []string) {
 		}
 		leaf, _ := schema.Lookup(cols[idx]...)
 		src := sourceOf(leaf)
-		if err := checkConvertible(src, fld.Kind); err != nil {
+		if fld.Kind == Time {
+			src.epoch = unit
+		}
+		kind := fld.Kind
+		if kind == Key {
+			kind = String
+			if (src.phys == parquet.Int64 || src.phys == parquet.Int32) && !src.isTime && !src.isDate && src.scale < 0 {
+				kind = Int
+			}
+		}
+		if err := checkConvertible(src, kind); err != nil {
 			probs = append(probs, fmt.Sprintf("column %q (for %s): %v", name, fld.Name, err))
 			continue
 		}
-		binds = append(binds, binding{field: fi, column: leaf.ColumnIndex, src: src})
+		binds = append(binds, binding{field: fi, column: leaf.ColumnIndex, kind: kind, src: src})
 	}
 	return binds, probs
 }
@@ -155,6 +179,19 @@ func unitDivisor(d time.Duration) int64 {
 	return 1
 }
 
+// epochNumber reports whether a Time field reads src as a count of epoch
+// units: a plain number (no timestamp or date type) with a mapped unit.
+func (src source) epochNumber() bool {
+	if src.epoch == NoUnit || src.isTime || src.isDate || src.repeated {
+		return false
+	}
+	switch src.phys {
+	case parquet.Int32, parquet.Int64, parquet.Float, parquet.Double:
+		return true
+	}
+	return false
+}
+
 func checkConvertible(src source, k Kind) error {
 	switch k {
 	case String:
@@ -166,8 +203,11 @@ func checkConvertible(src source, k Kind) error {
 			return fmt.Errorf("is %s, not a number", describe(src))
 		}
 	case Time:
+		if src.epochNumber() {
+			return nil
+		}
 		if !(src.isTime || src.isDate || src.phys == parquet.ByteArray) || src.repeated {
-			return fmt.Errorf("is %s, not a timestamp, date or text (an integer column has no unit: store it as TIMESTAMP)", describe(src))
+			return fmt.Errorf("is %s, not a timestamp, date or text (an integer column has no unit: store it as TIMESTAMP, or map it as \"column:epoch_s\", epoch_ms, epoch_us or epoch_ns)", describe(src))
 		}
 	case Bool:
 		if src.repeated || src.phys == parquet.FixedLenByteArray || src.phys == parquet.Float || src.phys == parquet.Double {
@@ -197,51 +237,383 @@ func describe(src source) string {
 	return d
 }
 
-func (s *Source) scanParquet(ctx context.Context, key string, fn func(*Batch) error) error {
-	pf, err := openParquet(ctx, s.Bucket, key)
-	if err != nil {
-		return err
+// readRowGroup decodes row group gi of pf into batch.
+func (s *Source) readRowGroup(pf *parquetFile, key string, gi int, first int64, batch *Batch) error {
+	rg := pf.file.RowGroups()[gi]
+	n := int(rg.NumRows())
+	batch.Key, batch.FirstRow, batch.N, batch.Malformed = key, first, n, nil
+	if len(batch.Cols) != len(s.Fields) {
+		batch.Cols = make([]Column, len(s.Fields))
 	}
-	defer pf.Close()
-	binds, probs := s.bindParquet(pf.file)
-	if len(probs) > 0 {
-		return &SchemaError{Key: key, Problems: probs}
+	for i := range batch.Cols {
+		batch.Cols[i].Present = false
 	}
-	batch := &Batch{Key: key, Cols: make([]Column, len(s.Fields))}
-	vals := make([]parquet.Value, 4096)
-	var first int64
-	for gi, rg := range pf.file.RowGroups() {
-		if err := ctx.Err(); err != nil {
-			return err
+	chunks := rg.ColumnChunks()
+	for _, bd := range pf.binds {
+		col := &batch.Cols[bd.field]
+		col.reset(bd.kind, n)
+		var err error
+		if bd.src.repeated {
+			err = readRepeated(chunks[bd.column], bd.src, col, n)
+		} else {
+			err = readChunk(chunks[bd.column], bd.src, col, n)
 		}
-		n := int(rg.NumRows())
-		batch.FirstRow, batch.N, batch.Malformed = first, n, nil
-		for i := range batch.Cols {
-			batch.Cols[i].Present = false
+		if err != nil {
+			name, _ := s.physical(s.Fields[bd.field])
+			return fmt.Errorf("read %s row group %d column %s: %w", key, gi, name, err)
 		}
-		chunks := rg.ColumnChunks()
-		for _, bd := range binds {
-			col := &batch.Cols[bd.field]
-			col.reset(s.Fields[bd.field].Kind, n)
-			if err := s.readChunk(chunks[bd.column], bd.src, col, n, vals); err != nil {
-				return fmt.Errorf("read %s row group %d column %s: %w", key, gi, s.physical(s.Fields[bd.field]), err)
-			}
-		}
-		if err := fn(batch); err != nil {
-			return err
-		}
-		first += int64(n)
 	}
 	return nil
 }
 
-func (s *Source) readChunk(chunk parquet.ColumnChunk, src source, col *Column, n int, vals []parquet.Value) error {
+// readChunk decodes a non-repeated column chunk page by page from the
+// pages' typed buffers.
+func readChunk(chunk parquet.ColumnChunk, src source, col *Column, n int) error {
 	pages := chunk.Pages()
 	defer pages.Close()
-	row := -1
-	if !src.repeated {
-		row = 0
+	var dc dictCache
+	row := 0
+	allDict := col.Kind == String
+	for {
+		page, err := pages.ReadPage()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		np := int(page.NumValues())
+		if row+np > n {
+			parquet.Release(page)
+			return fmt.Errorf("more values than the row group declares (%d)", n)
+		}
+		if page.Dictionary() == nil {
+			allDict = false
+		}
+		err = decodePage(page, src, col, row, np, n, &dc)
+		parquet.Release(page)
+		if err != nil {
+			return err
+		}
+		row += np
 	}
+	if row != n {
+		return fmt.Errorf("read %d values for %d rows", row, n)
+	}
+	if allDict && n > 0 {
+		col.Dict = dc.str
+	} else {
+		col.Codes = nil
+	}
+	return nil
+}
+
+// dictCache holds a column chunk's dictionary converted once to the
+// destination kind.
+type dictCache struct {
+	dict parquet.Dictionary
+	col  Column
+	str  []string
+}
+
+func (dc *dictCache) prepare(dict parquet.Dictionary, src source, kind Kind) {
+	if dc.dict == dict {
+		return
+	}
+	dc.dict = dict
+	n := dict.Len()
+	dc.col.reset(kind, n)
+	dc.str = nil
+	vals := dict.Page().Data()
+	switch {
+	case kind == String && src.phys == parquet.ByteArray:
+		data, offs := vals.ByteArray()
+		all := string(data)
+		for i := range n {
+			dc.col.Str[i] = all[offs[i]:offs[i+1]]
+		}
+	case kind == Float && src.phys == parquet.Double && src.scale < 0:
+		copy(dc.col.F, vals.Double())
+	case (kind == Int || kind == Time) && src.phys == parquet.Int64 && !src.isTime && src.scale <= 0 && src.epoch == NoUnit:
+		copy(dc.col.I, vals.Int64())
+	default:
+		for i := range n {
+			convert(dict.Index(int32(i)), src, &dc.col, i, n)
+		}
+	}
+	if kind == String {
+		dc.str = dc.col.Str
+	}
+}
+
+// decodePage writes the np rows of page at rows [row, row+np) of col. The
+// page's defined values are first written densely from row on, then
+// spread over the rows their definition levels say are not null.
+func decodePage(page parquet.Page, src source, col *Column, row, np, n int, dc *dictCache) error {
+	def := page.DefinitionLevels()
+	nn := np
+	if len(def) > 0 {
+		nn = 0
+		for _, d := range def {
+			if int(d) == src.maxDef {
+				nn++
+			}
+		}
+	}
+	vals := page.Data()
+	if dict := page.Dictionary(); dict != nil {
+		dc.prepare(dict, src, col.Kind)
+		codes := vals.Int32()
+		if len(codes) < nn {
+			return fmt.Errorf("page has %d dictionary codes for %d values", len(codes), nn)
+		}
+		d := &dc.col
+		switch col.Kind {
+		case String:
+			if col.Codes == nil {
+				col.codesBuf = resize(col.codesBuf, n)
+				col.Codes = col.codesBuf
+			}
+			for k, c := range codes[:nn] {
+				col.Str[row+k] = d.Str[c]
+				col.Codes[row+k] = c
+			}
+		case Float:
+			for k, c := range codes[:nn] {
+				col.F[row+k] = d.F[c]
+			}
+		case Int, Time:
+			for k, c := range codes[:nn] {
+				col.I[row+k] = d.I[c]
+			}
+		case Bool:
+			for k, c := range codes[:nn] {
+				col.B[row+k] = d.B[c]
+			}
+		}
+		if d.Bad != nil {
+			for k, c := range codes[:nn] {
+				if d.Bad[c] {
+					col.setBad(row+k, n, d.BadRaw[c])
+				}
+			}
+		}
+	} else if !decodePlain(vals, src, col, row, nn, n) {
+		// An uncommon pairing of types: the boxed reader handles it,
+		// nulls included, so there is nothing to spread.
+		return decodeBoxed(page, src, col, row, np, n)
+	}
+	if nn < np {
+		spread(col, def, src.maxDef, row, np, nn, n)
+	}
+	return nil
+}
+
+// decodePlain converts nn plain-encoded values to rows [row, row+nn) of
+// col, or reports false when the pairing of types has no fast path.
+func decodePlain(vals encoding.Values, src source, col *Column, row, nn, n int) bool {
+	switch col.Kind {
+	case String:
+		switch src.phys {
+		case parquet.ByteArray:
+			data, offs := vals.ByteArray()
+			all := string(data) // one allocation per page
+			dst := col.Str[row : row+nn]
+			for k := range dst {
+				dst[k] = all[offs[k]:offs[k+1]]
+			}
+			if col.Codes != nil {
+				for k := range dst {
+					col.Codes[row+k] = -1
+				}
+			}
+			return true
+		case parquet.Int64:
+			for k, v := range vals.Int64()[:nn] {
+				col.Str[row+k] = strconv.FormatInt(v, 10)
+			}
+			return true
+		case parquet.Int32:
+			for k, v := range vals.Int32()[:nn] {
+				col.Str[row+k] = strconv.FormatInt(int64(v), 10)
+			}
+			return true
+		}
+	case Float:
+		if src.scale > 0 {
+			return false
+		}
+		switch src.phys {
+		case parquet.Double:
+			copy(col.F[row:row+nn], vals.Double())
+			return true
+		case parquet.Float:
+			for k, v := range vals.Float()[:nn] {
+				col.F[row+k] = float64(v)
+			}
+			return true
+		case parquet.Int64:
+			for k, v := range vals.Int64()[:nn] {
+				col.F[row+k] = float64(v)
+			}
+			return true
+		case parquet.Int32:
+			for k, v := range vals.Int32()[:nn] {
+				col.F[row+k] = float64(v)
+			}
+			return true
+		}
+	case Int:
+		if src.scale > 0 {
+			return false
+		}
+		switch src.phys {
+		case parquet.Int64:
+			copy(col.I[row:row+nn], vals.Int64())
+			return true
+		case parquet.Int32:
+			for k, v := range vals.Int32()[:nn] {
+				col.I[row+k] = int64(v)
+			}
+			return true
+		}
+	case Time:
+		dst := col.I[row : row+nn]
+		switch {
+		case src.isTime && src.phys == parquet.Int64:
+			copy(dst, vals.Int64())
+			switch {
+			case src.unit > 1:
+				for k, x := range dst {
+					dst[k] = floorDiv(x, src.unit)
+				}
+			case src.unit < 0:
+				for k, x := range dst {
+					dst[k] = x * -src.unit
+				}
+			}
+			return true
+		case src.isDate && src.phys == parquet.Int32:
+			for k, v := range vals.Int32()[:nn] {
+				dst[k] = int64(v) * 86_400_000_000
+			}
+			return true
+		case src.epochNumber() && src.phys == parquet.Int64:
+			for k, v := range vals.Int64()[:nn] {
+				dst[k] = src.epoch.micros(v)
+			}
+			return true
+		case src.epochNumber() && src.phys == parquet.Int32:
+			for k, v := range vals.Int32()[:nn] {
+				dst[k] = src.epoch.micros(int64(v))
+			}
+			return true
+		}
+	case Bool:
+		if src.phys == parquet.Boolean {
+			bits := vals.Boolean()
+			for k := range nn {
+				col.B[row+k] = bits[k>>3]>>(k&7)&1 != 0
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// decodeBoxed reads a page through parquet.Value, the slow general path.
+func decodeBoxed(page parquet.Page, src source, col *Column, row, np, n int) error {
+	var buf [256]parquet.Value
+	vr := page.Values()
+	i := row
+	for {
+		k, err := vr.ReadValues(buf[:])
+		for _, v := range buf[:k] {
+			if i >= row+np {
+				return fmt.Errorf("page has more values than its header says (%d)", np)
+			}
+			convert(v, src, col, i, n)
+			i++
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if k == 0 {
+			break
+		}
+	}
+	if col.Codes != nil {
+		for j := row; j < row+np; j++ {
+			col.Codes[j] = -1
+		}
+	}
+	return nil
+}
+
+// spread moves the nn dense values at rows [row, row+nn) to the rows of
+// [row, row+np) whose definition level is maxDef, marking the others null.
+// It works backwards, so no value is overwritten before it is moved.
+func spread(col *Column, def []byte, maxDef, row, np, nn, n int) {
+	if col.Null == nil {
+		col.nullBuf = resize(col.nullBuf, n)
+		col.Null = col.nullBuf
+	}
+	k := row + nn - 1
+	for j := np - 1; j >= 0; j-- {
+		i := row + j
+		if int(def[j]) != maxDef {
+			col.Null[i] = true
+			if col.Bad != nil {
+				col.Bad[i], col.BadRaw[i] = false, ""
+			}
+			switch col.Kind {
+			case String:
+				col.Str[i] = ""
+				if col.Codes != nil {
+					col.Codes[i] = -1
+				}
+			case Float:
+				col.F[i] = 0
+			case Int, Time:
+				col.I[i] = 0
+			case Bool:
+				col.B[i] = false
+			}
+			continue
+		}
+		if k != i {
+			switch col.Kind {
+			case String:
+				col.Str[i] = col.Str[k]
+				if col.Codes != nil {
+					col.Codes[i] = col.Codes[k]
+				}
+			case Float:
+				col.F[i] = col.F[k]
+			case Int, Time:
+				col.I[i] = col.I[k]
+			case Bool:
+				col.B[i] = col.B[k]
+			}
+			col.Null[i] = col.Null[k]
+			if col.Bad != nil {
+				col.Bad[i], col.BadRaw[i] = col.Bad[k], col.BadRaw[k]
+			}
+		}
+		k--
+	}
+}
+
+// readRepeated decodes a list column through parquet.Value: lists are rare
+// and small (a customer's interests), so the general path is fine.
+func readRepeated(chunk parquet.ColumnChunk, src source, col *Column, n int) error {
+	pages := chunk.Pages()
+	defer pages.Close()
+	vals := make([]parquet.Value, 1024)
+	row := -1
 	for {
 		page, err := pages.ReadPage()
 		if errors.Is(err, io.EOF) {
@@ -254,28 +626,20 @@ func (s *Source) readChunk(chunk parquet.ColumnChunk, src source, col *Column, n
 		for {
 			k, err := vr.ReadValues(vals)
 			for _, v := range vals[:k] {
-				if src.repeated {
-					if v.RepetitionLevel() == 0 {
-						row++
-						if row >= n {
-							parquet.Release(page)
-							return fmt.Errorf("more rows than the row group declares (%d)", n)
-						}
-						col.L[row] = nil
+				if v.RepetitionLevel() == 0 {
+					row++
+					if row >= n {
+						parquet.Release(page)
+						return fmt.Errorf("more rows than the row group declares (%d)", n)
 					}
-					if v.DefinitionLevel() == src.maxDef {
-						if col.Kind == StringList {
-							col.L[row] = append(col.L[row], string(v.ByteArray()))
-						}
+					col.L[row] = nil
+					if v.DefinitionLevel() == 0 {
+						col.setNull(row, n)
 					}
-					continue
 				}
-				if row >= n {
-					parquet.Release(page)
-					return fmt.Errorf("more values than the row group declares (%d)", n)
+				if v.DefinitionLevel() == src.maxDef && col.Kind == StringList {
+					col.L[row] = append(col.L[row], string(v.ByteArray()))
 				}
-				convert(v, src, col, row, n)
-				row++
 			}
 			if errors.Is(err, io.EOF) {
 				break
@@ -284,14 +648,14 @@ func (s *Source) readChunk(chunk parquet.ColumnChunk, src source, col *Column, n
 				parquet.Release(page)
 				return err
 			}
+			if k == 0 {
+				break
+			}
 		}
 		parquet.Release(page)
 	}
-	if src.repeated {
-		row++
-	}
-	if row != n {
-		return fmt.Errorf("read %d values for %d rows", row, n)
+	if row+1 != n {
+		return fmt.Errorf("read %d values for %d rows", row+1, n)
 	}
 	return nil
 }
@@ -316,6 +680,8 @@ func convert(v parquet.Value, src source, col *Column, i, n int) {
 			col.Str[i] = strconv.FormatFloat(float64(v.Float()), 'g', -1, 32)
 		case parquet.Double:
 			col.Str[i] = strconv.FormatFloat(v.Double(), 'g', -1, 64)
+		case parquet.Int96:
+			col.Str[i] = formatMicros(int96Micros(v.Int96()))
 		}
 	case Float, Int:
 		var f float64
@@ -368,9 +734,27 @@ func convert(v parquet.Value, src source, col *Column, i, n int) {
 				x *= -src.unit
 			}
 			col.I[i] = x
+		case src.epochNumber():
+			switch src.phys {
+			case parquet.Int32:
+				col.I[i] = src.epoch.micros(int64(v.Int32()))
+			case parquet.Int64:
+				col.I[i] = src.epoch.micros(v.Int64())
+			default:
+				f := v.Double()
+				if src.phys == parquet.Float {
+					f = float64(v.Float())
+				}
+				us, ok := src.epoch.microsFloat(f)
+				if !ok {
+					col.setBad(i, n, fmt.Sprint(f))
+					return
+				}
+				col.I[i] = us
+			}
 		default:
 			raw := string(v.ByteArray())
-			us, ok := parseTime(raw, nil)
+			us, ok := parseTimeUnit(raw, src.epoch, nil)
 			if !ok {
 				col.setBad(i, n, raw)
 				return

@@ -12,10 +12,18 @@
 // marked Bad with its raw text, and the caller decides whether the row is
 // quarantined. A schema that lacks a required column, or has a column whose
 // type can never convert, is an error before any row is read.
+//
+// Parquet pages are decoded typed, straight from parquet-go's page buffers
+// (no boxed parquet.Value per cell on the common paths), and a string column
+// that is dictionary-encoded keeps its dictionary codes beside the strings,
+// so a consumer can do per-value work (hashing a customer id) once per
+// dictionary entry instead of once per row. Units and ReadUnit let callers
+// read the row groups of a table in parallel.
 package tables
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -29,6 +37,10 @@ const (
 	Time                   // instant, as microseconds since the Unix epoch (UTC)
 	Bool                   // boolean
 	StringList             // list of strings (Parquet LIST, or a delimited string)
+	// Key is an identifier: a Parquet integer column (not a timestamp,
+	// date or decimal) is read as Int, anything else as String; the
+	// batch's Column.Kind says which. Integer ids are never formatted.
+	Key
 )
 
 func (k Kind) String() string {
@@ -45,6 +57,8 @@ func (k Kind) String() string {
 		return "bool"
 	case StringList:
 		return "string list"
+	case Key:
+		return "identifier"
 	}
 	return fmt.Sprintf("kind(%d)", k)
 }
@@ -56,9 +70,80 @@ type Field struct {
 	Required bool
 }
 
+// TimeUnit says how a numeric column holds instants: as a count of units
+// since the Unix epoch. A column mapping names it after the column, as in
+// "ts:epoch_s" (see SplitColumn).
+type TimeUnit uint8
+
+const (
+	NoUnit TimeUnit = iota
+	EpochSeconds
+	EpochMillis
+	EpochMicros
+	EpochNanos
+)
+
+var unitNames = [...]string{EpochSeconds: "epoch_s", EpochMillis: "epoch_ms", EpochMicros: "epoch_us", EpochNanos: "epoch_ns"}
+
+func (u TimeUnit) String() string {
+	if u > NoUnit && int(u) < len(unitNames) {
+		return unitNames[u]
+	}
+	return ""
+}
+
+// SplitColumn splits a column mapping value into the column name and an
+// optional time unit suffix: "ts:epoch_s" is column ts holding seconds since
+// the epoch; likewise epoch_ms, epoch_us and epoch_ns. Any other value is a
+// plain column name, colons included.
+func SplitColumn(spec string) (string, TimeUnit) {
+	if i := strings.LastIndexByte(spec, ':'); i > 0 {
+		for u := EpochSeconds; u <= EpochNanos; u++ {
+			if spec[i+1:] == unitNames[u] {
+				return spec[:i], u
+			}
+		}
+	}
+	return spec, NoUnit
+}
+
+// micros converts a count of u since the epoch to microseconds, flooring
+// nanoseconds.
+func (u TimeUnit) micros(v int64) int64 {
+	switch u {
+	case EpochSeconds:
+		return v * 1_000_000
+	case EpochMillis:
+		return v * 1000
+	case EpochNanos:
+		return floorDiv(v, 1000)
+	}
+	return v
+}
+
+func (u TimeUnit) microsFloat(v float64) (int64, bool) {
+	f := v
+	switch u {
+	case EpochSeconds:
+		f *= 1e6
+	case EpochMillis:
+		f *= 1e3
+	case EpochNanos:
+		f /= 1e3
+	}
+	if math.IsNaN(f) || math.Abs(f) > 9e18 {
+		return 0, false
+	}
+	return int64(math.Floor(f)), true
+}
+
 // Column holds one field's values for the rows of a batch. Exactly one of the
 // value slices is used, by Kind. Null and Bad are nil when no row is null or
 // bad; a bad cell is also null and keeps its raw text in BadRaw.
+//
+// Strings read from Parquet share one allocation per page (or per
+// dictionary): keeping one alive keeps its page's bytes alive, so a consumer
+// that keeps a few strings of many batches should strings.Clone them.
 type Column struct {
 	Present bool // false when an optional field is absent from the input
 	Kind    Kind
@@ -70,6 +155,16 @@ type Column struct {
 	Null    []bool
 	Bad     []bool
 	BadRaw  []string
+	// Codes and Dict are set for a String column whose every page in the
+	// batch was dictionary-encoded: Str[i] == Dict[Codes[i]], and Codes[i]
+	// is -1 where the row is null. Nil otherwise.
+	Codes []int32
+	Dict  []string
+
+	// Buffers kept across batches so that nulls cost no allocation.
+	nullBuf, badBuf []bool
+	rawBuf          []string
+	codesBuf        []int32
 }
 
 // IsNull reports whether row i has no usable value.
@@ -84,6 +179,7 @@ func (c *Column) reset(kind Kind, n int) {
 	c.Present = true
 	c.Kind = kind
 	c.Null, c.Bad, c.BadRaw = nil, nil, nil
+	c.Codes, c.Dict = nil, nil
 	switch kind {
 	case String:
 		c.Str = resize(c.Str, n)
@@ -100,7 +196,8 @@ func (c *Column) reset(kind Kind, n int) {
 
 func (c *Column) setNull(i, n int) {
 	if c.Null == nil {
-		c.Null = make([]bool, n)
+		c.nullBuf = resize(c.nullBuf, n)
+		c.Null = c.nullBuf
 	}
 	c.Null[i] = true
 }
@@ -108,8 +205,8 @@ func (c *Column) setNull(i, n int) {
 func (c *Column) setBad(i, n int, raw string) {
 	c.setNull(i, n)
 	if c.Bad == nil {
-		c.Bad = make([]bool, n)
-		c.BadRaw = make([]string, n)
+		c.badBuf, c.rawBuf = resize(c.badBuf, n), resize(c.rawBuf, n)
+		c.Bad, c.BadRaw = c.badBuf, c.rawBuf
 	}
 	c.Bad[i] = true
 	c.BadRaw[i] = raw
@@ -153,13 +250,16 @@ type Batch struct {
 	Malformed []string
 }
 
+// resize returns s with length n, cleared, reusing its memory when it
+// can. It grows with headroom: row groups of one file differ by a few
+// rows, and an exact fit would reallocate every buffer on every group.
 func resize[T any](s []T, n int) []T {
 	if cap(s) >= n {
 		s = s[:n]
 		clear(s)
 		return s
 	}
-	return make([]T, n)
+	return make([]T, n, n+n/8)
 }
 
 // SchemaError says an input's columns do not fit the mapping. It is

@@ -1,6 +1,7 @@
 package tables
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -34,6 +35,22 @@ func parseTime(s string, extra []string) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// parseTimeUnit parses a timestamp that may be a count of epoch units: with
+// a unit, a number is read as such and anything else falls back to the
+// textual layouts.
+func parseTimeUnit(s string, unit TimeUnit, extra []string) (int64, bool) {
+	if unit != NoUnit {
+		t := strings.TrimSpace(s)
+		if v, err := strconv.ParseInt(t, 10, 64); err == nil {
+			return unit.micros(v), true
+		}
+		if f, err := strconv.ParseFloat(t, 64); err == nil {
+			return unit.microsFloat(f)
+		}
+	}
+	return parseTime(s, extra)
 }
 
 func parseBool(s string) (bool, bool) {

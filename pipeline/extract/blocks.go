@@ -1,0 +1,656 @@
+package extract
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/strata-oss/strata/pipeline/tables"
+)
+
+// BlockRows bounds the rows of a block, so that the blocks in flight stay
+// small whatever the row-group size of the input.
+const BlockRows = 1 << 16
+
+// Keys identifies the customer of each row of a block.
+type Keys struct {
+	Int []int64  // integer ids (Info.IntIDs); nil otherwise
+	Str []string // text ids otherwise
+	// Hash holds HashString(Str[i], 0) for text ids, computed once per
+	// dictionary entry where the column is dictionary-encoded. Integer ids
+	// have no hashes here: HashInt is a few instructions, and a consumer
+	// that addresses ids directly needs none.
+	Hash []uint64
+}
+
+// HashOf returns the hash of row i's id.
+func (k *Keys) HashOf(i int) uint64 {
+	if k.Int != nil {
+		return HashInt(k.Int[i])
+	}
+	return k.Hash[i]
+}
+
+// ID renders row i's customer id.
+func (k *Keys) ID(i int) string {
+	if k.Str != nil {
+		return k.Str[i]
+	}
+	return strconv.FormatInt(k.Int[i], 10)
+}
+
+func (k *Keys) reset(intIDs bool) {
+	k.Hash = k.Hash[:0]
+	if intIDs {
+		k.Int, k.Str = k.Int[:0], nil
+	} else {
+		k.Str, k.Int = k.Str[:0], nil
+	}
+}
+
+// Block is what every block has: the customers of its rows, where they
+// came from, and what the worker found in the rows it read.
+type Block struct {
+	N int
+	Keys
+	object   string
+	rowsRead int64
+	bad      map[string]int64
+	excluded map[string]int64
+	invalid  map[string]int64
+	quar     Quarantine
+	release  func()
+}
+
+// Release hands the block back for reuse; the sink calls it exactly once,
+// when it no longer reads the block.
+func (b *Block) Release() {
+	if b.release != nil {
+		b.release()
+	}
+}
+
+func (b *Block) base() *Block { return b }
+
+func (b *Block) resetBase(intIDs bool) {
+	b.N = 0
+	b.Keys.reset(intIDs)
+	b.object, b.rowsRead = "", 0
+	clear(b.bad)
+	clear(b.excluded)
+	clear(b.invalid)
+	b.quar.reset()
+}
+
+func newBase() Block {
+	return Block{bad: map[string]int64{}, excluded: map[string]int64{}, invalid: map[string]int64{}}
+}
+
+// OrderBlock holds accepted order rows.
+type OrderBlock struct {
+	Block
+	Time   []int64   // µs since the epoch
+	Day    []int32   // calendar day in the run's zone
+	Amount []float64 // refunds are negative
+	Refund []bool
+	// Category and Channel are level codes (Levels "orders.category",
+	// "orders.channel"), -1 when blank; nil when the column is not mapped.
+	Category []int32
+	Channel  []int32
+	// Drop marks duplicates the coordinator found; the sink skips them.
+	Drop []bool
+	// Parts lists, when the sink is a Partitioner, the rows of each of
+	// its parts, ascending; nil otherwise.
+	Parts [][]int32
+
+	orderID []string // blank when the row has none; nil without the column
+	oh      []hash128
+	srcRow  []int64
+}
+
+// CustomerBlock holds accepted customer rows (versions).
+type CustomerBlock struct {
+	Block
+	Version []int64 // updated_at, µs, or NoTime
+	Signup  []int64 // µs, or NoTime
+	Birth   []int64 // birth date, µs, or NoTime
+	Age     []float64
+	Income  []float64 // NaN when unknown
+	OptIn   []int8    // 1 yes, 0 no, -1 unknown
+	// Attr[a] holds the level codes of Attrs[a] (Levels "customers.<name>"),
+	// -1 when unknown; nil when the column is not mapped.
+	Attr [NumAttrs][]int32
+	// Row i's interests are Interest[InterestOff[i]:InterestOff[i+1]],
+	// level codes of "customers.interests"; nil without the column.
+	InterestOff []int32
+	Interest    []int32
+	// Which of the other attribute columns the rows' object has.
+	HasBirth, HasAge, HasIncome, HasOptIn bool
+}
+
+// EventBlock holds accepted event rows.
+type EventBlock struct {
+	Block
+	Time    []int64
+	Day     []int32
+	Type    []int32 // level codes of "events.event_type"
+	Channel []int32 // "events.channel", -1 when blank; nil when not mapped
+}
+
+// keyReader reads customer ids into Keys, hashing a dictionary-encoded
+// column's ids once per dictionary entry rather than once per row.
+type keyReader struct {
+	intIDs bool
+	dict   []string
+	dhash  []uint64
+}
+
+// ok reports whether row i has a customer id.
+func (r *keyReader) ok(col *tables.Column, i int) bool {
+	if col.IsNull(i) {
+		return false
+	}
+	return col.Kind == tables.Int || strings.TrimSpace(col.Str[i]) != ""
+}
+
+func (r *keyReader) add(k *Keys, col *tables.Column, i int) error {
+	switch {
+	case r.intIDs && col.Kind == tables.Int:
+		k.Int = append(k.Int, col.I[i])
+	case r.intIDs:
+		return fmt.Errorf("customer id column holds text in one input and integers in another")
+	case col.Kind == tables.Int:
+		s := strconv.FormatInt(col.I[i], 10)
+		k.Str = append(k.Str, s)
+		k.Hash = append(k.Hash, HashString(s, 0))
+	case col.Codes != nil:
+		if len(col.Dict) != len(r.dict) || (len(col.Dict) > 0 && &col.Dict[0] != &r.dict[0]) {
+			r.dict = col.Dict
+			r.dhash = r.dhash[:0]
+			for _, s := range col.Dict {
+				r.dhash = append(r.dhash, HashString(s, 0))
+			}
+		}
+		c := col.Codes[i]
+		k.Str = append(k.Str, col.Dict[c])
+		k.Hash = append(k.Hash, r.dhash[c])
+	default:
+		k.Str = append(k.Str, col.Str[i])
+		k.Hash = append(k.Hash, HashString(col.Str[i], 0))
+	}
+	return nil
+}
+
+// rowReader turns decoded batches of one table into blocks. Each worker
+// has its own; they share the Levels.
+type rowReader interface {
+	read(b *tables.Batch, emit func(blockRef) error) error
+}
+
+// blockRef is one of *OrderBlock, *CustomerBlock, *EventBlock.
+type blockRef interface{ base() *Block }
+
+type readerEnv struct {
+	cutoff int64
+	intIDs bool
+	clock  *Clock
+	fields []tables.Field
+	table  string
+	pool   *blockPool
+}
+
+// quarantine records row i of b as bad for reason.
+func (e *readerEnv) reject(blk *Block, b *tables.Batch, i int, reason string) {
+	blk.bad[reason]++
+	blk.quar.add(e.table, b.Key, b.FirstRow+int64(i), reason, strings.Clone(b.Cols[0].Text(i)), detail(b, e.fields, i))
+}
+
+// orderReader applies the order rules.
+type orderReader struct {
+	readerEnv
+	keys          keyReader
+	category, chn *levelReader
+	part          Partitioner // nil: no parts
+	parts         int
+}
+
+// partition lists the block's rows by part.
+func (r *orderReader) partition(blk *OrderBlock) {
+	if r.part == nil {
+		blk.Parts = nil
+		return
+	}
+	if len(blk.Parts) != r.parts {
+		blk.Parts = make([][]int32, r.parts)
+	}
+	for p := range blk.Parts {
+		blk.Parts[p] = blk.Parts[p][:0]
+	}
+	for i := range blk.N {
+		p := r.part.Part(&blk.Keys, i)
+		blk.Parts[p] = append(blk.Parts[p], int32(i))
+	}
+}
+
+func (r *orderReader) get() *OrderBlock {
+	blk := r.pool.Get().(*OrderBlock)
+	if blk.Time == nil {
+		// A new block: room for a full one, so appends never copy.
+		blk.Time, blk.Day, blk.Amount = make([]int64, 0, BlockRows), make([]int32, 0, BlockRows), make([]float64, 0, BlockRows)
+		blk.Refund, blk.Drop = make([]bool, 0, BlockRows), make([]bool, 0, BlockRows)
+		if r.intIDs {
+			blk.Int = make([]int64, 0, BlockRows)
+		} else {
+			blk.Str, blk.Hash = make([]string, 0, BlockRows), make([]uint64, 0, BlockRows)
+		}
+	}
+	blk.resetBase(r.intIDs)
+	blk.Time, blk.Day, blk.Amount, blk.Refund = blk.Time[:0], blk.Day[:0], blk.Amount[:0], blk.Refund[:0]
+	blk.Category, blk.Channel, blk.Drop = blk.Category[:0], blk.Channel[:0], blk.Drop[:0]
+	blk.orderID, blk.oh, blk.srcRow = blk.orderID[:0], blk.oh[:0], blk.srcRow[:0]
+	return blk
+}
+
+func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
+	if r.clean(b) {
+		return r.readClean(b, emit)
+	}
+	id, ts := &b.Cols[oCustomer], &b.Cols[oTime]
+	amt, oid := &b.Cols[oAmount], &b.Cols[oOrderID]
+	qty, price, refund := &b.Cols[oQuantity], &b.Cols[oUnitPrice], &b.Cols[oRefund]
+	cat, chn := &b.Cols[oCategory], &b.Cols[oChannel]
+	blk := r.get()
+	blk.object, blk.rowsRead = b.Key, int64(b.N)
+	for i := 0; i < b.N; i++ {
+		reason := ""
+		var amount float64
+		switch {
+		case b.Malformed != nil && b.Malformed[i] != "":
+			reason = ReasonMalformedRow
+		case !r.keys.ok(id, i):
+			reason = ReasonMissingCustomerID
+		case ts.IsBad(i):
+			reason = ReasonBadTimestamp
+		case ts.IsNull(i):
+			reason = ReasonMissingTimestamp
+		}
+		isRefund := !refund.IsNull(i) && refund.B[i]
+		if reason == "" {
+			amount, reason = orderAmount(amt, qty, price, i)
+		}
+		if reason == "" && amount < 0 && !isRefund {
+			reason = ReasonNegativeAmount
+		}
+		if reason != "" {
+			r.reject(&blk.Block, b, i, reason)
+			continue
+		}
+		if ts.I[i] >= r.cutoff {
+			blk.excluded[ExcludedAfterAsOf]++
+			continue
+		}
+		if isRefund {
+			amount = -math.Abs(amount)
+		}
+		if err := r.keys.add(&blk.Keys, id, i); err != nil {
+			return fmt.Errorf("%s row %d: %w", b.Key, b.FirstRow+int64(i), err)
+		}
+		blk.Time = append(blk.Time, ts.I[i])
+		blk.Day = append(blk.Day, r.clock.Day(ts.I[i]))
+		blk.Amount = append(blk.Amount, amount)
+		blk.Refund = append(blk.Refund, isRefund)
+		blk.Drop = append(blk.Drop, false)
+		if cat.Present {
+			blk.Category = append(blk.Category, r.category.row(cat, i))
+		}
+		if chn.Present {
+			blk.Channel = append(blk.Channel, r.chn.row(chn, i))
+		}
+		if oid.Present {
+			s := ""
+			if !oid.IsNull(i) && strings.TrimSpace(oid.Str[i]) != "" {
+				s = oid.Str[i]
+			}
+			blk.orderID = append(blk.orderID, s)
+			blk.oh = append(blk.oh, orderHash(s))
+			blk.srcRow = append(blk.srcRow, b.FirstRow+int64(i))
+		}
+		blk.N++
+		if blk.N == BlockRows {
+			r.finish(blk, b)
+			if err := emit(blk); err != nil {
+				return err
+			}
+			blk = r.get()
+			blk.object = b.Key
+		}
+	}
+	r.finish(blk, b)
+	return emit(blk)
+}
+
+// finish marks the columns the input does not have as nil, and lists the
+// rows by part.
+func (r *orderReader) finish(blk *OrderBlock, b *tables.Batch) {
+	r.partition(blk)
+	if !b.Cols[oCategory].Present {
+		blk.Category = nil
+	}
+	if !b.Cols[oChannel].Present {
+		blk.Channel = nil
+	}
+	if !b.Cols[oOrderID].Present {
+		blk.orderID, blk.oh, blk.srcRow = nil, nil, nil
+	}
+}
+
+// clean reports whether a batch can take the fast path: integer ids,
+// timestamps and amounts with no null or bad cell, in UTC, and none of
+// the optional columns that need more than a copy.
+func (r *orderReader) clean(b *tables.Batch) bool {
+	c := b.Cols
+	return r.intIDs && r.clock.utc && b.Malformed == nil &&
+		c[oCustomer].Kind == tables.Int && c[oCustomer].Null == nil &&
+		c[oTime].Null == nil && c[oAmount].Present && c[oAmount].Null == nil &&
+		(!c[oRefund].Present || c[oRefund].Null == nil) &&
+		!c[oOrderID].Present && !c[oCategory].Present && !c[oChannel].Present
+}
+
+// readClean is read for a clean batch: the same rules, with only the
+// checks a clean batch can fail.
+func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) error {
+	ids, ts, amt := b.Cols[oCustomer].I, b.Cols[oTime].I, b.Cols[oAmount].F
+	var refund []bool
+	if b.Cols[oRefund].Present {
+		refund = b.Cols[oRefund].B
+	}
+	blk := r.get()
+	blk.object, blk.rowsRead = b.Key, int64(b.N)
+	for lo := 0; lo < b.N; {
+		hi := min(b.N, lo+BlockRows-blk.N)
+		for i := lo; i < hi; i++ {
+			a, t := amt[i], ts[i]
+			isRefund := refund != nil && refund[i]
+			if math.IsNaN(a) || math.IsInf(a, 0) || (a < 0 && !isRefund) {
+				// A bad amount: the general path says which and why.
+				_, reason := orderAmount(&b.Cols[oAmount], nil, nil, i)
+				if reason == "" {
+					reason = ReasonNegativeAmount
+				}
+				r.reject(&blk.Block, b, i, reason)
+				continue
+			}
+			if t >= r.cutoff {
+				blk.excluded[ExcludedAfterAsOf]++
+				continue
+			}
+			if isRefund {
+				a = -math.Abs(a)
+			}
+			blk.Int = append(blk.Int, ids[i])
+			blk.Time = append(blk.Time, t)
+			blk.Day = append(blk.Day, int32(floorDiv(t, dayMicros)))
+			blk.Amount = append(blk.Amount, a)
+			blk.Refund = append(blk.Refund, isRefund)
+			blk.Drop = append(blk.Drop, false)
+		}
+		blk.N = len(blk.Time)
+		lo = hi
+		if blk.N == BlockRows {
+			r.finish(blk, b)
+			if err := emit(blk); err != nil {
+				return err
+			}
+			blk = r.get()
+			blk.object = b.Key
+		}
+	}
+	r.finish(blk, b)
+	return emit(blk)
+}
+
+// orderAmount is the row's amount, either its own column or quantity ×
+// unit price, or the reason it has none.
+func orderAmount(amt, qty, price *tables.Column, i int) (float64, string) {
+	if amt.Present {
+		switch {
+		case amt.IsBad(i):
+			return 0, ReasonBadAmount
+		case amt.IsNull(i) || math.IsNaN(amt.F[i]):
+			return 0, ReasonMissingAmount
+		case math.IsInf(amt.F[i], 0):
+			return 0, ReasonBadAmount
+		}
+		return amt.F[i], ""
+	}
+	if qty.IsBad(i) || price.IsBad(i) {
+		return 0, ReasonBadAmount
+	}
+	if qty.IsNull(i) || price.IsNull(i) {
+		return 0, ReasonMissingAmount
+	}
+	a := qty.F[i] * price.F[i]
+	if math.IsNaN(a) || math.IsInf(a, 0) {
+		return 0, ReasonBadAmount
+	}
+	return a, ""
+}
+
+// dupDetail renders a duplicate order from its block, the batch it came
+// from being gone by the time duplicates are found.
+func (blk *OrderBlock) dupDetail(i int) string {
+	return fmt.Sprintf("customer_id=%q order_id=%q order_ts=%q amount=%q is_refund=%q",
+		blk.ID(i), blk.orderID[i], time.UnixMicro(blk.Time[i]).UTC().Format(time.RFC3339Nano),
+		strconv.FormatFloat(blk.Amount[i], 'g', -1, 64), strconv.FormatBool(blk.Refund[i]))
+}
+
+// customerReader applies the customer rules.
+type customerReader struct {
+	readerEnv
+	keys     keyReader
+	attr     [NumAttrs]*levelReader
+	interest *levelReader
+}
+
+func (r *customerReader) get() *CustomerBlock {
+	blk := r.pool.Get().(*CustomerBlock)
+	blk.resetBase(r.intIDs)
+	blk.Version, blk.Signup, blk.Birth = blk.Version[:0], blk.Signup[:0], blk.Birth[:0]
+	blk.Age, blk.Income, blk.OptIn = blk.Age[:0], blk.Income[:0], blk.OptIn[:0]
+	for a := range blk.Attr {
+		blk.Attr[a] = blk.Attr[a][:0]
+	}
+	blk.InterestOff, blk.Interest = append(blk.InterestOff[:0], 0), blk.Interest[:0]
+	return blk
+}
+
+func (r *customerReader) read(b *tables.Batch, emit func(blockRef) error) error {
+	id, signup, updated := &b.Cols[cCustomer], &b.Cols[cSignup], &b.Cols[cUpdated]
+	birth, age, income := &b.Cols[cBirth], &b.Cols[cAge], &b.Cols[cIncome]
+	interests, optIn := &b.Cols[cInterests], &b.Cols[cOptIn]
+	blk := r.get()
+	blk.object, blk.rowsRead = b.Key, int64(b.N)
+	for i := 0; i < b.N; i++ {
+		switch {
+		case b.Malformed != nil && b.Malformed[i] != "":
+			r.reject(&blk.Block, b, i, ReasonMalformedRow)
+			continue
+		case !r.keys.ok(id, i):
+			r.reject(&blk.Block, b, i, ReasonMissingCustomerID)
+			continue
+		case signup.IsBad(i) || updated.IsBad(i):
+			r.reject(&blk.Block, b, i, ReasonBadTimestamp)
+			continue
+		}
+		if !signup.IsNull(i) && signup.I[i] >= r.cutoff {
+			blk.excluded[ExcludedSignupAfterAsOf]++
+			continue
+		}
+		if !updated.IsNull(i) && updated.I[i] >= r.cutoff {
+			blk.excluded[ExcludedVersionAfter]++
+			continue
+		}
+		if err := r.keys.add(&blk.Keys, id, i); err != nil {
+			return fmt.Errorf("%s row %d: %w", b.Key, b.FirstRow+int64(i), err)
+		}
+		blk.Version = append(blk.Version, timeOr(updated, i))
+		blk.Signup = append(blk.Signup, timeOr(signup, i))
+
+		bd := int64(NoTime)
+		switch {
+		case birth.IsBad(i):
+			blk.invalid["birth_date"]++
+		case !birth.IsNull(i) && birth.I[i] >= r.cutoff:
+			blk.invalid["birth_date"]++ // born after the as-of date
+		case !birth.IsNull(i):
+			bd = birth.I[i]
+		}
+		blk.Birth = append(blk.Birth, bd)
+
+		a := math.NaN()
+		switch {
+		case age.IsBad(i) || (!age.IsNull(i) && !(age.F[i] >= 0 && age.F[i] < 150)):
+			blk.invalid["age"]++
+		case !age.IsNull(i):
+			a = age.F[i]
+		}
+		blk.Age = append(blk.Age, a)
+
+		inc := math.NaN()
+		switch {
+		case income.IsBad(i) || (!income.IsNull(i) && !(income.F[i] >= 0 && !math.IsInf(income.F[i], 0))):
+			blk.invalid["income"]++
+		case !income.IsNull(i):
+			inc = income.F[i]
+		}
+		blk.Income = append(blk.Income, inc)
+
+		o := int8(-1)
+		switch {
+		case optIn.IsBad(i):
+			blk.invalid["email_opt_in"]++
+		case !optIn.IsNull(i) && optIn.B[i]:
+			o = 1
+		case !optIn.IsNull(i):
+			o = 0
+		}
+		blk.OptIn = append(blk.OptIn, o)
+
+		for a := range blk.Attr {
+			if col := &b.Cols[cAttr0+a]; col.Present {
+				blk.Attr[a] = append(blk.Attr[a], r.attr[a].row(col, i))
+			}
+		}
+		if interests.Present && !interests.IsNull(i) {
+			for _, s := range interests.L[i] {
+				if c := r.interest.codeOf(s); c >= 0 {
+					blk.Interest = append(blk.Interest, c)
+				}
+			}
+		}
+		blk.InterestOff = append(blk.InterestOff, int32(len(blk.Interest)))
+		blk.N++
+		if blk.N == BlockRows {
+			r.finish(blk, b)
+			if err := emit(blk); err != nil {
+				return err
+			}
+			blk = r.get()
+			blk.object = b.Key
+		}
+	}
+	r.finish(blk, b)
+	return emit(blk)
+}
+
+func (r *customerReader) finish(blk *CustomerBlock, b *tables.Batch) {
+	for a := range blk.Attr {
+		if !b.Cols[cAttr0+a].Present {
+			blk.Attr[a] = nil
+		}
+	}
+	if !b.Cols[cInterests].Present {
+		blk.InterestOff, blk.Interest = nil, nil
+	}
+	blk.HasBirth, blk.HasAge = b.Cols[cBirth].Present, b.Cols[cAge].Present
+	blk.HasIncome, blk.HasOptIn = b.Cols[cIncome].Present, b.Cols[cOptIn].Present
+}
+
+func timeOr(c *tables.Column, i int) int64 {
+	if c.IsNull(i) {
+		return NoTime
+	}
+	return c.I[i]
+}
+
+// eventReader applies the event rules.
+type eventReader struct {
+	readerEnv
+	keys     keyReader
+	typ, chn *levelReader
+}
+
+func (r *eventReader) get() *EventBlock {
+	blk := r.pool.Get().(*EventBlock)
+	blk.resetBase(r.intIDs)
+	blk.Time, blk.Day, blk.Type, blk.Channel = blk.Time[:0], blk.Day[:0], blk.Type[:0], blk.Channel[:0]
+	return blk
+}
+
+func (r *eventReader) read(b *tables.Batch, emit func(blockRef) error) error {
+	id, ts, typ, chn := &b.Cols[eCustomer], &b.Cols[eTime], &b.Cols[eType], &b.Cols[eChannel]
+	blk := r.get()
+	blk.object, blk.rowsRead = b.Key, int64(b.N)
+	for i := 0; i < b.N; i++ {
+		reason := ""
+		var code int32
+		switch {
+		case b.Malformed != nil && b.Malformed[i] != "":
+			reason = ReasonMalformedRow
+		case !r.keys.ok(id, i):
+			reason = ReasonMissingCustomerID
+		case ts.IsBad(i):
+			reason = ReasonBadTimestamp
+		case ts.IsNull(i):
+			reason = ReasonMissingTimestamp
+		default:
+			if code = r.typ.row(typ, i); code < 0 {
+				reason = ReasonMissingEventType
+			}
+		}
+		if reason != "" {
+			r.reject(&blk.Block, b, i, reason)
+			continue
+		}
+		if ts.I[i] >= r.cutoff {
+			blk.excluded[ExcludedAfterAsOf]++
+			continue
+		}
+		if err := r.keys.add(&blk.Keys, id, i); err != nil {
+			return fmt.Errorf("%s row %d: %w", b.Key, b.FirstRow+int64(i), err)
+		}
+		blk.Time = append(blk.Time, ts.I[i])
+		blk.Day = append(blk.Day, r.clock.Day(ts.I[i]))
+		blk.Type = append(blk.Type, code)
+		if chn.Present {
+			blk.Channel = append(blk.Channel, r.chn.row(chn, i))
+		}
+		blk.N++
+		if blk.N == BlockRows {
+			if !chn.Present {
+				blk.Channel = nil
+			}
+			if err := emit(blk); err != nil {
+				return err
+			}
+			blk = r.get()
+			blk.object = b.Key
+		}
+	}
+	if !chn.Present {
+		blk.Channel = nil
+	}
+	return emit(blk)
+}

@@ -1,0 +1,84 @@
+package extract
+
+import "github.com/strata-oss/strata/pipeline/tables"
+
+// Field positions in each table's read; customer_id is first in every
+// table so quarantine records can name the customer.
+const (
+	oCustomer = iota
+	oTime
+	oAmount
+	oOrderID
+	oQuantity
+	oUnitPrice
+	oRefund
+	oCategory
+	oChannel
+)
+
+func orderFields(cols map[string]string) []tables.Field {
+	_, priced := cols["unit_price"]
+	return []tables.Field{
+		{Name: "customer_id", Kind: tables.Key, Required: true},
+		{Name: "order_ts", Kind: tables.Time, Required: true},
+		{Name: "amount", Kind: tables.Float, Required: !priced},
+		{Name: "order_id", Kind: tables.String},
+		{Name: "quantity", Kind: tables.Float, Required: priced},
+		{Name: "unit_price", Kind: tables.Float, Required: priced},
+		{Name: "is_refund", Kind: tables.Bool},
+		{Name: "category", Kind: tables.String},
+		{Name: "channel", Kind: tables.String},
+	}
+}
+
+// Attrs are the categorical customer attributes, in CustomerBlock.Attr
+// order.
+var Attrs = [...]string{"gender", "education", "occupation", "country", "region", "city", "postal_code", "device", "os"}
+
+// NumAttrs is len(Attrs).
+const NumAttrs = len(Attrs)
+
+const (
+	cCustomer = iota
+	cSignup
+	cUpdated
+	cBirth
+	cAge
+	cIncome
+	cInterests
+	cOptIn
+	cAttr0 // then one per Attrs entry
+)
+
+func customerFields() []tables.Field {
+	fs := []tables.Field{
+		{Name: "customer_id", Kind: tables.Key, Required: true},
+		{Name: "signup_ts", Kind: tables.Time},
+		{Name: "updated_at", Kind: tables.Time},
+		{Name: "birth_date", Kind: tables.Time},
+		{Name: "age", Kind: tables.Float},
+		{Name: "income", Kind: tables.Float},
+		{Name: "interests", Kind: tables.StringList},
+		{Name: "email_opt_in", Kind: tables.Bool},
+	}
+	for _, a := range Attrs {
+		fs = append(fs, tables.Field{Name: a, Kind: tables.String})
+	}
+	return fs
+}
+
+const (
+	eCustomer = iota
+	eTime
+	eType
+	eChannel
+)
+
+func eventFields() []tables.Field {
+	return []tables.Field{
+		{Name: "customer_id", Kind: tables.Key, Required: true},
+		{Name: "event_ts", Kind: tables.Time, Required: true},
+		{Name: "event_type", Kind: tables.String, Required: true},
+		{Name: "channel", Kind: tables.String},
+	}
+}

@@ -1,0 +1,334 @@
+package extract
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/strata-oss/strata/pipeline/tables"
+)
+
+// Info tells the sink what the blocks will hold, before the first one.
+type Info struct {
+	AsOf     time.Time // midnight starting the as-of day, in Location
+	AsOfDay  int32     // its day number (days since 1970-01-01)
+	Cutoff   int64     // µs; every row delivered is stamped before it
+	Location *time.Location
+	// IntIDs says the customer id is an integer column in every input
+	// object, so blocks carry Keys.Int; otherwise Keys.Str.
+	IntIDs bool
+	// IDRange, when HasIDRange, holds the smallest and largest integer
+	// customer id of every input, from the Parquet statistics.
+	IDRange    [2]int64
+	HasIDRange bool
+	// Rows is the number of rows the inputs declare, -1 when unknown (CSV).
+	Rows int64
+	// Levels holds the dictionaries of the categorical columns, by
+	// "table.column": orders.category, orders.channel, events.event_type,
+	// events.channel, customers.<attr> for each of Attrs, and
+	// customers.interests.
+	Levels map[string]*Levels
+	// Tables lists the tables that will be read, in order.
+	Tables []string
+}
+
+// Sink receives the accepted rows of a run in input order: every block of
+// the customers table, then the orders', then the events'. Its methods are
+// called from one goroutine, and an error stops the run. The sink must call
+// Release on every block it is given once it is done with it, from any
+// goroutine; until then the block is not reused.
+type Sink interface {
+	Begin(Info) error
+	Customers(*CustomerBlock) error
+	Orders(*OrderBlock) error
+	Events(*EventBlock) error
+}
+
+// Partitioner is implemented by a sink whose consumers each own part of
+// the customers. The readers then list, in every order block, the rows of
+// each part (OrderBlock.Parts), in parallel, so that no consumer has to
+// look at every row of every block.
+type Partitioner interface {
+	// Parts is the number of parts; Part the part of row i's customer.
+	// Part is called from several goroutines at once, after Begin.
+	Parts() int
+	Part(k *Keys, i int) int
+}
+
+// Stream reads the tables of spec with a pool of workers (≤ 0: GOMAXPROCS)
+// and feeds their accepted rows to sink. Schemas are checked for every
+// object before any row is read, so a mismatch fails fast. The Dataset it
+// returns has the quality counts, quarantine and input fingerprints; its
+// customer dictionary is the sink's to fill.
+func Stream(ctx context.Context, spec Spec, workers int, sink Sink) (*Dataset, error) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	loc := spec.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	y, m, d := spec.AsOf.Date()
+	day := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	ds := &Dataset{AsOf: day, Cutoff: day.AddDate(0, 0, 1).UnixMicro(), Location: loc, Quality: newQuality()}
+	info := Info{AsOf: day, AsOfDay: NewClock(loc).Day(day.UnixMicro()), Cutoff: ds.Cutoff, Location: loc,
+		IntIDs: true, Levels: map[string]*Levels{}}
+	for _, name := range []string{"orders.category", "orders.channel", "events.event_type", "events.channel", "customers.interests"} {
+		info.Levels[name] = &Levels{}
+	}
+	for _, a := range Attrs {
+		info.Levels["customers."+a] = &Levels{}
+	}
+	ts := spec.tables()
+	info.HasIDRange = true
+	info.IDRange = [2]int64{math.MaxInt64, math.MinInt64}
+	for _, t := range ts {
+		src := t.table.source(t.fields)
+		in, err := src.Inspect(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t.name, err)
+		}
+		info.IntIDs = info.IntIDs && in.IntKeys["customer_id"]
+		r, ok := in.KeyRange["customer_id"]
+		info.HasIDRange = info.HasIDRange && ok
+		info.IDRange = [2]int64{min(info.IDRange[0], r[0]), max(info.IDRange[1], r[1])}
+		if in.Rows < 0 || info.Rows < 0 {
+			info.Rows = -1
+		} else {
+			info.Rows += in.Rows
+		}
+		info.Tables = append(info.Tables, t.name)
+	}
+	info.HasIDRange = info.HasIDRange && info.IntIDs && info.IDRange[0] <= info.IDRange[1]
+	for _, t := range ts {
+		if err := ds.fingerprint(ctx, t.name, t.table, t.table.source(t.fields)); err != nil {
+			return nil, err
+		}
+	}
+	if err := sink.Begin(info); err != nil {
+		return nil, err
+	}
+	st := &streamer{ds: ds, info: info, sink: sink, workers: workers}
+	for _, t := range ts {
+		if err := st.table(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	ds.Quarantine.sortRows()
+	return ds, nil
+}
+
+type streamer struct {
+	ds      *Dataset
+	info    Info
+	sink    Sink
+	workers int
+	seen    idSet // order-id hashes
+}
+
+func (st *streamer) newReader(t namedTable, pool *blockPool) rowReader {
+	env := readerEnv{cutoff: st.info.Cutoff, intIDs: st.info.IntIDs, clock: NewClock(st.info.Location),
+		fields: t.fields, table: t.name, pool: pool}
+	keys := keyReader{intIDs: st.info.IntIDs}
+	lv := func(name string) *levelReader { return newLevelReader(st.info.Levels[name]) }
+	switch t.name {
+	case "customers":
+		r := &customerReader{readerEnv: env, keys: keys, interest: lv("customers.interests")}
+		for a, name := range Attrs {
+			r.attr[a] = lv("customers." + name)
+		}
+		return r
+	case "events":
+		return &eventReader{readerEnv: env, keys: keys, typ: lv("events.event_type"), chn: lv("events.channel")}
+	}
+	r := &orderReader{readerEnv: env, keys: keys, category: lv("orders.category"), chn: lv("orders.channel")}
+	if p, ok := st.sink.(Partitioner); ok && p.Parts() > 1 {
+		r.part, r.parts = p, p.Parts()
+	}
+	return r
+}
+
+// blockPool recycles a table's blocks. Unlike a sync.Pool it survives
+// garbage collections, so a long table does not reallocate its blocks
+// after every one; it holds at most as many as can be in flight.
+type blockPool struct {
+	free chan blockRef
+	make func() blockRef
+}
+
+func (p *blockPool) Get() any {
+	select {
+	case b := <-p.free:
+		return b
+	default:
+		return p.make()
+	}
+}
+
+func (p *blockPool) put(b blockRef) {
+	select {
+	case p.free <- b:
+	default:
+	}
+}
+
+func newPool(table string, workers int) *blockPool {
+	p := &blockPool{free: make(chan blockRef, 4*workers+16)}
+	p.make = func() blockRef {
+		switch table {
+		case "customers":
+			b := &CustomerBlock{Block: newBase()}
+			b.release = func() { p.put(b) }
+			return b
+		case "events":
+			b := &EventBlock{Block: newBase()}
+			b.release = func() { p.put(b) }
+			return b
+		}
+		b := &OrderBlock{Block: newBase()}
+		b.release = func() { p.put(b) }
+		return b
+	}
+	return p
+}
+
+// job is one unit on its way through a worker to the coordinator.
+type job struct {
+	u   tables.Unit
+	out chan blockRef
+}
+
+// table streams one table: a producer lists the units in order, workers
+// decode and check them, and the coordinator (this goroutine's errgroup
+// member) takes their blocks in unit order. Every unit has its own small
+// channel, so a worker ahead of the coordinator waits rather than piling
+// up blocks: at most workers+1 units are in flight.
+func (st *streamer) table(ctx context.Context, t namedTable) error {
+	src := t.table.source(t.fields)
+	pool := newPool(t.name, st.workers)
+	g, gctx := errgroup.WithContext(ctx)
+	work := make(chan *job)
+	order := make(chan *job, st.workers)
+	g.Go(func() error {
+		defer close(order)
+		defer close(work)
+		return src.Units(gctx, func(u tables.Unit) error {
+			j := &job{u: u, out: make(chan blockRef, 2)}
+			select {
+			case order <- j:
+			case <-gctx.Done():
+				u.Release()
+				return gctx.Err()
+			}
+			select {
+			case work <- j:
+				return nil
+			case <-gctx.Done():
+				u.Release()
+				return gctx.Err()
+			}
+		})
+	})
+	for range st.workers {
+		g.Go(func() error {
+			rd := st.newReader(t, pool)
+			batch := &tables.Batch{}
+			for j := range work {
+				if gctx.Err() != nil {
+					j.u.Release()
+					continue
+				}
+				err := src.ReadUnit(gctx, j.u, batch, func(b *tables.Batch) error {
+					return rd.read(b, func(blk blockRef) error {
+						select {
+						case j.out <- blk:
+							return nil
+						case <-gctx.Done():
+							return gctx.Err()
+						}
+					})
+				})
+				close(j.out)
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		for j := range order {
+			for {
+				var blk blockRef
+				var ok bool
+				select {
+				case blk, ok = <-j.out:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				if !ok {
+					break
+				}
+				if err := st.deliver(t.name, blk); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	err := g.Wait()
+	var se *tables.SchemaError
+	if err != nil && !errors.As(err, &se) && !errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("%s: %w", t.name, err)
+	}
+	return err
+}
+
+// deliver books one block's counts and quarantine, drops duplicate
+// orders, and hands the block to the sink. It runs in input order.
+func (st *streamer) deliver(table string, ref blockRef) error {
+	b := ref.base()
+	q := &st.ds.Quality
+	q.RowsRead[table] += b.rowsRead
+	for r, n := range b.bad {
+		add2(q.Bad, table, r, n)
+	}
+	for r, n := range b.excluded {
+		add2(q.Excluded, table, r, n)
+	}
+	for c, n := range b.invalid {
+		add2(q.Invalid, table, c, n)
+	}
+	st.ds.Quarantine.append(&b.quar)
+	switch blk := ref.(type) {
+	case *OrderBlock:
+		dups := 0
+		if blk.orderID != nil {
+			for i := range blk.N {
+				if blk.orderID[i] == "" || st.seen.add(blk.oh[i]) {
+					continue
+				}
+				blk.Drop[i] = true
+				dups++
+				st.ds.Quarantine.add(table, blk.object, blk.srcRow[i], ReasonDuplicateOrder,
+					strings.Clone(blk.ID(i)), blk.dupDetail(i))
+			}
+		}
+		if dups > 0 {
+			q.Duplicates[table] += int64(dups)
+		}
+		st.ds.Orders += blk.N - dups
+		return st.sink.Orders(blk)
+	case *CustomerBlock:
+		return st.sink.Customers(blk)
+	case *EventBlock:
+		return st.sink.Events(blk)
+	}
+	return fmt.Errorf("unknown block %T", ref)
+}

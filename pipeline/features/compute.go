@@ -1,0 +1,376 @@
+package features
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"math/bits"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/strata-oss/strata/pipeline/extract"
+)
+
+// Set is a run's features.
+type Set struct {
+	Behaviour *Behaviour
+	Table     *Table
+}
+
+// Compute turns the aggregates into features. It fills the dataset's
+// customer dictionary (IDs in ascending order, Signup, Known), then every
+// feature column, in parallel over ranges of customers; each value depends
+// only on its customer, so the result does not depend on the workers. The
+// aggregates are spent: Compute may be called once.
+func (a *Aggregates) Compute(ctx context.Context) (*Set, error) {
+	if a.shards == nil {
+		return nil, fmt.Errorf("features: aggregates already computed")
+	}
+	c := &computer{a: a, opt: &a.opt, info: a.info, ds: a.Dataset, n: len(a.loc), loc: a.loc}
+	if err := c.prepareShards(ctx); err != nil {
+		return nil, err
+	}
+	c.levels()
+	c.plan()
+	if err := c.fill(ctx); err != nil {
+		return nil, err
+	}
+	a.shards = nil
+	return &Set{Behaviour: c.beh, Table: c.tab}, nil
+}
+
+type computer struct {
+	a    *Aggregates
+	opt  *Options
+	info extract.Info
+	ds   *extract.Dataset
+	n    int
+	loc  []uint64 // global row -> shard<<32 | local row
+
+	// Per shard, after prepareShards: the customers' distinct purchase days
+	// (CSR by local row) and, with PurchaseDays, their spend.
+	days []shardDays
+
+	// Level orders: for each Levels name, the rank of each code by name.
+	rank  map[string][]int32
+	names map[string][]string // by rank
+
+	beh  *Behaviour
+	tab  *Table
+	cols colRefs
+}
+
+type shardDays struct {
+	off   []int32
+	day   []int32
+	spend []float64
+}
+
+// order builds the customer dictionary in ascending id order: numeric
+// for integer ids, byte order for text. Directly addressed ids are walked
+// in order, without sorting.
+func (a *Aggregates) order() {
+	total := 0
+	walk := a.info.IntIDs
+	for _, s := range a.shards {
+		total += s.n
+		walk = walk && s.ranged && s.dict.hashed == 0
+	}
+	a.loc = make([]uint64, 0, total)
+	var strs []string
+	var ints []int64
+	switch {
+	case walk:
+		ints = make([]int64, 0, total)
+		for si, s := range a.shards {
+			for x, r := range s.dict.direct {
+				if r != 0 {
+					ints = append(ints, s.lo+int64(x))
+					a.loc = append(a.loc, uint64(si)<<32|uint64(r-1))
+				}
+			}
+		}
+	case a.info.IntIDs:
+		type ref struct {
+			id  int64
+			loc uint64
+		}
+		refs := make([]ref, 0, total)
+		for si, s := range a.shards {
+			for r, id := range s.dict.ints {
+				refs = append(refs, ref{id, uint64(si)<<32 | uint64(r)})
+			}
+		}
+		slices.SortFunc(refs, func(x, y ref) int { return cmp.Compare(x.id, y.id) })
+		ints = make([]int64, 0, total)
+		for _, r := range refs {
+			ints = append(ints, r.id)
+			a.loc = append(a.loc, r.loc)
+		}
+	default:
+		type ref struct {
+			id  string
+			loc uint64
+		}
+		refs := make([]ref, 0, total)
+		for si, s := range a.shards {
+			for r, id := range s.dict.strs {
+				refs = append(refs, ref{id, uint64(si)<<32 | uint64(r)})
+			}
+		}
+		slices.SortFunc(refs, func(x, y ref) int { return strings.Compare(x.id, y.id) })
+		strs = make([]string, 0, total)
+		for _, r := range refs {
+			strs = append(strs, r.id)
+			a.loc = append(a.loc, r.loc)
+		}
+	}
+	for _, s := range a.shards {
+		s.dict.free()
+	}
+	ds := a.Dataset
+	if ints != nil {
+		strs = formatInts(ints, a.opt.Workers)
+		ds.NumericIDs = true
+	}
+	ds.IDs = strs
+	ds.Signup = make([]int64, total)
+	ds.Known = make([]bool, total)
+	for g, l := range a.loc {
+		s, row := a.shards[l>>32], int(uint32(l))
+		ds.Signup[g] = extract.NoTime
+		if s.hasCust && s.known[row] {
+			ds.Known[g] = true
+			ds.Signup[g] = s.signup[row]
+		}
+	}
+}
+
+// formatInts renders ids as decimal strings, in parallel chunks, each
+// chunk's strings sharing one allocation.
+func formatInts(ids []int64, workers int) []string {
+	out := make([]string, len(ids))
+	chunk := max(1<<16, (len(ids)+workers-1)/max(workers, 1))
+	var g errgroup.Group
+	g.SetLimit(max(workers, 1))
+	for lo := 0; lo < len(ids); lo += chunk {
+		hi := min(lo+chunk, len(ids))
+		g.Go(func() error {
+			buf := make([]byte, 0, 8*(hi-lo))
+			ends := make([]int, hi-lo)
+			for i, id := range ids[lo:hi] {
+				buf = strconv.AppendInt(buf, id, 10)
+				ends[i] = len(buf)
+			}
+			all := string(buf)
+			start := 0
+			for i, e := range ends {
+				out[lo+i] = all[start:e]
+				start = e
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return out
+}
+
+func (c *computer) at(g int) (*shard, int) {
+	l := c.loc[g]
+	return c.a.shards[l>>32], int(uint32(l))
+}
+
+// prepareShards sorts each shard's purchase days into per-customer lists.
+func (c *computer) prepareShards(ctx context.Context) error {
+	c.days = make([]shardDays, len(c.a.shards))
+	g, _ := errgroup.WithContext(ctx)
+	g.SetLimit(c.opt.Workers)
+	for si, s := range c.a.shards {
+		g.Go(func() error {
+			if c.opt.PurchaseDays {
+				c.days[si] = s.purchaseLists()
+			} else {
+				c.days[si] = s.oldLists()
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// purchaseLists groups the purchase log by customer (a counting sort, so
+// input order is kept within a customer), orders each customer's purchases
+// by day, and sums each day's amounts in input order.
+func (s *shard) purchaseLists() shardDays {
+	n := s.n
+	off := make([]int32, n+1)
+	for r := range n {
+		off[r+1] = off[r] + int32(uint32(s.rec.at(r)[rCounts]))
+	}
+	sorted := make([]purchase, s.log.n)
+	next := slices.Clone(off[:n])
+	s.log.each(func(p purchase) {
+		sorted[next[p.row]] = p
+		next[p.row]++
+	})
+	s.log = chunked[purchase]{}
+	var d shardDays
+	d.off = make([]int32, n+1)
+	for r := range n {
+		ps := sorted[off[r]:off[r+1]]
+		slices.SortStableFunc(ps, func(x, y purchase) int { return cmp.Compare(x.day, y.day) })
+		for i, p := range ps {
+			if i > 0 && p.day == ps[i-1].day {
+				d.spend[len(d.spend)-1] += p.amount
+				continue
+			}
+			d.day = append(d.day, p.day)
+			d.spend = append(d.spend, p.amount)
+		}
+		d.off[r+1] = int32(len(d.day))
+	}
+	return d
+}
+
+// oldLists sorts the purchase days too old for the bitmaps by customer.
+func (s *shard) oldLists() shardDays {
+	n := s.n
+	slices.SortFunc(s.old, func(x, y dayRow) int {
+		if x.row != y.row {
+			return cmp.Compare(x.row, y.row)
+		}
+		return cmp.Compare(x.day, y.day)
+	})
+	var d shardDays
+	d.off = make([]int32, n+1)
+	j := 0
+	for r := range n {
+		for ; j < len(s.old) && s.old[j].row == int32(r); j++ {
+			if k := len(d.day); k > 0 && d.off[r] < int32(k) && d.day[k-1] == s.old[j].day {
+				continue
+			}
+			d.day = append(d.day, s.old[j].day)
+		}
+		d.off[r+1] = int32(len(d.day))
+	}
+	s.old = nil
+	return d
+}
+
+// walkDays gives customer (s, row)'s distinct purchase days to st in
+// ascending order: first the listed ones (with PurchaseDays, all of them;
+// otherwise those older than the bitmap reaches), then the bitmap's.
+func (c *computer) walkDays(si int, s *shard, row int, st *dayStats) {
+	d := &c.days[si]
+	for _, day := range d.day[d.off[row]:d.off[row+1]] {
+		st.add(day)
+	}
+	if s.bw == 0 || c.opt.PurchaseDays {
+		return
+	}
+	base := rWindows + 2*s.nW
+	w := s.rec.at(row)[base : base+s.bw]
+	for wi := len(w) - 1; wi >= 0; wi-- {
+		for x := w[wi]; x != 0; {
+			hi := 63 - bits.LeadingZeros64(x)
+			x &^= 1 << hi
+			st.add(c.info.AsOfDay - int32(wi*64+hi))
+		}
+	}
+}
+
+// levels ranks the codes of every categorical column by name, so encodings
+// do not depend on the order the readers met the values.
+func (c *computer) levels() {
+	c.rank, c.names = map[string][]int32{}, map[string][]string{}
+	for name, lv := range c.info.Levels {
+		names := lv.Names()
+		idx := make([]int32, len(names))
+		for i := range idx {
+			idx[i] = int32(i)
+		}
+		slices.SortFunc(idx, func(x, y int32) int { return strings.Compare(names[x], names[y]) })
+		rank := make([]int32, len(names))
+		sorted := make([]string, len(names))
+		for r, code := range idx {
+			rank[code] = int32(r)
+			sorted[r] = names[code]
+		}
+		c.rank[name], c.names[name] = rank, sorted
+	}
+}
+
+// ageYears is the completed years between a birth date (µs, read as a UTC
+// calendar date) and the as-of date.
+func ageYears(birth int64, asOf time.Time) int {
+	by, bm, bd := time.UnixMicro(birth).UTC().Date()
+	ay, am, ad := asOf.Date()
+	age := ay - by
+	if am < bm || (am == bm && ad < bd) {
+		age--
+	}
+	return age
+}
+
+// band returns the index of the band of v among edges: 0 below the first.
+func band[T int | float64](v T, edges []T) int {
+	i := 0
+	for i < len(edges) && v >= edges[i] {
+		i++
+	}
+	return i
+}
+
+func bandNames[T int | float64](edges []T, format func(T) string) []string {
+	out := []string{"under_" + format(edges[0])}
+	for i := 1; i < len(edges); i++ {
+		out = append(out, format(edges[i-1])+"_"+format(edges[i]))
+	}
+	return append(out, format(edges[len(edges)-1])+"_plus")
+}
+
+// ageBandNames names age bands by completed years: under_18, 18_24, …,
+// 65_plus.
+func ageBandNames(edges []int) []string {
+	out := []string{"under_" + strconv.Itoa(edges[0])}
+	for i := 1; i < len(edges); i++ {
+		out = append(out, strconv.Itoa(edges[i-1])+"_"+strconv.Itoa(edges[i]-1))
+	}
+	return append(out, strconv.Itoa(edges[len(edges)-1])+"_plus")
+}
+
+func moneyLabel(v float64) string {
+	switch {
+	case v >= 1e6 && math.Mod(v, 1e6) == 0:
+		return strconv.FormatFloat(v/1e6, 'f', -1, 64) + "m"
+	case v >= 1e3 && math.Mod(v, 1e3) == 0:
+		return strconv.FormatFloat(v/1e3, 'f', -1, 64) + "k"
+	}
+	return slug(strconv.FormatFloat(v, 'f', -1, 64))
+}
+
+// slug turns a level into a name part: lower case letters and digits, runs
+// of anything else as one underscore.
+func slug(s string) string {
+	var b strings.Builder
+	us := false
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			us = false
+		} else if !us && b.Len() > 0 {
+			b.WriteByte('_')
+			us = true
+		}
+	}
+	out := strings.TrimSuffix(b.String(), "_")
+	if out == "" {
+		out = "x"
+	}
+	return out
+}

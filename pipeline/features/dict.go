@@ -1,0 +1,120 @@
+package features
+
+import "strings"
+
+// custDict maps the customer ids of one shard to dense local rows, in
+// first-seen order.
+//
+// Integer ids whose range the Parquet statistics bound tightly enough go
+// through a direct table: row+1 at id−lo, one array access. Other ids go
+// through an open-addressing table of (hash, row) slots — no pointers,
+// one cache line a probe — beside the keys by row. Integer ids are hashed
+// bijectively (extract.HashInt), so an equal hash is an equal key and the
+// keys are never compared.
+type custDict struct {
+	intIDs bool
+	lo     int64
+	direct []int32 // row+1 by id−lo; 0 is absent
+	slots  []slot
+	mask   uint64
+	ints   []int64
+	strs   []string
+	hashed int // rows reached through the hash table
+}
+
+type slot struct {
+	hash uint64
+	row  int32 // row+1; 0 is an empty slot
+}
+
+// newCustDict returns a dictionary; with span > 0, integer ids in
+// [lo, lo+span) are addressed directly.
+func newCustDict(intIDs bool, lo int64, span int) *custDict {
+	d := &custDict{intIDs: intIDs, lo: lo}
+	if span > 0 {
+		d.direct = make([]int32, span)
+	}
+	d.resize(1 << 10)
+	return d
+}
+
+// Len is the number of customers.
+func (d *custDict) Len() int {
+	if d.intIDs {
+		return len(d.ints)
+	}
+	return len(d.strs)
+}
+
+func (d *custDict) resize(n int) {
+	old := d.slots
+	d.slots = make([]slot, n)
+	d.mask = uint64(n - 1)
+	for _, s := range old {
+		if s.row == 0 {
+			continue
+		}
+		i := s.hash & d.mask
+		for d.slots[i].row != 0 {
+			i = (i + 1) & d.mask
+		}
+		d.slots[i] = s
+	}
+}
+
+// row returns the row of the id with hash h (iv for integer ids, sv for
+// text), or -1.
+func (d *custDict) row(h uint64, iv int64, sv string) int32 {
+	if x := uint64(iv - d.lo); x < uint64(len(d.direct)) {
+		return d.direct[x] - 1
+	}
+	for i := h & d.mask; ; i = (i + 1) & d.mask {
+		s := d.slots[i]
+		if s.row == 0 {
+			return -1
+		}
+		if s.hash == h && (d.intIDs || d.strs[s.row-1] == sv) {
+			return s.row - 1
+		}
+	}
+}
+
+// insert returns the row of the id, adding it if new; added says so.
+func (d *custDict) insert(h uint64, iv int64, sv string) (row int32, added bool) {
+	if x := uint64(iv - d.lo); x < uint64(len(d.direct)) {
+		if r := d.direct[x]; r != 0 {
+			return r - 1, false
+		}
+		n := len(d.ints)
+		d.ints = append(d.ints, iv)
+		d.direct[x] = int32(n + 1)
+		return int32(n), true
+	}
+	i := h & d.mask
+	for ; ; i = (i + 1) & d.mask {
+		s := d.slots[i]
+		if s.row == 0 {
+			break
+		}
+		if s.hash == h && (d.intIDs || d.strs[s.row-1] == sv) {
+			return s.row - 1, false
+		}
+	}
+	n := d.Len()
+	if d.intIDs {
+		d.ints = append(d.ints, iv)
+	} else {
+		// The block's string may share a page-sized allocation.
+		d.strs = append(d.strs, strings.Clone(sv))
+	}
+	d.slots[i] = slot{hash: h, row: int32(n + 1)}
+	d.hashed++
+	if 2*(n+1) > len(d.slots) {
+		d.resize(2 * len(d.slots))
+	}
+	return int32(n), true
+}
+
+// free drops the lookup tables once no more lookups will come; the keys
+// stay.
+func (d *custDict) free() { d.slots, d.direct = nil, nil }

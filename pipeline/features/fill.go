@@ -1,0 +1,329 @@
+package features
+
+import (
+	"context"
+	"math"
+	"slices"
+	"unsafe"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/strata-oss/strata/pipeline/extract"
+)
+
+// fillChunk is the number of customers one fill task computes.
+const fillChunk = 1 << 14
+
+// fill computes every feature of every customer, in parallel over ranges
+// of customers.
+func (c *computer) fill(ctx context.Context) error {
+	r := &c.cols
+	// Each shard's slots in global level order, so that sums over several
+	// levels (a customer's "other" share) add in the same order whatever
+	// order the readers met the levels in.
+	catOrder := make([][]int, len(c.a.shards))
+	chnOrder := make([][]int, len(c.a.shards))
+	for si, s := range c.a.shards {
+		catOrder[si] = slotOrder(s.cat.stride, c.rank["orders.category"])
+		chnOrder[si] = slotOrder(s.chn.stride, c.rank["orders.channel"])
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.opt.Workers)
+	for lo := 0; lo < c.n; lo += fillChunk {
+		hi := min(lo+fillChunk, c.n)
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			f := filler{c: c, clock: extract.NewClock(c.info.Location), catOrder: catOrder, chnOrder: chnOrder,
+				acc: make([]float64, max(len(r.cat.cols), len(r.chn.cols)))}
+			for g := lo; g < hi; g++ {
+				if g+8 < hi {
+					l := c.loc[g+8]
+					prefetchRecord(unsafe.Pointer(&c.a.shards[l>>32].rec.at(int(uint32(l)))[0]))
+				}
+				f.customer(g)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	c.beh = &Behaviour{
+		N: c.n, HasOrders: not(r.noOrders), RecencyDays: r.recency, Frequency: r.freq, PurchaseDays: r.pdays,
+		Monetary: r.monetary, AvgOrder: r.avg, MaxOrder: r.maxo, TenureDays: r.tenure, HasTenure: not(r.noTenure),
+		FirstOrder: r.firstOrder, LastOrder: r.lastOrder,
+	}
+	if c.opt.PurchaseDays {
+		c.purchaseDays()
+	}
+	return nil
+}
+
+// purchaseDays lays the per-shard day lists out in customer order.
+func (c *computer) purchaseDays() {
+	b := c.beh
+	b.DayOffsets = make([]int64, c.n+1)
+	for g := range c.n {
+		l := c.loc[g]
+		d := &c.days[l>>32]
+		row := int(uint32(l))
+		b.DayOffsets[g+1] = b.DayOffsets[g] + int64(d.off[row+1]-d.off[row])
+	}
+	b.Days = make([]int32, 0, b.DayOffsets[c.n])
+	b.DaySpend = make([]float64, 0, b.DayOffsets[c.n])
+	for g := range c.n {
+		l := c.loc[g]
+		d := &c.days[l>>32]
+		lo, hi := d.off[uint32(l)], d.off[uint32(l)+1]
+		b.Days = append(b.Days, d.day[lo:hi]...)
+		b.DaySpend = append(b.DaySpend, d.spend[lo:hi]...)
+	}
+	c.days = nil
+}
+
+func slotOrder(ns int, rank []int32) []int {
+	nl := len(rank) + 1
+	o := make([]int, ns)
+	for i := range o {
+		o[i] = i
+	}
+	slices.SortFunc(o, func(x, y int) int { return slotLevel(x, rank, nl) - slotLevel(y, rank, nl) })
+	return o
+}
+
+func not(b []bool) []bool {
+	out := make([]bool, len(b))
+	for i, v := range b {
+		out[i] = !v
+	}
+	return out
+}
+
+// filler computes the features of one range of customers.
+type filler struct {
+	c                  *computer
+	clock              *extract.Clock
+	catOrder, chnOrder [][]int
+	acc                []float64
+}
+
+// dayStats summarises a customer's distinct purchase days, given in
+// ascending order: their number and the sums of the gaps between
+// consecutive ones and of their squares. Gaps are whole days, so the sums
+// are exact integers and the mean and spread come out the same whichever
+// way the days were stored.
+type dayStats struct {
+	n           int32
+	last        int32
+	sumG, sumG2 int64
+}
+
+func (d *dayStats) add(day int32) {
+	if d.n > 0 {
+		g := int64(day - d.last)
+		d.sumG += g
+		d.sumG2 += g * g
+	}
+	d.last = day
+	d.n++
+}
+
+// gaps returns the mean and the population standard deviation of the gaps
+// (n ≥ 2 days).
+func (d *dayStats) gaps() (mean, std float64) {
+	k := int64(d.n - 1)
+	mean = float64(d.sumG) / float64(k)
+	// k²·variance = k·Σg² − (Σg)², exact in int64 for any history.
+	v := k*d.sumG2 - d.sumG*d.sumG
+	return mean, math.Sqrt(float64(v)) / float64(k)
+}
+
+func (f *filler) customer(g int) {
+	c, r := f.c, &f.c.cols
+	l := c.loc[g]
+	si, row := int(l>>32), int(uint32(l))
+	s := c.a.shards[si]
+	asOf := c.info.AsOfDay
+	rec := s.rec.at(row)
+	o := int32(uint32(rec[rCounts]))
+	refunds := int32(rec[rCounts] >> 32)
+	gross := f64(rec[rGross])
+	firstTS, lastTS := int64(rec[rFirstTS]), int64(rec[rLastTS])
+	r.freq[g] = o
+	r.monetary[g] = gross - f64(rec[rRefundAmt])
+	if o == 0 {
+		r.noOrders[g] = true
+		r.firstOrder[g], r.lastOrder[g] = extract.NoTime, extract.NoTime
+	} else {
+		r.avg[g] = gross / float64(o)
+		r.maxo[g] = f64(rec[rMaxOrder])
+		r.recency[g] = asOf - f.clock.Day(lastTS)
+		r.refundRate[g] = float64(refunds) / float64(o)
+		r.firstOrder[g], r.lastOrder[g] = firstTS, lastTS
+	}
+
+	var ds dayStats
+	c.walkDays(si, s, row, &ds)
+	r.pdays[g] = ds.n
+	if ds.n >= 2 {
+		r.gapMean[g], r.gapStd[g] = ds.gaps()
+	} else {
+		r.gapNull[g] = true
+	}
+
+	first := int64(extract.NoTime)
+	if s.hasCust && s.known[row] {
+		first = s.signup[row]
+	}
+	if o > 0 && (first == extract.NoTime || firstTS < first) {
+		first = firstTS
+	}
+	if first == extract.NoTime {
+		r.noTenure[g] = true
+	} else {
+		r.tenure[g] = asOf - f.clock.Day(first)
+	}
+
+	for j := range s.nW {
+		r.winSpend[j][g] = f64(rec[rWindows+j])
+		r.winOrders[j][g] = int32(rec[rWindows+s.nW+j])
+	}
+
+	if r.cat.on {
+		cat := s.cat.at(row)
+		f.shares(&r.cat, g, f.catOrder[si], func(slot int) float64 { return cat[slot] }, c.rank["orders.category"])
+	}
+	if r.chn.on {
+		chn := s.chn.at(row)
+		f.shares(&r.chn, g, f.chnOrder[si], func(slot int) float64 { return float64(chn[slot]) }, c.rank["orders.channel"])
+	}
+
+	if r.evNull != nil {
+		stride := 1 + s.nW
+		ev := s.ev.at(row)
+		for cl := range nEvClasses {
+			r.evAll[cl][g] = ev[cl*stride]
+			for j := range s.nW {
+				r.evWin[cl][j][g] = ev[cl*stride+1+j]
+			}
+		}
+		if last := s.evLast[row]; last == extract.NoTime {
+			r.evNull[g] = true
+		} else {
+			r.evDays[g] = asOf - f.clock.Day(last)
+		}
+	}
+	if s.hasCust {
+		f.attributes(g, s, row)
+	}
+}
+
+// shares fills a level mix: each top level's share of the customer's
+// total, and the rest as other; null when the total is zero.
+func (f *filler) shares(ls *levelShares, g int, order []int, v func(slot int) float64, rank []int32) {
+	acc := f.acc[:len(ls.cols)]
+	clear(acc)
+	var total float64
+	nl := len(rank) + 1
+	for _, slot := range order {
+		x := v(slot)
+		total += x
+		acc[ls.colOf[slotLevel(slot, rank, nl)]] += x
+	}
+	if total == 0 {
+		ls.null[g] = true
+		return
+	}
+	for j, x := range acc {
+		ls.cols[j][g] = x / total
+	}
+}
+
+func (f *filler) attributes(g int, s *shard, row int) {
+	c, r := f.c, &f.c.cols
+	known := s.known[row]
+	if r.hasAge {
+		a := math.NaN()
+		if known {
+			if b := s.birth[row]; b != extract.NoTime {
+				a = float64(ageYears(b, c.info.AsOf))
+			} else {
+				a = s.age[row]
+			}
+		}
+		if math.IsNaN(a) {
+			r.ageNull[g] = true
+			r.ageBand[len(r.ageBand)-1][g] = 1
+		} else {
+			r.ageYears[g] = a
+			i := 0
+			for i < len(c.opt.AgeBands) && a >= float64(c.opt.AgeBands[i]) {
+				i++
+			}
+			r.ageBand[i][g] = 1
+		}
+	}
+	if r.hasIncome {
+		v := math.NaN()
+		if known {
+			v = s.income[row]
+		}
+		if math.IsNaN(v) {
+			r.incNull[g] = true
+			r.incBand[len(r.incBand)-1][g] = 1
+		} else {
+			r.income[g] = v
+			r.incBand[band(v, c.opt.IncomeBands)][g] = 1
+		}
+	}
+	for a := range r.attr {
+		ac := &r.attr[a]
+		if !ac.on {
+			continue
+		}
+		code := int32(-1)
+		if known {
+			code = s.attr[a][row]
+		}
+		rank := c.rank["customers."+extract.Attrs[a]]
+		switch {
+		case ac.enc == Frequency && code < 0:
+			ac.null[g] = true
+		case ac.enc == Frequency:
+			ac.freq[g] = ac.share[rank[code]]
+		default:
+			col := colUnknown
+			if code >= 0 {
+				col = ac.colOf[rank[code]]
+			}
+			switch col {
+			case colOther:
+				col = len(ac.cols) - 2
+			case colUnknown:
+				col = len(ac.cols) - 1
+			}
+			ac.cols[col][g] = 1
+		}
+	}
+	if r.hasInts {
+		if known && s.intLen[row] > 0 {
+			rank := c.rank["customers.interests"]
+			for _, code := range s.intPool[s.intStart[row] : s.intStart[row]+s.intLen[row]] {
+				if col := r.interestCol[rank[code]]; col >= 0 {
+					r.interest[col][g] = 1
+				}
+			}
+		} else {
+			r.interestsUnknown[g] = 1
+		}
+	}
+	if r.hasOpt {
+		if known && s.optIn[row] >= 0 {
+			r.optIn[g] = int32(s.optIn[row])
+		} else {
+			r.optNull[g] = true
+		}
+	}
+}

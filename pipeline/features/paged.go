@@ -1,0 +1,97 @@
+package features
+
+import "github.com/strata-oss/strata/pipeline/tables/hugemem"
+
+// paged is a per-customer array of stride elements per row, stored in
+// fixed pages: growing it never copies (so never holds two copies). With
+// huge set, pages are aligned to 2 MiB and offered to the kernel for huge
+// pages: a page of 2^15 records of a multiple of 64 bytes is a whole number
+// of 2 MiB huge pages, and each record starts on a cache line.
+type paged[T any] struct {
+	stride int
+	huge   bool
+	pages  [][]T
+	next   []T // with huge: the page after the last, being faulted in
+}
+
+const (
+	pageBits = 15
+	pageRows = 1 << pageBits
+	pageMask = pageRows - 1
+)
+
+// newPage allocates one page of n elements.
+func (p *paged[T]) newPage(n int) []T {
+	if p.huge {
+		return hugemem.Make[T](n)
+	}
+	return make([]T, n)
+}
+
+// at returns row's elements.
+func (p *paged[T]) at(row int) []T {
+	pg := p.pages[row>>pageBits]
+	off := (row & pageMask) * p.stride
+	return pg[off : off+p.stride : off+p.stride]
+}
+
+// ensure makes room for rows rows. A huge arena keeps one page ahead,
+// faulted in by another goroutine while this one fills the current page:
+// the kernel's work of zeroing fresh memory then runs on an idle core
+// instead of stalling the aggregation.
+func (p *paged[T]) ensure(rows int) {
+	for len(p.pages)*pageRows < rows {
+		pg := p.next
+		if pg == nil || len(pg) != pageRows*p.stride {
+			pg = p.newPage(pageRows * p.stride)
+		}
+		p.pages = append(p.pages, pg)
+		p.next = nil
+		if p.huge {
+			p.next = p.newPage(pageRows * p.stride)
+			go hugemem.Populate(p.next)
+		}
+	}
+}
+
+// restride widens every row to stride nw, keeping the first old elements
+// of each row in place and zeroing the rest. It runs once per widening,
+// page by page, so the peak is one extra page.
+func (p *paged[T]) restride(nw int) {
+	old := p.stride
+	for i, pg := range p.pages {
+		np := p.newPage(pageRows * nw)
+		for r := range pageRows {
+			copy(np[r*nw:r*nw+old], pg[r*old:(r+1)*old])
+		}
+		p.pages[i] = np
+	}
+	p.stride = nw
+	p.next = nil
+}
+
+// chunked is an append-only list kept in chunks, for logs that may grow
+// large: no doubling copies.
+type chunked[T any] struct {
+	chunks [][]T
+	n      int
+}
+
+const chunkLen = 1 << 16
+
+func (c *chunked[T]) add(v T) {
+	if c.n%chunkLen == 0 {
+		c.chunks = append(c.chunks, make([]T, 0, chunkLen))
+	}
+	last := &c.chunks[len(c.chunks)-1]
+	*last = append(*last, v)
+	c.n++
+}
+
+func (c *chunked[T]) each(fn func(T)) {
+	for _, ch := range c.chunks {
+		for _, v := range ch {
+			fn(v)
+		}
+	}
+}

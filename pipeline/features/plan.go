@@ -1,0 +1,391 @@
+package features
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/strata-oss/strata/pipeline/extract"
+)
+
+// colRefs are the feature columns' slices, for the fill loop.
+type colRefs struct {
+	recency, freq, pdays, tenure       []int32
+	monetary, avg, maxo                []float64
+	gapMean, gapStd, refundRate        []float64
+	noOrders, noTenure, gapNull        []bool
+	winOrders                          [][]int32
+	winSpend                           [][]float64
+	firstOrder, lastOrder              []int64
+	cat, chn                           levelShares
+	evAll                              [nEvClasses][]int32
+	evWin                              [nEvClasses][][]int32
+	evDays                             []int32
+	evNull                             []bool
+	ageYears                           []float64
+	ageNull                            []bool
+	ageBand                            [][]int32 // bands, then unknown
+	income                             []float64
+	incNull                            []bool
+	incBand                            [][]int32
+	attr                               [extract.NumAttrs]attrCols
+	interest                           [][]int32
+	interestCol                        []int // by interest rank: column, or -1
+	interestsUnknown                   []int32
+	optIn                              []int32
+	optNull                            []bool
+	hasAge, hasIncome, hasInts, hasOpt bool
+}
+
+// levelShares are share columns of a per-customer level mix (categories by
+// spend, channels by orders): the top levels, then other.
+type levelShares struct {
+	on     bool
+	cols   [][]float64 // top levels, then other
+	null   []bool
+	colOf  []int // by global level (rank, then blank last): column
+	global string
+}
+
+type attrCols struct {
+	on    bool
+	enc   Encoding
+	cols  [][]int32 // one-hot: chosen levels, other, unknown
+	colOf []int     // by rank: column among cols, colOther or colUnknown
+	freq  []float64 // frequency encoding
+	null  []bool
+	share []float64 // by rank: share of customers
+}
+
+// add appends a column to the table and returns it for filling.
+func (c *computer) newI(f Feature, null []bool) []int32 {
+	v := make([]int32, c.n)
+	c.tab.add(Column{Feature: f, I: v, Null: null})
+	return v
+}
+
+func (c *computer) newF(f Feature, null []bool) []float64 {
+	v := make([]float64, c.n)
+	c.tab.add(Column{Feature: f, F: v, Null: null})
+	return v
+}
+
+// plan decides the feature columns — which exist, their order, names and
+// metadata — and allocates them. Global rankings (top categories, levels)
+// are computed here, in customer-id order, so sums do not depend on the
+// shards.
+func (c *computer) plan() {
+	n := c.n
+	c.tab = &Table{N: n}
+	r := &c.cols
+	beh := func(name, src, unit, missing string, kind Kind) Feature {
+		return Feature{Name: name, Family: Behavioural, Kind: kind, Source: src, Unit: unit, Missing: missing}
+	}
+	const noOrd = "no purchase by the as-of date"
+	r.noOrders, r.noTenure, r.gapNull = make([]bool, n), make([]bool, n), make([]bool, n)
+	r.recency = c.newI(beh("recency_days", "orders", "days", noOrd, Numeric), r.noOrders)
+	r.freq = c.newI(beh("frequency", "orders", "orders", "", Count), nil)
+	r.pdays = c.newI(beh("purchase_days", "orders", "days", "", Count), nil)
+	r.monetary = c.newF(beh("monetary_value", "orders", "money", "", Numeric), nil)
+	r.avg = c.newF(beh("avg_order_value", "orders", "money", noOrd, Numeric), r.noOrders)
+	r.maxo = c.newF(beh("max_order_value", "orders", "money", noOrd, Numeric), r.noOrders)
+	r.tenure = c.newI(beh("tenure_days", "customers.signup_ts,orders", "days", "neither a signup date nor a purchase", Numeric), r.noTenure)
+	const twoDays = "fewer than two purchase days"
+	r.gapMean = c.newF(beh("gap_mean_days", "orders", "days", twoDays, Numeric), r.gapNull)
+	r.gapStd = c.newF(beh("gap_std_days", "orders", "days", twoDays, Numeric), r.gapNull)
+	for _, w := range c.opt.WindowsDays {
+		r.winOrders = append(r.winOrders, c.newI(beh(fmt.Sprintf("orders_%dd", w), "orders", "orders", "", Count), nil))
+		r.winSpend = append(r.winSpend, c.newF(beh(fmt.Sprintf("spend_%dd", w), "orders", "money", "", Numeric), nil))
+	}
+	r.refundRate = c.newF(beh("refund_rate", "orders", "refunds per order", noOrd, Numeric), r.noOrders)
+	r.firstOrder, r.lastOrder = make([]int64, n), make([]int64, n)
+
+	c.planShares(&r.cat, "orders.category", "cat_share", "category", "no category spend by the as-of date", c.opt.TopCategories,
+		func(s *shard) (int, func(row, slot int) float64) {
+			return s.cat.stride, func(row, slot int) float64 { return s.cat.at(row)[slot] }
+		})
+	c.planShares(&r.chn, "orders.channel", "channel_share", "channel", noOrd, c.opt.TopChannels,
+		func(s *shard) (int, func(row, slot int) float64) {
+			return s.chn.stride, func(row, slot int) float64 { return float64(s.chn.at(row)[slot]) }
+		})
+
+	if slices.Contains(c.info.Tables, "events") {
+		r.evNull = make([]bool, n)
+		classes := [nEvClasses]string{"email_opens", "email_clicks", "sessions"}
+		for cl, name := range classes {
+			r.evAll[cl] = c.newI(beh(name, "events", "events", "", Count), nil)
+			for _, w := range c.opt.WindowsDays {
+				r.evWin[cl] = append(r.evWin[cl], c.newI(beh(fmt.Sprintf("%s_%dd", name, w), "events", "events", "", Count), nil))
+			}
+		}
+		r.evDays = c.newI(beh("days_since_last_event", "events", "days", "no event by the as-of date", Numeric), r.evNull)
+	}
+	c.planAttributes()
+}
+
+// planShares sets up the share columns of a level mix: the top levels by
+// their total over all customers, then other.
+func (c *computer) planShares(ls *levelShares, levels, prefix, group, missing string, top int,
+	get func(*shard) (int, func(row, slot int) float64)) {
+	if !slices.ContainsFunc(c.a.shards, func(s *shard) bool { n, _ := get(s); return n > 0 }) {
+		return // the orders have no such column
+	}
+	names := c.names[levels]
+	rank := c.rank[levels]
+	nl := len(names) + 1 // the blank level last
+	total := make([]float64, nl)
+	seen := false
+	for g := range c.n {
+		s, row := c.at(g)
+		ns, v := get(s)
+		for slot := range ns {
+			total[slotLevel(slot, rank, nl)] += v(row, slot)
+			seen = true
+		}
+	}
+	if !seen {
+		return
+	}
+	ls.on = true
+	idx := make([]int, nl)
+	for i := range idx {
+		idx[i] = i
+	}
+	name := func(l int) string {
+		if l == nl-1 {
+			return "unknown"
+		}
+		return names[l]
+	}
+	slices.SortStableFunc(idx, func(x, y int) int {
+		if o := cmp.Compare(total[y], total[x]); o != 0 {
+			return o
+		}
+		return cmp.Compare(name(x), name(y))
+	})
+	ls.colOf = make([]int, nl)
+	k := 0
+	taken := map[string]bool{prefix + "_other": true}
+	ls.null = make([]bool, c.n)
+	for _, l := range idx {
+		ls.colOf[l] = -1
+		// A level spelt "other" is part of other.
+		if k < top && total[l] > 0 && slug(name(l)) != "other" {
+			ls.colOf[l] = k
+			k++
+			nm := unique(taken, prefix+"_"+slug(name(l)))
+			ls.cols = append(ls.cols, c.newF(Feature{Name: nm, Family: Behavioural, Kind: Share,
+				Source: levels, Group: group, Level: name(l), Unit: "share", Missing: missing}, ls.null))
+		}
+	}
+	for l := range ls.colOf {
+		if ls.colOf[l] < 0 {
+			ls.colOf[l] = k
+		}
+	}
+	ls.cols = append(ls.cols, c.newF(Feature{Name: prefix + "_other", Family: Behavioural, Kind: Share,
+		Source: levels, Group: group, Level: "other", Unit: "share", Missing: missing}, ls.null))
+}
+
+// slotLevel maps a shard's slot (0 blank, code+1) to the global level
+// (rank by name, blank last).
+func slotLevel(slot int, rank []int32, nl int) int {
+	if slot == 0 {
+		return nl - 1
+	}
+	return int(rank[slot-1])
+}
+
+func unique(taken map[string]bool, name string) string {
+	out := name
+	for i := 2; taken[out]; i++ {
+		out = name + "_" + strconv.Itoa(i)
+	}
+	taken[out] = true
+	return out
+}
+
+var attrFamily = map[string]Family{
+	"gender": Demographic, "education": Demographic, "occupation": Demographic,
+	"country": Geographic, "region": Geographic, "city": Geographic, "postal_code": Geographic,
+	"device": Technographic, "os": Technographic,
+}
+
+// planAttributes sets up the customer attribute encodings for the columns
+// the customers table has.
+func (c *computer) planAttributes() {
+	if !slices.Contains(c.info.Tables, "customers") {
+		return
+	}
+	r := &c.cols
+	n := c.n
+	var seenAttr [extract.NumAttrs]bool
+	var seen [nOtherAttrs]bool
+	for _, s := range c.a.shards {
+		for a := range seenAttr {
+			seenAttr[a] = seenAttr[a] || s.seenAttr[a]
+		}
+		for k := range seen {
+			seen[k] = seen[k] || s.seenOther[k]
+		}
+	}
+	onehot := func(fam Family, group, src, level string, null []bool) []int32 {
+		return c.newI(Feature{Name: group + "_" + slug(level), Family: fam, Kind: OneHotInd, Source: src,
+			Group: group, Level: level}, null)
+	}
+	// Age and its bands.
+	if seen[seenBirth] || seen[seenAge] {
+		r.hasAge = true
+		r.ageNull = make([]bool, n)
+		src := "customers.birth_date"
+		if !seen[seenBirth] {
+			src = "customers.age"
+		}
+		r.ageYears = c.newF(Feature{Name: "age_years", Family: Demographic, Kind: Numeric, Source: src, Unit: "years",
+			Missing: "no usable birth date or age"}, r.ageNull)
+		for _, b := range ageBandNames(c.opt.AgeBands) {
+			r.ageBand = append(r.ageBand, onehot(Demographic, "age_band", src, b, nil))
+		}
+		r.ageBand = append(r.ageBand, onehot(Demographic, "age_band", src, "unknown", nil))
+	}
+	if seen[seenIncome] {
+		r.hasIncome = true
+		r.incNull = make([]bool, n)
+		r.income = c.newF(Feature{Name: "income", Family: Demographic, Kind: Numeric, Source: "customers.income",
+			Unit: "money per year", Missing: "no usable income"}, r.incNull)
+		for _, b := range bandNames(c.opt.IncomeBands, moneyLabel) {
+			r.incBand = append(r.incBand, onehot(Demographic, "income_band", "customers.income", b, nil))
+		}
+		r.incBand = append(r.incBand, onehot(Demographic, "income_band", "customers.income", "unknown", nil))
+	}
+	for a, name := range extract.Attrs {
+		if seenAttr[a] {
+			c.planAttr(a, name)
+		}
+	}
+	if seen[seenInterests] {
+		c.planInterests()
+	}
+	if seen[seenOptIn] {
+		r.hasOpt = true
+		r.optNull = make([]bool, n)
+		r.optIn = c.newI(Feature{Name: "email_opt_in", Family: Psychographic, Kind: "indicator",
+			Source: "customers.email_opt_in", Missing: "opt-in not known"}, r.optNull)
+	}
+}
+
+// planAttr counts attribute a's levels over the run's customers and sets
+// up its encoding.
+func (c *computer) planAttr(a int, name string) {
+	ac := &c.cols.attr[a]
+	ac.on = true
+	ac.enc = c.opt.Encodings[name]
+	lv := "customers." + name
+	rank, names := c.rank[lv], c.names[lv]
+	count := make([]int, len(names))
+	for g := range c.n {
+		s, row := c.at(g)
+		if code := s.attr[a][row]; s.known[row] && code >= 0 {
+			count[rank[code]]++
+		}
+	}
+	src, fam := lv, attrFamily[name]
+	if ac.enc == Frequency {
+		ac.share = make([]float64, len(names))
+		for l, k := range count {
+			ac.share[l] = float64(k) / float64(c.n)
+		}
+		ac.null = make([]bool, c.n)
+		ac.freq = c.newF(Feature{Name: name + "_freq", Family: fam, Kind: Freq, Source: src, Unit: "share of customers",
+			Missing: "level not known"}, ac.null)
+		return
+	}
+	idx := make([]int, len(names))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(x, y int) int {
+		if o := cmp.Compare(count[y], count[x]); o != 0 {
+			return o
+		}
+		return cmp.Compare(names[x], names[y])
+	})
+	// A level spelt "other" or "unknown" is one: it shares that column.
+	taken := map[string]bool{name + "_other": true, name + "_unknown": true}
+	ac.colOf = make([]int, len(names))
+	k := 0
+	for _, l := range idx {
+		switch sl := slug(names[l]); {
+		case sl == "other":
+			ac.colOf[l] = colOther
+		case sl == "unknown":
+			ac.colOf[l] = colUnknown
+		case k < c.opt.MaxLevels && count[l] > 0:
+			ac.colOf[l] = k
+			k++
+			nm := unique(taken, name+"_"+sl)
+			ac.cols = append(ac.cols, c.newI(Feature{Name: nm, Family: fam, Kind: OneHotInd, Source: src,
+				Group: name, Level: names[l]}, nil))
+		default:
+			ac.colOf[l] = colOther
+		}
+	}
+	ac.cols = append(ac.cols,
+		c.newI(Feature{Name: name + "_other", Family: fam, Kind: OneHotInd, Source: src, Group: name, Level: "other"}, nil),
+		c.newI(Feature{Name: name + "_unknown", Family: fam, Kind: OneHotInd, Source: src, Group: name, Level: "unknown"}, nil))
+}
+
+// Columns of the levels that have none of their own, in attrCols.colOf.
+const (
+	colOther   = -1
+	colUnknown = -2
+)
+
+// planInterests picks the interests most customers list.
+func (c *computer) planInterests() {
+	r := &c.cols
+	r.hasInts = true
+	lv := "customers.interests"
+	rank, names := c.rank[lv], c.names[lv]
+	count := make([]int, len(names))
+	seen := make([]int, len(names)) // last customer counted, +1
+	for g := range c.n {
+		s, row := c.at(g)
+		if !s.known[row] {
+			continue
+		}
+		for _, code := range s.intPool[s.intStart[row] : s.intStart[row]+s.intLen[row]] {
+			l := rank[code]
+			if seen[l] != g+1 {
+				seen[l] = g + 1
+				count[l]++
+			}
+		}
+	}
+	idx := make([]int, len(names))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(x, y int) int {
+		if o := cmp.Compare(count[y], count[x]); o != 0 {
+			return o
+		}
+		return cmp.Compare(names[x], names[y])
+	})
+	r.interestCol = make([]int, len(names))
+	for i := range r.interestCol {
+		r.interestCol[i] = -1
+	}
+	taken := map[string]bool{"interests_unknown": true}
+	for _, l := range idx {
+		if len(r.interest) >= c.opt.TopInterests || count[l] == 0 {
+			break
+		}
+		r.interestCol[l] = len(r.interest)
+		r.interest = append(r.interest, c.newI(Feature{Name: unique(taken, "interest_"+slug(names[l])), Family: Psychographic,
+			Kind: MultiHot, Source: lv, Group: "interests", Level: names[l]}, nil))
+	}
+	r.interestsUnknown = c.newI(Feature{Name: "interests_unknown", Family: Psychographic, Kind: MultiHot, Source: lv,
+		Group: "interests", Level: "unknown"}, nil)
+}

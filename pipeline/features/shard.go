@@ -1,0 +1,520 @@
+package features
+
+import (
+	"math"
+	"slices"
+	"unsafe"
+
+	"github.com/strata-oss/strata/pipeline/extract"
+)
+
+// A shard owns the customers whose id falls in its part of the id space,
+// and all their running aggregates: only its goroutine touches them, so
+// there is no locking, and because every block reaches every shard in
+// input order, each customer's sums are added in input order — the same
+// for any number of shards or workers.
+//
+// The order aggregates of a customer are one record of 64-bit words in a
+// paged arena, 64-byte aligned, so that an order row touches two or three
+// adjacent cache lines: the counts, sums and instants, the trailing
+// windows, and the bitmap of purchase days. Optional aggregates
+// (categories, channels, engagement, attributes) live in their own paged
+// or flat slices and cost nothing when their column is absent.
+type shard struct {
+	id, of int
+	opt    *Options
+	info   extract.Info
+	dict   *custDict
+	// Range sharding for directly addressed integer ids: this shard owns
+	// ids in [lo, hi]; otherwise shards split the hash space.
+	ranged bool
+	lo, hi int64
+	n      int // customers
+
+	rec  paged[uint64] // order record, see the rXxx word offsets
+	idx  []int32       // scratch: a block's rows of this shard
+	rows []int32       // scratch: their customers' rows
+	nW   int
+	wins []int32 // window lengths in days, ascending
+	// Distinct purchase days, without PurchaseDays: bit k of the record's
+	// bitmap words is day asOfDay−k. Days older than the bitmap can reach
+	// go to old, so one stray ancient order cannot blow up every
+	// customer's record.
+	bw  int
+	old []dayRow
+	// With PurchaseDays: every purchase, for the per-customer day lists.
+	log chunked[purchase]
+
+	cat paged[float64] // category spend; slot 0 is "unknown", slot c+1 code c
+	chn paged[int32]   // channel order counts, likewise
+
+	// The current version of each customer's attributes.
+	hasCust   bool
+	known     []bool
+	version   []int64
+	signup    []int64
+	birth     []int64
+	age       []float64
+	income    []float64
+	optIn     []int8
+	attr      [extract.NumAttrs][]int32
+	intStart  []int32
+	intLen    []int32
+	intPool   []int32
+	seenAttr  [extract.NumAttrs]bool
+	seenOther [nOtherAttrs]bool
+
+	// Engagement: per customer, for each event class, the all-time count
+	// then one count per window; and the last event's instant.
+	hasEvents bool
+	ev        paged[int32]
+	evLast    []int64
+	typeClass []int8 // by event-type code
+	unknownEv int64
+	events    int64
+}
+
+// Word offsets in an order record. Windows follow: nW spend words, then
+// nW order counts; then the bitmap.
+const (
+	rCounts    = iota // purchases in the low 32 bits, refunds in the high 32
+	rFirstTS          // µs of the first purchase
+	rLastTS           // µs of the last purchase
+	rGross            // float64 bits: purchase amounts
+	rRefundAmt        // float64 bits: refund amounts (positive)
+	rMaxOrder         // float64 bits
+	rWindows
+)
+
+// Attributes other than the categorical ones, for seenOther.
+const (
+	seenBirth = iota
+	seenAge
+	seenIncome
+	seenInterests
+	seenOptIn
+	nOtherAttrs
+)
+
+// Event classes.
+const (
+	evOpen = iota
+	evClick
+	evSession
+	nEvClasses
+)
+
+type dayRow struct{ row, day int32 }
+
+type purchase struct {
+	row, day int32
+	amount   float64
+}
+
+// maxBitmapWords bounds the bitmap at 32 words (2048 days, 256 bytes) per
+// customer.
+const maxBitmapWords = 32
+
+// directMax bounds the direct id table of a shard (4 bytes an id).
+const directMax = 1 << 25
+
+func newShard(id, of int, opt *Options, info extract.Info) *shard {
+	s := &shard{id: id, of: of, opt: opt, info: info}
+	s.nW = len(opt.WindowsDays)
+	for _, w := range opt.WindowsDays {
+		s.wins = append(s.wins, int32(w))
+	}
+	s.layout(0)
+	if !opt.PurchaseDays {
+		s.layout(1)
+	}
+	for _, t := range info.Tables {
+		switch t {
+		case "customers":
+			s.hasCust = true
+		case "events":
+			s.hasEvents = true
+			s.ev.stride = nEvClasses * (1 + s.nW)
+		}
+	}
+	// Dense integer ids (the span of their range at most a few times the
+	// rows) are addressed directly, each shard owning a slice of the range.
+	var span uint64
+	if info.HasIDRange {
+		span = uint64(info.IDRange[1]-info.IDRange[0]) + 1
+	}
+	if span > 0 && span <= directMax*uint64(of) && (info.Rows < 0 || span <= 4*uint64(info.Rows)+1024) {
+		s.ranged = true
+		per := (span + uint64(of) - 1) / uint64(of)
+		s.lo = info.IDRange[0] + int64(per)*int64(id)
+		s.hi = min(s.lo+int64(per)-1, info.IDRange[1])
+		s.dict = newCustDict(true, s.lo, max(int(s.hi-s.lo+1), 0))
+	} else {
+		s.dict = newCustDict(info.IntIDs, 0, 0)
+	}
+	return s
+}
+
+// layout sets the record stride for a bitmap of at least bw words, using
+// the padding to a whole number of cache lines for more bitmap.
+func (s *shard) layout(bw int) {
+	words := rWindows + 2*s.nW + bw
+	stride := (words + 7) &^ 7
+	bw = stride - rWindows - 2*s.nW
+	if s.rec.pages == nil {
+		s.rec.stride, s.rec.huge = stride, true
+	} else if stride != s.rec.stride {
+		s.rec.restride(stride)
+	}
+	s.bw = bw
+}
+
+// mine reports whether the row with this id (or id hash) belongs to this
+// shard. Hash sharding uses the hash's high bits; the dictionary uses the
+// low ones.
+func (s *shard) mine(k *extract.Keys, i int) bool {
+	if s.ranged {
+		id := k.Int[i]
+		if id >= s.lo && id <= s.hi {
+			return true
+		}
+		if id >= s.info.IDRange[0] && id <= s.info.IDRange[1] {
+			return false
+		}
+		// Outside the declared range (statistics can lie): by hash.
+	}
+	return int((k.HashOf(i)>>32)*uint64(s.of)>>32) == s.id
+}
+
+// hash is the dictionary hash of row i's id; directly addressed ids need
+// none.
+func (s *shard) hash(k *extract.Keys, i int) uint64 {
+	if k.Int != nil {
+		if x := uint64(k.Int[i] - s.dict.lo); x < uint64(len(s.dict.direct)) {
+			return 0
+		}
+		return extract.HashInt(k.Int[i])
+	}
+	return k.Hash[i]
+}
+
+// add returns the row of the block's row i, adding the customer if new.
+func (s *shard) add(k *extract.Keys, i int) int {
+	var iv int64
+	var sv string
+	if k.Int != nil {
+		iv = k.Int[i]
+	} else {
+		sv = k.Str[i]
+	}
+	row, added := s.dict.insert(s.hash(k, i), iv, sv)
+	if added {
+		s.grow()
+	}
+	return int(row)
+}
+
+// grow makes room for one more customer with its initial state (zeroes,
+// except where noted).
+func (s *shard) grow() {
+	s.n++
+	s.rec.ensure(s.n)
+	if s.cat.stride > 0 {
+		s.cat.ensure(s.n)
+	}
+	if s.chn.stride > 0 {
+		s.chn.ensure(s.n)
+	}
+	if s.hasCust {
+		s.known = append(s.known, false)
+		s.version = append(s.version, extract.NoTime)
+		s.signup = append(s.signup, extract.NoTime)
+		s.birth = append(s.birth, extract.NoTime)
+		s.age = append(s.age, math.NaN())
+		s.income = append(s.income, math.NaN())
+		s.optIn = append(s.optIn, -1)
+		for a := range s.attr {
+			s.attr[a] = append(s.attr[a], -1)
+		}
+		s.intStart = append(s.intStart, 0)
+		s.intLen = append(s.intLen, 0)
+	}
+	if s.hasEvents {
+		s.ev.ensure(s.n)
+		s.evLast = append(s.evLast, extract.NoTime)
+	}
+}
+
+func f64(w uint64) float64 { return math.Float64frombits(w) }
+func u64(f float64) uint64 { return math.Float64bits(f) }
+
+func (s *shard) orders(b *extract.OrderBlock) {
+	// First the rows of this shard's customers, then their updates: the
+	// second loop's record accesses do not wait on dictionary lookups, so
+	// the processor can have many of their cache misses in flight at once.
+	s.idx, s.rows = s.idx[:0], s.rows[:0]
+	all := s.of == 1
+	d := s.dict
+	if d.direct != nil && all && !slices.Contains(b.Drop, true) {
+		// Directly addressed ids, one shard, no duplicates: the common
+		// case of a clean integer-keyed table, without the general
+		// path's branches.
+		ids, lo, direct := b.Int, d.lo, d.direct
+		for i, id := range ids {
+			if i+16 < len(ids) {
+				// The direct table is a few MiB: its entries miss the cache too.
+				if x := uint64(ids[i+16] - lo); x < uint64(len(direct)) {
+					prefetchLine(unsafe.Pointer(&direct[x]))
+				}
+			}
+			row := int32(-1)
+			if x := uint64(id - lo); x < uint64(len(direct)) {
+				row = direct[x] - 1
+			}
+			if row < 0 {
+				row = int32(s.add(&b.Keys, i))
+			}
+			s.idx = append(s.idx, int32(i))
+			s.rows = append(s.rows, row)
+		}
+	} else if b.Parts != nil {
+		mine := b.Parts[s.id]
+		for j, i := range mine {
+			if d.direct != nil && j+16 < len(mine) {
+				if x := uint64(b.Int[mine[j+16]] - d.lo); x < uint64(len(d.direct)) {
+					prefetchLine(unsafe.Pointer(&d.direct[x]))
+				}
+			}
+			if b.Drop[i] {
+				continue
+			}
+			s.idx = append(s.idx, i)
+			s.rows = append(s.rows, int32(s.add(&b.Keys, int(i))))
+		}
+	} else {
+		for i := range b.N {
+			if d.direct != nil && i+16 < b.N {
+				if x := uint64(b.Int[i+16] - d.lo); x < uint64(len(d.direct)) {
+					prefetchLine(unsafe.Pointer(&d.direct[x]))
+				}
+			}
+			if b.Drop[i] || !(all || s.mine(&b.Keys, i)) {
+				continue
+			}
+			s.idx = append(s.idx, int32(i))
+			s.rows = append(s.rows, int32(s.add(&b.Keys, i)))
+		}
+	}
+	asOf := s.info.AsOfDay
+	nW := s.nW
+	maxW := int32(0)
+	if nW > 0 {
+		maxW = s.wins[nW-1]
+	}
+	// The lines an order row touches: the counts and sums, the windows it
+	// falls in, its day's bitmap word.
+	const ahead = 12
+	bits0 := rWindows + 2*nW
+	winLines := uint64(1)<<(rWindows*8/64) | uint64(1)<<((rWindows+2*nW-1)*8/64)
+	for j, i := range s.idx {
+		if j+ahead < len(s.rows) {
+			i2 := s.idx[j+ahead]
+			k := asOf - b.Day[i2]
+			lines := uint64(1)
+			if k < maxW {
+				lines |= winLines
+			}
+			if int(k) < s.bw*64 {
+				lines |= 1 << ((bits0 + int(k>>6)) * 8 / 64)
+			}
+			prefetchLines(unsafe.Pointer(&s.rec.at(int(s.rows[j+ahead]))[0]), lines)
+		}
+		row := int(s.rows[j])
+		r := s.rec.at(row)
+		_ = r[rWindows-1]
+		amt := b.Amount[i]
+		k := asOf - b.Day[i] // ≥ 0: the stream cut rows at the as-of day
+		if b.Refund[i] {
+			r[rCounts] += 1 << 32
+			r[rRefundAmt] = u64(f64(r[rRefundAmt]) - amt)
+			if k < maxW {
+				for w := nW - 1; w >= 0 && k < s.wins[w]; w-- {
+					r[rWindows+w] = u64(f64(r[rWindows+w]) + amt)
+				}
+			}
+			continue
+		}
+		ts := b.Time[i]
+		if uint32(r[rCounts]) == 0 {
+			r[rFirstTS], r[rLastTS], r[rMaxOrder] = uint64(ts), uint64(ts), u64(amt)
+		} else {
+			r[rFirstTS] = uint64(min(int64(r[rFirstTS]), ts))
+			r[rLastTS] = uint64(max(int64(r[rLastTS]), ts))
+			r[rMaxOrder] = u64(max(f64(r[rMaxOrder]), amt))
+		}
+		r[rCounts]++
+		r[rGross] = u64(f64(r[rGross]) + amt)
+		if k < maxW {
+			for w := nW - 1; w >= 0 && k < s.wins[w]; w-- {
+				r[rWindows+w] = u64(f64(r[rWindows+w]) + amt)
+				r[rWindows+nW+w]++
+			}
+		}
+		if s.opt.PurchaseDays {
+			s.log.add(purchase{row: int32(row), day: b.Day[i], amount: amt})
+		} else if int(k) < s.bw*64 {
+			r[rWindows+2*nW+int(k>>6)] |= 1 << (k & 63)
+		} else {
+			s.markOld(row, k, b.Day[i])
+		}
+		if b.Category != nil {
+			c := int(b.Category[i]) + 1
+			if c >= s.cat.stride {
+				s.widen(&s.cat, c+1)
+			}
+			s.cat.at(row)[c] += amt
+		}
+		if b.Channel != nil {
+			c := int(b.Channel[i]) + 1
+			if c >= s.chn.stride {
+				s.widen(&s.chn, c+1)
+			}
+			s.chn.at(row)[c]++
+		}
+	}
+}
+
+// widen gives a level mix room for slot stride-1, for every customer.
+func widen[T any](p *paged[T], n, stride int) {
+	if p.stride == 0 {
+		p.stride = stride
+		p.ensure(n)
+		return
+	}
+	p.restride(stride)
+}
+
+func (s *shard) widen(p any, stride int) {
+	switch p := p.(type) {
+	case *paged[float64]:
+		widen(p, s.n, stride)
+	case *paged[int32]:
+		widen(p, s.n, stride)
+	}
+}
+
+// markOld records a purchase day beyond the bitmap: it widens the bitmap
+// if that keeps it within maxBitmapWords, else keeps the day aside.
+func (s *shard) markOld(row int, k, day int32) {
+	need := int(k)/64 + 1
+	if need > maxBitmapWords {
+		s.old = append(s.old, dayRow{int32(row), day})
+		return
+	}
+	s.layout(min(max(need, s.bw+s.bw/2), maxBitmapWords))
+	s.rec.at(row)[rWindows+2*s.nW+int(k>>6)] |= 1 << (k & 63)
+}
+
+func (s *shard) customers(b *extract.CustomerBlock) {
+	all := s.of == 1
+	for i := range b.N {
+		if !(all || s.mine(&b.Keys, i)) {
+			continue
+		}
+		row := s.add(&b.Keys, i)
+		// The latest version at or before the cutoff wins; a tie goes to
+		// the later row. Later versions never got here.
+		if v := b.Version[i]; s.known[row] && v < s.version[row] {
+			continue
+		} else {
+			s.version[row] = v
+		}
+		s.known[row] = true
+		s.signup[row] = b.Signup[i]
+		s.birth[row] = b.Birth[i]
+		s.age[row] = b.Age[i]
+		s.income[row] = b.Income[i]
+		s.optIn[row] = b.OptIn[i]
+		for a := range s.attr {
+			if b.Attr[a] != nil {
+				s.attr[a][row] = b.Attr[a][i]
+				s.seenAttr[a] = true
+			} else {
+				s.attr[a][row] = -1
+			}
+		}
+		s.intLen[row] = 0
+		if b.InterestOff != nil {
+			s.seenOther[seenInterests] = true
+			lo, hi := b.InterestOff[i], b.InterestOff[i+1]
+			s.intStart[row] = int32(len(s.intPool))
+			s.intLen[row] = hi - lo
+			s.intPool = append(s.intPool, b.Interest[lo:hi]...)
+		}
+	}
+	// Which optional columns the table has at all decides which
+	// features exist.
+	for k, present := range [nOtherAttrs]bool{seenBirth: b.HasBirth, seenAge: b.HasAge, seenIncome: b.HasIncome, seenOptIn: b.HasOptIn} {
+		if present {
+			s.seenOther[k] = true
+		}
+	}
+}
+
+func (s *shard) eventsOf(b *extract.EventBlock) {
+	asOf := s.info.AsOfDay
+	all := s.of == 1
+	for i := range b.N {
+		if !(all || s.mine(&b.Keys, i)) {
+			continue
+		}
+		var iv int64
+		var sv string
+		if b.Int != nil {
+			iv = b.Int[i]
+		} else {
+			sv = b.Str[i]
+		}
+		row := s.dict.row(s.hash(&b.Keys, i), iv, sv)
+		if row < 0 {
+			s.unknownEv++
+			continue
+		}
+		s.events++
+		if t := b.Time[i]; t > s.evLast[row] {
+			s.evLast[row] = t
+		}
+		cl := s.classOf(b.Type[i])
+		if cl < 0 {
+			continue
+		}
+		k := asOf - b.Day[i]
+		c := s.ev.at(int(row))[int(cl)*(1+s.nW):]
+		c[0]++
+		for j, w := range s.wins {
+			if k < w {
+				c[1+j]++
+			}
+		}
+	}
+}
+
+// classOf maps an event-type code to its class, -1 for none.
+func (s *shard) classOf(code int32) int8 {
+	if int(code) >= len(s.typeClass) {
+		names := s.info.Levels["events.event_type"].Names()
+		for c := len(s.typeClass); c < len(names); c++ {
+			cl := int8(-1)
+			switch {
+			case slices.Contains(s.opt.OpenEvents, names[c]):
+				cl = evOpen
+			case slices.Contains(s.opt.ClickEvents, names[c]):
+				cl = evClick
+			case slices.Contains(s.opt.SessionEvents, names[c]):
+				cl = evSession
+			}
+			s.typeClass = append(s.typeClass, cl)
+		}
+	}
+	return s.typeClass[code]
+}

@@ -1,0 +1,53 @@
+// Package hugemem allocates large, randomly accessed slices — the feature
+// engine's per-customer records — so that the kernel can back them with
+// transparent huge pages, and faults them in ahead of use.
+//
+// Go's heap uses 4 KiB pages on Linux unless the system enables huge pages
+// for everything, and a slice of hundreds of megabytes hit at random then
+// costs a page fault per 4 KiB when first written and a TLB miss on nearly
+// every access. Slices from Make start on a 2 MiB boundary and are advised
+// MADV_HUGEPAGE, which the common "madvise" setting honours. It is not
+// used for buffers written front to back: there huge pages save little,
+// and right after another process freed a lot of memory the kernel may
+// compact memory to find them, which costs more than it saves.
+package hugemem
+
+import "unsafe"
+
+// Size is the huge page size assumed (x86-64 and most arm64 kernels).
+const Size = 2 << 20
+
+// threshold is the smallest slice worth aligning: below a few huge pages
+// the padding costs more than the faults saved.
+const threshold = 4 << 20
+
+// Make returns a zeroed slice of n elements, huge-page backed when large.
+// The memory is never touched here, so the first write of each 2 MiB is
+// the fault that brings in a huge page.
+func Make[T any](n int) []T {
+	var zero T
+	size := int(unsafe.Sizeof(zero))
+	if size == 0 || n*size < threshold {
+		return make([]T, n)
+	}
+	pad := Size / size
+	v := make([]T, n+pad)
+	off := 0
+	if a := uintptr(unsafe.Pointer(&v[0])) % Size; a != 0 {
+		off = int(Size-a) / size
+	}
+	v = v[off : off+n : off+n]
+	advise(unsafe.Pointer(&v[0]), uintptr(n*size))
+	return v
+}
+
+// Populate faults in the memory of v (zeroed pages where it has none yet)
+// without changing what it holds, so that a goroutine can take the page
+// faults of a slice another one is about to fill. Advice only.
+func Populate[T any](v []T) {
+	if len(v) == 0 {
+		return
+	}
+	var zero T
+	populate(unsafe.Pointer(&v[0]), uintptr(len(v))*unsafe.Sizeof(zero))
+}

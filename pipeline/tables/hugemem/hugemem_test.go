@@ -1,0 +1,26 @@
+package hugemem
+
+import (
+	"testing"
+	"unsafe"
+)
+
+func TestMake(t *testing.T) {
+	small := Make[int64](10)
+	if len(small) != 10 || cap(small) != 10 {
+		t.Errorf("small: len %d cap %d", len(small), cap(small))
+	}
+	big := Make[float64](3 << 20)
+	if len(big) != 3<<20 || cap(big) != 3<<20 {
+		t.Errorf("big: len %d cap %d", len(big), cap(big))
+	}
+	if uintptr(unsafe.Pointer(&big[0]))%Size != 0 {
+		t.Error("big slice not aligned to a huge page")
+	}
+	for i, v := range big {
+		if v != 0 {
+			t.Fatalf("element %d is %v", i, v)
+		}
+	}
+	big[len(big)-1] = 1 // writable to the end
+}
