@@ -3,10 +3,12 @@ package jobs
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -205,6 +207,57 @@ SELECT (SELECT sum(customers) FROM %[1]s WHERE segment_type = 'rfm') AS customer
 	}
 	if math.Abs(num(t, rows[0]["revenue"])-num(t, rows[0]["monetary"])) > 1e-6 {
 		t.Errorf("summary revenue %v vs table %v", rows[0]["revenue"], rows[0]["monetary"])
+	}
+
+	// The published feature table (features.publish in the demo config):
+	// the same customers as segments, the RFM family equal to it, every
+	// feature of model.json's catalogue a column, and one-hot groups that
+	// sum to one per customer.
+	feat := fmt.Sprintf("read_parquet('%s/features/dt=%s/part-*.parquet', hive_partitioning=false)", out, asOf)
+	var model struct {
+		Features []struct{ Name, Kind, Group string } `json:"features"`
+	}
+	data, err := os.ReadFile(filepath.Join(out, "models", "dt="+asOf, "model.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &model); err != nil {
+		t.Fatal(err)
+	}
+	cols := duckdbtest.Query(t, fmt.Sprintf("DESCRIBE SELECT * FROM %s", feat))
+	if len(cols) != len(model.Features)+2 || len(model.Features) < 100 {
+		t.Fatalf("features table has %d columns, model.json lists %d features", len(cols), len(model.Features))
+	}
+	for i, f := range model.Features {
+		if got := fmt.Sprint(cols[i+2]["column_name"]); got != f.Name {
+			t.Fatalf("features column %d is %s, model.json says %s", i+2, got, f.Name)
+		}
+	}
+	groups := map[string][]string{}
+	for _, f := range model.Features {
+		if f.Kind == "one_hot" {
+			groups[f.Group] = append(groups[f.Group], f.Name)
+		}
+	}
+	var checks []string
+	for g, names := range groups {
+		checks = append(checks, fmt.Sprintf("(SELECT count(*) FROM %s WHERE %s <> 1) AS %s_bad", feat, strings.Join(names, " + "), g))
+	}
+	sort.Strings(checks)
+	rows = duckdbtest.Query(t, fmt.Sprintf(`
+SELECT (SELECT count(*) FROM %[1]s f FULL JOIN %[2]s s USING (customer_id)
+    WHERE f.customer_id IS NULL OR s.customer_id IS NULL OR f.frequency <> s.frequency
+      OR f.recency_days IS DISTINCT FROM s.recency_days OR abs(f.monetary_value - s.monetary_value) > 1e-9
+      OR f.tenure_days IS DISTINCT FROM s.tenure_days) AS mismatched,
+  (SELECT count(*) FROM %[1]s WHERE email_opens IS NULL OR sessions_90d > sessions) AS events_bad,
+  %[3]s`, feat, seg, strings.Join(checks, ",\n  ")))
+	if len(groups) < 8 {
+		t.Errorf("only %d one-hot groups", len(groups))
+	}
+	for k, v := range rows[0] {
+		if num(t, v) != 0 {
+			t.Errorf("features table: %s = %v", k, v)
+		}
 	}
 }
 

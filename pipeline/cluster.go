@@ -10,6 +10,7 @@ import (
 	"github.com/strata-oss/strata/models/cluster"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
+	"github.com/strata-oss/strata/pipeline/features"
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/publish"
 	"github.com/strata-oss/strata/pipeline/tables"
@@ -18,13 +19,16 @@ import (
 // ClusterModel is model.json's record of the clustering: enough to
 // understand the segments and for the next run to keep their ids.
 type ClusterModel struct {
-	Features  []string        `json:"features"`
-	Scaler    *cluster.Scaler `json:"scaler"`
-	K         int             `json:"k"`
-	Choice    *KChoice        `json:"k_choice,omitempty"`
-	Algorithm string          `json:"algorithm"`
-	NInit     int             `json:"n_init"`
-	Inertia   float64         `json:"inertia"`
+	Features []string `json:"features"`
+	// Fills are the values given to buyers without one, by feature (for
+	// the features whose config sets fill).
+	Fills     map[string]float64 `json:"fills,omitempty"`
+	Scaler    *cluster.Scaler    `json:"scaler"`
+	K         int                `json:"k"`
+	Choice    *KChoice           `json:"k_choice,omitempty"`
+	Algorithm string             `json:"algorithm"`
+	NInit     int                `json:"n_init"`
+	Inertia   float64            `json:"inertia"`
 	// Iterations and Converged describe the winning restart.
 	Iterations int  `json:"iterations"`
 	Converged  bool `json:"converged"`
@@ -94,10 +98,36 @@ var featureLabels = map[string][2]string{
 	"p_alive":            {"likely active", "likely churned"},
 	"expected_purchases": {"buying ahead", "few purchases ahead"},
 	"clv":                {"high value", "low value"},
+	"gap_mean_days":      {"long gaps", "short gaps"},
+	"gap_std_days":       {"irregular", "regular"},
+	"refund_rate":        {"many refunds", "few refunds"},
+	"age_years":          {"older", "younger"},
+	"income":             {"high income", "low income"},
 }
 
-// featureColumns returns every numeric per-customer feature by name, for
-// clustering and profiles. A NaN marks a customer without a value.
+// labelOf names the ends of feature name: from featureLabels, or for the
+// window features from their window ("recent spend (90d)").
+func labelOf(name string) [2]string {
+	if l, ok := featureLabels[name]; ok {
+		return l
+	}
+	var w int
+	for _, p := range []struct{ prefix, high, low string }{
+		{"spend_%dd", "high spend (%dd)", "low spend (%dd)"},
+		{"orders_%dd", "many orders (%dd)", "few orders (%dd)"},
+	} {
+		if _, err := fmt.Sscanf(name, p.prefix, &w); err == nil && fmt.Sprintf(p.prefix, w) == name {
+			return [2]string{fmt.Sprintf(p.high, w), fmt.Sprintf(p.low, w)}
+		}
+	}
+	return [2]string{}
+}
+
+// featureColumns returns the per-customer features the clustering may use,
+// by name: the RFM family and CLV outputs always, and any other column of
+// the feature table that the config names (materialised only then: the
+// whole table as float64s would cost 8 bytes × customers × features). A
+// NaN marks a customer without a value.
 func featureColumns(st *state) map[string][]float64 {
 	b := st.beh
 	n := b.N
@@ -137,20 +167,38 @@ func featureColumns(st *state) map[string][]float64 {
 		cols["expected_purchases"] = masked(c.ExpectedPurchases)
 		cols["clv"] = masked(c.CLV)
 	}
+	if st.feat != nil {
+		for _, f := range st.cfg.Cluster.FeatureList() {
+			if _, ok := cols[f.Name]; ok {
+				continue
+			}
+			if c, ok := st.feat.Col(f.Name); ok {
+				cols[f.Name] = c.Float64s()
+			}
+		}
+	}
 	return cols
 }
 
 // checkClusterFeatures fails before any work when the config names a
-// feature the run does not compute.
-func checkClusterFeatures(cfg *config.Config, cols map[string][]float64) error {
+// feature the run does not compute. Which one-hot and share features exist
+// depends on the data (the levels seen), so this is a run-time check.
+func checkClusterFeatures(cfg *config.Config, cols map[string][]float64, feat *features.Table) error {
 	for i, f := range cfg.Cluster.FeatureList() {
 		if _, ok := cols[f.Name]; !ok {
 			known := make([]string, 0, len(cols))
 			for k := range cols {
 				known = append(known, k)
 			}
+			if feat != nil {
+				for _, k := range feat.Names() {
+					if _, dup := cols[k]; !dup {
+						known = append(known, k)
+					}
+				}
+			}
 			sort.Strings(known)
-			return fmt.Errorf("cluster.features[%d]: unknown feature %q; known: %v", i, f.Name, known)
+			return fmt.Errorf("cluster.features[%d]: unknown feature %q; this run's features are: %v", i, f.Name, known)
 		}
 	}
 	return nil
@@ -224,7 +272,7 @@ func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev
 	labels := make([]cluster.FeatureLabel, len(feats))
 	for t, f := range feats {
 		names[t], modes[t] = f.Name, cluster.Scaling(f.Scale)
-		l := featureLabels[f.Name]
+		l := labelOf(f.Name)
 		labels[t] = cluster.FeatureLabel{Name: f.Name, High: l[0], Low: l[1]}
 	}
 	res := &clusterResult{ID: make([]int32, n), Previous: make([]int32, n), Names: map[int32]string{}, PrevNames: map[int32]string{}}
@@ -239,12 +287,27 @@ func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev
 		return nil, fmt.Errorf("cluster: %d customers with a purchase, too few for k up to %d", len(rows), kMax)
 	}
 	raw := cluster.NewMatrix(len(rows), len(feats))
+	fills := map[string]float64{}
 	for t, f := range feats {
 		col := cols[f.Name]
+		fill, err := fillValue(col, rows, f.Fill)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: feature %s: %w", f.Name, err)
+		}
+		if f.Fill != "" {
+			fills[f.Name] = fill
+		}
 		for i, c := range rows {
 			v := col[c]
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("cluster: feature %s has no value for customer %s", f.Name, st.ds.IDs[c])
+			if math.IsInf(v, 0) {
+				return nil, fmt.Errorf("cluster: feature %s is infinite for customer %s", f.Name, st.ds.IDs[c])
+			}
+			if math.IsNaN(v) {
+				if f.Fill == "" {
+					return nil, fmt.Errorf("cluster: feature %s has no value for customer %s; set cluster.features[%d].fill to zero, mean or median to fill it",
+						f.Name, st.ds.IDs[c], t)
+				}
+				v = fill
 			}
 			raw.Data[i*len(feats)+t] = v
 		}
@@ -270,6 +333,9 @@ func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev
 	}
 	m := &res.Model
 	m.Features, m.Scaler, m.NInit, m.Customers = names, sc, kcfg.NInit, len(rows)
+	if len(fills) > 0 {
+		m.Fills = fills
+	}
 	if cc.WarmStart && len(prevSnap.IDs) > 0 {
 		if init, err := prevSnap.WarmStart(sc); err == nil {
 			kcfg.Init, m.WarmStart = init, true
@@ -433,4 +499,41 @@ func cmpOr(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// fillValue is the value a missing entry of col gets among rows, by the
+// rule fill; NaN when fill is empty. Mean and median are over the rows
+// that have a value, in row order, so they do not depend on the workers.
+func fillValue(col []float64, rows []int, fill string) (float64, error) {
+	if fill == "" {
+		return math.NaN(), nil
+	}
+	if fill == "zero" {
+		return 0, nil
+	}
+	vals := make([]float64, 0, len(rows))
+	for _, c := range rows {
+		if v := col[c]; !math.IsNaN(v) && !math.IsInf(v, 0) {
+			vals = append(vals, v)
+		}
+	}
+	if len(vals) == 0 {
+		return 0, fmt.Errorf("no buyer has a value to take the %s of", fill)
+	}
+	switch fill {
+	case "mean":
+		var s float64
+		for _, v := range vals {
+			s += v
+		}
+		return s / float64(len(vals)), nil
+	case "median":
+		sort.Float64s(vals)
+		m := len(vals) / 2
+		if len(vals)%2 == 1 {
+			return vals[m], nil
+		}
+		return (vals[m-1] + vals[m]) / 2, nil
+	}
+	return 0, fmt.Errorf("unknown fill %q", fill)
 }

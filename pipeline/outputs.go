@@ -33,6 +33,10 @@ type Model struct {
 	CLV           *CLVModel           `json:"clv,omitempty"`
 	Cluster       *ClusterModel       `json:"cluster,omitempty"`
 	Audiences     []AudienceResult    `json:"audiences,omitempty"`
+	// Features is the catalogue of the run's features (what each column
+	// of the features table is, where it comes from, when it is null):
+	// the names cluster.features may use.
+	Features []features.Feature `json:"features"`
 	// Report is the key of the run's HTML report.
 	Report string `json:"report"`
 }
@@ -60,6 +64,7 @@ type state struct {
 	opt     Options
 	ds      *extract.Dataset
 	beh     *features.Behaviour
+	feat    *features.Table // every feature, for the models that choose theirs by name
 	rfm     *rfmScores
 	clv     *clvScores     // nil when CLV is off
 	cluster *clusterResult // nil when clustering is off
@@ -108,6 +113,13 @@ func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error 
 	if err := writeTable(ctx, pub, "quarantine", quarantineColumns(&ds.Quarantine, asOfDay), meta); err != nil {
 		return err
 	}
+	var featCols []tables.OutColumn
+	if st.feat != nil && cfg.Features.Publish {
+		featCols = featureTableColumns(ds, st.feat, asOfDay)
+		if err := writeTable(ctx, pub, "features", featCols, meta); err != nil {
+			return err
+		}
+	}
 
 	var buyers int64
 	for _, h := range b.HasOrders {
@@ -133,6 +145,14 @@ func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error 
 		RFM:      RFMModel{Rule: quintileRule, Breaks: finiteBreaks(s.Breaks)},
 		Tables:   map[string][]string{"segments": columnNames(segs)},
 		Segments: summary,
+	}
+	if st.feat != nil {
+		for i := range st.feat.Cols {
+			m.Features = append(m.Features, st.feat.Cols[i].Feature)
+		}
+	}
+	if featCols != nil {
+		m.Tables["features"] = columnNames(featCols)
 	}
 	if st.clv != nil {
 		m.CLV = &st.clv.Model
@@ -389,4 +409,26 @@ func quarantineColumns(q *extract.Quarantine, asOfDay int32) []tables.OutColumn 
 		{Name: "customer_id", Type: tables.OutString, Str: q.CustomerID},
 		{Name: "detail", Type: tables.OutString, Str: q.Detail},
 	}
+}
+
+// featureTableColumns is the features table: customer_id, as_of, then
+// every feature in the table's order, integers as INT32 and the rest as
+// DOUBLE, null where the feature is undefined. The columns share the
+// feature table's slices.
+func featureTableColumns(ds *extract.Dataset, t *features.Table, asOfDay int32) []tables.OutColumn {
+	cols := []tables.OutColumn{
+		{Name: "customer_id", Type: tables.OutString, Str: ds.IDs},
+		{Name: "as_of", Type: tables.OutDate, I32: constI32(asOfDay, t.N)},
+	}
+	for i := range t.Cols {
+		c := &t.Cols[i]
+		oc := tables.OutColumn{Name: c.Name, Optional: c.Null != nil, Null: c.Null}
+		if c.F != nil {
+			oc.Type, oc.F64 = tables.OutDouble, c.F
+		} else {
+			oc.Type, oc.I32 = tables.OutInt32, c.I
+		}
+		cols = append(cols, oc)
+	}
+	return cols
 }

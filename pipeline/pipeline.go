@@ -150,12 +150,14 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 	}
 
 	var beh *features.Behaviour
-	if err := stage("features", func(zerolog.Logger) error {
+	var feat *features.Table
+	if err := stage("features", func(l zerolog.Logger) error {
 		set, err := agg.Compute(ctx)
 		if err != nil {
 			return err
 		}
-		beh = set.Behaviour
+		beh, feat = set.Behaviour, set.Table
+		l.Info().Int("features", len(feat.Cols)).Msg("features computed")
 		return nil
 	}); err != nil {
 		return res, err
@@ -169,7 +171,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 		return res, &ConfigError{Err: err}
 	}
 
-	st := &state{cfg: cfg, opt: opt, ds: ds, beh: beh, rfm: scores}
+	st := &state{cfg: cfg, opt: opt, ds: ds, beh: beh, feat: feat, rfm: scores}
 	if cfg.CLV.On() {
 		if err := stage("clv", func(l zerolog.Logger) error {
 			st.clv, err = scoreCLV(ctx, cfg, ds, beh)
@@ -195,7 +197,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 	if cfg.Cluster.On() {
 		if err := stage("cluster", func(l zerolog.Logger) error {
 			cols := featureColumns(st)
-			if err := checkClusterFeatures(cfg, cols); err != nil {
+			if err := checkClusterFeatures(cfg, cols, st.feat); err != nil {
 				return &ConfigError{Err: err}
 			}
 			if st.prev, err = loadPrevious(ctx, out, asOf); err != nil {

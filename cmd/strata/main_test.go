@@ -287,6 +287,34 @@ func TestExampleConfigs(t *testing.T) {
 	if math.Abs(m.CLV.LogLik+9582.43) > 0.01 || m.Cluster.K < 3 || m.Cluster.K > 6 {
 		t.Errorf("cdnow: log-likelihood %.4f, k %d", m.CLV.LogLik, m.Cluster.K)
 	}
+
+	// The Complete Journey: banded demographics clustered next to
+	// behaviour, a fill for the households with one basket day.
+	code, stdout, stderr = strata(t, "run", "--config", filepath.Join("..", "..", "configs", "examples", "complete_journey.yaml"), "--as-of", "2017-12-31", "--log-level", "error")
+	if code != 0 {
+		t.Fatalf("complete_journey: exit %d\n%s%s", code, stdout, stderr)
+	}
+	data, err = os.ReadFile(filepath.Join(out, "complete_journey", "models", "dt=2017-12-31", "model.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cj struct {
+		Counts  map[string]int64 `json:"counts"`
+		Cluster struct {
+			Features  []string           `json:"features"`
+			Fills     map[string]float64 `json:"fills"`
+			Customers int                `json:"customers"`
+		} `json:"cluster"`
+	}
+	if err := json.Unmarshal(data, &cj); err != nil {
+		t.Fatal(err)
+	}
+	if cj.Counts["customers"] != 801 || cj.Counts["orders"] != 42199 || cj.Cluster.Customers != 801 {
+		t.Errorf("complete_journey: counts %v, %d clustered; want 801 households, 42199 lines, all clustered", cj.Counts, cj.Cluster.Customers)
+	}
+	if !slices.Contains(cj.Cluster.Features, "household_size_1") || !(cj.Cluster.Fills["gap_mean_days"] > 1) {
+		t.Errorf("complete_journey: cluster features %v, fills %v", cj.Cluster.Features, cj.Cluster.Fills)
+	}
 }
 
 // TestShow publishes two runs and checks `strata show` reports the latest

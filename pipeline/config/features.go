@@ -38,6 +38,11 @@ type Features struct {
 	Encodings map[string]string `yaml:"encodings"`
 	// Events says which event types are email opens, clicks and sessions.
 	Events FeatureEvents `yaml:"events"`
+	// Publish writes the whole feature table, one row per customer, to
+	// features/dt=D/ with the run. Off by default: it holds encodings of
+	// personal attributes (age, income, places), which should leave the
+	// pipeline only when someone decides they may.
+	Publish bool `yaml:"publish"`
 }
 
 // FeatureEvents maps event types to the engagement counts.
@@ -70,7 +75,8 @@ func (f Features) Resolved() Features {
 	o := features.Resolve(f.Options())
 	r := Features{WindowsDays: o.WindowsDays, TopCategories: o.TopCategories, TopChannels: o.TopChannels,
 		TopInterests: o.TopInterests, MaxLevels: o.MaxLevels, AgeBands: o.AgeBands, IncomeBands: o.IncomeBands,
-		Encodings: map[string]string{}, Events: FeatureEvents{Opens: o.OpenEvents, Clicks: o.ClickEvents, Sessions: o.SessionEvents}}
+		Encodings: map[string]string{}, Events: FeatureEvents{Opens: o.OpenEvents, Clicks: o.ClickEvents, Sessions: o.SessionEvents},
+		Publish: f.Publish}
 	for k, v := range o.Encodings {
 		r.Encodings[k] = string(v)
 	}

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/strata-oss/strata/models/rfm"
+	"github.com/strata-oss/strata/pipeline/extract"
 )
 
 // Columns lists the logical columns of each input table.
@@ -52,8 +53,8 @@ func TableColumns(name string) Columns {
 	case "customers":
 		return Columns{
 			Required: []string{"customer_id"},
-			Optional: []string{"signup_ts", "updated_at", "birth_date", "age", "gender", "income", "education", "occupation",
-				"country", "region", "city", "postal_code", "device", "os", "interests", "email_opt_in"},
+			Optional: append([]string{"signup_ts", "updated_at", "birth_date", "age", "income", "interests", "email_opt_in"},
+				extract.Attrs[:]...),
 		}
 	case "events":
 		return Columns{

@@ -155,6 +155,12 @@ type ClusterFeature struct {
 	Name string `yaml:"name"`
 	// Scale is none, log1p, zscore or log1p+zscore (default).
 	Scale string `yaml:"scale"`
+	// Fill says what a buyer without a value gets (gap_mean_days of
+	// someone with one purchase day, age_years without a birth date):
+	// empty, the default, fails the run naming the customer, so that no
+	// value is invented silently; zero, mean or median (over the buyers
+	// who have one) fill it, and model.json records the value used.
+	Fill string `yaml:"fill" json:"Fill,omitempty"`
 }
 
 // Cluster defaults.
@@ -185,7 +191,7 @@ func (c Cluster) FeatureList() []ClusterFeature {
 	}
 	out := make([]ClusterFeature, len(c.Features))
 	for i, f := range c.Features {
-		out[i] = ClusterFeature{Name: f.Name, Scale: cmpOr(f.Scale, DefaultScale)}
+		out[i] = ClusterFeature{Name: f.Name, Scale: cmpOr(f.Scale, DefaultScale), Fill: f.Fill}
 	}
 	return out
 }
@@ -234,6 +240,11 @@ func (c Cluster) validate(add func(path, msg string, args ...any)) {
 		case "", "none", "log1p", "zscore", "log1p+zscore":
 		default:
 			add(p+".scale", "must be none, log1p, zscore or log1p+zscore, got %q", f.Scale)
+		}
+		switch f.Fill {
+		case "", "zero", "mean", "median":
+		default:
+			add(p+".fill", "must be zero, mean or median (or unset: a missing value fails the run), got %q", f.Fill)
 		}
 	}
 	if c.K < 0 || c.K == 1 || c.K > 100 {

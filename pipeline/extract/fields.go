@@ -32,8 +32,13 @@ func orderFields(cols map[string]string) []tables.Field {
 }
 
 // Attrs are the categorical customer attributes, in CustomerBlock.Attr
-// order.
-var Attrs = [...]string{"gender", "education", "occupation", "country", "region", "city", "postal_code", "device", "os"}
+// order. age_group and income_group take bands a source already has
+// ("45-54", "35-49K"): many customer tables carry only bands, for privacy,
+// and a band read as a number would be lost. They are encoded as given,
+// apart from the age_band_* and income_band_* that Strata computes from a
+// numeric age or income.
+var Attrs = [...]string{"gender", "education", "occupation", "country", "region", "city", "postal_code", "device", "os",
+	"marital_status", "household_size", "children", "home_ownership", "age_group", "income_group"}
 
 // NumAttrs is len(Attrs).
 const NumAttrs = len(Attrs)

@@ -1,11 +1,11 @@
 package features
 
 import (
-	"os"
-	"strconv"
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 

@@ -16,7 +16,9 @@ import (
 // whether their range lets the shards address them directly (dense ids)
 // or not (sparse ones), with timestamps given as epoch seconds.
 func TestIntegerIDs(t *testing.T) {
-	day := func(s string) int64 { return time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC).Unix() - 86400*map[string]int64{"D": 0, "D-1": 1, "D-10": 10}[s] }
+	day := func(s string) int64 {
+		return time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC).Unix() - 86400*map[string]int64{"D": 0, "D-1": 1, "D-10": 10}[s]
+	}
 	for _, c := range []struct {
 		name string
 		ids  []int64

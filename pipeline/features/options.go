@@ -26,6 +26,8 @@ func DefaultEncodings() map[string]Encoding {
 	return map[string]Encoding{
 		"gender": OneHot, "education": OneHot, "occupation": OneHot, "device": OneHot, "os": OneHot,
 		"country": OneHot, "region": Frequency, "city": Frequency, "postal_code": Frequency,
+		"marital_status": OneHot, "household_size": OneHot, "children": OneHot, "home_ownership": OneHot,
+		"age_group": OneHot, "income_group": OneHot,
 	}
 }
 

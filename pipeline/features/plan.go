@@ -210,6 +210,8 @@ var attrFamily = map[string]Family{
 	"gender": Demographic, "education": Demographic, "occupation": Demographic,
 	"country": Geographic, "region": Geographic, "city": Geographic, "postal_code": Geographic,
 	"device": Technographic, "os": Technographic,
+	"marital_status": Demographic, "household_size": Demographic, "children": Demographic,
+	"home_ownership": Demographic, "age_group": Demographic, "income_group": Demographic,
 }
 
 // planAttributes sets up the customer attribute encodings for the columns
