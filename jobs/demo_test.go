@@ -285,3 +285,108 @@ func TestDemoReport(t *testing.T) {
 		t.Error("the report must load nothing from anywhere")
 	}
 }
+
+// TestDemoRecommendations restates the offer rule in SQL over the raw
+// orders and the published segments, and compares every published offer
+// (and the segment summary's category and channel mix) with it.
+func TestDemoRecommendations(t *testing.T) {
+	dir := t.TempDir()
+	res := runDemo(t, dir, 4000)
+	in, out := filepath.Join(dir, "input"), filepath.Join(dir, "output")
+	asOf := res.Run.AsOf
+	cutoff := DemoAsOf.AddDate(0, 0, 1).Format(time.DateOnly)
+	var model struct {
+		Recommendations struct {
+			TopN       int      `json:"top_n"`
+			Categories []string `json:"categories"`
+			Offers     int      `json:"offers"`
+		} `json:"recommendations"`
+		Features []struct{ Name, Kind, Group, Level string } `json:"features"`
+	}
+	data, err := os.ReadFile(filepath.Join(out, "models", "dt="+asOf, "model.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &model); err != nil {
+		t.Fatal(err)
+	}
+	rm := model.Recommendations
+	if rm.TopN != 3 || len(rm.Categories) < 4 || rm.Offers == 0 {
+		t.Fatalf("model.json recommendations: %+v", rm)
+	}
+	var cats, chans []string
+	for i, c := range rm.Categories {
+		cats = append(cats, fmt.Sprintf("('%s', %d)", c, i))
+	}
+	for _, f := range model.Features {
+		if f.Kind == "share" && f.Group == "channel" && f.Level != "other" && f.Level != "unknown" {
+			chans = append(chans, fmt.Sprintf("('%s')", f.Level))
+		}
+	}
+	seg := fmt.Sprintf("read_parquet('%s/segments/dt=%s/part-*.parquet', hive_partitioning=false)", out, asOf)
+	rec := fmt.Sprintf("read_parquet('%s/recommendations/dt=%s/part-*.parquet', hive_partitioning=false)", out, asOf)
+	sum := fmt.Sprintf("read_parquet('%s/segment_summary/dt=%s/part-*.parquet', hive_partitioning=false)", out, asOf)
+	common := fmt.Sprintf(`SET TimeZone='UTC';
+CREATE TEMP TABLE cats AS SELECT * FROM (VALUES %[5]s) v(category, idx);
+CREATE TEMP TABLE o AS
+  SELECT customer_id, category, channel, net_amount FROM read_parquet('%[1]s/orders/*.parquet', file_row_number=true, filename=true)
+  WHERE customer_id IS NOT NULL AND customer_id <> '' AND ordered_at IS NOT NULL
+    AND net_amount IS NOT NULL AND NOT isnan(net_amount) AND net_amount >= 0 AND NOT coalesce(is_refund, false)
+    AND ordered_at < TIMESTAMPTZ '%[2]s 00:00:00+00'
+  QUALIFY order_id IS NULL OR order_id = '' OR row_number() OVER (PARTITION BY order_id ORDER BY filename, file_row_number) = 1;
+CREATE TEMP TABLE seg AS SELECT customer_id, cluster_id, frequency, rfm_segment FROM %[3]s;
+CREATE TEMP TABLE b AS SELECT customer_id, category FROM o JOIN cats USING (category) GROUP BY ALL HAVING sum(net_amount) > 0;
+CREATE TEMP TABLE buyers AS SELECT *, count(*) OVER (PARTITION BY cluster_id) AS nb FROM seg WHERE frequency > 0;
+CREATE TEMP TABLE base AS
+  SELECT category, idx, (SELECT count(*) FROM b JOIN buyers USING (customer_id) WHERE b.category = cats.category)::DOUBLE
+    / (SELECT count(*) FROM buyers) AS p FROM cats;
+CREATE TEMP TABLE lift AS
+  SELECT k.cluster_id, base.category, base.idx, base.p AS basep,
+    ((SELECT count(*) FROM b JOIN buyers x USING (customer_id) WHERE b.category = base.category AND x.cluster_id = k.cluster_id)::DOUBLE
+      / k.nb) / base.p AS lift
+  FROM (SELECT DISTINCT cluster_id, nb FROM buyers WHERE cluster_id IS NOT NULL) k, base WHERE base.p > 0;
+CREATE TEMP TABLE expected AS SELECT * FROM (
+  SELECT s.customer_id, c.category, c.lift,
+    row_number() OVER (PARTITION BY s.customer_id ORDER BY c.lift DESC, c.basep DESC, c.idx) AS rank
+  FROM seg s JOIN (
+      SELECT cluster_id, category, idx, basep, lift FROM lift
+      UNION ALL SELECT NULL, category, idx, p, 1.0 FROM base WHERE p > 0) c
+    ON c.cluster_id IS NOT DISTINCT FROM s.cluster_id
+  WHERE c.lift > 0 AND NOT EXISTS (SELECT 1 FROM b WHERE b.customer_id = s.customer_id AND b.category = c.category))
+WHERE rank <= %[4]d;
+`, in, cutoff, seg, rm.TopN, strings.Join(cats, ", "))
+	rows := duckdbtest.Query(t, common+fmt.Sprintf(`
+SELECT (SELECT count(*) FROM expected) AS expected,
+  (SELECT count(*) FROM %[1]s) AS published,
+  (SELECT count(*) FROM expected e FULL JOIN %[1]s r USING (customer_id, rank)
+    WHERE e.customer_id IS NULL OR r.customer_id IS NULL OR e.category <> r.category OR abs(e.lift - r.lift) > 1e-12) AS mismatched,
+  (SELECT count(*) FROM %[1]s r JOIN seg s USING (customer_id)
+    WHERE r.cluster_id IS DISTINCT FROM s.cluster_id OR r.basis <> CASE WHEN s.cluster_id IS NULL THEN 'base' ELSE 'cluster' END) AS wrong_cluster,
+  (SELECT count(*) FROM %[1]s r JOIN b USING (customer_id, category)) AS offered_bought`, rec))
+	r := rows[0]
+	if num(t, r["expected"]) != float64(rm.Offers) || num(t, r["published"]) != float64(rm.Offers) {
+		t.Errorf("offers: duckdb expects %v, table has %v, model.json says %d", r["expected"], r["published"], rm.Offers)
+	}
+	for _, k := range []string{"mismatched", "wrong_cluster", "offered_bought"} {
+		if num(t, r[k]) != 0 {
+			t.Errorf("recommendations: %s = %v", k, r[k])
+		}
+	}
+
+	// The summary's mix, per RFM segment: categories by purchase spend,
+	// the channel with most orders.
+	rows = duckdbtest.Query(t, common+fmt.Sprintf(`
+CREATE TEMP TABLE chans AS SELECT * FROM (VALUES %[2]s) v(channel);
+CREATE TEMP TABLE mix AS
+  SELECT rfm_segment, (SELECT string_agg(category, ', ' ORDER BY s DESC) FROM (
+      SELECT category, sum(net_amount) AS s FROM o JOIN seg x USING (customer_id) JOIN cats USING (category)
+      WHERE x.rfm_segment = g.rfm_segment GROUP BY 1 HAVING sum(net_amount) > 0 ORDER BY s DESC LIMIT 3)) AS top_categories,
+    (SELECT channel FROM o JOIN seg x USING (customer_id) JOIN chans USING (channel)
+      WHERE x.rfm_segment = g.rfm_segment GROUP BY 1 ORDER BY count(*) DESC LIMIT 1) AS best_channel
+  FROM (SELECT DISTINCT rfm_segment FROM seg WHERE frequency > 0) g;
+SELECT count(*) AS segments, count(*) FILTER (m.top_categories IS DISTINCT FROM s.top_categories OR m.best_channel IS DISTINCT FROM s.best_channel) AS bad
+FROM mix m JOIN %[1]s s ON s.segment_type = 'rfm' AND s.segment = m.rfm_segment`, sum, strings.Join(chans, ", ")))
+	if num(t, rows[0]["segments"]) < 8 || num(t, rows[0]["bad"]) != 0 {
+		t.Errorf("segment mix: %v", rows[0])
+	}
+}

@@ -33,6 +33,8 @@ type Model struct {
 	CLV           *CLVModel           `json:"clv,omitempty"`
 	Cluster       *ClusterModel       `json:"cluster,omitempty"`
 	Audiences     []AudienceResult    `json:"audiences,omitempty"`
+	// Recommendations records how the category offers were made.
+	Recommendations *RecommendModel `json:"recommendations,omitempty"`
 	// Features is the catalogue of the run's features (what each column
 	// of the features table is, where it comes from, when it is null):
 	// the names cluster.features may use.
@@ -66,9 +68,10 @@ type state struct {
 	beh     *features.Behaviour
 	feat    *features.Table // every feature, for the models that choose theirs by name
 	rfm     *rfmScores
-	clv     *clvScores     // nil when CLV is off
-	cluster *clusterResult // nil when clustering is off
-	prev    *previousRun   // nil when nothing was published before
+	clv     *clvScores       // nil when CLV is off
+	cluster *clusterResult   // nil when clustering is off
+	recs    *recommendations // nil when none are made
+	prev    *previousRun     // nil when nothing was published before
 	summary []SummaryRow
 }
 
@@ -112,6 +115,11 @@ func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error 
 	}
 	if err := writeTable(ctx, pub, "quarantine", quarantineColumns(&ds.Quarantine, asOfDay), meta); err != nil {
 		return err
+	}
+	if st.recs != nil {
+		if err := writeTable(ctx, pub, "recommendations", st.recs.columns(st, asOfDay), meta); err != nil {
+			return err
+		}
 	}
 	var featCols []tables.OutColumn
 	if st.feat != nil && cfg.Features.Publish {
@@ -159,6 +167,9 @@ func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error 
 	}
 	if st.cluster != nil {
 		m.Cluster = &st.cluster.Model
+	}
+	if st.recs != nil {
+		m.Recommendations = &st.recs.Model
 	}
 	m.Audiences = audienceResults
 	m.Report = reportKey(asOf)
@@ -320,6 +331,9 @@ func summaryColumns(rows []SummaryRow, clusterFeatures []string, asOfDay int32) 
 		{Name: "avg_p_alive", Type: tables.OutDouble, Optional: true, F64: make([]float64, n), Null: make([]bool, n)},
 		{Name: "avg_clv", Type: tables.OutDouble, Optional: true, F64: make([]float64, n), Null: make([]bool, n)},
 		{Name: "total_clv", Type: tables.OutDouble, Optional: true, F64: make([]float64, n), Null: make([]bool, n)},
+		{Name: "top_categories", Type: tables.OutString, Optional: true, Str: make([]string, n), Null: make([]bool, n)},
+		{Name: "best_channel", Type: tables.OutString, Optional: true, Str: make([]string, n), Null: make([]bool, n)},
+		{Name: "best_channel_share", Type: tables.OutDouble, Optional: true, F64: make([]float64, n), Null: make([]bool, n)},
 	}
 	for i, r := range rows {
 		cols[1].Str[i] = r.SegmentType
@@ -339,6 +353,13 @@ func summaryColumns(rows []SummaryRow, clusterFeatures []string, asOfDay int32) 
 			} else {
 				col.F64[i] = *v
 			}
+		}
+		cols[14].Str[i], cols[14].Null[i] = r.TopCategories, r.TopCategories == ""
+		cols[15].Str[i], cols[15].Null[i] = r.BestChannel, r.BestChannel == ""
+		if r.BestChannelShare != nil {
+			cols[16].F64[i] = *r.BestChannelShare
+		} else {
+			cols[16].Null[i] = true
 		}
 	}
 	if clusterFeatures == nil {

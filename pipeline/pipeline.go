@@ -219,6 +219,23 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 		}
 	}
 
+	if st.cluster != nil && cfg.Recommendations.On() {
+		if err := stage("recommend", func(l zerolog.Logger) error {
+			if st.recs, err = recommendCategories(st); err != nil {
+				return err
+			}
+			if st.recs == nil {
+				l.Info().Msg("no categories to recommend: the orders have no category column")
+				return nil
+			}
+			l.Info().Int("customers", st.recs.Model.Customers).Int("offers", st.recs.Model.Offers).
+				Strs("categories", st.recs.Model.Categories).Msg("recommended")
+			return nil
+		}); err != nil {
+			return res, err
+		}
+	}
+
 	inputs := ds.Inputs
 	if st.prev != nil {
 		// The previous run's clusters shape this run's ids and

@@ -71,6 +71,13 @@ type SummaryRow struct {
 	AvgPAlive *float64 `json:"avg_p_alive"`
 	AvgCLV    *float64 `json:"avg_clv"`
 	TotalCLV  *float64 `json:"total_clv"`
+	// TopCategories are the (up to) three categories with the most of the
+	// segment's purchase spend, comma-separated; BestChannel is the channel
+	// carrying most of its orders, with that share. Empty/null when the
+	// orders have no category or channel.
+	TopCategories    string   `json:"top_categories,omitempty"`
+	BestChannel      string   `json:"best_channel,omitempty"`
+	BestChannelShare *float64 `json:"best_channel_share,omitempty"`
 	// Cluster rows: the stable cluster id and the profile (raw feature
 	// means and their z-scores against all clustered customers).
 	ClusterID    *int               `json:"cluster_id,omitempty"`
@@ -87,7 +94,9 @@ func summarize(st *state) []SummaryRow {
 	for i, name := range s.Segments {
 		pos[name] = i
 	}
-	rows := summarizeGroups(b, st.clv, "rfm", s.Segments, func(c int) int { return pos[s.Segment[c]] })
+	rfmGroup := func(c int) int { return pos[s.Segment[c]] }
+	rows := summarizeGroups(b, st.clv, "rfm", s.Segments, rfmGroup)
+	segmentMix(rows, st, rfmGroup)
 	if r := st.cluster; r != nil {
 		ids := make([]int32, 0, len(r.Names))
 		for id := range r.Names {
@@ -99,12 +108,14 @@ func summarize(st *state) []SummaryRow {
 		for i, id := range ids {
 			at[id], names[i] = i, r.Names[id]
 		}
-		crows := summarizeGroups(b, st.clv, "cluster", names, func(c int) int {
+		clusterGroup := func(c int) int {
 			if r.ID[c] < 0 {
 				return -1
 			}
 			return at[r.ID[c]]
-		})
+		}
+		crows := summarizeGroups(b, st.clv, "cluster", names, clusterGroup)
+		segmentMix(crows, st, clusterGroup)
 		for i := range crows {
 			id := int(ids[i])
 			crows[i].ClusterID = &id

@@ -60,7 +60,7 @@ func printDemo(w io.Writer, res *jobs.DemoResult, took time.Duration) {
 	out := strings.TrimRight(res.Output, "/")
 	fmt.Fprintf(w, "\nInput  (generated): %s\n", res.Input)
 	fmt.Fprintf(w, "Output (published): %s\n", out)
-	for _, t := range []string{"segments", "segment_summary", "segment_migration", "quarantine", "features"} {
+	for _, t := range []string{"segments", "segment_summary", "segment_migration", "quarantine", "recommendations", "features"} {
 		if tf, ok := res.Run.Manifest.Tables[t]; ok {
 			for _, k := range tf.Keys {
 				fmt.Fprintf(w, "  %-16s %s/%s (%d rows)\n", t, out, k, tf.Rows)

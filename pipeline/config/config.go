@@ -39,6 +39,8 @@ type Config struct {
 	Cluster Cluster `yaml:"cluster"`
 	// Features configures the feature engine (windows, top levels, bands).
 	Features Features `yaml:"features"`
+	// Recommendations configures the next-best-category offers.
+	Recommendations Recommendations `yaml:"recommendations"`
 	// Audiences are customer lists for campaigns, published every run.
 	Audiences []Audience `yaml:"audiences"`
 	Schedule  Schedule   `yaml:"schedule"`
@@ -170,6 +172,8 @@ func (c *Config) Hash() string {
 	m.Quality.MaxBadFraction = &gate
 	m.CLV = c.CLV.resolved()
 	m.Cluster = c.Cluster.resolved()
+	m.Features = c.Features.Resolved()
+	m.Recommendations = c.Recommendations.resolved()
 	data, err := json.Marshal(&m)
 	if err != nil {
 		// Only unsupported types make Marshal fail; Config has none.

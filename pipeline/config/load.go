@@ -260,6 +260,7 @@ func (c *Config) validate(root *yaml.Node, probs *Problems) {
 	c.CLV.validate(add)
 	c.Cluster.validate(add)
 	c.Features.validate(add)
+	c.Recommendations.validate(add)
 	validateAudiences(c.Audiences, add)
 	c.validateSchedule(add)
 	if len(c.RFM.Segments) > 0 {

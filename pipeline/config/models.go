@@ -282,3 +282,35 @@ func intOr(v, def int) int {
 	}
 	return v
 }
+
+// Recommendations configures the per-customer category offers: the
+// categories a customer's cluster buys more than the whole base does
+// (lift), that the customer has not bought, best first. They need
+// clustering and an orders category column; without either, none are
+// made.
+type Recommendations struct {
+	// Enabled defaults to true.
+	Enabled *bool `yaml:"enabled"`
+	// TopN is the number of offers per customer. Default 3.
+	TopN int `yaml:"top_n"`
+}
+
+// DefaultRecommendations is the default number of offers per customer.
+const DefaultRecommendations = 3
+
+// On reports whether recommendations are enabled.
+func (r Recommendations) On() bool { return r.Enabled == nil || *r.Enabled }
+
+// N returns TopN with its default.
+func (r Recommendations) N() int { return intOr(r.TopN, DefaultRecommendations) }
+
+func (r Recommendations) resolved() Recommendations {
+	on := r.On()
+	return Recommendations{Enabled: &on, TopN: r.N()}
+}
+
+func (r Recommendations) validate(add func(path, msg string, args ...any)) {
+	if r.TopN < 0 || r.TopN > 50 {
+		add("recommendations.top_n", "must be between 1 and 50 (0 or unset: %d), got %d", DefaultRecommendations, r.TopN)
+	}
+}

@@ -1,0 +1,237 @@
+package pipeline
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/strata-oss/strata/models/recommend"
+	"github.com/strata-oss/strata/pipeline/features"
+	"github.com/strata-oss/strata/pipeline/tables"
+)
+
+// RecommendModel is model.json's record of the category offers.
+type RecommendModel struct {
+	TopN int `json:"top_n"`
+	// Rule states how offers are chosen.
+	Rule string `json:"rule"`
+	// Categories are the candidates: the feature table's category share
+	// columns (features.top_categories), without "other".
+	Categories []string `json:"categories"`
+	// BasePenetration[k]: the share of buyers who bought Categories[k].
+	BasePenetration []float64 `json:"base_penetration"`
+	// Clusters are the lifts per cluster, by stable cluster id.
+	Clusters []ClusterAffinity `json:"clusters"`
+	// Customers with at least one offer, and offers in all.
+	Customers int `json:"customers"`
+	Offers    int `json:"offers"`
+}
+
+// ClusterAffinity is one cluster's penetration and lift per category.
+type ClusterAffinity struct {
+	ClusterID   int       `json:"cluster_id"`
+	Buyers      int       `json:"buyers"`
+	Penetration []float64 `json:"penetration"`
+	Lift        []float64 `json:"lift"`
+}
+
+const recommendRule = "lift = share of the cluster's buyers who bought the category / share of all buyers who did; " +
+	"each customer gets the highest-lift categories (lift > 0) they have not bought, ties to the more popular category; " +
+	"customers without a cluster get the most popular categories (lift 1)"
+
+// recommendations are the per-customer offers of a run.
+type recommendations struct {
+	Model  RecommendModel
+	offers [][]recommend.Offer
+	cats   []string
+}
+
+// categoryColumns are the feature table's category share columns that
+// name a category (not other, nor the unknown of blank categories).
+func categoryColumns(t *features.Table) []*features.Column {
+	var out []*features.Column
+	for i := range t.Cols {
+		c := &t.Cols[i]
+		if c.Kind == features.Share && c.Group == "category" && c.Level != "other" && c.Level != "unknown" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// bought reports whether customer c has purchase spend in the category of
+// share column col.
+func bought(col *features.Column, c int) bool { return !col.IsNull(c) && col.F[c] > 0 }
+
+// recommendCategories makes the offers, or returns nil when the run has
+// no clusters or no categories to offer.
+func recommendCategories(st *state) (*recommendations, error) {
+	if !st.cfg.Recommendations.On() || st.cluster == nil || st.feat == nil {
+		return nil, nil
+	}
+	cols := categoryColumns(st.feat)
+	if len(cols) == 0 {
+		return nil, nil
+	}
+	// Stable cluster ids are small but need not be contiguous.
+	ids := make([]int32, 0, len(st.cluster.Names))
+	for id := range st.cluster.Names {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	dense := map[int32]int32{}
+	for i, id := range ids {
+		dense[id] = int32(i)
+	}
+	n := st.beh.N
+	group := make([]int32, n)
+	for c := range n {
+		group[c] = -1
+		if id := st.cluster.ID[c]; id >= 0 {
+			group[c] = dense[id]
+		}
+	}
+	cats := make([]string, len(cols))
+	for k, col := range cols {
+		cats[k] = col.Level
+	}
+	in := recommend.Input{Customers: n, Categories: cats, Groups: len(ids), Group: group, Buyer: st.beh.HasOrders,
+		Bought: func(c, k int) bool { return bought(cols[k], c) }}
+	aff, err := recommend.Fit(in)
+	if err != nil {
+		return nil, err
+	}
+	topN := st.cfg.Recommendations.N()
+	offers, err := aff.Recommend(in, topN)
+	if err != nil {
+		return nil, err
+	}
+	r := &recommendations{offers: offers, cats: cats, Model: RecommendModel{TopN: topN, Rule: recommendRule,
+		Categories: cats, BasePenetration: aff.Base}}
+	for g, id := range ids {
+		r.Model.Clusters = append(r.Model.Clusters, ClusterAffinity{ClusterID: int(id), Buyers: aff.Buyers[g],
+			Penetration: aff.Penetration[g], Lift: aff.Lift[g]})
+	}
+	for _, o := range offers {
+		if len(o) > 0 {
+			r.Model.Customers++
+		}
+		r.Model.Offers += len(o)
+	}
+	return r, nil
+}
+
+// columns is the recommendations table: one row per customer and offer,
+// in customer order then rank.
+func (r *recommendations) columns(st *state, asOfDay int32) []tables.OutColumn {
+	n := r.Model.Offers
+	id := make([]string, 0, n)
+	rank := make([]int32, 0, n)
+	cat := make([]string, 0, n)
+	lift := make([]float64, 0, n)
+	cluster := make([]int32, 0, n)
+	noCluster := make([]bool, 0, n)
+	basis := make([]string, 0, n)
+	for c, offers := range r.offers {
+		for _, o := range offers {
+			id = append(id, st.ds.IDs[c])
+			rank = append(rank, int32(o.Rank))
+			cat = append(cat, r.cats[o.Category])
+			lift = append(lift, o.Lift)
+			cid := st.cluster.ID[c]
+			cluster = append(cluster, max(cid, 0))
+			noCluster = append(noCluster, cid < 0)
+			basis = append(basis, map[bool]string{true: "base", false: "cluster"}[cid < 0])
+		}
+	}
+	return []tables.OutColumn{
+		{Name: "customer_id", Type: tables.OutString, Str: id},
+		{Name: "as_of", Type: tables.OutDate, I32: constI32(asOfDay, n)},
+		{Name: "rank", Type: tables.OutInt32, I32: rank},
+		{Name: "category", Type: tables.OutString, Str: cat},
+		{Name: "lift", Type: tables.OutDouble, F64: lift},
+		{Name: "cluster_id", Type: tables.OutInt32, Optional: true, I32: cluster, Null: noCluster},
+		{Name: "basis", Type: tables.OutString, Str: basis},
+	}
+}
+
+// segmentMix fills each summary row's top categories (by the group's
+// purchase spend) and best channel (the one carrying most of its orders)
+// from the feature table's share columns; group(c) is customer c's row in
+// rows, or -1. "other" and "unknown" are never named.
+func segmentMix(rows []SummaryRow, st *state, group func(c int) int) {
+	if st.feat == nil {
+		return
+	}
+	b := st.beh
+	type level struct {
+		col  *features.Column
+		name string
+	}
+	var cats, chans []level
+	for i := range st.feat.Cols {
+		c := &st.feat.Cols[i]
+		if c.Kind != features.Share || c.Level == "other" || c.Level == "unknown" {
+			continue
+		}
+		switch c.Group {
+		case "category":
+			cats = append(cats, level{c, c.Level})
+		case "channel":
+			chans = append(chans, level{c, c.Level})
+		}
+	}
+	if len(cats) == 0 && len(chans) == 0 {
+		return
+	}
+	spend := make([][]float64, len(rows))
+	orders := make([][]float64, len(rows))
+	totalOrders := make([]float64, len(rows))
+	for k := range rows {
+		spend[k], orders[k] = make([]float64, len(cats)), make([]float64, len(chans))
+	}
+	for c := 0; c < b.N; c++ {
+		k := group(c)
+		if k < 0 || !b.HasOrders[c] {
+			continue
+		}
+		gross := b.AvgOrder[c] * float64(b.Frequency[c])
+		for j, l := range cats {
+			if !l.col.IsNull(c) {
+				spend[k][j] += l.col.F[c] * gross
+			}
+		}
+		f := float64(b.Frequency[c])
+		totalOrders[k] += f
+		for j, l := range chans {
+			if !l.col.IsNull(c) {
+				orders[k][j] += l.col.F[c] * f
+			}
+		}
+	}
+	for k := range rows {
+		idx := make([]int, len(cats))
+		for j := range idx {
+			idx[j] = j
+		}
+		slices.SortStableFunc(idx, func(x, y int) int { return cmp.Compare(spend[k][y], spend[k][x]) })
+		var top []string
+		for _, j := range idx {
+			if len(top) == 3 || spend[k][j] <= 0 {
+				break
+			}
+			top = append(top, cats[j].name)
+		}
+		rows[k].TopCategories = strings.Join(top, ", ")
+		best := -1
+		for j := range chans {
+			if orders[k][j] > 0 && (best < 0 || orders[k][j] > orders[k][best]) {
+				best = j
+			}
+		}
+		if best >= 0 {
+			share := orders[k][best] / totalOrders[k]
+			rows[k].BestChannel, rows[k].BestChannelShare = chans[best].name, &share
+		}
+	}
+}
