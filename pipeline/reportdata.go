@@ -70,6 +70,7 @@ func reportData(st *state, asOf, attempt string) report.Data {
 			continue
 		}
 		d.Segments = append(d.Segments, report.Segment{Name: r.Segment, Customers: r.Customers, Revenue: r.Revenue,
+			TopCategories: r.TopCategories, BestChannel: r.BestChannel,
 			CLV: quantiles5(clvBy[r.Segment]), PAlive: quantiles5(paBy[r.Segment])})
 	}
 	// The R×F grid.

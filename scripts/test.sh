@@ -18,6 +18,19 @@ scripts/install-versitygw.sh
 # DuckDB is installed by the tests on first use; doing it here keeps the
 # download out of any test's time.
 go run ./internal/duckdbtest/install
+# Headless Chromium (Debian's) opens the run report in a test, driven by the
+# pinned npm playwright-core, which downloads no browser of its own.
+if [[ -z "${CHROMIUM:-}" && ! -x /usr/bin/chromium ]]; then
+	if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+		echo "installing Debian's chromium"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	else
+		echo "test.sh: Chromium is required for the report test: apt-get install chromium, or set CHROMIUM" >&2
+		exit 1
+	fi
+fi
+go run ./internal/browsertest/install
 
 echo "== go vet"
 go vet ./...

@@ -47,6 +47,9 @@ type Segment struct {
 	Name      string
 	Customers int64
 	Revenue   float64
+	// TopCategories and BestChannel are the segment_summary's mix: what
+	// the segment buys most and where; empty when unknown.
+	TopCategories, BestChannel string
 	// CLV and PAlive are the 10th, 25th, 50th, 75th and 90th percentiles
 	// over the segment's scored customers; nil without CLV.
 	CLV, PAlive *[5]float64
@@ -127,8 +130,8 @@ svg text{font-family:inherit}
 
 <section id="segments"><h2>Segments</h2>
 {{.SegmentBars}}
-<table><tr><th>segment</th><th class="n">customers</th><th class="n">revenue</th></tr>
-{{range .Segments}}<tr><td>{{.Name}}</td><td class="n">{{.Customers}}</td><td class="n">{{printf "%.2f" .Revenue}}</td></tr>
+<table><tr><th>segment</th><th class="n">customers</th><th class="n">revenue</th><th>top categories</th><th>best channel</th></tr>
+{{range .Segments}}<tr><td>{{.Name}}</td><td class="n">{{.Customers}}</td><td class="n">{{printf "%.2f" .Revenue}}</td><td>{{or .TopCategories "—"}}</td><td>{{or .BestChannel "—"}}</td></tr>
 {{end}}</table></section>
 
 <section id="rfm-grid"><h2>RFM grid</h2>
