@@ -155,7 +155,7 @@ func checkComplete(t *testing.T, name string, rec *ledger.Record, m *publish.Man
 	for _, s := range rec.Stages {
 		stages = append(stages, s.Stage)
 	}
-	if got := strings.Join(stages, ","); got != "extract,features,rfm,clv,cluster,publish" {
+	if got := strings.Join(stages, ","); got != "extract,features,rfm,clv,cluster,recommend,publish" {
 		t.Errorf("%s: stages %s", name, got)
 	}
 	if rec.Rows["segments"] == 0 || rec.Rows["segments"] != m.Tables["segments"].Rows || rec.Customers == 0 || rec.Orders == 0 {
