@@ -17,6 +17,7 @@ import (
 
 	"github.com/strata-oss/strata/jobs"
 	"github.com/strata-oss/strata/jobs/daemon"
+	"github.com/strata-oss/strata/jobs/lease"
 	"github.com/strata-oss/strata/jobs/ledger"
 	"github.com/strata-oss/strata/pipeline"
 	"github.com/strata-oss/strata/pipeline/config"
@@ -29,6 +30,7 @@ func runCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zerolo
 	cfgPath := fs.String("config", "", "configuration file")
 	asOf := fs.String("as-of", "", "as-of date, YYYY-MM-DD")
 	force := fs.Bool("force", false, "run even if the date is already published with the same configuration and inputs")
+	leaseTTL := fs.Duration("lease-ttl", lease.DefaultTTL, "how long the date stays locked if this process dies without releasing it")
 	return func(ctx context.Context, log zerolog.Logger) error {
 		if *cfgPath == "" || *asOf == "" {
 			return &jobs.UsageError{Msg: "--config and --as-of are required"}
@@ -41,7 +43,10 @@ func runCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zerolo
 		if err != nil {
 			return err
 		}
-		r, err := jobs.NewRunner(ctx, cfg, jobs.RunnerOptions{Version: version, Logger: log})
+		if *leaseTTL < time.Second {
+			return &jobs.UsageError{Msg: fmt.Sprintf("--lease-ttl %v: at least 1s", *leaseTTL)}
+		}
+		r, err := jobs.NewRunner(ctx, cfg, jobs.RunnerOptions{Version: version, Logger: log, LeaseTTL: *leaseTTL})
 		if err != nil {
 			return err
 		}

@@ -146,6 +146,12 @@ type Lease struct {
 	holder string
 	token  string
 
+	// writes serialises Renew and Release: Keep's renewals and the
+	// renewal right before a commit may overlap when the store is slow,
+	// and two writes of one lease would each find the other's lease
+	// above their own and take it for a rival's.
+	writes sync.Mutex
+
 	mu      sync.Mutex
 	seq     uint64
 	expires time.Time
@@ -223,6 +229,14 @@ func (ls *Lease) create(ctx context.Context, seq uint64, released bool) (bool, e
 		if created, err = ls.settle(ctx, seq, err); err != nil {
 			return false, err
 		}
+	} else if !created {
+		// "Already exists" can be our own create: the storage client
+		// retries a request whose first attempt landed but whose answer
+		// was lost or late (a 503, a timeout), and the retry meets the
+		// object that attempt wrote. The token tells.
+		if got, rerr := l.read(ctx, ls.name, seq); rerr == nil && got.Token == ls.token {
+			created = true
+		}
 	}
 	if !created {
 		return false, nil
@@ -268,6 +282,8 @@ func (ls *Lease) settle(ctx context.Context, seq uint64, err error) (bool, error
 // when the store could not be reached (the lease may still be held; try
 // again before it expires).
 func (ls *Lease) Renew(ctx context.Context) error {
+	ls.writes.Lock()
+	defer ls.writes.Unlock()
 	ls.mu.Lock()
 	lost, seq := ls.lost, ls.seq
 	ls.mu.Unlock()
@@ -297,6 +313,8 @@ func (ls *Lease) markLost(ctx context.Context, seq uint64) error {
 
 // Release gives the lock up. Releasing a lost lease does nothing.
 func (ls *Lease) Release(ctx context.Context) error {
+	ls.writes.Lock()
+	defer ls.writes.Unlock()
 	ls.mu.Lock()
 	lost, seq := ls.lost, ls.seq
 	ls.mu.Unlock()

@@ -244,6 +244,49 @@ func TestLostResponseSettledByReadBack(t *testing.T) {
 	}
 }
 
+// retriedCreate stores the first conditional create of each key but
+// answers "already exists", as a client retry does after its first attempt
+// landed with its answer lost: the retry meets the object it wrote.
+type retriedCreate struct {
+	*objstore.Mem
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (s *retriedCreate) UploadIfAbsent(ctx context.Context, key string, r io.Reader) (bool, error) {
+	ok, err := s.Mem.UploadIfAbsent(ctx, key, r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil && !s.seen[key] {
+		s.seen[key] = true
+		return false, nil
+	}
+	return ok, err
+}
+
+// TestRetriedCreateIsOurs: a create whose retry found its own object holds
+// the lock (found against versitygw behind a proxy answering 503 to every
+// third request: the run lost its lease to itself), and someone else's
+// lease is still refused.
+func TestRetriedCreateIsOurs(t *testing.T) {
+	ctx := context.Background()
+	store := &retriedCreate{Mem: objstore.NewMem(), seen: map[string]bool{}}
+	clk := newClock()
+	l := New(store, Options{Now: clk.Now})
+	ls, err := l.Acquire(ctx, "d", "a")
+	if err != nil {
+		t.Fatalf("acquire through a retried create: %v", err)
+	}
+	for i := range 3 {
+		if err := ls.Renew(ctx); err != nil {
+			t.Fatalf("renew %d through a retried create: %v", i, err)
+		}
+	}
+	if _, err := New(store, Options{Now: clk.Now}).Acquire(ctx, "d", "b"); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second holder: %v, want locked", err)
+	}
+}
+
 // TestConcurrentAcquireExactlyOneWinner races many contenders for the same
 // lock, free and expired, on every backend with conditional writes.
 func TestConcurrentAcquireExactlyOneWinner(t *testing.T) {
@@ -349,4 +392,52 @@ func TestKeepCancelsWhenLost(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("kept context not cancelled after the lease was taken over")
 	}
+}
+
+// TestOverlappingRenewalsKeepTheLease: renewals of one lease that overlap
+// (Keep's ticker and the renewal before a commit, on a slow store) never
+// mistake each other for a rival.
+func TestOverlappingRenewalsKeepTheLease(t *testing.T) {
+	ctx := context.Background()
+	l := New(&slowStore{Mem: objstore.NewMem(), delay: 5 * time.Millisecond}, Options{})
+	ls, err := l.Acquire(ctx, "d", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- ls.Renew(ctx)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("overlapping renewal: %v", err)
+		}
+	}
+	if _, err := New(objstore.NewMem(), Options{}).Acquire(ctx, "d", "b"); err != nil {
+		t.Fatalf("an unrelated store: %v", err)
+	}
+}
+
+// slowStore delays every listing and conditional create, so that
+// concurrent writers interleave.
+type slowStore struct {
+	*objstore.Mem
+	delay time.Duration
+}
+
+func (s *slowStore) UploadIfAbsent(ctx context.Context, key string, r io.Reader) (bool, error) {
+	time.Sleep(s.delay)
+	return s.Mem.UploadIfAbsent(ctx, key, r)
+}
+
+func (s *slowStore) Iter(ctx context.Context, prefix string, fn func(string) error) error {
+	time.Sleep(s.delay)
+	return s.Mem.Iter(ctx, prefix, fn)
 }

@@ -64,7 +64,9 @@ type Server struct {
 	// bucket b's object k is the file Dir/b/k.
 	Dir string
 
-	stop func() error
+	mu      sync.Mutex // guards stop and restart, which a restart replaces
+	stop    func() error
+	restart func() error
 }
 
 // ErrKilled says a server did not stop gracefully and was killed.
@@ -131,7 +133,11 @@ func startVersityGW(bin, dir string) (*Server, error) {
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return nil, fmt.Errorf("versitygw data dir: %w", err)
 	}
-	access, secret := randomKey("AKTEST", 8), randomKey("", 20)
+	return runVersityGW(bin, addr, data, randomKey("AKTEST", 8), randomKey("", 20))
+}
+
+// runVersityGW starts versitygw on addr serving data with the root keys.
+func runVersityGW(bin, addr, data, access, secret string) (*Server, error) {
 
 	cmd := exec.Command(bin, "--port", addr, "--region", Region, "--quiet", "posix", data)
 	cmd.Env = append(serverEnv(), "ROOT_ACCESS_KEY_ID="+access, "ROOT_SECRET_ACCESS_KEY="+secret)
@@ -161,6 +167,17 @@ func startVersityGW(bin, dir string) (*Server, error) {
 			return fmt.Errorf("versitygw did not stop within %v of SIGTERM: %w", stopTimeout, ErrKilled)
 		}
 	})
+	srv.restart = func() error {
+		// srv is the Server the test holds: each restart swaps in the
+		// new process's stop, and keeps this restart for the next one.
+		_ = srv.stop()
+		next, err := runVersityGW(bin, addr, data, access, secret)
+		if err != nil {
+			return err
+		}
+		srv.stop = next.stop
+		return nil
+	}
 	if err := waitReady(srv.Endpoint, exited); err != nil {
 		_ = srv.stop()
 		return nil, fmt.Errorf("versitygw on %s: %w; output:\n%s", addr, err, out.String())
@@ -235,7 +252,25 @@ func StartFake(t testing.TB) *Server {
 }
 
 // Stop shuts the server down; Start and StartFake arrange it themselves.
-func (s *Server) Stop() error { return s.stop() }
+func (s *Server) Stop() error {
+	s.mu.Lock()
+	stop := s.stop
+	s.mu.Unlock()
+	return stop()
+}
+
+// Restart starts a stopped versitygw server again on the same address,
+// data and keys (stopping it first if it runs): an outage and a recovery,
+// as a fault test needs them. Stop, and the test's clean-up, then apply
+// to the new process.
+func (s *Server) Restart() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.restart == nil {
+		return errors.New("s3test: only a versitygw server can be restarted")
+	}
+	return s.restart()
+}
 
 // Config returns an s3.Config for bucket name, prefix under it, on s with
 // its static root credentials, so tests never depend on the developer's
