@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Strata end to end against the pipeline a data team would assemble
+# instead, on the same data in the same script run (issue 10):
+#
+#   data    the shared generator's transactions (1M customers / 20M orders,
+#           5M / 100M by default), written once as one Parquet file
+#   strata  `strata run` from Parquet: extract, features, RFM, BG/NBD +
+#           Gamma-Gamma, k-means (fixed k), publish
+#   peer    DuckDB (npm @duckdb/node-api): the RFM aggregation and scores,
+#           the scored table written as Parquet, the features handed off as
+#           CSV; then pandas + scikit-learn: read, log1p + StandardScaler,
+#           KMeans (Lloyd, same k and restarts)
+#
+# Each side runs under GNU time with 2 threads, back to back, after the
+# machine is quiet. The table: wall seconds per stage for each side and
+# their ratio, peak memory per stage (Strata's from its own stage logs,
+# the peer's per process), totals.
+#
+#   bench/e2e/run.sh                      # 1000000:20000000 5000000:100000000
+#   bench/e2e/run.sh 1000000:20000000     # CUSTOMERS:ORDERS...
+#
+# Environment: STRATA_SHARED_BENCH (default /work/shared/bench),
+# STRATA_BENCH_DIR (scratch, default $TMPDIR/strata-bench), STRATA_BENCH_LOCK
+# (default /tmp/strata-bench.lock; empty if you hold it), STRATA_BENCH_MAX_BUSY
+# (default 15), E2E_K (default 8), E2E_NINIT (default 10), PYTHON.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+here="$repo/bench/e2e"
+shared=${STRATA_SHARED_BENCH:-/work/shared/bench}
+dir=${STRATA_BENCH_DIR:-${TMPDIR:-/tmp}/strata-bench}/e2e
+lock=${STRATA_BENCH_LOCK-/tmp/strata-bench.lock}
+max_busy=${STRATA_BENCH_MAX_BUSY:-15}
+python=${PYTHON:-/usr/bin/python3}
+export E2E_K=${E2E_K:-8} E2E_NINIT=${E2E_NINIT:-10}
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(1000000:20000000 5000000:100000000)
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+[ -f "$shared/gen_transactions.py" ] || die "no gen_transactions.py in $shared (set STRATA_SHARED_BENCH)"
+[ -x /usr/bin/time ] || die "GNU time is needed at /usr/bin/time (apt-get install time)"
+"$python" -c 'import numpy, pandas, sklearn' 2>/dev/null ||
+	die "$python cannot import numpy/pandas/sklearn (apt-get install python3-numpy python3-pandas python3-sklearn)"
+command -v go >/dev/null || die "Go is needed to build Strata"
+command -v node >/dev/null || die "node is needed for the DuckDB peer"
+if [ -n "$lock" ]; then command -v flock >/dev/null || die "flock is needed (util-linux), or set STRATA_BENCH_LOCK="; fi
+
+mkdir -p "$dir"
+(cd "$repo" && go build -o "$dir/strata" ./cmd/strata && go build -o "$dir/e2e" ./bench/e2e) || die "build failed"
+duck=$(cd "$repo" && go run ./internal/duckdbtest/install) || die "installing DuckDB failed"
+export NODE_PATH="${duck##* in }/node_modules"
+export OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 GOMAXPROCS=2
+
+locked() { if [ -n "$lock" ]; then flock "$lock" "$@"; else "$@"; fi; }
+busy() {
+	local a b
+	read -r -a a < <(grep '^cpu ' /proc/stat)
+	sleep 2
+	read -r -a b < <(grep '^cpu ' /proc/stat)
+	local ta=0 tb=0 i
+	for i in 1 2 3 4 5 6 7 8; do ta=$((ta + a[i])); tb=$((tb + b[i])); done
+	local idle=$(((b[4] + b[5]) - (a[4] + a[5]))) total=$((tb - ta))
+	echo $((total > 0 ? 100 * (total - idle) / total : 0))
+}
+wait_quiet() {
+	local b waited=0
+	while b=$(busy); [ "$b" -ge "$max_busy" ] && [ $waited -lt 600 ]; do
+		echo "run.sh: machine ${b}% busy, waiting" >&2
+		sleep 8
+		waited=$((waited + 10))
+	done
+	echo "$b"
+}
+# timed NAME CMD...: CMD under the lock and GNU time; stdout to NAME.out,
+# stderr to NAME.err, GNU time's report to NAME.time.
+timed() {
+	local name=$1
+	shift
+	locked /usr/bin/time -v -o "$name.time" "$@" >"$name.out" 2>"$name.err"
+}
+
+for size in "${sizes[@]}"; do
+	customers=${size%%:*} orders=${size##*:}
+	data="$dir/c${customers}_o${orders}"
+	mkdir -p "$data/input/orders"
+	pq="$data/input/orders/tx.parquet"
+	if [ ! -f "$pq" ]; then
+		echo "run.sh: generating $orders orders of $customers customers" >&2
+		"$python" "$shared/gen_transactions.py" --rows "$orders" --customers "$customers" --out "$data" >&2
+		"$dir/e2e" -tx "$data/tx_$orders" -out "$pq"
+		rm -f "$data/tx_${orders}"_*.npy
+	fi
+	rm -rf "$data/peer" "$data/output"
+	mkdir -p "$data/peer"
+
+	b1=$(wait_quiet)
+	echo "run.sh: $size peer: DuckDB" >&2
+	timed "$data/duck" node "$here/peer_rfm.cjs" "$pq" "$data/peer" 2
+	b2=$(wait_quiet)
+	echo "run.sh: $size peer: pandas + scikit-learn" >&2
+	# OpenBLAS core-type overrides some machines set slow numpy down; the
+	# peer gets its best case (see ../shared/bench/README.md).
+	timed "$data/sklearn" env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$python" "$here/peer_cluster.py" "$data/peer/features.csv" "$E2E_K" "$E2E_NINIT"
+	b3=$(wait_quiet)
+	echo "run.sh: $size strata" >&2
+	E2E_INPUT="$data/input" E2E_OUTPUT="$data/output" timed "$data/strata" \
+		"$dir/strata" run --config "$here/strata.yaml" --as-of 2024-12-31 --log-level info
+	"$python" "$here/report.py" "$data" "$customers" "$orders" "$b1/$b2/$b3"
+done
