@@ -5,6 +5,7 @@ import (
 	"io"
 	"reflect"
 	"sort"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
@@ -83,7 +84,9 @@ func (c *OutColumn) value(i int) parquet.Value {
 	}
 	switch c.Type {
 	case OutString:
-		return parquet.ByteArrayValue([]byte(c.Str[i]))
+		// The writer copies the bytes into its page buffer before the
+		// next value: no copy of the string is needed.
+		return parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(c.Str[i]), len(c.Str[i])))
 	case OutInt32, OutDate:
 		return parquet.Int32Value(c.I32[i])
 	case OutInt64, OutTimestamp:
@@ -157,26 +160,33 @@ func WriteParquet(w io.Writer, cols []OutColumn, opt WriteOptions) error {
 		wopts = append(wopts, parquet.KeyValueMetadata(k, opt.Metadata[k]))
 	}
 	pw := parquet.NewWriter(w, wopts...)
-	const chunk = 4096
-	buf := make([]parquet.Row, 0, chunk)
-	backing := make([]parquet.Value, chunk*len(cols))
-	for start := 0; start < n; start += chunk {
-		end := min(start+chunk, n)
-		buf = buf[:0]
-		for i := start; i < end; i++ {
-			row := backing[(i-start)*len(cols) : (i-start+1)*len(cols)]
-			for c := range cols {
-				v := cols[c].value(i)
-				def := 0
-				if cols[c].Optional && !v.IsNull() {
-					def = 1
+	// Column by column, a row group at a time: each column's values go
+	// straight to its writer, without assembling rows, which costs a
+	// slice per row and scatters every column across all of them.
+	cws := pw.ColumnWriters()
+	const chunk = 8192
+	vals := make([]parquet.Value, chunk)
+	for start := 0; start < n; start += rows {
+		end := min(start+rows, n)
+		for c := range cols {
+			col := &cols[c]
+			for lo := start; lo < end; lo += chunk {
+				hi := min(lo+chunk, end)
+				for i := lo; i < hi; i++ {
+					v := col.value(i)
+					def := 0
+					if col.Optional && !v.IsNull() {
+						def = 1
+					}
+					vals[i-lo] = v.Level(0, def, c)
 				}
-				row[c] = v.Level(0, def, c)
+				if _, err := cws[c].WriteRowValues(vals[:hi-lo]); err != nil {
+					return fmt.Errorf("write parquet column %s: %w", col.Name, err)
+				}
 			}
-			buf = append(buf, row)
 		}
-		if _, err := pw.WriteRows(buf); err != nil {
-			return fmt.Errorf("write parquet rows: %w", err)
+		if err := pw.Flush(); err != nil {
+			return fmt.Errorf("write parquet row group: %w", err)
 		}
 	}
 	if err := pw.Close(); err != nil {
