@@ -211,11 +211,15 @@ SELECT (SELECT sum(customers) FROM %[1]s WHERE segment_type = 'rfm') AS customer
 
 	// The published feature table (features.publish in the demo config):
 	// the same customers as segments, the RFM family equal to it, every
-	// feature of model.json's catalogue a column, and one-hot groups that
-	// sum to one per customer.
+	// feature of model.json's catalogue a column but the personal ones
+	// (exact age, the places' frequencies; privacy.publish_personal is
+	// unset), and one-hot groups that sum to one per customer.
 	feat := fmt.Sprintf("read_parquet('%s/features/dt=%s/part-*.parquet', hive_partitioning=false)", out, asOf)
 	var model struct {
 		Features []struct{ Name, Kind, Group string } `json:"features"`
+		Privacy  struct {
+			Withheld []string `json:"withheld_features"`
+		} `json:"privacy"`
 	}
 	data, err := os.ReadFile(filepath.Join(out, "models", "dt="+asOf, "model.json"))
 	if err != nil {
@@ -224,18 +228,31 @@ SELECT (SELECT sum(customers) FROM %[1]s WHERE segment_type = 'rfm') AS customer
 	if err := json.Unmarshal(data, &model); err != nil {
 		t.Fatal(err)
 	}
-	cols := duckdbtest.Query(t, fmt.Sprintf("DESCRIBE SELECT * FROM %s", feat))
-	if len(cols) != len(model.Features)+2 || len(model.Features) < 100 {
-		t.Fatalf("features table has %d columns, model.json lists %d features", len(cols), len(model.Features))
+	if got := strings.Join(model.Privacy.Withheld, ","); got != "age_years,city_freq,postal_code_freq" {
+		t.Errorf("withheld features %s, want the exact age and the places' frequencies", got)
 	}
-	for i, f := range model.Features {
-		if got := fmt.Sprint(cols[i+2]["column_name"]); got != f.Name {
-			t.Fatalf("features column %d is %s, model.json says %s", i+2, got, f.Name)
+	withheld := map[string]bool{}
+	for _, f := range model.Privacy.Withheld {
+		withheld[f] = true
+	}
+	var published []string
+	for _, f := range model.Features {
+		if !withheld[f.Name] {
+			published = append(published, f.Name)
+		}
+	}
+	cols := duckdbtest.Query(t, fmt.Sprintf("DESCRIBE SELECT * FROM %s", feat))
+	if len(cols) != len(published)+2 || len(published) < 100 {
+		t.Fatalf("features table has %d columns, model.json lists %d features to publish", len(cols), len(published))
+	}
+	for i, f := range published {
+		if got := fmt.Sprint(cols[i+2]["column_name"]); got != f {
+			t.Fatalf("features column %d is %s, model.json says %s", i+2, got, f)
 		}
 	}
 	groups := map[string][]string{}
 	for _, f := range model.Features {
-		if f.Kind == "one_hot" {
+		if f.Kind == "one_hot" && !withheld[f.Name] {
 			groups[f.Group] = append(groups[f.Group], f.Name)
 		}
 	}

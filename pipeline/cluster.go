@@ -300,12 +300,12 @@ func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev
 		for i, c := range rows {
 			v := col[c]
 			if math.IsInf(v, 0) {
-				return nil, fmt.Errorf("cluster: feature %s is infinite for customer %s", f.Name, st.ds.IDs[c])
+				return nil, fmt.Errorf("cluster: feature %s is infinite for customer %s", f.Name, st.ids[c])
 			}
 			if math.IsNaN(v) {
 				if f.Fill == "" {
 					return nil, fmt.Errorf("cluster: feature %s has no value for customer %s; set cluster.features[%d].fill to zero, mean or median to fill it",
-						f.Name, st.ds.IDs[c], t)
+						f.Name, st.ids[c], t)
 				}
 				v = fill
 			}
@@ -396,7 +396,7 @@ func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev
 		}
 		sort.Ints(pr.MatchedIDs)
 		sort.Ints(pr.NewIDs)
-		if err := previousLabels(ctx, out, prev.manifest, st.ds.IDs, res.Previous); err != nil {
+		if err := previousLabels(ctx, out, prev.manifest, st.ids, res.Previous); err != nil {
 			return nil, err
 		}
 		var both, moved int
@@ -417,9 +417,12 @@ func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev
 }
 
 // previousLabels fills prevID[c] with customer ids[c]'s cluster id in the
-// previous run's segments table (left at -1 when absent or null). Both
-// tables are sorted by customer id, so this is a merge, not a map of every
-// customer.
+// previous run's segments table (left at -1 when absent or null). ids are
+// the ids as published, so pseudonyms match pseudonyms made with the same
+// key. The previous ids are sorted (they usually are already), and looked
+// up by a merge when ids are in the same order, by binary search when not
+// (numeric ids are in numeric order, pseudonyms in none): no map of every
+// customer either way.
 func previousLabels(ctx context.Context, out objstore.Bucket, m *publish.Manifest, ids []string, prevID []int32) error {
 	src := tables.Source{Bucket: out, Format: "parquet", Fields: []tables.Field{
 		{Name: "customer_id", Kind: tables.String, Required: true},
@@ -454,6 +457,14 @@ func previousLabels(ctx context.Context, out objstore.Bucket, m *publish.Manifes
 			sp[i], sc[i] = pids[j], pcl[j]
 		}
 		pids, pcl = sp, sc
+	}
+	if !sort.StringsAreSorted(ids) {
+		for c, id := range ids {
+			if j := sort.SearchStrings(pids, id); j < len(pids) && pids[j] == id {
+				prevID[c] = pcl[j]
+			}
+		}
+		return nil
 	}
 	j := 0
 	for c, id := range ids {

@@ -36,11 +36,33 @@ type CLVModel struct {
 	Discounting        string             `json:"discounting"`
 	// Customers is the number scored: those with a purchase by the as-of
 	// day. The others have null p_alive, expected_purchases and clv.
-	Customers int           `json:"customers"`
-	Holdout   *HoldoutCheck `json:"holdout,omitempty"`
+	Customers int `json:"customers"`
+	// RequestedModel and Reason are set when the configured purchase
+	// model found no evidence of drop-out (its likelihood rises towards
+	// the no-dropout boundary, where it has no estimate) and, as
+	// clv.no_dropout: nbd asks, its limit the NBD was fitted instead:
+	// PurchaseModel is then "nbd", Params its r and α, and p_alive is 1.
+	// RequestedFit says where the requested model's fit stopped.
+	RequestedModel string        `json:"requested_model,omitempty"`
+	Reason         string        `json:"reason,omitempty"`
+	RequestedFit   *RequestedFit `json:"requested_fit,omitempty"`
+	Holdout        *HoldoutCheck `json:"holdout,omitempty"`
 	// Skipped says why no model was fitted (too few buyers); every CLV
 	// column is then null.
 	Skipped string `json:"skipped,omitempty"`
+}
+
+// RequestedFit is the evidence behind a fallback to the NBD: the requested
+// model's parameters and log-likelihood where its optimiser stopped, how
+// far that log-likelihood is above the NBD's maximum (at most 0, up to
+// rounding, when the likelihood is maximised at the boundary; a positive
+// gain is below what a likelihood-ratio test at 5 % tells from chance), and
+// the probability that a typical customer has dropped out at that point.
+type RequestedFit struct {
+	StoppedAt   map[string]float64 `json:"stopped_at"`
+	LogLik      float64            `json:"log_likelihood"`
+	GainOverNBD float64            `json:"log_likelihood_gain_over_nbd"`
+	DropoutProb float64            `json:"dropout_probability"`
 }
 
 // FitInfo says how an optimiser got to its estimate.
@@ -65,11 +87,16 @@ type SpendModel struct {
 // HoldoutCheck compares the model, refitted on the history before a
 // held-out window, with the repeat purchases that window actually saw.
 type HoldoutCheck struct {
-	CalibrationEnd string             `json:"calibration_end"`
-	Days           int                `json:"days"`
-	Params         map[string]float64 `json:"params,omitempty"`
-	LogLik         float64            `json:"log_likelihood,omitempty"`
-	Customers      int                `json:"customers"`
+	CalibrationEnd string `json:"calibration_end"`
+	Days           int    `json:"days"`
+	// Model is the purchase model refitted: the one published, or the NBD
+	// when the requested one found no evidence of drop-out in the
+	// calibration period (Reason says so).
+	Model     string             `json:"model,omitempty"`
+	Reason    string             `json:"reason,omitempty"`
+	Params    map[string]float64 `json:"params,omitempty"`
+	LogLik    float64            `json:"log_likelihood,omitempty"`
+	Customers int                `json:"customers"`
 	// MAE is the mean absolute per-customer error of predicted repeat
 	// purchases; RelErr is (predicted - actual) / actual over everyone.
 	MAE       float64 `json:"mae"`
@@ -129,9 +156,14 @@ func scoreCLV(ctx context.Context, cfg *config.Config, ds *extract.Dataset, beh 
 	}
 	x, tx, T, spend := gather(rows, sum.X), gather(rows, sum.Tx), gather(rows, sum.T), gather(rows, sum.MeanSpend)
 	opt := clv.FitOptions{}
-	pm, pr, err := clv.FitPurchaseModel(ctx, c.ModelName(), x, tx, T, opt)
+	pm, pr, nd, err := fitPurchaseModel(ctx, c, c.ModelName(), x, tx, T)
 	if err != nil {
 		return nil, fmt.Errorf("fit %s on %d customers: %w", c.ModelName(), len(rows), err)
+	}
+	if nd != nil {
+		m := &out.Model
+		m.PurchaseModel, m.RequestedModel, m.Reason = pm.Name(), nd.Model, nd.Reason()
+		m.RequestedFit = &RequestedFit{StoppedAt: nd.Stopped, LogLik: nd.LogLik, GainOverNBD: nd.Gain, DropoutProb: nd.DropoutProb}
 	}
 	gg, gr, err := clv.FitGammaGamma(ctx, x, spend, opt)
 	if err != nil {
@@ -164,17 +196,36 @@ func scoreCLV(ctx context.Context, cfg *config.Config, ds *extract.Dataset, beh 
 		out.PAlive[r], out.ExpectedPurchases[r], out.ExpectedSpend[r], out.CLV[r] = pAlive[i], expected[i], espend[i], value[i]
 	}
 	if h := c.Holdout(); h > 0 {
-		out.Model.Holdout = holdoutCheck(ctx, cfg, cust, day, amount, n, asOfDay, h)
+		out.Model.Holdout = holdoutCheck(ctx, cfg, pm.Name(), cust, day, amount, n, asOfDay, h)
 	}
 	return out, nil
 }
 
-// holdoutCheck refits the purchase model on the history up to asOfDay−days
-// and compares its predictions for the last days with what happened.
-func holdoutCheck(ctx context.Context, cfg *config.Config, cust, day []int32, amount []float64, n int, asOfDay int32, days int) *HoldoutCheck {
+// fitPurchaseModel fits the purchase model called model. When its
+// likelihood is maximised at the no-dropout boundary (a *clv.NoDropoutError)
+// and clv.no_dropout is nbd, it returns the NBD the diagnosis fitted, with
+// the diagnosis; with fail, the error, saying what nbd would do.
+func fitPurchaseModel(ctx context.Context, c config.CLV, model string, x, tx, T []float64) (clv.PurchaseModel, clv.FitResult, *clv.NoDropoutError, error) {
+	pm, pr, err := clv.FitPurchaseModel(ctx, model, x, tx, T, clv.FitOptions{})
+	var nd *clv.NoDropoutError
+	switch {
+	case err == nil:
+		return pm, pr, nil, nil
+	case !errors.As(err, &nd):
+		return nil, pr, nil, err
+	case c.NoDropoutPolicy() == "nbd":
+		return nd.NBD, nd.NBDFit, nd, nil
+	}
+	return nil, pr, nil, fmt.Errorf("%w (clv.no_dropout is fail; nbd would fit the NBD, p_alive = 1)", err)
+}
+
+// holdoutCheck refits the purchase model called model on the history up to
+// asOfDay−days and compares its predictions for the last days with what
+// happened.
+func holdoutCheck(ctx context.Context, cfg *config.Config, model string, cust, day []int32, amount []float64, n int, asOfDay int32, days int) *HoldoutCheck {
 	unit := cfg.CLV.UnitDays()
 	calEnd := asOfDay - int32(days)
-	hc := &HoldoutCheck{CalibrationEnd: DayDate(calEnd), Days: days}
+	hc := &HoldoutCheck{CalibrationEnd: DayDate(calEnd), Days: days, Model: model}
 	fail := func(err error) *HoldoutCheck {
 		hc.Error = err.Error()
 		return hc
@@ -189,12 +240,15 @@ func holdoutCheck(ctx context.Context, cfg *config.Config, cust, day []int32, am
 		return fail(fmt.Errorf("%d customers bought before %s, fewer than the %d a fit needs", len(rows), hc.CalibrationEnd, minCLVCustomers))
 	}
 	x, tx, T := gather(rows, sum.X), gather(rows, sum.Tx), gather(rows, sum.T)
-	pm, pr, err := clv.FitPurchaseModel(ctx, cfg.CLV.ModelName(), x, tx, T, clv.FitOptions{})
+	pm, pr, nd, err := fitPurchaseModel(ctx, cfg.CLV, model, x, tx, T)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return fail(err)
 		}
 		return fail(fmt.Errorf("fit on the calibration period: %w", err))
+	}
+	if nd != nil {
+		hc.Model, hc.Reason = pm.Name(), nd.Reason()
 	}
 	hc.Params, hc.LogLik = pm.Params(), pr.LogLik
 	pred, err := clv.ExpectedPurchasesAll(ctx, pm, float64(days)/unit, x, tx, T, cfg.Workers)

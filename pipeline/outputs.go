@@ -41,6 +41,9 @@ type Model struct {
 	Features []features.Feature `json:"features"`
 	// Report is the key of the run's HTML report.
 	Report string `json:"report"`
+	// Privacy says what the run withheld: suppressed customers,
+	// pseudonymised ids, personal features.
+	Privacy *PrivacyModel `json:"privacy"`
 }
 
 // RFMModel records how RFM scores were made.
@@ -65,6 +68,7 @@ type state struct {
 	cfg     *config.Config
 	opt     Options
 	ds      *extract.Dataset
+	ids     []string // the customer ids as published: ds.IDs or their pseudonyms
 	beh     *features.Behaviour
 	feat    *features.Table // every feature, for the models that choose theirs by name
 	rfm     *rfmScores
@@ -122,8 +126,11 @@ func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error 
 		}
 	}
 	var featCols []tables.OutColumn
+	var withheld []string
 	if st.feat != nil && cfg.Features.Publish {
-		featCols = featureTableColumns(ds, st.feat, asOfDay)
+		var keep []int
+		keep, withheld = publishable(cfg, st.feat)
+		featCols = featureTableColumns(st.ids, st.feat, keep, asOfDay)
 		if err := writeTable(ctx, pub, "features", featCols, meta); err != nil {
 			return err
 		}
@@ -173,6 +180,7 @@ func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error 
 	}
 	m.Audiences = audienceResults
 	m.Report = reportKey(asOf)
+	m.Privacy = privacyModel(cfg, withheld)
 	if err := writeReport(ctx, pub, st, asOf, pub.Attempt()); err != nil {
 		return err
 	}
@@ -252,7 +260,7 @@ func notB(b []bool) []bool {
 }
 
 func segmentColumns(st *state, asOfDay int32) []tables.OutColumn {
-	ds, b, s := st.ds, st.beh, st.rfm
+	b, s := st.beh, st.rfm
 	n := b.N
 	noOrders := notB(b.HasOrders)
 	i8 := func(x []int8) []int32 {
@@ -269,7 +277,7 @@ func segmentColumns(st *state, asOfDay int32) []tables.OutColumn {
 		}
 	}
 	cols := []tables.OutColumn{
-		{Name: "customer_id", Type: tables.OutString, Str: ds.IDs},
+		{Name: "customer_id", Type: tables.OutString, Str: st.ids},
 		{Name: "as_of", Type: tables.OutDate, I32: constI32(asOfDay, n)},
 		{Name: "recency_days", Type: tables.OutInt32, Optional: true, I32: b.RecencyDays, Null: noOrders},
 		{Name: "frequency", Type: tables.OutInt32, I32: b.Frequency},
@@ -432,16 +440,16 @@ func quarantineColumns(q *extract.Quarantine, asOfDay int32) []tables.OutColumn 
 	}
 }
 
-// featureTableColumns is the features table: customer_id, as_of, then
-// every feature in the table's order, integers as INT32 and the rest as
-// DOUBLE, null where the feature is undefined. The columns share the
-// feature table's slices.
-func featureTableColumns(ds *extract.Dataset, t *features.Table, asOfDay int32) []tables.OutColumn {
+// featureTableColumns is the features table: customer_id (ids, as
+// published), as_of, then the features keep lists, in the table's order,
+// integers as INT32 and the rest as DOUBLE, null where the feature is
+// undefined. The columns share the feature table's slices.
+func featureTableColumns(ids []string, t *features.Table, keep []int, asOfDay int32) []tables.OutColumn {
 	cols := []tables.OutColumn{
-		{Name: "customer_id", Type: tables.OutString, Str: ds.IDs},
+		{Name: "customer_id", Type: tables.OutString, Str: ids},
 		{Name: "as_of", Type: tables.OutDate, I32: constI32(asOfDay, t.N)},
 	}
-	for i := range t.Cols {
+	for _, i := range keep {
 		c := &t.Cols[i]
 		oc := tables.OutColumn{Name: c.Name, Optional: c.Null != nil, Null: c.Null}
 		if c.F != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/strata-oss/strata/pipeline/features"
 	"github.com/strata-oss/strata/pipeline/hive"
 	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/privacy"
 	"github.com/strata-oss/strata/pipeline/publish"
 	"github.com/strata-oss/strata/pipeline/storage"
 	"github.com/strata-oss/strata/pipeline/tables"
@@ -66,6 +67,9 @@ type Result struct {
 type StageTiming struct {
 	Stage    string        `json:"stage"`
 	Duration time.Duration `json:"duration_ns"`
+	// PeakRSSMiB is the process's peak resident memory during the stage
+	// (see memstat.go); -1 when the system does not say.
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
 }
 
 // QualityError says the data-quality gate failed; nothing was published.
@@ -94,15 +98,17 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 	stage := func(name string, f func(log zerolog.Logger) error) error {
 		l := log.With().Str("stage", name).Logger()
 		start := time.Now()
+		resetPeakRSS()
 		l.Info().Msg("stage started")
 		err := f(l)
 		d := time.Since(start)
-		res.Stages = append(res.Stages, StageTiming{Stage: name, Duration: d})
+		peak := peakRSSMiB()
+		res.Stages = append(res.Stages, StageTiming{Stage: name, Duration: d, PeakRSSMiB: peak})
 		if err != nil {
-			l.Error().Err(err).Dur("duration", d).Msg("stage failed")
+			l.Error().Err(err).Dur("duration", d).Float64("peak_rss_mib", peak).Msg("stage failed")
 			return err
 		}
-		l.Info().Dur("duration", d).Msg("stage finished")
+		l.Info().Dur("duration", d).Float64("peak_rss_mib", peak).Msg("stage finished")
 		return nil
 	}
 
@@ -111,8 +117,11 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 	if err := CheckAudiences(cfg); err != nil {
 		return res, err
 	}
+	pseud, err := pseudonymizer(cfg)
+	if err != nil {
+		return res, err
+	}
 	in, out := opt.Input, opt.Output
-	var err error
 	if in == nil {
 		if in, err = storage.Open(ctx, cfg.Input.Location, StorageOptions(cfg)); err != nil {
 			return res, err
@@ -124,13 +133,14 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 		}
 	}
 
-	// Date partitions after the as-of day cannot hold records the run may
-	// see; they are left unlisted, so unread.
-	window := hive.NewWindow(in, "", asOf)
+	spec, window, err := runSpec(ctx, cfg, in, opt.AsOf, pseud)
+	if err != nil {
+		return res, err
+	}
 	var ds *extract.Dataset
 	var agg *features.Aggregates
 	if err := stage("extract", func(l zerolog.Logger) error {
-		agg, err = features.Extract(ctx, extractSpec(cfg, window, opt.AsOf), featureOptions(cfg))
+		agg, err = features.Extract(ctx, spec, featureOptions(cfg))
 		if err != nil {
 			var se *tables.SchemaError
 			if errors.As(err, &se) {
@@ -171,7 +181,8 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 		return res, &ConfigError{Err: err}
 	}
 
-	st := &state{cfg: cfg, opt: opt, ds: ds, beh: beh, feat: feat, rfm: scores}
+	st := &state{cfg: cfg, opt: opt, ds: ds, beh: beh, feat: feat, rfm: scores,
+		ids: publishedIDs(cfg, pseud, ds.IDs)}
 	if cfg.CLV.On() {
 		if err := stage("clv", func(l zerolog.Logger) error {
 			st.clv, err = scoreCLV(ctx, cfg, ds, beh)
@@ -186,6 +197,9 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 			}
 			if m.Skipped != "" {
 				ev = ev.Str("skipped", m.Skipped)
+			}
+			if m.RequestedModel != "" {
+				ev = ev.Str("requested_model", m.RequestedModel).Str("reason", m.Reason)
 			}
 			ev.Msg("clv fitted")
 			return nil
@@ -242,6 +256,9 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 		// migrations, so a re-publication of it is a new attempt here.
 		inputs = append(append([]extract.Input(nil), inputs...), st.prev.input())
 	}
+	if pseud != nil {
+		inputs = append(append([]extract.Input(nil), inputs...), keyInput(pseud))
+	}
 	res.Attempt, res.Inputs = attemptID(opt.Version, res.ConfigHash, asOf, inputs), inputs
 	err = stage("publish", func(l zerolog.Logger) error {
 		pub := publish.New(out, asOf, res.Attempt)
@@ -283,6 +300,23 @@ func StorageOptions(cfg *config.Config) storage.Options {
 	return storage.Options{S3: storage.S3Options{
 		Endpoint: s.Endpoint, Region: s.Region, PathStyle: s.PathStyle, MaxAttempts: s.MaxAttempts,
 	}}
+}
+
+// runSpec is what a run reads: the input tables of cfg in the date
+// window of asOf over in (returned too, for its counts), and the
+// suppression list, read whole; with the quarantine shown as cfg's
+// privacy settings say.
+func runSpec(ctx context.Context, cfg *config.Config, in objstore.Bucket, asOf time.Time, pseud *privacy.Pseudonymizer) (extract.Spec, *hive.Window, error) {
+	// Date partitions after the as-of day cannot hold records the run may
+	// see; they are left unlisted, so unread.
+	window := hive.NewWindow(in, "", asOf.Format(DateLayout))
+	spec := extractSpec(cfg, window, asOf)
+	var err error
+	if spec.Suppression, err = suppressionTable(ctx, cfg, in); err != nil {
+		return spec, nil, err
+	}
+	spec.Quarantine = quarantineView(cfg, pseud)
+	return spec, window, nil
 }
 
 func extractSpec(cfg *config.Config, in objstore.Bucket, asOf time.Time) extract.Spec {
@@ -351,7 +385,11 @@ func CheckInputs(ctx context.Context, cfg *config.Config, asOf time.Time) error 
 	if err != nil {
 		return err
 	}
-	if err := extract.CheckSchemas(ctx, extractSpec(cfg, hive.NewWindow(in, "", asOf.Format(DateLayout)), asOf)); err != nil {
+	spec, _, err := runSpec(ctx, cfg, in, asOf, nil)
+	if err != nil {
+		return err
+	}
+	if err := extract.CheckSchemas(ctx, spec); err != nil {
 		// Only a schema that does not fit the mapping is the user's
 		// config to fix; storage failures keep exit code 1.
 		var se *tables.SchemaError

@@ -6,7 +6,6 @@ import (
 
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
-	"github.com/strata-oss/strata/pipeline/hive"
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/publish"
 	"github.com/strata-oss/strata/pipeline/storage"
@@ -52,11 +51,18 @@ func PlanRun(ctx context.Context, cfg *config.Config, opt Options) (*Plan, error
 			return nil, err
 		}
 	}
-	spec := extractSpec(cfg, hive.NewWindow(in, "", asOf), opt.AsOf)
+	pseud, err := pseudonymizer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	spec, _, err := runSpec(ctx, cfg, in, opt.AsOf, pseud)
+	if err != nil {
+		return nil, err
+	}
 	named := []struct {
 		name string
 		t    *extract.Table
-	}{{"customers", spec.Customers}, {"orders", &spec.Orders}, {"events", spec.Events}}
+	}{{"customers", spec.Customers}, {"orders", &spec.Orders}, {"events", spec.Events}, {"suppression", spec.Suppression}}
 	for _, n := range named {
 		if n.t == nil {
 			continue
@@ -75,6 +81,9 @@ func PlanRun(ctx context.Context, cfg *config.Config, opt Options) (*Plan, error
 		if prev != nil {
 			p.Inputs = append(p.Inputs, prev.input())
 		}
+	}
+	if pseud != nil {
+		p.Inputs = append(p.Inputs, keyInput(pseud))
 	}
 	p.Attempt = attemptID(opt.Version, p.ConfigHash, asOf, p.Inputs)
 	m, err := publish.ReadManifest(ctx, out, asOf)

@@ -134,7 +134,7 @@ func (r *recommendations) columns(st *state, asOfDay int32) []tables.OutColumn {
 	basis := make([]string, 0, n)
 	for c, offers := range r.offers {
 		for _, o := range offers {
-			id = append(id, st.ds.IDs[c])
+			id = append(id, st.ids[c])
 			rank = append(rank, int32(o.Rank))
 			cat = append(cat, r.cats[o.Category])
 			lift = append(lift, o.Lift)

@@ -56,6 +56,7 @@ Usage:
 Global flags (before or after the verb):
   --log-level debug|info|warn|error   (default info)
   --log-format auto|json|console      (default auto: console on a terminal)
+  --cpuprofile FILE, --memprofile FILE  profiles for go tool pprof
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage or config error,
 3 data-quality gate failed, 4 date locked by another process.
@@ -82,6 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "auto", "log format: auto, json, console")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the command to this file (go tool pprof)")
+	memProfile := fs.String("memprofile", "", "write a heap profile (allocations) at the end of the command to this file")
 
 	var cmd func(ctx context.Context, log zerolog.Logger) error
 	switch verb {
@@ -278,7 +281,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "strata: %v\n", err)
 		return jobs.ExitUsage
 	}
-	if err := cmd(ctx, log); err != nil {
+	stopProfiles, err := startProfiles(*cpuProfile, *memProfile)
+	if err != nil {
+		fmt.Fprintf(stderr, "strata: %v\n", err)
+		return jobs.ExitUsage
+	}
+	err = cmd(ctx, log)
+	if perr := stopProfiles(); perr != nil {
+		fmt.Fprintf(stderr, "strata: %v\n", perr)
+	}
+	if err != nil {
 		code := jobs.ExitCode(err)
 		log.Error().Err(err).Int("exit_code", code).Msg(verb + " failed")
 		fmt.Fprintf(stderr, "strata %s: %v\n", verb, err)

@@ -59,6 +59,8 @@ output:
 		{"config problems", []string{"validate", "--config", "CFG"}, "version: 1\ninput:\n  locaton: x\n", 2, "input.locaton (line 3): unknown key; did you mean \"location\"?"},
 		{"valid", []string{"validate", "--config", "CFG"}, good, 0, "configuration and input schemas are valid"},
 		{"audience with an unknown column", []string{"validate", "--config", "CFG"}, good + "audiences:\n  - {name: x, filter: 'clvv > 3'}\n", 2, `unknown column "clvv"; did you mean "clv"?`},
+		{"audience with a personal column", []string{"validate", "--config", "CFG"}, good + "audiences:\n  - {name: x, filter: 'clv > 3', columns: [customer_id, city]}\n", 2, `audiences[0].columns (line 10): "city" is personal`},
+		{"pseudonyms without a key", []string{"run", "--config", "CFG", "--as-of", "2025-06-30"}, good + "privacy: {pseudonymize: true, key_env: STRATA_TEST_UNSET_KEY}\n", 2, "the environment variable STRATA_TEST_UNSET_KEY is unset or empty"},
 		{"audience with a type error", []string{"run", "--config", "CFG", "--as-of", "2025-06-30"}, good + "audiences:\n  - {name: x, filter: 'rfm_segment > 3'}\n", 2, `"rfm_segment" is a string column, compared with a number`},
 		{"schema mismatch", []string{"validate", "--config", "CFG"}, strings.Replace(good, "net_amount", "no_such_column", 1), 2, `required column "no_such_column"`},
 		{"run ok", []string{"run", "--config", "CFG", "--as-of", "2025-06-30"}, good, 0, "published to"},
@@ -314,6 +316,18 @@ func TestExampleConfigs(t *testing.T) {
 	}
 	if !slices.Contains(cj.Cluster.Features, "household_size_1") || !(cj.Cluster.Fills["gap_mean_days"] > 1) {
 		t.Errorf("complete_journey: cluster features %v, fills %v", cj.Cluster.Features, cj.Cluster.Fills)
+	}
+	// Its CLV is off because the households show some drop-out, too little
+	// to estimate (see the config): with it on the run must fail saying so,
+	// not take the panel for a no-churn one and publish p_alive = 1.
+	cfg, err := os.ReadFile(filepath.Join("..", "..", "configs", "examples", "complete_journey.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := strings.Replace(string(cfg), "clv:\n  enabled: false\n", "clv:\n  enabled: true\n", 1)
+	code, stdout, stderr = strata(t, "run", "--config", writeConfig(t, t.TempDir(), on), "--as-of", "2017-12-31", "--log-level", "error")
+	if on == string(cfg) || code == 0 || !strings.Contains(stderr, "the data show drop-out") || strings.Contains(stderr, "no evidence of dropout") {
+		t.Errorf("complete_journey with clv on: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
 

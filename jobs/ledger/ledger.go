@@ -99,6 +99,9 @@ type Record struct {
 type Stage struct {
 	Stage   string  `json:"stage"`
 	Seconds float64 `json:"seconds"`
+	// PeakRSSMiB is the process's peak resident memory during the stage,
+	// when the system reports it.
+	PeakRSSMiB float64 `json:"peak_rss_mib,omitempty"`
 }
 
 // Finished reports whether the record is final.

@@ -284,7 +284,7 @@ func xlogy(x, y float64) float64 {
 
 // FitBGNBD fits a BG/NBD model to per-customer summaries.
 func FitBGNBD(ctx context.Context, x, tx, T []float64, opt FitOptions) (BGNBD, FitResult, error) {
-	p, res, err := fitPurchase(ctx, "BG/NBD", x, tx, T, opt, bgFamily(false), bgStart)
+	p, res, err := fitPurchase(ctx, "BG/NBD", x, tx, T, opt, bgFamily(false), bgStart, bgDropout(false))
 	if err != nil {
 		return BGNBD{}, res, err
 	}
@@ -315,8 +315,10 @@ type likBuilder func(rows *purchaseRows, p pool) (ll logLikFunc, hasHess bool)
 const minCustomers = 10
 
 // fitPurchase validates, compresses and fits a purchase model. init returns
-// a starting point given the pooled purchase rate Σx/ΣT.
-func fitPurchase(ctx context.Context, name string, x, tx, T []float64, opt FitOptions, build likBuilder, init func(rate float64) []float64) ([]float64, FitResult, error) {
+// a starting point given the pooled purchase rate Σx/ΣT. A model with a
+// drop-out process passes its limit, and a fit that fails at the
+// no-dropout boundary then returns a *NoDropoutError.
+func fitPurchase(ctx context.Context, name string, x, tx, T []float64, opt FitOptions, build likBuilder, init func(rate float64) []float64, limit *dropoutLimit) ([]float64, FitResult, error) {
 	if err := validatePurchases(x, tx, T); err != nil {
 		return nil, FitResult{}, fmt.Errorf("fit %s: %w", name, err)
 	}
@@ -341,6 +343,9 @@ func fitPurchase(ctx context.Context, name string, x, tx, T []float64, opt FitOp
 	p, res, err := maximize(ctx, ll, hasHess, init(sx/sT), float64(len(x)), opt)
 	res.N, res.Distinct = len(x), rows.Len()
 	if err != nil {
+		if limit != nil {
+			err = limit.check(ctx, err, x, T, opt)
+		}
 		return nil, res, fmt.Errorf("fit %s: %w", name, err)
 	}
 	return p, res, nil

@@ -2,8 +2,8 @@
 //
 // Its one job is the statistics: it turns columnar transactions into
 // per-customer (x, t_x, T) summaries, fits the BG/NBD, MBG/NBD and Pareto/NBD
-// purchase models and the Gamma-Gamma spend model by maximum likelihood, and
-// predicts from them. It does no I/O and keeps no state; callers pass slices
+// purchase models, their no-dropout limit the NBD, and the Gamma-Gamma spend
+// model by maximum likelihood, and predicts from them. It does no I/O and keeps no state; callers pass slices
 // and get slices, values and errors back.
 //
 // Conventions follow Fader, Hardie and Lee (2005) and the lifetimes library:
@@ -27,7 +27,19 @@
 // distribution collapsing to a point), which Newton's method detects as a
 // flat ridge and reports at once.
 //
-// BG/NBD, MBG/NBD and Gamma-Gamma have analytic gradients and Hessians.
+// One such boundary has an answer. In data where nobody appears to drop
+// out, the likelihoods of BG/NBD, MBG/NBD and Pareto/NBD rise towards "no
+// drop-out" (b → ∞, β → ∞), where they become the NBD's: a Gamma mixture of
+// Poisson purchasing with P(alive) = 1, whose log-likelihood uses the same
+// convention and so can be compared with theirs. A failed fit is checked
+// against an NBD fit on the same summaries, and when it stopped next to
+// that limit with no better likelihood than chance allows, the error is a
+// *NoDropoutError carrying the fitted NBD, for the caller to use or refuse.
+// The check is what keeps other failures apart: data with real drop-out
+// that cannot be estimated (one drop-out probability shared by all, say)
+// fit better than the NBD, and their error says so.
+//
+// BG/NBD, MBG/NBD, NBD and Gamma-Gamma have analytic gradients and Hessians.
 // Pareto/NBD has an analytic gradient (the derivatives of its
 // hypergeometric terms are summed with their series) and its Hessian is
 // taken by differences of that gradient. Its likelihood is evaluated in a

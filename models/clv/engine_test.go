@@ -356,7 +356,7 @@ func TestCLVFactoredMatchesGeneric(t *testing.T) {
 	x, tx, T, m := synthetic(3000)
 	gg := GammaGamma{6.25, 3.74, 15.44}
 	ctx := context.Background()
-	for _, pm := range []PurchaseModel{published, MBGNBD{R: 0.5248, Alpha: 6.183, A: 0.8914, B: 1.614}, ParetoNBD{0.5533, 10.5778, 0.6062, 11.6669}} {
+	for _, pm := range []PurchaseModel{published, MBGNBD{R: 0.5248, Alpha: 6.183, A: 0.8914, B: 1.614}, ParetoNBD{0.5533, 10.5778, 0.6062, 11.6669}, NBD{1.5, 12}} {
 		fast, err := CLVs(ctx, pm, gg, x, tx, T, m, 12, 4.345, 0.3, 0.01, 2)
 		if err != nil {
 			t.Fatal(err)

@@ -435,7 +435,7 @@ func maximize(ctx context.Context, ll logLikFunc, hasHess bool, init []float64, 
 		for i, v := range p.ridgeU {
 			theta[i] = math.Exp(v)
 		}
-		return nil, res, fmt.Errorf("%w after %s: the likelihood rises without bound along a flat ridge through %.4g (a maximum at infinity, typically a mixing distribution collapsing to a point): parameters not identified", ErrNotConverged, res.Method, theta)
+		return nil, res, p.stopped(p.ridgeU, fmt.Errorf("%w after %s: the likelihood rises without bound along a flat ridge through %.4g (a maximum at infinity, typically a mixing distribution collapsing to a point): parameters not identified", ErrNotConverged, res.Method, theta))
 	}
 	reason := accept()
 	var flat flatError
@@ -458,7 +458,7 @@ func maximize(ctx context.Context, ll logLikFunc, hasHess bool, init []float64, 
 		if lastErr != nil {
 			reason = fmt.Errorf("%w (optimizer: %v)", reason, lastErr)
 		}
-		return nil, res, fmt.Errorf("%w after %s: %w", ErrNotConverged, res.Method, reason)
+		return nil, res, p.stopped(u, fmt.Errorf("%w after %s: %w", ErrNotConverged, res.Method, reason))
 	}
 	theta := make([]float64, n)
 	for i, v := range u {
@@ -469,6 +469,31 @@ func maximize(ctx context.Context, ll logLikFunc, hasHess bool, init []float64, 
 	res.LogLik = p.cll
 	res.Converged = true
 	return theta, res, nil
+}
+
+// stopError is a failed fit's error together with where the optimiser
+// stopped: the natural parameters of its last point and the unpenalised
+// log-likelihood there. A likelihood that rises towards a boundary is
+// telling where its supremum lies, and the purchase models use the point to
+// recognise the no-dropout boundary (see NoDropoutError).
+type stopError struct {
+	err    error
+	theta  []float64
+	logLik float64
+}
+
+func (e *stopError) Error() string { return e.err.Error() }
+func (e *stopError) Unwrap() error { return e.err }
+
+// stopped wraps err with the point u (log-parameters) and its
+// log-likelihood.
+func (p *problem) stopped(u []float64, err error) error {
+	theta := make([]float64, len(u))
+	for i, v := range u {
+		theta[i] = math.Exp(v)
+	}
+	p.eval(u, levelF)
+	return &stopError{err: err, theta: theta, logLik: p.cll}
 }
 
 // lineSearch is gonum's bisection line search with Hager and Zhang's

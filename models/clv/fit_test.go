@@ -267,7 +267,7 @@ func TestFitRejectsDegenerateData(t *testing.T) {
 		{"NaN", append(ones(3)[:n-1], math.NaN()), ones(20), ones(30), false},
 	}
 	for _, c := range cases {
-		for _, model := range []string{"bgnbd", "mbgnbd", "pnbd"} {
+		for _, model := range []string{"bgnbd", "mbgnbd", "pnbd", "nbd"} {
 			m, res, err := FitPurchaseModel(context.Background(), model, c.x, c.tx, c.T, FitOptions{})
 			if err == nil {
 				t.Errorf("%s/%s: fit returned %v (%+v), want an error", c.name, model, m, res)

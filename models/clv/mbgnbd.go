@@ -90,7 +90,7 @@ func (m MBGNBD) ProbNPurchases(n int, t float64) float64 {
 
 // FitMBGNBD fits an MBG/NBD model to per-customer summaries.
 func FitMBGNBD(ctx context.Context, x, tx, T []float64, opt FitOptions) (MBGNBD, FitResult, error) {
-	p, res, err := fitPurchase(ctx, "MBG/NBD", x, tx, T, opt, bgFamily(true), bgStart)
+	p, res, err := fitPurchase(ctx, "MBG/NBD", x, tx, T, opt, bgFamily(true), bgStart, bgDropout(true))
 	if err != nil {
 		return MBGNBD{}, res, err
 	}

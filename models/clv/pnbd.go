@@ -393,7 +393,7 @@ func FitParetoNBD(ctx context.Context, x, tx, T []float64, opt FitOptions) (Pare
 	build := func(rows *purchaseRows, p pool) (logLikFunc, bool) { return newPNBDLik(rows, p).eval, false }
 	p, res, err := fitPurchase(ctx, "Pareto/NBD", x, tx, T, opt, build, func(rate float64) []float64 {
 		return []float64{1, 1 / rate, 1, 1 / rate}
-	})
+	}, pnbdDropout)
 	if err != nil {
 		return ParetoNBD{}, res, err
 	}

@@ -12,7 +12,7 @@ import (
 // PurchaseModel is what the purchase-frequency models share. Times are in
 // the unit the model was fitted in.
 type PurchaseModel interface {
-	// Name is "bgnbd", "mbgnbd" or "pnbd".
+	// Name is "bgnbd", "mbgnbd", "pnbd" or "nbd".
 	Name() string
 	// Params returns the parameters by name.
 	Params() map[string]float64
@@ -37,8 +37,8 @@ var (
 	_ PurchaseModel = ParetoNBD{}
 )
 
-// FitPurchaseModel fits the purchase model called name ("bgnbd", "mbgnbd"
-// or "pnbd").
+// FitPurchaseModel fits the purchase model called name ("bgnbd", "mbgnbd",
+// "pnbd" or "nbd").
 func FitPurchaseModel(ctx context.Context, name string, x, tx, T []float64, opt FitOptions) (PurchaseModel, FitResult, error) {
 	switch name {
 	case "bgnbd":
@@ -47,8 +47,10 @@ func FitPurchaseModel(ctx context.Context, name string, x, tx, T []float64, opt 
 		return wrapFit(FitMBGNBD(ctx, x, tx, T, opt))
 	case "pnbd":
 		return wrapFit(FitParetoNBD(ctx, x, tx, T, opt))
+	case "nbd":
+		return wrapFit(FitNBD(ctx, x, tx, T, opt))
 	}
-	return nil, FitResult{}, fmt.Errorf("fit purchase model: unknown model %q (want bgnbd, mbgnbd or pnbd)", name)
+	return nil, FitResult{}, fmt.Errorf("fit purchase model: unknown model %q (want bgnbd, mbgnbd, pnbd or nbd)", name)
 }
 
 func wrapFit[M PurchaseModel](m M, r FitResult, err error) (PurchaseModel, FitResult, error) {

@@ -81,6 +81,7 @@ func TestProbNPurchasesIsDistribution(t *testing.T) {
 		MBGNBD{R: 0.5248, Alpha: 6.183, A: 0.8914, B: 1.614},
 		ParetoNBD{R: 0.5533, Alpha: 10.5778, S: 0.6062, Beta: 11.6669},
 		ParetoNBD{R: 0.8, Alpha: 5, S: 1.3, Beta: 20},
+		NBD{R: 1.5, Alpha: 12},
 	}
 	for _, m := range models {
 		for _, tt := range []float64{2, 39, 78} {
@@ -164,6 +165,7 @@ func TestNoOverflowAtLargeFrequency(t *testing.T) {
 	models := []PurchaseModel{
 		published, MBGNBD{R: 0.5248, Alpha: 6.183, A: 0.8914, B: 1.614},
 		ParetoNBD{R: 0.5533, Alpha: 10.5778, S: 0.6062, Beta: 11.6669}, ParetoNBD{R: 0.5533, Alpha: 11.6669, S: 0.6062, Beta: 10.5778},
+		NBD{R: 0.243, Alpha: 4.414},
 	}
 	for _, m := range models {
 		for _, c := range [][3]float64{{500, 900, 1000}, {500, 300, 5000}, {800, 1e4, 1e4}, {300, 1e3, 1e5}} {
@@ -284,7 +286,7 @@ func TestSlicePredictionsIndependentOfWorkers(t *testing.T) {
 	x, tx, T, m := synthetic(50000)
 	ctx := context.Background()
 	gg := GammaGamma{6.25, 3.74, 15.44}
-	for _, pm := range []PurchaseModel{published, MBGNBD{R: 0.5248, Alpha: 6.183, A: 0.8914, B: 1.614}, ParetoNBD{0.5533, 10.5778, 0.6062, 11.6669}, ParetoNBD{0.5533, 11.6669, 0.6062, 10.5778}} {
+	for _, pm := range []PurchaseModel{published, MBGNBD{R: 0.5248, Alpha: 6.183, A: 0.8914, B: 1.614}, ParetoNBD{0.5533, 10.5778, 0.6062, 11.6669}, ParetoNBD{0.5533, 11.6669, 0.6062, 10.5778}, NBD{1.5, 12}} {
 		var ref [][]float64
 		for _, workers := range []int{1, 2, 7} {
 			pa, err := PAlives(ctx, pm, x, tx, T, workers)

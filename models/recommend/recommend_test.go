@@ -22,8 +22,8 @@ func fixture() Input {
 		{false, false, true}, {true, false, true}, {false, true, false}, {false, false, false}}
 	return Input{
 		Customers: 7, Categories: []string{"a", "b", "c"}, Groups: 2,
-		Group: []int32{0, 0, 0, 1, 1, 1, -1},
-		Buyer: []bool{true, true, true, true, true, true, false},
+		Group:  []int32{0, 0, 0, 1, 1, 1, -1},
+		Buyer:  []bool{true, true, true, true, true, true, false},
 		Bought: func(c, k int) bool { return bought[c][k] },
 	}
 }

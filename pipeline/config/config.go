@@ -43,8 +43,11 @@ type Config struct {
 	Recommendations Recommendations `yaml:"recommendations"`
 	// Audiences are customer lists for campaigns, published every run.
 	Audiences []Audience `yaml:"audiences"`
-	Schedule  Schedule   `yaml:"schedule"`
-	API       API        `yaml:"api"`
+	// Privacy: suppressed customers, pseudonymised ids and which personal
+	// columns may be published.
+	Privacy  Privacy  `yaml:"privacy"`
+	Schedule Schedule `yaml:"schedule"`
+	API      API      `yaml:"api"`
 }
 
 // Storage says how to reach object stores. It applies to every s3://
@@ -159,7 +162,9 @@ func (c *Config) Location() *time.Location {
 // config with every setting that cannot change an output blanked:
 // locations (where the inputs live is captured by their fingerprints, and the
 // same run published to two places must be the same bytes), storage access,
-// the worker count, and when and how runs are scheduled (schedule, api).
+// the worker count, when and how runs are scheduled (schedule, api), and
+// where the pseudonym key is read from (the key is never part of a Config's
+// encoding; a run fingerprints it into its attempt id instead).
 // New settings are covered without touching this.
 func (c *Config) Hash() string {
 	m := *c
@@ -174,6 +179,7 @@ func (c *Config) Hash() string {
 	m.Cluster = c.Cluster.resolved()
 	m.Features = c.Features.Resolved()
 	m.Recommendations = c.Recommendations.resolved()
+	m.Privacy = c.Privacy.resolved()
 	data, err := json.Marshal(&m)
 	if err != nil {
 		// Only unsupported types make Marshal fail; Config has none.

@@ -60,9 +60,10 @@ func TestParseProblems(t *testing.T) {
 		{"several problems at once", "version: 3\nfoo: 1\ninput:\n  bar: 2\n",
 			[]string{"version (line 1): must be 1", "foo (line 2): unknown key", "input.bar (line 4): unknown key", "output.location: is required"}},
 		{"empty", "", []string{"configuration is empty"}},
-		{"bad clv", valid + "clv:\n  model: nbd\n  time_unit: month\n  margin: 1.5\n  holdout_days: -1\n",
+		{"bad clv", valid + "clv:\n  model: nbd\n  time_unit: month\n  margin: 1.5\n  holdout_days: -1\n  no_dropout: ignore\n",
 			[]string{"clv.model (line 11): must be bgnbd, mbgnbd or pnbd", "clv.time_unit (line 12): must be day or week",
-				"clv.margin (line 13): must be in (0, 1]", "clv.holdout_days (line 14): must be between 0"}},
+				"clv.margin (line 13): must be in (0, 1]", "clv.holdout_days (line 14): must be between 0",
+				"clv.no_dropout (line 15): must be nbd"}},
 		{"bad cluster", valid + "cluster:\n  features:\n    - {name: frequency, scale: sqrt}\n    - {name: frequency}\n  k: 1\n  k_range: [5, 3]\n  algorithm: elkan\n",
 			[]string{"cluster.features[0].scale (line 12)", "must be none, log1p, zscore or log1p+zscore", "cluster.features[1].name (line 13)", "listed twice",
 				"cluster.k (line 14): must be 0 (choose) or between 2 and 100", "cluster.k_range (line 15)", "cluster.algorithm (line 16)"}},
@@ -163,6 +164,8 @@ func TestHashCoversMeaningOnly(t *testing.T) {
 		{"another seed", valid + "seed: 7\n", false},
 		{"another gate", valid + "quality: {max_bad_fraction: 0.1}\n", false},
 		{"another time zone", valid + "timezone: Europe/Paris\n", false},
+		{"default no_dropout spelled out", valid + "clv: {no_dropout: nbd}\n", true},
+		{"no_dropout fail", valid + "clv: {no_dropout: fail}\n", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

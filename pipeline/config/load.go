@@ -113,6 +113,9 @@ func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 		// Unknown keys don't stop the semantic checks: every problem is
 		// reported in one go.
 		c.validate(root, &probs)
+		c.Privacy.loadKey(lookup, func(path, msg string, args ...any) {
+			probs = append(probs, Problem{Path: path, Line: lineOf(root, path), Msg: fmt.Sprintf(msg, args...)})
+		})
 	}
 	if len(probs) > 0 {
 		return nil, probs
@@ -262,6 +265,7 @@ func (c *Config) validate(root *yaml.Node, probs *Problems) {
 	c.Features.validate(add)
 	c.Recommendations.validate(add)
 	validateAudiences(c.Audiences, add)
+	c.validatePrivacy(add)
 	c.validateSchedule(add)
 	if len(c.RFM.Segments) > 0 {
 		if err := checkGrid(c.RFM.Segments); err != nil {

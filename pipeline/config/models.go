@@ -26,6 +26,12 @@ type CLV struct {
 	// check (the model is refitted on the history before it and scored on
 	// it); default 90, 0 turns the check off.
 	HoldoutDays *int `yaml:"holdout_days"`
+	// NoDropout says what to do when the purchase model's likelihood is
+	// maximised at the no-dropout boundary (data in which nobody appears
+	// to have lapsed: BG/NBD b → ∞, Pareto/NBD β → ∞), where the model has
+	// no estimate: nbd (default) fits its limit, the NBD, instead and
+	// publishes p_alive = 1; fail fails the run.
+	NoDropout string `yaml:"no_dropout"`
 }
 
 // CLV defaults.
@@ -36,6 +42,7 @@ const (
 	DefaultMargin             = 1.0
 	DefaultAnnualDiscountRate = 0.10
 	DefaultHoldoutDays        = 90
+	DefaultNoDropout          = "nbd"
 )
 
 // On reports whether CLV is enabled.
@@ -74,11 +81,15 @@ func (c CLV) Holdout() int {
 	return *c.HoldoutDays
 }
 
+// NoDropoutPolicy returns NoDropout with its default.
+func (c CLV) NoDropoutPolicy() string { return cmpOr(c.NoDropout, DefaultNoDropout) }
+
 func (c CLV) resolved() CLV {
 	on := c.On()
 	m, d, h := c.MarginOr(), c.DiscountRate(), c.Holdout()
 	return CLV{Enabled: &on, Model: c.ModelName(), TimeUnit: cmpOr(c.TimeUnit, DefaultCLVTimeUnit),
-		HorizonMonths: c.Horizon(), Margin: &m, AnnualDiscountRate: &d, HoldoutDays: &h}
+		HorizonMonths: c.Horizon(), Margin: &m, AnnualDiscountRate: &d, HoldoutDays: &h,
+		NoDropout: c.NoDropoutPolicy()}
 }
 
 func (c CLV) validate(add func(path, msg string, args ...any)) {
@@ -103,6 +114,11 @@ func (c CLV) validate(add func(path, msg string, args ...any)) {
 	}
 	if h := c.Holdout(); h < 0 || h > 3650 {
 		add("clv.holdout_days", "must be between 0 (off) and 3650, got %d", h)
+	}
+	switch c.NoDropout {
+	case "", "nbd", "fail":
+	default:
+		add("clv.no_dropout", "must be nbd (fit the NBD when nobody appears to drop out) or fail, got %q", c.NoDropout)
 	}
 }
 

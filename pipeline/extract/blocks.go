@@ -199,12 +199,32 @@ type readerEnv struct {
 	fields []tables.Field
 	table  string
 	pool   *blockPool
+	sup    *Suppression // nil: none
+	view   *QuarantineView
 }
 
-// quarantine records row i of b as bad for reason.
+// suppressed drops row i, counting it, if its customer id col is on the
+// suppression list. The readers ask first, before any rule that could
+// quarantine the row.
+func (e *readerEnv) suppressed(blk *Block, col *tables.Column, i int) bool {
+	if !e.sup.cell(col, i) {
+		return false
+	}
+	blk.excluded[ExcludedSuppressed]++
+	return true
+}
+
+// reject records row i of b as bad for reason, in the quarantine as the
+// view shows it — unless its text mentions a suppressed id (a malformed
+// row's, whose customer is unknown), in which case it is counted as
+// suppressed and kept nowhere.
 func (e *readerEnv) reject(blk *Block, b *tables.Batch, i int, reason string) {
+	if e.sup != nil && e.sup.matchText(mentions(b, i)) {
+		blk.excluded[ExcludedSuppressed]++
+		return
+	}
 	blk.bad[reason]++
-	blk.quar.add(e.table, b.Key, b.FirstRow+int64(i), reason, strings.Clone(b.Cols[0].Text(i)), detail(b, e.fields, i))
+	blk.quar.add(e.table, b.Key, b.FirstRow+int64(i), reason, e.view.id(strings.Clone(b.Cols[0].Text(i))), e.view.detail(b, e.fields, i))
 }
 
 // orderReader applies the order rules.
@@ -264,6 +284,9 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 	blk := r.get()
 	blk.object, blk.rowsRead = b.Key, int64(b.N)
 	for i := 0; i < b.N; i++ {
+		if r.suppressed(&blk.Block, id, i) {
+			continue
+		}
 		reason := ""
 		var amount float64
 		switch {
@@ -371,9 +394,13 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 	for lo := 0; lo < b.N; {
 		hi := min(b.N, lo+BlockRows-blk.N)
 		for i := lo; i < hi; i++ {
+			if r.sup != nil && r.sup.HasInt(ids[i]) {
+				blk.excluded[ExcludedSuppressed]++
+				continue
+			}
 			a, t := amt[i], ts[i]
 			isRefund := refund != nil && refund[i]
-			if math.IsNaN(a) || math.IsInf(a, 0) || (a < 0 && !isRefund) {
+			if !(math.Abs(a) <= MaxAmount) || (a < 0 && !isRefund) {
 				// A bad amount: the general path says which and why.
 				_, reason := orderAmount(&b.Cols[oAmount], nil, nil, i)
 				if reason == "" {
@@ -412,7 +439,8 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 }
 
 // orderAmount is the row's amount, either its own column or quantity ×
-// unit price, or the reason it has none.
+// unit price, or the reason it has none. NaN is missing: pandas and the
+// writers built on it store a missing number as NaN.
 func orderAmount(amt, qty, price *tables.Column, i int) (float64, string) {
 	if amt.Present {
 		switch {
@@ -420,29 +448,33 @@ func orderAmount(amt, qty, price *tables.Column, i int) (float64, string) {
 			return 0, ReasonBadAmount
 		case amt.IsNull(i) || math.IsNaN(amt.F[i]):
 			return 0, ReasonMissingAmount
-		case math.IsInf(amt.F[i], 0):
-			return 0, ReasonBadAmount
+		case math.Abs(amt.F[i]) > MaxAmount:
+			return 0, ReasonAmountOutOfRange
 		}
 		return amt.F[i], ""
 	}
 	if qty.IsBad(i) || price.IsBad(i) {
 		return 0, ReasonBadAmount
 	}
-	if qty.IsNull(i) || price.IsNull(i) {
+	if qty.IsNull(i) || price.IsNull(i) || math.IsNaN(qty.F[i]) || math.IsNaN(price.F[i]) {
 		return 0, ReasonMissingAmount
 	}
 	a := qty.F[i] * price.F[i]
-	if math.IsNaN(a) || math.IsInf(a, 0) {
+	if math.IsNaN(a) { // 0 × ∞
 		return 0, ReasonBadAmount
+	}
+	if math.Abs(a) > MaxAmount {
+		return 0, ReasonAmountOutOfRange
 	}
 	return a, ""
 }
 
 // dupDetail renders a duplicate order from its block, the batch it came
-// from being gone by the time duplicates are found.
-func (blk *OrderBlock) dupDetail(i int) string {
+// from being gone by the time duplicates are found, with its customer id
+// shown as id.
+func (blk *OrderBlock) dupDetail(i int, id string) string {
 	return fmt.Sprintf("customer_id=%q order_id=%q order_ts=%q amount=%q is_refund=%q",
-		blk.ID(i), blk.orderID[i], time.UnixMicro(blk.Time[i]).UTC().Format(time.RFC3339Nano),
+		id, blk.orderID[i], time.UnixMicro(blk.Time[i]).UTC().Format(time.RFC3339Nano),
 		strconv.FormatFloat(blk.Amount[i], 'g', -1, 64), strconv.FormatBool(blk.Refund[i]))
 }
 
@@ -473,6 +505,9 @@ func (r *customerReader) read(b *tables.Batch, emit func(blockRef) error) error 
 	blk := r.get()
 	blk.object, blk.rowsRead = b.Key, int64(b.N)
 	for i := 0; i < b.N; i++ {
+		if r.suppressed(&blk.Block, id, i) {
+			continue
+		}
 		switch {
 		case b.Malformed != nil && b.Malformed[i] != "":
 			r.reject(&blk.Block, b, i, ReasonMalformedRow)
@@ -604,6 +639,9 @@ func (r *eventReader) read(b *tables.Batch, emit func(blockRef) error) error {
 	blk := r.get()
 	blk.object, blk.rowsRead = b.Key, int64(b.N)
 	for i := 0; i < b.N; i++ {
+		if r.suppressed(&blk.Block, id, i) {
+			continue
+		}
 		reason := ""
 		var code int32
 		switch {

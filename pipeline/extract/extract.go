@@ -16,12 +16,20 @@
 // latest of the versions it is given); customers who signed up after D do
 // not exist yet.
 //
+// Suppression: a run may be given a list of customer ids to forget (an
+// erasure list, Spec.Suppression). Their rows are dropped from every table
+// before any rule below looks at them, so they are counted (excluded,
+// "suppressed") but never quarantined, and a rejected row that mentions a
+// listed id is dropped too. Quarantine records can pseudonymise ids and
+// withhold personal values (Spec.Quarantine).
+//
 // Bad rows are quarantined with their reason:
 //
 //   - every table: a CSV row that does not parse (malformed_row), no
 //     customer id (missing_customer_id);
 //   - orders: a missing or unparsable order timestamp, an amount that is
-//     missing, not a number, or negative without being a refund; orders
+//     missing (NaN counts as missing), not a number, infinite or beyond
+//     ±MaxAmount, or negative without being a refund; orders
 //     whose order_id was already seen are dropped as duplicates, once, and
 //     quarantined too (duplicate_order_id);
 //   - customers: an unparsable signup_ts or updated_at — they decide which
@@ -60,10 +68,19 @@ const (
 	ReasonBadTimestamp      = "unparsable_timestamp"
 	ReasonMissingAmount     = "missing_amount"
 	ReasonBadAmount         = "unparsable_amount"
+	ReasonAmountOutOfRange  = "amount_out_of_range" // ±Inf, or beyond ±MaxAmount
 	ReasonNegativeAmount    = "negative_amount"
 	ReasonDuplicateOrder    = "duplicate_order_id"
 	ReasonMissingEventType  = "missing_event_type"
 )
+
+// MaxAmount bounds the magnitude of an order amount: 10^15, a quadrillion
+// in any currency, is far above any real order (a billion-dollar one
+// passes), yet small enough that no sum or square of amounts a run
+// computes can overflow to infinity and turn a customer's features — and
+// through them the clustering of everyone — into NaN. A larger amount is
+// a unit mix-up or a corrupt value and is quarantined.
+const MaxAmount = 1e15
 
 // Reasons a valid row is excluded (counted in Quality.Excluded, not
 // quarantined).
@@ -90,6 +107,13 @@ type Spec struct {
 	Orders    Table
 	Customers *Table // optional
 	Events    *Table // optional
+	// Suppression, when set, is a list of customer ids (its one logical
+	// column is customer_id) whose rows are dropped from every table as
+	// they are read, counted in Quality.Excluded as "suppressed" and
+	// never quarantined. Its objects are fingerprinted with the inputs.
+	Suppression *Table
+	// Quarantine says how quarantine records show people.
+	Quarantine QuarantineView
 }
 
 // Dataset is a run's extracted input: who the customers are and what
@@ -261,11 +285,23 @@ func (q *Quarantine) sortRows() {
 	*q = s
 }
 
-// detail renders row i of a batch as name="value" pairs of its mapped
-// columns, or the reason a malformed row could not be parsed.
-func detail(b *tables.Batch, fields []tables.Field, i int) string {
+// detail renders row i of a batch for its quarantine record: name="value"
+// pairs of its mapped columns, or the reason a malformed row could not be
+// parsed; as the view shows them: the customer id rendered by ID, withheld
+// columns as Withheld, and the raw text of a malformed row left out when
+// it may hold either.
+func (v *QuarantineView) detail(b *tables.Batch, fields []tables.Field, i int) string {
 	if b.Malformed != nil && b.Malformed[i] != "" {
-		return b.Malformed[i]
+		m := b.Malformed[i]
+		if !v.hidesRaw(fields) {
+			return m
+		}
+		// The reader's message ends with the quoted row ("…: \"a,b\"");
+		// the reason before it holds no value.
+		if j := strings.Index(m, ": \""); j >= 0 {
+			m = m[:j]
+		}
+		return m + ": row text " + Withheld
 	}
 	var d strings.Builder
 	for fi, f := range fields {
@@ -275,7 +311,14 @@ func detail(b *tables.Batch, fields []tables.Field, i int) string {
 		if d.Len() > 0 {
 			d.WriteByte(' ')
 		}
-		fmt.Fprintf(&d, "%s=%q", f.Name, b.Cols[fi].Text(i))
+		switch text := b.Cols[fi].Text(i); {
+		case v.Withhold[f.Name] && text != "":
+			fmt.Fprintf(&d, "%s=%s", f.Name, Withheld)
+		case f.Name == "customer_id":
+			fmt.Fprintf(&d, "%s=%q", f.Name, v.id(text))
+		default:
+			fmt.Fprintf(&d, "%s=%q", f.Name, text)
+		}
 	}
 	return d.String()
 }
@@ -284,10 +327,14 @@ func (t *Table) source(fields []tables.Field) *tables.Source {
 	return &tables.Source{Bucket: t.Bucket, Prefix: t.Prefix, Format: t.Format, Columns: t.Columns, Fields: fields, CSV: t.CSV}
 }
 
-// CheckSchemas verifies every input object's columns against the mapping
-// without reading rows.
+// CheckSchemas verifies every input object's columns, and the suppression
+// list's, against the mapping without reading rows.
 func CheckSchemas(ctx context.Context, spec Spec) error {
-	for _, t := range spec.tables() {
+	ts := spec.tables()
+	if spec.Suppression != nil {
+		ts = append(ts, namedTable{"suppression", spec.Suppression, suppressionFields()})
+	}
+	for _, t := range ts {
 		if err := t.table.source(t.fields).CheckSchema(ctx); err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}

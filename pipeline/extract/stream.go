@@ -85,6 +85,16 @@ func Stream(ctx context.Context, spec Spec, workers int, sink Sink) (*Dataset, e
 	for _, a := range Attrs {
 		info.Levels["customers."+a] = &Levels{}
 	}
+	// The list is read first: a run that cannot apply it in full must
+	// stop before it reads anything else.
+	var sup *Suppression
+	var supInputs []Input
+	if spec.Suppression != nil {
+		var err error
+		if sup, supInputs, err = ReadSuppression(ctx, spec.Suppression); err != nil {
+			return nil, err
+		}
+	}
 	ts := spec.tables()
 	info.HasIDRange = true
 	info.IDRange = [2]int64{math.MaxInt64, math.MinInt64}
@@ -111,10 +121,11 @@ func Stream(ctx context.Context, spec Spec, workers int, sink Sink) (*Dataset, e
 			return nil, err
 		}
 	}
+	ds.Inputs = append(ds.Inputs, supInputs...)
 	if err := sink.Begin(info); err != nil {
 		return nil, err
 	}
-	st := &streamer{ds: ds, info: info, sink: sink, workers: workers}
+	st := &streamer{ds: ds, info: info, sink: sink, workers: workers, sup: sup, view: spec.Quarantine}
 	for _, t := range ts {
 		if err := st.table(ctx, t); err != nil {
 			return nil, err
@@ -129,12 +140,14 @@ type streamer struct {
 	info    Info
 	sink    Sink
 	workers int
-	seen    idSet // order-id hashes
+	seen    idSet        // order-id hashes
+	sup     *Suppression // nil: none
+	view    QuarantineView
 }
 
 func (st *streamer) newReader(t namedTable, pool *blockPool) rowReader {
 	env := readerEnv{cutoff: st.info.Cutoff, intIDs: st.info.IntIDs, clock: NewClock(st.info.Location),
-		fields: t.fields, table: t.name, pool: pool}
+		fields: t.fields, table: t.name, pool: pool, sup: st.sup, view: &st.view}
 	keys := keyReader{intIDs: st.info.IntIDs}
 	lv := func(name string) *levelReader { return newLevelReader(st.info.Levels[name]) }
 	switch t.name {
@@ -316,8 +329,14 @@ func (st *streamer) deliver(table string, ref blockRef) error {
 				}
 				blk.Drop[i] = true
 				dups++
-				st.ds.Quarantine.add(table, blk.object, blk.srcRow[i], ReasonDuplicateOrder,
-					strings.Clone(blk.ID(i)), blk.dupDetail(i))
+				// Its customer is not suppressed (the reader dropped
+				// those); its order id may still name one.
+				if st.sup.matchText(blk.orderID[i]) {
+					add2(q.Excluded, table, ExcludedSuppressed, 1)
+					continue
+				}
+				id := st.view.id(strings.Clone(blk.ID(i)))
+				st.ds.Quarantine.add(table, blk.object, blk.srcRow[i], ReasonDuplicateOrder, id, blk.dupDetail(i, id))
 			}
 		}
 		if dups > 0 {

@@ -1,0 +1,113 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/strata-oss/strata/pipeline/config"
+	"github.com/strata-oss/strata/pipeline/extract"
+	"github.com/strata-oss/strata/pipeline/features"
+	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/privacy"
+	"github.com/strata-oss/strata/pipeline/storage"
+	"github.com/strata-oss/strata/pipeline/tables"
+)
+
+// PrivacyModel is model.json's account of what the run withheld.
+type PrivacyModel struct {
+	// Suppression says a suppression list was applied; the rows it
+	// dropped are in quality.excluded[table].suppressed.
+	Suppression bool `json:"suppression"`
+	// Pseudonymized says every published customer_id is a pseudonym.
+	Pseudonymized bool   `json:"pseudonymized"`
+	IDs           string `json:"ids"`
+	// Withheld lists the features of the catalogue that the features
+	// table leaves out as personal (privacy.publish_personal allows them).
+	Withheld []string `json:"withheld_features,omitempty"`
+}
+
+// pseudonymizer returns cfg's pseudonymizer, nil when ids are published as
+// they are. A config that asks for pseudonyms without a key is the user's
+// to fix; config.Parse reports it first, so this catches configs built
+// some other way.
+func pseudonymizer(cfg *config.Config) (*privacy.Pseudonymizer, error) {
+	if !cfg.Privacy.Pseudonymize {
+		return nil, nil
+	}
+	p, err := privacy.NewPseudonymizer(cfg.Privacy.Key())
+	if err != nil {
+		return nil, &ConfigError{Err: fmt.Errorf("privacy.pseudonymize: the key from $%s: %w", cfg.Privacy.KeyVar(), err)}
+	}
+	return p, nil
+}
+
+// keyInput fingerprints the pseudonym key as an input of the run: a new
+// key makes new pseudonyms, so it must make a new attempt.
+func keyInput(p *privacy.Pseudonymizer) extract.Input {
+	return extract.Input{Table: "pseudonym_key", Key: "hmac-sha256", ETag: p.Fingerprint()}
+}
+
+// quarantineView is how the quarantine shows people under cfg.
+func quarantineView(cfg *config.Config, p *privacy.Pseudonymizer) extract.QuarantineView {
+	v := extract.QuarantineView{Withhold: cfg.Privacy.Policy().Withheld()}
+	if p != nil {
+		v.ID = p.ID
+	}
+	return v
+}
+
+// suppressionTable is where cfg's suppression list is read, nil without
+// one: under input.location (in, the input bucket itself, never its
+// date window: a list is read whole) or its own location.
+func suppressionTable(ctx context.Context, cfg *config.Config, in objstore.Bucket) (*extract.Table, error) {
+	s := cfg.Privacy.Suppression
+	if s == nil {
+		return nil, nil
+	}
+	b := in
+	if s.Location != "" {
+		var err error
+		if b, err = storage.Open(ctx, s.Location, StorageOptions(cfg)); err != nil {
+			return nil, fmt.Errorf("suppression list: %w", err)
+		}
+	}
+	var comma rune
+	if s.CSV.Delimiter != "" {
+		comma = []rune(s.CSV.Delimiter)[0]
+	}
+	return &extract.Table{Bucket: b, Prefix: s.Path, Format: s.Format,
+		Columns: map[string]string{"customer_id": s.IDColumn()},
+		CSV:     tables.CSVOptions{Comma: comma, TimeLayouts: s.CSV.TimeLayouts}}, nil
+}
+
+// publishedIDs are the customer ids as published: ds.IDs, or their
+// pseudonyms.
+func publishedIDs(cfg *config.Config, p *privacy.Pseudonymizer, ids []string) []string {
+	if p == nil {
+		return ids
+	}
+	return p.IDs(ids, cfg.Workers)
+}
+
+// publishable splits the feature table's columns into those the policy
+// lets the features table carry and the names of those it withholds.
+func publishable(cfg *config.Config, t *features.Table) (keep []int, withheld []string) {
+	pol := cfg.Privacy.Policy()
+	for i := range t.Cols {
+		if pol.Feature(t.Cols[i].Feature) {
+			keep = append(keep, i)
+		} else {
+			withheld = append(withheld, t.Cols[i].Name)
+		}
+	}
+	return keep, withheld
+}
+
+func privacyModel(cfg *config.Config, withheld []string) *PrivacyModel {
+	m := &PrivacyModel{Suppression: cfg.Privacy.Suppression != nil, Pseudonymized: cfg.Privacy.Pseudonymize,
+		IDs: "as read", Withheld: withheld}
+	if m.Pseudonymized {
+		m.IDs = "hex HMAC-SHA256(key, id), 64 characters"
+	}
+	return m
+}
