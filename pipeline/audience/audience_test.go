@@ -113,7 +113,11 @@ func TestColumns(t *testing.T) {
 
 // FuzzCompile: any input either fails to compile with an *Error or
 // compiles to a filter that runs over the sample table without panicking
-// and selects valid, increasing rows.
+// and selects valid, increasing rows. Type checking is on the path: a
+// filter that passes it also passes the syntax-only Check, reads only
+// schema columns, and its negation selects none of its rows (nulls pass
+// neither way). The seed corpus in testdata/fuzz/FuzzCompile holds type
+// mismatches, odd quoting, unicode and huge numbers.
 func FuzzCompile(f *testing.F) {
 	for _, s := range []string{
 		`rfm_segment in ["At Risk", "Can't Lose Them"] and clv > 200`,
@@ -131,10 +135,25 @@ func FuzzCompile(f *testing.F) {
 			}
 			return
 		}
+		if err := Check(src); err != nil {
+			t.Fatalf("type-checked filter fails the syntax check: %v", err)
+		}
+		for _, c := range flt.Columns() {
+			if _, ok := schema[c]; !ok {
+				t.Fatalf("filter reads %q, not in the schema", c)
+			}
+		}
 		rows := flt.Select(tbl)
 		for i, r := range rows {
 			if r < 0 || r >= tbl.n || (i > 0 && rows[i-1] >= r) {
 				t.Fatalf("bad rows %v", rows)
+			}
+		}
+		if neg, err := Compile("not ("+src+")", schema); err == nil {
+			for _, r := range neg.Select(tbl) {
+				if slices.Contains(rows, r) {
+					t.Fatalf("row %d passes both the filter and its negation", r)
+				}
 			}
 		}
 	})

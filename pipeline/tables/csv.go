@@ -20,16 +20,22 @@ func (s *Source) openCSV(ctx context.Context, key string) (*csv.Reader, []string
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("open %s: %w", key, err)
 	}
-	var r io.Reader = bufio.NewReaderSize(rc, 1<<20)
+	br := bufio.NewReaderSize(rc, 1<<20)
 	if strings.HasSuffix(strings.ToLower(key), ".gz") {
-		gz, err := gzip.NewReader(r)
+		gz, err := gzip.NewReader(br)
 		if err != nil {
 			rc.Close()
 			return nil, nil, nil, fmt.Errorf("open gzip %s: %w", key, err)
 		}
-		r = gz
+		br = bufio.NewReader(gz)
 	}
-	cr := csv.NewReader(r)
+	// A byte-order mark, as spreadsheet exports write, goes before the
+	// CSV parser sees it: in front of a quoted header ("\ufeff\"id\",...")
+	// it would make the quote a bare one and the header unreadable.
+	if b, _ := br.Peek(3); string(b) == "\ufeff" {
+		br.Discard(3)
+	}
+	cr := csv.NewReader(br)
 	if s.CSV.Comma != 0 {
 		cr.Comma = s.CSV.Comma
 	}
@@ -44,9 +50,6 @@ func (s *Source) openCSV(ctx context.Context, key string) (*csv.Reader, []string
 		return nil, nil, nil, fmt.Errorf("read header of %s: %w", key, err)
 	}
 	header = append([]string(nil), header...)
-	if len(header) > 0 {
-		header[0] = strings.TrimPrefix(header[0], "\ufeff") // a BOM from spreadsheet exports
-	}
 	for i := range header {
 		header[i] = strings.TrimSpace(header[i])
 	}
@@ -61,11 +64,20 @@ func (s *Source) bindCSV(header []string) ([]int, []TimeUnit, []string) {
 		idx[fi] = -1
 		name, unit := s.physical(f)
 		units[fi] = unit
+		// A mapped column that appears twice is ambiguous: which one the
+		// user meant can not be told, so it is a schema problem rather
+		// than a silent choice of the first.
+		dups := 0
 		for hi, h := range header {
 			if h == name {
-				idx[fi] = hi
-				break
+				if idx[fi] < 0 {
+					idx[fi] = hi
+				}
+				dups++
 			}
+		}
+		if dups > 1 {
+			probs = append(probs, fmt.Sprintf("column %q (for %s) appears %d times in the header", name, f.Name, dups))
 		}
 		if idx[fi] < 0 && f.Required {
 			probs = append(probs, fmt.Sprintf("required column %q (for %s) not found; columns are: %s",

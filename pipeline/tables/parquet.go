@@ -2,18 +2,22 @@ package tables
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/deprecated"
 	"github.com/parquet-go/parquet-go/encoding"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/strata-oss/strata/pipeline/objstore"
@@ -23,6 +27,8 @@ import (
 // read from it; the last one released closes it.
 type parquetFile struct {
 	file   *parquet.File
+	r      *objectReader
+	size   int64
 	closer io.Closer
 	binds  []binding
 	refs   atomic.Int32
@@ -42,25 +48,285 @@ func (p *parquetFile) release() {
 
 // openParquet opens key through ranged reads. A large read buffer and an
 // optimistic footer read matter on S3: each small read is a round trip.
-func openParquet(ctx context.Context, b objstore.Bucket, key string) (*parquetFile, error) {
+func openParquet(ctx context.Context, b objstore.Bucket, key string) (_ *parquetFile, err error) {
 	ra, size, err := b.ReaderAt(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", key, err)
 	}
 	closer, _ := ra.(io.Closer)
-	f, err := parquet.OpenFile(ra, size,
-		parquet.ReadBufferSize(4<<20),
-		parquet.OptimisticRead(true),
-		parquet.SkipBloomFilters(true),
-		parquet.SkipPageIndex(true),
-	)
-	if err != nil {
+	defer guard(&err, func() {
+		if closer != nil {
+			closer.Close()
+		}
+		err = fmt.Errorf("open parquet %s: %w", key, err)
+	})
+	fail := func(err error) (*parquetFile, error) {
 		if closer != nil {
 			closer.Close()
 		}
 		return nil, fmt.Errorf("open parquet %s: %w", key, err)
 	}
-	return &parquetFile{file: f, closer: closer}, nil
+	or, err := readTail(ra, size, readBufferSize)
+	if err != nil {
+		return fail(err)
+	}
+	f, err := parquet.OpenFile(or, size,
+		parquet.ReadBufferSize(readBufferSize),
+		parquet.OptimisticRead(true),
+		parquet.SkipBloomFilters(true),
+		parquet.SkipPageIndex(true),
+	)
+	or.tail = nil // only the footer read needs it
+	if err != nil {
+		return fail(err)
+	}
+	if err := checkRowCounts(f); err != nil {
+		return fail(err)
+	}
+	return &parquetFile{file: f, r: or, size: size, closer: closer}, nil
+}
+
+// guard, deferred, turns a panic raised inside parquet-go into an error
+// and calls then (which may wrap it). parquet-go trusts a file's metadata
+// in places and panics on some corrupt files — a DECIMAL stored as DOUBLE,
+// statistics shorter than their type — and a corrupt input must fail its
+// run with an error naming the file, not crash it. A panic anywhere else
+// is a bug of ours and goes on.
+func guard(err *error, then func()) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if !panickedIn("github.com/parquet-go/") {
+		panic(r)
+	}
+	*err = fmt.Errorf("corrupt file: the Parquet decoder failed: %v", r)
+	if then != nil {
+		then()
+	}
+}
+
+// panickedIn reports whether the panic being handled was raised by a
+// function of a package under prefix: the first frame below
+// runtime.gopanic that is not the runtime's own.
+func panickedIn(prefix string) bool {
+	pc := make([]uintptr, 128)
+	frames := runtime.CallersFrames(pc[:runtime.Callers(2, pc)])
+	panicking := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			panicking = true
+		case panicking && !strings.HasPrefix(f.Function, "runtime."):
+			return strings.HasPrefix(f.Function, prefix)
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// readBufferSize is the size of parquet-go's reads, and of the optimistic
+// read of an object's tail that should hold its whole footer.
+const readBufferSize = 4 << 20
+
+// objectReader serves parquet-go's reads of a Parquet object: those of
+// its last bytes (the footer) and of the column chunks being decoded from
+// memory, where they were read and checked, every other from the object.
+type objectReader struct {
+	io.ReaderAt
+	off  int64
+	tail []byte
+
+	mu     sync.Mutex
+	chunks []chunkBytes
+}
+
+type chunkBytes struct {
+	off  int64
+	data []byte
+}
+
+func (t *objectReader) ReadAt(p []byte, off int64) (int, error) {
+	if t.tail != nil && off >= t.off && off+int64(len(p)) <= t.off+int64(len(t.tail)) {
+		return copy(p, t.tail[off-t.off:]), nil
+	}
+	t.mu.Lock()
+	for _, c := range t.chunks {
+		if off >= c.off && off+int64(len(p)) <= c.off+int64(len(c.data)) {
+			t.mu.Unlock()
+			return copy(p, c.data[off-c.off:]), nil
+		}
+	}
+	t.mu.Unlock()
+	return t.ReaderAt.ReadAt(p, off)
+}
+
+// hold serves reads inside data, which starts at off, from memory until
+// the function it returns is called.
+func (t *objectReader) hold(off int64, data []byte) (drop func()) {
+	t.mu.Lock()
+	t.chunks = append(t.chunks, chunkBytes{off, data})
+	t.mu.Unlock()
+	return func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		for i, c := range t.chunks {
+			if c.off == off && len(c.data) == len(data) && (len(data) == 0 || &c.data[0] == &data[0]) {
+				t.chunks = append(t.chunks[:i], t.chunks[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
+// loadChunk reads column chunk col of row group gi whole — the range
+// parquet-go reads it from — checks its page headers, and holds it for
+// parquet-go's reads. parquet-go allocates what a page header claims (its
+// size, a dictionary's number of values) before it finds out the claim is
+// false: a 6 KiB file whose dictionary page claims 2^31 values cost 16
+// GiB. Checked here first, a false claim is an error naming the page.
+// Reading the chunk in one request costs no extra round trip: parquet-go
+// would read the same bytes, in 4 MiB requests.
+func (pf *parquetFile) loadChunk(gi, col int, rows int64, src source) (drop func(), err error) {
+	md := &pf.file.Metadata().RowGroups[gi].Columns[col].MetaData
+	off := md.DataPageOffset
+	if md.DictionaryPageOffset != 0 {
+		off = md.DictionaryPageOffset
+	}
+	n := md.TotalCompressedSize
+	if off < 0 || n < 0 || off > pf.size || n > pf.size-off {
+		return nil, fmt.Errorf("footer is corrupt: the column chunk claims bytes %d to %d of a %d-byte object", off, off+n, pf.size)
+	}
+	data := make([]byte, n)
+	if k, err := pf.r.ReaderAt.ReadAt(data, off); k != len(data) {
+		return nil, fmt.Errorf("read column chunk: %w", err)
+	}
+	if err := checkPages(data, md, rows, src); err != nil {
+		return nil, err
+	}
+	return pf.r.hold(off, data), nil
+}
+
+// maxExpansion is the most codec can expand data: no page can decompress
+// to more than that many times its size, whatever its header claims.
+// Each is its format's limit, rounded up: deflate 1032:1, snappy about
+// 21:1 (a 3-byte copy of 64 bytes), LZ4 255:1, a zstd RLE block 128 KiB
+// from 4 bytes; brotli's is not as simple to state, and gets 2^20.
+func maxExpansion(codec format.CompressionCodec) int64 {
+	switch codec {
+	case format.Uncompressed:
+		return 1
+	case format.Snappy:
+		return 32
+	case format.Gzip:
+		return 1100
+	case format.Lz4, format.Lz4Raw:
+		return 256
+	case format.Zstd:
+		return 1 << 15
+	}
+	return 1 << 20
+}
+
+// maxPageBytes bounds a page's decompressed size whatever its codec.
+// Writers cut pages at about 1 MiB (parquet-mr, Arrow, DuckDB); a page
+// claiming more than 256 MiB is corrupt, not large.
+const maxPageBytes = 256 << 20
+
+// checkPages walks the page headers of a column chunk and checks what
+// parquet-go would trust: each page fits in what is left of the chunk and
+// decompresses to no more than its codec can expand it to, a dictionary's
+// values fit its decompressed size (at least one byte each, four for
+// text), and a page of a column that is not a list holds no more values
+// than the row group has rows. A header that does not decode is left for
+// parquet-go to report.
+func checkPages(data []byte, md *format.ColumnMetaData, rows int64, src source) error {
+	proto := &thrift.CompactProtocol{}
+	for pos := 0; pos < len(data); {
+		pr := proto.NewReaderFromBytes(data[pos:])
+		var h format.PageHeader
+		if err := thrift.NewDecoder(pr).Decode(&h); err != nil {
+			return nil
+		}
+		at := pos
+		pos += pr.BytesRead()
+		size := int(h.CompressedPageSize)
+		if size < 0 || size > len(data)-pos {
+			return fmt.Errorf("page at byte %d of the column chunk claims %d bytes, %d are left", at, size, len(data)-pos)
+		}
+		pos += size
+		unc := int64(h.UncompressedPageSize)
+		if unc > maxPageBytes || unc > maxExpansion(md.Codec)*int64(size)+64 {
+			return fmt.Errorf("page at byte %d of the column chunk claims %d bytes decompressed from %d, more than %s can expand to",
+				at, unc, size, md.Codec)
+		}
+		var values int64
+		switch h.Type {
+		case format.DictionaryPage:
+			values = int64(h.DictionaryPageHeader.V.NumValues)
+			width := int64(1)
+			if src.phys == parquet.ByteArray {
+				width = 4 // each value has a 4-byte length
+			}
+			if values*width > unc {
+				return fmt.Errorf("dictionary page at byte %d of the column chunk claims %d values in %d bytes", at, values, unc)
+			}
+		case format.DataPage:
+			values = int64(h.DataPageHeader.V.NumValues)
+		case format.DataPageV2:
+			values = int64(h.DataPageHeaderV2.V.NumValues)
+		}
+		if h.Type != format.DictionaryPage && !src.repeated && values > rows {
+			return fmt.Errorf("page at byte %d of the column chunk claims %d values, the row group has %d rows", at, values, rows)
+		}
+	}
+	return nil
+}
+
+// readTail reads the object's last min(n, size) bytes — the read
+// parquet-go's optimistic footer read makes, so it costs no extra round
+// trip — and checks the footer length they end with. parquet-go allocates
+// a buffer of whatever length the footer claims before finding out that
+// the object is shorter: a corrupt or truncated file must not cost 4 GiB.
+func readTail(ra io.ReaderAt, size int64, n int) (*objectReader, error) {
+	t := &objectReader{ReaderAt: ra, off: size - min(int64(n), size)}
+	t.tail = make([]byte, size-t.off)
+	if k, err := ra.ReadAt(t.tail, t.off); k != len(t.tail) {
+		return nil, fmt.Errorf("read footer: %w", err)
+	}
+	// "PAR1", the footer, its 4-byte length and "PAR1" (or "PARE",
+	// encrypted).
+	if size < 12 {
+		return nil, fmt.Errorf("%d bytes is too short for a Parquet file", size)
+	}
+	if m := string(t.tail[len(t.tail)-4:]); m != "PAR1" && m != "PARE" {
+		return nil, fmt.Errorf("the file does not end in PAR1: it is truncated or not Parquet")
+	}
+	if l := int64(binary.LittleEndian.Uint32(t.tail[len(t.tail)-8:])); l > size-12 {
+		return nil, fmt.Errorf("footer claims %d bytes in a %d-byte object: the file is truncated or corrupt", l, size)
+	}
+	return t, nil
+}
+
+// checkRowCounts checks the row counts of the footer against each other:
+// a row group with a negative count, or row groups that do not add up to
+// the file's count, mean a corrupt footer, and the counts are what the
+// reader checks the decoded values against.
+func checkRowCounts(f *parquet.File) error {
+	var sum int64
+	for i, rg := range f.RowGroups() {
+		n := rg.NumRows()
+		if n < 0 || n > math.MaxInt64-sum {
+			return fmt.Errorf("footer is corrupt: row group %d declares %d rows", i, n)
+		}
+		sum += n
+	}
+	if sum != f.NumRows() {
+		return fmt.Errorf("footer is corrupt: it declares %d rows, its %d row groups %d", f.NumRows(), len(f.RowGroups()), sum)
+	}
+	return nil
 }
 
 // source describes how a Parquet leaf column's values convert.
@@ -105,6 +371,12 @@ func (s *Source) bindParquet(f *parquet.File) ([]binding, []string) {
 			}
 			continue
 		}
+		if n := countFields(schema, name); n > 1 {
+			// Ambiguous, as in a CSV header; no writer makes this, a
+			// corrupt or hand-built footer can.
+			probs = append(probs, fmt.Sprintf("column %q (for %s) appears %d times in the schema", name, fld.Name, n))
+			continue
+		}
 		leaf, _ := schema.Lookup(cols[idx]...)
 		src := sourceOf(leaf)
 		if fld.Kind == Time {
@@ -124,6 +396,16 @@ func (s *Source) bindParquet(f *parquet.File) ([]binding, []string) {
 		binds = append(binds, binding{field: fi, column: leaf.ColumnIndex, kind: kind, src: src})
 	}
 	return binds, probs
+}
+
+func countFields(schema *parquet.Schema, name string) int {
+	n := 0
+	for _, f := range schema.Fields() {
+		if f.Name() == name {
+			n++
+		}
+	}
+	return n
 }
 
 func topLevel(cols [][]string) string {
@@ -238,7 +520,8 @@ func describe(src source) string {
 }
 
 // readRowGroup decodes row group gi of pf into batch.
-func (s *Source) readRowGroup(pf *parquetFile, key string, gi int, first int64, batch *Batch) error {
+func (s *Source) readRowGroup(pf *parquetFile, key string, gi int, first int64, batch *Batch) (err error) {
+	defer guard(&err, func() { err = fmt.Errorf("read %s row group %d: %w", key, gi, err) })
 	rg := pf.file.RowGroups()[gi]
 	n := int(rg.NumRows())
 	batch.Key, batch.FirstRow, batch.N, batch.Malformed = key, first, n, nil
@@ -251,12 +534,15 @@ func (s *Source) readRowGroup(pf *parquetFile, key string, gi int, first int64, 
 	chunks := rg.ColumnChunks()
 	for _, bd := range pf.binds {
 		col := &batch.Cols[bd.field]
-		col.reset(bd.kind, n)
-		var err error
-		if bd.src.repeated {
-			err = readRepeated(chunks[bd.column], bd.src, col, n)
-		} else {
-			err = readChunk(chunks[bd.column], bd.src, col, n)
+		col.reset(bd.kind, 0) // grown page by page, to what the pages hold
+		var drop func()
+		if drop, err = pf.loadChunk(gi, bd.column, int64(n), bd.src); err == nil {
+			if bd.src.repeated {
+				err = readRepeated(chunks[bd.column], bd.src, col, n)
+			} else {
+				err = readChunk(chunks[bd.column], bd.src, col, n)
+			}
+			drop()
 		}
 		if err != nil {
 			name, _ := s.physical(s.Fields[bd.field])
@@ -283,14 +569,15 @@ func readChunk(chunk parquet.ColumnChunk, src source, col *Column, n int) error 
 			return err
 		}
 		np := int(page.NumValues())
-		if row+np > n {
+		if np < 0 || row+np > n {
 			parquet.Release(page)
 			return fmt.Errorf("more values than the row group declares (%d)", n)
 		}
 		if page.Dictionary() == nil {
 			allDict = false
 		}
-		err = decodePage(page, src, col, row, np, n, &dc)
+		col.grow(row+np, n)
+		err = decodePage(page, src, col, row, np, row+np, &dc)
 		parquet.Release(page)
 		if err != nil {
 			return err
@@ -346,7 +633,8 @@ func (dc *dictCache) prepare(dict parquet.Dictionary, src source, kind Kind) {
 	}
 }
 
-// decodePage writes the np rows of page at rows [row, row+np) of col. The
+// decodePage writes the np rows of page at rows [row, row+np) of col, which
+// has n rows (row+np, or more). The
 // page's defined values are first written densely from row on, then
 // spread over the rows their definition levels say are not null.
 func decodePage(page parquet.Page, src source, col *Column, row, np, n int, dc *dictCache) error {
@@ -489,23 +777,39 @@ func decodePlain(vals encoding.Values, src source, col *Column, row, nn, n int) 
 				}
 			case src.unit < 0:
 				for k, x := range dst {
-					dst[k] = x * -src.unit
+					us, ok := mulMicros(x, -src.unit)
+					dst[k] = us
+					if !ok {
+						col.setBad(row+k, n, strconv.FormatInt(x, 10))
+					}
 				}
 			}
 			return true
 		case src.isDate && src.phys == parquet.Int32:
 			for k, v := range vals.Int32()[:nn] {
-				dst[k] = int64(v) * 86_400_000_000
+				us, ok := dateMicros(int64(v))
+				dst[k] = us
+				if !ok {
+					col.setBad(row+k, n, strconv.FormatInt(int64(v), 10))
+				}
 			}
 			return true
-		case src.epochNumber() && src.phys == parquet.Int64:
-			for k, v := range vals.Int64()[:nn] {
-				dst[k] = src.epoch.micros(v)
+		case src.epochNumber() && (src.phys == parquet.Int64 || src.phys == parquet.Int32):
+			var vs []int64
+			if src.phys == parquet.Int64 {
+				vs = vals.Int64()[:nn]
+			} else {
+				for k, v := range vals.Int32()[:nn] {
+					dst[k] = int64(v)
+				}
+				vs = dst
 			}
-			return true
-		case src.epochNumber() && src.phys == parquet.Int32:
-			for k, v := range vals.Int32()[:nn] {
-				dst[k] = src.epoch.micros(int64(v))
+			for k, v := range vs {
+				us, ok := src.epoch.micros(v)
+				dst[k] = us
+				if !ok {
+					col.setBad(row+k, n, strconv.FormatInt(v, 10))
+				}
 			}
 			return true
 		}
@@ -632,9 +936,10 @@ func readRepeated(chunk parquet.ColumnChunk, src source, col *Column, n int) err
 						parquet.Release(page)
 						return fmt.Errorf("more rows than the row group declares (%d)", n)
 					}
+					col.grow(row+1, n)
 					col.L[row] = nil
 					if v.DefinitionLevel() == 0 {
-						col.setNull(row, n)
+						col.setNull(row, row+1)
 					}
 				}
 				if v.DefinitionLevel() == src.maxDef && col.Kind == StringList {
@@ -681,7 +986,8 @@ func convert(v parquet.Value, src source, col *Column, i, n int) {
 		case parquet.Double:
 			col.Str[i] = strconv.FormatFloat(v.Double(), 'g', -1, 64)
 		case parquet.Int96:
-			col.Str[i] = formatMicros(int96Micros(v.Int96()))
+			us, _ := int96Micros(v.Int96())
+			col.Str[i] = formatMicros(us)
 		}
 	case Float, Int:
 		var f float64
@@ -722,24 +1028,45 @@ func convert(v parquet.Value, src source, col *Column, i, n int) {
 	case Time:
 		switch {
 		case src.phys == parquet.Int96:
-			col.I[i] = int96Micros(v.Int96())
+			us, ok := int96Micros(v.Int96())
+			if !ok {
+				col.setBad(i, n, fmt.Sprint(v.Int96()))
+				return
+			}
+			col.I[i] = us
 		case src.isDate:
-			col.I[i] = int64(v.Int32()) * 86_400_000_000
+			us, ok := dateMicros(int64(v.Int32()))
+			if !ok {
+				col.setBad(i, n, fmt.Sprint(v.Int32()))
+				return
+			}
+			col.I[i] = us
 		case src.isTime:
-			x := v.Int64()
+			x, ok := v.Int64(), true
 			switch {
 			case src.unit > 1:
 				x = floorDiv(x, src.unit)
 			case src.unit < 0:
-				x *= -src.unit
+				x, ok = mulMicros(x, -src.unit)
+			}
+			if !ok {
+				col.setBad(i, n, fmt.Sprint(v.Int64()))
+				return
 			}
 			col.I[i] = x
 		case src.epochNumber():
 			switch src.phys {
-			case parquet.Int32:
-				col.I[i] = src.epoch.micros(int64(v.Int32()))
-			case parquet.Int64:
-				col.I[i] = src.epoch.micros(v.Int64())
+			case parquet.Int32, parquet.Int64:
+				x := v.Int64()
+				if src.phys == parquet.Int32 {
+					x = int64(v.Int32())
+				}
+				us, ok := src.epoch.micros(x)
+				if !ok {
+					col.setBad(i, n, fmt.Sprint(x))
+					return
+				}
+				col.I[i] = us
 			default:
 				f := v.Double()
 				if src.phys == parquet.Float {
@@ -792,9 +1119,14 @@ func floorDiv(a, b int64) int64 {
 }
 
 // int96Micros decodes the legacy Impala/Spark INT96 timestamp: nanoseconds
-// of the day in the low 8 bytes, the Julian day in the high 4.
-func int96Micros(x deprecated.Int96) int64 {
+// of the day in the low 8 bytes, the Julian day in the high 4. It reports
+// false when the instant overflows int64 microseconds.
+func int96Micros(x deprecated.Int96) (int64, bool) {
 	nanos := int64(uint64(x[1])<<32 | uint64(x[0]))
 	day := int64(x[2]) - 2_440_588
-	return day*86_400_000_000 + nanos/1000
+	us, ok := dateMicros(day)
+	if !ok || (nanos > 0 && us > math.MaxInt64-nanos/1000) || (nanos < 0 && us < math.MinInt64-nanos/1000) {
+		return 0, false
+	}
+	return us + nanos/1000, true
 }

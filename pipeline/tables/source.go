@@ -196,7 +196,11 @@ func (s *Source) Inspect(ctx context.Context) (*Inspection, error) {
 }
 
 // intBounds reads an integer column chunk's min and max statistics.
+// Statistics that parquet-go cannot decode (corrupt: shorter than their
+// type) count as none; they are only a hint.
 func intBounds(c parquet.ColumnChunk) (lo, hi int64, ok bool) {
+	var err error
+	defer guard(&err, func() { lo, hi, ok = 0, 0, false })
 	b, is := c.(interface {
 		Bounds() (min, max parquet.Value, ok bool)
 	})

@@ -10,8 +10,13 @@
 // Values that cannot be converted to the logical type (a CSV amount of
 // "abc", a timestamp of "not-a-date") are not errors of the scan: the cell is
 // marked Bad with its raw text, and the caller decides whether the row is
-// quarantined. A schema that lacks a required column, or has a column whose
-// type can never convert, is an error before any row is read.
+// quarantined. A schema that lacks a required column, has a column whose
+// type can never convert, or holds a mapped column twice, is an error
+// before any row is read. So is a corrupt Parquet object — a footer or page
+// header whose claims contradict the object, each other or its codec —
+// when it is found: no buffer is sized by such a claim before it is
+// checked, and a panic of the Parquet decoder becomes an error naming the
+// object.
 //
 // Parquet pages are decoded typed, straight from parquet-go's page buffers
 // (no boxed parquet.Value per cell on the common paths), and a string column
@@ -108,18 +113,35 @@ func SplitColumn(spec string) (string, TimeUnit) {
 }
 
 // micros converts a count of u since the epoch to microseconds, flooring
-// nanoseconds.
-func (u TimeUnit) micros(v int64) int64 {
+// nanoseconds, or reports false when the instant is beyond what int64
+// microseconds hold (about 292,000 years either side of 1970).
+func (u TimeUnit) micros(v int64) (int64, bool) {
 	switch u {
 	case EpochSeconds:
-		return v * 1_000_000
+		return mulMicros(v, 1_000_000)
 	case EpochMillis:
-		return v * 1000
+		return mulMicros(v, 1000)
 	case EpochNanos:
-		return floorDiv(v, 1000)
+		return floorDiv(v, 1000), true
 	}
-	return v
+	return v, true
 }
+
+// mulMicros is v×f, or false when it overflows. An instant that overflows
+// is not a timestamp anyone meant: wrapped around, it would land on some
+// arbitrary day — possibly inside the run's window — so it is a bad value
+// instead.
+func mulMicros(v, f int64) (int64, bool) {
+	if v > math.MaxInt64/f || v < math.MinInt64/f {
+		return 0, false
+	}
+	return v * f, true
+}
+
+const dayMicros = 86_400_000_000
+
+// dateMicros is the start of day d since the epoch (Parquet DATE).
+func dateMicros(d int64) (int64, bool) { return mulMicros(d, dayMicros) }
 
 func (u TimeUnit) microsFloat(v float64) (int64, bool) {
 	f := v
@@ -194,6 +216,38 @@ func (c *Column) reset(kind Kind, n int) {
 	}
 }
 
+// grow lengthens the column to n rows, keeping its rows and clearing the
+// new ones; its buffers never grow past limit. Parquet columns grow page
+// by page with the values actually decoded, not to the row count a footer
+// declares: a corrupt footer claiming 2^40 rows is found out at its first
+// page instead of allocating for all of them.
+func (c *Column) grow(n, limit int) {
+	switch c.Kind {
+	case String:
+		c.Str = extend(c.Str, n, limit)
+	case Float:
+		c.F = extend(c.F, n, limit)
+	case Int, Time:
+		c.I = extend(c.I, n, limit)
+	case Bool:
+		c.B = extend(c.B, n, limit)
+	case StringList:
+		c.L = extend(c.L, n, limit)
+	}
+	if c.Null != nil {
+		c.nullBuf = extend(c.Null, n, limit)
+		c.Null = c.nullBuf
+	}
+	if c.Bad != nil {
+		c.badBuf, c.rawBuf = extend(c.Bad, n, limit), extend(c.BadRaw, n, limit)
+		c.Bad, c.BadRaw = c.badBuf, c.rawBuf
+	}
+	if c.Codes != nil {
+		c.codesBuf = extend(c.Codes, n, limit)
+		c.Codes = c.codesBuf
+	}
+}
+
 func (c *Column) setNull(i, n int) {
 	if c.Null == nil {
 		c.nullBuf = resize(c.nullBuf, n)
@@ -260,6 +314,24 @@ func resize[T any](s []T, n int) []T {
 		return s
 	}
 	return make([]T, n, n+n/8)
+}
+
+// extend returns s with length n (never less than it has), its first rows
+// kept and the new ones cleared. A new array doubles the old one, up to
+// limit, so that growing page by page costs amortised constant time.
+func extend[T any](s []T, n, limit int) []T {
+	if n <= len(s) {
+		return s
+	}
+	if cap(s) >= n {
+		old := len(s)
+		s = s[:n]
+		clear(s[old:])
+		return s
+	}
+	t := make([]T, n, max(n, min(2*cap(s), limit)))
+	copy(t, s)
+	return t
 }
 
 // SchemaError says an input's columns do not fit the mapping. It is

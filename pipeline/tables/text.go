@@ -44,7 +44,7 @@ func parseTimeUnit(s string, unit TimeUnit, extra []string) (int64, bool) {
 	if unit != NoUnit {
 		t := strings.TrimSpace(s)
 		if v, err := strconv.ParseInt(t, 10, 64); err == nil {
-			return unit.micros(v), true
+			return unit.micros(v)
 		}
 		if f, err := strconv.ParseFloat(t, 64); err == nil {
 			return unit.microsFloat(f)

@@ -1,0 +1,145 @@
+package tables
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-oss/strata/pipeline/objstore"
+)
+
+// TestCorruptParquet pins what the fuzz seeds that once crashed, hung or
+// allocated gigabytes now do: fail with an error naming the object and
+// saying what is wrong, within the fuzz budget of time and memory.
+func TestCorruptParquet(t *testing.T) {
+	seeds := parquetSeeds(t)
+	cases := []struct {
+		seed string
+		want string // in the error of Inspect, or of Scan when Inspect passes
+	}{
+		// parquet-go allocated the 4 GiB the footer length claimed.
+		{"footer-length-4gib", "footer claims 4294967280 bytes in a 6176-byte object"},
+		// A row group claiming 2^40 rows was allocated for up front.
+		{"footer-rows-2e40", "footer is corrupt: it declares 1099511627776 rows, its 3 row groups 1099511627783"},
+		{"footer-rows-2e40-consistent", "read orders/part-0.parquet row group 0 column cust_id: read 5 values for 1099511627776 rows"},
+		// Row counts that disagree were not noticed.
+		{"footer-file-rows-only", "footer is corrupt: it declares 3 rows, its 3 row groups 12"},
+		{"footer-no-row-groups", "footer is corrupt: it declares 12 rows, its 0 row groups 0"},
+		{"footer-rows-negative", "row group 1 num_rows=-7 is negative"}, // parquet-go's own check
+		// parquet-go panicked on these.
+		{"footer-type-int64-as-double", "corrupt file: the Parquet decoder failed: DECIMAL must be of type"},
+		{"footer-type-string-as-int32", "decoding page 0 of column \"cust_id\": PLAIN: cannot decode INT32"}, // statistics panicked; now ignored
+		{"truncated-half", "truncated or not Parquet"},
+		// parquet-go allocated what page headers claimed: 2.8 GiB, 16 GiB.
+		{"dict-compressed-size-2gib", "read orders/part-0.parquet row group 0 column cust_id: page at byte 0 of the column chunk claims 2147483647 bytes"},
+		{"dict-num-values-2e31", "dictionary page at byte 0 of the column chunk claims 2147483647 values in"},
+		{"page-uncompressed-size-2gib", "claims 2147483647 bytes decompressed from"},
+		{"page-num-values-2e31", "claims 2147483647 values, the row group has 5 rows"},
+		{"page-compressed-size-2gib", "page at byte 0 of the column chunk claims 2147483647 bytes"},
+		{"empty", "0 bytes is too short for a Parquet file"},
+	}
+	const key = "orders/part-0.parquet"
+	for _, tc := range cases {
+		t.Run(tc.seed, func(t *testing.T) {
+			data, ok := seeds[tc.seed]
+			if !ok {
+				t.Fatalf("no seed %q", tc.seed)
+			}
+			b := objstore.NewMem()
+			upload(t, b, key, data)
+			src := &Source{Bucket: b, Columns: fuzzParquetColumns, Fields: fuzzFields}
+			start, before := time.Now(), heapAllocs()
+			_, err := src.Inspect(context.Background())
+			if err == nil {
+				err = src.Scan(context.Background(), func(*Batch) error { return nil })
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), key) {
+				t.Fatalf("error %v, want one naming %s and containing %q", err, key, tc.want)
+			}
+			if d, n := time.Since(start), heapAllocs()-before; d > time.Second || n > fuzzAllocBudget {
+				t.Errorf("took %v and %d MiB", d, n>>20)
+			}
+		})
+	}
+}
+
+// TestParquetTimestampOverflow: instants beyond int64 microseconds are
+// bad cells with their raw value, not wrapped-around dates.
+func TestParquetTimestampOverflow(t *testing.T) {
+	type row struct {
+		Ms    int64 `parquet:"ms,timestamp(millisecond)"`
+		Day   int32 `parquet:"day,date"`
+		Epoch int64 `parquet:"epoch"`
+	}
+	rows := []row{{Ms: 1000, Day: 1, Epoch: 1}, {Ms: math.MaxInt64, Day: math.MaxInt32, Epoch: math.MinInt64}}
+	b := objstore.NewMem()
+	upload(t, b, "t/x.parquet", writeParquet(t, rows))
+	src := &Source{Bucket: b, Prefix: "t", Columns: map[string]string{"e": "epoch:epoch_s"},
+		Fields: []Field{{Name: "ms", Kind: Time}, {Name: "day", Kind: Time}, {Name: "e", Kind: Time}}}
+	got := scanAll(t, src)
+	if len(got) != 1 || got[0].N != 2 {
+		t.Fatalf("batches %+v", got)
+	}
+	want := [][2]int64{{1_000_000, 86_400_000_000}, {1_000_000, 0}}
+	for fi, c := range got[0].Cols {
+		if c.IsBad(0) || c.I[0] != [...]int64{want[0][0], want[0][1], want[1][0]}[fi] {
+			t.Errorf("%s row 0: %v bad=%v", src.Fields[fi].Name, c.I[0], c.IsBad(0))
+		}
+		if !c.IsBad(1) || c.BadRaw[1] == "" {
+			t.Errorf("%s row 1: %v not bad (raw %q)", src.Fields[fi].Name, c.I[1], c.BadRaw)
+		}
+	}
+	// The same rules for text.
+	for _, s := range []string{"9223372036854775807", "-9223372036854775"} {
+		if us, ok := parseTimeUnit(s, EpochSeconds, nil); ok {
+			t.Errorf("%s epoch seconds parsed as %d", s, us)
+		}
+	}
+	if _, ok := int96Micros([3]uint32{0, 0, math.MaxUint32}); ok {
+		t.Error("INT96 of Julian day 2^32-1 did not overflow")
+	}
+}
+
+// TestDuplicateMappedColumn: a mapped column that appears twice is a
+// schema problem; an unmapped one is not.
+func TestDuplicateMappedColumn(t *testing.T) {
+	b := objstore.NewMem()
+	upload(t, b, "t/x.csv", []byte("id,amount,amount,note,note\na,1,2,x,y\n"))
+	src := &Source{Bucket: b, Prefix: "t", Fields: []Field{{Name: "id", Kind: String, Required: true}, {Name: "amount", Kind: Float}}}
+	var se *SchemaError
+	if err := src.CheckSchema(context.Background()); !errors.As(err, &se) || !strings.Contains(err.Error(), `column "amount" (for amount) appears 2 times in the header`) {
+		t.Fatalf("got %v", err)
+	}
+	src.Fields[1].Name = "note2"
+	if err := src.CheckSchema(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCSVByteOrderMark: a BOM is skipped before parsing, also in front of
+// a quoted header (Excel's "CSV UTF-8") and inside a gzipped object;
+// before, the quote after it was "bare" and the object unreadable.
+func TestCSVByteOrderMark(t *testing.T) {
+	for _, key := range []string{"t/x.csv", "t/x.csv.gz"} {
+		data := []byte("\ufeff\"id\",\"amount\"\r\n\"a\",\"1.5\"\r\n")
+		if strings.HasSuffix(key, ".gz") {
+			var buf bytes.Buffer
+			zw := gzip.NewWriter(&buf)
+			zw.Write(data)
+			zw.Close()
+			data = buf.Bytes()
+		}
+		b := objstore.NewMem()
+		upload(t, b, key, data)
+		src := &Source{Bucket: b, Prefix: "t", Fields: []Field{{Name: "id", Kind: String, Required: true}, {Name: "amount", Kind: Float}}}
+		got := scanAll(t, src)
+		if len(got) != 1 || got[0].N != 1 || got[0].Cols[0].Str[0] != "a" || got[0].Cols[1].F[0] != 1.5 {
+			t.Errorf("%s: batches %+v", key, got)
+		}
+	}
+}
