@@ -3,9 +3,7 @@ package features
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -85,14 +83,19 @@ type shared struct {
 
 func (e *engine) Begin(info extract.Info) error {
 	e.info = info
-	// Decoding a row and aggregating it cost about the same, and the
-	// decoders are Workers goroutines already: half as many shards keep
-	// the processors busy without two shards scanning every block.
+	// Shards: the readers sort each block's rows by shard (Parts), so
+	// shards do not scan each other's rows. While reading, decoding a row
+	// and aggregating it cost about the same and the decoders are Workers
+	// goroutines already, so half as many shards keep the processors busy
+	// (and hold less memory: on 50M rows, 457 MiB with one shard on 2
+	// cores, 750 MiB with two). With PurchaseDays the per-shard work after
+	// reading — sorting the purchase log into day lists — dominates, and
+	// one shard per worker runs it in parallel: on 10M rows it took
+	// 1.2–1.5 s with one shard, 0.7–1.0 s with two.
 	n := (e.opt.Workers + 1) / 2
-	if os.Getenv("ZZ_S") != "" {
-		n, _ = strconv.Atoi(os.Getenv("ZZ_S"))
+	if e.opt.PurchaseDays {
+		n = e.opt.Workers
 	}
-
 	for i := range n {
 		s := newShard(i, n, e.opt, info)
 		ch := make(chan *shared, 4)
