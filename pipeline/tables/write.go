@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"runtime"
 	"sort"
+	"sync"
 	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
@@ -122,6 +124,7 @@ func (f namedField) Value(reflect.Value) reflect.Value { return reflect.Value{} 
 // WriteOptions are the knobs of WriteParquet.
 type WriteOptions struct {
 	RowsPerGroup int               // default 131072
+	Workers      int               // row groups encoded at once; ≤ 0: GOMAXPROCS
 	Metadata     map[string]string // file key-value metadata
 }
 
@@ -160,37 +163,70 @@ func WriteParquet(w io.Writer, cols []OutColumn, opt WriteOptions) error {
 		wopts = append(wopts, parquet.KeyValueMetadata(k, opt.Metadata[k]))
 	}
 	pw := parquet.NewWriter(w, wopts...)
-	// Column by column, a row group at a time: each column's values go
-	// straight to its writer, without assembling rows, which costs a
-	// slice per row and scatters every column across all of them.
-	cws := pw.ColumnWriters()
-	const chunk = 8192
-	vals := make([]parquet.Value, chunk)
-	for start := 0; start < n; start += rows {
-		end := min(start+rows, n)
-		for c := range cols {
-			col := &cols[c]
-			for lo := start; lo < end; lo += chunk {
-				hi := min(lo+chunk, end)
-				for i := lo; i < hi; i++ {
-					v := col.value(i)
-					def := 0
-					if col.Optional && !v.IsNull() {
-						def = 1
-					}
-					vals[i-lo] = v.Level(0, def, c)
-				}
-				if _, err := cws[c].WriteRowValues(vals[:hi-lo]); err != nil {
-					return fmt.Errorf("write parquet column %s: %w", col.Name, err)
-				}
-			}
+	// Row groups are encoded and compressed in parallel, a batch of as
+	// many as there are workers at a time, and committed in order, so the
+	// bytes do not depend on the workers. Within a group, column by column:
+	// each column's values go straight to its writer, without assembling
+	// rows, which costs a slice per row and scatters every column.
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	for start := 0; start < n; start += rows * workers {
+		var groups []*parquet.ConcurrentRowGroupWriter
+		for lo := start; lo < min(start+rows*workers, n); lo += rows {
+			groups = append(groups, pw.BeginRowGroup())
 		}
-		if err := pw.Flush(); err != nil {
-			return fmt.Errorf("write parquet row group: %w", err)
+		errs := make([]error, len(groups))
+		var wg sync.WaitGroup
+		for g, rg := range groups {
+			lo := start + g*rows
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[g] = writeGroup(rg, cols, lo, min(lo+rows, n))
+			}()
+		}
+		wg.Wait()
+		for g, rg := range groups {
+			if errs[g] != nil {
+				return errs[g]
+			}
+			if _, err := rg.Commit(); err != nil {
+				return fmt.Errorf("write parquet row group: %w", err)
+			}
 		}
 	}
 	if err := pw.Close(); err != nil {
 		return fmt.Errorf("close parquet writer: %w", err)
+	}
+	return nil
+}
+
+// writeGroup writes rows [lo, hi) of cols into the row group rg.
+func writeGroup(rg *parquet.ConcurrentRowGroupWriter, cols []OutColumn, lo, hi int) error {
+	const chunk = 8192
+	vals := make([]parquet.Value, chunk)
+	cws := rg.ColumnWriters()
+	for c := range cols {
+		col := &cols[c]
+		for a := lo; a < hi; a += chunk {
+			b := min(a+chunk, hi)
+			for i := a; i < b; i++ {
+				v := col.value(i)
+				def := 0
+				if col.Optional && !v.IsNull() {
+					def = 1
+				}
+				vals[i-a] = v.Level(0, def, c)
+			}
+			if _, err := cws[c].WriteRowValues(vals[:b-a]); err != nil {
+				return fmt.Errorf("write parquet column %s: %w", col.Name, err)
+			}
+		}
+	}
+	if err := rg.Flush(); err != nil {
+		return fmt.Errorf("write parquet row group: %w", err)
 	}
 	return nil
 }
