@@ -51,26 +51,8 @@ duck=$(cd "$repo" && go run ./internal/duckdbtest/install) || die "installing Du
 export NODE_PATH="${duck##* in }/node_modules"
 export OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 GOMAXPROCS=2
 
-locked() { if [ -n "$lock" ]; then flock "$lock" "$@"; else "$@"; fi; }
-busy() {
-	local a b
-	read -r -a a < <(grep '^cpu ' /proc/stat)
-	sleep 2
-	read -r -a b < <(grep '^cpu ' /proc/stat)
-	local ta=0 tb=0 i
-	for i in 1 2 3 4 5 6 7 8; do ta=$((ta + a[i])); tb=$((tb + b[i])); done
-	local idle=$(((b[4] + b[5]) - (a[4] + a[5]))) total=$((tb - ta))
-	echo $((total > 0 ? 100 * (total - idle) / total : 0))
-}
-wait_quiet() {
-	local b waited=0
-	while b=$(busy); [ "$b" -ge "$max_busy" ] && [ $waited -lt 600 ]; do
-		echo "run.sh: machine ${b}% busy, waiting" >&2
-		sleep 8
-		waited=$((waited + 10))
-	done
-	echo "$b"
-}
+# shellcheck source=../lib.sh
+. "$repo/bench/lib.sh"
 # timed NAME CMD...: CMD under the lock and GNU time; stdout to NAME.out,
 # stderr to NAME.err, GNU time's report to NAME.time.
 timed() {

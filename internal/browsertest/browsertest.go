@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/strata-oss/strata/internal/npmcache"
 )
 
 // Version is the pinned playwright-core release.
@@ -102,30 +104,9 @@ func Chromium() (string, error) {
 }
 
 // Install installs the pinned playwright-core if needed and returns its
-// directory.
+// directory. playwright-core ships no browser and downloads none.
 func Install() (string, error) {
-	d := os.Getenv("STRATA_BROWSER_DIR")
-	if d == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("find a cache directory: %w", err)
-		}
-		d = filepath.Join(cache, "strata-test", "browser")
-	}
-	mod := filepath.Join(d, "node_modules", "playwright-core", "package.json")
-	if data, err := os.ReadFile(mod); err == nil && bytes.Contains(data, []byte(`"version": "`+Version+`"`)) {
-		return d, nil
-	}
-	if err := os.MkdirAll(d, 0o755); err != nil {
-		return "", err
-	}
-	// playwright-core ships no browser and downloads none.
-	cmd := exec.Command("npm", "install", "--no-audit", "--no-fund", "--prefix", d, "playwright-core@"+Version)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("npm install playwright-core@%s: %v\n%s", Version, err, out)
-	}
-	return d, nil
+	return npmcache.Install("browser", "STRATA_BROWSER_DIR", "playwright-core", Version)
 }
 
 // Load opens the HTML file at path in headless Chromium, waits until the

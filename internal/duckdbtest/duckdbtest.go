@@ -11,12 +11,13 @@ package duckdbtest
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/strata-oss/strata/internal/npmcache"
 )
 
 // Version is the pinned @duckdb/node-api release.
@@ -40,27 +41,7 @@ var (
 
 // Install installs the pinned package if needed and returns its directory.
 func Install() (string, error) {
-	d := os.Getenv("STRATA_DUCKDB_DIR")
-	if d == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("find a cache directory: %w", err)
-		}
-		d = filepath.Join(cache, "strata-test", "duckdb")
-	}
-	mod := filepath.Join(d, "node_modules", "@duckdb", "node-api", "package.json")
-	if data, err := os.ReadFile(mod); err == nil && bytes.Contains(data, []byte(`"version": "`+Version+`"`)) {
-		return d, nil
-	}
-	if err := os.MkdirAll(d, 0o755); err != nil {
-		return "", err
-	}
-	cmd := exec.Command("npm", "install", "--no-audit", "--no-fund", "--prefix", d, "@duckdb/node-api@"+Version)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("npm install @duckdb/node-api@%s: %v\n%s", Version, err, out)
-	}
-	return d, nil
+	return npmcache.Install("duckdb", "STRATA_DUCKDB_DIR", "@duckdb/node-api", Version)
 }
 
 // Query runs sql and returns its rows, each column rendered as DuckDB's
