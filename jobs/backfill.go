@@ -150,6 +150,13 @@ loop:
 		case <-ctx.Done():
 			break loop
 		}
+		// A date that stopped the backfill frees its slot after it
+		// cancelled ctx: with both ready, select may take the slot, so the
+		// stop is checked again before starting another date.
+		if ctx.Err() != nil {
+			<-sem
+			break loop
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
