@@ -279,7 +279,7 @@ func TestDaemonScheduleAndBackfill(t *testing.T) {
 }
 
 // TestTwoDaemonsOneBucket: two daemons on one bucket for 16 ticks of a 2 s
-// every-second schedule, each tick standing for one date: every date is
+// schedule, each tick standing for one date: every date is
 // processed exactly once, by one daemon or the other.
 func TestTwoDaemonsOneBucket(t *testing.T) {
 	if testing.Short() {
