@@ -68,6 +68,7 @@ func printDemo(w io.Writer, res *jobs.DemoResult, took time.Duration) {
 		}
 	}
 	fmt.Fprintf(w, "  %-16s %s/models/dt=%s/model.json\n", "model", out, res.Run.AsOf)
+	fmt.Fprintf(w, "  %-16s %s/reports/dt=%s/report.html\n", "report", out, res.Run.AsOf)
 	fmt.Fprintf(w, "  %-16s %s/segments/dt=%s/_SUCCESS\n", "manifest", out, res.Run.AsOf)
 	fmt.Fprintf(w, "\nDone in %.1fs.\n", took.Seconds())
 }
