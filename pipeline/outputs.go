@@ -98,10 +98,10 @@ func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error 
 	if err != nil {
 		return err
 	}
-	if err := writeTable(ctx, pub, "segments", segs, meta); err != nil {
+	if err := writeTable(ctx, pub, cfg.Workers, "segments", segs, meta); err != nil {
 		return err
 	}
-	audienceResults, err := writeAudiences(ctx, pub, auds, segs, meta)
+	audienceResults, err := writeAudiences(ctx, pub, cfg.Workers, auds, segs, meta)
 	if err != nil {
 		return err
 	}
@@ -109,19 +109,19 @@ func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error 
 	if st.cluster != nil {
 		clusterFeatures = st.cluster.Model.Features
 	}
-	if err := writeTable(ctx, pub, "segment_summary", summaryColumns(summary, clusterFeatures, asOfDay), meta); err != nil {
+	if err := writeTable(ctx, pub, cfg.Workers, "segment_summary", summaryColumns(summary, clusterFeatures, asOfDay), meta); err != nil {
 		return err
 	}
 	if st.cluster != nil {
-		if err := writeTable(ctx, pub, "segment_migration", migrationColumns(st.cluster, asOfDay), meta); err != nil {
+		if err := writeTable(ctx, pub, cfg.Workers, "segment_migration", migrationColumns(st.cluster, asOfDay), meta); err != nil {
 			return err
 		}
 	}
-	if err := writeTable(ctx, pub, "quarantine", quarantineColumns(&ds.Quarantine, asOfDay), meta); err != nil {
+	if err := writeTable(ctx, pub, cfg.Workers, "quarantine", quarantineColumns(&ds.Quarantine, asOfDay), meta); err != nil {
 		return err
 	}
 	if st.recs != nil {
-		if err := writeTable(ctx, pub, "recommendations", st.recs.columns(st, asOfDay), meta); err != nil {
+		if err := writeTable(ctx, pub, cfg.Workers, "recommendations", st.recs.columns(st, asOfDay), meta); err != nil {
 			return err
 		}
 	}
@@ -131,7 +131,7 @@ func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error 
 		var keep []int
 		keep, withheld = publishable(cfg, st.feat)
 		featCols = featureTableColumns(st.ids, st.feat, keep, asOfDay)
-		if err := writeTable(ctx, pub, "features", featCols, meta); err != nil {
+		if err := writeTable(ctx, pub, cfg.Workers, "features", featCols, meta); err != nil {
 			return err
 		}
 	}
@@ -217,13 +217,13 @@ func columnNames(cols []tables.OutColumn) []string {
 	return names
 }
 
-func writeTable(ctx context.Context, pub *publish.Publisher, name string, cols []tables.OutColumn, meta map[string]string) error {
+func writeTable(ctx context.Context, pub *publish.Publisher, workers int, name string, cols []tables.OutColumn, meta map[string]string) error {
 	rows := 0
 	if len(cols) > 0 {
 		rows = rowsOf(&cols[0])
 	}
 	return pub.WritePart(ctx, name, 0, "parquet", int64(rows), func(w io.Writer) error {
-		return tables.WriteParquet(w, cols, tables.WriteOptions{Metadata: meta})
+		return tables.WriteParquet(w, cols, tables.WriteOptions{Metadata: meta, Workers: workers})
 	})
 }
 
