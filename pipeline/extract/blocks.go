@@ -287,18 +287,8 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 		if r.suppressed(&blk.Block, id, i) {
 			continue
 		}
-		reason := ""
+		reason := stampedRowProblem(b, &r.keys, id, ts, i)
 		var amount float64
-		switch {
-		case b.Malformed != nil && b.Malformed[i] != "":
-			reason = ReasonMalformedRow
-		case !r.keys.ok(id, i):
-			reason = ReasonMissingCustomerID
-		case ts.IsBad(i):
-			reason = ReasonBadTimestamp
-		case ts.IsNull(i):
-			reason = ReasonMissingTimestamp
-		}
 		isRefund := !refund.IsNull(i) && refund.B[i]
 		if reason == "" {
 			amount, reason = orderAmount(amt, qty, price, i)
@@ -634,6 +624,23 @@ func (r *eventReader) get() *EventBlock {
 	return blk
 }
 
+// stampedRowProblem is why row i of a table whose rows need a customer id
+// and a timestamp (orders, events) must be quarantined, before anything
+// table-specific is checked; "" when it has both.
+func stampedRowProblem(b *tables.Batch, keys *keyReader, id, ts *tables.Column, i int) string {
+	switch {
+	case b.Malformed != nil && b.Malformed[i] != "":
+		return ReasonMalformedRow
+	case !keys.ok(id, i):
+		return ReasonMissingCustomerID
+	case ts.IsBad(i):
+		return ReasonBadTimestamp
+	case ts.IsNull(i):
+		return ReasonMissingTimestamp
+	}
+	return ""
+}
+
 func (r *eventReader) read(b *tables.Batch, emit func(blockRef) error) error {
 	id, ts, typ, chn := &b.Cols[eCustomer], &b.Cols[eTime], &b.Cols[eType], &b.Cols[eChannel]
 	blk := r.get()
@@ -642,18 +649,9 @@ func (r *eventReader) read(b *tables.Batch, emit func(blockRef) error) error {
 		if r.suppressed(&blk.Block, id, i) {
 			continue
 		}
-		reason := ""
+		reason := stampedRowProblem(b, &r.keys, id, ts, i)
 		var code int32
-		switch {
-		case b.Malformed != nil && b.Malformed[i] != "":
-			reason = ReasonMalformedRow
-		case !r.keys.ok(id, i):
-			reason = ReasonMissingCustomerID
-		case ts.IsBad(i):
-			reason = ReasonBadTimestamp
-		case ts.IsNull(i):
-			reason = ReasonMissingTimestamp
-		default:
+		if reason == "" {
 			if code = r.typ.row(typ, i); code < 0 {
 				reason = ReasonMissingEventType
 			}

@@ -71,6 +71,28 @@ type shardDays struct {
 	spend []float64
 }
 
+// sortedIDs returns every shard's ids (ids(s), by the shard's row) in
+// ascending order, appending each one's shard<<32 | row to a.loc.
+func sortedIDs[T cmp.Ordered](a *Aggregates, total int, ids func(*shard) []T) []T {
+	type ref struct {
+		id  T
+		loc uint64
+	}
+	refs := make([]ref, 0, total)
+	for si, s := range a.shards {
+		for r, id := range ids(s) {
+			refs = append(refs, ref{id, uint64(si)<<32 | uint64(r)})
+		}
+	}
+	slices.SortFunc(refs, func(x, y ref) int { return cmp.Compare(x.id, y.id) })
+	out := make([]T, 0, total)
+	for _, r := range refs {
+		out = append(out, r.id)
+		a.loc = append(a.loc, r.loc)
+	}
+	return out
+}
+
 // order builds the customer dictionary in ascending id order: numeric
 // for integer ids, byte order for text. Directly addressed ids are walked
 // in order, without sorting.
@@ -96,39 +118,9 @@ func (a *Aggregates) order() {
 			}
 		}
 	case a.info.IntIDs:
-		type ref struct {
-			id  int64
-			loc uint64
-		}
-		refs := make([]ref, 0, total)
-		for si, s := range a.shards {
-			for r, id := range s.dict.ints {
-				refs = append(refs, ref{id, uint64(si)<<32 | uint64(r)})
-			}
-		}
-		slices.SortFunc(refs, func(x, y ref) int { return cmp.Compare(x.id, y.id) })
-		ints = make([]int64, 0, total)
-		for _, r := range refs {
-			ints = append(ints, r.id)
-			a.loc = append(a.loc, r.loc)
-		}
+		ints = sortedIDs(a, total, func(s *shard) []int64 { return s.dict.ints })
 	default:
-		type ref struct {
-			id  string
-			loc uint64
-		}
-		refs := make([]ref, 0, total)
-		for si, s := range a.shards {
-			for r, id := range s.dict.strs {
-				refs = append(refs, ref{id, uint64(si)<<32 | uint64(r)})
-			}
-		}
-		slices.SortFunc(refs, func(x, y ref) int { return strings.Compare(x.id, y.id) })
-		strs = make([]string, 0, total)
-		for _, r := range refs {
-			strs = append(strs, r.id)
-			a.loc = append(a.loc, r.loc)
-		}
+		strs = sortedIDs(a, total, func(s *shard) []string { return s.dict.strs })
 	}
 	for _, s := range a.shards {
 		s.dict.free()

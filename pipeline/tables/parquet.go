@@ -736,19 +736,13 @@ func decodePlain(vals encoding.Values, src source, col *Column, row, nn, n int) 
 			copy(col.F[row:row+nn], vals.Double())
 			return true
 		case parquet.Float:
-			for k, v := range vals.Float()[:nn] {
-				col.F[row+k] = float64(v)
-			}
+			convertAll(col.F[row:row+nn], vals.Float()[:nn])
 			return true
 		case parquet.Int64:
-			for k, v := range vals.Int64()[:nn] {
-				col.F[row+k] = float64(v)
-			}
+			convertAll(col.F[row:row+nn], vals.Int64()[:nn])
 			return true
 		case parquet.Int32:
-			for k, v := range vals.Int32()[:nn] {
-				col.F[row+k] = float64(v)
-			}
+			convertAll(col.F[row:row+nn], vals.Int32()[:nn])
 			return true
 		}
 	case Int:
@@ -760,9 +754,7 @@ func decodePlain(vals encoding.Values, src source, col *Column, row, nn, n int) 
 			copy(col.I[row:row+nn], vals.Int64())
 			return true
 		case parquet.Int32:
-			for k, v := range vals.Int32()[:nn] {
-				col.I[row+k] = int64(v)
-			}
+			convertAll(col.I[row:row+nn], vals.Int32()[:nn])
 			return true
 		}
 	case Time:
@@ -1129,4 +1121,11 @@ func int96Micros(x deprecated.Int96) (int64, bool) {
 		return 0, false
 	}
 	return us + nanos/1000, true
+}
+
+// convertAll converts src into dst, element by element.
+func convertAll[D, S int32 | int64 | float32 | float64](dst []D, src []S) {
+	for k, v := range src {
+		dst[k] = D(v)
+	}
 }
