@@ -46,13 +46,13 @@ type recommendations struct {
 	cats   []string
 }
 
-// categoryColumns are the feature table's category share columns that
-// name a category (not other, nor the unknown of blank categories).
-func categoryColumns(t *features.Table) []*features.Column {
+// shareColumns are the feature table's share columns of group ("category",
+// "channel") that name a level: not other, nor the unknown of blanks.
+func shareColumns(t *features.Table, group string) []*features.Column {
 	var out []*features.Column
 	for i := range t.Cols {
 		c := &t.Cols[i]
-		if c.Kind == features.Share && c.Group == "category" && c.Level != "other" && c.Level != "unknown" {
+		if c.Kind == features.Share && c.Group == group && c.Level != "other" && c.Level != "unknown" {
 			out = append(out, c)
 		}
 	}
@@ -69,7 +69,7 @@ func recommendCategories(st *state) (*recommendations, error) {
 	if !st.cfg.Recommendations.On() || st.cluster == nil || st.feat == nil {
 		return nil, nil
 	}
-	cols := categoryColumns(st.feat)
+	cols := shareColumns(st.feat, "category")
 	if len(cols) == 0 {
 		return nil, nil
 	}
@@ -141,7 +141,11 @@ func (r *recommendations) columns(st *state, asOfDay int32) []tables.OutColumn {
 			cid := st.cluster.ID[c]
 			cluster = append(cluster, max(cid, 0))
 			noCluster = append(noCluster, cid < 0)
-			basis = append(basis, map[bool]string{true: "base", false: "cluster"}[cid < 0])
+			if cid < 0 {
+				basis = append(basis, "base")
+			} else {
+				basis = append(basis, "cluster")
+			}
 		}
 	}
 	return []tables.OutColumn{
@@ -164,23 +168,7 @@ func segmentMix(rows []SummaryRow, st *state, group func(c int) int) {
 		return
 	}
 	b := st.beh
-	type level struct {
-		col  *features.Column
-		name string
-	}
-	var cats, chans []level
-	for i := range st.feat.Cols {
-		c := &st.feat.Cols[i]
-		if c.Kind != features.Share || c.Level == "other" || c.Level == "unknown" {
-			continue
-		}
-		switch c.Group {
-		case "category":
-			cats = append(cats, level{c, c.Level})
-		case "channel":
-			chans = append(chans, level{c, c.Level})
-		}
-	}
+	cats, chans := shareColumns(st.feat, "category"), shareColumns(st.feat, "channel")
 	if len(cats) == 0 && len(chans) == 0 {
 		return
 	}
@@ -196,16 +184,16 @@ func segmentMix(rows []SummaryRow, st *state, group func(c int) int) {
 			continue
 		}
 		gross := b.AvgOrder[c] * float64(b.Frequency[c])
-		for j, l := range cats {
-			if !l.col.IsNull(c) {
-				spend[k][j] += l.col.F[c] * gross
+		for j, col := range cats {
+			if !col.IsNull(c) {
+				spend[k][j] += col.F[c] * gross
 			}
 		}
 		f := float64(b.Frequency[c])
 		totalOrders[k] += f
-		for j, l := range chans {
-			if !l.col.IsNull(c) {
-				orders[k][j] += l.col.F[c] * f
+		for j, col := range chans {
+			if !col.IsNull(c) {
+				orders[k][j] += col.F[c] * f
 			}
 		}
 	}
@@ -220,7 +208,7 @@ func segmentMix(rows []SummaryRow, st *state, group func(c int) int) {
 			if len(top) == 3 || spend[k][j] <= 0 {
 				break
 			}
-			top = append(top, cats[j].name)
+			top = append(top, cats[j].Level)
 		}
 		rows[k].TopCategories = strings.Join(top, ", ")
 		best := -1
@@ -231,7 +219,7 @@ func segmentMix(rows []SummaryRow, st *state, group func(c int) int) {
 		}
 		if best >= 0 {
 			share := orders[k][best] / totalOrders[k]
-			rows[k].BestChannel, rows[k].BestChannelShare = chans[best].name, &share
+			rows[k].BestChannel, rows[k].BestChannelShare = chans[best].Level, &share
 		}
 	}
 }

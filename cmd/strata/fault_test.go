@@ -329,7 +329,7 @@ func (s snapshot) orphans() []string {
 	var out []string
 	for k := range s.objects {
 		base := filepath.Base(k)
-		if strings.Contains(k, "dt="+faultDay+"/") && !named[k] && (strings.HasPrefix(base, "part-") || strings.Contains(base, "-")) {
+		if strings.Contains(k, "dt="+faultDay+"/") && !named[k] && strings.Contains(base, "-") { // attempt objects: part-00000-<attempt>, model-<attempt>.json
 			out = append(out, k)
 		}
 	}
