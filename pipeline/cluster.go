@@ -123,59 +123,43 @@ func labelOf(name string) [2]string {
 	return [2]string{}
 }
 
-// featureColumns returns the per-customer features the clustering may use,
-// by name: the RFM family and CLV outputs always, and any other column of
-// the feature table that the config names (materialised only then: the
-// whole table as float64s would cost 8 bytes × customers × features). A
-// NaN marks a customer without a value.
+// featureColumns returns the per-customer features the config clusters
+// on, by name: any column of the feature table (the RFM family included:
+// Behaviour's slices are the table's columns) or a CLV output, each
+// materialised only when named, since the whole table as float64s would
+// cost 8 bytes × customers × features. A NaN marks a customer without a
+// value.
 func featureColumns(st *state) map[string][]float64 {
-	b := st.beh
-	n := b.N
-	i32 := func(v []int32) []float64 {
+	cols := map[string][]float64{}
+	n := st.beh.N
+	for _, f := range st.cfg.Cluster.FeatureList() {
+		if c, ok := st.feat.Col(f.Name); ok {
+			cols[f.Name] = c.Float64s()
+			continue
+		}
+		cv := st.clv
+		if cv == nil {
+			continue
+		}
+		var v []float64
+		switch f.Name {
+		case "p_alive":
+			v = cv.PAlive
+		case "expected_purchases":
+			v = cv.ExpectedPurchases
+		case "clv":
+			v = cv.CLV
+		default:
+			continue
+		}
 		out := make([]float64, n)
-		for i, x := range v {
-			out[i] = float64(x)
-		}
-		return out
-	}
-	cols := map[string][]float64{
-		"recency_days":    i32(b.RecencyDays),
-		"frequency":       i32(b.Frequency),
-		"purchase_days":   i32(b.PurchaseDays),
-		"monetary_value":  b.Monetary,
-		"avg_order_value": b.AvgOrder,
-		"max_order_value": b.MaxOrder,
-		"tenure_days":     i32(b.TenureDays),
-	}
-	for i := range n {
-		if !b.HasTenure[i] {
-			cols["tenure_days"][i] = math.NaN()
-		}
-	}
-	if c := st.clv; c != nil {
-		masked := func(v []float64) []float64 {
-			out := make([]float64, n)
-			for i := range out {
-				out[i] = math.NaN()
-				if c.Scored[i] {
-					out[i] = v[i]
-				}
-			}
-			return out
-		}
-		cols["p_alive"] = masked(c.PAlive)
-		cols["expected_purchases"] = masked(c.ExpectedPurchases)
-		cols["clv"] = masked(c.CLV)
-	}
-	if st.feat != nil {
-		for _, f := range st.cfg.Cluster.FeatureList() {
-			if _, ok := cols[f.Name]; ok {
-				continue
-			}
-			if c, ok := st.feat.Col(f.Name); ok {
-				cols[f.Name] = c.Float64s()
+		for i := range out {
+			out[i] = math.NaN()
+			if cv.Scored[i] {
+				out[i] = v[i]
 			}
 		}
+		cols[f.Name] = out
 	}
 	return cols
 }
@@ -183,19 +167,15 @@ func featureColumns(st *state) map[string][]float64 {
 // checkClusterFeatures fails before any work when the config names a
 // feature the run does not compute. Which one-hot and share features exist
 // depends on the data (the levels seen), so this is a run-time check.
-func checkClusterFeatures(cfg *config.Config, cols map[string][]float64, feat *features.Table) error {
+func checkClusterFeatures(cfg *config.Config, cols map[string][]float64, feat *features.Table, clvOn bool) error {
 	for i, f := range cfg.Cluster.FeatureList() {
 		if _, ok := cols[f.Name]; !ok {
-			known := make([]string, 0, len(cols))
-			for k := range cols {
-				known = append(known, k)
-			}
+			known := []string{}
 			if feat != nil {
-				for _, k := range feat.Names() {
-					if _, dup := cols[k]; !dup {
-						known = append(known, k)
-					}
-				}
+				known = feat.Names()
+			}
+			if clvOn {
+				known = append(known, "p_alive", "expected_purchases", "clv")
 			}
 			sort.Strings(known)
 			return fmt.Errorf("cluster.features[%d]: unknown feature %q; this run's features are: %v", i, f.Name, known)

@@ -211,7 +211,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 	if cfg.Cluster.On() {
 		if err := stage("cluster", func(l zerolog.Logger) error {
 			cols := featureColumns(st)
-			if err := checkClusterFeatures(cfg, cols, st.feat); err != nil {
+			if err := checkClusterFeatures(cfg, cols, st.feat, st.clv != nil); err != nil {
 				return &ConfigError{Err: err}
 			}
 			if st.prev, err = loadPrevious(ctx, out, asOf); err != nil {
