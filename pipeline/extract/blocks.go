@@ -200,13 +200,19 @@ type readerEnv struct {
 	table  string
 	pool   *blockPool
 	sup    *Suppression // nil: none
+	keep   *Keep        // nil: every customer
 	view   *QuarantineView
 }
 
-// suppressed drops row i, counting it, if its customer id col is on the
+// suppressed drops row i if its customer is not one this run keeps
+// (uncounted), or, counting it, if its customer id col is on the
 // suppression list. The readers ask first, before any rule that could
 // quarantine the row.
 func (e *readerEnv) suppressed(blk *Block, col *tables.Column, i int) bool {
+	if e.keep != nil && !e.keep.cell(col, i) {
+		blk.rowsRead-- // another part's row: this part never read it
+		return true
+	}
 	if !e.sup.cell(col, i) {
 		return false
 	}
@@ -384,6 +390,10 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 	for lo := 0; lo < b.N; {
 		hi := min(b.N, lo+BlockRows-blk.N)
 		for i := lo; i < hi; i++ {
+			if r.keep != nil && !r.keep.Int(ids[i]) {
+				blk.rowsRead--
+				continue
+			}
 			if r.sup != nil && r.sup.HasInt(ids[i]) {
 				blk.excluded[ExcludedSuppressed]++
 				continue

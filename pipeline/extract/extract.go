@@ -112,6 +112,9 @@ type Spec struct {
 	// they are read, counted in Quality.Excluded as "suppressed" and
 	// never quarantined. Its objects are fingerprinted with the inputs.
 	Suppression *Table
+	// Keep, when set, restricts the run to some customers (a shard, a
+	// sample): the other customers' rows are skipped unread.
+	Keep *Keep
 	// Quarantine says how quarantine records show people.
 	Quarantine QuarantineView
 }

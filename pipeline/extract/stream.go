@@ -125,7 +125,7 @@ func Stream(ctx context.Context, spec Spec, workers int, sink Sink) (*Dataset, e
 	if err := sink.Begin(info); err != nil {
 		return nil, err
 	}
-	st := &streamer{ds: ds, info: info, sink: sink, workers: workers, sup: sup, view: spec.Quarantine}
+	st := &streamer{ds: ds, info: info, sink: sink, workers: workers, sup: sup, keep: spec.Keep, view: spec.Quarantine}
 	for _, t := range ts {
 		if err := st.table(ctx, t); err != nil {
 			return nil, err
@@ -142,12 +142,13 @@ type streamer struct {
 	workers int
 	seen    idSet        // order-id hashes
 	sup     *Suppression // nil: none
+	keep    *Keep        // nil: every customer
 	view    QuarantineView
 }
 
 func (st *streamer) newReader(t namedTable, pool *blockPool) rowReader {
 	env := readerEnv{cutoff: st.info.Cutoff, intIDs: st.info.IntIDs, clock: NewClock(st.info.Location),
-		fields: t.fields, table: t.name, pool: pool, sup: st.sup, view: &st.view}
+		fields: t.fields, table: t.name, pool: pool, sup: st.sup, keep: st.keep, view: &st.view}
 	keys := keyReader{intIDs: st.info.IntIDs}
 	lv := func(name string) *levelReader { return newLevelReader(st.info.Levels[name]) }
 	switch t.name {

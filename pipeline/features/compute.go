@@ -20,6 +20,9 @@ import (
 type Set struct {
 	Behaviour *Behaviour
 	Table     *Table
+	// Vocabulary is what the table's columns were planned from: learned
+	// from these customers, or Options.Vocabulary when given.
+	Vocabulary *Vocabulary
 }
 
 // Compute turns the aggregates into features. It fills the dataset's
@@ -31,7 +34,7 @@ func (a *Aggregates) Compute(ctx context.Context) (*Set, error) {
 	if a.shards == nil {
 		return nil, fmt.Errorf("features: aggregates already computed")
 	}
-	c := &computer{a: a, opt: &a.opt, info: a.info, ds: a.Dataset, n: len(a.loc), loc: a.loc}
+	c := &computer{a: a, opt: &a.opt, info: a.info, ds: a.Dataset, n: len(a.loc), loc: a.loc, vocab: newVocabulary()}
 	if err := c.prepareShards(ctx); err != nil {
 		return nil, err
 	}
@@ -41,7 +44,7 @@ func (a *Aggregates) Compute(ctx context.Context) (*Set, error) {
 		return nil, err
 	}
 	a.shards = nil
-	return &Set{Behaviour: c.beh, Table: c.tab}, nil
+	return &Set{Behaviour: c.beh, Table: c.tab, Vocabulary: c.vocab}, nil
 }
 
 type computer struct {
@@ -60,9 +63,10 @@ type computer struct {
 	rank  map[string][]int32
 	names map[string][]string // by rank
 
-	beh  *Behaviour
-	tab  *Table
-	cols colRefs
+	beh   *Behaviour
+	tab   *Table
+	cols  colRefs
+	vocab *Vocabulary // what plan decided, for Set.Vocabulary
 }
 
 type shardDays struct {

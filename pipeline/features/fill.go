@@ -191,13 +191,21 @@ func (f *filler) customer(g int) {
 		r.winOrders[j][g] = int32(rec[rWindows+s.nW+j])
 	}
 
-	if r.cat.on {
+	// A shard of a sharded run may have no level of a mix the fitted
+	// vocabulary has: its customers then have no share to give.
+	switch {
+	case r.cat.on && s.cat.stride > 0:
 		cat := s.cat.at(row)
 		f.shares(&r.cat, g, f.catOrder[si], func(slot int) float64 { return cat[slot] }, c.rank["orders.category"])
+	case r.cat.on:
+		r.cat.null[g] = true
 	}
-	if r.chn.on {
+	switch {
+	case r.chn.on && s.chn.stride > 0:
 		chn := s.chn.at(row)
 		f.shares(&r.chn, g, f.chnOrder[si], func(slot int) float64 { return float64(chn[slot]) }, c.rank["orders.channel"])
+	case r.chn.on:
+		r.chn.null[g] = true
 	}
 
 	if r.evNull != nil {

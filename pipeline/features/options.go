@@ -71,6 +71,9 @@ type Options struct {
 	// spend (Behaviour.Days), from which the CLV summaries are built. It
 	// costs 16 bytes per accepted order while reading.
 	PurchaseDays bool
+	// Vocabulary, when set, fixes the table's columns (see Vocabulary)
+	// instead of learning them from the customers read.
+	Vocabulary *Vocabulary
 }
 
 // Defaults.

@@ -128,12 +128,45 @@ func (c *computer) plan() {
 // their total over all customers, then other.
 func (c *computer) planShares(ls *levelShares, levels, prefix, group, missing string, top int,
 	get func(*shard) (int, func(row, slot int) float64)) {
+	names := c.names[levels]
+	nl := len(names) + 1 // the blank level last
+	name := func(l int) string {
+		if l == nl-1 {
+			return "unknown"
+		}
+		return names[l]
+	}
+	if v := c.opt.Vocabulary; v != nil {
+		chosen, ok := v.Shares[levels]
+		if !ok {
+			return
+		}
+		ls.on = true
+		ls.null = make([]bool, c.n)
+		pos := positions(chosen)
+		ls.colOf = make([]int, nl)
+		for l := range ls.colOf {
+			ls.colOf[l] = len(chosen)
+			if k, ok := pos[levelKey(names, l)]; ok {
+				ls.colOf[l] = k
+			}
+		}
+		taken := map[string]bool{prefix + "_other": true}
+		for _, key := range chosen {
+			level := cmp.Or(key, "unknown")
+			nm := unique(taken, prefix+"_"+slug(level))
+			ls.cols = append(ls.cols, c.newF(Feature{Name: nm, Family: Behavioural, Kind: Share,
+				Source: levels, Group: group, Level: level, Unit: "share", Missing: missing}, ls.null))
+		}
+		ls.cols = append(ls.cols, c.newF(Feature{Name: prefix + "_other", Family: Behavioural, Kind: Share,
+			Source: levels, Group: group, Level: "other", Unit: "share", Missing: missing}, ls.null))
+		c.vocab.Shares[levels] = chosen
+		return
+	}
 	if !slices.ContainsFunc(c.a.shards, func(s *shard) bool { n, _ := get(s); return n > 0 }) {
 		return // the orders have no such column
 	}
-	names := c.names[levels]
 	rank := c.rank[levels]
-	nl := len(names) + 1 // the blank level last
 	total := make([]float64, nl)
 	seen := false
 	for g := range c.n {
@@ -152,12 +185,6 @@ func (c *computer) planShares(ls *levelShares, levels, prefix, group, missing st
 	for i := range idx {
 		idx[i] = i
 	}
-	name := func(l int) string {
-		if l == nl-1 {
-			return "unknown"
-		}
-		return names[l]
-	}
 	slices.SortStableFunc(idx, func(x, y int) int {
 		if o := cmp.Compare(total[y], total[x]); o != 0 {
 			return o
@@ -168,12 +195,14 @@ func (c *computer) planShares(ls *levelShares, levels, prefix, group, missing st
 	k := 0
 	taken := map[string]bool{prefix + "_other": true}
 	ls.null = make([]bool, c.n)
+	chosen := []string{}
 	for _, l := range idx {
 		ls.colOf[l] = -1
 		// A level spelt "other" is part of other.
 		if k < top && total[l] > 0 && slug(name(l)) != "other" {
 			ls.colOf[l] = k
 			k++
+			chosen = append(chosen, levelKey(names, l))
 			nm := unique(taken, prefix+"_"+slug(name(l)))
 			ls.cols = append(ls.cols, c.newF(Feature{Name: nm, Family: Behavioural, Kind: Share,
 				Source: levels, Group: group, Level: name(l), Unit: "share", Missing: missing}, ls.null))
@@ -186,6 +215,7 @@ func (c *computer) planShares(ls *levelShares, levels, prefix, group, missing st
 	}
 	ls.cols = append(ls.cols, c.newF(Feature{Name: prefix + "_other", Family: Behavioural, Kind: Share,
 		Source: levels, Group: group, Level: "other", Unit: "share", Missing: missing}, ls.null))
+	c.vocab.Shares[levels] = chosen
 }
 
 // slotLevel maps a shard's slot (0 blank, code+1) to the global level
@@ -222,16 +252,7 @@ func (c *computer) planAttributes() {
 	}
 	r := &c.cols
 	n := c.n
-	var seenAttr [extract.NumAttrs]bool
-	var seen [nOtherAttrs]bool
-	for _, s := range c.a.shards {
-		for a := range seenAttr {
-			seenAttr[a] = seenAttr[a] || s.seenAttr[a]
-		}
-		for k := range seen {
-			seen[k] = seen[k] || s.seenOther[k]
-		}
-	}
+	seenAttr, seen := c.seen()
 	onehot := func(fam Family, group, src, level string, null []bool) []int32 {
 		return c.newI(Feature{Name: group + "_" + slug(level), Family: fam, Kind: OneHotInd, Source: src,
 			Group: group, Level: level}, null)
@@ -285,6 +306,11 @@ func (c *computer) planAttr(a int, name string) {
 	ac.enc = c.opt.Encodings[name]
 	lv := "customers." + name
 	rank, names := c.rank[lv], c.names[lv]
+	src, fam := lv, attrFamily[name]
+	if v := c.opt.Vocabulary; v != nil {
+		c.planAttrFrom(v, ac, name, names)
+		return
+	}
 	count := make([]int, len(names))
 	for g := range c.n {
 		s, row := c.at(g)
@@ -292,12 +318,16 @@ func (c *computer) planAttr(a int, name string) {
 			count[rank[code]]++
 		}
 	}
-	src, fam := lv, attrFamily[name]
 	if ac.enc == Frequency {
 		ac.share = make([]float64, len(names))
+		shares := map[string]float64{}
 		for l, k := range count {
 			ac.share[l] = float64(k) / float64(c.n)
+			if k > 0 {
+				shares[names[l]] = ac.share[l]
+			}
 		}
+		c.vocab.Frequency[name] = shares
 		ac.null = make([]bool, c.n)
 		ac.freq = c.newF(Feature{Name: name + "_freq", Family: fam, Kind: Freq, Source: src, Unit: "share of customers",
 			Missing: "level not known"}, ac.null)
@@ -317,6 +347,7 @@ func (c *computer) planAttr(a int, name string) {
 	taken := map[string]bool{name + "_other": true, name + "_unknown": true}
 	ac.colOf = make([]int, len(names))
 	k := 0
+	chosen := []string{}
 	for _, l := range idx {
 		switch sl := slug(names[l]); {
 		case sl == "other":
@@ -326,6 +357,7 @@ func (c *computer) planAttr(a int, name string) {
 		case k < c.opt.MaxLevels && count[l] > 0:
 			ac.colOf[l] = k
 			k++
+			chosen = append(chosen, names[l])
 			nm := unique(taken, name+"_"+sl)
 			ac.cols = append(ac.cols, c.newI(Feature{Name: nm, Family: fam, Kind: OneHotInd, Source: src,
 				Group: name, Level: names[l]}, nil))
@@ -333,6 +365,7 @@ func (c *computer) planAttr(a int, name string) {
 			ac.colOf[l] = colOther
 		}
 	}
+	c.vocab.OneHot[name] = chosen
 	ac.cols = append(ac.cols,
 		c.newI(Feature{Name: name + "_other", Family: fam, Kind: OneHotInd, Source: src, Group: name, Level: "other"}, nil),
 		c.newI(Feature{Name: name + "_unknown", Family: fam, Kind: OneHotInd, Source: src, Group: name, Level: "unknown"}, nil))
@@ -350,6 +383,10 @@ func (c *computer) planInterests() {
 	r.hasInts = true
 	lv := "customers.interests"
 	rank, names := c.rank[lv], c.names[lv]
+	if v := c.opt.Vocabulary; v != nil {
+		c.planInterestsFrom(v.Interests, names)
+		return
+	}
 	count := make([]int, len(names))
 	seen := make([]int, len(names)) // last customer counted, +1
 	for g := range c.n {
@@ -385,9 +422,74 @@ func (c *computer) planInterests() {
 			break
 		}
 		r.interestCol[l] = len(r.interest)
+		c.vocab.Interests = append(c.vocab.Interests, names[l])
 		r.interest = append(r.interest, c.newI(Feature{Name: unique(taken, "interest_"+slug(names[l])), Family: Psychographic,
 			Kind: MultiHot, Source: lv, Group: "interests", Level: names[l]}, nil))
 	}
+	r.interestsUnknown = c.newI(Feature{Name: "interests_unknown", Family: Psychographic, Kind: MultiHot, Source: lv,
+		Group: "interests", Level: "unknown"}, nil)
+}
+
+// planAttrFrom sets up attribute name's encoding from a given vocabulary:
+// the same columns, in the same order, whatever levels this run's
+// customers have.
+func (c *computer) planAttrFrom(v *Vocabulary, ac *attrCols, name string, names []string) {
+	src, fam := "customers."+name, attrFamily[name]
+	if ac.enc == Frequency {
+		shares := v.Frequency[name]
+		ac.share = make([]float64, len(names))
+		for l, nm := range names {
+			ac.share[l] = shares[nm]
+		}
+		c.vocab.Frequency[name] = shares
+		ac.null = make([]bool, c.n)
+		ac.freq = c.newF(Feature{Name: name + "_freq", Family: fam, Kind: Freq, Source: src, Unit: "share of customers",
+			Missing: "level not known"}, ac.null)
+		return
+	}
+	chosen := v.OneHot[name]
+	pos := positions(chosen)
+	ac.colOf = make([]int, len(names))
+	for l, nm := range names {
+		switch k, ok := pos[nm]; {
+		case ok:
+			ac.colOf[l] = k
+		case slug(nm) == "unknown":
+			ac.colOf[l] = colUnknown
+		default:
+			ac.colOf[l] = colOther
+		}
+	}
+	taken := map[string]bool{name + "_other": true, name + "_unknown": true}
+	for _, nm := range chosen {
+		ac.cols = append(ac.cols, c.newI(Feature{Name: unique(taken, name+"_"+slug(nm)), Family: fam, Kind: OneHotInd,
+			Source: src, Group: name, Level: nm}, nil))
+	}
+	c.vocab.OneHot[name] = chosen
+	ac.cols = append(ac.cols,
+		c.newI(Feature{Name: name + "_other", Family: fam, Kind: OneHotInd, Source: src, Group: name, Level: "other"}, nil),
+		c.newI(Feature{Name: name + "_unknown", Family: fam, Kind: OneHotInd, Source: src, Group: name, Level: "unknown"}, nil))
+}
+
+// planInterestsFrom sets up the interest columns of a given vocabulary.
+func (c *computer) planInterestsFrom(chosen, names []string) {
+	r := &c.cols
+	r.hasInts = true
+	pos := positions(chosen)
+	r.interestCol = make([]int, len(names))
+	for l, nm := range names {
+		r.interestCol[l] = -1
+		if k, ok := pos[nm]; ok {
+			r.interestCol[l] = k
+		}
+	}
+	taken := map[string]bool{"interests_unknown": true}
+	lv := "customers.interests"
+	for _, nm := range chosen {
+		r.interest = append(r.interest, c.newI(Feature{Name: unique(taken, "interest_"+slug(nm)), Family: Psychographic,
+			Kind: MultiHot, Source: lv, Group: "interests", Level: nm}, nil))
+	}
+	c.vocab.Interests = chosen
 	r.interestsUnknown = c.newI(Feature{Name: "interests_unknown", Family: Psychographic, Kind: MultiHot, Source: lv,
 		Group: "interests", Level: "unknown"}, nil)
 }
