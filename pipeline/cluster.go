@@ -236,17 +236,64 @@ func (p *previousRun) input() extract.Input {
 
 // fitClusters clusters the customers who bought on the configured features
 // and gives the clusters the ids of the previous run's closest clusters.
-func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev *previousRun, out objstore.Bucket) (*clusterResult, error) {
-	cfg := st.cfg
-	cc := cfg.Cluster
-	feats := cc.FeatureList()
-	n := st.beh.N
-	var rows []int
-	for c := range n {
+// clusterFit is the fitted clustering: the model.json record, the
+// centroids in scaled units (what customers are assigned to) with their
+// stable ids, and the names.
+type clusterFit struct {
+	Model     ClusterModel     `json:"model"`
+	Centroids [][]float64      `json:"centroids"` // scaled, by centroid index
+	IDs       []int            `json:"ids"`       // stable id of each centroid
+	Names     map[int32]string `json:"names"`
+	PrevNames map[int32]string `json:"previous_names,omitempty"`
+}
+
+// clusterMatrix is the raw feature matrix of the customers of st who
+// bought (rows), with the fills applied: learned from these customers
+// (fills nil) or the fitted ones.
+func clusterMatrix(st *state, cols map[string][]float64, fills map[string]float64) (raw cluster.Matrix, rows []int, used map[string]float64, err error) {
+	feats := st.cfg.Cluster.FeatureList()
+	for c := range st.beh.N {
 		if st.beh.HasOrders[c] {
 			rows = append(rows, c)
 		}
 	}
+	raw = cluster.NewMatrix(len(rows), len(feats))
+	used = map[string]float64{}
+	for t, f := range feats {
+		col := cols[f.Name]
+		var fill float64
+		if f.Fill != "" {
+			if fills != nil {
+				fill = fills[f.Name]
+			} else if fill, err = fillValue(col, rows, f.Fill); err != nil {
+				return raw, nil, nil, fmt.Errorf("cluster: feature %s: %w", f.Name, err)
+			}
+			used[f.Name] = fill
+		}
+		for i, c := range rows {
+			v := col[c]
+			if math.IsInf(v, 0) {
+				return raw, nil, nil, fmt.Errorf("cluster: feature %s is infinite for customer %s", f.Name, st.ids[c])
+			}
+			if math.IsNaN(v) {
+				if f.Fill == "" {
+					return raw, nil, nil, fmt.Errorf("cluster: feature %s has no value for customer %s; set cluster.features[%d].fill to zero, mean or median to fill it",
+						f.Name, st.ids[c], t)
+				}
+				v = fill
+			}
+			raw.Data[i*len(feats)+t] = v
+		}
+	}
+	return raw, rows, used, nil
+}
+
+// fitClusters fits the scaler and the clusters on the customers of st
+// who bought, and matches their ids against the previous run's.
+func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev *previousRun) (*clusterFit, error) {
+	cfg := st.cfg
+	cc := cfg.Cluster
+	feats := cc.FeatureList()
 	names := make([]string, len(feats))
 	modes := make([]cluster.Scaling, len(feats))
 	labels := make([]cluster.FeatureLabel, len(feats))
@@ -255,42 +302,22 @@ func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev
 		l := labelOf(f.Name)
 		labels[t] = cluster.FeatureLabel{Name: f.Name, High: l[0], Low: l[1]}
 	}
-	res := &clusterResult{ID: make([]int32, n), Previous: make([]int32, n), Names: map[int32]string{}, PrevNames: map[int32]string{}}
-	for i := range res.ID {
-		res.ID[i], res.Previous[i] = -1, -1
-	}
 	kMin, kMax := cc.Range()
 	if cc.K > 0 {
 		kMin, kMax = cc.K, cc.K
 	}
-	if len(rows) <= kMax {
-		return nil, fmt.Errorf("cluster: %d customers with a purchase, too few for k up to %d", len(rows), kMax)
+	var buyers int
+	for _, h := range st.beh.HasOrders {
+		if h {
+			buyers++
+		}
 	}
-	raw := cluster.NewMatrix(len(rows), len(feats))
-	fills := map[string]float64{}
-	for t, f := range feats {
-		col := cols[f.Name]
-		fill, err := fillValue(col, rows, f.Fill)
-		if err != nil {
-			return nil, fmt.Errorf("cluster: feature %s: %w", f.Name, err)
-		}
-		if f.Fill != "" {
-			fills[f.Name] = fill
-		}
-		for i, c := range rows {
-			v := col[c]
-			if math.IsInf(v, 0) {
-				return nil, fmt.Errorf("cluster: feature %s is infinite for customer %s", f.Name, st.ids[c])
-			}
-			if math.IsNaN(v) {
-				if f.Fill == "" {
-					return nil, fmt.Errorf("cluster: feature %s has no value for customer %s; set cluster.features[%d].fill to zero, mean or median to fill it",
-						f.Name, st.ids[c], t)
-				}
-				v = fill
-			}
-			raw.Data[i*len(feats)+t] = v
-		}
+	if buyers <= kMax {
+		return nil, fmt.Errorf("cluster: %d customers with a purchase, too few for k up to %d", buyers, kMax)
+	}
+	raw, _, fills, err := clusterMatrix(st, cols, nil)
+	if err != nil {
+		return nil, err
 	}
 	sc, err := cluster.FitScaler(raw, modes, names)
 	if err != nil {
@@ -304,6 +331,7 @@ func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev
 		NInit: cc.Restarts(), MaxIter: cc.Iterations(), Seed: cfg.Seed, Workers: cfg.Workers,
 		Algorithm: cluster.Algorithm(cmpOr(cc.Algorithm, string(cluster.Auto))),
 	}
+	res := &clusterFit{Names: map[int32]string{}, PrevNames: map[int32]string{}}
 	var prevSnap cluster.Snapshot
 	if prev != nil && prev.model.Cluster != nil {
 		prevSnap = prev.model.Cluster.Snapshot
@@ -312,7 +340,7 @@ func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev
 		}
 	}
 	m := &res.Model
-	m.Features, m.Scaler, m.NInit, m.Customers = names, sc, kcfg.NInit, len(rows)
+	m.Features, m.Scaler, m.NInit, m.Customers = names, sc, kcfg.NInit, raw.N
 	if len(fills) > 0 {
 		m.Fills = fills
 	}
@@ -360,9 +388,7 @@ func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev
 		res.Names[int32(p.ID)] = p.Name
 	}
 	sort.Slice(m.Profiles, func(i, j int) bool { return m.Profiles[i].ID < m.Profiles[j].ID })
-	for i, c := range rows {
-		res.ID[c] = int32(match.IDs[fit.Labels[i]])
-	}
+	res.Centroids, res.IDs = fit.Centroids.Rows(), match.IDs
 
 	if prev != nil {
 		pr := &PreviousRun{AsOf: prev.manifest.AsOf, Attempt: prev.manifest.Attempt, Distances: map[string]float64{}}
@@ -376,22 +402,54 @@ func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev
 		}
 		sort.Ints(pr.MatchedIDs)
 		sort.Ints(pr.NewIDs)
+		m.Previous = pr
+	}
+	return res, nil
+}
+
+// applyClusters assigns every customer of st who bought to the nearest
+// fitted centroid (in the fit's scaled units, with its fills), and reads
+// their previous run's ids for the migrations.
+func applyClusters(ctx context.Context, st *state, cols map[string][]float64, fit *clusterFit, prev *previousRun, out objstore.Bucket) (*clusterResult, error) {
+	n := st.beh.N
+	res := &clusterResult{ID: make([]int32, n), Previous: make([]int32, n), Names: fit.Names, PrevNames: fit.PrevNames,
+		Model: fit.Model}
+	for i := range res.ID {
+		res.ID[i], res.Previous[i] = -1, -1
+	}
+	fills := fit.Model.Fills
+	if fills == nil {
+		fills = map[string]float64{}
+	}
+	raw, rows, _, err := clusterMatrix(st, cols, fills)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) > 0 {
+		X, err := fit.Model.Scaler.Transform(raw)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		C, err := cluster.MatrixFromRows(fit.Centroids)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: fitted centroids: %w", err)
+		}
+		labels, _, err := cluster.Assign(ctx, X, C, st.cfg.Workers)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		for i, c := range rows {
+			res.ID[c] = int32(fit.IDs[labels[i]])
+		}
+	}
+	if prev != nil {
 		if err := previousLabels(ctx, out, prev.manifest, st.ids, res.Previous); err != nil {
 			return nil, err
 		}
-		var both, moved int
-		for c := range n {
-			if res.ID[c] >= 0 && res.Previous[c] >= 0 {
-				both++
-				if res.ID[c] != res.Previous[c] {
-					moved++
-				}
-			}
+		if res.Model.Previous != nil {
+			p := *res.Model.Previous
+			res.Model.Previous = &p
 		}
-		if both > 0 {
-			pr.Moved = float64(moved) / float64(both)
-		}
-		m.Previous = pr
 	}
 	return res, nil
 }

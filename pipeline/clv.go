@@ -124,57 +124,91 @@ func fitInfo(r clv.FitResult) FitInfo {
 		N: r.N, Distinct: r.Distinct, Excluded: r.Excluded}
 }
 
-// scoreCLV fits the configured purchase model and Gamma-Gamma on every
-// customer's history up to the as-of day and scores everyone who bought.
-func scoreCLV(ctx context.Context, cfg *config.Config, ds *extract.Dataset, beh *features.Behaviour) (*clvScores, error) {
-	c := cfg.CLV
-	unit := c.UnitDays()
-	n := len(ds.IDs)
-	asOfDay := features.DayNumber(ds.AsOf.UnixMicro(), ds.Location)
-	monthly := math.Pow(1+c.DiscountRate(), 1.0/12) - 1
-	out := &clvScores{
-		Scored: make([]bool, n), PAlive: make([]float64, n), ExpectedPurchases: make([]float64, n),
-		ExpectedSpend: make([]float64, n), CLV: make([]float64, n),
-		Model: CLVModel{
-			PurchaseModel: c.ModelName(), TimeUnitDays: unit, HorizonMonths: c.Horizon(),
-			Margin: c.MarginOr(), AnnualDiscountRate: c.DiscountRate(),
-			Discounting: fmt.Sprintf("monthly: the purchases expected in month k of the horizon (months of %.4f days) are "+
-				"valued at margin × expected spend and divided by (1+%.6f)^k, the monthly rate equivalent to %.4g a year",
-				daysPerMonth, monthly, c.DiscountRate()),
-		},
-	}
-	cust, day, amount := purchaseDays(beh)
-	sum, err := clv.Summarize(cust, day, amount, n, asOfDay, unit)
+// clvInputs are the CLV summaries of a run's customers.
+type clvInputs struct {
+	sum             *clv.Summary
+	rows            []int // customers with a purchase
+	x, tx, T, spend []float64
+	cust, day       []int32
+	amount          []float64
+	n               int
+	asOfDay         int32
+}
+
+func summarizeCLV(cfg *config.Config, ds *extract.Dataset, beh *features.Behaviour) (*clvInputs, error) {
+	in := &clvInputs{n: len(ds.IDs), asOfDay: features.DayNumber(ds.AsOf.UnixMicro(), ds.Location)}
+	in.cust, in.day, in.amount = purchaseDays(beh)
+	sum, err := clv.Summarize(in.cust, in.day, in.amount, in.n, in.asOfDay, cfg.CLV.UnitDays())
 	if err != nil {
 		return nil, fmt.Errorf("clv summary: %w", err)
 	}
-	rows := presentRows(sum.Present)
-	out.Model.Customers = len(rows)
-	if len(rows) < minCLVCustomers {
-		out.Model.Skipped = fmt.Sprintf("%d customers with a purchase, fewer than the %d a fit needs", len(rows), minCLVCustomers)
-		return out, nil
+	in.rows = presentRows(sum.Present)
+	in.x, in.tx, in.T, in.spend = gather(in.rows, sum.X), gather(in.rows, sum.Tx), gather(in.rows, sum.T), gather(in.rows, sum.MeanSpend)
+	return in, nil
+}
+
+// fitCLV fits the configured purchase model and Gamma-Gamma on the
+// customers of in (the whole run, or a fitted sample of it), with the
+// holdout check.
+func fitCLV(ctx context.Context, cfg *config.Config, in *clvInputs) (*CLVModel, error) {
+	c := cfg.CLV
+	monthly := math.Pow(1+c.DiscountRate(), 1.0/12) - 1
+	m := &CLVModel{
+		PurchaseModel: c.ModelName(), TimeUnitDays: c.UnitDays(), HorizonMonths: c.Horizon(),
+		Margin: c.MarginOr(), AnnualDiscountRate: c.DiscountRate(),
+		Discounting: fmt.Sprintf("monthly: the purchases expected in month k of the horizon (months of %.4f days) are "+
+			"valued at margin × expected spend and divided by (1+%.6f)^k, the monthly rate equivalent to %.4g a year",
+			daysPerMonth, monthly, c.DiscountRate()),
 	}
-	x, tx, T, spend := gather(rows, sum.X), gather(rows, sum.Tx), gather(rows, sum.T), gather(rows, sum.MeanSpend)
-	opt := clv.FitOptions{}
-	pm, pr, nd, err := fitPurchaseModel(ctx, c, c.ModelName(), x, tx, T)
+	m.Customers = len(in.rows)
+	if len(in.rows) < minCLVCustomers {
+		m.Skipped = fmt.Sprintf("%d customers with a purchase, fewer than the %d a fit needs", len(in.rows), minCLVCustomers)
+		return m, nil
+	}
+	pm, pr, nd, err := fitPurchaseModel(ctx, c, c.ModelName(), in.x, in.tx, in.T)
 	if err != nil {
-		return nil, fmt.Errorf("fit %s on %d customers: %w", c.ModelName(), len(rows), err)
+		return nil, fmt.Errorf("fit %s on %d customers: %w", c.ModelName(), len(in.rows), err)
 	}
 	if nd != nil {
-		m := &out.Model
 		m.PurchaseModel, m.RequestedModel, m.Reason = pm.Name(), nd.Model, nd.Reason()
 		m.RequestedFit = &RequestedFit{StoppedAt: nd.Stopped, LogLik: nd.LogLik, GainOverNBD: nd.Gain, DropoutProb: nd.DropoutProb}
 	}
-	gg, gr, err := clv.FitGammaGamma(ctx, x, spend, opt)
+	gg, gr, err := clv.FitGammaGamma(ctx, in.x, in.spend, clv.FitOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("fit gamma-gamma on %d customers: %w", len(rows), err)
+		return nil, fmt.Errorf("fit gamma-gamma on %d customers: %w", len(in.rows), err)
 	}
-	out.Model.Params, out.Model.LogLik, out.Model.Fit = pm.Params(), pr.LogLik, fitInfo(pr)
-	out.Model.Spend = SpendModel{Model: "gamma-gamma", Params: gg.Params(), LogLik: gr.LogLik, Fit: fitInfo(gr)}
+	m.Params, m.LogLik, m.Fit = pm.Params(), pr.LogLik, fitInfo(pr)
+	m.Spend = SpendModel{Model: "gamma-gamma", Params: gg.Params(), LogLik: gr.LogLik, Fit: fitInfo(gr)}
+	if h := c.Holdout(); h > 0 {
+		m.Holdout = holdoutCheck(ctx, cfg, pm.Name(), in.cust, in.day, in.amount, in.n, in.asOfDay, h)
+	}
+	return m, nil
+}
 
+// applyCLV scores every customer of in who bought with the fitted m.
+func applyCLV(ctx context.Context, cfg *config.Config, in *clvInputs, m *CLVModel) (*clvScores, error) {
+	c := cfg.CLV
+	n := in.n
+	out := &clvScores{
+		Scored: make([]bool, n), PAlive: make([]float64, n), ExpectedPurchases: make([]float64, n),
+		ExpectedSpend: make([]float64, n), CLV: make([]float64, n), Model: *m,
+	}
+	if m.Skipped != "" || len(in.rows) == 0 {
+		return out, nil
+	}
+	pm, err := clv.ModelFromParams(m.PurchaseModel, m.Params)
+	if err != nil {
+		return nil, err
+	}
+	gg, err := clv.GammaGammaFromParams(m.Spend.Params)
+	if err != nil {
+		return nil, err
+	}
+	monthly := math.Pow(1+c.DiscountRate(), 1.0/12) - 1
 	months := c.Horizon()
-	periodLen := daysPerMonth / unit
+	periodLen := daysPerMonth / c.UnitDays()
 	w := cfg.Workers
+	x, tx, T, spend := in.x, in.tx, in.T, in.spend
 	pAlive, err := clv.PAlives(ctx, pm, x, tx, T, w)
 	if err != nil {
 		return nil, fmt.Errorf("score p_alive: %w", err)
@@ -191,12 +225,9 @@ func scoreCLV(ctx context.Context, cfg *config.Config, ds *extract.Dataset, beh 
 	if err != nil {
 		return nil, fmt.Errorf("score clv: %w", err)
 	}
-	for i, r := range rows {
+	for i, r := range in.rows {
 		out.Scored[r] = true
 		out.PAlive[r], out.ExpectedPurchases[r], out.ExpectedSpend[r], out.CLV[r] = pAlive[i], expected[i], espend[i], value[i]
-	}
-	if h := c.Holdout(); h > 0 {
-		out.Model.Holdout = holdoutCheck(ctx, cfg, pm.Name(), cust, day, amount, n, asOfDay, h)
 	}
 	return out, nil
 }

@@ -44,6 +44,9 @@ type Model struct {
 	// Privacy says what the run withheld: suppressed customers,
 	// pseudonymised ids, personal features.
 	Privacy *PrivacyModel `json:"privacy"`
+	// Fit says what the models were fitted on: every customer, or a
+	// sample of them.
+	Fit *FitRecord `json:"fit,omitempty"`
 }
 
 // RFMModel records how RFM scores were made.
@@ -76,70 +79,127 @@ type state struct {
 	cluster *clusterResult   // nil when clustering is off
 	recs    *recommendations // nil when none are made
 	prev    *previousRun     // nil when nothing was published before
-	summary []SummaryRow
 }
 
 // orders is the number of accepted orders of the run.
 func (st *state) orders() int64 { return int64(st.ds.Orders) }
 
-func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error {
-	cfg, opt, ds, b, s, summary := st.cfg, st.opt, st.ds, st.beh, st.rfm, st.summary
-	asOf := opt.AsOf.Format(DateLayout)
-	meta := map[string]string{
+// customerPart is what writing one part of the per-customer tables
+// found, for the tables made of all parts (summary, migration, report,
+// model.json): a shard's record, merged by the finishing step.
+type customerPart struct {
+	Agg        *aggregates     `json:"aggregates"`
+	Segments   []string        `json:"segment_columns"`
+	Features   []string        `json:"feature_columns,omitempty"`
+	Withheld   []string        `json:"withheld,omitempty"`
+	Inputs     []extract.Input `json:"inputs"`
+	Timezone   string          `json:"timezone"`
+	AsOfDay    int32           `json:"as_of_day"`
+	ConfigHash string          `json:"config_hash"`
+}
+
+func tableMeta(cfg *config.Config, opt Options) map[string]string {
+	return map[string]string{
 		"strata.version":     opt.Version,
-		"strata.as_of":       asOf,
+		"strata.as_of":       opt.AsOf.Format(DateLayout),
 		"strata.config_hash": cfg.Hash(),
 		"strata.money":       "DOUBLE, in the input's currency units",
 	}
-	asOfDay := int32(features.DayNumber(ds.AsOf.UnixMicro(), ds.Location))
+}
 
+// writeCustomerTables writes part `part` of the tables with a row per
+// customer (segments, audiences, recommendations, features) or per bad
+// row (quarantine), and adds up the part's aggregates.
+func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state, part int) (*customerPart, error) {
+	cfg, opt, ds := st.cfg, st.opt, st.ds
+	meta := tableMeta(cfg, opt)
+	asOfDay := int32(features.DayNumber(ds.AsOf.UnixMicro(), ds.Location))
+	cp := &customerPart{Agg: aggregate(st), Timezone: ds.Location.String(), AsOfDay: asOfDay, ConfigHash: cfg.Hash()}
 	segs := segmentColumns(st, asOfDay)
+	cp.Segments = columnNames(segs)
 	auds, err := compileAudiences(cfg, segs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := writeTable(ctx, pub, cfg.Workers, "segments", segs, meta); err != nil {
-		return err
+	if err := writeTable(ctx, pub, cfg.Workers, part, "segments", segs, meta); err != nil {
+		return nil, err
 	}
-	audienceResults, err := writeAudiences(ctx, pub, cfg.Workers, auds, segs, meta)
-	if err != nil {
-		return err
+	if cp.Agg.Audiences, err = writeAudiences(ctx, pub, cfg.Workers, part, auds, segs, meta); err != nil {
+		return nil, err
 	}
-	var clusterFeatures []string
-	if st.cluster != nil {
-		clusterFeatures = st.cluster.Model.Features
-	}
-	if err := writeTable(ctx, pub, cfg.Workers, "segment_summary", summaryColumns(summary, clusterFeatures, asOfDay), meta); err != nil {
-		return err
-	}
-	if st.cluster != nil {
-		if err := writeTable(ctx, pub, cfg.Workers, "segment_migration", migrationColumns(st.cluster, asOfDay), meta); err != nil {
-			return err
-		}
-	}
-	if err := writeTable(ctx, pub, cfg.Workers, "quarantine", quarantineColumns(&ds.Quarantine, asOfDay), meta); err != nil {
-		return err
+	if err := writeTable(ctx, pub, cfg.Workers, part, "quarantine", quarantineColumns(&ds.Quarantine, asOfDay), meta); err != nil {
+		return nil, err
 	}
 	if st.recs != nil {
-		if err := writeTable(ctx, pub, cfg.Workers, "recommendations", st.recs.columns(st, asOfDay), meta); err != nil {
-			return err
+		if err := writeTable(ctx, pub, cfg.Workers, part, "recommendations", st.recs.columns(st, asOfDay), meta); err != nil {
+			return nil, err
 		}
 	}
-	var featCols []tables.OutColumn
-	var withheld []string
 	if st.feat != nil && cfg.Features.Publish {
 		var keep []int
-		keep, withheld = publishable(cfg, st.feat)
-		featCols = featureTableColumns(st.ids, st.feat, keep, asOfDay)
-		if err := writeTable(ctx, pub, cfg.Workers, "features", featCols, meta); err != nil {
-			return err
+		keep, cp.Withheld = publishable(cfg, st.feat)
+		featCols := featureTableColumns(st.ids, st.feat, keep, asOfDay)
+		cp.Features = columnNames(featCols)
+		if err := writeTable(ctx, pub, cfg.Workers, part, "features", featCols, meta); err != nil {
+			return nil, err
 		}
 	}
+	return cp, nil
+}
 
-	var buyers int64
-	for _, h := range b.HasOrders {
-		if h {
-			buyers++
+// segmentValues are, by RFM segment, the CLV and P(alive) of its scored
+// customers: the report's spreads.
+type segmentValues map[string]*[2][]float64
+
+func (v segmentValues) add(segment string, clv, pAlive float64) {
+	x := v[segment]
+	if x == nil {
+		x = &[2][]float64{}
+		v[segment] = x
+	}
+	x[0], x[1] = append(x[0], clv), append(x[1], pAlive)
+}
+
+func valuesOf(st *state) segmentValues {
+	v := segmentValues{}
+	if c := st.clv; c != nil {
+		for i := range st.beh.N {
+			if c.Scored[i] {
+				v.add(st.rfm.Segment[i], c.CLV[i], c.PAlive[i])
+			}
+		}
+	}
+	return v
+}
+
+// writeRunTables writes the tables made of all the run's customers — the
+// segment summary, the migrations, the report, model.json — from the
+// fitted models and the merged aggregates of every part.
+func writeRunTables(ctx context.Context, pub *publish.Publisher, cfg *config.Config, opt Options, fit *Fitted, cp *customerPart, vals segmentValues) ([]SummaryRow, error) {
+	asOf := opt.AsOf.Format(DateLayout)
+	meta := tableMeta(cfg, opt)
+	a := cp.Agg
+	summary := summaryRows(a, fit)
+	var clusterFeatures []string
+	var cl *ClusterModel
+	if fit.Cluster != nil {
+		m := fit.Cluster.Model
+		if m.Previous != nil {
+			p := *m.Previous
+			if a.Both > 0 {
+				p.Moved = float64(a.Moved) / float64(a.Both)
+			}
+			m.Previous = &p
+		}
+		cl = &m
+		clusterFeatures = m.Features
+	}
+	if err := writeTable(ctx, pub, cfg.Workers, 0, "segment_summary", summaryColumns(summary, clusterFeatures, cp.AsOfDay), meta); err != nil {
+		return nil, err
+	}
+	if fit.Cluster != nil {
+		if err := writeTable(ctx, pub, cfg.Workers, 0, "segment_migration", migrationColumns(a.Migrations, fit.Cluster, cp.AsOfDay), meta); err != nil {
+			return nil, err
 		}
 	}
 	m := Model{
@@ -148,50 +208,45 @@ func writeOutputs(ctx context.Context, pub *publish.Publisher, st *state) error 
 		Attempt:       pub.Attempt(),
 		ConfigHash:    cfg.Hash(),
 		Seed:          cfg.Seed,
-		Timezone:      ds.Location.String(),
-		Inputs:        ds.Inputs,
+		Timezone:      cp.Timezone,
+		Inputs:        cp.Inputs,
 		Counts: map[string]int64{
-			"customers":   int64(len(ds.IDs)),
-			"buyers":      buyers,
-			"orders":      st.orders(),
-			"quarantined": int64(ds.Quarantine.Len()),
+			"customers":   a.Customers,
+			"buyers":      a.Buyers,
+			"orders":      a.Orders,
+			"quarantined": a.Quarantined,
 		},
-		Quality:  ds.Quality,
-		RFM:      RFMModel{Rule: quintileRule, Breaks: finiteBreaks(s.Breaks)},
-		Tables:   map[string][]string{"segments": columnNames(segs)},
+		Quality:  a.Quality,
+		RFM:      RFMModel{Rule: quintileRule, Breaks: finiteBreaks(fit.RFM)},
+		Tables:   map[string][]string{"segments": cp.Segments},
 		Segments: summary,
+		Features: fit.Features,
+		CLV:      fit.CLV,
+		Cluster:  cl,
+		Fit:      fit.record(),
 	}
-	if st.feat != nil {
-		for i := range st.feat.Cols {
-			m.Features = append(m.Features, st.feat.Cols[i].Feature)
-		}
+	if cp.Features != nil {
+		m.Tables["features"] = cp.Features
 	}
-	if featCols != nil {
-		m.Tables["features"] = columnNames(featCols)
+	if fit.Recs != nil && cfg.Recommendations.On() {
+		r := fit.Recs.Model
+		r.Customers, r.Offers = int(a.RecCustomers), int(a.RecOffers)
+		m.Recommendations = &r
 	}
-	if st.clv != nil {
-		m.CLV = &st.clv.Model
-	}
-	if st.cluster != nil {
-		m.Cluster = &st.cluster.Model
-	}
-	if st.recs != nil {
-		m.Recommendations = &st.recs.Model
-	}
-	m.Audiences = audienceResults
+	m.Audiences = a.Audiences
 	m.Report = reportKey(asOf)
-	m.Privacy = privacyModel(cfg, withheld)
-	if err := writeReport(ctx, pub, st, asOf, pub.Attempt()); err != nil {
-		return err
+	m.Privacy = privacyModel(cfg, cp.Withheld)
+	if err := writeReport(ctx, pub, reportData(cfg, fit, a, summary, vals, asOf, pub.Attempt())); err != nil {
+		return nil, err
 	}
-	for _, r := range s.Rules {
+	for _, r := range rfmRules(cfg) {
 		m.RFM.Grid = append(m.RFM.Grid, GridRule{Name: r.Name, R: r.R, F: r.F})
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encode model.json: %w", err)
+		return nil, fmt.Errorf("encode model.json: %w", err)
 	}
-	return pub.WriteObject(ctx, "model", "models", "model.json", data)
+	return summary, pub.WriteObject(ctx, "model", "models", "model.json", data)
 }
 
 // finiteBreaks replaces the NaN of a score no value reached (JSON has no
@@ -217,12 +272,12 @@ func columnNames(cols []tables.OutColumn) []string {
 	return names
 }
 
-func writeTable(ctx context.Context, pub *publish.Publisher, workers int, name string, cols []tables.OutColumn, meta map[string]string) error {
+func writeTable(ctx context.Context, pub *publish.Publisher, workers, part int, name string, cols []tables.OutColumn, meta map[string]string) error {
 	rows := 0
 	if len(cols) > 0 {
 		rows = rowsOf(&cols[0])
 	}
-	return pub.WritePart(ctx, name, 0, "parquet", int64(rows), func(w io.Writer) error {
+	return pub.WritePart(ctx, name, part, "parquet", int64(rows), func(w io.Writer) error {
 		return tables.WriteParquet(w, cols, tables.WriteOptions{Metadata: meta, Workers: workers})
 	})
 }
@@ -398,8 +453,7 @@ func summaryColumns(rows []SummaryRow, clusterFeatures []string, asOfDay int32) 
 	return cols
 }
 
-func migrationColumns(r *clusterResult, asOfDay int32) []tables.OutColumn {
-	ms := migrations(r)
+func migrationColumns(ms []Migration, r *clusterFit, asOfDay int32) []tables.OutColumn {
 	n := len(ms)
 	from := tables.OutColumn{Name: "from_cluster_id", Type: tables.OutInt32, Optional: true, I32: make([]int32, n), Null: make([]bool, n)}
 	fromName := tables.OutColumn{Name: "from_cluster_name", Type: tables.OutString, Optional: true, Str: make([]string, n), Null: make([]bool, n)}

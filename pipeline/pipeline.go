@@ -90,57 +90,82 @@ type ConfigError struct{ Err error }
 func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
-// Run performs one run.
-func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) {
-	asOf := opt.AsOf.Format(DateLayout)
-	log := opt.Logger.With().Str("run_id", opt.RunID).Str("as_of", asOf).Logger()
-	res := &Result{RunID: opt.RunID, AsOf: asOf, ConfigHash: cfg.Hash()}
-	stage := func(name string, f func(log zerolog.Logger) error) error {
-		l := log.With().Str("stage", name).Logger()
-		start := time.Now()
-		resetPeakRSS()
-		l.Info().Msg("stage started")
-		err := f(l)
-		d := time.Since(start)
-		peak := peakRSSMiB()
-		res.Stages = append(res.Stages, StageTiming{Stage: name, Duration: d, PeakRSSMiB: peak})
-		if err != nil {
-			l.Error().Err(err).Dur("duration", d).Float64("peak_rss_mib", peak).Msg("stage failed")
-			return err
-		}
-		l.Info().Dur("duration", d).Float64("peak_rss_mib", peak).Msg("stage finished")
-		return nil
-	}
+// run is one process's part in a run: its configuration, storage and
+// the stages it has timed.
+type run struct {
+	cfg     *config.Config
+	opt     Options
+	asOf    string
+	log     zerolog.Logger
+	res     *Result
+	in, out objstore.Bucket
+	pseud   *privacy.Pseudonymizer
+}
 
+func newRun(ctx context.Context, cfg *config.Config, opt Options) (*run, error) {
+	asOf := opt.AsOf.Format(DateLayout)
+	r := &run{cfg: cfg, opt: opt, asOf: asOf,
+		log: opt.Logger.With().Str("run_id", opt.RunID).Str("as_of", asOf).Logger(),
+		res: &Result{RunID: opt.RunID, AsOf: asOf, ConfigHash: cfg.Hash()}}
 	// A filter that does not fit the published columns is found before
 	// any data is read.
 	if err := CheckAudiences(cfg); err != nil {
-		return res, err
+		return r, err
 	}
-	pseud, err := pseudonymizer(cfg)
-	if err != nil {
-		return res, err
+	var err error
+	if r.pseud, err = pseudonymizer(cfg); err != nil {
+		return r, err
 	}
-	in, out := opt.Input, opt.Output
-	if in == nil {
-		if in, err = storage.Open(ctx, cfg.Input.Location, StorageOptions(cfg)); err != nil {
-			return res, err
+	r.in, r.out = opt.Input, opt.Output
+	if r.in == nil {
+		if r.in, err = storage.Open(ctx, cfg.Input.Location, StorageOptions(cfg)); err != nil {
+			return r, err
 		}
 	}
-	if out == nil {
-		if out, err = storage.Create(ctx, cfg.Output.Location, StorageOptions(cfg)); err != nil {
-			return res, err
+	if r.out == nil {
+		if r.out, err = storage.Create(ctx, cfg.Output.Location, StorageOptions(cfg)); err != nil {
+			return r, err
 		}
 	}
+	return r, nil
+}
 
-	spec, window, err := runSpec(ctx, cfg, in, opt.AsOf, pseud)
+func (r *run) stage(name string, f func(log zerolog.Logger) error) error {
+	l := r.log.With().Str("stage", name).Logger()
+	start := time.Now()
+	resetPeakRSS()
+	l.Info().Msg("stage started")
+	err := f(l)
+	d := time.Since(start)
+	peak := peakRSSMiB()
+	r.res.Stages = append(r.res.Stages, StageTiming{Stage: name, Duration: d, PeakRSSMiB: peak})
 	if err != nil {
-		return res, err
+		l.Error().Err(err).Dur("duration", d).Float64("peak_rss_mib", peak).Msg("stage failed")
+		return err
+	}
+	l.Info().Dur("duration", d).Float64("peak_rss_mib", peak).Msg("stage finished")
+	return nil
+}
+
+// compute reads the customers keep selects (nil: all), computes their
+// features and scores them with fit; with a nil fit it first fits the
+// models on these customers, and returns what it fitted. Stage names get
+// prefix (the fitting pass of a sampled run is "fit_extract", …).
+func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, prefix string) (*state, *Fitted, error) {
+	cfg, res := r.cfg, r.res
+	spec, window, err := runSpec(ctx, cfg, r.in, r.opt.AsOf, r.pseud)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec.Keep = keep
+	fo := featureOptions(cfg)
+	if fit != nil {
+		fo.Vocabulary = fit.Vocabulary
 	}
 	var ds *extract.Dataset
 	var agg *features.Aggregates
-	if err := stage("extract", func(l zerolog.Logger) error {
-		agg, err = features.Extract(ctx, spec, featureOptions(cfg))
+	if err := r.stage(prefix+"extract", func(l zerolog.Logger) error {
+		agg, err = features.Extract(ctx, spec, fo)
 		if err != nil {
 			var se *tables.SchemaError
 			if errors.As(err, &se) {
@@ -156,40 +181,58 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 			Int64("pruned_objects", window.Pruned()).Msg("extracted")
 		return checkGate(cfg, ds)
 	}); err != nil {
-		return res, err
+		return nil, nil, err
 	}
 
-	var beh *features.Behaviour
-	var feat *features.Table
-	if err := stage("features", func(l zerolog.Logger) error {
+	st := &state{cfg: cfg, opt: r.opt, ds: ds, ids: publishedIDs(cfg, r.pseud, ds.IDs)}
+	learn := fit == nil
+	if err := r.stage(prefix+"features", func(l zerolog.Logger) error {
 		set, err := agg.Compute(ctx)
 		if err != nil {
 			return err
 		}
-		beh, feat = set.Behaviour, set.Table
-		l.Info().Int("features", len(feat.Cols)).Msg("features computed")
+		st.beh, st.feat = set.Behaviour, set.Table
+		if learn {
+			fit = &Fitted{AsOf: r.asOf, ConfigHash: cfg.Hash(), SampleFraction: cfg.Fit.Fraction(), Customers: len(ds.IDs),
+				Vocabulary: set.Vocabulary}
+			for i := range set.Table.Cols {
+				fit.Features = append(fit.Features, set.Table.Cols[i].Feature)
+			}
+		}
+		l.Info().Int("features", len(st.feat.Cols)).Msg("features computed")
 		return nil
 	}); err != nil {
-		return res, err
+		return nil, nil, err
 	}
 
-	var scores *rfmScores
-	if err := stage("rfm", func(zerolog.Logger) error {
-		scores, err = scoreRFM(cfg, beh)
+	if err := r.stage(prefix+"rfm", func(zerolog.Logger) error {
+		if learn {
+			fit.RFM = fitRFM(st.beh)
+		}
+		st.rfm, err = applyRFM(cfg, st.beh, fit.RFM)
 		return err
 	}); err != nil {
-		return res, &ConfigError{Err: err}
+		return nil, nil, &ConfigError{Err: err}
 	}
 
-	st := &state{cfg: cfg, opt: opt, ds: ds, beh: beh, feat: feat, rfm: scores,
-		ids: publishedIDs(cfg, pseud, ds.IDs)}
 	if cfg.CLV.On() {
-		if err := stage("clv", func(l zerolog.Logger) error {
-			st.clv, err = scoreCLV(ctx, cfg, ds, beh)
+		if err := r.stage(prefix+"clv", func(l zerolog.Logger) error {
+			in, err := summarizeCLV(cfg, ds, st.beh)
 			if err != nil {
 				return err
 			}
-			m := st.clv.Model
+			if learn {
+				if fit.CLV, err = fitCLV(ctx, cfg, in); err != nil {
+					return err
+				}
+			}
+			if fit.CLV == nil {
+				return fmt.Errorf("the fitted model has no CLV model, the configuration asks for one")
+			}
+			if st.clv, err = applyCLV(ctx, cfg, in, fit.CLV); err != nil {
+				return err
+			}
+			m := fit.CLV
 			ev := l.Info().Str("model", m.PurchaseModel).Int("customers", m.Customers).
 				Interface("params", m.Params).Float64("log_likelihood", m.LogLik)
 			if m.Holdout != nil {
@@ -201,97 +244,157 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 			if m.RequestedModel != "" {
 				ev = ev.Str("requested_model", m.RequestedModel).Str("reason", m.Reason)
 			}
-			ev.Msg("clv fitted")
+			ev.Msg("clv scored")
 			return nil
 		}); err != nil {
-			return res, err
+			return nil, nil, err
 		}
 	}
 
 	if cfg.Cluster.On() {
-		if err := stage("cluster", func(l zerolog.Logger) error {
+		if err := r.stage(prefix+"cluster", func(l zerolog.Logger) error {
 			cols := featureColumns(st)
 			if err := checkClusterFeatures(cfg, cols, st.feat, st.clv != nil); err != nil {
 				return &ConfigError{Err: err}
 			}
-			if st.prev, err = loadPrevious(ctx, out, asOf); err != nil {
+			if st.prev, err = loadPrevious(ctx, r.out, r.asOf); err != nil {
 				return err
 			}
-			if st.cluster, err = fitClusters(ctx, st, cols, st.prev, out); err != nil {
+			if learn {
+				if fit.Cluster, err = fitClusters(ctx, st, cols, st.prev); err != nil {
+					return err
+				}
+			}
+			if fit.Cluster == nil {
+				return fmt.Errorf("the fitted model has no clusters, the configuration asks for them")
+			}
+			if st.cluster, err = applyClusters(ctx, st, cols, fit.Cluster, st.prev, r.out); err != nil {
 				return err
 			}
-			m := st.cluster.Model
+			m := fit.Cluster.Model
 			ev := l.Info().Int("k", m.K).Int("customers", m.Customers).Float64("inertia", m.Inertia).
 				Int("iterations", m.Iterations).Bool("warm_start", m.WarmStart)
 			if m.Previous != nil {
-				ev = ev.Str("previous_as_of", m.Previous.AsOf).Ints("new_ids", m.Previous.NewIDs).Float64("moved", m.Previous.Moved)
+				ev = ev.Str("previous_as_of", m.Previous.AsOf).Ints("new_ids", m.Previous.NewIDs)
 			}
 			ev.Msg("clustered")
 			return nil
 		}); err != nil {
-			return res, err
+			return nil, nil, err
 		}
 	}
 
 	if st.cluster != nil && cfg.Recommendations.On() {
-		if err := stage("recommend", func(l zerolog.Logger) error {
-			if st.recs, err = recommendCategories(st); err != nil {
-				return err
+		if err := r.stage(prefix+"recommend", func(l zerolog.Logger) error {
+			if learn {
+				if fit.Recs, err = fitRecommendations(st); err != nil {
+					return err
+				}
 			}
-			if st.recs == nil {
+			if fit.Recs == nil {
 				l.Info().Msg("no categories to recommend: the orders have no category column")
 				return nil
+			}
+			if st.recs, err = applyRecommendations(st, fit.Recs); err != nil {
+				return err
 			}
 			l.Info().Int("customers", st.recs.Model.Customers).Int("offers", st.recs.Model.Offers).
 				Strs("categories", st.recs.Model.Categories).Msg("recommended")
 			return nil
 		}); err != nil {
-			return res, err
+			return nil, nil, err
 		}
 	}
+	return st, fit, nil
+}
 
-	inputs := ds.Inputs
+// attempt is the attempt id of st's run, with the inputs it hashes.
+func (r *run) attempt(st *state) (string, []extract.Input) {
+	inputs := st.ds.Inputs
 	if st.prev != nil {
 		// The previous run's clusters shape this run's ids and
 		// migrations, so a re-publication of it is a new attempt here.
 		inputs = append(append([]extract.Input(nil), inputs...), st.prev.input())
 	}
-	if pseud != nil {
-		inputs = append(append([]extract.Input(nil), inputs...), keyInput(pseud))
+	if r.pseud != nil {
+		inputs = append(append([]extract.Input(nil), inputs...), keyInput(r.pseud))
 	}
-	res.Attempt, res.Inputs = attemptID(opt.Version, res.ConfigHash, asOf, inputs), inputs
-	err = stage("publish", func(l zerolog.Logger) error {
-		pub := publish.New(out, asOf, res.Attempt)
-		st.summary = summarize(st)
-		res.Segments = st.summary
-		err := writeOutputs(ctx, pub, st)
-		if err == nil && opt.BeforeCommit != nil {
-			err = opt.BeforeCommit(ctx)
-		}
-		if err != nil {
-			if aerr := pub.Abort(context.WithoutCancel(ctx)); aerr != nil {
-				l.Warn().Err(aerr).Msg("could not remove this attempt's objects; the next successful run will")
+	return attemptID(r.opt.Version, r.res.ConfigHash, r.asOf, inputs), inputs
+}
+
+// fitted returns the models of a run: fitted on a sample of its customers
+// in a pass of their own when the config asks for one (nil otherwise: the
+// run's pass fits on everyone).
+func (r *run) fitted(ctx context.Context) (*Fitted, error) {
+	f := r.cfg.Fit.Fraction()
+	if f >= 1 {
+		return nil, nil
+	}
+	_, fit, err := r.compute(ctx, extract.Sample(f, r.cfg.Seed), nil, "fit_")
+	return fit, err
+}
+
+// Run performs one run.
+func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) {
+	r, err := newRun(ctx, cfg, opt)
+	if err != nil {
+		return r.res, err
+	}
+	fit, err := r.fitted(ctx)
+	if err != nil {
+		return r.res, err
+	}
+	st, fit, err := r.compute(ctx, nil, fit, "")
+	if err != nil {
+		return r.res, err
+	}
+	res := r.res
+	res.Attempt, res.Inputs = r.attempt(st)
+	fit.Attempt = res.Attempt
+	err = r.stage("publish", func(l zerolog.Logger) error {
+		pub := publish.New(r.out, r.asOf, res.Attempt)
+		err := func() error {
+			cp, err := writeCustomerTables(ctx, pub, st, 0)
+			if err != nil {
+				return err
 			}
+			cp.Inputs = res.Inputs
+			res.Segments, err = writeRunTables(ctx, pub, cfg, opt, fit, cp, valuesOf(st))
 			return err
-		}
-		err = pub.Commit(ctx, publish.Manifest{RunID: opt.RunID, ConfigHash: res.ConfigHash},
-			map[string]string{"model": publish.PartitionPrefix("models", asOf) + "model.json", "report": reportKey(asOf)})
-		var ce *publish.CleanupError
-		if errors.As(err, &ce) {
-			l.Warn().Err(err).Msg("run committed; clean-up incomplete")
-			err = nil
-		}
-		if err != nil {
-			return err
-		}
-		m, err := publish.ReadManifest(ctx, out, asOf)
-		if err != nil {
-			return fmt.Errorf("read back manifest: %w", err)
-		}
-		res.Manifest = *m
-		return nil
+		}()
+		return r.commit(ctx, l, pub, err)
 	})
 	return res, err
+}
+
+// commit commits pub's run unless err (or the BeforeCommit check) says
+// not to, in which case it removes what pub wrote.
+func (r *run) commit(ctx context.Context, l zerolog.Logger, pub *publish.Publisher, err error) error {
+	if err == nil && r.opt.BeforeCommit != nil {
+		err = r.opt.BeforeCommit(ctx)
+	}
+	if err != nil {
+		if aerr := pub.Abort(context.WithoutCancel(ctx)); aerr != nil {
+			l.Warn().Err(aerr).Msg("could not remove this attempt's objects; the next successful run will")
+		}
+		return err
+	}
+	err = pub.Commit(ctx, publish.Manifest{RunID: r.opt.RunID, ConfigHash: r.res.ConfigHash},
+		map[string]string{"model": publish.PartitionPrefix("models", r.asOf) + "model.json", "report": reportKey(r.asOf)})
+	var ce *publish.CleanupError
+	if errors.As(err, &ce) {
+		l.Warn().Err(err).Msg("run committed; clean-up incomplete")
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	m, err := publish.ReadManifest(ctx, r.out, r.asOf)
+	if err != nil {
+		return fmt.Errorf("read back manifest: %w", err)
+	}
+	r.res.Manifest = *m
+	return nil
 }
 
 // StorageOptions are the object-store settings of cfg.

@@ -1,9 +1,8 @@
 package pipeline
 
 import (
-	"cmp"
+	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/strata-oss/strata/models/recommend"
 	"github.com/strata-oss/strata/pipeline/features"
@@ -63,22 +62,33 @@ func shareColumns(t *features.Table, group string) []*features.Column {
 // share column col.
 func bought(col *features.Column, c int) bool { return !col.IsNull(c) && col.F[c] > 0 }
 
-// recommendCategories makes the offers, or returns nil when the run has
-// no clusters or no categories to offer.
-func recommendCategories(st *state) (*recommendations, error) {
+// recFit is the fitted affinity table: the model.json record and what
+// the offers are ranked by.
+type recFit struct {
+	Model    RecommendModel     `json:"model"`
+	Affinity recommend.Affinity `json:"affinity"`
+	// ClusterIDs are the stable cluster ids in the affinity's group order.
+	ClusterIDs []int32 `json:"cluster_ids"`
+}
+
+// recommendInput is the recommendation input of st's customers, grouped
+// by cluster in the order of ids (nil: the order of st's cluster names).
+func recommendInput(st *state, ids []int32) (recommend.Input, []int32, bool) {
 	if !st.cfg.Recommendations.On() || st.cluster == nil || st.feat == nil {
-		return nil, nil
+		return recommend.Input{}, nil, false
 	}
 	cols := shareColumns(st.feat, "category")
 	if len(cols) == 0 {
-		return nil, nil
+		return recommend.Input{}, nil, false
 	}
-	// Stable cluster ids are small but need not be contiguous.
-	ids := make([]int32, 0, len(st.cluster.Names))
-	for id := range st.cluster.Names {
-		ids = append(ids, id)
+	if ids == nil {
+		// Stable cluster ids are small but need not be contiguous.
+		ids = make([]int32, 0, len(st.cluster.Names))
+		for id := range st.cluster.Names {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
 	}
-	slices.Sort(ids)
 	dense := map[int32]int32{}
 	for i, id := range ids {
 		dense[id] = int32(i)
@@ -95,23 +105,45 @@ func recommendCategories(st *state) (*recommendations, error) {
 	for k, col := range cols {
 		cats[k] = col.Level
 	}
-	in := recommend.Input{Customers: n, Categories: cats, Groups: len(ids), Group: group, Buyer: st.beh.HasOrders,
-		Bought: func(c, k int) bool { return bought(cols[k], c) }}
+	return recommend.Input{Customers: n, Categories: cats, Groups: len(ids), Group: group, Buyer: st.beh.HasOrders,
+		Bought: func(c, k int) bool { return bought(cols[k], c) }}, ids, true
+}
+
+// fitRecommendations learns the lifts of the categories in st's clusters,
+// or returns nil when the run has no clusters or no categories to offer.
+func fitRecommendations(st *state) (*recFit, error) {
+	in, ids, ok := recommendInput(st, nil)
+	if !ok {
+		return nil, nil
+	}
 	aff, err := recommend.Fit(in)
 	if err != nil {
 		return nil, err
 	}
-	topN := st.cfg.Recommendations.N()
-	offers, err := aff.Recommend(in, topN)
+	f := &recFit{Affinity: *aff, ClusterIDs: ids, Model: RecommendModel{TopN: st.cfg.Recommendations.N(), Rule: recommendRule,
+		Categories: in.Categories, BasePenetration: aff.Base}}
+	for g, id := range ids {
+		f.Model.Clusters = append(f.Model.Clusters, ClusterAffinity{ClusterID: int(id), Buyers: aff.Buyers[g],
+			Penetration: aff.Penetration[g], Lift: aff.Lift[g]})
+	}
+	return f, nil
+}
+
+// applyRecommendations makes each customer's offers from the fitted
+// lifts.
+func applyRecommendations(st *state, f *recFit) (*recommendations, error) {
+	in, _, ok := recommendInput(st, f.ClusterIDs)
+	if !ok {
+		return nil, nil
+	}
+	if !slices.Equal(in.Categories, f.Affinity.Categories) {
+		return nil, fmt.Errorf("recommend: the run's categories %v are not the fitted %v", in.Categories, f.Affinity.Categories)
+	}
+	offers, err := f.Affinity.Recommend(in, f.Model.TopN)
 	if err != nil {
 		return nil, err
 	}
-	r := &recommendations{offers: offers, cats: cats, Model: RecommendModel{TopN: topN, Rule: recommendRule,
-		Categories: cats, BasePenetration: aff.Base}}
-	for g, id := range ids {
-		r.Model.Clusters = append(r.Model.Clusters, ClusterAffinity{ClusterID: int(id), Buyers: aff.Buyers[g],
-			Penetration: aff.Penetration[g], Lift: aff.Lift[g]})
-	}
+	r := &recommendations{offers: offers, cats: in.Categories, Model: f.Model}
 	for _, o := range offers {
 		if len(o) > 0 {
 			r.Model.Customers++
@@ -156,70 +188,5 @@ func (r *recommendations) columns(st *state, asOfDay int32) []tables.OutColumn {
 		{Name: "lift", Type: tables.OutDouble, F64: lift},
 		{Name: "cluster_id", Type: tables.OutInt32, Optional: true, I32: cluster, Null: noCluster},
 		{Name: "basis", Type: tables.OutString, Str: basis},
-	}
-}
-
-// segmentMix fills each summary row's top categories (by the group's
-// purchase spend) and best channel (the one carrying most of its orders)
-// from the feature table's share columns; group(c) is customer c's row in
-// rows, or -1. "other" and "unknown" are never named.
-func segmentMix(rows []SummaryRow, st *state, group func(c int) int) {
-	if st.feat == nil {
-		return
-	}
-	b := st.beh
-	cats, chans := shareColumns(st.feat, "category"), shareColumns(st.feat, "channel")
-	if len(cats) == 0 && len(chans) == 0 {
-		return
-	}
-	spend := make([][]float64, len(rows))
-	orders := make([][]float64, len(rows))
-	totalOrders := make([]float64, len(rows))
-	for k := range rows {
-		spend[k], orders[k] = make([]float64, len(cats)), make([]float64, len(chans))
-	}
-	for c := 0; c < b.N; c++ {
-		k := group(c)
-		if k < 0 || !b.HasOrders[c] {
-			continue
-		}
-		gross := b.AvgOrder[c] * float64(b.Frequency[c])
-		for j, col := range cats {
-			if !col.IsNull(c) {
-				spend[k][j] += col.F[c] * gross
-			}
-		}
-		f := float64(b.Frequency[c])
-		totalOrders[k] += f
-		for j, col := range chans {
-			if !col.IsNull(c) {
-				orders[k][j] += col.F[c] * f
-			}
-		}
-	}
-	for k := range rows {
-		idx := make([]int, len(cats))
-		for j := range idx {
-			idx[j] = j
-		}
-		slices.SortStableFunc(idx, func(x, y int) int { return cmp.Compare(spend[k][y], spend[k][x]) })
-		var top []string
-		for _, j := range idx {
-			if len(top) == 3 || spend[k][j] <= 0 {
-				break
-			}
-			top = append(top, cats[j].Level)
-		}
-		rows[k].TopCategories = strings.Join(top, ", ")
-		best := -1
-		for j := range chans {
-			if orders[k][j] > 0 && (best < 0 || orders[k][j] > orders[k][best]) {
-				best = j
-			}
-		}
-		if best >= 0 {
-			share := orders[k][best] / totalOrders[k]
-			rows[k].BestChannel, rows[k].BestChannelShare = chans[best].Level, &share
-		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/publish"
 	"github.com/strata-oss/strata/pipeline/report"
 )
@@ -17,9 +18,9 @@ func reportKey(asOf string) string { return publish.PartitionPrefix("reports", a
 
 // writeReport renders the run's report and publishes it as an extra object
 // of the run.
-func writeReport(ctx context.Context, pub *publish.Publisher, st *state, asOf, attempt string) error {
+func writeReport(ctx context.Context, pub *publish.Publisher, d report.Data) error {
 	var b bytes.Buffer
-	if err := report.Render(&b, reportData(st, asOf, attempt)); err != nil {
+	if err := report.Render(&b, d); err != nil {
 		return err
 	}
 	return pub.WriteObject(ctx, "report", "reports", "report.html", b.Bytes())
@@ -42,54 +43,36 @@ func quantiles5(v []float64) *[5]float64 {
 	return &q
 }
 
-func reportData(st *state, asOf, attempt string) report.Data {
-	b, s := st.beh, st.rfm
-	var buyers int64
-	for _, h := range b.HasOrders {
-		if h {
-			buyers++
-		}
-	}
+func reportData(cfg *config.Config, fit *Fitted, a *aggregates, summary []SummaryRow, vals segmentValues, asOf, attempt string) report.Data {
 	d := report.Data{
 		Title: "Customer segments", AsOf: asOf, Attempt: attempt,
-		Subtitle: fmt.Sprintf("%d buyers of %d customers, %d orders", buyers, b.N, st.orders()),
+		Subtitle: fmt.Sprintf("%d buyers of %d customers, %d orders", a.Buyers, a.Customers, a.Orders),
 	}
 	// Segments, with CLV and P(alive) spreads.
-	clvBy := map[string][]float64{}
-	paBy := map[string][]float64{}
-	if c := st.clv; c != nil {
-		for i := range b.N {
-			if c.Scored[i] {
-				clvBy[s.Segment[i]] = append(clvBy[s.Segment[i]], c.CLV[i])
-				paBy[s.Segment[i]] = append(paBy[s.Segment[i]], c.PAlive[i])
-			}
-		}
-	}
-	for _, r := range st.summary {
+	for _, r := range summary {
 		if r.SegmentType != "rfm" {
 			continue
 		}
-		d.Segments = append(d.Segments, report.Segment{Name: r.Segment, Customers: r.Customers, Revenue: r.Revenue,
-			TopCategories: r.TopCategories, BestChannel: r.BestChannel,
-			CLV: quantiles5(clvBy[r.Segment]), PAlive: quantiles5(paBy[r.Segment])})
+		seg := report.Segment{Name: r.Segment, Customers: r.Customers, Revenue: r.Revenue,
+			TopCategories: r.TopCategories, BestChannel: r.BestChannel}
+		if v := vals[r.Segment]; v != nil {
+			seg.CLV, seg.PAlive = quantiles5(v[0]), quantiles5(v[1])
+		}
+		d.Segments = append(d.Segments, seg)
 	}
 	// The R×F grid.
-	for i := range b.N {
-		if r, f := s.R[i], s.F[i]; r > 0 && f > 0 {
-			d.RF[r-1][f-1]++
-		}
-	}
-	for _, rule := range s.Rules {
+	d.RF = a.RF
+	for _, rule := range rfmRules(cfg) {
 		for r := rule.R[0]; r <= rule.R[1]; r++ {
 			for f := rule.F[0]; f <= rule.F[1]; f++ {
 				d.RFNames[r-1][f-1] = rule.Name
 			}
 		}
 	}
-	if c := st.clv; c != nil && c.Model.Skipped == "" {
-		d.PAliveMatrix = pAliveMatrix(st)
+	if fit.CLV != nil && fit.CLV.Skipped == "" {
+		d.PAliveMatrix = pAliveMatrix(a)
 	}
-	if cl := st.cluster; cl != nil {
+	if cl := fit.Cluster; cl != nil {
 		m := &report.Matrix{Title: "Cluster profiles (mean z-score per feature)", RowTitle: "cluster", ColTitle: "feature",
 			Cols: cl.Model.Features, Diverging: true, Format: "%+.2f"}
 		for _, p := range cl.Model.Profiles {
@@ -102,10 +85,10 @@ func reportData(st *state, asOf, attempt string) report.Data {
 		}
 		d.Profiles = m
 		if cl.Model.Previous != nil {
-			d.Migration = migrationMatrix(cl)
+			d.Migration = migrationMatrix(a.Migrations, cl.PrevNames)
 		}
 	}
-	q := st.ds.Quality
+	q := a.Quality
 	d.Quality = append(d.Quality, report.KV{Key: "order rows read", Value: fmt.Sprint(q.RowsRead["orders"])})
 	reasons := map[string]int64{}
 	for _, byReason := range q.Bad {
@@ -122,10 +105,15 @@ func reportData(st *state, asOf, attempt string) report.Data {
 		d.Quality = append(d.Quality, report.KV{Key: "quarantined: " + k, Value: fmt.Sprint(reasons[k])})
 	}
 	d.Quality = append(d.Quality, report.KV{Key: "duplicate orders dropped", Value: fmt.Sprint(q.Duplicates["orders"])})
-	for k, v := range q.Excluded["orders"] {
-		d.Quality = append(d.Quality, report.KV{Key: "excluded orders: " + k, Value: fmt.Sprint(v)})
+	excl := make([]string, 0, len(q.Excluded["orders"]))
+	for k := range q.Excluded["orders"] {
+		excl = append(excl, k)
 	}
-	d.Models = modelTables(st)
+	sort.Strings(excl)
+	for _, k := range excl {
+		d.Quality = append(d.Quality, report.KV{Key: "excluded orders: " + k, Value: fmt.Sprint(q.Excluded["orders"][k])})
+	}
+	d.Models = modelTables(fit)
 	return d
 }
 
@@ -142,10 +130,10 @@ func paramRows(p map[string]float64) []report.KV {
 	return rows
 }
 
-func modelTables(st *state) []report.Table {
+func modelTables(fit *Fitted) []report.Table {
 	var ts []report.Table
-	if c := st.clv; c != nil {
-		m := c.Model
+	if c := fit.CLV; c != nil {
+		m := *c
 		if m.Skipped != "" {
 			ts = append(ts, report.Table{Title: "Lifetime value", Note: m.Skipped})
 		} else {
@@ -174,7 +162,7 @@ func modelTables(st *state) []report.Table {
 			ts = append(ts, g)
 		}
 	}
-	if cl := st.cluster; cl != nil {
+	if cl := fit.Cluster; cl != nil {
 		m := cl.Model
 		t := report.Table{Title: fmt.Sprintf("Clusters: k-means, k = %d", m.K), Rows: []report.KV{
 			{Key: "customers", Value: fmt.Sprint(m.Customers)},
@@ -197,43 +185,21 @@ func modelTables(st *state) []report.Table {
 // pAliveMatrix is the mean P(alive) by repeat purchases and weeks since
 // the last purchase: the picture that explains why a frequent buyer who
 // went quiet is "dead" sooner than an occasional one.
-func pAliveMatrix(st *state) *report.Matrix {
-	b, c := st.beh, st.clv
-	freqEdges := []int{0, 1, 2, 3, 5, 10} // repeat purchase days: 0, 1, 2, 3-4, 5-9, 10+
+func pAliveMatrix(a *aggregates) *report.Matrix {
 	freqNames := []string{"0", "1", "2", "3-4", "5-9", "10+"}
-	recEdges := []int{0, 5, 13, 27, 53} // weeks since last purchase
 	recNames := []string{"0-4", "5-12", "13-26", "27-52", "53+"}
-	bucket := func(v int, edges []int) int {
-		k := 0
-		for i, e := range edges {
-			if v >= e {
-				k = i
-			}
-		}
-		return k
-	}
-	sum := make([][]float64, len(recNames))
 	n := make([][]int64, len(recNames))
-	for i := range sum {
-		sum[i], n[i] = make([]float64, len(freqNames)), make([]int64, len(freqNames))
-	}
-	for i := range b.N {
-		if !c.Scored[i] {
-			continue
-		}
-		fi := bucket(int(b.PurchaseDays[i])-1, freqEdges)
-		ri := bucket(int(b.RecencyDays[i])/7, recEdges)
-		sum[ri][fi] += c.PAlive[i]
-		n[ri][fi]++
+	for i := range n {
+		n[i] = a.PAliveN[i][:]
 	}
 	m := &report.Matrix{Title: "Mean P(alive) by repeat purchases and weeks since the last purchase",
 		RowTitle: "weeks since the last purchase", ColTitle: "repeat purchase days", Rows: recNames, Cols: freqNames, Counts: n, Format: "%.2f"}
-	for i := range sum {
+	for i := range recNames {
 		row := make([]float64, len(freqNames))
 		for j := range row {
 			row[j] = math.NaN()
-			if n[i][j] > 0 {
-				row[j] = sum[i][j] / float64(n[i][j])
+			if a.PAliveN[i][j] > 0 {
+				row[j] = a.PAliveSum[i][j] / float64(a.PAliveN[i][j])
 			}
 		}
 		m.Values = append(m.Values, row)
@@ -241,8 +207,7 @@ func pAliveMatrix(st *state) *report.Matrix {
 	return m
 }
 
-func migrationMatrix(r *clusterResult) *report.Matrix {
-	ms := migrations(r)
+func migrationMatrix(ms []Migration, prevNames map[int32]string) *report.Matrix {
 	var from, to []int32
 	for _, m := range ms {
 		from, to = append(from, m.From), append(to, m.To)
@@ -259,7 +224,7 @@ func migrationMatrix(r *clusterResult) *report.Matrix {
 	fi, ti := map[int32]int{}, map[int32]int{}
 	for i, f := range from {
 		fi[f] = i
-		m.Rows = append(m.Rows, name(f, r.PrevNames))
+		m.Rows = append(m.Rows, name(f, prevNames))
 	}
 	// Columns carry ids only: names are long, and the rows spell them out.
 	for j, t := range to {

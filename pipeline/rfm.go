@@ -1,7 +1,8 @@
 package pipeline
 
 import (
-	"slices"
+	"encoding/json"
+	"math"
 
 	"github.com/strata-oss/strata/models/rfm"
 	"github.com/strata-oss/strata/pipeline/config"
@@ -13,11 +14,11 @@ type rfmScores struct {
 	R, F, M  []int8 // 0 for customers without a purchase
 	Segment  []string
 	Rules    []rfm.Rule
-	Breaks   map[string][5]float64
+	Breaks   Breaks
 	Segments []string // names in rule order, then No Purchases
 }
 
-func scoreRFM(cfg *config.Config, b *features.Behaviour) (*rfmScores, error) {
+func rfmRules(cfg *config.Config) []rfm.Rule {
 	rules := rfm.DefaultRules()
 	if len(cfg.RFM.Segments) > 0 {
 		rules = rules[:0]
@@ -25,33 +26,100 @@ func scoreRFM(cfg *config.Config, b *features.Behaviour) (*rfmScores, error) {
 			rules = append(rules, rfm.Rule{Name: s.Name, R: s.R, F: s.F})
 		}
 	}
+	return rules
+}
+
+// rfmValues are recency, frequency and monetary value as the scores see
+// them, with whether each is higher-is-better.
+func rfmValues(b *features.Behaviour) (names []string, values [3][]float64, higher [3]bool) {
+	n := b.N
+	for k := range values {
+		values[k] = make([]float64, n)
+	}
+	for i := 0; i < n; i++ {
+		values[0][i] = float64(b.RecencyDays[i])
+		values[1][i] = float64(b.Frequency[i])
+		values[2][i] = b.Monetary[i]
+	}
+	return []string{"recency_days", "frequency", "monetary_value"}, values, [3]bool{false, true, true}
+}
+
+// fitRFM learns the quintile breaks of the customers of b who bought.
+func fitRFM(b *features.Behaviour) Breaks {
+	names, values, higher := rfmValues(b)
+	out := Breaks{}
+	for k, name := range names {
+		_, br := rfm.Quintiles(values[k], b.HasOrders, higher[k])
+		out[name] = br
+	}
+	return out
+}
+
+// applyRFM scores the customers of b who bought with the fitted breaks:
+// for the customers the breaks were fitted on, exactly their quintile
+// scores (rfm.ScoreByBreaks).
+func applyRFM(cfg *config.Config, b *features.Behaviour, breaks Breaks) (*rfmScores, error) {
+	rules := rfmRules(cfg)
 	grid, err := rfm.NewGrid(rules)
 	if err != nil {
 		return nil, err
 	}
 	n := b.N
-	rec := make([]float64, n)
-	freq := make([]float64, n)
-	mon := make([]float64, n)
-	for i := 0; i < n; i++ {
-		rec[i] = float64(b.RecencyDays[i])
-		freq[i] = float64(b.Frequency[i])
-		mon[i] = b.Monetary[i]
+	names, values, higher := rfmValues(b)
+	s := &rfmScores{Rules: rules, Breaks: breaks, R: make([]int8, n), F: make([]int8, n), M: make([]int8, n)}
+	out := [3][]int8{s.R, s.F, s.M}
+	for k, name := range names {
+		br := breaks[name]
+		for i := 0; i < n; i++ {
+			if b.HasOrders[i] {
+				out[k][i] = rfm.ScoreByBreaks(values[k][i], br, higher[k])
+			}
+		}
 	}
-	s := &rfmScores{Rules: rules, Breaks: map[string][5]float64{}}
-	var br [5]float64
-	s.R, br = rfm.Quintiles(rec, b.HasOrders, false)
-	s.Breaks["recency_days"] = br
-	s.F, br = rfm.Quintiles(freq, b.HasOrders, true)
-	s.Breaks["frequency"] = br
-	s.M, br = rfm.Quintiles(mon, b.HasOrders, true)
-	s.Breaks["monetary_value"] = br
 	s.Segment = make([]string, n)
 	for i := 0; i < n; i++ {
 		s.Segment[i] = grid.Segment(s.R[i], s.F[i])
 	}
 	s.Segments = append(rfm.Names(rules), rfm.NoPurchases)
 	return s, nil
+}
+
+// Breaks are fitted quintile breaks by feature: Breaks[f][s] is the first
+// value of f that scores s+1, NaN when no one scored s+1. In JSON (a
+// published fit), NaN is null.
+type Breaks map[string][5]float64
+
+func (b Breaks) MarshalJSON() ([]byte, error) {
+	out := map[string][5]*float64{}
+	for k, v := range b {
+		var p [5]*float64
+		for i := range v {
+			if x := v[i]; x == x {
+				p[i] = &x
+			}
+		}
+		out[k] = p
+	}
+	return json.Marshal(out)
+}
+
+func (b *Breaks) UnmarshalJSON(data []byte) error {
+	var in map[string][5]*float64
+	if err := json.Unmarshal(data, &in); err != nil {
+		return err
+	}
+	*b = Breaks{}
+	for k, p := range in {
+		var v [5]float64
+		for i := range p {
+			v[i] = math.NaN()
+			if p[i] != nil {
+				v[i] = *p[i]
+			}
+		}
+		(*b)[k] = v
+	}
+	return nil
 }
 
 // SummaryRow is one segment's aggregate.
@@ -83,114 +151,4 @@ type SummaryRow struct {
 	ClusterID    *int               `json:"cluster_id,omitempty"`
 	FeatureMeans map[string]float64 `json:"feature_means,omitempty"`
 	FeatureZ     map[string]float64 `json:"feature_z,omitempty"`
-}
-
-// summarize aggregates customers by RFM segment and, when clustering ran,
-// by cluster. Sums run in customer-row order, so the floating-point results
-// are reproducible.
-func summarize(st *state) []SummaryRow {
-	b, s := st.beh, st.rfm
-	pos := map[string]int{}
-	for i, name := range s.Segments {
-		pos[name] = i
-	}
-	rfmGroup := func(c int) int { return pos[s.Segment[c]] }
-	rows := summarizeGroups(b, st.clv, "rfm", s.Segments, rfmGroup)
-	segmentMix(rows, st, rfmGroup)
-	if r := st.cluster; r != nil {
-		ids := make([]int32, 0, len(r.Names))
-		for id := range r.Names {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		at := map[int32]int{}
-		names := make([]string, len(ids))
-		for i, id := range ids {
-			at[id], names[i] = i, r.Names[id]
-		}
-		clusterGroup := func(c int) int {
-			if r.ID[c] < 0 {
-				return -1
-			}
-			return at[r.ID[c]]
-		}
-		crows := summarizeGroups(b, st.clv, "cluster", names, clusterGroup)
-		segmentMix(crows, st, clusterGroup)
-		for i := range crows {
-			id := int(ids[i])
-			crows[i].ClusterID = &id
-			p := r.Model.Profiles[i]
-			crows[i].FeatureMeans, crows[i].FeatureZ = p.Means, p.Z
-		}
-		rows = append(rows, crows...)
-	}
-	return rows
-}
-
-// summarizeGroups aggregates the customers of each group; group(c) is the
-// index into names of customer c's group, or -1 for none.
-func summarizeGroups(b *features.Behaviour, cv *clvScores, typ string, names []string, group func(c int) int) []SummaryRow {
-	rows := make([]SummaryRow, len(names))
-	for i, name := range names {
-		rows[i] = SummaryRow{SegmentType: typ, Segment: name}
-	}
-	buyers := make([]int64, len(rows))
-	orders := make([]int64, len(rows))
-	gross := make([]float64, len(rows))
-	var total float64
-	for c := 0; c < b.N; c++ {
-		total += b.Monetary[c]
-		k := group(c)
-		if k < 0 {
-			continue
-		}
-		r := &rows[k]
-		r.Customers++
-		r.Revenue += b.Monetary[c]
-		if b.HasOrders[c] {
-			buyers[k]++
-			orders[k] += int64(b.Frequency[c])
-			gross[k] += b.AvgOrder[c] * float64(b.Frequency[c])
-			r.AvgRecencyDays += float64(b.RecencyDays[c])
-			r.AvgFrequency += float64(b.Frequency[c])
-		}
-	}
-	if cv != nil {
-		scored := make([]int64, len(rows))
-		pa := make([]float64, len(rows))
-		val := make([]float64, len(rows))
-		for c := 0; c < b.N; c++ {
-			if k := group(c); k >= 0 && cv.Scored[c] {
-				scored[k]++
-				pa[k] += cv.PAlive[c]
-				val[k] += cv.CLV[c]
-			}
-		}
-		for k := range rows {
-			if scored[k] > 0 {
-				avgPA, avgV, tot := pa[k]/float64(scored[k]), val[k]/float64(scored[k]), val[k]
-				rows[k].AvgPAlive, rows[k].AvgCLV, rows[k].TotalCLV = &avgPA, &avgV, &tot
-			}
-		}
-	}
-	for k := range rows {
-		r := &rows[k]
-		if b.N > 0 {
-			r.Share = float64(r.Customers) / float64(b.N)
-		}
-		if total != 0 {
-			r.RevenueShare = r.Revenue / total
-		}
-		if r.Customers > 0 {
-			r.AvgMonetary = r.Revenue / float64(r.Customers)
-		}
-		if buyers[k] > 0 {
-			r.AvgRecencyDays /= float64(buyers[k])
-			r.AvgFrequency /= float64(buyers[k])
-		}
-		if orders[k] > 0 {
-			r.AvgOrderValue = gross[k] / float64(orders[k])
-		}
-	}
-	return rows
 }

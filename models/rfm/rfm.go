@@ -185,3 +185,24 @@ func nan() float64 {
 	var zero float64
 	return zero / zero
 }
+
+// ScoreByBreaks scores v with the breaks Quintiles returned for a
+// population: the highest score s whose break (the first value scoring s)
+// v reaches. A member of that population gets exactly its Quintiles
+// score; anyone else gets the score of the population's members with the
+// nearest value not better than theirs (1 when there is none). That is
+// how customers outside a fitted sample — the shards of a sharded run —
+// are scored with the sample's quintiles. NaN breaks (scores nobody got)
+// are skipped.
+func ScoreByBreaks(v float64, breaks [5]float64, higherIsBetter bool) int8 {
+	s := int8(1)
+	for k, b := range breaks {
+		if b != b {
+			continue
+		}
+		if (higherIsBetter && v >= b) || (!higherIsBetter && v <= b) {
+			s = int8(k + 1)
+		}
+	}
+	return s
+}

@@ -155,3 +155,48 @@ func TestGridErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreByBreaksReproducesQuintiles: every member of the population
+// scores by the breaks what Quintiles gave it, on heavily tied and on
+// continuous values, both directions; an outsider scores like the
+// nearest member not better than it.
+func TestScoreByBreaksReproducesQuintiles(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	for _, tc := range []struct {
+		name   string
+		gen    func() float64
+		higher bool
+	}{
+		{"tied counts", func() float64 { return float64(1 + rng.IntN(4)*rng.IntN(3)) }, true},
+		{"continuous", func() float64 { return rng.ExpFloat64() * 100 }, true},
+		{"recency", func() float64 { return float64(rng.IntN(700)) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := make([]float64, 5000)
+			for i := range v {
+				v[i] = tc.gen()
+			}
+			scores, breaks := Quintiles(v, nil, tc.higher)
+			for i, x := range v {
+				if got := ScoreByBreaks(x, breaks, tc.higher); got != scores[i] {
+					t.Fatalf("value %v: by breaks %d, quintile %d (breaks %v)", x, got, scores[i], breaks)
+				}
+			}
+			// An outsider between two members scores as the worse one.
+			for range 200 {
+				x := tc.gen() + 0.5
+				best, found := int8(1), false
+				for i, y := range v {
+					if (tc.higher && y <= x) || (!tc.higher && y >= x) {
+						if !found || scores[i] > best {
+							best, found = scores[i], true
+						}
+					}
+				}
+				if got := ScoreByBreaks(x, breaks, tc.higher); got != best {
+					t.Fatalf("outsider %v: %d, nearest worse member %d", x, got, best)
+				}
+			}
+		})
+	}
+}

@@ -45,7 +45,10 @@ type Config struct {
 	Audiences []Audience `yaml:"audiences"`
 	// Privacy: suppressed customers, pseudonymised ids and which personal
 	// columns may be published.
-	Privacy  Privacy  `yaml:"privacy"`
+	Privacy Privacy `yaml:"privacy"`
+	// Fit: what the models are fitted on (a sample, for sharded runs).
+	// A pointer, so that configurations without it keep their hash.
+	Fit      *Fit     `yaml:"fit" json:",omitempty"`
 	Schedule Schedule `yaml:"schedule"`
 	API      API      `yaml:"api"`
 }
@@ -180,6 +183,9 @@ func (c *Config) Hash() string {
 	m.Features = c.Features.Resolved()
 	m.Recommendations = c.Recommendations.resolved()
 	m.Privacy = c.Privacy.resolved()
+	if c.Fit.Fraction() >= 1 {
+		m.Fit = nil
+	}
 	data, err := json.Marshal(&m)
 	if err != nil {
 		// Only unsupported types make Marshal fail; Config has none.

@@ -264,6 +264,7 @@ func (c *Config) validate(root *yaml.Node, probs *Problems) {
 	c.Cluster.validate(add)
 	c.Features.validate(add)
 	c.Recommendations.validate(add)
+	c.Fit.validate(add)
 	validateAudiences(c.Audiences, add)
 	c.validatePrivacy(add)
 	c.validateSchedule(add)

@@ -150,6 +150,31 @@ func (p *Publisher) WritePart(ctx context.Context, table string, i int, ext stri
 	return nil
 }
 
+// Tables returns the parts written so far, by table.
+func (p *Publisher) Tables() map[string]TableFiles {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]TableFiles, len(p.tables))
+	for t, f := range p.tables {
+		out[t] = TableFiles{Keys: append([]string(nil), f.Keys...), Rows: f.Rows}
+	}
+	return out
+}
+
+// Adopt records parts that another process wrote for this attempt (the
+// shards of a sharded run), to be committed with this publisher's own.
+// The caller has checked that they exist. Abort does not delete them: they
+// are not this publisher's to remove.
+func (p *Publisher) Adopt(table string, files TableFiles) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	tf := p.tables[table]
+	tf.Keys = append(tf.Keys, files.Keys...)
+	sort.Strings(tf.Keys)
+	tf.Rows += files.Rows
+	p.tables[table] = tf
+}
+
 // WriteObject writes a named extra object of the run (such as model.json)
 // under an attempt-specific key in table's partition; after commit it is
 // also copied to the fixed name fixedName in that partition.

@@ -1,0 +1,334 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/strata-oss/strata/pipeline/config"
+	"github.com/strata-oss/strata/pipeline/extract"
+	"github.com/strata-oss/strata/pipeline/features"
+	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/publish"
+	"github.com/strata-oss/strata/pipeline/tables"
+)
+
+// Fitted is everything a run learns from its population rather than from
+// one customer: the feature vocabulary, the RFM quintile breaks, the CLV
+// model, the clusters and the category lifts. A run scores its customers
+// with it; a sharded run fits it once (Fit), publishes it, and every
+// shard scores its customers with the same one (Score), so that the
+// union of the shards is the single-process run row for row.
+type Fitted struct {
+	AsOf       string `json:"as_of"`
+	Attempt    string `json:"attempt"`
+	ConfigHash string `json:"config_hash"`
+	// SampleFraction is the share of customers fitted on (fit.sample_fraction);
+	// Customers is how many that was.
+	SampleFraction float64              `json:"sample_fraction"`
+	Customers      int                  `json:"customers"`
+	Vocabulary     *features.Vocabulary `json:"vocabulary"`
+	Features       []features.Feature   `json:"features"`
+	RFM            Breaks               `json:"rfm_breaks"`
+	CLV            *CLVModel            `json:"clv,omitempty"`
+	Cluster        *clusterFit          `json:"cluster,omitempty"`
+	Recs           *recFit              `json:"recommendations,omitempty"`
+}
+
+// FitRecord is model.json's note of a fit on a sample.
+type FitRecord struct {
+	SampleFraction float64 `json:"sample_fraction"`
+	Customers      int     `json:"customers"`
+}
+
+func (f *Fitted) record() *FitRecord {
+	if f.SampleFraction >= 1 {
+		return nil
+	}
+	return &FitRecord{SampleFraction: f.SampleFraction, Customers: f.Customers}
+}
+
+// Shard is one part of a sharded run: the customers whose id hashes to
+// Index of Count.
+type Shard struct{ Index, Count int }
+
+func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
+
+// MaxShards bounds a sharded run's shards; part numbers have five digits.
+const MaxShards = 10_000
+
+// ParseShard parses "i/N", or "N" with i from JOB_COMPLETION_INDEX (what
+// a Kubernetes Indexed Job gives each pod).
+func ParseShard(s string) (Shard, error) {
+	is, ns, ok := strings.Cut(s, "/")
+	if !ok {
+		is, ns = os.Getenv("JOB_COMPLETION_INDEX"), s
+		if is == "" {
+			return Shard{}, fmt.Errorf("shard %q: want i/N, or N with JOB_COMPLETION_INDEX set", s)
+		}
+	}
+	i, err1 := strconv.Atoi(is)
+	n, err2 := strconv.Atoi(ns)
+	if err1 != nil || err2 != nil || n < 1 || n > MaxShards || i < 0 || i >= n {
+		return Shard{}, fmt.Errorf("shard %q: want i/N with 0 <= i < N <= %d", s, MaxShards)
+	}
+	return Shard{Index: i, Count: n}, nil
+}
+
+func fitKey(asOf, attempt string) string {
+	return fmt.Sprintf("_strata/fits/dt=%s/fit-%s.json", asOf, attempt)
+}
+
+func shardKey(asOf, attempt string, s Shard) string {
+	return fmt.Sprintf("_strata/shards/dt=%s/%s/shard-%05d-of-%05d.json", asOf, attempt, s.Index, s.Count)
+}
+
+// shardRecord is what a shard reports to the finishing step.
+type shardRecord struct {
+	Shard   Shard                         `json:"shard"`
+	Attempt string                        `json:"attempt"`
+	Tables  map[string]publish.TableFiles `json:"tables"`
+	Part    *customerPart                 `json:"part"`
+}
+
+func putJSON(ctx context.Context, b objstore.Bucket, key string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	if err := b.Upload(ctx, key, bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}
+
+func getJSON(ctx context.Context, b objstore.Bucket, key string, v any) error {
+	data, err := objstore.ReadAll(ctx, b, key)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode %s: %w", key, err)
+	}
+	return nil
+}
+
+// plannedAttempt is the attempt id every step of a sharded run shares: a
+// function of the inputs, the config, the date and the previous run, the
+// same in every process that lists the same objects.
+func (r *run) plannedAttempt(ctx context.Context) (string, error) {
+	p, err := PlanRun(ctx, r.cfg, Options{AsOf: r.opt.AsOf, Version: r.opt.Version, Input: r.in, Output: r.out})
+	if err != nil {
+		return "", fmt.Errorf("plan: %w", err)
+	}
+	r.res.Attempt, r.res.Inputs = p.Attempt, p.Inputs
+	return p.Attempt, nil
+}
+
+// readFit reads the published fit of attempt.
+func (r *run) readFit(ctx context.Context, attempt string) (*Fitted, error) {
+	var fit Fitted
+	key := fitKey(r.asOf, attempt)
+	if err := getJSON(ctx, r.out, key, &fit); err != nil {
+		if objstore.IsNotExist(err) {
+			return nil, fmt.Errorf("no fitted model %s for attempt %s: run `strata fit` for %s first (or the inputs, "+
+				"configuration or previous run changed since the fit)", key, attempt, r.asOf)
+		}
+		return nil, fmt.Errorf("read fitted model: %w", err)
+	}
+	if fit.Attempt != attempt || fit.ConfigHash != r.res.ConfigHash {
+		return nil, fmt.Errorf("fitted model %s is for attempt %s config %s, not %s config %s", key, fit.Attempt, fit.ConfigHash, attempt, r.res.ConfigHash)
+	}
+	return &fit, nil
+}
+
+// Fit is the first step of a sharded run: it fits the models on a sample
+// of the customers (fit.sample_fraction; everyone by default) and
+// publishes them for the shards, under the run's attempt id. It publishes
+// no table.
+func Fit(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) {
+	r, err := newRun(ctx, cfg, opt)
+	if err != nil {
+		return r.res, err
+	}
+	var keep *extract.Keep
+	if f := cfg.Fit.Fraction(); f < 1 {
+		keep = extract.Sample(f, cfg.Seed)
+	}
+	st, fit, err := r.compute(ctx, keep, nil, "")
+	if err != nil {
+		return r.res, err
+	}
+	fit.Attempt, r.res.Inputs = r.attempt(st)
+	r.res.Attempt = fit.Attempt
+	if planned, err := r.plannedAttempt(ctx); err != nil {
+		return r.res, err
+	} else if planned != fit.Attempt {
+		return r.res, fmt.Errorf("the inputs changed while fitting (attempt %s, now %s); fit again", fit.Attempt, planned)
+	}
+	return r.res, r.stage("publish", func(zerolog.Logger) error {
+		return putJSON(ctx, r.out, fitKey(r.asOf, fit.Attempt), fit)
+	})
+}
+
+// Score is one shard of a sharded run: it reads the inputs, keeps the
+// customers of shard s, scores them with the published fit and writes its
+// part of every per-customer table, then its record for the finishing
+// step. Its objects have fixed names for the attempt: a retried shard
+// overwrites its own part and nothing else. It commits nothing.
+func Score(ctx context.Context, cfg *config.Config, opt Options, s Shard) (*Result, error) {
+	r, err := newRun(ctx, cfg, opt)
+	if err != nil {
+		return r.res, err
+	}
+	attempt, err := r.plannedAttempt(ctx)
+	if err != nil {
+		return r.res, err
+	}
+	fit, err := r.readFit(ctx, attempt)
+	if err != nil {
+		return r.res, err
+	}
+	st, _, err := r.compute(ctx, extract.Part(s.Index, s.Count), fit, "")
+	if err != nil {
+		return r.res, err
+	}
+	if a, _ := r.attempt(st); a != attempt {
+		return r.res, fmt.Errorf("the inputs changed while scoring shard %s (attempt %s, now %s)", s, attempt, a)
+	}
+	return r.res, r.stage("publish", func(zerolog.Logger) error {
+		pub := publish.New(r.out, r.asOf, attempt)
+		cp, err := writeCustomerTables(ctx, pub, st, s.Index)
+		if err != nil {
+			return err
+		}
+		cp.Inputs = r.res.Inputs
+		return putJSON(ctx, r.out, shardKey(r.asOf, attempt, s), shardRecord{Shard: s, Attempt: attempt, Tables: pub.Tables(), Part: cp})
+	})
+}
+
+// Finish is the last step of a sharded run: it checks that all shards
+// of the attempt reported and that every part they name exists, merges
+// their aggregates, writes the run-wide tables (summary, migrations,
+// report, model.json) and commits the manifest naming every part.
+func Finish(ctx context.Context, cfg *config.Config, opt Options, shards int) (*Result, error) {
+	r, err := newRun(ctx, cfg, opt)
+	if err != nil {
+		return r.res, err
+	}
+	if shards < 1 || shards > MaxShards {
+		return r.res, &ConfigError{Err: fmt.Errorf("shards %d: want 1 to %d", shards, MaxShards)}
+	}
+	attempt, err := r.plannedAttempt(ctx)
+	if err != nil {
+		return r.res, err
+	}
+	fit, err := r.readFit(ctx, attempt)
+	if err != nil {
+		return r.res, err
+	}
+	res := r.res
+	err = r.stage("publish", func(l zerolog.Logger) error {
+		pub := publish.New(r.out, r.asOf, attempt)
+		var merged *customerPart
+		var missing []string
+		for i := range shards {
+			s := Shard{Index: i, Count: shards}
+			var rec shardRecord
+			if err := getJSON(ctx, r.out, shardKey(r.asOf, attempt, s), &rec); err != nil {
+				if objstore.IsNotExist(err) {
+					missing = append(missing, s.String())
+					continue
+				}
+				return fmt.Errorf("read shard %s: %w", s, err)
+			}
+			if rec.Attempt != attempt || rec.Shard != s || rec.Part == nil {
+				return fmt.Errorf("shard record %s is for attempt %s shard %s", shardKey(r.asOf, attempt, s), rec.Attempt, rec.Shard)
+			}
+			for table, files := range rec.Tables {
+				for _, key := range files.Keys {
+					if _, err := r.out.Attributes(ctx, key); err != nil {
+						return fmt.Errorf("shard %s: part %s: %w", s, key, err)
+					}
+				}
+				pub.Adopt(table, files)
+			}
+			if merged == nil {
+				merged = rec.Part
+				continue
+			}
+			if !equalStrings(merged.Segments, rec.Part.Segments) || !equalStrings(merged.Features, rec.Part.Features) {
+				return fmt.Errorf("shard %s published other columns than shard 0", s)
+			}
+			if err := merged.Agg.merge(rec.Part.Agg); err != nil {
+				return fmt.Errorf("merge shard %s: %w", s, err)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("%d of %d shards of attempt %s have not finished: %s", len(missing), shards, attempt, strings.Join(missing, ", "))
+		}
+		err := func() error {
+			if err := checkGate(cfg, &extract.Dataset{Quality: merged.Agg.Quality}); err != nil {
+				return err
+			}
+			vals, err := readSegmentValues(ctx, r.out, pub.Tables()["segments"].Keys)
+			if err != nil {
+				return err
+			}
+			res.Customers, res.Orders, res.Quality = int(merged.Agg.Customers), int(merged.Agg.Orders), merged.Agg.Quality
+			merged.Inputs = res.Inputs
+			res.Segments, err = writeRunTables(ctx, pub, cfg, opt, fit, merged, vals)
+			return err
+		}()
+		return r.commit(ctx, l, pub, err)
+	})
+	return res, err
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// readSegmentValues reads the CLV and P(alive) of every scored customer
+// of the published segment parts, by RFM segment, for the report's
+// spreads: the same values, in the same order, as an unsharded run has.
+func readSegmentValues(ctx context.Context, b objstore.Bucket, keys []string) (segmentValues, error) {
+	vals := segmentValues{}
+	src := tables.Source{Bucket: b, Format: "parquet", Fields: []tables.Field{
+		{Name: "rfm_segment", Kind: tables.String, Required: true},
+		{Name: "clv", Kind: tables.Float},
+		{Name: "p_alive", Kind: tables.Float},
+	}}
+	for _, key := range keys {
+		err := src.ScanObject(ctx, key, func(bt *tables.Batch) error {
+			seg, clv, pa := &bt.Cols[0], &bt.Cols[1], &bt.Cols[2]
+			if !clv.Present || !pa.Present {
+				return nil
+			}
+			for i := 0; i < bt.N; i++ {
+				if !clv.IsNull(i) && !pa.IsNull(i) {
+					vals.add(seg.Str[i], clv.F[i], pa.F[i])
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read back %s: %w", key, err)
+		}
+	}
+	return vals, nil
+}
