@@ -208,6 +208,40 @@ func newQuality() Quality {
 	}
 }
 
+// Merge adds o's counts to q (the shards of a sharded run each count
+// their own customers' rows).
+func (q *Quality) Merge(o Quality) {
+	fresh := newQuality()
+	if q.RowsRead == nil {
+		q.RowsRead = fresh.RowsRead
+	}
+	if q.Bad == nil {
+		q.Bad = fresh.Bad
+	}
+	if q.Excluded == nil {
+		q.Excluded = fresh.Excluded
+	}
+	if q.Duplicates == nil {
+		q.Duplicates = fresh.Duplicates
+	}
+	if q.Invalid == nil {
+		q.Invalid = fresh.Invalid
+	}
+	for t, n := range o.RowsRead {
+		q.RowsRead[t] += n
+	}
+	for t, n := range o.Duplicates {
+		q.Duplicates[t] += n
+	}
+	for _, m := range []struct{ to, from map[string]map[string]int64 }{{q.Bad, o.Bad}, {q.Excluded, o.Excluded}, {q.Invalid, o.Invalid}} {
+		for a, byB := range m.from {
+			for b, n := range byB {
+				add2(m.to, a, b, n)
+			}
+		}
+	}
+}
+
 // BadRows is the number of quarantined rows of table, excluding duplicates.
 func (q *Quality) BadRows(table string) int64 {
 	var n int64
