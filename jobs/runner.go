@@ -111,6 +111,10 @@ type Request struct {
 	// RunID is the id of the first try; generated when empty.
 	RunID      string
 	BackfillID string
+	// Shards, when set, makes this the finishing step of a sharded run:
+	// commit the parts its shards wrote (pipeline.Finish) instead of
+	// running the pipeline.
+	Shards int
 }
 
 // Outcome is what a request did: the ledger record of its last try and,
@@ -239,7 +243,12 @@ func (r *Runner) try(ctx context.Context, log zerolog.Logger, req Request, rec *
 		return nil, err
 	}
 	log.Info().Int("try", rec.Try).Str("attempt", plan.Attempt).Str("replaces", rec.Replaces).Msg("run started")
-	res, err := pipeline.Run(ctx, r.cfg, opt)
+	var res *pipeline.Result
+	if req.Shards > 0 {
+		res, err = pipeline.Finish(ctx, r.cfg, opt, req.Shards)
+	} else {
+		res, err = pipeline.Run(ctx, r.cfg, opt)
+	}
 	if cause := context.Cause(ctx); err != nil && cause != nil && cause != ctx.Err() {
 		err = fmt.Errorf("%w (%w)", err, cause)
 	}

@@ -40,6 +40,13 @@ Usage:
   strata demo      [--dir DIR] [--customers N] [--as-of YYYY-MM-DD]
   strata generate  --dir DIR [--customers N] [--seed S] [--format parquet|csv]
   strata run       --config FILE --as-of YYYY-MM-DD [--force]
+
+  A sharded run (see README, "Sharded runs"): fit once, score N shards
+  (in any order, on any machines), then commit:
+  strata fit       --config FILE --as-of YYYY-MM-DD
+  strata run       --config FILE --as-of YYYY-MM-DD --shard i/N
+  strata finish    --config FILE --as-of YYYY-MM-DD --shards N [--force]
+
   strata backfill  --config FILE --from YYYY-MM-DD --to YYYY-MM-DD [--parallel N] [--force]
   strata serve     --config FILE [--listen ADDR]
   strata runs      --config FILE [--as-of YYYY-MM-DD] [--limit N] [--format text|json]
@@ -151,6 +158,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	case "run":
 		cmd = runCommand(fs, stdout)
+	case "fit":
+		cmd = fitCommand(fs, stdout)
+	case "finish":
+		cmd = finishCommand(fs, stdout)
 	case "backfill":
 		cmd = backfillCommand(fs, stdout, stderr)
 	case "serve":

@@ -31,6 +31,7 @@ func runCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zerolo
 	asOf := fs.String("as-of", "", "as-of date, YYYY-MM-DD")
 	force := fs.Bool("force", false, "run even if the date is already published with the same configuration and inputs")
 	leaseTTL := fs.Duration("lease-ttl", lease.DefaultTTL, "how long the date stays locked if this process dies without releasing it")
+	shard := fs.String("shard", "", "score one shard of a sharded run, i/N (or N, with i from JOB_COMPLETION_INDEX); needs `strata fit` first and `strata finish` after")
 	return func(ctx context.Context, log zerolog.Logger) error {
 		if *cfgPath == "" || *asOf == "" {
 			return &jobs.UsageError{Msg: "--config and --as-of are required"}
@@ -42,6 +43,19 @@ func runCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zerolo
 		cfg, err := config.Load(*cfgPath)
 		if err != nil {
 			return err
+		}
+		if *shard != "" {
+			s, err := pipeline.ParseShard(*shard)
+			if err != nil {
+				return &jobs.UsageError{Msg: err.Error()}
+			}
+			res, err := pipeline.Score(ctx, cfg, pipeline.Options{AsOf: d, Version: version, RunID: jobs.NewRunID(time.Now()), Logger: log}, s)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s: shard %s scored %d customers (attempt %s); `strata finish --shards %d` commits the run\n",
+				*asOf, s, res.Customers, res.Attempt, s.Count)
+			return nil
 		}
 		if *leaseTTL < time.Second {
 			return &jobs.UsageError{Msg: fmt.Sprintf("--lease-ttl %v: at least 1s", *leaseTTL)}
@@ -60,6 +74,69 @@ func runCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zerolo
 		}
 		printSegments(stdout, out.Result)
 		fmt.Fprintf(stdout, "\npublished to %s (attempt %s, run %s)\n", cfg.Output.Location, out.Result.Attempt, out.Record.ID)
+		return nil
+	}
+}
+
+// fitCommand is `strata fit`: the first step of a sharded run.
+func fitCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zerolog.Logger) error {
+	cfgPath := fs.String("config", "", "configuration file")
+	asOf := fs.String("as-of", "", "as-of date, YYYY-MM-DD")
+	return func(ctx context.Context, log zerolog.Logger) error {
+		if *cfgPath == "" || *asOf == "" {
+			return &jobs.UsageError{Msg: "--config and --as-of are required"}
+		}
+		d, err := parseDate(*asOf)
+		if err != nil {
+			return err
+		}
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		res, err := pipeline.Fit(ctx, cfg, pipeline.Options{AsOf: d, Version: version, RunID: jobs.NewRunID(time.Now()), Logger: log})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: models fitted on %d customers (attempt %s); score with `strata run --shard i/N`\n", *asOf, res.Customers, res.Attempt)
+		return nil
+	}
+}
+
+// finishCommand is `strata finish`: the last step of a sharded run,
+// under the date's lease and in the ledger like `strata run`.
+func finishCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zerolog.Logger) error {
+	cfgPath := fs.String("config", "", "configuration file")
+	asOf := fs.String("as-of", "", "as-of date, YYYY-MM-DD")
+	shards := fs.Int("shards", 0, "the number of shards N the run was scored in")
+	force := fs.Bool("force", false, "commit even if the date is already published with the same configuration and inputs")
+	leaseTTL := fs.Duration("lease-ttl", lease.DefaultTTL, "how long the date stays locked if this process dies without releasing it")
+	return func(ctx context.Context, log zerolog.Logger) error {
+		if *cfgPath == "" || *asOf == "" || *shards < 1 {
+			return &jobs.UsageError{Msg: "--config, --as-of and --shards are required"}
+		}
+		d, err := parseDate(*asOf)
+		if err != nil {
+			return err
+		}
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		r, err := jobs.NewRunner(ctx, cfg, jobs.RunnerOptions{Version: version, Logger: log, LeaseTTL: *leaseTTL})
+		if err != nil {
+			return err
+		}
+		out, err := r.Run(ctx, jobs.Request{AsOf: d, Trigger: ledger.CLI, Force: *force, Shards: *shards})
+		if err != nil {
+			return err
+		}
+		if out.Result == nil {
+			fmt.Fprintf(stdout, "%s: %s; nothing to do (--force commits it again)\n", *asOf, out.Record.Reason)
+			return nil
+		}
+		printSegments(stdout, out.Result)
+		fmt.Fprintf(stdout, "\npublished %d shards to %s (attempt %s, run %s)\n", *shards, cfg.Output.Location, out.Result.Attempt, out.Record.ID)
 		return nil
 	}
 }
