@@ -115,6 +115,8 @@ type Request struct {
 	// commit the parts its shards wrote (pipeline.Finish) instead of
 	// running the pipeline.
 	Shards int
+	// Wait is how long the finishing step waits for its shards.
+	Wait time.Duration
 }
 
 // Outcome is what a request did: the ledger record of its last try and,
@@ -220,7 +222,7 @@ func (r *Runner) newRecord(id, asOf string, req Request, try int) *ledger.Record
 // try is one attempt at the date, under its lease if there is one.
 func (r *Runner) try(ctx context.Context, log zerolog.Logger, req Request, rec *ledger.Record, beforeCommit func(context.Context) error) (*pipeline.Result, error) {
 	opt := pipeline.Options{AsOf: req.AsOf, Version: r.version, RunID: rec.ID, Logger: r.log,
-		Input: r.in, Output: r.out, BeforeCommit: beforeCommit}
+		Input: r.in, Output: r.out, BeforeCommit: beforeCommit, Wait: req.Wait}
 	plan, err := pipeline.PlanRun(ctx, r.cfg, opt)
 	if err != nil {
 		err = fmt.Errorf("plan %s: %w", rec.AsOf, err)

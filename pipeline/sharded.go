@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -131,11 +132,44 @@ func (r *run) plannedAttempt(ctx context.Context) (string, error) {
 	return p.Attempt, nil
 }
 
-// readFit reads the published fit of attempt.
+// pollEvery is how often a waiting step looks again.
+const pollEvery = 5 * time.Second
+
+// waitFor calls ready until it reports done, an error, or r.opt.Wait has
+// passed (then the last error it gave, a not-ready one, is returned).
+func (r *run) waitFor(ctx context.Context, what string, ready func() (bool, error)) error {
+	deadline := time.Now().Add(r.opt.Wait)
+	logged := false
+	for {
+		done, err := ready()
+		if done || !time.Now().Before(deadline) {
+			return err
+		}
+		if !logged {
+			r.log.Info().Dur("wait", r.opt.Wait).Msg("waiting for " + what)
+			logged = true
+		}
+		t := time.NewTimer(min(pollEvery, time.Until(deadline)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("waiting for %s: %w", what, context.Cause(ctx))
+		case <-t.C:
+		}
+	}
+}
+
+// readFit reads the published fit of attempt, waiting for it up to
+// r.opt.Wait.
 func (r *run) readFit(ctx context.Context, attempt string) (*Fitted, error) {
 	var fit Fitted
 	key := fitKey(r.asOf, attempt)
-	if err := getJSON(ctx, r.out, key, &fit); err != nil {
+	var err error
+	r.waitFor(ctx, "the fitted model", func() (bool, error) {
+		err = getJSON(ctx, r.out, key, &fit)
+		return !objstore.IsNotExist(err), err
+	})
+	if err != nil {
 		if objstore.IsNotExist(err) {
 			return nil, fmt.Errorf("no fitted model %s for attempt %s: run `strata fit` for %s first (or the inputs, "+
 				"configuration or previous run changed since the fit)", key, attempt, r.asOf)
@@ -195,6 +229,7 @@ func Score(ctx context.Context, cfg *config.Config, opt Options, s Shard) (*Resu
 	if err != nil {
 		return r.res, err
 	}
+	r.noGate = true
 	st, _, err := r.compute(ctx, extract.Part(s.Index, s.Count), fit, "")
 	if err != nil {
 		return r.res, err
@@ -236,18 +271,36 @@ func Finish(ctx context.Context, cfg *config.Config, opt Options, shards int) (*
 	res := r.res
 	err = r.stage("publish", func(l zerolog.Logger) error {
 		pub := publish.New(r.out, r.asOf, attempt)
-		var merged *customerPart
+		recs := make([]*shardRecord, shards)
 		var missing []string
-		for i := range shards {
-			s := Shard{Index: i, Count: shards}
-			var rec shardRecord
-			if err := getJSON(ctx, r.out, shardKey(r.asOf, attempt, s), &rec); err != nil {
-				if objstore.IsNotExist(err) {
-					missing = append(missing, s.String())
+		err := r.waitFor(ctx, "the shards", func() (bool, error) {
+			missing = missing[:0]
+			for i := range shards {
+				if recs[i] != nil {
 					continue
 				}
-				return fmt.Errorf("read shard %s: %w", s, err)
+				s := Shard{Index: i, Count: shards}
+				var rec shardRecord
+				if err := getJSON(ctx, r.out, shardKey(r.asOf, attempt, s), &rec); err != nil {
+					if objstore.IsNotExist(err) {
+						missing = append(missing, s.String())
+						continue
+					}
+					return true, fmt.Errorf("read shard %s: %w", s, err)
+				}
+				recs[i] = &rec
 			}
+			return len(missing) == 0, nil
+		})
+		if err != nil {
+			return err
+		}
+		var merged *customerPart
+		for i, rec := range recs {
+			if rec == nil {
+				continue
+			}
+			s := Shard{Index: i, Count: shards}
 			if rec.Attempt != attempt || rec.Shard != s || rec.Part == nil {
 				return fmt.Errorf("shard record %s is for attempt %s shard %s", shardKey(r.asOf, attempt, s), rec.Attempt, rec.Shard)
 			}
@@ -273,7 +326,7 @@ func Finish(ctx context.Context, cfg *config.Config, opt Options, shards int) (*
 		if len(missing) > 0 {
 			return fmt.Errorf("%d of %d shards of attempt %s have not finished: %s", len(missing), shards, attempt, strings.Join(missing, ", "))
 		}
-		err := func() error {
+		err = func() error {
 			if err := checkGate(cfg, &extract.Dataset{Quality: merged.Agg.Quality}); err != nil {
 				return err
 			}

@@ -318,6 +318,21 @@ func parseDate(s string) (time.Time, error) {
 	return d, nil
 }
 
+// asOfDate parses an as-of date: YYYY-MM-DD, or today or yesterday in
+// cfg's time zone at now (what a Kubernetes CronJob, which cannot write
+// dates into its arguments, passes).
+func asOfDate(s string, cfg *config.Config, now time.Time) (time.Time, error) {
+	switch s {
+	case "today", "yesterday":
+		y, m, d := now.In(cfg.Location()).Date()
+		if s == "yesterday" {
+			d--
+		}
+		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
+	}
+	return parseDate(s)
+}
+
 func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {

@@ -28,19 +28,20 @@ import (
 // in the ledger, skipped when already published unchanged unless --force.
 func runCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zerolog.Logger) error {
 	cfgPath := fs.String("config", "", "configuration file")
-	asOf := fs.String("as-of", "", "as-of date, YYYY-MM-DD")
+	asOf := fs.String("as-of", "", "as-of date, YYYY-MM-DD, or today or yesterday in the config's time zone")
 	force := fs.Bool("force", false, "run even if the date is already published with the same configuration and inputs")
 	leaseTTL := fs.Duration("lease-ttl", lease.DefaultTTL, "how long the date stays locked if this process dies without releasing it")
 	shard := fs.String("shard", "", "score one shard of a sharded run, i/N (or N, with i from JOB_COMPLETION_INDEX); needs `strata fit` first and `strata finish` after")
+	wait := fs.Duration("wait", 0, "with --shard: how long to wait for `strata fit` to publish the fitted model (default: not at all)")
 	return func(ctx context.Context, log zerolog.Logger) error {
 		if *cfgPath == "" || *asOf == "" {
 			return &jobs.UsageError{Msg: "--config and --as-of are required"}
 		}
-		d, err := parseDate(*asOf)
+		cfg, err := config.Load(*cfgPath)
 		if err != nil {
 			return err
 		}
-		cfg, err := config.Load(*cfgPath)
+		d, err := asOfDate(*asOf, cfg, time.Now())
 		if err != nil {
 			return err
 		}
@@ -49,7 +50,7 @@ func runCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zerolo
 			if err != nil {
 				return &jobs.UsageError{Msg: err.Error()}
 			}
-			res, err := pipeline.Score(ctx, cfg, pipeline.Options{AsOf: d, Version: version, RunID: jobs.NewRunID(time.Now()), Logger: log}, s)
+			res, err := pipeline.Score(ctx, cfg, pipeline.Options{AsOf: d, Version: version, RunID: jobs.NewRunID(time.Now()), Logger: log, Wait: *wait}, s)
 			if err != nil {
 				return err
 			}
@@ -86,11 +87,11 @@ func fitCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zerolo
 		if *cfgPath == "" || *asOf == "" {
 			return &jobs.UsageError{Msg: "--config and --as-of are required"}
 		}
-		d, err := parseDate(*asOf)
+		cfg, err := config.Load(*cfgPath)
 		if err != nil {
 			return err
 		}
-		cfg, err := config.Load(*cfgPath)
+		d, err := asOfDate(*asOf, cfg, time.Now())
 		if err != nil {
 			return err
 		}
@@ -109,17 +110,18 @@ func finishCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zer
 	cfgPath := fs.String("config", "", "configuration file")
 	asOf := fs.String("as-of", "", "as-of date, YYYY-MM-DD")
 	shards := fs.Int("shards", 0, "the number of shards N the run was scored in")
+	wait := fs.Duration("wait", 0, "how long to wait for the shards to finish scoring (default: not at all)")
 	force := fs.Bool("force", false, "commit even if the date is already published with the same configuration and inputs")
 	leaseTTL := fs.Duration("lease-ttl", lease.DefaultTTL, "how long the date stays locked if this process dies without releasing it")
 	return func(ctx context.Context, log zerolog.Logger) error {
 		if *cfgPath == "" || *asOf == "" || *shards < 1 {
 			return &jobs.UsageError{Msg: "--config, --as-of and --shards are required"}
 		}
-		d, err := parseDate(*asOf)
+		cfg, err := config.Load(*cfgPath)
 		if err != nil {
 			return err
 		}
-		cfg, err := config.Load(*cfgPath)
+		d, err := asOfDate(*asOf, cfg, time.Now())
 		if err != nil {
 			return err
 		}
@@ -127,7 +129,7 @@ func finishCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zer
 		if err != nil {
 			return err
 		}
-		out, err := r.Run(ctx, jobs.Request{AsOf: d, Trigger: ledger.CLI, Force: *force, Shards: *shards})
+		out, err := r.Run(ctx, jobs.Request{AsOf: d, Trigger: ledger.CLI, Force: *force, Shards: *shards, Wait: *wait})
 		if err != nil {
 			return err
 		}

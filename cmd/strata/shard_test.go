@@ -12,9 +12,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/strata-oss/strata/pipeline"
+	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/objstore/s3/s3test"
 	"github.com/strata-oss/strata/pipeline/publish"
@@ -47,8 +50,9 @@ func shardShop(t *testing.T, srv *s3test.Server) func(out string) string {
 
 // shardProcess runs `strata run --shard i/n` as a process of its own, as
 // a pod of an Indexed Job would.
-func shardProcess(cfgPath string, i, n int) ([]byte, error) {
-	cmd := exec.Command(os.Args[0], "run", "--config", cfgPath, "--as-of", shardDay, "--shard", fmt.Sprintf("%d/%d", i, n), "--log-level", "error")
+func shardProcess(cfgPath string, i, n int, extra ...string) ([]byte, error) {
+	args := append([]string{"run", "--config", cfgPath, "--as-of", shardDay, "--shard", fmt.Sprintf("%d/%d", i, n), "--log-level", "error"}, extra...)
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "STRATA_TEST_MAIN=1")
 	return cmd.CombinedOutput()
 }
@@ -83,8 +87,25 @@ func TestShardedRunEqualsSingleProcess(t *testing.T) {
 		t.Run(fmt.Sprintf("%d shards", n), func(t *testing.T) {
 			out := fmt.Sprintf("sharded%d", n)
 			c := cfg(out)
-			if code, stdout, stderr := strata(t, "fit", "--config", c, "--as-of", shardDay, "--log-level", "error"); code != 0 {
-				t.Fatalf("fit: exit %d: %s%s", code, stdout, stderr)
+			fit := func() {
+				if code, stdout, stderr := strata(t, "fit", "--config", c, "--as-of", shardDay, "--log-level", "error"); code != 0 {
+					t.Fatalf("fit: exit %d: %s%s", code, stdout, stderr)
+				}
+			}
+			// With 8 shards, as the CronJobs of deploy/kubernetes start
+			// them: shards and finish first, waiting for the step before.
+			var finishOut []byte
+			var finishErr error
+			finished := make(chan struct{})
+			if n == 8 {
+				go func() {
+					defer close(finished)
+					cmd := exec.Command(os.Args[0], "finish", "--config", c, "--as-of", shardDay, "--shards", "8", "--wait", "3m", "--log-level", "error")
+					cmd.Env = append(os.Environ(), "STRATA_TEST_MAIN=1")
+					finishOut, finishErr = cmd.CombinedOutput()
+				}()
+			} else {
+				fit()
 			}
 			var wg sync.WaitGroup
 			errs := make([]error, n)
@@ -96,8 +117,12 @@ func TestShardedRunEqualsSingleProcess(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					outs[i], errs[i] = shardProcess(c, i, n)
+					outs[i], errs[i] = shardProcess(c, i, n, "--wait", "3m")
 				}()
+			}
+			if n == 8 {
+				time.Sleep(500 * time.Millisecond)
+				fit()
 			}
 			wg.Wait()
 			for i := range n {
@@ -126,7 +151,12 @@ func TestShardedRunEqualsSingleProcess(t *testing.T) {
 					t.Fatalf("a retried shard changed other objects:\nbefore %v\nafter  %v", before, after)
 				}
 			}
-			if code, stdout, stderr := strata(t, "finish", "--config", c, "--as-of", shardDay, "--shards", fmt.Sprint(n), "--log-level", "error"); code != 0 {
+			if n == 8 {
+				<-finished
+				if finishErr != nil {
+					t.Fatalf("finish --wait: %v: %s", finishErr, finishOut)
+				}
+			} else if code, stdout, stderr := strata(t, "finish", "--config", c, "--as-of", shardDay, "--shards", fmt.Sprint(n), "--log-level", "error"); code != 0 {
 				t.Fatalf("finish: exit %d: %s%s", code, stdout, stderr)
 			}
 			got := readRun(t, lake, out)
@@ -345,4 +375,39 @@ func reflectEqualJSON(t *testing.T, a, b json.RawMessage) bool {
 		return false
 	}
 	return mustJSON(t, x) == mustJSON(t, y)
+}
+
+func TestParseShardAndRelativeDates(t *testing.T) {
+	for _, tc := range []struct {
+		in, env string
+		want    pipeline.Shard
+		ok      bool
+	}{
+		{"0/1", "", pipeline.Shard{Index: 0, Count: 1}, true},
+		{"7/8", "", pipeline.Shard{Index: 7, Count: 8}, true},
+		{"8", "3", pipeline.Shard{Index: 3, Count: 8}, true},
+		{"8/8", "", pipeline.Shard{}, false},
+		{"-1/4", "", pipeline.Shard{}, false},
+		{"1/0", "", pipeline.Shard{}, false},
+		{"8", "", pipeline.Shard{}, false},
+		{"8", "9", pipeline.Shard{}, false},
+		{"a/b", "", pipeline.Shard{}, false},
+	} {
+		t.Setenv("JOB_COMPLETION_INDEX", tc.env)
+		got, err := pipeline.ParseShard(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseShard(%q) with index %q = %v, %v", tc.in, tc.env, got, err)
+		}
+	}
+	cfg := &config.Config{Timezone: "America/New_York"}
+	now := time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC) // Feb 28, 22:00 in New York
+	for in, want := range map[string]string{"today": "2026-02-28", "yesterday": "2026-02-27", "2025-06-30": "2025-06-30"} {
+		d, err := asOfDate(in, cfg, now)
+		if err != nil || d.Format(pipeline.DateLayout) != want {
+			t.Errorf("asOfDate(%q) = %v, %v; want %s", in, d, err, want)
+		}
+	}
+	if _, err := asOfDate("tomorrow", cfg, now); err == nil {
+		t.Error("tomorrow is not a date")
+	}
 }
