@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"runtime"
 	"sort"
-	"sync"
 	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
@@ -61,6 +60,9 @@ func (c *OutColumn) node() parquet.Node {
 	switch c.Type {
 	case OutString:
 		n = parquet.String()
+		if c.fewDistinct() {
+			n = parquet.Encoded(n, &parquet.RLEDictionary)
+		}
 	case OutInt32:
 		n = parquet.Leaf(parquet.Int32Type)
 	case OutInt64:
@@ -80,25 +82,29 @@ func (c *OutColumn) node() parquet.Node {
 	return parquet.Required(n)
 }
 
-func (c *OutColumn) value(i int) parquet.Value {
-	if c.Null != nil && c.Null[i] {
-		return parquet.NullValue()
+// fewDistinct reports whether a string column repeats its values enough
+// for a dictionary to pay: segment and channel names, RFM scores. Their
+// pages then hold small indexes rather than the strings, which makes the
+// column several times smaller and cheaper to compress, and lets readers
+// decode each string once. The guess is made on a sample spread over the
+// whole column, so it costs little and depends on the values only. A wrong
+// guess costs little too: the dictionary is per row group, so at worst it
+// holds each string of the group once.
+func (c *OutColumn) fewDistinct() bool {
+	const samples = 4096
+	step := max(1, len(c.Str)/samples)
+	seen := make(map[string]struct{})
+	n := 0
+	for i := 0; i < len(c.Str); i += step {
+		if c.Optional && c.Null != nil && c.Null[i] {
+			continue // not written, not in the dictionary
+		}
+		seen[c.Str[i]] = struct{}{}
+		n++
 	}
-	switch c.Type {
-	case OutString:
-		// The writer copies the bytes into its page buffer before the
-		// next value: no copy of the string is needed.
-		return parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(c.Str[i]), len(c.Str[i])))
-	case OutInt32, OutDate:
-		return parquet.Int32Value(c.I32[i])
-	case OutInt64, OutTimestamp:
-		return parquet.Int64Value(c.I64[i])
-	case OutDouble:
-		return parquet.DoubleValue(c.F64[i])
-	case OutBool:
-		return parquet.BooleanValue(c.B[i])
-	}
-	return parquet.NullValue()
+	// Values must come back 8 times on average: below that, the
+	// dictionary page is most of the column and saves little.
+	return n > 0 && len(seen)*8 <= n
 }
 
 // orderedGroup is a Parquet group whose fields keep the order they were
@@ -163,39 +169,55 @@ func WriteParquet(w io.Writer, cols []OutColumn, opt WriteOptions) error {
 		wopts = append(wopts, parquet.KeyValueMetadata(k, opt.Metadata[k]))
 	}
 	pw := parquet.NewWriter(w, wopts...)
-	// Row groups are encoded and compressed in parallel, a batch of as
-	// many as there are workers at a time, and committed in order, so the
-	// bytes do not depend on the workers. Within a group, column by column:
-	// each column's values go straight to its writer, without assembling
-	// rows, which costs a slice per row and scatters every column.
+	// Row groups are encoded and compressed in parallel, as many at a
+	// time as there are workers, and committed in order, so the bytes do
+	// not depend on the workers. The oldest group is committed as soon as
+	// it is done, while the others carry on, and its slot goes to the next
+	// group: no worker waits for the slowest of a batch, and writing to w
+	// overlaps encoding. Within a group, column by column: each column's
+	// values go straight to its writer, without assembling rows, which
+	// costs a slice per row and scatters every column.
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	for start := 0; start < n; start += rows * workers {
-		var groups []*parquet.ConcurrentRowGroupWriter
-		for lo := start; lo < min(start+rows*workers, n); lo += rows {
-			groups = append(groups, pw.BeginRowGroup())
+	type pending struct {
+		rg   *parquet.ConcurrentRowGroupWriter
+		done chan error
+	}
+	var inflight []pending
+	commitOldest := func() error {
+		p := inflight[0]
+		inflight = inflight[1:]
+		if err := <-p.done; err != nil {
+			return err
 		}
-		errs := make([]error, len(groups))
-		var wg sync.WaitGroup
-		for g, rg := range groups {
-			lo := start + g*rows
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[g] = writeGroup(rg, cols, lo, min(lo+rows, n))
-			}()
+		if _, err := p.rg.Commit(); err != nil {
+			return fmt.Errorf("write parquet row group: %w", err)
 		}
-		wg.Wait()
-		for g, rg := range groups {
-			if errs[g] != nil {
-				return errs[g]
+		return nil
+	}
+	var err error
+	for lo := 0; lo < n && err == nil; lo += rows {
+		if len(inflight) == workers {
+			if err = commitOldest(); err != nil {
+				break
 			}
-			if _, err := rg.Commit(); err != nil {
-				return fmt.Errorf("write parquet row group: %w", err)
-			}
 		}
+		rg, done := pw.BeginRowGroup(), make(chan error, 1)
+		go func() { done <- writeGroup(rg, cols, lo, min(lo+rows, n)) }()
+		inflight = append(inflight, pending{rg, done})
+	}
+	for err == nil && len(inflight) > 0 {
+		err = commitOldest()
+	}
+	// The groups still running read cols, which the caller owns again
+	// once we return.
+	for _, p := range inflight {
+		<-p.done
+	}
+	if err != nil {
+		return err
 	}
 	if err := pw.Close(); err != nil {
 		return fmt.Errorf("close parquet writer: %w", err)
@@ -204,7 +226,15 @@ func WriteParquet(w io.Writer, cols []OutColumn, opt WriteOptions) error {
 }
 
 // writeGroup writes rows [lo, hi) of cols into the row group rg.
+//
+// A ColumnWriter only takes parquet.Value (its typed column buffer is not
+// exported), so the cost that is ours is building those values: each column
+// is filled a chunk at a time by a loop specialised to its type, and levels
+// are set in place, which the compiler inlines, rather than through
+// Value.Level, which it does not.
 func writeGroup(rg *parquet.ConcurrentRowGroupWriter, cols []OutColumn, lo, hi int) error {
+	// The writer checks whether a page is full after each call, so the
+	// chunk size decides page boundaries and thus the bytes of the file.
 	const chunk = 8192
 	vals := make([]parquet.Value, chunk)
 	cws := rg.ColumnWriters()
@@ -212,21 +242,70 @@ func writeGroup(rg *parquet.ConcurrentRowGroupWriter, cols []OutColumn, lo, hi i
 		col := &cols[c]
 		for a := lo; a < hi; a += chunk {
 			b := min(a+chunk, hi)
-			for i := a; i < b; i++ {
-				v := col.value(i)
-				def := 0
-				if col.Optional && !v.IsNull() {
-					def = 1
-				}
-				vals[i-a] = v.Level(0, def, c)
-			}
-			if _, err := cws[c].WriteRowValues(vals[:b-a]); err != nil {
+			v := vals[:b-a]
+			col.fill(v, a, b)
+			if _, err := cws[c].WriteRowValues(v); err != nil {
 				return fmt.Errorf("write parquet column %s: %w", col.Name, err)
 			}
 		}
 	}
+	clear(vals) // drop references to the strings of cols
 	if err := rg.Flush(); err != nil {
 		return fmt.Errorf("write parquet row group: %w", err)
 	}
 	return nil
+}
+
+// fill sets dst to the values of rows [a, b) of c.
+func (c *OutColumn) fill(dst []parquet.Value, a, b int) {
+	switch c.Type {
+	case OutString:
+		for i, s := range c.Str[a:b] {
+			// The writer copies the bytes into its page buffer: no copy of
+			// the string is needed.
+			dst[i] = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s)))
+		}
+	case OutInt32, OutDate:
+		for i, x := range c.I32[a:b] {
+			dst[i] = parquet.Int32Value(x)
+		}
+	case OutInt64, OutTimestamp:
+		for i, x := range c.I64[a:b] {
+			dst[i] = parquet.Int64Value(x)
+		}
+	case OutDouble:
+		for i, x := range c.F64[a:b] {
+			dst[i] = parquet.DoubleValue(x)
+		}
+	case OutBool:
+		for i, x := range c.B[a:b] {
+			dst[i] = parquet.BooleanValue(x)
+		}
+	}
+	var null []bool
+	if c.Null != nil {
+		null = c.Null[a:b]
+	}
+	switch {
+	case c.Optional && null == nil:
+		for i := range dst {
+			dst[i].SetDefinitionLevel(1)
+		}
+	case c.Optional:
+		for i, isNull := range null[:len(dst)] {
+			if isNull {
+				dst[i] = parquet.Value{}
+			} else {
+				dst[i].SetDefinitionLevel(1)
+			}
+		}
+	case null != nil:
+		// A null in a required column is written as the zero value, as
+		// it always has been.
+		for i, isNull := range null[:len(dst)] {
+			if isNull {
+				dst[i] = parquet.Value{}
+			}
+		}
+	}
 }
