@@ -21,6 +21,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
+	"github.com/strata-oss/strata/internal/memlimit"
 	"github.com/strata-oss/strata/jobs"
 	"github.com/strata-oss/strata/pipeline"
 	"github.com/strata-oss/strata/pipeline/config"
@@ -70,6 +71,8 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error,
 `
 
 func main() {
+	// In a container, collect garbage before the cgroup's limit kills us.
+	memlimit.Apply()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
