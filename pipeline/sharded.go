@@ -238,7 +238,7 @@ func Score(ctx context.Context, cfg *config.Config, opt Options, s Shard) (*Resu
 		return r.res, fmt.Errorf("the inputs changed while scoring shard %s (attempt %s, now %s)", s, attempt, a)
 	}
 	return r.res, r.stage("publish", func(zerolog.Logger) error {
-		pub := publish.New(r.out, r.asOf, attempt)
+		pub := publish.New(r.out, r.asOf, attempt).Sharded(s.Count)
 		cp, err := writeCustomerTables(ctx, pub, st, s.Index)
 		if err != nil {
 			return err

@@ -179,8 +179,8 @@ func TestShardedRunEqualsSingleProcess(t *testing.T) {
 					}
 				}
 			}
-			if parts := len(got.manifest.Tables["segments"].Keys); parts != n {
-				t.Errorf("%d segment parts, want one per shard (%d)", parts, n)
+			if keys := got.manifest.Tables["segments"].Keys; len(keys) != n || !strings.Contains(keys[n-1], fmt.Sprintf("part-%05d-of-%05d-", n-1, n)) {
+				t.Errorf("segment parts %v, want one per shard named part-i-of-%05d", keys, n)
 			}
 			compareSummaries(t, single.summary, got.summary)
 			for _, k := range []string{"customers", "buyers", "orders", "quarantined"} {

@@ -116,6 +116,8 @@ type Publisher struct {
 	date    string
 	attempt string
 
+	shards int // parts of a sharded run: named part-i-of-N
+
 	mu      sync.Mutex
 	tables  map[string]TableFiles
 	objects map[string]string
@@ -128,8 +130,21 @@ func New(b objstore.Bucket, date, attempt string) *Publisher {
 	return &Publisher{b: b, date: date, attempt: attempt, tables: map[string]TableFiles{}, objects: map[string]string{}}
 }
 
+// Sharded makes p write the parts of shards of a sharded run of p's
+// attempt: part i is named part-0000i-of-0000N-<attempt>. The shard count
+// in the name keeps a shard from ever overwriting a part of the same
+// attempt published unsharded (or with another count), which readers of
+// the committed manifest may be reading.
+func (p *Publisher) Sharded(shards int) *Publisher {
+	p.shards = shards
+	return p
+}
+
 // PartKey is the key of part i of table.
 func (p *Publisher) PartKey(table string, i int, ext string) string {
+	if p.shards > 0 {
+		return fmt.Sprintf("%spart-%05d-of-%05d-%s.%s", PartitionPrefix(table, p.date), i, p.shards, p.attempt, ext)
+	}
 	return fmt.Sprintf("%spart-%05d-%s.%s", PartitionPrefix(table, p.date), i, p.attempt, ext)
 }
 
