@@ -2,6 +2,10 @@ package features
 
 import (
 	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"context"
 	"math"
 	"reflect"
@@ -299,6 +303,61 @@ func TestDayNumberInZone(t *testing.T) {
 		x := us("2023-01-01T00:00:00Z") + h*3600e6
 		if got, want := c.Day(x), DayNumber(x, ny); got != want {
 			t.Fatalf("clock day of %v = %d, want %d", time.UnixMicro(x).UTC(), got, want)
+		}
+	}
+}
+
+// TestPurchaseListsLongAndShort: customers with a handful of orders (the
+// insertion sort) and with hundreds (the comparison sort), in random day
+// order with same-day repeats, get their distinct days ascending and each
+// day's spend summed in input order, as a naive map-and-sort computes.
+func TestPurchaseListsLongAndShort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	var sb strings.Builder
+	sb.WriteString("cust,ts,amt\n")
+	type key struct {
+		c   string
+		day int32
+	}
+	want := map[key]float64{}
+	counts := map[string]int{"A": 700, "B": 33, "C": 32, "D": 5, "E": 1}
+	start := time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
+	for c, n := range counts {
+		for range n {
+			d := start.AddDate(0, 0, rng.IntN(400)).Add(time.Duration(rng.IntN(86400)) * time.Second)
+			amt := float64(rng.IntN(10000)) / 7
+			fmt.Fprintf(&sb, "%s,%s,%v\n", c, d.Format(time.RFC3339), amt)
+			k := key{c, DayNumber(d.UnixMicro(), time.UTC)}
+			want[k] += amt // input order, as the engine sums
+		}
+	}
+	b := objstore.NewMem()
+	if err := b.Upload(context.Background(), "orders/o.csv", strings.NewReader(sb.String())); err != nil {
+		t.Fatal(err)
+	}
+	spec := extract.Spec{AsOf: time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC),
+		Orders: extract.Table{Bucket: b, Prefix: "orders", Columns: map[string]string{"customer_id": "cust", "order_ts": "ts", "amount": "amt"}}}
+	ds, set, err := Run(context.Background(), spec, Options{PurchaseDays: true, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	beh := set.Behaviour
+	for c, id := range ds.IDs {
+		var days []int32
+		for k := range want {
+			if k.c == id {
+				days = append(days, k.day)
+			}
+		}
+		slices.Sort(days)
+		got := beh.Days[beh.DayOffsets[c]:beh.DayOffsets[c+1]]
+		if !slices.Equal(got, days) {
+			t.Fatalf("customer %s (%d orders): days %v, want %v", id, counts[id], got, days)
+		}
+		for j, d := range got {
+			if s := beh.DaySpend[beh.DayOffsets[c]+int64(j)]; s != want[key{id, d}] {
+				t.Fatalf("customer %s day %d: spend %v, want %v", id, d, s, want[key{id, d}])
+			}
 		}
 	}
 }
