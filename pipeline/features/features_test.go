@@ -2,13 +2,13 @@ package features
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
-	"context"
-	"math"
-	"reflect"
 	"testing"
 	"time"
 
