@@ -126,19 +126,24 @@ func fitInfo(r clv.FitResult) FitInfo {
 
 // clvInputs are the CLV summaries of a run's customers.
 type clvInputs struct {
-	sum             *clv.Summary
 	rows            []int // customers with a purchase
 	x, tx, T, spend []float64
-	cust, day       []int32
-	amount          []float64
-	n               int
-	asOfDay         int32
+	// The purchase days of each customer (features.Behaviour's lists):
+	// customer c's are day[off[c]:off[c+1]], ascending, with their spend.
+	off     []int64
+	day     []int32
+	amount  []float64
+	n       int
+	asOfDay int32
 }
 
 func summarizeCLV(cfg *config.Config, ds *extract.Dataset, beh *features.Behaviour) (*clvInputs, error) {
 	in := &clvInputs{n: len(ds.IDs), asOfDay: features.DayNumber(ds.AsOf.UnixMicro(), ds.Location)}
-	in.cust, in.day, in.amount = purchaseDays(beh)
-	sum, err := clv.Summarize(in.cust, in.day, in.amount, in.n, in.asOfDay, cfg.CLV.UnitDays())
+	// Refunds are not purchases: they are not in the lists, so a refunded
+	// order still counts as the purchase it was (the models describe
+	// buying, not net revenue).
+	in.off, in.day, in.amount = beh.DayOffsets, beh.Days, beh.DaySpend
+	sum, err := clv.SummarizeGrouped(in.off, in.day, in.amount, in.asOfDay, cfg.CLV.UnitDays())
 	if err != nil {
 		return nil, fmt.Errorf("clv summary: %w", err)
 	}
@@ -180,7 +185,7 @@ func fitCLV(ctx context.Context, cfg *config.Config, in *clvInputs) (*CLVModel, 
 	m.Params, m.LogLik, m.Fit = pm.Params(), pr.LogLik, fitInfo(pr)
 	m.Spend = SpendModel{Model: "gamma-gamma", Params: gg.Params(), LogLik: gr.LogLik, Fit: fitInfo(gr)}
 	if h := c.Holdout(); h > 0 {
-		m.Holdout = holdoutCheck(ctx, cfg, pm.Name(), in.cust, in.day, in.amount, in.n, in.asOfDay, h)
+		m.Holdout = holdoutCheck(ctx, cfg, pm.Name(), in, h)
 	}
 	return m, nil
 }
@@ -253,7 +258,8 @@ func fitPurchaseModel(ctx context.Context, c config.CLV, model string, x, tx, T 
 // holdoutCheck refits the purchase model called model on the history up to
 // asOfDay−days and compares its predictions for the last days with what
 // happened.
-func holdoutCheck(ctx context.Context, cfg *config.Config, model string, cust, day []int32, amount []float64, n int, asOfDay int32, days int) *HoldoutCheck {
+func holdoutCheck(ctx context.Context, cfg *config.Config, model string, in *clvInputs, days int) *HoldoutCheck {
+	asOfDay := in.asOfDay
 	unit := cfg.CLV.UnitDays()
 	calEnd := asOfDay - int32(days)
 	hc := &HoldoutCheck{CalibrationEnd: DayDate(calEnd), Days: days, Model: model}
@@ -261,7 +267,7 @@ func holdoutCheck(ctx context.Context, cfg *config.Config, model string, cust, d
 		hc.Error = err.Error()
 		return hc
 	}
-	sum, err := clv.Summarize(cust, day, amount, n, calEnd, unit)
+	sum, err := clv.SummarizeGrouped(in.off, in.day, in.amount, calEnd, unit)
 	if err != nil {
 		return fail(err)
 	}
@@ -286,7 +292,7 @@ func holdoutCheck(ctx context.Context, cfg *config.Config, model string, cust, d
 	if err != nil {
 		return fail(err)
 	}
-	actualAll, err := clv.HoldoutCounts(cust, day, n, calEnd, asOfDay)
+	actualAll, err := clv.HoldoutCountsGrouped(in.off, in.day, calEnd, asOfDay)
 	if err != nil {
 		return fail(err)
 	}

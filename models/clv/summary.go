@@ -40,44 +40,134 @@ func Summarize(cust []int32, day []int32, amount []float64, nCustomers int, calE
 	if err != nil {
 		return Summary{}, fmt.Errorf("summarize: %w", err)
 	}
-	s := Summary{
-		X: make([]float64, nCustomers), Tx: make([]float64, nCustomers), T: make([]float64, nCustomers),
-		MeanSpend: make([]float64, nCustomers), First: make([]int32, nCustomers), Present: make([]bool, nCustomers),
-	}
+	s := newSummary(nCustomers)
+	var days []int32
+	var amounts []float64
 	for c := range nCustomers {
 		rs := rows[off[c]:off[c+1]]
-		if len(rs) == 0 {
-			continue
-		}
+		days, amounts = days[:0], amounts[:0]
 		for _, j := range rs {
-			if a := amount[j]; math.IsNaN(a) || math.IsInf(a, 0) {
-				return Summary{}, fmt.Errorf("summarize: row %d: amount %v", j, a)
-			}
+			days, amounts = append(days, day[j]), append(amounts, amount[j])
 		}
-		first, last := day[rs[0]], day[rs[0]]
-		var nDays int
-		var repeat float64
-		for k, j := range rs {
-			d := day[j]
-			if d == first {
-				continue
-			}
-			if k == 0 || d != day[rs[k-1]] {
-				nDays++
-				last = d
-			}
-			repeat += amount[j]
-		}
-		s.Present[c] = true
-		s.First[c] = first
-		s.X[c] = float64(nDays)
-		s.Tx[c] = float64(last-first) / unitDays
-		s.T[c] = float64(calEnd-first) / unitDays
-		if nDays > 0 {
-			s.MeanSpend[c] = repeat / float64(nDays)
+		if err := s.set(c, days, amounts, calEnd, unitDays); err != nil {
+			return Summary{}, fmt.Errorf("summarize: customer %d: %w", c, err)
 		}
 	}
 	return s, nil
+}
+
+// SummarizeGrouped is Summarize for transactions already grouped by
+// customer and in day order within each — customer c's are
+// day[off[c]:off[c+1]] with amount[off[c]:off[c+1]], as the feature
+// engine's purchase lists are — without regrouping them: no customer
+// column and no index of every row, which on 20M orders is 160 MB and a
+// counting sort saved.
+func SummarizeGrouped(off []int64, day []int32, amount []float64, calEnd int32, unitDays float64) (Summary, error) {
+	n, err := checkGrouped(off, day, amount)
+	if err != nil {
+		return Summary{}, fmt.Errorf("summarize: %w", err)
+	}
+	if !(unitDays > 0) || math.IsInf(unitDays, 0) {
+		return Summary{}, fmt.Errorf("summarize: unitDays %v, want positive", unitDays)
+	}
+	s := newSummary(n)
+	for c := range n {
+		d, a := day[off[c]:off[c+1]], amount[off[c]:off[c+1]]
+		k, _ := slices.BinarySearch(d, calEnd+1) // days up to calEnd
+		if err := s.set(c, d[:k], a[:k], calEnd, unitDays); err != nil {
+			return Summary{}, fmt.Errorf("summarize: customer %d: %w", c, err)
+		}
+	}
+	return s, nil
+}
+
+// checkGrouped checks grouped transactions and returns the customers.
+func checkGrouped(off []int64, day []int32, amount []float64) (int, error) {
+	if len(off) == 0 || off[0] != 0 || off[len(off)-1] != int64(len(day)) {
+		return 0, fmt.Errorf("offsets do not cover the %d rows", len(day))
+	}
+	if amount != nil && len(amount) != len(day) {
+		return 0, fmt.Errorf("length mismatch: day %d, amount %d", len(day), len(amount))
+	}
+	n := len(off) - 1
+	for c := range n {
+		if off[c+1] < off[c] {
+			return 0, fmt.Errorf("offsets decrease at customer %d", c)
+		}
+		if !slices.IsSorted(day[off[c]:off[c+1]]) {
+			return 0, fmt.Errorf("customer %d: days not in order", c)
+		}
+	}
+	return n, nil
+}
+
+func newSummary(n int) Summary {
+	return Summary{
+		X: make([]float64, n), Tx: make([]float64, n), T: make([]float64, n),
+		MeanSpend: make([]float64, n), First: make([]int32, n), Present: make([]bool, n),
+	}
+}
+
+// set summarises customer c from their transactions up to calEnd, in day
+// order.
+func (s *Summary) set(c int, days []int32, amounts []float64, calEnd int32, unitDays float64) error {
+	if len(days) == 0 {
+		return nil
+	}
+	for k, a := range amounts {
+		if math.IsNaN(a) || math.IsInf(a, 0) {
+			return fmt.Errorf("day %d: amount %v", days[k], a)
+		}
+	}
+	first, last := days[0], days[0]
+	var nDays int
+	var repeat float64
+	for k, d := range days {
+		if d == first {
+			continue
+		}
+		if k == 0 || d != days[k-1] {
+			nDays++
+			last = d
+		}
+		repeat += amounts[k]
+	}
+	s.Present[c] = true
+	s.First[c] = first
+	s.X[c] = float64(nDays)
+	s.Tx[c] = float64(last-first) / unitDays
+	s.T[c] = float64(calEnd-first) / unitDays
+	if nDays > 0 {
+		s.MeanSpend[c] = repeat / float64(nDays)
+	}
+	return nil
+}
+
+// HoldoutCountsGrouped is HoldoutCounts for grouped transactions (see
+// SummarizeGrouped).
+func HoldoutCountsGrouped(off []int64, day []int32, calEnd, holdoutEnd int32) ([]float64, error) {
+	n, err := checkGrouped(off, day, nil)
+	if err != nil {
+		return nil, fmt.Errorf("holdout counts: %w", err)
+	}
+	if holdoutEnd < calEnd {
+		return nil, fmt.Errorf("holdout counts: holdout end %d before calibration end %d", holdoutEnd, calEnd)
+	}
+	out := make([]float64, n)
+	for c := range n {
+		d := day[off[c]:off[c+1]]
+		if len(d) == 0 || d[0] > calEnd {
+			continue
+		}
+		k := 0
+		for i := 1; i < len(d) && d[i] <= holdoutEnd; i++ {
+			if d[i] > calEnd && d[i] != d[i-1] {
+				k++
+			}
+		}
+		out[c] = float64(k)
+	}
+	return out, nil
 }
 
 // groupByCustomer returns the indices of rows with day <= end grouped by
