@@ -56,31 +56,10 @@ func (c *computer) fill(ctx context.Context) error {
 		FirstOrder: r.firstOrder, LastOrder: r.lastOrder,
 	}
 	if c.opt.PurchaseDays {
-		c.purchaseDays()
+		c.beh.DayOffsets, c.beh.Days, c.beh.DaySpend = c.dayOff, c.dayDays, c.daySpend
 	}
+	c.days, c.dayOff, c.dayDays, c.daySpend = nil, nil, nil, nil
 	return nil
-}
-
-// purchaseDays lays the per-shard day lists out in customer order.
-func (c *computer) purchaseDays() {
-	b := c.beh
-	b.DayOffsets = make([]int64, c.n+1)
-	for g := range c.n {
-		l := c.loc[g]
-		d := &c.days[l>>32]
-		row := int(uint32(l))
-		b.DayOffsets[g+1] = b.DayOffsets[g] + int64(d.off[row+1]-d.off[row])
-	}
-	b.Days = make([]int32, 0, b.DayOffsets[c.n])
-	b.DaySpend = make([]float64, 0, b.DayOffsets[c.n])
-	for g := range c.n {
-		l := c.loc[g]
-		d := &c.days[l>>32]
-		lo, hi := d.off[uint32(l)], d.off[uint32(l)+1]
-		b.Days = append(b.Days, d.day[lo:hi]...)
-		b.DaySpend = append(b.DaySpend, d.spend[lo:hi]...)
-	}
-	c.days = nil
 }
 
 func slotOrder(ns int, rank []int32) []int {
@@ -165,7 +144,7 @@ func (f *filler) customer(g int) {
 	}
 
 	var ds dayStats
-	c.walkDays(si, s, row, &ds)
+	c.walkDays(g, si, s, row, &ds)
 	r.pdays[g] = ds.n
 	if ds.n >= 2 {
 		r.gapMean[g], r.gapStd[g] = ds.gaps()
