@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/json"
 	"math"
+	"sync"
 
 	"github.com/strata-oss/strata/models/rfm"
 	"github.com/strata-oss/strata/pipeline/config"
@@ -47,10 +48,19 @@ func rfmValues(b *features.Behaviour) (names []string, values [3][]float64, high
 // fitRFM learns the quintile breaks of the customers of b who bought.
 func fitRFM(b *features.Behaviour) Breaks {
 	names, values, higher := rfmValues(b)
+	var breaks [3][5]float64
+	var wg sync.WaitGroup
+	for k := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, breaks[k] = rfm.Quintiles(values[k], b.HasOrders, higher[k])
+		}()
+	}
+	wg.Wait()
 	out := Breaks{}
 	for k, name := range names {
-		_, br := rfm.Quintiles(values[k], b.HasOrders, higher[k])
-		out[name] = br
+		out[name] = breaks[k]
 	}
 	return out
 }

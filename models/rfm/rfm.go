@@ -41,9 +41,10 @@
 package rfm
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 )
 
 // Segment names.
@@ -154,7 +155,7 @@ func Quintiles(values []float64, scored []bool, higherIsBetter bool) (scores []i
 			idx = append(idx, iv{v, int32(i)})
 		}
 	}
-	sort.Slice(idx, func(a, b int) bool { return idx[a].v < idx[b].v })
+	slices.SortFunc(idx, func(a, b iv) int { return cmp.Compare(a.v, b.v) })
 	scores = make([]int8, len(values))
 	n := len(idx)
 	for s := range breaks {
