@@ -328,7 +328,7 @@ func segmentColumns(st *state, asOfDay int32) []tables.OutColumn {
 	score := make([]string, n)
 	for i := 0; i < n; i++ {
 		if b.HasOrders[i] {
-			score[i] = fmt.Sprintf("%d%d%d", s.R[i], s.F[i], s.M[i])
+			score[i] = rfmScore(s.R[i], s.F[i], s.M[i])
 		}
 	}
 	cols := []tables.OutColumn{
@@ -514,4 +514,24 @@ func featureTableColumns(ids []string, t *features.Table, keep []int, asOfDay in
 		cols = append(cols, oc)
 	}
 	return cols
+}
+
+// rfmScoreText holds the 125 score strings "111" to "555", so that a run's
+// million scores share them instead of formatting a string each.
+var rfmScoreText = func() (t [5][5][5]string) {
+	for r := range 5 {
+		for f := range 5 {
+			for m := range 5 {
+				t[r][f][m] = string([]byte{byte('1' + r), byte('1' + f), byte('1' + m)})
+			}
+		}
+	}
+	return t
+}()
+
+func rfmScore(r, f, m int8) string {
+	if r < 1 || r > 5 || f < 1 || f > 5 || m < 1 || m > 5 {
+		return fmt.Sprintf("%d%d%d", r, f, m)
+	}
+	return rfmScoreText[r-1][f-1][m-1]
 }
