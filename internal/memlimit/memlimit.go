@@ -4,8 +4,8 @@
 // A run's live heap is well below its peak: the collector lets the heap
 // grow to twice the live data before it runs (GOGC=100), and a run's
 // stages leave hundreds of megabytes of buffers behind them. On 1M
-// customers / 20M orders the live heap peaks near 1.05 GiB and the process
-// near 1.9 GiB; with a 1.1 GiB soft limit it peaks at 1.1 GiB, no slower.
+// customers / 20M orders the live heap peaks near 795 MiB and the process
+// near 1.5 GiB; with a 900 MiB soft limit it peaks at 0.87 GiB.
 // Under a cgroup limit the difference is an OOM kill, so Strata sets the
 // runtime's limit to a fraction of the cgroup's, unless GOMEMLIMIT says
 // otherwise.
