@@ -189,7 +189,7 @@ func (t *objectReader) hold(off int64, data []byte) (drop func()) {
 // GiB. Checked here first, a false claim is an error naming the page.
 // Reading the chunk in one request costs no extra round trip: parquet-go
 // would read the same bytes, in 4 MiB requests.
-func (pf *parquetFile) loadChunk(gi, col int, rows int64, src source) (drop func(), err error) {
+func (pf *parquetFile) loadChunk(gi, col int, rows int64, src source, buf *[]byte) (drop func(), err error) {
 	md := &pf.file.Metadata().RowGroups[gi].Columns[col].MetaData
 	off := md.DataPageOffset
 	if md.DictionaryPageOffset != 0 {
@@ -199,7 +199,12 @@ func (pf *parquetFile) loadChunk(gi, col int, rows int64, src source) (drop func
 	if off < 0 || n < 0 || off > pf.size || n > pf.size-off {
 		return nil, fmt.Errorf("footer is corrupt: the column chunk claims bytes %d to %d of a %d-byte object", off, off+n, pf.size)
 	}
-	data := make([]byte, n)
+	// The buffer is reused for the batch's next chunk: everything decoded
+	// from it is copied out (strings included) before drop.
+	if int64(cap(*buf)) < n {
+		*buf = make([]byte, n, n+n/8)
+	}
+	data := (*buf)[:n]
 	if k, err := pf.r.ReaderAt.ReadAt(data, off); k != len(data) {
 		return nil, fmt.Errorf("read column chunk: %w", err)
 	}
@@ -536,7 +541,7 @@ func (s *Source) readRowGroup(pf *parquetFile, key string, gi int, first int64, 
 		col := &batch.Cols[bd.field]
 		col.reset(bd.kind, 0) // grown page by page, to what the pages hold
 		var drop func()
-		if drop, err = pf.loadChunk(gi, bd.column, int64(n), bd.src); err == nil {
+		if drop, err = pf.loadChunk(gi, bd.column, int64(n), bd.src, &batch.chunk); err == nil {
 			if bd.src.repeated {
 				err = readRepeated(chunks[bd.column], bd.src, col, n)
 			} else {
