@@ -50,6 +50,9 @@ type Options struct {
 	// them: a shard for the fitted model, the finishing step for the
 	// shards. Zero: not at all.
 	Wait time.Duration
+	// Force makes a shard score even when the date is already published
+	// with its attempt (Result.UpToDate otherwise).
+	Force bool
 }
 
 // Result is what a run did.
@@ -65,6 +68,9 @@ type Result struct {
 	Manifest   publish.Manifest
 	Stages     []StageTiming
 	Inputs     []extract.Input // the fingerprints the attempt id hashes
+	// UpToDate: a shard found the date already published with its
+	// attempt, and wrote nothing.
+	UpToDate bool
 }
 
 // StageTiming is how long one stage took.

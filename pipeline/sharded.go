@@ -124,12 +124,20 @@ func getJSON(ctx context.Context, b objstore.Bucket, key string, v any) error {
 // function of the inputs, the config, the date and the previous run, the
 // same in every process that lists the same objects.
 func (r *run) plannedAttempt(ctx context.Context) (string, error) {
+	p, err := r.plan(ctx)
+	if err != nil {
+		return "", err
+	}
+	return p.Attempt, nil
+}
+
+func (r *run) plan(ctx context.Context) (*Plan, error) {
 	p, err := PlanRun(ctx, r.cfg, Options{AsOf: r.opt.AsOf, Version: r.opt.Version, Input: r.in, Output: r.out})
 	if err != nil {
-		return "", fmt.Errorf("plan: %w", err)
+		return nil, fmt.Errorf("plan: %w", err)
 	}
 	r.res.Attempt, r.res.Inputs = p.Attempt, p.Inputs
-	return p.Attempt, nil
+	return p, nil
 }
 
 // pollEvery is how often a waiting step looks again.
@@ -221,9 +229,17 @@ func Score(ctx context.Context, cfg *config.Config, opt Options, s Shard) (*Resu
 	if err != nil {
 		return r.res, err
 	}
-	attempt, err := r.plannedAttempt(ctx)
+	plan, err := r.plan(ctx)
 	if err != nil {
 		return r.res, err
+	}
+	attempt := plan.Attempt
+	if plan.UpToDate() && !opt.Force {
+		// Its parts would lie beside the committed run's, unnamed by the
+		// manifest, until the next commit: a tool globbing the partition
+		// would read both.
+		r.res.UpToDate = true
+		return r.res, nil
 	}
 	fit, err := r.readFit(ctx, attempt)
 	if err != nil {

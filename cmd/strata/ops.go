@@ -50,9 +50,14 @@ func runCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zerolo
 			if err != nil {
 				return &jobs.UsageError{Msg: err.Error()}
 			}
-			res, err := pipeline.Score(ctx, cfg, pipeline.Options{AsOf: d, Version: version, RunID: jobs.NewRunID(time.Now()), Logger: log, Wait: *wait}, s)
+			res, err := pipeline.Score(ctx, cfg, pipeline.Options{AsOf: d, Version: version, RunID: jobs.NewRunID(time.Now()), Logger: log, Wait: *wait, Force: *force}, s)
 			if err != nil {
 				return err
+			}
+			if res.UpToDate {
+				fmt.Fprintf(stdout, "%s: already published with the same configuration and inputs (attempt %s); shard %s has nothing to do (--force scores it again)\n",
+					*asOf, res.Attempt, s)
+				return nil
 			}
 			fmt.Fprintf(stdout, "%s: shard %s scored %d customers (attempt %s); `strata finish --shards %d` commits the run\n",
 				*asOf, s, res.Customers, res.Attempt, s.Count)

@@ -159,6 +159,15 @@ func TestShardedRunEqualsSingleProcess(t *testing.T) {
 			} else if code, stdout, stderr := strata(t, "finish", "--config", c, "--as-of", shardDay, "--shards", fmt.Sprint(n), "--log-level", "error"); code != 0 {
 				t.Fatalf("finish: exit %d: %s%s", code, stdout, stderr)
 			}
+			// The date is published now: a shard run again (a CronJob
+			// retried late) writes nothing beside the committed run.
+			before := listAll(t, lake, out)
+			if o, err := shardProcess(c, 0, n); err != nil || !strings.Contains(string(o), "already published") {
+				t.Fatalf("shard 0/%d after the commit: %v: %s", n, err, o)
+			}
+			if after := listAll(t, lake, out); !mapsEqual(before, after) {
+				t.Fatalf("a shard of a published date wrote objects:\nbefore %v\nafter  %v", before, after)
+			}
 			got := readRun(t, lake, out)
 			if got.manifest.Attempt != single.manifest.Attempt {
 				t.Errorf("attempt %s, single run %s", got.manifest.Attempt, single.manifest.Attempt)
