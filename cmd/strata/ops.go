@@ -24,79 +24,101 @@ import (
 	"github.com/strata-oss/strata/pipeline/storage"
 )
 
+// dateFlags are the --config and --as-of of the verbs that run one date.
+type dateFlags struct{ cfgPath, asOf *string }
+
+func newDateFlags(fs *flag.FlagSet) dateFlags {
+	return dateFlags{
+		cfgPath: fs.String("config", "", "configuration file"),
+		asOf:    fs.String("as-of", "", "as-of date, YYYY-MM-DD, or today or yesterday in the config's time zone"),
+	}
+}
+
+// load checks that both flags are set and returns the configuration and
+// the date (relative dates in the configuration's time zone).
+func (f dateFlags) load() (*config.Config, time.Time, error) {
+	if *f.cfgPath == "" || *f.asOf == "" {
+		return nil, time.Time{}, &jobs.UsageError{Msg: "--config and --as-of are required"}
+	}
+	cfg, err := config.Load(*f.cfgPath)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	d, err := asOfDate(*f.asOf, cfg, time.Now())
+	return cfg, d, err
+}
+
+// leasedRun runs req through the runner — under the date's lease, in the
+// ledger, skipped when already published unchanged — and prints what it
+// did; done says what was published.
+func leasedRun(ctx context.Context, log zerolog.Logger, stdout io.Writer, cfg *config.Config, asOf string, leaseTTL time.Duration,
+	req jobs.Request, again, done string) error {
+	if leaseTTL < time.Second {
+		return &jobs.UsageError{Msg: fmt.Sprintf("--lease-ttl %v: at least 1s", leaseTTL)}
+	}
+	r, err := jobs.NewRunner(ctx, cfg, jobs.RunnerOptions{Version: version, Logger: log, LeaseTTL: leaseTTL})
+	if err != nil {
+		return err
+	}
+	out, err := r.Run(ctx, req)
+	if err != nil {
+		return err
+	}
+	if out.Result == nil {
+		fmt.Fprintf(stdout, "%s: %s; nothing to do (--force %s)\n", asOf, out.Record.Reason, again)
+		return nil
+	}
+	printSegments(stdout, out.Result)
+	fmt.Fprintf(stdout, "\n%s to %s (attempt %s, run %s)\n", done, cfg.Output.Location, out.Result.Attempt, out.Record.ID)
+	return nil
+}
+
+func leaseTTLFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("lease-ttl", lease.DefaultTTL, "how long the date stays locked if this process dies without releasing it")
+}
+
 // runCommand is `strata run`: one date, under the date's lease, recorded
-// in the ledger, skipped when already published unchanged unless --force.
+// in the ledger, skipped when already published unchanged unless --force;
+// with --shard, one shard of a sharded run.
 func runCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zerolog.Logger) error {
-	cfgPath := fs.String("config", "", "configuration file")
-	asOf := fs.String("as-of", "", "as-of date, YYYY-MM-DD, or today or yesterday in the config's time zone")
+	df := newDateFlags(fs)
 	force := fs.Bool("force", false, "run even if the date is already published with the same configuration and inputs")
-	leaseTTL := fs.Duration("lease-ttl", lease.DefaultTTL, "how long the date stays locked if this process dies without releasing it")
+	leaseTTL := leaseTTLFlag(fs)
 	shard := fs.String("shard", "", "score one shard of a sharded run, i/N (or N, with i from JOB_COMPLETION_INDEX); needs `strata fit` first and `strata finish` after")
 	wait := fs.Duration("wait", 0, "with --shard: how long to wait for `strata fit` to publish the fitted model (default: not at all)")
 	return func(ctx context.Context, log zerolog.Logger) error {
-		if *cfgPath == "" || *asOf == "" {
-			return &jobs.UsageError{Msg: "--config and --as-of are required"}
-		}
-		cfg, err := config.Load(*cfgPath)
+		cfg, d, err := df.load()
 		if err != nil {
 			return err
 		}
-		d, err := asOfDate(*asOf, cfg, time.Now())
+		if *shard == "" {
+			return leasedRun(ctx, log, stdout, cfg, *df.asOf, *leaseTTL, jobs.Request{AsOf: d, Trigger: ledger.CLI, Force: *force},
+				"runs it again", "published")
+		}
+		s, err := pipeline.ParseShard(*shard)
+		if err != nil {
+			return &jobs.UsageError{Msg: err.Error()}
+		}
+		res, err := pipeline.Score(ctx, cfg, pipeline.Options{AsOf: d, Version: version, RunID: jobs.NewRunID(time.Now()), Logger: log, Wait: *wait, Force: *force}, s)
 		if err != nil {
 			return err
 		}
-		if *shard != "" {
-			s, err := pipeline.ParseShard(*shard)
-			if err != nil {
-				return &jobs.UsageError{Msg: err.Error()}
-			}
-			res, err := pipeline.Score(ctx, cfg, pipeline.Options{AsOf: d, Version: version, RunID: jobs.NewRunID(time.Now()), Logger: log, Wait: *wait, Force: *force}, s)
-			if err != nil {
-				return err
-			}
-			if res.UpToDate {
-				fmt.Fprintf(stdout, "%s: already published with the same configuration and inputs (attempt %s); shard %s has nothing to do (--force scores it again)\n",
-					*asOf, res.Attempt, s)
-				return nil
-			}
-			fmt.Fprintf(stdout, "%s: shard %s scored %d customers (attempt %s); `strata finish --shards %d` commits the run\n",
-				*asOf, s, res.Customers, res.Attempt, s.Count)
+		if res.UpToDate {
+			fmt.Fprintf(stdout, "%s: already published with the same configuration and inputs (attempt %s); shard %s has nothing to do (--force scores it again)\n",
+				*df.asOf, res.Attempt, s)
 			return nil
 		}
-		if *leaseTTL < time.Second {
-			return &jobs.UsageError{Msg: fmt.Sprintf("--lease-ttl %v: at least 1s", *leaseTTL)}
-		}
-		r, err := jobs.NewRunner(ctx, cfg, jobs.RunnerOptions{Version: version, Logger: log, LeaseTTL: *leaseTTL})
-		if err != nil {
-			return err
-		}
-		out, err := r.Run(ctx, jobs.Request{AsOf: d, Trigger: ledger.CLI, Force: *force})
-		if err != nil {
-			return err
-		}
-		if out.Result == nil {
-			fmt.Fprintf(stdout, "%s: %s; nothing to do (--force runs it again)\n", *asOf, out.Record.Reason)
-			return nil
-		}
-		printSegments(stdout, out.Result)
-		fmt.Fprintf(stdout, "\npublished to %s (attempt %s, run %s)\n", cfg.Output.Location, out.Result.Attempt, out.Record.ID)
+		fmt.Fprintf(stdout, "%s: shard %s scored %d customers (attempt %s); `strata finish --shards %d` commits the run\n",
+			*df.asOf, s, res.Customers, res.Attempt, s.Count)
 		return nil
 	}
 }
 
 // fitCommand is `strata fit`: the first step of a sharded run.
 func fitCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zerolog.Logger) error {
-	cfgPath := fs.String("config", "", "configuration file")
-	asOf := fs.String("as-of", "", "as-of date, YYYY-MM-DD")
+	df := newDateFlags(fs)
 	return func(ctx context.Context, log zerolog.Logger) error {
-		if *cfgPath == "" || *asOf == "" {
-			return &jobs.UsageError{Msg: "--config and --as-of are required"}
-		}
-		cfg, err := config.Load(*cfgPath)
-		if err != nil {
-			return err
-		}
-		d, err := asOfDate(*asOf, cfg, time.Now())
+		cfg, d, err := df.load()
 		if err != nil {
 			return err
 		}
@@ -104,7 +126,7 @@ func fitCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zerolo
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: models fitted on %d customers (attempt %s); score with `strata run --shard i/N`\n", *asOf, res.Customers, res.Attempt)
+		fmt.Fprintf(stdout, "%s: models fitted on %d customers (attempt %s); score with `strata run --shard i/N`\n", *df.asOf, res.Customers, res.Attempt)
 		return nil
 	}
 }
@@ -112,39 +134,22 @@ func fitCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zerolo
 // finishCommand is `strata finish`: the last step of a sharded run,
 // under the date's lease and in the ledger like `strata run`.
 func finishCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zerolog.Logger) error {
-	cfgPath := fs.String("config", "", "configuration file")
-	asOf := fs.String("as-of", "", "as-of date, YYYY-MM-DD")
+	df := newDateFlags(fs)
 	shards := fs.Int("shards", 0, "the number of shards N the run was scored in")
 	wait := fs.Duration("wait", 0, "how long to wait for the shards to finish scoring (default: not at all)")
 	force := fs.Bool("force", false, "commit even if the date is already published with the same configuration and inputs")
-	leaseTTL := fs.Duration("lease-ttl", lease.DefaultTTL, "how long the date stays locked if this process dies without releasing it")
+	leaseTTL := leaseTTLFlag(fs)
 	return func(ctx context.Context, log zerolog.Logger) error {
-		if *cfgPath == "" || *asOf == "" || *shards < 1 {
+		if *df.cfgPath == "" || *df.asOf == "" || *shards < 1 {
 			return &jobs.UsageError{Msg: "--config, --as-of and --shards are required"}
 		}
-		cfg, err := config.Load(*cfgPath)
+		cfg, d, err := df.load()
 		if err != nil {
 			return err
 		}
-		d, err := asOfDate(*asOf, cfg, time.Now())
-		if err != nil {
-			return err
-		}
-		r, err := jobs.NewRunner(ctx, cfg, jobs.RunnerOptions{Version: version, Logger: log, LeaseTTL: *leaseTTL})
-		if err != nil {
-			return err
-		}
-		out, err := r.Run(ctx, jobs.Request{AsOf: d, Trigger: ledger.CLI, Force: *force, Shards: *shards, Wait: *wait})
-		if err != nil {
-			return err
-		}
-		if out.Result == nil {
-			fmt.Fprintf(stdout, "%s: %s; nothing to do (--force commits it again)\n", *asOf, out.Record.Reason)
-			return nil
-		}
-		printSegments(stdout, out.Result)
-		fmt.Fprintf(stdout, "\npublished %d shards to %s (attempt %s, run %s)\n", *shards, cfg.Output.Location, out.Result.Attempt, out.Record.ID)
-		return nil
+		return leasedRun(ctx, log, stdout, cfg, *df.asOf, *leaseTTL,
+			jobs.Request{AsOf: d, Trigger: ledger.CLI, Force: *force, Shards: *shards, Wait: *wait},
+			"commits it again", fmt.Sprintf("published %d shards", *shards))
 	}
 }
 
