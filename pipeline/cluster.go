@@ -75,15 +75,12 @@ type PreviousRun struct {
 }
 
 // clusterResult holds the per-customer clustering outputs; ID[c] < 0 where
-// the columns are null (customers without a purchase).
+// the columns are null (customers without a purchase). The model and the
+// previous run's names are the fit's (clusterFit).
 type clusterResult struct {
 	ID       []int32
 	Previous []int32 // the customer's id in the previous run, -1 if none
 	Names    map[int32]string
-	// PrevNames are the previous run's cluster names, for the migration
-	// table.
-	PrevNames map[int32]string
-	Model     ClusterModel
 }
 
 // featureLabels name the ends of the features a profile can mention.
@@ -412,8 +409,7 @@ func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev
 // their previous run's ids for the migrations.
 func applyClusters(ctx context.Context, st *state, cols map[string][]float64, fit *clusterFit, prev *previousRun, out objstore.Bucket) (*clusterResult, error) {
 	n := st.beh.N
-	res := &clusterResult{ID: make([]int32, n), Previous: make([]int32, n), Names: fit.Names, PrevNames: fit.PrevNames,
-		Model: fit.Model}
+	res := &clusterResult{ID: make([]int32, n), Previous: make([]int32, n), Names: fit.Names}
 	for i := range res.ID {
 		res.ID[i], res.Previous[i] = -1, -1
 	}
@@ -445,10 +441,6 @@ func applyClusters(ctx context.Context, st *state, cols map[string][]float64, fi
 	if prev != nil {
 		if err := previousLabels(ctx, out, prev.manifest, st.ids, res.Previous); err != nil {
 			return nil, err
-		}
-		if res.Model.Previous != nil {
-			p := *res.Model.Previous
-			res.Model.Previous = &p
 		}
 	}
 	return res, nil

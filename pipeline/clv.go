@@ -116,7 +116,6 @@ type clvScores struct {
 	ExpectedPurchases []float64
 	ExpectedSpend     []float64
 	CLV               []float64
-	Model             CLVModel
 }
 
 func fitInfo(r clv.FitResult) FitInfo {
@@ -196,7 +195,7 @@ func applyCLV(ctx context.Context, cfg *config.Config, in *clvInputs, m *CLVMode
 	n := in.n
 	out := &clvScores{
 		Scored: make([]bool, n), PAlive: make([]float64, n), ExpectedPurchases: make([]float64, n),
-		ExpectedSpend: make([]float64, n), CLV: make([]float64, n), Model: *m,
+		ExpectedSpend: make([]float64, n), CLV: make([]float64, n),
 	}
 	if m.Skipped != "" || len(in.rows) == 0 {
 		return out, nil

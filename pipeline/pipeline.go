@@ -342,12 +342,21 @@ func (r *run) attempt(st *state) (string, []extract.Input) {
 // in a pass of their own when the config asks for one (nil otherwise: the
 // run's pass fits on everyone).
 func (r *run) fitted(ctx context.Context) (*Fitted, error) {
-	f := r.cfg.Fit.Fraction()
-	if f >= 1 {
+	keep := fitSample(r.cfg)
+	if keep == nil {
 		return nil, nil
 	}
-	_, fit, err := r.compute(ctx, extract.Sample(f, r.cfg.Seed), nil, "fit_")
+	_, fit, err := r.compute(ctx, keep, nil, "fit_")
 	return fit, err
+}
+
+// fitSample selects the customers the models are fitted on: nil for all
+// of them, or cfg's seeded sample.
+func fitSample(cfg *config.Config) *extract.Keep {
+	if f := cfg.Fit.Fraction(); f < 1 {
+		return extract.Sample(f, cfg.Seed)
+	}
+	return nil
 }
 
 // Run performs one run.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -199,11 +200,7 @@ func Fit(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 	if err != nil {
 		return r.res, err
 	}
-	var keep *extract.Keep
-	if f := cfg.Fit.Fraction(); f < 1 {
-		keep = extract.Sample(f, cfg.Seed)
-	}
-	st, fit, err := r.compute(ctx, keep, nil, "")
+	st, fit, err := r.compute(ctx, fitSample(cfg), nil, "")
 	if err != nil {
 		return r.res, err
 	}
@@ -332,7 +329,7 @@ func Finish(ctx context.Context, cfg *config.Config, opt Options, shards int) (*
 				merged = rec.Part
 				continue
 			}
-			if !equalStrings(merged.Segments, rec.Part.Segments) || !equalStrings(merged.Features, rec.Part.Features) {
+			if !slices.Equal(merged.Segments, rec.Part.Segments) || !slices.Equal(merged.Features, rec.Part.Features) {
 				return fmt.Errorf("shard %s published other columns than shard 0", s)
 			}
 			if err := merged.Agg.merge(rec.Part.Agg); err != nil {
@@ -358,18 +355,6 @@ func Finish(ctx context.Context, cfg *config.Config, opt Options, shards int) (*
 		return r.commit(ctx, l, pub, err)
 	})
 	return res, err
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // readSegmentValues reads the CLV and P(alive) of every scored customer
