@@ -125,48 +125,52 @@ func (c *computer) plan() {
 }
 
 // planShares sets up the share columns of a level mix: the top levels by
-// their total over all customers, then other.
+// their total over all customers (or the vocabulary's), then other.
 func (c *computer) planShares(ls *levelShares, levels, prefix, group, missing string, top int,
 	get func(*shard) (int, func(row, slot int) float64)) {
 	names := c.names[levels]
-	nl := len(names) + 1 // the blank level last
-	name := func(l int) string {
-		if l == nl-1 {
-			return "unknown"
-		}
-		return names[l]
-	}
+	var chosen []string
+	var ok bool
 	if v := c.opt.Vocabulary; v != nil {
-		chosen, ok := v.Shares[levels]
-		if !ok {
-			return
-		}
-		ls.on = true
-		ls.null = make([]bool, c.n)
-		pos := positions(chosen)
-		ls.colOf = make([]int, nl)
-		for l := range ls.colOf {
-			ls.colOf[l] = len(chosen)
-			if k, ok := pos[levelKey(names, l)]; ok {
-				ls.colOf[l] = k
-			}
-		}
-		taken := map[string]bool{prefix + "_other": true}
-		for _, key := range chosen {
-			level := cmp.Or(key, "unknown")
-			nm := unique(taken, prefix+"_"+slug(level))
-			ls.cols = append(ls.cols, c.newF(Feature{Name: nm, Family: Behavioural, Kind: Share,
-				Source: levels, Group: group, Level: level, Unit: "share", Missing: missing}, ls.null))
-		}
-		ls.cols = append(ls.cols, c.newF(Feature{Name: prefix + "_other", Family: Behavioural, Kind: Share,
-			Source: levels, Group: group, Level: "other", Unit: "share", Missing: missing}, ls.null))
-		c.vocab.Shares[levels] = chosen
+		chosen, ok = v.Shares[levels]
+	} else {
+		chosen, ok = c.learnShares(levels, top, get)
+	}
+	if !ok {
 		return
 	}
-	if !slices.ContainsFunc(c.a.shards, func(s *shard) bool { n, _ := get(s); return n > 0 }) {
-		return // the orders have no such column
+	ls.on = true
+	ls.null = make([]bool, c.n)
+	pos := positions(chosen)
+	ls.colOf = make([]int, len(names)+1) // the blank level last
+	for l := range ls.colOf {
+		ls.colOf[l] = len(chosen)
+		if k, ok := pos[levelKey(names, l)]; ok {
+			ls.colOf[l] = k
+		}
 	}
-	rank := c.rank[levels]
+	taken := map[string]bool{prefix + "_other": true}
+	for _, key := range chosen {
+		level := cmp.Or(key, "unknown")
+		nm := unique(taken, prefix+"_"+slug(level))
+		ls.cols = append(ls.cols, c.newF(Feature{Name: nm, Family: Behavioural, Kind: Share,
+			Source: levels, Group: group, Level: level, Unit: "share", Missing: missing}, ls.null))
+	}
+	ls.cols = append(ls.cols, c.newF(Feature{Name: prefix + "_other", Family: Behavioural, Kind: Share,
+		Source: levels, Group: group, Level: "other", Unit: "share", Missing: missing}, ls.null))
+	c.vocab.Shares[levels] = chosen
+}
+
+// learnShares picks the top levels of a mix by their total over all
+// customers, summed in customer-id order so that the totals do not
+// depend on the shards; false when the orders have no such column or no
+// customer has any of it.
+func (c *computer) learnShares(levels string, top int, get func(*shard) (int, func(row, slot int) float64)) ([]string, bool) {
+	if !slices.ContainsFunc(c.a.shards, func(s *shard) bool { n, _ := get(s); return n > 0 }) {
+		return nil, false // the orders have no such column
+	}
+	names, rank := c.names[levels], c.rank[levels]
+	nl := len(names) + 1
 	total := make([]float64, nl)
 	seen := false
 	for g := range c.n {
@@ -178,10 +182,22 @@ func (c *computer) planShares(ls *levelShares, levels, prefix, group, missing st
 		}
 	}
 	if !seen {
-		return
+		return nil, false
 	}
-	ls.on = true
-	idx := make([]int, nl)
+	chosen := []string{}
+	for _, l := range byTotal(total, func(l int) string { return cmp.Or(levelKey(names, l), "unknown") }) {
+		// A level spelt "other" is part of other.
+		if len(chosen) < top && total[l] > 0 && slug(cmp.Or(levelKey(names, l), "unknown")) != "other" {
+			chosen = append(chosen, levelKey(names, l))
+		}
+	}
+	return chosen, true
+}
+
+// byTotal returns the levels ordered by total, largest first, ties by
+// name.
+func byTotal[T int | float64](total []T, name func(l int) string) []int {
+	idx := make([]int, len(total))
 	for i := range idx {
 		idx[i] = i
 	}
@@ -191,31 +207,7 @@ func (c *computer) planShares(ls *levelShares, levels, prefix, group, missing st
 		}
 		return cmp.Compare(name(x), name(y))
 	})
-	ls.colOf = make([]int, nl)
-	k := 0
-	taken := map[string]bool{prefix + "_other": true}
-	ls.null = make([]bool, c.n)
-	chosen := []string{}
-	for _, l := range idx {
-		ls.colOf[l] = -1
-		// A level spelt "other" is part of other.
-		if k < top && total[l] > 0 && slug(name(l)) != "other" {
-			ls.colOf[l] = k
-			k++
-			chosen = append(chosen, levelKey(names, l))
-			nm := unique(taken, prefix+"_"+slug(name(l)))
-			ls.cols = append(ls.cols, c.newF(Feature{Name: nm, Family: Behavioural, Kind: Share,
-				Source: levels, Group: group, Level: name(l), Unit: "share", Missing: missing}, ls.null))
-		}
-	}
-	for l := range ls.colOf {
-		if ls.colOf[l] < 0 {
-			ls.colOf[l] = k
-		}
-	}
-	ls.cols = append(ls.cols, c.newF(Feature{Name: prefix + "_other", Family: Behavioural, Kind: Share,
-		Source: levels, Group: group, Level: "other", Unit: "share", Missing: missing}, ls.null))
-	c.vocab.Shares[levels] = chosen
+	return idx
 }
 
 // slotLevel maps a shard's slot (0 blank, code+1) to the global level
@@ -298,145 +290,38 @@ func (c *computer) planAttributes() {
 	}
 }
 
-// planAttr counts attribute a's levels over the run's customers and sets
-// up its encoding.
+// planAttr sets up attribute a's encoding from the levels of the run's
+// customers (or the vocabulary's).
 func (c *computer) planAttr(a int, name string) {
 	ac := &c.cols.attr[a]
 	ac.on = true
 	ac.enc = c.opt.Encodings[name]
-	lv := "customers." + name
-	rank, names := c.rank[lv], c.names[lv]
-	src, fam := lv, attrFamily[name]
-	if v := c.opt.Vocabulary; v != nil {
-		c.planAttrFrom(v, ac, name, names)
-		return
-	}
-	count := make([]int, len(names))
-	for g := range c.n {
-		s, row := c.at(g)
-		if code := s.attr[a][row]; s.known[row] && code >= 0 {
-			count[rank[code]]++
-		}
-	}
-	if ac.enc == Frequency {
-		ac.share = make([]float64, len(names))
-		shares := map[string]float64{}
-		for l, k := range count {
-			ac.share[l] = float64(k) / float64(c.n)
-			if k > 0 {
-				shares[names[l]] = ac.share[l]
-			}
-		}
-		c.vocab.Frequency[name] = shares
-		ac.null = make([]bool, c.n)
-		ac.freq = c.newF(Feature{Name: name + "_freq", Family: fam, Kind: Freq, Source: src, Unit: "share of customers",
-			Missing: "level not known"}, ac.null)
-		return
-	}
-	idx := make([]int, len(names))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortStableFunc(idx, func(x, y int) int {
-		if o := cmp.Compare(count[y], count[x]); o != 0 {
-			return o
-		}
-		return cmp.Compare(names[x], names[y])
-	})
-	// A level spelt "other" or "unknown" is one: it shares that column.
-	taken := map[string]bool{name + "_other": true, name + "_unknown": true}
-	ac.colOf = make([]int, len(names))
-	k := 0
-	chosen := []string{}
-	for _, l := range idx {
-		switch sl := slug(names[l]); {
-		case sl == "other":
-			ac.colOf[l] = colOther
-		case sl == "unknown":
-			ac.colOf[l] = colUnknown
-		case k < c.opt.MaxLevels && count[l] > 0:
-			ac.colOf[l] = k
-			k++
-			chosen = append(chosen, names[l])
-			nm := unique(taken, name+"_"+sl)
-			ac.cols = append(ac.cols, c.newI(Feature{Name: nm, Family: fam, Kind: OneHotInd, Source: src,
-				Group: name, Level: names[l]}, nil))
-		default:
-			ac.colOf[l] = colOther
-		}
-	}
-	c.vocab.OneHot[name] = chosen
-	ac.cols = append(ac.cols,
-		c.newI(Feature{Name: name + "_other", Family: fam, Kind: OneHotInd, Source: src, Group: name, Level: "other"}, nil),
-		c.newI(Feature{Name: name + "_unknown", Family: fam, Kind: OneHotInd, Source: src, Group: name, Level: "unknown"}, nil))
-}
-
-// Columns of the levels that have none of their own, in attrCols.colOf.
-const (
-	colOther   = -1
-	colUnknown = -2
-)
-
-// planInterests picks the interests most customers list.
-func (c *computer) planInterests() {
-	r := &c.cols
-	r.hasInts = true
-	lv := "customers.interests"
-	rank, names := c.rank[lv], c.names[lv]
-	if v := c.opt.Vocabulary; v != nil {
-		c.planInterestsFrom(v.Interests, names)
-		return
-	}
-	count := make([]int, len(names))
-	seen := make([]int, len(names)) // last customer counted, +1
-	for g := range c.n {
-		s, row := c.at(g)
-		if !s.known[row] {
-			continue
-		}
-		for _, code := range s.intPool[s.intStart[row] : s.intStart[row]+s.intLen[row]] {
-			l := rank[code]
-			if seen[l] != g+1 {
-				seen[l] = g + 1
-				count[l]++
-			}
-		}
-	}
-	idx := make([]int, len(names))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortStableFunc(idx, func(x, y int) int {
-		if o := cmp.Compare(count[y], count[x]); o != 0 {
-			return o
-		}
-		return cmp.Compare(names[x], names[y])
-	})
-	r.interestCol = make([]int, len(names))
-	for i := range r.interestCol {
-		r.interestCol[i] = -1
-	}
-	taken := map[string]bool{"interests_unknown": true}
-	for _, l := range idx {
-		if len(r.interest) >= c.opt.TopInterests || count[l] == 0 {
-			break
-		}
-		r.interestCol[l] = len(r.interest)
-		c.vocab.Interests = append(c.vocab.Interests, names[l])
-		r.interest = append(r.interest, c.newI(Feature{Name: unique(taken, "interest_"+slug(names[l])), Family: Psychographic,
-			Kind: MultiHot, Source: lv, Group: "interests", Level: names[l]}, nil))
-	}
-	r.interestsUnknown = c.newI(Feature{Name: "interests_unknown", Family: Psychographic, Kind: MultiHot, Source: lv,
-		Group: "interests", Level: "unknown"}, nil)
-}
-
-// planAttrFrom sets up attribute name's encoding from a given vocabulary:
-// the same columns, in the same order, whatever levels this run's
-// customers have.
-func (c *computer) planAttrFrom(v *Vocabulary, ac *attrCols, name string, names []string) {
 	src, fam := "customers."+name, attrFamily[name]
+	names := c.names[src]
+	v := c.opt.Vocabulary
+	var count []int
+	if v == nil {
+		rank := c.rank[src]
+		count = make([]int, len(names))
+		for g := range c.n {
+			s, row := c.at(g)
+			if code := s.attr[a][row]; s.known[row] && code >= 0 {
+				count[rank[code]]++
+			}
+		}
+	}
 	if ac.enc == Frequency {
-		shares := v.Frequency[name]
+		var shares map[string]float64
+		if v != nil {
+			shares = v.Frequency[name]
+		} else {
+			shares = map[string]float64{}
+			for l, k := range count {
+				if k > 0 {
+					shares[names[l]] = float64(k) / float64(c.n)
+				}
+			}
+		}
 		ac.share = make([]float64, len(names))
 		for l, nm := range names {
 			ac.share[l] = shares[nm]
@@ -447,7 +332,18 @@ func (c *computer) planAttrFrom(v *Vocabulary, ac *attrCols, name string, names 
 			Missing: "level not known"}, ac.null)
 		return
 	}
-	chosen := v.OneHot[name]
+	var chosen []string
+	if v != nil {
+		chosen = v.OneHot[name]
+	} else {
+		chosen = []string{}
+		for _, l := range byTotal(count, func(l int) string { return names[l] }) {
+			// A level spelt "other" or "unknown" is one: it shares that column.
+			if sl := slug(names[l]); sl != "other" && sl != "unknown" && len(chosen) < c.opt.MaxLevels && count[l] > 0 {
+				chosen = append(chosen, names[l])
+			}
+		}
+	}
 	pos := positions(chosen)
 	ac.colOf = make([]int, len(names))
 	for l, nm := range names {
@@ -471,10 +367,46 @@ func (c *computer) planAttrFrom(v *Vocabulary, ac *attrCols, name string, names 
 		c.newI(Feature{Name: name + "_unknown", Family: fam, Kind: OneHotInd, Source: src, Group: name, Level: "unknown"}, nil))
 }
 
-// planInterestsFrom sets up the interest columns of a given vocabulary.
-func (c *computer) planInterestsFrom(chosen, names []string) {
+// Columns of the levels that have none of their own, in attrCols.colOf.
+const (
+	colOther   = -1
+	colUnknown = -2
+)
+
+// planInterests picks the interests most customers list (or the
+// vocabulary's).
+func (c *computer) planInterests() {
 	r := &c.cols
 	r.hasInts = true
+	lv := "customers.interests"
+	names := c.names[lv]
+	var chosen []string
+	if v := c.opt.Vocabulary; v != nil {
+		chosen = v.Interests
+	} else {
+		rank := c.rank[lv]
+		count := make([]int, len(names))
+		seen := make([]int, len(names)) // last customer counted, +1
+		for g := range c.n {
+			s, row := c.at(g)
+			if !s.known[row] {
+				continue
+			}
+			for _, code := range s.intPool[s.intStart[row] : s.intStart[row]+s.intLen[row]] {
+				l := rank[code]
+				if seen[l] != g+1 {
+					seen[l] = g + 1
+					count[l]++
+				}
+			}
+		}
+		for _, l := range byTotal(count, func(l int) string { return names[l] }) {
+			if len(chosen) >= c.opt.TopInterests || count[l] == 0 {
+				break
+			}
+			chosen = append(chosen, names[l])
+		}
+	}
 	pos := positions(chosen)
 	r.interestCol = make([]int, len(names))
 	for l, nm := range names {
@@ -484,7 +416,6 @@ func (c *computer) planInterestsFrom(chosen, names []string) {
 		}
 	}
 	taken := map[string]bool{"interests_unknown": true}
-	lv := "customers.interests"
 	for _, nm := range chosen {
 		r.interest = append(r.interest, c.newI(Feature{Name: unique(taken, "interest_"+slug(nm)), Family: Psychographic,
 			Kind: MultiHot, Source: lv, Group: "interests", Level: nm}, nil))
