@@ -125,13 +125,11 @@ func TestKubernetesManifests(t *testing.T) {
 		}
 	}
 	if score.CompletionMode != "Indexed" || score.Completions != score.Parallelism || shards == "" ||
-		shards != finishShards || shards != itoa(score.Completions) {
+		shards != finishShards || shards != strconv.Itoa(score.Completions) {
 		t.Errorf("score: %s mode, %d completions, %d parallel, --shard=%s; finish --shards=%s",
 			score.CompletionMode, score.Completions, score.Parallelism, shards, finishShards)
 	}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 func readYAML(t *testing.T, path string, v any) {
 	t.Helper()

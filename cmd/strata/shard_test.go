@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -147,7 +149,7 @@ func TestShardedRunEqualsSingleProcess(t *testing.T) {
 				if o, err := shardProcess(c, 1, 3); err != nil {
 					t.Fatalf("shard 1/3 again: %v: %s", err, o)
 				}
-				if after := listAll(t, lake, out); !mapsEqual(before, after) {
+				if after := listAll(t, lake, out); !maps.Equal(before, after) {
 					t.Fatalf("a retried shard changed other objects:\nbefore %v\nafter  %v", before, after)
 				}
 			}
@@ -165,7 +167,7 @@ func TestShardedRunEqualsSingleProcess(t *testing.T) {
 			if o, err := shardProcess(c, 0, n); err != nil || !strings.Contains(string(o), "already published") {
 				t.Fatalf("shard 0/%d after the commit: %v: %s", n, err, o)
 			}
-			if after := listAll(t, lake, out); !mapsEqual(before, after) {
+			if after := listAll(t, lake, out); !maps.Equal(before, after) {
 				t.Fatalf("a shard of a published date wrote objects:\nbefore %v\nafter  %v", before, after)
 			}
 			got := readRun(t, lake, out)
@@ -325,19 +327,7 @@ func compareSummaries(t *testing.T, want, got map[string][]string) {
 }
 
 func relClose(a, b, tol float64) bool {
-	d := a - b
-	if d < 0 {
-		d = -d
-	}
-	s := max(abs(a), abs(b), 1e-300)
-	return d <= tol*s
-}
-
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
-	}
-	return x
+	return math.Abs(a-b) <= tol*max(math.Abs(a), math.Abs(b), 1e-300)
 }
 
 func listAll(t *testing.T, lake objstore.Bucket, out string) map[string]string {
@@ -355,18 +345,6 @@ func listAll(t *testing.T, lake objstore.Bucket, out string) map[string]string {
 		t.Fatal(err)
 	}
 	return got
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func mustJSON(t *testing.T, v any) string {
