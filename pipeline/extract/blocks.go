@@ -389,6 +389,11 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 	blk.object, blk.rowsRead = b.Key, int64(b.N)
 	for lo := 0; lo < b.N; {
 		hi := min(b.N, lo+BlockRows-blk.N)
+		// Rows are written in place, not appended: the block has room for
+		// BlockRows, and six appends a row cost more than the checks.
+		n := blk.N
+		bi, bt, bd := blk.Int[:n+hi-lo], blk.Time[:n+hi-lo], blk.Day[:n+hi-lo]
+		ba, br, bx := blk.Amount[:n+hi-lo], blk.Refund[:n+hi-lo], blk.Drop[:n+hi-lo]
 		for i := lo; i < hi; i++ {
 			if r.keep != nil && !r.keep.Int(ids[i]) {
 				blk.rowsRead--
@@ -416,13 +421,12 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 			if isRefund {
 				a = -math.Abs(a)
 			}
-			blk.Int = append(blk.Int, ids[i])
-			blk.Time = append(blk.Time, t)
-			blk.Day = append(blk.Day, int32(floorDiv(t, dayMicros)))
-			blk.Amount = append(blk.Amount, a)
-			blk.Refund = append(blk.Refund, isRefund)
-			blk.Drop = append(blk.Drop, false)
+			bi[n], bt[n], bd[n] = ids[i], t, int32(floorDiv(t, dayMicros))
+			ba[n], br[n], bx[n] = a, isRefund, false
+			n++
 		}
+		blk.Int, blk.Time, blk.Day = bi[:n], bt[:n], bd[:n]
+		blk.Amount, blk.Refund, blk.Drop = ba[:n], br[:n], bx[:n]
 		blk.N = len(blk.Time)
 		lo = hi
 		if blk.N == BlockRows {
