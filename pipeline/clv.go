@@ -127,22 +127,24 @@ func fitInfo(r clv.FitResult) FitInfo {
 type clvInputs struct {
 	rows            []int // customers with a purchase
 	x, tx, T, spend []float64
-	// The purchase days of each customer (features.Behaviour's lists):
-	// customer c's are day[off[c]:off[c+1]], ascending, with their spend.
-	off     []int64
-	day     []int32
-	amount  []float64
-	n       int
-	asOfDay int32
+	beh             *features.Behaviour // the per-customer day counts, for the holdout check
+	n               int
+	asOfDay         int32
 }
 
 func summarizeCLV(cfg *config.Config, ds *extract.Dataset, beh *features.Behaviour) (*clvInputs, error) {
-	in := &clvInputs{n: len(ds.IDs), asOfDay: features.DayNumber(ds.AsOf.UnixMicro(), ds.Location)}
-	// Refunds are not purchases: they are not in the lists, so a refunded
-	// order still counts as the purchase it was (the models describe
-	// buying, not net revenue).
-	in.off, in.day, in.amount = beh.DayOffsets, beh.Days, beh.DaySpend
-	sum, err := clv.SummarizeGrouped(in.off, in.day, in.amount, in.asOfDay, cfg.CLV.UnitDays())
+	in := &clvInputs{n: len(ds.IDs), asOfDay: features.DayNumber(ds.AsOf.UnixMicro(), ds.Location), beh: beh}
+	if beh.RepeatSpend == nil {
+		return nil, fmt.Errorf("clv summary: the features were computed without the repeat spend")
+	}
+	// Refunds are not purchases: the engine's purchase days and spend
+	// leave them out, so a refunded order still counts as the purchase it
+	// was (the models describe buying, not net revenue).
+	last := make([]int32, len(beh.RecencyDays))
+	for c, r := range beh.RecencyDays {
+		last[c] = in.asOfDay - r
+	}
+	sum, err := clv.SummarizeCounts(beh.FirstDay, last, beh.PurchaseDays, beh.RepeatSpend, in.asOfDay, cfg.CLV.UnitDays())
 	if err != nil {
 		return nil, fmt.Errorf("clv summary: %w", err)
 	}
@@ -266,7 +268,11 @@ func holdoutCheck(ctx context.Context, cfg *config.Config, model string, in *clv
 		hc.Error = err.Error()
 		return hc
 	}
-	sum, err := clv.SummarizeGrouped(in.off, in.day, in.amount, calEnd, unit)
+	beh := in.beh
+	if beh.CalDays == nil || int(asOfDay-calEnd) != days {
+		return fail(fmt.Errorf("the features were computed without the %d-day calibration counts", days))
+	}
+	sum, err := clv.SummarizeCounts(beh.FirstDay, beh.CalLast, beh.CalDays, nil, calEnd, unit)
 	if err != nil {
 		return fail(err)
 	}
@@ -291,11 +297,13 @@ func holdoutCheck(ctx context.Context, cfg *config.Config, model string, in *clv
 	if err != nil {
 		return fail(err)
 	}
-	actualAll, err := clv.HoldoutCountsGrouped(in.off, in.day, calEnd, asOfDay)
-	if err != nil {
-		return fail(err)
+	// The purchase days after the calibration end of those who had bought
+	// by then.
+	actual := make([]float64, len(rows))
+	for i, c := range rows {
+		actual[i] = float64(beh.PurchaseDays[c] - beh.CalDays[c])
 	}
-	chk, err := clv.CalibrationCheck(pred, gather(rows, actualAll))
+	chk, err := clv.CalibrationCheck(pred, actual)
 	if err != nil {
 		return fail(err)
 	}

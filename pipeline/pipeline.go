@@ -469,11 +469,15 @@ func extractSpec(cfg *config.Config, in objstore.Bucket, asOf time.Time) extract
 }
 
 // featureOptions are the feature engine's options for cfg: the CLV stage
-// needs the per-customer purchase days.
+// needs each customer's repeat spend, and the holdout check the purchase
+// days of the calibration period.
 func featureOptions(cfg *config.Config) features.Options {
 	o := cfg.Features.Options()
 	o.Workers = cfg.Workers
-	o.PurchaseDays = cfg.CLV.On()
+	if cfg.CLV.On() {
+		o.Repeat = true
+		o.CalibrationDays = cfg.CLV.Holdout()
+	}
 	return o
 }
 

@@ -31,7 +31,7 @@ func main() {
 	orders := flag.String("orders", "", "the orders Parquet file")
 	asOf := flag.String("as-of", "2024-12-31", "as-of date (the generator's data end on 2025-01-01)")
 	workers := flag.Int("workers", 0, "workers (0: GOMAXPROCS)")
-	days := flag.Bool("purchase-days", false, "also keep per-customer purchase-day lists (as CLV runs do)")
+	days := flag.Bool("clv", false, "also keep what the CLV stage needs: repeat spend and 90-day calibration counts (as CLV runs do)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile")
 	memprofile := flag.String("memprofile", "", "write a heap profile at the end")
 	traceFile := flag.String("trace", "", "write an execution trace")
@@ -94,7 +94,7 @@ func run(orders, asOfText string, workers int, days bool, profile, memprofile st
 		Columns: map[string]string{"order_ts": "ts:epoch_s"}}}
 	ctx := context.Background()
 	start := time.Now()
-	agg, err := features.Extract(ctx, spec, features.Options{Workers: workers, PurchaseDays: days})
+	agg, err := features.Extract(ctx, spec, features.Options{Workers: workers, Repeat: days, CalibrationDays: calibration(days)})
 	if err != nil {
 		return err
 	}
@@ -121,6 +121,14 @@ func run(orders, asOfText string, workers int, days bool, profile, memprofile st
 		runtime.KeepAlive(agg)
 	}
 	return json.NewEncoder(os.Stdout).Encode(rep)
+}
+
+// calibration is the CLV holdout a run with clv on uses by default.
+func calibration(clv bool) int {
+	if clv {
+		return 90
+	}
+	return 0
 }
 
 func writeHeap(path string) error {

@@ -27,7 +27,7 @@
 #   STRATA_BENCH_MAX_BUSY  before each timed run, wait (up to 10 min) until
 #                        other processes use less than this % of the CPUs
 #                        (default 15); the busy % seen is printed per row
-#   STRATA_BENCH_ARGS    extra flags for the Strata side (e.g. -purchase-days)
+#   STRATA_BENCH_ARGS    extra flags for the Strata side (e.g. -clv)
 #   PYTHON               the generator's interpreter (default /usr/bin/python3,
 #                        Debian's, with python3-numpy)
 set -euo pipefail

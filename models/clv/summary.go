@@ -56,49 +56,45 @@ func Summarize(cust []int32, day []int32, amount []float64, nCustomers int, calE
 	return s, nil
 }
 
-// SummarizeGrouped is Summarize for transactions already grouped by
-// customer and in day order within each — customer c's are
-// day[off[c]:off[c+1]] with amount[off[c]:off[c+1]], as the feature
-// engine's purchase lists are — without regrouping them: no customer
-// column and no index of every row, which on 20M orders is 160 MB and a
-// counting sort saved.
-func SummarizeGrouped(off []int64, day []int32, amount []float64, calEnd int32, unitDays float64) (Summary, error) {
-	n, err := checkGrouped(off, day, amount)
-	if err != nil {
-		return Summary{}, fmt.Errorf("summarize: %w", err)
+// SummarizeCounts builds the calibration summary from per-customer
+// aggregates instead of transactions — what a streaming engine keeps:
+// customer c made purchases on days[c] distinct days up to calEnd, the
+// first on first[c] and the last on last[c], and spent repeat[c] on the
+// days after the first. days[c] = 0 means no purchase by calEnd. repeat
+// may be nil (MeanSpend is then zero). From aggregates of the same
+// transactions it gives what Summarize gives, but for the rounding of
+// the repeat spend, which a streaming sum adds in another order.
+func SummarizeCounts(first, last, days []int32, repeat []float64, calEnd int32, unitDays float64) (Summary, error) {
+	n := len(days)
+	if len(first) != n || len(last) != n || (repeat != nil && len(repeat) != n) {
+		return Summary{}, fmt.Errorf("summarize counts: length mismatch: first %d, last %d, days %d, repeat %d",
+			len(first), len(last), n, len(repeat))
 	}
 	if !(unitDays > 0) || math.IsInf(unitDays, 0) {
-		return Summary{}, fmt.Errorf("summarize: unitDays %v, want positive", unitDays)
+		return Summary{}, fmt.Errorf("summarize counts: unitDays %v, want positive", unitDays)
 	}
 	s := newSummary(n)
-	for c := range n {
-		d, a := day[off[c]:off[c+1]], amount[off[c]:off[c+1]]
-		k, _ := slices.BinarySearch(d, calEnd+1) // days up to calEnd
-		if err := s.set(c, d[:k], a[:k], calEnd, unitDays); err != nil {
-			return Summary{}, fmt.Errorf("summarize: customer %d: %w", c, err)
+	for c, d := range days {
+		if d == 0 {
+			continue
+		}
+		f, l := first[c], last[c]
+		if d < 0 || f > l || l > calEnd || (d == 1 && f != l) || int64(d) > int64(l)-int64(f)+1 {
+			return Summary{}, fmt.Errorf("summarize counts: customer %d: %d days from %d to %d, calibration end %d", c, d, f, l, calEnd)
+		}
+		s.Present[c] = true
+		s.First[c] = f
+		s.X[c] = float64(d - 1)
+		s.Tx[c] = float64(l-f) / unitDays
+		s.T[c] = float64(calEnd-f) / unitDays
+		if repeat != nil && d > 1 {
+			if r := repeat[c]; math.IsNaN(r) || math.IsInf(r, 0) {
+				return Summary{}, fmt.Errorf("summarize counts: customer %d: repeat spend %v", c, r)
+			}
+			s.MeanSpend[c] = repeat[c] / float64(d-1)
 		}
 	}
 	return s, nil
-}
-
-// checkGrouped checks grouped transactions and returns the customers.
-func checkGrouped(off []int64, day []int32, amount []float64) (int, error) {
-	if len(off) == 0 || off[0] != 0 || off[len(off)-1] != int64(len(day)) {
-		return 0, fmt.Errorf("offsets do not cover the %d rows", len(day))
-	}
-	if amount != nil && len(amount) != len(day) {
-		return 0, fmt.Errorf("length mismatch: day %d, amount %d", len(day), len(amount))
-	}
-	n := len(off) - 1
-	for c := range n {
-		if off[c+1] < off[c] {
-			return 0, fmt.Errorf("offsets decrease at customer %d", c)
-		}
-		if !slices.IsSorted(day[off[c]:off[c+1]]) {
-			return 0, fmt.Errorf("customer %d: days not in order", c)
-		}
-	}
-	return n, nil
 }
 
 func newSummary(n int) Summary {
@@ -141,33 +137,6 @@ func (s *Summary) set(c int, days []int32, amounts []float64, calEnd int32, unit
 		s.MeanSpend[c] = repeat / float64(nDays)
 	}
 	return nil
-}
-
-// HoldoutCountsGrouped is HoldoutCounts for grouped transactions (see
-// SummarizeGrouped).
-func HoldoutCountsGrouped(off []int64, day []int32, calEnd, holdoutEnd int32) ([]float64, error) {
-	n, err := checkGrouped(off, day, nil)
-	if err != nil {
-		return nil, fmt.Errorf("holdout counts: %w", err)
-	}
-	if holdoutEnd < calEnd {
-		return nil, fmt.Errorf("holdout counts: holdout end %d before calibration end %d", holdoutEnd, calEnd)
-	}
-	out := make([]float64, n)
-	for c := range n {
-		d := day[off[c]:off[c+1]]
-		if len(d) == 0 || d[0] > calEnd {
-			continue
-		}
-		k := 0
-		for i := 1; i < len(d) && d[i] <= holdoutEnd; i++ {
-			if d[i] > calEnd && d[i] != d[i-1] {
-				k++
-			}
-		}
-		out[c] = float64(k)
-	}
-	return out, nil
 }
 
 // groupByCustomer returns the indices of rows with day <= end grouped by

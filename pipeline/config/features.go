@@ -53,7 +53,7 @@ type FeatureEvents struct {
 }
 
 // Options returns the feature options the section describes (Workers and
-// PurchaseDays are the run's to set).
+// what the CLV stage needs are the run's to set).
 func (f Features) Options() features.Options {
 	o := features.Options{
 		WindowsDays: f.WindowsDays, TopCategories: f.TopCategories, TopChannels: f.TopChannels,

@@ -55,13 +55,9 @@ type computer struct {
 	n    int
 	loc  []uint64 // global row -> shard<<32 | local row
 
-	// Per shard, after prepareShards: the customers' distinct purchase days
-	// (CSR by local row); with PurchaseDays, the run's lists instead, by
-	// global row, with their spend.
-	days     []shardDays
-	dayOff   []int64
-	dayDays  []int32
-	daySpend []float64
+	// Per shard, after prepareShards: the customers' distinct purchase
+	// days too old for the bitmaps (CSR by local row).
+	days []shardDays
 
 	// Level orders: for each Levels name, the rank of each code by name.
 	rank  map[string][]int32
@@ -74,12 +70,8 @@ type computer struct {
 }
 
 type shardDays struct {
-	off []int32 // by local row: the start of its distinct days
-	day []int32 // without PurchaseDays: the days older than the bitmaps
-	// With PurchaseDays, until layDays: the log in customer then day
-	// order, row r's purchases at log[logOff[r]:logOff[r+1]].
-	log    []purchase
-	logOff []int32
+	off []int32 // by local row: the start of its old days
+	day []int32
 }
 
 // sortedIDs returns every shard's ids (ids(s), by the shard's row) in
@@ -188,133 +180,19 @@ func (c *computer) at(g int) (*shard, int) {
 	return c.a.shards[l>>32], int(uint32(l))
 }
 
-// prepareShards sorts each shard's purchase days into per-customer lists
-// (with PurchaseDays, into the run's customer-ordered lists, layDays).
+// prepareShards sorts each shard's purchase days too old for the bitmaps
+// into per-customer lists.
 func (c *computer) prepareShards(ctx context.Context) error {
 	c.days = make([]shardDays, len(c.a.shards))
 	g, _ := errgroup.WithContext(ctx)
 	g.SetLimit(c.opt.Workers)
 	for si, s := range c.a.shards {
 		g.Go(func() error {
-			if c.opt.PurchaseDays {
-				c.days[si] = s.purchaseLists()
-			} else {
-				c.days[si] = s.oldLists()
-			}
+			c.days[si] = s.oldLists()
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	if c.opt.PurchaseDays {
-		return c.layDays(ctx)
-	}
-	return nil
-}
-
-// layDays writes every shard's purchase days, deduplicated by day with
-// the day's purchases summed in order, into the run's lists in customer
-// order (Behaviour.Days): the shards in parallel, each into the places
-// of its own customers.
-func (c *computer) layDays(ctx context.Context) error {
-	c.dayOff = make([]int64, c.n+1)
-	gOf := make([][]int32, len(c.a.shards)) // by shard and local row: the customer's global row
-	for si, s := range c.a.shards {
-		gOf[si] = make([]int32, s.n)
-	}
-	for g := range c.n {
-		l := c.loc[g]
-		si, row := l>>32, uint32(l)
-		d := &c.days[si]
-		c.dayOff[g+1] = c.dayOff[g] + int64(d.off[row+1]-d.off[row])
-		gOf[si][row] = int32(g)
-	}
-	c.dayDays = make([]int32, c.dayOff[c.n])
-	c.daySpend = make([]float64, c.dayOff[c.n])
-	eg, _ := errgroup.WithContext(ctx)
-	eg.SetLimit(c.opt.Workers)
-	for si := range c.a.shards {
-		eg.Go(func() error {
-			d := &c.days[si]
-			for row, g := range gOf[si] {
-				k := c.dayOff[g] - 1
-				ps := d.log[d.logOff[row]:d.logOff[row+1]]
-				for i, p := range ps {
-					if i > 0 && p.day == ps[i-1].day {
-						c.daySpend[k] += p.amount
-						continue
-					}
-					k++
-					c.dayDays[k], c.daySpend[k] = p.day, p.amount
-				}
-			}
-			d.log, d.logOff = nil, nil
-			return nil
-		})
-	}
-	return eg.Wait()
-}
-
-// purchaseLists groups the purchase log by customer and day: one scatter
-// of the log into customer order (a counting sort: the counts are known),
-// then an insertion sort of each customer's few purchases by day, which is
-// stable, so that within a day the purchases keep their input order — the
-// order each day's amounts are summed in. It counts each customer's
-// distinct days (d.off); layDays then writes the days straight into the
-// run's customer-ordered lists: on 20M orders, one copy of the log fewer
-// than a radix sort by day then customer, and no per-shard lists copied
-// into the run's.
-func (s *shard) purchaseLists() shardDays {
-	n := s.n
-	off := make([]int32, n+1)
-	for r := range n {
-		off[r+1] = off[r] + int32(uint32(s.rec.at(r)[rCounts]))
-	}
-	sorted := make([]purchase, s.log.n)
-	next := slices.Clone(off[:n])
-	s.log.each(func(p purchase) {
-		sorted[next[p.row]] = p
-		next[p.row]++
-	})
-	s.log = chunked[purchase]{}
-	next = nil
-	var d shardDays
-	d.off = make([]int32, n+1)
-	var keys []uint64
-	var tmp []purchase
-	for r := range n {
-		ps := sorted[off[r]:off[r+1]]
-		if len(ps) > 32 {
-			// Insertion sort is quadratic; a stable merge sort with a
-			// comparison function cost a second on 20M orders. Sort keys
-			// of day and input position instead: stable, no callback.
-			keys = keys[:0]
-			for i, p := range ps {
-				keys = append(keys, uint64(uint32(p.day)^1<<31)<<32|uint64(i))
-			}
-			slices.Sort(keys)
-			tmp = append(tmp[:0], ps...)
-			for i, k := range keys {
-				ps[i] = tmp[uint32(k)]
-			}
-		} else {
-			for i := 1; i < len(ps); i++ {
-				for j := i; j > 0 && ps[j].day < ps[j-1].day; j-- {
-					ps[j], ps[j-1] = ps[j-1], ps[j]
-				}
-			}
-		}
-		days := int32(0)
-		for i := range ps {
-			if i == 0 || ps[i].day != ps[i-1].day {
-				days++
-			}
-		}
-		d.off[r+1] = d.off[r] + days
-	}
-	d.log, d.logOff = sorted, off
-	return d
+	return g.Wait()
 }
 
 // oldLists sorts the purchase days too old for the bitmaps by customer.
@@ -343,15 +221,9 @@ func (s *shard) oldLists() shardDays {
 }
 
 // walkDays gives customer (s, row)'s distinct purchase days to st in
-// ascending order: first the listed ones (with PurchaseDays, all of them;
-// otherwise those older than the bitmap reaches), then the bitmap's.
-func (c *computer) walkDays(g, si int, s *shard, row int, st *dayStats) {
-	if c.opt.PurchaseDays {
-		for _, day := range c.dayDays[c.dayOff[g]:c.dayOff[g+1]] {
-			st.add(day)
-		}
-		return
-	}
+// ascending order: first those older than the bitmap reaches, then the
+// bitmap's.
+func (c *computer) walkDays(si int, s *shard, row int, st *dayStats) {
 	d := &c.days[si]
 	for _, day := range d.day[d.off[row]:d.off[row+1]] {
 		st.add(day)
@@ -359,8 +231,7 @@ func (c *computer) walkDays(g, si int, s *shard, row int, st *dayStats) {
 	if s.bw == 0 {
 		return
 	}
-	base := rWindows + 2*s.nW
-	w := s.rec.at(row)[base : base+s.bw]
+	w := s.rec.at(row)[s.bits0 : s.bits0+s.bw]
 	for wi := len(w) - 1; wi >= 0; wi-- {
 		for x := w[wi]; x != 0; {
 			hi := 63 - bits.LeadingZeros64(x)

@@ -49,7 +49,7 @@ func demoSpec(b objstore.Bucket) extract.Spec {
 
 // demoOptions exercise "other" in the category mix.
 func demoOptions(workers int) Options {
-	return Options{Workers: workers, TopCategories: 5, PurchaseDays: true}
+	return Options{Workers: workers, TopCategories: 5, Repeat: true, CalibrationDays: 90}
 }
 
 // TestWorkersDoNotChangeFeatures: 1, 2 and 8 workers (and as many shards)

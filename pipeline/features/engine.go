@@ -27,7 +27,7 @@ type Aggregates struct {
 // goroutines, put back in input order, and aggregated per customer by as
 // many shards, each owning the customers whose id hashes to it. Nothing
 // but the aggregates is kept, so memory grows with the number of
-// customers, not of orders (except with Options.PurchaseDays).
+// customers, not of orders.
 func Extract(ctx context.Context, spec extract.Spec, opt Options) (*Aggregates, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, fmt.Errorf("feature options: %w", err)
@@ -88,14 +88,8 @@ func (e *engine) Begin(info extract.Info) error {
 	// and aggregating it cost about the same and the decoders are Workers
 	// goroutines already, so half as many shards keep the processors busy
 	// (and hold less memory: on 50M rows, 457 MiB with one shard on 2
-	// cores, 750 MiB with two). With PurchaseDays the per-shard work after
-	// reading — sorting the purchase log into day lists — dominates, and
-	// one shard per worker runs it in parallel: on 10M rows it took
-	// 1.2–1.5 s with one shard, 0.7–1.0 s with two.
+	// cores, 750 MiB with two).
 	n := (e.opt.Workers + 1) / 2
-	if e.opt.PurchaseDays {
-		n = e.opt.Workers
-	}
 	for i := range n {
 		s := newShard(i, n, e.opt, info)
 		ch := make(chan *shared, 4)

@@ -6,9 +6,8 @@
 // The engine streams: Parquet row groups are decoded by a bounded pool of
 // workers and every accepted row is folded at once into per-customer
 // running aggregates, held in flat slices by shards that each own the
-// customers whose id hashes to them. No order is kept (unless
-// Options.PurchaseDays asks for the per-customer day lists), so memory
-// grows with customers, not orders. Every customer's aggregates are
+// customers whose id hashes to them. No order is kept, so memory grows
+// with customers, not orders. Every customer's aggregates are
 // updated in input order and every global statistic is summed in customer
 // order, so the features are the same, to the bit, for any number of
 // workers.
@@ -71,14 +70,18 @@ type Behaviour struct {
 	FirstOrder   []int64 // µs, extract.NoTime when none
 	LastOrder    []int64
 
-	// With Options.PurchaseDays, customer c's distinct purchase days
-	// (days since 1970-01-01 in the run's zone), ascending, are
-	// Days[DayOffsets[c]:DayOffsets[c+1]], and DaySpend holds the sum of
-	// each day's purchases (refunds are not purchases and are left out).
-	// Nil otherwise.
-	DayOffsets []int64
-	Days       []int32
-	DaySpend   []float64
+	// With Options.Repeat, FirstDay is the day of the first purchase (days
+	// since 1970-01-01 in the run's zone; 0 without one) and RepeatSpend
+	// the spend of the purchases made after that day (refunds are not
+	// purchases and are left out); nil otherwise.
+	FirstDay    []int32
+	RepeatSpend []float64
+	// With Options.CalibrationDays, CalDays and CalLast are the distinct
+	// purchase days up to the calibration end (the as-of day minus
+	// CalibrationDays) and the last of them (days since 1970-01-01 in the
+	// run's zone; 0 when CalDays is 0); nil otherwise.
+	CalDays []int32
+	CalLast []int32
 }
 
 // Run extracts the inputs of spec and computes their features.

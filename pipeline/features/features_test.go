@@ -235,31 +235,36 @@ func TestFixtureFeatures(t *testing.T) {
 		b.LastOrder[1] != us("2024-06-30T23:00:00Z") || b.LastOrder[3] != extract.NoTime {
 		t.Errorf("behaviour %+v", b)
 	}
-	if b.Days != nil {
-		t.Error("day lists without PurchaseDays")
+	if b.RepeatSpend != nil || b.FirstDay != nil || b.CalDays != nil {
+		t.Error("repeat spend or calibration counts without Repeat and CalibrationDays")
 	}
 }
 
-// TestPurchaseDays: the day lists hold each customer's distinct purchase
-// days with that day's purchases summed (refunds left out), and the
-// features computed from them equal those from the bitmaps.
-func TestPurchaseDays(t *testing.T) {
-	_, withBits := runFixture(t, Options{})
-	_, withLists := runFixture(t, Options{PurchaseDays: true})
-	b := withLists.Behaviour
+// TestRepeatSpendAndCalibration: with Repeat, each customer's first
+// purchase day and the spend of the later days (refunds and the dropped
+// duplicate left out); with CalibrationDays 30 (calibration end May 31),
+// the distinct purchase days up to it and the last of them. The feature
+// table is the same with and without them.
+func TestRepeatSpendAndCalibration(t *testing.T) {
+	_, plain := runFixture(t, Options{})
+	_, with := runFixture(t, Options{Repeat: true, CalibrationDays: 30})
+	b := with.Behaviour
 	day := func(s string) int32 { return DayNumber(us(s), time.UTC) }
-	wantDays := [][]int32{
-		{day("2024-03-01T00:00:00Z"), day("2024-05-01T00:00:00Z"), day("2024-06-20T00:00:00Z")},
-		{day("2024-06-30T00:00:00Z")}, {day("2024-01-10T00:00:00Z")}, {},
+	// a, b, d, e: a bought on Mar 1 (10 + 5), May 1 (20), Jun 20 (30);
+	// b on Jun 30; d on Jan 10; e never.
+	if want := []int32{day("2024-03-01T00:00:00Z"), day("2024-06-30T00:00:00Z"), day("2024-01-10T00:00:00Z"), 0}; !slices.Equal(b.FirstDay, want) {
+		t.Errorf("first day %v, want %v", b.FirstDay, want)
 	}
-	wantSpend := [][]float64{{15, 20, 30}, {8}, {40}, {}}
-	for c := range wantDays {
-		lo, hi := b.DayOffsets[c], b.DayOffsets[c+1]
-		if !reflect.DeepEqual(append([]int32{}, b.Days[lo:hi]...), wantDays[c]) || !reflect.DeepEqual(append([]float64{}, b.DaySpend[lo:hi]...), wantSpend[c]) {
-			t.Errorf("customer %d: days %v spend %v", c, b.Days[lo:hi], b.DaySpend[lo:hi])
-		}
+	if want := []float64{50, 0, 0, 0}; !slices.Equal(b.RepeatSpend, want) {
+		t.Errorf("repeat spend %v, want %v", b.RepeatSpend, want)
 	}
-	compareTables(t, withBits.Table, withLists.Table)
+	if want := []int32{2, 0, 1, 0}; !slices.Equal(b.CalDays, want) {
+		t.Errorf("calibration days %v, want %v", b.CalDays, want)
+	}
+	if want := []int32{day("2024-05-01T00:00:00Z"), 0, day("2024-01-10T00:00:00Z"), 0}; !slices.Equal(b.CalLast, want) {
+		t.Errorf("calibration last day %v, want %v", b.CalLast, want)
+	}
+	compareTables(t, plain.Table, with.Table)
 }
 
 // compareTables fails unless two tables are identical, bit for bit.
@@ -307,11 +312,13 @@ func TestDayNumberInZone(t *testing.T) {
 	}
 }
 
-// TestPurchaseListsLongAndShort: customers with a handful of orders (the
-// insertion sort) and with hundreds (the comparison sort), in random day
-// order with same-day repeats, get their distinct days ascending and each
-// day's spend summed in input order, as a naive map-and-sort computes.
-func TestPurchaseListsLongAndShort(t *testing.T) {
+// TestRepeatSpendLongAndShort: customers with one order, a handful and
+// hundreds, in random day order with same-day repeats, get the first
+// purchase day, the repeat spend (to 1e-12 relative: the engine adds in
+// input order, moving a first day's spend to the repeat spend when an
+// earlier day turns up), and the distinct days and last day up to the
+// calibration end that a naive map-and-sort computes.
+func TestRepeatSpendLongAndShort(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 5))
 	var sb strings.Builder
 	sb.WriteString("cust,ts,amt\n")
@@ -327,8 +334,7 @@ func TestPurchaseListsLongAndShort(t *testing.T) {
 			d := start.AddDate(0, 0, rng.IntN(400)).Add(time.Duration(rng.IntN(86400)) * time.Second)
 			amt := float64(rng.IntN(10000)) / 7
 			fmt.Fprintf(&sb, "%s,%s,%v\n", c, d.Format(time.RFC3339), amt)
-			k := key{c, DayNumber(d.UnixMicro(), time.UTC)}
-			want[k] += amt // input order, as the engine sums
+			want[key{c, DayNumber(d.UnixMicro(), time.UTC)}] += amt
 		}
 	}
 	b := objstore.NewMem()
@@ -337,11 +343,13 @@ func TestPurchaseListsLongAndShort(t *testing.T) {
 	}
 	spec := extract.Spec{AsOf: time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC),
 		Orders: extract.Table{Bucket: b, Prefix: "orders", Columns: map[string]string{"customer_id": "cust", "order_ts": "ts", "amount": "amt"}}}
-	ds, set, err := Run(context.Background(), spec, Options{PurchaseDays: true, Workers: 2})
+	const calibration = 350 // the end falls about halfway through the 400 days of orders
+	ds, set, err := Run(context.Background(), spec, Options{Repeat: true, CalibrationDays: calibration, Workers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	beh := set.Behaviour
+	calEnd := DayNumber(spec.AsOf.UnixMicro(), time.UTC) - calibration
 	for c, id := range ds.IDs {
 		var days []int32
 		for k := range want {
@@ -350,13 +358,30 @@ func TestPurchaseListsLongAndShort(t *testing.T) {
 			}
 		}
 		slices.Sort(days)
-		got := beh.Days[beh.DayOffsets[c]:beh.DayOffsets[c+1]]
-		if !slices.Equal(got, days) {
-			t.Fatalf("customer %s (%d orders): days %v, want %v", id, counts[id], got, days)
+		var repeat float64
+		for _, d := range days[1:] {
+			repeat += want[key{id, d}]
 		}
-		for j, d := range got {
-			if s := beh.DaySpend[beh.DayOffsets[c]+int64(j)]; s != want[key{id, d}] {
-				t.Fatalf("customer %s day %d: spend %v, want %v", id, d, s, want[key{id, d}])
+		cal := 0
+		for cal < len(days) && days[cal] <= calEnd {
+			cal++
+		}
+		var calLast int32
+		if cal > 0 {
+			calLast = days[cal-1]
+		}
+		if beh.FirstDay[c] != days[0] || beh.PurchaseDays[c] != int32(len(days)) {
+			t.Fatalf("customer %s (%d orders): first day %d of %d, want %d of %d", id, counts[id], beh.FirstDay[c], beh.PurchaseDays[c], days[0], len(days))
+		}
+		if d := math.Abs(beh.RepeatSpend[c] - repeat); d > 1e-12*repeat || (repeat == 0 && beh.RepeatSpend[c] != 0) {
+			t.Fatalf("customer %s (%d orders): repeat spend %v, want %v", id, counts[id], beh.RepeatSpend[c], repeat)
+		}
+		if beh.CalDays[c] != int32(cal) || beh.CalLast[c] != calLast {
+			t.Fatalf("customer %s: calibration days %d (last %d), want %d (last %d)", id, beh.CalDays[c], beh.CalLast[c], cal, calLast)
+		}
+		if cal == 0 || cal == len(days) {
+			if counts[id] > 30 {
+				t.Fatalf("customer %s: the calibration end does not cut the history", id)
 			}
 		}
 	}

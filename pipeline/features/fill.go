@@ -55,10 +55,9 @@ func (c *computer) fill(ctx context.Context) error {
 		Monetary: r.monetary, AvgOrder: r.avg, MaxOrder: r.maxo, TenureDays: r.tenure, HasTenure: not(r.noTenure),
 		FirstOrder: r.firstOrder, LastOrder: r.lastOrder,
 	}
-	if c.opt.PurchaseDays {
-		c.beh.DayOffsets, c.beh.Days, c.beh.DaySpend = c.dayOff, c.dayDays, c.daySpend
-	}
-	c.days, c.dayOff, c.dayDays, c.daySpend = nil, nil, nil, nil
+	c.beh.FirstDay, c.beh.RepeatSpend = r.firstDay, r.repeat
+	c.beh.CalDays, c.beh.CalLast = r.calDays, r.calLast
+	c.days = nil
 	return nil
 }
 
@@ -93,10 +92,16 @@ type filler struct {
 // consecutive ones and of their squares. Gaps are whole days, so the sums
 // are exact integers and the mean and spread come out the same whichever
 // way the days were stored.
+//
+// With cut set, it also counts the days up to cut (nCut) and keeps the
+// last of them (lastCut), for the CLV calibration period.
 type dayStats struct {
 	n           int32
 	last        int32
 	sumG, sumG2 int64
+
+	cut           int32
+	nCut, lastCut int32
 }
 
 func (d *dayStats) add(day int32) {
@@ -107,6 +112,10 @@ func (d *dayStats) add(day int32) {
 	}
 	d.last = day
 	d.n++
+	if day <= d.cut {
+		d.nCut++
+		d.lastCut = day
+	}
 }
 
 // gaps returns the mean and the population standard deviation of the gaps
@@ -143,9 +152,18 @@ func (f *filler) customer(g int) {
 		r.firstOrder[g], r.lastOrder[g] = firstTS, lastTS
 	}
 
-	var ds dayStats
-	c.walkDays(g, si, s, row, &ds)
+	ds := dayStats{cut: math.MinInt32}
+	if r.calDays != nil {
+		ds.cut = asOf - int32(c.opt.CalibrationDays)
+	}
+	c.walkDays(si, s, row, &ds)
 	r.pdays[g] = ds.n
+	if r.calDays != nil {
+		r.calDays[g], r.calLast[g] = ds.nCut, ds.lastCut
+	}
+	if r.repeat != nil && o > 0 {
+		r.firstDay[g], r.repeat[g] = int32(rec[s.rep+rFirstDay]), f64(rec[s.rep+rRepeatSpend])
+	}
 	if ds.n >= 2 {
 		r.gapMean[g], r.gapStd[g] = ds.gaps()
 	} else {

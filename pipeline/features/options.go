@@ -67,10 +67,14 @@ type Options struct {
 	// as email opens, email clicks and sessions. Defaults email_open;
 	// email_click; web_session, app_session.
 	OpenEvents, ClickEvents, SessionEvents []string
-	// PurchaseDays keeps each customer's distinct purchase days with their
-	// spend (Behaviour.Days), from which the CLV summaries are built. It
-	// costs 16 bytes per accepted order while reading.
-	PurchaseDays bool
+	// Repeat keeps what the CLV summaries need beyond the RFM features:
+	// each customer's spend on the days after their first purchase day
+	// (Behaviour.RepeatSpend). It costs three words per customer.
+	Repeat bool
+	// CalibrationDays, when positive, also gives each customer's distinct
+	// purchase days and last purchase day up to CalibrationDays before the
+	// as-of day (Behaviour.CalDays, CalLast), for the CLV holdout check.
+	CalibrationDays int
 	// Vocabulary, when set, fixes the table's columns (see Vocabulary)
 	// instead of learning them from the customers read.
 	Vocabulary *Vocabulary
@@ -148,6 +152,9 @@ func (o Options) Validate() error {
 	r := o.resolved()
 	if o.Workers < 0 {
 		return fmt.Errorf("workers: must be 0 (all cores) or positive, got %d", o.Workers)
+	}
+	if o.CalibrationDays < 0 || o.CalibrationDays > maxWindow {
+		return fmt.Errorf("calibration days: must be between 0 (off) and %d, got %d", maxWindow, o.CalibrationDays)
 	}
 	if len(r.WindowsDays) > 16 {
 		return fmt.Errorf("windows_days: at most 16 windows, got %d", len(r.WindowsDays))

@@ -69,29 +69,3 @@ func (p *paged[T]) restride(nw int) {
 	p.stride = nw
 	p.next = nil
 }
-
-// chunked is an append-only list kept in chunks, for logs that may grow
-// large: no doubling copies.
-type chunked[T any] struct {
-	chunks [][]T
-	n      int
-}
-
-const chunkLen = 1 << 16
-
-func (c *chunked[T]) add(v T) {
-	if c.n%chunkLen == 0 {
-		c.chunks = append(c.chunks, make([]T, 0, chunkLen))
-	}
-	last := &c.chunks[len(c.chunks)-1]
-	*last = append(*last, v)
-	c.n++
-}
-
-func (c *chunked[T]) each(fn func(T)) {
-	for _, ch := range c.chunks {
-		for _, v := range ch {
-			fn(v)
-		}
-	}
-}

@@ -36,6 +36,10 @@ type colRefs struct {
 	optIn                              []int32
 	optNull                            []bool
 	hasAge, hasIncome, hasInts, hasOpt bool
+	// Behaviour only, not table columns: Options.Repeat and
+	// CalibrationDays.
+	repeat                     []float64
+	firstDay, calDays, calLast []int32
 }
 
 // levelShares are share columns of a per-customer level mix (categories by
@@ -94,6 +98,12 @@ func (c *computer) plan() {
 	const twoDays = "fewer than two purchase days"
 	r.gapMean = c.newF(beh("gap_mean_days", "orders", "days", twoDays, Numeric), r.gapNull)
 	r.gapStd = c.newF(beh("gap_std_days", "orders", "days", twoDays, Numeric), r.gapNull)
+	if c.opt.Repeat {
+		r.repeat, r.firstDay = make([]float64, n), make([]int32, n)
+	}
+	if c.opt.CalibrationDays > 0 {
+		r.calDays, r.calLast = make([]int32, n), make([]int32, n)
+	}
 	for _, w := range c.opt.WindowsDays {
 		r.winOrders = append(r.winOrders, c.newI(beh(fmt.Sprintf("orders_%dd", w), "orders", "orders", "", Count), nil))
 		r.winSpend = append(r.winSpend, c.newF(beh(fmt.Sprintf("spend_%dd", w), "orders", "money", "", Numeric), nil))

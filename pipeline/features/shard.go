@@ -17,7 +17,9 @@ import (
 // The order aggregates of a customer are one record of 64-bit words in a
 // paged arena, 64-byte aligned, so that an order row touches two or three
 // adjacent cache lines: the counts, sums and instants, the trailing
-// windows, and the bitmap of purchase days. Optional aggregates
+// windows, the repeat spend (with Options.Repeat), and the bitmap of
+// purchase days. Nothing is kept per order, so memory grows with the
+// customers, not with their history. Optional aggregates
 // (categories, channels, engagement, attributes) live in their own paged
 // or flat slices and cost nothing when their column is absent.
 type shard struct {
@@ -36,14 +38,14 @@ type shard struct {
 	rows []int32       // scratch: their customers' rows
 	nW   int
 	wins []int32 // window lengths in days, ascending
-	// Distinct purchase days, without PurchaseDays: bit k of the record's
-	// bitmap words is day asOfDay−k. Days older than the bitmap can reach
-	// go to old, so one stray ancient order cannot blow up every
-	// customer's record.
+	// rep is the offset of the repeat words (rFirstDay…), 0 without them;
+	// bits0 that of the bitmap.
+	rep, bits0 int
+	// Distinct purchase days: bit k of the record's bitmap words is day
+	// asOfDay−k. Days older than the bitmap can reach go to old, so one
+	// stray ancient order cannot blow up every customer's record.
 	bw  int
 	old []dayRow
-	// With PurchaseDays: every purchase, for the per-customer day lists.
-	log chunked[purchase]
 
 	cat paged[float64] // category spend; slot 0 is "unknown", slot c+1 code c
 	chn paged[int32]   // channel order counts, likewise
@@ -75,7 +77,8 @@ type shard struct {
 }
 
 // Word offsets in an order record. Windows follow: nW spend words, then
-// nW order counts; then the bitmap.
+// nW order counts; then, with Options.Repeat, the repeat words; then the
+// bitmap.
 const (
 	rCounts    = iota // purchases in the low 32 bits, refunds in the high 32
 	rFirstTS          // µs of the first purchase
@@ -84,6 +87,17 @@ const (
 	rRefundAmt        // float64 bits: refund amounts (positive)
 	rMaxOrder         // float64 bits
 	rWindows
+)
+
+// The repeat words, from shard.rep: the day of the first purchase, the
+// spend on that day, and the spend on later days. The first day can move
+// back when an earlier order turns up later in the input; its spend then
+// joins the repeat spend.
+const (
+	rFirstDay = iota // int32 day
+	rFirstDaySpend
+	rRepeatSpend
+	nRepeat
 )
 
 // Attributes other than the categorical ones, for seenOther.
@@ -106,11 +120,6 @@ const (
 
 type dayRow struct{ row, day int32 }
 
-type purchase struct {
-	row, day int32
-	amount   float64
-}
-
 // maxBitmapWords bounds the bitmap at 32 words (2048 days, 256 bytes) per
 // customer.
 const maxBitmapWords = 32
@@ -124,10 +133,12 @@ func newShard(id, of int, opt *Options, info extract.Info) *shard {
 	for _, w := range opt.WindowsDays {
 		s.wins = append(s.wins, int32(w))
 	}
-	s.layout(0)
-	if !opt.PurchaseDays {
-		s.layout(1)
+	s.bits0 = rWindows + 2*s.nW
+	if opt.Repeat {
+		s.rep = s.bits0
+		s.bits0 += nRepeat
 	}
+	s.layout(1)
 	for _, t := range info.Tables {
 		switch t {
 		case "customers":
@@ -158,9 +169,9 @@ func newShard(id, of int, opt *Options, info extract.Info) *shard {
 // layout sets the record stride for a bitmap of at least bw words, using
 // the padding to a whole number of cache lines for more bitmap.
 func (s *shard) layout(bw int) {
-	words := rWindows + 2*s.nW + bw
+	words := s.bits0 + bw
 	stride := (words + 7) &^ 7
-	bw = stride - rWindows - 2*s.nW
+	bw = stride - s.bits0
 	if s.rec.pages == nil {
 		s.rec.stride, s.rec.huge = stride, true
 	} else if stride != s.rec.stride {
@@ -314,13 +325,17 @@ func (s *shard) orders(b *extract.OrderBlock) {
 	// The lines an order row touches: the counts and sums, the windows it
 	// falls in, its day's bitmap word.
 	const ahead = 12
-	bits0 := rWindows + 2*nW
+	bits0, rep := s.bits0, s.rep
 	winLines := uint64(1)<<(rWindows*8/64) | uint64(1)<<((rWindows+2*nW-1)*8/64)
+	always := uint64(1)
+	if rep > 0 {
+		always |= uint64(1)<<(rep*8/64) | uint64(1)<<((rep+nRepeat-1)*8/64)
+	}
 	for j, i := range s.idx {
 		if j+ahead < len(s.rows) {
 			i2 := s.idx[j+ahead]
 			k := asOf - b.Day[i2]
-			lines := uint64(1)
+			lines := always
 			if k < maxW {
 				lines |= winLines
 			}
@@ -344,7 +359,10 @@ func (s *shard) orders(b *extract.OrderBlock) {
 			}
 			continue
 		}
-		ts := b.Time[i]
+		ts, day := b.Time[i], b.Day[i]
+		if rep > 0 {
+			s.repeat(r[rep:rep+nRepeat:rep+nRepeat], uint32(r[rCounts]) == 0, day, amt)
+		}
 		if uint32(r[rCounts]) == 0 {
 			r[rFirstTS], r[rLastTS], r[rMaxOrder] = uint64(ts), uint64(ts), u64(amt)
 		} else {
@@ -360,12 +378,10 @@ func (s *shard) orders(b *extract.OrderBlock) {
 				r[rWindows+nW+w]++
 			}
 		}
-		if s.opt.PurchaseDays {
-			s.log.add(purchase{row: int32(row), day: b.Day[i], amount: amt})
-		} else if int(k) < s.bw*64 {
-			r[rWindows+2*nW+int(k>>6)] |= 1 << (k & 63)
+		if int(k) < s.bw*64 {
+			r[bits0+int(k>>6)] |= 1 << (k & 63)
 		} else {
-			s.markOld(row, k, b.Day[i])
+			s.markOld(row, k, day)
 		}
 		if b.Category != nil {
 			c := int(b.Category[i]) + 1
@@ -381,6 +397,23 @@ func (s *shard) orders(b *extract.OrderBlock) {
 			}
 			s.chn.at(row)[c]++
 		}
+	}
+}
+
+// repeat adds a purchase of amt on day to a customer's repeat words w.
+// The spend of the first day is kept apart until a purchase on an earlier
+// day shows it was a repeat day after all; each sum adds in input order.
+func (s *shard) repeat(w []uint64, first bool, day int32, amt float64) {
+	switch fd := int32(w[rFirstDay]); {
+	case first:
+		w[rFirstDay], w[rFirstDaySpend] = uint64(uint32(day)), u64(amt)
+	case day == fd:
+		w[rFirstDaySpend] = u64(f64(w[rFirstDaySpend]) + amt)
+	case day < fd:
+		w[rRepeatSpend] = u64(f64(w[rRepeatSpend]) + f64(w[rFirstDaySpend]))
+		w[rFirstDay], w[rFirstDaySpend] = uint64(uint32(day)), u64(amt)
+	default:
+		w[rRepeatSpend] = u64(f64(w[rRepeatSpend]) + amt)
 	}
 }
 
@@ -412,7 +445,7 @@ func (s *shard) markOld(row int, k, day int32) {
 		return
 	}
 	s.layout(min(max(need, s.bw+s.bw/2), maxBitmapWords))
-	s.rec.at(row)[rWindows+2*s.nW+int(k>>6)] |= 1 << (k & 63)
+	s.rec.at(row)[s.bits0+int(k>>6)] |= 1 << (k & 63)
 }
 
 func (s *shard) customers(b *extract.CustomerBlock) {
