@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,7 +190,9 @@ func (t *objectReader) hold(off int64, data []byte) (drop func()) {
 // GiB. Checked here first, a false claim is an error naming the page.
 // Reading the chunk in one request costs no extra round trip: parquet-go
 // would read the same bytes, in 4 MiB requests.
-func (pf *parquetFile) loadChunk(gi, col int, rows int64, src source, buf *[]byte) (drop func(), err error) {
+//
+// It also returns the most values a data page of the chunk holds.
+func (pf *parquetFile) loadChunk(gi, col int, rows int64, src source, buf *[]byte) (drop func(), maxPage int64, err error) {
 	md := &pf.file.Metadata().RowGroups[gi].Columns[col].MetaData
 	off := md.DataPageOffset
 	if md.DictionaryPageOffset != 0 {
@@ -197,7 +200,7 @@ func (pf *parquetFile) loadChunk(gi, col int, rows int64, src source, buf *[]byt
 	}
 	n := md.TotalCompressedSize
 	if off < 0 || n < 0 || off > pf.size || n > pf.size-off {
-		return nil, fmt.Errorf("footer is corrupt: the column chunk claims bytes %d to %d of a %d-byte object", off, off+n, pf.size)
+		return nil, 0, fmt.Errorf("footer is corrupt: the column chunk claims bytes %d to %d of a %d-byte object", off, off+n, pf.size)
 	}
 	// The buffer is reused for the batch's next chunk: everything decoded
 	// from it is copied out (strings included) before drop.
@@ -206,12 +209,12 @@ func (pf *parquetFile) loadChunk(gi, col int, rows int64, src source, buf *[]byt
 	}
 	data := (*buf)[:n]
 	if k, err := pf.r.ReaderAt.ReadAt(data, off); k != len(data) {
-		return nil, fmt.Errorf("read column chunk: %w", err)
+		return nil, 0, fmt.Errorf("read column chunk: %w", err)
 	}
-	if err := checkPages(data, md, rows, src); err != nil {
-		return nil, err
+	if maxPage, err = checkPages(data, md, rows, src); err != nil {
+		return nil, 0, err
 	}
-	return pf.r.hold(off, data), nil
+	return pf.r.hold(off, data), maxPage, nil
 }
 
 // maxExpansion is the most codec can expand data: no page can decompress
@@ -247,24 +250,24 @@ const maxPageBytes = 256 << 20
 // text), and a page of a column that is not a list holds no more values
 // than the row group has rows. A header that does not decode is left for
 // parquet-go to report.
-func checkPages(data []byte, md *format.ColumnMetaData, rows int64, src source) error {
+func checkPages(data []byte, md *format.ColumnMetaData, rows int64, src source) (maxPage int64, err error) {
 	proto := &thrift.CompactProtocol{}
 	for pos := 0; pos < len(data); {
 		pr := proto.NewReaderFromBytes(data[pos:])
 		var h format.PageHeader
 		if err := thrift.NewDecoder(pr).Decode(&h); err != nil {
-			return nil
+			return maxPage, nil
 		}
 		at := pos
 		pos += pr.BytesRead()
 		size := int(h.CompressedPageSize)
 		if size < 0 || size > len(data)-pos {
-			return fmt.Errorf("page at byte %d of the column chunk claims %d bytes, %d are left", at, size, len(data)-pos)
+			return 0, fmt.Errorf("page at byte %d of the column chunk claims %d bytes, %d are left", at, size, len(data)-pos)
 		}
 		pos += size
 		unc := int64(h.UncompressedPageSize)
 		if unc > maxPageBytes || unc > maxExpansion(md.Codec)*int64(size)+64 {
-			return fmt.Errorf("page at byte %d of the column chunk claims %d bytes decompressed from %d, more than %s can expand to",
+			return 0, fmt.Errorf("page at byte %d of the column chunk claims %d bytes decompressed from %d, more than %s can expand to",
 				at, unc, size, md.Codec)
 		}
 		var values int64
@@ -276,7 +279,7 @@ func checkPages(data []byte, md *format.ColumnMetaData, rows int64, src source) 
 				width = 4 // each value has a 4-byte length
 			}
 			if values*width > unc {
-				return fmt.Errorf("dictionary page at byte %d of the column chunk claims %d values in %d bytes", at, values, unc)
+				return 0, fmt.Errorf("dictionary page at byte %d of the column chunk claims %d values in %d bytes", at, values, unc)
 			}
 		case format.DataPage:
 			values = int64(h.DataPageHeader.V.NumValues)
@@ -284,10 +287,13 @@ func checkPages(data []byte, md *format.ColumnMetaData, rows int64, src source) 
 			values = int64(h.DataPageHeaderV2.V.NumValues)
 		}
 		if h.Type != format.DictionaryPage && !src.repeated && values > rows {
-			return fmt.Errorf("page at byte %d of the column chunk claims %d values, the row group has %d rows", at, values, rows)
+			return 0, fmt.Errorf("page at byte %d of the column chunk claims %d values, the row group has %d rows", at, values, rows)
+		}
+		if h.Type != format.DictionaryPage {
+			maxPage = max(maxPage, values)
 		}
 	}
-	return nil
+	return maxPage, nil
 }
 
 // readTail reads the object's last min(n, size) bytes — the read
@@ -524,8 +530,17 @@ func describe(src source) string {
 	return d
 }
 
-// readRowGroup decodes row group gi of pf into batch.
-func (s *Source) readRowGroup(pf *parquetFile, key string, gi int, first int64, batch *Batch) (err error) {
+// readRowGroup decodes row group gi of pf and calls fn with its rows in
+// batches of at most batchRows. A group no larger, or one with a list
+// column, is decoded whole, a column at a time. A larger one is decoded in
+// windows, every column's pages read in step (readWindows), so that memory
+// holds a page per column and one window decoded rather than the whole
+// group: a Spark table's 128 MiB row groups decode to gigabytes. A page is
+// decoded whole, though, so windows pay only when pages are small: DuckDB
+// writes a 1M-row group's column as one page, and windows would then hold
+// every column's page at once instead of one. They are used when no page
+// holds more than a quarter of the group.
+func (s *Source) readRowGroup(pf *parquetFile, key string, gi int, first int64, batch *Batch, fn func(*Batch) error) (err error) {
 	defer guard(&err, func() { err = fmt.Errorf("read %s row group %d: %w", key, gi, err) })
 	rg := pf.file.RowGroups()[gi]
 	n := int(rg.NumRows())
@@ -537,11 +552,36 @@ func (s *Source) readRowGroup(pf *parquetFile, key string, gi int, first int64, 
 		batch.Cols[i].Present = false
 	}
 	chunks := rg.ColumnChunks()
+	if w := s.batchRows(); n > w && !slices.ContainsFunc(pf.binds, func(b binding) bool { return b.src.repeated }) {
+		if len(batch.chunks) < len(pf.binds) {
+			batch.chunks = make([][]byte, len(pf.binds))
+		}
+		small := true
+		for i, bd := range pf.binds {
+			drop, maxPage, err := pf.loadChunk(gi, bd.column, int64(n), bd.src, &batch.chunks[i])
+			if err != nil {
+				return s.columnError(key, gi, bd, err)
+			}
+			defer drop()
+			small = small && 4*maxPage <= int64(n)
+		}
+		if small {
+			return s.readWindows(pf, key, gi, first, n, w, batch, fn)
+		}
+		for _, bd := range pf.binds {
+			col := &batch.Cols[bd.field]
+			col.reset(bd.kind, 0)
+			if err := readChunk(chunks[bd.column], bd.src, col, n); err != nil {
+				return s.columnError(key, gi, bd, err)
+			}
+		}
+		return fn(batch)
+	}
 	for _, bd := range pf.binds {
 		col := &batch.Cols[bd.field]
 		col.reset(bd.kind, 0) // grown page by page, to what the pages hold
 		var drop func()
-		if drop, err = pf.loadChunk(gi, bd.column, int64(n), bd.src, &batch.chunk); err == nil {
+		if drop, _, err = pf.loadChunk(gi, bd.column, int64(n), bd.src, &batch.chunk); err == nil {
 			if bd.src.repeated {
 				err = readRepeated(chunks[bd.column], bd.src, col, n)
 			} else {
@@ -550,9 +590,120 @@ func (s *Source) readRowGroup(pf *parquetFile, key string, gi int, first int64, 
 			drop()
 		}
 		if err != nil {
-			name, _ := s.physical(s.Fields[bd.field])
-			return fmt.Errorf("read %s row group %d column %s: %w", key, gi, name, err)
+			return s.columnError(key, gi, bd, err)
 		}
+	}
+	return fn(batch)
+}
+
+func (s *Source) columnError(key string, gi int, bd binding, err error) error {
+	name, _ := s.physical(s.Fields[bd.field])
+	return fmt.Errorf("read %s row group %d column %s: %w", key, gi, name, err)
+}
+
+// batchRows is the most rows a batch holds.
+func (s *Source) batchRows() int {
+	if s.BatchRows > 0 {
+		return s.BatchRows
+	}
+	return 65536
+}
+
+// pageCursor reads one column chunk's pages in step with the others: the
+// current page decoded whole into page, of which the rows from pos on are
+// still to be handed out.
+type pageCursor struct {
+	bd    binding
+	pages parquet.Pages
+	page  Column
+	pos   int
+	read  int // values decoded so far
+	dc    dictCache
+	dict  bool // the current page is dictionary-encoded
+}
+
+// readWindows is readRowGroup for a group larger than a window of w rows,
+// its column chunks loaded.
+func (s *Source) readWindows(pf *parquetFile, key string, gi int, first int64, n, w int, batch *Batch, fn func(*Batch) error) error {
+	chunks := pf.file.RowGroups()[gi].ColumnChunks()
+	curs := make([]pageCursor, len(pf.binds))
+	for i, bd := range pf.binds {
+		curs[i] = pageCursor{bd: bd, pages: chunks[bd.column].Pages()}
+	}
+	defer func() {
+		for i := range curs {
+			curs[i].pages.Close()
+		}
+	}()
+	for lo := 0; lo < n; lo += w {
+		m := min(w, n-lo)
+		batch.FirstRow, batch.N = first+int64(lo), m
+		for i := range curs {
+			c := &curs[i]
+			col := &batch.Cols[c.bd.field]
+			col.reset(c.bd.kind, m)
+			if err := c.fill(col, m, n); err != nil {
+				return s.columnError(key, gi, c.bd, err)
+			}
+		}
+		if err := fn(batch); err != nil {
+			return err
+		}
+	}
+	for i := range curs {
+		c := &curs[i]
+		if c.pos < c.page.rows() {
+			return s.columnError(key, gi, c.bd, fmt.Errorf("more values than the row group declares (%d)", n))
+		}
+		page, err := c.pages.ReadPage()
+		if err == nil {
+			parquet.Release(page)
+			return s.columnError(key, gi, c.bd, fmt.Errorf("more values than the row group declares (%d)", n))
+		}
+		if !errors.Is(err, io.EOF) {
+			return s.columnError(key, gi, c.bd, err)
+		}
+	}
+	return nil
+}
+
+// fill writes the cursor's next m values into rows [0, m) of col, reading
+// pages as it needs them; n is the row group's rows.
+func (c *pageCursor) fill(col *Column, m, n int) error {
+	allDict := col.Kind == String
+	for row := 0; row < m; {
+		if c.pos == c.page.rows() {
+			page, err := c.pages.ReadPage()
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("read %d values for %d rows", c.read, n)
+			}
+			if err != nil {
+				return err
+			}
+			np := int(page.NumValues())
+			if np < 0 || c.read+np > n {
+				parquet.Release(page)
+				return fmt.Errorf("more values than the row group declares (%d)", n)
+			}
+			c.dict = page.Dictionary() != nil
+			c.page.reset(c.bd.kind, np)
+			err = decodePage(page, c.bd.src, &c.page, 0, np, np, &c.dc)
+			parquet.Release(page)
+			if err != nil {
+				return err
+			}
+			c.pos, c.read = 0, c.read+np
+			continue
+		}
+		allDict = allDict && c.dict
+		k := min(m-row, c.page.rows()-c.pos)
+		col.copyRows(row, &c.page, c.pos, k, m)
+		row, c.pos = row+k, c.pos+k
+	}
+	if allDict && m > 0 {
+		col.Dict = c.dc.str
+	} else {
+		col.Codes = nil
 	}
 	return nil
 }

@@ -25,8 +25,10 @@ type Source struct {
 	Columns map[string]string
 	Fields  []Field
 	CSV     CSVOptions
-	// BatchRows is the number of CSV rows per batch (Parquet batches are row
-	// groups). Default 65536.
+	// BatchRows is the number of rows per batch: of a CSV object, and at
+	// most that many of a Parquet row group, which is decoded in windows of
+	// it page by page (a row group of a list column is one batch). Default
+	// 65536.
 	BatchRows int
 }
 
@@ -250,10 +252,7 @@ func (s *Source) ScanObject(ctx context.Context, key string, fn func(*Batch) err
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := s.readRowGroup(pf, key, gi, first, batch); err != nil {
-				return err
-			}
-			if err := fn(batch); err != nil {
+			if err := s.readRowGroup(pf, key, gi, first, batch, fn); err != nil {
 				return err
 			}
 			first += rg.NumRows()
@@ -347,8 +346,8 @@ func (s *Source) Units(ctx context.Context, fn func(Unit) error) error {
 }
 
 // ReadUnit decodes unit u into batch, which it reuses, calling fn with each
-// batch: once for a row group, once per BatchRows rows of a CSV object. Like
-// Scan's, the batch is overwritten after fn returns. The unit is released.
+// batch of at most BatchRows rows. Like Scan's, the batch is overwritten
+// after fn returns. The unit is released.
 func (s *Source) ReadUnit(ctx context.Context, u Unit, batch *Batch, fn func(*Batch) error) error {
 	if u.pf == nil {
 		return s.scanCSV(ctx, u.Key, batch, fn)
@@ -357,8 +356,5 @@ func (s *Source) ReadUnit(ctx context.Context, u Unit, batch *Batch, fn func(*Ba
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := s.readRowGroup(u.pf, u.Key, u.Index, u.FirstRow, batch); err != nil {
-		return err
-	}
-	return fn(batch)
+	return s.readRowGroup(u.pf, u.Key, u.Index, u.FirstRow, batch, fn)
 }

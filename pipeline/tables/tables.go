@@ -248,6 +248,60 @@ func (c *Column) grow(n, limit int) {
 	}
 }
 
+// rows is the number of rows the column's values hold.
+func (c *Column) rows() int {
+	switch c.Kind {
+	case String:
+		return len(c.Str)
+	case Float:
+		return len(c.F)
+	case Int, Time:
+		return len(c.I)
+	case Bool:
+		return len(c.B)
+	case StringList:
+		return len(c.L)
+	}
+	return 0
+}
+
+// copyRows copies k rows of src from row from on into rows [row, row+k) of
+// c, which has n rows: values, nulls, bad cells and dictionary codes.
+func (c *Column) copyRows(row int, src *Column, from, k, n int) {
+	switch c.Kind {
+	case String:
+		copy(c.Str[row:row+k], src.Str[from:from+k])
+	case Float:
+		copy(c.F[row:row+k], src.F[from:from+k])
+	case Int, Time:
+		copy(c.I[row:row+k], src.I[from:from+k])
+	case Bool:
+		copy(c.B[row:row+k], src.B[from:from+k])
+	}
+	if src.Null != nil {
+		if c.Null == nil {
+			c.nullBuf = resize(c.nullBuf, n)
+			c.Null = c.nullBuf
+		}
+		copy(c.Null[row:row+k], src.Null[from:from+k])
+	}
+	if src.Bad != nil {
+		if c.Bad == nil {
+			c.badBuf, c.rawBuf = resize(c.badBuf, n), resize(c.rawBuf, n)
+			c.Bad, c.BadRaw = c.badBuf, c.rawBuf
+		}
+		copy(c.Bad[row:row+k], src.Bad[from:from+k])
+		copy(c.BadRaw[row:row+k], src.BadRaw[from:from+k])
+	}
+	if src.Codes != nil {
+		if c.Codes == nil {
+			c.codesBuf = resize(c.codesBuf, n)
+			c.Codes = c.codesBuf
+		}
+		copy(c.Codes[row:row+k], src.Codes[from:from+k])
+	}
+}
+
 func (c *Column) setNull(i, n int) {
 	if c.Null == nil {
 		c.nullBuf = resize(c.nullBuf, n)
@@ -307,6 +361,9 @@ type Batch struct {
 	// fresh one per chunk was most of a read's garbage (450 MB on 50M
 	// rows), and the garbage is what the collector lets the heap grow by.
 	chunk []byte
+	// chunks are the buffers of a row group read in windows, a column
+	// chunk each: their columns' pages are read in step.
+	chunks [][]byte
 }
 
 // resize returns s with length n, cleared, reusing its memory when it
