@@ -72,7 +72,7 @@ func openParquet(ctx context.Context, b objstore.Bucket, key string) (_ *parquet
 		return fail(err)
 	}
 	f, err := parquet.OpenFile(or, size,
-		parquet.ReadBufferSize(readBufferSize),
+		parquet.ReadBufferSize(pageBufferSize),
 		parquet.OptimisticRead(true),
 		parquet.SkipBloomFilters(true),
 		parquet.SkipPageIndex(true),
@@ -128,9 +128,17 @@ func panickedIn(prefix string) bool {
 	}
 }
 
-// readBufferSize is the size of parquet-go's reads, and of the optimistic
-// read of an object's tail that should hold its whole footer.
+// readBufferSize is the size of the optimistic read of an object's tail
+// that should hold its whole footer.
 const readBufferSize = 4 << 20
+
+// pageBufferSize is that of parquet-go's buffered reader of each column
+// chunk being decoded. The chunks are in memory (loadChunk), so it only
+// sets how much is copied at a time; a row group read in windows has one
+// per column open at once, and at 4 MiB each they were a wide table's
+// largest buffers. parquet-go reads the footer through it too, from the
+// tail held in memory.
+const pageBufferSize = 256 << 10
 
 // objectReader serves parquet-go's reads of a Parquet object: those of
 // its last bytes (the footer) and of the column chunks being decoded from
