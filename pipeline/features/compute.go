@@ -70,7 +70,7 @@ type computer struct {
 }
 
 type shardDays struct {
-	off []int32 // by local row: the start of its old days
+	off []int32 // by local row: the start of its old days; nil when none
 	day []int32
 }
 
@@ -196,7 +196,12 @@ func (c *computer) prepareShards(ctx context.Context) error {
 }
 
 // oldLists sorts the purchase days too old for the bitmaps by customer.
+// Usually there are none, and then no lists: looking a customer up in
+// them would be a cache miss for nothing.
 func (s *shard) oldLists() shardDays {
+	if len(s.old) == 0 {
+		return shardDays{}
+	}
 	n := s.n
 	slices.SortFunc(s.old, func(x, y dayRow) int {
 		if x.row != y.row {
@@ -223,22 +228,41 @@ func (s *shard) oldLists() shardDays {
 // walkDays gives customer (s, row)'s distinct purchase days to st in
 // ascending order: first those older than the bitmap reaches, then the
 // bitmap's.
+//
+// It is one of the compute stage's costs (a customer's days are a dozen
+// bitmap words), so the bitmap loop is dayStats.add with the sums in
+// locals, which the compiler keeps in registers, rather than behind st.
 func (c *computer) walkDays(si int, s *shard, row int, st *dayStats) {
-	d := &c.days[si]
-	for _, day := range d.day[d.off[row]:d.off[row+1]] {
-		st.add(day)
+	if d := &c.days[si]; d.off != nil {
+		for _, day := range d.day[d.off[row]:d.off[row+1]] {
+			st.add(day)
+		}
 	}
 	if s.bw == 0 {
 		return
 	}
 	w := s.rec.at(row)[s.bits0 : s.bits0+s.bw]
+	asOf, cut := c.info.AsOfDay, st.cut
+	n, last, sumG, sumG2, nCut, lastCut := st.n, st.last, st.sumG, st.sumG2, st.nCut, st.lastCut
 	for wi := len(w) - 1; wi >= 0; wi-- {
 		for x := w[wi]; x != 0; {
 			hi := 63 - bits.LeadingZeros64(x)
 			x &^= 1 << hi
-			st.add(c.info.AsOfDay - int32(wi*64+hi))
+			day := asOf - int32(wi*64+hi)
+			if n > 0 {
+				g := int64(day - last)
+				sumG += g
+				sumG2 += g * g
+			}
+			last = day
+			n++
+			if day <= cut {
+				nCut++
+				lastCut = day
+			}
 		}
 	}
+	st.n, st.last, st.sumG, st.sumG2, st.nCut, st.lastCut = n, last, sumG, sumG2, nCut, lastCut
 }
 
 // levels ranks the codes of every categorical column by name, so encodings
