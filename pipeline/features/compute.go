@@ -104,7 +104,7 @@ func (a *Aggregates) order() {
 	walk := a.info.IntIDs
 	for _, s := range a.shards {
 		total += s.n
-		walk = walk && s.ranged && s.dict.hashed == 0
+		walk = walk && s.ranged && len(s.dict.hashed) == 0
 	}
 	a.loc = make([]uint64, 0, total)
 	var strs []string
@@ -121,7 +121,7 @@ func (a *Aggregates) order() {
 			}
 		}
 	case a.info.IntIDs:
-		ints = sortedIDs(a, total, func(s *shard) []int64 { return s.dict.ints })
+		ints = sortedIDs(a, total, func(s *shard) []int64 { return s.dict.ints() })
 	default:
 		strs = sortedIDs(a, total, func(s *shard) []string { return s.dict.strs })
 	}

@@ -10,16 +10,23 @@ import "strings"
 // through an open-addressing table of (hash, row) slots — no pointers,
 // one cache line a probe — beside the keys by row. Integer ids are hashed
 // bijectively (extract.HashInt), so an equal hash is an equal key and the
-// keys are never compared.
+// keys are never compared. A directly addressed id is not stored: the
+// table's index is the id, and ints builds the keys by row once, at the
+// end, instead of a slice grown by appends on the hot path.
 type custDict struct {
 	intIDs bool
 	lo     int64
 	direct []int32 // row+1 by id−lo; 0 is absent
 	slots  []slot
 	mask   uint64
-	ints   []int64
-	strs   []string
-	hashed int // rows reached through the hash table
+	n      int
+	hashed []hashedInt // integer ids reached through the hash table
+	strs   []string    // text ids by row
+}
+
+type hashedInt struct {
+	row int32
+	id  int64
 }
 
 type slot struct {
@@ -39,11 +46,21 @@ func newCustDict(intIDs bool, lo int64, span int) *custDict {
 }
 
 // Len is the number of customers.
-func (d *custDict) Len() int {
-	if d.intIDs {
-		return len(d.ints)
+func (d *custDict) Len() int { return d.n }
+
+// ints returns the integer ids by row. It needs the direct table, so it
+// must come before free.
+func (d *custDict) ints() []int64 {
+	ids := make([]int64, d.n)
+	for x, r := range d.direct {
+		if r != 0 {
+			ids[r-1] = d.lo + int64(x)
+		}
 	}
-	return len(d.strs)
+	for _, h := range d.hashed {
+		ids[h.row] = h.id
+	}
+	return ids
 }
 
 func (d *custDict) resize(n int) {
@@ -85,8 +102,8 @@ func (d *custDict) insert(h uint64, iv int64, sv string) (row int32, added bool)
 		if r := d.direct[x]; r != 0 {
 			return r - 1, false
 		}
-		n := len(d.ints)
-		d.ints = append(d.ints, iv)
+		n := d.n
+		d.n++
 		d.direct[x] = int32(n + 1)
 		return int32(n), true
 	}
@@ -100,15 +117,15 @@ func (d *custDict) insert(h uint64, iv int64, sv string) (row int32, added bool)
 			return s.row - 1, false
 		}
 	}
-	n := d.Len()
+	n := d.n
+	d.n++
 	if d.intIDs {
-		d.ints = append(d.ints, iv)
+		d.hashed = append(d.hashed, hashedInt{int32(n), iv})
 	} else {
 		// The block's string may share a page-sized allocation.
 		d.strs = append(d.strs, strings.Clone(sv))
 	}
 	d.slots[i] = slot{hash: h, row: int32(n + 1)}
-	d.hashed++
 	if 2*(n+1) > len(d.slots) {
 		d.resize(2 * len(d.slots))
 	}
