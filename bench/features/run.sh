@@ -19,7 +19,9 @@
 # Environment:
 #   STRATA_SHARED_BENCH  the shared peer scripts (default /work/shared/bench)
 #   STRATA_BENCH_DIR     scratch for data and binary (default $TMPDIR/strata-bench)
-#   STRATA_BENCH_REPEAT  timed pairs per row count (default 1); every pair is a row
+#   STRATA_BENCH_REPEAT  timed pairs per row count (default 1); every pair is a row,
+#                        odd pairs run DuckDB first and even pairs Strata first,
+#                        and with more than one the medians and their ratio follow
 #   STRATA_BENCH_LOCK    lock file taken around each timed run so that only
 #                        one benchmark uses the machine at a time (default
 #                        /tmp/strata-bench.lock); set it empty if you already
@@ -71,6 +73,16 @@ timed() {
 	locked /usr/bin/time -v -o "$log" "$@" >"$out"
 }
 
+run_duck() {
+	echo "run.sh: rows=$1 duckdb (rep $2)" >&2
+	timed "$dir/duck.time" "$dir/duck.json" node "$shared/bench_rfm_duckdb.cjs" "$csv" "$pq" 2
+}
+run_strata() {
+	echo "run.sh: rows=$1 strata (rep $2)" >&2
+	# shellcheck disable=SC2086
+	timed "$dir/strata.time" "$dir/strata.json" "$bin" -orders "$pq" -workers 2 $extra
+}
+
 rows=()
 for n in "${sizes[@]}"; do
 	csv="$dir/tx/tx_$n.csv" pq="$dir/tx/tx_$n.parquet"
@@ -85,13 +97,21 @@ for n in "${sizes[@]}"; do
 		locked node "$shared/bench_rfm_duckdb.cjs" "$csv" "$pq" 2 >/dev/null
 	fi
 	for ((rep = 1; rep <= repeat; rep++)); do
-		b1=$(wait_quiet)
-		echo "run.sh: rows=$n duckdb (rep $rep)" >&2
-		timed "$dir/duck.time" "$dir/duck.json" node "$shared/bench_rfm_duckdb.cjs" "$csv" "$pq" 2
-		b2=$(wait_quiet)
-		echo "run.sh: rows=$n strata (rep $rep)" >&2
-		# shellcheck disable=SC2086
-		timed "$dir/strata.time" "$dir/strata.json" "$bin" -orders "$pq" -workers 2 $extra
+		# Odd pairs run DuckDB first, even ones Strata: on this VM the
+		# process that runs second after a pause pays differently for
+		# fresh memory, and alternating cancels the order out of the
+		# medians.
+		if ((rep % 2 == 1)); then
+			b1=$(wait_quiet)
+			run_duck "$n" "$rep"
+			b2=$(wait_quiet)
+			run_strata "$n" "$rep"
+		else
+			b2=$(wait_quiet)
+			run_strata "$n" "$rep"
+			b1=$(wait_quiet)
+			run_duck "$n" "$rep"
+		fi
 		rows+=("$("$python" - "$dir" "$b1" "$b2" <<'PY'
 import json, re, sys
 d, b1, b2 = sys.argv[1:4]
@@ -120,3 +140,18 @@ echo "seconds as each program reports them (DuckDB: its GROUP BY aggregate, then
 echo "(read, check, aggregate per customer) + compute (the finished feature table)); ratio = strata / duck_agg;"
 echo "MiB = peak RSS of the whole process (GNU time -v); sums: customer count and total monetary value agree;"
 echo "busy% = machine CPU before each run."
+if ((repeat > 1)); then
+	echo
+	echo "medians over the $repeat pairs (odd pairs DuckDB first, even pairs Strata first):"
+	printf '%s\n' "${rows[@]}" | "$python" -c '
+import collections, statistics, sys
+by = collections.defaultdict(list)
+for line in sys.stdin:
+    f = line.split()
+    by[int(f[0])].append((float(f[2]), float(f[4]), float(f[8]), float(f[9])))
+print("%9s %8s %8s %6s %7s %7s" % ("rows", "duck_agg", "strata", "ratio", "duckMiB", "strMiB"))
+for n, v in by.items():
+    d, s = statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)
+    print(f"{n:>9} {d:>8.3f} {s:>8.3f} {s / d:>6.3f} {max(x[2] for x in v):>7.0f} {max(x[3] for x in v):>7.0f}")
+'
+fi
