@@ -30,36 +30,42 @@ func rfmRules(cfg *config.Config) []rfm.Rule {
 	return rules
 }
 
+// rfmNames are the features the scores rank, rfmHigher whether each is
+// higher-is-better.
+var (
+	rfmNames  = [3]string{"recency_days", "frequency", "monetary_value"}
+	rfmHigher = [3]bool{false, true, true}
+)
+
 // rfmValues are recency, frequency and monetary value as the scores see
-// them, with whether each is higher-is-better.
-func rfmValues(b *features.Behaviour) (names []string, values [3][]float64, higher [3]bool) {
-	n := b.N
-	for k := range values {
-		values[k] = make([]float64, n)
+// them: the integer features converted, monetary value itself (not a
+// copy: at millions of customers each copy is garbage the heap grows by).
+func rfmValues(b *features.Behaviour) (values [3][]float64) {
+	for k, v := range [2][]int32{b.RecencyDays, b.Frequency} {
+		values[k] = make([]float64, b.N)
+		for i, x := range v {
+			values[k][i] = float64(x)
+		}
 	}
-	for i := 0; i < n; i++ {
-		values[0][i] = float64(b.RecencyDays[i])
-		values[1][i] = float64(b.Frequency[i])
-		values[2][i] = b.Monetary[i]
-	}
-	return []string{"recency_days", "frequency", "monetary_value"}, values, [3]bool{false, true, true}
+	values[2] = b.Monetary
+	return values
 }
 
 // fitRFM learns the quintile breaks of the customers of b who bought.
 func fitRFM(b *features.Behaviour) Breaks {
-	names, values, higher := rfmValues(b)
+	values := rfmValues(b)
 	var breaks [3][5]float64
 	var wg sync.WaitGroup
-	for k := range names {
+	for k := range rfmNames {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, breaks[k] = rfm.Quintiles(values[k], b.HasOrders, higher[k])
+			_, breaks[k] = rfm.Quintiles(values[k], b.HasOrders, rfmHigher[k])
 		}()
 	}
 	wg.Wait()
 	out := Breaks{}
-	for k, name := range names {
+	for k, name := range rfmNames {
 		out[name] = breaks[k]
 	}
 	return out
@@ -75,14 +81,17 @@ func applyRFM(cfg *config.Config, b *features.Behaviour, breaks Breaks) (*rfmSco
 		return nil, err
 	}
 	n := b.N
-	names, values, higher := rfmValues(b)
 	s := &rfmScores{Rules: rules, Breaks: breaks, R: make([]int8, n), F: make([]int8, n), M: make([]int8, n)}
-	out := [3][]int8{s.R, s.F, s.M}
-	for k, name := range names {
-		br := breaks[name]
+	value := [3]func(i int) float64{
+		func(i int) float64 { return float64(b.RecencyDays[i]) },
+		func(i int) float64 { return float64(b.Frequency[i]) },
+		func(i int) float64 { return b.Monetary[i] },
+	}
+	for k, out := range [3][]int8{s.R, s.F, s.M} {
+		br := breaks[rfmNames[k]]
 		for i := 0; i < n; i++ {
 			if b.HasOrders[i] {
-				out[k][i] = rfm.ScoreByBreaks(values[k][i], br, higher[k])
+				out[i] = rfm.ScoreByBreaks(value[k](i), br, rfmHigher[k])
 			}
 		}
 	}

@@ -71,7 +71,8 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error,
 `
 
 func main() {
-	// In a container, collect garbage before the cgroup's limit kills us.
+	// A lower collection target, and in a container a soft limit under the
+	// cgroup's, so that garbage is collected before the kernel kills us.
 	memlimit.Apply()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)

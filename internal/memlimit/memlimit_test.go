@@ -2,6 +2,7 @@ package memlimit
 
 import (
 	"errors"
+	"runtime/debug"
 	"testing"
 )
 
@@ -32,5 +33,22 @@ func TestLimit(t *testing.T) {
 				t.Errorf("Limit = %d, %v; want %d, %v", got, ok, tc.want, tc.ok)
 			}
 		})
+	}
+}
+
+// TestApplySetsGCPercent: without GOGC, Apply lowers the collection
+// target to GCPercent; with GOGC set, it leaves the runtime's alone.
+func TestApplySetsGCPercent(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "1GiB") // keep the memory limit out of it
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	Apply()
+	if got := debug.SetGCPercent(100); got != GCPercent {
+		t.Errorf("without GOGC: GC percent %d, want %d", got, GCPercent)
+	}
+	t.Setenv("GOGC", "100")
+	Apply()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC=100: GC percent %d, want it left at 100", got)
 	}
 }
