@@ -37,30 +37,22 @@ var (
 	rfmHigher = [3]bool{false, true, true}
 )
 
-// rfmValues are recency, frequency and monetary value as the scores see
-// them: the integer features converted, monetary value itself (not a
-// copy: at millions of customers each copy is garbage the heap grows by).
-func rfmValues(b *features.Behaviour) (values [3][]float64) {
-	for k, v := range [2][]int32{b.RecencyDays, b.Frequency} {
-		values[k] = make([]float64, b.N)
-		for i, x := range v {
-			values[k][i] = float64(x)
-		}
-	}
-	values[2] = b.Monetary
-	return values
-}
-
-// fitRFM learns the quintile breaks of the customers of b who bought.
+// fitRFM learns the quintile breaks of the customers of b who bought,
+// the three features in parallel, each sorting its values alone
+// (rfm.QuintileBreaks): at millions of customers, (value, row) pairs and
+// float64 copies of the integer features were the stage's peak.
 func fitRFM(b *features.Behaviour) Breaks {
-	values := rfmValues(b)
 	var breaks [3][5]float64
 	var wg sync.WaitGroup
-	for k := range rfmNames {
+	for k, fit := range [3]func() [5]float64{
+		func() [5]float64 { return rfm.QuintileBreaks(b.RecencyDays, b.HasOrders, rfmHigher[0]) },
+		func() [5]float64 { return rfm.QuintileBreaks(b.Frequency, b.HasOrders, rfmHigher[1]) },
+		func() [5]float64 { return rfm.QuintileBreaks(b.Monetary, b.HasOrders, rfmHigher[2]) },
+	} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, breaks[k] = rfm.Quintiles(values[k], b.HasOrders, rfmHigher[k])
+			breaks[k] = fit()
 		}()
 	}
 	wg.Wait()

@@ -1,6 +1,7 @@
 package rfm
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -198,5 +199,47 @@ func TestScoreByBreaksReproducesQuintiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestQuintileBreaksEqualQuintiles: QuintileBreaks gives Quintiles'
+// breaks bit for bit (NaN where no one scored) on tied and continuous
+// values, both directions, with and without excluded customers, from
+// float64 and from int32 values.
+func TestQuintileBreaksEqualQuintiles(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 9))
+	same := func(a, b [5]float64) bool {
+		for i := range a {
+			if math.Float64bits(a[i]) != math.Float64bits(b[i]) && !(math.IsNaN(a[i]) && math.IsNaN(b[i])) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, n := range []int{1, 3, 7, 5000} {
+		for _, higher := range []bool{true, false} {
+			ints := make([]int32, n)
+			floats := make([]float64, n)
+			scored := make([]bool, n)
+			for i := range n {
+				ints[i] = int32(rng.IntN(6) * rng.IntN(4)) // heavily tied, zeros included
+				floats[i] = math.Round(rng.ExpFloat64()*1000) / 10
+				scored[i] = rng.IntN(5) > 0
+			}
+			for _, sc := range [][]bool{nil, scored} {
+				_, want := Quintiles(floats, sc, higher)
+				if got := QuintileBreaks(floats, sc, higher); !same(got, want) {
+					t.Fatalf("n %d higher %v, floats: breaks %v, want %v", n, higher, got, want)
+				}
+				asFloat := make([]float64, n)
+				for i, v := range ints {
+					asFloat[i] = float64(v)
+				}
+				_, want = Quintiles(asFloat, sc, higher)
+				if got := QuintileBreaks(ints, sc, higher); !same(got, want) {
+					t.Fatalf("n %d higher %v, ints: breaks %v, want %v", n, higher, got, want)
+				}
+			}
+		}
 	}
 }
