@@ -402,7 +402,9 @@ func (s *shard) orders(b *extract.OrderBlock) {
 
 // repeat adds a purchase of amt on day to a customer's repeat words w.
 // The spend of the first day is kept apart until a purchase on an earlier
-// day shows it was a repeat day after all; each sum adds in input order.
+// day shows it was a repeat day after all; it then joins the repeat spend
+// as one sum. Every sum adds in input order, so the result does not
+// depend on the workers.
 func (s *shard) repeat(w []uint64, first bool, day int32, amt float64) {
 	switch fd := int32(w[rFirstDay]); {
 	case first:

@@ -197,7 +197,7 @@ func (t *objectReader) hold(off int64, data []byte) (drop func()) {
 // false: a 6 KiB file whose dictionary page claims 2^31 values cost 16
 // GiB. Checked here first, a false claim is an error naming the page.
 // Reading the chunk in one request costs no extra round trip: parquet-go
-// would read the same bytes, in 4 MiB requests.
+// would read the same bytes, a buffer at a time.
 //
 // It also returns the most values a data page of the chunk holds.
 func (pf *parquetFile) loadChunk(gi, col int, rows int64, src source, buf *[]byte) (drop func(), maxPage int64, err error) {
