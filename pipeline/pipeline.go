@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"time"
 
@@ -216,6 +217,13 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 			}
 		}
 		l.Info().Int("features", len(st.feat.Cols)).Msg("features computed")
+		// The engine's per-customer records are garbage now, a few hundred
+		// bytes a customer. Collected here, their memory serves the next
+		// stages; left to the collector's pace it stays until the heap
+		// reaches its goal, and the stages in between touch fresh memory
+		// instead (bench/e2e 1M: the CLV stage's peak 519-657 -> 484-487 MiB).
+		agg = nil
+		runtime.GC()
 		return nil
 	}); err != nil {
 		return nil, nil, err
