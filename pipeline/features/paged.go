@@ -1,17 +1,26 @@
 package features
 
-import "github.com/strata-oss/strata/pipeline/tables/hugemem"
+import (
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/strata-oss/strata/pipeline/tables/hugemem"
+)
 
 // paged is a per-customer array of stride elements per row, stored in
 // fixed pages: growing it never copies (so never holds two copies). With
 // huge set, pages are aligned to 2 MiB and offered to the kernel for huge
 // pages: a page of 2^15 records of a multiple of 64 bytes is a whole number
-// of 2 MiB huge pages, and each record starts on a cache line.
+// of 2 MiB huge pages, and each record starts on a cache line — unless
+// faulting in the first page ahead showed huge pages to be slow here
+// (hugemem.SlowHuge), and the later pages are small ones.
 type paged[T any] struct {
 	stride int
 	huge   bool
 	pages  [][]T
 	next   []T // with huge: the page after the last, being faulted in
+	timed  bool
+	slow   atomic.Bool // huge pages cost more than hugemem.SlowHuge a MiB
 }
 
 const (
@@ -22,7 +31,7 @@ const (
 
 // newPage allocates one page of n elements.
 func (p *paged[T]) newPage(n int) []T {
-	if p.huge {
+	if p.huge && !p.slow.Load() {
 		return hugemem.Make[T](n)
 	}
 	return make([]T, n)
@@ -48,8 +57,17 @@ func (p *paged[T]) ensure(rows int) {
 		p.pages = append(p.pages, pg)
 		p.next = nil
 		if p.huge {
-			p.next = p.newPage(pageRows * p.stride)
-			go hugemem.Populate(p.next)
+			next := p.newPage(pageRows * p.stride)
+			p.next = next
+			measure := !p.timed
+			p.timed = true
+			go func() {
+				d := hugemem.Populate(next)
+				mib := float64(len(next)) * float64(unsafe.Sizeof(next[0])) / (1 << 20)
+				if measure && float64(d) > mib*float64(hugemem.SlowHuge) {
+					p.slow.Store(true)
+				}
+			}()
 		}
 	}
 }

@@ -2,8 +2,11 @@
 
 package hugemem
 
-import "unsafe"
+import (
+	"time"
+	"unsafe"
+)
 
 func advise(p unsafe.Pointer, n uintptr) {}
 
-func populate(p unsafe.Pointer, n uintptr) {}
+func populate(p unsafe.Pointer, n uintptr) time.Duration { return 0 }

@@ -24,3 +24,24 @@ func TestMake(t *testing.T) {
 	}
 	big[len(big)-1] = 1 // writable to the end
 }
+
+// TestPopulateKeepsContents: faulting a slice in changes nothing it holds,
+// written or not, and reports no negative time.
+func TestPopulateKeepsContents(t *testing.T) {
+	v := Make[int64](3 << 20)
+	for i := 0; i < len(v); i += 1000 {
+		v[i] = int64(i)
+	}
+	if d := Populate(v); d < 0 {
+		t.Errorf("populate took %v", d)
+	}
+	for i := range v {
+		want := int64(0)
+		if i%1000 == 0 {
+			want = int64(i)
+		}
+		if v[i] != want {
+			t.Fatalf("element %d is %d after populate, want %d", i, v[i], want)
+		}
+	}
+}
