@@ -111,10 +111,7 @@ func (s *Source) scanCSV(ctx context.Context, key string, batch *Batch, fn func(
 	if len(probs) > 0 {
 		return &SchemaError{Key: key, Problems: probs}
 	}
-	size := s.BatchRows
-	if size <= 0 {
-		size = 65536
-	}
+	size := s.batchRows()
 	batch.Key = key
 	if len(batch.Cols) != len(s.Fields) {
 		batch.Cols = make([]Column, len(s.Fields))

@@ -609,14 +609,6 @@ func (s *Source) columnError(key string, gi int, bd binding, err error) error {
 	return fmt.Errorf("read %s row group %d column %s: %w", key, gi, name, err)
 }
 
-// batchRows is the most rows a batch holds.
-func (s *Source) batchRows() int {
-	if s.BatchRows > 0 {
-		return s.BatchRows
-	}
-	return 65536
-}
-
 // pageCursor reads one column chunk's pages in step with the others: the
 // current page decoded whole into page, of which the rows from pos on are
 // still to be handed out.
@@ -822,10 +814,7 @@ func decodePage(page parquet.Page, src source, col *Column, row, np, n int, dc *
 		d := &dc.col
 		switch col.Kind {
 		case String:
-			if col.Codes == nil {
-				col.codesBuf = resize(col.codesBuf, n)
-				col.Codes = col.codesBuf
-			}
+			col.codes(n)
 			for k, c := range codes[:nn] {
 				col.Str[row+k] = d.Str[c]
 				col.Codes[row+k] = c
@@ -1017,10 +1006,7 @@ func decodeBoxed(page parquet.Page, src source, col *Column, row, np, n int) err
 // [row, row+np) whose definition level is maxDef, marking the others null.
 // It works backwards, so no value is overwritten before it is moved.
 func spread(col *Column, def []byte, maxDef, row, np, nn, n int) {
-	if col.Null == nil {
-		col.nullBuf = resize(col.nullBuf, n)
-		col.Null = col.nullBuf
-	}
+	col.nulls(n)
 	k := row + nn - 1
 	for j := np - 1; j >= 0; j-- {
 		i := row + j

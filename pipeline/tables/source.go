@@ -32,6 +32,14 @@ type Source struct {
 	BatchRows int
 }
 
+// batchRows is the most rows a batch holds.
+func (s *Source) batchRows() int {
+	if s.BatchRows > 0 {
+		return s.BatchRows
+	}
+	return 65536
+}
+
 // CSVOptions configures CSV parsing.
 type CSVOptions struct {
 	Comma       rune     // default ','

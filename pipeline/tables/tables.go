@@ -279,43 +279,52 @@ func (c *Column) copyRows(row int, src *Column, from, k, n int) {
 		copy(c.B[row:row+k], src.B[from:from+k])
 	}
 	if src.Null != nil {
-		if c.Null == nil {
-			c.nullBuf = resize(c.nullBuf, n)
-			c.Null = c.nullBuf
-		}
+		c.nulls(n)
 		copy(c.Null[row:row+k], src.Null[from:from+k])
 	}
 	if src.Bad != nil {
-		if c.Bad == nil {
-			c.badBuf, c.rawBuf = resize(c.badBuf, n), resize(c.rawBuf, n)
-			c.Bad, c.BadRaw = c.badBuf, c.rawBuf
-		}
+		c.bads(n)
 		copy(c.Bad[row:row+k], src.Bad[from:from+k])
 		copy(c.BadRaw[row:row+k], src.BadRaw[from:from+k])
 	}
 	if src.Codes != nil {
-		if c.Codes == nil {
-			c.codesBuf = resize(c.codesBuf, n)
-			c.Codes = c.codesBuf
-		}
+		c.codes(n)
 		copy(c.Codes[row:row+k], src.Codes[from:from+k])
 	}
 }
 
-func (c *Column) setNull(i, n int) {
+// nulls, bads and codes give a column of n rows its null flags, bad
+// cells or dictionary codes, cleared, from the buffers it keeps across
+// batches, unless it has them already.
+func (c *Column) nulls(n int) {
 	if c.Null == nil {
 		c.nullBuf = resize(c.nullBuf, n)
 		c.Null = c.nullBuf
 	}
+}
+
+func (c *Column) bads(n int) {
+	if c.Bad == nil {
+		c.badBuf, c.rawBuf = resize(c.badBuf, n), resize(c.rawBuf, n)
+		c.Bad, c.BadRaw = c.badBuf, c.rawBuf
+	}
+}
+
+func (c *Column) codes(n int) {
+	if c.Codes == nil {
+		c.codesBuf = resize(c.codesBuf, n)
+		c.Codes = c.codesBuf
+	}
+}
+
+func (c *Column) setNull(i, n int) {
+	c.nulls(n)
 	c.Null[i] = true
 }
 
 func (c *Column) setBad(i, n int, raw string) {
 	c.setNull(i, n)
-	if c.Bad == nil {
-		c.badBuf, c.rawBuf = resize(c.badBuf, n), resize(c.rawBuf, n)
-		c.Bad, c.BadRaw = c.badBuf, c.rawBuf
-	}
+	c.bads(n)
 	c.Bad[i] = true
 	c.BadRaw[i] = raw
 }

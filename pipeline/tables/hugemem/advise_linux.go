@@ -23,12 +23,9 @@ func populate(p unsafe.Pointer, n uintptr) time.Duration {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var before, after syscall.Rusage
-	if syscall.Getrusage(rusageThread, &before) != nil {
-		_ = syscall.Madvise(unsafe.Slice((*byte)(p), n), madvPopulateWrite)
-		return 0
-	}
+	errBefore := syscall.Getrusage(rusageThread, &before)
 	_ = syscall.Madvise(unsafe.Slice((*byte)(p), n), madvPopulateWrite)
-	if syscall.Getrusage(rusageThread, &after) != nil {
+	if errBefore != nil || syscall.Getrusage(rusageThread, &after) != nil {
 		return 0
 	}
 	return time.Duration(after.Stime.Nano() - before.Stime.Nano() + after.Utime.Nano() - before.Utime.Nano())
