@@ -228,10 +228,6 @@ func (s *shard) oldLists() shardDays {
 // walkDays gives customer (s, row)'s distinct purchase days to st in
 // ascending order: first those older than the bitmap reaches, then the
 // bitmap's.
-//
-// It is one of the compute stage's costs (a customer's days are a dozen
-// bitmap words), so the bitmap loop is dayStats.add with the sums in
-// locals, which the compiler keeps in registers, rather than behind st.
 func (c *computer) walkDays(si int, s *shard, row int, st *dayStats) {
 	if d := &c.days[si]; d.off != nil {
 		for _, day := range d.day[d.off[row]:d.off[row+1]] {
@@ -242,27 +238,13 @@ func (c *computer) walkDays(si int, s *shard, row int, st *dayStats) {
 		return
 	}
 	w := s.rec.at(row)[s.bits0 : s.bits0+s.bw]
-	asOf, cut := c.info.AsOfDay, st.cut
-	n, last, sumG, sumG2, nCut, lastCut := st.n, st.last, st.sumG, st.sumG2, st.nCut, st.lastCut
 	for wi := len(w) - 1; wi >= 0; wi-- {
 		for x := w[wi]; x != 0; {
 			hi := 63 - bits.LeadingZeros64(x)
 			x &^= 1 << hi
-			day := asOf - int32(wi*64+hi)
-			if n > 0 {
-				g := int64(day - last)
-				sumG += g
-				sumG2 += g * g
-			}
-			last = day
-			n++
-			if day <= cut {
-				nCut++
-				lastCut = day
-			}
+			st.add(c.info.AsOfDay - int32(wi*64+hi))
 		}
 	}
-	st.n, st.last, st.sumG, st.sumG2, st.nCut, st.lastCut = n, last, sumG, sumG2, nCut, lastCut
 }
 
 // levels ranks the codes of every categorical column by name, so encodings
