@@ -269,7 +269,7 @@ func holdoutCheck(ctx context.Context, cfg *config.Config, model string, in *clv
 		return hc
 	}
 	beh := in.beh
-	if beh.CalDays == nil || int(asOfDay-calEnd) != days {
+	if beh.CalDays == nil {
 		return fail(fmt.Errorf("the features were computed without the %d-day calibration counts", days))
 	}
 	sum, err := clv.SummarizeCounts(beh.FirstDay, beh.CalLast, beh.CalDays, nil, calEnd, unit)

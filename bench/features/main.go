@@ -22,6 +22,7 @@ import (
 	"runtime/trace"
 	"time"
 
+	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/features"
 	"github.com/strata-oss/strata/pipeline/objstore"
@@ -126,7 +127,7 @@ func run(orders, asOfText string, workers int, days bool, profile, memprofile st
 // calibration is the CLV holdout a run with clv on uses by default.
 func calibration(clv bool) int {
 	if clv {
-		return 90
+		return config.DefaultHoldoutDays
 	}
 	return 0
 }

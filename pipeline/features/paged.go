@@ -63,8 +63,10 @@ func (p *paged[T]) ensure(rows int) {
 			p.timed = true
 			go func() {
 				d := hugemem.Populate(next)
-				mib := float64(len(next)) * float64(unsafe.Sizeof(next[0])) / (1 << 20)
-				if measure && float64(d) > mib*float64(hugemem.SlowHuge) {
+				if !measure {
+					return
+				}
+				if mib := float64(len(next)) * float64(unsafe.Sizeof(next[0])) / (1 << 20); float64(d) > mib*float64(hugemem.SlowHuge) {
 					p.slow.Store(true)
 				}
 			}()
