@@ -32,7 +32,7 @@ func newColumnTable(cols []tables.OutColumn) *columnTable {
 		t.cols[cols[i].Name] = &cols[i]
 	}
 	if len(cols) > 0 {
-		t.n = rowsOf(&cols[0])
+		t.n = cols[0].Len()
 	}
 	return t
 }
@@ -215,7 +215,7 @@ func writeCSV(w io.Writer, cols []tables.OutColumn) error {
 	}
 	n := 0
 	if len(cols) > 0 {
-		n = rowsOf(&cols[0])
+		n = cols[0].Len()
 	}
 	for r := range n {
 		for i := range cols {

@@ -275,27 +275,11 @@ func columnNames(cols []tables.OutColumn) []string {
 func writeTable(ctx context.Context, pub *publish.Publisher, workers, part int, name string, cols []tables.OutColumn, meta map[string]string) error {
 	rows := 0
 	if len(cols) > 0 {
-		rows = rowsOf(&cols[0])
+		rows = cols[0].Len()
 	}
 	return pub.WritePart(ctx, name, part, "parquet", int64(rows), func(w io.Writer) error {
 		return tables.WriteParquet(w, cols, tables.WriteOptions{Metadata: meta, Workers: workers})
 	})
-}
-
-func rowsOf(c *tables.OutColumn) int {
-	switch c.Type {
-	case tables.OutString:
-		return len(c.Str)
-	case tables.OutInt32, tables.OutDate:
-		return len(c.I32)
-	case tables.OutInt64, tables.OutTimestamp:
-		return len(c.I64)
-	case tables.OutDouble:
-		return len(c.F64)
-	case tables.OutBool:
-		return len(c.B)
-	}
-	return 0
 }
 
 func constI32(v int32, n int) []int32 {

@@ -39,7 +39,8 @@ type OutColumn struct {
 	Null     []bool
 }
 
-func (c *OutColumn) len() int {
+// Len is the number of rows the column holds.
+func (c *OutColumn) Len() int {
 	switch c.Type {
 	case OutString:
 		return len(c.Str)
@@ -141,10 +142,10 @@ func WriteParquet(w io.Writer, cols []OutColumn, opt WriteOptions) error {
 	if len(cols) == 0 {
 		return fmt.Errorf("write parquet: no columns")
 	}
-	n := cols[0].len()
+	n := cols[0].Len()
 	fields := make([]parquet.Field, len(cols))
 	for i := range cols {
-		if l := cols[i].len(); l != n {
+		if l := cols[i].Len(); l != n {
 			return fmt.Errorf("write parquet: column %s has %d rows, %s has %d", cols[i].Name, l, cols[0].Name, n)
 		}
 		fields[i] = namedField{Node: cols[i].node(), name: cols[i].Name}

@@ -144,7 +144,7 @@ func checkParquet(t *testing.T, data []byte, cols []OutColumn, group int, meta m
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := cols[0].len()
+	n := cols[0].Len()
 	if f.NumRows() != int64(n) {
 		t.Fatalf("%d rows, want %d", f.NumRows(), n)
 	}
