@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/strata-oss/strata/models/cluster"
@@ -120,18 +121,20 @@ func labelOf(name string) [2]string {
 	return [2]string{}
 }
 
+// values reads one per-customer feature as a float64, NaN for a customer
+// without a value.
+type values func(c int) float64
+
 // featureColumns returns the per-customer features the config clusters
 // on, by name: any column of the feature table (the RFM family included:
-// Behaviour's slices are the table's columns) or a CLV output, each
-// materialised only when named, since the whole table as float64s would
-// cost 8 bytes × customers × features. A NaN marks a customer without a
-// value.
-func featureColumns(st *state) map[string][]float64 {
-	cols := map[string][]float64{}
-	n := st.beh.N
+// Behaviour's slices are the table's columns) or a CLV output, read where
+// they are: a float64 copy of each would cost 8 bytes × customers ×
+// features, in the stage that also holds the matrix.
+func featureColumns(st *state) map[string]values {
+	cols := map[string]values{}
 	for _, f := range st.cfg.Cluster.FeatureList() {
 		if c, ok := st.feat.Col(f.Name); ok {
-			cols[f.Name] = c.Float64s()
+			cols[f.Name] = c.Value
 			continue
 		}
 		cv := st.clv
@@ -149,34 +152,45 @@ func featureColumns(st *state) map[string][]float64 {
 		default:
 			continue
 		}
-		out := make([]float64, n)
-		for i := range out {
-			out[i] = math.NaN()
-			if cv.Scored[i] {
-				out[i] = v[i]
+		cols[f.Name] = func(c int) float64 {
+			if !cv.Scored[c] {
+				return math.NaN()
 			}
+			return v[c]
 		}
-		cols[f.Name] = out
 	}
 	return cols
 }
 
-// checkClusterFeatures fails before any work when the config names a
-// feature the run does not compute. Which one-hot and share features exist
-// depends on the data (the levels seen), so this is a run-time check.
-func checkClusterFeatures(cfg *config.Config, cols map[string][]float64, feat *features.Table, clvOn bool) error {
+// clvFeatures are the CLV outputs a config may cluster on.
+var clvFeatures = []string{"p_alive", "expected_purchases", "clv"}
+
+// checkClusterFeatures fails, before the models run, when the config
+// clusters on a feature the run does not compute. Which one-hot and share
+// features exist depends on the data (the levels seen), so this is a
+// run-time check.
+func checkClusterFeatures(cfg *config.Config, feat *features.Table) error {
+	if !cfg.Cluster.On() {
+		return nil
+	}
 	for i, f := range cfg.Cluster.FeatureList() {
-		if _, ok := cols[f.Name]; !ok {
-			known := []string{}
-			if feat != nil {
-				known = feat.Names()
+		if feat != nil {
+			if _, ok := feat.Col(f.Name); ok {
+				continue
 			}
-			if clvOn {
-				known = append(known, "p_alive", "expected_purchases", "clv")
-			}
-			sort.Strings(known)
-			return fmt.Errorf("cluster.features[%d]: unknown feature %q; this run's features are: %v", i, f.Name, known)
 		}
+		if cfg.CLV.On() && slices.Contains(clvFeatures, f.Name) {
+			continue
+		}
+		var known []string
+		if feat != nil {
+			known = feat.Names()
+		}
+		if cfg.CLV.On() {
+			known = append(known, clvFeatures...)
+		}
+		sort.Strings(known)
+		return fmt.Errorf("cluster.features[%d]: unknown feature %q; this run's features are: %v", i, f.Name, known)
 	}
 	return nil
 }
@@ -244,16 +258,28 @@ type clusterFit struct {
 	PrevNames map[int32]string `json:"previous_names,omitempty"`
 }
 
-// clusterMatrix is the raw feature matrix of the customers of st who
-// bought (rows), with the fills applied: learned from these customers
-// (fills nil) or the fitted ones.
-func clusterMatrix(st *state, cols map[string][]float64, fills map[string]float64) (raw cluster.Matrix, rows []int, used map[string]float64, err error) {
-	feats := st.cfg.Cluster.FeatureList()
-	for c := range st.beh.N {
-		if st.beh.HasOrders[c] {
+// buyers are the rows of st's customers who bought: the ones clustered.
+func buyers(st *state) []int {
+	n := 0
+	for _, h := range st.beh.HasOrders {
+		if h {
+			n++
+		}
+	}
+	rows := make([]int, 0, n)
+	for c, h := range st.beh.HasOrders {
+		if h {
 			rows = append(rows, c)
 		}
 	}
+	return rows
+}
+
+// clusterMatrix is the raw feature matrix of the customers rows, with the
+// fills applied: learned from these customers (fills nil) or the fitted
+// ones.
+func clusterMatrix(st *state, cols map[string]values, rows []int, fills map[string]float64) (raw cluster.Matrix, used map[string]float64, err error) {
+	feats := st.cfg.Cluster.FeatureList()
 	raw = cluster.NewMatrix(len(rows), len(feats))
 	used = map[string]float64{}
 	for t, f := range feats {
@@ -263,18 +289,18 @@ func clusterMatrix(st *state, cols map[string][]float64, fills map[string]float6
 			if fills != nil {
 				fill = fills[f.Name]
 			} else if fill, err = fillValue(col, rows, f.Fill); err != nil {
-				return raw, nil, nil, fmt.Errorf("cluster: feature %s: %w", f.Name, err)
+				return raw, nil, fmt.Errorf("cluster: feature %s: %w", f.Name, err)
 			}
 			used[f.Name] = fill
 		}
 		for i, c := range rows {
-			v := col[c]
+			v := col(c)
 			if math.IsInf(v, 0) {
-				return raw, nil, nil, fmt.Errorf("cluster: feature %s is infinite for customer %s", f.Name, st.ids[c])
+				return raw, nil, fmt.Errorf("cluster: feature %s is infinite for customer %s", f.Name, st.ids[c])
 			}
 			if math.IsNaN(v) {
 				if f.Fill == "" {
-					return raw, nil, nil, fmt.Errorf("cluster: feature %s has no value for customer %s; set cluster.features[%d].fill to zero, mean or median to fill it",
+					return raw, nil, fmt.Errorf("cluster: feature %s has no value for customer %s; set cluster.features[%d].fill to zero, mean or median to fill it",
 						f.Name, st.ids[c], t)
 				}
 				v = fill
@@ -282,12 +308,20 @@ func clusterMatrix(st *state, cols map[string][]float64, fills map[string]float6
 			raw.Data[i*len(feats)+t] = v
 		}
 	}
-	return raw, rows, used, nil
+	return raw, used, nil
+}
+
+// scaledBuyers is the scaled matrix a fit clustered, kept for the
+// assignment of the same customers in the same process, which would
+// otherwise build it again.
+type scaledBuyers struct {
+	X    cluster.Matrix
+	rows []int
 }
 
 // fitClusters fits the scaler and the clusters on the customers of st
 // who bought, and matches their ids against the previous run's.
-func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev *previousRun) (*clusterFit, error) {
+func fitClusters(ctx context.Context, st *state, cols map[string]values, prev *previousRun) (*clusterFit, *scaledBuyers, error) {
 	cfg := st.cfg
 	cc := cfg.Cluster
 	feats := cc.FeatureList()
@@ -303,26 +337,23 @@ func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev
 	if cc.K > 0 {
 		kMin, kMax = cc.K, cc.K
 	}
-	var buyers int
-	for _, h := range st.beh.HasOrders {
-		if h {
-			buyers++
-		}
+	rows := buyers(st)
+	if len(rows) <= kMax {
+		return nil, nil, fmt.Errorf("cluster: %d customers with a purchase, too few for k up to %d", len(rows), kMax)
 	}
-	if buyers <= kMax {
-		return nil, fmt.Errorf("cluster: %d customers with a purchase, too few for k up to %d", buyers, kMax)
-	}
-	raw, _, fills, err := clusterMatrix(st, cols, nil)
+	// The raw matrix is scaled in place, and built again for the profiles
+	// once k-means is done: held beside the scaled one it would be another
+	// 8 bytes × buyers × features through the whole fit.
+	X, fills, err := clusterMatrix(st, cols, rows, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	sc, err := cluster.FitScaler(raw, modes, names)
+	sc, err := cluster.FitScaler(X, modes, names)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
+		return nil, nil, fmt.Errorf("cluster: %w", err)
 	}
-	X, err := sc.Transform(raw)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
+	if err := sc.TransformInPlace(X); err != nil {
+		return nil, nil, fmt.Errorf("cluster: %w", err)
 	}
 	kcfg := cluster.Config{
 		NInit: cc.Restarts(), MaxIter: cc.Iterations(), Seed: cfg.Seed, Workers: cfg.Workers,
@@ -337,7 +368,7 @@ func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev
 		}
 	}
 	m := &res.Model
-	m.Features, m.Scaler, m.NInit, m.Customers = names, sc, kcfg.NInit, raw.N
+	m.Features, m.Scaler, m.NInit, m.Customers = names, sc, kcfg.NInit, X.N
 	if len(fills) > 0 {
 		m.Fills = fills
 	}
@@ -353,12 +384,12 @@ func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev
 			kcfg.Init, m.WarmStart = nil, false
 		}
 		if fit, err = cluster.KMeans(ctx, X, kcfg); err != nil {
-			return nil, fmt.Errorf("cluster: %w", err)
+			return nil, nil, fmt.Errorf("cluster: %w", err)
 		}
 	} else {
 		choice, results, err := cluster.ChooseK(ctx, X, kMin, kMax, kcfg, cc.Sample())
 		if err != nil {
-			return nil, fmt.Errorf("cluster: %w", err)
+			return nil, nil, fmt.Errorf("cluster: %w", err)
 		}
 		m.Choice = &KChoice{Reason: choice.Reason, Scores: choice.Scores}
 		fit = results[choice.K-kMin]
@@ -367,14 +398,18 @@ func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev
 
 	match, err := cluster.StableIDs(prevSnap, fit.Centroids, sc, cc.MaxMatchDistance)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
+		return nil, nil, fmt.Errorf("cluster: %w", err)
 	}
 	if m.Snapshot, err = cluster.NewSnapshot(fit.Centroids, match.IDs, sc); err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
+		return nil, nil, fmt.Errorf("cluster: %w", err)
+	}
+	raw, _, err := clusterMatrix(st, cols, rows, fills)
+	if err != nil {
+		return nil, nil, err
 	}
 	profiles, err := cluster.Profiles(raw, fit.Labels, m.K, match.IDs, labels)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
+		return nil, nil, fmt.Errorf("cluster: %w", err)
 	}
 	for _, p := range profiles {
 		cp := ClusterProfile{ID: p.ID, Name: p.Name, Size: p.Size, Share: p.Share, Means: map[string]float64{}, Z: map[string]float64{}}
@@ -401,13 +436,15 @@ func fitClusters(ctx context.Context, st *state, cols map[string][]float64, prev
 		sort.Ints(pr.NewIDs)
 		m.Previous = pr
 	}
-	return res, nil
+	return res, &scaledBuyers{X: X, rows: rows}, nil
 }
 
 // applyClusters assigns every customer of st who bought to the nearest
 // fitted centroid (in the fit's scaled units, with its fills), and reads
 // their previous run's ids for the migrations.
-func applyClusters(ctx context.Context, st *state, cols map[string][]float64, fit *clusterFit, prev *previousRun, out objstore.Bucket) (*clusterResult, error) {
+//
+// pre is the scaled matrix of a fit on these same customers, or nil.
+func applyClusters(ctx context.Context, st *state, cols map[string]values, fit *clusterFit, pre *scaledBuyers, prev *previousRun, out objstore.Bucket) (*clusterResult, error) {
 	n := st.beh.N
 	res := &clusterResult{ID: make([]int32, n), Previous: make([]int32, n), Names: fit.Names}
 	for i := range res.ID {
@@ -417,15 +454,19 @@ func applyClusters(ctx context.Context, st *state, cols map[string][]float64, fi
 	if fills == nil {
 		fills = map[string]float64{}
 	}
-	raw, rows, _, err := clusterMatrix(st, cols, fills)
-	if err != nil {
-		return nil, err
-	}
-	if len(rows) > 0 {
-		X, err := fit.Model.Scaler.Transform(raw)
+	if pre == nil {
+		rows := buyers(st)
+		X, _, err := clusterMatrix(st, cols, rows, fills)
 		if err != nil {
+			return nil, err
+		}
+		if err := fit.Model.Scaler.TransformInPlace(X); err != nil {
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
+		pre = &scaledBuyers{X: X, rows: rows}
+	}
+	if rows := pre.rows; len(rows) > 0 {
+		X := pre.X
 		C, err := cluster.MatrixFromRows(fit.Centroids)
 		if err != nil {
 			return nil, fmt.Errorf("cluster: fitted centroids: %w", err)
@@ -545,7 +586,7 @@ func cmpOr(s, def string) string {
 // fillValue is the value a missing entry of col gets among rows, by the
 // rule fill; NaN when fill is empty. Mean and median are over the rows
 // that have a value, in row order, so they do not depend on the workers.
-func fillValue(col []float64, rows []int, fill string) (float64, error) {
+func fillValue(col values, rows []int, fill string) (float64, error) {
 	if fill == "" {
 		return math.NaN(), nil
 	}
@@ -554,7 +595,7 @@ func fillValue(col []float64, rows []int, fill string) (float64, error) {
 	}
 	vals := make([]float64, 0, len(rows))
 	for _, c := range rows {
-		if v := col[c]; !math.IsNaN(v) && !math.IsInf(v, 0) {
+		if v := col(c); !math.IsNaN(v) && !math.IsInf(v, 0) {
 			vals = append(vals, v)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"runtime"
+	"runtime/debug"
 	"sort"
 	"time"
 
@@ -147,6 +147,12 @@ func newRun(ctx context.Context, cfg *config.Config, opt Options) (*run, error) 
 func (r *run) stage(name string, f func(log zerolog.Logger) error) error {
 	l := r.log.With().Str("stage", name).Logger()
 	start := time.Now()
+	// The memory the stages before left free goes back to the system:
+	// Go keeps freed pages for reuse, and a stage that needs less than
+	// the one before would otherwise hold, and report, the larger one's
+	// peak. What this one allocates is faulted in anew, at a fraction of
+	// a millisecond a MiB.
+	debug.FreeOSMemory()
 	resetPeakRSS()
 	l.Info().Msg("stage started")
 	err := f(l)
@@ -217,13 +223,14 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 			}
 		}
 		l.Info().Int("features", len(st.feat.Cols)).Msg("features computed")
-		// The engine's per-customer records are garbage now, a few hundred
-		// bytes a customer. Collected here, their memory serves the next
-		// stages; left to the collector's pace it stays until the heap
-		// reaches its goal, and the stages in between touch fresh memory
-		// instead (bench/e2e 1M: the CLV stage's peak 519-657 -> 484-487 MiB).
-		agg = nil
-		runtime.GC()
+		if err := checkClusterFeatures(cfg, st.feat); err != nil {
+			return &ConfigError{Err: err}
+		}
+		// What no later stage reads goes now, not at the end of the run:
+		// the trailing windows, gaps and the rest are most of the table
+		// when the features are not published.
+		st.feat.Keep(func(c *features.Column) bool { return readLater(cfg, c) })
+		agg = nil // the engine's records, a few hundred bytes a customer
 		return nil
 	}); err != nil {
 		return nil, nil, err
@@ -278,21 +285,19 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 	if cfg.Cluster.On() {
 		if err := r.stage(prefix+"cluster", func(l zerolog.Logger) error {
 			cols := featureColumns(st)
-			if err := checkClusterFeatures(cfg, cols, st.feat, st.clv != nil); err != nil {
-				return &ConfigError{Err: err}
-			}
 			if st.prev, err = loadPrevious(ctx, r.out, r.asOf); err != nil {
 				return err
 			}
+			var pre *scaledBuyers
 			if learn {
-				if fit.Cluster, err = fitClusters(ctx, st, cols, st.prev); err != nil {
+				if fit.Cluster, pre, err = fitClusters(ctx, st, cols, st.prev); err != nil {
 					return err
 				}
 			}
 			if fit.Cluster == nil {
 				return fmt.Errorf("the fitted model has no clusters, the configuration asks for them")
 			}
-			if st.cluster, err = applyClusters(ctx, st, cols, fit.Cluster, st.prev, r.out); err != nil {
+			if st.cluster, err = applyClusters(ctx, st, cols, fit.Cluster, pre, st.prev, r.out); err != nil {
 				return err
 			}
 			m := fit.Cluster.Model
@@ -539,4 +544,25 @@ func CheckInputs(ctx context.Context, cfg *config.Config, asOf time.Time) error 
 		return err
 	}
 	return nil
+}
+
+// readLater reports whether a stage after the features one reads column
+// c: every column when the table is published; otherwise the features the
+// clusters are fitted on and the category and channel shares (the segment
+// summaries' top categories and best channel, the recommendations).
+func readLater(cfg *config.Config, c *features.Column) bool {
+	if cfg.Features.Publish {
+		return true
+	}
+	if c.Kind == features.Share && (c.Group == "category" || c.Group == "channel") {
+		return true
+	}
+	if cfg.Cluster.On() {
+		for _, f := range cfg.Cluster.FeatureList() {
+			if f.Name == c.Name {
+				return true
+			}
+		}
+	}
+	return false
 }

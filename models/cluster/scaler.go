@@ -145,20 +145,34 @@ func (s *Scaler) Transform(X Matrix) (Matrix, error) {
 	if err := X.validate("data"); err != nil {
 		return Matrix{}, fmt.Errorf("scale: %w", err)
 	}
-	if err := s.check(X.D); err != nil {
-		return Matrix{}, fmt.Errorf("scale: %w", err)
-	}
 	out := NewMatrix(X.N, X.D)
-	for i := 0; i < X.N; i++ {
-		src, dst := X.Row(i), out.Row(i)
-		for t, v := range src {
-			if s.Modes[t].logs() && v <= -1 {
-				return Matrix{}, fmt.Errorf("scale: feature %s: log1p of %v (row %d)", s.name(t), v, i)
-			}
-			dst[t] = s.Value(t, v)
-		}
+	copy(out.Data, X.Data)
+	if err := s.TransformInPlace(out); err != nil {
+		return Matrix{}, err
 	}
 	return out, nil
+}
+
+// TransformInPlace scales the rows of X in place, for a caller that needs
+// only the scaled matrix: a copy of the data is what the clustering stage
+// would otherwise hold beside it. On error X is partly scaled.
+func (s *Scaler) TransformInPlace(X Matrix) error {
+	if err := X.validate("data"); err != nil {
+		return fmt.Errorf("scale: %w", err)
+	}
+	if err := s.check(X.D); err != nil {
+		return fmt.Errorf("scale: %w", err)
+	}
+	for i := 0; i < X.N; i++ {
+		row := X.Row(i)
+		for t, v := range row {
+			if s.Modes[t].logs() && v <= -1 {
+				return fmt.Errorf("scale: feature %s: log1p of %v (row %d)", s.name(t), v, i)
+			}
+			row[t] = s.Value(t, v)
+		}
+	}
+	return nil
 }
 
 // InverseTransform maps scaled rows (e.g. centroids) back to raw units.

@@ -28,6 +28,18 @@ func TestScaler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// In place gives the copy's values, and leaves the input of the copy
+	// alone.
+	Z := Matrix{Data: slices.Clone(X.Data), N: X.N, D: X.D}
+	if err := sc.TransformInPlace(Z); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(Z.Data, Y.Data) {
+		t.Errorf("in place %v, copy %v", Z.Data, Y.Data)
+	}
+	if slices.Equal(X.Data, Y.Data) {
+		t.Error("Transform scaled its input")
+	}
 	col := func(j int) []float64 {
 		out := make([]float64, X.N)
 		for i := range out {

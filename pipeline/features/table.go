@@ -1,7 +1,6 @@
 package features
 
 import (
-	"fmt"
 	"math"
 )
 
@@ -106,18 +105,21 @@ func (t *Table) Col(name string) (*Column, bool) {
 	return &t.Cols[i], true
 }
 
-// Select returns the named columns as float64s (NaN where null), in the
-// order asked, for a model that wants a matrix.
-func (t *Table) Select(names []string) ([][]float64, error) {
-	out := make([][]float64, len(names))
-	for k, n := range names {
-		c, ok := t.Col(n)
-		if !ok {
-			return nil, fmt.Errorf("no feature %q", n)
+// Keep drops the columns keep rejects, in place, so that a run's later
+// stages do not hold the memory of features nothing reads.
+func (t *Table) Keep(keep func(*Column) bool) {
+	cols := t.Cols[:0]
+	for i := range t.Cols {
+		if keep(&t.Cols[i]) {
+			cols = append(cols, t.Cols[i])
 		}
-		out[k] = c.Float64s()
 	}
-	return out, nil
+	clear(t.Cols[len(cols):])
+	t.Cols = cols
+	t.pos = make(map[string]int, len(cols))
+	for i := range cols {
+		t.pos[cols[i].Name] = i
+	}
 }
 
 func (t *Table) add(c Column) *Column {
