@@ -66,6 +66,9 @@ func (c *OutColumn) node() parquet.Node {
 		}
 	case OutInt32:
 		n = parquet.Leaf(parquet.Int32Type)
+		if c.fewDistinct() {
+			n = parquet.Encoded(n, &parquet.RLEDictionary)
+		}
 	case OutInt64:
 		n = parquet.Leaf(parquet.Int64Type)
 	case OutDouble:
@@ -74,6 +77,9 @@ func (c *OutColumn) node() parquet.Node {
 		n = parquet.Leaf(parquet.BooleanType)
 	case OutDate:
 		n = parquet.Date()
+		if c.fewDistinct() {
+			n = parquet.Encoded(n, &parquet.RLEDictionary)
+		}
 	case OutTimestamp:
 		n = parquet.TimestampAdjusted(parquet.Microsecond, true)
 	}
@@ -83,24 +89,36 @@ func (c *OutColumn) node() parquet.Node {
 	return parquet.Required(n)
 }
 
-// fewDistinct reports whether a string column repeats its values enough
-// for a dictionary to pay: segment and channel names, RFM scores. Their
-// pages then hold small indexes rather than the strings, which makes the
-// column several times smaller and cheaper to compress, and lets readers
-// decode each string once. The guess is made on a sample spread over the
-// whole column, so it costs little and depends on the values only. A wrong
+// fewDistinct reports whether a string or int32 column repeats its values
+// enough for a dictionary to pay: segment and channel names, RFM scores
+// and quintiles, cluster ids, day counts, the as-of date. Their pages then
+// hold small indexes rather than the values, which makes the column
+// several times smaller and cheaper to compress (an RFM quintile: 3 bits
+// a row instead of 32 for zstd to work through), and lets readers decode
+// each string once. The guess is made on a sample spread over the whole
+// column, so it costs little and depends on the values only. A wrong
 // guess costs little too: the dictionary is per row group, so at worst it
-// holds each string of the group once.
+// holds each value of the group once.
 func (c *OutColumn) fewDistinct() bool {
+	switch c.Type {
+	case OutString:
+		return sampleFew(c, c.Str)
+	case OutInt32, OutDate:
+		return sampleFew(c, c.I32)
+	}
+	return false
+}
+
+func sampleFew[T comparable](c *OutColumn, v []T) bool {
 	const samples = 4096
-	step := max(1, len(c.Str)/samples)
-	seen := make(map[string]struct{})
+	step := max(1, len(v)/samples)
+	seen := make(map[T]struct{})
 	n := 0
-	for i := 0; i < len(c.Str); i += step {
+	for i := 0; i < len(v); i += step {
 		if c.Optional && c.Null != nil && c.Null[i] {
 			continue // not written, not in the dictionary
 		}
-		seen[c.Str[i]] = struct{}{}
+		seen[v[i]] = struct{}{}
 		n++
 	}
 	// Values must come back 8 times on average: below that, the

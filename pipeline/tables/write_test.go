@@ -50,7 +50,7 @@ func roundTripTable(n int, null func(i int) bool, tame bool) []OutColumn {
 			suffix, nl = "_opt", nulls
 		}
 		few, many := make([]string, n), make([]string, n)
-		i32, date := make([]int32, n), make([]int32, n)
+		i32, fewI32, date := make([]int32, n), make([]int32, n), make([]int32, n)
 		i64, ts := make([]int64, n), make([]int64, n)
 		f64, b := make([]float64, n), make([]bool, n)
 		for i := range n {
@@ -59,6 +59,8 @@ func roundTripTable(n int, null func(i int) bool, tame bool) []OutColumn {
 				many[i] = "id-" + strconv.FormatUint(next()%1e12, 36)
 			}
 			i32[i], date[i] = int32(next()), int32(next()%40000)-10000
+			// RFM quintiles, cluster ids, and the extremes in a dictionary.
+			fewI32[i] = []int32{1, 2, 3, 4, 5, 0, -1, math.MinInt32, math.MaxInt32}[next()%9]
 			i64[i], ts[i] = int64(next()), 1_500_000_000_000_000+int64(next()%(1<<50))
 			f64[i], b[i] = math.Float64frombits(next()), next()%3 == 0
 			if tame && (math.IsNaN(f64[i]) || math.IsInf(f64[i], 0)) {
@@ -73,6 +75,7 @@ func roundTripTable(n int, null func(i int) bool, tame bool) []OutColumn {
 			OutColumn{Name: "few" + suffix, Type: OutString, Optional: opt, Str: few, Null: nl},
 			OutColumn{Name: "many" + suffix, Type: OutString, Optional: opt, Str: many, Null: nl},
 			OutColumn{Name: "i32" + suffix, Type: OutInt32, Optional: opt, I32: i32, Null: nl},
+			OutColumn{Name: "fewi32" + suffix, Type: OutInt32, Optional: opt, I32: fewI32, Null: nl},
 			OutColumn{Name: "i64" + suffix, Type: OutInt64, Optional: opt, I64: i64, Null: nl},
 			OutColumn{Name: "f64" + suffix, Type: OutDouble, Optional: opt, F64: f64, Null: nl},
 			OutColumn{Name: "bool" + suffix, Type: OutBool, Optional: opt, B: b, Null: nl},
@@ -361,7 +364,7 @@ func TestWriteParquetDuckDB(t *testing.T) {
 func TestFewDistinct(t *testing.T) {
 	cols := roundTripTable(50_000, nullsNear(50_000, 10_000), false)
 	for c := range cols {
-		if cols[c].Type == OutString && cols[c].fewDistinct() != strings.HasPrefix(cols[c].Name, "few") {
+		if typ := cols[c].Type; (typ == OutString || typ == OutInt32 || typ == OutDate) && cols[c].fewDistinct() != strings.HasPrefix(cols[c].Name, "few") {
 			t.Errorf("%s: dictionary %v", cols[c].Name, cols[c].fewDistinct())
 		}
 	}
