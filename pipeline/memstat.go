@@ -13,7 +13,9 @@ import (
 // /proc/self/clear_refs resets it. Elsewhere, or where /proc is not
 // writable, the figure is the peak since the process started, or absent.
 // With several runs in one process (a backfill with --parallel) the figure
-// is the process's, not the stage's alone.
+// is the process's, not the stage's alone. The kernel's maximum resident
+// size in getrusage (what GNU time prints) is reset with it, so the peak
+// of a whole run is the largest stage's.
 
 // resetPeakRSS starts a new high-water mark; it is advice.
 func resetPeakRSS() {

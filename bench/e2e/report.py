@@ -73,6 +73,10 @@ for name, (ss, sm), (ps, pm), what in rows:
     ratio = ss / ps if ps == ps and ps > 0 else float("nan")
     print(f"{name:<22} {fmt(ss, '9.3f')} {fmt(ps, '9.3f')} {fmt(ratio, '6.2f')} {fmt(sm, '10.0f')} {fmt(pm, '9.0f')}  {what}")
 peer_total = duck_wall + sk_wall
+# Strata resets its high-water mark at each stage (/proc/self/clear_refs),
+# which GNU time's maximum resident size follows: the run's peak is the
+# largest stage's.
+st_rss = max([st_rss] + [m for _, m in stages.values() if m == m])
 print(f"{'whole run (process)':<22} {st_wall:9.3f} {peer_total:9.3f} {st_wall / peer_total:6.2f} {st_rss:10.0f} {max(duck_rss, sk_rss):9.0f}"
       "  both peer processes, wall")
 if model and model.get("cluster"):
