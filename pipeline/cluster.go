@@ -174,18 +174,10 @@ func checkClusterFeatures(cfg *config.Config, feat *features.Table) error {
 		return nil
 	}
 	for i, f := range cfg.Cluster.FeatureList() {
-		if feat != nil {
-			if _, ok := feat.Col(f.Name); ok {
-				continue
-			}
-		}
-		if cfg.CLV.On() && slices.Contains(clvFeatures, f.Name) {
+		if _, ok := feat.Col(f.Name); ok || cfg.CLV.On() && slices.Contains(clvFeatures, f.Name) {
 			continue
 		}
-		var known []string
-		if feat != nil {
-			known = feat.Names()
-		}
+		known := feat.Names()
 		if cfg.CLV.On() {
 			known = append(known, clvFeatures...)
 		}
