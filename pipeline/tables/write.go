@@ -71,8 +71,14 @@ func (c *OutColumn) node() parquet.Node {
 		}
 	case OutInt64:
 		n = parquet.Leaf(parquet.Int64Type)
+		if c.fewDistinct() {
+			n = parquet.Encoded(n, &parquet.RLEDictionary)
+		}
 	case OutDouble:
 		n = parquet.Leaf(parquet.DoubleType)
+		if c.fewDistinct() {
+			n = parquet.Encoded(n, &parquet.RLEDictionary)
+		}
 	case OutBool:
 		n = parquet.Leaf(parquet.BooleanType)
 	case OutDate:
@@ -82,6 +88,9 @@ func (c *OutColumn) node() parquet.Node {
 		}
 	case OutTimestamp:
 		n = parquet.TimestampAdjusted(parquet.Microsecond, true)
+		if c.fewDistinct() {
+			n = parquet.Encoded(n, &parquet.RLEDictionary)
+		}
 	}
 	if c.Optional {
 		return parquet.Optional(n)
@@ -89,9 +98,11 @@ func (c *OutColumn) node() parquet.Node {
 	return parquet.Required(n)
 }
 
-// fewDistinct reports whether a string or int32 column repeats its values
-// enough for a dictionary to pay: segment and channel names, RFM scores
-// and quintiles, cluster ids, day counts, the as-of date. Their pages then
+// fewDistinct reports whether a column repeats its values enough for a
+// dictionary to pay: segment and channel names, RFM scores and quintiles,
+// cluster ids, day counts, the as-of date, and model outputs that depend on
+// a few counts only (expected purchases under the NBD model, P(alive) when
+// no one dropped out). Their pages then
 // hold small indexes rather than the values, which makes the column
 // several times smaller and cheaper to compress (an RFM quintile: 3 bits
 // a row instead of 32 for zstd to work through), and lets readers decode
@@ -105,6 +116,13 @@ func (c *OutColumn) fewDistinct() bool {
 		return sampleFew(c, c.Str)
 	case OutInt32, OutDate:
 		return sampleFew(c, c.I32)
+	case OutInt64, OutTimestamp:
+		return sampleFew(c, c.I64)
+	case OutDouble:
+		// By bits, as parquet-go's dictionary keys them: -0 and 0, and
+		// NaNs with different payloads, are different entries, so the
+		// file keeps every value's exact bits.
+		return sampleFew(c, unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(c.F64))), len(c.F64)))
 	}
 	return false
 }

@@ -51,8 +51,14 @@ func roundTripTable(n int, null func(i int) bool, tame bool) []OutColumn {
 		}
 		few, many := make([]string, n), make([]string, n)
 		i32, fewI32, date := make([]int32, n), make([]int32, n), make([]int32, n)
-		i64, ts := make([]int64, n), make([]int64, n)
-		f64, b := make([]float64, n), make([]bool, n)
+		i64, ts, fewI64, fewTS := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		f64, b, fewF64 := make([]float64, n), make([]bool, n), make([]float64, n)
+		// Few doubles, with the values a dictionary keyed by value rather
+		// than by bits would merge: 0 and -0, two NaN payloads.
+		fewF := []float64{0, math.Copysign(0, -1), 1.5, -2.25, math.MaxFloat64}
+		if !tame {
+			fewF = append(fewF, math.NaN(), math.Float64frombits(0x7ff8000000000bad), math.Inf(-1))
+		}
 		for i := range n {
 			few[i] = names[next()%uint64(len(names))]
 			if i%97 != 3 { // some empty strings among the distinct ones
@@ -62,6 +68,9 @@ func roundTripTable(n int, null func(i int) bool, tame bool) []OutColumn {
 			// RFM quintiles, cluster ids, and the extremes in a dictionary.
 			fewI32[i] = []int32{1, 2, 3, 4, 5, 0, -1, math.MinInt32, math.MaxInt32}[next()%9]
 			i64[i], ts[i] = int64(next()), 1_500_000_000_000_000+int64(next()%(1<<50))
+			fewI64[i] = specialsI64[next()%uint64(len(specialsI64))]
+			fewTS[i] = 1_700_000_000_000_000 + int64(next()%7)*86_400_000_000
+			fewF64[i] = fewF[next()%uint64(len(fewF))]
 			f64[i], b[i] = math.Float64frombits(next()), next()%3 == 0
 			if tame && (math.IsNaN(f64[i]) || math.IsInf(f64[i], 0)) {
 				f64[i] = float64(next()%1e6) / 100
@@ -77,10 +86,13 @@ func roundTripTable(n int, null func(i int) bool, tame bool) []OutColumn {
 			OutColumn{Name: "i32" + suffix, Type: OutInt32, Optional: opt, I32: i32, Null: nl},
 			OutColumn{Name: "fewi32" + suffix, Type: OutInt32, Optional: opt, I32: fewI32, Null: nl},
 			OutColumn{Name: "i64" + suffix, Type: OutInt64, Optional: opt, I64: i64, Null: nl},
+			OutColumn{Name: "fewi64" + suffix, Type: OutInt64, Optional: opt, I64: fewI64, Null: nl},
 			OutColumn{Name: "f64" + suffix, Type: OutDouble, Optional: opt, F64: f64, Null: nl},
+			OutColumn{Name: "fewf64" + suffix, Type: OutDouble, Optional: opt, F64: fewF64, Null: nl},
 			OutColumn{Name: "bool" + suffix, Type: OutBool, Optional: opt, B: b, Null: nl},
 			OutColumn{Name: "date" + suffix, Type: OutDate, Optional: opt, I32: date, Null: nl},
 			OutColumn{Name: "ts" + suffix, Type: OutTimestamp, Optional: opt, I64: ts, Null: nl},
+			OutColumn{Name: "fewts" + suffix, Type: OutTimestamp, Optional: opt, I64: fewTS, Null: nl},
 		)
 	}
 	zeroed := make([]float64, n)
@@ -364,7 +376,7 @@ func TestWriteParquetDuckDB(t *testing.T) {
 func TestFewDistinct(t *testing.T) {
 	cols := roundTripTable(50_000, nullsNear(50_000, 10_000), false)
 	for c := range cols {
-		if typ := cols[c].Type; (typ == OutString || typ == OutInt32 || typ == OutDate) && cols[c].fewDistinct() != strings.HasPrefix(cols[c].Name, "few") {
+		if typ := cols[c].Type; typ != OutBool && cols[c].fewDistinct() != strings.HasPrefix(cols[c].Name, "few") {
 			t.Errorf("%s: dictionary %v", cols[c].Name, cols[c].fewDistinct())
 		}
 	}
