@@ -226,10 +226,6 @@ func aggregate(st *state) *aggregates {
 	chanCols, chans := levelsOf(st, "channel")
 	a := &aggregates{Customers: int64(b.N), Orders: st.orders(), Quarantined: int64(st.ds.Quarantine.Len()),
 		Quality: st.ds.Quality, RFM: *newGroupSums("rfm", s.Segments, cats, chans)}
-	pos := map[string]int{}
-	for i, name := range s.Segments {
-		pos[name] = i
-	}
 	var clusterAt map[int32]int
 	if r := st.cluster; r != nil {
 		ids := make([]int32, 0, len(r.Names))
@@ -250,7 +246,7 @@ func aggregate(st *state) *aggregates {
 		if b.HasOrders[c] {
 			a.Buyers++
 		}
-		a.RFM.add(st, c, pos[s.Segment[c]], catCols, chanCols)
+		a.RFM.add(st, c, int(s.Seg[c]), catCols, chanCols)
 		if r, f := s.R[c], s.F[c]; r > 0 && f > 0 {
 			a.RF[r-1][f-1]++
 		}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/strata-oss/strata/models/rfm"
@@ -14,6 +15,7 @@ import (
 type rfmScores struct {
 	R, F, M  []int8 // 0 for customers without a purchase
 	Segment  []string
+	Seg      []uint8 // Segment as an index into Segments
 	Rules    []rfm.Rule
 	Breaks   Breaks
 	Segments []string // names in rule order, then No Purchases
@@ -87,11 +89,22 @@ func applyRFM(cfg *config.Config, b *features.Behaviour, breaks Breaks) (*rfmSco
 			}
 		}
 	}
-	s.Segment = make([]string, n)
-	for i := 0; i < n; i++ {
-		s.Segment[i] = grid.Segment(s.R[i], s.F[i])
-	}
 	s.Segments = append(rfm.Names(rules), rfm.NoPurchases)
+	// Each cell's segment, by name and by index, looked up once: the
+	// per-customer tallies of the publish stage index by segment.
+	var names [6][6]string
+	var at [6][6]uint8
+	for r := range names {
+		for f := range names[r] {
+			names[r][f] = grid.Segment(int8(r), int8(f))
+			at[r][f] = uint8(slices.Index(s.Segments, names[r][f]))
+		}
+	}
+	s.Segment, s.Seg = make([]string, n), make([]uint8, n)
+	for i := 0; i < n; i++ {
+		r, f := s.R[i], s.F[i]
+		s.Segment[i], s.Seg[i] = names[r][f], at[r][f]
+	}
 	return s, nil
 }
 
