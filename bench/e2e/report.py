@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Prints bench/e2e/run.sh's table for one data set from the files the run
-left in DATA: duck.*, sklearn.* (the peer) and strata.* (GNU time reports,
+left in DATA: duck.*, sklearn.*, duckpub.* (the peer) and strata.* (GNU time reports,
 stdout JSON, Strata's JSON log lines with each stage's duration and peak
 memory)."""
 import json
@@ -26,6 +26,7 @@ def last_json(name):
 
 duck, (duck_wall, duck_rss) = last_json("duck"), gnu_time("duck")
 sk, (sk_wall, sk_rss) = last_json("sklearn"), gnu_time("sklearn")
+pub, (_, pub_rss) = last_json("duckpub"), gnu_time("duckpub")
 st_wall, st_rss = gnu_time("strata")
 stages = {}
 with open(f"{data}/strata.err") as f:
@@ -58,7 +59,10 @@ rows = [
     ("scale + k-means", st("cluster"), (sk["scale_s"] + sk["kmeans_s"], sk_rss), "log1p, StandardScaler, KMeans"),
     ("BG/NBD + Gamma-Gamma", st("clv"), (float("nan"), float("nan")), "no peer (no lifetimes here)"),
     ("recommend", st("recommend"), (float("nan"), float("nan")), "no peer (no categories in this data)"),
-    ("publish", st("publish"), (duck["publish_s"], duck_rss), "DuckDB COPY to Parquet"),
+    ("publish", st("publish"), (pub["publish_s"], pub_rss),
+     f"DuckDB COPY of Strata's segments table ({pub['columns']} columns)"),
+    ("  (peer's own table)", st("publish"), (duck["publish_s"], duck_rss),
+     "DuckDB COPY of its RFM table (10 columns)"),
 ]
 
 
@@ -81,6 +85,9 @@ print(f"{'whole run (process)':<22} {st_wall:9.3f} {peer_total:9.3f} {st_wall / 
       "  both peer processes, wall")
 if model and model.get("cluster"):
     si = model["cluster"]["inertia"]
+    clv = sum(s.get("total_clv") or 0 for s in model["segments"] if s["segment_type"] == "rfm")
+    print(f"segments table: strata {model['counts']['customers']} rows, clv total {clv:.2f}; "
+          f"DuckDB's copy {pub['rows']} rows, clv total {pub['check_sum_clv']:.2f}")
     print(f"k-means inertia: strata {si:.1f}, scikit-learn {sk['inertia']:.1f} ({100 * (si - sk['inertia']) / sk['inertia']:+.3f}%); "
           f"customers strata {model['counts']['customers']}, DuckDB {duck['customers']}; "
           f"monetary total strata {sum(s['revenue'] for s in model['segments'] if s['segment_type'] == 'rfm'):.2f}, DuckDB {duck['check_sum_monetary']:.2f}")

@@ -9,7 +9,9 @@
 #   peer    DuckDB (npm @duckdb/node-api): the RFM aggregation and scores,
 #           the scored table written as Parquet, the features handed off as
 #           CSV; then pandas + scikit-learn: read, log1p + StandardScaler,
-#           KMeans (Lloyd, same k and restarts)
+#           KMeans (Lloyd, same k and restarts); and, for the publish
+#           stage like for like, DuckDB writing the segments table Strata
+#           published (peer_publish.cjs)
 #
 # Each side runs under GNU time with 2 threads, back to back, after the
 # machine is quiet. The table: wall seconds per stage for each side and
@@ -87,5 +89,9 @@ for size in "${sizes[@]}"; do
 	echo "run.sh: $size strata" >&2
 	E2E_INPUT="$data/input" E2E_OUTPUT="$data/output" timed "$data/strata" \
 		"$dir/strata" run --config "$here/strata.yaml" --as-of 2024-12-31 --log-level info
-	"$python" "$here/report.py" "$data" "$customers" "$orders" "$b1/$b2/$b3"
+	b4=$(wait_quiet)
+	echo "run.sh: $size peer: DuckDB writing Strata's segments table" >&2
+	segs=$(ls "$data"/output/segments/dt=*/part-*.parquet)
+	timed "$data/duckpub" node "$here/peer_publish.cjs" "$segs" "$data/peer" 2
+	"$python" "$here/report.py" "$data" "$customers" "$orders" "$b1/$b2/$b3/$b4"
 done
