@@ -151,7 +151,7 @@ type AudienceResult struct {
 
 // writeAudiences publishes each audience as Parquet and CSV under
 // audiences/name=<name>/dt=D/.
-func writeAudiences(ctx context.Context, pub *publish.Publisher, workers, part int, auds []compiledAudience, segs []tables.OutColumn, meta map[string]string) ([]AudienceResult, error) {
+func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.WriteOptions, part int, auds []compiledAudience, segs []tables.OutColumn, meta map[string]string) ([]AudienceResult, error) {
 	t := newColumnTable(segs)
 	var res []AudienceResult
 	for _, a := range auds {
@@ -165,7 +165,7 @@ func writeAudiences(ctx context.Context, pub *publish.Publisher, workers, part i
 		for k, v := range meta {
 			m[k] = v
 		}
-		if err := writeTable(ctx, pub, workers, part, table, cols, m); err != nil {
+		if err := writeTable(ctx, pub, wo, part, table, cols, m); err != nil {
 			return nil, err
 		}
 		if err := pub.WritePart(ctx, table, part, "csv", int64(len(rows)), func(w io.Writer) error { return writeCSV(w, cols) }); err != nil {

@@ -121,17 +121,17 @@ func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state,
 	if err != nil {
 		return nil, err
 	}
-	if err := writeTable(ctx, pub, cfg.Workers, part, "segments", segs, meta); err != nil {
+	if err := writeTable(ctx, pub, writeOptions(cfg), part, "segments", segs, meta); err != nil {
 		return nil, err
 	}
-	if cp.Agg.Audiences, err = writeAudiences(ctx, pub, cfg.Workers, part, auds, segs, meta); err != nil {
+	if cp.Agg.Audiences, err = writeAudiences(ctx, pub, writeOptions(cfg), part, auds, segs, meta); err != nil {
 		return nil, err
 	}
-	if err := writeTable(ctx, pub, cfg.Workers, part, "quarantine", quarantineColumns(&ds.Quarantine, asOfDay), meta); err != nil {
+	if err := writeTable(ctx, pub, writeOptions(cfg), part, "quarantine", quarantineColumns(&ds.Quarantine, asOfDay), meta); err != nil {
 		return nil, err
 	}
 	if st.recs != nil {
-		if err := writeTable(ctx, pub, cfg.Workers, part, "recommendations", st.recs.columns(st, asOfDay), meta); err != nil {
+		if err := writeTable(ctx, pub, writeOptions(cfg), part, "recommendations", st.recs.columns(st, asOfDay), meta); err != nil {
 			return nil, err
 		}
 	}
@@ -140,7 +140,7 @@ func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state,
 		keep, cp.Withheld = publishable(cfg, st.feat)
 		featCols := featureTableColumns(st.ids, st.feat, keep, asOfDay)
 		cp.Features = columnNames(featCols)
-		if err := writeTable(ctx, pub, cfg.Workers, part, "features", featCols, meta); err != nil {
+		if err := writeTable(ctx, pub, writeOptions(cfg), part, "features", featCols, meta); err != nil {
 			return nil, err
 		}
 	}
@@ -213,11 +213,11 @@ func writeRunTables(ctx context.Context, pub *publish.Publisher, cfg *config.Con
 		cl = &m
 		clusterFeatures = m.Features
 	}
-	if err := writeTable(ctx, pub, cfg.Workers, 0, "segment_summary", summaryColumns(summary, clusterFeatures, cp.AsOfDay), meta); err != nil {
+	if err := writeTable(ctx, pub, writeOptions(cfg), 0, "segment_summary", summaryColumns(summary, clusterFeatures, cp.AsOfDay), meta); err != nil {
 		return nil, err
 	}
 	if fit.Cluster != nil {
-		if err := writeTable(ctx, pub, cfg.Workers, 0, "segment_migration", migrationColumns(a.Migrations, fit.Cluster, cp.AsOfDay), meta); err != nil {
+		if err := writeTable(ctx, pub, writeOptions(cfg), 0, "segment_migration", migrationColumns(a.Migrations, fit.Cluster, cp.AsOfDay), meta); err != nil {
 			return nil, err
 		}
 	}
@@ -291,13 +291,19 @@ func columnNames(cols []tables.OutColumn) []string {
 	return names
 }
 
-func writeTable(ctx context.Context, pub *publish.Publisher, workers, part int, name string, cols []tables.OutColumn, meta map[string]string) error {
+// writeOptions are the Parquet writer's settings of cfg.
+func writeOptions(cfg *config.Config) tables.WriteOptions {
+	return tables.WriteOptions{Workers: cfg.Workers, Compression: cfg.Output.Compression}
+}
+
+func writeTable(ctx context.Context, pub *publish.Publisher, wo tables.WriteOptions, part int, name string, cols []tables.OutColumn, meta map[string]string) error {
 	rows := 0
 	if len(cols) > 0 {
 		rows = cols[0].Len()
 	}
 	return pub.WritePart(ctx, name, part, "parquet", int64(rows), func(w io.Writer) error {
-		return tables.WriteParquet(w, cols, tables.WriteOptions{Metadata: meta, Workers: workers})
+		wo.Metadata = meta
+		return tables.WriteParquet(w, cols, wo)
 	})
 }
 

@@ -110,7 +110,17 @@ type CSV struct {
 // Output says where published tables go.
 type Output struct {
 	Location string `yaml:"location"`
+	// Compression is the Parquet codec of the published tables: zstd (the
+	// default, the smallest files), snappy (faster to write and read,
+	// larger files), or uncompressed. Every Parquet reader reads all three.
+	// It changes the bytes published, so it is part of the config hash;
+	// zstd spelled out hashes as the default does.
+	Compression string `yaml:"compression" json:",omitempty"`
 }
+
+// Compressions are the values output.compression takes; the first is the
+// default.
+var Compressions = []string{"zstd", "snappy", "uncompressed"}
 
 // Quality holds the data-quality gate.
 type Quality struct {
@@ -172,6 +182,9 @@ func (c *Config) Location() *time.Location {
 func (c *Config) Hash() string {
 	m := *c
 	m.Input.Location, m.Output.Location = "", ""
+	if m.Output.Compression == Compressions[0] {
+		m.Output.Compression = ""
+	}
 	m.Storage = Storage{}
 	m.Workers = 0
 	m.Schedule, m.API = Schedule{}, API{}

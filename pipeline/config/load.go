@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -241,6 +242,9 @@ func (c *Config) validate(root *yaml.Node, probs *Problems) {
 		add("output.location", "is required: a local directory or s3://bucket/prefix")
 	} else if err := checkLocation(c.Output.Location); err != nil {
 		add("output.location", "%v", err)
+	}
+	if v := c.Output.Compression; v != "" && !slices.Contains(Compressions, v) {
+		add("output.compression", "must be one of %s, not %q", strings.Join(Compressions, ", "), v)
 	}
 	if e := c.Storage.S3.Endpoint; e != "" {
 		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -9,6 +9,9 @@ import (
 	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/compress/snappy"
+	"github.com/parquet-go/parquet-go/compress/uncompressed"
 	"github.com/parquet-go/parquet-go/compress/zstd"
 )
 
@@ -169,14 +172,37 @@ type WriteOptions struct {
 	RowsPerGroup int               // default 131072
 	Workers      int               // row groups encoded at once; ≤ 0: GOMAXPROCS
 	Metadata     map[string]string // file key-value metadata
+	// Compression is the codec: "zstd" (also ""), "snappy" or
+	// "uncompressed".
+	Compression string
 }
 
-// WriteParquet writes the columns as one Parquet file to w, zstd-compressed,
-// with row groups of a bounded size. The output is a pure function of the
-// inputs: the same columns give the same bytes.
+// codec returns the parquet-go codec of a WriteOptions.Compression. zstd
+// is at its default level: at 1M customers the fastest level writes the
+// segments table in ~60% of the time but 16% larger, about what snappy
+// gives at the same speed, and snappy is the better known of the two.
+func codec(name string) (compress.Codec, error) {
+	switch name {
+	case "", "zstd":
+		return &zstd.Codec{Level: zstd.SpeedDefault}, nil
+	case "snappy":
+		return &snappy.Codec{}, nil
+	case "uncompressed":
+		return &uncompressed.Codec{}, nil
+	}
+	return nil, fmt.Errorf("write parquet: unknown compression %q (zstd, snappy or uncompressed)", name)
+}
+
+// WriteParquet writes the columns as one Parquet file to w, compressed as
+// opt says (zstd by default), with row groups of a bounded size. The output
+// is a pure function of the inputs: the same columns give the same bytes.
 func WriteParquet(w io.Writer, cols []OutColumn, opt WriteOptions) error {
 	if len(cols) == 0 {
 		return fmt.Errorf("write parquet: no columns")
+	}
+	cc, err := codec(opt.Compression)
+	if err != nil {
+		return err
 	}
 	n := cols[0].Len()
 	fields := make([]parquet.Field, len(cols))
@@ -193,7 +219,7 @@ func WriteParquet(w io.Writer, cols []OutColumn, opt WriteOptions) error {
 	}
 	wopts := []parquet.WriterOption{
 		schema,
-		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
+		parquet.Compression(cc),
 		parquet.MaxRowsPerRowGroup(int64(rows)),
 		parquet.CreatedBy("strata", "", ""),
 	}
@@ -234,7 +260,6 @@ func WriteParquet(w io.Writer, cols []OutColumn, opt WriteOptions) error {
 		}
 		return nil
 	}
-	var err error
 	for lo := 0; lo < n && err == nil; lo += rows {
 		if len(inflight) == workers {
 			if err = commitOldest(); err != nil {

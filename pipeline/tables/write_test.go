@@ -139,8 +139,31 @@ func TestWriteParquetRoundTrip(t *testing.T) {
 			if err := WriteParquet(&buf, cols, WriteOptions{RowsPerGroup: tc.group, Workers: tc.w, Metadata: meta}); err != nil {
 				t.Fatal(err)
 			}
-			checkParquet(t, buf.Bytes(), cols, cmpOr(tc.group, 131072), meta)
+			checkParquet(t, buf.Bytes(), cols, cmpOr(tc.group, 131072), meta, format.Zstd)
 		})
+	}
+}
+
+// TestWriteParquetCompression: every codec output.compression offers
+// writes the same rows, marked with that codec in every column chunk.
+func TestWriteParquetCompression(t *testing.T) {
+	const n, group = 2*writeChunk + 77, 10_000
+	cols := roundTripTable(n, nullsNear(n, group), false)
+	sizes := map[string]int{}
+	for name, want := range map[string]format.CompressionCodec{"": format.Zstd, "zstd": format.Zstd, "snappy": format.Snappy, "uncompressed": format.Uncompressed} {
+		var buf bytes.Buffer
+		if err := WriteParquet(&buf, cols, WriteOptions{RowsPerGroup: group, Compression: name}); err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		checkParquet(t, buf.Bytes(), cols, group, nil, want)
+		sizes[name] = buf.Len()
+	}
+	if !(sizes["zstd"] < sizes["snappy"] && sizes["snappy"] < sizes["uncompressed"]) {
+		t.Errorf("sizes %v: want zstd < snappy < uncompressed", sizes)
+	}
+	err := WriteParquet(io.Discard, cols, WriteOptions{Compression: "lzo"})
+	if err == nil || !strings.Contains(err.Error(), `unknown compression "lzo"`) {
+		t.Errorf("lzo: %v, want an unknown-compression error", err)
 	}
 }
 
@@ -153,7 +176,7 @@ func cmpOr(a, b int) int {
 
 // checkParquet reads data back with parquet-go's generic reader and checks
 // the schema, the layout and every value and null against cols.
-func checkParquet(t *testing.T, data []byte, cols []OutColumn, group int, meta map[string]string) {
+func checkParquet(t *testing.T, data []byte, cols []OutColumn, group int, meta map[string]string, codec format.CompressionCodec) {
 	t.Helper()
 	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -198,7 +221,7 @@ func checkParquet(t *testing.T, data []byte, cols []OutColumn, group int, meta m
 		for c, cc := range f.Metadata().RowGroups[g].Columns {
 			md := cc.MetaData
 			dict := bytes.Contains([]byte(fmt.Sprint(md.Encoding)), []byte("RLE_DICTIONARY"))
-			if md.Codec != format.Zstd || dict != cols[c].fewDistinct() {
+			if md.Codec != codec || dict != cols[c].fewDistinct() {
 				t.Errorf("row group %d column %s: codec %v, encodings %v", g, cols[c].Name, md.Codec, md.Encoding)
 			}
 		}
@@ -295,11 +318,17 @@ func TestWriteParquetDuckDB(t *testing.T) {
 	if _, err := duckdbtest.Install(); err != nil {
 		t.Skipf("duckdb not available: %v", err)
 	}
+	for _, compression := range []string{"zstd", "snappy"} {
+		t.Run(compression, func(t *testing.T) { checkDuckDB(t, compression) })
+	}
+}
+
+func checkDuckDB(t *testing.T, compression string) {
 	const n, group = 2*writeChunk + 77, 10_000
 	cols := roundTripTable(n, nullsNear(n, group), true)
 	path := filepath.Join(t.TempDir(), "t.parquet")
 	var buf bytes.Buffer
-	if err := WriteParquet(&buf, cols, WriteOptions{RowsPerGroup: group, Metadata: map[string]string{"k": "v"}}); err != nil {
+	if err := WriteParquet(&buf, cols, WriteOptions{RowsPerGroup: group, Metadata: map[string]string{"k": "v"}, Compression: compression}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
