@@ -60,7 +60,7 @@ rows = [
     ("BG/NBD + Gamma-Gamma", st("clv"), (float("nan"), float("nan")), "no peer (no lifetimes here)"),
     ("recommend", st("recommend"), (float("nan"), float("nan")), "no peer (no categories in this data)"),
     ("publish", st("publish"), (pub["publish_s"], pub_rss),
-     f"DuckDB COPY of Strata's segments table ({pub['columns']} columns)"),
+     f"DuckDB COPY of Strata's segments table ({pub['columns']} columns, {pub.get('codec', 'zstd')})"),
     ("  (peer's own table)", st("publish"), (duck["publish_s"], duck_rss),
      "DuckDB COPY of its RFM table (10 columns)"),
 ]

@@ -24,7 +24,9 @@
 # Environment: STRATA_SHARED_BENCH (default /work/shared/bench),
 # STRATA_BENCH_DIR (scratch, default $TMPDIR/strata-bench), STRATA_BENCH_LOCK
 # (default /tmp/strata-bench.lock; empty if you hold it), STRATA_BENCH_MAX_BUSY
-# (default 15), E2E_K (default 8), E2E_NINIT (default 10), PYTHON.
+# (default 15), E2E_K (default 8), E2E_NINIT (default 10), E2E_COMPRESSION
+# (Strata's output.compression and the codec of DuckDB's copy of its
+# segments table; default zstd), PYTHON.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -34,7 +36,7 @@ dir=${STRATA_BENCH_DIR:-${TMPDIR:-/tmp}/strata-bench}/e2e
 lock=${STRATA_BENCH_LOCK-/tmp/strata-bench.lock}
 max_busy=${STRATA_BENCH_MAX_BUSY:-15}
 python=${PYTHON:-/usr/bin/python3}
-export E2E_K=${E2E_K:-8} E2E_NINIT=${E2E_NINIT:-10}
+export E2E_K=${E2E_K:-8} E2E_NINIT=${E2E_NINIT:-10} E2E_COMPRESSION=${E2E_COMPRESSION:-zstd}
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1000000:20000000 5000000:100000000)
 
@@ -92,6 +94,6 @@ for size in "${sizes[@]}"; do
 	b4=$(wait_quiet)
 	echo "run.sh: $size peer: DuckDB writing Strata's segments table" >&2
 	segs=$(ls "$data"/output/segments/dt=*/part-*.parquet)
-	timed "$data/duckpub" node "$here/peer_publish.cjs" "$segs" "$data/peer" 2
+	timed "$data/duckpub" node "$here/peer_publish.cjs" "$segs" "$data/peer" 2 "$E2E_COMPRESSION"
 	"$python" "$here/report.py" "$data" "$customers" "$orders" "$b1/$b2/$b3/$b4"
 done
