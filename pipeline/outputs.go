@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/features"
@@ -155,8 +157,21 @@ func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state,
 }
 
 // segmentValues are, by RFM segment, the CLV and P(alive) of its scored
-// customers: the report's spreads.
+// customers, from which the report's spreads are taken.
 type segmentValues map[string]*[2][]float64
+
+// segmentSpreads are, by RFM segment, the 10/25/50/75/90th percentiles of
+// its scored customers' CLV and P(alive) (nil without any).
+type segmentSpreads map[string][2]*[5]float64
+
+// spreads takes the percentiles of v, reordering its values.
+func (v segmentValues) spreads() segmentSpreads {
+	s := segmentSpreads{}
+	for seg, x := range v {
+		s[seg] = [2]*[5]float64{quantiles5(x[0]), quantiles5(x[1])}
+	}
+	return s
+}
 
 func (v segmentValues) add(segment string, clv, pAlive float64) {
 	x := v[segment]
@@ -201,7 +216,7 @@ func valuesOf(st *state) segmentValues {
 // writeRunTables writes the tables made of all the run's customers — the
 // segment summary, the migrations, the report, model.json — from the
 // fitted models and the merged aggregates of every part.
-func writeRunTables(ctx context.Context, pub *publish.Publisher, cfg *config.Config, opt Options, fit *Fitted, cp *customerPart, vals segmentValues) ([]SummaryRow, error) {
+func writeRunTables(ctx context.Context, pub *publish.Publisher, cfg *config.Config, opt Options, fit *Fitted, cp *customerPart, spreads segmentSpreads) ([]SummaryRow, error) {
 	asOf := opt.AsOf.Format(DateLayout)
 	meta := tableMeta(cfg, opt)
 	a := cp.Agg
@@ -220,14 +235,21 @@ func writeRunTables(ctx context.Context, pub *publish.Publisher, cfg *config.Con
 		cl = &m
 		clusterFeatures = m.Features
 	}
-	if err := writeTable(ctx, pub, writeOptions(cfg), 0, "segment_summary", summaryColumns(summary, clusterFeatures, cp.AsOfDay), meta); err != nil {
-		return nil, err
-	}
+	// Four small objects, each synced on its own: written at once, their
+	// waits for the disk (or the object store's round trips) overlap. They
+	// only read what is built here.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return writeTable(gctx, pub, writeOptions(cfg), 0, "segment_summary", summaryColumns(summary, clusterFeatures, cp.AsOfDay), meta)
+	})
 	if fit.Cluster != nil {
-		if err := writeTable(ctx, pub, writeOptions(cfg), 0, "segment_migration", migrationColumns(a.Migrations, fit.Cluster, cp.AsOfDay), meta); err != nil {
-			return nil, err
-		}
+		g.Go(func() error {
+			return writeTable(gctx, pub, writeOptions(cfg), 0, "segment_migration", migrationColumns(a.Migrations, fit.Cluster, cp.AsOfDay), meta)
+		})
 	}
+	g.Go(func() error {
+		return writeReport(gctx, pub, reportData(cfg, fit, a, summary, spreads, asOf, pub.Attempt()))
+	})
 	m := Model{
 		StrataVersion: opt.Version,
 		AsOf:          asOf,
@@ -262,17 +284,20 @@ func writeRunTables(ctx context.Context, pub *publish.Publisher, cfg *config.Con
 	m.Audiences = a.Audiences
 	m.Report = reportKey(asOf)
 	m.Privacy = privacyModel(cfg, cp.Withheld)
-	if err := writeReport(ctx, pub, reportData(cfg, fit, a, summary, vals, asOf, pub.Attempt())); err != nil {
-		return nil, err
-	}
 	for _, r := range rfmRules(cfg) {
 		m.RFM.Grid = append(m.RFM.Grid, GridRule{Name: r.Name, R: r.R, F: r.F})
 	}
-	data, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("encode model.json: %w", err)
+	g.Go(func() error {
+		data, err := json.MarshalIndent(m, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encode model.json: %w", err)
+		}
+		return pub.WriteObject(gctx, "model", "models", "model.json", data)
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
-	return summary, pub.WriteObject(ctx, "model", "models", "model.json", data)
+	return summary, nil
 }
 
 // finiteBreaks replaces the NaN of a score no value reached (JSON has no

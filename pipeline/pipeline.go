@@ -388,16 +388,16 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 	err = r.stage("publish", func(l zerolog.Logger) error {
 		pub := publish.New(r.out, r.asOf, res.Attempt)
 		err := func() error {
-			// The report's values, gathered while the customer tables
-			// are written (see writeCustomerTables).
-			vals := make(chan segmentValues, 1)
-			go func() { vals <- valuesOf(st) }()
+			// The report's spreads, taken while the customer tables are
+			// written (see writeCustomerTables).
+			spreads := make(chan segmentSpreads, 1)
+			go func() { spreads <- valuesOf(st).spreads() }()
 			cp, err := writeCustomerTables(ctx, pub, st, 0)
 			if err != nil {
 				return err
 			}
 			cp.Inputs = res.Inputs
-			res.Segments, err = writeRunTables(ctx, pub, cfg, opt, fit, cp, <-vals)
+			res.Segments, err = writeRunTables(ctx, pub, cfg, opt, fit, cp, <-spreads)
 			return err
 		}()
 		return r.commit(ctx, l, pub, err)

@@ -102,7 +102,7 @@ func selectNth(v []float64, k int) {
 	slices.Sort(v)
 }
 
-func reportData(cfg *config.Config, fit *Fitted, a *aggregates, summary []SummaryRow, vals segmentValues, asOf, attempt string) report.Data {
+func reportData(cfg *config.Config, fit *Fitted, a *aggregates, summary []SummaryRow, spreads segmentSpreads, asOf, attempt string) report.Data {
 	d := report.Data{
 		Title: "Customer segments", AsOf: asOf, Attempt: attempt,
 		Subtitle: fmt.Sprintf("%d buyers of %d customers, %d orders", a.Buyers, a.Customers, a.Orders),
@@ -114,8 +114,8 @@ func reportData(cfg *config.Config, fit *Fitted, a *aggregates, summary []Summar
 		}
 		seg := report.Segment{Name: r.Segment, Customers: r.Customers, Revenue: r.Revenue,
 			TopCategories: r.TopCategories, BestChannel: r.BestChannel}
-		if v := vals[r.Segment]; v != nil {
-			seg.CLV, seg.PAlive = quantiles5(v[0]), quantiles5(v[1])
+		if q, ok := spreads[r.Segment]; ok {
+			seg.CLV, seg.PAlive = q[0], q[1]
 		}
 		d.Segments = append(d.Segments, seg)
 	}

@@ -349,7 +349,7 @@ func Finish(ctx context.Context, cfg *config.Config, opt Options, shards int) (*
 			}
 			res.Customers, res.Orders, res.Quality = int(merged.Agg.Customers), int(merged.Agg.Orders), merged.Agg.Quality
 			merged.Inputs = res.Inputs
-			res.Segments, err = writeRunTables(ctx, pub, cfg, opt, fit, merged, vals)
+			res.Segments, err = writeRunTables(ctx, pub, cfg, opt, fit, merged, vals.spreads())
 			return err
 		}()
 		return r.commit(ctx, l, pub, err)
