@@ -22,7 +22,9 @@
 #   bench/e2e/run.sh 1000000:20000000     # CUSTOMERS:ORDERS...
 #
 # Environment: STRATA_SHARED_BENCH (default /work/shared/bench),
-# STRATA_BENCH_DIR (scratch, default $TMPDIR/strata-bench), STRATA_BENCH_LOCK
+# STRATA_BENCH_DIR (scratch, default $TMPDIR/strata-bench), STRATA_BENCH_REPEAT
+# (runs of both sides per size, alternating which goes first, then a table
+# of the medians; default 1), STRATA_BENCH_LOCK
 # (default /tmp/strata-bench.lock; empty if you hold it), STRATA_BENCH_MAX_BUSY
 # (default 15), E2E_K (default 8), E2E_NINIT (default 10), E2E_COMPRESSION
 # (Strata's output.compression and the codec of DuckDB's copy of its
@@ -37,6 +39,7 @@ lock=${STRATA_BENCH_LOCK-/tmp/strata-bench.lock}
 max_busy=${STRATA_BENCH_MAX_BUSY:-15}
 python=${PYTHON:-/usr/bin/python3}
 export E2E_K=${E2E_K:-8} E2E_NINIT=${E2E_NINIT:-10} E2E_COMPRESSION=${E2E_COMPRESSION:-zstd}
+repeat=${STRATA_BENCH_REPEAT:-1}
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1000000:20000000 5000000:100000000)
 
@@ -65,6 +68,34 @@ timed() {
 	locked /usr/bin/time -v -o "$name.time" "$@" >"$name.out" 2>"$name.err"
 }
 
+# peer_rfm RUN: the peer pipeline (DuckDB, then pandas + scikit-learn).
+peer_rfm() {
+	local run=$1
+	wait_quiet >"$run/busy.duck"
+	echo "run.sh: $size peer: DuckDB" >&2
+	timed "$run/duck" node "$here/peer_rfm.cjs" "$pq" "$run/peer" 2
+	wait_quiet >"$run/busy.sklearn"
+	echo "run.sh: $size peer: pandas + scikit-learn" >&2
+	# OpenBLAS core-type overrides some machines set slow numpy down; the
+	# peer gets its best case (see ../shared/bench/README.md).
+	timed "$run/sklearn" env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$python" "$here/peer_cluster.py" "$run/peer/features.csv" "$E2E_K" "$E2E_NINIT"
+}
+
+# strata_run RUN: Strata end to end, then DuckDB writing the segments
+# table Strata published (the like-for-like peer of the publish stage).
+strata_run() {
+	local run=$1
+	wait_quiet >"$run/busy.strata"
+	echo "run.sh: $size strata" >&2
+	E2E_INPUT="$data/input" E2E_OUTPUT="$run/output" timed "$run/strata" \
+		"$dir/strata" run --config "$here/strata.yaml" --as-of 2024-12-31 --log-level info
+	wait_quiet >"$run/busy.duckpub"
+	echo "run.sh: $size peer: DuckDB writing Strata's segments table" >&2
+	local segs
+	segs=$(ls "$run"/output/segments/dt=*/part-*.parquet)
+	timed "$run/duckpub" node "$here/peer_publish.cjs" "$segs" "$run/peer" 2 "$E2E_COMPRESSION"
+}
+
 for size in "${sizes[@]}"; do
 	customers=${size%%:*} orders=${size##*:}
 	data="$dir/c${customers}_o${orders}"
@@ -76,24 +107,25 @@ for size in "${sizes[@]}"; do
 		"$dir/e2e" -tx "$data/tx_$orders" -out "$pq"
 		rm -f "$data/tx_${orders}"_*.npy
 	fi
-	rm -rf "$data/peer" "$data/output"
-	mkdir -p "$data/peer"
-
-	b1=$(wait_quiet)
-	echo "run.sh: $size peer: DuckDB" >&2
-	timed "$data/duck" node "$here/peer_rfm.cjs" "$pq" "$data/peer" 2
-	b2=$(wait_quiet)
-	echo "run.sh: $size peer: pandas + scikit-learn" >&2
-	# OpenBLAS core-type overrides some machines set slow numpy down; the
-	# peer gets its best case (see ../shared/bench/README.md).
-	timed "$data/sklearn" env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$python" "$here/peer_cluster.py" "$data/peer/features.csv" "$E2E_K" "$E2E_NINIT"
-	b3=$(wait_quiet)
-	echo "run.sh: $size strata" >&2
-	E2E_INPUT="$data/input" E2E_OUTPUT="$data/output" timed "$data/strata" \
-		"$dir/strata" run --config "$here/strata.yaml" --as-of 2024-12-31 --log-level info
-	b4=$(wait_quiet)
-	echo "run.sh: $size peer: DuckDB writing Strata's segments table" >&2
-	segs=$(ls "$data"/output/segments/dt=*/part-*.parquet)
-	timed "$data/duckpub" node "$here/peer_publish.cjs" "$segs" "$data/peer" 2 "$E2E_COMPRESSION"
-	"$python" "$here/report.py" "$data" "$customers" "$orders" "$b1/$b2/$b3/$b4"
+	runs=()
+	for rep in $(seq "$repeat"); do
+		run="$data/run$rep"
+		rm -rf "$run" "$data/peer" "$data/output"
+		mkdir -p "$run/peer"
+		# Odd repetitions run the peer first, even ones Strata: on this VM
+		# a process started after another pays for fresh memory at a rate
+		# that swings from one minute to the next.
+		if [ $((rep % 2)) = 1 ]; then
+			peer_rfm "$run"
+			strata_run "$run"
+		else
+			strata_run "$run"
+			peer_rfm "$run"
+		fi
+		"$python" "$here/report.py" "$customers" "$orders" "$run"
+		runs+=("$run")
+	done
+	if [ "$repeat" -gt 1 ]; then
+		"$python" "$here/report.py" "$customers" "$orders" "${runs[@]}"
+	fi
 done
