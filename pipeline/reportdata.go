@@ -6,10 +6,10 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"math/bits"
 	"slices"
 	"sort"
 
+	"github.com/strata-oss/strata/internal/orderstat"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/publish"
 	"github.com/strata-oss/strata/pipeline/report"
@@ -42,7 +42,7 @@ func quantiles5(v []float64) *[5]float64 {
 	for i, p := range []float64{0.10, 0.25, 0.50, 0.75, 0.90} {
 		h := p * float64(len(v)-1)
 		lo := int(math.Floor(h))
-		selectNth(v[from:], lo-from)
+		orderstat.SelectNth(v[from:], lo-from)
 		from = lo
 		next := v[lo]
 		if lo+1 < len(v) {
@@ -51,55 +51,6 @@ func quantiles5(v []float64) *[5]float64 {
 		q[i] = v[lo] + (h-float64(lo))*(next-v[lo])
 	}
 	return &q
-}
-
-// selectNth reorders v so that v[k] is the value a sort (slices.Sort) puts
-// there, with no greater value before it and no smaller one after: a
-// quickselect with three-way partitions, so that runs of equal values
-// (P(alive) is often 1 for most customers) cost one pass, and a sort when
-// the pivots keep choosing badly.
-func selectNth(v []float64, k int) {
-	for depth := 2 * bits.Len(uint(len(v))); len(v) > 12; depth-- {
-		if depth == 0 {
-			slices.Sort(v)
-			return
-		}
-		a, b, c := v[0], v[len(v)/2], v[len(v)-1]
-		if cmp.Less(b, a) {
-			a, b = b, a
-		}
-		if cmp.Less(c, b) {
-			b = c
-			if cmp.Less(b, a) {
-				b = a
-			}
-		}
-		pivot := b
-		// v[:lt] < pivot, v[lt:i] == pivot, v[gt:] > pivot.
-		lt, i, gt := 0, 0, len(v)
-		for i < gt {
-			switch c := cmp.Compare(v[i], pivot); {
-			case c < 0:
-				v[lt], v[i] = v[i], v[lt]
-				lt++
-				i++
-			case c > 0:
-				gt--
-				v[i], v[gt] = v[gt], v[i]
-			default:
-				i++
-			}
-		}
-		switch {
-		case k < lt:
-			v = v[:lt]
-		case k >= gt:
-			v, k = v[gt:], k-gt
-		default:
-			return
-		}
-	}
-	slices.Sort(v)
 }
 
 func reportData(cfg *config.Config, fit *Fitted, a *aggregates, summary []SummaryRow, spreads segmentSpreads, asOf, attempt string) report.Data {

@@ -40,9 +40,10 @@ var (
 )
 
 // fitRFM learns the quintile breaks of the customers of b who bought,
-// the three features in parallel, each sorting its values alone
-// (rfm.QuintileBreaks): at millions of customers, (value, row) pairs and
-// float64 copies of the integer features were the stage's peak.
+// the three features in parallel, each copying its values alone and
+// selecting the breaks (rfm.QuintileBreaks): at millions of customers,
+// (value, row) pairs and float64 copies of the integer features were the
+// stage's peak, and sorting them most of its time.
 func fitRFM(b *features.Behaviour) Breaks {
 	var breaks [3][5]float64
 	var wg sync.WaitGroup

@@ -202,10 +202,10 @@ func TestScoreByBreaksReproducesQuintiles(t *testing.T) {
 	}
 }
 
-// TestQuintileBreaksEqualQuintiles: QuintileBreaks gives Quintiles'
-// breaks bit for bit (NaN where no one scored) on tied and continuous
-// values, both directions, with and without excluded customers, from
-// float64 and from int32 values.
+// TestQuintileBreaksEqualQuintiles: QuintileBreaks, which selects, gives
+// Quintiles' breaks, which sort, bit for bit (NaN where no one scored) on
+// tied and continuous values, both directions, with and without excluded
+// customers, from float64 and from int32 values.
 func TestQuintileBreaksEqualQuintiles(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 9))
 	same := func(a, b [5]float64) bool {
@@ -216,14 +216,34 @@ func TestQuintileBreaksEqualQuintiles(t *testing.T) {
 		}
 		return true
 	}
-	for _, n := range []int{1, 3, 7, 5000} {
-		for _, higher := range []bool{true, false} {
+	// Float values: continuous with some ties; one value for nearly all
+	// (quintiles nobody starts in: NaN breaks); NaNs and both zeros (the
+	// sorting path); zeros of one sign.
+	kinds := []func(i int) float64{
+		func(int) float64 { return math.Round(rng.ExpFloat64()*1000) / 10 },
+		func(int) float64 { return float64(rng.IntN(50) / 49) },
+		func(i int) float64 {
+			switch rng.IntN(8) {
+			case 0:
+				return math.NaN()
+			case 1:
+				return math.Copysign(0, -1)
+			case 2:
+				return 0
+			}
+			return float64(rng.IntN(20))
+		},
+		func(int) float64 { return math.Copysign(float64(rng.IntN(3)), -1) },
+	}
+	for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 11, 5000, 100_003} {
+		for k, higher := range []bool{true, false, true, false} {
+			kind := kinds[(k+n)%len(kinds)]
 			ints := make([]int32, n)
 			floats := make([]float64, n)
 			scored := make([]bool, n)
 			for i := range n {
 				ints[i] = int32(rng.IntN(6) * rng.IntN(4)) // heavily tied, zeros included
-				floats[i] = math.Round(rng.ExpFloat64()*1000) / 10
+				floats[i] = kind(i)
 				scored[i] = rng.IntN(5) > 0
 			}
 			for _, sc := range [][]bool{nil, scored} {
