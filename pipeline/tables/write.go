@@ -103,12 +103,11 @@ func (c *OutColumn) node() parquet.Node {
 
 // fewDistinct reports whether a column repeats its values enough for a
 // dictionary to pay: segment and channel names, RFM scores and quintiles,
-// cluster ids, day counts, the as-of date, and model outputs that depend on
-// a few counts only (expected purchases under the NBD model, P(alive) when
-// no one dropped out). Their pages then
-// hold small indexes rather than the values, which makes the column
-// several times smaller and cheaper to compress (an RFM quintile: 3 bits
-// a row instead of 32 for zstd to work through), and lets readers decode
+// cluster ids, day counts, the as-of date, and model outputs that take few
+// values (P(alive) is 1 for everyone when no one dropped out). Their pages
+// then hold small indexes rather than the values, which makes the column
+// several times smaller and cheaper to compress (an RFM quintile: 3 bits a
+// row instead of 32 for zstd to work through), and lets readers decode
 // each string once. The guess is made on a sample spread over the whole
 // column, so it costs little and depends on the values only. A wrong
 // guess costs little too: the dictionary is per row group, so at worst it
