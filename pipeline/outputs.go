@@ -366,11 +366,12 @@ func segmentColumns(st *state, asOfDay int32) []tables.OutColumn {
 		}
 		return out
 	}
-	score := make([]string, n)
+	score, segment := make([]string, n), make([]string, n)
 	for i := 0; i < n; i++ {
 		if b.HasOrders[i] {
 			score[i] = rfmScore(s.R[i], s.F[i], s.M[i])
 		}
+		segment[i] = s.Segments[s.Seg[i]]
 	}
 	cols := []tables.OutColumn{
 		{Name: "customer_id", Type: tables.OutString, Str: st.ids},
@@ -388,7 +389,7 @@ func segmentColumns(st *state, asOfDay int32) []tables.OutColumn {
 		{Name: "rfm_f", Type: tables.OutInt32, Optional: true, I32: i8(s.F), Null: noOrders},
 		{Name: "rfm_m", Type: tables.OutInt32, Optional: true, I32: i8(s.M), Null: noOrders},
 		{Name: "rfm_score", Type: tables.OutString, Optional: true, Str: score, Null: noOrders},
-		{Name: "rfm_segment", Type: tables.OutString, Str: s.Segment},
+		{Name: "rfm_segment", Type: tables.OutString, Str: segment},
 	}
 	if r := st.cluster; r != nil {
 		id, prev, name := make([]int32, n), make([]int32, n), make([]string, n)

@@ -13,9 +13,8 @@ import (
 
 // rfmScores are the RFM model's outputs, per customer row.
 type rfmScores struct {
-	R, F, M  []int8 // 0 for customers without a purchase
-	Segment  []string
-	Seg      []uint8 // Segment as an index into Segments
+	R, F, M  []int8  // 0 for customers without a purchase
+	Seg      []uint8 // the customer's segment, an index into Segments
 	Rules    []rfm.Rule
 	Breaks   Breaks
 	Segments []string // names in rule order, then No Purchases
@@ -91,20 +90,18 @@ func applyRFM(cfg *config.Config, b *features.Behaviour, breaks Breaks) (*rfmSco
 		}
 	}
 	s.Segments = append(rfm.Names(rules), rfm.NoPurchases)
-	// Each cell's segment, by name and by index, looked up once: the
-	// per-customer tallies of the publish stage index by segment.
-	var names [6][6]string
+	// Each cell's segment looked up once. A byte per customer rather than
+	// the name: the publish stage's tallies index by it, and the names
+	// (16 bytes a customer) are only needed for the published column.
 	var at [6][6]uint8
-	for r := range names {
-		for f := range names[r] {
-			names[r][f] = grid.Segment(int8(r), int8(f))
-			at[r][f] = uint8(slices.Index(s.Segments, names[r][f]))
+	for r := range at {
+		for f := range at[r] {
+			at[r][f] = uint8(slices.Index(s.Segments, grid.Segment(int8(r), int8(f))))
 		}
 	}
-	s.Segment, s.Seg = make([]string, n), make([]uint8, n)
+	s.Seg = make([]uint8, n)
 	for i := 0; i < n; i++ {
-		r, f := s.R[i], s.F[i]
-		s.Segment[i], s.Seg[i] = names[r][f], at[r][f]
+		s.Seg[i] = at[s.R[i]][s.F[i]]
 	}
 	return s, nil
 }
