@@ -69,16 +69,6 @@ func (c *Column) Value(i int) float64 {
 	return float64(c.I[i])
 }
 
-// Float64s returns the column as float64s, NaN where null, in a new slice.
-func (c *Column) Float64s() []float64 {
-	n := max(len(c.F), len(c.I))
-	out := make([]float64, n)
-	for i := range out {
-		out[i] = c.Value(i)
-	}
-	return out
-}
-
 // Table is the feature table: one column per feature, in a fixed order,
 // rows in the order of Dataset.IDs.
 type Table struct {
