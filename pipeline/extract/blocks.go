@@ -104,6 +104,9 @@ type OrderBlock struct {
 	// Parts lists, when the sink is a Partitioner, the rows of each of
 	// its parts, ascending; nil otherwise.
 	Parts [][]int32
+	// Hint is the sink's, when it is a Hinter: what it noted of each row
+	// on the reader's goroutine.
+	Hint []int32
 
 	orderID []string // blank when the row has none; nil without the column
 	oh      []hash128
@@ -239,6 +242,7 @@ type orderReader struct {
 	keys          keyReader
 	category, chn *levelReader
 	part          Partitioner // nil: no parts
+	hinter        Hinter      // nil: none
 	parts         int
 }
 
@@ -354,6 +358,9 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 // rows by part.
 func (r *orderReader) finish(blk *OrderBlock, b *tables.Batch) {
 	r.partition(blk)
+	if r.hinter != nil {
+		r.hinter.HintOrders(blk)
+	}
 	if !b.Cols[oCategory].Present {
 		blk.Category = nil
 	}

@@ -61,6 +61,16 @@ type Partitioner interface {
 	Part(k *Keys, i int) int
 }
 
+// Hinter is implemented by a sink that can do some of its per-row work on
+// the readers' goroutines: HintOrders is called with every order block,
+// from several goroutines at once, after Begin and before the block is
+// delivered. It may fill the block's Hint and must not change anything
+// else. A sink whose consumer is the busier side of the stream uses it to
+// move work to the readers.
+type Hinter interface {
+	HintOrders(*OrderBlock)
+}
+
 // Stream reads the tables of spec with a pool of workers (≤ 0: GOMAXPROCS)
 // and feeds their accepted rows to sink. Schemas are checked for every
 // object before any row is read, so a mismatch fails fast. The Dataset it
@@ -165,6 +175,7 @@ func (st *streamer) newReader(t namedTable, pool *blockPool) rowReader {
 	if p, ok := st.sink.(Partitioner); ok && p.Parts() > 1 {
 		r.part, r.parts = p, p.Parts()
 	}
+	r.hinter, _ = st.sink.(Hinter)
 	return r
 }
 

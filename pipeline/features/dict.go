@@ -1,6 +1,9 @@
 package features
 
-import "strings"
+import (
+	"strings"
+	"sync/atomic"
+)
 
 // custDict maps the customer ids of one shard to dense local rows, in
 // first-seen order.
@@ -104,7 +107,9 @@ func (d *custDict) insert(h uint64, iv int64, sv string) (row int32, added bool)
 		}
 		n := d.n
 		d.n++
-		d.direct[x] = int32(n + 1)
+		// Atomic: the readers look rows up in the table as it fills
+		// (engine.HintOrders).
+		atomic.StoreInt32(&d.direct[x], int32(n+1))
 		return int32(n), true
 	}
 	i := h & d.mask

@@ -3,7 +3,9 @@ package features
 import (
 	"bytes"
 	"context"
+	"math"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -68,5 +70,77 @@ func TestIntegerIDs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHintedRows: with dense integer ids the readers look each row's
+// customer up while the shard is still adding customers (engine.HintOrders),
+// so some hints are stale. Over several blocks of ids whose customers keep
+// appearing, every worker count must give what a map computes row by row.
+func TestHintedRows(t *testing.T) {
+	const n, span = 5*extract.BlockRows + 123, 150_000
+	asOf := time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC)
+	ids, ts, amt := make([]int64, n), make([]int64, n), make([]float64, n)
+	type ref struct {
+		freq     int32
+		monetary float64
+		last     int64
+	}
+	want := map[int64]*ref{}
+	x := uint64(12345)
+	for i := range n {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		// Later rows reach further into the id range, so new customers
+		// turn up in every block.
+		ids[i] = 1000 + int64(x%uint64(span*(i+1)/n+1))
+		ts[i] = asOf.Unix() - int64(x>>40)%(700*86400)
+		amt[i] = float64(x>>20%10000) / 100
+		r := want[ids[i]]
+		if r == nil {
+			r = &ref{last: math.MinInt64}
+			want[ids[i]] = r
+		}
+		r.freq++
+		r.monetary += amt[i]
+		r.last = max(r.last, ts[i])
+	}
+	var buf bytes.Buffer
+	err := tables.WriteParquet(&buf, []tables.OutColumn{
+		{Name: "cid", Type: tables.OutInt64, I64: ids},
+		{Name: "ts", Type: tables.OutInt64, I64: ts},
+		{Name: "amt", Type: tables.OutDouble, F64: amt},
+	}, tables.WriteOptions{RowsPerGroup: 2 * extract.BlockRows})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := objstore.NewMem()
+	if err := b.Upload(context.Background(), "o/p.parquet", &buf); err != nil {
+		t.Fatal(err)
+	}
+	spec := extract.Spec{AsOf: asOf, Orders: extract.Table{Bucket: b, Prefix: "o",
+		Columns: map[string]string{"customer_id": "cid", "order_ts": "ts:epoch_s", "amount": "amt"}}}
+	for _, w := range []int{1, 2, 3, 4} {
+		ds, set, err := Run(context.Background(), spec, Options{Workers: w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds.IDs) != len(want) {
+			t.Fatalf("%d workers: %d customers, want %d", w, len(ds.IDs), len(want))
+		}
+		beh := set.Behaviour
+		for g, s := range ds.IDs {
+			id, _ := strconv.ParseInt(s, 10, 64)
+			r := want[id]
+			if r == nil {
+				t.Fatalf("%d workers: customer %s not in the input", w, s)
+			}
+			rec := int32((asOf.Unix() - r.last + 86399) / 86400)
+			if beh.Frequency[g] != r.freq || beh.Monetary[g] != r.monetary || beh.RecencyDays[g] != rec {
+				t.Fatalf("%d workers: customer %s: frequency %d monetary %v recency %d, want %+v (recency %d)",
+					w, s, beh.Frequency[g], beh.Monetary[g], beh.RecencyDays[g], r, rec)
+			}
+		}
 	}
 }

@@ -33,11 +33,12 @@ type shard struct {
 	lo, hi int64
 	n      int // customers
 
-	rec  paged[uint64] // order record, see the rXxx word offsets
-	idx  []int32       // scratch: a block's rows of this shard
-	rows []int32       // scratch: their customers' rows
-	nW   int
-	wins []int32 // window lengths in days, ascending
+	rec   paged[uint64] // order record, see the rXxx word offsets
+	idx   []int32       // scratch: a block's rows of this shard
+	rows  []int32       // scratch: their customers' rows
+	ident []int32       // 0, 1, 2, …: idx of a whole clean block
+	nW    int
+	wins  []int32 // window lengths in days, ascending
 	// rep is the offset of the repeat words (rFirstDay…), 0 without them;
 	// bits0 that of the bitmap.
 	rep, bits0 int
@@ -266,27 +267,24 @@ func (s *shard) orders(b *extract.OrderBlock) {
 	s.idx, s.rows = s.idx[:0], s.rows[:0]
 	all := s.of == 1
 	d := s.dict
+	hinted := false
 	if d.direct != nil && all && !slices.Contains(b.Drop, true) {
 		// Directly addressed ids, one shard, no duplicates: the common
 		// case of a clean integer-keyed table, without the general
 		// path's branches.
 		ids, lo, direct := b.Int, d.lo, d.direct
-		for i, id := range ids {
-			if i+16 < len(ids) {
-				// The direct table is a few MiB: its entries miss the cache too.
-				if x := uint64(ids[i+16] - lo); x < uint64(len(direct)) {
-					prefetchLine(unsafe.Pointer(&direct[x]))
+		if len(b.Hint) == len(ids) {
+			// The readers looked the rows up (engine.HintOrders);
+			// only customers new since then are left.
+			s.rows = append(s.rows, b.Hint...)
+			for i, row := range s.rows {
+				if row < 0 {
+					s.rows[i] = int32(s.add(&b.Keys, i))
 				}
 			}
-			row := int32(-1)
-			if x := uint64(id - lo); x < uint64(len(direct)) {
-				row = direct[x] - 1
-			}
-			if row < 0 {
-				row = int32(s.add(&b.Keys, i))
-			}
-			s.idx = append(s.idx, int32(i))
-			s.rows = append(s.rows, row)
+			hinted = true
+		} else {
+			s.directRows(b, ids, lo, direct)
 		}
 	} else if b.Parts != nil {
 		mine := b.Parts[s.id]
@@ -316,6 +314,10 @@ func (s *shard) orders(b *extract.OrderBlock) {
 			s.rows = append(s.rows, int32(s.add(&b.Keys, i)))
 		}
 	}
+	idx := s.idx
+	if hinted {
+		idx = s.identity(len(s.rows))
+	}
 	asOf := s.info.AsOfDay
 	nW := s.nW
 	maxW := int32(0)
@@ -331,9 +333,9 @@ func (s *shard) orders(b *extract.OrderBlock) {
 	if rep > 0 {
 		always |= uint64(1)<<(rep*8/64) | uint64(1)<<((rep+nRepeat-1)*8/64)
 	}
-	for j, i := range s.idx {
+	for j, i := range idx {
 		if j+ahead < len(s.rows) {
-			i2 := s.idx[j+ahead]
+			i2 := idx[j+ahead]
 			k := asOf - b.Day[i2]
 			lines := always
 			if k < maxW {
@@ -398,6 +400,36 @@ func (s *shard) orders(b *extract.OrderBlock) {
 			s.chn.at(row)[c]++
 		}
 	}
+}
+
+// directRows lists a clean block's rows and their customers' rows through
+// the direct table.
+func (s *shard) directRows(b *extract.OrderBlock, ids []int64, lo int64, direct []int32) {
+	for i, id := range ids {
+		if i+16 < len(ids) {
+			// The direct table is a few MiB: its entries miss the cache too.
+			if x := uint64(ids[i+16] - lo); x < uint64(len(direct)) {
+				prefetchLine(unsafe.Pointer(&direct[x]))
+			}
+		}
+		row := int32(-1)
+		if x := uint64(id - lo); x < uint64(len(direct)) {
+			row = direct[x] - 1
+		}
+		if row < 0 {
+			row = int32(s.add(&b.Keys, i))
+		}
+		s.idx = append(s.idx, int32(i))
+		s.rows = append(s.rows, row)
+	}
+}
+
+// identity returns 0, 1, …, n-1, kept between blocks.
+func (s *shard) identity(n int) []int32 {
+	for len(s.ident) < n {
+		s.ident = append(s.ident, int32(len(s.ident)))
+	}
+	return s.ident[:n]
 }
 
 // repeat adds a purchase of amt on day to a customer's repeat words w.
