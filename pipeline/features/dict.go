@@ -3,6 +3,7 @@ package features
 import (
 	"strings"
 	"sync/atomic"
+	"unsafe"
 )
 
 // custDict maps the customer ids of one shard to dense local rows, in
@@ -99,6 +100,28 @@ func (d *custDict) row(h uint64, iv int64, sv string) int32 {
 	}
 }
 
+// directRows appends the row of each id to rows: -1 for one the direct
+// table does not hold, yet or at all. The loads are atomic because the
+// readers call it while the shard's goroutine fills the table
+// (engine.HintOrders).
+func (d *custDict) directRows(ids []int64, rows []int32) []int32 {
+	direct, lo := d.direct, d.lo
+	for i, id := range ids {
+		if i+16 < len(ids) {
+			// The table is a few MiB: its entries miss the cache too.
+			if x := uint64(ids[i+16] - lo); x < uint64(len(direct)) {
+				prefetchLine(unsafe.Pointer(&direct[x]))
+			}
+		}
+		row := int32(-1)
+		if x := uint64(id - lo); x < uint64(len(direct)) {
+			row = atomic.LoadInt32(&direct[x]) - 1
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
 // insert returns the row of the id, adding it if new; added says so.
 func (d *custDict) insert(h uint64, iv int64, sv string) (row int32, added bool) {
 	if x := uint64(iv - d.lo); x < uint64(len(d.direct)) {
@@ -108,7 +131,7 @@ func (d *custDict) insert(h uint64, iv int64, sv string) (row int32, added bool)
 		n := d.n
 		d.n++
 		// Atomic: the readers look rows up in the table as it fills
-		// (engine.HintOrders).
+		// (directRows).
 		atomic.StoreInt32(&d.direct[x], int32(n+1))
 		return int32(n), true
 	}

@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/strata-oss/strata/pipeline/extract"
 )
@@ -144,26 +143,10 @@ func (e *engine) HintOrders(b *extract.OrderBlock) {
 		b.Hint = b.Hint[:0]
 		return
 	}
-	d := e.shards[0].dict
-	direct, lo := d.direct, d.lo
-	if cap(b.Hint) < b.N {
-		b.Hint = make([]int32, b.N, extract.BlockRows)
+	if b.Hint == nil {
+		b.Hint = make([]int32, 0, extract.BlockRows)
 	}
-	hint := b.Hint[:b.N]
-	ids := b.Int[:b.N]
-	for i, id := range ids {
-		if i+16 < len(ids) {
-			if x := uint64(ids[i+16] - lo); x < uint64(len(direct)) {
-				prefetchLine(unsafe.Pointer(&direct[x]))
-			}
-		}
-		row := int32(-1)
-		if x := uint64(id - lo); x < uint64(len(direct)) {
-			row = atomic.LoadInt32(&direct[x]) - 1
-		}
-		hint[i] = row
-	}
-	b.Hint = hint
+	b.Hint = e.shards[0].dict.directRows(b.Int[:b.N], b.Hint[:0])
 }
 
 func (e *engine) send(blk any, rel func()) error {

@@ -267,24 +267,22 @@ func (s *shard) orders(b *extract.OrderBlock) {
 	s.idx, s.rows = s.idx[:0], s.rows[:0]
 	all := s.of == 1
 	d := s.dict
-	hinted := false
-	if d.direct != nil && all && !slices.Contains(b.Drop, true) {
+	clean := d.direct != nil && all && !slices.Contains(b.Drop, true)
+	if clean {
 		// Directly addressed ids, one shard, no duplicates: the common
 		// case of a clean integer-keyed table, without the general
-		// path's branches.
-		ids, lo, direct := b.Int, d.lo, d.direct
-		if len(b.Hint) == len(ids) {
-			// The readers looked the rows up (engine.HintOrders);
-			// only customers new since then are left.
+		// path's branches. The readers have usually looked the rows up
+		// already (engine.HintOrders); only customers new since then
+		// are left.
+		if len(b.Hint) == len(b.Int) {
 			s.rows = append(s.rows, b.Hint...)
-			for i, row := range s.rows {
-				if row < 0 {
-					s.rows[i] = int32(s.add(&b.Keys, i))
-				}
-			}
-			hinted = true
 		} else {
-			s.directRows(b, ids, lo, direct)
+			s.rows = d.directRows(b.Int, s.rows)
+		}
+		for i, row := range s.rows {
+			if row < 0 {
+				s.rows[i] = int32(s.add(&b.Keys, i))
+			}
 		}
 	} else if b.Parts != nil {
 		mine := b.Parts[s.id]
@@ -315,7 +313,7 @@ func (s *shard) orders(b *extract.OrderBlock) {
 		}
 	}
 	idx := s.idx
-	if hinted {
+	if clean {
 		idx = s.identity(len(s.rows))
 	}
 	asOf := s.info.AsOfDay
@@ -399,28 +397,6 @@ func (s *shard) orders(b *extract.OrderBlock) {
 			}
 			s.chn.at(row)[c]++
 		}
-	}
-}
-
-// directRows lists a clean block's rows and their customers' rows through
-// the direct table.
-func (s *shard) directRows(b *extract.OrderBlock, ids []int64, lo int64, direct []int32) {
-	for i, id := range ids {
-		if i+16 < len(ids) {
-			// The direct table is a few MiB: its entries miss the cache too.
-			if x := uint64(ids[i+16] - lo); x < uint64(len(direct)) {
-				prefetchLine(unsafe.Pointer(&direct[x]))
-			}
-		}
-		row := int32(-1)
-		if x := uint64(id - lo); x < uint64(len(direct)) {
-			row = direct[x] - 1
-		}
-		if row < 0 {
-			row = int32(s.add(&b.Keys, i))
-		}
-		s.idx = append(s.idx, int32(i))
-		s.rows = append(s.rows, row)
 	}
 }
 
