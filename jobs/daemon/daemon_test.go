@@ -278,24 +278,24 @@ func TestDaemonScheduleAndBackfill(t *testing.T) {
 	}
 }
 
-// TestTwoDaemonsOneBucket: two daemons on one bucket for 16 ticks of a 2 s
+// TestTwoDaemonsOneBucket: two daemons on one bucket for 10 ticks of a 4 s
 // schedule, each tick standing for one date: every date is
 // processed exactly once, by one daemon or the other.
 func TestTwoDaemonsOneBucket(t *testing.T) {
 	if testing.Short() {
-		t.Skip("32 s of ticks")
+		t.Skip("40 s of ticks")
 	}
 	cfg, srv, in, _ := s3Shop(t)
-	// Ticks every 2 s: under the race detector on 2 cores a run can take
-	// over a second, and a daemon busy at a tick skips it (singleton
-	// mode); with both busy a date would be lost to the test's clock, not
-	// to a bug. Tick n (2 s steps since t0) processes date base+n: both
-	// daemons derive the same date from the same tick.
-	cfg.Schedule.Cron = "*/2 * * * * *"
-	t0 := time.Now().Truncate(2 * time.Second)
+	// Ticks every 4 s: under the race detector on 2 cores a run can take
+	// over two seconds on a slow day, and a daemon busy at a tick skips it
+	// (singleton mode); with both busy a date would be lost to the test's
+	// clock, not to a bug. Tick n (4 s steps since t0) processes date
+	// base+n: both daemons derive the same date from the same tick.
+	cfg.Schedule.Cron = "*/4 * * * * *"
+	t0 := time.Now().Truncate(4 * time.Second)
 	base := shoptest.Date(t, "2025-05-01")
 	asOfFor := func(fired time.Time) time.Time {
-		return base.AddDate(0, 0, int((fired.Unix()-t0.Unix())/2))
+		return base.AddDate(0, 0, int((fired.Unix()-t0.Unix())/4))
 	}
 	var mu sync.Mutex
 	seen := map[string]map[string]ledger.Status{} // date → daemon → last status
@@ -313,7 +313,7 @@ func TestTwoDaemonsOneBucket(t *testing.T) {
 				mu.Unlock()
 			}}})
 	}
-	const ticks = 16
+	const ticks = 10
 	waitFor(t, 90*time.Second, fmt.Sprintf("%d dates", ticks), func() bool {
 		mu.Lock()
 		defer mu.Unlock()
