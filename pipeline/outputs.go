@@ -325,7 +325,8 @@ func columnNames(cols []tables.OutColumn) []string {
 
 // writeOptions are the Parquet writer's settings of cfg.
 func writeOptions(cfg *config.Config) tables.WriteOptions {
-	return tables.WriteOptions{Workers: cfg.Workers, Compression: cfg.Output.Compression}
+	return tables.WriteOptions{Workers: cfg.Workers, Compression: cfg.Output.Compression,
+		PlainIntegers: cfg.Output.IntegerEncoding == "plain"}
 }
 
 func writeTable(ctx context.Context, pub *publish.Publisher, wo tables.WriteOptions, part int, name string, cols []tables.OutColumn, meta map[string]string) error {

@@ -61,3 +61,61 @@ func TestOutputCompression(t *testing.T) {
 		}
 	}
 }
+
+// output.integer_encoding: by default the segments table's timestamps,
+// which do not repeat, are written as deltas; plain writes no delta-encoded
+// column in any table, for readers that predate the encoding. The values
+// read back are the same.
+func TestOutputIntegerEncoding(t *testing.T) {
+	in := shop(t, 300)
+	runs := map[string][][]string{}
+	for _, enc := range []string{"", "plain"} {
+		cfg := demoConfig(t, "")
+		cfg.Output.IntegerEncoding = enc
+		out := objstore.NewMem()
+		res := runOn(t, cfg, in, out, "2025-06-30")
+		deltas := map[string]bool{}
+		for table, tf := range res.Manifest.Tables {
+			for _, key := range tf.Keys {
+				if !strings.HasSuffix(key, ".parquet") {
+					continue
+				}
+				ra, size, err := out.ReaderAt(context.Background(), key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f, err := parquet.OpenFile(ra, size)
+				if err != nil {
+					t.Fatalf("%s: %v", key, err)
+				}
+				for _, rg := range f.Metadata().RowGroups {
+					for _, cc := range rg.Columns {
+						for _, e := range cc.MetaData.Encoding {
+							if e == format.DeltaBinaryPacked {
+								deltas[table+"."+strings.Join(cc.MetaData.PathInSchema, ".")] = true
+							}
+						}
+					}
+				}
+			}
+		}
+		switch enc {
+		case "":
+			for _, c := range []string{"segments.first_order_at", "segments.last_order_at"} {
+				if !deltas[c] {
+					t.Errorf("default encoding: %s is not delta-encoded (delta columns: %v)", c, deltas)
+				}
+			}
+		case "plain":
+			if len(deltas) > 0 {
+				t.Errorf("plain: delta-encoded columns %v", deltas)
+			}
+		}
+		runs[enc] = columns(t, out, &res.Manifest, "segments", "customer_id", "first_order_at", "last_order_at", "frequency", "recency_days")
+	}
+	for c := range runs[""] {
+		if got, want := strings.Join(runs["plain"][c], ","), strings.Join(runs[""][c], ","); got != want || want == "" {
+			t.Errorf("segments column %d: plain %q, delta %q", c, got, want)
+		}
+	}
+}

@@ -53,6 +53,7 @@ func TestParseProblems(t *testing.T) {
 		{"bad gate", valid + "quality:\n  max_bad_fraction: 1.5\n", []string{"quality.max_bad_fraction (line 11): must be between 0 and 1"}},
 		{"bad location scheme", strings.Replace(valid, "/data/out", "gs://bucket/x", 1), []string{"output.location (line 9): unsupported location"}},
 		{"bad compression", valid + "  compression: lz4\n", []string{`output.compression (line 10): must be one of zstd, snappy, uncompressed, not "lz4"`}},
+		{"bad integer encoding", valid + "  integer_encoding: rle\n", []string{`output.integer_encoding (line 10): must be one of delta, plain, not "rle"`}},
 		{"grid gap", valid + "rfm:\n  segments:\n    - {name: All, r: [1, 5], f: [1, 4]}\n",
 			[]string{"cell R=1 F=5 has no segment", "cell R=5 F=5 has no segment"}},
 		{"grid overlap", valid + "rfm:\n  segments:\n    - {name: A, r: [1, 5], f: [1, 5]}\n    - {name: B, r: [5, 5], f: [5, 5]}\n",
@@ -169,6 +170,8 @@ func TestHashCoversMeaningOnly(t *testing.T) {
 		{"no_dropout fail", valid + "clv: {no_dropout: fail}\n", false},
 		{"default compression spelled out", valid + "  compression: zstd\n", true},
 		{"snappy", valid + "  compression: snappy\n", false},
+		{"default integer encoding spelled out", valid + "  integer_encoding: delta\n", true},
+		{"plain integers", valid + "  integer_encoding: plain\n", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -246,6 +246,9 @@ func (c *Config) validate(root *yaml.Node, probs *Problems) {
 	if v := c.Output.Compression; v != "" && !slices.Contains(Compressions, v) {
 		add("output.compression", "must be one of %s, not %q", strings.Join(Compressions, ", "), v)
 	}
+	if v := c.Output.IntegerEncoding; v != "" && !slices.Contains(IntegerEncodings, v) {
+		add("output.integer_encoding", "must be one of %s, not %q", strings.Join(IntegerEncodings, ", "), v)
+	}
 	if e := c.Storage.S3.Endpoint; e != "" {
 		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("storage.s3.endpoint", "must be an http:// or https:// URL, got %q", e)

@@ -3,6 +3,7 @@ package tables
 import (
 	"fmt"
 	"io"
+	"math/bits"
 	"reflect"
 	"runtime"
 	"sort"
@@ -59,41 +60,42 @@ func (c *OutColumn) Len() int {
 	return 0
 }
 
-func (c *OutColumn) node() parquet.Node {
+// node is the column's Parquet type and encoding, for row groups of
+// groupRows rows.
+func (c *OutColumn) node(groupRows int, plainIntegers bool) parquet.Node {
 	var n parquet.Node
 	switch c.Type {
 	case OutString:
 		n = parquet.String()
-		if c.fewDistinct() {
-			n = parquet.Encoded(n, &parquet.RLEDictionary)
-		}
 	case OutInt32:
 		n = parquet.Leaf(parquet.Int32Type)
-		if c.fewDistinct() {
-			n = parquet.Encoded(n, &parquet.RLEDictionary)
-		}
 	case OutInt64:
 		n = parquet.Leaf(parquet.Int64Type)
-		if c.fewDistinct() {
-			n = parquet.Encoded(n, &parquet.RLEDictionary)
-		}
 	case OutDouble:
 		n = parquet.Leaf(parquet.DoubleType)
-		if c.fewDistinct() {
-			n = parquet.Encoded(n, &parquet.RLEDictionary)
-		}
 	case OutBool:
 		n = parquet.Leaf(parquet.BooleanType)
 	case OutDate:
 		n = parquet.Date()
-		if c.fewDistinct() {
-			n = parquet.Encoded(n, &parquet.RLEDictionary)
-		}
 	case OutTimestamp:
 		n = parquet.TimestampAdjusted(parquet.Microsecond, true)
-		if c.fewDistinct() {
-			n = parquet.Encoded(n, &parquet.RLEDictionary)
-		}
+	}
+	switch {
+	case c.Type == OutBool:
+	case c.repeats(groupRows):
+		n = parquet.Encoded(n, &parquet.RLEDictionary)
+	case c.Type != OutString && c.Type != OutDouble && !plainIntegers:
+		// Integers whose values do not repeat (timestamps above all)
+		// are written as deltas, DELTA_BINARY_PACKED: each run of 32
+		// differences bit-packed at the width of its range. PLAIN, zstd
+		// hunts for matches in their low bytes slowly and keeps ~85% of
+		// them (first_order_at at 1M customers: 80 ms a column, one
+		// core); as deltas they take ~75% before compression, which then
+		// finds nothing more, in an eighth of the time. The encoding has
+		// been in the format since parquet-format 2.0 (2013) and DuckDB,
+		// Arrow, Trino and parquet-mr read it; Spark's vectorized reader
+		// learnt it only in 3.3, hence WriteOptions.PlainIntegers.
+		n = parquet.Encoded(n, &parquet.DeltaBinaryPacked)
 	}
 	if c.Optional {
 		return parquet.Optional(n)
@@ -101,41 +103,119 @@ func (c *OutColumn) node() parquet.Node {
 	return parquet.Required(n)
 }
 
-// fewDistinct reports whether a column repeats its values enough for a
+// repeats reports whether a column repeats its values enough for a
 // dictionary to pay: segment and channel names, RFM scores and quintiles,
 // cluster ids, day counts, the as-of date, and model outputs that take few
-// values (P(alive) is 1 for everyone when no one dropped out). Their pages
-// then hold small indexes rather than the values, which makes the column
-// several times smaller and cheaper to compress (an RFM quintile: 3 bits a
-// row instead of 32 for zstd to work through), and lets readers decode
-// each string once. The guess is made on a sample spread over the whole
-// column, so it costs little and depends on the values only. A wrong
-// guess costs little too: the dictionary is per row group, so at worst it
-// holds each value of the group once.
-func (c *OutColumn) fewDistinct() bool {
+// values (P(alive) is 1 for everyone when no one dropped out; expected
+// purchases depend on three day counts only). Their pages then hold small
+// indexes rather than the values, which makes the column several times
+// smaller and cheaper to compress (an RFM quintile: 3 bits a row instead
+// of 32 for zstd to work through), and lets readers decode each string
+// once.
+//
+// A dictionary is per row group, so the test is per row group: the
+// non-null values of each must come back 8 times on average, that is the
+// distinct values of all groups added up are at most an eighth of the
+// non-null rows. Below that the dictionary page is most of the column and
+// saves little. Numbers are counted exactly (by bits, as parquet-go keys
+// them: -0 and 0, and NaNs with different payloads, are different
+// entries), and the count stops as soon as it passes the bound, so a
+// column of distinct values costs an eighth of a pass. Strings are judged
+// on a sample, which is cheaper than hashing them all and tells the two
+// kinds of string column we write apart (names and codes against ids).
+func (c *OutColumn) repeats(groupRows int) bool {
+	var null []bool
+	if c.Optional {
+		null = c.Null
+	}
 	switch c.Type {
 	case OutString:
-		return sampleFew(c, c.Str)
+		return sampleFew(null, c.Str)
 	case OutInt32, OutDate:
-		return sampleFew(c, c.I32)
+		return fewPerGroup(null, unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(c.I32))), len(c.I32)), groupRows)
 	case OutInt64, OutTimestamp:
-		return sampleFew(c, c.I64)
+		return fewPerGroup(null, unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(c.I64))), len(c.I64)), groupRows)
 	case OutDouble:
-		// By bits, as parquet-go's dictionary keys them: -0 and 0, and
-		// NaNs with different payloads, are different entries, so the
-		// file keeps every value's exact bits.
-		return sampleFew(c, unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(c.F64))), len(c.F64)))
+		return fewPerGroup(null, unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(c.F64))), len(c.F64)), groupRows)
 	}
 	return false
 }
 
-func sampleFew[T comparable](c *OutColumn, v []T) bool {
+// fewPerGroup reports whether the distinct non-null values of v, counted
+// in each row group of groupRows rows and added up, are at most an eighth
+// of its non-null values (and there is at least one).
+func fewPerGroup[T uint32 | uint64](null []bool, v []T, groupRows int) bool {
+	rows := len(v)
+	if null != nil {
+		rows = 0
+		for _, isNull := range null[:len(v)] {
+			if !isNull {
+				rows++
+			}
+		}
+	}
+	budget := rows / 8
+	if budget == 0 {
+		return false
+	}
+	// An open-addressing set, emptied for each group, that doubles when
+	// half full: a column of a few values probes a few cache lines, one of
+	// many stops at the budget. 0 marks an empty slot; the value 0 has a
+	// flag of its own.
+	group := max(groupRows, 1)
+	set := make([]T, 64)
+	held, distinct := 0, 0
+	var zero bool
+	insert := func(x T) bool {
+		mask, shift := uint64(len(set)-1), 64-bits.TrailingZeros(uint(len(set)))
+		for h := (uint64(x) * 0x9e3779b97f4a7c15) >> shift; ; h = (h + 1) & mask {
+			switch set[h] {
+			case x:
+				return false
+			case 0:
+				set[h] = x
+				return true
+			}
+		}
+	}
+	for lo := 0; lo < len(v); lo += group {
+		clear(set)
+		held, zero = 0, false
+		for i, x := range v[lo:min(len(v), lo+group)] {
+			if null != nil && null[lo+i] {
+				continue
+			}
+			if x == 0 {
+				if zero {
+					continue
+				}
+				zero = true
+			} else if !insert(x) {
+				continue
+			} else if held++; 2*held > len(set) {
+				old := set
+				set = make([]T, 2*len(old))
+				for _, y := range old {
+					if y != 0 {
+						insert(y)
+					}
+				}
+			}
+			if distinct++; distinct > budget {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func sampleFew[T comparable](null []bool, v []T) bool {
 	const samples = 4096
 	step := max(1, len(v)/samples)
 	seen := make(map[T]struct{})
 	n := 0
 	for i := 0; i < len(v); i += step {
-		if c.Optional && c.Null != nil && c.Null[i] {
+		if null != nil && null[i] {
 			continue // not written, not in the dictionary
 		}
 		seen[v[i]] = struct{}{}
@@ -174,6 +254,11 @@ type WriteOptions struct {
 	// Compression is the codec: "zstd" (also ""), "snappy" or
 	// "uncompressed".
 	Compression string
+	// PlainIntegers writes integer, date and timestamp columns whose
+	// values do not repeat as PLAIN rather than DELTA_BINARY_PACKED, for
+	// readers that predate the delta encoding (Spark's vectorized reader
+	// before 3.3).
+	PlainIntegers bool
 }
 
 // codec returns the parquet-go codec of a WriteOptions.Compression. zstd
@@ -204,18 +289,18 @@ func WriteParquet(w io.Writer, cols []OutColumn, opt WriteOptions) error {
 		return err
 	}
 	n := cols[0].Len()
+	rows := opt.RowsPerGroup
+	if rows <= 0 {
+		rows = 131072
+	}
 	fields := make([]parquet.Field, len(cols))
 	for i := range cols {
 		if l := cols[i].Len(); l != n {
 			return fmt.Errorf("write parquet: column %s has %d rows, %s has %d", cols[i].Name, l, cols[0].Name, n)
 		}
-		fields[i] = namedField{Node: cols[i].node(), name: cols[i].Name}
+		fields[i] = namedField{Node: cols[i].node(rows, opt.PlainIntegers), name: cols[i].Name}
 	}
 	schema := parquet.NewSchema("strata", orderedGroup{Group: parquet.Group{}, fields: fields})
-	rows := opt.RowsPerGroup
-	if rows <= 0 {
-		rows = 131072
-	}
 	wopts := []parquet.WriterOption{
 		schema,
 		parquet.Compression(cc),

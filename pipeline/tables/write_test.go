@@ -117,6 +117,7 @@ func TestWriteParquetRoundTrip(t *testing.T) {
 		name        string
 		n, group, w int
 		null        func(n, group int) func(int) bool
+		plain       bool // WriteOptions.PlainIntegers
 	}{
 		{name: "zero rows", n: 0, group: 10},
 		{name: "one row", n: 1, group: 10},
@@ -127,6 +128,7 @@ func TestWriteParquetRoundTrip(t *testing.T) {
 		{name: "default groups", n: 131072 + writeChunk + 3, w: 2, null: nullsNear},
 		{name: "all null", n: writeChunk + 100, group: 5000, null: func(int, int) func(int) bool { return func(int) bool { return true } }},
 		{name: "no nulls", n: writeChunk + 100, group: 5000, null: func(int, int) func(int) bool { return func(int) bool { return false } }},
+		{name: "plain integers", n: 3*writeChunk + 5, group: 10_000, w: 2, null: nullsNear, plain: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			null := func(int) bool { return false }
@@ -136,10 +138,10 @@ func TestWriteParquetRoundTrip(t *testing.T) {
 			cols := roundTripTable(tc.n, null, false)
 			var buf bytes.Buffer
 			meta := map[string]string{"strata.table": "segments", "b": "2"}
-			if err := WriteParquet(&buf, cols, WriteOptions{RowsPerGroup: tc.group, Workers: tc.w, Metadata: meta}); err != nil {
+			if err := WriteParquet(&buf, cols, WriteOptions{RowsPerGroup: tc.group, Workers: tc.w, Metadata: meta, PlainIntegers: tc.plain}); err != nil {
 				t.Fatal(err)
 			}
-			checkParquet(t, buf.Bytes(), cols, cmpOr(tc.group, 131072), meta, format.Zstd)
+			checkParquet(t, buf.Bytes(), cols, cmpOr(tc.group, 131072), meta, format.Zstd, tc.plain)
 		})
 	}
 }
@@ -155,7 +157,7 @@ func TestWriteParquetCompression(t *testing.T) {
 		if err := WriteParquet(&buf, cols, WriteOptions{RowsPerGroup: group, Compression: name}); err != nil {
 			t.Fatalf("%q: %v", name, err)
 		}
-		checkParquet(t, buf.Bytes(), cols, group, nil, want)
+		checkParquet(t, buf.Bytes(), cols, group, nil, want, false)
 		sizes[name] = buf.Len()
 	}
 	if !(sizes["zstd"] < sizes["snappy"] && sizes["snappy"] < sizes["uncompressed"]) {
@@ -167,6 +169,10 @@ func TestWriteParquetCompression(t *testing.T) {
 	}
 }
 
+func isInteger(t OutType) bool {
+	return t == OutInt32 || t == OutInt64 || t == OutDate || t == OutTimestamp
+}
+
 func cmpOr(a, b int) int {
 	if a > 0 {
 		return a
@@ -176,7 +182,7 @@ func cmpOr(a, b int) int {
 
 // checkParquet reads data back with parquet-go's generic reader and checks
 // the schema, the layout and every value and null against cols.
-func checkParquet(t *testing.T, data []byte, cols []OutColumn, group int, meta map[string]string, codec format.CompressionCodec) {
+func checkParquet(t *testing.T, data []byte, cols []OutColumn, group int, meta map[string]string, codec format.CompressionCodec, plainIntegers bool) {
 	t.Helper()
 	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -220,9 +226,14 @@ func checkParquet(t *testing.T, data []byte, cols []OutColumn, group int, meta m
 		}
 		for c, cc := range f.Metadata().RowGroups[g].Columns {
 			md := cc.MetaData
-			dict := bytes.Contains([]byte(fmt.Sprint(md.Encoding)), []byte("RLE_DICTIONARY"))
-			if md.Codec != codec || dict != cols[c].fewDistinct() {
-				t.Errorf("row group %d column %s: codec %v, encodings %v", g, cols[c].Name, md.Codec, md.Encoding)
+			enc := fmt.Sprint(md.Encoding)
+			dict := strings.Contains(enc, "RLE_DICTIONARY")
+			delta := strings.Contains(enc, "DELTA_BINARY_PACKED")
+			wantDict := cols[c].repeats(group)
+			wantDelta := !wantDict && !plainIntegers && isInteger(cols[c].Type)
+			if md.Codec != codec || dict != wantDict || delta != wantDelta {
+				t.Errorf("row group %d column %s: codec %v, encodings %v; want dictionary %v, delta %v",
+					g, cols[c].Name, md.Codec, md.Encoding, wantDict, wantDelta)
 			}
 		}
 		rows := rg.Rows()
@@ -402,11 +413,11 @@ func checkDuckDB(t *testing.T, compression string) {
 	}
 }
 
-func TestFewDistinct(t *testing.T) {
+func TestRepeats(t *testing.T) {
 	cols := roundTripTable(50_000, nullsNear(50_000, 10_000), false)
 	for c := range cols {
-		if typ := cols[c].Type; typ != OutBool && cols[c].fewDistinct() != strings.HasPrefix(cols[c].Name, "few") {
-			t.Errorf("%s: dictionary %v", cols[c].Name, cols[c].fewDistinct())
+		if typ := cols[c].Type; typ != OutBool && cols[c].repeats(10_000) != strings.HasPrefix(cols[c].Name, "few") {
+			t.Errorf("%s: dictionary %v", cols[c].Name, cols[c].repeats(10_000))
 		}
 	}
 	for _, tc := range []struct {
@@ -421,8 +432,77 @@ func TestFewDistinct(t *testing.T) {
 		{[]string{"a", "b"}, []bool{true, true}, false}, // all null
 	} {
 		c := OutColumn{Type: OutString, Optional: tc.null != nil, Str: tc.str, Null: tc.null}
-		if got := c.fewDistinct(); got != tc.want {
+		if got := c.repeats(10); got != tc.want {
 			t.Errorf("%q nulls %v: %v, want %v", tc.str, tc.null, got, tc.want)
+		}
+	}
+}
+
+// TestFewPerGroup checks the exact count of the numeric columns against a
+// map per row group, at and around the bound (an eighth of the non-null
+// rows), with the values a set keyed on zero could get wrong: 0 itself,
+// -0 and 0, NaN payloads, and values that share a hash slot's high bits.
+func TestFewPerGroup(t *testing.T) {
+	naive := func(v []uint64, null []bool, group int) bool {
+		rows, distinct := 0, 0
+		for lo := 0; lo < len(v); lo += group {
+			seen := map[uint64]bool{}
+			for i := lo; i < min(lo+group, len(v)); i++ {
+				if null != nil && null[i] {
+					continue
+				}
+				rows++
+				seen[v[i]] = true
+			}
+			distinct += len(seen)
+		}
+		return rows > 0 && distinct*8 <= rows
+	}
+	r := uint64(42)
+	next := func() uint64 { r ^= r << 13; r ^= r >> 7; r ^= r << 17; return r }
+	specials := []uint64{0, math.Float64bits(math.Copysign(0, -1)), math.Float64bits(math.NaN()), 0x7ff8000000000bad, 1 << 63, 1}
+	for _, n := range []int{1, 7, 8, 9, 64, 1000, 10_000, 100_003} {
+		for _, group := range []int{1, 8, 100, 4096, 131072} {
+			for _, distinct := range []int{1, 2, n/8 - 1, n / 8, n/8 + 1, n / 4, n} {
+				if distinct < 1 {
+					continue
+				}
+				for _, withNulls := range []bool{false, true} {
+					// Values drawn from a pool of `distinct` values, the
+					// specials first; every 5th row null when asked.
+					pool := make([]uint64, distinct)
+					for i := range pool {
+						if i < len(specials) {
+							pool[i] = specials[i]
+						} else {
+							pool[i] = next() &^ 0xffff // equal low bits: the hash must use the high ones
+						}
+					}
+					v := make([]uint64, n)
+					var null []bool
+					if withNulls {
+						null = make([]bool, n)
+					}
+					for i := range v {
+						v[i] = pool[int(next()%uint64(distinct))]
+						if withNulls {
+							null[i] = i%5 == 2
+						}
+					}
+					if got, want := fewPerGroup(null, v, group), naive(v, null, group); got != want {
+						t.Errorf("n %d group %d pool %d nulls %v: %v, want %v", n, group, distinct, withNulls, got, want)
+					}
+					v32 := make([]uint32, n)
+					v64 := make([]uint64, n)
+					for i := range v {
+						v32[i] = uint32(v[i] >> 32)
+						v64[i] = uint64(v32[i])
+					}
+					if got, want := fewPerGroup(null, v32, group), naive(v64, null, group); got != want {
+						t.Errorf("uint32 n %d group %d pool %d nulls %v: %v, want %v", n, group, distinct, withNulls, got, want)
+					}
+				}
+			}
 		}
 	}
 }
