@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/strata-oss/strata/internal/memlimit"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/features"
@@ -113,6 +114,9 @@ func tableMeta(cfg *config.Config, opt Options) map[string]string {
 // customer (segments, audiences, recommendations, features) or per bad
 // row (quarantine), and adds up the part's aggregates.
 func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state, part int) (*customerPart, error) {
+	// What this allocates (the tables' columns, the writer's buffers) is
+	// live until the tables are written.
+	defer memlimit.Raise(100)()
 	cfg, opt, ds := st.cfg, st.opt, st.ds
 	meta := tableMeta(cfg, opt)
 	asOfDay := int32(features.DayNumber(ds.AsOf.UnixMicro(), ds.Location))

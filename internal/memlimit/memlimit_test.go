@@ -52,3 +52,28 @@ func TestApplySetsGCPercent(t *testing.T) {
 		t.Errorf("with GOGC=100: GC percent %d, want it left at 100", got)
 	}
 }
+
+// TestRaise: Raise lifts a lower target and restores it, leaves a higher
+// one or collection off alone, and does nothing when GOGC is set.
+func TestRaise(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	for _, tc := range []struct{ before, during int }{{50, 100}, {100, 100}, {200, 200}, {-1, -1}} {
+		debug.SetGCPercent(tc.before)
+		restore := Raise(100)
+		if got := debug.SetGCPercent(tc.during); got != tc.during {
+			t.Errorf("before %d: during %d, want %d", tc.before, got, tc.during)
+		}
+		restore()
+		if got := debug.SetGCPercent(tc.before); got != tc.before {
+			t.Errorf("before %d: restored to %d", tc.before, got)
+		}
+	}
+	t.Setenv("GOGC", "50")
+	debug.SetGCPercent(50)
+	restore := Raise(100)
+	if got := debug.SetGCPercent(50); got != 50 {
+		t.Errorf("with GOGC=50: during %d, want it left at 50", got)
+	}
+	restore()
+}
