@@ -76,19 +76,11 @@ func applyRFM(cfg *config.Config, b *features.Behaviour, breaks Breaks) (*rfmSco
 	}
 	n := b.N
 	s := &rfmScores{Rules: rules, Breaks: breaks, R: make([]int8, n), F: make([]int8, n), M: make([]int8, n)}
-	value := [3]func(i int) float64{
-		func(i int) float64 { return float64(b.RecencyDays[i]) },
-		func(i int) float64 { return float64(b.Frequency[i]) },
-		func(i int) float64 { return b.Monetary[i] },
-	}
-	for k, out := range [3][]int8{s.R, s.F, s.M} {
-		br := breaks[rfmNames[k]]
-		for i := 0; i < n; i++ {
-			if b.HasOrders[i] {
-				out[i] = rfm.ScoreByBreaks(value[k](i), br, rfmHigher[k])
-			}
-		}
-	}
+	var wg sync.WaitGroup
+	wg.Go(func() { rfm.ScoreAll(s.R, b.RecencyDays, b.HasOrders, breaks[rfmNames[0]], rfmHigher[0]) })
+	wg.Go(func() { rfm.ScoreAll(s.F, b.Frequency, b.HasOrders, breaks[rfmNames[1]], rfmHigher[1]) })
+	rfm.ScoreAll(s.M, b.Monetary, b.HasOrders, breaks[rfmNames[2]], rfmHigher[2])
+	wg.Wait()
 	s.Segments = append(rfm.Names(rules), rfm.NoPurchases)
 	// Each cell's segment looked up once. A byte per customer rather than
 	// the name: the publish stage's tallies index by it, and the names

@@ -3,6 +3,7 @@ package rfm
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -199,6 +200,61 @@ func TestScoreByBreaksReproducesQuintiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestScoreAllEqualsScoreByBreaks: ScoreAll gives each customer who
+// bought ScoreByBreaks' score and leaves the others as they were, for
+// breaks with and without NaN gaps, values beyond, between and on the
+// breaks, NaN and ±Inf values, both directions, float64 and int32.
+func TestScoreAllEqualsScoreByBreaks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	nan := math.NaN()
+	for _, breaks := range [][5]float64{
+		{1, 2, 3, 4, 5},
+		{-10, 0, 0.5, 7, 1e9},
+		{nan, 2, nan, 4, 5},
+		{1, nan, nan, nan, nan},
+		{nan, nan, nan, nan, nan},
+		{3, 3, 3, 4, 4},
+	} {
+		for _, higher := range []bool{true, false} {
+			bs := breaks
+			if !higher { // breaks fall when lower is better
+				slices.Reverse(bs[:])
+			}
+			f := make([]float64, 3000)
+			i32 := make([]int32, len(f))
+			has := make([]bool, len(f))
+			for i := range f {
+				switch k := rng.IntN(10); {
+				case k == 0:
+					f[i] = bs[rng.IntN(5)] // on a break (or NaN)
+				case k == 1:
+					f[i] = []float64{nan, math.Inf(1), math.Inf(-1)}[rng.IntN(3)]
+				default:
+					f[i] = rng.NormFloat64() * 6
+				}
+				i32[i] = int32(rng.IntN(13) - 3)
+				has[i] = rng.IntN(7) != 0
+			}
+			got, got32 := make([]int8, len(f)), make([]int8, len(f))
+			for i := range got {
+				got[i], got32[i] = -7, -7 // customers without orders keep this
+			}
+			ScoreAll(got, f, has, bs, higher)
+			ScoreAll(got32, i32, has, bs, higher)
+			for i := range f {
+				want, want32 := int8(-7), int8(-7)
+				if has[i] {
+					want, want32 = ScoreByBreaks(f[i], bs, higher), ScoreByBreaks(float64(i32[i]), bs, higher)
+				}
+				if got[i] != want || got32[i] != want32 {
+					t.Fatalf("breaks %v higher %v: value %v / %d: ScoreAll %d / %d, want %d / %d",
+						bs, higher, f[i], i32[i], got[i], got32[i], want, want32)
+				}
+			}
+		}
 	}
 }
 
