@@ -30,9 +30,19 @@ func BenchmarkQuintileBreaks(b *testing.B) {
 			sortedBreaks(slices.Clone(money), &br)
 		}
 	})
-	b.Run("recency/select", func(b *testing.B) {
+	b.Run("recency/count", func(b *testing.B) {
 		for range b.N {
 			QuintileBreaks(days, nil, false)
+		}
+	})
+	b.Run("recency/select", func(b *testing.B) {
+		vs := make([]float64, n)
+		for range b.N {
+			for i, d := range days {
+				vs[i] = -float64(d)
+			}
+			var br [5]float64
+			selectedBreaks(vs, &br)
 		}
 	})
 	b.Run("recency/sort", func(b *testing.B) {

@@ -192,6 +192,11 @@ func Quintiles(values []float64, scored []bool, higherIsBetter bool) (scores []i
 // statistics and a pass over the values instead of sorting them (at 5M
 // customers the three sorts were most of the RFM stage).
 func QuintileBreaks[T int32 | float64](values []T, scored []bool, higherIsBetter bool) (breaks [5]float64) {
+	if ints, ok := any(values).([]int32); ok {
+		if b, ok := countedBreaks(ints, scored, higherIsBetter); ok {
+			return b
+		}
+	}
 	vs := make([]float64, 0, len(values))
 	var hasNaN, negZero, posZero bool
 	for i, v := range values {
@@ -229,6 +234,58 @@ func QuintileBreaks[T int32 | float64](values []T, scored []bool, higherIsBetter
 		}
 	}
 	return breaks
+}
+
+// countedBreaks is QuintileBreaks for integers of a narrow range, as day
+// and order counts are: one pass counts each value, and the counts that
+// are not zero, in the order of the scores, are the runs of equal values
+// that sortedBreaks walks, with their lengths. No copy, no selection:
+// at 1M customers the recency and frequency breaks took ~45 ms each by
+// selection. It declines (false) when the values span more than a few
+// times their number, where the counts would be mostly empty.
+func countedBreaks(values []int32, scored []bool, higherIsBetter bool) (breaks [5]float64, ok bool) {
+	lo, hi, n := int32(math.MaxInt32), int32(math.MinInt32), 0
+	for i, v := range values {
+		if scored == nil || scored[i] {
+			lo, hi = min(lo, v), max(hi, v)
+			n++
+		}
+	}
+	for s := range breaks {
+		breaks[s] = nan()
+	}
+	if n == 0 {
+		return breaks, true
+	}
+	span := int64(hi) - int64(lo) + 1
+	if span > 4*int64(n)+1024 || span > 1<<24 {
+		return breaks, false
+	}
+	counts := make([]int32, span)
+	for i, v := range values {
+		if scored == nil || scored[i] {
+			counts[v-lo]++
+		}
+	}
+	start := 0
+	run := func(j int) {
+		if c := counts[j]; c > 0 {
+			if b := &breaks[(5*start)/n]; *b != *b {
+				*b = float64(lo + int32(j))
+			}
+			start += int(c)
+		}
+	}
+	if higherIsBetter {
+		for j := range counts {
+			run(j)
+		}
+	} else {
+		for j := len(counts) - 1; j >= 0; j-- {
+			run(j)
+		}
+	}
+	return breaks, true
 }
 
 // sortedBreaks sets breaks[q] to the first value of the first run of equal

@@ -298,7 +298,17 @@ func TestQuintileBreaksEqualQuintiles(t *testing.T) {
 			floats := make([]float64, n)
 			scored := make([]bool, n)
 			for i := range n {
-				ints[i] = int32(rng.IntN(6) * rng.IntN(4)) // heavily tied, zeros included
+				// Heavily tied, zeros included (counted); day counts
+				// over two years (counted); a wide spread with the
+				// extremes (selected).
+				switch (k + n) % 3 {
+				case 0:
+					ints[i] = int32(rng.IntN(6) * rng.IntN(4))
+				case 1:
+					ints[i] = int32(rng.IntN(731))
+				default:
+					ints[i] = []int32{math.MinInt32, math.MaxInt32, -7, 0, int32(rng.Uint32())}[rng.IntN(5)]
+				}
 				floats[i] = kind(i)
 				scored[i] = rng.IntN(5) > 0
 			}
