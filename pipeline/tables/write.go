@@ -405,10 +405,10 @@ func WriteParquet(w io.Writer, cols []OutColumn, opt WriteOptions) error {
 	return nil
 }
 
-// chooseFields are the columns' Parquet fields. Choosing an encoding reads the
-// whole of a column that repeats its values (tens of ms at 1M rows), and
-// none can be written before all are chosen, so the columns are shared
-// out among the workers.
+// chooseFields are the columns' Parquet fields. Choosing an encoding reads
+// a column's first row group (about a millisecond each at the default
+// group size), and no row can be written before every column's is chosen,
+// so the columns are shared out among the workers.
 func chooseFields(cols []OutColumn, ch encodingChoice, workers int) []parquet.Field {
 	fs := make([]parquet.Field, len(cols))
 	var next atomic.Int64
