@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/publish"
 )
 
 // output.compression reaches every published table, and changes what is
@@ -24,30 +26,11 @@ func TestOutputCompression(t *testing.T) {
 		cfg.Output.Compression = tc.compression
 		out := objstore.NewMem()
 		res := runOn(t, cfg, in, out, "2025-06-30")
-		parts := 0
-		for table, tf := range res.Manifest.Tables {
-			for _, key := range tf.Keys {
-				if !strings.HasSuffix(key, ".parquet") {
-					continue
-				}
-				ra, size, err := out.ReaderAt(context.Background(), key)
-				if err != nil {
-					t.Fatal(err)
-				}
-				f, err := parquet.OpenFile(ra, size)
-				if err != nil {
-					t.Fatalf("%s: %v", key, err)
-				}
-				for _, rg := range f.Metadata().RowGroups {
-					for _, cc := range rg.Columns {
-						if cc.MetaData.Codec != tc.codec {
-							t.Fatalf("%q: %s column %v is %v, want %v", tc.compression, table, cc.MetaData.PathInSchema, cc.MetaData.Codec, tc.codec)
-						}
-					}
-				}
-				parts++
+		parts := publishedChunks(t, out, &res.Manifest, func(table string, cc *format.ColumnChunk) {
+			if cc.MetaData.Codec != tc.codec {
+				t.Fatalf("%q: %s column %v is %v, want %v", tc.compression, table, cc.MetaData.PathInSchema, cc.MetaData.Codec, tc.codec)
 			}
-		}
+		})
 		if parts < 4 {
 			t.Fatalf("%q: %d Parquet parts published, want the segments, summary, quarantine, features and more", tc.compression, parts)
 		}
@@ -75,30 +58,11 @@ func TestOutputIntegerEncoding(t *testing.T) {
 		out := objstore.NewMem()
 		res := runOn(t, cfg, in, out, "2025-06-30")
 		deltas := map[string]bool{}
-		for table, tf := range res.Manifest.Tables {
-			for _, key := range tf.Keys {
-				if !strings.HasSuffix(key, ".parquet") {
-					continue
-				}
-				ra, size, err := out.ReaderAt(context.Background(), key)
-				if err != nil {
-					t.Fatal(err)
-				}
-				f, err := parquet.OpenFile(ra, size)
-				if err != nil {
-					t.Fatalf("%s: %v", key, err)
-				}
-				for _, rg := range f.Metadata().RowGroups {
-					for _, cc := range rg.Columns {
-						for _, e := range cc.MetaData.Encoding {
-							if e == format.DeltaBinaryPacked {
-								deltas[table+"."+strings.Join(cc.MetaData.PathInSchema, ".")] = true
-							}
-						}
-					}
-				}
+		publishedChunks(t, out, &res.Manifest, func(table string, cc *format.ColumnChunk) {
+			if slices.Contains(cc.MetaData.Encoding, format.DeltaBinaryPacked) {
+				deltas[table+"."+strings.Join(cc.MetaData.PathInSchema, ".")] = true
 			}
-		}
+		})
 		switch enc {
 		case "":
 			for _, c := range []string{"segments.first_order_at", "segments.last_order_at"} {
@@ -118,4 +82,33 @@ func TestOutputIntegerEncoding(t *testing.T) {
 			t.Errorf("segments column %d: plain %q, delta %q", c, got, want)
 		}
 	}
+}
+
+// publishedChunks calls fn with every column chunk of every Parquet part
+// of the run m describes, and returns the number of parts.
+func publishedChunks(t *testing.T, out objstore.Bucket, m *publish.Manifest, fn func(table string, cc *format.ColumnChunk)) int {
+	t.Helper()
+	parts := 0
+	for table, tf := range m.Tables {
+		for _, key := range tf.Keys {
+			if !strings.HasSuffix(key, ".parquet") {
+				continue
+			}
+			ra, size, err := out.ReaderAt(context.Background(), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := parquet.OpenFile(ra, size)
+			if err != nil {
+				t.Fatalf("%s: %v", key, err)
+			}
+			for _, rg := range f.Metadata().RowGroups {
+				for c := range rg.Columns {
+					fn(table, &rg.Columns[c])
+				}
+			}
+			parts++
+		}
+	}
+	return parts
 }
