@@ -136,11 +136,11 @@ func (f *filler) customer(g int) {
 	asOf := c.info.AsOfDay
 	rec := s.rec.at(row)
 	o := int32(uint32(rec[rCounts]))
-	refunds := int32(rec[rCounts] >> 32)
-	gross := f64(rec[rGross])
+	refunds, refundAmt := s.refunds(row)
+	gross := s.gross(rec)
 	firstTS, lastTS := int64(rec[rFirstTS]), int64(rec[rLastTS])
 	r.freq[g] = o
-	r.monetary[g] = gross - f64(rec[rRefundAmt])
+	r.monetary[g] = gross - refundAmt
 	if o == 0 {
 		r.noOrders[g] = true
 		r.firstOrder[g], r.lastOrder[g] = extract.NoTime, extract.NoTime
@@ -162,7 +162,7 @@ func (f *filler) customer(g int) {
 		r.calDays[g], r.calLast[g] = ds.nCut, ds.lastCut
 	}
 	if r.repeat != nil && o > 0 {
-		r.firstDay[g], r.repeat[g] = int32(rec[s.rep+rFirstDay]), f64(rec[s.rep+rRepeatSpend])
+		r.firstDay[g], r.repeat[g] = int32(rec[rCounts]>>32), f64(rec[rRepeatSpend])
 	}
 	if ds.n >= 2 {
 		r.gapMean[g], r.gapStd[g] = ds.gaps()
@@ -184,8 +184,8 @@ func (f *filler) customer(g int) {
 	}
 
 	for j := range s.nW {
-		r.winSpend[j][g] = f64(rec[rWindows+j])
-		r.winOrders[j][g] = int32(rec[rWindows+s.nW+j])
+		r.winSpend[j][g] = f64(rec[s.ws+j])
+		r.winOrders[j][g] = s.windowOrders(rec, j)
 	}
 
 	// A shard of a sharded run may have no level of a mix the fitted

@@ -15,13 +15,17 @@ import (
 // for any number of shards or workers.
 //
 // The order aggregates of a customer are one record of 64-bit words in a
-// paged arena, 64-byte aligned, so that an order row touches two or three
-// adjacent cache lines: the counts, sums and instants, the trailing
-// windows, the repeat spend (with Options.Repeat), and the bitmap of
-// purchase days. Nothing is kept per order, so memory grows with the
-// customers, not with their history. Optional aggregates
-// (categories, channels, engagement, attributes) live in their own paged
-// or flat slices and cost nothing when their column is absent.
+// paged arena, 64-byte aligned: the counts, instants and sums a purchase
+// always updates fill the first cache line, the trailing windows follow
+// with the most recent days of the bitmap of purchase days, then the rest
+// of the bitmap. A purchase then touches two cache lines, a few three
+// (see the rXxx offsets); each line a row touches is a miss in an arena
+// of hundreds of megabytes, and the misses are the engine's main cost.
+// Refunds are rare and keep their counts in an arena of their own. Nothing
+// is kept per order, so memory grows with the customers, not with their
+// history. Optional aggregates (categories, channels, engagement,
+// attributes) live in their own paged or flat slices and cost nothing when
+// their column is absent.
 type shard struct {
 	id, of int
 	opt    *Options
@@ -34,14 +38,15 @@ type shard struct {
 	n      int // customers
 
 	rec   paged[uint64] // order record, see the rXxx word offsets
+	ref   paged[uint64] // refunds and their amount (float64 bits), from the first refund on
 	idx   []int32       // scratch: a block's rows of this shard
 	rows  []int32       // scratch: their customers' rows
 	ident []int32       // 0, 1, 2, …: idx of a whole clean block
 	nW    int
 	wins  []int32 // window lengths in days, ascending
-	// rep is the offset of the repeat words (rFirstDay…), 0 without them;
-	// bits0 that of the bitmap.
-	rep, bits0 int
+	// Offsets in the record: ws of the windows' spend, wc of their order
+	// counts (two a word), bits0 of the bitmap.
+	ws, wc, bits0 int
 	// Distinct purchase days: bit k of the record's bitmap words is day
 	// asOfDay−k. Days older than the bitmap can reach go to old, so one
 	// stray ancient order cannot blow up every customer's record.
@@ -77,28 +82,34 @@ type shard struct {
 	events    int64
 }
 
-// Word offsets in an order record. Windows follow: nW spend words, then
-// nW order counts; then, with Options.Repeat, the repeat words; then the
-// bitmap.
+// Word offsets in an order record. Without Options.Repeat:
+//
+//	rCounts rFirstTS rLastTS rMaxOrder rGross ws…  wc…  bitmap…
+//
+// and with it (rRepeatSpend at the place of rGross):
+//
+//	rCounts rFirstTS rLastTS rMaxOrder rFirstDaySpend rRepeatSpend ws…  wc…  bitmap…
+//
+// ws holds one spend word a window, wc the windows' order counts, two 32-bit
+// counts a word; with the default windows (30, 90, 365 days) the first
+// line ends in the middle of them, and the second line holds the last and
+// the bitmap's newest days, so that an order inside the windows touches
+// the first two lines and an older one the first line and one bitmap word.
 const (
-	rCounts    = iota // purchases in the low 32 bits, refunds in the high 32
-	rFirstTS          // µs of the first purchase
-	rLastTS           // µs of the last purchase
-	rGross            // float64 bits: purchase amounts
-	rRefundAmt        // float64 bits: refund amounts (positive)
-	rMaxOrder         // float64 bits
-	rWindows
-)
+	// Purchases in the low 32 bits; with Options.Repeat, the day of the
+	// first purchase (int32) in the high 32.
+	rCounts   = iota
+	rFirstTS  // µs of the first purchase
+	rLastTS   // µs of the last purchase
+	rMaxOrder // float64 bits
+	rGross    // float64 bits: purchase amounts, without Options.Repeat
 
-// The repeat words, from shard.rep: the day of the first purchase, the
-// spend on that day, and the spend on later days. The first day can move
-// back when an earlier order turns up later in the input; its spend then
-// joins the repeat spend.
-const (
-	rFirstDay = iota // int32 day
-	rFirstDaySpend
-	rRepeatSpend
-	nRepeat
+	// With Options.Repeat the purchases are summed in two parts: the spend
+	// on the first purchase day, and the spend on later days. The first
+	// day can move back when an earlier order turns up later in the
+	// input; its spend then joins the repeat spend. The gross is their sum.
+	rFirstDaySpend = rGross
+	rRepeatSpend   = rGross + 1
 )
 
 // Attributes other than the categorical ones, for seenOther.
@@ -134,11 +145,12 @@ func newShard(id, of int, opt *Options, info extract.Info) *shard {
 	for _, w := range opt.WindowsDays {
 		s.wins = append(s.wins, int32(w))
 	}
-	s.bits0 = rWindows + 2*s.nW
+	s.ws = rGross + 1
 	if opt.Repeat {
-		s.rep = s.bits0
-		s.bits0 += nRepeat
+		s.ws = rRepeatSpend + 1
 	}
+	s.wc = s.ws + s.nW
+	s.bits0 = s.wc + (s.nW+1)/2
 	s.layout(1)
 	for _, t := range info.Tables {
 		switch t {
@@ -237,6 +249,9 @@ func (s *shard) grow() {
 	if s.chn.stride > 0 {
 		s.chn.ensure(s.n)
 	}
+	if s.ref.stride > 0 {
+		s.ref.ensure(s.n)
+	}
 	if s.hasCust {
 		s.known = append(s.known, false)
 		s.version = append(s.version, extract.NoTime)
@@ -334,17 +349,18 @@ func (s *shard) orders(b *extract.OrderBlock) {
 	// The lines an order row touches: the counts and sums, the windows it
 	// falls in, its day's bitmap word.
 	const ahead = 12
-	bits0, rep := s.bits0, s.rep
-	winLines := uint64(1)<<(rWindows*8/64) | uint64(1)<<((rWindows+2*nW-1)*8/64)
-	always := uint64(1)
-	if rep > 0 {
-		always |= uint64(1)<<(rep*8/64) | uint64(1)<<((rep+nRepeat-1)*8/64)
+	bits0, ws, wc, repeat := s.bits0, s.ws, s.wc, s.opt.Repeat
+	var winLines uint64
+	if nW > 0 {
+		for l := ws / 8; l <= (bits0-1)/8; l++ {
+			winLines |= 1 << l
+		}
 	}
 	for j, i := range idx {
 		if j+ahead < len(s.rows) {
 			i2 := idx[j+ahead]
 			k := asOf - b.Day[i2]
-			lines := always
+			lines := uint64(1)
 			if k < maxW {
 				lines |= winLines
 			}
@@ -355,23 +371,19 @@ func (s *shard) orders(b *extract.OrderBlock) {
 		}
 		row := int(s.rows[j])
 		r := s.rec.at(row)
-		_ = r[rWindows-1]
+		_ = r[rGross]
 		amt := b.Amount[i]
 		k := asOf - b.Day[i] // ≥ 0: the stream cut rows at the as-of day
 		if b.Refund[i] {
-			r[rCounts] += 1 << 32
-			r[rRefundAmt] = u64(f64(r[rRefundAmt]) - amt)
+			s.refund(row, amt)
 			if k < maxW {
 				for w := nW - 1; w >= 0 && k < s.wins[w]; w-- {
-					r[rWindows+w] = u64(f64(r[rWindows+w]) + amt)
+					r[ws+w] = u64(f64(r[ws+w]) + amt)
 				}
 			}
 			continue
 		}
 		ts, day := b.Time[i], b.Day[i]
-		if rep > 0 {
-			s.repeat(r[rep:rep+nRepeat:rep+nRepeat], uint32(r[rCounts]) == 0, day, amt)
-		}
 		if uint32(r[rCounts]) == 0 {
 			r[rFirstTS], r[rLastTS], r[rMaxOrder] = uint64(ts), uint64(ts), u64(amt)
 		} else {
@@ -379,12 +391,16 @@ func (s *shard) orders(b *extract.OrderBlock) {
 			r[rLastTS] = uint64(max(int64(r[rLastTS]), ts))
 			r[rMaxOrder] = u64(max(f64(r[rMaxOrder]), amt))
 		}
+		if repeat {
+			addRepeat(r, day, amt)
+		} else {
+			r[rGross] = u64(f64(r[rGross]) + amt)
+		}
 		r[rCounts]++
-		r[rGross] = u64(f64(r[rGross]) + amt)
 		if k < maxW {
 			for w := nW - 1; w >= 0 && k < s.wins[w]; w-- {
-				r[rWindows+w] = u64(f64(r[rWindows+w]) + amt)
-				r[rWindows+nW+w]++
+				r[ws+w] = u64(f64(r[ws+w]) + amt)
+				r[wc+w>>1] += 1 << (32 * (w & 1))
 			}
 		}
 		if int(k) < s.bw*64 {
@@ -417,23 +433,58 @@ func (s *shard) identity(n int) []int32 {
 	return s.ident[:n]
 }
 
-// repeat adds a purchase of amt on day to a customer's repeat words w.
-// The spend of the first day is kept apart until a purchase on an earlier
-// day shows it was a repeat day after all; it then joins the repeat spend
-// as one sum. Every sum adds in input order, so the result does not
-// depend on the workers.
-func (s *shard) repeat(w []uint64, first bool, day int32, amt float64) {
-	switch fd := int32(w[rFirstDay]); {
-	case first:
-		w[rFirstDay], w[rFirstDaySpend] = uint64(uint32(day)), u64(amt)
-	case day == fd:
-		w[rFirstDaySpend] = u64(f64(w[rFirstDaySpend]) + amt)
-	case day < fd:
-		w[rRepeatSpend] = u64(f64(w[rRepeatSpend]) + f64(w[rFirstDaySpend]))
-		w[rFirstDay], w[rFirstDaySpend] = uint64(uint32(day)), u64(amt)
-	default:
-		w[rRepeatSpend] = u64(f64(w[rRepeatSpend]) + amt)
+// addRepeat adds a purchase of amt on day to the repeat words of record r,
+// before the purchase is counted. The spend of the first day is kept
+// apart until a purchase on an earlier day shows it was a repeat day
+// after all; it then joins the repeat spend as one sum. Every sum adds in
+// input order, so the result does not depend on the workers.
+func addRepeat(r []uint64, day int32, amt float64) {
+	switch fd := int32(r[rCounts] >> 32); {
+	case uint32(r[rCounts]) != 0 && day == fd:
+		r[rFirstDaySpend] = u64(f64(r[rFirstDaySpend]) + amt)
+		return
+	case uint32(r[rCounts]) != 0 && day > fd:
+		r[rRepeatSpend] = u64(f64(r[rRepeatSpend]) + amt)
+		return
+	case uint32(r[rCounts]) != 0:
+		// An earlier day: the first day was a repeat day.
+		r[rRepeatSpend] = u64(f64(r[rRepeatSpend]) + f64(r[rFirstDaySpend]))
 	}
+	r[rCounts] = r[rCounts]&math.MaxUint32 | uint64(uint32(day))<<32
+	r[rFirstDaySpend] = u64(amt)
+}
+
+// gross is a record's purchase amount.
+func (s *shard) gross(r []uint64) float64 {
+	if s.opt.Repeat {
+		return f64(r[rFirstDaySpend]) + f64(r[rRepeatSpend])
+	}
+	return f64(r[rGross])
+}
+
+// refund counts a refund of amt (≤ 0) for row.
+func (s *shard) refund(row int, amt float64) {
+	if s.ref.stride == 0 {
+		s.ref.stride = 2
+		s.ref.ensure(s.n)
+	}
+	w := s.ref.at(row)
+	w[0]++
+	w[1] = u64(f64(w[1]) - amt)
+}
+
+// refunds returns row's refunds and their amount (positive).
+func (s *shard) refunds(row int) (n int32, amount float64) {
+	if s.ref.stride == 0 {
+		return 0, 0
+	}
+	w := s.ref.at(row)
+	return int32(w[0]), f64(w[1])
+}
+
+// windowOrders returns the order count of record r's window w.
+func (s *shard) windowOrders(r []uint64, w int) int32 {
+	return int32(uint32(r[s.wc+w>>1] >> (32 * (w & 1))))
 }
 
 // widen gives a level mix room for slot stride-1, for every customer.
