@@ -8,7 +8,8 @@ TEXT ·prefetchRecord(SB), NOSPLIT, $0-8
 	PREFETCHT0 128(AX)
 	RET
 
-// func prefetchLines(p unsafe.Pointer, lines uint64)
+// func prefetchLines(p unsafe.Pointer, lines uint64): into L2, see the Go
+// declaration.
 TEXT ·prefetchLines(SB), NOSPLIT, $0-16
 	MOVQ p+0(FP), AX
 	MOVQ lines+8(FP), BX
@@ -18,7 +19,7 @@ loop:
 	BSFQ BX, CX
 	MOVQ CX, DX
 	SHLQ $6, DX
-	PREFETCHT0 (AX)(DX*1)
+	PREFETCHT1 (AX)(DX*1)
 	BTRQ CX, BX
 	JMP loop
 done:

@@ -348,7 +348,7 @@ func (s *shard) orders(b *extract.OrderBlock) {
 	}
 	// The lines an order row touches: the counts and sums, the windows it
 	// falls in, its day's bitmap word.
-	const ahead = 12
+	const ahead = 16
 	bits0, ws, wc, repeat := s.bits0, s.ws, s.wc, s.opt.Repeat
 	var winLines uint64
 	if nW > 0 {
