@@ -100,7 +100,9 @@ type OrderBlock struct {
 	Category []int32
 	Channel  []int32
 	// Drop marks duplicates the coordinator found; the sink skips them.
-	Drop []bool
+	// Dropped counts them.
+	Drop    []bool
+	Dropped int
 	// Parts lists, when the sink is a Partitioner, the rows of each of
 	// its parts, ascending; nil otherwise.
 	Parts [][]int32
@@ -278,7 +280,7 @@ func (r *orderReader) get() *OrderBlock {
 	}
 	blk.resetBase(r.intIDs)
 	blk.Time, blk.Day, blk.Amount, blk.Refund = blk.Time[:0], blk.Day[:0], blk.Amount[:0], blk.Refund[:0]
-	blk.Category, blk.Channel, blk.Drop = blk.Category[:0], blk.Channel[:0], blk.Drop[:0]
+	blk.Category, blk.Channel, blk.Drop, blk.Dropped = blk.Category[:0], blk.Channel[:0], blk.Drop[:0], 0
 	blk.orderID, blk.oh, blk.srcRow = blk.orderID[:0], blk.oh[:0], blk.srcRow[:0]
 	return blk
 }

@@ -351,6 +351,7 @@ func (st *streamer) deliver(table string, ref blockRef) error {
 				st.ds.Quarantine.add(table, blk.object, blk.srcRow[i], ReasonDuplicateOrder, id, blk.dupDetail(i, id))
 			}
 		}
+		blk.Dropped = dups
 		if dups > 0 {
 			q.Duplicates[table] += int64(dups)
 		}

@@ -16,7 +16,8 @@ import (
 
 // TestIntegerIDs: integer customer ids stay integers (in numeric order),
 // whether their range lets the shards address them directly (dense ids)
-// or not (sparse ones), with timestamps given as epoch seconds.
+// or not (sparse ones), with timestamps given as epoch seconds; a
+// duplicate order is dropped either way.
 func TestIntegerIDs(t *testing.T) {
 	day := func(s string) int64 {
 		return time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC).Unix() - 86400*map[string]int64{"D": 0, "D-1": 1, "D-10": 10}[s]
@@ -25,16 +26,19 @@ func TestIntegerIDs(t *testing.T) {
 		name string
 		ids  []int64
 	}{
-		{"dense", []int64{9, 10, 100, 9, 10}},
-		{"sparse", []int64{9, 10, 1 << 40, 9, 10}},
-		{"negative", []int64{-5, 10, 100, -5, 10}},
+		{"dense", []int64{9, 10, 100, 9, 10, 9}},
+		{"sparse", []int64{9, 10, 1 << 40, 9, 10, 9}},
+		{"negative", []int64{-5, 10, 100, -5, 10, -5}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			err := tables.WriteParquet(&buf, []tables.OutColumn{
 				{Name: "cid", Type: tables.OutInt64, I64: c.ids},
-				{Name: "ts", Type: tables.OutInt64, I64: []int64{day("D-10"), day("D-1"), day("D"), day("D"), day("D") + 3600}},
-				{Name: "amt", Type: tables.OutDouble, F64: []float64{1, 2, 3, 4, 5}},
+				{Name: "ts", Type: tables.OutInt64, I64: []int64{day("D-10"), day("D-1"), day("D"), day("D"), day("D") + 3600, day("D-10")}},
+				{Name: "amt", Type: tables.OutDouble, F64: []float64{1, 2, 3, 4, 5, 1}},
+				// The last row repeats the first order: it is dropped, on
+				// every path (one shard addressing ids directly, or several).
+				{Name: "oid", Type: tables.OutInt64, I64: []int64{1, 2, 3, 4, 5, 1}},
 			}, tables.WriteOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -44,7 +48,7 @@ func TestIntegerIDs(t *testing.T) {
 				t.Fatal(err)
 			}
 			spec := extract.Spec{AsOf: time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC), Orders: extract.Table{Bucket: b, Prefix: "o",
-				Columns: map[string]string{"customer_id": "cid", "order_ts": "ts:epoch_s", "amount": "amt"}}}
+				Columns: map[string]string{"customer_id": "cid", "order_ts": "ts:epoch_s", "amount": "amt", "order_id": "oid"}}}
 			for _, w := range []int{1, 3} {
 				ds, set, err := Run(context.Background(), spec, Options{Workers: w})
 				if err != nil {
@@ -56,6 +60,9 @@ func TestIntegerIDs(t *testing.T) {
 					want[2] = "1099511627776"
 				case "negative":
 					want[0] = "-5"
+				}
+				if d := ds.Quality.Duplicates["orders"]; d != 1 {
+					t.Errorf("%d workers: %d duplicate orders, want 1", w, d)
 				}
 				if !ds.NumericIDs || !reflect.DeepEqual(ds.IDs, want) {
 					t.Fatalf("ids %v (numeric %v), want %v", ds.IDs, ds.NumericIDs, want)

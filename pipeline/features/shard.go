@@ -282,7 +282,10 @@ func (s *shard) orders(b *extract.OrderBlock) {
 	s.idx, s.rows = s.idx[:0], s.rows[:0]
 	all := s.of == 1
 	d := s.dict
-	clean := d.direct != nil && all && !slices.Contains(b.Drop, true)
+	if len(s.rec.pages) == 0 {
+		s.fitBitmap(b)
+	}
+	clean := d.direct != nil && all && b.Dropped == 0
 	if clean {
 		// Directly addressed ids, one shard, no duplicates: the common
 		// case of a clean integer-keyed table, without the general
@@ -422,6 +425,19 @@ func (s *shard) orders(b *extract.OrderBlock) {
 			}
 			s.chn.at(row)[c]++
 		}
+	}
+}
+
+// fitBitmap widens the bitmap, before the arena has a page, to the oldest
+// purchase day of the first order block: widening it later copies every
+// record, and tables mix their dates or start with the oldest.
+func (s *shard) fitBitmap(b *extract.OrderBlock) {
+	oldest := int32(0)
+	for _, d := range b.Day {
+		oldest = max(oldest, s.info.AsOfDay-d)
+	}
+	if need := min(int(oldest)/64+1, maxBitmapWords); need > s.bw {
+		s.layout(need)
 	}
 }
 
