@@ -162,7 +162,7 @@ func (f *filler) customer(g int) {
 		r.calDays[g], r.calLast[g] = ds.nCut, ds.lastCut
 	}
 	if r.repeat != nil && o > 0 {
-		r.firstDay[g], r.repeat[g] = int32(rec[rCounts]>>32), f64(rec[rRepeatSpend])
+		r.firstDay[g], r.repeat[g] = firstDay(rec), f64(rec[rRepeatSpend])
 	}
 	if ds.n >= 2 {
 		r.gapMean[g], r.gapStd[g] = ds.gaps()

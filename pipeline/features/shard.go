@@ -455,20 +455,25 @@ func (s *shard) identity(n int) []int32 {
 // after all; it then joins the repeat spend as one sum. Every sum adds in
 // input order, so the result does not depend on the workers.
 func addRepeat(r []uint64, day int32, amt float64) {
-	switch fd := int32(r[rCounts] >> 32); {
-	case uint32(r[rCounts]) != 0 && day == fd:
-		r[rFirstDaySpend] = u64(f64(r[rFirstDaySpend]) + amt)
-		return
-	case uint32(r[rCounts]) != 0 && day > fd:
-		r[rRepeatSpend] = u64(f64(r[rRepeatSpend]) + amt)
-		return
-	case uint32(r[rCounts]) != 0:
+	if uint32(r[rCounts]) != 0 {
+		switch fd := firstDay(r); {
+		case day == fd:
+			r[rFirstDaySpend] = u64(f64(r[rFirstDaySpend]) + amt)
+			return
+		case day > fd:
+			r[rRepeatSpend] = u64(f64(r[rRepeatSpend]) + amt)
+			return
+		}
 		// An earlier day: the first day was a repeat day.
 		r[rRepeatSpend] = u64(f64(r[rRepeatSpend]) + f64(r[rFirstDaySpend]))
 	}
 	r[rCounts] = r[rCounts]&math.MaxUint32 | uint64(uint32(day))<<32
 	r[rFirstDaySpend] = u64(amt)
 }
+
+// firstDay is the day of a customer's first purchase, kept in the high
+// half of the counts word with Options.Repeat (addRepeat).
+func firstDay(r []uint64) int32 { return int32(r[rCounts] >> 32) }
 
 // gross is a record's purchase amount.
 func (s *shard) gross(r []uint64) float64 {
