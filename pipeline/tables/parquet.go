@@ -841,7 +841,9 @@ func decodePage(page parquet.Page, src source, col *Column, row, np, n int, dc *
 		}
 	} else if !decodePlain(vals, src, col, row, nn, n) {
 		// An uncommon pairing of types: the boxed reader handles it,
-		// nulls included, so there is nothing to spread.
+		// nulls included, so there is nothing to spread. It leaves a
+		// null's value as it finds it, and Column.grow did not clear it.
+		col.clearRows(row, row+np)
 		return decodeBoxed(page, src, col, row, np, n)
 	}
 	if nn < np {

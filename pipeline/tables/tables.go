@@ -161,7 +161,8 @@ func (u TimeUnit) microsFloat(v float64) (int64, bool) {
 
 // Column holds one field's values for the rows of a batch. Exactly one of the
 // value slices is used, by Kind. Null and Bad are nil when no row is null or
-// bad; a bad cell is also null and keeps its raw text in BadRaw.
+// bad; a bad cell is also null and keeps its raw text in BadRaw. A null
+// row's value is the zero value of its kind.
 //
 // Strings read from Parquet share one allocation per page (or per
 // dictionary): keeping one alive keeps its page's bytes alive, so a consumer
@@ -221,18 +222,22 @@ func (c *Column) reset(kind Kind, n int) {
 // by page with the values actually decoded, not to the row count a footer
 // declares: a corrupt footer claiming 2^40 rows is found out at its first
 // page instead of allocating for all of them.
+//
+// The new values are not cleared: the caller writes every one of them
+// (decodePage does). Clearing them first was a pass over every decoded
+// value, 3% of a read's time on numbers that are overwritten at once.
 func (c *Column) grow(n, limit int) {
 	switch c.Kind {
 	case String:
-		c.Str = extend(c.Str, n, limit)
+		c.Str = extendRaw(c.Str, n, limit)
 	case Float:
-		c.F = extend(c.F, n, limit)
+		c.F = extendRaw(c.F, n, limit)
 	case Int, Time:
-		c.I = extend(c.I, n, limit)
+		c.I = extendRaw(c.I, n, limit)
 	case Bool:
-		c.B = extend(c.B, n, limit)
+		c.B = extendRaw(c.B, n, limit)
 	case StringList:
-		c.L = extend(c.L, n, limit)
+		c.L = extendRaw(c.L, n, limit)
 	}
 	if c.Null != nil {
 		c.nullBuf = extend(c.Null, n, limit)
@@ -245,6 +250,22 @@ func (c *Column) grow(n, limit int) {
 	if c.Codes != nil {
 		c.codesBuf = extend(c.Codes, n, limit)
 		c.Codes = c.codesBuf
+	}
+}
+
+// clearRows zeroes the values of rows [lo, hi).
+func (c *Column) clearRows(lo, hi int) {
+	switch c.Kind {
+	case String:
+		clear(c.Str[lo:hi])
+	case Float:
+		clear(c.F[lo:hi])
+	case Int, Time:
+		clear(c.I[lo:hi])
+	case Bool:
+		clear(c.B[lo:hi])
+	case StringList:
+		clear(c.L[lo:hi])
 	}
 }
 
@@ -385,6 +406,20 @@ func resize[T any](s []T, n int) []T {
 		return s
 	}
 	return make([]T, n, n+n/8)
+}
+
+// extendRaw is extend without clearing the new rows when s has room for
+// them: they hold whatever the buffer held before.
+func extendRaw[T any](s []T, n, limit int) []T {
+	if n <= len(s) {
+		return s
+	}
+	if cap(s) >= n {
+		return s[:n]
+	}
+	t := make([]T, n, max(n, min(2*cap(s), limit)))
+	copy(t, s)
+	return t
 }
 
 // extend returns s with length n (never less than it has), its first rows

@@ -286,3 +286,70 @@ func TestMicrosFloat(t *testing.T) {
 		t.Error("NaN accepted")
 	}
 }
+
+// nullRow has optional columns read through each decoding path: plain
+// values (spread over the nulls), dictionary codes, and text parsed as a
+// number (the boxed path).
+type nullRow struct {
+	ID    int64    `parquet:"id"`
+	Plain *float64 `parquet:"plain,optional"`
+	Dict  *float64 `parquet:"dict,dict,optional"`
+	Text  *string  `parquet:"text,optional"`
+	Epoch *int64   `parquet:"epoch,optional"`
+}
+
+// TestNullsAfterValuesAreZero: decode buffers are reused from one row
+// group to the next without being cleared first, so a null must be
+// written as zero by every path, or it would show the value the previous
+// group held in its row.
+func TestNullsAfterValuesAreZero(t *testing.T) {
+	const group = 64
+	var rows []nullRow
+	want := 0
+	for i := range 2 * group {
+		r := nullRow{ID: int64(i)}
+		if i >= group && i%3 == 0 {
+			want += 4
+		} else {
+			v, s, e := float64(i)+0.5, fmt.Sprint(i+1), int64(1.7e9+i)
+			r.Plain, r.Dict, r.Text, r.Epoch = &v, fp(float64(i%4)+1), &s, &e
+		}
+		rows = append(rows, r)
+	}
+	data := writeParquet(t, rows, parquet.MaxRowsPerRowGroup(group))
+	b := objstore.NewMem()
+	upload(t, b, "t/part-0.parquet", data)
+	src := &Source{Bucket: b, Prefix: "t/", Columns: map[string]string{"epoch": "epoch:epoch_s"}, Fields: []Field{
+		{Name: "id", Kind: Int, Required: true}, {Name: "plain", Kind: Float}, {Name: "dict", Kind: Float},
+		{Name: "text", Kind: Float}, {Name: "epoch", Kind: Time}}}
+	nulls := 0
+	err := src.Scan(context.Background(), func(bt *Batch) error {
+		for i := range bt.N {
+			id := bt.Cols[0].I[i]
+			for f := 1; f < len(bt.Cols); f++ {
+				c := &bt.Cols[f]
+				null := id >= group && id%3 == 0
+				if c.IsNull(i) != null {
+					return fmt.Errorf("row %d column %d: null %v, want %v", id, f, c.IsNull(i), null)
+				}
+				if !null {
+					continue
+				}
+				nulls++
+				if c.Kind == Float && c.F[i] != 0 {
+					return fmt.Errorf("row %d column %d: null holds %v, want 0", id, f, c.F[i])
+				}
+				if c.Kind == Time && c.I[i] != 0 {
+					return fmt.Errorf("row %d column %d: null holds %v, want 0", id, f, c.I[i])
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nulls != want {
+		t.Errorf("%d null cells checked, want %d", nulls, want)
+	}
+}
