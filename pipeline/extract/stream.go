@@ -7,6 +7,7 @@ import (
 	"math"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -227,6 +228,12 @@ func newPool(table string, workers int) *blockPool {
 type job struct {
 	u   tables.Unit
 	out chan blockRef
+	// first marks a table's first unit: its worker decodes it with
+	// every worker's share of the processors, and closes decoded when
+	// its first rows are out (or it failed), before the next unit is
+	// handed out.
+	first   bool
+	decoded chan struct{}
 }
 
 // table streams one table: a producer lists the units in order, workers
@@ -243,8 +250,24 @@ func (st *streamer) table(ctx context.Context, t namedTable) error {
 	g.Go(func() error {
 		defer close(order)
 		defer close(work)
+		// The first unit holds up the whole table: nothing is delivered
+		// until it is decoded, and a Parquet row group is decoded whole
+		// when its pages are large (DuckDB writes a 1M-row group's column
+		// as one page). So it is decoded a column per worker, and the
+		// next unit waits: two workers each on a group of their own had
+		// the first rows out after 54 ms of a 10M-row file's 600.
+		var prev *job
 		return src.Units(gctx, func(u tables.Unit) error {
-			j := &job{u: u, out: make(chan blockRef, 2)}
+			j := &job{u: u, out: make(chan blockRef, 2), first: prev == nil, decoded: make(chan struct{})}
+			if prev != nil && prev.first {
+				select {
+				case <-prev.decoded:
+				case <-gctx.Done():
+					u.Release()
+					return gctx.Err()
+				}
+			}
+			prev = j
 			select {
 			case order <- j:
 			case <-gctx.Done():
@@ -267,9 +290,16 @@ func (st *streamer) table(ctx context.Context, t namedTable) error {
 			for j := range work {
 				if gctx.Err() != nil {
 					j.u.Release()
+					close(j.decoded)
 					continue
 				}
+				batch.ColumnWorkers = 0
+				if j.first {
+					batch.ColumnWorkers = st.workers
+				}
+				decoded := sync.OnceFunc(func() { close(j.decoded) })
 				err := src.ReadUnit(gctx, j.u, batch, func(b *tables.Batch) error {
+					decoded()
 					return rd.read(b, func(blk blockRef) error {
 						select {
 						case j.out <- blk:
@@ -279,6 +309,7 @@ func (st *streamer) table(ctx context.Context, t namedTable) error {
 						}
 					})
 				})
+				decoded()
 				close(j.out)
 				if err != nil {
 					return err

@@ -61,6 +61,15 @@ func TestCorruptParquet(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), key) {
 				t.Fatalf("error %v, want one naming %s and containing %q", err, key, tc.want)
 			}
+			// The same with the columns of a row group decoded at once,
+			// as a table's first group is: panics in their goroutines
+			// are errors too.
+			if _, ierr := src.Inspect(context.Background()); ierr == nil {
+				err = scanUnits(context.Background(), src, 3, func(*Batch) error { return nil })
+				if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), key) {
+					t.Fatalf("column-parallel: error %v, want one naming %s and containing %q", err, key, tc.want)
+				}
+			}
 			if d, n := time.Since(start), heapAllocs()-before; d > time.Second || n > fuzzAllocBudget {
 				t.Errorf("took %v and %d MiB", d, n>>20)
 			}

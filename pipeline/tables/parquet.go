@@ -20,6 +20,7 @@ import (
 	"github.com/parquet-go/parquet-go/encoding"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/strata-oss/strata/pipeline/objstore"
 )
@@ -559,7 +560,6 @@ func (s *Source) readRowGroup(pf *parquetFile, key string, gi int, first int64, 
 	for i := range batch.Cols {
 		batch.Cols[i].Present = false
 	}
-	chunks := rg.ColumnChunks()
 	if w := s.batchRows(); n > w && !slices.ContainsFunc(pf.binds, func(b binding) bool { return b.src.repeated }) {
 		if len(batch.chunks) < len(pf.binds) {
 			batch.chunks = make([][]byte, len(pf.binds))
@@ -576,32 +576,77 @@ func (s *Source) readRowGroup(pf *parquetFile, key string, gi int, first int64, 
 		if small {
 			return s.readWindows(pf, key, gi, first, n, w, batch, fn)
 		}
-		for _, bd := range pf.binds {
-			col := &batch.Cols[bd.field]
-			col.reset(bd.kind, 0)
-			if err := readChunk(chunks[bd.column], bd.src, col, n); err != nil {
-				return s.columnError(key, gi, bd, err)
-			}
+		if err := s.readColumns(pf, key, gi, n, batch, true); err != nil {
+			return err
 		}
 		return fn(batch)
 	}
-	for _, bd := range pf.binds {
+	if err := s.readColumns(pf, key, gi, n, batch, false); err != nil {
+		return err
+	}
+	return fn(batch)
+}
+
+// readColumns decodes every column of row group gi, which has n rows,
+// whole, a column at a time or, with batch.ColumnWorkers above 1, that
+// many at once on goroutines of their own, each reading its chunk into a
+// buffer of its own. With loaded, the chunks are in memory already.
+func (s *Source) readColumns(pf *parquetFile, key string, gi, n int, batch *Batch, loaded bool) error {
+	chunks := pf.file.RowGroups()[gi].ColumnChunks()
+	one := func(i int, bd binding, buf *[]byte) error {
 		col := &batch.Cols[bd.field]
 		col.reset(bd.kind, 0) // grown page by page, to what the pages hold
-		var drop func()
-		if drop, _, err = pf.loadChunk(gi, bd.column, int64(n), bd.src, &batch.chunk); err == nil {
-			if bd.src.repeated {
-				err = readRepeated(chunks[bd.column], bd.src, col, n)
-			} else {
-				err = readChunk(chunks[bd.column], bd.src, col, n)
+		drop := func() {}
+		if !loaded {
+			var err error
+			if drop, _, err = pf.loadChunk(gi, bd.column, int64(n), bd.src, buf); err != nil {
+				return s.columnError(key, gi, bd, err)
 			}
-			drop()
+		}
+		defer drop()
+		var err error
+		if bd.src.repeated {
+			err = readRepeated(chunks[bd.column], bd.src, col, n)
+		} else {
+			err = readChunk(chunks[bd.column], bd.src, col, n)
 		}
 		if err != nil {
 			return s.columnError(key, gi, bd, err)
 		}
+		return nil
 	}
-	return fn(batch)
+	if batch.ColumnWorkers <= 1 || len(pf.binds) <= 1 {
+		for i, bd := range pf.binds {
+			if err := one(i, bd, &batch.chunk); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(batch.chunks) < len(pf.binds) {
+		batch.chunks = make([][]byte, len(pf.binds))
+	}
+	var g errgroup.Group
+	g.SetLimit(batch.ColumnWorkers)
+	errs := make([]error, len(pf.binds))
+	for i, bd := range pf.binds {
+		g.Go(func() (err error) {
+			// A goroutine of its own: readRowGroup's guard does not
+			// see its panics.
+			defer guard(&errs[i], func() { errs[i] = fmt.Errorf("read %s row group %d: %w", key, gi, errs[i]) })
+			errs[i] = one(i, bd, &batch.chunks[i])
+			return nil
+		})
+	}
+	_ = g.Wait() // every goroutine returns nil; errs has their errors
+	// The error of the first column that failed, as one at a time would
+	// report, not of whichever failed first.
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Source) columnError(key string, gi int, bd binding, err error) error {

@@ -387,6 +387,12 @@ type Batch struct {
 	// row with the wrong number of fields); nil when every row parsed.
 	Malformed []string
 
+	// ColumnWorkers, when above 1, lets a Parquet row group decoded
+	// whole decode that many of its columns at once, on goroutines of
+	// their own: a reader that would otherwise wait, idle, for the first
+	// group sets it for that group alone.
+	ColumnWorkers int
+
 	// chunk is the reused buffer Parquet column chunks are read into: a
 	// fresh one per chunk was most of a read's garbage (450 MB on 50M
 	// rows), and the garbage is what the collector lets the heap grow by.

@@ -169,3 +169,76 @@ func TestListColumnGroupsAreWhole(t *testing.T) {
 		t.Errorf("batches of %v rows, want the groups' 20, 20, 10", ns)
 	}
 }
+
+// scanUnits reads src unit by unit, as the extract stream does, decoding
+// up to workers columns of each whole row group at once.
+func scanUnits(ctx context.Context, src *Source, workers int, fn func(*Batch) error) error {
+	batch := &Batch{ColumnWorkers: workers}
+	var units []Unit
+	if err := src.Units(ctx, func(u Unit) error { units = append(units, u); return nil }); err != nil {
+		return err
+	}
+	for i, u := range units {
+		if err := src.ReadUnit(ctx, u, batch, fn); err != nil {
+			for _, rest := range units[i+1:] {
+				rest.Release()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// TestColumnWorkersEqualOneAtATime: decoding a row group's columns at
+// once, on goroutines of their own, gives the cells of decoding them one
+// at a time, for groups read whole below BatchRows and above it (pages
+// too large for windows).
+func TestColumnWorkersEqualOneAtATime(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	var rows []windowRow
+	for i := range 3000 {
+		r := windowRow{CustID: fmt.Sprintf("c%04d", rng.IntN(500)), Quantity: int32(i % 7),
+			OrderTS: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)}
+		if i%4 != 0 {
+			a := float64(i) / 4
+			r.Amount = &a
+		}
+		if i%9 != 0 {
+			s := int64(1.7e9 + i)
+			if i%101 == 0 {
+				s = 1 << 62
+			}
+			r.Signup = &s
+		}
+		rows = append(rows, r)
+	}
+	data := writeParquet(t, rows, parquet.MaxRowsPerRowGroup(1000), parquet.PageBufferSize(1<<20), parquet.Compression(&parquet.Zstd))
+	b := objstore.NewMem()
+	upload(t, b, "orders/part-0.parquet", data)
+	for _, batchRows := range []int{1 << 20, 400} {
+		src := &Source{Bucket: b, Columns: fuzzParquetColumns, Fields: windowFields, BatchRows: batchRows}
+		want, _, _ := renderRows(t, src, 1<<20) // pages this large are decoded whole
+		var got []string
+		err := scanUnits(context.Background(), src, 3, func(bt *Batch) error {
+			for i := range bt.N {
+				r := ""
+				for f := range bt.Cols {
+					c := &bt.Cols[f]
+					raw := ""
+					if c.IsBad(i) {
+						raw = c.BadRaw[i]
+					}
+					r += fmt.Sprintf("|%v %v %q %q", c.IsNull(i), c.IsBad(i), c.Text(i), raw)
+				}
+				got = append(got, r)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(rows) || !slices.Equal(got, want) {
+			t.Fatalf("batch rows %d: %d rows decoded column-parallel differ from %d one column at a time", batchRows, len(got), len(want))
+		}
+	}
+}
