@@ -777,6 +777,10 @@ func readChunk(chunk parquet.ColumnChunk, src source, col *Column, n int) error 
 		if page.Dictionary() == nil {
 			allDict = false
 		}
+		if row == 0 && np == n && adopt(page, src, col, n) {
+			row = n // the page is the column's now: not released here
+			continue
+		}
 		col.grow(row+np, n)
 		err = decodePage(page, src, col, row, np, row+np, &dc)
 		parquet.Release(page)
@@ -962,20 +966,7 @@ func decodePlain(vals encoding.Values, src source, col *Column, row, nn, n int) 
 		switch {
 		case src.isTime && src.phys == parquet.Int64:
 			copy(dst, vals.Int64())
-			switch {
-			case src.unit > 1:
-				for k, x := range dst {
-					dst[k] = floorDiv(x, src.unit)
-				}
-			case src.unit < 0:
-				for k, x := range dst {
-					us, ok := mulMicros(x, -src.unit)
-					dst[k] = us
-					if !ok {
-						col.setBad(row+k, n, strconv.FormatInt(x, 10))
-					}
-				}
-			}
+			timesToMicros(dst, src, col, row, n)
 			return true
 		case src.isDate && src.phys == parquet.Int32:
 			for k, v := range vals.Int32()[:nn] {
@@ -996,13 +987,7 @@ func decodePlain(vals encoding.Values, src source, col *Column, row, nn, n int) 
 				}
 				vs = dst
 			}
-			for k, v := range vs {
-				us, ok := src.epoch.micros(v)
-				dst[k] = us
-				if !ok {
-					col.setBad(row+k, n, strconv.FormatInt(v, 10))
-				}
-			}
+			epochToMicros(dst, vs, src, col, row, n)
 			return true
 		}
 	case Bool:
@@ -1015,6 +1000,87 @@ func decodePlain(vals encoding.Values, src source, col *Column, row, nn, n int) 
 		}
 	}
 	return false
+}
+
+// timesToMicros converts TIMESTAMP values of src's unit, rows [row,
+// row+len(dst)) of col (which has n rows), to microseconds in place.
+func timesToMicros(dst []int64, src source, col *Column, row, n int) {
+	switch {
+	case src.unit > 1:
+		for k, x := range dst {
+			dst[k] = floorDiv(x, src.unit)
+		}
+	case src.unit < 0:
+		for k, x := range dst {
+			us, ok := mulMicros(x, -src.unit)
+			dst[k] = us
+			if !ok {
+				col.setBad(row+k, n, strconv.FormatInt(x, 10))
+			}
+		}
+	}
+}
+
+// epochToMicros writes the epoch numbers vs of src's mapped unit as
+// microseconds to dst, rows [row, row+len(dst)) of col (which has n rows);
+// vs may be dst.
+func epochToMicros(dst, vs []int64, src source, col *Column, row, n int) {
+	for k, v := range vs {
+		us, ok := src.epoch.micros(v)
+		dst[k] = us
+		if !ok {
+			col.setBad(row+k, n, strconv.FormatInt(v, 10))
+		}
+	}
+}
+
+// adopt makes page, the only data page of a column chunk of n rows, col's
+// values without copying them, where its values need no dictionary, have
+// no nulls and are numbers of col's kind (times converted in place), and
+// reports whether it did. The page is then col's until its next reset,
+// which releases it: decoding it into the column was one more pass over
+// every value, and a column buffer per field of the row group.
+func adopt(page parquet.Page, src source, col *Column, n int) bool {
+	if page.Dictionary() != nil || src.phys != parquet.Int64 && src.phys != parquet.Double {
+		return false
+	}
+	for _, d := range page.DefinitionLevels() {
+		if int(d) != src.maxDef {
+			return false
+		}
+	}
+	vals := page.Data()
+	switch {
+	case col.Kind == Float && src.phys == parquet.Double && src.scale <= 0:
+		v := vals.Double()
+		if len(v) < n {
+			return false
+		}
+		col.alias(page)
+		col.F = v[:n:n]
+	case col.Kind == Int && src.phys == parquet.Int64 && src.scale <= 0:
+		v := vals.Int64()
+		if len(v) < n {
+			return false
+		}
+		col.alias(page)
+		col.I = v[:n:n]
+	case col.Kind == Time && src.phys == parquet.Int64 && (src.isTime || src.epochNumber()):
+		v := vals.Int64()
+		if len(v) < n {
+			return false
+		}
+		col.alias(page)
+		col.I = v[:n:n]
+		if src.isTime {
+			timesToMicros(col.I, src, col, 0, n)
+		} else {
+			epochToMicros(col.I, col.I, src, col, 0, n)
+		}
+	default:
+		return false
+	}
+	return true
 }
 
 // decodeBoxed reads a page through parquet.Value, the slow general path.

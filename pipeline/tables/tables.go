@@ -30,6 +30,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/parquet-go/parquet-go"
 )
 
 // Kind is the logical type of a column, independent of its storage type.
@@ -188,6 +190,18 @@ type Column struct {
 	nullBuf, badBuf []bool
 	rawBuf          []string
 	codesBuf        []int32
+
+	// page, when not nil, is the Parquet page whose buffer F or I is
+	// (adopt); own holds the column's buffers meanwhile.
+	page parquet.Page
+	ownF []float64
+	ownI []int64
+}
+
+// alias sets aside the column's own value buffers for page's: see adopt.
+func (c *Column) alias(page parquet.Page) {
+	c.ownF, c.ownI = c.F, c.I
+	c.page = page
 }
 
 // IsNull reports whether row i has no usable value.
@@ -199,6 +213,12 @@ func (c *Column) IsNull(i int) bool {
 func (c *Column) IsBad(i int) bool { return c.Bad != nil && c.Bad[i] }
 
 func (c *Column) reset(kind Kind, n int) {
+	if c.page != nil {
+		parquet.Release(c.page)
+		c.page = nil
+		c.F, c.I = c.ownF, c.ownI
+		c.ownF, c.ownI = nil, nil
+	}
 	c.Present = true
 	c.Kind = kind
 	c.Null, c.Bad, c.BadRaw = nil, nil, nil

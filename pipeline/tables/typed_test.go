@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -351,5 +352,79 @@ func TestNullsAfterValuesAreZero(t *testing.T) {
 	}
 	if nulls != want {
 		t.Errorf("%d null cells checked, want %d", nulls, want)
+	}
+}
+
+// adoptRow has the column kinds whose single-page chunks a column adopts
+// instead of copying (adopt): integers, doubles, epoch seconds and
+// millisecond timestamps, every one optional so that some row groups
+// have nulls (copied) between others that have none (adopted).
+type adoptRow struct {
+	ID    *int64     `parquet:"id,optional"`
+	Amt   *float64   `parquet:"amt,optional"`
+	Epoch *int64     `parquet:"epoch,optional"`
+	TS    *time.Time `parquet:"ts,optional,timestamp(millisecond)"`
+}
+
+// TestAdoptedPagesEqualCopied: a row group whose column is one page is
+// read by adopting the page's buffer; the cells are those of the same
+// rows in small pages, which are copied, across row groups that switch
+// between the two, with a batch reused throughout. An epoch beyond what
+// microseconds hold is a bad cell either way.
+func TestAdoptedPagesEqualCopied(t *testing.T) {
+	const group = 500
+	var rows []adoptRow
+	for i := range 4 * group {
+		id, amt, ep := int64(7*i), float64(i)/3, int64(1.7e9)+int64(i)
+		if i == 3 {
+			ep = 1 << 62 // a bad cell in an adopted page
+		}
+		ts := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second)
+		r := adoptRow{ID: &id, Amt: &amt, Epoch: &ep, TS: &ts}
+		if i/group%2 == 1 && i%5 == 0 { // groups 1 and 3 have nulls
+			r = adoptRow{}
+		}
+		rows = append(rows, r)
+	}
+	fields := []Field{{Name: "id", Kind: Int}, {Name: "amt", Kind: Float}, {Name: "epoch", Kind: Time}, {Name: "ts", Kind: Time}}
+	render := func(pageBuffer int) (cells []string, adopted int) {
+		b := objstore.NewMem()
+		upload(t, b, "t/part-0.parquet", writeParquet(t, rows, parquet.MaxRowsPerRowGroup(group), parquet.PageBufferSize(pageBuffer)))
+		src := &Source{Bucket: b, Prefix: "t/", Columns: map[string]string{"epoch": "epoch:epoch_s"}, Fields: fields}
+		err := src.Scan(context.Background(), func(bt *Batch) error {
+			for f := range bt.Cols {
+				if bt.Cols[f].page != nil {
+					adopted++
+				}
+			}
+			for i := range bt.N {
+				r := ""
+				for f := range bt.Cols {
+					c := &bt.Cols[f]
+					raw := ""
+					if c.IsBad(i) {
+						raw = c.BadRaw[i]
+					}
+					r += fmt.Sprintf("|%v %v %q %q", c.IsNull(i), c.IsBad(i), c.Text(i), raw)
+				}
+				cells = append(cells, r)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cells, adopted
+	}
+	copied, none := render(256)
+	whole, adopted := render(1 << 20)
+	if none != 0 || adopted != 2*len(fields) {
+		t.Fatalf("%d columns adopted from small pages, %d from whole ones; want 0 and %d (the groups without nulls)", none, adopted, 2*len(fields))
+	}
+	if len(whole) != len(rows) || !slices.Equal(whole, copied) {
+		t.Fatalf("adopted pages read %d rows that differ from the %d copied", len(whole), len(copied))
+	}
+	if !strings.Contains(whole[3], `|true true "4611686018427387904" "4611686018427387904"`) {
+		t.Errorf("row 3: %s, want the epoch a bad cell", whole[3])
 	}
 }
