@@ -593,18 +593,30 @@ func (s *Source) readRowGroup(pf *parquetFile, key string, gi int, first int64, 
 // buffer of its own. With loaded, the chunks are in memory already.
 func (s *Source) readColumns(pf *parquetFile, key string, gi, n int, batch *Batch, loaded bool) error {
 	chunks := pf.file.RowGroups()[gi].ColumnChunks()
+	if len(batch.direct) < len(pf.binds) {
+		batch.direct = make([]directPage, len(pf.binds))
+	}
 	one := func(i int, bd binding, buf *[]byte) error {
 		col := &batch.Cols[bd.field]
 		col.reset(bd.kind, 0) // grown page by page, to what the pages hold
 		drop := func() {}
-		if !loaded {
+		if loaded {
+			buf = &batch.chunks[i]
+		} else {
 			var err error
 			if drop, _, err = pf.loadChunk(gi, bd.column, int64(n), bd.src, buf); err != nil {
 				return s.columnError(key, gi, bd, err)
 			}
 		}
 		defer drop()
-		var err error
+		md := &pf.file.Metadata().RowGroups[gi].Columns[bd.column].MetaData
+		ok, err := batch.direct[i].decode((*buf)[:md.TotalCompressedSize], md.Codec, bd.src, col, n)
+		if err != nil {
+			return s.columnError(key, gi, bd, err)
+		}
+		if ok {
+			return nil
+		}
 		if bd.src.repeated {
 			err = readRepeated(chunks[bd.column], bd.src, col, n)
 		} else {
@@ -776,10 +788,6 @@ func readChunk(chunk parquet.ColumnChunk, src source, col *Column, n int) error 
 		}
 		if page.Dictionary() == nil {
 			allDict = false
-		}
-		if row == 0 && np == n && adopt(page, src, col, n) {
-			row = n // the page is the column's now: not released here
-			continue
 		}
 		col.grow(row+np, n)
 		err = decodePage(page, src, col, row, np, row+np, &dc)
@@ -1032,55 +1040,6 @@ func epochToMicros(dst, vs []int64, src source, col *Column, row, n int) {
 			col.setBad(row+k, n, strconv.FormatInt(v, 10))
 		}
 	}
-}
-
-// adopt makes page, the only data page of a column chunk of n rows, col's
-// values without copying them, where its values need no dictionary, have
-// no nulls and are numbers of col's kind (times converted in place), and
-// reports whether it did. The page is then col's until its next reset,
-// which releases it: decoding it into the column was one more pass over
-// every value, and a column buffer per field of the row group.
-func adopt(page parquet.Page, src source, col *Column, n int) bool {
-	if page.Dictionary() != nil || src.phys != parquet.Int64 && src.phys != parquet.Double {
-		return false
-	}
-	for _, d := range page.DefinitionLevels() {
-		if int(d) != src.maxDef {
-			return false
-		}
-	}
-	vals := page.Data()
-	switch {
-	case col.Kind == Float && src.phys == parquet.Double && src.scale <= 0:
-		v := vals.Double()
-		if len(v) < n {
-			return false
-		}
-		col.alias(page)
-		col.F = v[:n:n]
-	case col.Kind == Int && src.phys == parquet.Int64 && src.scale <= 0:
-		v := vals.Int64()
-		if len(v) < n {
-			return false
-		}
-		col.alias(page)
-		col.I = v[:n:n]
-	case col.Kind == Time && src.phys == parquet.Int64 && (src.isTime || src.epochNumber()):
-		v := vals.Int64()
-		if len(v) < n {
-			return false
-		}
-		col.alias(page)
-		col.I = v[:n:n]
-		if src.isTime {
-			timesToMicros(col.I, src, col, 0, n)
-		} else {
-			epochToMicros(col.I, col.I, src, col, 0, n)
-		}
-	default:
-		return false
-	}
-	return true
 }
 
 // decodeBoxed reads a page through parquet.Value, the slow general path.

@@ -19,7 +19,10 @@
 // object.
 //
 // Parquet pages are decoded typed, straight from parquet-go's page buffers
-// (no boxed parquet.Value per cell on the common paths), and a string column
+// (no boxed parquet.Value per cell on the common paths); a row group whose
+// column is one page of numbers (as DuckDB writes them) is decompressed
+// into a buffer the column views, without parquet-go's page reader
+// (direct.go). A string column
 // that is dictionary-encoded keeps its dictionary codes beside the strings,
 // so a consumer can do per-value work (hashing a customer id) once per
 // dictionary entry instead of once per row. Units and ReadUnit let callers
@@ -30,8 +33,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-
-	"github.com/parquet-go/parquet-go"
 )
 
 // Kind is the logical type of a column, independent of its storage type.
@@ -191,17 +192,21 @@ type Column struct {
 	rawBuf          []string
 	codesBuf        []int32
 
-	// page, when not nil, is the Parquet page whose buffer F or I is
-	// (adopt); own holds the column's buffers meanwhile.
-	page parquet.Page
-	ownF []float64
-	ownI []int64
+	// viewed says F or I views a decoded page (directPage) instead of the
+	// column's own buffers, set aside in ownF and ownI until the next
+	// reset gives them back.
+	viewed bool
+	ownF   []float64
+	ownI   []int64
 }
 
-// alias sets aside the column's own value buffers for page's: see adopt.
-func (c *Column) alias(page parquet.Page) {
-	c.ownF, c.ownI = c.F, c.I
-	c.page = page
+// view sets aside the column's own value buffers, for F or I to view
+// another's.
+func (c *Column) view() {
+	if !c.viewed {
+		c.ownF, c.ownI = c.F, c.I
+	}
+	c.viewed = true
 }
 
 // IsNull reports whether row i has no usable value.
@@ -213,9 +218,8 @@ func (c *Column) IsNull(i int) bool {
 func (c *Column) IsBad(i int) bool { return c.Bad != nil && c.Bad[i] }
 
 func (c *Column) reset(kind Kind, n int) {
-	if c.page != nil {
-		parquet.Release(c.page)
-		c.page = nil
+	if c.viewed {
+		c.viewed = false
 		c.F, c.I = c.ownF, c.ownI
 		c.ownF, c.ownI = nil, nil
 	}
@@ -420,6 +424,9 @@ type Batch struct {
 	// chunks are the buffers of a row group read in windows, a column
 	// chunk each: their columns' pages are read in step.
 	chunks [][]byte
+	// direct holds each column's state for decoding single-page row
+	// groups (directPage).
+	direct []directPage
 }
 
 // resize returns s with length n, cleared, reusing its memory when it

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
 
 	"github.com/strata-oss/strata/pipeline/objstore"
 )
@@ -355,46 +356,51 @@ func TestNullsAfterValuesAreZero(t *testing.T) {
 	}
 }
 
-// adoptRow has the column kinds whose single-page chunks a column adopts
-// instead of copying (adopt): integers, doubles, epoch seconds and
-// millisecond timestamps, every one optional so that some row groups
-// have nulls (copied) between others that have none (adopted).
-type adoptRow struct {
+// directRow has the column kinds directPage decodes: integers, doubles
+// (plain and dictionary-coded), epoch seconds and millisecond timestamps,
+// every one optional so that some row groups have nulls (which parquet-go
+// reads) between others that have none.
+type directRow struct {
 	ID    *int64     `parquet:"id,optional"`
 	Amt   *float64   `parquet:"amt,optional"`
+	Price *float64   `parquet:"price,dict,optional"`
+	Qty   *int32     `parquet:"qty,optional"`
 	Epoch *int64     `parquet:"epoch,optional"`
 	TS    *time.Time `parquet:"ts,optional,timestamp(millisecond)"`
 }
 
-// TestAdoptedPagesEqualCopied: a row group whose column is one page is
-// read by adopting the page's buffer; the cells are those of the same
-// rows in small pages, which are copied, across row groups that switch
-// between the two, with a batch reused throughout. An epoch beyond what
-// microseconds hold is a bad cell either way.
-func TestAdoptedPagesEqualCopied(t *testing.T) {
+// TestDirectPagesEqualPageReader: row groups whose columns are one page
+// each are decoded by directPage, the page's values viewed where the
+// kinds agree; the cells are those parquet-go's page reader gives for the
+// same rows in small pages, for data page versions 1 and 2, uncompressed
+// and zstd, across groups that switch between the two readers (nulls),
+// with a batch reused throughout. An epoch beyond what microseconds hold
+// is a bad cell either way.
+func TestDirectPagesEqualPageReader(t *testing.T) {
 	const group = 500
-	var rows []adoptRow
+	var rows []directRow
 	for i := range 4 * group {
-		id, amt, ep := int64(7*i), float64(i)/3, int64(1.7e9)+int64(i)
+		id, amt, price, qty, ep := int64(7*i), float64(i)/3, float64(i%13)/4, int32(i%9), int64(1.7e9)+int64(i)
 		if i == 3 {
-			ep = 1 << 62 // a bad cell in an adopted page
+			ep = 1 << 62 // a bad cell in a viewed page
 		}
 		ts := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second)
-		r := adoptRow{ID: &id, Amt: &amt, Epoch: &ep, TS: &ts}
+		r := directRow{ID: &id, Amt: &amt, Price: &price, Qty: &qty, Epoch: &ep, TS: &ts}
 		if i/group%2 == 1 && i%5 == 0 { // groups 1 and 3 have nulls
-			r = adoptRow{}
+			r = directRow{}
 		}
 		rows = append(rows, r)
 	}
-	fields := []Field{{Name: "id", Kind: Int}, {Name: "amt", Kind: Float}, {Name: "epoch", Kind: Time}, {Name: "ts", Kind: Time}}
-	render := func(pageBuffer int) (cells []string, adopted int) {
+	fields := []Field{{Name: "id", Kind: Int}, {Name: "amt", Kind: Float}, {Name: "price", Kind: Float},
+		{Name: "qty", Kind: Int}, {Name: "epoch", Kind: Time}, {Name: "ts", Kind: Time}}
+	render := func(opts ...parquet.WriterOption) (cells []string, viewed int) {
 		b := objstore.NewMem()
-		upload(t, b, "t/part-0.parquet", writeParquet(t, rows, parquet.MaxRowsPerRowGroup(group), parquet.PageBufferSize(pageBuffer)))
+		upload(t, b, "t/part-0.parquet", writeParquet(t, rows, append(opts, parquet.MaxRowsPerRowGroup(group))...))
 		src := &Source{Bucket: b, Prefix: "t/", Columns: map[string]string{"epoch": "epoch:epoch_s"}, Fields: fields}
 		err := src.Scan(context.Background(), func(bt *Batch) error {
 			for f := range bt.Cols {
-				if bt.Cols[f].page != nil {
-					adopted++
+				if bt.Cols[f].viewed {
+					viewed++
 				}
 			}
 			for i := range bt.N {
@@ -414,17 +420,29 @@ func TestAdoptedPagesEqualCopied(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return cells, adopted
+		return cells, viewed
 	}
-	copied, none := render(256)
-	whole, adopted := render(1 << 20)
-	if none != 0 || adopted != 2*len(fields) {
-		t.Fatalf("%d columns adopted from small pages, %d from whole ones; want 0 and %d (the groups without nulls)", none, adopted, 2*len(fields))
-	}
-	if len(whole) != len(rows) || !slices.Equal(whole, copied) {
-		t.Fatalf("adopted pages read %d rows that differ from the %d copied", len(whole), len(copied))
-	}
-	if !strings.Contains(whole[3], `|true true "4611686018427387904" "4611686018427387904"`) {
-		t.Errorf("row 3: %s, want the epoch a bad cell", whole[3])
+	for _, version := range []int{1, 2} {
+		for _, codec := range []compress.Codec{&parquet.Uncompressed, &parquet.Zstd} {
+			name := fmt.Sprintf("v%d %s", version, codec)
+			small, none := render(parquet.DataPageVersion(version), parquet.Compression(codec), parquet.PageBufferSize(256))
+			whole, viewed := render(parquet.DataPageVersion(version), parquet.Compression(codec), parquet.PageBufferSize(1<<20))
+			// id, amt, epoch and ts are viewed in the groups without
+			// nulls; price is dictionary-coded and qty int32, converted.
+			if none != 0 || viewed != 2*4 {
+				t.Fatalf("%s: %d columns viewed from small pages, %d from whole ones; want 0 and 8", name, none, viewed)
+			}
+			if len(whole) != len(rows) || !slices.Equal(whole, small) {
+				for i := range min(len(whole), len(small)) {
+					if whole[i] != small[i] {
+						t.Fatalf("%s: row %d\n direct %s\n reader %s", name, i, whole[i], small[i])
+					}
+				}
+				t.Fatalf("%s: %d rows decoded directly, %d by the page reader", name, len(whole), len(small))
+			}
+			if !strings.Contains(whole[3], `|true true "4611686018427387904" "4611686018427387904"`) {
+				t.Errorf("%s: row 3: %s, want the epoch a bad cell", name, whole[3])
+			}
+		}
 	}
 }
