@@ -327,11 +327,20 @@ func TestRepeatSpendLongAndShort(t *testing.T) {
 		day int32
 	}
 	want := map[key]float64{}
-	counts := map[string]int{"A": 700, "B": 33, "C": 32, "D": 5, "E": 1}
+	counts := map[string]int{"A": 700, "B": 33, "C": 32, "D": 5, "E": 1, "F": 40, "G": 9}
 	start := time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
 	for c, n := range counts {
-		for range n {
-			d := start.AddDate(0, 0, rng.IntN(400)).Add(time.Duration(rng.IntN(86400)) * time.Second)
+		for i := range n {
+			d := start.AddDate(0, 0, rng.IntN(400))
+			switch {
+			case c == "F" && i%4 == 0, c == "G" && i < 5:
+				// Beyond the bitmap's 2048 days: kept in the shard's
+				// list of old days, walked after the bitmap.
+				d = start.AddDate(0, 0, -1700-rng.IntN(600))
+			case c == "G":
+				d = start.AddDate(0, 0, 390+rng.IntN(10)) // after the calibration end
+			}
+			d = d.Add(time.Duration(rng.IntN(86400)) * time.Second)
 			amt := float64(rng.IntN(10000)) / 7
 			fmt.Fprintf(&sb, "%s,%s,%v\n", c, d.Format(time.RFC3339), amt)
 			want[key{c, DayNumber(d.UnixMicro(), time.UTC)}] += amt
@@ -349,6 +358,8 @@ func TestRepeatSpendLongAndShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	beh := set.Behaviour
+	gapCol, _ := set.Table.Col("gap_mean_days")
+	stdCol, _ := set.Table.Col("gap_std_days")
 	calEnd := DayNumber(spec.AsOf.UnixMicro(), time.UTC) - calibration
 	for c, id := range ds.IDs {
 		var days []int32
@@ -384,5 +395,28 @@ func TestRepeatSpendLongAndShort(t *testing.T) {
 				t.Fatalf("customer %s: the calibration end does not cut the history", id)
 			}
 		}
+		// The gaps between purchase days, computed here in float64.
+		mean, std := gapCol.F[c], stdCol.F[c]
+		if len(days) < 2 {
+			if !gapCol.Null[c] || !stdCol.Null[c] {
+				t.Fatalf("customer %s: %d purchase days and a gap", id, len(days))
+			}
+			continue
+		}
+		var sum, sum2 float64
+		for i := 1; i < len(days); i++ {
+			g := float64(days[i] - days[i-1])
+			sum += g
+			sum2 += g * g
+		}
+		k := float64(len(days) - 1)
+		wantMean := sum / k
+		wantStd := math.Sqrt(max(sum2/k-wantMean*wantMean, 0))
+		if math.Abs(mean-wantMean) > 1e-9*wantMean || math.Abs(std-wantStd) > 1e-6*max(wantStd, 1) {
+			t.Fatalf("customer %s: gaps %v ± %v days, want %v ± %v", id, mean, std, wantMean, wantStd)
+		}
+	}
+	if f, g := beh.PurchaseDays[slices.Index(ds.IDs, "F")], beh.CalLast[slices.Index(ds.IDs, "G")]; f < 30 || g == 0 {
+		t.Fatalf("the old days are not exercised: F has %d purchase days, G's calibration ends on day %d", f, g)
 	}
 }
