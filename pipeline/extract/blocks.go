@@ -115,6 +115,11 @@ type OrderBlock struct {
 	srcRow  []int64
 }
 
+// MayDrop reports whether the coordinator may yet mark some of the
+// block's rows as duplicates: whether they have order ids. Every row of a
+// block without them reaches the sink.
+func (b *OrderBlock) MayDrop() bool { return b.orderID != nil }
+
 // CustomerBlock holds accepted customer rows (versions).
 type CustomerBlock struct {
 	Block
@@ -359,10 +364,6 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 // finish marks the columns the input does not have as nil, and lists the
 // rows by part.
 func (r *orderReader) finish(blk *OrderBlock, b *tables.Batch) {
-	r.partition(blk)
-	if r.hinter != nil {
-		r.hinter.HintOrders(blk)
-	}
 	if !b.Cols[oCategory].Present {
 		blk.Category = nil
 	}
@@ -371,6 +372,10 @@ func (r *orderReader) finish(blk *OrderBlock, b *tables.Batch) {
 	}
 	if !b.Cols[oOrderID].Present {
 		blk.orderID, blk.oh, blk.srcRow = nil, nil, nil
+	}
+	r.partition(blk)
+	if r.hinter != nil {
+		r.hinter.HintOrders(blk)
 	}
 }
 

@@ -1,6 +1,7 @@
 package features
 
 import (
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"unsafe"
@@ -20,13 +21,18 @@ import (
 type custDict struct {
 	intIDs bool
 	lo     int64
-	direct []int32 // row+1 by id−lo; 0 is absent
+	// direct holds row+1 by id−lo; 0 is absent, claiming while a
+	// goroutine is adding the id (claim).
+	direct []int32
 	slots  []slot
 	mask   uint64
-	n      int
-	hashed []hashedInt // integer ids reached through the hash table
-	strs   []string    // text ids by row
+	n      atomic.Int32 // rows handed out
+	hashed []hashedInt  // integer ids reached through the hash table
+	strs   []string     // text ids by row
 }
+
+// claiming marks a direct-table entry whose row is being handed out.
+const claiming = -1
 
 type hashedInt struct {
 	row int32
@@ -50,12 +56,12 @@ func newCustDict(intIDs bool, lo int64, span int) *custDict {
 }
 
 // Len is the number of customers.
-func (d *custDict) Len() int { return d.n }
+func (d *custDict) Len() int { return int(d.n.Load()) }
 
 // ints returns the integer ids by row. It needs the direct table, so it
 // must come before free.
 func (d *custDict) ints() []int64 {
-	ids := make([]int64, d.n)
+	ids := make([]int64, d.Len())
 	for x, r := range d.direct {
 		if r != 0 {
 			ids[r-1] = d.lo + int64(x)
@@ -87,7 +93,7 @@ func (d *custDict) resize(n int) {
 // text), or -1.
 func (d *custDict) row(h uint64, iv int64, sv string) int32 {
 	if x := uint64(iv - d.lo); x < uint64(len(d.direct)) {
-		return d.direct[x] - 1
+		return max(atomic.LoadInt32(&d.direct[x]), 0) - 1
 	}
 	for i := h & d.mask; ; i = (i + 1) & d.mask {
 		s := d.slots[i]
@@ -122,18 +128,57 @@ func (d *custDict) directRows(ids []int64, rows []int32) []int32 {
 	return rows
 }
 
+// claimRows appends the row of each id to rows, adding the ids the
+// direct table does not hold yet; -1 for an id outside it. The readers
+// call it, several at once and while the shard adds ids too, for blocks
+// none of whose rows can be dropped (engine.HintOrders): which goroutine
+// adds a customer first decides only where its record is, not what it
+// holds, since every block's rows still reach the shard in input order.
+func (d *custDict) claimRows(ids []int64, rows []int32) []int32 {
+	direct, lo := d.direct, d.lo
+	for i, id := range ids {
+		if i+16 < len(ids) {
+			if x := uint64(ids[i+16] - lo); x < uint64(len(direct)) {
+				prefetchLine(unsafe.Pointer(&direct[x]))
+			}
+		}
+		row := int32(-1)
+		if x := uint64(id - lo); x < uint64(len(direct)) {
+			if row = atomic.LoadInt32(&direct[x]) - 1; row < 0 {
+				row, _ = d.claim(x)
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// claim returns the row of direct-table entry x, adding it if it has none.
+func (d *custDict) claim(x uint64) (row int32, added bool) {
+	p := &d.direct[x]
+	for {
+		switch r := atomic.LoadInt32(p); {
+		case r > 0:
+			return r - 1, false
+		case r == 0:
+			if atomic.CompareAndSwapInt32(p, 0, claiming) {
+				n := d.n.Add(1) - 1
+				atomic.StoreInt32(p, n+1)
+				return n, true
+			}
+		default: // another goroutine is between its CAS and its store
+			runtime.Gosched()
+		}
+	}
+}
+
 // insert returns the row of the id, adding it if new; added says so.
 func (d *custDict) insert(h uint64, iv int64, sv string) (row int32, added bool) {
 	if x := uint64(iv - d.lo); x < uint64(len(d.direct)) {
-		if r := d.direct[x]; r != 0 {
+		if r := atomic.LoadInt32(&d.direct[x]); r > 0 {
 			return r - 1, false
 		}
-		n := d.n
-		d.n++
-		// Atomic: the readers look rows up in the table as it fills
-		// (directRows).
-		atomic.StoreInt32(&d.direct[x], int32(n+1))
-		return int32(n), true
+		return d.claim(x)
 	}
 	i := h & d.mask
 	for ; ; i = (i + 1) & d.mask {
@@ -145,8 +190,7 @@ func (d *custDict) insert(h uint64, iv int64, sv string) (row int32, added bool)
 			return s.row - 1, false
 		}
 	}
-	n := d.n
-	d.n++
+	n := d.n.Add(1) - 1
 	if d.intIDs {
 		d.hashed = append(d.hashed, hashedInt{int32(n), iv})
 	} else {
@@ -154,7 +198,7 @@ func (d *custDict) insert(h uint64, iv int64, sv string) (row int32, added bool)
 		d.strs = append(d.strs, strings.Clone(sv))
 	}
 	d.slots[i] = slot{hash: h, row: int32(n + 1)}
-	if 2*(n+1) > len(d.slots) {
+	if 2*int(n+1) > len(d.slots) {
 		d.resize(2 * len(d.slots))
 	}
 	return int32(n), true

@@ -80,10 +80,12 @@ func TestIntegerIDs(t *testing.T) {
 	}
 }
 
-// TestHintedRows: with dense integer ids the readers look each row's
-// customer up while the shard is still adding customers (engine.HintOrders),
-// so some hints are stale. Over several blocks of ids whose customers keep
-// appearing, every worker count must give what a map computes row by row.
+// TestHintedRows: with dense integer ids and no order ids the readers add
+// each row's customer to the shard's dictionary themselves, several at
+// once (engine.HintOrders, custDict.claimRows), so which of them adds a
+// customer first differs from run to run. Over several blocks of ids
+// whose customers keep appearing, every worker count must give what a map
+// computes row by row, sums included to the last bit.
 func TestHintedRows(t *testing.T) {
 	const n, span = 5*extract.BlockRows + 123, 150_000
 	asOf := time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC)

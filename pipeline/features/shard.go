@@ -231,11 +231,20 @@ func (s *shard) add(k *extract.Keys, i int) int {
 	} else {
 		sv = k.Str[i]
 	}
-	row, added := s.dict.insert(s.hash(k, i), iv, sv)
-	if added {
-		s.grow()
+	row, _ := s.dict.insert(s.hash(k, i), iv, sv)
+	if int(row) >= s.n {
+		s.growTo(int(row) + 1)
 	}
 	return int(row)
+}
+
+// growTo makes room for n customers, the new ones with their initial
+// state. The readers may have added customers to the dictionary
+// (custDict.claimRows) that the shard has not met yet.
+func (s *shard) growTo(n int) {
+	for s.n < n {
+		s.grow()
+	}
 }
 
 // grow makes room for one more customer with its initial state (zeroes,
@@ -294,6 +303,7 @@ func (s *shard) orders(b *extract.OrderBlock) {
 		// are left.
 		if len(b.Hint) == len(b.Int) {
 			s.rows = append(s.rows, b.Hint...)
+			s.growTo(d.Len()) // the readers may have added customers
 		} else {
 			s.rows = d.directRows(b.Int, s.rows)
 		}
