@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/strata-oss/strata/pipeline/extract"
+	"github.com/strata-oss/strata/pipeline/tables/hugemem"
 )
 
 // Set is a run's features.
@@ -106,12 +108,15 @@ func (a *Aggregates) order() {
 		total += s.n
 		walk = walk && s.ranged && len(s.dict.hashed) == 0
 	}
-	a.loc = make([]uint64, 0, total)
+	// These are the first of the run's allocations made of memory the
+	// process has not touched: faulted in at once, they cost about half
+	// (hugemem.Populate).
+	a.loc = populated(make([]uint64, 0, total))
 	var strs []string
 	var ints []int64
 	switch {
 	case walk:
-		ints = make([]int64, 0, total)
+		ints = populated(make([]int64, 0, total))
 		for si, s := range a.shards {
 			for x, r := range s.dict.direct {
 				if r != 0 {
@@ -134,8 +139,8 @@ func (a *Aggregates) order() {
 		ds.NumericIDs = true
 	}
 	ds.IDs = strs
-	ds.Signup = make([]int64, total)
-	ds.Known = make([]bool, total)
+	ds.Signup = populated(make([]int64, total))
+	ds.Known = populated(make([]bool, total))
 	for g, l := range a.loc {
 		s, row := a.shards[l>>32], int(uint32(l))
 		ds.Signup[g] = extract.NoTime
@@ -147,32 +152,54 @@ func (a *Aggregates) order() {
 }
 
 // formatInts renders ids as decimal strings, in parallel chunks, each
-// chunk's strings sharing one allocation.
+// chunk's strings views of one buffer sized to their digits.
 func formatInts(ids []int64, workers int) []string {
-	out := make([]string, len(ids))
+	out := populated(make([]string, len(ids)))
 	chunk := max(1<<16, (len(ids)+workers-1)/max(workers, 1))
 	var g errgroup.Group
 	g.SetLimit(max(workers, 1))
 	for lo := 0; lo < len(ids); lo += chunk {
 		hi := min(lo+chunk, len(ids))
 		g.Go(func() error {
-			buf := make([]byte, 0, 8*(hi-lo))
-			ends := make([]int, hi-lo)
-			for i, id := range ids[lo:hi] {
-				buf = strconv.AppendInt(buf, id, 10)
-				ends[i] = len(buf)
+			size := 0
+			for _, id := range ids[lo:hi] {
+				size += decimalLen(id)
 			}
-			all := string(buf)
-			start := 0
-			for i, e := range ends {
-				out[lo+i] = all[start:e]
-				start = e
+			// Exactly its size, so that appending never moves it under
+			// the strings already taken from it.
+			buf := populated(make([]byte, 0, size))
+			for i, id := range ids[lo:hi] {
+				start := len(buf)
+				buf = strconv.AppendInt(buf, id, 10)
+				out[lo+i] = unsafe.String(&buf[start], len(buf)-start)
 			}
 			return nil
 		})
 	}
 	_ = g.Wait()
 	return out
+}
+
+// decimalLen is the length of id in decimal, sign included.
+func decimalLen(id int64) int {
+	n, x := 1, uint64(id)
+	if id < 0 {
+		n, x = 2, -x
+	}
+	for ; x >= 10; x /= 10 {
+		n++
+	}
+	return n
+}
+
+// populated faults s's memory in at once (hugemem.Populate) and returns
+// it.
+func populated[T any](s []T) []T {
+	var zero T
+	if uintptr(cap(s))*unsafe.Sizeof(zero) >= 1<<20 {
+		hugemem.Populate(s[:cap(s)])
+	}
+	return s
 }
 
 func (c *computer) at(g int) (*shard, int) {

@@ -215,6 +215,7 @@ func (pf *parquetFile) loadChunk(gi, col int, rows int64, src source, buf *[]byt
 	// from it is copied out (strings included) before drop.
 	if int64(cap(*buf)) < n {
 		*buf = make([]byte, n, n+n/8)
+		fresh(*buf)
 	}
 	data := (*buf)[:n]
 	if k, err := pf.r.ReaderAt.ReadAt(data, off); k != len(data) {

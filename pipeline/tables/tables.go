@@ -33,6 +33,9 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unsafe"
+
+	"github.com/strata-oss/strata/pipeline/tables/hugemem"
 )
 
 // Kind is the logical type of a column, independent of its storage type.
@@ -438,7 +441,7 @@ func resize[T any](s []T, n int) []T {
 		clear(s)
 		return s
 	}
-	return make([]T, n, n+n/8)
+	return freshSlice(make([]T, n, n+n/8))
 }
 
 // extendRaw is extend without clearing the new rows when s has room for
@@ -450,9 +453,19 @@ func extendRaw[T any](s []T, n, limit int) []T {
 	if cap(s) >= n {
 		return s[:n]
 	}
-	t := make([]T, n, max(n, min(2*cap(s), limit)))
+	t := freshSlice(make([]T, n, max(n, min(2*cap(s), limit))))
 	copy(t, s)
 	return t
+}
+
+// freshSlice faults a new slice's pages in at once (see fresh) and
+// returns it.
+func freshSlice[T any](s []T) []T {
+	var zero T
+	if uintptr(cap(s))*unsafe.Sizeof(zero) >= 1<<20 {
+		hugemem.Populate(s[:cap(s)])
+	}
+	return s
 }
 
 // extend returns s with length n (never less than it has), its first rows
