@@ -108,6 +108,10 @@ func (a *Aggregates) order() {
 		total += s.n
 		walk = walk && s.ranged && len(s.dict.hashed) == 0
 	}
+	if walk {
+		a.walkDirect()
+		return
+	}
 	// These are the first of the run's allocations made of memory the
 	// process has not touched: faulted in at once, they cost about half
 	// (hugemem.Populate).
@@ -115,16 +119,6 @@ func (a *Aggregates) order() {
 	var strs []string
 	var ints []int64
 	switch {
-	case walk:
-		ints = populated(make([]int64, 0, total))
-		for si, s := range a.shards {
-			for x, r := range s.dict.direct {
-				if r != 0 {
-					ints = append(ints, s.lo+int64(x))
-					a.loc = append(a.loc, uint64(si)<<32|uint64(r-1))
-				}
-			}
-		}
 	case a.info.IntIDs:
 		ints = sortedIDs(a, total, func(s *shard) []int64 { return s.dict.ints() })
 	default:
@@ -141,13 +135,96 @@ func (a *Aggregates) order() {
 	ds.IDs = strs
 	ds.Signup = populated(make([]int64, total))
 	ds.Known = populated(make([]bool, total))
-	for g, l := range a.loc {
+	a.attrs(0, len(a.loc))
+}
+
+// attrs fills the dataset's Signup and Known of customers [lo, hi).
+func (a *Aggregates) attrs(lo, hi int) {
+	ds := a.Dataset
+	for g := lo; g < hi; g++ {
+		l := a.loc[g]
 		s, row := a.shards[l>>32], int(uint32(l))
 		ds.Signup[g] = extract.NoTime
 		if s.hasCust && s.known[row] {
 			ds.Known[g] = true
 			ds.Signup[g] = s.signup[row]
 		}
+	}
+}
+
+// walkDirect is order for shards that address every id directly: the
+// direct tables hold the ids in order, so the dictionary is built by
+// walking them, in parallel over ranges of ids, each range's customers
+// counted first so that it knows where its part of the dictionary starts.
+// The ids' strings, Signup and Known are filled on the way; every
+// allocation is new memory, faulted in by the range that writes it.
+func (a *Aggregates) walkDirect() {
+	type part struct {
+		si, x0, x1 int // shard, range of its direct table
+		at, n      int // the range's first customer, its customers
+	}
+	const span = 1 << 16
+	var parts []part
+	for si, s := range a.shards {
+		for x0 := 0; x0 < len(s.dict.direct); x0 += span {
+			parts = append(parts, part{si: si, x0: x0, x1: min(x0+span, len(s.dict.direct))})
+		}
+	}
+	workers := max(a.opt.Workers, 1)
+	run := func(each func(p *part)) {
+		var g errgroup.Group
+		g.SetLimit(workers)
+		for i := range parts {
+			g.Go(func() error { each(&parts[i]); return nil })
+		}
+		_ = g.Wait()
+	}
+	run(func(p *part) {
+		for _, r := range a.shards[p.si].dict.direct[p.x0:p.x1] {
+			if r != 0 {
+				p.n++
+			}
+		}
+	})
+	n := 0
+	for i := range parts {
+		parts[i].at = n
+		n += parts[i].n
+	}
+	ds := a.Dataset
+	a.loc = make([]uint64, n)
+	ds.IDs, ds.NumericIDs = make([]string, n), true
+	ds.Signup, ds.Known = make([]int64, n), make([]bool, n)
+	run(func(p *part) {
+		lo, hi := p.at, p.at+p.n
+		populated(a.loc[lo:hi])
+		populated(ds.IDs[lo:hi])
+		populated(ds.Signup[lo:hi])
+		s := a.shards[p.si]
+		size, g := 0, lo
+		for x, r := range s.dict.direct[p.x0:p.x1] {
+			if r != 0 {
+				a.loc[g] = uint64(p.si)<<32 | uint64(r-1)
+				size += decimalLen(s.lo + int64(p.x0+x))
+				g++
+			}
+		}
+		// Exactly its size, so that appending never moves it under the
+		// strings already taken from it.
+		buf := populated(make([]byte, 0, size))
+		g = lo
+		for x, r := range s.dict.direct[p.x0:p.x1] {
+			if r != 0 {
+				start := len(buf)
+				buf = strconv.AppendInt(buf, s.lo+int64(p.x0+x), 10)
+				ds.IDs[g] = unsafe.String(&buf[start], len(buf)-start)
+				g++
+			}
+		}
+		a.attrs(lo, hi)
+	})
+	for _, s := range a.shards {
+		s.dict.free()
 	}
 }
 
