@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +219,39 @@ func TestNoInputObjects(t *testing.T) {
 	src := &Source{Bucket: objstore.NewMem(), Prefix: "nothing", Fields: fields}
 	if err := src.Scan(context.Background(), func(*Batch) error { return nil }); err == nil || !strings.Contains(err.Error(), "no parquet or csv input objects") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestLargeFooter: a footer larger than the optimistic read of an
+// object's tail (readBufferSize) is read whole, and the file with it.
+func TestLargeFooter(t *testing.T) {
+	type row struct {
+		ID  int64   `parquet:"id"`
+		Amt float64 `parquet:"amt"`
+	}
+	rows := make([]row, 4000)
+	for i := range rows {
+		rows[i] = row{int64(i), float64(i) / 2}
+	}
+	// A row group a row: a footer of some hundred bytes each.
+	data := writeParquet(t, rows, parquet.MaxRowsPerRowGroup(1))
+	if span := footerSpan(data); span <= readBufferSize {
+		t.Fatalf("footer of %d bytes, want more than %d", span, readBufferSize)
+	}
+	b := objstore.NewMem()
+	upload(t, b, "t/part-0.parquet", data)
+	src := &Source{Bucket: b, Prefix: "t/", Fields: []Field{{Name: "id", Kind: Int, Required: true}, {Name: "amt", Kind: Float}}}
+	n := 0
+	err := src.Scan(context.Background(), func(bt *Batch) error {
+		for i := range bt.N {
+			if id := bt.Cols[0].I[i]; id != int64(n) || bt.Cols[1].F[i] != float64(n)/2 {
+				return fmt.Errorf("row %d: id %d amount %v", n, id, bt.Cols[1].F[i])
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil || n != len(rows) {
+		t.Fatalf("read %d rows, want %d: %v", n, len(rows), err)
 	}
 }
