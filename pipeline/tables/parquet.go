@@ -581,13 +581,27 @@ func (s *Source) readRowGroup(pf *parquetFile, key string, gi int, first int64, 
 		if len(batch.chunks) < len(pf.binds) {
 			batch.chunks = make([][]byte, len(pf.binds))
 		}
-		small := true
-		for i, bd := range pf.binds {
-			drop, maxPage, err := pf.loadChunk(gi, bd.column, int64(n), bd.src, &batch.chunks[i])
+		drops := make([]func(), len(pf.binds))
+		maxPages := make([]int64, len(pf.binds))
+		defer func() {
+			for _, drop := range drops {
+				if drop != nil {
+					drop()
+				}
+			}
+		}()
+		err := s.eachColumn(pf, key, gi, batch.ColumnWorkers, func(i int, bd binding) (err error) {
+			drops[i], maxPages[i], err = pf.loadChunk(gi, bd.column, int64(n), bd.src, &batch.chunks[i])
 			if err != nil {
 				return s.columnError(key, gi, bd, err)
 			}
-			defer drop()
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		small := true
+		for _, maxPage := range maxPages {
 			small = small && 4*maxPage <= int64(n)
 		}
 		if small {
@@ -655,21 +669,36 @@ func (s *Source) readColumns(pf *parquetFile, key string, gi, n int, batch *Batc
 	if len(batch.chunks) < len(pf.binds) {
 		batch.chunks = make([][]byte, len(pf.binds))
 	}
+	return s.eachColumn(pf, key, gi, batch.ColumnWorkers, func(i int, bd binding) error {
+		return one(i, bd, &batch.chunks[i])
+	})
+}
+
+// eachColumn calls fn for every bound column of pf, up to workers at once
+// (one at a time for workers ≤ 1), each on a goroutine of its own with a
+// guard of its own: readRowGroup's does not see their panics. It returns
+// the error of the first column in order that failed, as one at a time
+// would, not of whichever failed first.
+func (s *Source) eachColumn(pf *parquetFile, key string, gi, workers int, fn func(i int, bd binding) error) error {
+	if workers <= 1 || len(pf.binds) <= 1 {
+		for i, bd := range pf.binds {
+			if err := fn(i, bd); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	var g errgroup.Group
-	g.SetLimit(batch.ColumnWorkers)
+	g.SetLimit(workers)
 	errs := make([]error, len(pf.binds))
 	for i, bd := range pf.binds {
-		g.Go(func() (err error) {
-			// A goroutine of its own: readRowGroup's guard does not
-			// see its panics.
+		g.Go(func() error {
 			defer guard(&errs[i], func() { errs[i] = fmt.Errorf("read %s row group %d: %w", key, gi, errs[i]) })
-			errs[i] = one(i, bd, &batch.chunks[i])
+			errs[i] = fn(i, bd)
 			return nil
 		})
 	}
 	_ = g.Wait() // every goroutine returns nil; errs has their errors
-	// The error of the first column that failed, as one at a time would
-	// report, not of whichever failed first.
 	for _, err := range errs {
 		if err != nil {
 			return err
