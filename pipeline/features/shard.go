@@ -295,30 +295,36 @@ func (s *shard) orders(b *extract.OrderBlock) {
 		s.fitBitmap(b)
 	}
 	clean := d.direct != nil && all && b.Dropped == 0
+	rows := s.rows
 	if clean {
 		// Directly addressed ids, one shard, no duplicates: the common
 		// case of a clean integer-keyed table, without the general
-		// path's branches. The readers have usually looked the rows up
-		// already (engine.HintOrders); only customers new since then
-		// are left.
+		// path's branches. The readers have looked the rows up already
+		// (engine.HintOrders), and added the new customers unless the
+		// block has order ids; their hints are the rows, written in
+		// place below where one is missing (the block is the shard's
+		// until it releases it).
 		if len(b.Hint) == len(b.Int) {
-			s.rows = append(s.rows, b.Hint...)
+			rows = b.Hint
 			s.growTo(d.Len()) // the readers may have added customers
 		} else {
-			s.rows = d.directRows(b.Int, s.rows)
+			rows = d.directRows(b.Int, rows)
+			s.rows = rows
 		}
 		// A customer the readers did not find is new (or was added after
 		// they looked): its direct-table entry, which add reads and
 		// writes, is fetched a few customers ahead, as the readers do.
-		const ahead = 8
-		for i, row := range s.rows {
-			if j := i + ahead; j < len(s.rows) && s.rows[j] < 0 {
-				if x := uint64(b.Int[j] - d.lo); x < uint64(len(d.direct)) {
-					prefetchLine(unsafe.Pointer(&d.direct[x]))
+		if len(rows) > 0 && slices.Min(rows) < 0 {
+			const ahead = 8
+			for i, row := range rows {
+				if j := i + ahead; j < len(rows) && rows[j] < 0 {
+					if x := uint64(b.Int[j] - d.lo); x < uint64(len(d.direct)) {
+						prefetchLine(unsafe.Pointer(&d.direct[x]))
+					}
 				}
-			}
-			if row < 0 {
-				s.rows[i] = int32(s.add(&b.Keys, i))
+				if row < 0 {
+					rows[i] = int32(s.add(&b.Keys, i))
+				}
 			}
 		}
 	} else if b.Parts != nil {
@@ -349,9 +355,12 @@ func (s *shard) orders(b *extract.OrderBlock) {
 			s.rows = append(s.rows, int32(s.add(&b.Keys, i)))
 		}
 	}
+	if !clean {
+		rows = s.rows
+	}
 	idx := s.idx
 	if clean {
-		idx = s.identity(len(s.rows))
+		idx = s.identity(len(rows))
 	}
 	asOf := s.info.AsOfDay
 	nW := s.nW
@@ -370,7 +379,7 @@ func (s *shard) orders(b *extract.OrderBlock) {
 		}
 	}
 	for j, i := range idx {
-		if j+ahead < len(s.rows) {
+		if j+ahead < len(rows) {
 			i2 := idx[j+ahead]
 			k := asOf - b.Day[i2]
 			lines := uint64(1)
@@ -380,9 +389,9 @@ func (s *shard) orders(b *extract.OrderBlock) {
 			if int(k) < s.bw*64 {
 				lines |= 1 << ((bits0 + int(k>>6)) * 8 / 64)
 			}
-			prefetchLines(unsafe.Pointer(&s.rec.at(int(s.rows[j+ahead]))[0]), lines)
+			prefetchLines(unsafe.Pointer(&s.rec.at(int(rows[j+ahead]))[0]), lines)
 		}
-		row := int(s.rows[j])
+		row := int(rows[j])
 		r := s.rec.at(row)
 		_ = r[rGross]
 		amt := b.Amount[i]
