@@ -242,8 +242,27 @@ func (s *shard) add(k *extract.Keys, i int) int {
 // state. The readers may have added customers to the dictionary
 // (custDict.claimRows) that the shard has not met yet.
 func (s *shard) growTo(n int) {
-	for s.n < n {
-		s.grow()
+	if n <= s.n {
+		return
+	}
+	if s.hasCust || s.hasEvents {
+		for s.n < n {
+			s.grow()
+		}
+		return
+	}
+	// Only arenas to grow, zeroes their initial state: at once, not a
+	// customer at a time (the readers add a block's worth at a time).
+	s.n = n
+	s.rec.ensure(n)
+	if s.cat.stride > 0 {
+		s.cat.ensure(n)
+	}
+	if s.chn.stride > 0 {
+		s.chn.ensure(n)
+	}
+	if s.ref.stride > 0 {
+		s.ref.ensure(n)
 	}
 }
 
