@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
+
 	"github.com/strata-oss/strata/pipeline/objstore"
 )
 
@@ -151,6 +155,60 @@ func TestCSVByteOrderMark(t *testing.T) {
 		got := scanAll(t, src)
 		if len(got) != 1 || got[0].N != 1 || got[0].Cols[0].Str[0] != "a" || got[0].Cols[1].F[0] != 1.5 {
 			t.Errorf("%s: batches %+v", key, got)
+		}
+	}
+}
+
+// TestDirectPageNegativeSizes: a single-page column whose header claims a
+// negative decompressed size (which checkPages lets through: it bounds
+// claims from above) is an error naming the object, not a crash:
+// directPage sizes its buffer by the claim.
+func TestDirectPageNegativeSizes(t *testing.T) {
+	type row struct {
+		ID *int64 `parquet:"id,optional"`
+	}
+	rows := make([]row, 300)
+	for i := range rows {
+		v := int64(i)
+		rows[i].ID = &v
+	}
+	for _, version := range []int{1, 2} {
+		data := writeParquet(t, rows, parquet.DataPageVersion(version))
+		f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		md := f.Metadata().RowGroups[0].Columns[0].MetaData
+		// Rewrite the page header's uncompressed size (field 2 of the
+		// PageHeader, a zigzag varint right after the type) to -1.
+		off := int(md.DataPageOffset)
+		var h format.PageHeader
+		pr := (&thrift.CompactProtocol{}).NewReaderFromBytes(data[off:])
+		if err := thrift.NewDecoder(pr).Decode(&h); err != nil {
+			t.Fatal(err)
+		}
+		h.UncompressedPageSize = -1
+		hb, err := thrift.Marshal(&thrift.CompactProtocol{}, &h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hb) > pr.BytesRead() {
+			t.Fatalf("v%d: the rewritten header grew from %d to %d bytes", version, pr.BytesRead(), len(hb))
+		}
+		// The shorter header is written over the old one and followed by
+		// stop bytes: the payload moves, but the claim is what directPage
+		// sizes its buffer by, before it reads the payload.
+		bad := append([]byte{}, data...)
+		copy(bad[off:], hb)
+		for i := off + len(hb); i < off+pr.BytesRead(); i++ {
+			bad[i] = 0 // a stop byte: thrift's end of struct
+		}
+		b := objstore.NewMem()
+		upload(t, b, "t/part-0.parquet", bad)
+		src := &Source{Bucket: b, Prefix: "t/", Fields: []Field{{Name: "id", Kind: Int}}}
+		err = src.Scan(context.Background(), func(*Batch) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), "t/part-0.parquet") {
+			t.Errorf("v%d: error %v, want one naming the object", version, err)
 		}
 	}
 }

@@ -183,6 +183,7 @@ func (dp *directPage) decode(data []byte, codec format.CompressionCodec, src sou
 		vals := plainValues(src.phys, raw)
 		col.grow(n, n)
 		if !decodePlain(vals, src, col, 0, n, n) {
+			col.reset(col.Kind, 0) // a pairing of types for the boxed path
 			return false, nil
 		}
 	}
@@ -230,6 +231,9 @@ func (dp *directPage) allDefined(levels []byte, n, maxDef int) (bool, error) {
 // decoded bytes; want is the size the page header gives. An uncompressed
 // payload is copied: the chunk's buffer is reused for the next column.
 func (dp *directPage) decompress(buf *[]byte, pad int, payload []byte, want int, codec format.CompressionCodec, compressed bool) ([]byte, error) {
+	if want < 0 {
+		return nil, fmt.Errorf("page claims %d bytes decompressed", want)
+	}
 	if cap(*buf) < pad+want {
 		*buf = alignedBytes(pad + want + want/8)
 	}
