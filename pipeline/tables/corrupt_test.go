@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"errors"
 	"math"
 	"strings"
@@ -209,6 +210,37 @@ func TestDirectPageNegativeSizes(t *testing.T) {
 		err = src.Scan(context.Background(), func(*Batch) error { return nil })
 		if err == nil || !strings.Contains(err.Error(), "t/part-0.parquet") {
 			t.Errorf("v%d: error %v, want one naming the object", version, err)
+		}
+	}
+}
+
+// TestRunsFor: the run headers of an RLE / bit-packed hybrid encoding are
+// checked against the values a page holds before parquet-go's decoder
+// sizes its output by them.
+func TestRunsFor(t *testing.T) {
+	uv := func(x uint64) []byte { return binary.AppendUvarint(nil, x) }
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	for _, c := range []struct {
+		name  string
+		src   []byte
+		width int
+		n     int
+		want  int // bytes kept; -1: an error
+	}{
+		{"one RLE run", cat(uv(1000<<1), []byte{1}), 1, 1000, 3},
+		{"RLE then bit-packed", cat(uv(8<<1), []byte{1}, uv(2<<1|1), []byte{0xff, 0xff}), 1, 24, 5},
+		{"stops at n, ignores what follows", cat(uv(10<<1), []byte{1}, []byte{0xff, 0xff, 0xff}), 1, 10, 2},
+		{"a run of two billion", cat(uv(1<<31<<1), []byte{1}), 1, 1000, -1},
+		{"bit-packed groups beyond n", cat(uv(1<<40<<1|1), []byte{0}), 3, 16, -1},
+		{"groups beyond the bytes", cat(uv(4<<1|1), []byte{0, 0}), 3, 32, -1},
+		{"truncated header", []byte{0x80}, 1, 5, -1},
+	} {
+		got, err := runsFor(c.src, c.width, c.n)
+		switch {
+		case c.want < 0 && err == nil:
+			t.Errorf("%s: kept %d bytes, want an error", c.name, len(got))
+		case c.want >= 0 && (err != nil || len(got) != c.want):
+			t.Errorf("%s: kept %d bytes (%v), want %d", c.name, len(got), err, c.want)
 		}
 	}
 }

@@ -211,6 +211,10 @@ func (dp *directPage) allDefined(levels []byte, n, maxDef int) (bool, error) {
 			return int(binary.LittleEndian.Uint32(v[:])) == maxDef, nil
 		}
 	}
+	levels, err := runsFor(levels, width, n)
+	if err != nil {
+		return false, fmt.Errorf("definition levels: %w", err)
+	}
 	d, err := (&rle.Encoding{BitWidth: width}).DecodeLevels(dp.lvl[:0], levels)
 	dp.lvl = d
 	if err != nil {
@@ -225,6 +229,39 @@ func (dp *directPage) allDefined(levels []byte, n, maxDef int) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// runsFor returns the start of src, an RLE / bit-packed hybrid encoding
+// of values bitWidth bits wide, that holds the first n of them. The
+// decoder sizes its output by what the run headers claim, and one header
+// of a few bytes can claim two billion values: a corrupt page must be an
+// error, not an 8 GiB allocation.
+func runsFor(src []byte, bitWidth, n int) ([]byte, error) {
+	have := 0
+	for i := 0; i < len(src); {
+		if have >= n {
+			return src[:i], nil
+		}
+		h, k := binary.Uvarint(src[i:])
+		if k <= 0 {
+			return nil, fmt.Errorf("bad run header at byte %d", i)
+		}
+		i += k
+		left := uint64(n - have)
+		count, size := h>>1, uint64((bitWidth+7)/8)
+		if h&1 == 1 { // groups of 8 bit-packed values
+			if count > left/8+1 {
+				return nil, fmt.Errorf("a run of %d groups at byte %d, %d values are left to read", count, i-k, left)
+			}
+			count, size = 8*count, count*uint64(bitWidth)
+		}
+		if count > left+8 || size > uint64(len(src)-i) {
+			return nil, fmt.Errorf("a run of %d values at byte %d, %d are left to read", count, i-k, n-have)
+		}
+		have += int(count)
+		i += int(size)
+	}
+	return src, nil
 }
 
 // decompress decodes payload into *buf from byte pad on, returning the
@@ -278,7 +315,11 @@ func (dp *directPage) decodeCodes(raw []byte, src source, col *Column, n int) er
 	if len(raw) < 1 || raw[0] > 32 {
 		return fmt.Errorf("dictionary codes: bad width")
 	}
-	codes, err := (&rle.Encoding{BitWidth: int(raw[0])}).DecodeInt32(dp.codes[:0], raw[1:])
+	src1, err := runsFor(raw[1:], int(raw[0]), n)
+	if err != nil {
+		return fmt.Errorf("dictionary codes: %w", err)
+	}
+	codes, err := (&rle.Encoding{BitWidth: int(raw[0])}).DecodeInt32(dp.codes[:0], src1)
 	dp.codes = codes
 	if err != nil {
 		return fmt.Errorf("dictionary codes: %w", err)
