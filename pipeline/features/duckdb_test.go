@@ -4,11 +4,16 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/strata-oss/strata/internal/duckdbtest"
+	"github.com/strata-oss/strata/pipeline/extract"
+	"github.com/strata-oss/strata/pipeline/objstore"
 )
 
 // duckSQL recomputes every feature of the demo data from the raw input
@@ -270,4 +275,55 @@ func num(t *testing.T, v any) float64 {
 	}
 	t.Fatalf("unexpected %T %v", v, v)
 	return 0
+}
+
+// TestDuckDBWrittenParquet: an orders file as DuckDB writes it (the shape
+// of the speed benchmark's: each column of a row group one zstd page,
+// the amounts dictionary-coded with padded bit-packed runs) is read by the
+// engine's single-page decoder, and gives DuckDB's customer count, order
+// count and monetary total.
+func TestDuckDBWrittenParquet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("DuckDB comparison")
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "o"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "o", "tx.parquet")
+	rows := duckdbtest.Query(t, fmt.Sprintf(`
+COPY (SELECT (i * 7919) %% 50021 AS customer_id, 1704067200 + (i * 104729) %% (365 * 86400) AS ts,
+        round(((i * 31) %% 997) / 4.0 + 1, 2) AS amount
+      FROM range(300000) t(i))
+  TO '%[1]s' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 200000);
+SELECT count(DISTINCT customer_id) AS customers, count(*) AS orders, round(sum(amount), 2) AS monetary
+FROM read_parquet('%[1]s');`, file))
+	if len(rows) != 1 {
+		t.Fatalf("duckdb gave %d rows", len(rows))
+	}
+	b, err := objstore.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := extract.Spec{AsOf: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Orders: extract.Table{Bucket: b, Prefix: "o",
+		Columns: map[string]string{"order_ts": "ts:epoch_s"}}}
+	ds, set, err := Run(context.Background(), spec, Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var monetary float64
+	orders := int32(0)
+	for i := range set.Behaviour.N {
+		monetary += set.Behaviour.Monetary[i]
+		orders += set.Behaviour.Frequency[i]
+	}
+	if w := num(t, rows[0]["customers"]); float64(len(ds.IDs)) != w {
+		t.Errorf("%d customers, duckdb %v", len(ds.IDs), w)
+	}
+	if w := num(t, rows[0]["orders"]); float64(orders) != w {
+		t.Errorf("%d orders, duckdb %v", orders, w)
+	}
+	if w := num(t, rows[0]["monetary"]); math.Abs(monetary-w) > 1e-6*w {
+		t.Errorf("monetary %v, duckdb %v", monetary, w)
+	}
 }

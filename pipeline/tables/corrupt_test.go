@@ -231,7 +231,9 @@ func TestRunsFor(t *testing.T) {
 		{"RLE then bit-packed", cat(uv(8<<1), []byte{1}, uv(2<<1|1), []byte{0xff, 0xff}), 1, 24, 5},
 		{"stops at n, ignores what follows", cat(uv(10<<1), []byte{1}, []byte{0xff, 0xff, 0xff}), 1, 10, 2},
 		{"a run of two billion", cat(uv(1<<31<<1), []byte{1}), 1, 1000, -1},
-		{"bit-packed groups beyond n", cat(uv(1<<40<<1|1), []byte{0}), 3, 16, -1},
+		{"bit-packed groups beyond the bytes, by far", cat(uv(1<<40<<1|1), []byte{0}), 3, 16, -1},
+		// DuckDB pads its last bit-packed run by whole blocks of groups.
+		{"bit-packed run padded past n", cat(uv(32<<1|1), make([]byte, 32*10)), 10, 69, 321},
 		{"groups beyond the bytes", cat(uv(4<<1|1), []byte{0, 0}), 3, 32, -1},
 		{"truncated header", []byte{0x80}, 1, 5, -1},
 	} {

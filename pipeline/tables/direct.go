@@ -233,9 +233,11 @@ func (dp *directPage) allDefined(levels []byte, n, maxDef int) (bool, error) {
 
 // runsFor returns the start of src, an RLE / bit-packed hybrid encoding
 // of values bitWidth bits wide, that holds the first n of them. The
-// decoder sizes its output by what the run headers claim, and one header
-// of a few bytes can claim two billion values: a corrupt page must be an
-// error, not an 8 GiB allocation.
+// decoder sizes its output by what the run headers claim, and one RLE
+// header of a few bytes can claim two billion values: a corrupt page must
+// be an error, not an 8 GiB allocation. A bit-packed run's values are
+// bounded by its bytes, which must be in src; writers pad it past the
+// values (DuckDB by whole blocks of groups), so its count is not checked.
 func runsFor(src []byte, bitWidth, n int) ([]byte, error) {
 	have := 0
 	for i := 0; i < len(src); {
@@ -250,15 +252,17 @@ func runsFor(src []byte, bitWidth, n int) ([]byte, error) {
 		left := uint64(n - have)
 		count, size := h>>1, uint64((bitWidth+7)/8)
 		if h&1 == 1 { // groups of 8 bit-packed values
-			if count > left/8+1 {
-				return nil, fmt.Errorf("a run of %d groups at byte %d, %d values are left to read", count, i-k, left)
+			if count > uint64(len(src)-i) {
+				return nil, fmt.Errorf("a run of %d groups at byte %d, %d bytes are left", count, i-k, len(src)-i)
 			}
 			count, size = 8*count, count*uint64(bitWidth)
+		} else if count > left+8 {
+			return nil, fmt.Errorf("a run of %d values at byte %d, %d are left to read", count, i-k, left)
 		}
-		if count > left+8 || size > uint64(len(src)-i) {
-			return nil, fmt.Errorf("a run of %d values at byte %d, %d are left to read", count, i-k, n-have)
+		if size > uint64(len(src)-i) {
+			return nil, fmt.Errorf("a run of %d values at byte %d needs %d bytes, %d are left", count, i-k, size, len(src)-i)
 		}
-		have += int(count)
+		have += int(min(count, left))
 		i += int(size)
 	}
 	return src, nil
