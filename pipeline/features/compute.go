@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"iter"
 	"math"
 	"math/bits"
 	"slices"
@@ -115,7 +116,7 @@ func (a *Aggregates) order() {
 	// These are the first of the run's allocations made of memory the
 	// process has not touched: faulted in at once, they cost about half
 	// (hugemem.Populate).
-	a.loc = populated(make([]uint64, 0, total))
+	a.loc = hugemem.Fresh(make([]uint64, 0, total))
 	var strs []string
 	var ints []int64
 	switch {
@@ -133,8 +134,8 @@ func (a *Aggregates) order() {
 		ds.NumericIDs = true
 	}
 	ds.IDs = strs
-	ds.Signup = populated(make([]int64, total))
-	ds.Known = populated(make([]bool, total))
+	ds.Signup = hugemem.Fresh(make([]int64, total))
+	ds.Known = hugemem.Fresh(make([]bool, total))
 	a.attrs(0, len(a.loc))
 }
 
@@ -197,30 +198,25 @@ func (a *Aggregates) walkDirect() {
 	ds.Signup, ds.Known = make([]int64, n), make([]bool, n)
 	run(func(p *part) {
 		lo, hi := p.at, p.at+p.n
-		populated(a.loc[lo:hi])
-		populated(ds.IDs[lo:hi])
-		populated(ds.Signup[lo:hi])
+		hugemem.Populate(a.loc[lo:hi])
+		hugemem.Populate(ds.IDs[lo:hi])
+		hugemem.Populate(ds.Signup[lo:hi])
 		s := a.shards[p.si]
-		size, g := 0, lo
-		for x, r := range s.dict.direct[p.x0:p.x1] {
+		direct := s.dict.direct[p.x0:p.x1]
+		g := lo
+		for _, r := range direct {
 			if r != 0 {
 				a.loc[g] = uint64(p.si)<<32 | uint64(r-1)
-				size += decimalLen(s.lo + int64(p.x0+x))
 				g++
 			}
 		}
-		// Exactly its size, so that appending never moves it under the
-		// strings already taken from it.
-		buf := populated(make([]byte, 0, size))
-		g = lo
-		for x, r := range s.dict.direct[p.x0:p.x1] {
-			if r != 0 {
-				start := len(buf)
-				buf = strconv.AppendInt(buf, s.lo+int64(p.x0+x), 10)
-				ds.IDs[g] = unsafe.String(&buf[start], len(buf)-start)
-				g++
+		formatIDs(ds.IDs[lo:hi], func(yield func(int64) bool) {
+			for x, r := range direct {
+				if r != 0 && !yield(s.lo+int64(p.x0+x)) {
+					return
+				}
 			}
-		}
+		})
 		a.attrs(lo, hi)
 	})
 	for _, s := range a.shards {
@@ -231,30 +227,37 @@ func (a *Aggregates) walkDirect() {
 // formatInts renders ids as decimal strings, in parallel chunks, each
 // chunk's strings views of one buffer sized to their digits.
 func formatInts(ids []int64, workers int) []string {
-	out := populated(make([]string, len(ids)))
+	out := hugemem.Fresh(make([]string, len(ids)))
 	chunk := max(1<<16, (len(ids)+workers-1)/max(workers, 1))
 	var g errgroup.Group
 	g.SetLimit(max(workers, 1))
 	for lo := 0; lo < len(ids); lo += chunk {
 		hi := min(lo+chunk, len(ids))
 		g.Go(func() error {
-			size := 0
-			for _, id := range ids[lo:hi] {
-				size += decimalLen(id)
-			}
-			// Exactly its size, so that appending never moves it under
-			// the strings already taken from it.
-			buf := populated(make([]byte, 0, size))
-			for i, id := range ids[lo:hi] {
-				start := len(buf)
-				buf = strconv.AppendInt(buf, id, 10)
-				out[lo+i] = unsafe.String(&buf[start], len(buf)-start)
-			}
+			formatIDs(out[lo:hi], slices.Values(ids[lo:hi]))
 			return nil
 		})
 	}
 	_ = g.Wait()
 	return out
+}
+
+// formatIDs writes the decimal strings of ids, which it walks twice, to
+// out, as views of one buffer sized to their digits: exactly, so that
+// appending never moves it under the strings already taken from it.
+func formatIDs(out []string, ids iter.Seq[int64]) {
+	size := 0
+	for id := range ids {
+		size += decimalLen(id)
+	}
+	buf := hugemem.Fresh(make([]byte, 0, size))
+	i := 0
+	for id := range ids {
+		start := len(buf)
+		buf = strconv.AppendInt(buf, id, 10)
+		out[i] = unsafe.String(&buf[start], len(buf)-start)
+		i++
+	}
 }
 
 // decimalLen is the length of id in decimal, sign included.
@@ -267,16 +270,6 @@ func decimalLen(id int64) int {
 		n++
 	}
 	return n
-}
-
-// populated faults s's memory in at once (hugemem.Populate) and returns
-// it.
-func populated[T any](s []T) []T {
-	var zero T
-	if uintptr(cap(s))*unsafe.Sizeof(zero) >= 1<<20 {
-		hugemem.Populate(s[:cap(s)])
-	}
-	return s
 }
 
 func (c *computer) at(g int) (*shard, int) {

@@ -106,11 +106,15 @@ func (d *custDict) row(h uint64, iv int64, sv string) int32 {
 	}
 }
 
-// directRows appends the row of each id to rows: -1 for one the direct
-// table does not hold, yet or at all. The loads are atomic because the
-// readers call it while the shard's goroutine fills the table
-// (engine.HintOrders).
-func (d *custDict) directRows(ids []int64, rows []int32) []int32 {
+// directRows appends the row of each id to rows: -1 for one outside the
+// direct table and, unless add, for one it does not hold yet; with add,
+// the ids it lacks are added (claim). The readers call it, several at
+// once and while the shard adds ids too (engine.HintOrders), hence the
+// atomic loads. They add only for blocks none of whose rows can be
+// dropped: which goroutine adds a customer first decides only where its
+// record is, not what it holds, since every block's rows still reach the
+// shard in input order.
+func (d *custDict) directRows(ids []int64, rows []int32, add bool) []int32 {
 	direct, lo := d.direct, d.lo
 	for i, id := range ids {
 		if i+16 < len(ids) {
@@ -121,30 +125,7 @@ func (d *custDict) directRows(ids []int64, rows []int32) []int32 {
 		}
 		row := int32(-1)
 		if x := uint64(id - lo); x < uint64(len(direct)) {
-			row = atomic.LoadInt32(&direct[x]) - 1
-		}
-		rows = append(rows, row)
-	}
-	return rows
-}
-
-// claimRows appends the row of each id to rows, adding the ids the
-// direct table does not hold yet; -1 for an id outside it. The readers
-// call it, several at once and while the shard adds ids too, for blocks
-// none of whose rows can be dropped (engine.HintOrders): which goroutine
-// adds a customer first decides only where its record is, not what it
-// holds, since every block's rows still reach the shard in input order.
-func (d *custDict) claimRows(ids []int64, rows []int32) []int32 {
-	direct, lo := d.direct, d.lo
-	for i, id := range ids {
-		if i+16 < len(ids) {
-			if x := uint64(ids[i+16] - lo); x < uint64(len(direct)) {
-				prefetchLine(unsafe.Pointer(&direct[x]))
-			}
-		}
-		row := int32(-1)
-		if x := uint64(id - lo); x < uint64(len(direct)) {
-			if row = atomic.LoadInt32(&direct[x]) - 1; row < 0 {
+			if row = atomic.LoadInt32(&direct[x]) - 1; row < 0 && add {
 				row, _ = d.claim(x)
 			}
 		}

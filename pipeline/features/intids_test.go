@@ -82,7 +82,7 @@ func TestIntegerIDs(t *testing.T) {
 
 // TestHintedRows: with dense integer ids and no order ids the readers add
 // each row's customer to the shard's dictionary themselves, several at
-// once (engine.HintOrders, custDict.claimRows), so which of them adds a
+// once (engine.HintOrders, custDict.directRows), so which of them adds a
 // customer first differs from run to run. Over several blocks of ids
 // whose customers keep appearing, every worker count must give what a map
 // computes row by row, sums included to the last bit.

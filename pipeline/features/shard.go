@@ -240,7 +240,7 @@ func (s *shard) add(k *extract.Keys, i int) int {
 
 // growTo makes room for n customers, the new ones with their initial
 // state. The readers may have added customers to the dictionary
-// (custDict.claimRows) that the shard has not met yet.
+// (custDict.directRows) that the shard has not met yet.
 func (s *shard) growTo(n int) {
 	if n <= s.n {
 		return
@@ -254,6 +254,11 @@ func (s *shard) growTo(n int) {
 	// Only arenas to grow, zeroes their initial state: at once, not a
 	// customer at a time (the readers add a block's worth at a time).
 	s.n = n
+	s.ensureOrders(n)
+}
+
+// ensureOrders makes room for n customers in the order arenas in use.
+func (s *shard) ensureOrders(n int) {
 	s.rec.ensure(n)
 	if s.cat.stride > 0 {
 		s.cat.ensure(n)
@@ -270,16 +275,7 @@ func (s *shard) growTo(n int) {
 // except where noted).
 func (s *shard) grow() {
 	s.n++
-	s.rec.ensure(s.n)
-	if s.cat.stride > 0 {
-		s.cat.ensure(s.n)
-	}
-	if s.chn.stride > 0 {
-		s.chn.ensure(s.n)
-	}
-	if s.ref.stride > 0 {
-		s.ref.ensure(s.n)
-	}
+	s.ensureOrders(s.n)
 	if s.hasCust {
 		s.known = append(s.known, false)
 		s.version = append(s.version, extract.NoTime)
@@ -327,7 +323,7 @@ func (s *shard) orders(b *extract.OrderBlock) {
 			rows = b.Hint
 			s.growTo(d.Len()) // the readers may have added customers
 		} else {
-			rows = d.directRows(b.Int, rows)
+			rows = d.directRows(b.Int, rows, false)
 			s.rows = rows
 		}
 		// A customer the readers did not find is new (or was added after

@@ -11,6 +11,8 @@ import (
 	"github.com/parquet-go/parquet-go/encoding/rle"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/strata-oss/strata/pipeline/tables/hugemem"
 )
 
 // A row group column that is a single data page of fixed-width numbers,
@@ -382,18 +384,9 @@ func plainValues(phys parquet.Kind, b []byte) encoding.Values {
 // alignedBytes returns n bytes starting on an 8-byte boundary, as values
 // viewed in place need; a small byte slice need not be.
 func alignedBytes(n int) []byte {
-	words := make([]uint64, (n+7)/8)
-	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), n)
-	fresh(b)
-	return b
+	words := hugemem.Fresh(make([]uint64, (n+7)/8))
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), n)
 }
-
-// fresh faults a new buffer's pages in at once: a large allocation is
-// memory the process has not touched, and faulting it in a page at a
-// time as it is first written costs about twice as much kernel time on
-// the VMs Strata runs on (a 1M-row group's first decode spent most of its
-// time there).
-func fresh(b []byte) { freshSlice(b) }
 
 // within reports whether b lies in buf.
 func within(buf, b []byte) bool {

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/tables/hugemem"
 )
 
 // parquetFile is an open Parquet object, shared by the units (row groups)
@@ -230,8 +231,7 @@ func (pf *parquetFile) loadChunk(gi, col int, rows int64, src source, buf *[]byt
 	// The buffer is reused for the batch's next chunk: everything decoded
 	// from it is copied out (strings included) before drop.
 	if int64(cap(*buf)) < n {
-		*buf = make([]byte, n, n+n/8)
-		fresh(*buf)
+		*buf = hugemem.Fresh(make([]byte, n, n+n/8))
 	}
 	data := (*buf)[:n]
 	if k, err := pf.r.ReaderAt.ReadAt(data, off); k != len(data) {

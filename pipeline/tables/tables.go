@@ -33,7 +33,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"unsafe"
 
 	"github.com/strata-oss/strata/pipeline/tables/hugemem"
 )
@@ -441,7 +440,7 @@ func resize[T any](s []T, n int) []T {
 		clear(s)
 		return s
 	}
-	return freshSlice(make([]T, n, n+n/8))
+	return hugemem.Fresh(make([]T, n, n+n/8))
 }
 
 // extendRaw is extend without clearing the new rows when s has room for
@@ -453,37 +452,21 @@ func extendRaw[T any](s []T, n, limit int) []T {
 	if cap(s) >= n {
 		return s[:n]
 	}
-	t := freshSlice(make([]T, n, max(n, min(2*cap(s), limit))))
+	t := hugemem.Fresh(make([]T, n, max(n, min(2*cap(s), limit))))
 	copy(t, s)
 	return t
-}
-
-// freshSlice faults a new slice's pages in at once (see fresh) and
-// returns it.
-func freshSlice[T any](s []T) []T {
-	var zero T
-	if uintptr(cap(s))*unsafe.Sizeof(zero) >= 1<<20 {
-		hugemem.Populate(s[:cap(s)])
-	}
-	return s
 }
 
 // extend returns s with length n (never less than it has), its first rows
 // kept and the new ones cleared. A new array doubles the old one, up to
 // limit, so that growing page by page costs amortised constant time.
 func extend[T any](s []T, n, limit int) []T {
-	if n <= len(s) {
-		return s
-	}
-	if cap(s) >= n {
-		old := len(s)
-		s = s[:n]
+	old, reused := len(s), cap(s) >= n
+	s = extendRaw(s, n, limit)
+	if reused { // a new array is zero already
 		clear(s[old:])
-		return s
 	}
-	t := make([]T, n, max(n, min(2*cap(s), limit)))
-	copy(t, s)
-	return t
+	return s
 }
 
 // SchemaError says an input's columns do not fit the mapping. It is

@@ -404,16 +404,7 @@ func TestDirectPagesEqualPageReader(t *testing.T) {
 				}
 			}
 			for i := range bt.N {
-				r := ""
-				for f := range bt.Cols {
-					c := &bt.Cols[f]
-					raw := ""
-					if c.IsBad(i) {
-						raw = c.BadRaw[i]
-					}
-					r += fmt.Sprintf("|%v %v %q %q", c.IsNull(i), c.IsBad(i), c.Text(i), raw)
-				}
-				cells = append(cells, r)
+				cells = append(cells, rowText(bt, i))
 			}
 			return nil
 		})

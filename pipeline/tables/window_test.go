@@ -55,7 +55,6 @@ func renderRows(t *testing.T, src *Source, max int) (rows []string, batches, cod
 		}
 		next += int64(b.N)
 		for i := range b.N {
-			r := ""
 			for f := range b.Cols {
 				c := &b.Cols[f]
 				if c.Codes != nil {
@@ -65,13 +64,8 @@ func renderRows(t *testing.T, src *Source, max int) (rows []string, batches, cod
 						return fmt.Errorf("row %d %s: code %d for %q", b.FirstRow+int64(i), windowFields[f].Name, code, c.Str[i])
 					}
 				}
-				raw := ""
-				if c.IsBad(i) {
-					raw = c.BadRaw[i]
-				}
-				r += fmt.Sprintf("|%v %v %q %q", c.IsNull(i), c.IsBad(i), c.Text(i), raw)
 			}
-			rows = append(rows, r)
+			rows = append(rows, rowText(b, i))
 		}
 		return nil
 	})
@@ -79,6 +73,20 @@ func renderRows(t *testing.T, src *Source, max int) (rows []string, batches, cod
 		t.Fatal(err)
 	}
 	return rows, batches, coded
+}
+
+// rowText renders row i of b's cells: null, bad, text and raw text each.
+func rowText(b *Batch, i int) string {
+	r := ""
+	for f := range b.Cols {
+		c := &b.Cols[f]
+		raw := ""
+		if c.IsBad(i) {
+			raw = c.BadRaw[i]
+		}
+		r += fmt.Sprintf("|%v %v %q %q", c.IsNull(i), c.IsBad(i), c.Text(i), raw)
+	}
+	return r
 }
 
 // TestWindowsEqualWholeRowGroups: a row group larger than BatchRows is
@@ -221,16 +229,7 @@ func TestColumnWorkersEqualOneAtATime(t *testing.T) {
 		var got []string
 		err := scanUnits(context.Background(), src, 3, func(bt *Batch) error {
 			for i := range bt.N {
-				r := ""
-				for f := range bt.Cols {
-					c := &bt.Cols[f]
-					raw := ""
-					if c.IsBad(i) {
-						raw = c.BadRaw[i]
-					}
-					r += fmt.Sprintf("|%v %v %q %q", c.IsNull(i), c.IsBad(i), c.Text(i), raw)
-				}
-				got = append(got, r)
+				got = append(got, rowText(bt, i))
 			}
 			return nil
 		})
