@@ -42,7 +42,7 @@ Usage:
   strata generate  --dir DIR [--customers N] [--seed S] [--format parquet|csv]
   strata run       --config FILE --as-of YYYY-MM-DD [--force]
 
-  A sharded run (see README, "Sharded runs"): fit once, score N shards
+  A sharded run (see docs/sharded.md): fit once, score N shards
   (in any order, on any machines), then commit:
   strata fit       --config FILE --as-of YYYY-MM-DD
   strata run       --config FILE --as-of YYYY-MM-DD --shard i/N
