@@ -270,6 +270,7 @@ func (r *Runner) try(ctx context.Context, log zerolog.Logger, req Request, rec *
 		for _, s := range res.Stages {
 			rec.Stages = append(rec.Stages, ledger.Stage{Stage: s.Stage, Seconds: s.Duration.Seconds(), PeakRSSMiB: max(s.PeakRSSMiB, 0)})
 		}
+		rec.PeakRSSMiB = res.PeakRSSMiB()
 		rec.Customers, rec.Orders = res.Customers, res.Orders
 		if res.Attempt != "" {
 			rec.Attempt = res.Attempt

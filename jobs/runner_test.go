@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -152,8 +153,13 @@ func checkComplete(t *testing.T, name string, rec *ledger.Record, m *publish.Man
 		return
 	}
 	var stages []string
+	var peak float64
 	for _, s := range rec.Stages {
 		stages = append(stages, s.Stage)
+		peak = max(peak, s.PeakRSSMiB)
+	}
+	if runtime.GOOS == "linux" && (rec.PeakRSSMiB <= 0 || rec.PeakRSSMiB != peak) {
+		t.Errorf("%s: run peak %v MiB, want the largest stage's, %v", name, rec.PeakRSSMiB, peak)
 	}
 	if got := strings.Join(stages, ","); got != "extract,features,rfm,clv,cluster,recommend,publish" {
 		t.Errorf("%s: stages %s", name, got)

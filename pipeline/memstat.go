@@ -14,8 +14,10 @@ import (
 // writable, the figure is the peak since the process started, or absent.
 // With several runs in one process (a backfill with --parallel) the figure
 // is the process's, not the stage's alone. The kernel's maximum resident
-// size in getrusage (what GNU time prints) is reset with it, so the peak
-// of a whole run is the largest stage's.
+// size in getrusage (what GNU time prints) is reset with it, so GNU time
+// reports the last stage's peak; the run's peak is the largest stage's,
+// which Result.PeakRSSMiB, the last stage's log line (run_peak_rss_mib)
+// and the ledger (peak_rss_mib) give.
 
 // resetPeakRSS starts a new high-water mark; it is advice.
 func resetPeakRSS() {

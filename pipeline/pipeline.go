@@ -75,6 +75,18 @@ type Result struct {
 	UpToDate bool
 }
 
+// PeakRSSMiB is the run's peak resident memory in MiB, the largest of its
+// stages' (each stage resets the process's high-water mark, so the kernel's
+// figure at the end is the last stage's alone); 0 when the system does not
+// say.
+func (r *Result) PeakRSSMiB() float64 {
+	var peak float64
+	for _, s := range r.Stages {
+		peak = max(peak, s.PeakRSSMiB)
+	}
+	return peak
+}
+
 // StageTiming is how long one stage took.
 type StageTiming struct {
 	Stage    string        `json:"stage"`
@@ -159,7 +171,7 @@ func (r *run) stage(name string, f func(log zerolog.Logger) error) error {
 		l.Error().Err(err).Dur("duration", d).Float64("peak_rss_mib", peak).Msg("stage failed")
 		return err
 	}
-	l.Info().Dur("duration", d).Float64("peak_rss_mib", peak).Msg("stage finished")
+	l.Info().Dur("duration", d).Float64("peak_rss_mib", peak).Float64("run_peak_rss_mib", r.res.PeakRSSMiB()).Msg("stage finished")
 	return nil
 }
 

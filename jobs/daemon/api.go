@@ -155,16 +155,15 @@ func (d *Daemon) postRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	id := jobs.NewRunID(d.now())
-	rec := &ledger.Record{ID: id, AsOf: req.AsOf, Trigger: ledger.API, Status: ledger.Running, StartedAt: d.now().UTC()}
+	id := jobs.NewRunID(d.clock.Now())
+	rec := &ledger.Record{ID: id, AsOf: req.AsOf, Trigger: ledger.API, Status: ledger.Running, StartedAt: d.clock.Now().UTC()}
 	d.mu.Lock()
 	if d.draining {
 		d.mu.Unlock()
 		writeError(w, http.StatusServiceUnavailable, "shutting down: not accepting new runs")
 		return
 	}
-	d.wg.Add(1)
-	d.metrics.inProgress.Inc()
+	d.startLocked()
 	d.pending[id] = rec
 	d.mu.Unlock()
 	go func() {
@@ -217,17 +216,16 @@ func (d *Daemon) postBackfill(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	id := "bf-" + jobs.NewRunID(d.now())
+	id := "bf-" + jobs.NewRunID(d.clock.Now())
 	prog := &jobs.BackfillProgress{ID: id, From: req.From, To: req.To, Parallel: max(req.Parallel, 1), Total: len(dates),
-		StartedAt: d.now().UTC()}
+		StartedAt: d.clock.Now().UTC()}
 	d.mu.Lock()
 	if d.draining {
 		d.mu.Unlock()
 		writeError(w, http.StatusServiceUnavailable, "shutting down: not accepting new backfills")
 		return
 	}
-	d.wg.Add(1)
-	d.metrics.inProgress.Inc()
+	d.startLocked()
 	d.backfills[id] = prog
 	d.mu.Unlock()
 	go func() {

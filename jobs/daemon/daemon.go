@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
+	"github.com/jonboulle/clockwork"
 	"github.com/rs/zerolog"
 
 	"github.com/strata-oss/strata/jobs"
@@ -52,8 +53,10 @@ type Options struct {
 	Logger          zerolog.Logger
 	// Runner configures the runs; its Logger is replaced by Logger.
 	Runner jobs.RunnerOptions
-	// Now is the scheduler's clock; default time.Now.
-	Now func() time.Time
+	// Clock drives the schedule and stamps API runs; default the real
+	// clock. Tests pass a fake one and advance it, so that a firing is an
+	// event they cause rather than a moment they wait for.
+	Clock clockwork.Clock
 	// AsOfFor maps the time a scheduled run fires to the date it
 	// processes; default AsOfFor(fired, schedule zone, lag_days). Tests
 	// compress days into seconds with it.
@@ -69,7 +72,7 @@ type Daemon struct {
 	log     zerolog.Logger
 	runner  *jobs.Runner
 	metrics *metrics
-	now     func() time.Time
+	clock   clockwork.Clock
 	asOfFor func(time.Time) time.Time
 	grace   time.Duration
 
@@ -79,6 +82,15 @@ type Daemon struct {
 	// grace period.
 	runCtx    context.Context
 	cancelRun context.CancelCauseFunc
+
+	// scheduledBusy makes scheduled runs singletons: a firing that comes
+	// while the previous scheduled run (or its retries) is going is
+	// skipped. It is ours rather than gocron's singleton mode so that the
+	// run is over, for anyone who waits on it, when the task returns.
+	scheduledBusy atomic.Bool
+	// active counts units of work (scheduled runs, API runs, backfills);
+	// firings counts the schedule's firings handled to their end.
+	active, firings atomic.Int64
 
 	mu        sync.Mutex
 	draining  bool
@@ -100,10 +112,10 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	if cfg.Schedule.Cron == "" {
 		return nil, &jobs.UsageError{Msg: `schedule.cron is not set: strata serve needs a schedule, e.g. schedule: {cron: "0 3 * * *"}`}
 	}
-	d := &Daemon{cfg: cfg, opt: opt, log: opt.Logger, metrics: newMetrics(), now: opt.Now, asOfFor: opt.AsOfFor,
+	d := &Daemon{cfg: cfg, opt: opt, log: opt.Logger, metrics: newMetrics(), clock: opt.Clock, asOfFor: opt.AsOfFor,
 		grace: cfg.Schedule.Grace(), pending: map[string]*ledger.Record{}, backfills: map[string]*jobs.BackfillProgress{}}
-	if d.now == nil {
-		d.now = time.Now
+	if d.clock == nil {
+		d.clock = clockwork.NewRealClock()
 	}
 	if d.asOfFor == nil {
 		loc, lag := cfg.ScheduleLocation(), cfg.Schedule.Lag()
@@ -152,15 +164,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	// Runs are drained by shutdown before the scheduler stops, so its
 	// own wait for running jobs is short.
-	s, err := gocron.NewScheduler(gocron.WithLocation(d.cfg.ScheduleLocation()), gocron.WithStopTimeout(5*time.Second))
+	s, err := gocron.NewScheduler(gocron.WithLocation(d.cfg.ScheduleLocation()), gocron.WithStopTimeout(5*time.Second),
+		gocron.WithClock(d.clock))
 	if err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("scheduler: %w", err)
 	}
-	// Singleton: a run still going when the next firing comes makes
-	// that firing a no-op rather than a second run.
 	job, err := s.NewJob(gocron.CronJob(d.cfg.Schedule.Cron, true), gocron.NewTask(d.scheduled),
-		gocron.WithName(JobName), gocron.WithSingletonMode(gocron.LimitModeReschedule))
+		gocron.WithName(JobName))
 	if err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("schedule %q: %w", d.cfg.Schedule.Cron, err)
@@ -206,7 +217,7 @@ func (d *Daemon) shutdown(s gocron.Scheduler) {
 	go func() { d.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(d.grace):
+	case <-d.clock.After(d.grace):
 		d.log.Warn().Msg("grace period over: cancelling running runs; they stop before publishing")
 		d.cancelRun(errors.New("strata serve is shutting down and the grace period is over"))
 		// A stage deep in computation notices cancellation only at its
@@ -214,7 +225,7 @@ func (d *Daemon) shutdown(s gocron.Scheduler) {
 		// killed before its commit point publishes nothing either.
 		select {
 		case <-done:
-		case <-time.After(abortWait):
+		case <-d.clock.After(abortWait):
 			d.log.Error().Dur("waited", abortWait).
 				Msg("runs did not stop after cancellation; exiting without them (they had not committed; the next run of their dates marks them abandoned)")
 		}
@@ -231,24 +242,47 @@ func (d *Daemon) begin() bool {
 	if d.draining {
 		return false
 	}
-	d.wg.Add(1)
-	d.metrics.inProgress.Inc()
+	d.startLocked()
 	return true
+}
+
+// startLocked counts a unit of work in; d.mu is held and the daemon is
+// not draining. end counts it out.
+func (d *Daemon) startLocked() {
+	d.wg.Add(1)
+	d.active.Add(1)
+	d.metrics.inProgress.Inc()
 }
 
 func (d *Daemon) end() {
 	d.metrics.inProgress.Dec()
+	d.active.Add(-1)
 	d.wg.Done()
 }
 
+// idle reports whether no run or backfill is in progress.
+func (d *Daemon) idle() bool { return d.active.Load() == 0 }
+
 // scheduled is the gocron task.
 func (d *Daemon) scheduled() {
-	fired := d.now()
-	if !d.begin() {
+	defer d.firings.Add(1)
+	fired := d.clock.Now()
+	asOf := d.asOfFor(fired)
+	// Singleton: a run still going when the next firing comes makes
+	// that firing a no-op rather than a second run.
+	if !d.scheduledBusy.CompareAndSwap(false, true) {
+		d.log.Warn().Str("as_of", asOf.Format(pipeline.DateLayout)).Time("fired", fired).
+			Msg("the previous scheduled run is still going; this firing is skipped")
 		return
 	}
+	if !d.begin() {
+		d.scheduledBusy.Store(false)
+		return
+	}
+	// Deferred calls run last first: the flag is cleared before end, so a
+	// daemon that is idle takes the next firing.
 	defer d.end()
-	asOf := d.asOfFor(fired)
+	defer d.scheduledBusy.Store(false)
 	sch := d.cfg.Schedule
 	_, err := d.runner.Run(d.runCtx, jobs.Request{AsOf: asOf, Trigger: ledger.Schedule,
 		Retries: sch.RetryLimit(), Backoff: sch.FirstBackoff()})

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/rs/zerolog"
 
 	"github.com/strata-oss/strata/jobs"
@@ -67,8 +68,15 @@ type server struct {
 	stop func() error // cancels Run and returns its error
 }
 
+// epoch is where the tests' fake clocks start: a schedule fires only
+// when a test advances its clock past a firing.
+var epoch = time.Date(2025, 7, 1, 12, 0, 0, 0, time.UTC)
+
 func start(t *testing.T, cfg *config.Config, opt Options) *server {
 	t.Helper()
+	if opt.Clock == nil {
+		opt.Clock = clockwork.NewFakeClockAt(epoch)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +155,7 @@ func s3Shop(t *testing.T) (*config.Config, *s3test.Server, objstore.Bucket, objs
 	in, out := srv.NewBucket(t, "shop", "input"), srv.NewBucket(t, "shop", "output")
 	shoptest.Generate(t, in, 300)
 	cfg := shoptest.Config(t, "s3://shop/input", "s3://shop/output")
-	cfg.Schedule.Cron = "* * * * * *" // every second
+	cfg.Schedule.Cron = "0 3 * * *"
 	return cfg, srv, in, out
 }
 
@@ -198,19 +206,49 @@ func checkPublishedOnce(t *testing.T, out objstore.Bucket, by map[string][]*ledg
 	}
 }
 
-// TestDaemonScheduleAndBackfill: the daemon on versitygw with an
-// every-second schedule publishes its date; a backfill of 5 dates through
-// the API publishes each exactly once, with a complete ledger and metrics.
+// fire advances clock to the schedule's next firing (daily at 03:00 in
+// the tests) once every daemon has its timer set, and waits until each of
+// them has finished what the firing started.
+func fire(t *testing.T, clock *clockwork.FakeClock, servers ...*server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := clock.BlockUntilContext(ctx, len(servers)); err != nil {
+		t.Fatalf("the schedulers set no timer: %v", err)
+	}
+	now := clock.Now().UTC()
+	next := time.Date(now.Year(), now.Month(), now.Day(), 3, 0, 0, 0, time.UTC)
+	if !next.After(now) {
+		next = next.AddDate(0, 0, 1)
+	}
+	before := make([]int64, len(servers))
+	for i, s := range servers {
+		before[i] = s.d.firings.Load()
+	}
+	clock.Advance(next.Sub(now))
+	waitFor(t, 60*time.Second, fmt.Sprintf("the firing's runs (at %v)", next), func() bool {
+		for i, s := range servers {
+			if s.d.firings.Load() == before[i] || !s.d.idle() {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestDaemonScheduleAndBackfill: the daemon on versitygw publishes the
+// date of a firing of its schedule; a backfill of 5 dates through the API
+// publishes each exactly once, with a complete ledger and metrics.
 func TestDaemonScheduleAndBackfill(t *testing.T) {
 	cfg, _, in, out := s3Shop(t)
-	scheduled := shoptest.Date(t, "2025-06-30")
+	clock := clockwork.NewFakeClockAt(time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC))
 	s := start(t, cfg, Options{Logger: zerolog.Nop(), Token: token, Runner: jobs.RunnerOptions{Input: in, Output: out},
-		AsOfFor: func(time.Time) time.Time { return scheduled }})
+		Clock: clock})
 
-	waitFor(t, 30*time.Second, "the scheduled run to publish", func() bool {
-		_, err := publish.ReadManifest(context.Background(), out, "2025-06-30")
-		return err == nil
-	})
+	fire(t, clock, s) // 2025-07-01 03:00, lag 1: as of 2025-06-30
+	if _, err := publish.ReadManifest(context.Background(), out, "2025-06-30"); err != nil {
+		t.Fatalf("the scheduled run did not publish: %v", err)
+	}
 	code, body := s.do(t, "POST", "/api/v1/backfills", token, `{"from": "2025-07-01", "to": "2025-07-05", "parallel": 2}`)
 	if code != http.StatusAccepted {
 		t.Fatalf("POST backfill: %d %v", code, body)
@@ -227,9 +265,9 @@ func TestDaemonScheduleAndBackfill(t *testing.T) {
 	if prog["succeeded"] != 5.0 || prog["failed"] != 0.0 || prog["total"] != 5.0 {
 		t.Errorf("backfill progress %v", prog)
 	}
-	// More ticks of the schedule come and go: the date stays published
-	// once (later ticks are skipped as up to date).
-	time.Sleep(1500 * time.Millisecond)
+	// The schedule fires for 2025-07-01, which the backfill published:
+	// the tick is skipped as up to date.
+	fire(t, clock, s)
 
 	code, list := s.do(t, "GET", "/api/v1/runs?limit=1000", "", "")
 	if code != 200 {
@@ -278,32 +316,19 @@ func TestDaemonScheduleAndBackfill(t *testing.T) {
 	}
 }
 
-// TestTwoDaemonsOneBucket: two daemons on one bucket for 10 ticks of a 4 s
-// schedule, each tick standing for one date: every date is
-// processed exactly once, by one daemon or the other.
+// TestTwoDaemonsOneBucket: two daemons on one bucket, one clock, for 10
+// daily firings: every date is processed exactly once, by one daemon or
+// the other, and no firing is lost.
 func TestTwoDaemonsOneBucket(t *testing.T) {
-	if testing.Short() {
-		t.Skip("40 s of ticks")
-	}
 	cfg, srv, in, _ := s3Shop(t)
-	// Ticks every 4 s: under the race detector on 2 cores a run can take
-	// over two seconds on a slow day, and a daemon busy at a tick skips it
-	// (singleton mode); with both busy a date would be lost to the test's
-	// clock, not to a bug. Tick n (4 s steps since t0) processes date
-	// base+n: both daemons derive the same date from the same tick.
-	cfg.Schedule.Cron = "*/4 * * * * *"
-	t0 := time.Now().Truncate(4 * time.Second)
-	base := shoptest.Date(t, "2025-05-01")
-	asOfFor := func(fired time.Time) time.Time {
-		return base.AddDate(0, 0, int((fired.Unix()-t0.Unix())/4))
-	}
+	clock := clockwork.NewFakeClockAt(time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC))
 	var mu sync.Mutex
 	seen := map[string]map[string]ledger.Status{} // date → daemon → last status
 	servers := make([]*server, 2)
 	for i := range servers {
 		name := fmt.Sprintf("daemon-%d", i)
 		out := srv.NewBucket(t, "shop", "output") // a client of its own
-		servers[i] = start(t, cfg, Options{Logger: zerolog.Nop(), Token: token, AsOfFor: asOfFor,
+		servers[i] = start(t, cfg, Options{Logger: zerolog.Nop(), Token: token, Clock: clock,
 			Runner: jobs.RunnerOptions{Input: in, Output: out, Holder: name, OnFinish: func(r *ledger.Record) {
 				mu.Lock()
 				if seen[r.AsOf] == nil {
@@ -314,11 +339,9 @@ func TestTwoDaemonsOneBucket(t *testing.T) {
 			}}})
 	}
 	const ticks = 10
-	waitFor(t, 90*time.Second, fmt.Sprintf("%d dates", ticks), func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(seen) >= ticks
-	})
+	for range ticks {
+		fire(t, clock, servers...)
+	}
 	for _, s := range servers {
 		if err := s.stop(); err != nil {
 			t.Fatal(err)
@@ -334,11 +357,16 @@ func TestTwoDaemonsOneBucket(t *testing.T) {
 	mu.Unlock()
 	sort.Strings(dates)
 	checkPublishedOnce(t, out, by, dates)
-	// No tick was lost: the dates are consecutive.
-	first, _ := time.Parse("2006-01-02", dates[0])
+	// No firing was lost: the dates are the ten days after the start.
+	if len(dates) != ticks {
+		t.Fatalf("dates %v, want %d", dates, ticks)
+	}
 	for i, d := range dates {
-		if want := first.AddDate(0, 0, i).Format("2006-01-02"); d != want {
+		if want := time.Date(2025, 5, 1+i, 0, 0, 0, 0, time.UTC).Format("2006-01-02"); d != want {
 			t.Fatalf("dates %v: %s missing", dates, want)
+		}
+		if len(seen[d]) != 2 {
+			t.Errorf("%s: tried by %v, want both daemons", d, seen[d])
 		}
 	}
 	// Each daemon tried each tick's date once: one published it, the
@@ -378,8 +406,10 @@ func TestShutdownMidRun(t *testing.T) {
 	cfg, _, in, out := s3Shop(t)
 	cfg.Schedule.Cron = "0 3 * * *" // not during the test
 	g := &gated{Bucket: in}
-	grace := 700 * time.Millisecond
-	s := start(t, cfg, Options{Logger: zerolog.Nop(), Token: token, Runner: jobs.RunnerOptions{Input: g, Output: out}, Grace: &grace})
+	grace := 30 * time.Second
+	clock := clockwork.NewFakeClockAt(epoch)
+	s := start(t, cfg, Options{Logger: zerolog.Nop(), Token: token, Runner: jobs.RunnerOptions{Input: g, Output: out},
+		Grace: &grace, Clock: clock})
 
 	code, body := s.do(t, "POST", "/api/v1/runs", token, `{"as_of": "2025-06-30"}`)
 	if code != http.StatusAccepted {
@@ -406,13 +436,22 @@ func TestShutdownMidRun(t *testing.T) {
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- s.stop() }()
-	waitFor(t, grace/2, "readyz to go false", func() bool {
+	// The grace period is on the fake clock: it runs out when the test
+	// says so, after checking what a draining daemon answers.
+	waitFor(t, 30*time.Second, "readyz to go false", func() bool {
 		code, _ := s.do(t, "GET", "/readyz", "", "")
 		return code == http.StatusServiceUnavailable
 	})
 	if code, body := s.do(t, "POST", "/api/v1/runs", token, `{"as_of": "2025-07-01"}`); code != http.StatusServiceUnavailable {
 		t.Errorf("POST while shutting down: %d %v, want 503", code, body)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// The scheduler's timer and the grace period's.
+	if err := clock.BlockUntilContext(ctx, 2); err != nil {
+		t.Fatalf("no grace period started: %v", err)
+	}
+	clock.Advance(grace)
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}

@@ -83,6 +83,9 @@ type Record struct {
 	FinishedAt      *time.Time `json:"finished_at,omitempty"`
 	DurationSeconds float64    `json:"duration_seconds,omitempty"`
 	Stages          []Stage    `json:"stages,omitempty"`
+	// PeakRSSMiB is the run's peak resident memory: the largest of its
+	// stages' peaks.
+	PeakRSSMiB float64 `json:"peak_rss_mib,omitempty"`
 
 	Customers int `json:"customers,omitempty"`
 	Orders    int `json:"orders,omitempty"`
