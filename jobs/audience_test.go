@@ -6,12 +6,14 @@ import (
 	"testing"
 
 	"github.com/strata-oss/strata/internal/duckdbtest"
+	"github.com/strata-oss/strata/internal/racetest"
 )
 
 // TestDemoAudiencesAgainstDuckDB reads every audience the demo publishes,
 // as Parquet and as CSV, with DuckDB and compares it with its definition
 // written as SQL over the segments table: same customers, same values.
 func TestDemoAudiencesAgainstDuckDB(t *testing.T) {
+	racetest.Skip(t, "a DuckDB cross-check of the published numbers")
 	dir := t.TempDir()
 	res := runDemo(t, dir, 3000)
 	out := filepath.Join(dir, "output")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/strata-oss/strata/internal/duckdbtest"
+	"github.com/strata-oss/strata/internal/racetest"
 	"github.com/strata-oss/strata/pipeline"
 )
 
@@ -27,6 +28,7 @@ import (
 //   - clv and expected purchases are null exactly for customers who never
 //     bought, and finite and non-negative otherwise.
 func TestDemoCLVAgainstDuckDB(t *testing.T) {
+	racetest.Skip(t, "a DuckDB cross-check of the published numbers")
 	dir := t.TempDir()
 	res := runDemo(t, dir, 3000)
 	in, out := filepath.Join(dir, "input"), filepath.Join(dir, "output")

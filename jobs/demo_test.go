@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/strata-oss/strata/internal/duckdbtest"
+	"github.com/strata-oss/strata/internal/racetest"
 )
 
 func runDemo(t *testing.T, dir string, customers int) *DemoResult {
@@ -95,6 +96,7 @@ func num(t *testing.T, v any) float64 {
 // inputs with DuckDB SQL — an independent reader and an independent
 // implementation of the rules — and compares row by row.
 func TestDemoAgainstDuckDB(t *testing.T) {
+	racetest.Skip(t, "a DuckDB cross-check of the published numbers")
 	dir := t.TempDir()
 	res := runDemo(t, dir, 4000)
 	in, out := filepath.Join(dir, "input"), filepath.Join(dir, "output")
@@ -307,6 +309,7 @@ func TestDemoReport(t *testing.T) {
 // orders and the published segments, and compares every published offer
 // (and the segment summary's category and channel mix) with it.
 func TestDemoRecommendations(t *testing.T) {
+	racetest.Skip(t, "a DuckDB cross-check of the published numbers")
 	dir := t.TempDir()
 	res := runDemo(t, dir, 4000)
 	in, out := filepath.Join(dir, "input"), filepath.Join(dir, "output")

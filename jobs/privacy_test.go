@@ -14,6 +14,7 @@ import (
 	"github.com/strata-oss/strata/configs"
 	"github.com/strata-oss/strata/internal/duckdbtest"
 	"github.com/strata-oss/strata/internal/leaktest"
+	"github.com/strata-oss/strata/internal/racetest"
 	"github.com/strata-oss/strata/jobs/ledger"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
@@ -58,6 +59,7 @@ func pick(t *testing.T, sql string) []string {
 // report, model.json or the ledger, and the counts are the first run's
 // less theirs.
 func TestSuppressedCustomersAppearNowhere(t *testing.T) {
+	racetest.Skip(t, "a scan of every published byte")
 	dir := t.TempDir()
 	first := runDemo(t, dir, 3000)
 	in, out := filepath.Join(dir, "input"), filepath.Join(dir, "output")

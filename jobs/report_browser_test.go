@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/strata-oss/strata/internal/browsertest"
+	"github.com/strata-oss/strata/internal/racetest"
 	"github.com/strata-oss/strata/pipeline"
 )
 
@@ -20,6 +21,7 @@ import (
 // rendered with a size, shapes and text (its title and axes). With
 // STRATA_REPORT_PNG set it also saves the screenshot the README shows.
 func TestDemoReportInChromium(t *testing.T) {
+	racetest.Skip(t, "the report rendered in a browser")
 	dir := t.TempDir()
 	runDemo(t, dir, 3000)
 	cfg, err := DemoConfig(dir)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-oss/strata/internal/racetest"
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/objstore/s3/s3test"
 	"github.com/strata-oss/strata/pipeline/publish"
@@ -18,6 +19,7 @@ import (
 // checks that what it published is byte for byte what a local run of the
 // same inputs publishes.
 func TestDemoOnS3MatchesLocal(t *testing.T) {
+	racetest.Skip(t, "the same run on versitygw compared with the local one; the S3 backend has its own race-checked tests")
 	srv := s3test.Start(t)
 	srv.CreateBucket(t, "demo")
 	for _, kv := range srv.Env() {
