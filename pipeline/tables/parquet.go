@@ -582,6 +582,7 @@ func (s *Source) readRowGroup(pf *parquetFile, key string, gi int, first int64, 
 	rg := pf.file.RowGroups()[gi]
 	n := int(rg.NumRows())
 	batch.Key, batch.FirstRow, batch.N, batch.Malformed = key, first, n, nil
+	batch.csv = nil
 	if len(batch.Cols) != len(s.Fields) {
 		batch.Cols = make([]Column, len(s.Fields))
 	}

@@ -44,6 +44,9 @@ func (s *Source) batchRows() int {
 type CSVOptions struct {
 	Comma       rune     // default ','
 	TimeLayouts []string // tried after the built-in layouts
+	// MaxRowBytes bounds a row (DefaultMaxRowBytes when 0): a longer
+	// line is a malformed row, read past without being held.
+	MaxRowBytes int
 }
 
 // physical returns the input column name of field f and its time unit.
