@@ -299,8 +299,8 @@ func convertText(s string, kind Kind, unit TimeUnit, col *Column, i, n int, layo
 	case String:
 		col.Str[i] = strings.Clone(s)
 	case Float:
-		f, err := strconv.ParseFloat(t, 64)
-		if err != nil {
+		f, ok := parseNumber(t)
+		if !ok {
 			col.setBad(i, n, strings.Clone(s))
 			return
 		}
@@ -308,8 +308,8 @@ func convertText(s string, kind Kind, unit TimeUnit, col *Column, i, n int, layo
 	case Int:
 		v, err := strconv.ParseInt(t, 10, 64)
 		if err != nil {
-			f, ferr := strconv.ParseFloat(t, 64)
-			if ferr != nil || f != math.Trunc(f) || math.Abs(f) > 1<<62 {
+			f, ok := parseNumber(t)
+			if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<62 {
 				col.setBad(i, n, strings.Clone(s))
 				return
 			}

@@ -1297,9 +1297,7 @@ func convert(v parquet.Value, src source, col *Column, i, n int) {
 		case parquet.Double:
 			f = v.Double()
 		case parquet.ByteArray:
-			var err error
-			f, err = strconv.ParseFloat(strings.TrimSpace(string(v.ByteArray())), 64)
-			ok = err == nil
+			f, ok = parseNumber(strings.TrimSpace(string(v.ByteArray())))
 		}
 		if !ok {
 			col.setBad(i, n, string(v.ByteArray()))
