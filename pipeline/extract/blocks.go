@@ -60,11 +60,11 @@ type Block struct {
 	// bytesRead and badBytes are the bytes of input of the rows read and
 	// of those quarantined, where the format says (CSV).
 	bytesRead, badBytes int64
-	bad      map[string]int64
-	excluded map[string]int64
-	invalid  map[string]int64
-	quar     Quarantine
-	release  func()
+	bad                 map[string]int64
+	excluded            map[string]int64
+	invalid             map[string]int64
+	quar                Quarantine
+	release             func()
 }
 
 // Release hands the block back for reuse; the sink calls it exactly once,
