@@ -85,7 +85,7 @@ func (o *csvObject) readHeader() ([]string, error) {
 	}
 	header := make([]string, len(fields))
 	for i := range fields {
-		header[i] = strings.TrimSpace(fields[i])
+		header[i] = strings.Clone(strings.TrimSpace(fields[i])) // fields view the parser's buffer
 	}
 	return header, nil
 }

@@ -3,10 +3,10 @@ package tables
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -167,9 +167,16 @@ type recordReader struct {
 	lines int64
 }
 
-// next reads the next record, or io.EOF.
+// next reads the next record, or io.EOF. Its text is valid until the
+// next call.
 func (rr *recordReader) next() (csvRecord, error) {
 	for {
+		if rec, ok := rr.whole(); ok {
+			if isEmptyLine(rec.text) {
+				continue
+			}
+			return rec, nil
+		}
 		rr.buf = rr.buf[:0]
 		line := rr.lr.lines + 1
 		buf, whole, err := rr.lr.appendLine(rr.buf, rr.max)
@@ -219,6 +226,30 @@ func (rr *recordReader) next() (csvRecord, error) {
 	}
 }
 
+// whole is next's fast path, for the common record: a line with its
+// line end in the read buffer, no longer than max, with no quote left
+// open. Its text is the buffer's, not copied.
+func (rr *recordReader) whole() (csvRecord, bool) {
+	if len(rr.lr.replay) > 0 || rr.lr.br.Buffered() == 0 {
+		return csvRecord{}, false
+	}
+	b, _ := rr.lr.br.Peek(rr.lr.br.Buffered())
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 || i >= rr.max {
+		return csvRecord{}, false
+	}
+	line := b[:i+1]
+	if bytes.IndexByte(line, rr.quote) >= 0 && bytes.Count(line, []byte{rr.quote})%2 == 1 {
+		return csvRecord{}, false
+	}
+	// Discard keeps the bytes where they are until the next read fills
+	// the buffer: line stays valid until then.
+	rr.lr.br.Discard(i + 1)
+	rr.lr.lines++
+	rr.buf, rr.first, rr.lines = rr.buf[:0], 0, 0 // spans is false
+	return csvRecord{text: line, size: int64(len(line)), line: rr.lr.lines}, true
+}
+
 // giveBack pushes back what the current record read after its first
 // line, so that reading resumes on the next line.
 func (rr *recordReader) giveBack() {
@@ -233,58 +264,6 @@ func (rr *recordReader) spans() bool { return len(rr.buf) > rr.first }
 
 func isEmptyLine(b []byte) bool {
 	return len(b) == 1 && b[0] == '\n' || len(b) == 2 && b[0] == '\r' && b[1] == '\n'
-}
-
-// feeder is the input of the encoding/csv reader that parses records:
-// one record at a time, so that it never reads ahead.
-type feeder struct{ b []byte }
-
-func (f *feeder) Read(p []byte) (int, error) {
-	if len(f.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, f.b)
-	f.b = f.b[n:]
-	return n, nil
-}
-
-// csvParser parses one record at a time with encoding/csv.
-type csvParser struct {
-	comma rune
-	feed  feeder
-	cr    *csv.Reader
-}
-
-func newCSVParser(comma rune) *csvParser {
-	p := &csvParser{comma: comma}
-	p.reset()
-	return p
-}
-
-// reset starts a fresh csv.Reader: after an error, the old one may hold
-// unread bytes of the record that failed.
-func (p *csvParser) reset() {
-	p.cr = csv.NewReader(&p.feed)
-	if p.comma != 0 {
-		p.cr.Comma = p.comma
-	}
-	p.cr.FieldsPerRecord = -1
-	p.cr.ReuseRecord = true
-}
-
-// parse splits one record's text into fields; they are valid until the
-// next call.
-func (p *csvParser) parse(text []byte) ([]string, error) {
-	p.feed.b = text
-	rec, err := p.cr.Read()
-	if err != nil || len(p.feed.b) > 0 {
-		p.reset()
-		p.feed.b = nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return rec, nil
 }
 
 // csvText keeps the text of a CSV batch's rows, so that a row found bad
@@ -339,5 +318,7 @@ func (c *csvText) cell(fi, i int) (string, bool) {
 	if c.idx[fi] >= len(c.cells) {
 		return "", false
 	}
-	return c.cells[c.idx[fi]], true
+	// A copy: the cells view the parser's buffer, which the next row's
+	// parse overwrites.
+	return strings.Clone(c.cells[c.idx[fi]]), true
 }

@@ -117,9 +117,12 @@ func decimalSyntax(s string) bool {
 	if s != "" && (s[0] == '+' || s[0] == '-') {
 		s = s[1:]
 	}
-	switch strings.ToLower(s) {
-	case "nan", "inf", "infinity":
-		return true
+	if s != "" && (s[0] == 'n' || s[0] == 'N' || s[0] == 'i' || s[0] == 'I') {
+		switch strings.ToLower(s) {
+		case "nan", "inf", "infinity":
+			return true
+		}
+		return false
 	}
 	digits, dot := 0, false
 	i := 0
