@@ -27,3 +27,16 @@ func TestShardCountByWork(t *testing.T) {
 		}
 	}
 }
+
+// TestManyWorkersFewShards: 64 workers on a small shop make the shards
+// its rows fill, not 32 shards of empty pages.
+func TestManyWorkersFewShards(t *testing.T) {
+	_, b := demoData(t, 500, "parquet")
+	a, err := Extract(t.Context(), demoSpec(b), Options{Workers: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := a.info.Rows; len(a.shards) != shardCount(64, rows, 0) || len(a.shards) > 2 {
+		t.Errorf("%d shards for %d rows", len(a.shards), rows)
+	}
+}
