@@ -71,7 +71,7 @@ func NewRunner(ctx context.Context, cfg *config.Config, opt RunnerOptions) (*Run
 			return nil, err
 		}
 	}
-	r.ledger = ledger.New(r.out)
+	r.ledger = ledger.New(r.out).WithLogger(r.log)
 	if cu, ok := r.out.(lockStore); ok {
 		r.locks = lease.New(cu, lease.Options{TTL: opt.LeaseTTL, Now: r.now})
 	} else {

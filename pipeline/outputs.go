@@ -268,7 +268,7 @@ func writeRunTables(ctx context.Context, pub *publish.Publisher, cfg *config.Con
 			"orders":      a.Orders,
 			"quarantined": a.Quarantined,
 		},
-		Quality:  a.Quality,
+		Quality:  a.Quality.Published(),
 		RFM:      RFMModel{Rule: quintileRule, Breaks: finiteBreaks(fit.RFM)},
 		Tables:   map[string][]string{"segments": cp.Segments},
 		Segments: summary,

@@ -97,15 +97,23 @@ type StageTiming struct {
 }
 
 // QualityError says the data-quality gate failed; nothing was published.
+// Bytes, when set, says the gate failed on the bytes of the quarantined
+// rows (Bad of Rows are then bytes), not on their number.
 type QualityError struct {
 	Table     string
 	Bad, Rows int64
 	Limit     float64
+	Bytes     bool
 }
 
 func (e *QualityError) Error() string {
+	share := 100 * float64(e.Bad) / float64(max(e.Rows, 1))
+	if e.Bytes {
+		return fmt.Sprintf("data-quality gate: the quarantined %s rows hold %d of the %d bytes read (%.2f%%), more than the allowed %.2f%%",
+			e.Table, e.Bad, e.Rows, share, 100*e.Limit)
+	}
 	return fmt.Sprintf("data-quality gate: %d of %d %s rows (%.2f%%) are bad, more than the allowed %.2f%%",
-		e.Bad, e.Rows, e.Table, 100*float64(e.Bad)/float64(max(e.Rows, 1)), 100*e.Limit)
+		e.Bad, e.Rows, e.Table, share, 100*e.Limit)
 }
 
 // ConfigError says the configuration or the input schema is wrong.
@@ -513,6 +521,13 @@ func checkGate(cfg *config.Config, ds *extract.Dataset) error {
 		bad := ds.Quality.BadRows(table)
 		if rows > 0 && float64(bad) > limit*float64(rows) {
 			return &QualityError{Table: table, Bad: bad, Rows: rows, Limit: limit}
+		}
+		// One quarantined row can be most of a file — a line of 200 MB, a
+		// stray quote's run of lines — so the bytes of the bad rows are
+		// held to the same limit, where the input gives rows a size.
+		bytes, badBytes := ds.Quality.BytesRead[table], ds.Quality.BadBytes[table]
+		if bytes > 0 && float64(badBytes) > limit*float64(bytes) {
+			return &QualityError{Table: table, Bad: badBytes, Rows: bytes, Limit: limit, Bytes: true}
 		}
 	}
 	return nil

@@ -73,15 +73,21 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error,
 func main() {
 	// A lower collection target, and in a container a soft limit under the
 	// cgroup's, so that garbage is collected before the kernel kills us.
-	memlimit.Apply()
+	limit, limited := memlimit.Apply(os.DirFS("/"))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := runLimited(ctx, os.Args[1:], os.Stdout, os.Stderr, limit, limited)
 	stop()
 	os.Exit(code)
 }
 
 // run is main without the process: testable.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runLimited(ctx, args, stdout, stderr, memlimit.Found{}, false)
+}
+
+// runLimited is run in a process whose memory limit is limit (when
+// limited), which it logs once the logger is made.
+func runLimited(ctx context.Context, args []string, stdout, stderr io.Writer, limit memlimit.Found, limited bool) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
 		if len(args) == 0 {
@@ -295,6 +301,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "strata: %v\n", err)
 		return jobs.ExitUsage
+	}
+	if limited {
+		// Said at the start: a run the kernel kills for memory writes
+		// no error line, and this is the figure to compare with.
+		log.Info().Int64("cgroup_limit_bytes", limit.Cgroup).Str("cgroup_file", "/"+limit.File).
+			Int64("soft_limit_bytes", limit.Soft).Msg("memory limit: the Go heap is held under the soft limit")
 	}
 	stopProfiles, err := startProfiles(*cpuProfile, *memProfile)
 	if err != nil {

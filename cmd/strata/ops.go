@@ -277,7 +277,7 @@ func runsCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zerol
 		if err != nil {
 			return err
 		}
-		recs, err := ledger.New(out).List(ctx, ledger.Query{AsOf: *asOf, Limit: *limit})
+		recs, err := ledger.New(out).WithLogger(log).List(ctx, ledger.Query{AsOf: *asOf, Limit: *limit})
 		if err != nil {
 			return err
 		}

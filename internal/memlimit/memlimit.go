@@ -14,8 +14,11 @@
 package memlimit
 
 import (
+	"io/fs"
 	"os"
+	"path"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -35,46 +38,114 @@ const Fraction = 0.9
 // (system time 9.9 → 2.8 s, user 52.4 → 58.9 s).
 const GCPercent = 50
 
-// cgroupFiles are where cgroup v2 and v1 keep the memory limit.
-var cgroupFiles = []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
+// A Found is a memory limit found in the process's cgroups.
+type Found struct {
+	// Cgroup is the tightest limit, in bytes, of the process's cgroup and
+	// its ancestors; File the file that set it (under the file system
+	// root given).
+	Cgroup int64
+	File   string
+	// Soft is the runtime's soft limit for it: Fraction of Cgroup.
+	Soft int64
+}
 
-// Limit returns the soft limit to set for a cgroup memory limit read from
-// files through read: Fraction of the first limit found, or false when
-// there is none ("max", absent, or the v1 "no limit" sentinel).
-func Limit(read func(path string) ([]byte, error)) (int64, bool) {
-	for _, f := range cgroupFiles {
-		data, err := read(f)
+// v1Unlimited: cgroup v1 says "no limit" with a huge page-aligned number.
+const v1Unlimited = 1 << 62
+
+// Find looks for the memory limit of the process's own cgroup in fsys, a
+// file system rooted at "/" (os.DirFS("/"); a test's fake tree): the
+// cgroup that /proc/self/cgroup names — the v2 unified line "0::/path",
+// or the v1 line of the "memory" controller — and each of its ancestors up
+// to the hierarchy's root, whose memory.max (v2) or
+// memory.limit_in_bytes (v1) may each be the limit; the tightest wins.
+// A container whose cgroup namespace hides the path has its own cgroup
+// mounted at the root, which is read last either way. Reading the root
+// alone, as before, missed a limit set on the process's cgroup in a
+// shared hierarchy (systemd's MemoryMax, a v1 Docker without cgroupns):
+// no soft limit, and the kernel killed runs without an error line.
+// false means no limit ("max", absent files, the v1 sentinel).
+func Find(fsys fs.FS) (Found, bool) {
+	var best Found
+	var ok bool
+	consider := func(file string) {
+		data, err := fs.ReadFile(fsys, file)
 		if err != nil {
-			continue
+			return
 		}
-		s := strings.TrimSpace(string(data))
-		n, err := strconv.ParseInt(s, 10, 64)
-		// cgroup v1 says "no limit" with a huge page-aligned number.
-		if err != nil || n <= 0 || n >= 1<<62 {
-			continue
+		n, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+		if err != nil || n <= 0 || n >= v1Unlimited {
+			return
 		}
-		return int64(float64(n) * Fraction), true
+		if !ok || n < best.Cgroup {
+			best, ok = Found{Cgroup: n, File: file}, true
+		}
 	}
-	return 0, false
+	v2, v1 := cgroupPaths(fsys)
+	walk("sys/fs/cgroup", v2, "memory.max", consider)
+	walk("sys/fs/cgroup/memory", v1, "memory.limit_in_bytes", consider)
+	if ok {
+		best.Soft = int64(float64(best.Cgroup) * Fraction)
+	}
+	return best, ok
+}
+
+// cgroupPaths reads the process's v2 cgroup and v1 memory cgroup from
+// /proc/self/cgroup ("" when absent or unreadable: the roots are still
+// read). Its lines are "hierarchy-id:controllers:path".
+func cgroupPaths(fsys fs.FS) (v2, v1 string) {
+	data, err := fs.ReadFile(fsys, "proc/self/cgroup")
+	if err != nil {
+		return "", ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		parts := strings.SplitN(strings.TrimSpace(line), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		switch {
+		case parts[0] == "0" && parts[1] == "":
+			v2 = parts[2]
+		case slices.Contains(strings.Split(parts[1], ","), "memory"):
+			v1 = parts[2]
+		}
+	}
+	return v2, v1
+}
+
+// walk calls consider with file in the cgroup dir at rel under root and
+// in every ancestor, up to and including root. A path that climbs out
+// ("..") is read at the root only.
+func walk(root, rel, file string, consider func(string)) {
+	dir := path.Clean("/" + rel)
+	for {
+		p := path.Join(root, dir, file)
+		if strings.HasPrefix(p, root+"/") {
+			consider(p)
+		}
+		if dir == "/" {
+			return
+		}
+		dir = path.Dir(dir)
+	}
 }
 
 // Apply sets the collection target to GCPercent, unless GOGC is set, and
-// the runtime's soft memory limit from the cgroup's, unless GOMEMLIMIT is
-// set (the runtime has applied both already). It returns the limit set,
-// or 0.
-func Apply() int64 {
+// the runtime's soft memory limit from the limit of the process's cgroup
+// in fsys (os.DirFS("/")), unless GOMEMLIMIT is set (the runtime has
+// applied both already). It returns the limit found and set, if any.
+func Apply(fsys fs.FS) (Found, bool) {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(GCPercent)
 	}
 	if os.Getenv("GOMEMLIMIT") != "" {
-		return 0
+		return Found{}, false
 	}
-	n, ok := Limit(os.ReadFile)
+	f, ok := Find(fsys)
 	if !ok {
-		return 0
+		return Found{}, false
 	}
-	debug.SetMemoryLimit(n)
-	return n
+	debug.SetMemoryLimit(f.Soft)
+	return f, true
 }
 
 // Raise lifts the collection target to percent, unless GOGC is set or the

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/strata-oss/strata/pipeline/extract"
@@ -123,10 +124,32 @@ type Store interface {
 }
 
 // Ledger reads and writes run records in a store.
-type Ledger struct{ s Store }
+type Ledger struct {
+	s   Store
+	log zerolog.Logger
+}
 
-// New returns the ledger kept in s (an output location).
-func New(s Store) *Ledger { return &Ledger{s: s} }
+// New returns the ledger kept in s (an output location). It logs nothing
+// until given a logger (WithLogger).
+func New(s Store) *Ledger { return &Ledger{s: s, log: zerolog.Nop()} }
+
+// WithLogger makes the ledger warn through log about the records it
+// skips.
+func (l *Ledger) WithLogger(log zerolog.Logger) *Ledger {
+	l.log = log
+	return l
+}
+
+// CorruptError says a ledger object is not a record: a torn or
+// hand-edited file. Listing skips it (one bad object must not hide the
+// whole history); Get of its run returns it.
+type CorruptError struct {
+	Key string
+	Err error
+}
+
+func (e *CorruptError) Error() string { return fmt.Sprintf("decode ledger %s: %v", e.Key, e.Err) }
+func (e *CorruptError) Unwrap() error { return e.Err }
 
 // ErrNotFound says there is no record with the id asked for.
 var ErrNotFound = errors.New("no such run")
@@ -179,8 +202,26 @@ type Query struct {
 	Limit int    // at most this many, newest first; 0 for all
 }
 
-// List returns the records matching q, newest first.
+// List returns the records matching q, newest first. Corrupt records are
+// skipped, each with a warning naming its key, and counted in a last
+// warning.
 func (l *Ledger) List(ctx context.Context, q Query) ([]*Record, error) {
+	recs, corrupt, err := l.ListSkipping(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range corrupt {
+		l.log.Warn().Str("key", c.Key).Err(c.Err).Msg("ledger record is corrupt; skipped")
+	}
+	if len(corrupt) > 0 {
+		l.log.Warn().Int("corrupt_records", len(corrupt)).Msg("ledger records skipped")
+	}
+	return recs, nil
+}
+
+// ListSkipping is List, returning the corrupt records it skipped instead
+// of logging them.
+func (l *Ledger) ListSkipping(ctx context.Context, q Query) ([]*Record, []*CorruptError, error) {
 	prefix := Prefix
 	if q.AsOf != "" {
 		prefix += "dt=" + q.AsOf + "/"
@@ -194,7 +235,7 @@ func (l *Ledger) List(ctx context.Context, q Query) ([]*Record, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list ledger: %w", err)
+		return nil, nil, fmt.Errorf("list ledger: %w", err)
 	}
 	// Ids begin with their UTC start time, so this is newest first
 	// without reading a record.
@@ -203,6 +244,7 @@ func (l *Ledger) List(ctx context.Context, q Query) ([]*Record, error) {
 		entries = entries[:q.Limit]
 	}
 	recs := make([]*Record, len(entries))
+	bad := make([]*CorruptError, len(entries))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	for i, e := range entries {
@@ -211,12 +253,15 @@ func (l *Ledger) List(ctx context.Context, q Query) ([]*Record, error) {
 			if objstore.IsNotExist(err) {
 				return nil // removed since listed
 			}
+			if errors.As(err, &bad[i]) {
+				return nil
+			}
 			recs[i] = r
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := recs[:0]
 	for _, r := range recs {
@@ -224,9 +269,15 @@ func (l *Ledger) List(ctx context.Context, q Query) ([]*Record, error) {
 			out = append(out, r)
 		}
 	}
+	var corrupt []*CorruptError
+	for _, c := range bad {
+		if c != nil {
+			corrupt = append(corrupt, c)
+		}
+	}
 	// Ids order by the second; the records know better.
 	sort.SliceStable(out, func(i, j int) bool { return out[i].StartedAt.After(out[j].StartedAt) })
-	return out, nil
+	return out, corrupt, nil
 }
 
 func (l *Ledger) read(ctx context.Context, key string) (*Record, error) {
@@ -241,7 +292,7 @@ func (l *Ledger) read(ctx context.Context, key string) (*Record, error) {
 	}
 	var r Record
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("decode ledger %s: %w", key, err)
+		return nil, &CorruptError{Key: key, Err: err}
 	}
 	return &r, nil
 }

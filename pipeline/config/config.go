@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -28,7 +29,7 @@ type Config struct {
 	// record stamped before midnight at the end of D in this zone.
 	Timezone string `yaml:"timezone"`
 	// Workers bounds every worker pool of a run; 0 means GOMAXPROCS. It
-	// never changes a result, only the time taken.
+	// never changes a result, only the time taken. At most MaxWorkers.
 	Workers int     `yaml:"workers"`
 	Storage Storage `yaml:"storage"`
 	Input   Input   `yaml:"input"`
@@ -155,6 +156,18 @@ type SegmentRule struct {
 	R    [2]int `yaml:"r"`
 	F    [2]int `yaml:"f"`
 }
+
+// WorkersPerCore bounds workers: at most this many per core Go may use
+// (GOMAXPROCS, which follows the container's CPU quota). The pools decode,
+// aggregate and fit: work for a core each, where more workers than cores
+// only take turns — and each holds its own decode buffers and blocks, so
+// memory grows with them. Four per core leaves room for workers waiting
+// on object-store reads (S3 latency), which is where more than one per
+// core pays.
+const WorkersPerCore = 4
+
+// MaxWorkers is the largest workers setting this process accepts.
+func MaxWorkers() int { return WorkersPerCore * runtime.GOMAXPROCS(0) }
 
 // Defaults applied after loading.
 const (

@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -232,6 +233,9 @@ func (c *Config) validate(root *yaml.Node, probs *Problems) {
 	}
 	if c.Workers < 0 {
 		add("workers", "must be 0 (all cores) or positive, got %d", c.Workers)
+	} else if limit := MaxWorkers(); c.Workers > limit {
+		add("workers", "must be at most %d (%d × the %d cores Go may use here), got %d: more workers than that only wait, each holding buffers of its own",
+			limit, WorkersPerCore, runtime.GOMAXPROCS(0), c.Workers)
 	}
 	if c.Input.Location == "" {
 		add("input.location", "is required: a local directory or s3://bucket/prefix")

@@ -133,7 +133,11 @@ func TestBadInput(t *testing.T) {
 		{name: "billion-dollar order", orders: map[string][]byte{"orders/o.csv": []byte(hdr + "a,2024-06-01,1000000000\nb,2024-06-01,999999999999999\n")},
 			orderRows: []string{"a 1e+09", "b 9.99999999999999e+14"}},
 		{name: "amount beyond MaxAmount", orders: map[string][]byte{"orders/o.csv": []byte(hdr + "a,2024-06-01,1e16\na,2024-06-01,-1e300\na,2024-06-01,1e999\n")},
-			bad: map[string]int64{ReasonAmountOutOfRange: 2, ReasonBadAmount: 1}, detail: `amount="1e+16"`},
+			bad: map[string]int64{ReasonAmountOutOfRange: 2, ReasonBadAmount: 1}, detail: `amount="1e16"`},
+		{name: "amounts in Go's syntax", orders: map[string][]byte{"orders/o.csv": []byte(hdr + "a,2024-06-01,1_000\na,2024-06-01,0x1p4\na,2024-06-01, 2.50 \n")},
+			orderRows: []string{"a 2.5"}, bad: map[string]int64{ReasonBadAmount: 2}, detail: `amount="1_000"`},
+		{name: "quarantine shows the text as written", orders: map[string][]byte{"orders/o.csv": []byte(hdr + "a,not-a-date,12.50\n")},
+			bad: map[string]int64{ReasonBadTimestamp: 1}, detail: `amount="12.50"`},
 		{name: "csv NaN and Inf amounts", orders: map[string][]byte{"orders/o.csv": []byte(hdr + "a,2024-06-01,NaN\na,2024-06-01,Inf\na,2024-06-01,-Infinity\na,2024-06-01,2\n")},
 			orderRows: []string{"a 2"}, bad: map[string]int64{ReasonMissingAmount: 1, ReasonAmountOutOfRange: 2}},
 		{name: "parquet NaN and Inf amounts", orders: map[string][]byte{"orders/o.parquet": pq(t,
@@ -152,6 +156,8 @@ func TestBadInput(t *testing.T) {
 		{name: "unicode and very long customer ids", orders: map[string][]byte{"orders/o.csv": []byte(hdr +
 			"客户-一,2024-06-01,1\nÜnïcödé,2024-06-01,2\n🙂,2024-06-01,3\n" + long + ",2024-06-01,4\n\"a,b\",2024-06-01,5\n")},
 			orderRows: []string{"客户-一 1", "Ünïcödé 2", "🙂 3", long + " 4", "a,b 5"}},
+		{name: "customer ids with surrounding spaces", orders: map[string][]byte{"orders/o.csv": []byte(hdr + " a ,2024-06-01,1\n\"b\t\",2024-06-01,2\n")},
+			orderRows: []string{"a 1", "b 2"}},
 		{name: "blank customer id", orders: map[string][]byte{"orders/o.csv": []byte(hdr + " ,2024-06-01,1\n\"\",2024-06-01,2\n")},
 			bad: map[string]int64{ReasonMissingCustomerID: 2}},
 
@@ -168,6 +174,10 @@ func TestBadInput(t *testing.T) {
 			orderRows: []string{"a 1"}},
 		{name: "ragged row", orders: map[string][]byte{"orders/o.csv": []byte(hdr + "a,2024-06-01\na,2024-06-01,1\n")},
 			orderRows: []string{"a 1"}, bad: map[string]int64{ReasonMalformedRow: 1}, detail: "CSV row has 2 fields, header has 3"},
+		{name: "stray quote", orders: map[string][]byte{"orders/o.csv": []byte(hdr + "a,2024-06-01,1\nb,\"2024-06-01,2\nc,2024-06-01,3\nd,2024-06-01,4\n")},
+			orderRows: []string{"a 1", "c 3", "d 4"}, bad: map[string]int64{ReasonMalformedRow: 1}, detail: "(line 3)"},
+		{name: "line longer than a row may be", orders: map[string][]byte{"orders/o.csv": []byte(hdr + "a,2024-06-01,1\nb," + strings.Repeat("9", 2<<20) + ",2\nc,2024-06-01,3\n")},
+			orderRows: []string{"a 1", "c 3"}, bad: map[string]int64{ReasonMalformedRow: 1}, detail: fmt.Sprintf("[truncated, %d bytes]", 2<<20+5)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -57,11 +57,14 @@ type Block struct {
 	Keys
 	object   string
 	rowsRead int64
-	bad      map[string]int64
-	excluded map[string]int64
-	invalid  map[string]int64
-	quar     Quarantine
-	release  func()
+	// bytesRead and badBytes are the bytes of input of the rows read and
+	// of those quarantined, where the format says (CSV).
+	bytesRead, badBytes int64
+	bad                 map[string]int64
+	excluded            map[string]int64
+	invalid             map[string]int64
+	quar                Quarantine
+	release             func()
 }
 
 // Release hands the block back for reuse; the sink calls it exactly once,
@@ -78,6 +81,7 @@ func (b *Block) resetBase(intIDs bool) {
 	b.N = 0
 	b.Keys.reset(intIDs)
 	b.object, b.rowsRead = "", 0
+	b.bytesRead, b.badBytes = 0, 0
 	clear(b.bad)
 	clear(b.excluded)
 	clear(b.invalid)
@@ -193,6 +197,24 @@ func (r *keyReader) add(k *Keys, col *tables.Column, i int) error {
 	return nil
 }
 
+// normalizeIDs trims the surrounding whitespace of a batch's text
+// customer ids, in place, before any rule looks at them: the suppression
+// list is trimmed (NewSuppression), and " 42" in one export must be the
+// customer "42" of another — and be erased with them. A dictionary's
+// entries are trimmed with the rows (it is the batch's own, and trimming
+// is idempotent).
+func normalizeIDs(col *tables.Column, n int) {
+	if !col.Present || col.Kind != tables.String {
+		return
+	}
+	for k, s := range col.Dict {
+		col.Dict[k] = strings.TrimSpace(s)
+	}
+	for i, s := range col.Str[:n] {
+		col.Str[i] = strings.TrimSpace(s)
+	}
+}
+
 // rowReader turns decoded batches of one table into blocks. Each worker
 // has its own; they share the Levels.
 type rowReader interface {
@@ -218,9 +240,10 @@ type readerEnv struct {
 // (uncounted), or, counting it, if its customer id col is on the
 // suppression list. The readers ask first, before any rule that could
 // quarantine the row.
-func (e *readerEnv) suppressed(blk *Block, col *tables.Column, i int) bool {
+func (e *readerEnv) suppressed(blk *Block, b *tables.Batch, col *tables.Column, i int) bool {
 	if e.keep != nil && !e.keep.cell(col, i) {
 		blk.rowsRead-- // another part's row: this part never read it
+		blk.bytesRead -= b.Bytes(i)
 		return true
 	}
 	if !e.sup.cell(col, i) {
@@ -240,6 +263,7 @@ func (e *readerEnv) reject(blk *Block, b *tables.Batch, i int, reason string) {
 		return
 	}
 	blk.bad[reason]++
+	blk.badBytes += b.Bytes(i)
 	blk.quar.add(e.table, b.Key, b.FirstRow+int64(i), reason, e.view.id(strings.Clone(b.Cols[0].Text(i))), e.view.detail(b, e.fields, i))
 }
 
@@ -291,6 +315,7 @@ func (r *orderReader) get() *OrderBlock {
 }
 
 func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
+	normalizeIDs(&b.Cols[oCustomer], b.N)
 	if r.clean(b) {
 		return r.readClean(b, emit)
 	}
@@ -299,9 +324,9 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 	qty, price, refund := &b.Cols[oQuantity], &b.Cols[oUnitPrice], &b.Cols[oRefund]
 	cat, chn := &b.Cols[oCategory], &b.Cols[oChannel]
 	blk := r.get()
-	blk.object, blk.rowsRead = b.Key, int64(b.N)
+	blk.object, blk.rowsRead, blk.bytesRead = b.Key, int64(b.N), b.TotalBytes()
 	for i := 0; i < b.N; i++ {
-		if r.suppressed(&blk.Block, id, i) {
+		if r.suppressed(&blk.Block, b, id, i) {
 			continue
 		}
 		reason := stampedRowProblem(b, &r.keys, id, ts, i)
@@ -400,7 +425,7 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 		refund = b.Cols[oRefund].B
 	}
 	blk := r.get()
-	blk.object, blk.rowsRead = b.Key, int64(b.N)
+	blk.object, blk.rowsRead, blk.bytesRead = b.Key, int64(b.N), b.TotalBytes()
 	for lo := 0; lo < b.N; {
 		hi := min(b.N, lo+BlockRows-blk.N)
 		// Rows are written in place, not appended: the block has room for
@@ -517,13 +542,14 @@ func (r *customerReader) get() *CustomerBlock {
 }
 
 func (r *customerReader) read(b *tables.Batch, emit func(blockRef) error) error {
+	normalizeIDs(&b.Cols[cCustomer], b.N)
 	id, signup, updated := &b.Cols[cCustomer], &b.Cols[cSignup], &b.Cols[cUpdated]
 	birth, age, income := &b.Cols[cBirth], &b.Cols[cAge], &b.Cols[cIncome]
 	interests, optIn := &b.Cols[cInterests], &b.Cols[cOptIn]
 	blk := r.get()
-	blk.object, blk.rowsRead = b.Key, int64(b.N)
+	blk.object, blk.rowsRead, blk.bytesRead = b.Key, int64(b.N), b.TotalBytes()
 	for i := 0; i < b.N; i++ {
-		if r.suppressed(&blk.Block, id, i) {
+		if r.suppressed(&blk.Block, b, id, i) {
 			continue
 		}
 		switch {
@@ -670,11 +696,12 @@ func stampedRowProblem(b *tables.Batch, keys *keyReader, id, ts *tables.Column, 
 }
 
 func (r *eventReader) read(b *tables.Batch, emit func(blockRef) error) error {
+	normalizeIDs(&b.Cols[eCustomer], b.N)
 	id, ts, typ, chn := &b.Cols[eCustomer], &b.Cols[eTime], &b.Cols[eType], &b.Cols[eChannel]
 	blk := r.get()
-	blk.object, blk.rowsRead = b.Key, int64(b.N)
+	blk.object, blk.rowsRead, blk.bytesRead = b.Key, int64(b.N), b.TotalBytes()
 	for i := 0; i < b.N; i++ {
-		if r.suppressed(&blk.Block, id, i) {
+		if r.suppressed(&blk.Block, b, id, i) {
 			continue
 		}
 		reason := stampedRowProblem(b, &r.keys, id, ts, i)

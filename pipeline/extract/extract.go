@@ -196,6 +196,32 @@ type Quality struct {
 	// Invalid counts, per table and column, values that were present but
 	// unusable and were read as unknown; their rows were kept.
 	Invalid map[string]map[string]int64 `json:"invalid,omitempty"`
+	// BytesRead is, per table, the bytes of the rows read where the
+	// format gives rows a size (CSV: a row's text); BadBytes those of the
+	// quarantined rows among them. One bad row can be most of a file (a
+	// 200 MB line), so the quality gate weighs bytes as well as rows.
+	// Not in model.json (Published).
+	BytesRead map[string]int64 `json:"bytes_read,omitempty"`
+	BadBytes  map[string]int64 `json:"bad_bytes,omitempty"`
+}
+
+// Published is q as model.json shows it: without the byte counts, which
+// the gate and the logs use.
+func (q Quality) Published() Quality {
+	q.BytesRead, q.BadBytes = nil, nil
+	return q
+}
+
+// addBytes adds n to m[table], making m when it is nil: the byte maps
+// stay nil, and out of the JSON, for inputs without row sizes.
+func addBytes(m *map[string]int64, table string, n int64) {
+	if n == 0 {
+		return
+	}
+	if *m == nil {
+		*m = map[string]int64{}
+	}
+	(*m)[table] += n
 }
 
 func newQuality() Quality {
@@ -232,6 +258,12 @@ func (q *Quality) Merge(o Quality) {
 	}
 	for t, n := range o.Duplicates {
 		q.Duplicates[t] += n
+	}
+	for t, n := range o.BytesRead {
+		addBytes(&q.BytesRead, t, n)
+	}
+	for t, n := range o.BadBytes {
+		addBytes(&q.BadBytes, t, n)
 	}
 	for _, m := range []struct{ to, from map[string]map[string]int64 }{{q.Bad, o.Bad}, {q.Excluded, o.Excluded}, {q.Invalid, o.Invalid}} {
 		for a, byB := range m.from {
@@ -329,7 +361,7 @@ func (q *Quarantine) sortRows() {
 // it may hold either.
 func (v *QuarantineView) detail(b *tables.Batch, fields []tables.Field, i int) string {
 	if b.Malformed != nil && b.Malformed[i] != "" {
-		m := b.Malformed[i]
+		m := b.Malformed[i] // bounded by the reader: its row text is clipped
 		if !v.hidesRaw(fields) {
 			return m
 		}
@@ -348,13 +380,16 @@ func (v *QuarantineView) detail(b *tables.Batch, fields []tables.Field, i int) s
 		if d.Len() > 0 {
 			d.WriteByte(' ')
 		}
-		switch text := b.Cols[fi].Text(i); {
+		// Values as the input wrote them (a CSV cell's text, not the
+		// number it parsed to), each cut to tables.MaxValueBytes; the
+		// customer id as read (trimmed), for the pseudonym to match.
+		switch text := b.Text(fi, i); {
 		case v.Withhold[f.Name] && text != "":
 			fmt.Fprintf(&d, "%s=%s", f.Name, Withheld)
 		case f.Name == "customer_id":
-			fmt.Fprintf(&d, "%s=%q", f.Name, v.id(text))
+			fmt.Fprintf(&d, "%s=%q", f.Name, tables.Clip(v.id(b.Cols[fi].Text(i))))
 		default:
-			fmt.Fprintf(&d, "%s=%q", f.Name, text)
+			fmt.Fprintf(&d, "%s=%q", f.Name, tables.Clip(text))
 		}
 	}
 	return d.String()

@@ -352,6 +352,8 @@ func (st *streamer) deliver(table string, ref blockRef) error {
 	b := ref.base()
 	q := &st.ds.Quality
 	q.RowsRead[table] += b.rowsRead
+	addBytes(&q.BytesRead, table, b.bytesRead)
+	addBytes(&q.BadBytes, table, b.badBytes)
 	for r, n := range b.bad {
 		add2(q.Bad, table, r, n)
 	}

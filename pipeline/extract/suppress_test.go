@@ -261,13 +261,13 @@ k2,2024-01-01,1990-01-01,Shelbyville,54321,m,extra
 		t.Errorf("customer ids %s", got)
 	}
 
-	// The zero view shows rows as read.
+	// The zero view shows rows as read, cells as written.
 	spec.Quarantine = QuarantineView{}
 	ds, err = Stream(context.Background(), spec, 1, &collector{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`customer_id="k1"`, `city="Springfield"`, `birth_date="1980-05-17T00:00:00Z"`, "Shelbyville"} {
+	for _, want := range []string{`customer_id="k1"`, `city="Springfield"`, `birth_date="1980-05-17"`, "Shelbyville"} {
 		if !strings.Contains(quarantineText(&ds.Quarantine), want) {
 			t.Errorf("%q not in the plain quarantine:\n%s", want, quarantineText(&ds.Quarantine))
 		}

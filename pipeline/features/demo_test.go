@@ -49,7 +49,9 @@ func demoSpec(b objstore.Bucket) extract.Spec {
 
 // demoOptions exercise "other" in the category mix.
 func demoOptions(workers int) Options {
-	return Options{Workers: workers, TopCategories: 5, Repeat: true, CalibrationDays: 90}
+	// A shard per 1,000 rows at most: as many shards as the workers
+	// make, on this small shop too.
+	return Options{Workers: workers, TopCategories: 5, Repeat: true, CalibrationDays: 90, shardRows: 1000}
 }
 
 // TestWorkersDoNotChangeFeatures: 1, 2 and 8 workers (and as many shards)

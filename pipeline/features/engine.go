@@ -89,7 +89,7 @@ func (e *engine) Begin(info extract.Info) error {
 	// goroutines already, so half as many shards keep the processors busy
 	// (and hold less memory: on 50M rows, 457 MiB with one shard on 2
 	// cores, 750 MiB with two).
-	n := (e.opt.Workers + 1) / 2
+	n := shardCount(e.opt.Workers, info.Rows, e.opt.shardRows)
 	for i := range n {
 		s := newShard(i, n, e.opt, info)
 		ch := make(chan *shared, 4)
@@ -114,6 +114,23 @@ func (e *engine) Begin(info extract.Info) error {
 		}()
 	}
 	return nil
+}
+
+// shardCount is the number of shards for workers reading rows rows (-1:
+// unknown, CSV): half the workers, but no more than one per shardRows
+// rows (default a page of records, pageRows). A shard's arrays start at a
+// whole page of customers, and a huge one faults in the next ahead of
+// need: 300 workers on 30,000 orders made 150 shards holding 2.7 GiB of
+// pages for 3,000 customers. Fewer shards never change a result.
+func shardCount(workers int, rows int64, shardRows int) int {
+	n := max((workers+1)/2, 1)
+	if shardRows <= 0 {
+		shardRows = pageRows
+	}
+	if rows >= 0 {
+		n = min(n, max(1, int((rows+int64(shardRows)-1)/int64(shardRows))))
+	}
+	return n
 }
 
 // Parts and Part make the engine an extract.Partitioner: the readers

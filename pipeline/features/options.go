@@ -37,6 +37,9 @@ type Options struct {
 	// Workers bounds the decoding pool and the number of aggregation
 	// shards; ≤ 0 means GOMAXPROCS. It never changes a result.
 	Workers int
+	// shardRows is the fewest input rows a shard is made for (0: a page
+	// of records); tests lower it to have many shards of little data.
+	shardRows int
 	// WindowsDays are the trailing windows for orders_<w>d, spend_<w>d and
 	// the engagement counts: the w days ending with the as-of day.
 	// Default 30, 90, 365.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -36,6 +37,10 @@ const tmpPrefix = ".objstore-tmp-"
 // content uploaded twice gets different ETags, which the contract allows.
 type Local struct {
 	root string
+	// alive reports whether process pid is running; a temp file whose
+	// writer is not is removed when its directory is listed. A field, so
+	// a test can say which writers are dead.
+	alive func(pid int) bool
 }
 
 var _ ConditionalUploader = (*Local)(nil)
@@ -50,7 +55,43 @@ func NewLocal(root string) (*Local, error) {
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("local bucket %s: %w", root, err)
 	}
-	return &Local{root: abs}, nil
+	return &Local{root: abs, alive: processAlive}, nil
+}
+
+// tempPattern is the os.CreateTemp pattern of this process's temp files:
+// the writer's pid is in the name, so that a later listing can tell the
+// files of a writer that died (SIGKILL, OOM, power loss) from those of
+// one still writing, here or in another process, without a clock.
+func tempPattern() string { return fmt.Sprintf("%s%d-*", tmpPrefix, os.Getpid()) }
+
+// tempOwner is the pid in a temp file's name, or false for a name
+// without one (an older release's, which is left alone: its writer can
+// not be told).
+func tempOwner(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, tmpPrefix)
+	if !ok {
+		return 0, false
+	}
+	digits, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(digits)
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	return pid, true
+}
+
+// removeDeadTemp removes the temp file dir/name when the process that
+// was writing it no longer runs. Failure is no error: the file stays
+// unlisted either way.
+func (l *Local) removeDeadTemp(dir, name string) {
+	pid, ok := tempOwner(name)
+	if !ok || l.alive == nil || l.alive(pid) {
+		return
+	}
+	os.Remove(filepath.Join(dir, name))
 }
 
 // Root returns the absolute directory the bucket stores its objects in.
@@ -216,7 +257,7 @@ func (l *Local) writeTemp(ctx context.Context, p string, r io.Reader) (string, e
 			return "", err
 		}
 		var err error
-		f, err = os.CreateTemp(dir, tmpPrefix+"*")
+		f, err = os.CreateTemp(dir, tempPattern())
 		if err == nil {
 			break
 		}
@@ -329,7 +370,8 @@ func (l *Local) walk(ctx context.Context, dirKey, prefix string, fn func(string)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(filepath.Join(l.root, filepath.FromSlash(dirKey)))
+	dir := filepath.Join(l.root, filepath.FromSlash(dirKey))
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		// A prefix naming no directory, or one pruned by a concurrent
 		// Delete, simply has no objects.
@@ -348,7 +390,11 @@ func (l *Local) walk(ctx context.Context, dirKey, prefix string, fn func(string)
 		switch {
 		case e.IsDir():
 			list = append(list, entry{dirKey + name + "/", true})
-		case e.Type().IsRegular() && !strings.HasPrefix(name, tmpPrefix):
+		case e.Type().IsRegular() && strings.HasPrefix(name, tmpPrefix):
+			// A killed writer's temp file would stay forever: no
+			// later upload reuses its name.
+			l.removeDeadTemp(dir, name)
+		case e.Type().IsRegular():
 			list = append(list, entry{dirKey + name, false})
 		}
 	}

@@ -217,12 +217,30 @@ func (p *Publisher) upload(ctx context.Context, key string, write func(io.Writer
 		done <- err
 	}()
 	upErr := p.b.Upload(ctx, key, pr)
-	pr.CloseWithError(errors.New("upload ended")) // unblock the writer if the upload stopped early
-	wErr := <-done
-	if wErr != nil {
-		return fmt.Errorf("write %s: %w", key, wErr)
-	}
+	// Unblock the writer if the upload stopped early. The writer then
+	// fails on the pipe with this error, so it must carry the upload's
+	// cause (a full disk, a refused request): the writer's own message
+	// ("writing buffered pages of row group column 10") says only where
+	// it was.
+	stopped := errors.New("upload ended before its input")
 	if upErr != nil {
+		stopped = fmt.Errorf("upload failed: %w", upErr)
+	}
+	pr.CloseWithError(stopped)
+	wErr := <-done
+	return uploadError(key, wErr, upErr)
+}
+
+// uploadError is the error of an upload of key whose writer returned wErr
+// and whose bucket returned upErr: the storage's error when the writer
+// failed because the upload did (or did not fail itself), the writer's
+// when the upload failed because the writer did (its read of the pipe
+// returns the writer's error) — the cause either way.
+func uploadError(key string, wErr, upErr error) error {
+	switch {
+	case wErr != nil && (upErr == nil || errors.Is(upErr, wErr)):
+		return fmt.Errorf("write %s: %w", key, wErr)
+	case upErr != nil:
 		return fmt.Errorf("upload %s: %w", key, upErr)
 	}
 	return nil

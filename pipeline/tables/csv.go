@@ -13,21 +13,36 @@ import (
 	"strings"
 )
 
-// csvReader opens key and returns a CSV reader positioned after the header,
-// the header, and a closer.
-func (s *Source) openCSV(ctx context.Context, key string) (*csv.Reader, []string, io.Closer, error) {
+// csvObject is an open CSV object, positioned after its header.
+type csvObject struct {
+	rr     *recordReader
+	parser *csvParser
+	header []string
+	closer io.Closer
+}
+
+// maxRowBytes is the most bytes a CSV row may hold.
+func (s *Source) maxRowBytes() int {
+	if s.CSV.MaxRowBytes > 0 {
+		return s.CSV.MaxRowBytes
+	}
+	return DefaultMaxRowBytes
+}
+
+// openCSV opens key and reads its header.
+func (s *Source) openCSV(ctx context.Context, key string) (*csvObject, error) {
 	rc, err := s.Bucket.Get(ctx, key)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("open %s: %w", key, err)
+		return nil, fmt.Errorf("open %s: %w", key, err)
 	}
 	br := bufio.NewReaderSize(rc, 1<<20)
 	if strings.HasSuffix(strings.ToLower(key), ".gz") {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
 			rc.Close()
-			return nil, nil, nil, fmt.Errorf("open gzip %s: %w", key, err)
+			return nil, fmt.Errorf("open gzip %s: %w", key, err)
 		}
-		br = bufio.NewReader(gz)
+		br = bufio.NewReaderSize(gz, 256<<10)
 	}
 	// A byte-order mark, as spreadsheet exports write, goes before the
 	// CSV parser sees it: in front of a quoted header ("\ufeff\"id\",...")
@@ -35,25 +50,44 @@ func (s *Source) openCSV(ctx context.Context, key string) (*csv.Reader, []string
 	if b, _ := br.Peek(3); string(b) == "\ufeff" {
 		br.Discard(3)
 	}
-	cr := csv.NewReader(br)
-	if s.CSV.Comma != 0 {
-		cr.Comma = s.CSV.Comma
+	comma := s.CSV.Comma
+	if comma == 0 {
+		comma = ','
 	}
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	header, err := cr.Read()
+	o := &csvObject{rr: &recordReader{lr: lineReader{br: br}, max: s.maxRowBytes(), quote: '"'}, parser: newCSVParser(comma), closer: rc}
+	header, err := o.readHeader()
 	if err != nil {
 		rc.Close()
 		if errors.Is(err, io.EOF) {
-			return nil, nil, nil, &SchemaError{Key: key, Problems: []string{"empty file: no header row"}}
+			return nil, &SchemaError{Key: key, Problems: []string{"empty file: no header row"}}
 		}
-		return nil, nil, nil, fmt.Errorf("read header of %s: %w", key, err)
+		return nil, fmt.Errorf("read header of %s: %w", key, err)
 	}
-	header = append([]string(nil), header...)
-	for i := range header {
-		header[i] = strings.TrimSpace(header[i])
+	o.header = header
+	return o, nil
+}
+
+func (o *csvObject) readHeader() ([]string, error) {
+	rec, err := o.rr.next()
+	if err != nil {
+		return nil, err
 	}
-	return cr, header, rc, nil
+	if rec.problem != "" {
+		return nil, fmt.Errorf("line %d: %s", rec.line, rec.problem)
+	}
+	fields, err := o.parser.parse(rec.text)
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("line %d: %w", rec.line, pe.Err)
+		}
+		return nil, err
+	}
+	header := make([]string, len(fields))
+	for i := range fields {
+		header[i] = strings.Clone(strings.TrimSpace(fields[i])) // fields view the parser's buffer
+	}
+	return header, nil
 }
 
 func (s *Source) bindCSV(header []string) ([]int, []TimeUnit, []string) {
@@ -88,7 +122,7 @@ func (s *Source) bindCSV(header []string) ([]int, []TimeUnit, []string) {
 }
 
 func (s *Source) checkCSVHeader(ctx context.Context, key string) ([]string, error) {
-	_, header, c, err := s.openCSV(ctx, key)
+	o, err := s.openCSV(ctx, key)
 	if err != nil {
 		var se *SchemaError
 		if errors.As(err, &se) {
@@ -96,17 +130,18 @@ func (s *Source) checkCSVHeader(ctx context.Context, key string) ([]string, erro
 		}
 		return nil, err
 	}
-	c.Close()
-	_, _, probs := s.bindCSV(header)
+	o.closer.Close()
+	_, _, probs := s.bindCSV(o.header)
 	return probs, nil
 }
 
 func (s *Source) scanCSV(ctx context.Context, key string, batch *Batch, fn func(*Batch) error) error {
-	cr, header, c, err := s.openCSV(ctx, key)
+	o, err := s.openCSV(ctx, key)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer o.closer.Close()
+	header := o.header
 	idx, units, probs := s.bindCSV(header)
 	if len(probs) > 0 {
 		return &SchemaError{Key: key, Problems: probs}
@@ -116,12 +151,18 @@ func (s *Source) scanCSV(ctx context.Context, key string, batch *Batch, fn func(
 	if len(batch.Cols) != len(s.Fields) {
 		batch.Cols = make([]Column, len(s.Fields))
 	}
-	// Rows are parsed into the batch as they are read; text of a row is
-	// only kept when a cell is bad.
+	if batch.csv == nil {
+		batch.csv = &csvText{}
+	}
+	batch.csv.idx, batch.csv.comma, batch.csv.parser = idx, o.parser.comma, nil
+	// Rows are parsed into the batch as they are read; the text of each
+	// is kept too, in one buffer, for the quarantine records of the rows
+	// that turn out bad (Batch.Text).
 	var first int64
 	n := 0
 	start := func() {
 		batch.FirstRow, batch.N, batch.Malformed = first, 0, nil
+		batch.csv.reset()
 		for fi, f := range s.Fields {
 			if idx[fi] < 0 {
 				batch.Cols[fi].Present = false
@@ -148,35 +189,58 @@ func (s *Source) scanCSV(ctx context.Context, key string, batch *Batch, fn func(
 		first += int64(n)
 		return err
 	}
+	malformed := func(why string) {
+		if batch.Malformed == nil {
+			batch.Malformed = make([]string, size)
+		}
+		batch.Malformed[n] = why
+		for fi := range s.Fields {
+			if idx[fi] >= 0 {
+				batch.Cols[fi].setNull(n, size)
+			}
+		}
+	}
 	start()
 	for {
-		rec, err := cr.Read()
+		rec, err := o.rr.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		var pe *csv.ParseError
-		if err != nil && !errors.As(err, &pe) {
+		if err != nil {
 			return fmt.Errorf("read %s: %w", key, err)
 		}
-		if err != nil || len(rec) != len(header) {
-			// The row is kept as a malformed row so it is quarantined, not lost.
-			if batch.Malformed == nil {
-				batch.Malformed = make([]string, size)
+		var fields []string
+		if rec.problem == "" {
+			fields, err = o.parser.parse(rec.text)
+			if errors.Is(err, io.EOF) {
+				continue // nothing but line ends
 			}
-			if err != nil {
-				batch.Malformed[n] = "unparsable CSV row: " + pe.Err.Error()
-			} else {
-				batch.Malformed[n] = fmt.Sprintf("CSV row has %d fields, header has %d: %q", len(rec), len(header), strings.Join(rec, string(cr.Comma)))
-			}
-			for fi := range s.Fields {
-				if idx[fi] >= 0 {
-					batch.Cols[fi].setNull(n, size)
+			if (err != nil || len(fields) != len(header)) && o.rr.spans() {
+				// A record over several lines that does not parse is a
+				// stray quote's doing, most likely: its first line is the
+				// bad row, and the lines after it are read again.
+				o.rr.giveBack()
+				rec.text, rec.size = rec.text[:o.rr.first], int64(o.rr.first)
+				if err == nil {
+					err = fmt.Errorf("a quoted field runs over several lines and the row does not parse: %d fields, the header has %d", len(fields), len(header))
 				}
 			}
-		} else {
+		}
+		batch.csv.add(rec)
+		var pe *csv.ParseError
+		switch {
+		case rec.problem != "":
+			malformed(fmt.Sprintf("unparsable CSV row (line %d): %s: %q", rec.line, rec.problem, clipBytes(string(rec.text), rec.size)))
+		case errors.As(err, &pe):
+			malformed(fmt.Sprintf("unparsable CSV row (line %d): %s: %q", rec.line, pe.Err, Clip(string(rec.text))))
+		case err != nil:
+			malformed(fmt.Sprintf("unparsable CSV row (line %d): %s: %q", rec.line, err, Clip(string(rec.text))))
+		case len(fields) != len(header):
+			malformed(fmt.Sprintf("CSV row has %d fields, header has %d: %q", len(fields), len(header), Clip(strings.Join(fields, string(o.parser.comma)))))
+		default:
 			for fi, f := range s.Fields {
 				if idx[fi] >= 0 {
-					convertText(rec[idx[fi]], textKind(f.Kind), units[fi], &batch.Cols[fi], n, size, s.CSV.TimeLayouts)
+					convertText(fields[idx[fi]], textKind(f.Kind), units[fi], &batch.Cols[fi], n, size, s.CSV.TimeLayouts)
 				}
 			}
 		}
@@ -235,8 +299,8 @@ func convertText(s string, kind Kind, unit TimeUnit, col *Column, i, n int, layo
 	case String:
 		col.Str[i] = strings.Clone(s)
 	case Float:
-		f, err := strconv.ParseFloat(t, 64)
-		if err != nil {
+		f, ok := parseNumber(t)
+		if !ok {
 			col.setBad(i, n, strings.Clone(s))
 			return
 		}
@@ -244,8 +308,8 @@ func convertText(s string, kind Kind, unit TimeUnit, col *Column, i, n int, layo
 	case Int:
 		v, err := strconv.ParseInt(t, 10, 64)
 		if err != nil {
-			f, ferr := strconv.ParseFloat(t, 64)
-			if ferr != nil || f != math.Trunc(f) || math.Abs(f) > 1<<62 {
+			f, ok := parseNumber(t)
+			if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<62 {
 				col.setBad(i, n, strings.Clone(s))
 				return
 			}

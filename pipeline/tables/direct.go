@@ -170,10 +170,10 @@ func (dp *directPage) decode(data []byte, codec format.CompressionCodec, src sou
 	case aligned && col.Kind == Float && src.phys == parquet.Double && src.scale <= 0:
 		col.view()
 		col.F = unsafe.Slice((*float64)(unsafe.Pointer(unsafe.SliceData(raw))), n)
-	case aligned && col.Kind == Int && src.phys == parquet.Int64 && src.scale <= 0:
+	case aligned && col.Kind == Int && src.phys == parquet.Int64 && src.scale <= 0 && !src.unsigned:
 		col.view()
 		col.I = unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(raw))), n)
-	case aligned && col.Kind == Time && src.phys == parquet.Int64 && (src.isTime || src.epochNumber()):
+	case aligned && col.Kind == Time && src.phys == parquet.Int64 && (src.isTime || src.epochNumber()) && !src.unsigned:
 		col.view()
 		col.I = unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(raw))), n)
 		if src.isTime {
@@ -182,6 +182,8 @@ func (dp *directPage) decode(data []byte, codec format.CompressionCodec, src sou
 			epochToMicros(col.I, col.I, src, col, 0, n)
 		}
 	default:
+		// Unsigned integers are not viewed: their bits as int64 are not
+		// their values, and decodePlain converts them.
 		vals := plainValues(src.phys, raw)
 		col.grow(n, n)
 		if !decodePlain(vals, src, col, 0, n, n) {

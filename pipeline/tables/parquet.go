@@ -375,6 +375,10 @@ type source struct {
 	scale    int32 // decimal scale, or -1
 	repeated bool
 	maxDef   int
+	// unsigned says an INT32 or INT64 column holds unsigned integers
+	// (Integer(bitWidth, signed=false), or UINT_8 … UINT_64): their bits
+	// read as signed would make 3,000,000,000 into -1,294,967,296.
+	unsigned bool
 	// epoch is the mapping's unit for a plain number read as a Time.
 	epoch TimeUnit
 }
@@ -422,7 +426,10 @@ func (s *Source) bindParquet(f *parquet.File) ([]binding, []string) {
 		kind := fld.Kind
 		if kind == Key {
 			kind = String
-			if (src.phys == parquet.Int64 || src.phys == parquet.Int32) && !src.isTime && !src.isDate && src.scale < 0 {
+			// An unsigned 64-bit id may not fit an int64: it is read as
+			// text, formatted unsigned. Unsigned 32-bit ids all fit.
+			if (src.phys == parquet.Int64 || src.phys == parquet.Int32) && !src.isTime && !src.isDate && src.scale < 0 &&
+				!(src.unsigned && src.phys == parquet.Int64) {
 				kind = Int
 			}
 		}
@@ -469,9 +476,13 @@ func sourceOf(leaf parquet.LeafColumn) source {
 			src.isDate = true
 		case *format.DecimalType:
 			src.scale = v.Scale
+		case *format.IntType:
+			src.unsigned = !v.IsSigned
 		}
 	} else if ct := t.ConvertedType(); ct != nil {
 		switch *ct {
+		case deprecated.Uint8, deprecated.Uint16, deprecated.Uint32, deprecated.Uint64:
+			src.unsigned = true
 		case deprecated.TimestampMillis:
 			src.isTime, src.unit = true, -1000
 		case deprecated.TimestampMicros:
@@ -571,6 +582,7 @@ func (s *Source) readRowGroup(pf *parquetFile, key string, gi int, first int64, 
 	rg := pf.file.RowGroups()[gi]
 	n := int(rg.NumRows())
 	batch.Key, batch.FirstRow, batch.N, batch.Malformed = key, first, n, nil
+	batch.csv = nil
 	if len(batch.Cols) != len(s.Fields) {
 		batch.Cols = make([]Column, len(s.Fields))
 	}
@@ -880,7 +892,7 @@ func (dc *dictCache) prepare(dict parquet.Dictionary, src source, kind Kind) {
 		}
 	case kind == Float && src.phys == parquet.Double && src.scale < 0:
 		copy(dc.col.F, vals.Double())
-	case (kind == Int || kind == Time) && src.phys == parquet.Int64 && !src.isTime && src.scale <= 0 && src.epoch == NoUnit:
+	case (kind == Int || kind == Time) && src.phys == parquet.Int64 && !src.isTime && src.scale <= 0 && src.epoch == NoUnit && !src.unsigned:
 		copy(dc.col.I, vals.Int64())
 	default:
 		for i := range n {
@@ -976,12 +988,12 @@ func decodePlain(vals encoding.Values, src source, col *Column, row, nn, n int) 
 			return true
 		case parquet.Int64:
 			for k, v := range vals.Int64()[:nn] {
-				col.Str[row+k] = strconv.FormatInt(v, 10)
+				col.Str[row+k] = src.formatInt64(v)
 			}
 			return true
 		case parquet.Int32:
 			for k, v := range vals.Int32()[:nn] {
-				col.Str[row+k] = strconv.FormatInt(int64(v), 10)
+				col.Str[row+k] = strconv.FormatInt(src.int32(v), 10)
 			}
 			return true
 		}
@@ -997,9 +1009,17 @@ func decodePlain(vals encoding.Values, src source, col *Column, row, nn, n int) 
 			convertAll(col.F[row:row+nn], vals.Float()[:nn])
 			return true
 		case parquet.Int64:
+			if src.unsigned {
+				uint64sTo(col.F[row:row+nn], vals.Int64()[:nn])
+				return true
+			}
 			convertAll(col.F[row:row+nn], vals.Int64()[:nn])
 			return true
 		case parquet.Int32:
+			if src.unsigned {
+				uint32sTo(col.F[row:row+nn], vals.Int32()[:nn])
+				return true
+			}
 			convertAll(col.F[row:row+nn], vals.Int32()[:nn])
 			return true
 		}
@@ -1010,8 +1030,15 @@ func decodePlain(vals encoding.Values, src source, col *Column, row, nn, n int) 
 		switch src.phys {
 		case parquet.Int64:
 			copy(col.I[row:row+nn], vals.Int64())
+			if src.unsigned {
+				unsignedInts(col, row, nn, n)
+			}
 			return true
 		case parquet.Int32:
+			if src.unsigned {
+				uint32sTo(col.I[row:row+nn], vals.Int32()[:nn])
+				return true
+			}
 			convertAll(col.I[row:row+nn], vals.Int32()[:nn])
 			return true
 		}
@@ -1037,7 +1064,7 @@ func decodePlain(vals encoding.Values, src source, col *Column, row, nn, n int) 
 				vs = vals.Int64()[:nn]
 			} else {
 				for k, v := range vals.Int32()[:nn] {
-					dst[k] = int64(v)
+					dst[k] = src.int32(v)
 				}
 				vs = dst
 			}
@@ -1080,6 +1107,11 @@ func timesToMicros(dst []int64, src source, col *Column, row, n int) {
 // vs may be dst.
 func epochToMicros(dst, vs []int64, src source, col *Column, row, n int) {
 	for k, v := range vs {
+		if src.unsigned && src.phys == parquet.Int64 && v < 0 {
+			dst[k] = 0
+			col.setBad(row+k, n, src.formatInt64(v))
+			continue
+		}
 		us, ok := src.epoch.micros(v)
 		dst[k] = us
 		if !ok {
@@ -1238,9 +1270,9 @@ func convert(v parquet.Value, src source, col *Column, i, n int) {
 		case parquet.ByteArray, parquet.FixedLenByteArray:
 			col.Str[i] = string(v.ByteArray())
 		case parquet.Int32:
-			col.Str[i] = strconv.FormatInt(int64(v.Int32()), 10)
+			col.Str[i] = strconv.FormatInt(src.int32(v.Int32()), 10)
 		case parquet.Int64:
-			col.Str[i] = strconv.FormatInt(v.Int64(), 10)
+			col.Str[i] = src.formatInt64(v.Int64())
 		case parquet.Float:
 			col.Str[i] = strconv.FormatFloat(float64(v.Float()), 'g', -1, 32)
 		case parquet.Double:
@@ -1254,17 +1286,18 @@ func convert(v parquet.Value, src source, col *Column, i, n int) {
 		ok := true
 		switch src.phys {
 		case parquet.Int32:
-			f = float64(v.Int32())
+			f = float64(src.int32(v.Int32()))
 		case parquet.Int64:
 			f = float64(v.Int64())
+			if src.unsigned {
+				f = float64(uint64(v.Int64()))
+			}
 		case parquet.Float:
 			f = float64(v.Float())
 		case parquet.Double:
 			f = v.Double()
 		case parquet.ByteArray:
-			var err error
-			f, err = strconv.ParseFloat(strings.TrimSpace(string(v.ByteArray())), 64)
-			ok = err == nil
+			f, ok = parseNumber(strings.TrimSpace(string(v.ByteArray())))
 		}
 		if !ok {
 			col.setBad(i, n, string(v.ByteArray()))
@@ -1277,6 +1310,10 @@ func convert(v parquet.Value, src source, col *Column, i, n int) {
 			col.F[i] = f
 		} else {
 			if src.phys == parquet.Int64 && src.scale <= 0 {
+				if src.unsigned && v.Int64() < 0 {
+					col.setBad(i, n, src.formatInt64(v.Int64()))
+					return
+				}
 				col.I[i] = v.Int64()
 			} else if f != math.Trunc(f) || math.IsNaN(f) || math.Abs(f) > 1<<62 {
 				col.setBad(i, n, fmt.Sprint(f))
@@ -1319,11 +1356,11 @@ func convert(v parquet.Value, src source, col *Column, i, n int) {
 			case parquet.Int32, parquet.Int64:
 				x := v.Int64()
 				if src.phys == parquet.Int32 {
-					x = int64(v.Int32())
+					x = src.int32(v.Int32())
 				}
 				us, ok := src.epoch.micros(x)
-				if !ok {
-					col.setBad(i, n, fmt.Sprint(x))
+				if !ok || (src.unsigned && x < 0) {
+					col.setBad(i, n, src.formatInt64(x))
 					return
 				}
 				col.I[i] = us
@@ -1395,5 +1432,47 @@ func int96Micros(x deprecated.Int96) (int64, bool) {
 func convertAll[D, S int32 | int64 | float32 | float64](dst []D, src []S) {
 	for k, v := range src {
 		dst[k] = D(v)
+	}
+}
+
+// int32 is an INT32 value of src as the integer it stands for.
+func (src source) int32(v int32) int64 {
+	if src.unsigned {
+		return int64(uint32(v))
+	}
+	return int64(v)
+}
+
+// formatInt64 formats an INT64 value of src, unsigned when src is.
+func (src source) formatInt64(v int64) string {
+	if src.unsigned {
+		return strconv.FormatUint(uint64(v), 10)
+	}
+	return strconv.FormatInt(v, 10)
+}
+
+// uint32sTo converts UINT32 values, stored in INT32's bits, into dst.
+func uint32sTo[D int64 | float64](dst []D, src []int32) {
+	for k, v := range src {
+		dst[k] = D(uint32(v))
+	}
+}
+
+// uint64sTo converts UINT64 values, stored in INT64's bits, into dst.
+func uint64sTo(dst []float64, src []int64) {
+	for k, v := range src {
+		dst[k] = float64(uint64(v))
+	}
+}
+
+// unsignedInts marks as bad the nn values of col from row on, an
+// unsigned INT64 column read as int64, that do not fit: above
+// math.MaxInt64, their bits read as a negative number.
+func unsignedInts(col *Column, row, nn, n int) {
+	for k, v := range col.I[row : row+nn] {
+		if v < 0 {
+			col.I[row+k] = 0
+			col.setBad(row+k, n, strconv.FormatUint(uint64(v), 10))
+		}
 	}
 }

@@ -44,6 +44,9 @@ func (s *Source) batchRows() int {
 type CSVOptions struct {
 	Comma       rune     // default ','
 	TimeLayouts []string // tried after the built-in layouts
+	// MaxRowBytes bounds a row (DefaultMaxRowBytes when 0): a longer
+	// line is a malformed row, read past without being held.
+	MaxRowBytes int
 }
 
 // physical returns the input column name of field f and its time unit.
@@ -170,7 +173,7 @@ func (s *Source) Inspect(ctx context.Context) (*Inspection, error) {
 				}
 				r := in.KeyRange[name]
 				for _, rg := range pf.file.RowGroups() {
-					lo, hi, ok := intBounds(rg.ColumnChunks()[bd.column])
+					lo, hi, ok := intBounds(rg.ColumnChunks()[bd.column], bd.src)
 					if !ok {
 						if rg.NumRows() > 0 {
 							ranged[name] = false
@@ -205,10 +208,12 @@ func (s *Source) Inspect(ctx context.Context) (*Inspection, error) {
 	return in, nil
 }
 
-// intBounds reads an integer column chunk's min and max statistics.
+// intBounds reads an integer column chunk's min and max statistics, as
+// the integers src's values stand for (unsigned ones converted).
 // Statistics that parquet-go cannot decode (corrupt: shorter than their
-// type) count as none; they are only a hint.
-func intBounds(c parquet.ColumnChunk) (lo, hi int64, ok bool) {
+// type) count as none; they are only a hint. So do bounds that are out of
+// order once converted (a writer that ordered unsigned values as signed).
+func intBounds(c parquet.ColumnChunk, src source) (lo, hi int64, ok bool) {
 	var err error
 	defer guard(&err, func() { lo, hi, ok = 0, 0, false })
 	b, is := c.(interface {
@@ -223,11 +228,16 @@ func intBounds(c parquet.ColumnChunk) (lo, hi int64, ok bool) {
 	}
 	switch mn.Kind() {
 	case parquet.Int64:
-		return mn.Int64(), mx.Int64(), true
+		lo, hi = mn.Int64(), mx.Int64()
 	case parquet.Int32:
-		return int64(mn.Int32()), int64(mx.Int32()), true
+		lo, hi = src.int32(mn.Int32()), src.int32(mx.Int32())
+	default:
+		return 0, 0, false
 	}
-	return 0, 0, false
+	if src.unsigned && (lo < 0 || hi < 0 || lo > hi) {
+		return 0, 0, false
+	}
+	return lo, hi, true
 }
 
 // Scan reads every object in order and calls fn with each batch. The batch

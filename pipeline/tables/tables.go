@@ -429,6 +429,38 @@ type Batch struct {
 	// direct holds each column's state for decoding single-page row
 	// groups (directPage).
 	direct []directPage
+	// csv holds a CSV batch's row texts; nil for Parquet.
+	csv *csvText
+}
+
+// Text renders field fi of row i for humans (quarantine records, errors)
+// as the input holds it: a CSV cell's own text, else the value formatted
+// (Column.Text).
+func (b *Batch) Text(fi, i int) string {
+	if b.csv != nil {
+		if s, ok := b.csv.cell(fi, i); ok {
+			return s
+		}
+	}
+	return b.Cols[fi].Text(i)
+}
+
+// Bytes is the number of bytes of input row i stands for; 0 when the
+// format does not say (Parquet).
+func (b *Batch) Bytes(i int) int64 {
+	if b.csv == nil || i >= len(b.csv.sizes) {
+		return 0
+	}
+	return b.csv.sizes[i]
+}
+
+// TotalBytes is the number of bytes of input the batch's rows stand for;
+// 0 for Parquet.
+func (b *Batch) TotalBytes() int64 {
+	if b.csv == nil {
+		return 0
+	}
+	return b.csv.total
 }
 
 // resize returns s with length n, cleared, reusing its memory when it

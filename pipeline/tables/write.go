@@ -345,6 +345,7 @@ func WriteParquet(w io.Writer, cols []OutColumn, opt WriteOptions) error {
 		parquet.MaxRowsPerRowGroup(int64(rows)),
 		parquet.CreatedBy("strata", "", ""),
 	}
+	wopts = append(wopts, boundStatistics(cols)...)
 	keys := make([]string, 0, len(opt.Metadata))
 	for k := range opt.Metadata {
 		keys = append(keys, k)
@@ -403,6 +404,36 @@ func WriteParquet(w io.Writer, cols []OutColumn, opt WriteOptions) error {
 		return fmt.Errorf("close parquet writer: %w", err)
 	}
 	return nil
+}
+
+// MaxStatisticsBytes bounds a string statistic (a min or max) in the
+// files WriteParquet writes.
+const MaxStatisticsBytes = 1024
+
+// boundStatistics keeps the statistics of the files written bounded in
+// size: parquet-go writes a column chunk's min and max, and each page's,
+// untruncated, so one 200 MB value made a 200 MB footer. A string column
+// holding a value longer than MaxStatisticsBytes is written without
+// min/max (in its footer, page headers and column index); its null
+// counts stay. parquet-go cannot truncate them (a truncated max must be
+// rounded up to stay a bound), and no reader needs them: the columns are
+// ids, names and quarantine text. Other columns' statistics, and those of
+// every table of short strings, are as before.
+func boundStatistics(cols []OutColumn) []parquet.WriterOption {
+	var opts []parquet.WriterOption
+	for i := range cols {
+		c := &cols[i]
+		if c.Type != OutString {
+			continue
+		}
+		for _, s := range c.Str {
+			if len(s) > MaxStatisticsBytes {
+				opts = append(opts, parquet.SkipPageBounds(c.Name), parquet.SkipPageStatistics(c.Name))
+				break
+			}
+		}
+	}
+	return opts
 }
 
 // chooseFields are the columns' Parquet fields. Choosing an encoding reads
