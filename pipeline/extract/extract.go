@@ -117,6 +117,12 @@ type Spec struct {
 	Keep *Keep
 	// Quarantine says how quarantine records show people.
 	Quarantine QuarantineView
+	// Rules say how the rows of a real export are read: order lines,
+	// returns, non-product rows, guests, id normalisation. Nil reads
+	// every row as an order, with no rules and ids as they are.
+	Rules *Rules
+	// FX, when set, converts amounts to its reporting currency.
+	FX *FX
 }
 
 // Dataset is a run's extracted input: who the customers are and what
@@ -142,6 +148,15 @@ type Dataset struct {
 	Orders int
 	// Events is the number of accepted event rows of known customers.
 	Events int
+	// LastOrder is the instant (µs) of the newest accepted order or
+	// return, NoTime when there is none.
+	LastOrder int64
+	// Currencies are the currencies of the accepted orders, sorted; nil
+	// without a currency column.
+	Currencies []string
+	// Revenue is the accepted orders' amount, net of returns, in the
+	// reporting currency when rates converted it.
+	Revenue float64
 
 	Quality    Quality
 	Quarantine Quarantine
@@ -196,6 +211,9 @@ type Quality struct {
 	// Invalid counts, per table and column, values that were present but
 	// unusable and were read as unknown; their rows were kept.
 	Invalid map[string]map[string]int64 `json:"invalid,omitempty"`
+	// GuestRevenue is the amount, net of returns, of the orders without
+	// a customer id (excluded as guest_order).
+	GuestRevenue float64 `json:"guest_revenue,omitempty"`
 }
 
 func newQuality() Quality {
@@ -233,6 +251,7 @@ func (q *Quality) Merge(o Quality) {
 	for t, n := range o.Duplicates {
 		q.Duplicates[t] += n
 	}
+	q.GuestRevenue += o.GuestRevenue
 	for _, m := range []struct{ to, from map[string]map[string]int64 }{{q.Bad, o.Bad}, {q.Excluded, o.Excluded}, {q.Invalid, o.Invalid}} {
 		for a, byB := range m.from {
 			for b, n := range byB {

@@ -85,12 +85,15 @@ func (s *Suppression) HasInt(v int64) bool {
 }
 
 // cell reports whether row i of a customer id column is suppressed.
-func (s *Suppression) cell(col *tables.Column, i int) bool {
+func (s *Suppression) cell(col *tables.Column, i int, norm IDNorm) bool {
 	if s == nil || col.IsNull(i) {
 		return false
 	}
 	if col.Kind == tables.Int {
 		return s.HasInt(col.I[i])
+	}
+	if norm != (IDNorm{}) {
+		return s.Has(norm.apply(col.Str[i]))
 	}
 	return s.Has(col.Str[i])
 }

@@ -1,0 +1,228 @@
+package extract
+
+import (
+	"slices"
+	"strings"
+)
+
+// A lineGrouper makes orders of order lines (Rules.Lines): the lines
+// sharing an order_id are one order, whose amount is the sum of theirs
+// (returns negative), whose instant is the earliest line's, and whose
+// category spend is the lines', by line spend. An order that nets to a
+// purchase reaches the sink as one purchase row; one that nets to a
+// return as one return row; one whose lines cancel out as nothing (it is
+// counted, excluded as zero_amount).
+//
+// Memory: each customer has at most one open order, the one its latest
+// line belongs to. It is closed, and handed on, when the customer's next
+// order starts, or when the table ends. So what is held grows with the
+// customers, as the engine's own state does, never with the history; the
+// set of order-id hashes that detects duplicates holds the rest. The
+// price is that an order's lines must not be interleaved with the same
+// customer's other orders (exports list an order's lines together, and
+// lines of different customers may interleave freely): a line of an order
+// already closed is quarantined as scattered_order_lines.
+type lineGrouper struct {
+	st     *streamer
+	rd     *orderReader // builds, partitions and hints the blocks handed on
+	open   map[custKey]*openOrder
+	seq    int64
+	out    *OrderBlock
+	hasCat bool
+	hasChn bool
+}
+
+type custKey struct {
+	i int64
+	s string
+}
+
+type openOrder struct {
+	seq     int64
+	oh      hash128
+	orderID string
+	object  string
+	srcRow  int64
+	key     custKey
+	hash    uint64
+	ts      int64
+	amount  float64
+	lines   []uint64 // the lines' content hashes: exact copies are duplicates
+	cats    []lineCat
+	chn     int32
+}
+
+type lineCat struct {
+	cat int32
+	amt float64
+}
+
+func newLineGrouper(st *streamer, rd *orderReader) *lineGrouper {
+	return &lineGrouper{st: st, rd: rd, open: map[custKey]*openOrder{}}
+}
+
+// add takes the lines of a block, in input order, and releases it.
+func (g *lineGrouper) add(blk *OrderBlock) error {
+	defer blk.Release()
+	st := g.st
+	q := &st.ds.Quality
+	g.hasCat = g.hasCat || blk.Category != nil
+	g.hasChn = g.hasChn || blk.Channel != nil
+	for i := range blk.N {
+		var key custKey
+		var h uint64
+		if blk.Int != nil {
+			key.i, h = blk.Int[i], HashInt(blk.Int[i])
+		} else {
+			key.s, h = blk.Str[i], blk.Hash[i]
+		}
+		o := g.open[key]
+		if blk.orderID == nil || blk.orderID[i] == "" {
+			// A line without an order id is an order of its own.
+			one := g.newOrder(blk, i, key, h)
+			if err := g.emit(one); err != nil {
+				return err
+			}
+			continue
+		}
+		if o != nil && o.oh == blk.oh[i] {
+			if slices.Contains(o.lines, blk.rh[i]) {
+				q.Duplicates["orders"]++
+				id := st.view.id(strings.Clone(blk.ID(i)))
+				st.ds.Quarantine.add("orders", blk.object, blk.srcRow[i], ReasonDuplicateOrder, id, blk.dupDetail(i, id))
+				continue
+			}
+			g.addLine(o, blk, i)
+			continue
+		}
+		if !st.seen.add(blk.oh[i]) {
+			add2(q.Bad, "orders", ReasonScatteredLines, 1)
+			id := st.view.id(strings.Clone(blk.ID(i)))
+			st.ds.Quarantine.add("orders", blk.object, blk.srcRow[i], ReasonScatteredLines, id,
+				blk.dupDetail(i, id)+` hint="the order's earlier lines were closed: the customer had another order in between, or the order_id is another customer's"`)
+			continue
+		}
+		if o != nil {
+			if err := g.emit(o); err != nil {
+				return err
+			}
+		}
+		key.s = strings.Clone(key.s)
+		g.open[key] = g.newOrder(blk, i, key, h)
+	}
+	return nil
+}
+
+func (g *lineGrouper) newOrder(blk *OrderBlock, i int, key custKey, h uint64) *openOrder {
+	g.seq++
+	o := &openOrder{seq: g.seq, object: blk.object, key: key, hash: h, ts: blk.Time[i], chn: -1}
+	if blk.orderID != nil {
+		o.oh, o.orderID, o.srcRow = blk.oh[i], strings.Clone(blk.orderID[i]), blk.srcRow[i]
+	}
+	if blk.Channel != nil {
+		o.chn = blk.Channel[i]
+	}
+	g.addLine(o, blk, i)
+	return o
+}
+
+func (g *lineGrouper) addLine(o *openOrder, blk *OrderBlock, i int) {
+	o.ts = min(o.ts, blk.Time[i])
+	o.amount += blk.Amount[i]
+	if blk.rh != nil {
+		o.lines = append(o.lines, blk.rh[i])
+	}
+	c := int32(-1)
+	if blk.Category != nil {
+		c = blk.Category[i]
+	}
+	for k := range o.cats {
+		if o.cats[k].cat == c {
+			o.cats[k].amt += blk.Amount[i]
+			return
+		}
+	}
+	o.cats = append(o.cats, lineCat{c, blk.Amount[i]})
+}
+
+// emit hands a closed order on.
+func (g *lineGrouper) emit(o *openOrder) error {
+	if o.amount == 0 {
+		add2(g.st.ds.Quality.Excluded, "orders", ExcludedZeroAmount, 1)
+		return nil
+	}
+	if g.out == nil {
+		g.out = g.rd.get()
+		g.out.LineOff = append(g.out.LineOff[:0], 0)
+	}
+	b := g.out
+	if g.st.info.IntIDs {
+		b.Int = append(b.Int, o.key.i)
+	} else {
+		b.Str = append(b.Str, o.key.s)
+		b.Hash = append(b.Hash, o.hash)
+	}
+	b.Time = append(b.Time, o.ts)
+	b.Day = append(b.Day, g.rd.clock.Day(o.ts))
+	b.Amount = append(b.Amount, o.amount)
+	b.Refund = append(b.Refund, o.amount < 0)
+	b.Drop = append(b.Drop, false)
+	b.Channel = append(b.Channel, o.chn)
+	top := 0
+	for k, c := range o.cats {
+		if c.amt > o.cats[top].amt {
+			top = k
+		}
+		b.LineCat = append(b.LineCat, c.cat)
+		b.LineAmt = append(b.LineAmt, c.amt)
+	}
+	b.Category = append(b.Category, o.cats[top].cat)
+	b.LineOff = append(b.LineOff, int32(len(b.LineCat)))
+	b.N++
+	if b.N == BlockRows {
+		return g.deliver()
+	}
+	return nil
+}
+
+// deliver hands the block of closed orders to the sink.
+func (g *lineGrouper) deliver() error {
+	b := g.out
+	g.out = nil
+	if b == nil || b.N == 0 {
+		if b != nil {
+			b.Release()
+		}
+		return nil
+	}
+	if !g.hasCat {
+		b.Category, b.LineOff, b.LineCat, b.LineAmt = nil, nil, nil, nil
+	}
+	if !g.hasChn {
+		b.Channel = nil
+	}
+	g.rd.partition(b)
+	if g.rd.hinter != nil {
+		g.rd.hinter.HintOrders(b)
+	}
+	g.st.ds.Orders += b.N
+	g.st.accept(b)
+	return g.st.sink.Orders(b)
+}
+
+// flush closes every open order, in the order they opened, at the end
+// of the table.
+func (g *lineGrouper) flush() error {
+	open := make([]*openOrder, 0, len(g.open))
+	for _, o := range g.open {
+		open = append(open, o)
+	}
+	slices.SortFunc(open, func(a, b *openOrder) int { return int(a.seq - b.seq) })
+	clear(g.open)
+	for _, o := range open {
+		if err := g.emit(o); err != nil {
+			return err
+		}
+	}
+	return g.deliver()
+}
