@@ -159,7 +159,13 @@ type Table struct {
 	// Exclude (orders only) lists rules for rows that are not products
 	// (postage, fees): such rows are excluded and counted by rule name.
 	Exclude []Rule `yaml:"exclude" json:",omitempty"`
+	// ZeroAmount (orders only) is what an order of amount 0 is: excluded
+	// (the default; counted as zero_amount, not a purchase) or purchase.
+	ZeroAmount string `yaml:"zero_amount" json:",omitempty"`
 }
+
+// ZeroAmounts are the values zero_amount takes; the first is the default.
+var ZeroAmounts = []string{"excluded", "purchase"}
 
 // LineGrain reports whether the table's rows are order lines.
 func (t *Table) LineGrain() bool { return t.Grain == "line" }
@@ -304,6 +310,9 @@ func (c *Config) Hash() string {
 	}
 	if c.Quality.StalenessDays() == DefaultMaxStalenessDays {
 		m.Quality.MaxStalenessDays = nil
+	}
+	if m.Input.Orders.ZeroAmount == ZeroAmounts[0] {
+		m.Input.Orders.ZeroAmount = ""
 	}
 	if m.Input.Orders.Grain == Grains[0] {
 		m.Input.Orders.Grain = ""

@@ -313,8 +313,8 @@ func (c *Config) validateTable(path, name string, t *Table, root *yaml.Node, add
 			add(path+".columns", "map either amount or unit_price (amount = quantity × unit_price), not both")
 		}
 	}
-	if name != "orders" && (t.Grain != "" || t.Returns != nil || len(t.Exclude) > 0) {
-		add(path, "grain, returns and exclude apply to the orders table only")
+	if name != "orders" && (t.Grain != "" || t.Returns != nil || len(t.Exclude) > 0 || t.ZeroAmount != "") {
+		add(path, "grain, returns, exclude and zero_amount apply to the orders table only")
 	}
 	if d := t.CSV.Delimiter; d != "" && len([]rune(d)) != 1 {
 		add(path+".csv.delimiter", "must be a single character, got %q", d)
@@ -426,6 +426,9 @@ func (c *Config) validateOrderRules(add func(string, string, ...any)) {
 	t := &c.Input.Orders
 	if g := t.Grain; g != "" && !slices.Contains(Grains, g) {
 		add("input.orders.grain", "must be one of %s, not %q", strings.Join(Grains, ", "), g)
+	}
+	if z := t.ZeroAmount; z != "" && !slices.Contains(ZeroAmounts, z) {
+		add("input.orders.zero_amount", "must be one of %s, not %q", strings.Join(ZeroAmounts, ", "), z)
 	}
 	if t.LineGrain() {
 		if _, ok := t.Columns["order_id"]; !ok {

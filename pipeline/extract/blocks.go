@@ -398,7 +398,7 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 			amount = -math.Abs(amount)
 		}
 		amount *= rate
-		if amount == 0 && !r.rules.Lines {
+		if amount == 0 && !r.rules.Lines && !r.rules.ZeroPurchases {
 			blk.excluded[ExcludedZeroAmount]++
 			continue
 		}
@@ -652,7 +652,7 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 				blk.excluded[ExcludedAfterAsOf]++
 				continue
 			}
-			if a == 0 {
+			if a == 0 && !r.rules.ZeroPurchases {
 				blk.excluded[ExcludedZeroAmount]++
 				continue
 			}

@@ -119,7 +119,8 @@ type Spec struct {
 	Quarantine QuarantineView
 	// Rules say how the rows of a real export are read: order lines,
 	// returns, non-product rows, guests, id normalisation. Nil reads
-	// every row as an order, with no rules and ids as they are.
+	// every row as an order, with no rules, ids as they are, and rows
+	// without a customer id bad (missing_customer_id).
 	Rules *Rules
 	// FX, when set, converts amounts to its reporting currency.
 	FX *FX
@@ -214,6 +215,18 @@ type Quality struct {
 	// GuestRevenue is the amount, net of returns, of the orders without
 	// a customer id (excluded as guest_order).
 	GuestRevenue float64 `json:"guest_revenue,omitempty"`
+	// Currency is what every amount is in, when the orders name it: their
+	// one currency, or the reporting currency rates converted them to.
+	Currency string `json:"currency,omitempty"`
+}
+
+// GuestShare is the guest orders' share of all revenue, net of returns,
+// given the customers' (revenue).
+func (q *Quality) GuestShare(revenue float64) float64 {
+	if q.GuestRevenue == 0 {
+		return 0
+	}
+	return q.GuestRevenue / (q.GuestRevenue + revenue)
 }
 
 func newQuality() Quality {
@@ -252,6 +265,9 @@ func (q *Quality) Merge(o Quality) {
 		q.Duplicates[t] += n
 	}
 	q.GuestRevenue += o.GuestRevenue
+	if q.Currency == "" {
+		q.Currency = o.Currency
+	}
 	for _, m := range []struct{ to, from map[string]map[string]int64 }{{q.Bad, o.Bad}, {q.Excluded, o.Excluded}, {q.Invalid, o.Invalid}} {
 		for a, byB := range m.from {
 			for b, n := range byB {

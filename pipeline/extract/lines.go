@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -13,24 +14,30 @@ import (
 // return as one return row; one whose lines cancel out as nothing (it is
 // counted, excluded as zero_amount).
 //
-// Memory: each customer has at most one open order, the one its latest
-// line belongs to. It is closed, and handed on, when the customer's next
-// order starts, or when the table ends. So what is held grows with the
-// customers, as the engine's own state does, never with the history; the
-// set of order-id hashes that detects duplicates holds the rest. The
-// price is that an order's lines must not be interleaved with the same
-// customer's other orders (exports list an order's lines together, and
-// lines of different customers may interleave freely): a line of an order
-// already closed is quarantined as scattered_order_lines.
+// Memory: an order stays open, a few dozen bytes and its lines' hashes,
+// until the table ends or until MaxOpenOrders newer orders have opened;
+// then it is closed and handed on, oldest first. So what is held is
+// bounded whatever the table's size, and the set of order-id hashes that
+// detects duplicates holds the rest. Exports list an order's lines
+// together, or near each other (the Complete Journey sample, whose lines
+// are in random order, has 26 thousand baskets and fits many times over).
+// A line whose order was already closed is quarantined as
+// scattered_order_lines, with a hint to sort the export by order.
 type lineGrouper struct {
 	st     *streamer
 	rd     *orderReader // builds, partitions and hints the blocks handed on
-	open   map[custKey]*openOrder
+	open   map[hash128]*openOrder
+	queue  []*openOrder // open orders by age; closed ones are nil
+	head   int
+	max    int
 	seq    int64
 	out    *OrderBlock
 	hasCat bool
 	hasChn bool
 }
+
+// MaxOpenOrders bounds the orders a line-grain read holds open.
+const MaxOpenOrders = 1 << 20
 
 type custKey struct {
 	i int64
@@ -58,7 +65,7 @@ type lineCat struct {
 }
 
 func newLineGrouper(st *streamer, rd *orderReader) *lineGrouper {
-	return &lineGrouper{st: st, rd: rd, open: map[custKey]*openOrder{}}
+	return &lineGrouper{st: st, rd: rd, open: map[hash128]*openOrder{}, max: MaxOpenOrders}
 }
 
 // add takes the lines of a block, in input order, and releases it.
@@ -76,16 +83,14 @@ func (g *lineGrouper) add(blk *OrderBlock) error {
 		} else {
 			key.s, h = blk.Str[i], blk.Hash[i]
 		}
-		o := g.open[key]
 		if blk.orderID == nil || blk.orderID[i] == "" {
 			// A line without an order id is an order of its own.
-			one := g.newOrder(blk, i, key, h)
-			if err := g.emit(one); err != nil {
+			if err := g.emit(g.newOrder(blk, i, key, h)); err != nil {
 				return err
 			}
 			continue
 		}
-		if o != nil && o.oh == blk.oh[i] {
+		if o := g.open[blk.oh[i]]; o != nil && o.key == key {
 			if slices.Contains(o.lines, blk.rh[i]) {
 				q.Duplicates["orders"]++
 				id := st.view.id(strings.Clone(blk.ID(i)))
@@ -94,21 +99,47 @@ func (g *lineGrouper) add(blk *OrderBlock) error {
 			}
 			g.addLine(o, blk, i)
 			continue
+		} else if o != nil {
+			add2(q.Bad, "orders", ReasonConflictingOrder, 1)
+			id := st.view.id(strings.Clone(blk.ID(i)))
+			st.ds.Quarantine.add("orders", blk.object, blk.srcRow[i], ReasonConflictingOrder, id,
+				blk.dupDetail(i, id)+` hint="a line of another customer's order"`)
+			continue
 		}
 		if !st.seen.add(blk.oh[i]) {
 			add2(q.Bad, "orders", ReasonScatteredLines, 1)
 			id := st.view.id(strings.Clone(blk.ID(i)))
 			st.ds.Quarantine.add("orders", blk.object, blk.srcRow[i], ReasonScatteredLines, id,
-				blk.dupDetail(i, id)+` hint="the order's earlier lines were closed: the customer had another order in between, or the order_id is another customer's"`)
+				blk.dupDetail(i, id)+fmt.Sprintf(` hint="the order was closed, more than %d newer orders being open; sort the export by order"`, g.max))
 			continue
 		}
-		if o != nil {
-			if err := g.emit(o); err != nil {
+		key.s = strings.Clone(key.s)
+		o := g.newOrder(blk, i, key, h)
+		g.open[o.oh] = o
+		g.queue = append(g.queue, o)
+		if len(g.open) > g.max {
+			if err := g.closeOldest(); err != nil {
 				return err
 			}
 		}
-		key.s = strings.Clone(key.s)
-		g.open[key] = g.newOrder(blk, i, key, h)
+	}
+	return nil
+}
+
+// closeOldest closes the oldest open order.
+func (g *lineGrouper) closeOldest() error {
+	for g.head < len(g.queue) {
+		o := g.queue[g.head]
+		g.queue[g.head] = nil
+		g.head++
+		if g.head > 4096 && 2*g.head > len(g.queue) {
+			g.queue = append(g.queue[:0], g.queue[g.head:]...)
+			g.head = 0
+		}
+		if o != nil {
+			delete(g.open, o.oh)
+			return g.emit(o)
+		}
 	}
 	return nil
 }
@@ -147,7 +178,7 @@ func (g *lineGrouper) addLine(o *openOrder, blk *OrderBlock, i int) {
 
 // emit hands a closed order on.
 func (g *lineGrouper) emit(o *openOrder) error {
-	if o.amount == 0 {
+	if o.amount == 0 && !g.st.rules.ZeroPurchases {
 		add2(g.st.ds.Quality.Excluded, "orders", ExcludedZeroAmount, 1)
 		return nil
 	}
@@ -210,19 +241,16 @@ func (g *lineGrouper) deliver() error {
 	return g.st.sink.Orders(b)
 }
 
-// flush closes every open order, in the order they opened, at the end
-// of the table.
+// flush closes every open order, oldest first, at the end of the table.
 func (g *lineGrouper) flush() error {
-	open := make([]*openOrder, 0, len(g.open))
-	for _, o := range g.open {
-		open = append(open, o)
-	}
-	slices.SortFunc(open, func(a, b *openOrder) int { return int(a.seq - b.seq) })
-	clear(g.open)
-	for _, o := range open {
-		if err := g.emit(o); err != nil {
-			return err
+	for _, o := range g.queue[g.head:] {
+		if o != nil {
+			if err := g.emit(o); err != nil {
+				return err
+			}
 		}
 	}
+	clear(g.open)
+	g.queue, g.head = nil, 0
 	return g.deliver()
 }

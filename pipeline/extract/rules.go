@@ -47,6 +47,9 @@ type Rules struct {
 	GuestsBad bool
 	// IDs normalises customer ids.
 	IDs IDNorm
+	// ZeroPurchases keeps orders of amount 0 as purchases; otherwise they
+	// are excluded as zero_amount.
+	ZeroPurchases bool
 }
 
 // NamedFilter is an exclude rule.

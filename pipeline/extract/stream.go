@@ -149,7 +149,7 @@ func Stream(ctx context.Context, spec Spec, workers int, sink Sink) (*Dataset, e
 	st := &streamer{ds: ds, info: info, sink: sink, workers: workers, sup: sup, keep: spec.Keep, view: spec.Quarantine,
 		rules: spec.Rules, fx: fx, currencies: map[string]bool{}}
 	if st.rules == nil {
-		st.rules = &Rules{}
+		st.rules = &Rules{GuestsBad: true, ZeroPurchases: true} // as extraction was before rules
 	}
 	ds.LastOrder = NoTime
 	for _, t := range ts {
@@ -194,6 +194,9 @@ func (st *streamer) ordersDone() error {
 			return &CurrencyError{Currencies: unknown, Msg: "input.fx has no rates for them"}
 		}
 		st.ds.Currencies = []string{st.fx.reporting}
+	}
+	if len(st.ds.Currencies) == 1 {
+		st.ds.Quality.Currency = st.ds.Currencies[0]
 	}
 	return nil
 }
