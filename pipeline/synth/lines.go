@@ -26,7 +26,7 @@ type LineConfig struct {
 // LineStats counts what GenerateLines wrote.
 type LineStats struct {
 	Lines, Invoices, Cancellations, GuestLines, NonProductLines, ZeroLines, DuplicateLines int
-	Currencies                                                                              []string
+	Currencies                                                                             []string
 }
 
 // The line shop's layout: orders/lines-NNNNN.csv (InvoiceNo, StockCode,
