@@ -65,8 +65,11 @@ type lineCat struct {
 }
 
 func newLineGrouper(st *streamer, rd *orderReader) *lineGrouper {
-	return &lineGrouper{st: st, rd: rd, open: map[hash128]*openOrder{}, max: MaxOpenOrders}
+	return &lineGrouper{st: st, rd: rd, open: map[hash128]*openOrder{}, max: testMaxOpen}
 }
+
+// testMaxOpen is MaxOpenOrders, but for tests of the window.
+var testMaxOpen = MaxOpenOrders
 
 // add takes the lines of a block, in input order, and releases it.
 func (g *lineGrouper) add(blk *OrderBlock) error {
