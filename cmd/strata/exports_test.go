@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -276,5 +277,36 @@ SELECT sum(amount) AS g, (SELECT count(*) FROM raw WHERE "Category" IN ('POSTAGE
 	rows = duckdbtest.Query(t, fmt.Sprintf(`SELECT count(*) FILTER (WHERE customer_id LIKE '%%.%%' OR customer_id <> trim(customer_id)) AS n FROM read_parquet('%s')`, seg))
 	if numOf(t, rows[0]["n"]) != 0 {
 		t.Errorf("%v ids published with a fraction or spaces", rows[0]["n"])
+	}
+}
+
+// TestStaleAndMixedCurrencies: a run whose newest order is long before
+// its as-of date fails the quality gate (exit 3) giving both dates; orders
+// in several currencies without rates fail as a configuration error (exit
+// 2) naming them.
+func TestStaleAndMixedCurrencies(t *testing.T) {
+	data := filepath.Join("..", "..", "testdata")
+	t.Setenv("STRATA_EXAMPLES_DATA", data)
+	t.Setenv("STRATA_EXAMPLES_OUT", t.TempDir())
+	cfg := filepath.Join("..", "..", "configs", "examples", "shopify.yaml")
+	code, _, stderr := strata(t, "run", "--config", cfg, "--as-of", "2026-06-30", "--log-level", "error")
+	if code != 3 || !strings.Contains(stderr, "2025-06-24") || !strings.Contains(stderr, "2026-06-30") {
+		t.Errorf("a year late: exit %d, want 3 with both dates: %s", code, stderr)
+	}
+	body, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A week's slack is the default; a day's fails the same run.
+	strict := strings.Replace(string(body), "output:\n", "quality:\n  max_staleness_days: 1\noutput:\n", 1)
+	if code, _, stderr := strata(t, "run", "--config", writeConfig(t, t.TempDir(), strict), "--as-of", "2025-06-30", "--log-level", "error"); code != 3 {
+		t.Errorf("max_staleness_days 1: exit %d, want 3: %s", code, stderr)
+	}
+	i := strings.Index(string(body), "  fx:\n")
+	j := strings.Index(string(body), "\noutput:")
+	noFX := string(body[:i]) + string(body[j:])
+	code, _, stderr = strata(t, "run", "--config", writeConfig(t, t.TempDir(), noFX), "--as-of", "2025-06-30", "--log-level", "error")
+	if code != 2 || !strings.Contains(stderr, "EUR, GBP") {
+		t.Errorf("two currencies without rates: exit %d, want 2 naming EUR and GBP: %s", code, stderr)
 	}
 }
