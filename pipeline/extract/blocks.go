@@ -123,6 +123,7 @@ type OrderBlock struct {
 	rh           []uint64 // the row's content, to tell duplicates from conflicts
 	srcRow       []int64
 	currency     map[string]bool // currencies of the accepted rows
+	lastCur      string          // the last currency text noted
 	guestRevenue float64
 }
 
@@ -320,7 +321,7 @@ func (r *orderReader) get() *OrderBlock {
 	blk.orderID, blk.oh, blk.srcRow, blk.rh = blk.orderID[:0], blk.oh[:0], blk.srcRow[:0], blk.rh[:0]
 	blk.LineOff, blk.LineCat, blk.LineAmt = nil, nil, nil
 	clear(blk.currency)
-	blk.guestRevenue = 0
+	blk.guestRevenue, blk.lastCur = 0, ""
 	return blk
 }
 
@@ -428,7 +429,7 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 			blk.orderID = append(blk.orderID, s)
 			blk.oh = append(blk.oh, orderHash(s))
 			blk.srcRow = append(blk.srcRow, b.FirstRow+int64(i))
-			blk.rh = append(blk.rh, rowHash(s, blk.ID(blk.N), ts.I[i], amount, isRefund, cc, ch, r.lineText(b, i)))
+			blk.rh = append(blk.rh, rowHash(s, blk.HashOf(blk.N), ts.I[i], amount, isRefund, cc, ch, r.lineText(b, i)))
 		}
 		blk.N++
 		if blk.N == BlockRows {
@@ -466,10 +467,14 @@ func (r *orderReader) currencies(blk *OrderBlock, cur *tables.Column, i int) {
 	if !cur.Present || cur.IsNull(i) {
 		return
 	}
+	if cur.Str[i] == blk.lastCur {
+		return // the common case: one currency, row after row
+	}
 	c := strings.TrimSpace(cur.Str[i])
 	if c == "" {
 		return
 	}
+	blk.lastCur = cur.Str[i]
 	if blk.currency == nil {
 		blk.currency = map[string]bool{}
 	}

@@ -232,23 +232,21 @@ func (r *Rules) plain() bool {
 }
 
 // rowHash identifies a row's content, for telling an exact duplicate of
-// an order (or line) from a row that conflicts with it.
-func rowHash(orderID, customer string, ts int64, amount float64, refund bool, cat, chn int32, line string) uint64 {
-	var sb strings.Builder
-	sb.WriteString(orderID)
-	sb.WriteByte(0)
-	sb.WriteString(customer)
-	sb.WriteByte(0)
-	sb.WriteString(strconv.FormatInt(ts, 10))
-	sb.WriteByte(0)
-	sb.WriteString(strconv.FormatUint(math.Float64bits(amount), 16))
-	sb.WriteByte(0)
-	sb.WriteString(strconv.FormatBool(refund))
-	sb.WriteByte(0)
-	sb.WriteString(strconv.FormatInt(int64(cat), 10))
-	sb.WriteByte(0)
-	sb.WriteString(strconv.FormatInt(int64(chn), 10))
-	sb.WriteByte(0)
-	sb.WriteString(line)
-	return HashString(sb.String(), k1)
+// an order (or line) from a row that conflicts with it. customer is the
+// hash of the row's customer id (Keys.HashOf). It allocates nothing: it
+// runs for every row of a table with order ids.
+func rowHash(orderID string, customer uint64, ts int64, amount float64, refund bool, cat, chn int32, line string) uint64 {
+	h := HashString(orderID, k1)
+	h = mum(h^customer, k0)
+	h = mum(h^uint64(ts), k2)
+	h = mum(h^math.Float64bits(amount), k3)
+	r := uint64(0)
+	if refund {
+		r = 1
+	}
+	h = mum(h^(r|uint64(uint32(cat))<<1|uint64(uint32(chn))<<33), k1)
+	if line != "" {
+		h = mum(h^HashString(line, k2), k0)
+	}
+	return h
 }
