@@ -205,6 +205,12 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 		if r.noGate {
 			return nil
 		}
+		if keep == nil {
+			// A sample's or a part's newest order is not the data's.
+			if err := checkStale(cfg, ds); err != nil {
+				return err
+			}
+		}
 		return checkGate(cfg, ds)
 	}); err != nil {
 		return nil, nil, err
@@ -550,9 +556,6 @@ func checkStale(cfg *config.Config, ds *extract.Dataset) error {
 }
 
 func checkGate(cfg *config.Config, ds *extract.Dataset) error {
-	if err := checkStale(cfg, ds); err != nil {
-		return err
-	}
 	limit := cfg.Quality.Fraction()
 	for _, table := range []string{"orders", "customers"} {
 		rows := ds.Quality.RowsRead[table]

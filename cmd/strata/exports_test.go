@@ -155,7 +155,7 @@ SELECT customer_id,
   DATE '%[2]s' - max(CAST(ts AS DATE)) FILTER (WHERE net > 0) AS recency
 FROM o GROUP BY customer_id`, lines, asOf)
 	seg := filepath.Join(out, "shopify", "segments", "dt="+asOf, "part-*.parquet")
-	checkRestated(t, "shopify", "Europe/Berlin", expected, seg)
+	revenue := checkRestated(t, "shopify", "Europe/Berlin", expected, seg)
 
 	// The guest share and the currency, in model.json.
 	m := readModel(t, filepath.Join(out, "shopify", "models", "dt="+asOf, "model.json"))
@@ -166,6 +166,10 @@ FROM o GROUP BY customer_id`, lines, asOf)
 	}
 	if q["currency"] != "EUR" {
 		t.Errorf("currency %v, want EUR", q["currency"])
+	}
+	g := numOf(t, rows[0]["g"])
+	if share, want := m["guest_share"].(float64), g/(g+revenue); math.Abs(share-want) > 1e-9 {
+		t.Errorf("guest share %v, restated %v", share, want)
 	}
 	excl := q["excluded"].(map[string]any)["orders"].(map[string]any)
 	if numOf(t, excl["guest_order"]) != numOf(t, rows[0]["n"]) || numOf(t, excl["rule:reversed"]) == 0 {
