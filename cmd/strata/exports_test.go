@@ -229,8 +229,13 @@ func TestLineShopAgainstDuckDB(t *testing.T) {
 	t.Setenv("STRATA_LINESHOP_DIR", in)
 	t.Setenv("STRATA_LINESHOP_OUT", out)
 	const asOf = "2025-09-30"
+	body, err := os.ReadFile(filepath.Join("..", "..", "configs", "examples", "line_shop.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, dir, string(body)+"features:\n  publish: true\n") // for the category shares
 	start := time.Now()
-	code, stdout, stderr := strata(t, "run", "--config", filepath.Join("..", "..", "configs", "examples", "line_shop.yaml"), "--as-of", asOf, "--log-level", "error")
+	code, stdout, stderr := strata(t, "run", "--config", cfg, "--as-of", asOf, "--log-level", "error")
 	if code != 0 {
 		t.Fatalf("line shop: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -276,6 +281,22 @@ SELECT sum(amount) AS g, (SELECT count(*) FROM raw WHERE "Category" IN ('POSTAGE
 	}
 	if q["currency"] != "GBP" || len(q["bad"].(map[string]any)) != 0 {
 		t.Errorf("currency %v, bad %v", q["currency"], q["bad"])
+	}
+	// An order's category spend is its lines', by line spend: each
+	// customer's share of a category is its lines' spend in purchases
+	// over all their purchases' line spend.
+	rows = duckdbtest.Query(t, fmt.Sprintf(`SET TimeZone = 'UTC'; WITH %[1]s,
+kept AS (SELECT DISTINCT order_id, product, customer_id, ts, qtext, ptext, category, currency, amount FROM conv WHERE customer_id IS NOT NULL),
+o AS (SELECT customer_id, order_id FROM kept GROUP BY ALL HAVING sum(amount) > 0),
+cs AS (SELECT k.customer_id, k.category, sum(k.amount) AS spend FROM kept k JOIN o USING (customer_id, order_id) GROUP BY ALL),
+sh AS (SELECT customer_id, category, spend / sum(spend) OVER (PARTITION BY customer_id) AS share FROM cs),
+f AS (UNPIVOT (SELECT customer_id, COLUMNS('cat_share_cat_.*') FROM read_parquet('%[2]s')) ON COLUMNS('cat_share_cat_.*') INTO NAME col VALUE share)
+SELECT count(*) AS n, max(abs(f.share - coalesce(sh.share, 0))) AS d
+FROM f LEFT JOIN sh ON f.customer_id = sh.customer_id AND f.col = 'cat_share_' || sh.category`, lines, filepath.Join(out, "features", "dt="+asOf, "part-*.parquet")))
+	if n, d := numOf(t, rows[0]["n"]), numOf(t, rows[0]["d"]); n < 1000 || !(d <= 1e-9) {
+		t.Errorf("category shares: %v compared, differing by up to %v", n, d)
+	} else {
+		t.Logf("category shares: %v compared, differing by up to %v", n, d)
 	}
 	// Ids are published as the integers they are.
 	rows = duckdbtest.Query(t, fmt.Sprintf(`SELECT count(*) FILTER (WHERE customer_id LIKE '%%.%%' OR customer_id <> trim(customer_id)) AS n FROM read_parquet('%s')`, seg))
