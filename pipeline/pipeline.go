@@ -92,14 +92,20 @@ type QualityError struct {
 	Limit     float64
 	// Stale, when set, is what failed instead: the inputs' age.
 	Stale *StaleError
+	// Hint says what may fix it.
+	Hint string
 }
 
 func (e *QualityError) Error() string {
 	if e.Stale != nil {
 		return e.Stale.Error()
 	}
-	return fmt.Sprintf("data-quality gate: %d of %d %s rows (%.2f%%) are bad, more than the allowed %.2f%%",
+	msg := fmt.Sprintf("data-quality gate: %d of %d %s rows (%.2f%%) are bad, more than the allowed %.2f%%",
 		e.Bad, e.Rows, e.Table, 100*float64(e.Bad)/float64(max(e.Rows, 1)), 100*e.Limit)
+	if e.Hint != "" {
+		msg += "; " + e.Hint
+	}
+	return msg
 }
 
 // ConfigError says the configuration or the input schema is wrong.
@@ -561,7 +567,12 @@ func checkGate(cfg *config.Config, ds *extract.Dataset) error {
 		rows := ds.Quality.RowsRead[table]
 		bad := ds.Quality.BadRows(table)
 		if rows > 0 && float64(bad) > limit*float64(rows) {
-			return &QualityError{Table: table, Bad: bad, Rows: rows, Limit: limit}
+			qe := &QualityError{Table: table, Bad: bad, Rows: rows, Limit: limit}
+			if n := ds.Quality.Bad[table][extract.ReasonConflictingOrder]; n > 0 {
+				qe.Hint = fmt.Sprintf("%d rows (%s) share an order_id with a different row: if the rows are order lines, set input.orders.grain: line",
+					n, extract.ReasonConflictingOrder)
+			}
+			return qe
 		}
 	}
 	return nil

@@ -327,6 +327,18 @@ func TestStaleAndMixedCurrencies(t *testing.T) {
 	if code, _, stderr := strata(t, "run", "--config", writeConfig(t, t.TempDir(), strict), "--as-of", "2025-06-30", "--log-level", "error"); code != 3 {
 		t.Errorf("max_staleness_days 1: exit %d, want 3: %s", code, stderr)
 	}
+	// The Complete Journey's basket lines read as orders: the lines after
+	// a basket's first conflict, count toward the gate, and the failure
+	// says what to set.
+	cj, err := os.ReadFile(filepath.Join("..", "..", "configs", "examples", "complete_journey.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	asOrders := strings.Replace(string(cj), "    grain: line\n", "", 1)
+	code, _, stderr = strata(t, "run", "--config", writeConfig(t, t.TempDir(), asOrders), "--as-of", "2017-12-31", "--log-level", "error")
+	if asOrders == string(cj) || code != 3 || !strings.Contains(stderr, "rows (conflicting_order_id) share an order_id") || !strings.Contains(stderr, "grain: line") {
+		t.Errorf("lines read as orders: exit %d, want 3 with a hint: %s", code, stderr)
+	}
 	i := strings.Index(string(body), "  fx:\n")
 	j := strings.Index(string(body), "\noutput:")
 	noFX := string(body[:i]) + string(body[j:])
