@@ -429,7 +429,7 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 			blk.orderID = append(blk.orderID, s)
 			blk.oh = append(blk.oh, orderHash(s))
 			blk.srcRow = append(blk.srcRow, b.FirstRow+int64(i))
-			blk.rh = append(blk.rh, rowHash(s, blk.HashOf(blk.N), ts.I[i], amount, isRefund, cc, ch, r.lineText(b, i)))
+			blk.rh = append(blk.rh, rowHash(s, blk.HashOf(blk.N), ts.I[i], amount, isRefund, cc, ch, lineHash(b, i)))
 		}
 		blk.N++
 		if blk.N == BlockRows {
@@ -445,20 +445,27 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 	return emit(blk)
 }
 
-// lineText is what, beyond the order's own fields, tells two lines of an
-// order apart: the product, quantity, unit price and discount as read.
-func (r *orderReader) lineText(b *tables.Batch, i int) string {
-	if !r.rules.Lines {
-		return ""
-	}
-	var sb strings.Builder
+// lineHash hashes what, beyond the order's own fields, tells two rows
+// of an order apart: the product, quantity, unit price, discount and
+// status as read. It allocates nothing.
+func lineHash(b *tables.Batch, i int) uint64 {
+	h := uint64(k3)
 	for _, f := range [...]int{oProduct, oQuantity, oUnitPrice, oDiscount, oStatus} {
-		if c := &b.Cols[f]; c.Present {
-			sb.WriteString(c.Text(i))
+		c := &b.Cols[f]
+		var v uint64
+		switch {
+		case !c.Present:
+			continue
+		case c.IsNull(i):
+			v = 1
+		case c.Kind == tables.Float:
+			v = math.Float64bits(c.F[i])
+		case c.Kind == tables.String:
+			v = HashString(c.Str[i], k1)
 		}
-		sb.WriteByte(0)
+		h = mum(h^v, k0+uint64(f))
 	}
-	return sb.String()
+	return h
 }
 
 // currencies notes the currency of an accepted row, for the check that

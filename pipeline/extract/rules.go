@@ -235,7 +235,7 @@ func (r *Rules) plain() bool {
 // an order (or line) from a row that conflicts with it. customer is the
 // hash of the row's customer id (Keys.HashOf). It allocates nothing: it
 // runs for every row of a table with order ids.
-func rowHash(orderID string, customer uint64, ts int64, amount float64, refund bool, cat, chn int32, line string) uint64 {
+func rowHash(orderID string, customer uint64, ts int64, amount float64, refund bool, cat, chn int32, line uint64) uint64 {
 	h := HashString(orderID, k1)
 	h = mum(h^customer, k0)
 	h = mum(h^uint64(ts), k2)
@@ -245,8 +245,5 @@ func rowHash(orderID string, customer uint64, ts int64, amount float64, refund b
 		r = 1
 	}
 	h = mum(h^(r|uint64(uint32(cat))<<1|uint64(uint32(chn))<<33), k1)
-	if line != "" {
-		h = mum(h^HashString(line, k2), k0)
-	}
-	return h
+	return mum(h^line, k2)
 }
