@@ -223,3 +223,21 @@ func TestIDNorm(t *testing.T) {
 		t.Errorf("off: %q", got)
 	}
 }
+
+// TestSuppressionIntegerFloats: a suppression list that writes an id as a
+// float suppresses the customer whose id is read as the integer.
+func TestSuppressionIntegerFloats(t *testing.T) {
+	const body = "cust,ts,amt\n12346.0,2024-03-01T10:00:00Z,10\n 12347 ,2024-03-01T10:00:00Z,10\n12348,2024-03-01T10:00:00Z,10\n"
+	cols := map[string]string{"customer_id": "cust", "order_ts": "ts", "amount": "amt"}
+	spec := lineSpec(t, body, cols, &Rules{IDs: DefaultIDs})
+	upload(t, spec.Orders.Bucket, "sup/s.csv", "customer_id\n12346.00\n12347.0\n")
+	spec.Suppression = &Table{Bucket: spec.Orders.Bucket, Prefix: "sup"}
+	var c lineSink
+	ds, err := Stream(context.Background(), spec, 1, &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.rows) != 1 || !strings.HasPrefix(c.rows[0], "12348 ") || ds.Quality.Excluded["orders"][ExcludedSuppressed] != 2 {
+		t.Errorf("orders %v, excluded %v", c.rows, ds.Quality.Excluded)
+	}
+}

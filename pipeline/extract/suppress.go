@@ -55,6 +55,10 @@ func (s *Suppression) add(id string) {
 			// The canonical form is what an integer id is rendered as.
 			s.add(c)
 		}
+	} else if c := DefaultIDs.apply(id); c != id {
+		// "12346.0" is customer 12346 when ids are read with
+		// input.ids.integer_floats (the default): list both.
+		s.add(c)
 	}
 }
 
