@@ -283,6 +283,9 @@ type orderReader struct {
 	rr            rowRules
 	carry         fillCarry
 	fx            *fxRates // nil: amounts as they are
+	// discount is mapped explicitly: a file's own "discount" column may
+	// already be netted in its amounts, so it is not taken by its name.
+	discount bool
 }
 
 // partition lists the block's rows by part.
@@ -335,8 +338,12 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 	id, ts := &b.Cols[oCustomer], &b.Cols[oTime]
 	amt, oid := &b.Cols[oAmount], &b.Cols[oOrderID]
 	qty, price, refund := &b.Cols[oQuantity], &b.Cols[oUnitPrice], &b.Cols[oRefund]
-	cat, chn, disc, cur := &b.Cols[oCategory], &b.Cols[oChannel], &b.Cols[oDiscount], &b.Cols[oCurrency]
-	r.rules.eval(b, r.fields, &r.rr)
+	cat, chn, cur := &b.Cols[oCategory], &b.Cols[oChannel], &b.Cols[oCurrency]
+	var disc *tables.Column
+	if r.discount {
+		disc = &b.Cols[oDiscount]
+	}
+	r.rules.eval(b, r.fields, disc, &r.rr)
 	blk := r.get()
 	blk.object, blk.rowsRead = b.Key, int64(b.N)
 	for i := 0; i < b.N; i++ {

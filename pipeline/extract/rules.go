@@ -183,15 +183,15 @@ type rowRules struct {
 	exclude []int16 // index into Rules.Exclude, -1 none
 }
 
-// eval applies the rules to batch b; amounts are the rows' amounts (NaN
-// where there is none).
-func (r *Rules) eval(b *tables.Batch, fields []tables.Field, rr *rowRules) {
+// eval applies the rules to batch b, whose amounts are net of disc (nil:
+// no discount).
+func (r *Rules) eval(b *tables.Batch, fields []tables.Field, disc *tables.Column, rr *rowRules) {
 	rr.ret, rr.exclude = rr.ret[:0], rr.exclude[:0]
 	if r == nil || (r.Returns == nil && len(r.Exclude) == 0) {
 		return
 	}
 	t := &ruleTable{b: b, fields: fields, strs: map[string][]string{}}
-	amt, qty, price, disc := &b.Cols[oAmount], &b.Cols[oQuantity], &b.Cols[oUnitPrice], &b.Cols[oDiscount]
+	amt, qty, price := &b.Cols[oAmount], &b.Cols[oQuantity], &b.Cols[oUnitPrice]
 	t.amount, t.amtNul = make([]float64, b.N), make([]bool, b.N)
 	for i := range b.N {
 		a, reason := orderAmount(amt, qty, price, disc, i)

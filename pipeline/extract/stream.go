@@ -247,6 +247,7 @@ func (st *streamer) newReader(t namedTable, pool *blockPool) rowReader {
 	}
 	r := &orderReader{readerEnv: env, keys: keys, category: lv("orders.category"), chn: lv("orders.channel"),
 		rules: st.rules, fx: st.fx}
+	_, r.discount = t.table.Columns["discount"]
 	if p, ok := st.sink.(Partitioner); ok && p.Parts() > 1 {
 		r.part, r.parts = p, p.Parts()
 	}
