@@ -241,3 +241,66 @@ func TestSuppressionIntegerFloats(t *testing.T) {
 		t.Errorf("orders %v, excluded %v", c.rows, ds.Quality.Excluded)
 	}
 }
+
+// TestLineGrainWorkers: the orders made of lines, their order and every
+// count are the same whatever the number of workers and batch sizes.
+func TestLineGrainWorkers(t *testing.T) {
+	b := objstore.NewMem()
+	ctx := context.Background()
+	// Three objects of interleaved invoices, an invoice's lines split
+	// across an object's end now and then.
+	var objs [3]strings.Builder
+	for k := range objs {
+		objs[k].WriteString("inv,cust,ts,qty,price,cat,cur\n")
+	}
+	for n := range 3000 {
+		k := (n / 7) % 3
+		inv := fmt.Sprintf("%d", 500000+n)
+		if n%11 == 0 {
+			inv = "C" + inv
+		}
+		cust := fmt.Sprintf("%d.0", 12000+n%97)
+		if n%5 == 0 {
+			cust = ""
+		}
+		cur := []string{"GBP", "EUR"}[n%2]
+		for l := range 1 + n%4 {
+			q := 1 + l
+			if inv[0] == 'C' {
+				q = -q
+			}
+			fmt.Fprintf(&objs[k], "%s,%s,2024-0%d-1%dT10:00:00Z,%d,%d.5,c%d,%s\n", inv, cust, 1+n%5, n%10, q, l, (n+l)%6, cur)
+		}
+	}
+	for k := range objs {
+		upload(t, b, fmt.Sprintf("orders/o%d.csv", k), objs[k].String())
+	}
+	upload(t, b, "fx/r.csv", "date,currency,rate\n2023-12-01,EUR,0.85\n2024-03-01,EUR,0.87\n")
+	cols := map[string]string{"order_id": "inv", "customer_id": "cust", "order_ts": "ts", "quantity": "qty",
+		"unit_price": "price", "category": "cat", "currency": "cur"}
+	rules := &Rules{Lines: true, IDs: DefaultIDs, Returns: mustFilter(t, `order_id like 'C%'`, cols),
+		Exclude: []NamedFilter{{"fees", mustFilter(t, `category = "c5"`, cols)}}}
+	var want []string
+	var wantQ string
+	for _, w := range []int{1, 2, 4} {
+		spec := Spec{AsOf: time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC), Rules: rules,
+			Orders: Table{Bucket: b, Prefix: "orders", Columns: cols},
+			FX:     &FX{Table: Table{Bucket: b, Prefix: "fx"}, Reporting: "GBP"}}
+		var c lineSink
+		ds, err := Stream(ctx, spec, w, &c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := fmt.Sprintf("%v %v %v %v %v", ds.Orders, ds.Quality.Bad, ds.Quality.Excluded, ds.Quality.Duplicates, ds.Quality.GuestRevenue)
+		if want == nil {
+			want, wantQ = c.rows, q
+			if len(want) < 1000 || ds.Quality.GuestRevenue == 0 {
+				t.Fatalf("%d orders, quality %s", len(want), q)
+			}
+			continue
+		}
+		if !slices.Equal(c.rows, want) || q != wantQ {
+			t.Errorf("%d workers: %d orders, %s; want %d, %s", w, len(c.rows), q, len(want), wantQ)
+		}
+	}
+}
