@@ -27,8 +27,11 @@ func (c *lineSink) Orders(b *OrderBlock) error {
 		}
 		cats := ""
 		if b.LineOff != nil {
+			names := c.info.Levels["orders.category"].Names()
 			for k := b.LineOff[i]; k < b.LineOff[i+1]; k++ {
-				cats += fmt.Sprintf(" c%d=%v", b.LineCat[k], b.LineAmt[k])
+				// Level codes depend on which reader met a level first;
+				// their names do not.
+				cats += fmt.Sprintf(" %s=%v", names[b.LineCat[k]], b.LineAmt[k])
 			}
 		}
 		c.rows = append(c.rows, fmt.Sprintf("%s %v %v %s%s", b.ID(i), b.Amount[i], b.Refund[i],
@@ -86,11 +89,10 @@ L1,12346.0,2024-07-01T10:00:00Z,1,1,toys,s1
 	if err != nil {
 		t.Fatal(err)
 	}
-	// toys is level 0, books 1.
 	want := []string{
-		"12346 17 false 03-01T09 c0=14 c1=3", // 2×5 + 1×3 + 1×4, the copy dropped
-		"777 10 false 03-02T09 c0=10",       // " 777 " trimmed
-		"12346 -5 true 03-05T10 c0=-5",      // the cancellation, netted
+		"12346 17 false 03-01T09 toys=14 books=3", // 2×5 + 1×3 + 1×4, the copy dropped
+		"777 10 false 03-02T09 toys=10",           // " 777 " trimmed
+		"12346 -5 true 03-05T10 toys=-5",          // the cancellation, netted
 	}
 	slices.Sort(want)
 	slices.Sort(c.rows)
@@ -301,6 +303,12 @@ func TestLineGrainWorkers(t *testing.T) {
 		}
 		if !slices.Equal(c.rows, want) || q != wantQ {
 			t.Errorf("%d workers: %d orders, %s; want %d, %s", w, len(c.rows), q, len(want), wantQ)
+			for i := range min(len(want), len(c.rows)) {
+				if c.rows[i] != want[i] {
+					t.Errorf("order %d: %s, want %s", i, c.rows[i], want[i])
+					break
+				}
+			}
 		}
 	}
 }
