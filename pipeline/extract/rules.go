@@ -247,3 +247,47 @@ func rowHash(orderID string, customer uint64, ts int64, amount float64, refund b
 	h = mum(h^(r|uint64(uint32(cat))<<1|uint64(uint32(chn))<<33), k1)
 	return mum(h^line, k2)
 }
+
+// u64Set is an open-addressing set of 64-bit hashes, 8 bytes a slot: the
+// content hashes of orders' first rows (streamer.seenRow), one per order
+// of a table with order ids, so half the order-id set's size. A collision
+// (about n²/2^65: 3·10^-6 at ten million orders) would take a conflicting
+// row for a copy.
+type u64Set struct {
+	slots []uint64 // zero is empty; a zero hash is stored as 1
+	n     int
+}
+
+// add inserts h and reports whether it was new.
+func (s *u64Set) add(h uint64) bool {
+	if h == 0 {
+		h = 1
+	}
+	if 2*(s.n+1) > len(s.slots) {
+		old := s.slots
+		s.slots = make([]uint64, max(1024, 2*len(old)))
+		for _, x := range old {
+			if x != 0 {
+				s.put(x)
+			}
+		}
+	}
+	if !s.put(h) {
+		return false
+	}
+	s.n++
+	return true
+}
+
+func (s *u64Set) put(h uint64) bool {
+	mask := uint64(len(s.slots) - 1)
+	for i := (h ^ h>>29) & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case h:
+			return false
+		case 0:
+			s.slots[i] = h
+			return true
+		}
+	}
+}

@@ -312,3 +312,20 @@ func TestLineGrainWorkers(t *testing.T) {
 		}
 	}
 }
+
+func TestU64Set(t *testing.T) {
+	var s u64Set
+	for i := range uint64(100_000) {
+		if !s.add(i * 0x9e3779b97f4a7c15) {
+			t.Fatalf("%d not new", i)
+		}
+	}
+	for i := range uint64(100_000) {
+		if s.add(i * 0x9e3779b97f4a7c15) {
+			t.Fatalf("%d new twice", i)
+		}
+	}
+	if s.n != 100_000 || s.add(0) || !s.add(2) {
+		t.Errorf("n %d; 0 is stored as 1, which is there", s.n)
+	}
+}

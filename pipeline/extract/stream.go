@@ -207,7 +207,7 @@ type streamer struct {
 	sink    Sink
 	workers int
 	seen    idSet        // order-id hashes
-	seenRow idSet        // order-id and content hashes of the orders' first rows
+	seenRow u64Set       // order-id and content hashes of the orders' first rows
 	sup     *Suppression // nil: none
 	keep    *Keep        // nil: every customer
 	view    QuarantineView
@@ -452,7 +452,7 @@ func (st *streamer) deliver(table string, ref blockRef) error {
 		dups, conflicts := 0, 0
 		if blk.orderID != nil {
 			for i := range blk.N {
-				rh := hash128{blk.rh[i], blk.oh[i].hi}
+				rh := blk.rh[i] ^ blk.oh[i].hi*0x9e3779b97f4a7c15
 				if blk.orderID[i] == "" {
 					continue
 				}
