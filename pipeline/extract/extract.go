@@ -31,7 +31,12 @@
 //     missing (NaN counts as missing), not a number, infinite or beyond
 //     ±MaxAmount, or negative without being a refund; orders
 //     whose order_id was already seen are dropped as duplicates, once, and
-//     quarantined too (duplicate_order_id);
+//     quarantined too (duplicate_order_id) — or, when the earlier row had
+//     other values, as conflicting_order_id, which is bad; with line grain
+//     (Rules.Lines) a line is grouped into its order instead (lines.go);
+//   - orders, by Rules: rows an exclude rule selects, guest orders (no
+//     customer id) and orders of 0 are excluded (counted, not bad); a
+//     returns row is a negative amount;
 //   - customers: an unparsable signup_ts or updated_at — they decide which
 //     version of the row is current, so a row without a usable one cannot
 //     be placed in time;
@@ -145,7 +150,7 @@ type Dataset struct {
 	// known only from their orders).
 	Known []bool
 	// Orders is the number of accepted order rows, refunds included,
-	// duplicates not.
+	// duplicates not; with line grain, of the orders the lines made.
 	Orders int
 	// Events is the number of accepted event rows of known customers.
 	Events int
