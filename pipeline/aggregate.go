@@ -24,9 +24,9 @@ type aggregates struct {
 	Revenue     float64         `json:"revenue"`
 	// NewestOrder is the instant (µs) of the newest accepted order, for
 	// the staleness check of a sharded run's finish; 0 when none.
-	NewestOrder int64 `json:"newest_order,omitempty"`
-	RFM         groupSums       `json:"rfm"`
-	Cluster     *groupSums      `json:"cluster,omitempty"`
+	NewestOrder int64      `json:"newest_order,omitempty"`
+	RFM         groupSums  `json:"rfm"`
+	Cluster     *groupSums `json:"cluster,omitempty"`
 	// RF[r-1][f-1] counts the customers scored (r, f).
 	RF [5][5]int64 `json:"rf"`
 	// PAlive sums and counts P(alive) by weeks-since-last-purchase row and
