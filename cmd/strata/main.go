@@ -132,7 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		format := fs.String("format", "parquet", "parquet or csv")
 		from := fs.String("start", jobs.DemoStart.Format(pipeline.DateLayout), "first day of the shop's history")
 		to := fs.String("end", jobs.DemoEnd.Format(pipeline.DateLayout), "last day of the shop's history")
-		grain := fs.String("grain", "order", "order (the demo shop) or line (an invoice export of order lines: configs/examples/line_shop.yaml)")
+		grain := fs.String("grain", "order", "order (the demo shop) or line (an invoice export of order lines, CSV: configs/examples/line_shop.yaml)")
 		cmd = func(ctx context.Context, log zerolog.Logger) error {
 			if *dir == "" {
 				return &jobs.UsageError{Msg: "--dir is required"}
@@ -141,6 +141,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return &jobs.UsageError{Msg: "--grain must be order or line"}
 			}
 			if *grain == "line" {
+				formatSet := false
+				fs.Visit(func(f *flag.Flag) { formatSet = formatSet || f.Name == "format" })
+				if formatSet && *format != "csv" {
+					return &jobs.UsageError{Msg: "--grain line writes CSV, as invoice exports are: leave --format out or set it to csv"}
+				}
 				return generateLines(ctx, stdout, *dir, *n, *seed, *from, *to)
 			}
 			if *format != "parquet" && *format != "csv" {
