@@ -392,6 +392,7 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 			var ok bool
 			if rate, ok = r.fx.rate(cur, i, r.clock.Day(ts.I[i])); !ok {
 				reason = ReasonMissingFXRate
+				r.currencies(blk, cur, i) // a currency the rates may not know at all
 			}
 		}
 		if reason != "" {

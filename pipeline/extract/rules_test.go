@@ -212,6 +212,12 @@ func TestCurrencies(t *testing.T) {
 	if ds.Quality.Bad["orders"][ReasonMissingFXRate] != 1 || ds.Quality.Currency != "GBP" {
 		t.Errorf("quality %+v", ds.Quality)
 	}
+	// A currency the rates do not know at all is the rates' problem.
+	upload(t, spec.Orders.Bucket, "orders/p.csv", "cust,ts,amt,cur\n3,2024-03-05T10:00:00Z,1,CHF\n")
+	_, err = Stream(context.Background(), spec, 1, &lineSink{})
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "(CHF): input.fx has no rates") {
+		t.Errorf("err %v, want a CurrencyError naming CHF", err)
+	}
 }
 
 func TestIDNorm(t *testing.T) {

@@ -173,6 +173,8 @@ func (st *streamer) ordersDone() error {
 			return err
 		}
 	}
+	// The currencies of the accepted rows, and of those refused for want
+	// of a rate.
 	if len(st.currencies) > 0 {
 		for c := range st.currencies {
 			st.ds.Currencies = append(st.ds.Currencies, c)
@@ -191,6 +193,8 @@ func (st *streamer) ordersDone() error {
 			}
 		}
 		if len(unknown) > 0 {
+			// Not a row's problem but the rates table's: it lacks a
+			// currency the orders use.
 			return &CurrencyError{Currencies: unknown, Msg: "input.fx has no rates for them"}
 		}
 		st.ds.Currencies = []string{st.fx.reporting}
