@@ -348,3 +348,37 @@ func TestStaleAndMixedCurrencies(t *testing.T) {
 		t.Errorf("two currencies without rates: exit %d, want 2 naming EUR and GBP: %s", code, stderr)
 	}
 }
+
+// TestShardedStaleness: a sharded run's staleness is the whole data's,
+// checked when it finishes (a sample's or a shard's newest order is not
+// the data's), and the rates table is part of the planned attempt.
+func TestShardedStaleness(t *testing.T) {
+	t.Setenv("STRATA_EXAMPLES_DATA", filepath.Join("..", "..", "testdata"))
+	t.Setenv("STRATA_EXAMPLES_OUT", t.TempDir())
+	body, err := os.ReadFile(filepath.Join("..", "..", "configs", "examples", "shopify.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, t.TempDir(), strings.Replace(string(body), "output:\n", "fit:\n  sample_fraction: 0.5\noutput:\n", 1))
+	for _, tc := range []struct {
+		asOf string
+		code int
+	}{{"2025-06-30", 0}, {"2026-06-30", 3}} {
+		run := func(args ...string) (int, string) {
+			code, stdout, stderr := strata(t, append(append([]string{}, args...), "--config", cfg, "--as-of", tc.asOf, "--log-level", "error")...)
+			return code, stdout + stderr
+		}
+		if code, out := run("fit"); code != 0 {
+			t.Fatalf("%s: fit: exit %d: %s", tc.asOf, code, out)
+		}
+		for i := range 2 {
+			if code, out := run("run", "--shard", fmt.Sprintf("%d/2", i)); code != 0 {
+				t.Fatalf("%s: shard %d: exit %d: %s", tc.asOf, i, code, out)
+			}
+		}
+		code, out := run("finish", "--shards", "2")
+		if code != tc.code || (code == 3 && !strings.Contains(out, "newest accepted order is of 2025-06-24")) {
+			t.Errorf("%s: finish: exit %d, want %d: %s", tc.asOf, code, tc.code, out)
+		}
+	}
+}
