@@ -22,8 +22,11 @@ type aggregates struct {
 	Quarantined int64           `json:"quarantined"`
 	Quality     extract.Quality `json:"quality"`
 	Revenue     float64         `json:"revenue"`
-	RFM         groupSums       `json:"rfm"`
-	Cluster     *groupSums      `json:"cluster,omitempty"`
+	// NewestOrder is the instant (µs) of the newest accepted order, for
+	// the staleness check of a sharded run's finish; 0 when none.
+	NewestOrder int64      `json:"newest_order,omitempty"`
+	RFM         groupSums  `json:"rfm"`
+	Cluster     *groupSums `json:"cluster,omitempty"`
 	// RF[r-1][f-1] counts the customers scored (r, f).
 	RF [5][5]int64 `json:"rf"`
 	// PAlive sums and counts P(alive) by weeks-since-last-purchase row and
@@ -226,6 +229,9 @@ func aggregate(st *state) *aggregates {
 	chanCols, chans := levelsOf(st, "channel")
 	a := &aggregates{Customers: int64(b.N), Orders: st.orders(), Quarantined: int64(st.ds.Quarantine.Len()),
 		Quality: st.ds.Quality, RFM: *newGroupSums("rfm", s.Segments, cats, chans)}
+	if st.ds.LastOrder != extract.NoTime {
+		a.NewestOrder = st.ds.LastOrder
+	}
 	var clusterAt map[int32]int
 	if r := st.cluster; r != nil {
 		ids := make([]int32, 0, len(r.Names))
@@ -284,6 +290,9 @@ func (a *aggregates) merge(o *aggregates) error {
 	a.Orders += o.Orders
 	a.Quarantined += o.Quarantined
 	a.Revenue += o.Revenue
+	if o.NewestOrder != 0 && (a.NewestOrder == 0 || o.NewestOrder > a.NewestOrder) {
+		a.NewestOrder = o.NewestOrder
+	}
 	a.Quality.Merge(o.Quality)
 	if err := a.RFM.merge(&o.RFM); err != nil {
 		return err

@@ -50,6 +50,10 @@ type Model struct {
 	// Fit says what the models were fitted on: every customer, or a
 	// sample of them.
 	Fit *FitRecord `json:"fit,omitempty"`
+	// GuestShare is the guest orders' share of the revenue, net of
+	// returns (quality.guest_revenue against the customers' revenue);
+	// absent without guest orders.
+	GuestShare float64 `json:"guest_share,omitempty"`
 }
 
 // RFMModel records how RFM scores were made.
@@ -277,6 +281,7 @@ func writeRunTables(ctx context.Context, pub *publish.Publisher, cfg *config.Con
 		Cluster:  cl,
 		Fit:      fit.record(),
 	}
+	m.GuestShare = a.Quality.GuestShare(a.Revenue)
 	if cp.Features != nil {
 		m.Tables["features"] = cp.Features
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/strata-oss/strata/pipeline/audience"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/features"
@@ -103,17 +104,29 @@ type QualityError struct {
 	Table     string
 	Bad, Rows int64
 	Limit     float64
-	Bytes     bool
+	// Bytes: Bad and Rows count bytes, not rows.
+	Bytes bool
+	// Stale, when set, is what failed instead: the inputs' age.
+	Stale *StaleError
+	// Hint says what may fix it.
+	Hint string
 }
 
 func (e *QualityError) Error() string {
+	if e.Stale != nil {
+		return e.Stale.Error()
+	}
 	share := 100 * float64(e.Bad) / float64(max(e.Rows, 1))
+	msg := fmt.Sprintf("data-quality gate: %d of %d %s rows (%.2f%%) are bad, more than the allowed %.2f%%",
+		e.Bad, e.Rows, e.Table, share, 100*e.Limit)
 	if e.Bytes {
-		return fmt.Sprintf("data-quality gate: the quarantined %s rows hold %d of the %d bytes read (%.2f%%), more than the allowed %.2f%%",
+		msg = fmt.Sprintf("data-quality gate: the quarantined %s rows hold %d of the %d bytes read (%.2f%%), more than the allowed %.2f%%",
 			e.Table, e.Bad, e.Rows, share, 100*e.Limit)
 	}
-	return fmt.Sprintf("data-quality gate: %d of %d %s rows (%.2f%%) are bad, more than the allowed %.2f%%",
-		e.Bad, e.Rows, e.Table, share, 100*e.Limit)
+	if e.Hint != "" {
+		msg += "; " + e.Hint
+	}
+	return msg
 }
 
 // ConfigError says the configuration or the input schema is wrong.
@@ -204,7 +217,8 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 		agg, err = features.Extract(ctx, spec, fo)
 		if err != nil {
 			var se *tables.SchemaError
-			if errors.As(err, &se) {
+			var ce *extract.CurrencyError
+			if errors.As(err, &se) || errors.As(err, &ce) {
 				return &ConfigError{Err: err}
 			}
 			return err
@@ -217,6 +231,12 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 			Int64("pruned_objects", window.Pruned()).Msg("extracted")
 		if r.noGate {
 			return nil
+		}
+		if keep == nil {
+			// A sample's or a part's newest order is not the data's.
+			if err := checkStale(cfg, ds); err != nil {
+				return err
+			}
 		}
 		return checkGate(cfg, ds)
 	}); err != nil {
@@ -489,7 +509,11 @@ func extractSpec(cfg *config.Config, in objstore.Bucket, asOf time.Time) extract
 		return extract.Table{Bucket: in, Prefix: t.Path, Format: t.Format, Columns: t.Columns,
 			CSV: tables.CSVOptions{Comma: comma, TimeLayouts: t.CSV.TimeLayouts}}
 	}
-	spec := extract.Spec{AsOf: asOf, Location: cfg.Location(), Orders: tbl(&cfg.Input.Orders)}
+	spec := extract.Spec{AsOf: asOf, Location: cfg.Location(), Orders: tbl(&cfg.Input.Orders), Rules: orderRules(cfg)}
+	if fx := cfg.Input.FX; fx != nil {
+		spec.FX = &extract.FX{Table: tbl(&config.Table{Path: fx.Path, Format: fx.Format, Columns: fx.Columns, CSV: fx.CSV}),
+			Reporting: fx.ReportingCurrency}
+	}
 	if cfg.Input.Customers != nil {
 		c := tbl(cfg.Input.Customers)
 		spec.Customers = &c
@@ -514,13 +538,62 @@ func featureOptions(cfg *config.Config) features.Options {
 	return o
 }
 
+// orderRules are the rules cfg reads the orders with. The filters were
+// checked when the configuration was loaded.
+func orderRules(cfg *config.Config) *extract.Rules {
+	o := &cfg.Input.Orders
+	r := &extract.Rules{Lines: o.LineGrain(), GuestsBad: cfg.Quality.GuestsBad(), ZeroPurchases: o.ZeroAmount == "purchase",
+		IDs: extract.IDNorm{Trim: cfg.Input.IDs.TrimOn(), IntegerFloats: cfg.Input.IDs.IntegerFloatsOn()}}
+	schema := extract.RuleSchema(o.Columns)
+	if o.Returns != nil {
+		r.Returns, _ = audience.Compile(o.Returns.When, schema)
+	}
+	for _, e := range o.Exclude {
+		f, _ := audience.Compile(e.When, schema)
+		r.Exclude = append(r.Exclude, extract.NamedFilter{Name: e.Name, Filter: f})
+	}
+	return r
+}
+
+// StaleError: the newest accepted order is older than
+// quality.max_staleness_days before the as-of date. A quality failure.
+type StaleError struct {
+	AsOf, Newest time.Time
+	Limit        int
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("stale inputs: the newest accepted order is of %s, %d days before the as-of date %s; quality.max_staleness_days allows %d",
+		e.Newest.Format(DateLayout), int(e.AsOf.Sub(e.Newest).Hours()/24), e.AsOf.Format(DateLayout), e.Limit)
+}
+
+// checkStale fails a run whose inputs end too long before its as-of day.
+func checkStale(cfg *config.Config, ds *extract.Dataset) error {
+	limit := cfg.Quality.StalenessDays()
+	if limit < 0 || ds.Location == nil || ds.Orders == 0 || ds.LastOrder == extract.NoTime {
+		return nil
+	}
+	newest := time.UnixMicro(ds.LastOrder).In(ds.Location)
+	y, m, d := newest.Date()
+	day := time.Date(y, m, d, 0, 0, 0, 0, ds.Location)
+	if ds.AsOf.Sub(day) > time.Duration(limit)*24*time.Hour+time.Hour { // an hour for a DST day
+		return &QualityError{Table: "orders", Stale: &StaleError{AsOf: ds.AsOf, Newest: day, Limit: limit}}
+	}
+	return nil
+}
+
 func checkGate(cfg *config.Config, ds *extract.Dataset) error {
 	limit := cfg.Quality.Fraction()
 	for _, table := range []string{"orders", "customers"} {
 		rows := ds.Quality.RowsRead[table]
 		bad := ds.Quality.BadRows(table)
 		if rows > 0 && float64(bad) > limit*float64(rows) {
-			return &QualityError{Table: table, Bad: bad, Rows: rows, Limit: limit}
+			qe := &QualityError{Table: table, Bad: bad, Rows: rows, Limit: limit}
+			if n := ds.Quality.Bad[table][extract.ReasonConflictingOrder]; n > 0 {
+				qe.Hint = fmt.Sprintf("%d rows (%s) share an order_id with a different row: if the rows are order lines, set input.orders.grain: line",
+					n, extract.ReasonConflictingOrder)
+			}
+			return qe
 		}
 		// One quarantined row can be most of a file — a line of 200 MB, a
 		// stray quote's run of lines — so the bytes of the bad rows are

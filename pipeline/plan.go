@@ -63,6 +63,12 @@ func PlanRun(ctx context.Context, cfg *config.Config, opt Options) (*Plan, error
 		name string
 		t    *extract.Table
 	}{{"customers", spec.Customers}, {"orders", &spec.Orders}, {"events", spec.Events}, {"suppression", spec.Suppression}}
+	if spec.FX != nil {
+		named = append(named, struct {
+			name string
+			t    *extract.Table
+		}{"fx", &spec.FX.Table})
+	}
 	for _, n := range named {
 		if n.t == nil {
 			continue

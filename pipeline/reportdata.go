@@ -115,6 +115,13 @@ func reportData(cfg *config.Config, fit *Fitted, a *aggregates, summary []Summar
 		d.Quality = append(d.Quality, report.KV{Key: "quarantined: " + k, Value: fmt.Sprint(reasons[k])})
 	}
 	d.Quality = append(d.Quality, report.KV{Key: "duplicate orders dropped", Value: fmt.Sprint(q.Duplicates["orders"])})
+	if q.Currency != "" {
+		d.Quality = append(d.Quality, report.KV{Key: "currency of all amounts", Value: q.Currency})
+	}
+	if q.GuestRevenue != 0 {
+		d.Quality = append(d.Quality, report.KV{Key: "guest orders' share of revenue",
+			Value: fmt.Sprintf("%.1f%% (%.2f of %.2f)", 100*q.GuestShare(a.Revenue), q.GuestRevenue, q.GuestRevenue+a.Revenue)})
+	}
 	excl := make([]string, 0, len(q.Excluded["orders"]))
 	for k := range q.Excluded["orders"] {
 		excl = append(excl, k)

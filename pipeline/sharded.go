@@ -340,7 +340,17 @@ func Finish(ctx context.Context, cfg *config.Config, opt Options, shards int) (*
 			return fmt.Errorf("%d of %d shards of attempt %s have not finished: %s", len(missing), shards, attempt, strings.Join(missing, ", "))
 		}
 		err = func() error {
-			if err := checkGate(cfg, &extract.Dataset{Quality: merged.Agg.Quality}); err != nil {
+			y, mo, d := opt.AsOf.Date()
+			loc := cfg.Location()
+			whole := &extract.Dataset{Quality: merged.Agg.Quality, Orders: int(merged.Agg.Orders), LastOrder: extract.NoTime,
+				AsOf: time.Date(y, mo, d, 0, 0, 0, 0, loc), Location: loc}
+			if merged.Agg.NewestOrder != 0 {
+				whole.LastOrder = merged.Agg.NewestOrder
+			}
+			if err := checkStale(cfg, whole); err != nil {
+				return err
+			}
+			if err := checkGate(cfg, whole); err != nil {
 				return err
 			}
 			vals, err := readSegmentValues(ctx, r.out, pub.Tables()["segments"].Keys)

@@ -39,7 +39,7 @@ const usage = `strata — customer segmentation, every night.
 
 Usage:
   strata demo      [--dir DIR] [--customers N] [--as-of YYYY-MM-DD]
-  strata generate  --dir DIR [--customers N] [--seed S] [--format parquet|csv]
+  strata generate  --dir DIR [--customers N] [--seed S] [--format parquet|csv] [--grain order|line]
   strata run       --config FILE --as-of YYYY-MM-DD [--force]
 
   A sharded run (see docs/sharded.md): fit once, score N shards
@@ -138,9 +138,21 @@ func runLimited(ctx context.Context, args []string, stdout, stderr io.Writer, li
 		format := fs.String("format", "parquet", "parquet or csv")
 		from := fs.String("start", jobs.DemoStart.Format(pipeline.DateLayout), "first day of the shop's history")
 		to := fs.String("end", jobs.DemoEnd.Format(pipeline.DateLayout), "last day of the shop's history")
+		grain := fs.String("grain", "order", "order (the demo shop) or line (an invoice export of order lines, CSV: configs/examples/line_shop.yaml)")
 		cmd = func(ctx context.Context, log zerolog.Logger) error {
 			if *dir == "" {
 				return &jobs.UsageError{Msg: "--dir is required"}
+			}
+			if *grain != "order" && *grain != "line" {
+				return &jobs.UsageError{Msg: "--grain must be order or line"}
+			}
+			if *grain == "line" {
+				formatSet := false
+				fs.Visit(func(f *flag.Flag) { formatSet = formatSet || f.Name == "format" })
+				if formatSet && *format != "csv" {
+					return &jobs.UsageError{Msg: "--grain line writes CSV, as invoice exports are: leave --format out or set it to csv"}
+				}
+				return generateLines(ctx, stdout, *dir, *n, *seed, *from, *to)
 			}
 			if *format != "parquet" && *format != "csv" {
 				return &jobs.UsageError{Msg: "--format must be parquet or csv"}
@@ -380,4 +392,33 @@ func buildCommit() string {
 		}
 	}
 	return "unknown"
+}
+
+// generateLines writes the line-level shop (synth.GenerateLines): CSV
+// order lines and a rates table, for configs/examples/line_shop.yaml.
+func generateLines(ctx context.Context, stdout io.Writer, dir string, n int, seed uint64, from, to string) error {
+	if n <= 0 {
+		return &jobs.UsageError{Msg: "--customers must be positive"}
+	}
+	s, err := parseDate(from)
+	if err != nil {
+		return err
+	}
+	e, err := parseDate(to)
+	if err != nil {
+		return err
+	}
+	b, err := storage.Create(ctx, dir, storage.Options{})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	st, err := synth.GenerateLines(ctx, b, synth.LineConfig{Customers: n, Seed: seed, Start: s, End: e.AddDate(0, 0, 1)})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "generated %d order lines of %d invoices (%d cancellations, %d guest lines, %d postage and fee lines, %d free lines, %d duplicates) in %s into %s in %.1fs\n",
+		st.Lines, st.Invoices, st.Cancellations, st.GuestLines, st.NonProductLines, st.ZeroLines, st.DuplicateLines,
+		strings.Join(st.Currencies, ", "), dir, time.Since(start).Seconds())
+	return nil
 }

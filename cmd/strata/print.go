@@ -53,6 +53,16 @@ func printSegments(w io.Writer, res *pipeline.Result) {
 	}
 	fmt.Fprintf(w, "\nData quality: %d order rows read, %d quarantined as bad, %d duplicates dropped, %d after the as-of date excluded\n",
 		q.RowsRead["orders"], bad, q.Duplicates["orders"], q.Excluded["orders"]["after_as_of"])
+	if q.Currency != "" || q.GuestRevenue != 0 {
+		var parts []string
+		if q.Currency != "" {
+			parts = append(parts, "amounts in "+q.Currency)
+		}
+		if q.GuestRevenue != 0 {
+			parts = append(parts, fmt.Sprintf("%d guest order rows excluded, %s of revenue", q.Excluded["orders"]["guest_order"], money(q.GuestRevenue)))
+		}
+		fmt.Fprintf(w, "%s\n", strings.Join(parts, "; "))
+	}
 }
 
 func printDemo(w io.Writer, res *jobs.DemoResult, took time.Duration) {

@@ -10,8 +10,10 @@
 //	and    = unary { "and" unary }
 //	unary  = "not" unary | "(" expr ")" | test
 //	test   = column op value
-//	       | column ["not"] "in" "[" value { "," value } "]"
+//	       | column ["not"] "in" ( "[" list "]" | "(" list ")" )
+//	       | column ["not"] "like" string
 //	       | column "is" ["not"] "null"
+//	list   = value { "," value }
 //	op     = "=" | "==" | "!=" | "<>" | "<" | "<=" | ">" | ">="
 //	value  = number | string | "true" | "false"
 //
@@ -20,6 +22,10 @@
 // and every value is type-checked against the table's schema when the
 // filter is compiled: comparing a number column with a string, or naming a
 // column the table does not have, is an error with its position.
+//
+// like matches a string column against a SQL pattern: % stands for any run
+// of characters, _ for any one character, and a backslash escapes either
+// (`order_id like 'C%'`). The match is case-sensitive, as SQL's is.
 //
 // Null semantics are SQL's, simplified to two values: any comparison with
 // a null is false, and so is its negation with "not"; use "is null" to
@@ -134,6 +140,10 @@ func (f *Filter) Select(t Table) []int {
 	}
 	return rows
 }
+
+// Bind resolves the filter's columns in t once and returns its predicate
+// over t's rows: Select without collecting the rows.
+func (f *Filter) Bind(t Table) func(i int) bool { return f.root.bind(t) }
 
 // ---- lexer
 
@@ -368,16 +378,32 @@ func (p *parser) test() (node, error) {
 			return nil, &Error{Pos: n.pos, Msg: fmt.Sprintf("expected \"null\" after \"is\", found %s", n)}
 		}
 		return nullNode{col: col.text, kind: kind, not: neg}, nil
-	case p.keyword(t, "not") || p.keyword(t, "in"):
+	case p.keyword(t, "not") || p.keyword(t, "in") || p.keyword(t, "like"):
 		neg := false
 		if p.keyword(t, "not") {
 			neg = true
-			if t = p.next(); !p.keyword(t, "in") {
-				return nil, &Error{Pos: t.pos, Msg: fmt.Sprintf("expected \"in\" after \"not\", found %s", t)}
+			if t = p.next(); !p.keyword(t, "in") && !p.keyword(t, "like") {
+				return nil, &Error{Pos: t.pos, Msg: fmt.Sprintf("expected \"in\" or \"like\" after \"not\", found %s", t)}
 			}
 		}
-		if b := p.next(); b.kind != tLBracket {
-			return nil, &Error{Pos: b.pos, Msg: fmt.Sprintf("expected \"[\" to start the list, found %s", b)}
+		if p.keyword(t, "like") {
+			if kind != String && kind != 0 {
+				return nil, &Error{Pos: t.pos, Msg: fmt.Sprintf("%q is a %s column: like matches strings", col.text, kind)}
+			}
+			v := p.next()
+			if v.kind != tString {
+				return nil, &Error{Pos: v.pos, Msg: fmt.Sprintf("expected a quoted pattern after \"like\", found %s", v)}
+			}
+			return likeNode{col: col.text, pat: v.text, not: neg}, nil
+		}
+		b := p.next()
+		closer, closeText := tRBracket, "]"
+		switch b.kind {
+		case tLBracket:
+		case tLParen:
+			closer, closeText = tRParen, ")"
+		default:
+			return nil, &Error{Pos: b.pos, Msg: fmt.Sprintf("expected \"[\" to start the list (or \"(\"), found %s", b)}
 		}
 		n := inNode{col: col.text, kind: kind, not: neg}
 		for {
@@ -387,11 +413,11 @@ func (p *parser) test() (node, error) {
 			}
 			n.vals = append(n.vals, v)
 			sep := p.next()
-			if sep.kind == tRBracket {
+			if sep.kind == closer {
 				break
 			}
 			if sep.kind != tComma {
-				return nil, &Error{Pos: sep.pos, Msg: fmt.Sprintf("expected \",\" or \"]\" in the list, found %s", sep)}
+				return nil, &Error{Pos: sep.pos, Msg: fmt.Sprintf("expected \",\" or %q in the list, found %s", closeText, sep)}
 			}
 		}
 		return n, nil
@@ -435,7 +461,7 @@ func (p *parser) value(col string, kind Kind) (value, error) {
 
 func isKeyword(s string) bool {
 	switch strings.ToLower(s) {
-	case "and", "or", "not", "in", "is", "null", "true", "false":
+	case "and", "or", "not", "in", "like", "is", "null", "true", "false":
 		return true
 	}
 	return false

@@ -167,3 +167,47 @@ func TestCheckIsSyntaxOnly(t *testing.T) {
 		t.Error("syntax-only check accepted a truncated filter")
 	}
 }
+
+func TestLikeAndParenLists(t *testing.T) {
+	schema := Schema{"order_id": String, "category": String, "quantity": Number}
+	tbl := memTable{n: 5, str: map[string][]string{
+		"order_id": {"C536379", "536380", "c1", "C", "A_C"},
+		"category": {"POSTAGE", "Bank Charges", "toys", "POSTAGE", ""},
+	}, null: map[string][]bool{"category": {false, false, false, false, true}},
+		num: map[string][]float64{"quantity": {-1, 2, 3, -4, 5}}}
+	for src, want := range map[string][]int{
+		`order_id like 'C%'`:                             {0, 3},
+		`order_id not like 'C%'`:                         {1, 2, 4},
+		`order_id like '_\_C'`:                           {4},
+		`order_id like '%3%0'`:                           {1},
+		`category in ("POSTAGE", "Bank Charges")`:        {0, 1, 3},
+		`not category in ("POSTAGE", "Bank Charges")`:    {2},
+		`order_id like 'C%' or quantity < 0`:             {0, 3},
+		`category like '%a%' and not order_id like 'C%'`: {1},
+	} {
+		f, err := Compile(src, schema)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if got := f.Select(tbl); !slices.Equal(got, want) {
+			t.Errorf("%s: rows %v, want %v", src, got, want)
+		}
+	}
+	for _, src := range []string{`quantity like '1%'`, `order_id like 5`, `category in ("a"]`} {
+		if _, err := Compile(src, schema); err == nil {
+			t.Errorf("%s compiled", src)
+		}
+	}
+}
+
+type memTable struct {
+	n    int
+	str  map[string][]string
+	num  map[string][]float64
+	null map[string][]bool
+}
+
+func (m memTable) Len() int                             { return m.n }
+func (m memTable) Numbers(c string) ([]float64, []bool) { return m.num[c], m.null[c] }
+func (m memTable) Strings(c string) ([]string, []bool)  { return m.str[c], m.null[c] }
+func (m memTable) Bools(c string) ([]bool, []bool)      { return nil, m.null[c] }

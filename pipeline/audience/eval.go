@@ -57,6 +57,8 @@ func nullFree(n node, t Table) func(int) bool {
 			masks = append(masks, nullMask(t, x.col, x.kind))
 		case inNode:
 			masks = append(masks, nullMask(t, x.col, x.kind))
+		case likeNode:
+			masks = append(masks, nullMask(t, x.col, String))
 		}
 	}
 	walk(n)
@@ -165,3 +167,86 @@ func (n nullNode) bind(t Table) func(int) bool {
 }
 
 func isNull(mask []bool, i int) bool { return mask != nil && mask[i] }
+
+type likeNode struct {
+	col string
+	pat string
+	not bool
+}
+
+func (n likeNode) bind(t Table) func(int) bool {
+	vals, null := t.Strings(n.col)
+	m := compileLike(n.pat)
+	return func(i int) bool { return !isNull(null, i) && m(vals[i]) != n.not }
+}
+
+// compileLike returns a matcher for a SQL LIKE pattern: % any run of
+// characters, _ any one character (rune), \ escapes the next one.
+func compileLike(pat string) func(string) bool {
+	type part struct {
+		lit []rune
+		any bool // %
+		one bool // _
+	}
+	var parts []part
+	rs := []rune(pat)
+	for i := 0; i < len(rs); i++ {
+		switch c := rs[i]; {
+		case c == '\\' && i+1 < len(rs):
+			i++
+			if len(parts) == 0 || parts[len(parts)-1].lit == nil {
+				parts = append(parts, part{lit: []rune{}})
+			}
+			parts[len(parts)-1].lit = append(parts[len(parts)-1].lit, rs[i])
+		case c == '%':
+			if len(parts) == 0 || !parts[len(parts)-1].any {
+				parts = append(parts, part{any: true})
+			}
+		case c == '_':
+			parts = append(parts, part{one: true})
+		default:
+			if len(parts) == 0 || parts[len(parts)-1].lit == nil {
+				parts = append(parts, part{lit: []rune{}})
+			}
+			parts[len(parts)-1].lit = append(parts[len(parts)-1].lit, c)
+		}
+	}
+	// A simple prefix pattern ('C%') is the common case.
+	if len(parts) == 2 && parts[0].lit != nil && parts[1].any {
+		pre := string(parts[0].lit)
+		return func(s string) bool { return len(s) >= len(pre) && s[:len(pre)] == pre }
+	}
+	var match func(ps []part, s []rune) bool
+	match = func(ps []part, s []rune) bool {
+		for len(ps) > 0 {
+			p := ps[0]
+			switch {
+			case p.any:
+				for k := 0; k <= len(s); k++ {
+					if match(ps[1:], s[k:]) {
+						return true
+					}
+				}
+				return false
+			case p.one:
+				if len(s) == 0 {
+					return false
+				}
+				s = s[1:]
+			default:
+				if len(s) < len(p.lit) {
+					return false
+				}
+				for j, r := range p.lit {
+					if s[j] != r {
+						return false
+					}
+				}
+				s = s[len(p.lit):]
+			}
+			ps = ps[1:]
+		}
+		return len(s) == 0
+	}
+	return func(s string) bool { return match(parts, []rune(s)) }
+}

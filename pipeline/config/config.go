@@ -85,6 +85,60 @@ type Input struct {
 	Orders    Table  `yaml:"orders"`
 	Customers *Table `yaml:"customers"`
 	Events    *Table `yaml:"events"`
+	// IDs says how customer ids are normalised as they are read, in every
+	// table alike.
+	IDs IDs `yaml:"ids" json:",omitzero"`
+	// FX converts the orders' amounts to one reporting currency, when the
+	// orders have a currency column with more than one currency in it.
+	FX *FX `yaml:"fx" json:",omitempty"`
+}
+
+// IDs are the customer id normalisations. Both default to on.
+type IDs struct {
+	// Trim removes surrounding whitespace from text ids (" 12346 " is
+	// customer "12346").
+	Trim *bool `yaml:"trim" json:",omitempty"`
+	// IntegerFloats publishes an integer held in a floating-point or
+	// decimal column, or written as text with a zero fraction
+	// ("12346.0", "12346.00", "1.2346e+04"), as the integer ("12346").
+	IntegerFloats *bool `yaml:"integer_floats" json:",omitempty"`
+}
+
+// TrimOn and IntegerFloatsOn resolve the defaults.
+func (i IDs) TrimOn() bool          { return i.Trim == nil || *i.Trim }
+func (i IDs) IntegerFloatsOn() bool { return i.IntegerFloats == nil || *i.IntegerFloats }
+
+func (i IDs) resolved() IDs {
+	if i.TrimOn() {
+		i.Trim = nil
+	}
+	if i.IntegerFloatsOn() {
+		i.IntegerFloats = nil
+	}
+	return i
+}
+
+// FX is a table of exchange rates: on each date, how many units of
+// ReportingCurrency one unit of a currency is worth. An order is
+// converted at the latest rate dated on or before its day.
+type FX struct {
+	ReportingCurrency string `yaml:"reporting_currency"`
+	Path              string `yaml:"path"`
+	Format            string `yaml:"format"`
+	// Columns maps date, currency and rate to the table's columns; each
+	// defaults to its own name.
+	Columns map[string]string `yaml:"columns"`
+	CSV     CSV               `yaml:"csv"`
+}
+
+// Grains an orders table may have; the first is the default.
+var Grains = []string{"order", "line"}
+
+// Rule is a row rule: a filter over the orders table's mapped logical
+// columns, in the audience filter language (with like).
+type Rule struct {
+	Name string `yaml:"name" json:",omitempty"`
+	When string `yaml:"when"`
 }
 
 // Table is one logical input table: every object under Path with the
@@ -96,7 +150,26 @@ type Table struct {
 	// Columns maps Strata's logical column names to the user's.
 	Columns map[string]string `yaml:"columns"`
 	CSV     CSV               `yaml:"csv"`
+	// Grain (orders only) is what a row is: an order (the default), or a
+	// line of one, the rows sharing an order_id making up the order.
+	Grain string `yaml:"grain" json:",omitempty"`
+	// Returns (orders only) says which rows are returns or
+	// cancellations: netted against the customer's spend, counted, never
+	// a purchase on their own.
+	Returns *Rule `yaml:"returns" json:",omitempty"`
+	// Exclude (orders only) lists rules for rows that are not products
+	// (postage, fees): such rows are excluded and counted by rule name.
+	Exclude []Rule `yaml:"exclude" json:",omitempty"`
+	// ZeroAmount (orders only) is what an order of amount 0 is: excluded
+	// (the default; counted as zero_amount, not a purchase) or purchase.
+	ZeroAmount string `yaml:"zero_amount" json:",omitempty"`
 }
+
+// ZeroAmounts are the values zero_amount takes; the first is the default.
+var ZeroAmounts = []string{"excluded", "purchase"}
+
+// LineGrain reports whether the table's rows are order lines.
+func (t *Table) LineGrain() bool { return t.Grain == "line" }
 
 // CSV holds options for CSV inputs.
 type CSV struct {
@@ -140,7 +213,33 @@ type Quality struct {
 	// MaxBadFraction fails the run (exit code 3) when more than this share
 	// of order rows is quarantined. Default 0.05.
 	MaxBadFraction *float64 `yaml:"max_bad_fraction"`
+	// Guests says what an order row without a customer id is: excluded
+	// (the default; counted, its revenue reported as the guest share) or
+	// bad (quarantined as missing_customer_id, toward the gate).
+	Guests string `yaml:"guests" json:",omitempty"`
+	// MaxStalenessDays fails the run (exit code 3) when the newest
+	// accepted order is more than this many days before the as-of date.
+	// Default 7; a negative value turns the check off.
+	MaxStalenessDays *int `yaml:"max_staleness_days" json:",omitempty"`
 }
+
+// Guest policies; the first is the default.
+var GuestPolicies = []string{"excluded", "bad"}
+
+// DefaultMaxStalenessDays is quality.max_staleness_days' default.
+const DefaultMaxStalenessDays = 7
+
+// StalenessDays returns the configured staleness limit or its default;
+// negative when the check is off.
+func (q Quality) StalenessDays() int {
+	if q.MaxStalenessDays == nil {
+		return DefaultMaxStalenessDays
+	}
+	return *q.MaxStalenessDays
+}
+
+// GuestsBad reports whether guest orders are bad rows.
+func (q Quality) GuestsBad() bool { return q.Guests == "bad" }
 
 // RFM configures the RFM scoring.
 type RFM struct {
@@ -219,6 +318,19 @@ func (c *Config) Hash() string {
 	// Defaults are resolved so that spelling one out keeps the hash.
 	gate := c.Quality.Fraction()
 	m.Quality.MaxBadFraction = &gate
+	if m.Quality.Guests == GuestPolicies[0] {
+		m.Quality.Guests = ""
+	}
+	if c.Quality.StalenessDays() == DefaultMaxStalenessDays {
+		m.Quality.MaxStalenessDays = nil
+	}
+	if m.Input.Orders.ZeroAmount == ZeroAmounts[0] {
+		m.Input.Orders.ZeroAmount = ""
+	}
+	if m.Input.Orders.Grain == Grains[0] {
+		m.Input.Orders.Grain = ""
+	}
+	m.Input.IDs = c.Input.IDs.resolved()
 	m.CLV = c.CLV.resolved()
 	m.Cluster = c.Cluster.resolved()
 	m.Features = c.Features.Resolved()

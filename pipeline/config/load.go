@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/strata-oss/strata/models/rfm"
+	"github.com/strata-oss/strata/pipeline/audience"
 	"github.com/strata-oss/strata/pipeline/extract"
 )
 
@@ -50,7 +51,7 @@ func TableColumns(name string) Columns {
 		// amount may instead be quantity × unit_price; see Validate.
 		return Columns{
 			Required: []string{"customer_id", "order_ts", "amount"},
-			Optional: []string{"order_id", "quantity", "unit_price", "category", "channel", "currency", "is_refund"},
+			Optional: []string{"order_id", "quantity", "unit_price", "discount", "category", "channel", "currency", "is_refund", "status", "product"},
 		}
 	case "customers":
 		return Columns{
@@ -271,6 +272,10 @@ func (c *Config) validate(root *yaml.Node, probs *Problems) {
 	if f := c.Quality.Fraction(); !(f >= 0 && f <= 1) {
 		add("quality.max_bad_fraction", "must be between 0 and 1, got %v", f)
 	}
+	if g := c.Quality.Guests; g != "" && !slices.Contains(GuestPolicies, g) {
+		add("quality.guests", "must be one of %s, not %q", strings.Join(GuestPolicies, ", "), g)
+	}
+	c.validateOrderRules(add)
 	c.CLV.validate(add)
 	c.Cluster.validate(add)
 	c.Features.validate(add)
@@ -311,6 +316,9 @@ func (c *Config) validateTable(path, name string, t *Table, root *yaml.Node, add
 		if hasAmount && hasPrice {
 			add(path+".columns", "map either amount or unit_price (amount = quantity × unit_price), not both")
 		}
+	}
+	if name != "orders" && (t.Grain != "" || t.Returns != nil || len(t.Exclude) > 0 || t.ZeroAmount != "") {
+		add(path, "grain, returns, exclude and zero_amount apply to the orders table only")
 	}
 	if d := t.CSV.Delimiter; d != "" && len([]rune(d)) != 1 {
 		add(path+".csv.delimiter", "must be a single character, got %q", d)
@@ -414,4 +422,75 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// validateOrderRules checks the orders table's grain and row rules, and
+// the exchange-rate table.
+func (c *Config) validateOrderRules(add func(string, string, ...any)) {
+	t := &c.Input.Orders
+	if g := t.Grain; g != "" && !slices.Contains(Grains, g) {
+		add("input.orders.grain", "must be one of %s, not %q", strings.Join(Grains, ", "), g)
+	}
+	if z := t.ZeroAmount; z != "" && !slices.Contains(ZeroAmounts, z) {
+		add("input.orders.zero_amount", "must be one of %s, not %q", strings.Join(ZeroAmounts, ", "), z)
+	}
+	if t.LineGrain() {
+		if _, ok := t.Columns["order_id"]; !ok {
+			add("input.orders.grain", "line grain needs order_id mapped: the rows sharing one are the lines of an order")
+		}
+	}
+	if _, ok := t.Columns["discount"]; ok {
+		if _, priced := t.Columns["unit_price"]; !priced {
+			if _, amt := t.Columns["amount"]; !amt {
+				add("input.orders.columns.discount", "needs amount or quantity and unit_price")
+			}
+		}
+	}
+	schema := extract.RuleSchema(t.Columns)
+	if t.Returns != nil {
+		if strings.TrimSpace(t.Returns.When) == "" {
+			add("input.orders.returns.when", "is required: the filter a return or cancellation row passes")
+		} else if _, err := audience.Compile(t.Returns.When, schema); err != nil {
+			add("input.orders.returns.when", "%v", err)
+		}
+	}
+	names := map[string]bool{}
+	for i, r := range t.Exclude {
+		p := fmt.Sprintf("input.orders.exclude[%d]", i)
+		if r.Name == "" {
+			add(p+".name", "is required: excluded rows are counted by rule name")
+		} else if names[r.Name] {
+			add(p+".name", "%q names two rules", r.Name)
+		}
+		names[r.Name] = true
+		if strings.TrimSpace(r.When) == "" {
+			add(p+".when", "is required")
+		} else if _, err := audience.Compile(r.When, schema); err != nil {
+			add(p+".when", "%v", err)
+		}
+	}
+	if d := c.Quality.MaxStalenessDays; d != nil && *d < 0 && *d != -1 {
+		add("quality.max_staleness_days", "must be a number of days, or -1 to turn the check off; got %d", *d)
+	}
+	if fx := c.Input.FX; fx != nil {
+		if _, ok := t.Columns["currency"]; !ok {
+			add("input.fx", "needs input.orders.columns.currency: the currency each order is in")
+		}
+		if strings.TrimSpace(fx.ReportingCurrency) == "" {
+			add("input.fx.reporting_currency", "is required: the currency amounts are converted to")
+		}
+		if fx.Path == "" {
+			add("input.fx.path", "is required: the rates table's prefix under input.location")
+		}
+		switch fx.Format {
+		case "", "auto", "parquet", "csv":
+		default:
+			add("input.fx.format", "must be parquet, csv or auto, got %q", fx.Format)
+		}
+		for k := range fx.Columns {
+			if k != "date" && k != "currency" && k != "rate" {
+				add("input.fx.columns."+k, "is not a column of the rates table; known: date, currency, rate")
+			}
+		}
+	}
 }

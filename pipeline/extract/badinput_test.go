@@ -85,6 +85,7 @@ func TestBadInput(t *testing.T) {
 		orders    map[string][]byte // key → content
 		customers map[string][]byte // optional customers table
 		columns   map[string]string // orders mapping; nil: own names
+		rules     *Rules            // nil: as a Spec without rules reads
 
 		// One of: an error (schema or not) ...
 		err    string // in the error, with the object's key
@@ -157,7 +158,7 @@ func TestBadInput(t *testing.T) {
 			"客户-一,2024-06-01,1\nÜnïcödé,2024-06-01,2\n🙂,2024-06-01,3\n" + long + ",2024-06-01,4\n\"a,b\",2024-06-01,5\n")},
 			orderRows: []string{"客户-一 1", "Ünïcödé 2", "🙂 3", long + " 4", "a,b 5"}},
 		{name: "customer ids with surrounding spaces", orders: map[string][]byte{"orders/o.csv": []byte(hdr + " a ,2024-06-01,1\n\"b\t\",2024-06-01,2\n")},
-			orderRows: []string{"a 1", "b 2"}},
+			rules: &Rules{IDs: DefaultIDs, GuestsBad: true, ZeroPurchases: true}, orderRows: []string{"a 1", "b 2"}},
 		{name: "blank customer id", orders: map[string][]byte{"orders/o.csv": []byte(hdr + " ,2024-06-01,1\n\"\",2024-06-01,2\n")},
 			bad: map[string]int64{ReasonMissingCustomerID: 2}},
 
@@ -191,7 +192,7 @@ func TestBadInput(t *testing.T) {
 			}
 			put(tc.orders)
 			put(tc.customers)
-			spec := Spec{AsOf: asOf, Orders: Table{Bucket: b, Prefix: "orders", Columns: tc.columns}}
+			spec := Spec{AsOf: asOf, Orders: Table{Bucket: b, Prefix: "orders", Columns: tc.columns}, Rules: tc.rules}
 			if tc.customers != nil {
 				spec.Customers = &Table{Bucket: b, Prefix: "customers"}
 			}

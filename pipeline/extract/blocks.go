@@ -114,9 +114,21 @@ type OrderBlock struct {
 	// on the reader's goroutine.
 	Hint []int32
 
-	orderID []string // blank when the row has none; nil without the column
-	oh      []hash128
-	srcRow  []int64
+	// With line grain, row i's order is made of lines whose categories
+	// and spends are LineCat and LineAmt[LineOff[i]:LineOff[i+1]]: the
+	// order's category spend is shared out by line spend. Nil otherwise;
+	// Category[i] is then the category of the order's largest line.
+	LineOff []int32
+	LineCat []int32
+	LineAmt []float64
+
+	orderID      []string // blank when the row has none; nil without the column
+	oh           []hash128
+	rh           []uint64 // the row's content, to tell duplicates from conflicts
+	srcRow       []int64
+	currency     map[string]bool // currencies of the accepted rows
+	lastCur      string          // the last currency text noted
+	guestRevenue float64
 }
 
 // MayDrop reports whether the coordinator may yet mark some of the
@@ -157,7 +169,9 @@ type EventBlock struct {
 // column's ids once per dictionary entry rather than once per row.
 type keyReader struct {
 	intIDs bool
+	norm   IDNorm
 	dict   []string
+	ndict  []string // dict normalised
 	dhash  []uint64
 }
 
@@ -167,6 +181,14 @@ func (r *keyReader) ok(col *tables.Column, i int) bool {
 		return false
 	}
 	return col.Kind == tables.Int || strings.TrimSpace(col.Str[i]) != ""
+}
+
+// text is row i's text id, normalised.
+func (r *keyReader) text(col *tables.Column, i int) string {
+	if r.norm == (IDNorm{}) {
+		return col.Str[i]
+	}
+	return r.norm.apply(col.Str[i])
 }
 
 func (r *keyReader) add(k *Keys, col *tables.Column, i int) error {
@@ -182,37 +204,24 @@ func (r *keyReader) add(k *Keys, col *tables.Column, i int) error {
 	case col.Codes != nil:
 		if len(col.Dict) != len(r.dict) || (len(col.Dict) > 0 && &col.Dict[0] != &r.dict[0]) {
 			r.dict = col.Dict
-			r.dhash = r.dhash[:0]
+			r.dhash, r.ndict = r.dhash[:0], r.ndict[:0]
 			for _, s := range col.Dict {
+				if r.norm != (IDNorm{}) {
+					s = r.norm.apply(s)
+				}
+				r.ndict = append(r.ndict, s)
 				r.dhash = append(r.dhash, HashString(s, 0))
 			}
 		}
 		c := col.Codes[i]
-		k.Str = append(k.Str, col.Dict[c])
+		k.Str = append(k.Str, r.ndict[c])
 		k.Hash = append(k.Hash, r.dhash[c])
 	default:
-		k.Str = append(k.Str, col.Str[i])
-		k.Hash = append(k.Hash, HashString(col.Str[i], 0))
+		s := r.text(col, i)
+		k.Str = append(k.Str, s)
+		k.Hash = append(k.Hash, HashString(s, 0))
 	}
 	return nil
-}
-
-// normalizeIDs trims the surrounding whitespace of a batch's text
-// customer ids, in place, before any rule looks at them: the suppression
-// list is trimmed (NewSuppression), and " 42" in one export must be the
-// customer "42" of another — and be erased with them. A dictionary's
-// entries are trimmed with the rows (it is the batch's own, and trimming
-// is idempotent).
-func normalizeIDs(col *tables.Column, n int) {
-	if !col.Present || col.Kind != tables.String {
-		return
-	}
-	for k, s := range col.Dict {
-		col.Dict[k] = strings.TrimSpace(s)
-	}
-	for i, s := range col.Str[:n] {
-		col.Str[i] = strings.TrimSpace(s)
-	}
 }
 
 // rowReader turns decoded batches of one table into blocks. Each worker
@@ -234,6 +243,7 @@ type readerEnv struct {
 	sup    *Suppression // nil: none
 	keep   *Keep        // nil: every customer
 	view   *QuarantineView
+	norm   IDNorm
 }
 
 // suppressed drops row i if its customer is not one this run keeps
@@ -241,12 +251,12 @@ type readerEnv struct {
 // suppression list. The readers ask first, before any rule that could
 // quarantine the row.
 func (e *readerEnv) suppressed(blk *Block, b *tables.Batch, col *tables.Column, i int) bool {
-	if e.keep != nil && !e.keep.cell(col, i) {
+	if e.keep != nil && !e.keep.cell(col, i, e.norm) {
 		blk.rowsRead-- // another part's row: this part never read it
 		blk.bytesRead -= b.Bytes(i)
 		return true
 	}
-	if !e.sup.cell(col, i) {
+	if !e.sup.cell(col, i, e.norm) {
 		return false
 	}
 	blk.excluded[ExcludedSuppressed]++
@@ -275,6 +285,13 @@ type orderReader struct {
 	part          Partitioner // nil: no parts
 	hinter        Hinter      // nil: none
 	parts         int
+	rules         *Rules
+	rr            rowRules
+	carry         fillCarry
+	fx            *fxRates // nil: amounts as they are
+	// discount is mapped explicitly: a file's own "discount" column may
+	// already be netted in its amounts, so it is not taken by its name.
+	discount bool
 }
 
 // partition lists the block's rows by part.
@@ -310,33 +327,79 @@ func (r *orderReader) get() *OrderBlock {
 	blk.resetBase(r.intIDs)
 	blk.Time, blk.Day, blk.Amount, blk.Refund = blk.Time[:0], blk.Day[:0], blk.Amount[:0], blk.Refund[:0]
 	blk.Category, blk.Channel, blk.Drop, blk.Dropped = blk.Category[:0], blk.Channel[:0], blk.Drop[:0], 0
-	blk.orderID, blk.oh, blk.srcRow = blk.orderID[:0], blk.oh[:0], blk.srcRow[:0]
+	blk.orderID, blk.oh, blk.srcRow, blk.rh = blk.orderID[:0], blk.oh[:0], blk.srcRow[:0], blk.rh[:0]
+	blk.LineOff, blk.LineCat, blk.LineAmt = nil, nil, nil
+	clear(blk.currency)
+	blk.guestRevenue, blk.lastCur = 0, ""
 	return blk
 }
 
 func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
-	normalizeIDs(&b.Cols[oCustomer], b.N)
+	if r.rules.Lines {
+		r.fillDown(b)
+	}
 	if r.clean(b) {
 		return r.readClean(b, emit)
 	}
 	id, ts := &b.Cols[oCustomer], &b.Cols[oTime]
 	amt, oid := &b.Cols[oAmount], &b.Cols[oOrderID]
 	qty, price, refund := &b.Cols[oQuantity], &b.Cols[oUnitPrice], &b.Cols[oRefund]
-	cat, chn := &b.Cols[oCategory], &b.Cols[oChannel]
+	cat, chn, cur := &b.Cols[oCategory], &b.Cols[oChannel], &b.Cols[oCurrency]
+	var disc *tables.Column
+	if r.discount {
+		disc = &b.Cols[oDiscount]
+	}
+	r.rules.eval(b, r.fields, disc, &r.rr)
 	blk := r.get()
 	blk.object, blk.rowsRead, blk.bytesRead = b.Key, int64(b.N), b.TotalBytes()
 	for i := 0; i < b.N; i++ {
 		if r.suppressed(&blk.Block, b, id, i) {
 			continue
 		}
+		if b.Malformed != nil && b.Malformed[i] != "" {
+			r.reject(&blk.Block, b, i, ReasonMalformedRow)
+			continue
+		}
+		if k := r.rr.excluded(i); k >= 0 {
+			blk.excluded[ExcludedRule(r.rules.Exclude[k].Name)]++
+			continue
+		}
+		isRefund := (!refund.IsNull(i) && refund.B[i]) || r.rr.isReturn(i)
+		if !r.rules.GuestsBad && !r.keys.ok(id, i) {
+			// A guest order: valid, but nobody's. Its revenue is
+			// the guest share.
+			if !ts.IsNull(i) && ts.I[i] >= r.cutoff {
+				blk.excluded[ExcludedAfterAsOf]++
+				continue
+			}
+			blk.excluded[ExcludedGuest]++
+			if a, reason := orderAmount(amt, qty, price, disc, i); reason == "" && !ts.IsNull(i) {
+				if isRefund {
+					a = -math.Abs(a)
+				}
+				if a >= 0 || isRefund {
+					if rate, ok := r.fx.rate(cur, i, r.clock.Day(ts.I[i])); ok {
+						blk.guestRevenue += a * rate
+					}
+				}
+			}
+			continue
+		}
 		reason := stampedRowProblem(b, &r.keys, id, ts, i)
 		var amount float64
-		isRefund := !refund.IsNull(i) && refund.B[i]
 		if reason == "" {
-			amount, reason = orderAmount(amt, qty, price, i)
+			amount, reason = orderAmount(amt, qty, price, disc, i)
 		}
 		if reason == "" && amount < 0 && !isRefund {
 			reason = ReasonNegativeAmount
+		}
+		var rate float64 = 1
+		if reason == "" && ts.I[i] < r.cutoff {
+			var ok bool
+			if rate, ok = r.fx.rate(cur, i, r.clock.Day(ts.I[i])); !ok {
+				reason = ReasonMissingFXRate
+				r.currencies(blk, cur, i) // a currency the rates may not know at all
+			}
 		}
 		if reason != "" {
 			r.reject(&blk.Block, b, i, reason)
@@ -349,6 +412,12 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 		if isRefund {
 			amount = -math.Abs(amount)
 		}
+		amount *= rate
+		if amount == 0 && !r.rules.Lines && !r.rules.ZeroPurchases {
+			blk.excluded[ExcludedZeroAmount]++
+			continue
+		}
+		r.currencies(blk, cur, i)
 		if err := r.keys.add(&blk.Keys, id, i); err != nil {
 			return fmt.Errorf("%s row %d: %w", b.Key, b.FirstRow+int64(i), err)
 		}
@@ -357,11 +426,14 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 		blk.Amount = append(blk.Amount, amount)
 		blk.Refund = append(blk.Refund, isRefund)
 		blk.Drop = append(blk.Drop, false)
+		var cc, ch int32 = -1, -1
 		if cat.Present {
-			blk.Category = append(blk.Category, r.category.row(cat, i))
+			cc = r.category.row(cat, i)
+			blk.Category = append(blk.Category, cc)
 		}
 		if chn.Present {
-			blk.Channel = append(blk.Channel, r.chn.row(chn, i))
+			ch = r.chn.row(chn, i)
+			blk.Channel = append(blk.Channel, ch)
 		}
 		if oid.Present {
 			s := ""
@@ -371,6 +443,7 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 			blk.orderID = append(blk.orderID, s)
 			blk.oh = append(blk.oh, orderHash(s))
 			blk.srcRow = append(blk.srcRow, b.FirstRow+int64(i))
+			blk.rh = append(blk.rh, rowHash(s, blk.HashOf(blk.N), ts.I[i], amount, isRefund, cc, ch, lineHash(b, i)))
 		}
 		blk.N++
 		if blk.N == BlockRows {
@@ -386,6 +459,153 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 	return emit(blk)
 }
 
+// lineHash hashes what, beyond the order's own fields, tells two rows
+// of an order apart: the product, quantity, unit price, discount and
+// status as read. It allocates nothing.
+func lineHash(b *tables.Batch, i int) uint64 {
+	h := uint64(k3)
+	for _, f := range [...]int{oProduct, oQuantity, oUnitPrice, oDiscount, oStatus} {
+		c := &b.Cols[f]
+		var v uint64
+		switch {
+		case !c.Present:
+			continue
+		case c.IsNull(i):
+			v = 1
+		case c.Kind == tables.Float:
+			v = math.Float64bits(c.F[i])
+		case c.Kind == tables.String:
+			v = HashString(c.Str[i], k1)
+		}
+		h = mum(h^v, k0+uint64(f))
+	}
+	return h
+}
+
+// currencies notes the currency of an accepted row, for the check that
+// a run without rates sums one currency only.
+func (r *orderReader) currencies(blk *OrderBlock, cur *tables.Column, i int) {
+	if !cur.Present || cur.IsNull(i) {
+		return
+	}
+	if cur.Str[i] == blk.lastCur {
+		return // the common case: one currency, row after row
+	}
+	c := strings.TrimSpace(cur.Str[i])
+	if c == "" {
+		return
+	}
+	blk.lastCur = cur.Str[i]
+	if blk.currency == nil {
+		blk.currency = map[string]bool{}
+	}
+	if !blk.currency[c] {
+		blk.currency[strings.Clone(c)] = true
+	}
+}
+
+// fillDown gives a line the order-level fields its export left blank
+// because an earlier line of the same order, the row before it, has
+// them (Shopify writes them on an order's first line only).
+func (r *orderReader) fillDown(b *tables.Batch) {
+	oid := &b.Cols[oOrderID]
+	if !oid.Present {
+		return
+	}
+	c := &r.carry
+	cont := c.key == b.Key && c.next == b.FirstRow && b.FirstRow > 0
+	for i := range b.N {
+		o := ""
+		if !oid.IsNull(i) {
+			o = oid.Str[i]
+		}
+		same := o != "" && ((i == 0 && cont && o == c.oid) || (i > 0 && !oid.IsNull(i-1) && oid.Str[i-1] == o))
+		if same {
+			for k, f := range orderLevel {
+				col := &b.Cols[f]
+				if !col.Present || !blankCell(col, i) || col.IsBad(i) {
+					continue
+				}
+				if i > 0 {
+					copyCell(col, i, col, i-1)
+				} else if c.has[k] {
+					setCell(col, i, c.str[k], c.num[k])
+				}
+			}
+		}
+	}
+	// What the next batch of the object continues from.
+	n := b.N - 1
+	if n < 0 {
+		return
+	}
+	c.key, c.next = b.Key, b.FirstRow+int64(b.N)
+	c.oid = ""
+	if !oid.IsNull(n) {
+		c.oid = strings.Clone(oid.Str[n])
+	}
+	for k, f := range orderLevel {
+		col := &b.Cols[f]
+		c.has[k] = col.Present && !blankCell(col, n)
+		if c.has[k] {
+			switch col.Kind {
+			case tables.Int, tables.Time:
+				c.num[k] = col.I[n]
+			default:
+				c.str[k] = strings.Clone(col.Str[n])
+			}
+		}
+	}
+}
+
+// fillCarry is the last row of the batch before, for fillDown.
+type fillCarry struct {
+	key  string
+	next int64
+	oid  string
+	has  [len(orderLevel)]bool
+	str  [len(orderLevel)]string
+	num  [len(orderLevel)]int64
+}
+
+func blankCell(c *tables.Column, i int) bool {
+	if c.IsNull(i) {
+		return true
+	}
+	return (c.Kind == tables.String || c.Kind == tables.Key) && strings.TrimSpace(c.Str[i]) == ""
+}
+
+func copyCell(c *tables.Column, i int, from *tables.Column, j int) {
+	if from.IsNull(j) {
+		return
+	}
+	switch c.Kind {
+	case tables.Int, tables.Time:
+		c.I[i] = from.I[j]
+	default:
+		c.Str[i] = from.Str[j]
+		if c.Codes != nil {
+			c.Codes[i] = from.Codes[j]
+		}
+	}
+	if c.Null != nil {
+		c.Null[i] = false
+	}
+}
+
+func setCell(c *tables.Column, i int, s string, v int64) {
+	switch c.Kind {
+	case tables.Int, tables.Time:
+		c.I[i] = v
+	default:
+		c.Str[i] = s
+		c.Codes, c.Dict = nil, nil // the value may not be in this batch's dictionary
+	}
+	if c.Null != nil {
+		c.Null[i] = false
+	}
+}
+
 // finish marks the columns the input does not have as nil, and lists the
 // rows by part.
 func (r *orderReader) finish(blk *OrderBlock, b *tables.Batch) {
@@ -396,7 +616,7 @@ func (r *orderReader) finish(blk *OrderBlock, b *tables.Batch) {
 		blk.Channel = nil
 	}
 	if !b.Cols[oOrderID].Present {
-		blk.orderID, blk.oh, blk.srcRow = nil, nil, nil
+		blk.orderID, blk.oh, blk.srcRow, blk.rh = nil, nil, nil, nil
 	}
 	r.partition(blk)
 	if r.hinter != nil {
@@ -413,7 +633,8 @@ func (r *orderReader) clean(b *tables.Batch) bool {
 		c[oCustomer].Kind == tables.Int && c[oCustomer].Null == nil &&
 		c[oTime].Null == nil && c[oAmount].Present && c[oAmount].Null == nil &&
 		(!c[oRefund].Present || c[oRefund].Null == nil) &&
-		!c[oOrderID].Present && !c[oCategory].Present && !c[oChannel].Present
+		!c[oOrderID].Present && !c[oCategory].Present && !c[oChannel].Present &&
+		!c[oDiscount].Present && !c[oCurrency].Present && r.rules.plain()
 }
 
 // readClean is read for a clean batch: the same rules, with only the
@@ -446,7 +667,7 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 			isRefund := refund != nil && refund[i]
 			if !(math.Abs(a) <= MaxAmount) || (a < 0 && !isRefund) {
 				// A bad amount: the general path says which and why.
-				_, reason := orderAmount(&b.Cols[oAmount], nil, nil, i)
+				_, reason := orderAmount(&b.Cols[oAmount], nil, nil, nil, i)
 				if reason == "" {
 					reason = ReasonNegativeAmount
 				}
@@ -455,6 +676,10 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 			}
 			if t >= r.cutoff {
 				blk.excluded[ExcludedAfterAsOf]++
+				continue
+			}
+			if a == 0 && !r.rules.ZeroPurchases {
+				blk.excluded[ExcludedZeroAmount]++
 				continue
 			}
 			if isRefund {
@@ -484,7 +709,26 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 // orderAmount is the row's amount, either its own column or quantity ×
 // unit price, or the reason it has none. NaN is missing: pandas and the
 // writers built on it store a missing number as NaN.
-func orderAmount(amt, qty, price *tables.Column, i int) (float64, string) {
+func orderAmount(amt, qty, price, disc *tables.Column, i int) (float64, string) {
+	a, reason := grossAmount(amt, qty, price, i)
+	if reason != "" || disc == nil || !disc.Present || disc.IsNull(i) {
+		if reason == "" && disc != nil && disc.IsBad(i) {
+			return 0, ReasonBadAmount
+		}
+		return a, reason
+	}
+	if math.IsNaN(disc.F[i]) {
+		return a, ""
+	}
+	a -= disc.F[i]
+	if math.IsNaN(a) || math.Abs(a) > MaxAmount {
+		return 0, ReasonAmountOutOfRange
+	}
+	return a, ""
+}
+
+// grossAmount is orderAmount before a discount.
+func grossAmount(amt, qty, price *tables.Column, i int) (float64, string) {
 	if amt.Present {
 		switch {
 		case amt.IsBad(i):
@@ -542,7 +786,6 @@ func (r *customerReader) get() *CustomerBlock {
 }
 
 func (r *customerReader) read(b *tables.Batch, emit func(blockRef) error) error {
-	normalizeIDs(&b.Cols[cCustomer], b.N)
 	id, signup, updated := &b.Cols[cCustomer], &b.Cols[cSignup], &b.Cols[cUpdated]
 	birth, age, income := &b.Cols[cBirth], &b.Cols[cAge], &b.Cols[cIncome]
 	interests, optIn := &b.Cols[cInterests], &b.Cols[cOptIn]
@@ -696,7 +939,6 @@ func stampedRowProblem(b *tables.Batch, keys *keyReader, id, ts *tables.Column, 
 }
 
 func (r *eventReader) read(b *tables.Batch, emit func(blockRef) error) error {
-	normalizeIDs(&b.Cols[eCustomer], b.N)
 	id, ts, typ, chn := &b.Cols[eCustomer], &b.Cols[eTime], &b.Cols[eType], &b.Cols[eChannel]
 	blk := r.get()
 	blk.object, blk.rowsRead, blk.bytesRead = b.Key, int64(b.N), b.TotalBytes()

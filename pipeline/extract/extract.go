@@ -31,7 +31,12 @@
 //     missing (NaN counts as missing), not a number, infinite or beyond
 //     ±MaxAmount, or negative without being a refund; orders
 //     whose order_id was already seen are dropped as duplicates, once, and
-//     quarantined too (duplicate_order_id);
+//     quarantined too (duplicate_order_id) — or, when the earlier row had
+//     other values, as conflicting_order_id, which is bad; with line grain
+//     (Rules.Lines) a line is grouped into its order instead (lines.go);
+//   - orders, by Rules: rows an exclude rule selects, guest orders (no
+//     customer id) and orders of 0 are excluded (counted, not bad); a
+//     returns row is a negative amount;
 //   - customers: an unparsable signup_ts or updated_at — they decide which
 //     version of the row is current, so a row without a usable one cannot
 //     be placed in time;
@@ -117,6 +122,13 @@ type Spec struct {
 	Keep *Keep
 	// Quarantine says how quarantine records show people.
 	Quarantine QuarantineView
+	// Rules say how the rows of a real export are read: order lines,
+	// returns, non-product rows, guests, id normalisation. Nil reads
+	// every row as an order, with no rules, ids as they are, and rows
+	// without a customer id bad (missing_customer_id).
+	Rules *Rules
+	// FX, when set, converts amounts to its reporting currency.
+	FX *FX
 }
 
 // Dataset is a run's extracted input: who the customers are and what
@@ -138,10 +150,19 @@ type Dataset struct {
 	// known only from their orders).
 	Known []bool
 	// Orders is the number of accepted order rows, refunds included,
-	// duplicates not.
+	// duplicates not; with line grain, of the orders the lines made.
 	Orders int
 	// Events is the number of accepted event rows of known customers.
 	Events int
+	// LastOrder is the instant (µs) of the newest accepted order or
+	// return, NoTime when there is none.
+	LastOrder int64
+	// Currencies are the currencies of the accepted orders, sorted; nil
+	// without a currency column.
+	Currencies []string
+	// Revenue is the accepted orders' amount, net of returns, in the
+	// reporting currency when rates converted it.
+	Revenue float64
 
 	Quality    Quality
 	Quarantine Quarantine
@@ -203,6 +224,12 @@ type Quality struct {
 	// Not in model.json (Published).
 	BytesRead map[string]int64 `json:"bytes_read,omitempty"`
 	BadBytes  map[string]int64 `json:"bad_bytes,omitempty"`
+	// GuestRevenue is the amount, net of returns, of the orders without
+	// a customer id (excluded as guest_order).
+	GuestRevenue float64 `json:"guest_revenue,omitempty"`
+	// Currency is what every amount is in, when the orders name it: their
+	// one currency, or the reporting currency rates converted them to.
+	Currency string `json:"currency,omitempty"`
 }
 
 // Published is q as model.json shows it: without the byte counts, which
@@ -222,6 +249,15 @@ func addBytes(m *map[string]int64, table string, n int64) {
 		*m = map[string]int64{}
 	}
 	(*m)[table] += n
+}
+
+// GuestShare is the guest orders' share of all revenue, net of returns,
+// given the customers' (revenue).
+func (q *Quality) GuestShare(revenue float64) float64 {
+	if q.GuestRevenue == 0 {
+		return 0
+	}
+	return q.GuestRevenue / (q.GuestRevenue + revenue)
 }
 
 func newQuality() Quality {
@@ -264,6 +300,10 @@ func (q *Quality) Merge(o Quality) {
 	}
 	for t, n := range o.BadBytes {
 		addBytes(&q.BadBytes, t, n)
+	}
+	q.GuestRevenue += o.GuestRevenue
+	if q.Currency == "" {
+		q.Currency = o.Currency
 	}
 	for _, m := range []struct{ to, from map[string]map[string]int64 }{{q.Bad, o.Bad}, {q.Excluded, o.Excluded}, {q.Invalid, o.Invalid}} {
 		for a, byB := range m.from {

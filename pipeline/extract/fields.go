@@ -14,6 +14,10 @@ const (
 	oRefund
 	oCategory
 	oChannel
+	oDiscount
+	oCurrency
+	oStatus
+	oProduct
 )
 
 func orderFields(cols map[string]string) []tables.Field {
@@ -28,8 +32,17 @@ func orderFields(cols map[string]string) []tables.Field {
 		{Name: "is_refund", Kind: tables.Bool},
 		{Name: "category", Kind: tables.String},
 		{Name: "channel", Kind: tables.String},
+		{Name: "discount", Kind: tables.Float},
+		{Name: "currency", Kind: tables.String},
+		{Name: "status", Kind: tables.String},
+		{Name: "product", Kind: tables.String},
 	}
 }
+
+// orderLevel are the fields an export may give only on an order's first
+// line (Shopify's does): with line grain, a line whose order_id is the
+// previous row's takes them from that row where it leaves them blank.
+var orderLevel = [...]int{oCustomer, oTime, oCurrency, oStatus, oChannel}
 
 // Attrs are the categorical customer attributes, in CustomerBlock.Attr
 // order. age_group and income_group take bands a source already has

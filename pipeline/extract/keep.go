@@ -76,7 +76,7 @@ func (k *Keep) Int(v int64) bool {
 }
 
 // cell reports whether row i, whose customer id is in col, is kept.
-func (k *Keep) cell(col *tables.Column, i int) bool {
+func (k *Keep) cell(col *tables.Column, i int, norm IDNorm) bool {
 	switch {
 	case col.IsNull(i):
 		return k.nullOwner
@@ -84,6 +84,9 @@ func (k *Keep) cell(col *tables.Column, i int) bool {
 		return k.Int(col.I[i])
 	case strings.TrimSpace(col.Str[i]) == "":
 		return k.nullOwner
+	}
+	if norm != (IDNorm{}) {
+		return k.ID(norm.apply(col.Str[i]))
 	}
 	return k.ID(col.Str[i])
 }

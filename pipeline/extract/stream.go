@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -106,6 +107,15 @@ func Stream(ctx context.Context, spec Spec, workers int, sink Sink) (*Dataset, e
 			return nil, err
 		}
 	}
+	var fx *fxRates
+	if spec.FX != nil {
+		var fxInputs []Input
+		var err error
+		if fx, fxInputs, err = readFX(ctx, spec.FX, NewClock(loc)); err != nil {
+			return nil, err
+		}
+		supInputs = append(supInputs, fxInputs...)
+	}
 	ts := spec.tables()
 	info.HasIDRange = true
 	info.IDRange = [2]int64{math.MaxInt64, math.MinInt64}
@@ -136,14 +146,63 @@ func Stream(ctx context.Context, spec Spec, workers int, sink Sink) (*Dataset, e
 	if err := sink.Begin(info); err != nil {
 		return nil, err
 	}
-	st := &streamer{ds: ds, info: info, sink: sink, workers: workers, sup: sup, keep: spec.Keep, view: spec.Quarantine}
+	st := &streamer{ds: ds, info: info, sink: sink, workers: workers, sup: sup, keep: spec.Keep, view: spec.Quarantine,
+		rules: spec.Rules, fx: fx, currencies: map[string]bool{}}
+	if st.rules == nil {
+		st.rules = &Rules{GuestsBad: true, ZeroPurchases: true} // as extraction was before rules
+	}
+	ds.LastOrder = NoTime
 	for _, t := range ts {
 		if err := st.table(ctx, t); err != nil {
 			return nil, err
 		}
+		if t.name == "orders" {
+			if err := st.ordersDone(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	ds.Quarantine.sortRows()
 	return ds, nil
+}
+
+// ordersDone closes the orders still open, and checks the currencies.
+func (st *streamer) ordersDone() error {
+	if st.lines != nil {
+		if err := st.lines.flush(); err != nil {
+			return err
+		}
+	}
+	// The currencies of the accepted rows, and of those refused for want
+	// of a rate.
+	if len(st.currencies) > 0 {
+		for c := range st.currencies {
+			st.ds.Currencies = append(st.ds.Currencies, c)
+		}
+		sort.Strings(st.ds.Currencies)
+	}
+	if len(st.ds.Currencies) > 1 && st.fx == nil {
+		return &CurrencyError{Currencies: st.ds.Currencies,
+			Msg: "summing them would mix units; give input.fx (a table of date, currency, rate) and a reporting_currency to convert them"}
+	}
+	if st.fx != nil {
+		var unknown []string
+		for _, c := range st.ds.Currencies {
+			if _, ok := st.fx.by[c]; !ok && c != st.fx.reporting {
+				unknown = append(unknown, c)
+			}
+		}
+		if len(unknown) > 0 {
+			// Not a row's problem but the rates table's: it lacks a
+			// currency the orders use.
+			return &CurrencyError{Currencies: unknown, Msg: "input.fx has no rates for them"}
+		}
+		st.ds.Currencies = []string{st.fx.reporting}
+	}
+	if len(st.ds.Currencies) == 1 {
+		st.ds.Quality.Currency = st.ds.Currencies[0]
+	}
+	return nil
 }
 
 type streamer struct {
@@ -152,15 +211,33 @@ type streamer struct {
 	sink    Sink
 	workers int
 	seen    idSet        // order-id hashes
+	seenRow u64Set       // order-id and content hashes of the orders' first rows
 	sup     *Suppression // nil: none
 	keep    *Keep        // nil: every customer
 	view    QuarantineView
+	rules   *Rules
+	fx      *fxRates
+	lines   *lineGrouper // with line grain, once the orders table starts
+	// currencies of the accepted orders.
+	currencies map[string]bool
+}
+
+// accept books the accepted rows of a block the sink is about to get:
+// the newest order and the revenue.
+func (st *streamer) accept(blk *OrderBlock) {
+	for i := range blk.N {
+		if blk.Drop[i] {
+			continue
+		}
+		st.ds.LastOrder = max(st.ds.LastOrder, blk.Time[i])
+		st.ds.Revenue += blk.Amount[i]
+	}
 }
 
 func (st *streamer) newReader(t namedTable, pool *blockPool) rowReader {
 	env := readerEnv{cutoff: st.info.Cutoff, intIDs: st.info.IntIDs, clock: NewClock(st.info.Location),
-		fields: t.fields, table: t.name, pool: pool, sup: st.sup, keep: st.keep, view: &st.view}
-	keys := keyReader{intIDs: st.info.IntIDs}
+		fields: t.fields, table: t.name, pool: pool, sup: st.sup, keep: st.keep, view: &st.view, norm: st.rules.IDs}
+	keys := keyReader{intIDs: st.info.IntIDs, norm: st.rules.IDs}
 	lv := func(name string) *levelReader { return newLevelReader(st.info.Levels[name]) }
 	switch t.name {
 	case "customers":
@@ -172,7 +249,9 @@ func (st *streamer) newReader(t namedTable, pool *blockPool) rowReader {
 	case "events":
 		return &eventReader{readerEnv: env, keys: keys, typ: lv("events.event_type"), chn: lv("events.channel")}
 	}
-	r := &orderReader{readerEnv: env, keys: keys, category: lv("orders.category"), chn: lv("orders.channel")}
+	r := &orderReader{readerEnv: env, keys: keys, category: lv("orders.category"), chn: lv("orders.channel"),
+		rules: st.rules, fx: st.fx}
+	_, r.discount = t.table.Columns["discount"]
 	if p, ok := st.sink.(Partitioner); ok && p.Parts() > 1 {
 		r.part, r.parts = p, p.Parts()
 	}
@@ -319,6 +398,9 @@ func (st *streamer) table(ctx context.Context, t namedTable) error {
 		})
 	}
 	g.Go(func() error {
+		if t.name == "orders" && st.rules.Lines && st.lines == nil {
+			st.lines = newLineGrouper(st, st.newReader(t, newPool(t.name, 1)).(*orderReader))
+		}
 		for j := range order {
 			for {
 				var blk blockRef
@@ -366,10 +448,22 @@ func (st *streamer) deliver(table string, ref blockRef) error {
 	st.ds.Quarantine.append(&b.quar)
 	switch blk := ref.(type) {
 	case *OrderBlock:
-		dups := 0
+		for c := range blk.currency {
+			st.currencies[c] = true
+		}
+		q.GuestRevenue += blk.guestRevenue
+		if st.lines != nil {
+			return st.lines.add(blk)
+		}
+		dups, conflicts := 0, 0
 		if blk.orderID != nil {
 			for i := range blk.N {
-				if blk.orderID[i] == "" || st.seen.add(blk.oh[i]) {
+				rh := blk.rh[i] ^ blk.oh[i].hi*0x9e3779b97f4a7c15
+				if blk.orderID[i] == "" {
+					continue
+				}
+				if st.seen.add(blk.oh[i]) {
+					st.seenRow.add(rh)
 					continue
 				}
 				blk.Drop[i] = true
@@ -381,14 +475,24 @@ func (st *streamer) deliver(table string, ref blockRef) error {
 					continue
 				}
 				id := st.view.id(strings.Clone(blk.ID(i)))
+				if st.seenRow.add(rh) {
+					// Another row of the order, not a copy of it: a
+					// line of an order, most likely.
+					add2(q.Bad, table, ReasonConflictingOrder, 1)
+					conflicts++
+					st.ds.Quarantine.add(table, blk.object, blk.srcRow[i], ReasonConflictingOrder, id,
+						blk.dupDetail(i, id)+" hint=\"another row has this order_id with other values; if rows are order lines, set input.orders.grain: line\"")
+					continue
+				}
 				st.ds.Quarantine.add(table, blk.object, blk.srcRow[i], ReasonDuplicateOrder, id, blk.dupDetail(i, id))
 			}
 		}
 		blk.Dropped = dups
-		if dups > 0 {
-			q.Duplicates[table] += int64(dups)
+		if n := dups - conflicts; n > 0 {
+			q.Duplicates[table] += int64(n)
 		}
 		st.ds.Orders += blk.N - dups
+		st.accept(blk)
 		return st.sink.Orders(blk)
 	case *CustomerBlock:
 		return st.sink.Customers(blk)

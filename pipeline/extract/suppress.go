@@ -55,6 +55,10 @@ func (s *Suppression) add(id string) {
 			// The canonical form is what an integer id is rendered as.
 			s.add(c)
 		}
+	} else if c := DefaultIDs.apply(id); c != id {
+		// "12346.0" is customer 12346 when ids are read with
+		// input.ids.integer_floats (the default): list both.
+		s.add(c)
 	}
 }
 
@@ -85,12 +89,15 @@ func (s *Suppression) HasInt(v int64) bool {
 }
 
 // cell reports whether row i of a customer id column is suppressed.
-func (s *Suppression) cell(col *tables.Column, i int) bool {
+func (s *Suppression) cell(col *tables.Column, i int, norm IDNorm) bool {
 	if s == nil || col.IsNull(i) {
 		return false
 	}
 	if col.Kind == tables.Int {
 		return s.HasInt(col.I[i])
+	}
+	if norm != (IDNorm{}) {
+		return s.Has(norm.apply(col.Str[i]))
 	}
 	return s.Has(col.Str[i])
 }

@@ -445,7 +445,16 @@ func (s *shard) orders(b *extract.OrderBlock) {
 		} else {
 			s.markOld(row, k, day)
 		}
-		if b.Category != nil {
+		if b.LineOff != nil {
+			// An order of lines: its spend by the lines' categories.
+			for k := b.LineOff[i]; k < b.LineOff[i+1]; k++ {
+				c := int(b.LineCat[k]) + 1
+				if c >= s.cat.stride {
+					s.widen(&s.cat, c+1)
+				}
+				s.cat.at(row)[c] += b.LineAmt[k]
+			}
+		} else if b.Category != nil {
 			c := int(b.Category[i]) + 1
 			if c >= s.cat.stride {
 				s.widen(&s.cat, c+1)
