@@ -306,10 +306,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "strata: %v\n", perr)
 	}
 	if err != nil {
-		code := jobs.ExitCode(err)
-		log.Error().Err(err).Int("exit_code", code).Msg(verb + " failed")
+		// One line, once: the error used to be logged and printed too,
+		// so it appeared twice on stderr. A run's own log record (run
+		// finished, with its run id and exit code) is the structured one.
 		fmt.Fprintf(stderr, "strata %s: %v\n", verb, err)
-		return code
+		return jobs.ExitCode(err)
 	}
 	return jobs.ExitOK
 }

@@ -298,6 +298,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	// The API is JSON for programs, never embedded in HTML: escaping would
+	// turn "<token>" into "\u003ctoken\u003e" for whoever reads it.
+	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
 }
 

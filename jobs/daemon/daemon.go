@@ -212,7 +212,7 @@ func (d *Daemon) shutdown(s gocron.Scheduler) {
 	d.mu.Lock()
 	d.draining = true
 	d.mu.Unlock()
-	d.log.Info().Dur("grace_period", d.grace).Msg("shutting down: not ready, no new runs; waiting for running ones")
+	d.log.Info().Float64("grace_period_seconds", d.grace.Seconds()).Msg("shutting down: not ready, no new runs; waiting for running ones")
 	done := make(chan struct{})
 	go func() { d.wg.Wait(); close(done) }()
 	select {
@@ -226,7 +226,7 @@ func (d *Daemon) shutdown(s gocron.Scheduler) {
 		select {
 		case <-done:
 		case <-d.clock.After(abortWait):
-			d.log.Error().Dur("waited", abortWait).
+			d.log.Error().Float64("waited_seconds", abortWait.Seconds()).
 				Msg("runs did not stop after cancellation; exiting without them (they had not committed; the next run of their dates marks them abandoned)")
 		}
 	}
