@@ -33,6 +33,7 @@ type Runner struct {
 	holder   string
 	now      func() time.Time
 	onFinish func(*ledger.Record)
+	onDone   func(*ledger.Record, error)
 }
 
 // RunnerOptions configure a Runner.
@@ -48,6 +49,9 @@ type RunnerOptions struct {
 	Now func() time.Time
 	// OnFinish is called with every final ledger record (metrics).
 	OnFinish func(*ledger.Record)
+	// OnDone is called once per Run, after its retries, with the last
+	// try's record and Run's error (alerts).
+	OnDone func(*ledger.Record, error)
 	// Holder names this process in leases and the ledger; default
 	// "<hostname> pid <pid>".
 	Holder string
@@ -56,7 +60,7 @@ type RunnerOptions struct {
 // NewRunner opens cfg's locations and returns a Runner on them.
 func NewRunner(ctx context.Context, cfg *config.Config, opt RunnerOptions) (*Runner, error) {
 	r := &Runner{cfg: cfg, version: opt.Version, log: opt.Logger, in: opt.Input, out: opt.Output,
-		now: opt.Now, onFinish: opt.OnFinish}
+		now: opt.Now, onFinish: opt.OnFinish, onDone: opt.OnDone}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -137,6 +141,9 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 	for restart := 1; ; restart++ {
 		out, err, leaseFault := r.run(ctx, req)
 		if !leaseFault || restart > req.Retries || ctx.Err() != nil {
+			if r.onDone != nil {
+				r.onDone(out.Record, err)
+			}
 			return out, err
 		}
 		wait := Backoff(req.Backoff, restart)
