@@ -162,6 +162,11 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		}
 	}
 	ro.Logger = opt.Logger
+	if ro.Now == nil {
+		// One clock for the schedule, the ledger and the leases: the
+		// catch-up compares firings with ledger times.
+		ro.Now = d.clock.Now
+	}
 	var err error
 	if d.runner, err = jobs.NewRunner(ctx, cfg, ro); err != nil {
 		return nil, err

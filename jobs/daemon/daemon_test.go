@@ -418,7 +418,7 @@ func TestShutdownMidRun(t *testing.T) {
 	first := body["id"].(string)
 	waitFor(t, 30*time.Second, "the first run", func() bool {
 		_, r := s.do(t, "GET", "/api/v1/runs/"+first, "", "")
-		return r["status"] == "succeeded"
+		return r["status"] == "succeeded" && s.d.idle() // idle: its API slot is free
 	})
 	good, err := publish.ReadManifest(context.Background(), out, "2025-06-30")
 	if err != nil {
