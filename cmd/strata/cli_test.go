@@ -71,3 +71,47 @@ func TestLogDurationsHaveUnits(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestValidateOffline: --offline checks the configuration without
+// reaching its storage (an S3 endpoint nobody listens on, no credentials);
+// without it, validate reaches the inputs and lists what it found.
+func TestValidateOffline(t *testing.T) {
+	dir := t.TempDir()
+	s3cfg := `version: 1
+storage: {s3: {endpoint: "http://127.0.0.1:9", max_attempts: 1}}
+input:
+  location: s3://nowhere/in
+  orders: {path: orders, columns: {order_ts: ordered_at, amount: net_amount}}
+output:
+  location: s3://nowhere/out
+`
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	p := writeConfig(t, dir, s3cfg)
+	code, stdout, stderr := strata(t, "validate", "--config", p, "--offline")
+	if code != 0 || !strings.Contains(stdout, "configuration is valid") || !strings.Contains(stdout, "--offline") {
+		t.Errorf("offline: exit %d\n%s%s", code, stdout, stderr)
+	}
+	bad := writeConfig(t, t.TempDir(), s3cfg+"audiences:\n  - {name: x, filter: 'clvv > 3'}\nschedule: {catch_up_days: 99}\n")
+	if code, stdout, stderr := strata(t, "validate", "--config", bad, "--offline"); code != 2 ||
+		!strings.Contains(stderr, "schedule.catch_up_days") {
+		t.Errorf("offline, bad config: exit %d\n%s%s", code, stdout, stderr)
+	}
+	badAud := writeConfig(t, t.TempDir(), s3cfg+"audiences:\n  - {name: x, filter: 'clvv > 3'}\n")
+	if code, stdout, stderr := strata(t, "validate", "--config", badAud, "--offline"); code != 2 || !strings.Contains(stderr, `unknown column "clvv"`) {
+		t.Errorf("offline, bad audience: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	// Online, on a local shop: the inputs and their columns are listed.
+	in := filepath.Join(dir, "in")
+	if code, _, stderr := strata(t, "generate", "--dir", in, "--customers", "200", "--log-level", "error"); code != 0 {
+		t.Fatal(stderr)
+	}
+	local := writeConfig(t, t.TempDir(), strings.ReplaceAll(strings.Replace(s3cfg, "s3://nowhere/in", in, 1), "s3://nowhere/out", filepath.Join(dir, "out")))
+	code, stdout, stderr = strata(t, "validate", "--config", local)
+	if code != 0 || !strings.Contains(stdout, "inputs under "+in) || !strings.Contains(stdout, "orders: ") ||
+		!strings.Contains(stdout, "net_amount") || !strings.Contains(stdout, "input schemas are valid") {
+		t.Errorf("online: exit %d\n%s%s", code, stdout, stderr)
+	}
+	t.Log(stdout)
+}
