@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -236,8 +237,14 @@ func TestDockerfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var patterns []string
+	for _, l := range strings.Split(string(ignore), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			patterns = append(patterns, l)
+		}
+	}
 	for _, want := range []string{".git", "strata-demo/", "bench/", ".cache/"} {
-		if !slices.Contains(strings.Fields(string(ignore)), want) {
+		if !slices.Contains(patterns, want) {
 			t.Errorf(".dockerignore lacks %s", want)
 		}
 	}
@@ -248,6 +255,10 @@ func TestDockerfile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: not building the binary")
 	}
+	// The build runs on what docker would send: the tree without what
+	// .dockerignore excludes (an embedded file excluded fails here).
+	src := filepath.Join(t.TempDir(), "src")
+	copyContext(t, root, src, patterns)
 	ldflags := strings.NewReplacer("${VERSION}", "v9.8.7-test", "${COMMIT}", "0123abcd").Replace(m[2])
 	bin := filepath.Join(t.TempDir(), "strata")
 	args := append([]string{"build"}, strings.Fields(m[1])...)
@@ -255,7 +266,7 @@ func TestDockerfile(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = root
+	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go %v: %v\n%s", args, err, out)
@@ -266,5 +277,81 @@ func TestDockerfile(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "strata v9.8.7-test\n") || !strings.Contains(string(out), "commit 0123abcd\n") {
 		t.Errorf("strata version printed:\n%s", out)
+	}
+}
+
+// dockerIgnored reports whether rel (slash-separated, relative to the
+// context) is excluded by the .dockerignore patterns: root-relative unless
+// they start with **/, a matched directory excluding what it holds.
+func dockerIgnored(rel string, patterns []string) bool {
+	segs := strings.Split(rel, "/")
+	for _, p := range patterns {
+		if strings.HasPrefix(p, "#") || strings.HasPrefix(p, "!") {
+			continue
+		}
+		p = strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/")
+		from := 0
+		if q, ok := strings.CutPrefix(p, "**/"); ok {
+			p, from = q, -1
+		}
+		for i := 0; i < len(segs); i++ {
+			if from == 0 && i > 0 {
+				break
+			}
+			for j := i + 1; j <= len(segs); j++ {
+				if ok, _ := path.Match(p, strings.Join(segs[i:j], "/")); ok {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// copyContext copies the tree at root to dst without what patterns
+// exclude.
+func copyContext(t *testing.T, root, dst string, patterns []string) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if rel == "." {
+			return os.MkdirAll(dst, 0o755)
+		}
+		if dockerIgnored(filepath.ToSlash(rel), patterns) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDockerIgnored(t *testing.T) {
+	pats := []string{".git", "strata-demo/", "/strata", "*.test", "bench/", "**/testdata/", "**/*_test.go", "docs/"}
+	for rel, want := range map[string]bool{
+		".git/HEAD": true, "strata-demo/input/x": true, "strata": true, "cmd/strata/main.go": false,
+		"x.test": true, "cmd/x.test": false, "bench/e2e/main.go": true, "pipeline/config/testdata/a.yaml": true,
+		"cmd/strata/main_test.go": true, "configs/demo.yaml": false, "docs/a.md": true, "pipeline/docs.go": false,
+	} {
+		if got := dockerIgnored(rel, pats); got != want {
+			t.Errorf("dockerIgnored(%q) = %v, want %v", rel, got, want)
+		}
 	}
 }
