@@ -48,6 +48,8 @@ func TestExitCodeAndRetryable(t *testing.T) {
 		{"config problems", config.Problems{{Msg: "x"}}, ExitUsage, false},
 		{"missing config file", &config.FileError{Path: "x.yaml", Err: errors.New("no such file")}, ExitUsage, false},
 		{"missing input location", fmt.Errorf("plan: %w", &storage.LocationError{Location: "/nope", Err: errors.New("no such file")}), ExitUsage, false},
+		{"missing bucket", fmt.Errorf("iter s3://nope/in: %w", apiError("NoSuchBucket")), ExitUsage, false},
+		{"S3 throttled", fmt.Errorf("get: %w", apiError("SlowDown")), ExitFailure, true},
 		{"schema", &tables.SchemaError{}, ExitUsage, false},
 		{"config error", &pipeline.ConfigError{Err: errors.New("x")}, ExitUsage, false},
 		{"quality", &pipeline.QualityError{Table: "orders"}, ExitQuality, false},
@@ -60,6 +62,12 @@ func TestExitCodeAndRetryable(t *testing.T) {
 		}
 	}
 }
+
+// apiError stands for smithy.APIError: an error with a service's code.
+type apiError string
+
+func (e apiError) Error() string     { return "api error " + string(e) }
+func (e apiError) ErrorCode() string { return string(e) }
 
 // permanentInput fails every read with a permanent error.
 type permanentInput struct{ objstore.Bucket }

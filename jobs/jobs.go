@@ -46,10 +46,19 @@ func ExitCode(err error) int {
 		return ExitLocked
 	case errors.As(err, &qe):
 		return ExitQuality
-	case errors.As(err, &ce), errors.As(err, &ps), errors.As(err, &fe), errors.As(err, &le), errors.As(err, &se), errors.As(err, &ue):
+	case errors.As(err, &ce), errors.As(err, &ps), errors.As(err, &fe), errors.As(err, &le), errors.As(err, &se), errors.As(err, &ue),
+		missingBucket(err):
 		return ExitUsage
 	}
 	return ExitFailure
+}
+
+// missingBucket reports whether err is an object store's "no such bucket"
+// (S3's NoSuchBucket, found through the error code smithy's API errors
+// carry): a location that does not exist, as a missing local directory.
+func missingBucket(err error) bool {
+	var coded interface{ ErrorCode() string }
+	return errors.As(err, &coded) && coded.ErrorCode() == "NoSuchBucket"
 }
 
 // Permanent is implemented by errors that trying again cannot fix, though
