@@ -237,9 +237,9 @@ func TestFailedLockedStaleDriftAlerts(t *testing.T) {
 		opt := Options{Logger: zerolog.Nop(), Runner: jobs.RunnerOptions{Input: in, Output: out}, Clock: clock}
 		withHook(cfg, &opt, h)
 		s := start(t, cfg, opt)
-		fire(t, clock, s) // locked once: a race lost, no event
-		fire(t, clock, s) // twice in a row: event
-		fire(t, clock, s) // three times: already said
+		fire(t, clock, s)                // locked once: a race lost, no event
+		fire(t, clock, s)                // twice in a row: event
+		fire(t, clock, s)                // three times: already said
 		if err := s.stop(); err != nil { // waits for deliveries
 			t.Fatal(err)
 		}
@@ -276,8 +276,10 @@ func TestFailedLockedStaleDriftAlerts(t *testing.T) {
 
 type staleErr struct{}
 
-func (staleErr) Error() string { return "orders are 9 days old, more than quality.max_staleness_days (2)" }
-func (staleErr) Stale() bool   { return true }
+func (staleErr) Error() string {
+	return "orders are 9 days old, more than quality.max_staleness_days (2)"
+}
+func (staleErr) Stale() bool { return true }
 
 func TestIsStale(t *testing.T) {
 	for _, tc := range []struct {
