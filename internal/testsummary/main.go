@@ -65,7 +65,9 @@ func summarize(r io.Reader, w io.Writer, n int) (failed bool, err error) {
 		case "output":
 			if ev.Test == "" {
 				// Package level: "ok  pkg 1.2s", "FAIL pkg", panics.
-				if !strings.HasPrefix(ev.Output, "=== ") && !strings.HasPrefix(ev.Output, "PASS\n") {
+				// (-json runs tests as -v does; these lines are its, not go test's.)
+				if !strings.HasPrefix(ev.Output, "=== ") && ev.Output != "PASS\n" &&
+					ev.Output != "testing: warning: no tests to run\n" {
 					fmt.Fprint(w, ev.Output)
 				}
 				continue

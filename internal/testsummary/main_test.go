@@ -20,6 +20,7 @@ func TestSummarize(t *testing.T) {
 {"Action":"run","Package":"b","Test":"TestSlow"}
 {"Action":"pass","Package":"b","Test":"TestSlow/sub","Elapsed":9}
 {"Action":"pass","Package":"b","Test":"TestSlow","Elapsed":9.5}
+{"Action":"output","Package":"b","Output":"testing: warning: no tests to run\n"}
 {"Action":"output","Package":"b","Output":"PASS\n"}
 {"Action":"output","Package":"b","Output":"ok  \tb\t9.6s\n"}
 {"Action":"pass","Package":"b","Elapsed":9.6}
@@ -37,7 +38,7 @@ func TestSummarize(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
 	}
-	if strings.Contains(got, "TestFast") || strings.Contains(got, "TestSlow/sub") {
+	if strings.Contains(got, "TestFast") || strings.Contains(got, "TestSlow/sub") || strings.Contains(got, "warning") {
 		t.Errorf("passing tests' output or subtests shown:\n%s", got)
 	}
 }

@@ -140,7 +140,7 @@ func TestFailureIsLoggedWithoutURL(t *testing.T) {
 	var logs bytes.Buffer
 	w := &waits{}
 	n := New([]config.Notify{{URLEnv: "GONE"}, {URLEnv: "REFUSE"}, {URLEnv: "UNSET"}},
-		Options{Logger: zerolog.New(&logs), Lookup: env(map[string]string{"GONE": goneURL, "REFUSE": refuse.URL + "/SECRETPART"}),
+		Options{Logger: zerolog.New(zerolog.SyncWriter(&logs)), Lookup: env(map[string]string{"GONE": goneURL, "REFUSE": refuse.URL + "/SECRETPART"}),
 			Attempts: 3, Sleep: w.sleep})
 	n.Send(Event{Event: "failed", Summary: "s"})
 	n.Close(context.Background())
