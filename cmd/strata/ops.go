@@ -156,7 +156,7 @@ func finishCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zer
 // serveCommand is `strata serve`.
 func serveCommand(fs *flag.FlagSet) func(context.Context, zerolog.Logger) error {
 	cfgPath := fs.String("config", "", "configuration file (with a schedule: section)")
-	listen := fs.String("listen", "", "address of the HTTP API and /metrics (default: api.listen, else "+config.DefaultListen+")")
+	listen := fs.String("listen", "", "address of the HTTP API and /metrics (default: api.listen, else "+config.DefaultListen+"; 0.0.0.0:8080 to be reachable from outside a container)")
 	return func(ctx context.Context, log zerolog.Logger) error {
 		if *cfgPath == "" {
 			return &jobs.UsageError{Msg: "--config is required"}
