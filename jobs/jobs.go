@@ -13,6 +13,7 @@ import (
 	"github.com/strata-oss/strata/jobs/lease"
 	"github.com/strata-oss/strata/pipeline"
 	"github.com/strata-oss/strata/pipeline/config"
+	"github.com/strata-oss/strata/pipeline/storage"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
 
@@ -33,6 +34,8 @@ func ExitCode(err error) int {
 	var qe *pipeline.QualityError
 	var ce *pipeline.ConfigError
 	var ps config.Problems
+	var fe *config.FileError
+	var le *storage.LocationError
 	var se *tables.SchemaError
 	var ue *UsageError
 	var be *BackfillError
@@ -43,11 +46,52 @@ func ExitCode(err error) int {
 		return ExitLocked
 	case errors.As(err, &qe):
 		return ExitQuality
-	case errors.As(err, &ce), errors.As(err, &ps), errors.As(err, &se), errors.As(err, &ue):
+	case errors.As(err, &ce), errors.As(err, &ps), errors.As(err, &fe), errors.As(err, &le), errors.As(err, &se), errors.As(err, &ue),
+		missingBucket(err):
 		return ExitUsage
 	}
 	return ExitFailure
 }
+
+// missingBucket reports whether err is an object store's "no such bucket"
+// (S3's NoSuchBucket, found through the error code smithy's API errors
+// carry): a location that does not exist, as a missing local directory.
+func missingBucket(err error) bool {
+	var coded interface{ ErrorCode() string }
+	return errors.As(err, &coded) && coded.ErrorCode() == "NoSuchBucket"
+}
+
+// Permanent is implemented by errors that trying again cannot fix, though
+// they are runtime failures (exit 1): a model that cannot be fitted to
+// the data, say. Any error in the chain whose Permanent() is true makes
+// the failure permanent; packages need not import this one to say so.
+type Permanent interface{ Permanent() bool }
+
+// Retryable reports whether a run that failed with err may succeed when
+// tried again: storage and network faults (exit 1), including a lease that
+// expired because the lock store could not be reached. Configuration,
+// schema and data-quality errors (exit 2, 3), a date locked by another
+// process (4), a cancelled run, and errors marked Permanent never are.
+func Retryable(err error) bool {
+	if err == nil || ExitCode(err) != ExitFailure {
+		return false
+	}
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var p Permanent
+	if errors.As(err, &p) && p.Permanent() {
+		return false
+	}
+	return true
+}
+
+// PermanentError marks an error as not worth retrying (see Permanent).
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string   { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error   { return e.Err }
+func (e *PermanentError) Permanent() bool { return true }
 
 // UsageError is a mistake in how a command was called.
 type UsageError struct{ Msg string }

@@ -33,6 +33,7 @@ type Runner struct {
 	holder   string
 	now      func() time.Time
 	onFinish func(*ledger.Record)
+	onDone   func(*ledger.Record, error)
 }
 
 // RunnerOptions configure a Runner.
@@ -48,6 +49,9 @@ type RunnerOptions struct {
 	Now func() time.Time
 	// OnFinish is called with every final ledger record (metrics).
 	OnFinish func(*ledger.Record)
+	// OnDone is called once per Run, after its retries, with the last
+	// try's record and Run's error (alerts).
+	OnDone func(*ledger.Record, error)
 	// Holder names this process in leases and the ledger; default
 	// "<hostname> pid <pid>".
 	Holder string
@@ -56,7 +60,7 @@ type RunnerOptions struct {
 // NewRunner opens cfg's locations and returns a Runner on them.
 func NewRunner(ctx context.Context, cfg *config.Config, opt RunnerOptions) (*Runner, error) {
 	r := &Runner{cfg: cfg, version: opt.Version, log: opt.Logger, in: opt.Input, out: opt.Output,
-		now: opt.Now, onFinish: opt.OnFinish}
+		now: opt.Now, onFinish: opt.OnFinish, onDone: opt.OnDone}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -129,7 +133,31 @@ type Outcome struct {
 // Run runs req. The error is the last try's, classified by ExitCode; a
 // date locked by another process is an error for which ExitCode is
 // ExitLocked, and a date skipped as up to date is no error.
+//
+// A lease that lapsed because the lock store could not be reached (or a
+// lock that could not be taken for the same reason) is a transient
+// failure: the date is locked again and tried again, within req.Retries.
 func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
+	for restart := 1; ; restart++ {
+		out, err, leaseFault := r.run(ctx, req)
+		if !leaseFault || restart > req.Retries || ctx.Err() != nil {
+			if r.onDone != nil {
+				r.onDone(out.Record, err)
+			}
+			return out, err
+		}
+		wait := Backoff(req.Backoff, restart)
+		r.log.Warn().Err(err).Str("as_of", req.AsOf.Format(pipeline.DateLayout)).Int("restart", restart).
+			Float64("retry_in_seconds", wait.Seconds()).Msg("the lock store could not be reached; will lock the date again and retry")
+		if serr := sleepCtx(ctx, wait); serr != nil {
+			return out, err
+		}
+		req.RunID = ""
+	}
+}
+
+// run is Run but for the retries of a lease fault, which it reports.
+func (r *Runner) run(ctx context.Context, req Request) (_ *Outcome, _ error, leaseFault bool) {
 	asOf := req.AsOf.Format(pipeline.DateLayout)
 	id := req.RunID
 	if id == "" {
@@ -147,10 +175,11 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 				rec.Reason = err.Error()
 				log.Info().Str("reason", rec.Reason).Msg("run skipped: another process holds the date")
 				r.finish(ctx, log, rec, ledger.Skipped, err)
-				return out, err
+				return out, err, false
 			}
+			err = fmt.Errorf("lock %s: %w", asOf, err)
 			r.finish(ctx, log, rec, ledger.Failed, err)
-			return out, fmt.Errorf("lock %s: %w", asOf, err)
+			return out, err, Retryable(err)
 		}
 		kept, stop := ls.Keep(ctx)
 		defer func() {
@@ -184,18 +213,20 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 		res, err := r.try(ctx, log, req, rec, beforeCommit)
 		out.Result = res
 		if err == nil {
-			return out, nil
+			return out, nil, false
 		}
 		if cause := context.Cause(ctx); errors.Is(cause, lease.ErrLost) {
-			return out, cause
+			return out, cause, false
+		} else if errors.Is(cause, lease.ErrExpired) {
+			return out, cause, true
 		}
-		if ExitCode(err) != ExitFailure || try > req.Retries || ctx.Err() != nil {
-			return out, err
+		if !Retryable(err) || try > req.Retries || ctx.Err() != nil {
+			return out, err, false
 		}
 		wait := Backoff(req.Backoff, try)
-		log.Warn().Err(err).Int("try", try).Dur("retry_in", wait).Msg("transient failure; will retry")
+		log.Warn().Err(err).Int("try", try).Float64("retry_in_seconds", wait.Seconds()).Msg("transient failure; will retry")
 		if serr := sleepCtx(ctx, wait); serr != nil {
-			return out, err
+			return out, err, false
 		}
 	}
 }

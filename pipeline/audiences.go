@@ -168,7 +168,9 @@ func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.Write
 		if err := writeTable(ctx, pub, wo, part, table, cols, m); err != nil {
 			return nil, err
 		}
-		if err := pub.WritePart(ctx, table, part, "csv", int64(len(rows)), func(w io.Writer) error { return writeCSV(w, cols) }); err != nil {
+		// The CSV holds the Parquet part's rows again: the table's rows (in
+		// the manifest, the ledger, strata_published_rows) count them once.
+		if err := pub.WritePart(ctx, table, part, "csv", 0, func(w io.Writer) error { return writeCSV(w, cols) }); err != nil {
 			return nil, err
 		}
 		res = append(res, AudienceResult{Name: a.cfg.Name, Filter: a.cfg.Filter, Customers: len(rows)})

@@ -112,6 +112,10 @@ type QualityError struct {
 	Hint string
 }
 
+// IsStale reports whether the gate failed on the inputs' age (the daemon's
+// "stale" alert).
+func (e *QualityError) IsStale() bool { return e.Stale != nil }
+
 func (e *QualityError) Error() string {
 	if e.Stale != nil {
 		return e.Stale.Error()
@@ -189,10 +193,10 @@ func (r *run) stage(name string, f func(log zerolog.Logger) error) error {
 	peak := peakRSSMiB()
 	r.res.Stages = append(r.res.Stages, StageTiming{Stage: name, Duration: d, PeakRSSMiB: peak})
 	if err != nil {
-		l.Error().Err(err).Dur("duration", d).Float64("peak_rss_mib", peak).Msg("stage failed")
+		l.Error().Err(err).Float64("duration_seconds", d.Seconds()).Float64("peak_rss_mib", peak).Msg("stage failed")
 		return err
 	}
-	l.Info().Dur("duration", d).Float64("peak_rss_mib", peak).Float64("run_peak_rss_mib", r.res.PeakRSSMiB()).Msg("stage finished")
+	l.Info().Float64("duration_seconds", d.Seconds()).Float64("peak_rss_mib", peak).Float64("run_peak_rss_mib", r.res.PeakRSSMiB()).Msg("stage finished")
 	return nil
 }
 

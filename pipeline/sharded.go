@@ -155,7 +155,7 @@ func (r *run) waitFor(ctx context.Context, what string, ready func() (bool, erro
 			return err
 		}
 		if !logged {
-			r.log.Info().Dur("wait", r.opt.Wait).Msg("waiting for " + what)
+			r.log.Info().Float64("wait_seconds", r.opt.Wait.Seconds()).Msg("waiting for " + what)
 			logged = true
 		}
 		t := time.NewTimer(min(pollEvery, time.Until(deadline)))

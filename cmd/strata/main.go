@@ -51,7 +51,7 @@ Usage:
   strata backfill  --config FILE --from YYYY-MM-DD --to YYYY-MM-DD [--parallel N] [--force]
   strata serve     --config FILE [--listen ADDR]
   strata runs      --config FILE [--as-of YYYY-MM-DD] [--limit N] [--format text|json]
-  strata validate  --config FILE
+  strata validate  --config FILE [--offline]
   strata show      --config FILE [--as-of YYYY-MM-DD]
   strata clv       --input FILE [--customer-col C] [--date-col D] [--amount-col A]
                    [--calibration-end YYYY-MM-DD] [--time-unit day|week]
@@ -192,6 +192,7 @@ func runLimited(ctx context.Context, args []string, stdout, stderr io.Writer, li
 		cmd = runsCommand(fs, stdout)
 	case "validate":
 		cfgPath := fs.String("config", "", "configuration file")
+		offline := fs.Bool("offline", false, "check the configuration alone, without reaching its storage (CI without credentials)")
 		cmd = func(ctx context.Context, log zerolog.Logger) error {
 			if *cfgPath == "" {
 				return &jobs.UsageError{Msg: "--config is required"}
@@ -200,9 +201,21 @@ func runLimited(ctx context.Context, args []string, stdout, stderr io.Writer, li
 			if err != nil {
 				return err
 			}
+			if *offline {
+				if err := jobs.ValidateOffline(cfg); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "%s: configuration is valid (config hash %s); inputs not checked (--offline)\n", *cfgPath, cfg.Hash())
+				return nil
+			}
 			if err := jobs.Validate(ctx, cfg); err != nil {
 				return err
 			}
+			inputs, err := jobs.Inputs(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			printInputs(stdout, cfg.Input.Location, inputs)
 			fmt.Fprintf(stdout, "%s: configuration and input schemas are valid (config hash %s)\n", *cfgPath, cfg.Hash())
 			return nil
 		}
@@ -330,10 +343,11 @@ func runLimited(ctx context.Context, args []string, stdout, stderr io.Writer, li
 		fmt.Fprintf(stderr, "strata: %v\n", perr)
 	}
 	if err != nil {
-		code := jobs.ExitCode(err)
-		log.Error().Err(err).Int("exit_code", code).Msg(verb + " failed")
+		// One line, once: the error used to be logged and printed too,
+		// so it appeared twice on stderr. A run's own log record (run
+		// finished, with its run id and exit code) is the structured one.
 		fmt.Fprintf(stderr, "strata %s: %v\n", verb, err)
-		return code
+		return jobs.ExitCode(err)
 	}
 	return jobs.ExitOK
 }

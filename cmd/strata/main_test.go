@@ -34,6 +34,10 @@ func TestExitCodes(t *testing.T) {
 	if code, _, stderr := strata(t, "generate", "--dir", filepath.Join(dir, "in"), "--customers", "500", "--log-level", "error"); code != 0 {
 		t.Fatalf("generate: exit %d: %s", code, stderr)
 	}
+	// An output location that cannot be created: a runtime failure.
+	if err := os.WriteFile(filepath.Join(dir, "blocker"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	good := `version: 1
 input:
   location: ` + filepath.Join(dir, "in") + `
@@ -65,7 +69,11 @@ output:
 		{"schema mismatch", []string{"validate", "--config", "CFG"}, strings.Replace(good, "net_amount", "no_such_column", 1), 2, `required column "no_such_column"`},
 		{"run ok", []string{"run", "--config", "CFG", "--as-of", "2025-06-30"}, good, 0, "published to"},
 		{"quality gate", []string{"run", "--config", "CFG", "--as-of", "2025-06-30"}, good + "quality:\n  max_bad_fraction: 0\n", 3, "data-quality gate"},
-		{"missing input dir", []string{"validate", "--config", "CFG"}, strings.Replace(good, filepath.Join(dir, "in"), filepath.Join(dir, "nope"), 1), 1, "no such file or directory"},
+		{"missing input dir", []string{"validate", "--config", "CFG"}, strings.Replace(good, filepath.Join(dir, "in"), filepath.Join(dir, "nope"), 1), 2, "no such file or directory"},
+		{"missing input dir, run", []string{"run", "--config", "CFG", "--as-of", "2025-06-30"}, strings.Replace(good, filepath.Join(dir, "in"), filepath.Join(dir, "nope"), 1), 2, "no such file or directory"},
+		{"missing config file", []string{"run", "--config", filepath.Join(dir, "no-such.yaml"), "--as-of", "2025-06-30"}, "", 2, "no-such.yaml"},
+		{"missing config file, validate", []string{"validate", "--config", filepath.Join(dir, "no-such.yaml")}, "", 2, "no such file or directory"},
+		{"runtime failure", []string{"run", "--config", "CFG", "--as-of", "2025-06-30"}, strings.Replace(good, "location: "+filepath.Join(dir, "out"), "location: "+filepath.Join(dir, "blocker", "out"), 1), 1, "not a directory"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -84,8 +84,8 @@ func runCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zerolo
 	df := newDateFlags(fs)
 	force := fs.Bool("force", false, "run even if the date is already published with the same configuration and inputs")
 	leaseTTL := leaseTTLFlag(fs)
-	shard := fs.String("shard", "", "score one shard of a sharded run, i/N (or N, with i from JOB_COMPLETION_INDEX); needs `strata fit` first and `strata finish` after")
-	wait := fs.Duration("wait", 0, "with --shard: how long to wait for `strata fit` to publish the fitted model (default: not at all)")
+	shard := fs.String("shard", "", "score one shard of a sharded run, i/N (or N, with i from JOB_COMPLETION_INDEX); needs strata fit first and strata finish after")
+	wait := fs.Duration("wait", 0, "with --shard: how long to wait for strata fit to publish the fitted model (default: not at all)")
 	return func(ctx context.Context, log zerolog.Logger) error {
 		cfg, d, err := df.load()
 		if err != nil {
@@ -156,7 +156,7 @@ func finishCommand(fs *flag.FlagSet, stdout io.Writer) func(context.Context, zer
 // serveCommand is `strata serve`.
 func serveCommand(fs *flag.FlagSet) func(context.Context, zerolog.Logger) error {
 	cfgPath := fs.String("config", "", "configuration file (with a schedule: section)")
-	listen := fs.String("listen", "", "address of the HTTP API and /metrics (default: api.listen, else "+config.DefaultListen+")")
+	listen := fs.String("listen", "", "address of the HTTP API and /metrics (default: api.listen, else "+config.DefaultListen+"; 0.0.0.0:8080 to be reachable from outside a container)")
 	return func(ctx context.Context, log zerolog.Logger) error {
 		if *cfgPath == "" {
 			return &jobs.UsageError{Msg: "--config is required"}

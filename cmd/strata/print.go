@@ -122,6 +122,7 @@ func money(v float64) string {
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 
@@ -228,5 +229,20 @@ func printShow(w io.Writer, p *jobs.Published) {
 	}
 	for _, a := range m.Audiences {
 		fmt.Fprintf(w, "audience %-20s %7d customers  (%s)\n", a.Name, a.Customers, a.Filter)
+	}
+}
+
+// printInputs shows what `strata validate` found under the input location.
+func printInputs(w io.Writer, location string, inputs []jobs.InputInfo) {
+	fmt.Fprintf(w, "inputs under %s:\n", location)
+	for _, in := range inputs {
+		fmt.Fprintf(w, "  %s: %d object(s) under %s (%s)", in.Table, in.Objects, in.Path, strings.Join(in.Formats, ", "))
+		if in.Sample != "" {
+			fmt.Fprintf(w, "; columns of %s:", in.Sample)
+			for _, c := range in.Schema {
+				fmt.Fprintf(w, "\n      %s", c)
+			}
+		}
+		fmt.Fprintln(w)
 	}
 }

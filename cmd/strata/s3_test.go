@@ -218,3 +218,22 @@ func TestWrongSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingBucketIsConfigError: an input location in a bucket that does
+// not exist is a configuration error, exit 2 (as a missing local
+// directory), not a runtime failure to retry.
+func TestMissingBucketIsConfigError(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.CreateBucket(t, "lake")
+	s3Env(t, srv, srv.SecretKey)
+	cfg := s3Config(t, srv.Endpoint, "s3://no-such-lake/raw", "s3://lake/out")
+	for _, args := range [][]string{
+		{"validate", "--config", cfg},
+		{"run", "--config", cfg, "--as-of", "2025-06-30"},
+	} {
+		code, stdout, stderr := strata(t, append(args, "--log-level", "error")...)
+		if code != 2 || !strings.Contains(stderr, "NoSuchBucket") {
+			t.Errorf("%s: exit %d, want 2 naming NoSuchBucket\n%s%s", args[0], code, stdout, stderr)
+		}
+	}
+}

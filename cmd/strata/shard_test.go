@@ -282,7 +282,7 @@ func readRun(t *testing.T, lake objstore.Bucket, out string) *publishedRun {
 			}
 		}
 		slices.Sort(r.rows[table])
-		if int64(len(r.rows[table])) != files.Rows && !strings.HasPrefix(table, "audiences/") {
+		if int64(len(r.rows[table])) != files.Rows { // audiences too: their CSV copy is not counted
 			t.Errorf("%s: %d rows read, the manifest says %d", table, len(r.rows[table]), files.Rows)
 		}
 	}

@@ -157,9 +157,13 @@ func (d *Daemon) postRun(w http.ResponseWriter, r *http.Request) {
 	}
 	id := jobs.NewRunID(d.clock.Now())
 	rec := &ledger.Record{ID: id, AsOf: req.AsOf, Trigger: ledger.API, Status: ledger.Running, StartedAt: d.clock.Now().UTC()}
+	if !d.takeSlot(w) {
+		return
+	}
 	d.mu.Lock()
 	if d.draining {
 		d.mu.Unlock()
+		d.freeSlot()
 		writeError(w, http.StatusServiceUnavailable, "shutting down: not accepting new runs")
 		return
 	}
@@ -168,6 +172,7 @@ func (d *Daemon) postRun(w http.ResponseWriter, r *http.Request) {
 	d.mu.Unlock()
 	go func() {
 		defer d.end()
+		defer d.freeSlot()
 		defer func() {
 			d.mu.Lock()
 			delete(d.pending, id)
@@ -211,6 +216,11 @@ func (d *Daemon) postBackfill(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "parallel %d: want 1 to 64 (0 means 1)", req.Parallel)
 		return
 	}
+	if req.Parallel > 1 && d.cfg.Cluster.On() {
+		// It used to be accepted and run with 1, silently.
+		writeError(w, http.StatusBadRequest, "parallel %d: with clustering on, each date's cluster ids continue the previous date's, so a backfill's dates run in order, one at a time; send parallel 1 (or leave it out)", req.Parallel)
+		return
+	}
 	dates, err := jobs.BackfillDates(from, to)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "%v", err)
@@ -219,9 +229,13 @@ func (d *Daemon) postBackfill(w http.ResponseWriter, r *http.Request) {
 	id := "bf-" + jobs.NewRunID(d.clock.Now())
 	prog := &jobs.BackfillProgress{ID: id, From: req.From, To: req.To, Parallel: max(req.Parallel, 1), Total: len(dates),
 		StartedAt: d.clock.Now().UTC()}
+	if !d.takeSlot(w) {
+		return
+	}
 	d.mu.Lock()
 	if d.draining {
 		d.mu.Unlock()
+		d.freeSlot()
 		writeError(w, http.StatusServiceUnavailable, "shutting down: not accepting new backfills")
 		return
 	}
@@ -230,6 +244,7 @@ func (d *Daemon) postBackfill(w http.ResponseWriter, r *http.Request) {
 	d.mu.Unlock()
 	go func() {
 		defer d.end()
+		defer d.freeSlot()
 		sch := d.cfg.Schedule
 		_, err := d.runner.Backfill(d.runCtx, jobs.BackfillRequest{From: from, To: to, Parallel: req.Parallel, Force: req.Force,
 			Trigger: ledger.Backfill, ID: id, Retries: sch.RetryLimit(), Backoff: sch.FirstBackoff()},
@@ -261,6 +276,30 @@ func (d *Daemon) getBackfill(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, &cp)
 }
+
+// takeSlot takes one of the api.max_concurrent_runs slots, or answers 429
+// and reports false: every run holds a whole run's memory, so unbounded
+// concurrent POSTs would take the process down.
+func (d *Daemon) takeSlot(w http.ResponseWriter) bool {
+	d.mu.Lock()
+	draining := d.draining
+	d.mu.Unlock()
+	if draining { // say so rather than "too many"; checked again after
+		writeError(w, http.StatusServiceUnavailable, "shutting down: not accepting new runs")
+		return false
+	}
+	select {
+	case d.apiSlots <- struct{}{}:
+		return true
+	default:
+		n := cap(d.apiSlots)
+		w.Header().Set("Retry-After", "60")
+		writeError(w, http.StatusTooManyRequests, "%d run(s) or backfill(s) started through the API already running, the most api.max_concurrent_runs (%d) allows; try again when one has finished", n, n)
+		return false
+	}
+}
+
+func (d *Daemon) freeSlot() { <-d.apiSlots }
 
 // decode reads a JSON body strictly: one object, no unknown fields.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -298,6 +337,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	// The API is JSON for programs, never embedded in HTML: escaping would
+	// turn "<token>" into "\u003ctoken\u003e" for whoever reads it.
+	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
 }
 

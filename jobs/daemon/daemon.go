@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,7 @@ import (
 
 	"github.com/strata-oss/strata/jobs"
 	"github.com/strata-oss/strata/jobs/ledger"
+	"github.com/strata-oss/strata/jobs/notify"
 	"github.com/strata-oss/strata/pipeline"
 	"github.com/strata-oss/strata/pipeline/config"
 )
@@ -63,6 +65,9 @@ type Options struct {
 	AsOfFor func(fired time.Time) time.Time
 	// Grace overrides schedule.grace_period (tests).
 	Grace *time.Duration
+	// Notify tunes the delivery of the config's notify: webhooks; its
+	// Logger is replaced by Logger.
+	Notify notify.Options
 }
 
 // Daemon is a running `strata serve`.
@@ -91,6 +96,16 @@ type Daemon struct {
 	// active counts units of work (scheduled runs, API runs, backfills);
 	// firings counts the schedule's firings handled to their end.
 	active, firings atomic.Int64
+
+	// notifier sends the config's alerts; lockedStreak counts the
+	// consecutive scheduled firings whose date was locked.
+	notifier     *notify.Notifier
+	lockedStreak atomic.Int64
+	// apiSlots bounds the runs and backfills started through the API
+	// (api.max_concurrent_runs).
+	apiSlots chan struct{}
+	// caughtUp is closed when the catch-up at start is over.
+	caughtUp chan struct{}
 
 	mu        sync.Mutex
 	draining  bool
@@ -124,8 +139,22 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	if opt.Grace != nil {
 		d.grace = *opt.Grace
 	}
+	d.apiSlots = make(chan struct{}, cfg.MaxRuns())
+	d.caughtUp = make(chan struct{})
+	no := opt.Notify
+	no.Logger = opt.Logger
+	if no.Host == "" {
+		no.Host, _ = os.Hostname()
+	}
+	d.notifier = notify.New(cfg.Notify, no)
 	ro := opt.Runner
-	onFinish := ro.OnFinish
+	onFinish, onDone := ro.OnFinish, ro.OnDone
+	ro.OnDone = func(rec *ledger.Record, err error) {
+		d.alertDone(rec, err)
+		if onDone != nil {
+			onDone(rec, err)
+		}
+	}
 	ro.OnFinish = func(rec *ledger.Record) {
 		d.metrics.observe(rec)
 		if onFinish != nil {
@@ -133,11 +162,17 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		}
 	}
 	ro.Logger = opt.Logger
+	if ro.Now == nil {
+		// One clock for the schedule, the ledger and the leases: the
+		// catch-up compares firings with ledger times.
+		ro.Now = d.clock.Now
+	}
 	var err error
 	if d.runner, err = jobs.NewRunner(ctx, cfg, ro); err != nil {
 		return nil, err
 	}
 	d.runCtx, d.cancelRun = context.WithCancelCause(context.WithoutCancel(ctx))
+	d.restoreMetrics(ctx)
 	return d, nil
 }
 
@@ -176,6 +211,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 		_ = srv.Close()
 		return fmt.Errorf("schedule %q: %w", d.cfg.Schedule.Cron, err)
 	}
+	// The catch-up holds the scheduled runs' singleton flag, so a firing
+	// during it is skipped (and reported missed) rather than run beside it.
+	d.scheduledBusy.Store(true)
+	if d.begin() {
+		go func() {
+			defer d.end()
+			defer d.scheduledBusy.Store(false)
+			defer close(d.caughtUp)
+			d.catchUp()
+		}()
+	} else {
+		d.scheduledBusy.Store(false)
+		close(d.caughtUp)
+	}
 	s.Start()
 	d.ready.Store(true)
 	d.metrics.ready.Set(1)
@@ -200,6 +249,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("API server: %w", err)
 	}
+	nctx, ncancel := context.WithTimeout(context.Background(), 10*time.Second)
+	d.notifier.Close(nctx)
+	ncancel()
 	d.log.Info().Msg("strata serve stopped")
 	return nil
 }
@@ -212,7 +264,7 @@ func (d *Daemon) shutdown(s gocron.Scheduler) {
 	d.mu.Lock()
 	d.draining = true
 	d.mu.Unlock()
-	d.log.Info().Dur("grace_period", d.grace).Msg("shutting down: not ready, no new runs; waiting for running ones")
+	d.log.Info().Float64("grace_period_seconds", d.grace.Seconds()).Msg("shutting down: not ready, no new runs; waiting for running ones")
 	done := make(chan struct{})
 	go func() { d.wg.Wait(); close(done) }()
 	select {
@@ -226,7 +278,7 @@ func (d *Daemon) shutdown(s gocron.Scheduler) {
 		select {
 		case <-done:
 		case <-d.clock.After(abortWait):
-			d.log.Error().Dur("waited", abortWait).
+			d.log.Error().Float64("waited_seconds", abortWait.Seconds()).
 				Msg("runs did not stop after cancellation; exiting without them (they had not committed; the next run of their dates marks them abandoned)")
 		}
 	}
@@ -273,6 +325,7 @@ func (d *Daemon) scheduled() {
 	if !d.scheduledBusy.CompareAndSwap(false, true) {
 		d.log.Warn().Str("as_of", asOf.Format(pipeline.DateLayout)).Time("fired", fired).
 			Msg("the previous scheduled run is still going; this firing is skipped")
+		d.alertMissed([]string{asOf.Format(pipeline.DateLayout)}, "the previous scheduled run (or the catch-up) was still going")
 		return
 	}
 	if !d.begin() {
@@ -284,8 +337,9 @@ func (d *Daemon) scheduled() {
 	defer d.end()
 	defer d.scheduledBusy.Store(false)
 	sch := d.cfg.Schedule
-	_, err := d.runner.Run(d.runCtx, jobs.Request{AsOf: asOf, Trigger: ledger.Schedule,
+	out, err := d.runner.Run(d.runCtx, jobs.Request{AsOf: asOf, Trigger: ledger.Schedule,
 		Retries: sch.RetryLimit(), Backoff: sch.FirstBackoff()})
+	d.alertLocked(out, err)
 	if err != nil && jobs.ExitCode(err) != jobs.ExitLocked {
 		d.log.Error().Err(err).Str("as_of", asOf.Format(pipeline.DateLayout)).Msg("scheduled run failed")
 	}

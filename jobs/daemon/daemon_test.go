@@ -249,7 +249,7 @@ func TestDaemonScheduleAndBackfill(t *testing.T) {
 	if _, err := publish.ReadManifest(context.Background(), out, "2025-06-30"); err != nil {
 		t.Fatalf("the scheduled run did not publish: %v", err)
 	}
-	code, body := s.do(t, "POST", "/api/v1/backfills", token, `{"from": "2025-07-01", "to": "2025-07-05", "parallel": 2}`)
+	code, body := s.do(t, "POST", "/api/v1/backfills", token, `{"from": "2025-07-01", "to": "2025-07-05"}`) // clustering on: one at a time
 	if code != http.StatusAccepted {
 		t.Fatalf("POST backfill: %d %v", code, body)
 	}
@@ -418,7 +418,7 @@ func TestShutdownMidRun(t *testing.T) {
 	first := body["id"].(string)
 	waitFor(t, 30*time.Second, "the first run", func() bool {
 		_, r := s.do(t, "GET", "/api/v1/runs/"+first, "", "")
-		return r["status"] == "succeeded"
+		return r["status"] == "succeeded" && s.d.idle() // idle: its API slot is free
 	})
 	good, err := publish.ReadManifest(context.Background(), out, "2025-06-30")
 	if err != nil {

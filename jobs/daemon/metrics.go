@@ -84,3 +84,13 @@ func (m *metrics) observe(rec *ledger.Record) {
 		m.lastSuccess.Set(float64(rec.FinishedAt.UnixMilli()) / 1000)
 	}
 }
+
+// restore sets the published-state gauges from rec, a succeeded run of an
+// earlier process, without counting it as a run of this one.
+func (m *metrics) restore(rec *ledger.Record) {
+	for t, n := range rec.Rows {
+		m.rows.WithLabelValues(t).Set(float64(n))
+	}
+	m.customers.Set(float64(rec.Customers))
+	m.lastSuccess.Set(float64(rec.FinishedAt.UnixMilli()) / 1000)
+}

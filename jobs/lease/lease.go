@@ -76,6 +76,12 @@ var ErrLocked = errors.New("locked by another process")
 // unrenewed; whatever it protected must stop without publishing.
 var ErrLost = errors.New("lease lost to another process")
 
+// ErrExpired says a lease lapsed because its holder could not reach the
+// store to renew it (an outage, a partition) — not because another holder
+// took it. Whatever it protected must stop without publishing, as for
+// ErrLost, but nobody else need be running: trying again later is right.
+var ErrExpired = errors.New("lease expired: the lock store could not be reached to renew it")
+
 // LockedError describes who holds a lock.
 type LockedError struct {
 	Name    string
@@ -343,9 +349,10 @@ func (ls *Lease) Expires() time.Time {
 func (ls *Lease) Holder() string { return ls.holder }
 
 // Keep renews the lease every third of its TTL until stop is called or ctx
-// ends. The returned context is cancelled, with cause ErrLost, when the
-// lease is lost or cannot be renewed before it expires: whatever runs
-// under it must stop.
+// ends. The returned context is cancelled when the lease is lost — with
+// cause ErrLost when another holder took it, ErrExpired when the store
+// could not be reached to renew it before it expired: whatever runs under
+// it must stop.
 func (ls *Lease) Keep(ctx context.Context) (kept context.Context, stop func()) {
 	kctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
@@ -371,7 +378,7 @@ func (ls *Lease) Keep(ctx context.Context) (kept context.Context, stop func()) {
 				return
 			}
 			if !ls.l.now().Before(ls.Expires()) {
-				cancel(fmt.Errorf("lock %s: %w: could not renew before expiry: %v", ls.name, ErrLost, err))
+				cancel(fmt.Errorf("lock %s: %w: %v", ls.name, ErrExpired, err))
 				return
 			}
 		}

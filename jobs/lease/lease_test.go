@@ -441,3 +441,39 @@ func (s *slowStore) Iter(ctx context.Context, prefix string, fn func(string) err
 	time.Sleep(s.delay)
 	return s.Mem.Iter(ctx, prefix, fn)
 }
+
+// unreachable fails every conditional create once down is set, as a
+// store in an outage does.
+type unreachable struct {
+	*objstore.Mem
+	down atomic.Bool
+}
+
+func (u *unreachable) UploadIfAbsent(ctx context.Context, key string, r io.Reader) (bool, error) {
+	if u.down.Load() {
+		return false, errors.New("put " + key + ": dial tcp: connection refused")
+	}
+	return u.Mem.UploadIfAbsent(ctx, key, r)
+}
+
+// TestKeepExpiresInOutage: a lease that could not be renewed because the
+// store was unreachable ends its context with ErrExpired — not ErrLost:
+// nobody took it over.
+func TestKeepExpiresInOutage(t *testing.T) {
+	ctx := context.Background()
+	store := &unreachable{Mem: objstore.NewMem()}
+	c := newClock()
+	ls, err := New(store, Options{TTL: 30 * time.Millisecond, Now: c.Now}).Acquire(ctx, "d", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.down.Store(true)
+	c.Advance(time.Minute) // past the expiry, by the lease's clock
+	kept, stop := ls.Keep(ctx)
+	defer stop()
+	<-kept.Done() // at the first renewal, a third of the TTL on
+	cause := context.Cause(kept)
+	if !errors.Is(cause, ErrExpired) || errors.Is(cause, ErrLost) || !strings.Contains(cause.Error(), "connection refused") {
+		t.Errorf("cause %v: want ErrExpired (not ErrLost) with the store's error", cause)
+	}
+}

@@ -52,6 +52,10 @@ type Config struct {
 	Fit      *Fit     `yaml:"fit" json:",omitempty"`
 	Schedule Schedule `yaml:"schedule"`
 	API      API      `yaml:"api"`
+
+	// Operations (notify.go): alerts of `strata serve`. Not part of the
+	// hash.
+	Notify []Notify `yaml:"notify" json:",omitempty"`
 }
 
 // Storage says how to reach object stores. It applies to every s3://
@@ -314,7 +318,7 @@ func (c *Config) Hash() string {
 	}
 	m.Storage = Storage{}
 	m.Workers = 0
-	m.Schedule, m.API = Schedule{}, API{}
+	m.Schedule, m.API, m.Notify = Schedule{}, API{}, nil
 	// Defaults are resolved so that spelling one out keeps the hash.
 	gate := c.Quality.Fraction()
 	m.Quality.MaxBadFraction = &gate

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"reflect"
@@ -72,10 +73,27 @@ func TableColumns(name string) Columns {
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, &FileError{Path: path, Err: err}
 	}
 	return Parse(data, os.LookupEnv)
 }
+
+// FileError says the configuration file could not be read (missing,
+// unreadable): a usage error, exit code 2.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	err := e.Err
+	var pe *fs.PathError
+	if errors.As(err, &pe) { // it names the path too
+		err = pe.Err
+	}
+	return fmt.Sprintf("read config %s: %v", e.Path, err)
+}
+func (e *FileError) Unwrap() error { return e.Err }
 
 // Parse decodes and validates a configuration. lookup resolves ${NAME}
 // references (os.LookupEnv in production). The error, if any, is Problems

@@ -33,6 +33,11 @@ type Schedule struct {
 	// run finish before cancelling it, unpublished; default 30s. Keep it
 	// below the supervisor's kill timeout.
 	GracePeriod string `yaml:"grace_period"`
+	// CatchUpDays: on start, the daemon runs the firings of the last
+	// CatchUpDays days it missed (no ledger record of a scheduled run for
+	// their date), oldest first; default 0, none. Older missed firings
+	// are reported (notify: missed), not run.
+	CatchUpDays *int `yaml:"catch_up_days"`
 }
 
 // API configures the daemon's HTTP API.
@@ -44,6 +49,11 @@ type API struct {
 	// the mutating endpoints; default STRATA_API_TOKEN. Unset or empty
 	// disables them. The token itself never appears in a config file.
 	TokenEnv string `yaml:"token_env"`
+	// MaxConcurrentRuns bounds the runs and backfills started through the
+	// API that run at once; beyond it, POSTs answer 429. Default 1 when
+	// clustering is on (its dates chain, so they run one at a time
+	// anyway), else 2.
+	MaxConcurrentRuns *int `yaml:"max_concurrent_runs"`
 }
 
 // Schedule and API defaults.
@@ -55,6 +65,8 @@ const (
 	DefaultGracePeriod = 30 * time.Second
 	DefaultListen      = "127.0.0.1:8080"
 	DefaultTokenEnv    = "STRATA_API_TOKEN"
+	DefaultCatchUpDays = 0
+	MaxCatchUpDays     = 31
 )
 
 // Lag returns LagDays with its default.
@@ -78,6 +90,25 @@ func (s Schedule) FirstBackoff() time.Duration { return durationOr(s.Backoff, De
 
 // Grace returns GracePeriod with its default.
 func (s Schedule) Grace() time.Duration { return durationOr(s.GracePeriod, DefaultGracePeriod) }
+
+// CatchUp returns CatchUpDays with its default.
+func (s Schedule) CatchUp() int {
+	if s.CatchUpDays == nil {
+		return DefaultCatchUpDays
+	}
+	return *s.CatchUpDays
+}
+
+// MaxRuns returns api.max_concurrent_runs with its default.
+func (c *Config) MaxRuns() int {
+	if c.API.MaxConcurrentRuns != nil {
+		return *c.API.MaxConcurrentRuns
+	}
+	if c.Cluster.On() {
+		return 1
+	}
+	return 2
+}
 
 // ScheduleLocation returns the schedule's time zone: its own, else the
 // config's.
@@ -165,4 +196,11 @@ func (c *Config) validateSchedule(add func(path, msg string, args ...any)) {
 	if e := c.API.TokenEnv; e != "" && !envName.MatchString(e) {
 		add("api.token_env", "must be the name of an environment variable (letters, digits, _), got %q", e)
 	}
+	if n := s.CatchUp(); n < 0 || n > MaxCatchUpDays {
+		add("schedule.catch_up_days", "must be between 0 (no catch-up) and %d, got %d", MaxCatchUpDays, n)
+	}
+	if m := c.API.MaxConcurrentRuns; m != nil && (*m < 1 || *m > 64) {
+		add("api.max_concurrent_runs", "must be between 1 and 64, got %d", *m)
+	}
+	c.validateNotify(add)
 }

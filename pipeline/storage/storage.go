@@ -4,7 +4,9 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -40,9 +42,12 @@ func open(ctx context.Context, location string, opt Options, create bool) (objst
 			return nil, fmt.Errorf("create %s: %w", location, err)
 		}
 	} else if st, err := os.Stat(dir); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &LocationError{Location: location, Err: err}
+		}
 		return nil, fmt.Errorf("open %s: %w", location, err)
 	} else if !st.IsDir() {
-		return nil, fmt.Errorf("open %s: not a directory", location)
+		return nil, &LocationError{Location: location, Err: errors.New("not a directory")}
 	}
 	b, err := objstore.NewLocal(dir)
 	if err != nil {
@@ -50,6 +55,17 @@ func open(ctx context.Context, location string, opt Options, create bool) (objst
 	}
 	return b, nil
 }
+
+// LocationError says a configured location does not exist (or is not a
+// directory): the configuration is wrong, not the storage flaky, so it is
+// a usage error (exit code 2) and never retried.
+type LocationError struct {
+	Location string
+	Err      error
+}
+
+func (e *LocationError) Error() string { return fmt.Sprintf("open %s: %v", e.Location, e.Err) }
+func (e *LocationError) Unwrap() error { return e.Err }
 
 // Join appends a relative path to a location.
 func Join(location, rel string) string {
