@@ -417,19 +417,14 @@ func (r *run) commit(ctx context.Context, l zerolog.Logger, pub *publish.Publish
 		}
 		return err
 	}
-	err = pub.Commit(ctx, publish.Manifest{RunID: r.opt.RunID, ConfigHash: r.res.ConfigHash},
-		map[string]string{"model": publish.PartitionPrefix("models", r.asOf) + "model.json", "report": reportKey(r.asOf)})
+	m, err := pub.Commit(ctx, publish.Manifest{RunID: r.opt.RunID, ConfigHash: r.res.ConfigHash})
 	var ce *publish.CleanupError
 	if errors.As(err, &ce) {
-		l.Warn().Err(err).Msg("run committed; clean-up incomplete")
+		l.Warn().Err(err).Msg("run committed; the next run of the date finishes its clean-up")
 		err = nil
 	}
 	if err != nil {
 		return err
-	}
-	m, err := publish.ReadManifest(ctx, r.out, r.asOf)
-	if err != nil {
-		return fmt.Errorf("read back manifest: %w", err)
 	}
 	r.res.Manifest = *m
 	return nil

@@ -40,11 +40,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/strata-oss/strata/pipeline/objstore"
 )
@@ -228,112 +230,332 @@ func (p *Publisher) upload(ctx context.Context, key string, write func(io.Writer
 	return nil
 }
 
-// Commit writes the manifest, the commit point, then removes the objects
-// the previous manifest named and this one does not, and writes the fixed
-// name copies of extra objects (fixed maps an object name to its fixed key).
-func (p *Publisher) Commit(ctx context.Context, m Manifest, fixed map[string]string) error {
+// SettleTimeout bounds the storage calls that settle an interrupted
+// commit (reading the manifest back) and that a cancelled run still makes
+// to say what happened: they run on context.WithoutCancel of the run's
+// context, so a cancellation cannot stop them half way, and this deadline
+// keeps a dead store from holding a stopping process.
+const SettleTimeout = 20 * time.Second
+
+// ErrCommitUncertain says a commit's manifest write failed and reading the
+// manifest back did not find it: the write may still land (a request the
+// client gave up on can reach the server later), so the run kept every
+// object it wrote. The next run of the date settles it.
+var ErrCommitUncertain = errors.New("commit outcome unknown")
+
+// Commit publishes the run: it records the manifest being replaced,
+// writes the new manifest (the commit point) and finishes the
+// publication (see the package doc). m supplies RunID and ConfigHash; the
+// rest is the publisher's. It returns the committed manifest, also with a
+// *CleanupError when the run is published but its finishing step failed
+// (the next run of the date finishes it).
+//
+// A failure before the commit point deletes what the run wrote (Abort). A
+// failed manifest write is settled by reading the manifest back: if it is
+// this run's, the run is published; if not, the error wraps
+// ErrCommitUncertain and nothing is deleted, because the write may yet
+// land and name every object of the run.
+func (p *Publisher) Commit(ctx context.Context, m Manifest) (*Manifest, error) {
+	p.fill(&m)
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest: %w", err)
+	}
+	if err := p.recordReplaced(ctx, &m); err != nil {
+		return nil, p.abortAfter(ctx, err)
+	}
+	if err := p.b.Upload(ctx, SuccessKey(p.date), bytes.NewReader(data)); err != nil {
+		return p.settle(ctx, &m, fmt.Errorf("commit %s: %w", SuccessKey(p.date), err))
+	}
+	return &m, p.finishCommitted(ctx, &m)
+}
+
+// fill completes m with what the publisher knows.
+func (p *Publisher) fill(m *Manifest) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	m.Format = 1
 	m.AsOf = p.date
 	m.Attempt = p.attempt
 	m.Tables = p.tables
 	m.Objects = p.objects
-	p.mu.Unlock()
-	prev, err := ReadManifest(ctx, p.b, p.date)
-	if err != nil && !objstore.IsNotExist(err) {
-		// A manifest that can't be read is not a reason to lose today's run,
-		// but we must not delete anything on its account.
-		prev = nil
+}
+
+// recordReplaced writes the manifest that m replaces, if any, under
+// _strata/replaced/: after the commit point it is the only record of the
+// previous run's objects, which a finishing step interrupted before it
+// deleted them (or a later run finishing for it) must still find, also
+// in partitions of tables that m no longer has.
+func (p *Publisher) recordReplaced(ctx context.Context, m *Manifest) error {
+	data, err := objstore.ReadAll(ctx, p.b, SuccessKey(p.date))
+	if objstore.IsNotExist(err) {
+		return nil
 	}
-	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encode manifest: %w", err)
+		return fmt.Errorf("read the manifest this run replaces: %w", err)
 	}
-	if err := p.b.Upload(ctx, SuccessKey(p.date), bytes.NewReader(data)); err != nil {
-		// Abort reads the manifest back, so an upload that failed on our
-		// side but landed on the server keeps what it committed.
-		err = fmt.Errorf("commit %s: %w", SuccessKey(p.date), err)
-		if aerr := p.Abort(context.WithoutCancel(ctx)); aerr != nil {
-			err = errors.Join(err, aerr)
-		}
-		return err
+	var prev Manifest
+	if err := json.Unmarshal(data, &prev); err != nil || prev.Attempt == "" {
+		// A manifest that can't be decoded names nothing we could delete;
+		// it is not a reason to lose today's run. The partitions m shares
+		// with it are still cleaned by listing.
+		return nil
 	}
-	// Committed. What follows is housekeeping: a failure is reported but the
-	// run's data is published.
-	var errs []error
-	for name, fixedKey := range fixed {
-		src, ok := m.Objects[name]
-		if !ok {
-			continue
-		}
-		body, err := objstore.ReadAll(ctx, p.b, src)
-		if err == nil {
-			err = p.b.Upload(ctx, fixedKey, bytes.NewReader(body))
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("copy %s to %s: %w", src, fixedKey, err))
-		}
+	if prev.Attempt == m.Attempt {
+		return nil // the same attempt: the same tables, cleaned by listing
 	}
-	if err := p.cleanup(ctx, &m, prev); err != nil {
-		errs = append(errs, err)
+	key := replacedKey(p.date, prev.Attempt)
+	if err := p.b.Upload(ctx, key, bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("record the manifest this run replaces in %s: %w", key, err)
 	}
-	if len(errs) > 0 {
-		return &CleanupError{Err: errors.Join(errs...)}
+	return nil
+}
+
+// replacedPrefix is where the manifests replaced by commits of date wait
+// until a finishing step has deleted their objects.
+func replacedPrefix(date string) string { return "_strata/replaced/dt=" + date + "/" }
+
+func replacedKey(date, attempt string) string { return replacedPrefix(date) + attempt + ".json" }
+
+// abortAfter removes what the run wrote after err, which happened before
+// the commit point, and returns err (with Abort's failure, if any).
+func (p *Publisher) abortAfter(ctx context.Context, err error) error {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SettleTimeout)
+	defer cancel()
+	if aerr := p.Abort(actx); aerr != nil {
+		err = errors.Join(err, aerr)
+	}
+	return err
+}
+
+// settle decides an interrupted commit by reading the manifest back, on
+// a context of its own: the run's may be the cancelled one that
+// interrupted it. This run's manifest means the write landed and only its
+// answer was lost. Anything else (the previous manifest, none, a read
+// error) does not prove the write will not land later, so nothing is
+// deleted.
+func (p *Publisher) settle(ctx context.Context, m *Manifest, commitErr error) (*Manifest, error) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SettleTimeout)
+	defer cancel()
+	got, err := ReadManifest(sctx, p.b, p.date)
+	if err == nil && got.Attempt == m.Attempt && got.RunID == m.RunID {
+		return got, p.finishCommitted(ctx, got)
+	}
+	return nil, fmt.Errorf("%w: %w: the manifest read back is not this run's, but the write may still land, "+
+		"so this run kept everything it wrote; the next run of %s settles it", commitErr, ErrCommitUncertain, p.date)
+}
+
+// finishCommitted runs the finishing step after this run's commit point.
+// A cancelled run leaves it to the next run of the date: the
+// cancellation may be a lost lease, and then another process may be
+// writing parts that the finishing step would take for leftovers.
+func (p *Publisher) finishCommitted(ctx context.Context, m *Manifest) error {
+	if err := ctx.Err(); err != nil {
+		return &CleanupError{Err: fmt.Errorf("not finished, the run was stopped: %w", err)}
+	}
+	if _, err := finish(ctx, p.b, m, ""); err != nil {
+		return &CleanupError{Err: err}
 	}
 	return nil
 }
 
 // CleanupError reports a failure after the commit point: the run is
-// published, only housekeeping failed.
+// published, only its finishing step failed; the next run of the date
+// finishes it.
 type CleanupError struct{ Err error }
 
 func (e *CleanupError) Error() string { return "published, but clean-up failed: " + e.Err.Error() }
 func (e *CleanupError) Unwrap() error { return e.Err }
 
-// cleanup deletes every attempt-named object in the run's partitions that
-// the new manifest does not name: the previous run's and any orphan of a
-// failed one.
-func (p *Publisher) cleanup(ctx context.Context, m *Manifest, prev *Manifest) error {
-	keep := map[string]bool{}
-	for _, k := range m.Keys() {
-		keep[k] = true
+// Finished is what a finishing step did.
+type Finished struct {
+	// Copied are the fixed-name copies it (re)wrote.
+	Copied []string
+	// Deleted are the leftovers it deleted: objects of replaced runs and
+	// of runs that never committed.
+	Deleted []string
+}
+
+// Done reports whether the publication was already complete.
+func (f Finished) Done() bool { return len(f.Copied) == 0 && len(f.Deleted) == 0 }
+
+// Complete finishes the publication m, the date's committed manifest, if
+// a run stopped before finishing it: fixed-name copies that are missing
+// or not m's are rewritten from m's own objects, and leftovers (objects of
+// other attempts in m's partitions and in those of the manifests m
+// replaced) are deleted, except those of attempt keep: the parts of the
+// run about to start, which a sharded run's shards may have written. The
+// caller holds the date's lease, so no other run of the date is writing.
+// It is idempotent; on a complete publication it only lists and reads.
+func Complete(ctx context.Context, b objstore.Bucket, m *Manifest, keep string) (Finished, error) {
+	return finish(ctx, b, m, keep)
+}
+
+// finish brings the date's partitions to exactly m: the fixed-name copies
+// first (readers of model.json see the committed run as soon as
+// possible), then the leftovers, and last the records of the replaced
+// manifests, which are the only trace of leftovers in partitions m does
+// not have.
+func finish(ctx context.Context, b objstore.Bucket, m *Manifest, keep string) (Finished, error) {
+	var f Finished
+	copied, err := syncFixedCopies(ctx, b, m)
+	f.Copied = copied
+	if err != nil {
+		return f, err
 	}
-	partitions := map[string]bool{}
-	for table := range m.Tables {
-		partitions[PartitionPrefix(table, p.date)] = true
+	stale, records, err := leftovers(ctx, b, m, keep)
+	if err != nil {
+		return f, err
 	}
-	for _, k := range m.Objects {
-		partitions[path.Dir(k)+"/"] = true
+	var errs []error
+	for _, k := range stale {
+		if err := b.Delete(ctx, k); err != nil {
+			errs = append(errs, fmt.Errorf("delete leftover %s: %w", k, err))
+			continue
+		}
+		f.Deleted = append(f.Deleted, k)
 	}
-	var stale []string
-	if prev != nil {
-		for _, k := range prev.Keys() {
-			if !keep[k] {
-				stale = append(stale, k)
-			}
+	if len(errs) > 0 {
+		return f, errors.Join(errs...) // keep the records: they still name leftovers
+	}
+	for _, k := range records {
+		if err := b.Delete(ctx, k); err != nil {
+			return f, fmt.Errorf("delete replaced manifest record %s: %w", k, err)
 		}
 	}
-	for prefix := range partitions {
-		err := p.b.Iter(ctx, prefix, func(k string) error {
-			base := path.Base(k)
-			if !keep[k] && isAttemptObject(base) {
-				stale = append(stale, k)
+	return f, nil
+}
+
+// FixedKey is the fixed name of an extra object written under key by
+// WriteObject for attempt: the key without the attempt
+// (models/dt=D/model-<attempt>.json is copied to models/dt=D/model.json).
+func FixedKey(key, attempt string) string {
+	ext := path.Ext(key)
+	stem, ok := strings.CutSuffix(strings.TrimSuffix(key, ext), "-"+attempt)
+	if !ok {
+		return ""
+	}
+	return stem + ext
+}
+
+// syncFixedCopies makes every fixed-name copy of m's extra objects hold
+// the bytes of m's object, rewriting those that differ. It compares
+// content, not ETags, which differ between single and multipart uploads.
+func syncFixedCopies(ctx context.Context, b objstore.Bucket, m *Manifest) ([]string, error) {
+	names := make([]string, 0, len(m.Objects))
+	for name := range m.Objects {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var copied []string
+	for _, name := range names {
+		src := m.Objects[name]
+		fixed := FixedKey(src, m.Attempt)
+		if fixed == "" {
+			continue
+		}
+		body, err := objstore.ReadAll(ctx, b, src)
+		if err != nil {
+			return copied, fmt.Errorf("read %s to copy it to %s: %w", src, fixed, err)
+		}
+		cur, err := objstore.ReadAll(ctx, b, fixed)
+		if err == nil && bytes.Equal(cur, body) {
+			continue
+		}
+		if err != nil && !objstore.IsNotExist(err) {
+			return copied, fmt.Errorf("read %s: %w", fixed, err)
+		}
+		if err := b.Upload(ctx, fixed, bytes.NewReader(body)); err != nil {
+			return copied, fmt.Errorf("copy %s to %s: %w", src, fixed, err)
+		}
+		copied = append(copied, fixed)
+	}
+	return copied, nil
+}
+
+// leftovers returns the objects to delete for the date's partitions to
+// hold exactly m (the objects of replaced manifests and attempt objects
+// m does not name, those of attempt keep aside), and the records of the
+// replaced manifests that this covers.
+func leftovers(ctx context.Context, b objstore.Bucket, m *Manifest, keep string) (stale, records []string, err error) {
+	named := map[string]bool{SuccessKey(m.AsOf): true}
+	partitions := map[string]bool{}
+	for _, k := range m.Keys() {
+		named[k] = true
+		partitions[path.Dir(k)+"/"] = true
+	}
+	for table := range m.Tables {
+		partitions[PartitionPrefix(table, m.AsOf)] = true
+	}
+	add := func(k string) {
+		if !named[k] && (keep == "" || attemptOf(path.Base(k)) != keep) {
+			stale = append(stale, k)
+		}
+	}
+	replaced, records, err := readReplaced(ctx, b, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, r := range replaced {
+		for _, k := range r.Keys() {
+			add(k)
+			partitions[path.Dir(k)+"/"] = true
+		}
+	}
+	for _, prefix := range slices.Sorted(maps.Keys(partitions)) {
+		err := b.Iter(ctx, prefix, func(k string) error {
+			// Only this package's attempt-named objects: never a user's
+			// file, a fixed-name copy, or a deeper partition's object.
+			if path.Dir(k)+"/" == prefix && isAttemptObject(path.Base(k)) {
+				add(k)
 			}
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("list %s: %w", prefix, err)
+			return nil, nil, fmt.Errorf("list %s: %w", prefix, err)
 		}
 	}
 	sort.Strings(stale)
-	stale = slices.Compact(stale)
-	var errs []error
-	for _, k := range stale {
-		if err := p.b.Delete(ctx, k); err != nil {
-			errs = append(errs, fmt.Errorf("delete %s: %w", k, err))
-		}
+	return slices.Compact(stale), records, nil
+}
+
+// readReplaced returns the manifests that commits of m's date replaced
+// and that m has replaced in turn, with their record keys. A record of
+// m's own attempt is one whose replacement has not landed (or may yet):
+// it stays for the commit that replaces m.
+func readReplaced(ctx context.Context, b objstore.Bucket, m *Manifest) ([]*Manifest, []string, error) {
+	keys, err := objstore.List(ctx, b, replacedPrefix(m.AsOf))
+	if err != nil {
+		return nil, nil, fmt.Errorf("list replaced manifests of %s: %w", m.AsOf, err)
 	}
-	return errors.Join(errs...)
+	var out []*Manifest
+	var records []string
+	for _, k := range keys {
+		data, err := objstore.ReadAll(ctx, b, k)
+		if objstore.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("read replaced manifest %s: %w", k, err)
+		}
+		var r Manifest
+		if err := json.Unmarshal(data, &r); err != nil {
+			return nil, nil, fmt.Errorf("decode replaced manifest %s: %w", k, err)
+		}
+		if r.Attempt == m.Attempt {
+			continue
+		}
+		out = append(out, &r)
+		records = append(records, k)
+	}
+	return out, records, nil
+}
+
+// attemptOf is the attempt id in an attempt-named object's base name: the
+// last dash-separated field of its stem.
+func attemptOf(base string) string {
+	stem := strings.TrimSuffix(base, path.Ext(base))
+	return stem[strings.LastIndexByte(stem, '-')+1:]
 }
 
 // isAttemptObject reports whether a base name is one this package writes
@@ -362,8 +584,10 @@ func isHex(s string) bool {
 }
 
 // Abort deletes what this attempt wrote, unless the committed manifest
-// names it (a re-run with the same attempt id writes the same keys). It is
-// best effort: what it can't delete, the next successful run will.
+// names it (a re-run with the same attempt id writes the same keys). Only
+// for a run that did not reach its commit point: after a commit write
+// that may still land, nothing it names may go (see Commit). It is best
+// effort: what it can't delete, the next run of the date will.
 func (p *Publisher) Abort(ctx context.Context) error {
 	committed := map[string]bool{}
 	if m, err := ReadManifest(ctx, p.b, p.date); err == nil {

@@ -52,7 +52,8 @@ func publishRun(ctx context.Context, b objstore.Bucket, attempt, tag string) err
 		p.Abort(context.Background())
 		return err
 	}
-	return p.Commit(ctx, Manifest{ConfigHash: "h"}, map[string]string{"model": "models/dt=" + date + "/model.json"})
+	_, err = p.Commit(ctx, Manifest{ConfigHash: "h"})
+	return err
 }
 
 // assertComplete checks the committed run is readable, complete and all
@@ -117,10 +118,12 @@ func TestPublishAndReplace(t *testing.T) {
 }
 
 // TestFailureAtEachPointKeepsPreviousRun injects a fault at every upload of
-// a re-run, including the commit itself: the previous run must stay
-// complete and the orphans must be gone.
+// a re-run, including the record of the replaced manifest and the commit
+// itself: the previous run must stay complete, and once the next run of
+// the date has finished the publication (Complete), the orphans must be
+// gone (a failed commit keeps them: its write may yet land).
 func TestFailureAtEachPointKeepsPreviousRun(t *testing.T) {
-	for failAt := int64(1); failAt <= 5; failAt++ {
+	for failAt := int64(1); failAt <= 6; failAt++ {
 		t.Run(fmt.Sprintf("upload %d", failAt), func(t *testing.T) {
 			ctx := context.Background()
 			mem := objstore.NewMem()
@@ -131,6 +134,13 @@ func TestFailureAtEachPointKeepsPreviousRun(t *testing.T) {
 			err := publishRun(ctx, f, "cccccccccccccccc", "bad")
 			if !errors.Is(err, errInjected) {
 				t.Fatalf("want the injected fault, got %v", err)
+			}
+			m, err := ReadManifest(ctx, mem, date)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Complete(ctx, mem, m, ""); err != nil {
+				t.Fatal(err)
 			}
 			assertComplete(t, mem, "good")
 			// Then a successful run replaces it cleanly.
@@ -193,7 +203,7 @@ func TestPreviousSkipsUncommittedDates(t *testing.T) {
 		if d == "2025-06-03" {
 			continue // data without a commit record: not a run
 		}
-		if err := p.Commit(ctx, Manifest{ConfigHash: "h"}, nil); err != nil {
+		if _, err := p.Commit(ctx, Manifest{ConfigHash: "h"}); err != nil {
 			t.Fatal(err)
 		}
 	}
