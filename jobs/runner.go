@@ -329,9 +329,12 @@ func (r *Runner) readManifestSettling(ctx context.Context, asOf string) (*publis
 // decides anything about it: the ledger records it as published if its
 // process stopped after its commit point, and a publication that process
 // did not finish (leftovers of the run it replaced or of runs that never
-// committed, fixed-name copies of the previous run) is finished. Parts of
-// the attempt this run is about to publish are kept: a sharded run's
-// shards wrote them. The caller holds the date's lease.
+// committed, fixed-name copies of the previous run) is finished. Objects
+// of the attempt this run would publish are kept even when the manifest
+// does not name them: a sharded run's shards (which hold no lease) may be
+// writing them for a finishing step to commit, forced or not; the next
+// commit removes them if no commit names them. The caller holds the
+// date's lease.
 func (r *Runner) completePublished(ctx context.Context, log zerolog.Logger, plan *pipeline.Plan) error {
 	m := plan.Published
 	if m == nil {
@@ -348,11 +351,7 @@ func (r *Runner) completePublished(ctx context.Context, log zerolog.Logger, plan
 	if fixed != nil {
 		log.Warn().Str("published_run_id", m.RunID).Msg("recorded as published a run whose commit landed after it stopped or failed")
 	}
-	keep := ""
-	if plan.Attempt != m.Attempt {
-		keep = plan.Attempt
-	}
-	done, err := publish.Complete(ctx, r.out, m, keep)
+	done, err := publish.Complete(ctx, r.out, m, plan.Attempt)
 	if !done.Done() {
 		log.Warn().Str("published_run_id", m.RunID).Strs("deleted", done.Deleted).Strs("copied", done.Copied).
 			Msg("finished the publication of a run that stopped before finishing it")

@@ -5,32 +5,62 @@
 //
 // Object stores make single objects atomic (a PUT or a completed multipart
 // upload is all or nothing) but offer no rename and no multi-object
-// transaction. A run for date D therefore publishes in three steps:
+// transaction. A run N of date D that replaces the published run P
+// therefore publishes in four steps:
 //
 //  1. Data. Every table part is written under its partition with a name
 //     that carries the run's attempt id:
-//     <table>/dt=D/part-00000-<attempt>.parquet. Nothing existing is
+//     <table>/dt=D/part-00000-<attempt>.parquet, and the extra objects
+//     likewise (models/dt=D/model-<attempt>.json). Nothing existing is
 //     touched. The attempt id is a hash of everything that determines the
 //     outputs (inputs, config, date, version), so re-running the same
 //     inputs writes the same bytes to the same keys.
-//  2. Commit. The manifest — every key of the run, with row counts — is
+//  2. Record. P's manifest is copied to _strata/replaced/dt=D/<P's
+//     attempt>.json: after the commit it is the only trace of P's objects,
+//     some of which may be in partitions of tables N does not have.
+//  3. Commit. N's manifest — every key of the run, with row counts — is
 //     written to segments/dt=D/_SUCCESS. This single PUT is the commit
-//     point: before it, the previous manifest (if any) still names the
-//     previous, complete set of objects; after it, the new one does.
-//  3. Clean-up. Objects named by the previous manifest and not by the new
-//     one are deleted, and convenience copies at fixed names
-//     (models/dt=D/model.json) are written.
+//     point.
+//  4. Finish. The fixed-name copies (models/dt=D/model.json,
+//     reports/dt=D/report.html: each extra object's key without the
+//     attempt, see FixedKey) are rewritten from N's objects, then every
+//     leftover is deleted — the objects of the recorded manifests and the
+//     attempt-named objects in N's partitions that N does not name — and
+//     last the records.
 //
-// A failure before step 2 leaves the previous partition exactly as it was;
-// the orphaned new parts are deleted by Abort when possible, and in any case
-// by the clean-up of the next successful run (it deletes every part of the
-// partition not named by the manifest it commits). A failure during step 3
-// leaves a committed run plus stale objects that the next run removes.
+// A commit write that fails is settled by reading the manifest back, on a
+// context of its own (context.WithoutCancel with SettleTimeout: the run's
+// context may be the cancelled one that interrupted it). N's manifest
+// means the write landed and only its answer was lost. Anything else does
+// not prove that the write will not land later (a request the client gave
+// up on can still reach the server), so nothing is deleted: the error
+// wraps ErrCommitUncertain and the next run of D settles it.
 //
-// Readers that must never see a mix of runs list the partition's files from
-// the manifest; tools that glob the partition directory see exactly one
-// run's files except for the seconds between step 1 and step 3 of a re-run
-// of an already published date.
+// Finishing is idempotent and runs again, as Complete, at the start of
+// every run of D under the date's lease (jobs.Runner), before the run
+// decides that D is up to date. So every interruption — an error, a
+// cancellation, a kill, at any storage call — leaves one of these states:
+//
+//	state                           manifest reader  glob of D's partitions  next run of D
+//	------------------------------  ---------------  ----------------------  -------------------------------------------
+//	1 writing N's data               P                P + part of N           finishes P: deletes N's parts unless it is
+//	  (or failed before commit)                                               about to publish N itself, then runs
+//	2 P recorded, commit not sent    P                P + N                   as 1; the record waits for a commit
+//	3 commit sent, outcome unknown   P or N, whole    P + N                   reads _SUCCESS: as 2 if P, as 4 if N
+//	4 committed, not finished        N                P + N, fixed copies P   finishes N, marks N succeeded in the
+//	                                                                          ledger, then finds D up to date
+//	5 partly finished                N                N + part of P           as 4
+//	6 finished                       N                N                       up to date: skipped
+//
+// A reader that follows the manifest sees exactly P or exactly N in every
+// state; a reader that globs a partition sees exactly the committed run
+// once a run of D (or the committing run itself) has finished it. Aborted
+// or orphaned objects of the attempt a run is about to publish are left
+// to that run's commit (a sharded run's shards may be writing them).
+//
+// Two assumptions remain: one process at a time runs a date (the lease),
+// and a commit request that a process gave up on reaches the store before
+// the next process holds the date's lease, or never.
 package publish
 
 import (
