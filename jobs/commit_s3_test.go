@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,9 +36,13 @@ type s3Out struct {
 // effect: every later request dropped). The client makes one attempt per
 // request, so an injected failure is not retried away.
 //
-// STRATA_COMMIT_S3_EVERY=n tries every n-th request only (default 1: all).
+// STRATA_COMMIT_S3_EVERY=n tries every n-th request only (default 1: all;
+// 7 with -short).
 func TestPublishInterruptedAtEveryRequestOnS3(t *testing.T) {
 	every := 1
+	if testing.Short() {
+		every = 7
+	}
 	if v := os.Getenv("STRATA_COMMIT_S3_EVERY"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
@@ -74,11 +79,7 @@ func TestPublishInterruptedAtEveryRequestOnS3(t *testing.T) {
 	proxy.SetRule(func(r *http.Request, _ int) s3test.Fault {
 		mu.Lock()
 		defer mu.Unlock()
-		op := map[string]string{http.MethodPut: objstoretest.OpPut, http.MethodDelete: objstoretest.OpDelete, http.MethodPost: objstoretest.OpPut}[r.Method]
-		if op == "" {
-			op = r.Method
-		}
-		requests = append(requests, objstoretest.Call{Op: op, Key: r.URL.Path + "?" + r.URL.RawQuery})
+		requests = append(requests, requestCall(r))
 		return s3test.Fault{}
 	})
 	dry := w.clone(t, w.base).(*s3Out)
@@ -116,6 +117,22 @@ func TestPublishInterruptedAtEveryRequestOnS3(t *testing.T) {
 			w.afterInterruption(t, out, proxied(t, out.prefix), c, o)
 		})
 	}
+}
+
+// requestCall names an S3 request as the storage call it serves, with
+// the key under the output location.
+func requestCall(r *http.Request) objstoretest.Call {
+	rel := func(k string) string { _, k, _ = strings.Cut(k, "/"); return k } // drop the scenario's prefix
+	q := r.URL.Query()
+	switch {
+	case r.Method == http.MethodGet && q.Has("list-type"):
+		return objstoretest.Call{Op: objstoretest.OpList, Key: rel(q.Get("prefix"))}
+	case r.Method == http.MethodGet:
+		return objstoretest.Call{Op: objstoretest.OpGet, Key: rel(strings.TrimPrefix(r.URL.Path, "/lake/"))}
+	case r.Method == http.MethodPut || r.Method == http.MethodPost:
+		return objstoretest.Call{Op: objstoretest.OpPut, Key: rel(strings.TrimPrefix(r.URL.Path, "/lake/"))}
+	}
+	return objstoretest.Call{Op: r.Method, Key: rel(strings.TrimPrefix(r.URL.Path, "/lake/"))}
 }
 
 // requestFault is the proxy rule of scenario s: it interrupts the s.at-th
