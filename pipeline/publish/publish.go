@@ -280,11 +280,13 @@ var ErrCommitUncertain = errors.New("commit outcome unknown")
 // *CleanupError when the run is published but its finishing step failed
 // (the next run of the date finishes it).
 //
-// A failure before the commit point deletes what the run wrote (Abort). A
-// failed manifest write is settled by reading the manifest back: if it is
-// this run's, the run is published; if not, the error wraps
-// ErrCommitUncertain and nothing is deleted, because the write may yet
-// land and name every object of the run.
+// A failure before the commit point is returned as it is: nothing is
+// committed, and the caller removes what the run wrote (Abort) if it still
+// holds the date. A failed manifest write is settled by reading the
+// manifest back: if it is this run's, the run is published; if not, the
+// error wraps ErrCommitUncertain, and neither Commit nor the caller may
+// delete anything, because the write may yet land and name every object
+// of the run.
 func (p *Publisher) Commit(ctx context.Context, m Manifest) (*Manifest, error) {
 	p.fill(&m)
 	data, err := json.MarshalIndent(m, "", "  ")
@@ -292,7 +294,7 @@ func (p *Publisher) Commit(ctx context.Context, m Manifest) (*Manifest, error) {
 		return nil, fmt.Errorf("encode manifest: %w", err)
 	}
 	if err := p.recordReplaced(ctx, &m); err != nil {
-		return nil, p.abortAfter(ctx, err)
+		return nil, err
 	}
 	if err := p.b.Upload(ctx, SuccessKey(p.date), bytes.NewReader(data)); err != nil {
 		return p.settle(ctx, &m, fmt.Errorf("commit %s: %w", SuccessKey(p.date), err))
@@ -346,17 +348,6 @@ func (p *Publisher) recordReplaced(ctx context.Context, m *Manifest) error {
 func replacedPrefix(date string) string { return "_strata/replaced/dt=" + date + "/" }
 
 func replacedKey(date, attempt string) string { return replacedPrefix(date) + attempt + ".json" }
-
-// abortAfter removes what the run wrote after err, which happened before
-// the commit point, and returns err (with Abort's failure, if any).
-func (p *Publisher) abortAfter(ctx context.Context, err error) error {
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SettleTimeout)
-	defer cancel()
-	if aerr := p.Abort(actx); aerr != nil {
-		err = errors.Join(err, aerr)
-	}
-	return err
-}
 
 // settle decides an interrupted commit by reading the manifest back, on
 // a context of its own: the run's may be the cancelled one that
@@ -615,9 +606,11 @@ func isHex(s string) bool {
 
 // Abort deletes what this attempt wrote, unless the committed manifest
 // names it (a re-run with the same attempt id writes the same keys). Only
-// for a run that did not reach its commit point: after a commit write
-// that may still land, nothing it names may go (see Commit). It is best
-// effort: what it can't delete, the next run of the date will.
+// for a run that did not reach its commit point (after a commit write
+// that may still land, nothing it names may go: see Commit), and only
+// while the caller still holds the date: a process that took the date
+// over may be writing, and committing, the same keys. It is best effort:
+// what it can't delete, the next run of the date will.
 func (p *Publisher) Abort(ctx context.Context) error {
 	committed := map[string]bool{}
 	if m, err := ReadManifest(ctx, p.b, p.date); err == nil {
