@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"io"
 	"path"
 	"slices"
 	"strings"
@@ -347,5 +348,66 @@ func checkLedgerAgrees(t *testing.T, out objstore.Bucket, m *publish.Manifest) {
 	}
 	if !found {
 		t.Errorf("ledger: no record of the published run %s", m.RunID)
+	}
+}
+
+// holdUpload holds the first upload whose key contains sub until release
+// is closed, signalling held when it starts waiting.
+type holdUpload struct {
+	*objstore.Mem
+	sub           string
+	once          sync.Once
+	held, release chan struct{}
+}
+
+func (h *holdUpload) Upload(ctx context.Context, key string, r io.Reader) error {
+	if strings.Contains(key, h.sub) {
+		h.once.Do(func() {
+			close(h.held)
+			<-h.release
+		})
+	}
+	return h.Mem.Upload(ctx, key, r)
+}
+
+// TestRunnerThatLostItsLeaseDeletesNothing: a run whose lease another
+// process took over while it was writing its parts fails before its
+// commit and leaves its parts alone: the new holder may be publishing the
+// same attempt under the same keys.
+func TestRunnerThatLostItsLeaseDeletesNothing(t *testing.T) {
+	ctx := context.Background()
+	in := objstore.NewMem()
+	shoptest.Generate(t, in, 100)
+	cfg := shoptest.Config(t, "mem://in", "mem://out")
+	out := &holdUpload{Mem: objstore.NewMem(), sub: "segment_summary/dt=", held: make(chan struct{}), release: make(chan struct{})}
+	r, err := NewRunner(ctx, cfg, RunnerOptions{Version: "test", Logger: zerolog.Nop(), Input: in, Output: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *Outcome)
+	go func() {
+		o, _ := r.Run(ctx, Request{AsOf: shoptest.Date(t, commitDay), Trigger: ledger.Schedule})
+		done <- o
+	}()
+	select {
+	case <-out.held:
+	case o := <-done:
+		t.Fatalf("the run ended before it wrote segment_summary: %+v", o.Record)
+	}
+	skewed := func() time.Time { return time.Now().Add(2 * lease.DefaultTTL) }
+	if _, err := lease.New(out.Mem, lease.Options{Now: skewed}).Acquire(ctx, commitDay, "thief"); err != nil {
+		t.Fatal(err)
+	}
+	close(out.release)
+	o := <-done
+	if o.Record.Status != ledger.Failed || !strings.Contains(o.Record.Error, "lease lost") {
+		t.Fatalf("the run that lost its lease: %+v", o.Record)
+	}
+	parts, err := objstore.List(ctx, out.Mem, publish.PartitionPrefix("segments", commitDay))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) == 0 || !strings.Contains(parts[0], o.Record.Attempt) {
+		t.Errorf("the run deleted its parts after losing its lease: segments partition %v", parts)
 	}
 }
