@@ -191,11 +191,17 @@ func (r *Runner) run(ctx context.Context, req Request) (_ *Outcome, _ error, lea
 		ctx = kept
 		// Holding the lock, no other run of the date is alive: a record
 		// still "running" is one whose process died.
-		marked, err := r.ledger.Abandoned(ctx, asOf, id, r.now())
+		// One of them may have died after its commit point: the run the
+		// committed manifest names is published, not abandoned.
+		marked, err := r.ledger.Abandoned(ctx, asOf, id, r.publishedRunID(ctx, asOf), r.now())
 		if err != nil {
 			log.Warn().Err(err).Msg("could not check the ledger for abandoned runs")
 		}
 		for _, m := range marked {
+			if m.Status == ledger.Succeeded {
+				log.Warn().Str("published_run_id", m.ID).Str("holder", m.Holder).Msg("marked a run that died after its commit as published")
+				continue
+			}
 			log.Warn().Str("abandoned_run_id", m.ID).Str("holder", m.Holder).Msg("marked a run that never finished as failed")
 		}
 		// The last renewal before the commit point: a run that lost the
@@ -261,6 +267,14 @@ func (r *Runner) try(ctx context.Context, log zerolog.Logger, req Request, rec *
 		return nil, err
 	}
 	rec.Attempt, rec.Inputs = plan.Attempt, plan.Inputs
+	if err := r.completePublished(ctx, log, plan); err != nil {
+		if plan.UpToDate() && !req.Force {
+			// "Up to date" would leave the date half finished.
+			r.finish(ctx, log, rec, ledger.Failed, err)
+			return nil, err
+		}
+		log.Warn().Err(err).Msg("could not finish the date's published run; this run's commit will")
+	}
 	if plan.UpToDate() && !req.Force {
 		rec.Reason = fmt.Sprintf("already published with the same configuration and inputs (attempt %s, run %s)",
 			plan.Attempt, plan.Published.RunID)
@@ -288,7 +302,7 @@ func (r *Runner) try(ctx context.Context, log zerolog.Logger, req Request, rec *
 	if err != nil {
 		// A commit whose response was lost may have landed: the manifest
 		// is the truth about what was published.
-		if m, merr := publish.ReadManifest(context.WithoutCancel(ctx), r.out, rec.AsOf); merr == nil && m.RunID == rec.ID {
+		if m, merr := r.readManifestSettling(ctx, rec.AsOf); merr == nil && m.RunID == rec.ID {
 			log.Warn().Err(err).Msg("the run reported an error after its commit landed; it is published")
 			if res == nil {
 				res = &pipeline.Result{RunID: rec.ID, AsOf: rec.AsOf}
@@ -324,6 +338,62 @@ func (r *Runner) try(ctx context.Context, log zerolog.Logger, req Request, rec *
 	return res, nil
 }
 
+// publishedRunID is the run id of asOf's committed manifest, "" if there
+// is none or it can't be read (then no record is taken for published).
+func (r *Runner) publishedRunID(ctx context.Context, asOf string) string {
+	m, err := publish.ReadManifest(ctx, r.out, asOf)
+	if err != nil {
+		return ""
+	}
+	return m.RunID
+}
+
+// readManifestSettling reads asOf's manifest after a run failed, on a
+// context of its own: a cancelled run must still learn whether its
+// commit landed.
+func (r *Runner) readManifestSettling(ctx context.Context, asOf string) (*publish.Manifest, error) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publish.SettleTimeout)
+	defer cancel()
+	return publish.ReadManifest(sctx, r.out, asOf)
+}
+
+// completePublished settles the date's committed run before this run
+// decides anything about it: the ledger records it as published if its
+// process stopped after its commit point, and a publication that process
+// did not finish (leftovers of the run it replaced or of runs that never
+// committed, fixed-name copies of the previous run) is finished. Objects
+// of the attempt this run would publish are kept even when the manifest
+// does not name them: a sharded run's shards (which hold no lease) may be
+// writing them for a finishing step to commit, forced or not; the next
+// commit removes them if no commit names them. The caller holds the
+// date's lease.
+func (r *Runner) completePublished(ctx context.Context, log zerolog.Logger, plan *pipeline.Plan) error {
+	m := plan.Published
+	if m == nil {
+		return nil
+	}
+	rows := make(map[string]int64, len(m.Tables))
+	for t, f := range m.Tables {
+		rows[t] = f.Rows
+	}
+	fixed, err := r.ledger.Published(ctx, plan.AsOf, m.RunID, rows, r.now())
+	if err != nil {
+		return fmt.Errorf("record run %s of %s as published: %w", m.RunID, plan.AsOf, err)
+	}
+	if fixed != nil {
+		log.Warn().Str("published_run_id", m.RunID).Msg("recorded as published a run whose commit landed after it stopped or failed")
+	}
+	done, err := publish.Complete(ctx, r.out, m, plan.Attempt)
+	if !done.Done() {
+		log.Warn().Str("published_run_id", m.RunID).Strs("deleted", done.Deleted).Strs("copied", done.Copied).
+			Msg("finished the publication of a run that stopped before finishing it")
+	}
+	if err != nil {
+		return fmt.Errorf("finish the publication of %s (run %s): %w", plan.AsOf, m.RunID, err)
+	}
+	return nil
+}
+
 // finish writes rec's final state. The write outlives a cancelled ctx: a
 // run stopped by shutdown must still say so in the ledger.
 func (r *Runner) finish(ctx context.Context, log zerolog.Logger, rec *ledger.Record, status ledger.Status, err error) {
@@ -331,7 +401,12 @@ func (r *Runner) finish(ctx context.Context, log zerolog.Logger, rec *ledger.Rec
 	rec.ExitCode = ExitCode(err)
 	if err != nil && status != ledger.Skipped { // a skip says why in Reason
 		rec.Error = err.Error()
-		if status == ledger.Failed && ctx.Err() != nil {
+		switch {
+		case status != ledger.Failed:
+		case errors.Is(err, publish.ErrCommitUncertain):
+			rec.Error = "stopped during its commit: whether its manifest landed is not known yet; " +
+				"the next run of the date settles it and corrects this record: " + rec.Error
+		case ctx.Err() != nil:
 			rec.Error = "cancelled before publishing (nothing of this run was published): " + rec.Error
 		}
 	}

@@ -47,7 +47,9 @@ type Options struct {
 	// BeforeCommit, if set, is called right before the commit point; an
 	// error aborts the run with nothing published. The scheduler checks
 	// its date lock here, so a run that lost it cannot overwrite another
-	// holder's.
+	// holder's. A failed run calls it again before deleting what it
+	// wrote, and deletes nothing if it fails: the date's new holder may
+	// publish the same keys.
 	BeforeCommit func(ctx context.Context) error
 	// Wait is how long the steps of a sharded run wait for the step before
 	// them: a shard for the fitted model, the finishing step for the
@@ -450,33 +452,51 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 }
 
 // commit commits pub's run unless err (or the BeforeCommit check) says
-// not to, in which case it removes what pub wrote.
+// not to, in which case it removes what pub wrote if it may.
 func (r *run) commit(ctx context.Context, l zerolog.Logger, pub *publish.Publisher, err error) error {
 	if err == nil && r.opt.BeforeCommit != nil {
 		err = r.opt.BeforeCommit(ctx)
 	}
 	if err != nil {
-		if aerr := pub.Abort(context.WithoutCancel(ctx)); aerr != nil {
-			l.Warn().Err(aerr).Msg("could not remove this attempt's objects; the next successful run will")
-		}
+		r.abort(ctx, l, pub)
 		return err
 	}
-	err = pub.Commit(ctx, publish.Manifest{RunID: r.opt.RunID, ConfigHash: r.res.ConfigHash},
-		map[string]string{"model": publish.PartitionPrefix("models", r.asOf) + "model.json", "report": reportKey(r.asOf)})
+	m, err := pub.Commit(ctx, publish.Manifest{RunID: r.opt.RunID, ConfigHash: r.res.ConfigHash})
 	var ce *publish.CleanupError
-	if errors.As(err, &ce) {
-		l.Warn().Err(err).Msg("run committed; clean-up incomplete")
+	switch {
+	case errors.As(err, &ce):
+		l.Warn().Err(err).Msg("run committed; the next run of the date finishes its clean-up")
 		err = nil
+	case errors.Is(err, publish.ErrCommitUncertain):
+		// The manifest may still land and name everything pub wrote.
+	case err != nil:
+		r.abort(ctx, l, pub) // failed before the commit point
 	}
 	if err != nil {
 		return err
-	}
-	m, err := publish.ReadManifest(ctx, r.out, r.asOf)
-	if err != nil {
-		return fmt.Errorf("read back manifest: %w", err)
 	}
 	r.res.Manifest = *m
 	return nil
+}
+
+// abort removes what pub wrote, on a context of its own (the run's may be
+// the cancelled one that stopped it), unless the run may no longer hold
+// its date: then another process may be writing and committing the same
+// keys, and the next run of the date removes the leftovers instead.
+func (r *run) abort(ctx context.Context, l zerolog.Logger, pub *publish.Publisher) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publish.SettleTimeout)
+	defer cancel()
+	if r.opt.BeforeCommit != nil {
+		// BeforeCommit renews the date's lease: it fails once the lease
+		// is another process's.
+		if err := r.opt.BeforeCommit(actx); err != nil {
+			l.Warn().Err(err).Msg("not removing this attempt's objects: the date may have another holder; the next run of the date will")
+			return
+		}
+	}
+	if err := pub.Abort(actx); err != nil {
+		l.Warn().Err(err).Msg("could not remove this attempt's objects; the next run of the date will")
+	}
 }
 
 // StorageOptions are the object-store settings of cfg.

@@ -308,6 +308,9 @@ func printRuns(w io.Writer, recs []*ledger.Record) {
 		if detail == "" {
 			detail = r.Reason
 		}
+		if detail == "" {
+			detail = r.Note // a correction: published after all
+		}
 		detail = strings.ReplaceAll(detail, "\n", " ")
 		if len(detail) > 100 {
 			detail = detail[:99] + "…"

@@ -94,8 +94,12 @@ type Record struct {
 	Rows map[string]int64 `json:"rows,omitempty"`
 
 	// Reason says why a run was skipped.
-	Reason   string `json:"reason,omitempty"`
-	Error    string `json:"error,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	Error  string `json:"error,omitempty"`
+	// Note says how a later run corrected the record: a run whose
+	// manifest landed after its process stopped, or after it reported a
+	// failure, is published, and the run that found it says so here.
+	Note     string `json:"note,omitempty"`
 	ExitCode int    `json:"exit_code"`
 }
 
@@ -298,10 +302,12 @@ func (l *Ledger) read(ctx context.Context, key string) (*Record, error) {
 }
 
 // Abandoned marks every record of asOf still "running" as failed, except
-// the one with id keep. Only a holder of the date's lock may call it: no
-// other run of the date can then be alive, so a running record is one
+// the one with id keep, and except published: the run whose manifest is
+// the date's committed one, which is marked succeeded (its process died
+// after its commit point). Only a holder of the date's lock may call it:
+// no other run of the date can then be alive, so a running record is one
 // whose process died before it could write its end.
-func (l *Ledger) Abandoned(ctx context.Context, asOf, keep string, now time.Time) ([]*Record, error) {
+func (l *Ledger) Abandoned(ctx context.Context, asOf, keep, published string, now time.Time) ([]*Record, error) {
 	recs, err := l.List(ctx, Query{AsOf: asOf})
 	if err != nil {
 		return nil, err
@@ -311,17 +317,65 @@ func (l *Ledger) Abandoned(ctx context.Context, asOf, keep string, now time.Time
 		if r.Status != Running || r.ID == keep {
 			continue
 		}
-		r.Status = Failed
-		r.ExitCode = 1
-		r.Error = "abandoned: the process stopped before the run finished (crash or kill); nothing of it was published"
-		t := now.UTC()
-		r.FinishedAt = &t
+		if r.ID == published {
+			r.markPublished(now, "its process stopped after its commit point (crash or kill); the next run of the date found its manifest committed")
+		} else {
+			r.Status = Failed
+			r.ExitCode = 1
+			r.Error = "abandoned: the process stopped before the run finished (crash or kill); nothing of it was published"
+			t := now.UTC()
+			r.FinishedAt = &t
+		}
 		if err := l.Put(ctx, r); err != nil {
 			return marked, err
 		}
 		marked = append(marked, r)
 	}
 	return marked, nil
+}
+
+// Published records that run id of asOf is published, with rows per
+// table, when its record says otherwise: its manifest landed after its
+// process stopped or reported a failure (a commit whose answer was lost).
+// It returns the corrected record, or nil when there was nothing to
+// correct (no such record, or it already says succeeded).
+func (l *Ledger) Published(ctx context.Context, asOf, id string, rows map[string]int64, now time.Time) (*Record, error) {
+	if !validID.MatchString(id) {
+		return nil, nil // a manifest from a run outside the ledger (the demo, a test)
+	}
+	r, err := l.read(ctx, Key(asOf, id))
+	if objstore.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.Status == Succeeded {
+		return nil, nil
+	}
+	note := "its commit landed although the run had stopped or reported a failure"
+	if r.Error != "" {
+		note += " (" + r.Error + ")"
+	}
+	r.markPublished(now, note+"; the next run of the date found its manifest committed")
+	r.Rows = rows
+	if err := l.Put(ctx, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// markPublished makes r a succeeded run, saying why in its note.
+func (r *Record) markPublished(now time.Time, why string) {
+	r.Status = Succeeded
+	r.ExitCode = 0
+	r.Error = ""
+	r.Note = "published: " + why
+	if r.FinishedAt == nil {
+		t := now.UTC()
+		r.FinishedAt = &t
+		r.DurationSeconds = t.Sub(r.StartedAt).Seconds()
+	}
 }
 
 // Finish completes rec at now: status, duration and end time.

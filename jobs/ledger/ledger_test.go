@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,19 +88,20 @@ func TestAbandoned(t *testing.T) {
 		{ID: "r2", AsOf: "2025-06-30", Status: Succeeded, StartedAt: t0}, // finished
 		{ID: "r3", AsOf: "2025-06-30", Status: Running, StartedAt: t0},   // the caller's own
 		{ID: "r4", AsOf: "2025-06-29", Status: Running, StartedAt: t0},   // another date
+		{ID: "r5", AsOf: "2025-06-30", Status: Running, StartedAt: t0},   // crashed after its commit
 	} {
 		if err := l.Put(ctx, r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	marked, err := l.Abandoned(ctx, "2025-06-30", "r3", t0.Add(time.Hour))
+	marked, err := l.Abandoned(ctx, "2025-06-30", "r3", "r5", t0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(marked) != 1 || marked[0].ID != "r1" {
-		t.Fatalf("marked %v, want only r1", marked)
+	if len(marked) != 2 {
+		t.Fatalf("marked %v, want r1 and r5", marked)
 	}
-	want := map[string]Status{"r1": Failed, "r2": Succeeded, "r3": Running, "r4": Running}
+	want := map[string]Status{"r1": Failed, "r2": Succeeded, "r3": Running, "r4": Running, "r5": Succeeded}
 	for id, st := range want {
 		r, err := l.Get(ctx, id)
 		if err != nil {
@@ -111,5 +113,44 @@ func TestAbandoned(t *testing.T) {
 	}
 	if r, _ := l.Get(ctx, "r1"); r.Error == "" || r.FinishedAt == nil {
 		t.Errorf("abandoned record says nothing: %+v", r)
+	}
+	if r, _ := l.Get(ctx, "r5"); r.Error != "" || r.Note == "" || r.FinishedAt == nil || r.ExitCode != 0 {
+		t.Errorf("the published run's record: %+v", r)
+	}
+}
+
+// TestPublished: a run recorded as failed whose manifest landed is
+// corrected to succeeded, once; other records are left alone.
+func TestPublished(t *testing.T) {
+	ctx := context.Background()
+	l := New(objstore.NewMem())
+	t0 := time.Date(2025, 7, 1, 2, 0, 0, 0, time.UTC)
+	for _, r := range []*Record{
+		{ID: "late", AsOf: "2025-06-30", Status: Failed, ExitCode: 1, Error: "context canceled", StartedAt: t0, FinishedAt: &t0},
+		{ID: "ok", AsOf: "2025-06-30", Status: Succeeded, StartedAt: t0},
+	} {
+		if err := l.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		id      string
+		changed bool
+	}{{"late", true}, {"late", false}, {"ok", false}, {"missing", false}, {"", false}}
+	for _, c := range cases {
+		got, err := l.Published(ctx, "2025-06-30", c.id, map[string]int64{"segments": 3}, t0.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (got != nil) != c.changed {
+			t.Errorf("Published(%q) changed a record: %v, want %v", c.id, got != nil, c.changed)
+		}
+	}
+	r, err := l.Get(ctx, "late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != Succeeded || r.ExitCode != 0 || r.Error != "" || !strings.Contains(r.Note, "context canceled") || r.Rows["segments"] != 3 {
+		t.Errorf("corrected record: %+v", r)
 	}
 }

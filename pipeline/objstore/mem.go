@@ -164,3 +164,16 @@ func (m *Mem) Iter(ctx context.Context, prefix string, fn func(key string) error
 	}
 	return nil
 }
+
+// Clone returns a bucket holding the same objects as m now: tests set up a
+// state once and run many scenarios from copies of it. Stored bytes are
+// immutable, so the copy shares them.
+func (m *Mem) Clone() *Mem {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	c := &Mem{objs: make(map[string]memObject, len(m.objs))}
+	for k, o := range m.objs {
+		c.objs[k] = o
+	}
+	return c
+}

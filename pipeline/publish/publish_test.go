@@ -3,6 +3,7 @@ package publish
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/objstore/objstoretest"
 )
 
 // faulty fails the Nth upload (1-based) and every later one.
@@ -52,7 +54,8 @@ func publishRun(ctx context.Context, b objstore.Bucket, attempt, tag string) err
 		p.Abort(context.Background())
 		return err
 	}
-	return p.Commit(ctx, Manifest{ConfigHash: "h"}, map[string]string{"model": "models/dt=" + date + "/model.json"})
+	_, err = p.Commit(ctx, Manifest{ConfigHash: "h"})
+	return err
 }
 
 // assertComplete checks the committed run is readable, complete and all
@@ -117,10 +120,12 @@ func TestPublishAndReplace(t *testing.T) {
 }
 
 // TestFailureAtEachPointKeepsPreviousRun injects a fault at every upload of
-// a re-run, including the commit itself: the previous run must stay
-// complete and the orphans must be gone.
+// a re-run, including the record of the replaced manifest and the commit
+// itself: the previous run must stay complete, and once the next run of
+// the date has finished the publication (Complete), the orphans must be
+// gone (a failed commit keeps them: its write may yet land).
 func TestFailureAtEachPointKeepsPreviousRun(t *testing.T) {
-	for failAt := int64(1); failAt <= 5; failAt++ {
+	for failAt := int64(1); failAt <= 6; failAt++ {
 		t.Run(fmt.Sprintf("upload %d", failAt), func(t *testing.T) {
 			ctx := context.Background()
 			mem := objstore.NewMem()
@@ -131,6 +136,13 @@ func TestFailureAtEachPointKeepsPreviousRun(t *testing.T) {
 			err := publishRun(ctx, f, "cccccccccccccccc", "bad")
 			if !errors.Is(err, errInjected) {
 				t.Fatalf("want the injected fault, got %v", err)
+			}
+			m, err := ReadManifest(ctx, mem, date)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Complete(ctx, mem, m, ""); err != nil {
+				t.Fatal(err)
 			}
 			assertComplete(t, mem, "good")
 			// Then a successful run replaces it cleanly.
@@ -193,7 +205,7 @@ func TestPreviousSkipsUncommittedDates(t *testing.T) {
 		if d == "2025-06-03" {
 			continue // data without a commit record: not a run
 		}
-		if err := p.Commit(ctx, Manifest{ConfigHash: "h"}, nil); err != nil {
+		if _, err := p.Commit(ctx, Manifest{ConfigHash: "h"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -212,6 +224,154 @@ func TestPreviousSkipsUncommittedDates(t *testing.T) {
 		}
 		if got != tc.want {
 			t.Errorf("Previous(%s) = %q, want %q", tc.date, got, tc.want)
+		}
+	}
+}
+
+// TestCommitSettles: a failed commit write is settled by reading the
+// manifest back; only a manifest that is the run's own makes it
+// published, and an uncertain commit deletes nothing, whatever the
+// state of the run's context.
+func TestCommitSettles(t *testing.T) {
+	cases := []struct {
+		name      string
+		mode      objstoretest.Mode
+		published bool
+	}{
+		{"write failed before it took effect", objstoretest.FailBefore, false},
+		{"write landed, answer lost", objstoretest.FailAfter, true},
+		{"cancelled before the write", objstoretest.Cancel, false},
+		{"killed before the write", objstoretest.CrashBefore, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			mem := objstore.NewMem()
+			if err := publishRun(context.Background(), mem, "aaaaaaaaaaaaaaaa", "good"); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			f := &objstoretest.Faults{Bucket: mem, CancelFunc: cancel, Mode: c.mode}
+			p := New(f, date, "cccccccccccccccc")
+			if err := p.WritePart(ctx, "segments", 0, "parquet", 3, func(w io.Writer) error { _, err := io.WriteString(w, "segments:new"); return err }); err != nil {
+				t.Fatal(err)
+			}
+			// The commit is the call after the read of the manifest and
+			// the record of the one it replaces.
+			f.At = len(f.Calls()) + 3
+			m, err := p.Commit(ctx, Manifest{ConfigHash: "h"})
+			if f.Calls()[f.At-1] != (objstoretest.Call{Op: objstoretest.OpPut, Key: SuccessKey(date)}) {
+				t.Fatalf("interrupted %v, not the commit", f.Calls()[f.At-1])
+			}
+			got, rerr := ReadManifest(context.Background(), mem, date)
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			if c.published {
+				var ce *CleanupError
+				if (err != nil && !errors.As(err, &ce)) || m == nil || got.Attempt != "cccccccccccccccc" {
+					t.Fatalf("a commit that landed: %v, manifest %s", err, got.Attempt)
+				}
+				return
+			}
+			if !errors.Is(err, ErrCommitUncertain) || got.Attempt != "aaaaaaaaaaaaaaaa" {
+				t.Fatalf("want ErrCommitUncertain and the previous manifest, got %v, manifest %s", err, got.Attempt)
+			}
+			// Nothing deleted: the write might still land and name it.
+			if _, err := mem.Attributes(context.Background(), p.PartKey("segments", 0, "parquet")); err != nil {
+				t.Errorf("the uncertain commit's part is gone: %v", err)
+			}
+		})
+	}
+}
+
+// TestCompleteFinishesAnInterruptedPublication: a run killed right after
+// its commit leaves the previous run's objects (also in a partition of a
+// table the new run does not have) and stale fixed-name copies; Complete
+// removes and rewrites them, keeps the objects of the attempt it is told
+// to keep, and is idempotent.
+func TestCompleteFinishesAnInterruptedPublication(t *testing.T) {
+	ctx := context.Background()
+	mem := objstore.NewMem()
+	if err := publishRun(ctx, mem, "aaaaaaaaaaaaaaaa", "old"); err != nil {
+		t.Fatal(err)
+	}
+	gone := PartitionPrefix("dropped", date) + "part-00000-aaaaaaaaaaaaaaaa.parquet"
+	p := New(mem, date, "aaaaaaaaaaaaaaaa")
+	if err := p.WritePart(ctx, "dropped", 0, "parquet", 1, func(w io.Writer) error { _, err := io.WriteString(w, "x"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	// Make the old run's manifest name the table the new run drops.
+	old, _ := ReadManifest(ctx, mem, date)
+	old.Tables["dropped"] = TableFiles{Keys: []string{gone}, Rows: 1}
+	putManifest(t, mem, old)
+
+	// The new run, killed at the first call after its commit.
+	f := &objstoretest.Faults{Bucket: mem, Mode: objstoretest.CrashBefore}
+	n := New(f, date, "bbbbbbbbbbbbbbbb")
+	for _, table := range []string{"segments", "segment_summary", "quarantine"} {
+		if err := n.WritePart(ctx, table, 0, "parquet", 3, func(w io.Writer) error { _, err := fmt.Fprintf(w, "%s:new", table); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n.WriteObject(ctx, "model", "models", "model.json", []byte(`{"tag":"new"}`)); err != nil {
+		t.Fatal(err)
+	}
+	f.At = len(f.Calls()) + 4 // manifest read, record, commit, then the first finishing call
+	if _, err := n.Commit(ctx, Manifest{ConfigHash: "h"}); err == nil {
+		t.Fatal("the killed commit finished")
+	}
+	// A shard of the attempt the next run is about to publish.
+	shard := PartitionPrefix("segments", date) + "part-00000-of-00002-dddddddddddddddd.parquet"
+	if err := mem.Upload(ctx, shard, strings.NewReader("shard")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadManifest(ctx, mem, date)
+	if err != nil || m.Attempt != "bbbbbbbbbbbbbbbb" {
+		t.Fatalf("manifest %v %v", m, err)
+	}
+	done, err := Complete(ctx, mem, m, "dddddddddddddddd")
+	if err != nil || done.Done() {
+		t.Fatalf("Complete: %+v %v", done, err)
+	}
+	for _, k := range []string{gone, replacedKey(date, "aaaaaaaaaaaaaaaa")} {
+		if _, err := mem.Attributes(ctx, k); !objstore.IsNotExist(err) {
+			t.Errorf("%s survived: %v", k, err)
+		}
+	}
+	if _, err := mem.Attributes(ctx, shard); err != nil {
+		t.Errorf("the kept attempt's shard was deleted: %v", err)
+	}
+	if err := mem.Delete(ctx, shard); err != nil {
+		t.Fatal(err)
+	}
+	assertComplete(t, mem, "new")
+	if again, err := Complete(ctx, mem, m, "dddddddddddddddd"); err != nil || !again.Done() {
+		t.Errorf("a second Complete did something: %+v %v", again, err)
+	}
+}
+
+func putManifest(t *testing.T, b objstore.Bucket, m *Manifest) {
+	t.Helper()
+	data, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Upload(context.Background(), SuccessKey(m.AsOf), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFixedKey(t *testing.T) {
+	cases := []struct{ key, attempt, want string }{
+		{"models/dt=D/model-abc.json", "abc", "models/dt=D/model.json"},
+		{"reports/dt=D/report-abc.html", "abc", "reports/dt=D/report.html"},
+		{"models/dt=D/model-abc.json", "xyz", ""},
+		{"models/dt=D/model.json", "abc", ""},
+	}
+	for _, c := range cases {
+		if got := FixedKey(c.key, c.attempt); got != c.want {
+			t.Errorf("FixedKey(%q, %q) = %q, want %q", c.key, c.attempt, got, c.want)
 		}
 	}
 }

@@ -26,6 +26,17 @@ type Fault struct {
 	// Before runs before the request is handled; a test uses it to stop
 	// the server, or to block until the process under test is killed.
 	Before func()
+	// After runs once the server has handled the forwarded request and
+	// before its response goes back to the client: the request has taken
+	// effect but the client does not know it yet. A test uses it to kill
+	// the process under test at exactly that point, or to learn that a
+	// held request has landed. It is ignored when the request is not
+	// forwarded (Drop, Status).
+	After func()
+	// DropResponse forwards the request, then closes the client's
+	// connection without its response: the request takes effect and the
+	// client sees a broken connection (a response lost on the way back).
+	DropResponse bool
 }
 
 // Rule decides a request's fault; n counts the proxy's requests from 1.
@@ -113,12 +124,34 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/xml")
 		w.WriteHeader(f.Status)
 		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>injected by the fault proxy</Message></Error>`, code)
+	case f.After != nil || f.DropResponse:
+		what = p.forwardHeld(w, r, f)
 	default:
 		p.proxy.ServeHTTP(w, r)
 	}
 	p.mu.Lock()
 	p.log = append(p.log, r.Method+" "+r.URL.Path+" -> "+what)
 	p.mu.Unlock()
+}
+
+// forwardHeld forwards r with its response kept back until f.After has
+// run, then returns the response, or drops it for f.DropResponse.
+func (p *FaultProxy) forwardHeld(w http.ResponseWriter, r *http.Request, f Fault) string {
+	rec := httptest.NewRecorder()
+	p.proxy.ServeHTTP(rec, r)
+	if f.After != nil {
+		f.After()
+	}
+	if f.DropResponse {
+		drop(w)
+		return fmt.Sprintf("forwarded (%d), response dropped", rec.Code)
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+	return "forwarded, response held"
 }
 
 // drop closes the connection under w without writing a response.
