@@ -42,6 +42,9 @@ func Extract(ctx context.Context, spec extract.Spec, opt Options) (*Aggregates, 
 	if err != nil {
 		return nil, err
 	}
+	for _, s := range e.shards {
+		s.finishCats()
+	}
 	a := &Aggregates{Dataset: ds, opt: opt, info: e.info, shards: e.shards}
 	a.order()
 	// The decode buffers, blocks and lookup tables are garbage now. One

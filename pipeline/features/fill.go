@@ -1,6 +1,7 @@
 package features
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"slices"
@@ -23,9 +24,11 @@ func (c *computer) fill(ctx context.Context) error {
 	// order the readers met the levels in.
 	catOrder := make([][]int, len(c.a.shards))
 	chnOrder := make([][]int, len(c.a.shards))
+	catCol := make([][]int, len(c.a.shards))
+	chnCol := make([][]int, len(c.a.shards))
 	for si, s := range c.a.shards {
-		catOrder[si] = slotOrder(s.cat.stride, c.rank["orders.category"])
-		chnOrder[si] = slotOrder(s.chn.stride, c.rank["orders.channel"])
+		catOrder[si], catCol[si] = slotOrder(c.catLevels(s), &r.cat)
+		chnOrder[si], chnCol[si] = slotOrder(c.chnLevels(s), &r.chn)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.opt.Workers)
@@ -36,6 +39,7 @@ func (c *computer) fill(ctx context.Context) error {
 				return err
 			}
 			f := filler{c: c, clock: extract.NewClock(c.info.Location), catOrder: catOrder, chnOrder: chnOrder,
+				catCol: catCol, chnCol: chnCol,
 				acc: make([]float64, max(len(r.cat.cols), len(r.chn.cols)))}
 			for g := lo; g < hi; g++ {
 				if g+8 < hi {
@@ -61,14 +65,32 @@ func (c *computer) fill(ctx context.Context) error {
 	return nil
 }
 
-func slotOrder(ns int, rank []int32) []int {
-	nl := len(rank) + 1
-	o := make([]int, ns)
-	for i := range o {
-		o[i] = i
+// slotOrder orders a shard's slots by their global level (rest, -1,
+// last), and gives each slot's column among ls.cols.
+func slotOrder(level []int, ls *levelShares) (order, col []int) {
+	order = make([]int, len(level))
+	for i := range order {
+		order[i] = i
 	}
-	slices.SortFunc(o, func(x, y int) int { return slotLevel(x, rank, nl) - slotLevel(y, rank, nl) })
-	return o
+	last := func(l int) int {
+		if l < 0 {
+			return math.MaxInt
+		}
+		return l
+	}
+	slices.SortFunc(order, func(x, y int) int { return cmp.Compare(last(level[x]), last(level[y])) })
+	if !ls.on {
+		return order, nil
+	}
+	col = make([]int, len(level))
+	for slot, l := range level {
+		if l < 0 {
+			col[slot] = len(ls.cols) - 1 // other
+		} else {
+			col[slot] = ls.colOf[l]
+		}
+	}
+	return order, col
 }
 
 func not(b []bool) []bool {
@@ -84,6 +106,7 @@ type filler struct {
 	c                  *computer
 	clock              *extract.Clock
 	catOrder, chnOrder [][]int
+	catCol, chnCol     [][]int
 	acc                []float64
 }
 
@@ -193,14 +216,14 @@ func (f *filler) customer(g int) {
 	switch {
 	case r.cat.on && s.cat.stride > 0:
 		cat := s.cat.at(row)
-		f.shares(&r.cat, g, f.catOrder[si], func(slot int) float64 { return cat[slot] }, c.rank["orders.category"])
+		f.shares(&r.cat, g, f.catOrder[si], func(slot int) float64 { return cat[slot] }, f.catCol[si])
 	case r.cat.on:
 		r.cat.null[g] = true
 	}
 	switch {
 	case r.chn.on && s.chn.stride > 0:
 		chn := s.chn.at(row)
-		f.shares(&r.chn, g, f.chnOrder[si], func(slot int) float64 { return float64(chn[slot]) }, c.rank["orders.channel"])
+		f.shares(&r.chn, g, f.chnOrder[si], func(slot int) float64 { return float64(chn[slot]) }, f.chnCol[si])
 	case r.chn.on:
 		r.chn.null[g] = true
 	}
@@ -227,15 +250,14 @@ func (f *filler) customer(g int) {
 
 // shares fills a level mix: each top level's share of the customer's
 // total, and the rest as other; null when the total is zero.
-func (f *filler) shares(ls *levelShares, g int, order []int, v func(slot int) float64, rank []int32) {
+func (f *filler) shares(ls *levelShares, g int, order []int, v func(slot int) float64, col []int) {
 	acc := f.acc[:len(ls.cols)]
 	clear(acc)
 	var total float64
-	nl := len(rank) + 1
 	for _, slot := range order {
 		x := v(slot)
 		total += x
-		acc[ls.colOf[slotLevel(slot, rank, nl)]] += x
+		acc[col[slot]] += x
 	}
 	if total == 0 {
 		ls.null[g] = true

@@ -76,14 +76,19 @@ func (p *paged[T]) ensure(rows int) {
 }
 
 // restride widens every row to stride nw, keeping the first old elements
-// of each row in place and zeroing the rest. It runs once per widening,
-// page by page, so the peak is one extra page.
-func (p *paged[T]) restride(nw int) {
+// of each row in place and zeroing the rest; with from ≥ 0, element from
+// moves to the new last place instead. It runs once per widening, page by
+// page, so the peak is one extra page.
+func (p *paged[T]) restride(nw, from int) {
 	old := p.stride
+	var zero T
 	for i, pg := range p.pages {
 		np := p.newPage(pageRows * nw)
 		for r := range pageRows {
 			copy(np[r*nw:r*nw+old], pg[r*old:(r+1)*old])
+			if from >= 0 {
+				np[r*nw+nw-1], np[r*nw+from] = np[r*nw+from], zero
+			}
 		}
 		p.pages[i] = np
 	}

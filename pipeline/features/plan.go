@@ -113,12 +113,12 @@ func (c *computer) plan() {
 
 	c.planShares(&r.cat, "orders.category", "cat_share", "category", "no category spend by the as-of date", c.opt.TopCategories,
 		func(s *shard) (int, func(row, slot int) float64) {
-			return s.cat.stride, func(row, slot int) float64 { return s.cat.at(row)[slot] }
-		})
+			return s.catSlots(), func(row, slot int) float64 { return s.cat.at(row)[slot] }
+		}, c.catLevels)
 	c.planShares(&r.chn, "orders.channel", "channel_share", "channel", noOrd, c.opt.TopChannels,
 		func(s *shard) (int, func(row, slot int) float64) {
 			return s.chn.stride, func(row, slot int) float64 { return float64(s.chn.at(row)[slot]) }
-		})
+		}, c.chnLevels)
 
 	if slices.Contains(c.info.Tables, "events") {
 		r.evNull = make([]bool, n)
@@ -137,14 +137,14 @@ func (c *computer) plan() {
 // planShares sets up the share columns of a level mix: the top levels by
 // their total over all customers (or the vocabulary's), then other.
 func (c *computer) planShares(ls *levelShares, levels, prefix, group, missing string, top int,
-	get func(*shard) (int, func(row, slot int) float64)) {
+	get func(*shard) (int, func(row, slot int) float64), level func(*shard) []int) {
 	names := c.names[levels]
 	var chosen []string
 	var ok bool
 	if v := c.opt.Vocabulary; v != nil {
 		chosen, ok = v.Shares[levels]
 	} else {
-		chosen, ok = c.learnShares(levels, top, get)
+		chosen, ok = c.learnShares(levels, top, get, level)
 	}
 	if !ok {
 		return
@@ -175,19 +175,27 @@ func (c *computer) planShares(ls *levelShares, levels, prefix, group, missing st
 // customers, summed in customer-id order so that the totals do not
 // depend on the shards; false when the orders have no such column or no
 // customer has any of it.
-func (c *computer) learnShares(levels string, top int, get func(*shard) (int, func(row, slot int) float64)) ([]string, bool) {
+func (c *computer) learnShares(levels string, top int, get func(*shard) (int, func(row, slot int) float64),
+	level func(*shard) []int) ([]string, bool) {
 	if !slices.ContainsFunc(c.a.shards, func(s *shard) bool { n, _ := get(s); return n > 0 }) {
 		return nil, false // the orders have no such column
 	}
-	names, rank := c.names[levels], c.rank[levels]
+	names := c.names[levels]
 	nl := len(names) + 1
 	total := make([]float64, nl)
 	seen := false
+	lv := make([][]int, len(c.a.shards))
+	for si, s := range c.a.shards {
+		lv[si] = level(s)
+	}
 	for g := range c.n {
 		s, row := c.at(g)
 		ns, v := get(s)
+		l := lv[c.loc[g]>>32]
 		for slot := range ns {
-			total[slotLevel(slot, rank, nl)] += v(row, slot)
+			if l[slot] >= 0 { // not rest
+				total[l[slot]] += v(row, slot)
+			}
 			seen = true
 		}
 	}
@@ -218,6 +226,34 @@ func byTotal[T int | float64](total []T, name func(l int) string) []int {
 		return cmp.Compare(name(x), name(y))
 	})
 	return idx
+}
+
+// chnLevels maps each channel slot of s to its global level.
+func (c *computer) chnLevels(s *shard) []int {
+	rank := c.rank["orders.channel"]
+	out := make([]int, s.chn.stride)
+	for slot := range out {
+		out[slot] = slotLevel(slot, rank, len(rank)+1)
+	}
+	return out
+}
+
+// catLevels maps each category slot of s to its global level (rank by
+// name, blank last), or -1 for rest.
+func (c *computer) catLevels(s *shard) []int {
+	rank := c.rank["orders.category"]
+	out := make([]int, s.catSlots())
+	for slot := range out {
+		switch l := s.catLevel(slot); l {
+		case -1:
+			out[slot] = -1
+		case 0:
+			out[slot] = len(rank)
+		default:
+			out[slot] = int(rank[l-1])
+		}
+	}
+	return out
 }
 
 // slotLevel maps a shard's slot (0 blank, code+1) to the global level

@@ -53,8 +53,9 @@ type shard struct {
 	bw  int
 	old []dayRow
 
-	cat paged[float64] // category spend; slot 0 is "unknown", slot c+1 code c
-	chn paged[int32]   // channel order counts, likewise
+	cat paged[float64] // category spend by slot of mix
+	mix catMix
+	chn paged[int32] // channel order counts; slot 0 is "unknown", slot c+1 code c
 
 	// The current version of each customer's attributes.
 	hasCust   bool
@@ -188,7 +189,7 @@ func (s *shard) layout(bw int) {
 	if s.rec.pages == nil {
 		s.rec.stride, s.rec.huge = stride, true
 	} else if stride != s.rec.stride {
-		s.rec.restride(stride)
+		s.rec.restride(stride, -1)
 	}
 	s.bw = bw
 }
@@ -308,6 +309,10 @@ func (s *shard) orders(b *extract.OrderBlock) {
 	d := s.dict
 	if len(s.rec.pages) == 0 {
 		s.fitBitmap(b)
+	}
+	if b.Category != nil {
+		s.catBlock(b)
+		defer s.catDone()
 	}
 	clean := d.direct != nil && all && b.Dropped == 0
 	rows := s.rows
@@ -446,11 +451,7 @@ func (s *shard) orders(b *extract.OrderBlock) {
 			s.markOld(row, k, day)
 		}
 		if b.Category != nil {
-			c := int(b.Category[i]) + 1
-			if c >= s.cat.stride {
-				s.widen(&s.cat, c+1)
-			}
-			s.cat.at(row)[c] += amt
+			s.addCat(row, b.Category[i], amt)
 		}
 		if b.Channel != nil {
 			c := int(b.Channel[i]) + 1
@@ -549,7 +550,7 @@ func widen[T any](p *paged[T], n, stride int) {
 		p.ensure(n)
 		return
 	}
-	p.restride(stride)
+	p.restride(stride, -1)
 }
 
 func (s *shard) widen(p any, stride int) {

@@ -1,0 +1,298 @@
+package features
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/strata-oss/strata/pipeline/extract"
+)
+
+// The category mix (cat_share_*) of a column with a long tail of levels
+// (a product description has thousands) cannot keep a slot per level for
+// every customer: the arena would be levels × customers words, widened
+// once per new level (issue 26: 4,223 levels made an extract 170× slower
+// at 5.9 GiB). A shard keeps a slot per customer for at most catSlots
+// levels, the candidates, and one more, rest, for the spend on every other
+// level; the top categories are chosen among the candidates at the end.
+//
+// Which levels are candidates must not depend on the shards or the
+// readers' scheduling, so every shard decides it alike from every row of
+// every block, in input order (every shard sees every block):
+//
+//   - While the column has had at most catSlots levels, each gets a slot
+//     when first met: the candidates are all the levels, and nothing is
+//     approximated (every run with few levels, the common case).
+//   - The first catWarmRows category rows are also logged (each shard its
+//     own, 16 bytes a row), and every level's total spend over all of them
+//     counted in a side table. Should a level beyond catSlots turn up among
+//     them, the slots are dropped and the candidates chosen, at the end of
+//     that stretch, as the catSlots levels with the most spend in it (ties
+//     by name); the log is then replayed into the slots, so each
+//     candidate's per-customer sums are exact, added in input order.
+//   - A level first met after that stretch, once catSlots levels have
+//     slots, goes to rest.
+//
+// So the top categories are exact unless a level that is not among the
+// catSlots largest of the first catWarmRows category rows — nor among the
+// first catSlots levels met — ends up in the top: memory is catSlots+1
+// words a customer whatever the number of levels, and each row still
+// touches one line of its customer's mix.
+type catMix struct {
+	max   int     // candidate slots
+	slot  []int32 // by code+1 (0 the blank level): slot, slotNone or slotRest
+	code  []int32 // by slot: code+1
+	rest  bool    // some level goes to rest
+	cap   int     // slots the arena has before rest
+	aRest bool    // the arena has the rest slot, after the cap candidates'
+	phase int
+	warm  bool // the current block is in the warm-up
+	rows  int      // category rows met, while warming
+	tot   []float64 // by code+1: spend over the warm-up rows
+	log   []catLine // this shard's warm-up rows
+	vocab map[string]bool
+	names *extract.Levels
+	known []string // names by code, as of the last look
+}
+
+type catLine struct {
+	row, level int32 // level: code+1
+	amt        float64
+}
+
+const (
+	slotNone = -1
+	slotRest = -2
+)
+
+// Phases of a catMix.
+const (
+	catSlotted = iota // every level met has a slot
+	catLogging        // too many levels met while warming: only the log counts
+	catChosen         // candidates fixed; the others go to rest
+)
+
+// catWarmRows is the warm-up stretch of category rows.
+var catWarmRows = 1 << 20
+
+// catSlotsFor is the number of candidate slots for top categories.
+func catSlotsFor(top int) int { return max(4*top, 32) }
+
+func (s *shard) initCatMix() {
+	m := &s.mix
+	m.max = catSlotsFor(s.opt.TopCategories)
+	m.names = s.info.Levels["orders.category"]
+	if v := s.opt.Vocabulary; v != nil {
+		if chosen, ok := v.Shares["orders.category"]; ok {
+			m.vocab = map[string]bool{}
+			for _, l := range chosen {
+				m.vocab[l] = true
+			}
+		}
+	}
+}
+
+// catBlock updates the candidate slots from every row of b, before the
+// shard adds its own rows.
+func (s *shard) catBlock(b *extract.OrderBlock) {
+	m := &s.mix
+	if m.max == 0 {
+		s.initCatMix()
+	}
+	warming := m.phase != catChosen && m.rows < catWarmRows
+	m.warm = warming
+	for i := range b.N {
+		if b.Drop[i] || b.Refund[i] {
+			continue
+		}
+		c := int(b.Category[i]) + 1
+		for c >= len(m.slot) {
+			m.slot = append(m.slot, slotNone)
+			if warming {
+				m.tot = append(m.tot, 0)
+			}
+		}
+		if warming {
+			m.tot[c] += b.Amount[i]
+			m.rows++
+		}
+		if m.slot[c] != slotNone {
+			continue
+		}
+		switch {
+		case m.phase == catLogging:
+			m.slot[c] = slotRest // met; its slot is decided with the others
+		case len(m.code) < m.max || m.inVocab(c):
+			m.slot[c] = int32(len(m.code))
+			m.code = append(m.code, int32(c))
+		case warming:
+			// Too many levels to slot each: choose at the end of the
+			// warm-up, from the log.
+			m.phase = catLogging
+			m.slot[c] = slotRest
+			s.cat = paged[float64]{}
+		default:
+			m.slot[c] = slotRest
+			m.rest = true
+		}
+	}
+	if m.phase != catLogging {
+		s.fitCat()
+	}
+}
+
+// catDone ends a block: the warm-up ends once catWarmRows rows are met.
+func (s *shard) catDone() {
+	m := &s.mix
+	if m.phase == catChosen || m.rows < catWarmRows {
+		return
+	}
+	if m.phase == catLogging {
+		s.chooseCats()
+	} else {
+		m.phase = catChosen
+	}
+	m.log, m.tot, m.warm = nil, nil, false
+}
+
+// finishCats ends the stream for the category mix.
+func (s *shard) finishCats() {
+	if s.mix.phase == catLogging {
+		s.chooseCats()
+	}
+	s.mix.log, s.mix.tot, s.mix.warm = nil, nil, false
+}
+
+func (m *catMix) inVocab(level int) bool {
+	if m.vocab == nil {
+		return false
+	}
+	name := ""
+	if level > 0 {
+		if level > len(m.known) {
+			m.known = m.names.Names()
+		}
+		name = m.known[level-1]
+	}
+	return m.vocab[name]
+}
+
+// fitCat gives the arena room for the slots (and rest).
+func (s *shard) fitCat() {
+	m := &s.mix
+	need := len(m.code)
+	if need == 0 {
+		return
+	}
+	if m.cap < need {
+		// Widen in steps, copying the arena a few times, not once a level.
+		m.cap = max(need, min(2*m.cap, m.max), 4)
+	}
+	stride := m.cap
+	if m.rest {
+		stride++
+	}
+	switch {
+	case stride == s.cat.stride:
+	case s.cat.stride == 0:
+		s.cat.stride = stride
+		s.cat.ensure(s.n)
+	default:
+		from := -1
+		if m.aRest {
+			from = s.cat.stride - 1
+		}
+		s.cat.restride(stride, from)
+	}
+	m.aRest = m.rest
+}
+
+// chooseCats ends a logging warm-up: the candidates are the levels with
+// the most spend in it (a fitted vocabulary's levels first), the others
+// rest; the log is replayed into the slots.
+func (s *shard) chooseCats() {
+	m := &s.mix
+	names := m.names.Names()
+	name := func(l int) string {
+		if l == 0 {
+			return "unknown"
+		}
+		return names[l-1]
+	}
+	idx := byTotal(m.tot, name)
+	// A fitted vocabulary's levels keep their slots whatever their spend.
+	slices.SortStableFunc(idx, func(x, y int) int {
+		return cmp.Compare(b2i(!m.inVocab(x)), b2i(!m.inVocab(y)))
+	})
+	m.code = m.code[:0]
+	for i := range m.slot {
+		if m.slot[i] != slotNone {
+			m.slot[i] = slotRest
+		}
+	}
+	for _, l := range idx {
+		if m.slot[l] == slotNone {
+			continue // not met
+		}
+		if len(m.code) >= m.max && !m.inVocab(l) {
+			break
+		}
+		m.slot[l] = int32(len(m.code))
+		m.code = append(m.code, int32(l))
+	}
+	m.rest, m.aRest, m.cap = true, true, len(m.code)
+	m.phase = catChosen
+	s.cat = paged[float64]{stride: m.cap + 1}
+	s.cat.ensure(s.n)
+	for _, e := range m.log {
+		sl := int(m.slot[e.level])
+		if sl < 0 {
+			sl = m.cap
+		}
+		s.cat.at(int(e.row))[sl] += e.amt
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// addCat adds a purchase of amt in level code to row's mix.
+func (s *shard) addCat(row int, code int32, amt float64) {
+	m := &s.mix
+	l := int(code) + 1
+	if m.warm {
+		m.log = append(m.log, catLine{int32(row), int32(l), amt})
+	}
+	if m.phase == catLogging {
+		return
+	}
+	sl := int(m.slot[l])
+	if sl < 0 {
+		sl = s.cat.stride - 1 // rest
+	}
+	s.cat.at(row)[sl] += amt
+}
+
+// catLevel maps slot of the shard's mix to the level's code+1, or -1 for
+// rest.
+func (s *shard) catLevel(slot int) int {
+	if slot < len(s.mix.code) {
+		return int(s.mix.code[slot])
+	}
+	return -1
+}
+
+// catSlots is the number of slots of the shard's mix to read.
+func (s *shard) catSlots() int {
+	if s.cat.stride == 0 {
+		return 0
+	}
+	n := len(s.mix.code)
+	if s.mix.rest {
+		n = s.cat.stride
+	}
+	return n
+}
