@@ -380,15 +380,14 @@ func (r *orderReader) finish(blk *OrderBlock, b *tables.Batch) {
 }
 
 // clean reports whether a batch can take the fast path: integer ids,
-// timestamps and amounts with no null or bad cell, in UTC, and none of
-// the optional columns that need more than a copy.
+// timestamps and amounts with no null or bad cell, in UTC, and no order
+// ids (whose duplicates need the general path).
 func (r *orderReader) clean(b *tables.Batch) bool {
 	c := b.Cols
 	return r.intIDs && r.clock.utc && b.Malformed == nil &&
 		c[oCustomer].Kind == tables.Int && c[oCustomer].Null == nil &&
 		c[oTime].Null == nil && c[oAmount].Present && c[oAmount].Null == nil &&
-		(!c[oRefund].Present || c[oRefund].Null == nil) &&
-		!c[oOrderID].Present && !c[oCategory].Present && !c[oChannel].Present
+		(!c[oRefund].Present || c[oRefund].Null == nil) && !c[oOrderID].Present
 }
 
 // readClean is read for a clean batch: the same rules, with only the
@@ -399,7 +398,19 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 	if b.Cols[oRefund].Present {
 		refund = b.Cols[oRefund].B
 	}
-	blk := r.get()
+	// Categories and channels are level codes, as on the general path.
+	cat, chn := &b.Cols[oCategory], &b.Cols[oChannel]
+	get := func() *OrderBlock {
+		blk := r.get()
+		if cat.Present && cap(blk.Category) < BlockRows {
+			blk.Category = make([]int32, 0, BlockRows)
+		}
+		if chn.Present && cap(blk.Channel) < BlockRows {
+			blk.Channel = make([]int32, 0, BlockRows)
+		}
+		return blk
+	}
+	blk := get()
 	blk.object, blk.rowsRead = b.Key, int64(b.N)
 	for lo := 0; lo < b.N; {
 		hi := min(b.N, lo+BlockRows-blk.N)
@@ -408,6 +419,13 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 		n := blk.N
 		bi, bt, bd := blk.Int[:n+hi-lo], blk.Time[:n+hi-lo], blk.Day[:n+hi-lo]
 		ba, br, bx := blk.Amount[:n+hi-lo], blk.Refund[:n+hi-lo], blk.Drop[:n+hi-lo]
+		var bc, bh []int32
+		if cat.Present {
+			bc = blk.Category[:n+hi-lo]
+		}
+		if chn.Present {
+			bh = blk.Channel[:n+hi-lo]
+		}
 		for i := lo; i < hi; i++ {
 			if r.keep != nil && !r.keep.Int(ids[i]) {
 				blk.rowsRead--
@@ -437,10 +455,22 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 			}
 			bi[n], bt[n], bd[n] = ids[i], t, int32(floorDiv(t, dayMicros))
 			ba[n], br[n], bx[n] = a, isRefund, false
+			if bc != nil {
+				bc[n] = r.category.row(cat, i)
+			}
+			if bh != nil {
+				bh[n] = r.chn.row(chn, i)
+			}
 			n++
 		}
 		blk.Int, blk.Time, blk.Day = bi[:n], bt[:n], bd[:n]
 		blk.Amount, blk.Refund, blk.Drop = ba[:n], br[:n], bx[:n]
+		if bc != nil {
+			blk.Category = bc[:n]
+		}
+		if bh != nil {
+			blk.Channel = bh[:n]
+		}
 		blk.N = len(blk.Time)
 		lo = hi
 		if blk.N == BlockRows {
@@ -448,7 +478,7 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 			if err := emit(blk); err != nil {
 				return err
 			}
-			blk = r.get()
+			blk = get()
 			blk.object = b.Key
 		}
 	}

@@ -3,6 +3,7 @@ package features
 import (
 	"cmp"
 	"slices"
+	"unsafe"
 
 	"github.com/strata-oss/strata/pipeline/extract"
 )
@@ -48,7 +49,7 @@ type catMix struct {
 	warm  bool // the current block is in the warm-up
 	rows  int      // category rows met, while warming
 	tot   []float64 // by code+1: spend over the warm-up rows
-	log   []catLine // this shard's warm-up rows
+	log   [][]catLine // this shard's warm-up rows, in chunks (appending never copies)
 	vocab map[string]bool
 	names *extract.Levels
 	known []string // names by code, as of the last look
@@ -241,14 +242,16 @@ func (s *shard) chooseCats() {
 	}
 	m.rest, m.aRest, m.cap = true, true, len(m.code)
 	m.phase = catChosen
-	s.cat = paged[float64]{stride: m.cap + 1}
+	s.cat = paged[float64]{stride: m.cap + 1, huge: true}
 	s.cat.ensure(s.n)
-	for _, e := range m.log {
-		sl := int(m.slot[e.level])
-		if sl < 0 {
-			sl = m.cap
+	for _, chunk := range m.log {
+		for _, e := range chunk {
+			sl := int(m.slot[e.level])
+			if sl < 0 {
+				sl = m.cap
+			}
+			s.cat.at(int(e.row))[sl] += e.amt
 		}
-		s.cat.at(int(e.row))[sl] += e.amt
 	}
 }
 
@@ -264,7 +267,11 @@ func (s *shard) addCat(row int, code int32, amt float64) {
 	m := &s.mix
 	l := int(code) + 1
 	if m.warm {
-		m.log = append(m.log, catLine{int32(row), int32(l), amt})
+		if k := len(m.log); k == 0 || len(m.log[k-1]) == cap(m.log[k-1]) {
+			m.log = append(m.log, make([]catLine, 0, 1<<14))
+		}
+		k := len(m.log) - 1
+		m.log[k] = append(m.log[k], catLine{int32(row), int32(l), amt})
 	}
 	if m.phase == catLogging {
 		return
@@ -295,4 +302,14 @@ func (s *shard) catSlots() int {
 		n = s.cat.stride
 	}
 	return n
+}
+
+// prefetchCat fetches the line of row's mix that a purchase in level code
+// adds to.
+func (s *shard) prefetchCat(row int, code int32) {
+	sl := int(s.mix.slot[code+1])
+	if sl < 0 {
+		sl = s.cat.stride - 1
+	}
+	prefetchLine(unsafe.Pointer(&s.cat.at(row)[sl]))
 }

@@ -107,6 +107,7 @@ type filler struct {
 	clock              *extract.Clock
 	catOrder, chnOrder [][]int
 	catCol, chnCol     [][]int
+	buf                []float64
 	acc                []float64
 }
 
@@ -215,15 +216,14 @@ func (f *filler) customer(g int) {
 	// vocabulary has: its customers then have no share to give.
 	switch {
 	case r.cat.on && s.cat.stride > 0:
-		cat := s.cat.at(row)
-		f.shares(&r.cat, g, f.catOrder[si], func(slot int) float64 { return cat[slot] }, f.catCol[si])
+		f.shares(&r.cat, g, f.catOrder[si], s.cat.at(row), f.catCol[si])
 	case r.cat.on:
 		r.cat.null[g] = true
 	}
 	switch {
 	case r.chn.on && s.chn.stride > 0:
-		chn := s.chn.at(row)
-		f.shares(&r.chn, g, f.chnOrder[si], func(slot int) float64 { return float64(chn[slot]) }, f.chnCol[si])
+		f.buf = s.chnRow(row, f.buf)
+		f.shares(&r.chn, g, f.chnOrder[si], f.buf, f.chnCol[si])
 	case r.chn.on:
 		r.chn.null[g] = true
 	}
@@ -250,12 +250,12 @@ func (f *filler) customer(g int) {
 
 // shares fills a level mix: each top level's share of the customer's
 // total, and the rest as other; null when the total is zero.
-func (f *filler) shares(ls *levelShares, g int, order []int, v func(slot int) float64, col []int) {
+func (f *filler) shares(ls *levelShares, g int, order []int, v []float64, col []int) {
 	acc := f.acc[:len(ls.cols)]
 	clear(acc)
 	var total float64
 	for _, slot := range order {
-		x := v(slot)
+		x := v[slot]
 		total += x
 		acc[col[slot]] += x
 	}

@@ -112,12 +112,12 @@ func (c *computer) plan() {
 	r.firstOrder, r.lastOrder = make([]int64, n), make([]int64, n)
 
 	c.planShares(&r.cat, "orders.category", "cat_share", "category", "no category spend by the as-of date", c.opt.TopCategories,
-		func(s *shard) (int, func(row, slot int) float64) {
-			return s.catSlots(), func(row, slot int) float64 { return s.cat.at(row)[slot] }
+		func(s *shard) (int, func(row int, buf []float64) []float64) {
+			return s.catSlots(), func(row int, _ []float64) []float64 { return s.cat.at(row) }
 		}, c.catLevels)
 	c.planShares(&r.chn, "orders.channel", "channel_share", "channel", noOrd, c.opt.TopChannels,
-		func(s *shard) (int, func(row, slot int) float64) {
-			return s.chn.stride, func(row, slot int) float64 { return float64(s.chn.at(row)[slot]) }
+		func(s *shard) (int, func(row int, buf []float64) []float64) {
+			return s.chn.stride, func(row int, buf []float64) []float64 { return s.chnRow(row, buf) }
 		}, c.chnLevels)
 
 	if slices.Contains(c.info.Tables, "events") {
@@ -137,7 +137,7 @@ func (c *computer) plan() {
 // planShares sets up the share columns of a level mix: the top levels by
 // their total over all customers (or the vocabulary's), then other.
 func (c *computer) planShares(ls *levelShares, levels, prefix, group, missing string, top int,
-	get func(*shard) (int, func(row, slot int) float64), level func(*shard) []int) {
+	get func(*shard) (int, func(row int, buf []float64) []float64), level func(*shard) []int) {
 	names := c.names[levels]
 	var chosen []string
 	var ok bool
@@ -175,7 +175,7 @@ func (c *computer) planShares(ls *levelShares, levels, prefix, group, missing st
 // customers, summed in customer-id order so that the totals do not
 // depend on the shards; false when the orders have no such column or no
 // customer has any of it.
-func (c *computer) learnShares(levels string, top int, get func(*shard) (int, func(row, slot int) float64),
+func (c *computer) learnShares(levels string, top int, get func(*shard) (int, func(row int, buf []float64) []float64),
 	level func(*shard) []int) ([]string, bool) {
 	if !slices.ContainsFunc(c.a.shards, func(s *shard) bool { n, _ := get(s); return n > 0 }) {
 		return nil, false // the orders have no such column
@@ -188,15 +188,20 @@ func (c *computer) learnShares(levels string, top int, get func(*shard) (int, fu
 	for si, s := range c.a.shards {
 		lv[si] = level(s)
 	}
+	var buf []float64
 	for g := range c.n {
 		s, row := c.at(g)
 		ns, v := get(s)
+		if ns == 0 {
+			continue
+		}
+		seen = true
 		l := lv[c.loc[g]>>32]
-		for slot := range ns {
+		buf = v(row, buf)
+		for slot, x := range buf[:ns] {
 			if l[slot] >= 0 { // not rest
-				total[l[slot]] += v(row, slot)
+				total[l[slot]] += x
 			}
-			seen = true
 		}
 	}
 	if !seen {

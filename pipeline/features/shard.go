@@ -398,6 +398,8 @@ func (s *shard) orders(b *extract.OrderBlock) {
 			winLines |= 1 << l
 		}
 	}
+	// A customer's category mix is another line, as likely a miss.
+	catAhead := b.Category != nil && s.mix.phase != catLogging && s.cat.stride > 0
 	for j, i := range idx {
 		if j+ahead < len(rows) {
 			i2 := idx[j+ahead]
@@ -410,6 +412,9 @@ func (s *shard) orders(b *extract.OrderBlock) {
 				lines |= 1 << ((bits0 + int(k>>6)) * 8 / 64)
 			}
 			prefetchLines(unsafe.Pointer(&s.rec.at(int(rows[j+ahead]))[0]), lines)
+			if catAhead {
+				s.prefetchCat(int(rows[j+ahead]), b.Category[i2])
+			}
 		}
 		row := int(rows[j])
 		r := s.rec.at(row)
@@ -676,4 +681,13 @@ func (s *shard) classOf(code int32) int8 {
 		}
 	}
 	return s.typeClass[code]
+}
+
+// chnRow returns row's channel counts as floats, in buf.
+func (s *shard) chnRow(row int, buf []float64) []float64 {
+	buf = buf[:0]
+	for _, n := range s.chn.at(row) {
+		buf = append(buf, float64(n))
+	}
+	return buf
 }
