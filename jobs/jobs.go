@@ -49,6 +49,15 @@ func ExitCode(err error) int {
 	return ExitFailure
 }
 
+// Transient reports whether err may go away by itself, so that a run
+// failing with it is worth retrying: a runtime failure (ExitFailure) that
+// is not a model that cannot be fitted on the data (a
+// *pipeline.ModelError fails the same way on the same data).
+func Transient(err error) bool {
+	var me *pipeline.ModelError
+	return ExitCode(err) == ExitFailure && !errors.As(err, &me)
+}
+
 // UsageError is a mistake in how a command was called.
 type UsageError struct{ Msg string }
 

@@ -189,7 +189,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 		if cause := context.Cause(ctx); errors.Is(cause, lease.ErrLost) {
 			return out, cause
 		}
-		if ExitCode(err) != ExitFailure || try > req.Retries || ctx.Err() != nil {
+		if !Transient(err) || try > req.Retries || ctx.Err() != nil {
 			return out, err
 		}
 		wait := Backoff(req.Backoff, try)

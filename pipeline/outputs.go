@@ -196,6 +196,9 @@ func valuesOf(st *state) segmentValues {
 	// their size rather than grown by doubling: 16 bytes a scored
 	// customer, tens of megabytes at millions of customers.
 	counts := make([]int, len(s.Segments))
+	if c.NoPurchase || c.NoSpend {
+		return v // no values to show
+	}
 	for i := range st.beh.N {
 		if c.Scored[i] {
 			counts[s.Seg[i]]++
@@ -414,11 +417,15 @@ func segmentColumns(st *state, asOfDay int32) []tables.OutColumn {
 	}
 	if c := st.clv; c != nil {
 		unscored := notB(c.Scored)
+		noPurchase, noSpend, noCLV := unscored, unscored, unscored
+		if c.NoPurchase || c.NoSpend {
+			noPurchase, noSpend, noCLV = c.noPurchase(), c.noSpend(), c.clvNull()
+		}
 		cols = append(cols,
-			tables.OutColumn{Name: "p_alive", Type: tables.OutDouble, Optional: true, F64: c.PAlive, Null: unscored},
-			tables.OutColumn{Name: "expected_purchases", Type: tables.OutDouble, Optional: true, F64: c.ExpectedPurchases, Null: unscored},
-			tables.OutColumn{Name: "expected_avg_spend", Type: tables.OutDouble, Optional: true, F64: c.ExpectedSpend, Null: unscored},
-			tables.OutColumn{Name: "clv", Type: tables.OutDouble, Optional: true, F64: c.CLV, Null: unscored},
+			tables.OutColumn{Name: "p_alive", Type: tables.OutDouble, Optional: true, F64: c.PAlive, Null: noPurchase},
+			tables.OutColumn{Name: "expected_purchases", Type: tables.OutDouble, Optional: true, F64: c.ExpectedPurchases, Null: noPurchase},
+			tables.OutColumn{Name: "expected_avg_spend", Type: tables.OutDouble, Optional: true, F64: c.ExpectedSpend, Null: noSpend},
+			tables.OutColumn{Name: "clv", Type: tables.OutDouble, Optional: true, F64: c.CLV, Null: noCLV},
 		)
 	}
 	return cols

@@ -272,6 +272,10 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 				ev = ev.Str("requested_model", m.RequestedModel).Str("reason", m.Reason)
 			}
 			ev.Msg("clv scored")
+			for _, u := range m.Unfitted {
+				l.Warn().Str("model", u.Model).Str("name", u.Name).Str("reason", u.Reason).Strs("null_columns", u.Columns).
+					Msg("model not fitted; its columns are published as null")
+			}
 			return nil
 		}); err != nil {
 			return nil, nil, err

@@ -46,9 +46,9 @@ type catMix struct {
 	cap   int     // slots the arena has before rest
 	aRest bool    // the arena has the rest slot, after the cap candidates'
 	phase int
-	warm  bool // the current block is in the warm-up
-	rows  int      // category rows met, while warming
-	tot   []float64 // by code+1: spend over the warm-up rows
+	warm  bool        // the current block is in the warm-up
+	rows  int         // category rows met, while warming
+	tot   []float64   // by code+1: spend over the warm-up rows
 	log   [][]catLine // this shard's warm-up rows, in chunks (appending never copies)
 	vocab map[string]bool
 	names *extract.Levels
