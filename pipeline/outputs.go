@@ -55,6 +55,8 @@ type Model struct {
 // RFMModel records how RFM scores were made.
 type RFMModel struct {
 	Rule string `json:"rule"`
+	// Note says what is missing: without amounts, the M score.
+	Note string `json:"note,omitempty"`
 	// Breaks[feature][s] is the first value that scored s+1.
 	Breaks map[string][5]float64 `json:"breaks"`
 	Grid   []GridRule            `json:"grid"`
@@ -283,6 +285,9 @@ func writeRunTables(ctx context.Context, pub *publish.Publisher, cfg *config.Con
 	if cp.Features != nil {
 		m.Tables["features"] = cp.Features
 	}
+	if fit.NoAmount {
+		m.RFM.Note = noAmountNote
+	}
 	if fit.Recs != nil && cfg.Recommendations.On() {
 		r := fit.Recs.Model
 		r.Customers, r.Offers = int(a.RecCustomers), int(a.RecOffers)
@@ -376,10 +381,19 @@ func segmentColumns(st *state, asOfDay int32) []tables.OutColumn {
 	}
 	score, segment := make([]string, n), make([]string, n)
 	for i := 0; i < n; i++ {
-		if b.HasOrders[i] {
+		if b.HasOrders[i] && !b.NoAmount {
 			score[i] = rfmScore(s.R[i], s.F[i], s.M[i])
 		}
 		segment[i] = s.Segments[s.Seg[i]]
+	}
+	// Without amounts there is no M, nor money: null for everyone.
+	noMoney, noMoneyOrders := []bool(nil), noOrders
+	if b.NoAmount {
+		noMoney = make([]bool, n)
+		for i := range noMoney {
+			noMoney[i] = true
+		}
+		noMoneyOrders = noMoney
 	}
 	cols := []tables.OutColumn{
 		{Name: "customer_id", Type: tables.OutString, Str: st.ids},
@@ -387,16 +401,16 @@ func segmentColumns(st *state, asOfDay int32) []tables.OutColumn {
 		{Name: "recency_days", Type: tables.OutInt32, Optional: true, I32: b.RecencyDays, Null: noOrders},
 		{Name: "frequency", Type: tables.OutInt32, I32: b.Frequency},
 		{Name: "purchase_days", Type: tables.OutInt32, I32: b.PurchaseDays},
-		{Name: "monetary_value", Type: tables.OutDouble, F64: b.Monetary},
-		{Name: "avg_order_value", Type: tables.OutDouble, Optional: true, F64: b.AvgOrder, Null: noOrders},
-		{Name: "max_order_value", Type: tables.OutDouble, Optional: true, F64: b.MaxOrder, Null: noOrders},
+		{Name: "monetary_value", Type: tables.OutDouble, Optional: b.NoAmount, F64: b.Monetary, Null: noMoney},
+		{Name: "avg_order_value", Type: tables.OutDouble, Optional: true, F64: b.AvgOrder, Null: noMoneyOrders},
+		{Name: "max_order_value", Type: tables.OutDouble, Optional: true, F64: b.MaxOrder, Null: noMoneyOrders},
 		{Name: "tenure_days", Type: tables.OutInt32, Optional: true, I32: b.TenureDays, Null: notB(b.HasTenure)},
 		{Name: "first_order_at", Type: tables.OutTimestamp, Optional: true, I64: b.FirstOrder, Null: noOrders},
 		{Name: "last_order_at", Type: tables.OutTimestamp, Optional: true, I64: b.LastOrder, Null: noOrders},
 		{Name: "rfm_r", Type: tables.OutInt32, Optional: true, I32: i8(s.R), Null: noOrders},
 		{Name: "rfm_f", Type: tables.OutInt32, Optional: true, I32: i8(s.F), Null: noOrders},
-		{Name: "rfm_m", Type: tables.OutInt32, Optional: true, I32: i8(s.M), Null: noOrders},
-		{Name: "rfm_score", Type: tables.OutString, Optional: true, Str: score, Null: noOrders},
+		{Name: "rfm_m", Type: tables.OutInt32, Optional: true, I32: i8(s.M), Null: noMoneyOrders},
+		{Name: "rfm_score", Type: tables.OutString, Optional: true, Str: score, Null: noMoneyOrders},
 		{Name: "rfm_segment", Type: tables.OutString, Str: segment},
 	}
 	if r := st.cluster; r != nil {

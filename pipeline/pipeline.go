@@ -96,6 +96,29 @@ func (e *QualityError) Error() string {
 		e.Bad, e.Rows, e.Table, 100*float64(e.Bad)/float64(max(e.Rows, 1)), 100*e.Limit)
 }
 
+// withoutMoneyClusters is cfg for a run whose orders have no amount: the
+// default cluster features without the money ones (monetary_value,
+// avg_order_value), which are null. Features a configuration lists are
+// its own: clustering on a money feature then fails as on any feature
+// without values.
+func withoutMoneyClusters(cfg *config.Config) *config.Config {
+	if len(cfg.Cluster.Features) > 0 || !cfg.Cluster.On() {
+		return cfg
+	}
+	c := *cfg
+	c.Cluster.Features = nil
+	for _, f := range cfg.Cluster.FeatureList() {
+		if f.Name != "monetary_value" && f.Name != "avg_order_value" {
+			c.Cluster.Features = append(c.Cluster.Features, f)
+		}
+	}
+	return &c
+}
+
+// noAmountNote says what a run without amounts publishes.
+const noAmountNote = "the orders have no amount: R and F scores only (rfm_m, rfm_score and the money features null), " +
+	"the purchase model and p_alive, no spend model (expected_avg_spend and clv null)"
+
 // ConfigError says the configuration or the input schema is wrong.
 type ConfigError struct{ Err error }
 
@@ -203,6 +226,10 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 		return nil, nil, err
 	}
 
+	hashCfg := cfg
+	if ds.NoAmount {
+		cfg = withoutMoneyClusters(cfg)
+	}
 	st := &state{cfg: cfg, opt: r.opt, ds: ds, ids: publishedIDs(cfg, r.pseud, ds.IDs)}
 	learn := fit == nil
 	if err := r.stage(prefix+"features", func(l zerolog.Logger) error {
@@ -212,13 +239,16 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 		}
 		st.beh, st.feat = set.Behaviour, set.Table
 		if learn {
-			fit = &Fitted{AsOf: r.asOf, ConfigHash: cfg.Hash(), SampleFraction: cfg.Fit.Fraction(), Customers: len(ds.IDs),
-				Vocabulary: set.Vocabulary}
+			fit = &Fitted{AsOf: r.asOf, ConfigHash: hashCfg.Hash(), SampleFraction: cfg.Fit.Fraction(), Customers: len(ds.IDs),
+				Vocabulary: set.Vocabulary, NoAmount: ds.NoAmount}
 			for i := range set.Table.Cols {
 				fit.Features = append(fit.Features, set.Table.Cols[i].Feature)
 			}
 		}
 		l.Info().Int("features", len(st.feat.Cols)).Msg("features computed")
+		if ds.NoAmount {
+			l.Warn().Msg(noAmountNote)
+		}
 		if err := checkClusterFeatures(cfg, st.feat); err != nil {
 			return &ConfigError{Err: err}
 		}

@@ -36,6 +36,8 @@ type Fitted struct {
 	SampleFraction float64              `json:"sample_fraction"`
 	Customers      int                  `json:"customers"`
 	Vocabulary     *features.Vocabulary `json:"vocabulary"`
+	// NoAmount: the orders the models were fitted on had no amount.
+	NoAmount bool `json:"no_amount,omitempty"`
 	Features       []features.Feature   `json:"features"`
 	RFM            Breaks               `json:"rfm_breaks"`
 	CLV            *CLVModel            `json:"clv,omitempty"`

@@ -104,3 +104,35 @@ func TestUnfittableModels(t *testing.T) {
 		})
 	}
 }
+
+// TestNoAmount: an orders table without amounts (a purchase panel) runs:
+// R and F scores, the purchase model and p_alive are published; M, the
+// money features, the spend model and clv are null, and model.json says
+// why.
+func TestNoAmount(t *testing.T) {
+	in, out := shop(t, 400), objstore.NewMem()
+	cfg := demoConfig(t, "")
+	delete(cfg.Input.Orders.Columns, "amount")
+	res := runOn(t, cfg, in, out, "2025-06-30")
+	m := modelOf(t, out, "2025-06-30")
+	if m.CLV == nil || len(m.CLV.Unfitted) != 1 || m.CLV.Unfitted[0].Model != "spend" ||
+		!strings.Contains(m.CLV.Unfitted[0].Reason, "no amount") {
+		t.Fatalf("model.json clv %+v", m.CLV)
+	}
+	if !strings.Contains(m.RFM.Note, "no amount") {
+		t.Errorf("model.json rfm note %q", m.RFM.Note)
+	}
+	null := []string{"rfm_m", "rfm_score", "monetary_value", "avg_order_value", "expected_avg_spend", "clv"}
+	set := []string{"rfm_r", "rfm_f", "p_alive", "expected_purchases", "rfm_segment"}
+	n := nulls(columns(t, out, &res.Manifest, "segments", append(append([]string{}, null...), set...)...))
+	for i, name := range append(append([]string{}, null...), set...) {
+		if i < len(null) && n[i] != res.Customers || i >= len(null) && n[i] == res.Customers {
+			t.Errorf("%s: %d nulls of %d", name, n[i], res.Customers)
+		}
+	}
+	for _, f := range m.Features {
+		if f.Unit == "money" && f.Missing != "the orders have no amount" {
+			t.Errorf("feature %s: missing %q", f.Name, f.Missing)
+		}
+	}
+}

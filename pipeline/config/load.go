@@ -46,10 +46,11 @@ func (c Columns) Has(name string) bool {
 func TableColumns(name string) Columns {
 	switch name {
 	case "orders":
-		// amount may instead be quantity × unit_price; see Validate.
+		// amount may instead be quantity × unit_price (see Validate), or
+		// be missing: a run without amounts has no M and no spend model.
 		return Columns{
-			Required: []string{"customer_id", "order_ts", "amount"},
-			Optional: []string{"order_id", "quantity", "unit_price", "category", "channel", "currency", "is_refund"},
+			Required: []string{"customer_id", "order_ts"},
+			Optional: []string{"amount", "order_id", "quantity", "unit_price", "category", "channel", "currency", "is_refund"},
 		}
 	case "customers":
 		return Columns{

@@ -62,6 +62,7 @@ type Block struct {
 	invalid  map[string]int64
 	quar     Quarantine
 	release  func()
+	noAmount bool // an order block read from a table without amounts
 }
 
 // Release hands the block back for reuse; the sink calls it exactly once,
@@ -77,7 +78,7 @@ func (b *Block) base() *Block { return b }
 func (b *Block) resetBase(intIDs bool) {
 	b.N = 0
 	b.Keys.reset(intIDs)
-	b.object, b.rowsRead = "", 0
+	b.object, b.rowsRead, b.noAmount = "", 0, false
 	clear(b.bad)
 	clear(b.excluded)
 	clear(b.invalid)
@@ -300,6 +301,7 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 	cat, chn := &b.Cols[oCategory], &b.Cols[oChannel]
 	blk := r.get()
 	blk.object, blk.rowsRead = b.Key, int64(b.N)
+	noAmount := !amt.Present && !price.Present
 	for i := 0; i < b.N; i++ {
 		if r.suppressed(&blk.Block, id, i) {
 			continue
@@ -307,7 +309,7 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 		reason := stampedRowProblem(b, &r.keys, id, ts, i)
 		var amount float64
 		isRefund := !refund.IsNull(i) && refund.B[i]
-		if reason == "" {
+		if reason == "" && !noAmount {
 			amount, reason = orderAmount(amt, qty, price, i)
 		}
 		if reason == "" && amount < 0 && !isRefund {
@@ -349,6 +351,7 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 		}
 		blk.N++
 		if blk.N == BlockRows {
+			blk.noAmount = noAmount
 			r.finish(blk, b)
 			if err := emit(blk); err != nil {
 				return err
@@ -357,6 +360,7 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 			blk.object = b.Key
 		}
 	}
+	blk.noAmount = noAmount
 	r.finish(blk, b)
 	return emit(blk)
 }

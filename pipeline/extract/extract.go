@@ -142,6 +142,10 @@ type Dataset struct {
 	Orders int
 	// Events is the number of accepted event rows of known customers.
 	Events int
+	// NoAmount: the orders table has no amount (nor quantity × unit
+	// price), as purchase panels often do; every order counts with amount
+	// 0 and the money features mean nothing.
+	NoAmount bool
 
 	Quality    Quality
 	Quarantine Quarantine

@@ -352,6 +352,9 @@ func (st *streamer) deliver(table string, ref blockRef) error {
 	b := ref.base()
 	q := &st.ds.Quality
 	q.RowsRead[table] += b.rowsRead
+	if b.noAmount {
+		st.ds.NoAmount = true
+	}
 	for r, n := range b.bad {
 		add2(q.Bad, table, r, n)
 	}

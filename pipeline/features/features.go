@@ -57,7 +57,10 @@ import (
 // Customers without a purchase have HasOrders false, and their recency,
 // average and maximum order value are 0 and mean nothing.
 type Behaviour struct {
-	N            int
+	N int
+	// NoAmount: the orders had no amount; Monetary, AvgOrder, MaxOrder
+	// and the spends are 0 and mean nothing.
+	NoAmount     bool
 	HasOrders    []bool
 	RecencyDays  []int32   // as-of day − day of the last purchase
 	Frequency    []int32   // orders (refunds excluded)
