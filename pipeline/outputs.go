@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
 	"golang.org/x/sync/errgroup"
 
@@ -130,8 +131,9 @@ func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state,
 	agg := make(chan *aggregates, 1)
 	go func() { agg <- aggregate(st) }()
 	segs := segmentColumns(st, asOfDay)
+	audCols := append(slices.Clip(segs), ownColumns(st)...)
 	cp.Segments = columnNames(segs)
-	auds, err := compileAudiences(cfg, segs)
+	auds, err := compileAudiences(cfg, audCols)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +141,7 @@ func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state,
 		return nil, err
 	}
 	cp.Agg = <-agg
-	if cp.Agg.Audiences, err = writeAudiences(ctx, pub, writeOptions(cfg), part, auds, segs, meta); err != nil {
+	if cp.Agg.Audiences, err = writeAudiences(ctx, pub, writeOptions(cfg), part, auds, audCols, meta); err != nil {
 		return nil, err
 	}
 	if err := writeTable(ctx, pub, writeOptions(cfg), part, "quarantine", quarantineColumns(&ds.Quarantine, asOfDay), meta); err != nil {
@@ -602,4 +604,56 @@ func rfmScore(r, f, m int8) string {
 		return fmt.Sprintf("%d%d%d", r, f, m)
 	}
 	return rfmScoreText[r-1][f-1][m-1]
+}
+
+// ownColumns are the columns of the user's own attributes and measures
+// that audiences may filter on and show, besides the segments table's: a
+// numeric attribute's value, a categorical one's level, a measure's
+// <name>_total and <name>_share. They are personal: config validation
+// allows them in audiences only when privacy.publish_personal lists them.
+func ownColumns(st *state) []tables.OutColumn {
+	cfg := st.cfg
+	var out []tables.OutColumn
+	n := 0
+	if st.beh != nil {
+		n = st.beh.N
+	}
+	num := func(name string) {
+		col := tables.OutColumn{Name: name, Type: tables.OutDouble, Optional: true, F64: make([]float64, n), Null: make([]bool, n)}
+		if st.feat != nil {
+			if c, ok := st.feat.Col(name); ok {
+				for i := range n {
+					col.F64[i], col.Null[i] = c.Value(i), c.IsNull(i)
+				}
+			}
+		}
+		out = append(out, col)
+	}
+	if t := cfg.Input.Customers; t != nil {
+		for _, a := range t.Attributes {
+			name := a.FeatureName()
+			if a.Type != "categorical" {
+				num(name)
+				continue
+			}
+			col := tables.OutColumn{Name: name, Type: tables.OutString, Optional: true, Str: make([]string, n), Null: make([]bool, n)}
+			var lv []string
+			if st.beh != nil {
+				lv = st.beh.OwnLevels[name]
+			}
+			for i := range n {
+				if i < len(lv) && lv[i] != "" {
+					col.Str[i] = lv[i]
+				} else {
+					col.Null[i] = true
+				}
+			}
+			out = append(out, col)
+		}
+	}
+	for _, m := range cfg.Input.Orders.Measures {
+		num(m.FeatureName() + "_total")
+		num(m.FeatureName() + "_share")
+	}
+	return out
 }

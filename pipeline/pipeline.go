@@ -504,8 +504,14 @@ func extractSpec(cfg *config.Config, in objstore.Bucket, asOf time.Time) extract
 			CSV: tables.CSVOptions{Comma: comma, TimeLayouts: t.CSV.TimeLayouts}}
 	}
 	spec := extract.Spec{AsOf: asOf, Location: cfg.Location(), Orders: tbl(&cfg.Input.Orders)}
+	for _, m := range cfg.Input.Orders.Measures {
+		spec.Orders.Own = append(spec.Orders.Own, extract.Own{Name: m.FeatureName(), Column: m.Column})
+	}
 	if cfg.Input.Customers != nil {
 		c := tbl(cfg.Input.Customers)
+		for _, a := range cfg.Input.Customers.Attributes {
+			c.Own = append(c.Own, extract.Own{Name: a.FeatureName(), Column: a.Column, Categorical: a.Type == "categorical"})
+		}
 		spec.Customers = &c
 	}
 	if cfg.Input.Events != nil {
@@ -521,6 +527,14 @@ func extractSpec(cfg *config.Config, in objstore.Bucket, asOf time.Time) extract
 func featureOptions(cfg *config.Config) features.Options {
 	o := cfg.Features.Options()
 	o.Workers = cfg.Workers
+	if t := cfg.Input.Customers; t != nil {
+		for _, a := range t.Attributes {
+			o.Own = append(o.Own, features.OwnAttribute{Name: a.FeatureName(), Column: a.Column, Categorical: a.Type == "categorical"})
+		}
+	}
+	for _, m := range cfg.Input.Orders.Measures {
+		o.Measures = append(o.Measures, features.Measure{Name: m.FeatureName(), Column: m.Column})
+	}
 	if cfg.CLV.On() {
 		o.Repeat = true
 		o.CalibrationDays = cfg.CLV.Holdout()
@@ -609,6 +623,9 @@ func readLater(cfg *config.Config, c *features.Column) bool {
 		return true
 	}
 	if c.Kind == features.Share && (c.Group == "category" || c.Group == "channel") {
+		return true
+	}
+	if c.Family == features.Own { // the audiences' own columns
 		return true
 	}
 	if cfg.Cluster.On() {

@@ -100,6 +100,9 @@ type OrderBlock struct {
 	// "orders.channel"), -1 when blank; nil when the column is not mapped.
 	Category []int32
 	Channel  []int32
+	// Measure[k] are the rows' values of the table's own (numeric)
+	// column k (Table.Own), 0 where blank or invalid.
+	Measure [][]float64
 	// Drop marks duplicates the coordinator found; the sink skips them.
 	// Dropped counts them.
 	Drop    []bool
@@ -139,6 +142,12 @@ type CustomerBlock struct {
 	Interest    []int32
 	// Which of the other attribute columns the rows' object has.
 	HasBirth, HasAge, HasIncome, HasOptIn bool
+	// Own[k] are the rows' values of the table's own attribute k
+	// (Table.Own): level codes ("customers.<name>", -1 unknown) in
+	// OwnCode[k] for a categorical one, numbers (NaN unknown) in
+	// OwnNum[k] for a numeric one.
+	OwnCode [][]int32
+	OwnNum  [][]float64
 }
 
 // EventBlock holds accepted event rows.
@@ -252,6 +261,7 @@ type orderReader struct {
 	part          Partitioner // nil: no parts
 	hinter        Hinter      // nil: none
 	parts         int
+	measures      int // the table's own columns (Table.Own), after the logical ones
 }
 
 // partition lists the block's rows by part.
@@ -287,6 +297,12 @@ func (r *orderReader) get() *OrderBlock {
 	blk.resetBase(r.intIDs)
 	blk.Time, blk.Day, blk.Amount, blk.Refund = blk.Time[:0], blk.Day[:0], blk.Amount[:0], blk.Refund[:0]
 	blk.Category, blk.Channel, blk.Drop, blk.Dropped = blk.Category[:0], blk.Channel[:0], blk.Drop[:0], 0
+	if r.measures > 0 && len(blk.Measure) != r.measures {
+		blk.Measure = make([][]float64, r.measures)
+	}
+	for k := range blk.Measure {
+		blk.Measure[k] = blk.Measure[k][:0]
+	}
 	blk.orderID, blk.oh, blk.srcRow = blk.orderID[:0], blk.oh[:0], blk.srcRow[:0]
 	return blk
 }
@@ -340,6 +356,17 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 		if chn.Present {
 			blk.Channel = append(blk.Channel, r.chn.row(chn, i))
 		}
+		for k := range r.measures {
+			col := &b.Cols[oChannel+1+k]
+			v := 0.0
+			switch {
+			case col.IsBad(i) || (!col.IsNull(i) && (math.IsNaN(col.F[i]) || math.IsInf(col.F[i], 0))):
+				blk.invalid[r.fields[oChannel+1+k].Name]++
+			case !col.IsNull(i):
+				v = col.F[i]
+			}
+			blk.Measure[k] = append(blk.Measure[k], v)
+		}
 		if oid.Present {
 			s := ""
 			if !oid.IsNull(i) && strings.TrimSpace(oid.Str[i]) != "" {
@@ -391,7 +418,7 @@ func (r *orderReader) clean(b *tables.Batch) bool {
 	return r.intIDs && r.clock.utc && b.Malformed == nil &&
 		c[oCustomer].Kind == tables.Int && c[oCustomer].Null == nil &&
 		c[oTime].Null == nil && c[oAmount].Present && c[oAmount].Null == nil &&
-		(!c[oRefund].Present || c[oRefund].Null == nil) && !c[oOrderID].Present
+		(!c[oRefund].Present || c[oRefund].Null == nil) && !c[oOrderID].Present && r.measures == 0
 }
 
 // readClean is read for a clean batch: the same rules, with only the
@@ -536,6 +563,7 @@ type customerReader struct {
 	keys     keyReader
 	attr     [NumAttrs]*levelReader
 	interest *levelReader
+	own      []*levelReader // by own attribute; nil for a numeric one
 }
 
 func (r *customerReader) get() *CustomerBlock {
@@ -547,6 +575,12 @@ func (r *customerReader) get() *CustomerBlock {
 		blk.Attr[a] = blk.Attr[a][:0]
 	}
 	blk.InterestOff, blk.Interest = append(blk.InterestOff[:0], 0), blk.Interest[:0]
+	if len(r.own) > 0 && len(blk.OwnCode) != len(r.own) {
+		blk.OwnCode, blk.OwnNum = make([][]int32, len(r.own)), make([][]float64, len(r.own))
+	}
+	for k := range blk.OwnCode {
+		blk.OwnCode[k], blk.OwnNum[k] = blk.OwnCode[k][:0], blk.OwnNum[k][:0]
+	}
 	return blk
 }
 
@@ -628,6 +662,20 @@ func (r *customerReader) read(b *tables.Batch, emit func(blockRef) error) error 
 		for a := range blk.Attr {
 			if col := &b.Cols[cAttr0+a]; col.Present {
 				blk.Attr[a] = append(blk.Attr[a], r.attr[a].row(col, i))
+			}
+		}
+		for k, l := range r.own {
+			col := &b.Cols[cAttr0+NumAttrs+k]
+			switch {
+			case l != nil:
+				blk.OwnCode[k] = append(blk.OwnCode[k], l.row(col, i))
+			case col.IsBad(i) || (!col.IsNull(i) && (math.IsNaN(col.F[i]) || math.IsInf(col.F[i], 0))):
+				blk.invalid[r.fields[cAttr0+NumAttrs+k].Name]++
+				blk.OwnNum[k] = append(blk.OwnNum[k], math.NaN())
+			case col.IsNull(i):
+				blk.OwnNum[k] = append(blk.OwnNum[k], math.NaN())
+			default:
+				blk.OwnNum[k] = append(blk.OwnNum[k], col.F[i])
 			}
 		}
 		if interests.Present && !interests.IsNull(i) {

@@ -58,6 +58,9 @@ import (
 // average and maximum order value are 0 and mean nothing.
 type Behaviour struct {
 	N int
+	// OwnLevels are, by name, each customer's level of the user's own
+	// categorical attributes ("" when unknown): what audiences filter on.
+	OwnLevels map[string][]string
 	// NoAmount: the orders had no amount; Monetary, AvgOrder, MaxOrder
 	// and the spends are 0 and mean nothing.
 	NoAmount     bool

@@ -60,6 +60,14 @@ func (c *computer) fill(ctx context.Context) error {
 		FirstOrder: r.firstOrder, LastOrder: r.lastOrder,
 	}
 	c.beh.FirstDay, c.beh.RepeatSpend = r.firstDay, r.repeat
+	for k, o := range c.opt.Own {
+		if k < len(r.own) && r.own[k].level != nil {
+			if c.beh.OwnLevels == nil {
+				c.beh.OwnLevels = map[string][]string{}
+			}
+			c.beh.OwnLevels[o.Name] = r.own[k].level
+		}
+	}
 	c.beh.CalDays, c.beh.CalLast = r.calDays, r.calLast
 	c.days = nil
 	return nil
@@ -243,9 +251,62 @@ func (f *filler) customer(g int) {
 			r.evDays[g] = asOf - f.clock.Day(last)
 		}
 	}
+	if r.measTotal != nil {
+		m := s.meas.at(row)
+		gross := s.gross(rec)
+		for k, v := range m {
+			r.measTotal[k][g] = v
+			if gross > 0 {
+				r.measShare[k][g] = v / gross
+			}
+		}
+		if !(gross > 0) {
+			r.measNull[g] = true
+		}
+	}
 	if s.hasCust {
 		f.attributes(g, s, row)
+	} else {
+		for k := range r.own {
+			f.own(k, g, nil, 0)
+		}
 	}
+}
+
+// own fills the user's own attribute k of customer g (row of s, or none).
+func (f *filler) own(k, g int, s *shard, row int) {
+	oc := &f.c.cols.own[k]
+	known := s != nil && s.known[row]
+	if oc.num != nil {
+		v := math.NaN()
+		if known {
+			v = s.ownNum[k][row]
+		}
+		if math.IsNaN(v) {
+			oc.null[g] = true
+		} else {
+			oc.num[g] = v
+		}
+		return
+	}
+	code := int32(-1)
+	if known {
+		code = s.ownCode[k][row]
+	}
+	col := colUnknown
+	if code >= 0 {
+		src := "customers." + f.c.opt.Own[k].Name
+		l := f.c.rank[src][code]
+		col = oc.colOf[l]
+		oc.level[g] = f.c.names[src][l]
+	}
+	switch col {
+	case colOther:
+		col = len(oc.cols) - 2
+	case colUnknown:
+		col = len(oc.cols) - 1
+	}
+	oc.cols[col][g] = 1
 }
 
 // shares fills a level mix: each top level's share of the customer's
@@ -345,6 +406,9 @@ func (f *filler) attributes(g int, s *shard, row int) {
 		} else {
 			r.interestsUnknown[g] = 1
 		}
+	}
+	for k := range r.own {
+		f.own(k, g, s, row)
 	}
 	if r.hasOpt {
 		if known && s.optIn[row] >= 0 {

@@ -36,6 +36,9 @@ type colRefs struct {
 	optIn                              []int32
 	optNull                            []bool
 	hasAge, hasIncome, hasInts, hasOpt bool
+	own                                []ownCols // by Options.Own
+	measTotal, measShare               [][]float64
+	measNull                           []bool // no purchase spend: no share
 	// Behaviour only, not table columns: Options.Repeat and
 	// CalibrationDays.
 	repeat                     []float64
@@ -50,6 +53,14 @@ type levelShares struct {
 	null   []bool
 	colOf  []int // by global level (rank, then blank last): column
 	global string
+}
+
+// ownCols are the features of one of the user's own attributes: one-hot
+// columns (attrCols) of a categorical one, a value of a numeric one.
+type ownCols struct {
+	attrCols
+	num   []float64
+	level []string // a categorical one's level by customer
 }
 
 type attrCols struct {
@@ -109,6 +120,16 @@ func (c *computer) plan() {
 		r.winSpend = append(r.winSpend, c.newF(beh(fmt.Sprintf("spend_%dd", w), "orders", "money", "", Numeric), nil))
 	}
 	r.refundRate = c.newF(beh("refund_rate", "orders", "refunds per order", noOrd, Numeric), r.noOrders)
+	if len(c.opt.Measures) > 0 {
+		r.measNull = make([]bool, n)
+	}
+	for _, m := range c.opt.Measures {
+		src := "orders." + m.Column
+		r.measTotal = append(r.measTotal, c.newF(Feature{Name: m.Name + "_total", Family: Own, Kind: Numeric, Source: src,
+			Unit: m.Column + " (summed over purchases)", Personal: m.Name}, nil))
+		r.measShare = append(r.measShare, c.newF(Feature{Name: m.Name + "_share", Family: Own, Kind: Numeric, Source: src,
+			Unit: "share of purchase spend", Missing: "no purchase spend by the as-of date", Personal: m.Name}, r.measNull))
+	}
 	r.firstOrder, r.lastOrder = make([]int64, n), make([]int64, n)
 
 	c.planShares(&r.cat, "orders.category", "cat_share", "category", "no category spend by the as-of date", c.opt.TopCategories,
@@ -333,6 +354,7 @@ func (c *computer) planAttributes() {
 	if seen[seenInterests] {
 		c.planInterests()
 	}
+	c.planOwn()
 	if seen[seenOptIn] {
 		r.hasOpt = true
 		r.optNull = make([]bool, n)
@@ -344,10 +366,41 @@ func (c *computer) planAttributes() {
 // planAttr sets up attribute a's encoding from the levels of the run's
 // customers (or the vocabulary's).
 func (c *computer) planAttr(a int, name string) {
-	ac := &c.cols.attr[a]
+	c.planLevels(&c.cols.attr[a], name, "customers."+name, attrFamily[name], c.opt.Encodings[name], "",
+		func(s *shard, row int) int32 { return s.attr[a][row] })
+}
+
+// planOwn sets up the features of the user's own customer attributes: a
+// categorical one one-hot like the built-in attributes, a numeric one as
+// its value.
+func (c *computer) planOwn() {
+	r := &c.cols
+	r.own = make([]ownCols, len(c.opt.Own))
+	for k, o := range c.opt.Own {
+		if o.Categorical {
+			c.planLevels(&r.own[k].attrCols, o.Name, "customers."+o.Name, Own, OneHot, o.Name,
+				func(s *shard, row int) int32 { return s.ownCode[k][row] })
+			r.own[k].level = make([]string, c.n)
+			for i := range c.tab.Cols {
+				if f := &c.tab.Cols[i].Feature; f.Group == o.Name && f.Source == "customers."+o.Name {
+					f.Source = "customers." + o.Column
+				}
+			}
+			continue
+		}
+		r.own[k].null = make([]bool, c.n)
+		r.own[k].num = c.newF(Feature{Name: o.Name, Family: Own, Kind: Numeric, Source: "customers." + o.Column,
+			Missing: "not known", Personal: o.Name}, r.own[k].null)
+	}
+}
+
+// planLevels sets up the encoding of a categorical attribute whose level
+// codes (Levels src) code gives, from the levels of the run's customers
+// (or the vocabulary's).
+func (c *computer) planLevels(ac *attrCols, name, src string, fam Family, enc Encoding, personal string,
+	code func(s *shard, row int) int32) {
 	ac.on = true
-	ac.enc = c.opt.Encodings[name]
-	src, fam := "customers."+name, attrFamily[name]
+	ac.enc = enc
 	names := c.names[src]
 	v := c.opt.Vocabulary
 	var count []int
@@ -356,7 +409,7 @@ func (c *computer) planAttr(a int, name string) {
 		count = make([]int, len(names))
 		for g := range c.n {
 			s, row := c.at(g)
-			if code := s.attr[a][row]; s.known[row] && code >= 0 {
+			if code := code(s, row); s.known[row] && code >= 0 {
 				count[rank[code]]++
 			}
 		}
@@ -380,7 +433,7 @@ func (c *computer) planAttr(a int, name string) {
 		c.vocab.Frequency[name] = shares
 		ac.null = make([]bool, c.n)
 		ac.freq = c.newF(Feature{Name: name + "_freq", Family: fam, Kind: Freq, Source: src, Unit: "share of customers",
-			Missing: "level not known"}, ac.null)
+			Missing: "level not known", Personal: personal}, ac.null)
 		return
 	}
 	var chosen []string
@@ -410,12 +463,12 @@ func (c *computer) planAttr(a int, name string) {
 	taken := map[string]bool{name + "_other": true, name + "_unknown": true}
 	for _, nm := range chosen {
 		ac.cols = append(ac.cols, c.newI(Feature{Name: unique(taken, name+"_"+slug(nm)), Family: fam, Kind: OneHotInd,
-			Source: src, Group: name, Level: nm}, nil))
+			Source: src, Group: name, Level: nm, Personal: personal}, nil))
 	}
 	c.vocab.OneHot[name] = chosen
 	ac.cols = append(ac.cols,
-		c.newI(Feature{Name: name + "_other", Family: fam, Kind: OneHotInd, Source: src, Group: name, Level: "other"}, nil),
-		c.newI(Feature{Name: name + "_unknown", Family: fam, Kind: OneHotInd, Source: src, Group: name, Level: "unknown"}, nil))
+		c.newI(Feature{Name: name + "_other", Family: fam, Kind: OneHotInd, Source: src, Group: name, Level: "other", Personal: personal}, nil),
+		c.newI(Feature{Name: name + "_unknown", Family: fam, Kind: OneHotInd, Source: src, Group: name, Level: "unknown", Personal: personal}, nil))
 }
 
 // Columns of the levels that have none of their own, in attrCols.colOf.

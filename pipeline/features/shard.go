@@ -72,6 +72,13 @@ type shard struct {
 	intPool   []int32
 	seenAttr  [extract.NumAttrs]bool
 	seenOther [nOtherAttrs]bool
+	// The user's own attributes (Options.Own): level codes of a
+	// categorical one, values of a numeric one; nil for the other kind.
+	ownCode [][]int32
+	ownNum  [][]float64
+	// meas holds, per customer, the sums of the orders' own columns
+	// (Options.Measures) over their purchases.
+	meas paged[float64]
 
 	// Engagement: per customer, for each event class, the all-time count
 	// then one count per window; and the last event's instant.
@@ -153,6 +160,8 @@ func newShard(id, of int, opt *Options, info extract.Info) *shard {
 	s.wc = s.ws + s.nW
 	s.bits0 = s.wc + (s.nW+1)/2
 	s.layout(1)
+	s.meas.stride = len(opt.Measures)
+	s.ownCode, s.ownNum = make([][]int32, len(opt.Own)), make([][]float64, len(opt.Own))
 	for _, t := range info.Tables {
 		switch t {
 		case "customers":
@@ -270,6 +279,9 @@ func (s *shard) ensureOrders(n int) {
 	if s.ref.stride > 0 {
 		s.ref.ensure(n)
 	}
+	if s.meas.stride > 0 {
+		s.meas.ensure(n)
+	}
 }
 
 // grow makes room for one more customer with its initial state (zeroes,
@@ -290,6 +302,13 @@ func (s *shard) grow() {
 		}
 		s.intStart = append(s.intStart, 0)
 		s.intLen = append(s.intLen, 0)
+		for k, o := range s.opt.Own {
+			if o.Categorical {
+				s.ownCode[k] = append(s.ownCode[k], -1)
+			} else {
+				s.ownNum[k] = append(s.ownNum[k], math.NaN())
+			}
+		}
 	}
 	if s.hasEvents {
 		s.ev.ensure(s.n)
@@ -458,6 +477,12 @@ func (s *shard) orders(b *extract.OrderBlock) {
 		if b.Category != nil {
 			s.addCat(row, b.Category[i], amt)
 		}
+		if b.Measure != nil {
+			m := s.meas.at(row)
+			for k := range m {
+				m[k] += b.Measure[k][i]
+			}
+		}
 		if b.Channel != nil {
 			c := int(b.Channel[i]) + 1
 			if c >= s.chn.stride {
@@ -605,6 +630,13 @@ func (s *shard) customers(b *extract.CustomerBlock) {
 				s.seenAttr[a] = true
 			} else {
 				s.attr[a][row] = -1
+			}
+		}
+		for k := range s.opt.Own {
+			if b.OwnCode[k] != nil && s.opt.Own[k].Categorical {
+				s.ownCode[k][row] = b.OwnCode[k][i]
+			} else if !s.opt.Own[k].Categorical {
+				s.ownNum[k][row] = b.OwnNum[k][i]
 			}
 		}
 		s.intLen[row] = 0
