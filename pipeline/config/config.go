@@ -98,11 +98,12 @@ type Table struct {
 	// Attributes (customers only) are the user's own customer columns
 	// made features: categorical ones one-hot like the built-in
 	// attributes, numeric ones as they are.
-	Attributes []Attribute `yaml:"attributes"`
+	// (omitempty: unset, they leave the config hash as it was.)
+	Attributes []Attribute `yaml:"attributes" json:",omitempty"`
 	// Measures (orders only) are numeric order (line) columns summed per
 	// customer over the purchases: <name>_total and <name>_share of the
 	// purchase spend.
-	Measures []Measure `yaml:"measures"`
+	Measures []Measure `yaml:"measures" json:",omitempty"`
 }
 
 // Attribute is one of the user's customer columns.

@@ -73,10 +73,10 @@ const (
 )
 
 // catWarmRows is the warm-up stretch of category rows.
-var catWarmRows = 1 << 20
+var catWarmRows = 1 << 18
 
 // catSlotsFor is the number of candidate slots for top categories.
-func catSlotsFor(top int) int { return max(4*top, 32) }
+func catSlotsFor(top int) int { return max(2*top, 16) }
 
 func (s *shard) initCatMix() {
 	m := &s.mix

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/strata-oss/strata/pipeline/extract"
 )
@@ -209,20 +210,43 @@ func (c *computer) learnShares(levels string, top int, get func(*shard) (int, fu
 	for si, s := range c.a.shards {
 		lv[si] = level(s)
 	}
-	var buf []float64
-	for g := range c.n {
-		s, row := c.at(g)
-		ns, v := get(s)
-		if ns == 0 {
-			continue
-		}
-		seen = true
-		l := lv[c.loc[g]>>32]
-		buf = v(row, buf)
-		for slot, x := range buf[:ns] {
-			if l[slot] >= 0 { // not rest
-				total[l[slot]] += x
+	// Summed in chunks of customers, in parallel, then the chunks' sums
+	// in chunk order: the same bits for any number of shards or workers.
+	nch := (c.n + fillChunk - 1) / fillChunk
+	part := make([][]float64, nch)
+	any := make([]bool, nch)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(c.opt.Workers, 1))
+	for k := range nch {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			sum := make([]float64, nl)
+			var buf []float64
+			for g := k * fillChunk; g < min(c.n, (k+1)*fillChunk); g++ {
+				s, row := c.at(g)
+				ns, v := get(s)
+				if ns == 0 {
+					continue
+				}
+				any[k] = true
+				l := lv[c.loc[g]>>32]
+				buf = v(row, buf)
+				for slot, x := range buf[:ns] {
+					if l[slot] >= 0 { // not rest
+						sum[l[slot]] += x
+					}
+				}
 			}
+			part[k] = sum
+		}()
+	}
+	wg.Wait()
+	for k, sum := range part {
+		seen = seen || any[k]
+		for l, x := range sum {
+			total[l] += x
 		}
 	}
 	if !seen {
