@@ -130,7 +130,12 @@ func (s *shard) catBlock(b *extract.OrderBlock) {
 			// warm-up, from the log.
 			m.phase = catLogging
 			m.slot[c] = slotRest
-			s.cat = paged[float64]{}
+			// The mix will need every candidate slot and rest: its words
+			// now, while the arena is young, not at the end of the
+			// warm-up.
+			if s.ncat < m.max+1 {
+				s.catWords(m.max+1, -1)
+			}
 		default:
 			m.slot[c] = slotRest
 			m.rest = true
@@ -192,19 +197,33 @@ func (s *shard) fitCat() {
 	if m.rest {
 		stride++
 	}
-	switch {
-	case stride == s.cat.stride:
-	case s.cat.stride == 0:
-		s.cat.stride = stride
-		s.cat.ensure(s.n)
-	default:
+	if stride > s.ncat {
 		from := -1
 		if m.aRest {
-			from = s.cat.stride - 1
+			from = s.ncat - 1
 		}
-		s.cat.restride(stride, from)
+		s.catWords(stride, from)
 	}
 	m.aRest = m.rest
+}
+
+// catWords gives the records n words of category mix (more than they
+// have), inserted before the bitmap; with from ≥ 0 the mix's word from
+// (rest) moves to the new last one.
+func (s *shard) catWords(n, from int) {
+	old, oldBits0 := s.ncat, s.bits0
+	s.ncat, s.bits0 = n, s.cat0+n
+	stride := (s.bits0 + s.bw + 7) &^ 7
+	if s.rec.pages == nil {
+		s.rec.stride, s.rec.huge = stride, true
+	} else {
+		to := -1
+		if from >= 0 {
+			from, to = s.cat0+from, s.cat0+n-1
+		}
+		s.rec.insert(stride, oldBits0, n-old, from, to)
+	}
+	s.bw = stride - s.bits0
 }
 
 // chooseCats ends a logging warm-up: the candidates are the levels with
@@ -242,15 +261,22 @@ func (s *shard) chooseCats() {
 	}
 	m.rest, m.aRest, m.cap = true, true, len(m.code)
 	m.phase = catChosen
-	s.cat = paged[float64]{stride: m.cap + 1, huge: true}
-	s.cat.ensure(s.n)
+	if s.ncat < m.cap+1 {
+		s.catWords(m.cap+1, -1)
+	}
+	m.cap = s.ncat - 1 // candidates may take any word before rest
+	for row := range s.n {
+		clear(s.rec.at(row)[s.cat0 : s.cat0+s.ncat])
+	}
+	rest := s.cat0 + s.ncat - 1
 	for _, chunk := range m.log {
 		for _, e := range chunk {
-			sl := int(m.slot[e.level])
-			if sl < 0 {
-				sl = m.cap
+			w := rest
+			if sl := int(m.slot[e.level]); sl >= 0 {
+				w = s.cat0 + sl
 			}
-			s.cat.at(int(e.row))[sl] += e.amt
+			r := s.rec.at(int(e.row))
+			r[w] = u64(f64(r[w]) + e.amt)
 		}
 	}
 }
@@ -262,7 +288,8 @@ func b2i(b bool) int {
 	return 0
 }
 
-// addCat adds a purchase of amt in level code to row's mix.
+// addCat adds a purchase of amt in level code to row's mix. The record is
+// looked up again: the purchase may have just widened the bitmap.
 func (s *shard) addCat(row int, code int32, amt float64) {
 	m := &s.mix
 	l := int(code) + 1
@@ -276,11 +303,12 @@ func (s *shard) addCat(row int, code int32, amt float64) {
 	if m.phase == catLogging {
 		return
 	}
-	sl := int(m.slot[l])
-	if sl < 0 {
-		sl = s.cat.stride - 1 // rest
+	w := s.cat0 + int(m.slot[l])
+	if m.slot[l] < 0 {
+		w = s.cat0 + s.ncat - 1 // rest
 	}
-	s.cat.at(row)[sl] += amt
+	r := s.rec.at(row)
+	r[w] = u64(f64(r[w]) + amt)
 }
 
 // catLevel maps slot of the shard's mix to the level's code+1, or -1 for
@@ -294,22 +322,27 @@ func (s *shard) catLevel(slot int) int {
 
 // catSlots is the number of slots of the shard's mix to read.
 func (s *shard) catSlots() int {
-	if s.cat.stride == 0 {
+	if s.ncat == 0 {
 		return 0
 	}
 	n := len(s.mix.code)
 	if s.mix.rest {
-		n = s.cat.stride
+		n = s.ncat
 	}
 	return n
 }
 
-// prefetchCat fetches the line of row's mix that a purchase in level code
-// adds to.
-func (s *shard) prefetchCat(row int, code int32) {
-	sl := int(s.mix.slot[code+1])
-	if sl < 0 {
-		sl = s.cat.stride - 1
+// catRow returns the words of row's mix as numbers.
+func (s *shard) catRow(row int) []float64 {
+	w := s.rec.at(row)[s.cat0 : s.cat0+s.ncat]
+	return unsafe.Slice((*float64)(unsafe.Pointer(&w[0])), len(w))
+}
+
+// catLine is the line of a record that a purchase in level code adds to.
+func (s *shard) catLine(code int32) int {
+	w := s.cat0 + int(s.mix.slot[code+1])
+	if s.mix.slot[code+1] < 0 {
+		w = s.cat0 + s.ncat - 1
 	}
-	prefetchLine(unsafe.Pointer(&s.cat.at(row)[sl]))
+	return w / 8
 }

@@ -152,8 +152,8 @@ func TestLongTailMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range a.shards {
-		if s.cat.stride > catSlotsFor(8)+1 {
-			t.Errorf("shard %d: %d slots a customer", s.id, s.cat.stride)
+		if s.ncat > catSlotsFor(8)+1 {
+			t.Errorf("shard %d: %d slots a customer", s.id, s.ncat)
 		}
 	}
 }

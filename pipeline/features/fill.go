@@ -223,8 +223,8 @@ func (f *filler) customer(g int) {
 	// A shard of a sharded run may have no level of a mix the fitted
 	// vocabulary has: its customers then have no share to give.
 	switch {
-	case r.cat.on && s.cat.stride > 0:
-		f.shares(&r.cat, g, f.catOrder[si], s.cat.at(row), f.catCol[si])
+	case r.cat.on && s.ncat > 0:
+		f.shares(&r.cat, g, f.catOrder[si], s.catRow(row), f.catCol[si])
 	case r.cat.on:
 		r.cat.null[g] = true
 	}

@@ -135,7 +135,7 @@ func (c *computer) plan() {
 
 	c.planShares(&r.cat, "orders.category", "cat_share", "category", "no category spend by the as-of date", c.opt.TopCategories,
 		func(s *shard) (int, func(row int, buf []float64) []float64) {
-			return s.catSlots(), func(row int, _ []float64) []float64 { return s.cat.at(row) }
+			return s.catSlots(), func(row int, _ []float64) []float64 { return s.catRow(row) }
 		}, c.catLevels)
 	c.planShares(&r.chn, "orders.channel", "channel_share", "channel", noOrd, c.opt.TopChannels,
 		func(s *shard) (int, func(row int, buf []float64) []float64) {

@@ -45,16 +45,18 @@ type shard struct {
 	nW    int
 	wins  []int32 // window lengths in days, ascending
 	// Offsets in the record: ws of the windows' spend, wc of their order
-	// counts (two a word), bits0 of the bitmap.
-	ws, wc, bits0 int
+	// counts (two a word), cat0 of the category mix's ncat words (float64
+	// bits, see catMix), bits0 of the bitmap. The mix is in the record so
+	// that a purchase's category spend is on a line next to the lines it
+	// touches anyway, not a miss in an arena of its own.
+	ws, wc, cat0, ncat, bits0 int
 	// Distinct purchase days: bit k of the record's bitmap words is day
 	// asOfDay−k. Days older than the bitmap can reach go to old, so one
 	// stray ancient order cannot blow up every customer's record.
 	bw  int
 	old []dayRow
 
-	cat paged[float64] // category spend by slot of mix
-	mix catMix
+	mix catMix // the category mix, in the record (cat0, ncat)
 	chn paged[int32] // channel order counts; slot 0 is "unknown", slot c+1 code c
 
 	// The current version of each customer's attributes.
@@ -158,7 +160,8 @@ func newShard(id, of int, opt *Options, info extract.Info) *shard {
 		s.ws = rRepeatSpend + 1
 	}
 	s.wc = s.ws + s.nW
-	s.bits0 = s.wc + (s.nW+1)/2
+	s.cat0 = s.wc + (s.nW+1)/2
+	s.bits0 = s.cat0
 	s.layout(1)
 	s.meas.stride = len(opt.Measures)
 	s.ownCode, s.ownNum = make([][]int32, len(opt.Own)), make([][]float64, len(opt.Own))
@@ -270,9 +273,6 @@ func (s *shard) growTo(n int) {
 // ensureOrders makes room for n customers in the order arenas in use.
 func (s *shard) ensureOrders(n int) {
 	s.rec.ensure(n)
-	if s.cat.stride > 0 {
-		s.cat.ensure(n)
-	}
 	if s.chn.stride > 0 {
 		s.chn.ensure(n)
 	}
@@ -413,12 +413,12 @@ func (s *shard) orders(b *extract.OrderBlock) {
 	bits0, ws, wc, repeat := s.bits0, s.ws, s.wc, s.opt.Repeat
 	var winLines uint64
 	if nW > 0 {
-		for l := ws / 8; l <= (bits0-1)/8; l++ {
+		for l := ws / 8; l <= (s.cat0-1)/8; l++ {
 			winLines |= 1 << l
 		}
 	}
-	// A customer's category mix is another line, as likely a miss.
-	catAhead := b.Category != nil && s.mix.phase != catLogging && s.cat.stride > 0
+	// A customer's category mix is another line of the record.
+	catAhead := b.Category != nil && s.mix.phase != catLogging && s.ncat > 0
 	for j, i := range idx {
 		if j+ahead < len(rows) {
 			i2 := idx[j+ahead]
@@ -430,10 +430,10 @@ func (s *shard) orders(b *extract.OrderBlock) {
 			if int(k) < s.bw*64 {
 				lines |= 1 << ((bits0 + int(k>>6)) * 8 / 64)
 			}
-			prefetchLines(unsafe.Pointer(&s.rec.at(int(rows[j+ahead]))[0]), lines)
 			if catAhead {
-				s.prefetchCat(int(rows[j+ahead]), b.Category[i2])
+				lines |= 1 << s.catLine(b.Category[i2])
 			}
+			prefetchLines(unsafe.Pointer(&s.rec.at(int(rows[j+ahead]))[0]), lines)
 		}
 		row := int(rows[j])
 		r := s.rec.at(row)
