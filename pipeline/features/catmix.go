@@ -13,8 +13,10 @@ import (
 // every customer: the arena would be levels × customers words, widened
 // once per new level (issue 26: 4,223 levels made an extract 170× slower
 // at 5.9 GiB). A shard keeps a slot per customer for at most catSlots
-// levels, the candidates, and one more, rest, for the spend on every other
-// level; the top categories are chosen among the candidates at the end.
+// (catSlotsFor) levels, the candidates, and one more, rest, for the spend
+// on every other level, as words of the customer's order record (cat0,
+// ncat: a purchase's category spend is then next to the lines it touches
+// anyway); the top categories are chosen among the candidates at the end.
 //
 // Which levels are candidates must not depend on the shards or the
 // readers' scheduling, so every shard decides it alike from every row of
@@ -26,9 +28,9 @@ import (
 //   - The first catWarmRows category rows are also logged (each shard its
 //     own, 16 bytes a row), and every level's total spend over all of them
 //     counted in a side table. Should a level beyond catSlots turn up among
-//     them, the slots are dropped and the candidates chosen, at the end of
+//     them, the slots are ignored and the candidates chosen, at the end of
 //     that stretch, as the catSlots levels with the most spend in it (ties
-//     by name); the log is then replayed into the slots, so each
+//     by name); the slots are cleared and the log replayed into them, so each
 //     candidate's per-customer sums are exact, added in input order.
 //   - A level first met after that stretch, once catSlots levels have
 //     slots, goes to rest.
@@ -36,8 +38,8 @@ import (
 // So the top categories are exact unless a level that is not among the
 // catSlots largest of the first catWarmRows category rows — nor among the
 // first catSlots levels met — ends up in the top: memory is catSlots+1
-// words a customer whatever the number of levels, and each row still
-// touches one line of its customer's mix.
+// words a customer whatever the number of levels, and each row touches
+// one more line of its customer's record.
 type catMix struct {
 	max   int     // candidate slots
 	slot  []int32 // by code+1 (0 the blank level): slot, slotNone or slotRest

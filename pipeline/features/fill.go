@@ -44,7 +44,13 @@ func (c *computer) fill(ctx context.Context) error {
 			for g := lo; g < hi; g++ {
 				if g+8 < hi {
 					l := c.loc[g+8]
-					prefetchRecord(unsafe.Pointer(&c.a.shards[l>>32].rec.at(int(uint32(l)))[0]))
+					sh := c.a.shards[l>>32]
+					if p := unsafe.Pointer(&sh.rec.at(int(uint32(l)))[0]); sh.rec.stride > 24 {
+						// A record with a category mix: every line.
+						prefetchLines(p, 1<<(sh.rec.stride/8)-1)
+					} else {
+						prefetchRecord(p)
+					}
 				}
 				f.customer(g)
 			}

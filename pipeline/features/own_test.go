@@ -141,7 +141,9 @@ func TestOwnAttributesAgainstDuckDB(t *testing.T) {
 		}
 		return num(t, v)
 	}
-	same := func(a, b float64) bool { return math.IsNaN(a) && math.IsNaN(b) || math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+	same := func(a, b float64) bool {
+		return math.IsNaN(a) && math.IsNaN(b) || math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b))
+	}
 	checked := 0
 	for _, r := range rows {
 		id := fmt.Sprint(r["cid"])

@@ -56,7 +56,7 @@ type shard struct {
 	bw  int
 	old []dayRow
 
-	mix catMix // the category mix, in the record (cat0, ncat)
+	mix catMix       // the category mix, in the record (cat0, ncat)
 	chn paged[int32] // channel order counts; slot 0 is "unknown", slot c+1 code c
 
 	// The current version of each customer's attributes.
