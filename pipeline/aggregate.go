@@ -354,8 +354,10 @@ func mergeMigrations(a, b []Migration) []Migration {
 func summaryRows(a *aggregates, fit *Fitted) []SummaryRow {
 	clvOn := fit.CLV != nil
 	rows := a.RFM.rows(a.Customers, a.Revenue, clvOn)
+	nullCLV(rows, fit.CLV)
 	if g := a.Cluster; g != nil {
 		crows := g.rows(a.Customers, a.Revenue, clvOn)
+		nullCLV(crows, fit.CLV)
 		profiles := map[int]ClusterProfile{}
 		for _, p := range fit.Cluster.Model.Profiles {
 			profiles[p.ID] = p
@@ -384,4 +386,20 @@ func bucket(v int, edges []int) int {
 		}
 	}
 	return k
+}
+
+// nullCLV clears the summary averages of the CLV models that could not be
+// fitted.
+func nullCLV(rows []SummaryRow, m *CLVModel) {
+	if m == nil {
+		return
+	}
+	for i := range rows {
+		if m.NoPurchase() {
+			rows[i].AvgPAlive = nil
+		}
+		if m.NoPurchase() || m.NoSpend() {
+			rows[i].AvgCLV, rows[i].TotalCLV = nil, nil
+		}
+	}
 }

@@ -136,7 +136,7 @@ func CheckAudiences(cfg *config.Config) error {
 	if cfg.Cluster.On() {
 		st.cluster = &clusterResult{}
 	}
-	_, err := compileAudiences(cfg, segmentColumns(st, 0))
+	_, err := compileAudiences(cfg, append(segmentColumns(st, 0), ownColumns(st)...))
 	return err
 }
 

@@ -152,8 +152,9 @@ func featureColumns(st *state) map[string]values {
 		default:
 			continue
 		}
+		unfit := cv.NoPurchase || (f.Name == "clv" && cv.NoSpend)
 		cols[f.Name] = func(c int) float64 {
-			if !cv.Scored[c] {
+			if !cv.Scored[c] || unfit {
 				return math.NaN()
 			}
 			return v[c]

@@ -17,6 +17,12 @@ import (
 // length so that a horizon means the same in any time unit.
 const daysPerMonth = 365.2425 / 12
 
+// The model fits, variables so that tests can make them fail.
+var (
+	fitGammaGamma = clv.FitGammaGamma
+	fitPurchase   = clv.FitPurchaseModel
+)
+
 // minCLVCustomers is the fewest customers with a purchase a CLV fit is
 // attempted on; below it the likelihood is too flat to identify four
 // parameters, and a run publishes nulls instead of noise.
@@ -50,6 +56,72 @@ type CLVModel struct {
 	// Skipped says why no model was fitted (too few buyers); every CLV
 	// column is then null.
 	Skipped string `json:"skipped,omitempty"`
+	// Unfitted lists the models that could not be fitted on the run's
+	// data (or had no data: a spend model without amounts), each with the
+	// columns it leaves null and why. The run publishes everything else.
+	Unfitted []UnfittedModel `json:"unfitted,omitempty"`
+}
+
+// UnfittedModel is a model a run could not fit.
+type UnfittedModel struct {
+	Model   string   `json:"model"` // "purchase" or "spend"
+	Name    string   `json:"name"`  // pareto-nbd, bg-nbd, …, gamma-gamma
+	Reason  string   `json:"reason"`
+	Columns []string `json:"null_columns"`
+}
+
+// ModelError is a model that cannot be fitted on a run's data: its fit
+// does not converge, the data do not identify its parameters, or the data
+// lack what it models (no amounts for a spend model). Fitting again on the
+// same data fails the same way, so a scheduler never retries it; a run
+// records it in model.json (CLVModel.Unfitted) and publishes the model's
+// columns as null instead of failing, unless the configuration asks to
+// fail (clv.no_dropout: fail).
+type ModelError struct {
+	Model string // "purchase" or "spend"
+	Name  string
+	Err   error
+}
+
+func (e *ModelError) Error() string {
+	return fmt.Sprintf("the %s model (%s) cannot be fitted on this data: %v", e.Model, e.Name, e.Err)
+}
+func (e *ModelError) Unwrap() error { return e.Err }
+
+// Permanent: the same data fail the same fit, so the scheduler does not
+// retry it (jobs.Retryable).
+func (e *ModelError) Permanent() bool { return true }
+
+// The columns each model's failure leaves null.
+var (
+	purchaseColumns = []string{"p_alive", "expected_purchases", "clv"}
+	spendColumns    = []string{"expected_avg_spend", "clv"}
+)
+
+// unfitted returns the record of model's failure, or nil.
+func (m *CLVModel) unfitted(model string) *UnfittedModel {
+	if m == nil {
+		return nil
+	}
+	for i := range m.Unfitted {
+		if m.Unfitted[i].Model == model {
+			return &m.Unfitted[i]
+		}
+	}
+	return nil
+}
+
+// NoPurchase and NoSpend report whether the purchase or spend model could
+// not be fitted (their columns are null).
+func (m *CLVModel) NoPurchase() bool { return m.unfitted("purchase") != nil }
+func (m *CLVModel) NoSpend() bool    { return m.unfitted("spend") != nil }
+
+func (m *CLVModel) addUnfitted(e *ModelError) {
+	cols := purchaseColumns
+	if e.Model == "spend" {
+		cols = spendColumns
+	}
+	m.Unfitted = append(m.Unfitted, UnfittedModel{Model: e.Model, Name: e.Name, Reason: e.Err.Error(), Columns: cols})
 }
 
 // RequestedFit is the evidence behind a fallback to the NBD: the requested
@@ -111,11 +183,15 @@ type HoldoutCheck struct {
 // clvScores holds the per-customer CLV outputs; Scored[c] is false where
 // the columns are null.
 type clvScores struct {
-	Scored            []bool
-	PAlive            []float64
-	ExpectedPurchases []float64
-	ExpectedSpend     []float64
-	CLV               []float64
+	// NoPurchase: the purchase model could not be fitted, and PAlive,
+	// ExpectedPurchases and CLV are null for everyone; NoSpend likewise
+	// for the spend model, ExpectedSpend and CLV.
+	NoPurchase, NoSpend bool
+	Scored              []bool
+	PAlive              []float64
+	ExpectedPurchases   []float64
+	ExpectedSpend       []float64
+	CLV                 []float64
 }
 
 func fitInfo(r clv.FitResult) FitInfo {
@@ -130,10 +206,12 @@ type clvInputs struct {
 	beh             *features.Behaviour // the per-customer day counts, for the holdout check
 	n               int
 	asOfDay         int32
+	noAmount        bool // the orders have no amount: no spend model
 }
 
 func summarizeCLV(cfg *config.Config, ds *extract.Dataset, beh *features.Behaviour) (*clvInputs, error) {
-	in := &clvInputs{n: len(ds.IDs), asOfDay: features.DayNumber(ds.AsOf.UnixMicro(), ds.Location), beh: beh}
+	in := &clvInputs{n: len(ds.IDs), asOfDay: features.DayNumber(ds.AsOf.UnixMicro(), ds.Location), beh: beh,
+		noAmount: ds.NoAmount}
 	if beh.RepeatSpend == nil {
 		return nil, fmt.Errorf("clv summary: the features were computed without the repeat spend")
 	}
@@ -172,20 +250,41 @@ func fitCLV(ctx context.Context, cfg *config.Config, in *clvInputs) (*CLVModel, 
 		return m, nil
 	}
 	pm, pr, nd, err := fitPurchaseModel(ctx, c, c.ModelName(), in.x, in.tx, in.T)
-	if err != nil {
-		return nil, fmt.Errorf("fit %s on %d customers: %w", c.ModelName(), len(in.rows), err)
+	var me *ModelError
+	switch {
+	case err == nil:
+		if nd != nil {
+			m.PurchaseModel, m.RequestedModel, m.Reason = pm.Name(), nd.Model, nd.Reason()
+			m.RequestedFit = &RequestedFit{StoppedAt: nd.Stopped, LogLik: nd.LogLik, GainOverNBD: nd.Gain, DropoutProb: nd.DropoutProb}
+		}
+		m.Params, m.LogLik, m.Fit = pm.Params(), pr.LogLik, fitInfo(pr)
+	case ctx.Err() != nil:
+		return nil, err
+	case errors.As(err, &me):
+		return nil, err // clv.no_dropout: fail
+	default:
+		m.addUnfitted(&ModelError{Model: "purchase", Name: c.ModelName(),
+			Err: fmt.Errorf("fit on %d customers: %w", len(in.rows), err)})
+		m.Fit = fitInfo(pr)
 	}
-	if nd != nil {
-		m.PurchaseModel, m.RequestedModel, m.Reason = pm.Name(), nd.Model, nd.Reason()
-		m.RequestedFit = &RequestedFit{StoppedAt: nd.Stopped, LogLik: nd.LogLik, GainOverNBD: nd.Gain, DropoutProb: nd.DropoutProb}
+	m.Spend = SpendModel{Model: "gamma-gamma"}
+	if in.noAmount {
+		m.addUnfitted(&ModelError{Model: "spend", Name: "gamma-gamma",
+			Err: errors.New("the orders mapping has no amount: there is no spend to model")})
+	} else {
+		gg, gr, err := fitGammaGamma(ctx, in.x, in.spend, clv.FitOptions{})
+		switch {
+		case err == nil:
+			m.Spend.Params, m.Spend.LogLik, m.Spend.Fit = gg.Params(), gr.LogLik, fitInfo(gr)
+		case ctx.Err() != nil:
+			return nil, err
+		default:
+			m.addUnfitted(&ModelError{Model: "spend", Name: "gamma-gamma",
+				Err: fmt.Errorf("fit on %d customers: %w", len(in.rows), err)})
+			m.Spend.Fit = fitInfo(gr)
+		}
 	}
-	gg, gr, err := clv.FitGammaGamma(ctx, in.x, in.spend, clv.FitOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("fit gamma-gamma on %d customers: %w", len(in.rows), err)
-	}
-	m.Params, m.LogLik, m.Fit = pm.Params(), pr.LogLik, fitInfo(pr)
-	m.Spend = SpendModel{Model: "gamma-gamma", Params: gg.Params(), LogLik: gr.LogLik, Fit: fitInfo(gr)}
-	if h := c.Holdout(); h > 0 {
+	if h := c.Holdout(); h > 0 && !m.NoPurchase() {
 		m.Holdout = holdoutCheck(ctx, cfg, pm.Name(), in, h)
 	}
 	return m, nil
@@ -202,34 +301,44 @@ func applyCLV(ctx context.Context, cfg *config.Config, in *clvInputs, m *CLVMode
 	if m.Skipped != "" || len(in.rows) == 0 {
 		return out, nil
 	}
-	pm, err := clv.ModelFromParams(m.PurchaseModel, m.Params)
-	if err != nil {
-		return nil, err
+	out.NoPurchase, out.NoSpend = m.NoPurchase(), m.NoSpend() || in.noAmount
+	var pm clv.PurchaseModel
+	var gg clv.GammaGamma
+	var err error
+	if !out.NoPurchase {
+		if pm, err = clv.ModelFromParams(m.PurchaseModel, m.Params); err != nil {
+			return nil, err
+		}
 	}
-	gg, err := clv.GammaGammaFromParams(m.Spend.Params)
-	if err != nil {
-		return nil, err
+	if !out.NoSpend {
+		if gg, err = clv.GammaGammaFromParams(m.Spend.Params); err != nil {
+			return nil, err
+		}
 	}
 	monthly := math.Pow(1+c.DiscountRate(), 1.0/12) - 1
 	months := c.Horizon()
 	periodLen := daysPerMonth / c.UnitDays()
 	w := cfg.Workers
 	x, tx, T, spend := in.x, in.tx, in.T, in.spend
-	pAlive, err := clv.PAlives(ctx, pm, x, tx, T, w)
-	if err != nil {
-		return nil, fmt.Errorf("score p_alive: %w", err)
+	nr := len(in.rows)
+	pAlive, expected, espend, value := make([]float64, nr), make([]float64, nr), make([]float64, nr), make([]float64, nr)
+	if !out.NoPurchase {
+		if pAlive, err = clv.PAlives(ctx, pm, x, tx, T, w); err != nil {
+			return nil, fmt.Errorf("score p_alive: %w", err)
+		}
+		if expected, err = clv.ExpectedPurchasesAll(ctx, pm, float64(months)*periodLen, x, tx, T, w); err != nil {
+			return nil, fmt.Errorf("score expected purchases: %w", err)
+		}
 	}
-	expected, err := clv.ExpectedPurchasesAll(ctx, pm, float64(months)*periodLen, x, tx, T, w)
-	if err != nil {
-		return nil, fmt.Errorf("score expected purchases: %w", err)
+	if !out.NoSpend {
+		if espend, err = clv.ExpectedSpends(ctx, gg, x, spend, w); err != nil {
+			return nil, fmt.Errorf("score expected spend: %w", err)
+		}
 	}
-	espend, err := clv.ExpectedSpends(ctx, gg, x, spend, w)
-	if err != nil {
-		return nil, fmt.Errorf("score expected spend: %w", err)
-	}
-	value, err := clv.CLVs(ctx, pm, gg, x, tx, T, spend, months, periodLen, c.MarginOr(), monthly, w)
-	if err != nil {
-		return nil, fmt.Errorf("score clv: %w", err)
+	if !out.NoPurchase && !out.NoSpend {
+		if value, err = clv.CLVs(ctx, pm, gg, x, tx, T, spend, months, periodLen, c.MarginOr(), monthly, w); err != nil {
+			return nil, fmt.Errorf("score clv: %w", err)
+		}
 	}
 	for i, r := range in.rows {
 		out.Scored[r] = true
@@ -238,12 +347,26 @@ func applyCLV(ctx context.Context, cfg *config.Config, in *clvInputs, m *CLVMode
 	return out, nil
 }
 
+// noPurchase and noSpend are the null masks of the purchase and spend
+// models' columns; clvNull of clv.
+func (c *clvScores) noPurchase() []bool { return c.nullIf(c.NoPurchase) }
+func (c *clvScores) noSpend() []bool    { return c.nullIf(c.NoSpend) }
+func (c *clvScores) clvNull() []bool    { return c.nullIf(c.NoPurchase || c.NoSpend) }
+
+func (c *clvScores) nullIf(all bool) []bool {
+	out := make([]bool, len(c.Scored))
+	for i, s := range c.Scored {
+		out[i] = all || !s
+	}
+	return out
+}
+
 // fitPurchaseModel fits the purchase model called model. When its
 // likelihood is maximised at the no-dropout boundary (a *clv.NoDropoutError)
 // and clv.no_dropout is nbd, it returns the NBD the diagnosis fitted, with
 // the diagnosis; with fail, the error, saying what nbd would do.
 func fitPurchaseModel(ctx context.Context, c config.CLV, model string, x, tx, T []float64) (clv.PurchaseModel, clv.FitResult, *clv.NoDropoutError, error) {
-	pm, pr, err := clv.FitPurchaseModel(ctx, model, x, tx, T, clv.FitOptions{})
+	pm, pr, err := fitPurchase(ctx, model, x, tx, T, clv.FitOptions{})
 	var nd *clv.NoDropoutError
 	switch {
 	case err == nil:
@@ -253,7 +376,8 @@ func fitPurchaseModel(ctx context.Context, c config.CLV, model string, x, tx, T 
 	case c.NoDropoutPolicy() == "nbd":
 		return nd.NBD, nd.NBDFit, nd, nil
 	}
-	return nil, pr, nil, fmt.Errorf("%w (clv.no_dropout is fail; nbd would fit the NBD, p_alive = 1)", err)
+	return nil, pr, nil, &ModelError{Model: "purchase", Name: model,
+		Err: fmt.Errorf("%w (clv.no_dropout is fail; nbd would fit the NBD, p_alive = 1)", err)}
 }
 
 // holdoutCheck refits the purchase model called model on the history up to

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
 	"golang.org/x/sync/errgroup"
 
@@ -59,6 +60,8 @@ type Model struct {
 // RFMModel records how RFM scores were made.
 type RFMModel struct {
 	Rule string `json:"rule"`
+	// Note says what is missing: without amounts, the M score.
+	Note string `json:"note,omitempty"`
 	// Breaks[feature][s] is the first value that scored s+1.
 	Breaks map[string][5]float64 `json:"breaks"`
 	Grid   []GridRule            `json:"grid"`
@@ -132,8 +135,9 @@ func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state,
 	agg := make(chan *aggregates, 1)
 	go func() { agg <- aggregate(st) }()
 	segs := segmentColumns(st, asOfDay)
+	audCols := append(slices.Clip(segs), ownColumns(st)...)
 	cp.Segments = columnNames(segs)
-	auds, err := compileAudiences(cfg, segs)
+	auds, err := compileAudiences(cfg, audCols)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +145,7 @@ func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state,
 		return nil, err
 	}
 	cp.Agg = <-agg
-	if cp.Agg.Audiences, err = writeAudiences(ctx, pub, writeOptions(cfg), part, auds, segs, meta); err != nil {
+	if cp.Agg.Audiences, err = writeAudiences(ctx, pub, writeOptions(cfg), part, auds, audCols, meta); err != nil {
 		return nil, err
 	}
 	if err := writeTable(ctx, pub, writeOptions(cfg), part, "quarantine", quarantineColumns(&ds.Quarantine, asOfDay), meta); err != nil {
@@ -200,6 +204,9 @@ func valuesOf(st *state) segmentValues {
 	// their size rather than grown by doubling: 16 bytes a scored
 	// customer, tens of megabytes at millions of customers.
 	counts := make([]int, len(s.Segments))
+	if c.NoPurchase || c.NoSpend {
+		return v // no values to show
+	}
 	for i := range st.beh.N {
 		if c.Scored[i] {
 			counts[s.Seg[i]]++
@@ -284,6 +291,9 @@ func writeRunTables(ctx context.Context, pub *publish.Publisher, cfg *config.Con
 	m.GuestShare = a.Quality.GuestShare(a.Revenue)
 	if cp.Features != nil {
 		m.Tables["features"] = cp.Features
+	}
+	if fit.NoAmount {
+		m.RFM.Note = noAmountNote
 	}
 	if fit.Recs != nil && cfg.Recommendations.On() {
 		r := fit.Recs.Model
@@ -378,10 +388,19 @@ func segmentColumns(st *state, asOfDay int32) []tables.OutColumn {
 	}
 	score, segment := make([]string, n), make([]string, n)
 	for i := 0; i < n; i++ {
-		if b.HasOrders[i] {
+		if b.HasOrders[i] && !b.NoAmount {
 			score[i] = rfmScore(s.R[i], s.F[i], s.M[i])
 		}
 		segment[i] = s.Segments[s.Seg[i]]
+	}
+	// Without amounts there is no M, nor money: null for everyone.
+	noMoney, noMoneyOrders := []bool(nil), noOrders
+	if b.NoAmount {
+		noMoney = make([]bool, n)
+		for i := range noMoney {
+			noMoney[i] = true
+		}
+		noMoneyOrders = noMoney
 	}
 	cols := []tables.OutColumn{
 		{Name: "customer_id", Type: tables.OutString, Str: st.ids},
@@ -389,16 +408,16 @@ func segmentColumns(st *state, asOfDay int32) []tables.OutColumn {
 		{Name: "recency_days", Type: tables.OutInt32, Optional: true, I32: b.RecencyDays, Null: noOrders},
 		{Name: "frequency", Type: tables.OutInt32, I32: b.Frequency},
 		{Name: "purchase_days", Type: tables.OutInt32, I32: b.PurchaseDays},
-		{Name: "monetary_value", Type: tables.OutDouble, F64: b.Monetary},
-		{Name: "avg_order_value", Type: tables.OutDouble, Optional: true, F64: b.AvgOrder, Null: noOrders},
-		{Name: "max_order_value", Type: tables.OutDouble, Optional: true, F64: b.MaxOrder, Null: noOrders},
+		{Name: "monetary_value", Type: tables.OutDouble, Optional: b.NoAmount, F64: b.Monetary, Null: noMoney},
+		{Name: "avg_order_value", Type: tables.OutDouble, Optional: true, F64: b.AvgOrder, Null: noMoneyOrders},
+		{Name: "max_order_value", Type: tables.OutDouble, Optional: true, F64: b.MaxOrder, Null: noMoneyOrders},
 		{Name: "tenure_days", Type: tables.OutInt32, Optional: true, I32: b.TenureDays, Null: notB(b.HasTenure)},
 		{Name: "first_order_at", Type: tables.OutTimestamp, Optional: true, I64: b.FirstOrder, Null: noOrders},
 		{Name: "last_order_at", Type: tables.OutTimestamp, Optional: true, I64: b.LastOrder, Null: noOrders},
 		{Name: "rfm_r", Type: tables.OutInt32, Optional: true, I32: i8(s.R), Null: noOrders},
 		{Name: "rfm_f", Type: tables.OutInt32, Optional: true, I32: i8(s.F), Null: noOrders},
-		{Name: "rfm_m", Type: tables.OutInt32, Optional: true, I32: i8(s.M), Null: noOrders},
-		{Name: "rfm_score", Type: tables.OutString, Optional: true, Str: score, Null: noOrders},
+		{Name: "rfm_m", Type: tables.OutInt32, Optional: true, I32: i8(s.M), Null: noMoneyOrders},
+		{Name: "rfm_score", Type: tables.OutString, Optional: true, Str: score, Null: noMoneyOrders},
 		{Name: "rfm_segment", Type: tables.OutString, Str: segment},
 	}
 	if r := st.cluster; r != nil {
@@ -419,11 +438,15 @@ func segmentColumns(st *state, asOfDay int32) []tables.OutColumn {
 	}
 	if c := st.clv; c != nil {
 		unscored := notB(c.Scored)
+		noPurchase, noSpend, noCLV := unscored, unscored, unscored
+		if c.NoPurchase || c.NoSpend {
+			noPurchase, noSpend, noCLV = c.noPurchase(), c.noSpend(), c.clvNull()
+		}
 		cols = append(cols,
-			tables.OutColumn{Name: "p_alive", Type: tables.OutDouble, Optional: true, F64: c.PAlive, Null: unscored},
-			tables.OutColumn{Name: "expected_purchases", Type: tables.OutDouble, Optional: true, F64: c.ExpectedPurchases, Null: unscored},
-			tables.OutColumn{Name: "expected_avg_spend", Type: tables.OutDouble, Optional: true, F64: c.ExpectedSpend, Null: unscored},
-			tables.OutColumn{Name: "clv", Type: tables.OutDouble, Optional: true, F64: c.CLV, Null: unscored},
+			tables.OutColumn{Name: "p_alive", Type: tables.OutDouble, Optional: true, F64: c.PAlive, Null: noPurchase},
+			tables.OutColumn{Name: "expected_purchases", Type: tables.OutDouble, Optional: true, F64: c.ExpectedPurchases, Null: noPurchase},
+			tables.OutColumn{Name: "expected_avg_spend", Type: tables.OutDouble, Optional: true, F64: c.ExpectedSpend, Null: noSpend},
+			tables.OutColumn{Name: "clv", Type: tables.OutDouble, Optional: true, F64: c.CLV, Null: noCLV},
 		)
 	}
 	return cols
@@ -586,4 +609,56 @@ func rfmScore(r, f, m int8) string {
 		return fmt.Sprintf("%d%d%d", r, f, m)
 	}
 	return rfmScoreText[r-1][f-1][m-1]
+}
+
+// ownColumns are the columns of the user's own attributes and measures
+// that audiences may filter on and show, besides the segments table's: a
+// numeric attribute's value, a categorical one's level, a measure's
+// <name>_total and <name>_share. They are personal: config validation
+// allows them in audiences only when privacy.publish_personal lists them.
+func ownColumns(st *state) []tables.OutColumn {
+	cfg := st.cfg
+	var out []tables.OutColumn
+	n := 0
+	if st.beh != nil {
+		n = st.beh.N
+	}
+	num := func(name string) {
+		col := tables.OutColumn{Name: name, Type: tables.OutDouble, Optional: true, F64: make([]float64, n), Null: make([]bool, n)}
+		if st.feat != nil {
+			if c, ok := st.feat.Col(name); ok {
+				for i := range n {
+					col.F64[i], col.Null[i] = c.Value(i), c.IsNull(i)
+				}
+			}
+		}
+		out = append(out, col)
+	}
+	if t := cfg.Input.Customers; t != nil {
+		for _, a := range t.Attributes {
+			name := a.FeatureName()
+			if a.Type != "categorical" {
+				num(name)
+				continue
+			}
+			col := tables.OutColumn{Name: name, Type: tables.OutString, Optional: true, Str: make([]string, n), Null: make([]bool, n)}
+			var lv []string
+			if st.beh != nil {
+				lv = st.beh.OwnLevels[name]
+			}
+			for i := range n {
+				if i < len(lv) && lv[i] != "" {
+					col.Str[i] = lv[i]
+				} else {
+					col.Null[i] = true
+				}
+			}
+			out = append(out, col)
+		}
+	}
+	for _, m := range cfg.Input.Orders.Measures {
+		num(m.FeatureName() + "_total")
+		num(m.FeatureName() + "_share")
+	}
+	return out
 }

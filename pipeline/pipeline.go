@@ -135,6 +135,29 @@ func (e *QualityError) Error() string {
 	return msg
 }
 
+// withoutMoneyClusters is cfg for a run whose orders have no amount: the
+// default cluster features without the money ones (monetary_value,
+// avg_order_value), which are null. Features a configuration lists are
+// its own: clustering on a money feature then fails as on any feature
+// without values.
+func withoutMoneyClusters(cfg *config.Config) *config.Config {
+	if len(cfg.Cluster.Features) > 0 || !cfg.Cluster.On() {
+		return cfg
+	}
+	c := *cfg
+	c.Cluster.Features = nil
+	for _, f := range cfg.Cluster.FeatureList() {
+		if f.Name != "monetary_value" && f.Name != "avg_order_value" {
+			c.Cluster.Features = append(c.Cluster.Features, f)
+		}
+	}
+	return &c
+}
+
+// noAmountNote says what a run without amounts publishes.
+const noAmountNote = "the orders have no amount: R and F scores only (rfm_m, rfm_score and the money features null), " +
+	"the purchase model and p_alive, no spend model (expected_avg_spend and clv null)"
+
 // ConfigError says the configuration or the input schema is wrong.
 type ConfigError struct{ Err error }
 
@@ -249,6 +272,10 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 		return nil, nil, err
 	}
 
+	hashCfg := cfg
+	if ds.NoAmount {
+		cfg = withoutMoneyClusters(cfg)
+	}
 	st := &state{cfg: cfg, opt: r.opt, ds: ds, ids: publishedIDs(cfg, r.pseud, ds.IDs)}
 	learn := fit == nil
 	if err := r.stage(prefix+"features", func(l zerolog.Logger) error {
@@ -258,13 +285,16 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 		}
 		st.beh, st.feat = set.Behaviour, set.Table
 		if learn {
-			fit = &Fitted{AsOf: r.asOf, ConfigHash: cfg.Hash(), SampleFraction: cfg.Fit.Fraction(), Customers: len(ds.IDs),
-				Vocabulary: set.Vocabulary}
+			fit = &Fitted{AsOf: r.asOf, ConfigHash: hashCfg.Hash(), SampleFraction: cfg.Fit.Fraction(), Customers: len(ds.IDs),
+				Vocabulary: set.Vocabulary, NoAmount: ds.NoAmount}
 			for i := range set.Table.Cols {
 				fit.Features = append(fit.Features, set.Table.Cols[i].Feature)
 			}
 		}
 		l.Info().Int("features", len(st.feat.Cols)).Msg("features computed")
+		if ds.NoAmount {
+			l.Warn().Msg(noAmountNote)
+		}
 		if err := checkClusterFeatures(cfg, st.feat); err != nil {
 			return &ConfigError{Err: err}
 		}
@@ -318,6 +348,10 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 				ev = ev.Str("requested_model", m.RequestedModel).Str("reason", m.Reason)
 			}
 			ev.Msg("clv scored")
+			for _, u := range m.Unfitted {
+				l.Warn().Str("model", u.Model).Str("name", u.Name).Str("reason", u.Reason).Strs("null_columns", u.Columns).
+					Msg("model not fitted; its columns are published as null")
+			}
 			return nil
 		}); err != nil {
 			return nil, nil, err
@@ -534,12 +568,18 @@ func extractSpec(cfg *config.Config, in objstore.Bucket, asOf time.Time) extract
 			CSV: tables.CSVOptions{Comma: comma, TimeLayouts: t.CSV.TimeLayouts}}
 	}
 	spec := extract.Spec{AsOf: asOf, Location: cfg.Location(), Orders: tbl(&cfg.Input.Orders), Rules: orderRules(cfg)}
+	for _, m := range cfg.Input.Orders.Measures {
+		spec.Orders.Own = append(spec.Orders.Own, extract.Own{Name: m.FeatureName(), Column: m.Column})
+	}
 	if fx := cfg.Input.FX; fx != nil {
 		spec.FX = &extract.FX{Table: tbl(&config.Table{Path: fx.Path, Format: fx.Format, Columns: fx.Columns, CSV: fx.CSV}),
 			Reporting: fx.ReportingCurrency}
 	}
 	if cfg.Input.Customers != nil {
 		c := tbl(cfg.Input.Customers)
+		for _, a := range cfg.Input.Customers.Attributes {
+			c.Own = append(c.Own, extract.Own{Name: a.FeatureName(), Column: a.Column, Categorical: a.Type == "categorical"})
+		}
 		spec.Customers = &c
 	}
 	if cfg.Input.Events != nil {
@@ -555,6 +595,14 @@ func extractSpec(cfg *config.Config, in objstore.Bucket, asOf time.Time) extract
 func featureOptions(cfg *config.Config) features.Options {
 	o := cfg.Features.Options()
 	o.Workers = cfg.Workers
+	if t := cfg.Input.Customers; t != nil {
+		for _, a := range t.Attributes {
+			o.Own = append(o.Own, features.OwnAttribute{Name: a.FeatureName(), Column: a.Column, Categorical: a.Type == "categorical"})
+		}
+	}
+	for _, m := range cfg.Input.Orders.Measures {
+		o.Measures = append(o.Measures, features.Measure{Name: m.FeatureName(), Column: m.Column})
+	}
 	if cfg.CLV.On() {
 		o.Repeat = true
 		o.CalibrationDays = cfg.CLV.Holdout()
@@ -699,6 +747,9 @@ func readLater(cfg *config.Config, c *features.Column) bool {
 		return true
 	}
 	if c.Kind == features.Share && (c.Group == "category" || c.Group == "channel") {
+		return true
+	}
+	if c.Family == features.Own { // the audiences' own columns
 		return true
 	}
 	if cfg.Cluster.On() {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
@@ -50,6 +51,13 @@ func keyInput(p *privacy.Pseudonymizer) extract.Input {
 // quarantineView is how the quarantine shows people under cfg.
 func quarantineView(cfg *config.Config, p *privacy.Pseudonymizer) extract.QuarantineView {
 	v := extract.QuarantineView{Withhold: cfg.Privacy.Policy().Withheld()}
+	// The user's own attributes and measures are personal unless
+	// publish_personal lists them.
+	for _, n := range cfg.OwnNames() {
+		if !slices.Contains(cfg.Privacy.PublishPersonal, n) {
+			v.Withhold[n] = true
+		}
+	}
 	if p != nil {
 		v.ID = p.ID
 	}

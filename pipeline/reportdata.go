@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/strata-oss/strata/internal/orderstat"
 	"github.com/strata-oss/strata/pipeline/config"
@@ -79,7 +80,7 @@ func reportData(cfg *config.Config, fit *Fitted, a *aggregates, summary []Summar
 			}
 		}
 	}
-	if fit.CLV != nil && fit.CLV.Skipped == "" {
+	if fit.CLV != nil && fit.CLV.Skipped == "" && !fit.CLV.NoPurchase() {
 		d.PAliveMatrix = pAliveMatrix(a)
 	}
 	if cl := fit.Cluster; cl != nil {
@@ -151,9 +152,20 @@ func modelTables(fit *Fitted) []report.Table {
 	var ts []report.Table
 	if c := fit.CLV; c != nil {
 		m := *c
-		if m.Skipped != "" {
+		for _, u := range m.Unfitted {
+			ts = append(ts, report.Table{Title: fmt.Sprintf("Not fitted: the %s model (%s)", u.Model, u.Name),
+				Note: fmt.Sprintf("%s. Published as null: %s.", u.Reason, strings.Join(u.Columns, ", "))})
+		}
+		switch {
+		case m.Skipped != "":
 			ts = append(ts, report.Table{Title: "Lifetime value", Note: m.Skipped})
-		} else {
+		case m.NoPurchase() && m.NoSpend():
+		case m.NoPurchase():
+			g := report.Table{Title: "Spend: Gamma-Gamma", Rows: paramRows(m.Spend.Params)}
+			g.Rows = append(g.Rows, report.KV{Key: "log-likelihood", Value: fmt.Sprintf("%.2f", m.Spend.LogLik)},
+				report.KV{Key: "repeat customers", Value: fmt.Sprint(m.Spend.Fit.N)})
+			ts = append(ts, g)
+		default:
 			t := report.Table{Title: "Purchases: " + m.PurchaseModel, Rows: paramRows(m.Params)}
 			t.Rows = append(t.Rows,
 				report.KV{Key: "log-likelihood", Value: fmt.Sprintf("%.2f", m.LogLik)},
@@ -172,11 +184,13 @@ func modelTables(fit *Fitted) []report.Table {
 				}
 			}
 			ts = append(ts, t)
-			g := report.Table{Title: "Spend: Gamma-Gamma", Rows: paramRows(m.Spend.Params)}
-			g.Rows = append(g.Rows, report.KV{Key: "log-likelihood", Value: fmt.Sprintf("%.2f", m.Spend.LogLik)},
-				report.KV{Key: "repeat customers", Value: fmt.Sprint(m.Spend.Fit.N)})
-			g.Note = m.Discounting
-			ts = append(ts, g)
+			if !m.NoSpend() {
+				g := report.Table{Title: "Spend: Gamma-Gamma", Rows: paramRows(m.Spend.Params)}
+				g.Rows = append(g.Rows, report.KV{Key: "log-likelihood", Value: fmt.Sprintf("%.2f", m.Spend.LogLik)},
+					report.KV{Key: "repeat customers", Value: fmt.Sprint(m.Spend.Fit.N)})
+				g.Note = m.Discounting
+				ts = append(ts, g)
+			}
 		}
 	}
 	if cl := fit.Cluster; cl != nil {

@@ -49,7 +49,13 @@ func fitRFM(b *features.Behaviour) Breaks {
 	for k, fit := range [3]func() [5]float64{
 		func() [5]float64 { return rfm.QuintileBreaks(b.RecencyDays, b.HasOrders, rfmHigher[0]) },
 		func() [5]float64 { return rfm.QuintileBreaks(b.Frequency, b.HasOrders, rfmHigher[1]) },
-		func() [5]float64 { return rfm.QuintileBreaks(b.Monetary, b.HasOrders, rfmHigher[2]) },
+		func() [5]float64 {
+			if b.NoAmount { // no M: null breaks
+				nan := math.NaN()
+				return [5]float64{nan, nan, nan, nan, nan}
+			}
+			return rfm.QuintileBreaks(b.Monetary, b.HasOrders, rfmHigher[2])
+		},
 	} {
 		wg.Add(1)
 		go func() {
@@ -79,7 +85,9 @@ func applyRFM(cfg *config.Config, b *features.Behaviour, breaks Breaks) (*rfmSco
 	var wg sync.WaitGroup
 	wg.Go(func() { rfm.ScoreAll(s.R, b.RecencyDays, b.HasOrders, breaks[rfmNames[0]], rfmHigher[0]) })
 	wg.Go(func() { rfm.ScoreAll(s.F, b.Frequency, b.HasOrders, breaks[rfmNames[1]], rfmHigher[1]) })
-	rfm.ScoreAll(s.M, b.Monetary, b.HasOrders, breaks[rfmNames[2]], rfmHigher[2])
+	if !b.NoAmount { // else M stays 0, published null
+		rfm.ScoreAll(s.M, b.Monetary, b.HasOrders, breaks[rfmNames[2]], rfmHigher[2])
+	}
 	wg.Wait()
 	s.Segments = append(rfm.Names(rules), rfm.NoPurchases)
 	// Each cell's segment looked up once. A byte per customer rather than

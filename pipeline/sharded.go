@@ -36,11 +36,13 @@ type Fitted struct {
 	SampleFraction float64              `json:"sample_fraction"`
 	Customers      int                  `json:"customers"`
 	Vocabulary     *features.Vocabulary `json:"vocabulary"`
-	Features       []features.Feature   `json:"features"`
-	RFM            Breaks               `json:"rfm_breaks"`
-	CLV            *CLVModel            `json:"clv,omitempty"`
-	Cluster        *clusterFit          `json:"cluster,omitempty"`
-	Recs           *recFit              `json:"recommendations,omitempty"`
+	// NoAmount: the orders the models were fitted on had no amount.
+	NoAmount bool               `json:"no_amount,omitempty"`
+	Features []features.Feature `json:"features"`
+	RFM      Breaks             `json:"rfm_breaks"`
+	CLV      *CLVModel          `json:"clv,omitempty"`
+	Cluster  *clusterFit        `json:"cluster,omitempty"`
+	Recs     *recFit            `json:"recommendations,omitempty"`
 }
 
 // FitRecord is model.json's note of a fit on a sample.

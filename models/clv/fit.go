@@ -31,6 +31,18 @@ type FitOptions struct {
 	// Workers bounds the goroutines that evaluate the likelihood; zero
 	// means GOMAXPROCS. The result does not depend on it.
 	Workers int
+
+	// edge, set by a model, marks the parameters beyond which the fit is
+	// taken to run off to a boundary (see problem.edge).
+	edge *edge
+}
+
+// edge is a model's limit on where a fit may go before it is taken to run
+// off to a boundary of the parameter space: past it the likelihood is
+// flat to the optimiser and, for some models, ever dearer to evaluate.
+type edge struct {
+	beyond func(theta []float64) bool
+	why    string // what running past it means
 }
 
 // FitResult describes how a fit went.
@@ -117,6 +129,13 @@ type problem struct {
 
 	ridge  bool      // see trustHess
 	ridgeU []float64 // where the ridge was detected
+
+	// edge: a probe past it is not evaluated; the stage stops and the fit
+	// reports the last point evaluated inside (edgeU).
+	edge   *edge
+	atEdge bool
+	lastIn []float64
+	edgeU  []float64
 }
 
 func newProblem(ll logLikFunc, hasHess bool, n int, wsum, pen float64) *problem {
@@ -153,6 +172,19 @@ func (p *problem) eval(u []float64, lv evalLevel) {
 	for i, v := range u {
 		p.theta[i] = math.Exp(v)
 	}
+	if p.edge != nil && p.edge.beyond(p.theta) {
+		if !p.atEdge && p.lastIn != nil {
+			p.atEdge, p.edgeU = true, slices.Clone(p.lastIn)
+		}
+		p.cf, p.cll = math.Inf(1), math.Inf(-1)
+		for i := range p.cg {
+			p.cg[i] = math.NaN()
+		}
+		for i := range p.ch {
+			p.ch[i] = math.NaN()
+		}
+		return
+	}
 	var g, h []float64
 	if lv >= levelGrad {
 		g = p.g
@@ -169,6 +201,8 @@ func (p *problem) eval(u []float64, lv evalLevel) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		// +Inf makes line searches back off rather than accept the point.
 		v = math.Inf(1)
+	} else if p.edge != nil {
+		p.lastIn = append(p.lastIn[:0], u...)
 	}
 	p.cf = v
 	if g == nil {
@@ -377,6 +411,7 @@ func maximize(ctx context.Context, ll logLikFunc, hasHess bool, init []float64, 
 		iters = defaultIters
 	}
 	p := newProblem(ll, hasHess, n, wsum, opt.Penalizer)
+	p.edge = opt.edge
 	if math.IsInf(p.f(u0), 1) {
 		return nil, FitResult{}, fmt.Errorf("log-likelihood not finite at the starting point %v", init)
 	}
@@ -387,7 +422,7 @@ func maximize(ctx context.Context, ll logLikFunc, hasHess bool, init []float64, 
 			if err := ctx.Err(); err != nil {
 				return optimize.Failure, err
 			}
-			if p.ridge {
+			if p.ridge || p.atEdge {
 				return optimize.MethodConverge, nil
 			}
 			return optimize.NotTerminated, nil
@@ -430,6 +465,16 @@ func maximize(ctx context.Context, ll logLikFunc, hasHess bool, init []float64, 
 	}
 
 	stage("Newton", &optimize.Newton{Linesearcher: &lineSearch{}}, levelHess)
+	if p.atEdge && ctx.Err() == nil {
+		// No other optimiser does better past a boundary: stop here,
+		// where the likelihood was last evaluated inside it.
+		theta := make([]float64, n)
+		for i, v := range p.edgeU {
+			theta[i] = math.Exp(v)
+		}
+		return nil, res, p.stopped(p.edgeU, fmt.Errorf("%w after %s: the parameters ran off along a ridge towards a boundary (%s) from %.4g: parameters not identified",
+			ErrNotConverged, res.Method, p.edge.why, theta))
+	}
 	if p.ridge && ctx.Err() == nil {
 		theta := make([]float64, n)
 		for i, v := range p.ridgeU {

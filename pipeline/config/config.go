@@ -167,6 +167,52 @@ type Table struct {
 	// ZeroAmount (orders only) is what an order of amount 0 is: excluded
 	// (the default; counted as zero_amount, not a purchase) or purchase.
 	ZeroAmount string `yaml:"zero_amount" json:",omitempty"`
+	// Attributes (customers only) are the user's own customer columns
+	// made features: categorical ones one-hot like the built-in
+	// attributes, numeric ones as they are.
+	// (omitempty: unset, they leave the config hash as it was.)
+	Attributes []Attribute `yaml:"attributes" json:",omitempty"`
+	// Measures (orders only) are numeric order (line) columns summed per
+	// customer over the purchases: <name>_total and <name>_share of the
+	// purchase spend.
+	Measures []Measure `yaml:"measures" json:",omitempty"`
+}
+
+// Attribute is one of the user's customer columns.
+type Attribute struct {
+	Column string `yaml:"column"`
+	// Type is categorical or numeric.
+	Type string `yaml:"type"`
+	// Name is the feature's (prefix); default the column's name.
+	Name string `yaml:"name"`
+}
+
+// Measure is one of the user's numeric order columns.
+type Measure struct {
+	Column string `yaml:"column"`
+	// Name prefixes the features; default the column's name.
+	Name string `yaml:"name"`
+}
+
+// FeatureName is the attribute's feature name.
+func (a Attribute) FeatureName() string { return cmpOr(a.Name, a.Column) }
+
+// FeatureName is the measure's feature prefix.
+func (m Measure) FeatureName() string { return cmpOr(m.Name, m.Column) }
+
+// OwnNames are the names of the configuration's own attributes and
+// measures: the publish_personal entries that allow their features.
+func (c *Config) OwnNames() []string {
+	var out []string
+	if t := c.Input.Customers; t != nil {
+		for _, a := range t.Attributes {
+			out = append(out, a.FeatureName())
+		}
+	}
+	for _, m := range c.Input.Orders.Measures {
+		out = append(out, m.FeatureName())
+	}
+	return out
 }
 
 // ZeroAmounts are the values zero_amount takes; the first is the default.

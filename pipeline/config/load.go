@@ -49,10 +49,11 @@ func (c Columns) Has(name string) bool {
 func TableColumns(name string) Columns {
 	switch name {
 	case "orders":
-		// amount may instead be quantity × unit_price; see Validate.
+		// amount may instead be quantity × unit_price (see Validate), or
+		// be missing: a run without amounts has no M and no spend model.
 		return Columns{
-			Required: []string{"customer_id", "order_ts", "amount"},
-			Optional: []string{"order_id", "quantity", "unit_price", "discount", "category", "channel", "currency", "is_refund", "status", "product"},
+			Required: []string{"customer_id", "order_ts"},
+			Optional: []string{"amount", "order_id", "quantity", "unit_price", "discount", "category", "channel", "currency", "is_refund", "status", "product"},
 		}
 	case "customers":
 		return Columns{
@@ -341,7 +342,53 @@ func (c *Config) validateTable(path, name string, t *Table, root *yaml.Node, add
 	if d := t.CSV.Delimiter; d != "" && len([]rune(d)) != 1 {
 		add(path+".csv.delimiter", "must be a single character, got %q", d)
 	}
+	c.validateOwn(path, name, t, cols, add)
 }
+
+// ownName is what an attribute's or measure's name must look like: it
+// names features and publish_personal entries.
+var ownName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// validateOwn checks a table's own attributes and measures.
+func (c *Config) validateOwn(path, name string, t *Table, cols Columns, add func(string, string, ...any)) {
+	if len(t.Attributes) > 0 && name != "customers" {
+		add(path+".attributes", "only the customers table has attributes (orders have measures)")
+	}
+	if len(t.Measures) > 0 && name != "orders" {
+		add(path+".measures", "only the orders table has measures (customers have attributes)")
+	}
+	seen := map[string]bool{}
+	check := func(p, column, feature string) {
+		switch {
+		case strings.TrimSpace(column) == "":
+			add(p+".column", "is required: the table's column")
+		case !ownName.MatchString(feature):
+			add(p+".name", "%q must be lower case letters, digits and _, starting with a letter (set name to rename the column's)", feature)
+		case cols.Has(feature) || slices.Contains(reservedFeatures, feature):
+			add(p+".name", "%q is a built-in column or feature; set name to another", feature)
+		case seen[feature]:
+			add(p+".name", "%q is used twice", feature)
+		}
+		seen[feature] = true
+	}
+	for i, a := range t.Attributes {
+		p := fmt.Sprintf("%s.attributes[%d]", path, i)
+		check(p, a.Column, a.FeatureName())
+		if a.Type != "categorical" && a.Type != "numeric" {
+			add(p+".type", "must be categorical or numeric, got %q", a.Type)
+		}
+	}
+	for i, m := range t.Measures {
+		check(fmt.Sprintf("%s.measures[%d]", path, i), m.Column, m.FeatureName())
+	}
+}
+
+// reservedFeatures are names an attribute or measure may not take: the
+// built-in features and outputs they would be confused with.
+var reservedFeatures = []string{"recency_days", "frequency", "purchase_days", "monetary", "monetary_value",
+	"avg_order_value", "max_order_value", "tenure_days", "refund_rate", "interests", "age_years", "age_band", "income_band",
+	"cat_share", "channel_share", "p_alive", "expected_purchases", "expected_avg_spend", "clv", "cluster_id", "cluster_name",
+	"rfm_r", "rfm_f", "rfm_m", "rfm_score", "rfm_segment"}
 
 // checkGrid compiles the rules with the RFM model's own grid, so the config
 // accepts exactly the grids a run can use.

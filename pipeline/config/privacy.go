@@ -141,7 +141,7 @@ func (c *Config) validatePrivacy(add func(path, msg string, args ...any)) {
 	if e := p.KeyEnv; e != "" && !envName.MatchString(e) {
 		add("privacy.key_env", "must be the name of an environment variable (letters, digits, _), got %q", e)
 	}
-	names := privacy.Names()
+	names := append(privacy.Names(), c.OwnNames()...)
 	for i, n := range p.PublishPersonal {
 		if !slices.Contains(names, n) {
 			msg := fmt.Sprintf("%q is not a personal column; known: %s", n, strings.Join(names, ", "))
@@ -154,9 +154,18 @@ func (c *Config) validatePrivacy(add func(path, msg string, args ...any)) {
 	// An audience that shows or selects by a personal column would
 	// publish it: its members' values, or membership that implies them.
 	pol := p.Policy()
+	own := c.OwnNames()
+	personal := func(col string) bool {
+		for _, n := range own {
+			if (col == n || strings.HasPrefix(col, n+"_")) && !slices.Contains(p.PublishPersonal, n) {
+				return true
+			}
+		}
+		return !pol.Column(col)
+	}
 	for i, a := range c.Audiences {
 		for _, col := range a.Columns {
-			if !pol.Column(col) {
+			if personal(col) {
 				add(fmt.Sprintf("audiences[%d].columns", i), "%q is personal: audiences publish it only when privacy.publish_personal lists it", col)
 			}
 		}
@@ -165,7 +174,7 @@ func (c *Config) validatePrivacy(add func(path, msg string, args ...any)) {
 			continue // validateAudiences reports it
 		}
 		for _, col := range f.Columns() {
-			if !pol.Column(col) {
+			if personal(col) {
 				add(fmt.Sprintf("audiences[%d].filter", i), "selects by %q, which is personal: membership would publish it; list it in privacy.publish_personal to allow this", col)
 			}
 		}

@@ -65,6 +65,7 @@ type Block struct {
 	invalid             map[string]int64
 	quar                Quarantine
 	release             func()
+	noAmount            bool // an order block read from a table without amounts
 }
 
 // Release hands the block back for reuse; the sink calls it exactly once,
@@ -80,7 +81,7 @@ func (b *Block) base() *Block { return b }
 func (b *Block) resetBase(intIDs bool) {
 	b.N = 0
 	b.Keys.reset(intIDs)
-	b.object, b.rowsRead = "", 0
+	b.object, b.rowsRead, b.noAmount = "", 0, false
 	b.bytesRead, b.badBytes = 0, 0
 	clear(b.bad)
 	clear(b.excluded)
@@ -103,6 +104,9 @@ type OrderBlock struct {
 	// "orders.channel"), -1 when blank; nil when the column is not mapped.
 	Category []int32
 	Channel  []int32
+	// Measure[k] are the rows' values of the table's own (numeric)
+	// column k (Table.Own), 0 where blank or invalid.
+	Measure [][]float64
 	// Drop marks duplicates the coordinator found; the sink skips them.
 	// Dropped counts them.
 	Drop    []bool
@@ -154,6 +158,12 @@ type CustomerBlock struct {
 	Interest    []int32
 	// Which of the other attribute columns the rows' object has.
 	HasBirth, HasAge, HasIncome, HasOptIn bool
+	// Own[k] are the rows' values of the table's own attribute k
+	// (Table.Own): level codes ("customers.<name>", -1 unknown) in
+	// OwnCode[k] for a categorical one, numbers (NaN unknown) in
+	// OwnNum[k] for a numeric one.
+	OwnCode [][]int32
+	OwnNum  [][]float64
 }
 
 // EventBlock holds accepted event rows.
@@ -292,6 +302,7 @@ type orderReader struct {
 	// discount is mapped explicitly: a file's own "discount" column may
 	// already be netted in its amounts, so it is not taken by its name.
 	discount bool
+	measures int // the table's own columns (Table.Own), after the logical ones
 }
 
 // partition lists the block's rows by part.
@@ -327,6 +338,12 @@ func (r *orderReader) get() *OrderBlock {
 	blk.resetBase(r.intIDs)
 	blk.Time, blk.Day, blk.Amount, blk.Refund = blk.Time[:0], blk.Day[:0], blk.Amount[:0], blk.Refund[:0]
 	blk.Category, blk.Channel, blk.Drop, blk.Dropped = blk.Category[:0], blk.Channel[:0], blk.Drop[:0], 0
+	if r.measures > 0 && len(blk.Measure) != r.measures {
+		blk.Measure = make([][]float64, r.measures)
+	}
+	for k := range blk.Measure {
+		blk.Measure[k] = blk.Measure[k][:0]
+	}
 	blk.orderID, blk.oh, blk.srcRow, blk.rh = blk.orderID[:0], blk.oh[:0], blk.srcRow[:0], blk.rh[:0]
 	blk.LineOff, blk.LineCat, blk.LineAmt = nil, nil, nil
 	clear(blk.currency)
@@ -352,6 +369,7 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 	r.rules.eval(b, r.fields, disc, &r.rr)
 	blk := r.get()
 	blk.object, blk.rowsRead, blk.bytesRead = b.Key, int64(b.N), b.TotalBytes()
+	noAmount := !amt.Present && !price.Present
 	for i := 0; i < b.N; i++ {
 		if r.suppressed(&blk.Block, b, id, i) {
 			continue
@@ -387,7 +405,7 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 		}
 		reason := stampedRowProblem(b, &r.keys, id, ts, i)
 		var amount float64
-		if reason == "" {
+		if reason == "" && !noAmount {
 			amount, reason = orderAmount(amt, qty, price, disc, i)
 		}
 		if reason == "" && amount < 0 && !isRefund {
@@ -413,7 +431,8 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 			amount = -math.Abs(amount)
 		}
 		amount *= rate
-		if amount == 0 && !r.rules.Lines && !r.rules.ZeroPurchases {
+		// Without amounts every order is 0: a purchase, not a zero_amount.
+		if amount == 0 && !noAmount && !r.rules.Lines && !r.rules.ZeroPurchases {
 			blk.excluded[ExcludedZeroAmount]++
 			continue
 		}
@@ -435,6 +454,17 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 			ch = r.chn.row(chn, i)
 			blk.Channel = append(blk.Channel, ch)
 		}
+		for k := range r.measures {
+			col := &b.Cols[oOwn+k]
+			v := 0.0
+			switch {
+			case col.IsBad(i) || (!col.IsNull(i) && (math.IsNaN(col.F[i]) || math.IsInf(col.F[i], 0))):
+				blk.invalid[r.fields[oOwn+k].Name]++
+			case !col.IsNull(i):
+				v = col.F[i]
+			}
+			blk.Measure[k] = append(blk.Measure[k], v)
+		}
 		if oid.Present {
 			s := ""
 			if !oid.IsNull(i) && strings.TrimSpace(oid.Str[i]) != "" {
@@ -447,6 +477,7 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 		}
 		blk.N++
 		if blk.N == BlockRows {
+			blk.noAmount = noAmount
 			r.finish(blk, b)
 			if err := emit(blk); err != nil {
 				return err
@@ -455,6 +486,7 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 			blk.object = b.Key
 		}
 	}
+	blk.noAmount = noAmount
 	r.finish(blk, b)
 	return emit(blk)
 }
@@ -625,16 +657,15 @@ func (r *orderReader) finish(blk *OrderBlock, b *tables.Batch) {
 }
 
 // clean reports whether a batch can take the fast path: integer ids,
-// timestamps and amounts with no null or bad cell, in UTC, and none of
-// the optional columns that need more than a copy.
+// timestamps and amounts with no null or bad cell, in UTC, and no order
+// ids (whose duplicates need the general path).
 func (r *orderReader) clean(b *tables.Batch) bool {
 	c := b.Cols
 	return r.intIDs && r.clock.utc && b.Malformed == nil &&
 		c[oCustomer].Kind == tables.Int && c[oCustomer].Null == nil &&
 		c[oTime].Null == nil && c[oAmount].Present && c[oAmount].Null == nil &&
-		(!c[oRefund].Present || c[oRefund].Null == nil) &&
-		!c[oOrderID].Present && !c[oCategory].Present && !c[oChannel].Present &&
-		!c[oDiscount].Present && !c[oCurrency].Present && r.rules.plain()
+		(!c[oRefund].Present || c[oRefund].Null == nil) && !c[oOrderID].Present &&
+		!c[oDiscount].Present && !c[oCurrency].Present && r.rules.plain() && r.measures == 0
 }
 
 // readClean is read for a clean batch: the same rules, with only the
@@ -645,7 +676,19 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 	if b.Cols[oRefund].Present {
 		refund = b.Cols[oRefund].B
 	}
-	blk := r.get()
+	// Categories and channels are level codes, as on the general path.
+	cat, chn := &b.Cols[oCategory], &b.Cols[oChannel]
+	get := func() *OrderBlock {
+		blk := r.get()
+		if cat.Present && cap(blk.Category) < BlockRows {
+			blk.Category = make([]int32, 0, BlockRows)
+		}
+		if chn.Present && cap(blk.Channel) < BlockRows {
+			blk.Channel = make([]int32, 0, BlockRows)
+		}
+		return blk
+	}
+	blk := get()
 	blk.object, blk.rowsRead, blk.bytesRead = b.Key, int64(b.N), b.TotalBytes()
 	for lo := 0; lo < b.N; {
 		hi := min(b.N, lo+BlockRows-blk.N)
@@ -654,6 +697,13 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 		n := blk.N
 		bi, bt, bd := blk.Int[:n+hi-lo], blk.Time[:n+hi-lo], blk.Day[:n+hi-lo]
 		ba, br, bx := blk.Amount[:n+hi-lo], blk.Refund[:n+hi-lo], blk.Drop[:n+hi-lo]
+		var bc, bh []int32
+		if cat.Present {
+			bc = blk.Category[:n+hi-lo]
+		}
+		if chn.Present {
+			bh = blk.Channel[:n+hi-lo]
+		}
 		for i := lo; i < hi; i++ {
 			if r.keep != nil && !r.keep.Int(ids[i]) {
 				blk.rowsRead--
@@ -687,10 +737,22 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 			}
 			bi[n], bt[n], bd[n] = ids[i], t, int32(floorDiv(t, dayMicros))
 			ba[n], br[n], bx[n] = a, isRefund, false
+			if bc != nil {
+				bc[n] = r.category.row(cat, i)
+			}
+			if bh != nil {
+				bh[n] = r.chn.row(chn, i)
+			}
 			n++
 		}
 		blk.Int, blk.Time, blk.Day = bi[:n], bt[:n], bd[:n]
 		blk.Amount, blk.Refund, blk.Drop = ba[:n], br[:n], bx[:n]
+		if bc != nil {
+			blk.Category = bc[:n]
+		}
+		if bh != nil {
+			blk.Channel = bh[:n]
+		}
 		blk.N = len(blk.Time)
 		lo = hi
 		if blk.N == BlockRows {
@@ -698,7 +760,7 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 			if err := emit(blk); err != nil {
 				return err
 			}
-			blk = r.get()
+			blk = get()
 			blk.object = b.Key
 		}
 	}
@@ -771,6 +833,7 @@ type customerReader struct {
 	keys     keyReader
 	attr     [NumAttrs]*levelReader
 	interest *levelReader
+	own      []*levelReader // by own attribute; nil for a numeric one
 }
 
 func (r *customerReader) get() *CustomerBlock {
@@ -782,6 +845,12 @@ func (r *customerReader) get() *CustomerBlock {
 		blk.Attr[a] = blk.Attr[a][:0]
 	}
 	blk.InterestOff, blk.Interest = append(blk.InterestOff[:0], 0), blk.Interest[:0]
+	if len(r.own) > 0 && len(blk.OwnCode) != len(r.own) {
+		blk.OwnCode, blk.OwnNum = make([][]int32, len(r.own)), make([][]float64, len(r.own))
+	}
+	for k := range blk.OwnCode {
+		blk.OwnCode[k], blk.OwnNum[k] = blk.OwnCode[k][:0], blk.OwnNum[k][:0]
+	}
 	return blk
 }
 
@@ -863,6 +932,20 @@ func (r *customerReader) read(b *tables.Batch, emit func(blockRef) error) error 
 		for a := range blk.Attr {
 			if col := &b.Cols[cAttr0+a]; col.Present {
 				blk.Attr[a] = append(blk.Attr[a], r.attr[a].row(col, i))
+			}
+		}
+		for k, l := range r.own {
+			col := &b.Cols[cAttr0+NumAttrs+k]
+			switch {
+			case l != nil:
+				blk.OwnCode[k] = append(blk.OwnCode[k], l.row(col, i))
+			case col.IsBad(i) || (!col.IsNull(i) && (math.IsNaN(col.F[i]) || math.IsInf(col.F[i], 0))):
+				blk.invalid[r.fields[cAttr0+NumAttrs+k].Name]++
+				blk.OwnNum[k] = append(blk.OwnNum[k], math.NaN())
+			case col.IsNull(i):
+				blk.OwnNum[k] = append(blk.OwnNum[k], math.NaN())
+			default:
+				blk.OwnNum[k] = append(blk.OwnNum[k], col.F[i])
 			}
 		}
 		if interests.Present && !interests.IsNull(i) {

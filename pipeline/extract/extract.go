@@ -103,6 +103,16 @@ type Table struct {
 	Format  string
 	Columns map[string]string
 	CSV     tables.CSVOptions
+	// Own are the user's own columns read besides the logical ones: a
+	// customers table's attributes, an orders table's measures (numeric).
+	Own []Own
+}
+
+// Own is one of the user's own columns: its name (a logical name no
+// built-in one has) and the table's column.
+type Own struct {
+	Name, Column string
+	Categorical  bool // a customer attribute read as levels ("customers.<name>")
 }
 
 // Spec is everything extraction needs for one run.
@@ -163,6 +173,10 @@ type Dataset struct {
 	// Revenue is the accepted orders' amount, net of returns, in the
 	// reporting currency when rates converted it.
 	Revenue float64
+	// NoAmount: the orders table has no amount (nor quantity × unit
+	// price), as purchase panels often do; every order counts with amount
+	// 0 and the money features mean nothing.
+	NoAmount bool
 
 	Quality    Quality
 	Quarantine Quarantine
@@ -436,7 +450,30 @@ func (v *QuarantineView) detail(b *tables.Batch, fields []tables.Field, i int) s
 }
 
 func (t *Table) source(fields []tables.Field) *tables.Source {
-	return &tables.Source{Bucket: t.Bucket, Prefix: t.Prefix, Format: t.Format, Columns: t.Columns, Fields: fields, CSV: t.CSV}
+	cols := t.Columns
+	if len(t.Own) > 0 {
+		cols = make(map[string]string, len(t.Columns)+len(t.Own))
+		for k, v := range t.Columns {
+			cols[k] = v
+		}
+		for _, o := range t.Own {
+			cols[o.Name] = o.Column
+		}
+	}
+	return &tables.Source{Bucket: t.Bucket, Prefix: t.Prefix, Format: t.Format, Columns: cols, Fields: fields, CSV: t.CSV}
+}
+
+// ownFields are the fields of t's own columns, after the logical ones.
+func ownFields(t *Table) []tables.Field {
+	var fs []tables.Field
+	for _, o := range t.Own {
+		k := tables.Float
+		if o.Categorical {
+			k = tables.String
+		}
+		fs = append(fs, tables.Field{Name: o.Name, Kind: k, Required: true})
+	}
+	return fs
 }
 
 // CheckSchemas verifies every input object's columns, and the suppression
@@ -466,9 +503,9 @@ type namedTable struct {
 func (spec *Spec) tables() []namedTable {
 	var ts []namedTable
 	if spec.Customers != nil {
-		ts = append(ts, namedTable{"customers", spec.Customers, customerFields()})
+		ts = append(ts, namedTable{"customers", spec.Customers, append(customerFields(), ownFields(spec.Customers)...)})
 	}
-	ts = append(ts, namedTable{"orders", &spec.Orders, orderFields(spec.Orders.Columns)})
+	ts = append(ts, namedTable{"orders", &spec.Orders, append(orderFields(spec.Orders.Columns), ownFields(&spec.Orders)...)})
 	if spec.Events != nil {
 		ts = append(ts, namedTable{"events", spec.Events, eventFields()})
 	}

@@ -18,14 +18,21 @@ const (
 	oCurrency
 	oStatus
 	oProduct
+	// oOwn is the first of the table's own columns (Table.Own, the
+	// measures), read after the logical ones.
+	oOwn
 )
 
 func orderFields(cols map[string]string) []tables.Field {
 	_, priced := cols["unit_price"]
+	// Without a mapping, amount is read from a column of that name if the
+	// table has one; a table without amounts (a purchase panel) is read
+	// without (Dataset.NoAmount).
+	_, mapped := cols["amount"]
 	return []tables.Field{
 		{Name: "customer_id", Kind: tables.Key, Required: true},
 		{Name: "order_ts", Kind: tables.Time, Required: true},
-		{Name: "amount", Kind: tables.Float, Required: !priced},
+		{Name: "amount", Kind: tables.Float, Required: mapped && !priced},
 		{Name: "order_id", Kind: tables.String},
 		{Name: "quantity", Kind: tables.Float, Required: priced},
 		{Name: "unit_price", Kind: tables.Float, Required: priced},

@@ -34,6 +34,9 @@ type lineGrouper struct {
 	out    *OrderBlock
 	hasCat bool
 	hasChn bool
+	// noAmount: the lines have no amounts, so every order nets to 0 and
+	// is a purchase, not a zero_amount.
+	noAmount bool
 }
 
 // MaxOpenOrders bounds the orders a line-grain read holds open.
@@ -78,6 +81,7 @@ func (g *lineGrouper) add(blk *OrderBlock) error {
 	q := &st.ds.Quality
 	g.hasCat = g.hasCat || blk.Category != nil
 	g.hasChn = g.hasChn || blk.Channel != nil
+	g.noAmount = g.noAmount || blk.noAmount
 	for i := range blk.N {
 		var key custKey
 		var h uint64
@@ -181,7 +185,7 @@ func (g *lineGrouper) addLine(o *openOrder, blk *OrderBlock, i int) {
 
 // emit hands a closed order on.
 func (g *lineGrouper) emit(o *openOrder) error {
-	if o.amount == 0 && !g.st.rules.ZeroPurchases {
+	if o.amount == 0 && !g.noAmount && !g.st.rules.ZeroPurchases {
 		add2(g.st.ds.Quality.Excluded, "orders", ExcludedZeroAmount, 1)
 		return nil
 	}

@@ -97,6 +97,13 @@ func Stream(ctx context.Context, spec Spec, workers int, sink Sink) (*Dataset, e
 	for _, a := range Attrs {
 		info.Levels["customers."+a] = &Levels{}
 	}
+	if spec.Customers != nil {
+		for _, o := range spec.Customers.Own {
+			if o.Categorical {
+				info.Levels["customers."+o.Name] = &Levels{}
+			}
+		}
+	}
 	// The list is read first: a run that cannot apply it in full must
 	// stop before it reads anything else.
 	var sup *Suppression
@@ -245,12 +252,19 @@ func (st *streamer) newReader(t namedTable, pool *blockPool) rowReader {
 		for a, name := range Attrs {
 			r.attr[a] = lv("customers." + name)
 		}
+		for _, o := range t.table.Own {
+			var l *levelReader
+			if o.Categorical {
+				l = lv("customers." + o.Name)
+			}
+			r.own = append(r.own, l)
+		}
 		return r
 	case "events":
 		return &eventReader{readerEnv: env, keys: keys, typ: lv("events.event_type"), chn: lv("events.channel")}
 	}
 	r := &orderReader{readerEnv: env, keys: keys, category: lv("orders.category"), chn: lv("orders.channel"),
-		rules: st.rules, fx: st.fx}
+		rules: st.rules, fx: st.fx, measures: len(t.table.Own)}
 	_, r.discount = t.table.Columns["discount"]
 	if p, ok := st.sink.(Partitioner); ok && p.Parts() > 1 {
 		r.part, r.parts = p, p.Parts()
@@ -436,6 +450,9 @@ func (st *streamer) deliver(table string, ref blockRef) error {
 	q.RowsRead[table] += b.rowsRead
 	addBytes(&q.BytesRead, table, b.bytesRead)
 	addBytes(&q.BadBytes, table, b.badBytes)
+	if b.noAmount {
+		st.ds.NoAmount = true
+	}
 	for r, n := range b.bad {
 		add2(q.Bad, table, r, n)
 	}

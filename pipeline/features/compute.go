@@ -46,6 +46,10 @@ func (a *Aggregates) Compute(ctx context.Context) (*Set, error) {
 	if err := c.fill(ctx); err != nil {
 		return nil, err
 	}
+	if a.Dataset != nil && a.Dataset.NoAmount {
+		c.beh.NoAmount = true
+		noMoney(c.tab)
+	}
 	a.shards = nil
 	return &Set{Behaviour: c.beh, Table: c.tab, Vocabulary: c.vocab}, nil
 }
@@ -433,4 +437,18 @@ func slug(s string) string {
 		out = "x"
 	}
 	return out
+}
+
+// noMoney makes the money features of a run whose orders have no amount
+// null for everyone.
+func noMoney(t *Table) {
+	all := make([]bool, t.N)
+	for i := range all {
+		all[i] = true
+	}
+	for i := range t.Cols {
+		if c := &t.Cols[i]; c.Unit == "money" || c.Group == "category" {
+			c.Null, c.Missing = all, "the orders have no amount"
+		}
+	}
 }

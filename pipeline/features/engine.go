@@ -42,6 +42,11 @@ func Extract(ctx context.Context, spec extract.Spec, opt Options) (*Aggregates, 
 	if err != nil {
 		return nil, err
 	}
+	var fin sync.WaitGroup
+	for _, s := range e.shards {
+		fin.Go(s.finishCats)
+	}
+	fin.Wait()
 	a := &Aggregates{Dataset: ds, opt: opt, info: e.info, shards: e.shards}
 	a.order()
 	// The decode buffers, blocks and lookup tables are garbage now. One

@@ -57,7 +57,13 @@ import (
 // Customers without a purchase have HasOrders false, and their recency,
 // average and maximum order value are 0 and mean nothing.
 type Behaviour struct {
-	N            int
+	N int
+	// OwnLevels are, by name, each customer's level of the user's own
+	// categorical attributes ("" when unknown): what audiences filter on.
+	OwnLevels map[string][]string
+	// NoAmount: the orders had no amount; Monetary, AvgOrder, MaxOrder
+	// and the spends are 0 and mean nothing.
+	NoAmount     bool
 	HasOrders    []bool
 	RecencyDays  []int32   // as-of day − day of the last purchase
 	Frequency    []int32   // orders (refunds excluded)

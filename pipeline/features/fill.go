@@ -1,6 +1,7 @@
 package features
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"slices"
@@ -23,9 +24,11 @@ func (c *computer) fill(ctx context.Context) error {
 	// order the readers met the levels in.
 	catOrder := make([][]int, len(c.a.shards))
 	chnOrder := make([][]int, len(c.a.shards))
+	catCol := make([][]int, len(c.a.shards))
+	chnCol := make([][]int, len(c.a.shards))
 	for si, s := range c.a.shards {
-		catOrder[si] = slotOrder(s.cat.stride, c.rank["orders.category"])
-		chnOrder[si] = slotOrder(s.chn.stride, c.rank["orders.channel"])
+		catOrder[si], catCol[si] = slotOrder(c.catLevels(s), &r.cat)
+		chnOrder[si], chnCol[si] = slotOrder(c.chnLevels(s), &r.chn)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.opt.Workers)
@@ -36,11 +39,18 @@ func (c *computer) fill(ctx context.Context) error {
 				return err
 			}
 			f := filler{c: c, clock: extract.NewClock(c.info.Location), catOrder: catOrder, chnOrder: chnOrder,
+				catCol: catCol, chnCol: chnCol,
 				acc: make([]float64, max(len(r.cat.cols), len(r.chn.cols)))}
 			for g := lo; g < hi; g++ {
 				if g+8 < hi {
 					l := c.loc[g+8]
-					prefetchRecord(unsafe.Pointer(&c.a.shards[l>>32].rec.at(int(uint32(l)))[0]))
+					sh := c.a.shards[l>>32]
+					if p := unsafe.Pointer(&sh.rec.at(int(uint32(l)))[0]); sh.rec.stride > 24 {
+						// A record with a category mix: every line.
+						prefetchLines(p, 1<<(sh.rec.stride/8)-1)
+					} else {
+						prefetchRecord(p)
+					}
 				}
 				f.customer(g)
 			}
@@ -56,19 +66,45 @@ func (c *computer) fill(ctx context.Context) error {
 		FirstOrder: r.firstOrder, LastOrder: r.lastOrder,
 	}
 	c.beh.FirstDay, c.beh.RepeatSpend = r.firstDay, r.repeat
+	for k, o := range c.opt.Own {
+		if k < len(r.own) && r.own[k].level != nil {
+			if c.beh.OwnLevels == nil {
+				c.beh.OwnLevels = map[string][]string{}
+			}
+			c.beh.OwnLevels[o.Name] = r.own[k].level
+		}
+	}
 	c.beh.CalDays, c.beh.CalLast = r.calDays, r.calLast
 	c.days = nil
 	return nil
 }
 
-func slotOrder(ns int, rank []int32) []int {
-	nl := len(rank) + 1
-	o := make([]int, ns)
-	for i := range o {
-		o[i] = i
+// slotOrder orders a shard's slots by their global level (rest, -1,
+// last), and gives each slot's column among ls.cols.
+func slotOrder(level []int, ls *levelShares) (order, col []int) {
+	order = make([]int, len(level))
+	for i := range order {
+		order[i] = i
 	}
-	slices.SortFunc(o, func(x, y int) int { return slotLevel(x, rank, nl) - slotLevel(y, rank, nl) })
-	return o
+	last := func(l int) int {
+		if l < 0 {
+			return math.MaxInt
+		}
+		return l
+	}
+	slices.SortFunc(order, func(x, y int) int { return cmp.Compare(last(level[x]), last(level[y])) })
+	if !ls.on {
+		return order, nil
+	}
+	col = make([]int, len(level))
+	for slot, l := range level {
+		if l < 0 {
+			col[slot] = len(ls.cols) - 1 // other
+		} else {
+			col[slot] = ls.colOf[l]
+		}
+	}
+	return order, col
 }
 
 func not(b []bool) []bool {
@@ -84,6 +120,8 @@ type filler struct {
 	c                  *computer
 	clock              *extract.Clock
 	catOrder, chnOrder [][]int
+	catCol, chnCol     [][]int
+	buf                []float64
 	acc                []float64
 }
 
@@ -191,16 +229,15 @@ func (f *filler) customer(g int) {
 	// A shard of a sharded run may have no level of a mix the fitted
 	// vocabulary has: its customers then have no share to give.
 	switch {
-	case r.cat.on && s.cat.stride > 0:
-		cat := s.cat.at(row)
-		f.shares(&r.cat, g, f.catOrder[si], func(slot int) float64 { return cat[slot] }, c.rank["orders.category"])
+	case r.cat.on && s.ncat > 0:
+		f.shares(&r.cat, g, f.catOrder[si], s.catRow(row), f.catCol[si])
 	case r.cat.on:
 		r.cat.null[g] = true
 	}
 	switch {
 	case r.chn.on && s.chn.stride > 0:
-		chn := s.chn.at(row)
-		f.shares(&r.chn, g, f.chnOrder[si], func(slot int) float64 { return float64(chn[slot]) }, c.rank["orders.channel"])
+		f.buf = s.chnRow(row, f.buf)
+		f.shares(&r.chn, g, f.chnOrder[si], f.buf, f.chnCol[si])
 	case r.chn.on:
 		r.chn.null[g] = true
 	}
@@ -220,22 +257,74 @@ func (f *filler) customer(g int) {
 			r.evDays[g] = asOf - f.clock.Day(last)
 		}
 	}
+	if r.measTotal != nil {
+		m := s.meas.at(row)
+		gross := s.gross(rec)
+		for k, v := range m {
+			r.measTotal[k][g] = v
+			if gross > 0 {
+				r.measShare[k][g] = v / gross
+			}
+		}
+		if !(gross > 0) {
+			r.measNull[g] = true
+		}
+	}
 	if s.hasCust {
 		f.attributes(g, s, row)
+	} else {
+		for k := range r.own {
+			f.own(k, g, nil, 0)
+		}
 	}
+}
+
+// own fills the user's own attribute k of customer g (row of s, or none).
+func (f *filler) own(k, g int, s *shard, row int) {
+	oc := &f.c.cols.own[k]
+	known := s != nil && s.known[row]
+	if oc.num != nil {
+		v := math.NaN()
+		if known {
+			v = s.ownNum[k][row]
+		}
+		if math.IsNaN(v) {
+			oc.null[g] = true
+		} else {
+			oc.num[g] = v
+		}
+		return
+	}
+	code := int32(-1)
+	if known {
+		code = s.ownCode[k][row]
+	}
+	col := colUnknown
+	if code >= 0 {
+		src := "customers." + f.c.opt.Own[k].Name
+		l := f.c.rank[src][code]
+		col = oc.colOf[l]
+		oc.level[g] = f.c.names[src][l]
+	}
+	switch col {
+	case colOther:
+		col = len(oc.cols) - 2
+	case colUnknown:
+		col = len(oc.cols) - 1
+	}
+	oc.cols[col][g] = 1
 }
 
 // shares fills a level mix: each top level's share of the customer's
 // total, and the rest as other; null when the total is zero.
-func (f *filler) shares(ls *levelShares, g int, order []int, v func(slot int) float64, rank []int32) {
+func (f *filler) shares(ls *levelShares, g int, order []int, v []float64, col []int) {
 	acc := f.acc[:len(ls.cols)]
 	clear(acc)
 	var total float64
-	nl := len(rank) + 1
 	for _, slot := range order {
-		x := v(slot)
+		x := v[slot]
 		total += x
-		acc[ls.colOf[slotLevel(slot, rank, nl)]] += x
+		acc[col[slot]] += x
 	}
 	if total == 0 {
 		ls.null[g] = true
@@ -323,6 +412,9 @@ func (f *filler) attributes(g int, s *shard, row int) {
 		} else {
 			r.interestsUnknown[g] = 1
 		}
+	}
+	for k := range r.own {
+		f.own(k, g, s, row)
 	}
 	if r.hasOpt {
 		if known && s.optIn[row] >= 0 {

@@ -81,6 +81,11 @@ type Options struct {
 	// Vocabulary, when set, fixes the table's columns (see Vocabulary)
 	// instead of learning them from the customers read.
 	Vocabulary *Vocabulary
+	// Own are the customers table's own attributes, in the order of the
+	// extract's Table.Own; Measures the orders table's own columns, by
+	// name, likewise. Their features are personal (Feature.Personal).
+	Own      []OwnAttribute
+	Measures []Measure
 }
 
 // Defaults.
@@ -198,3 +203,14 @@ func (o Options) Validate() error {
 	}
 	return nil
 }
+
+// OwnAttribute is one of the user's customer columns: name is its
+// feature's (prefix), column where it comes from.
+type OwnAttribute struct {
+	Name, Column string
+	Categorical  bool
+}
+
+// Measure is one of the user's numeric order columns, summed per customer
+// over the purchases.
+type Measure struct{ Name, Column string }

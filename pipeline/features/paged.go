@@ -76,14 +76,42 @@ func (p *paged[T]) ensure(rows int) {
 }
 
 // restride widens every row to stride nw, keeping the first old elements
-// of each row in place and zeroing the rest. It runs once per widening,
-// page by page, so the peak is one extra page.
-func (p *paged[T]) restride(nw int) {
+// of each row in place and zeroing the rest; with from ≥ 0, element from
+// moves to the new last place instead. It runs once per widening, page by
+// page, so the peak is one extra page.
+func (p *paged[T]) restride(nw, from int) {
 	old := p.stride
+	var zero T
 	for i, pg := range p.pages {
 		np := p.newPage(pageRows * nw)
 		for r := range pageRows {
 			copy(np[r*nw:r*nw+old], pg[r*old:(r+1)*old])
+			if from >= 0 {
+				np[r*nw+nw-1], np[r*nw+from] = np[r*nw+from], zero
+			}
+		}
+		p.pages[i] = np
+	}
+	p.stride = nw
+	p.next = nil
+}
+
+// insert widens every row to stride nw by inserting delta zero elements
+// at pos (the elements from pos on move up); with from ≥ 0 the element at
+// from (after the move) then moves to to, leaving a zero. Page by page, as
+// restride.
+func (p *paged[T]) insert(nw, pos, delta, from, to int) {
+	old := p.stride
+	var zero T
+	for i, pg := range p.pages {
+		np := p.newPage(pageRows * nw)
+		for r := range pageRows {
+			o, n := pg[r*old:(r+1)*old], np[r*nw:(r+1)*nw]
+			copy(n[:pos], o[:pos])
+			copy(n[pos+delta:], o[pos:])
+			if from >= 0 {
+				n[to], n[from] = n[from], zero
+			}
 		}
 		p.pages[i] = np
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/strata-oss/strata/pipeline/extract"
 )
@@ -36,6 +37,9 @@ type colRefs struct {
 	optIn                              []int32
 	optNull                            []bool
 	hasAge, hasIncome, hasInts, hasOpt bool
+	own                                []ownCols // by Options.Own
+	measTotal, measShare               [][]float64
+	measNull                           []bool // no purchase spend: no share
 	// Behaviour only, not table columns: Options.Repeat and
 	// CalibrationDays.
 	repeat                     []float64
@@ -50,6 +54,14 @@ type levelShares struct {
 	null   []bool
 	colOf  []int // by global level (rank, then blank last): column
 	global string
+}
+
+// ownCols are the features of one of the user's own attributes: one-hot
+// columns (attrCols) of a categorical one, a value of a numeric one.
+type ownCols struct {
+	attrCols
+	num   []float64
+	level []string // a categorical one's level by customer
 }
 
 type attrCols struct {
@@ -109,16 +121,26 @@ func (c *computer) plan() {
 		r.winSpend = append(r.winSpend, c.newF(beh(fmt.Sprintf("spend_%dd", w), "orders", "money", "", Numeric), nil))
 	}
 	r.refundRate = c.newF(beh("refund_rate", "orders", "refunds per order", noOrd, Numeric), r.noOrders)
+	if len(c.opt.Measures) > 0 {
+		r.measNull = make([]bool, n)
+	}
+	for _, m := range c.opt.Measures {
+		src := "orders." + m.Column
+		r.measTotal = append(r.measTotal, c.newF(Feature{Name: m.Name + "_total", Family: Own, Kind: Numeric, Source: src,
+			Unit: m.Column + " (summed over purchases)", Personal: m.Name}, nil))
+		r.measShare = append(r.measShare, c.newF(Feature{Name: m.Name + "_share", Family: Own, Kind: Numeric, Source: src,
+			Unit: "share of purchase spend", Missing: "no purchase spend by the as-of date", Personal: m.Name}, r.measNull))
+	}
 	r.firstOrder, r.lastOrder = make([]int64, n), make([]int64, n)
 
 	c.planShares(&r.cat, "orders.category", "cat_share", "category", "no category spend by the as-of date", c.opt.TopCategories,
-		func(s *shard) (int, func(row, slot int) float64) {
-			return s.cat.stride, func(row, slot int) float64 { return s.cat.at(row)[slot] }
-		})
+		func(s *shard) (int, func(row int, buf []float64) []float64) {
+			return s.catSlots(), func(row int, _ []float64) []float64 { return s.catRow(row) }
+		}, c.catLevels)
 	c.planShares(&r.chn, "orders.channel", "channel_share", "channel", noOrd, c.opt.TopChannels,
-		func(s *shard) (int, func(row, slot int) float64) {
-			return s.chn.stride, func(row, slot int) float64 { return float64(s.chn.at(row)[slot]) }
-		})
+		func(s *shard) (int, func(row int, buf []float64) []float64) {
+			return s.chn.stride, func(row int, buf []float64) []float64 { return s.chnRow(row, buf) }
+		}, c.chnLevels)
 
 	if slices.Contains(c.info.Tables, "events") {
 		r.evNull = make([]bool, n)
@@ -137,14 +159,14 @@ func (c *computer) plan() {
 // planShares sets up the share columns of a level mix: the top levels by
 // their total over all customers (or the vocabulary's), then other.
 func (c *computer) planShares(ls *levelShares, levels, prefix, group, missing string, top int,
-	get func(*shard) (int, func(row, slot int) float64)) {
+	get func(*shard) (int, func(row int, buf []float64) []float64), level func(*shard) []int) {
 	names := c.names[levels]
 	var chosen []string
 	var ok bool
 	if v := c.opt.Vocabulary; v != nil {
 		chosen, ok = v.Shares[levels]
 	} else {
-		chosen, ok = c.learnShares(levels, top, get)
+		chosen, ok = c.learnShares(levels, top, get, level)
 	}
 	if !ok {
 		return
@@ -175,20 +197,56 @@ func (c *computer) planShares(ls *levelShares, levels, prefix, group, missing st
 // customers, summed in customer-id order so that the totals do not
 // depend on the shards; false when the orders have no such column or no
 // customer has any of it.
-func (c *computer) learnShares(levels string, top int, get func(*shard) (int, func(row, slot int) float64)) ([]string, bool) {
+func (c *computer) learnShares(levels string, top int, get func(*shard) (int, func(row int, buf []float64) []float64),
+	level func(*shard) []int) ([]string, bool) {
 	if !slices.ContainsFunc(c.a.shards, func(s *shard) bool { n, _ := get(s); return n > 0 }) {
 		return nil, false // the orders have no such column
 	}
-	names, rank := c.names[levels], c.rank[levels]
+	names := c.names[levels]
 	nl := len(names) + 1
 	total := make([]float64, nl)
 	seen := false
-	for g := range c.n {
-		s, row := c.at(g)
-		ns, v := get(s)
-		for slot := range ns {
-			total[slotLevel(slot, rank, nl)] += v(row, slot)
-			seen = true
+	lv := make([][]int, len(c.a.shards))
+	for si, s := range c.a.shards {
+		lv[si] = level(s)
+	}
+	// Summed in chunks of customers, in parallel, then the chunks' sums
+	// in chunk order: the same bits for any number of shards or workers.
+	nch := (c.n + fillChunk - 1) / fillChunk
+	part := make([][]float64, nch)
+	any := make([]bool, nch)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(c.opt.Workers, 1))
+	for k := range nch {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			sum := make([]float64, nl)
+			var buf []float64
+			for g := k * fillChunk; g < min(c.n, (k+1)*fillChunk); g++ {
+				s, row := c.at(g)
+				ns, v := get(s)
+				if ns == 0 {
+					continue
+				}
+				any[k] = true
+				l := lv[c.loc[g]>>32]
+				buf = v(row, buf)
+				for slot, x := range buf[:ns] {
+					if l[slot] >= 0 { // not rest
+						sum[l[slot]] += x
+					}
+				}
+			}
+			part[k] = sum
+		}()
+	}
+	wg.Wait()
+	for k, sum := range part {
+		seen = seen || any[k]
+		for l, x := range sum {
+			total[l] += x
 		}
 	}
 	if !seen {
@@ -218,6 +276,34 @@ func byTotal[T int | float64](total []T, name func(l int) string) []int {
 		return cmp.Compare(name(x), name(y))
 	})
 	return idx
+}
+
+// chnLevels maps each channel slot of s to its global level.
+func (c *computer) chnLevels(s *shard) []int {
+	rank := c.rank["orders.channel"]
+	out := make([]int, s.chn.stride)
+	for slot := range out {
+		out[slot] = slotLevel(slot, rank, len(rank)+1)
+	}
+	return out
+}
+
+// catLevels maps each category slot of s to its global level (rank by
+// name, blank last), or -1 for rest.
+func (c *computer) catLevels(s *shard) []int {
+	rank := c.rank["orders.category"]
+	out := make([]int, s.catSlots())
+	for slot := range out {
+		switch l := s.catLevel(slot); l {
+		case -1:
+			out[slot] = -1
+		case 0:
+			out[slot] = len(rank)
+		default:
+			out[slot] = int(rank[l-1])
+		}
+	}
+	return out
 }
 
 // slotLevel maps a shard's slot (0 blank, code+1) to the global level
@@ -292,6 +378,7 @@ func (c *computer) planAttributes() {
 	if seen[seenInterests] {
 		c.planInterests()
 	}
+	c.planOwn()
 	if seen[seenOptIn] {
 		r.hasOpt = true
 		r.optNull = make([]bool, n)
@@ -303,10 +390,41 @@ func (c *computer) planAttributes() {
 // planAttr sets up attribute a's encoding from the levels of the run's
 // customers (or the vocabulary's).
 func (c *computer) planAttr(a int, name string) {
-	ac := &c.cols.attr[a]
+	c.planLevels(&c.cols.attr[a], name, "customers."+name, attrFamily[name], c.opt.Encodings[name], "",
+		func(s *shard, row int) int32 { return s.attr[a][row] })
+}
+
+// planOwn sets up the features of the user's own customer attributes: a
+// categorical one one-hot like the built-in attributes, a numeric one as
+// its value.
+func (c *computer) planOwn() {
+	r := &c.cols
+	r.own = make([]ownCols, len(c.opt.Own))
+	for k, o := range c.opt.Own {
+		if o.Categorical {
+			c.planLevels(&r.own[k].attrCols, o.Name, "customers."+o.Name, Own, OneHot, o.Name,
+				func(s *shard, row int) int32 { return s.ownCode[k][row] })
+			r.own[k].level = make([]string, c.n)
+			for i := range c.tab.Cols {
+				if f := &c.tab.Cols[i].Feature; f.Group == o.Name && f.Source == "customers."+o.Name {
+					f.Source = "customers." + o.Column
+				}
+			}
+			continue
+		}
+		r.own[k].null = make([]bool, c.n)
+		r.own[k].num = c.newF(Feature{Name: o.Name, Family: Own, Kind: Numeric, Source: "customers." + o.Column,
+			Missing: "not known", Personal: o.Name}, r.own[k].null)
+	}
+}
+
+// planLevels sets up the encoding of a categorical attribute whose level
+// codes (Levels src) code gives, from the levels of the run's customers
+// (or the vocabulary's).
+func (c *computer) planLevels(ac *attrCols, name, src string, fam Family, enc Encoding, personal string,
+	code func(s *shard, row int) int32) {
 	ac.on = true
-	ac.enc = c.opt.Encodings[name]
-	src, fam := "customers."+name, attrFamily[name]
+	ac.enc = enc
 	names := c.names[src]
 	v := c.opt.Vocabulary
 	var count []int
@@ -315,7 +433,7 @@ func (c *computer) planAttr(a int, name string) {
 		count = make([]int, len(names))
 		for g := range c.n {
 			s, row := c.at(g)
-			if code := s.attr[a][row]; s.known[row] && code >= 0 {
+			if code := code(s, row); s.known[row] && code >= 0 {
 				count[rank[code]]++
 			}
 		}
@@ -339,7 +457,7 @@ func (c *computer) planAttr(a int, name string) {
 		c.vocab.Frequency[name] = shares
 		ac.null = make([]bool, c.n)
 		ac.freq = c.newF(Feature{Name: name + "_freq", Family: fam, Kind: Freq, Source: src, Unit: "share of customers",
-			Missing: "level not known"}, ac.null)
+			Missing: "level not known", Personal: personal}, ac.null)
 		return
 	}
 	var chosen []string
@@ -369,12 +487,12 @@ func (c *computer) planAttr(a int, name string) {
 	taken := map[string]bool{name + "_other": true, name + "_unknown": true}
 	for _, nm := range chosen {
 		ac.cols = append(ac.cols, c.newI(Feature{Name: unique(taken, name+"_"+slug(nm)), Family: fam, Kind: OneHotInd,
-			Source: src, Group: name, Level: nm}, nil))
+			Source: src, Group: name, Level: nm, Personal: personal}, nil))
 	}
 	c.vocab.OneHot[name] = chosen
 	ac.cols = append(ac.cols,
-		c.newI(Feature{Name: name + "_other", Family: fam, Kind: OneHotInd, Source: src, Group: name, Level: "other"}, nil),
-		c.newI(Feature{Name: name + "_unknown", Family: fam, Kind: OneHotInd, Source: src, Group: name, Level: "unknown"}, nil))
+		c.newI(Feature{Name: name + "_other", Family: fam, Kind: OneHotInd, Source: src, Group: name, Level: "other", Personal: personal}, nil),
+		c.newI(Feature{Name: name + "_unknown", Family: fam, Kind: OneHotInd, Source: src, Group: name, Level: "unknown", Personal: personal}, nil))
 }
 
 // Columns of the levels that have none of their own, in attrCols.colOf.

@@ -45,16 +45,19 @@ type shard struct {
 	nW    int
 	wins  []int32 // window lengths in days, ascending
 	// Offsets in the record: ws of the windows' spend, wc of their order
-	// counts (two a word), bits0 of the bitmap.
-	ws, wc, bits0 int
+	// counts (two a word), cat0 of the category mix's ncat words (float64
+	// bits, see catMix), bits0 of the bitmap. The mix is in the record so
+	// that a purchase's category spend is on a line next to the lines it
+	// touches anyway, not a miss in an arena of its own.
+	ws, wc, cat0, ncat, bits0 int
 	// Distinct purchase days: bit k of the record's bitmap words is day
 	// asOfDay−k. Days older than the bitmap can reach go to old, so one
 	// stray ancient order cannot blow up every customer's record.
 	bw  int
 	old []dayRow
 
-	cat paged[float64] // category spend; slot 0 is "unknown", slot c+1 code c
-	chn paged[int32]   // channel order counts, likewise
+	mix catMix       // the category mix, in the record (cat0, ncat)
+	chn paged[int32] // channel order counts; slot 0 is "unknown", slot c+1 code c
 
 	// The current version of each customer's attributes.
 	hasCust   bool
@@ -71,6 +74,13 @@ type shard struct {
 	intPool   []int32
 	seenAttr  [extract.NumAttrs]bool
 	seenOther [nOtherAttrs]bool
+	// The user's own attributes (Options.Own): level codes of a
+	// categorical one, values of a numeric one; nil for the other kind.
+	ownCode [][]int32
+	ownNum  [][]float64
+	// meas holds, per customer, the sums of the orders' own columns
+	// (Options.Measures) over their purchases.
+	meas paged[float64]
 
 	// Engagement: per customer, for each event class, the all-time count
 	// then one count per window; and the last event's instant.
@@ -150,8 +160,11 @@ func newShard(id, of int, opt *Options, info extract.Info) *shard {
 		s.ws = rRepeatSpend + 1
 	}
 	s.wc = s.ws + s.nW
-	s.bits0 = s.wc + (s.nW+1)/2
+	s.cat0 = s.wc + (s.nW+1)/2
+	s.bits0 = s.cat0
 	s.layout(1)
+	s.meas.stride = len(opt.Measures)
+	s.ownCode, s.ownNum = make([][]int32, len(opt.Own)), make([][]float64, len(opt.Own))
 	for _, t := range info.Tables {
 		switch t {
 		case "customers":
@@ -188,7 +201,7 @@ func (s *shard) layout(bw int) {
 	if s.rec.pages == nil {
 		s.rec.stride, s.rec.huge = stride, true
 	} else if stride != s.rec.stride {
-		s.rec.restride(stride)
+		s.rec.restride(stride, -1)
 	}
 	s.bw = bw
 }
@@ -260,14 +273,14 @@ func (s *shard) growTo(n int) {
 // ensureOrders makes room for n customers in the order arenas in use.
 func (s *shard) ensureOrders(n int) {
 	s.rec.ensure(n)
-	if s.cat.stride > 0 {
-		s.cat.ensure(n)
-	}
 	if s.chn.stride > 0 {
 		s.chn.ensure(n)
 	}
 	if s.ref.stride > 0 {
 		s.ref.ensure(n)
+	}
+	if s.meas.stride > 0 {
+		s.meas.ensure(n)
 	}
 }
 
@@ -289,6 +302,13 @@ func (s *shard) grow() {
 		}
 		s.intStart = append(s.intStart, 0)
 		s.intLen = append(s.intLen, 0)
+		for k, o := range s.opt.Own {
+			if o.Categorical {
+				s.ownCode[k] = append(s.ownCode[k], -1)
+			} else {
+				s.ownNum[k] = append(s.ownNum[k], math.NaN())
+			}
+		}
 	}
 	if s.hasEvents {
 		s.ev.ensure(s.n)
@@ -308,6 +328,10 @@ func (s *shard) orders(b *extract.OrderBlock) {
 	d := s.dict
 	if len(s.rec.pages) == 0 {
 		s.fitBitmap(b)
+	}
+	if b.Category != nil {
+		s.catBlock(b)
+		defer s.catDone()
 	}
 	clean := d.direct != nil && all && b.Dropped == 0
 	rows := s.rows
@@ -389,10 +413,12 @@ func (s *shard) orders(b *extract.OrderBlock) {
 	bits0, ws, wc, repeat := s.bits0, s.ws, s.wc, s.opt.Repeat
 	var winLines uint64
 	if nW > 0 {
-		for l := ws / 8; l <= (bits0-1)/8; l++ {
+		for l := ws / 8; l <= (s.cat0-1)/8; l++ {
 			winLines |= 1 << l
 		}
 	}
+	// A customer's category mix is another line of the record.
+	catAhead := b.Category != nil && s.mix.phase != catLogging && s.ncat > 0
 	for j, i := range idx {
 		if j+ahead < len(rows) {
 			i2 := idx[j+ahead]
@@ -403,6 +429,9 @@ func (s *shard) orders(b *extract.OrderBlock) {
 			}
 			if int(k) < s.bw*64 {
 				lines |= 1 << ((bits0 + int(k>>6)) * 8 / 64)
+			}
+			if catAhead {
+				lines |= 1 << s.catLine(b.Category[i2])
 			}
 			prefetchLines(unsafe.Pointer(&s.rec.at(int(rows[j+ahead]))[0]), lines)
 		}
@@ -448,18 +477,16 @@ func (s *shard) orders(b *extract.OrderBlock) {
 		if b.LineOff != nil {
 			// An order of lines: its spend by the lines' categories.
 			for k := b.LineOff[i]; k < b.LineOff[i+1]; k++ {
-				c := int(b.LineCat[k]) + 1
-				if c >= s.cat.stride {
-					s.widen(&s.cat, c+1)
-				}
-				s.cat.at(row)[c] += b.LineAmt[k]
+				s.addCat(row, b.LineCat[k], b.LineAmt[k])
 			}
 		} else if b.Category != nil {
-			c := int(b.Category[i]) + 1
-			if c >= s.cat.stride {
-				s.widen(&s.cat, c+1)
+			s.addCat(row, b.Category[i], amt)
+		}
+		if b.Measure != nil {
+			m := s.meas.at(row)
+			for k := range m {
+				m[k] += b.Measure[k][i]
 			}
-			s.cat.at(row)[c] += amt
 		}
 		if b.Channel != nil {
 			c := int(b.Channel[i]) + 1
@@ -558,7 +585,7 @@ func widen[T any](p *paged[T], n, stride int) {
 		p.ensure(n)
 		return
 	}
-	p.restride(stride)
+	p.restride(stride, -1)
 }
 
 func (s *shard) widen(p any, stride int) {
@@ -608,6 +635,13 @@ func (s *shard) customers(b *extract.CustomerBlock) {
 				s.seenAttr[a] = true
 			} else {
 				s.attr[a][row] = -1
+			}
+		}
+		for k := range s.opt.Own {
+			if b.OwnCode[k] != nil && s.opt.Own[k].Categorical {
+				s.ownCode[k][row] = b.OwnCode[k][i]
+			} else if !s.opt.Own[k].Categorical {
+				s.ownNum[k][row] = b.OwnNum[k][i]
 			}
 		}
 		s.intLen[row] = 0
@@ -684,4 +718,13 @@ func (s *shard) classOf(code int32) int8 {
 		}
 	}
 	return s.typeClass[code]
+}
+
+// chnRow returns row's channel counts as floats, in buf.
+func (s *shard) chnRow(row int, buf []float64) []float64 {
+	buf = buf[:0]
+	for _, n := range s.chn.at(row) {
+		buf = append(buf, float64(n))
+	}
+	return buf
 }

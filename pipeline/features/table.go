@@ -13,6 +13,8 @@ const (
 	Geographic    Family = "geographic"
 	Psychographic Family = "psychographic"
 	Technographic Family = "technographic"
+	// Own features come from the user's own attributes and measures.
+	Own Family = "own"
 )
 
 // Kind says what a feature's values are.
@@ -42,6 +44,9 @@ type Feature struct {
 	Unit  string `json:"unit,omitempty"`
 	// Missing says when the value is null; empty means never.
 	Missing string `json:"missing,omitempty"`
+	// Personal, for a feature of the user's own attributes and measures,
+	// is the privacy.publish_personal entry that allows publishing it.
+	Personal string `json:"personal,omitempty"`
 }
 
 // Column is one feature's values, by customer row. Exactly one of F and I

@@ -53,6 +53,10 @@ var freqOf = map[string]string{"city_freq": "city", "postal_code_freq": "postal_
 // feature f to be published, or nil if f is not personal.
 func FeatureKeys(f features.Feature) []string {
 	switch {
+	case f.Personal != "":
+		// The user's own attributes and measures: personal unless
+		// publish_personal names them.
+		return []string{f.Personal}
 	case f.Name == "age_years":
 		keys := []string{"age_years"}
 		if attr, ok := strings.CutPrefix(f.Source, "customers."); ok {

@@ -1,0 +1,350 @@
+package features
+
+import (
+	"cmp"
+	"slices"
+	"unsafe"
+
+	"github.com/strata-oss/strata/pipeline/extract"
+)
+
+// The category mix (cat_share_*) of a column with a long tail of levels
+// (a product description has thousands) cannot keep a slot per level for
+// every customer: the arena would be levels × customers words, widened
+// once per new level (issue 26: 4,223 levels made an extract 170× slower
+// at 5.9 GiB). A shard keeps a slot per customer for at most catSlots
+// (catSlotsFor) levels, the candidates, and one more, rest, for the spend
+// on every other level, as words of the customer's order record (cat0,
+// ncat: a purchase's category spend is then next to the lines it touches
+// anyway); the top categories are chosen among the candidates at the end.
+//
+// Which levels are candidates must not depend on the shards or the
+// readers' scheduling, so every shard decides it alike from every row of
+// every block, in input order (every shard sees every block):
+//
+//   - While the column has had at most catSlots levels, each gets a slot
+//     when first met: the candidates are all the levels, and nothing is
+//     approximated (every run with few levels, the common case).
+//   - The first catWarmRows category rows are also logged (each shard its
+//     own, 16 bytes a row), and every level's total spend over all of them
+//     counted in a side table. Should a level beyond catSlots turn up among
+//     them, the slots are ignored and the candidates chosen, at the end of
+//     that stretch, as the catSlots levels with the most spend in it (ties
+//     by name); the slots are cleared and the log replayed into them, so each
+//     candidate's per-customer sums are exact, added in input order.
+//   - A level first met after that stretch, once catSlots levels have
+//     slots, goes to rest.
+//
+// So the top categories are exact unless a level that is not among the
+// catSlots largest of the first catWarmRows category rows — nor among the
+// first catSlots levels met — ends up in the top: memory is catSlots+1
+// words a customer whatever the number of levels, and each row touches
+// one more line of its customer's record.
+type catMix struct {
+	max   int     // candidate slots
+	slot  []int32 // by code+1 (0 the blank level): slot, slotNone or slotRest
+	code  []int32 // by slot: code+1
+	rest  bool    // some level goes to rest
+	cap   int     // slots the arena has before rest
+	aRest bool    // the arena has the rest slot, after the cap candidates'
+	phase int
+	warm  bool        // the current block is in the warm-up
+	rows  int         // category rows met, while warming
+	tot   []float64   // by code+1: spend over the warm-up rows
+	log   [][]catLine // this shard's warm-up rows, in chunks (appending never copies)
+	vocab map[string]bool
+	names *extract.Levels
+	known []string // names by code, as of the last look
+}
+
+type catLine struct {
+	row, level int32 // level: code+1
+	amt        float64
+}
+
+const (
+	slotNone = -1
+	slotRest = -2
+)
+
+// Phases of a catMix.
+const (
+	catSlotted = iota // every level met has a slot
+	catLogging        // too many levels met while warming: only the log counts
+	catChosen         // candidates fixed; the others go to rest
+)
+
+// catWarmRows is the warm-up stretch of category rows.
+var catWarmRows = 1 << 18
+
+// catSlotsFor is the number of candidate slots for top categories.
+func catSlotsFor(top int) int { return max(2*top, 16) }
+
+func (s *shard) initCatMix() {
+	m := &s.mix
+	m.max = catSlotsFor(s.opt.TopCategories)
+	m.names = s.info.Levels["orders.category"]
+	if v := s.opt.Vocabulary; v != nil {
+		if chosen, ok := v.Shares["orders.category"]; ok {
+			m.vocab = map[string]bool{}
+			for _, l := range chosen {
+				m.vocab[l] = true
+			}
+		}
+	}
+}
+
+// catBlock updates the candidate slots from every row of b, before the
+// shard adds its own rows.
+func (s *shard) catBlock(b *extract.OrderBlock) {
+	m := &s.mix
+	if m.max == 0 {
+		s.initCatMix()
+	}
+	warming := m.phase != catChosen && m.rows < catWarmRows
+	m.warm = warming
+	for i := range b.N {
+		if b.Drop[i] || b.Refund[i] {
+			continue
+		}
+		c := int(b.Category[i]) + 1
+		for c >= len(m.slot) {
+			m.slot = append(m.slot, slotNone)
+			if warming {
+				m.tot = append(m.tot, 0)
+			}
+		}
+		if warming {
+			m.tot[c] += b.Amount[i]
+			m.rows++
+		}
+		if m.slot[c] != slotNone {
+			continue
+		}
+		switch {
+		case m.phase == catLogging:
+			m.slot[c] = slotRest // met; its slot is decided with the others
+		case len(m.code) < m.max || m.inVocab(c):
+			m.slot[c] = int32(len(m.code))
+			m.code = append(m.code, int32(c))
+		case warming:
+			// Too many levels to slot each: choose at the end of the
+			// warm-up, from the log.
+			m.phase = catLogging
+			m.slot[c] = slotRest
+			// The mix will need every candidate slot and rest: its words
+			// now, while the arena is young, not at the end of the
+			// warm-up.
+			if s.ncat < m.max+1 {
+				s.catWords(m.max+1, -1)
+			}
+		default:
+			m.slot[c] = slotRest
+			m.rest = true
+		}
+	}
+	if m.phase != catLogging {
+		s.fitCat()
+	}
+}
+
+// catDone ends a block: the warm-up ends once catWarmRows rows are met.
+func (s *shard) catDone() {
+	m := &s.mix
+	if m.phase == catChosen || m.rows < catWarmRows {
+		return
+	}
+	if m.phase == catLogging {
+		s.chooseCats()
+	} else {
+		m.phase = catChosen
+	}
+	m.log, m.tot, m.warm = nil, nil, false
+}
+
+// finishCats ends the stream for the category mix.
+func (s *shard) finishCats() {
+	if s.mix.phase == catLogging {
+		s.chooseCats()
+	}
+	s.mix.log, s.mix.tot, s.mix.warm = nil, nil, false
+}
+
+func (m *catMix) inVocab(level int) bool {
+	if m.vocab == nil {
+		return false
+	}
+	name := ""
+	if level > 0 {
+		if level > len(m.known) {
+			m.known = m.names.Names()
+		}
+		name = m.known[level-1]
+	}
+	return m.vocab[name]
+}
+
+// fitCat gives the arena room for the slots (and rest).
+func (s *shard) fitCat() {
+	m := &s.mix
+	need := len(m.code)
+	if need == 0 {
+		return
+	}
+	if m.cap < need {
+		// Widen in steps, copying the arena a few times, not once a level.
+		m.cap = max(need, min(2*m.cap, m.max), 4)
+	}
+	stride := m.cap
+	if m.rest {
+		stride++
+	}
+	if stride > s.ncat {
+		from := -1
+		if m.aRest {
+			from = s.ncat - 1
+		}
+		s.catWords(stride, from)
+	}
+	m.aRest = m.rest
+}
+
+// catWords gives the records n words of category mix (more than they
+// have), inserted before the bitmap; with from ≥ 0 the mix's word from
+// (rest) moves to the new last one.
+func (s *shard) catWords(n, from int) {
+	old, oldBits0 := s.ncat, s.bits0
+	s.ncat, s.bits0 = n, s.cat0+n
+	stride := (s.bits0 + s.bw + 7) &^ 7
+	if s.rec.pages == nil {
+		s.rec.stride, s.rec.huge = stride, true
+	} else {
+		to := -1
+		if from >= 0 {
+			from, to = s.cat0+from, s.cat0+n-1
+		}
+		s.rec.insert(stride, oldBits0, n-old, from, to)
+	}
+	s.bw = stride - s.bits0
+}
+
+// chooseCats ends a logging warm-up: the candidates are the levels with
+// the most spend in it (a fitted vocabulary's levels first), the others
+// rest; the log is replayed into the slots.
+func (s *shard) chooseCats() {
+	m := &s.mix
+	names := m.names.Names()
+	name := func(l int) string {
+		if l == 0 {
+			return "unknown"
+		}
+		return names[l-1]
+	}
+	idx := byTotal(m.tot, name)
+	// A fitted vocabulary's levels keep their slots whatever their spend.
+	slices.SortStableFunc(idx, func(x, y int) int {
+		return cmp.Compare(b2i(!m.inVocab(x)), b2i(!m.inVocab(y)))
+	})
+	m.code = m.code[:0]
+	for i := range m.slot {
+		if m.slot[i] != slotNone {
+			m.slot[i] = slotRest
+		}
+	}
+	for _, l := range idx {
+		if m.slot[l] == slotNone {
+			continue // not met
+		}
+		if len(m.code) >= m.max && !m.inVocab(l) {
+			break
+		}
+		m.slot[l] = int32(len(m.code))
+		m.code = append(m.code, int32(l))
+	}
+	m.rest, m.aRest, m.cap = true, true, len(m.code)
+	m.phase = catChosen
+	if s.ncat < m.cap+1 {
+		s.catWords(m.cap+1, -1)
+	}
+	m.cap = s.ncat - 1 // candidates may take any word before rest
+	for row := range s.n {
+		clear(s.rec.at(row)[s.cat0 : s.cat0+s.ncat])
+	}
+	rest := s.cat0 + s.ncat - 1
+	for _, chunk := range m.log {
+		for _, e := range chunk {
+			w := rest
+			if sl := int(m.slot[e.level]); sl >= 0 {
+				w = s.cat0 + sl
+			}
+			r := s.rec.at(int(e.row))
+			r[w] = u64(f64(r[w]) + e.amt)
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// addCat adds a purchase of amt in level code to row's mix. The record is
+// looked up again: the purchase may have just widened the bitmap.
+func (s *shard) addCat(row int, code int32, amt float64) {
+	m := &s.mix
+	l := int(code) + 1
+	if m.warm {
+		if k := len(m.log); k == 0 || len(m.log[k-1]) == cap(m.log[k-1]) {
+			m.log = append(m.log, make([]catLine, 0, 1<<14))
+		}
+		k := len(m.log) - 1
+		m.log[k] = append(m.log[k], catLine{int32(row), int32(l), amt})
+	}
+	if m.phase == catLogging {
+		return
+	}
+	w := s.cat0 + int(m.slot[l])
+	if m.slot[l] < 0 {
+		w = s.cat0 + s.ncat - 1 // rest
+	}
+	r := s.rec.at(row)
+	r[w] = u64(f64(r[w]) + amt)
+}
+
+// catLevel maps slot of the shard's mix to the level's code+1, or -1 for
+// rest.
+func (s *shard) catLevel(slot int) int {
+	if slot < len(s.mix.code) {
+		return int(s.mix.code[slot])
+	}
+	return -1
+}
+
+// catSlots is the number of slots of the shard's mix to read.
+func (s *shard) catSlots() int {
+	if s.ncat == 0 {
+		return 0
+	}
+	n := len(s.mix.code)
+	if s.mix.rest {
+		n = s.ncat
+	}
+	return n
+}
+
+// catRow returns the words of row's mix as numbers.
+func (s *shard) catRow(row int) []float64 {
+	w := s.rec.at(row)[s.cat0 : s.cat0+s.ncat]
+	return unsafe.Slice((*float64)(unsafe.Pointer(&w[0])), len(w))
+}
+
+// catLine is the line of a record that a purchase in level code adds to.
+func (s *shard) catLine(code int32) int {
+	w := s.cat0 + int(s.mix.slot[code+1])
+	if s.mix.slot[code+1] < 0 {
+		w = s.cat0 + s.ncat - 1
+	}
+	return w / 8
+}

@@ -1,0 +1,159 @@
+package features
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// longTailOrders writes n order lines of customers c0…c(nc-1) over levels
+// category levels, Zipf-like by level (level k drawn with weight 1/(k+1)),
+// some lines blank. early, when positive, restricts the first early lines
+// to the 5 most common levels, so that the long tail turns up only later.
+func longTailOrders(n, nc, levels, early int, seed uint64) string {
+	r := rand.New(rand.NewPCG(seed, 1))
+	cum := make([]float64, levels)
+	s := 0.0
+	for k := range levels {
+		s += 1 / float64(k+1)
+		cum[k] = s
+	}
+	var b strings.Builder
+	b.WriteString("customer_id,ts,amt,category\n")
+	for i := range n {
+		u := r.Float64() * s
+		if i < early {
+			u = r.Float64() * cum[4]
+		}
+		k, _ := slices.BinarySearch(cum, u)
+		cat := fmt.Sprintf("product %04d", (k*7919)%levels) // names unrelated to rank
+		if r.IntN(50) == 0 {
+			cat = ""
+		}
+		fmt.Fprintf(&b, "c%d,2024-%02d-%02dT10:00:00Z,%.2f,%s\n", r.IntN(nc), 1+r.IntN(6), 1+r.IntN(28), 1+r.Float64()*99, cat)
+	}
+	return b.String()
+}
+
+// wantShares restates cat_share_* from the raw lines: the top categories
+// by total spend (ties by name), each customer's share of their spend in
+// each, and the rest as other.
+func wantShares(t *testing.T, csv string, top int) (levels []string, share map[string]map[string]float64) {
+	t.Helper()
+	spend := map[string]map[string]float64{}
+	total := map[string]float64{}
+	for _, line := range strings.Split(strings.TrimSpace(csv), "\n")[1:] {
+		f := strings.Split(line, ",")
+		var amt float64
+		fmt.Sscan(f[2], &amt)
+		if spend[f[0]] == nil {
+			spend[f[0]] = map[string]float64{}
+		}
+		spend[f[0]][f[3]] += amt
+		total[f[3]] += amt
+	}
+	for l := range total {
+		levels = append(levels, l)
+	}
+	name := func(l string) string { return cmp.Or(l, "unknown") }
+	slices.SortFunc(levels, func(x, y string) int {
+		return cmp.Or(cmp.Compare(total[y], total[x]), cmp.Compare(name(x), name(y)))
+	})
+	levels = levels[:top]
+	share = map[string]map[string]float64{}
+	for c, m := range spend {
+		sum := 0.0
+		for _, v := range m {
+			sum += v
+		}
+		share[c] = map[string]float64{"other": 1}
+		for _, l := range levels {
+			share[c][name(l)] = m[l] / sum
+			share[c]["other"] -= m[l] / sum
+		}
+	}
+	return levels, share
+}
+
+// TestLongTailCategories: a category column with hundreds of levels gives
+// the same cat_share_* as restated from the raw lines, for any number of
+// workers, whether the long tail turns up during the warm-up (the slots
+// are chosen from its log) or after it (new levels go to other).
+func TestLongTailCategories(t *testing.T) {
+	defer func(w int) { catWarmRows = w }(catWarmRows)
+	catWarmRows = 4000
+	for _, tc := range []struct {
+		name  string
+		early int
+	}{{"tail in warm-up", 0}, {"tail after warm-up", 6000}} {
+		t.Run(tc.name, func(t *testing.T) {
+			csv := longTailOrders(20000, 1500, 600, tc.early, 7)
+			levels, want := wantShares(t, csv, 8)
+			var first *Set
+			for _, w := range []int{1, 2, 8} {
+				spec := memSpec(t, map[string]string{"orders/o.csv": csv}, time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC), nil)
+				spec.Orders.Columns["category"] = "category"
+				ds, set, err := Run(context.Background(), spec, Options{Workers: w})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if first != nil {
+					compareTables(t, first.Table, set.Table)
+					continue
+				}
+				first = set
+				var got []string
+				for _, c := range set.Table.Cols {
+					if c.Group == "category" && c.Level != "other" {
+						got = append(got, c.Level)
+					}
+				}
+				var wantLv []string
+				for _, l := range levels {
+					wantLv = append(wantLv, cmp.Or(l, "unknown"))
+				}
+				if !slices.Equal(got, wantLv) {
+					t.Fatalf("top categories %q, want %q", got, wantLv)
+				}
+				for _, c := range set.Table.Cols {
+					if c.Group != "category" {
+						continue
+					}
+					for i, id := range ds.IDs {
+						if g, w := c.Value(i), want[id][c.Level]; math.Abs(g-w) > 1e-9 {
+							t.Fatalf("%s of %s: %v, want %v", c.Name, id, g, w)
+						}
+					}
+				}
+			}
+			if s := first.Table.N; s < 1400 {
+				t.Fatalf("%d customers", s)
+			}
+		})
+	}
+}
+
+// TestLongTailMemory: the mix keeps at most catSlotsFor(top)+1 slots a
+// customer whatever the number of levels.
+func TestLongTailMemory(t *testing.T) {
+	defer func(w int) { catWarmRows = w }(catWarmRows)
+	catWarmRows = 3000
+	csv := longTailOrders(12000, 500, 2000, 0, 3)
+	spec := memSpec(t, map[string]string{"orders/o.csv": csv}, time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC), nil)
+	spec.Orders.Columns["category"] = "category"
+	a, err := Extract(context.Background(), spec, Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range a.shards {
+		if s.ncat > catSlotsFor(8)+1 {
+			t.Errorf("shard %d: %d slots a customer", s.id, s.ncat)
+		}
+	}
+}
