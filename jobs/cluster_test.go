@@ -128,6 +128,7 @@ func TestDemoClustersAgainstDuckDB(t *testing.T) {
 // customers clustered both times keep their id; previous_cluster_id is
 // the id the first run published; and the migration table adds up.
 func TestClusterIDsStableAcrossRuns(t *testing.T) {
+	racetest.Skip(t, "two whole runs checked for id stability, not concurrency")
 	dir := t.TempDir()
 	first := runDemo(t, dir, 3000)
 	cfg, err := DemoConfig(dir)

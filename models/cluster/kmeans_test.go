@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/strata-oss/strata/internal/racetest"
 )
 
 func TestKMeansRecoversPlantedBlobs(t *testing.T) {
@@ -341,6 +343,7 @@ func TestMiniBatchCloseToLloyd(t *testing.T) {
 // seeding with and without a warm start, Lloyd, Hamerly and the final pass,
 // for several widths and k with partial groups of 8 centres.
 func TestVectorMatchesPortable(t *testing.T) {
+	racetest.Skip(t, "a bit-for-bit check of the kernels, with no goroutines of its own")
 	if !simdAvailable() {
 		t.Skip("no vector kernel on this machine")
 	}

@@ -397,7 +397,6 @@ func (m ParetoNBD) ProbNPurchases(n int, t float64) float64 {
 // no-dropout diagnosis held at ratios from about 5e3 on.
 const pnbdMaxRatio = 1e3
 
-//
 // pnbdMaxShape likewise bounds the shapes r and s: past it a Gamma mixing
 // distribution has a coefficient of variation under 3 %, a point mass to
 // the data, and the fit is crawling along the ridge to r, α → ∞ (or s, β)

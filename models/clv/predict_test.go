@@ -9,6 +9,8 @@ import (
 
 	"gonum.org/v1/gonum/integrate/quad"
 	"gonum.org/v1/gonum/mathext"
+
+	"github.com/strata-oss/strata/internal/racetest"
 )
 
 // Published BG/NBD estimates (Fader, Hardie and Lee 2005).
@@ -76,6 +78,7 @@ func TestExpectedPurchasesMatchesTextbookForm(t *testing.T) {
 // ProbNPurchases and UnconditionalExpectedPurchases, derived separately,
 // to each other.
 func TestProbNPurchasesIsDistribution(t *testing.T) {
+	racetest.Skip(t, "a check of the formulas, with no goroutines of its own")
 	models := []PurchaseModel{
 		published,
 		MBGNBD{R: 0.5248, Alpha: 6.183, A: 0.8914, B: 1.614},

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/strata-oss/strata/internal/racetest"
 )
 
 // TestStoryIsTrue generates one archetype alone and checks that the data
@@ -14,6 +16,7 @@ import (
 // here from the parameters, independently of the generator's samplers
 // (gonum's distuv for the Monte Carlo part).
 func TestStoryIsTrue(t *testing.T) {
+	racetest.Skip(t, "a statistical check of the generator's output; TestGenerateDeterministic race-checks its workers")
 	if testing.Short() {
 		t.Skip("large sample")
 	}
