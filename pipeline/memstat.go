@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"os"
+	"runtime/debug"
 	"strconv"
+
+	"github.com/rs/zerolog"
 )
 
 // The stage logs carry the process's peak resident memory during each
@@ -42,4 +45,35 @@ func peakRSSMiB() float64 {
 		}
 	}
 	return -1
+}
+
+// A run's peak resident memory grows with its customers: bench/e2e peaks
+// at 377 MiB for 1M customers and 20M orders (docs/performance.md), about
+// 395 bytes a customer; the estimate adds a sixth and a base for the
+// process itself. It is a warning's threshold, not a promise.
+const (
+	needPerCustomer = 460
+	needBase        = 64 << 20
+)
+
+// memoryNeed is the estimated peak of a run over customers.
+func memoryNeed(customers int) int64 { return needBase + int64(customers)*needPerCustomer }
+
+// memoryRisk reports the estimated need of a run over customers when the
+// soft memory limit (debug.SetMemoryLimit's; math.MaxInt64 when none) is
+// below it: the collector then runs without pause and, under a cgroup
+// limit, the kernel kills the process without a word of its own.
+func memoryRisk(customers int, limit int64) (need int64, risky bool) {
+	need = memoryNeed(customers)
+	return need, limit < need
+}
+
+// warnMemory logs the OOM risk of a run over customers, if any.
+func warnMemory(l zerolog.Logger, customers int) {
+	limit := debug.SetMemoryLimit(-1)
+	if need, risky := memoryRisk(customers, limit); risky {
+		l.Warn().Int("customers", customers).Float64("soft_limit_mib", float64(limit)/(1<<20)).
+			Float64("estimated_need_mib", float64(need)/(1<<20)).
+			Msg("the memory limit is below this run's estimated need: expect the collector to run without pause, or an OOM kill; raise the container's memory limit (or GOMEMLIMIT), or shard the run")
+	}
 }

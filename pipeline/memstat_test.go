@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"math"
 	"runtime"
 	"syscall"
 	"testing"
@@ -50,5 +51,30 @@ func TestRunPeakIsTheLargestStage(t *testing.T) {
 	}
 	if got := (&Result{Stages: []StageTiming{{PeakRSSMiB: -1}}}).PeakRSSMiB(); got != 0 {
 		t.Errorf("run peak without figures %v, want 0", got)
+	}
+}
+
+func TestMemoryRisk(t *testing.T) {
+	cases := []struct {
+		name      string
+		customers int
+		limit     int64
+		risky     bool
+	}{
+		{"no limit", 20_000_000, math.MaxInt64, false},
+		{"1M customers in 2 GiB", 1_000_000, 2 << 30, false},
+		{"1M customers in 256 MiB", 1_000_000, 256 << 20, true},
+		{"20M customers in 8 GiB", 20_000_000, 8 << 30, true},
+		{"small shop in 128 MiB", 3_000, 128 << 20, false},
+	}
+	for _, c := range cases {
+		need, risky := memoryRisk(c.customers, c.limit)
+		if risky != c.risky {
+			t.Errorf("%s: need %d MiB, limit %d MiB: risky %v, want %v", c.name, need>>20, c.limit>>20, risky, c.risky)
+		}
+	}
+	// The estimate covers what bench/e2e measured: 377 MiB at 1M.
+	if need := memoryNeed(1_000_000); need < 377<<20 {
+		t.Errorf("need at 1M customers %d MiB, below the measured peak", need>>20)
 	}
 }

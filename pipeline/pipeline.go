@@ -258,6 +258,7 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 			Interface("rows_read", ds.Quality.RowsRead).Interface("bad", ds.Quality.Bad).
 			Interface("excluded", ds.Quality.Excluded).Interface("duplicates", ds.Quality.Duplicates).
 			Int64("pruned_objects", window.Pruned()).Msg("extracted")
+		warnMemory(l, len(ds.IDs))
 		if r.noGate {
 			return nil
 		}
