@@ -321,7 +321,11 @@ func Silhouette(ctx context.Context, X Matrix, labels []int32, k, sample int, se
 				for a := 0; a < len(row); {
 					c := lab[t0+a]
 					b := min(len(row), start[c+1]-t0)
-					acc[c] += sqrtSum(row[a:b])
+					if kn.simd {
+						acc[c] += sqrtSumSIMD(&row[a], b-a)
+					} else {
+						acc[c] += sqrtSum(row[a:b])
+					}
 					a = b
 				}
 			}
@@ -356,7 +360,7 @@ func Silhouette(ctx context.Context, X Matrix, labels []int32, k, sample int, se
 }
 
 // sqrtSum returns the sum of the square roots of v, with four
-// accumulators.
+// accumulators (sqrtSumSIMD's lanes, the same bits).
 func sqrtSum(v []float64) float64 {
 	var s0, s1, s2, s3 float64
 	i := 0

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -195,5 +196,24 @@ func TestChooseKFindsPlantedK(t *testing.T) {
 			t.Errorf("reason %q", choice.Reason)
 		}
 		t.Log(choice.Reason)
+	}
+}
+
+// TestSqrtSumSIMDAgrees pins the vector square-root sum to sqrtSum bit
+// for bit, at every length around the four-lane steps.
+func TestSqrtSumSIMDAgrees(t *testing.T) {
+	if !simdAvailable() {
+		t.Skip("no vector kernel here")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	v := make([]float64, 67)
+	for i := range v {
+		v[i] = rng.Float64() * math.Pow(10, float64(rng.IntN(12)-6))
+	}
+	for n := 1; n <= len(v); n++ {
+		want, got := sqrtSum(v[:n]), sqrtSumSIMD(&v[0], n)
+		if math.Float64bits(want) != math.Float64bits(got) {
+			t.Fatalf("n=%d: sqrtSumSIMD %v, sqrtSum %v", n, got, want)
+		}
 	}
 }
