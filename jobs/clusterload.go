@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/strata-oss/strata/models/cluster"
+	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/storage"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
@@ -64,8 +65,13 @@ func loadMatrix(ctx context.Context, file string, cols []string, workers int) (c
 		return cluster.Matrix{}, 0, fmt.Errorf("read %s: %w", file, err)
 	}
 	d := len(cols)
-	if total < 0 || len(units) == 1 && units[0].Rows < 0 {
-		// CSV: the rows are known only once read.
+	if total >= 0 && !trustFooter(ctx, b, base, total, d) {
+		total = -1
+	}
+	if total < 0 {
+		// CSV, whose rows are known only once read, or a footer whose row
+		// count is not to be trusted with an allocation: read front to
+		// back into a matrix that grows with the rows decoded.
 		m := cluster.Matrix{D: d}
 		skipped := 0
 		var batch tables.Batch
@@ -90,12 +96,6 @@ func loadMatrix(ctx context.Context, file string, cols []string, workers int) (c
 			}
 		}
 		return m, skipped, nil
-	}
-	if total > int64(math.MaxInt/8/max(d, 1)) {
-		for _, u := range units {
-			u.Release()
-		}
-		return cluster.Matrix{}, 0, fmt.Errorf("read %s: %d rows is too many", file, total)
 	}
 	data := make([]float64, int(total)*d)
 	kept := make([]int, len(units))
@@ -152,6 +152,27 @@ func loadMatrix(ctx context.Context, file string, cols []string, workers int) (c
 		n += kept[i]
 	}
 	return cluster.Matrix{Data: data[: n*d : n*d], N: n, D: d}, int(total) - n, nil
+}
+
+// trustFooter is plausibleRows, replaced by tests to take the other path.
+var trustFooter = plausibleRows
+
+// plausibleRows says whether a matrix of rows × d values may be allocated
+// up front on the word of a Parquet footer: a corrupt or hostile footer can
+// claim 2^40 rows in a small file, and the tables package sizes no buffer
+// by such a claim. Up to 256 MiB, or 64 bytes of matrix per byte of file
+// (zstd on real data is 1-10), is taken; beyond that the rows are read as
+// they decode, into a matrix that grows.
+func plausibleRows(ctx context.Context, b objstore.Bucket, key string, rows int64, d int) bool {
+	if rows > int64(math.MaxInt/8/max(d, 1)) {
+		return false
+	}
+	need := rows * int64(d) * 8
+	if need <= 256<<20 {
+		return true
+	}
+	a, err := b.Attributes(ctx, key)
+	return err == nil && need/64 <= a.Size
 }
 
 // copyBatch writes the usable rows of b into dst (b.N × d, row-major) in

@@ -13,6 +13,8 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/strata-oss/strata/models/cluster"
+	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/storage"
 )
 
 type loadRow struct {
@@ -72,7 +74,12 @@ func TestLoadMatrixParquet(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, workers := range []int{1, 2, 5} {
+	for _, workers := range []int{1, 2, 5, -1} {
+		if workers < 0 {
+			// A footer not trusted with the allocation: read in order.
+			trustFooter = func(context.Context, objstore.Bucket, string, int64, int) bool { return false }
+			defer func() { trustFooter = plausibleRows }()
+		}
 		X, skipped, err := loadMatrix(context.Background(), file, []string{"c", "a"}, workers)
 		if err != nil {
 			t.Fatal(err)
@@ -154,7 +161,7 @@ func BenchmarkFitClusters(b *testing.B) {
 		r := make(parquet.Row, d)
 		g := float64(i % 5)
 		for t := range d {
-			r[t] = parquet.DoubleValue(g*float64(t+1) + math.Sin(float64(i*(t+3)))).Level(0, 0, t)
+			r[t] = parquet.DoubleValue(g*float64(t+1)+math.Sin(float64(i*(t+3)))).Level(0, 0, t)
 		}
 		rows = append(rows, r)
 	}
@@ -174,4 +181,31 @@ func BenchmarkFitClusters(b *testing.B) {
 		}
 	}
 	b.ReportMetric(rep.Inertia, "inertia")
+}
+
+// TestPlausibleRows: a footer's row count sizes the matrix only when the
+// file could hold that many rows.
+func TestPlausibleRows(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "x.parquet"), make([]byte, 4<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := storage.Open(context.Background(), dir, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		rows int64
+		want bool
+	}{
+		{1_000_000, true},          // 80 MB: under 256 MiB whatever the file
+		{3_000_000, true},          // 240 MB from a 4 MiB file: 60 bytes a byte
+		{4_000_000, false},         // 320 MB: more than 64 bytes a byte
+		{1 << 40, false},           // a corrupt footer
+		{math.MaxInt64 / 4, false}, // overflows the matrix's size
+	} {
+		if got := plausibleRows(context.Background(), b, "x.parquet", tc.rows, 10); got != tc.want {
+			t.Errorf("%d rows × 10 from 4 MiB: %v, want %v", tc.rows, got, tc.want)
+		}
+	}
 }
