@@ -128,7 +128,7 @@ for n in "${sizes[@]}"; do
 		"$python" "$shared/gen_customers.py" --n "$n" --out "$dir" >&2
 	fi
 	if [ ! -f "$dir/customers_$n.parquet" ]; then
-		"$bin" -data "$dir" -n "$n" -write-parquet "$dir/customers_$n.parquet" >/dev/null
+		"$bin" -data "$dir" -n "$n" -write-parquet "$dir/customers_$n.parquet"
 	fi
 	for ((rep = 1; rep <= repeat; rep++)); do
 		for ((try = 1; ; try++)); do
