@@ -34,7 +34,8 @@
 # (default /tmp/strata-bench.lock; empty if you hold it), STRATA_BENCH_MAX_BUSY
 # (default 15), E2E_K (default 8), E2E_NINIT (default 10), E2E_COMPRESSION
 # (Strata's output.compression and the codec of DuckDB's copy of its
-# segments table; default zstd), PYTHON.
+# segments table; default zstd), PYTHON, STRATA_POLARS_DIR (where the pinned
+# Polars packages are installed; default ~/.cache/strata-test/polars).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
