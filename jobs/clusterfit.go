@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"math"
 	"path"
 	"strconv"
 	"strings"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/strata-oss/strata/models/cluster"
 	"github.com/strata-oss/strata/pipeline/storage"
-	"github.com/strata-oss/strata/pipeline/tables"
 )
 
 // ClusterOptions says what `strata cluster` fits.
@@ -83,50 +81,26 @@ func FitClusters(ctx context.Context, o ClusterOptions) (*ClusterReport, error) 
 			return nil, &UsageError{Msg: fmt.Sprintf("%s has no numeric column; name some with --columns", o.Input)}
 		}
 	}
-	fields := make([]tables.Field, len(cols))
-	for i, c := range cols {
-		fields[i] = tables.Field{Name: c, Kind: tables.Float, Required: true}
-	}
 	rep := &ClusterReport{Input: o.Input, Columns: cols, Scale: scale}
-	var data []float64
-	err := scanFile(ctx, o.Input, nil, fields, func(b *tables.Batch) error {
-	rows:
-		for i := 0; i < b.N; i++ {
-			if b.Malformed != nil && b.Malformed[i] != "" {
-				rep.SkippedRows++
-				continue
-			}
-			for t := range cols {
-				c := &b.Cols[t]
-				if c.IsNull(i) || math.IsNaN(c.F[i]) || math.IsInf(c.F[i], 0) {
-					rep.SkippedRows++
-					continue rows
-				}
-			}
-			for t := range cols {
-				data = append(data, b.Cols[t].F[i])
-			}
-			rep.Rows++
-		}
-		return nil
-	})
+	// One matrix, filled straight from the file's columns and scaled in
+	// place: the fit never sees another copy of the data.
+	X, skipped, err := loadMatrix(ctx, o.Input, cols, o.Workers)
 	if err != nil {
 		return nil, err
 	}
+	rep.Rows, rep.SkippedRows = X.N, skipped
 	if rep.Rows <= kMax {
 		return nil, fmt.Errorf("%s: %d usable rows, too few for k up to %d", o.Input, rep.Rows, kMax)
 	}
-	raw := cluster.Matrix{N: rep.Rows, D: len(cols), Data: data}
 	modes := make([]cluster.Scaling, len(cols))
 	for i := range modes {
 		modes[i] = cluster.Scaling(scale)
 	}
-	sc, err := cluster.FitScaler(raw, modes, cols)
+	sc, err := cluster.FitScaler(X, modes, cols)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", o.Input, err)
 	}
-	X, err := sc.Transform(raw)
-	if err != nil {
+	if err := sc.TransformInPlace(X); err != nil {
 		return nil, fmt.Errorf("%s: %w", o.Input, err)
 	}
 	cfg := cluster.Config{K: o.K, NInit: o.NInit, Seed: o.Seed, Workers: o.Workers}
@@ -137,10 +111,7 @@ func FitClusters(ctx context.Context, o ClusterOptions) (*ClusterReport, error) 
 			return nil, err
 		}
 		s := cluster.KScore{K: o.K, Inertia: fit.Inertia}
-		if s.CalinskiHarabasz, err = cluster.CalinskiHarabasz(X, fit.Labels, o.K); err != nil {
-			return nil, err
-		}
-		if s.DaviesBouldin, err = cluster.DaviesBouldin(X, fit.Labels, o.K); err != nil {
+		if s.CalinskiHarabasz, s.DaviesBouldin, err = cluster.CalinskiHarabaszDaviesBouldin(ctx, X, fit.Labels, o.K, o.Workers); err != nil {
 			return nil, err
 		}
 		if s.Silhouette, err = cluster.Silhouette(ctx, X, fit.Labels, o.K, o.SilhouetteSample, o.Seed, o.Workers); err != nil {

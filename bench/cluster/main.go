@@ -30,6 +30,7 @@ import (
 
 type options struct {
 	data, file, cpuProfile string
+	writeParquet           string
 	n, k, nInit, maxIter   int
 	workers                int
 	tol                    float64
@@ -75,6 +76,7 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 0, "goroutines (0: GOMAXPROCS)")
 	flag.StringVar(&o.algo, "algo", string(cluster.Auto), "auto | lloyd | hamerly | minibatch")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the fit to this file")
+	flag.StringVar(&o.writeParquet, "write-parquet", "", "write the data as this Parquet file (10 DOUBLE columns) and exit, for `strata cluster`")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -83,6 +85,9 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench/cluster:", err)
 		os.Exit(1)
+	}
+	if o.writeParquet != "" {
+		return
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/cluster:", err)
@@ -108,6 +113,9 @@ func run(ctx context.Context, o options) (result, error) {
 	}
 	res.ReadS = since(t0)
 	res.N, res.D = rows, cols
+	if o.writeParquet != "" {
+		return res, writeParquet(o.writeParquet, data, rows, cols)
+	}
 	raw := cluster.Matrix{Data: data, N: rows, D: cols}
 
 	t0 = time.Now()

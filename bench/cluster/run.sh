@@ -4,7 +4,12 @@
 # 5000000) it generates the data once, then times sklearn's peer script and
 # our bench/cluster binary, each under GNU time (peak RSS) with 2 threads,
 # and prints a table: fit wall times, their ratio, inertias, their relative
-# difference and peak memory.
+# difference and peak memory. A second table compares whole processes
+# (issue 31): the same sklearn run, from start to exit, against the one-file
+# command `strata cluster` on the same data written as Parquet
+# (customers_<N>.parquet, 10 DOUBLE columns, zstd, 122,880-row groups),
+# k = 8, 10 inits, --scale zscore: wall and CPU seconds, their ratios,
+# inertias and peak memory.
 #
 #   bench/cluster/run.sh [N...]
 #
@@ -49,6 +54,8 @@ if [ -n "$lock" ]; then command -v flock >/dev/null || die "flock is needed (uti
 mkdir -p "$dir"
 bin="$dir/strata-kmeans"
 (cd "$repo" && go build -o "$bin" ./bench/cluster) || die "building bench/cluster failed"
+cli="$dir/strata"
+(cd "$repo" && go build -o "$cli" ./cmd/strata) || die "building cmd/strata failed"
 
 export OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 GOMAXPROCS=2
 
@@ -73,7 +80,11 @@ import json, re, sys
 d = sys.argv[1]
 def load(name):
     with open(f"{d}/{name}.json") as f:
-        j = json.loads(f.read().strip().splitlines()[-1])
+        txt = f.read().strip()
+    try:
+        j = json.loads(txt)  # strata cluster --format json: one indented object
+    except ValueError:
+        j = json.loads(txt.splitlines()[-1])
     with open(f"{d}/{name}.time") as f:
         tv = f.read()
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", tv).group(1))
@@ -88,19 +99,36 @@ def load(name):
     return j, rss / 1024, others
 sk, sk_rss, sk_o = load("kmeans-sklearn")
 st, st_rss, st_o = load("kmeans-strata")
+cl, cl_rss, cl_o = load("cluster-strata")
+def whole(name):
+    with open(f"{d}/{name}.time") as f:
+        tv = f.read()
+    m = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", tv)
+    wall = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+    cpu = sum(float(re.search(p + r" time \(seconds\): ([\d.]+)", tv).group(1)) for p in ("User", "System"))
+    return wall, cpu
+skw, skc = whole("kmeans-sklearn")
+clw, clc = whole("cluster-strata")
+with open(f"{d}/whole.row", "w") as f:
+    f.write(f'{sk["n"]:>9} {skw:>8.2f} {clw:>8.2f} {clw / skw:>6.3f} {skc:>8.2f} {clc:>8.2f} {clc / skc:>6.3f} '
+            f'{sk["inertia"]:>16.1f} {cl["inertia"]:>16.1f} {sk_rss:>8.0f} {cl_rss:>8.0f} {sk_o:>4.0f}/{cl_o:<4.0f}\n')
 rel = (st["inertia"] - sk["inertia"]) / sk["inertia"]
 print(f'{sk["n"]:>9} {sk["fit_s"]:>9.3f} {st["fit_s"]:>9.3f} {st["fit_s"] / sk["fit_s"]:>6.3f} '
       f'{sk["inertia"]:>16.1f} {st["inertia"]:>16.1f} {100 * rel:>+10.5f}% '
       f'{sk_rss:>8.0f} {st_rss:>8.0f} {sk["n_iter"]:>4} {st["n_iter"]:>4} {sk_o:>4.0f}/{st_o:<4.0f} '
-      f'{round(max(sk_o, st_o))}')
+      f'{round(max(sk_o, st_o, cl_o))}')
 PY
 }
 
 rows=()
+wholes=()
 for n in "${sizes[@]}"; do
 	if [ ! -f "$dir/customers_$n.npy" ]; then
 		echo "run.sh: generating $n customers" >&2
 		"$python" "$shared/gen_customers.py" --n "$n" --out "$dir" >&2
+	fi
+	if [ ! -f "$dir/customers_$n.parquet" ]; then
+		"$bin" -data "$dir" -n "$n" -write-parquet "$dir/customers_$n.parquet"
 	fi
 	for ((rep = 1; rep <= repeat; rep++)); do
 		for ((try = 1; ; try++)); do
@@ -110,6 +138,10 @@ for n in "${sizes[@]}"; do
 			wait_quiet >/dev/null
 			echo "run.sh: n=$n strata (rep $rep)" >&2
 			timed "$dir/kmeans-strata.time" "$dir/kmeans-strata.json" "$bin" -data "$dir" -n "$n"
+			wait_quiet >/dev/null
+			echo "run.sh: n=$n strata cluster, whole process (rep $rep)" >&2
+			timed "$dir/cluster-strata.time" "$dir/cluster-strata.json" "$cli" cluster --input "$dir/customers_$n.parquet" \
+				--k 8 --n-init 10 --seed 0 --scale zscore --format json --log-level error
 			out=$(report)
 			others=${out##* }
 			row=${out% *}
@@ -121,6 +153,7 @@ for n in "${sizes[@]}"; do
 			echo "run.sh: others used ${others}% of the CPU during the pair, measuring it again" >&2
 		done
 		rows+=("$row")
+		wholes+=("$(cat "$dir/whole.row")")
 	done
 done
 
@@ -130,3 +163,10 @@ printf '%s\n' "${rows[@]}"
 echo "fit wall times (s) as each program reports them; ratio = strata/sklearn; rel_diff = (strata - sklearn)/sklearn inertia;"
 echo "MiB = peak RSS of the whole process (GNU time -v); it = n_iter of the best restart;"
 echo "others% = share of the machine's CPU other processes used during each run (sklearn/strata): re-run rows where it is high."
+echo
+echo "whole processes: sklearn's bench_kmeans.py (load .npy, StandardScaler, KMeans) against strata cluster on the same data as Parquet"
+echo "(read, z-score, k-means, silhouette on 10k rows, Calinski-Harabasz, Davies-Bouldin):"
+printf '%9s %8s %8s %6s %8s %8s %6s %16s %16s %8s %8s %9s\n' \
+	n sk_wall st_wall ratio sk_cpu st_cpu ratio sklearn_inertia strata_inertia sk_MiB st_MiB others%
+printf '%s\n' "${wholes[@]}"
+echo "wall and CPU (user + system) seconds of each whole process under GNU time; ratio = strata/sklearn."

@@ -12,6 +12,12 @@
 #           KMeans (Lloyd, same k and restarts); and, for the publish
 #           stage like for like, DuckDB writing the segments table Strata
 #           published (peer_publish.cjs)
+#   polars  a second peer for the same two stages: Polars (npm
+#           nodejs-polars, pinned, installed by go run ./bench/e2e/polars)
+#           doing DuckDB's aggregation, scores and Parquet output
+#           (peer_rfm_polars.cjs) and writing Strata's segments table
+#           (peer_publish_polars.cjs); the table shows each peer and the
+#           best of them per stage
 #
 # Each side runs under GNU time with 2 threads, back to back, after the
 # machine is quiet. The table: wall seconds per stage for each side and
@@ -28,7 +34,8 @@
 # (default /tmp/strata-bench.lock; empty if you hold it), STRATA_BENCH_MAX_BUSY
 # (default 15), E2E_K (default 8), E2E_NINIT (default 10), E2E_COMPRESSION
 # (Strata's output.compression and the codec of DuckDB's copy of its
-# segments table; default zstd), PYTHON.
+# segments table; default zstd), PYTHON, STRATA_POLARS_DIR (where the pinned
+# Polars packages are installed; default ~/.cache/strata-test/polars).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -55,8 +62,9 @@ if [ -n "$lock" ]; then command -v flock >/dev/null || die "flock is needed (uti
 mkdir -p "$dir"
 (cd "$repo" && go build -o "$dir/strata" ./cmd/strata && go build -o "$dir/e2e" ./bench/e2e) || die "build failed"
 duck=$(cd "$repo" && go run ./internal/duckdbtest/install) || die "installing DuckDB failed"
-export NODE_PATH="${duck##* in }/node_modules"
-export OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 GOMAXPROCS=2
+polars=$(cd "$repo" && go run ./bench/e2e/polars) || die "installing Polars failed"
+export NODE_PATH="${duck##* in }/node_modules:${polars##* in }/node_modules"
+export OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 GOMAXPROCS=2 POLARS_MAX_THREADS=2
 
 # shellcheck source=../lib.sh
 . "$repo/bench/lib.sh"
@@ -74,6 +82,9 @@ peer_rfm() {
 	wait_quiet >"$run/busy.duck"
 	echo "run.sh: $size peer: DuckDB" >&2
 	timed "$run/duck" node "$here/peer_rfm.cjs" "$pq" "$run/peer" 2
+	wait_quiet >"$run/busy.polars"
+	echo "run.sh: $size peer: Polars" >&2
+	timed "$run/polars" node "$here/peer_rfm_polars.cjs" "$pq" "$run/peer" 2
 	wait_quiet >"$run/busy.sklearn"
 	echo "run.sh: $size peer: pandas + scikit-learn" >&2
 	# OpenBLAS core-type overrides some machines set slow numpy down; the
@@ -94,6 +105,9 @@ strata_run() {
 	local segs
 	segs=$(ls "$run"/output/segments/dt=*/part-*.parquet)
 	timed "$run/duckpub" node "$here/peer_publish.cjs" "$segs" "$run/peer" 2 "$E2E_COMPRESSION"
+	wait_quiet >"$run/busy.polarspub"
+	echo "run.sh: $size peer: Polars writing Strata's segments table" >&2
+	timed "$run/polarspub" node "$here/peer_publish_polars.cjs" "$segs" "$run/peer" 2 "$E2E_COMPRESSION"
 }
 
 for size in "${sizes[@]}"; do

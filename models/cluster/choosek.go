@@ -59,10 +59,7 @@ func ChooseK(ctx context.Context, X Matrix, kMin, kMax int, cfg Config, silhouet
 		if sc.Silhouette, err = Silhouette(ctx, X, res.Labels, k, silhouetteSample, cfg.Seed, cfg.Workers); err != nil {
 			return KChoice{}, nil, fmt.Errorf("choose k=%d: %w", k, err)
 		}
-		if sc.CalinskiHarabasz, err = CalinskiHarabasz(X, res.Labels, k); err != nil {
-			return KChoice{}, nil, fmt.Errorf("choose k=%d: %w", k, err)
-		}
-		if sc.DaviesBouldin, err = DaviesBouldin(X, res.Labels, k); err != nil {
+		if sc.CalinskiHarabasz, sc.DaviesBouldin, err = CalinskiHarabaszDaviesBouldin(ctx, X, res.Labels, k, cfg.Workers); err != nil {
 			return KChoice{}, nil, fmt.Errorf("choose k=%d: %w", k, err)
 		}
 		choice.Scores = append(choice.Scores, sc)

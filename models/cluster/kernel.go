@@ -15,8 +15,9 @@ import (
 // path (vector or not, any worker count, Lloyd or Hamerly, fit or Assign or
 // Inertia) gets the same bits. TestKernelsAgree pins it.
 //
-// Metrics (silhouette, CH, DB) use sqDist, a faster non-canonical sum: they
-// are reported, not compared bit for bit with a fit.
+// CH and DB use sqDist, a faster non-canonical sum: they are reported, not
+// compared bit for bit with a fit. The silhouette's distances, 10⁸ of them
+// on a 10,000-row sample, go through the vector kernel (the canonical sum).
 
 // simdGroup is the number of centres the vector kernel handles at once.
 const simdGroup = 8

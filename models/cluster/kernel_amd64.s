@@ -329,3 +329,46 @@ rnext:
 	VZEROUPPER
 	MOVQ R13, changed+80(FP)
 	RET
+
+// func sqrtSumSIMD(v *float64, n int) float64
+//
+// sqrtSum (metrics.go) with four lanes: lane t adds the square roots of
+// v[4j+t] in order, the n%4 last values go to lane 0 one by one, and the
+// result is (lane0 + lane1) + (lane2 + lane3): the same bits as sqrtSum.
+TEXT ·sqrtSumSIMD(SB), NOSPLIT, $0-24
+	MOVQ   v+0(FP), SI
+	MOVQ   n+8(FP), CX
+	VXORPD Y0, Y0, Y0
+	MOVQ   CX, BX
+	ANDQ   $-4, BX
+	XORQ   AX, AX
+	CMPQ   AX, BX
+	JGE    lanes
+
+quad:
+	VSQRTPD (SI)(AX*8), Y1
+	VADDPD  Y1, Y0, Y0
+	ADDQ    $4, AX
+	CMPQ    AX, BX
+	JLT     quad
+
+lanes:
+	VEXTRACTF128 $1, Y0, X2
+
+single:
+	CMPQ    AX, CX
+	JGE     sum
+	VSQRTSD (SI)(AX*8), X3, X3
+	VADDSD  X3, X0, X0
+	INCQ    AX
+	JMP     single
+
+sum:
+	VUNPCKHPD X0, X0, X4
+	VADDSD    X4, X0, X0
+	VUNPCKHPD X2, X2, X5
+	VADDSD    X5, X2, X2
+	VADDSD    X2, X0, X0
+	VZEROUPPER
+	MOVSD     X0, ret+16(FP)
+	RET

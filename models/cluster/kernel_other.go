@@ -19,3 +19,7 @@ func hamerlyBoundsSIMD(lo, n, k int, labels *int32, upper, lower, move, shift, h
 func rescanSIMD(x *float64, rows *int32, n, d int, ct *float64, bias *[8]float64, labels *int32, upper, lower *float64, prev *int32) (changed int) {
 	panic("cluster: no vector kernel on this platform")
 }
+
+func sqrtSumSIMD(v *float64, n int) float64 {
+	panic("cluster: no vector kernel on this platform")
+}

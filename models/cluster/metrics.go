@@ -10,24 +10,34 @@ import (
 )
 
 // clusterMeans returns the per-cluster means (k×d) and sizes of X under
-// labels, summed in chunk order.
-func clusterMeans(X Matrix, labels []int32, k int) ([]float64, []int64) {
+// labels. Each chunk's sums are taken in row order and the chunks' sums
+// added in chunk order, whatever the number of workers (0: GOMAXPROCS), so
+// that the means have the same bits however the chunks were shared out.
+func clusterMeans(ctx context.Context, X Matrix, labels []int32, k, workers int) ([]float64, []int64, error) {
 	d := X.D
-	sums, counts := make([]float64, k*d), make([]int64, k)
-	part := make([]float64, k*d)
-	for c := 0; c < numChunks(X.N); c++ {
-		lo, hi := chunkBounds(c, X.N)
-		clear(part)
+	nc := numChunks(X.N)
+	part := make([]float64, nc*k*d)
+	partN := make([]int64, nc*k)
+	if err := forChunks(ctx, X.N, resolveWorkers(workers), func(_, c, lo, hi int) {
+		p, cnt := part[c*k*d:(c+1)*k*d], partN[c*k:(c+1)*k]
 		for i := lo; i < hi; i++ {
 			j := int(labels[i])
-			row := part[j*d : j*d+d]
+			row := p[j*d : j*d+d]
 			for t, v := range X.Row(i) {
 				row[t] += v
 			}
-			counts[j]++
+			cnt[j]++
 		}
-		for q, v := range part {
+	}); err != nil {
+		return nil, nil, err
+	}
+	sums, counts := make([]float64, k*d), make([]int64, k)
+	for c := 0; c < nc; c++ {
+		for q, v := range part[c*k*d : (c+1)*k*d] {
 			sums[q] += v
+		}
+		for j, v := range partN[c*k : (c+1)*k] {
+			counts[j] += v
 		}
 	}
 	for j := 0; j < k; j++ {
@@ -37,7 +47,7 @@ func clusterMeans(X Matrix, labels []int32, k int) ([]float64, []int64) {
 			}
 		}
 	}
-	return sums, counts
+	return sums, counts, nil
 }
 
 func checkMetricInput(X Matrix, labels []int32, k int) (nonEmpty int, err error) {
@@ -69,40 +79,11 @@ func checkMetricInput(X Matrix, labels []int32, k int) (nonEmpty int, err error)
 // those present in labels (as sklearn counts them); centres are the cluster
 // means, not any fitted centroids.
 func CalinskiHarabasz(X Matrix, labels []int32, k int) (float64, error) {
-	kk, err := checkMetricInput(X, labels, k)
+	ch, _, err := chdb(context.Background(), X, labels, k, 1, true, false)
 	if err != nil {
 		return 0, fmt.Errorf("calinski-harabasz: %w", err)
 	}
-	d := X.D
-	means, counts := clusterMeans(X, labels, k)
-	all := make([]float64, d)
-	for j := 0; j < k; j++ {
-		for t := 0; t < d; t++ {
-			all[t] += means[j*d+t] * float64(counts[j])
-		}
-	}
-	for t := range all {
-		all[t] /= float64(X.N)
-	}
-	var between, within float64
-	for j := 0; j < k; j++ {
-		if counts[j] > 0 {
-			between += float64(counts[j]) * sqDistN(means[j*d:j*d+d], all)
-		}
-	}
-	for c := 0; c < numChunks(X.N); c++ {
-		lo, hi := chunkBounds(c, X.N)
-		var s float64
-		for i := lo; i < hi; i++ {
-			j := int(labels[i])
-			s += sqDist(X.Row(i), means[j*d:j*d+d])
-		}
-		within += s
-	}
-	if within == 0 {
-		return 1, nil
-	}
-	return between * float64(X.N-kk) / (within * float64(kk-1)), nil
+	return ch, nil
 }
 
 // DaviesBouldin returns the Davies–Bouldin index (1979): the mean over
@@ -110,22 +91,93 @@ func CalinskiHarabasz(X Matrix, labels []int32, k int) (float64, error) {
 // distance of a cluster's rows to its mean. Lower is better. Empty clusters
 // are ignored; coincident centres count as infinitely far (sklearn).
 func DaviesBouldin(X Matrix, labels []int32, k int) (float64, error) {
-	kk, err := checkMetricInput(X, labels, k)
+	_, db, err := chdb(context.Background(), X, labels, k, 1, false, true)
 	if err != nil {
 		return 0, fmt.Errorf("davies-bouldin: %w", err)
 	}
+	return db, nil
+}
+
+// CalinskiHarabaszDaviesBouldin returns both indices with the same bits as
+// CalinskiHarabasz and DaviesBouldin, from one computation of the cluster
+// means and one pass over the rows for both, on up to workers goroutines
+// (0: GOMAXPROCS).
+func CalinskiHarabaszDaviesBouldin(ctx context.Context, X Matrix, labels []int32, k, workers int) (ch, db float64, err error) {
+	ch, db, err = chdb(ctx, X, labels, k, workers, true, true)
+	if err != nil {
+		return 0, 0, fmt.Errorf("calinski-harabasz, davies-bouldin: %w", err)
+	}
+	return ch, db, nil
+}
+
+// chdb computes the indices asked for. Every sum is taken per chunk in row
+// order and the chunks' sums added in chunk order, so the results do not
+// depend on the workers.
+func chdb(ctx context.Context, X Matrix, labels []int32, k, workers int, wantCH, wantDB bool) (ch, db float64, err error) {
+	kk, err := checkMetricInput(X, labels, k)
+	if err != nil {
+		return 0, 0, err
+	}
 	d := X.D
-	means, counts := clusterMeans(X, labels, k)
-	scatter := make([]float64, k)
-	part := make([]float64, k)
-	for c := 0; c < numChunks(X.N); c++ {
-		lo, hi := chunkBounds(c, X.N)
-		clear(part)
+	means, counts, err := clusterMeans(ctx, X, labels, k, workers)
+	if err != nil {
+		return 0, 0, err
+	}
+	nc := numChunks(X.N)
+	within := make([]float64, nc)    // CH: squared distances to the row's mean
+	scatter := make([]float64, nc*k) // DB: distances to the row's mean, by cluster
+	if err := forChunks(ctx, X.N, resolveWorkers(workers), func(_, c, lo, hi int) {
+		var s float64
+		part := scatter[c*k : (c+1)*k]
 		for i := lo; i < hi; i++ {
 			j := int(labels[i])
-			part[j] += math.Sqrt(sqDist(X.Row(i), means[j*d:j*d+d]))
+			dd := sqDist(X.Row(i), means[j*d:j*d+d])
+			s += dd
+			if wantDB {
+				part[j] += math.Sqrt(dd)
+			}
 		}
-		for j, v := range part {
+		within[c] = s
+	}); err != nil {
+		return 0, 0, err
+	}
+	if wantCH {
+		all := make([]float64, d)
+		for j := 0; j < k; j++ {
+			for t := 0; t < d; t++ {
+				all[t] += means[j*d+t] * float64(counts[j])
+			}
+		}
+		for t := range all {
+			all[t] /= float64(X.N)
+		}
+		var between, w float64
+		for j := 0; j < k; j++ {
+			if counts[j] > 0 {
+				between += float64(counts[j]) * sqDistN(means[j*d:j*d+d], all)
+			}
+		}
+		for _, s := range within {
+			w += s
+		}
+		if w == 0 {
+			ch = 1
+		} else {
+			ch = between * float64(X.N-kk) / (w * float64(kk-1))
+		}
+	}
+	if wantDB {
+		db = daviesBouldin(means, counts, scatter, k, d, kk)
+	}
+	return ch, db, nil
+}
+
+// daviesBouldin finishes the Davies–Bouldin index from the cluster means
+// and sizes and the chunks' summed distances of the rows to their mean.
+func daviesBouldin(means []float64, counts []int64, parts []float64, k, d, kk int) float64 {
+	scatter := make([]float64, k)
+	for c := 0; c < len(parts)/k; c++ {
+		for j, v := range parts[c*k : (c+1)*k] {
 			scatter[j] += v
 		}
 	}
@@ -137,7 +189,7 @@ func DaviesBouldin(X Matrix, labels []int32, k int) (float64, error) {
 		}
 	}
 	if allZero {
-		return 0, nil
+		return 0
 	}
 	var total float64
 	for a := 0; a < k; a++ {
@@ -157,7 +209,7 @@ func DaviesBouldin(X Matrix, labels []int32, k int) (float64, error) {
 		}
 		total += worst
 	}
-	return total / float64(kk), nil
+	return total / float64(kk)
 }
 
 // sampleRows returns m distinct row indices of [0,n) in increasing order,
@@ -185,27 +237,35 @@ func sampleRows(n, m int, seed uint64) []int {
 	return out
 }
 
+// silhouetteTile is the sample rows whose distances to a block of rows are
+// taken at a time: their centres layout (tile × d × 8 bytes, 20 KiB at
+// d = 10) stays in L1 while a block's rows go through the kernel.
+const silhouetteTile = 256
+
+// silhouetteBlock is the rows a worker takes at a time.
+const silhouetteBlock = 32
+
 // Silhouette returns the mean silhouette coefficient (Rousseeuw 1987) of a
 // seeded sample of sample rows (all rows if sample ≤ 0 or ≥ n), with
 // distances taken within the sample, as sklearn's silhouette_score with
 // sample_size does. Rows alone in their cluster (within the sample) score 0.
 //
-// Memory is linear in the sample: each sampled row streams over the others
-// and keeps one running distance sum per cluster. Time is O(sample²·d),
-// split over workers (0 = GOMAXPROCS); the result does not depend on them.
+// Memory is linear in the sample. The distances go through the fit's
+// vector kernel (kernel.go), a block of rows against a tile of the sample
+// at a time; the sample is ordered by cluster, so that a row's distances
+// to one cluster are a run of the tile, summed with four accumulators.
+// Every sum is in an order fixed by the sample and the tile size, so the
+// result does not depend on the workers (0 = GOMAXPROCS). Time is
+// O(sample²·d).
 func Silhouette(ctx context.Context, X Matrix, labels []int32, k, sample int, seed uint64, workers int) (float64, error) {
 	if _, err := checkMetricInput(X, labels, k); err != nil {
 		return 0, fmt.Errorf("silhouette: %w", err)
 	}
 	idx := sampleRows(X.N, sample, seed)
 	m, d := len(idx), X.D
-	S := NewMatrix(m, d)
-	lab := make([]int32, m)
 	size := make([]int, k)
-	for q, i := range idx {
-		copy(S.Row(q), X.Row(i))
-		lab[q] = labels[i]
-		size[lab[q]]++
+	for _, i := range idx {
+		size[labels[i]]++
 	}
 	present := 0
 	for _, c := range size {
@@ -216,22 +276,70 @@ func Silhouette(ctx context.Context, X Matrix, labels []int32, k, sample int, se
 	if present < 2 {
 		return 0, errors.New("silhouette: the sample holds fewer than 2 clusters")
 	}
+	// The sample, ordered by cluster (rows in sample order within one).
+	start := make([]int, k+1)
+	for c := 0; c < k; c++ {
+		start[c+1] = start[c] + size[c]
+	}
+	S := NewMatrix(m, d)
+	lab := make([]int32, m)
+	next := append([]int(nil), start[:k]...)
+	for _, i := range idx {
+		c := labels[i]
+		q := next[c]
+		next[c]++
+		copy(S.Row(q), X.Row(i))
+		lab[q] = c
+	}
+	kn := newKernel(d)
+	nt := (m + silhouetteTile - 1) / silhouetteTile
+	tiles := make([]centres, nt)
+	for j := range tiles {
+		lo, hi := j*silhouetteTile, min(m, (j+1)*silhouetteTile)
+		kn.prepare(&tiles[j], S.Data[lo*d:hi*d])
+	}
+	stride := tiles[0].stride
+	workers = resolveWorkers(workers)
+	outs := make([][]float64, workers)
+	sums := make([][]float64, workers)
 	s := make([]float64, m)
-	err := forBlocks(ctx, m, 64, resolveWorkers(workers), func(_, _, lo, hi int) {
-		sums := make([]float64, k)
-		for i := lo; i < hi; i++ {
-			clear(sums)
-			x := S.Row(i)
-			for j := 0; j < m; j++ {
-				sums[lab[j]] += math.Sqrt(sqDist(x, S.Data[j*d:j*d+d]))
+	err := forBlocks(ctx, m, silhouetteBlock, workers, func(w, _, lo, hi int) {
+		if outs[w] == nil {
+			outs[w] = make([]float64, silhouetteBlock*stride)
+			sums[w] = make([]float64, silhouetteBlock*k)
+		}
+		out, sum := outs[w], sums[w][:(hi-lo)*k]
+		clear(sum)
+		for j := range tiles {
+			cs := &tiles[j]
+			kn.dists(S.Data, lo, hi, cs, out)
+			t0 := j * silhouetteTile
+			for r := 0; r < hi-lo; r++ {
+				row := out[r*cs.stride : r*cs.stride+cs.m]
+				acc := sum[r*k : r*k+k]
+				// The runs of one cluster within the tile.
+				for a := 0; a < len(row); {
+					c := lab[t0+a]
+					b := min(len(row), start[c+1]-t0)
+					if kn.simd {
+						acc[c] += sqrtSumSIMD(&row[a], b-a)
+					} else {
+						acc[c] += sqrtSum(row[a:b])
+					}
+					a = b
+				}
 			}
+		}
+		for r := 0; r < hi-lo; r++ {
+			i := lo + r
 			own := lab[i]
 			if size[own] < 2 {
 				continue
 			}
-			a := sums[own] / float64(size[own]-1)
+			acc := sum[r*k : r*k+k]
+			a := acc[own] / float64(size[own]-1)
 			b := math.Inf(1)
-			for c, v := range sums {
+			for c, v := range acc {
 				if int32(c) != own && size[c] > 0 {
 					b = min(b, v/float64(size[c]))
 				}
@@ -249,4 +357,21 @@ func Silhouette(ctx context.Context, X Matrix, labels []int32, k, sample int, se
 		total += v
 	}
 	return total / float64(m), nil
+}
+
+// sqrtSum returns the sum of the square roots of v, with four
+// accumulators (sqrtSumSIMD's lanes, the same bits).
+func sqrtSum(v []float64) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		s0 += math.Sqrt(v[i])
+		s1 += math.Sqrt(v[i+1])
+		s2 += math.Sqrt(v[i+2])
+		s3 += math.Sqrt(v[i+3])
+	}
+	for ; i < len(v); i++ {
+		s0 += math.Sqrt(v[i])
+	}
+	return (s0 + s1) + (s2 + s3)
 }

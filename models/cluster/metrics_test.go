@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -195,5 +196,64 @@ func TestChooseKFindsPlantedK(t *testing.T) {
 			t.Errorf("reason %q", choice.Reason)
 		}
 		t.Log(choice.Reason)
+	}
+}
+
+// TestSqrtSumSIMDAgrees pins the vector square-root sum to sqrtSum bit
+// for bit, at every length around the four-lane steps.
+func TestSqrtSumSIMDAgrees(t *testing.T) {
+	if !simdAvailable() {
+		t.Skip("no vector kernel here")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	v := make([]float64, 67)
+	for i := range v {
+		v[i] = rng.Float64() * math.Pow(10, float64(rng.IntN(12)-6))
+	}
+	for n := 1; n <= len(v); n++ {
+		want, got := sqrtSum(v[:n]), sqrtSumSIMD(&v[0], n)
+		if math.Float64bits(want) != math.Float64bits(got) {
+			t.Fatalf("n=%d: sqrtSumSIMD %v, sqrtSum %v", n, got, want)
+		}
+	}
+}
+
+// TestFusedMetricsSameBits: CalinskiHarabaszDaviesBouldin gives the bits
+// of CalinskiHarabasz and DaviesBouldin with any number of workers, and
+// Silhouette the same bits with any number of workers, on enough rows for
+// many chunks and tiles.
+func TestFusedMetricsSameBits(t *testing.T) {
+	X, _, _ := blobs(40_000, 7, 5, 2, 9)
+	res, err := KMeans(context.Background(), X, Config{K: 5, Seed: 1, NInit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := CalinskiHarabasz(X, res.Labels, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := DaviesBouldin(X, res.Labels, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sil1, err := Silhouette(context.Background(), X, res.Labels, 5, 1500, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []int{1, 2, 3, 8} {
+		gch, gdb, err := CalinskiHarabaszDaviesBouldin(context.Background(), X, res.Labels, 5, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Float64bits(gch) != math.Float64bits(ch) || math.Float64bits(gdb) != math.Float64bits(db) {
+			t.Errorf("workers %d: CH %v DB %v, separately %v %v", w, gch, gdb, ch, db)
+		}
+		sil, err := Silhouette(context.Background(), X, res.Labels, 5, 1500, 3, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Float64bits(sil) != math.Float64bits(sil1) {
+			t.Errorf("workers %d: silhouette %v, with one worker %v", w, sil, sil1)
+		}
 	}
 }

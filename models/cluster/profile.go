@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -74,7 +75,10 @@ func Profiles(X Matrix, labels []int32, k int, ids []int, feats []FeatureLabel) 
 		seen[id] = true
 	}
 	d := X.D
-	means, counts := clusterMeans(X, labels, k)
+	means, counts, err := clusterMeans(context.Background(), X, labels, k, 1)
+	if err != nil {
+		return nil, fmt.Errorf("profiles: %w", err)
+	}
 	all := make([]float64, d)
 	sd := make([]float64, d)
 	for j := 0; j < k; j++ {

@@ -66,37 +66,69 @@ func FitScaler(X Matrix, modes []Scaling, features []string) (*Scaler, error) {
 		}
 		s.Std[t] = 1
 	}
-	pre := func(t int, v float64) float64 {
-		if s.Modes[t].logs() {
-			return math.Log1p(v)
-		}
-		return v
+	// Two passes (mean, then squared deviations) rather than one pass of
+	// sums of squares, which cancels badly for large offsets. Each pass
+	// walks the rows in order with one sum per column: the additions of a
+	// column are those of a pass down that column, in the same order, and
+	// the matrix is read once per pass instead of once per column.
+	d := X.D
+	logs := make([]bool, d)
+	zs := make([]bool, d)
+	anyLog, anyZ := false, false
+	for t, m := range modes {
+		logs[t], zs[t] = m.logs(), m.zs()
+		anyLog, anyZ = anyLog || logs[t], anyZ || zs[t]
 	}
-	for i := 0; i < X.N; i++ {
-		for t, v := range X.Row(i) {
-			if s.Modes[t].logs() && v <= -1 {
-				return nil, fmt.Errorf("fit scaler: feature %s: log1p of %v (row %d)", s.name(t), v, i)
+	if anyLog {
+		for i := 0; i < X.N; i++ {
+			for t, v := range X.Row(i) {
+				if logs[t] && v <= -1 {
+					return nil, fmt.Errorf("fit scaler: feature %s: log1p of %v (row %d)", s.name(t), v, i)
+				}
 			}
 		}
 	}
-	// Two passes (mean, then squared deviations) rather than one pass of
-	// sums of squares, which cancels badly for large offsets.
-	for t, m := range modes {
-		if !m.zs() {
+	if !anyZ {
+		return s, nil
+	}
+	// pre is the row's values as the z-score sees them (after log1p).
+	pre := make([]float64, d)
+	row := func(i int) []float64 {
+		r := X.Data[i*d : i*d+d : i*d+d]
+		if !anyLog {
+			return r
+		}
+		for t, v := range r {
+			if logs[t] {
+				v = math.Log1p(v)
+			}
+			pre[t] = v
+		}
+		return pre
+	}
+	sum := make([]float64, d)
+	for i := 0; i < X.N; i++ {
+		for t, v := range row(i) {
+			sum[t] += v
+		}
+	}
+	mean := make([]float64, d)
+	for t := range mean {
+		mean[t] = sum[t] / float64(X.N)
+	}
+	ss := make([]float64, d)
+	for i := 0; i < X.N; i++ {
+		for t, v := range row(i) {
+			e := v - mean[t]
+			ss[t] += e * e
+		}
+	}
+	for t := range modes {
+		if !zs[t] {
 			continue
 		}
-		var sum float64
-		for i := 0; i < X.N; i++ {
-			sum += pre(t, X.Data[i*X.D+t])
-		}
-		mean := sum / float64(X.N)
-		var ss float64
-		for i := 0; i < X.N; i++ {
-			e := pre(t, X.Data[i*X.D+t]) - mean
-			ss += e * e
-		}
-		s.Mean[t] = mean
-		if sd := math.Sqrt(ss / float64(X.N)); sd > 0 {
+		s.Mean[t] = mean[t]
+		if sd := math.Sqrt(ss[t] / float64(X.N)); sd > 0 {
 			s.Std[t] = sd
 		}
 	}
@@ -163,13 +195,26 @@ func (s *Scaler) TransformInPlace(X Matrix) error {
 	if err := s.check(X.D); err != nil {
 		return fmt.Errorf("scale: %w", err)
 	}
+	d := X.D
+	logs := make([]bool, d)
+	zs := make([]bool, d)
+	for t, m := range s.Modes {
+		logs[t], zs[t] = m.logs(), m.zs()
+	}
+	mean, std := s.Mean[:d], s.Std[:d]
 	for i := 0; i < X.N; i++ {
-		row := X.Row(i)
+		row := X.Data[i*d : i*d+d : i*d+d]
 		for t, v := range row {
-			if s.Modes[t].logs() && v <= -1 {
-				return fmt.Errorf("scale: feature %s: log1p of %v (row %d)", s.name(t), v, i)
+			if logs[t] {
+				if v <= -1 {
+					return fmt.Errorf("scale: feature %s: log1p of %v (row %d)", s.name(t), v, i)
+				}
+				v = math.Log1p(v)
 			}
-			row[t] = s.Value(t, v)
+			if zs[t] {
+				v = (v - mean[t]) / std[t]
+			}
+			row[t] = v
 		}
 	}
 	return nil

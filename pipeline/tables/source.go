@@ -330,37 +330,45 @@ func (s *Source) Units(ctx context.Context, fn func(Unit) error) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		switch s.formatOf(k) {
-		case "csv":
-			if err := fn(Unit{Key: k, Rows: -1}); err != nil {
-				return err
-			}
-		case "parquet":
-			pf, err := s.openBound(ctx, k)
-			if err != nil {
-				return err
-			}
-			rgs := pf.file.RowGroups()
-			// One reference for this loop, so the file outlives units
-			// that are read before the loop is done.
-			pf.refs.Store(int32(len(rgs)) + 1)
-			var first int64
-			for gi, rg := range rgs {
-				u := Unit{Key: k, Index: gi, FirstRow: first, Rows: rg.NumRows(), pf: pf}
-				first += rg.NumRows()
-				if err := fn(u); err != nil {
-					// The units not handed out are released here.
-					for range len(rgs) - gi - 1 {
-						pf.release()
-					}
-					pf.release()
-					return err
-				}
-			}
-			pf.release()
+		if err := s.ObjectUnits(ctx, k, fn); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// ObjectUnits is Units for the one object key of the table (listed or
+// not), for a caller that reads a single file.
+func (s *Source) ObjectUnits(ctx context.Context, k string, fn func(Unit) error) error {
+	switch s.formatOf(k) {
+	case "csv":
+		return fn(Unit{Key: k, Rows: -1})
+	case "parquet":
+		pf, err := s.openBound(ctx, k)
+		if err != nil {
+			return err
+		}
+		rgs := pf.file.RowGroups()
+		// One reference for this loop, so the file outlives units
+		// that are read before the loop is done.
+		pf.refs.Store(int32(len(rgs)) + 1)
+		var first int64
+		for gi, rg := range rgs {
+			u := Unit{Key: k, Index: gi, FirstRow: first, Rows: rg.NumRows(), pf: pf}
+			first += rg.NumRows()
+			if err := fn(u); err != nil {
+				// The units not handed out are released here.
+				for range len(rgs) - gi - 1 {
+					pf.release()
+				}
+				pf.release()
+				return err
+			}
+		}
+		pf.release()
+		return nil
+	}
+	return fmt.Errorf("%s: unknown format", k)
 }
 
 // ReadUnit decodes unit u into batch, which it reuses, calling fn with each
