@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/strata-oss/strata/internal/ctxsleep"
 	"github.com/strata-oss/strata/jobs/lease"
 	"github.com/strata-oss/strata/jobs/ledger"
 	"github.com/strata-oss/strata/pipeline"
@@ -149,7 +150,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Outcome, error) {
 		wait := Backoff(req.Backoff, restart)
 		r.log.Warn().Err(err).Str("as_of", req.AsOf.Format(pipeline.DateLayout)).Int("restart", restart).
 			Float64("retry_in_seconds", wait.Seconds()).Msg("the lock store could not be reached; will lock the date again and retry")
-		if serr := sleepCtx(ctx, wait); serr != nil {
+		if serr := ctxsleep.Sleep(ctx, wait); serr != nil {
 			return out, err
 		}
 		req.RunID = ""
@@ -231,7 +232,7 @@ func (r *Runner) run(ctx context.Context, req Request) (_ *Outcome, _ error, lea
 		}
 		wait := Backoff(req.Backoff, try)
 		log.Warn().Err(err).Int("try", try).Float64("retry_in_seconds", wait.Seconds()).Msg("transient failure; will retry")
-		if serr := sleepCtx(ctx, wait); serr != nil {
+		if serr := ctxsleep.Sleep(ctx, wait); serr != nil {
 			return out, err, false
 		}
 	}
@@ -422,16 +423,5 @@ func (r *Runner) finish(ctx context.Context, log zerolog.Logger, rec *ledger.Rec
 	ev.Str("status", string(status)).Float64("duration_seconds", rec.DurationSeconds).Msg("run finished")
 	if r.onFinish != nil {
 		r.onFinish(rec)
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

@@ -49,6 +49,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strata-oss/strata/internal/ctxsleep"
 	"github.com/strata-oss/strata/pipeline/objstore"
 )
 
@@ -180,7 +181,7 @@ func (l *Locker) Acquire(ctx context.Context, name, holder string) (*Lease, erro
 	var lastErr error
 	for round := range maxRounds {
 		if round > 0 {
-			if err := sleep(ctx, time.Duration(round)*20*time.Millisecond); err != nil {
+			if err := ctxsleep.Sleep(ctx, time.Duration(round)*20*time.Millisecond); err != nil {
 				return nil, err
 			}
 		}
@@ -276,7 +277,7 @@ func (ls *Lease) settle(ctx context.Context, seq uint64, err error) (bool, error
 		if !objstore.IsNotExist(rerr) {
 			return false, fmt.Errorf("create %s: %w (and reading it back: %v)", key, err, rerr)
 		}
-		if serr := sleep(ctx, time.Duration(25<<i)*time.Millisecond); serr != nil {
+		if serr := ctxsleep.Sleep(ctx, time.Duration(25<<i)*time.Millisecond); serr != nil {
 			return false, serr
 		}
 	}
@@ -462,15 +463,4 @@ func newToken() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:]) // never fails
 	return hex.EncodeToString(b[:])
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/strata-oss/strata/internal/ctxsleep"
 	"github.com/strata-oss/strata/pipeline/config"
 )
 
@@ -94,7 +95,7 @@ func New(webhooks []config.Notify, opt Options) *Notifier {
 		opt.Backoff = time.Second
 	}
 	if opt.Sleep == nil {
-		opt.Sleep = sleep
+		opt.Sleep = ctxsleep.Sleep
 	}
 	if opt.Lookup == nil {
 		opt.Lookup = lookupEnv
@@ -232,17 +233,6 @@ func (n *Notifier) post(h hook, body []byte) (permanent bool, err error) {
 	err = fmt.Errorf("the webhook answered %s", resp.Status)
 	c := resp.StatusCode
 	return c/100 == 4 && c != http.StatusRequestTimeout && c != http.StatusTooManyRequests, err
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func lookupEnv(name string) (string, bool) { return os.LookupEnv(name) }
