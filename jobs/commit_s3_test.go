@@ -49,6 +49,9 @@ type s3Out struct {
 // five minutes: run it before a change to the protocol lands).
 func TestPublishInterruptedAtEveryRequestOnS3(t *testing.T) {
 	racetest.Skip(t, "five runs against versitygw per request")
+	// The two exhaustive interruption tests share nothing: they run side by
+	// side, the one waiting on versitygw while the other computes.
+	t.Parallel()
 	every, inWindow, window := 8, 3, true
 	if v := os.Getenv("STRATA_COMMIT_S3_EVERY"); v != "" {
 		window = false

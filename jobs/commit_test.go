@@ -124,6 +124,9 @@ func (w *commitWorld) runner(t *testing.T, cfg *config.Config, out objstore.Buck
 // runs.
 func TestPublishInterruptedAtEveryStorageCall(t *testing.T) {
 	racetest.Skip(t, "five whole runs per storage call; the runs' worker pools are race-checked elsewhere")
+	// The two exhaustive interruption tests share nothing: they run side by
+	// side, the one waiting on versitygw while the other computes.
+	t.Parallel()
 	w := newCommitWorld(t, objstore.NewMem(), func(_ *testing.T, b objstore.Bucket) objstore.Bucket { return b.(*objstore.Mem).Clone() })
 	// The calls of a run that nothing interrupts, to interrupt each.
 	dry := &objstoretest.Faults{Bucket: w.clone(t, w.base)}
