@@ -95,3 +95,44 @@ func TestIntervalCoverage(t *testing.T) {
 		}
 	}
 }
+
+// Intervals and traits over more customers than one parallel chunk are the
+// same for any number of workers (and race-free: go test -race).
+func TestIntervalsWorkersInvariant(t *testing.T) {
+	ctx := context.Background()
+	s := simulateShop(rand.New(rand.NewPCG(9, 9)), 5000, BGNBD{R: 0.6, Alpha: 8, A: 0.9, B: 2.5}, 26, 78, 39)
+	m, _, err := FitBGNBD(ctx, s.x, s.tx, s.T, FitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := PurchaseUncertainty(m, s.x, s.tx, s.T, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ivs [2]Intervals
+	var trs [2]Traits
+	for i, w := range []int{1, 2} {
+		if ivs[i], err = PurchaseIntervals(ctx, u, s.x, s.tx, s.T, 13, IntervalOptions{Draws: 4, Workers: w}); err != nil {
+			t.Fatal(err)
+		}
+		if trs[i], err = CustomerTraits(ctx, m, GammaGamma{P: 6, Q: 4, Gamma: 15}, s.x, s.tx, s.T, s.x, TraitOptions{PeriodLength: 4, Workers: w}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range s.x {
+		a, b := ivs[0], ivs[1]
+		if a.PAliveLow[i] != b.PAliveLow[i] || a.PAliveHigh[i] != b.PAliveHigh[i] || a.CountHigh[i] != b.CountHigh[i] || a.ExpectedHigh[i] != b.ExpectedHigh[i] {
+			t.Fatalf("customer %d: intervals differ by workers", i)
+		}
+		if trs[0].NextPurchase[i] != trs[1].NextPurchase[i] || trs[0].CLV[2][i] != trs[1].CLV[2][i] {
+			t.Fatalf("customer %d: traits differ by workers", i)
+		}
+	}
+	sel, err := SelectPurchaseModel(ctx, s.x, s.tx, s.T, s.hold, s.Tau, SelectOptions{Candidates: []string{"bgnbd", "nbd"}, Fit: FitOptions{Workers: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sel.Name != "bgnbd" {
+		t.Errorf("BG/NBD shop: chose %s (%s)", sel.Name, sel.Reason)
+	}
+}
