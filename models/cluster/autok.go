@@ -63,16 +63,26 @@ type KAutoChoice struct {
 //
 // On planted Gaussian mixtures with k from 3 to 8, unequal sizes (1:4),
 // spreads (1:3) and axis scales, any two clusters at least 2.5 to 3
-// times the sum of their spreads apart, it finds the planted k in 58 of
-// 60 mixtures where the silhouette finds 47 (TestChooseKByPlanted; its
+// times the sum of their spreads apart, it finds the planted k in 232 of
+// 240 mixtures where the silhouette finds 185 (TestChooseKByPlanted with
+// STRATA_CLUSTER_REPS=20; 58 and 47 of 60 by default; its
 // misses are one k too many, a stretched cluster split). Per-cluster
 // variances matter: with one shared variance, a wide cluster is split and
 // only about 40 % of the mixtures are found.
 //
-// The BIC assumes roughly Gaussian clusters in the scaled space: on
-// strongly skewed features it keeps rising with k, so features should be
-// log-scaled as the Scaler does, and the range should be what a reader
-// can use.
+// Real features are not Gaussian (counts, spikes at zero, skew even
+// after log scaling), and there the BIC can keep rising to the top of the
+// range, each extra cluster carving a little more shape. When the BIC is
+// highest at kMax but its last step is below half its largest and below
+// 0.1 nats per row (see kneeGainPerRow), k is the knee of the BIC curve
+// instead (Kneedle: the point farthest above the
+// chord from kMin to kMax, both scaled to [0, 1]), and the reason says so.
+// On the generated demo shop (20,000 customers, 6 archetypes, the five
+// default features) the silhouette picks 3, the BIC rises to 8, and the
+// knee is 5, the k whose partition agrees best with the archetypes
+// (adjusted Rand 0.20 against 0.11 at k = 3: the archetypes overlap in
+// these features whatever k). A steadily rising BIC whose last step is
+// still large keeps kMax: more clusters than the range holds.
 func ChooseKBy(ctx context.Context, X Matrix, kMin, kMax int, cfg Config, opt KOptions) (KAutoChoice, []Result, error) {
 	choice, results, err := ChooseK(ctx, X, kMin, kMax, cfg, opt.SilhouetteSample)
 	if err != nil {
@@ -93,23 +103,30 @@ func ChooseKBy(ctx context.Context, X Matrix, kMin, kMax int, cfg Config, opt KO
 	silK := choice.K
 	out.K = choice.Scores[best].K
 	var b strings.Builder
-	fmt.Fprintf(&b, "k=%d: highest BIC of a spherical Gaussian mixture with per-cluster variances (%.6g)", out.K, out.BIC[best])
-	if n := len(out.BIC); n > 1 {
-		second := -1
-		for i := range out.BIC {
-			if i != best && (second < 0 || out.BIC[i] > out.BIC[second]) {
-				second = i
+	if knee, ok := bicKnee(out.BIC, X.N); ok && best == len(out.BIC)-1 {
+		out.K = choice.Scores[knee].K
+		fmt.Fprintf(&b, "k=%d: the knee of the BIC of a spherical Gaussian mixture with per-cluster variances, which rises "+
+			"to the top of the range (k=%d) with shrinking gains (its last step is under half its largest and 0.1 per row): the clusters "+
+			"are not Gaussian", out.K, choice.Scores[best].K)
+	} else {
+		fmt.Fprintf(&b, "k=%d: highest BIC of a spherical Gaussian mixture with per-cluster variances (%.6g)", out.K, out.BIC[best])
+		if n := len(out.BIC); n > 1 {
+			second := -1
+			for i := range out.BIC {
+				if i != best && (second < 0 || out.BIC[i] > out.BIC[second]) {
+					second = i
+				}
 			}
+			fmt.Fprintf(&b, ", %.3g above k=%d", out.BIC[best]-out.BIC[second], choice.Scores[second].K)
 		}
-		fmt.Fprintf(&b, ", %.3g above k=%d", out.BIC[best]-out.BIC[second], choice.Scores[second].K)
+		if best == len(out.BIC)-1 && len(out.BIC) > 1 {
+			b.WriteString("; the BIC still rises at the top of the range: more clusters may exist")
+		}
 	}
 	if silK == out.K {
 		b.WriteString("; silhouette agrees")
 	} else {
 		fmt.Fprintf(&b, "; silhouette prefers k=%d", silK)
-	}
-	if best == len(out.BIC)-1 && len(out.BIC) > 1 {
-		b.WriteString("; the BIC still rises at the top of the range: more clusters may exist, or the clusters are not Gaussian")
 	}
 	out.Reason = b.String()
 	return out, results, nil
@@ -178,4 +195,46 @@ func withinSS(X Matrix, labels []int32, k int) ([]float64, []int64) {
 		w[j] += sqDistN(X.Row(i), means[j*d:j*d+d])
 	}
 	return w, counts
+}
+
+// A BIC curve still rising at the top of the range is taken for
+// non-Gaussian clusters, rather than for more clusters than the range
+// holds, when its last step is below kneeRatio times its largest step and
+// below kneeGainPerRow per row: a split that explains less than 0.1 nats
+// per customer carves a cluster's shape rather than finding a group. On
+// the planted mixtures of the tests the last step, a real split, was never
+// below 0.23 nats per row (seen: 0.24-0.9); on the demo shop's default
+// features it was 0.063.
+const (
+	kneeRatio      = 0.5
+	kneeGainPerRow = 0.1
+)
+
+// bicKnee returns the knee of a BIC curve over consecutive k that rises to
+// its last point with a last step below kneeRatio times its largest step
+// and kneeGainPerRow times the rows:
+// the point farthest above the chord from the first point to the last,
+// both axes scaled to [0, 1] (Kneedle, Satopää et al. 2011). ok is false
+// when the curve does not qualify.
+func bicKnee(bic []float64, rows int) (int, bool) {
+	n := len(bic)
+	if n < 3 {
+		return 0, false
+	}
+	var maxStep float64
+	for i := 1; i < n; i++ {
+		maxStep = math.Max(maxStep, bic[i]-bic[i-1])
+	}
+	last := bic[n-1] - bic[n-2]
+	span := bic[n-1] - bic[0]
+	if !(last > 0) || !(last < kneeRatio*maxStep) || !(last < kneeGainPerRow*float64(rows)) || !(span > 0) {
+		return 0, false
+	}
+	knee, far := n-1, 0.0
+	for i := 1; i < n-1; i++ {
+		if d := (bic[i]-bic[0])/span - float64(i)/float64(n-1); d > far {
+			knee, far = i, d
+		}
+	}
+	return knee, knee < n-1
 }

@@ -35,7 +35,8 @@ type NameFeature struct {
 // NameOptions tunes DescriptiveNames; the zero value is the recommended
 // setting.
 type NameOptions struct {
-	// MinZ is the smallest |z| of a distinguishing feature; 0 means 0.5.
+	// MinZ is the smallest |z| of a distinguishing feature; 0 means 0.25,
+	// as for Profiles.
 	MinZ float64
 	// Terms is the number of terms in a name; 0 means 2.
 	Terms int
@@ -70,14 +71,15 @@ var (
 //     ("lapsed", "churned", …).
 //
 // A profile with no such term is "Typical". Terms are joined by " · " and
-// the name capitalised. Names are then made unique: while names clash,
+// the name capitalised. Names are then made unique — two names clash when
+// they hold the same words, in any order: while names clash,
 // each clashing profile appends its next admissible feature below MinZ
 // (the rules above still apply), and a profile with none left appends
 // "#id". Profiles must have equal-length Z matching feats.
 func DescriptiveNames(ps []Profile, feats []NameFeature, opt NameOptions) ([]string, error) {
 	minZ, terms := opt.MinZ, opt.Terms
 	if minZ == 0 {
-		minZ = 0.5
+		minZ = nameMinZ
 	}
 	if terms == 0 {
 		terms = 2
@@ -182,11 +184,11 @@ func DescriptiveNames(ps []Profile, feats []NameFeature, opt NameOptions) ([]str
 		}
 		count := map[string]int{}
 		for _, n := range names {
-			count[n]++
+			count[nameKey(n)]++
 		}
 		clash := false
 		for j := range ps {
-			if count[names[j]] < 2 {
+			if count[nameKey(names[j])] < 2 {
 				continue
 			}
 			clash = true
@@ -217,6 +219,14 @@ func DescriptiveNames(ps []Profile, feats []NameFeature, opt NameOptions) ([]str
 			names[j] = render(j)
 		}
 	}
+}
+
+// nameKey identifies names made of the same words: "New · recent" and
+// "Recent · new" say the same thing and count as a clash.
+func nameKey(name string) string {
+	w := words(name)
+	slices.Sort(w)
+	return strings.Join(w, " ")
 }
 
 // words splits a label into lower-case words, dropping punctuation.

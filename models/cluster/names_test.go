@@ -16,6 +16,20 @@ var shopFeatures = []NameFeature{
 	{Name: "tenure_days", High: "long-standing", Low: "new"},
 }
 
+func TestDescriptiveNamesSameWordsClash(t *testing.T) {
+	feats := []NameFeature{{Name: "recency_days", High: "lapsed", Low: "recent", Kind: KindRecency},
+		{Name: "tenure_days", High: "long-standing", Low: "new"}, {Name: "frequency", High: "frequent", Low: "infrequent"}}
+	ps := []Profile{{ID: 1, Z: []float64{-0.8, -1.4, -0.55}}, {ID: 2, Z: []float64{-1.0, -0.7, 0.3}}}
+	names, err := DescriptiveNames(ps, feats, NameOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nameKey(names[0]) == nameKey(names[1]) {
+		t.Errorf("names %q say the same thing", names)
+	}
+	t.Log(names)
+}
+
 func TestDescriptiveNamesExample(t *testing.T) {
 	ps := []Profile{
 		{ID: 0, Z: []float64{-0.8, 1.9, 1.2, 1.1, 0.9, 1.0, 0.1}},
@@ -34,7 +48,8 @@ func TestDescriptiveNamesExample(t *testing.T) {
 	}
 }
 
-// Random profiles: names are unique, never repeat a word, and never call
+// Random profiles: names are unique (as sets of words: "New · recent" and
+// "Recent · new" are the same name), never repeat a word, and never call
 // a cluster that is lapsed by its recency and P(alive) "recent" or
 // "active" (nor an active one "lapsed" or "churned") — even when the
 // recency labels are configured the wrong way round.
@@ -68,10 +83,10 @@ func TestDescriptiveNamesUniqueAndConsistent(t *testing.T) {
 		}
 		seen := map[string]bool{}
 		for j, n := range names {
-			if seen[n] {
+			if seen[nameKey(n)] {
 				t.Fatalf("trial %d: duplicate name %q in %q", trial, n, names)
 			}
-			seen[n] = true
+			seen[nameKey(n)] = true
 			ws := map[string]bool{}
 			for _, w := range words(n) {
 				if ws[w] {
