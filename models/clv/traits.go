@@ -113,7 +113,8 @@ type Traits struct {
 	// PAlive and ChurnRisk = 1 - PAlive.
 	PAlive, ChurnRisk []float64
 	// NextPurchase is TimeToNextPurchase at the options' quantile, in
-	// model time units (+Inf: probably never).
+	// model time units (+Inf: probably never); times Summarize's unitDays
+	// it is the expected days to the next order.
 	NextPurchase []float64
 	// Horizons echoes the options; CLV[h][i] is customer i's CLV over
 	// Horizons[h] periods.
