@@ -10,10 +10,10 @@ import (
 	"testing"
 )
 
-// reps returns the replications of a coverage study: the env var name if
-// set (STRATA_CLV_REPS=200 go test -run ...), else def.
+// reps returns the replications of a coverage study: STRATA_CLV_REPS if
+// set above def (STRATA_CLV_REPS=200 go test -run ...), else def.
 func reps(def int) int {
-	if v, err := strconv.Atoi(os.Getenv("STRATA_CLV_REPS")); err == nil && v > 0 {
+	if v, err := strconv.Atoi(os.Getenv("STRATA_CLV_REPS")); err == nil && v > def {
 		return v
 	}
 	return def

@@ -24,7 +24,7 @@ func TestIntervalCoverage(t *testing.T) {
 		n     int
 		reps  int
 	}{
-		{BGNBD{R: 0.6, Alpha: 8, A: 0.9, B: 2.5}, 1000, max(50, reps(50))},
+		{BGNBD{R: 0.6, Alpha: 8, A: 0.9, B: 2.5}, 1000, reps(50)},
 		{MBGNBD{R: 0.6, Alpha: 8, A: 1.2, B: 2.5}, 1000, reps(5)},
 		{ParetoNBD{R: 1.2, Alpha: 6, S: 1.5, Beta: 40}, 800, reps(3)},
 	}
