@@ -249,13 +249,54 @@ func PurchaseIntervals(ctx context.Context, u ParamUncertainty, x, tx, T []float
 	if err != nil {
 		return Intervals{}, err
 	}
+	// Customers with the same summary have the same intervals: compute
+	// them once per distinct (x, t_x, T), a few thousand in a real shop
+	// whatever its size (x is a count, times are whole days).
+	type key [3]float64
+	ids := make(map[key]int32)
+	row := make([]int32, len(x))
+	var ux, utx, uT []float64
+	for i := range x {
+		k := key{x[i] + 0, tx[i] + 0, T[i] + 0}
+		id, ok := ids[k]
+		if !ok {
+			id = int32(len(ux))
+			ids[k] = id
+			ux, utx, uT = append(ux, x[i]), append(utx, tx[i]), append(uT, T[i])
+		}
+		row[i] = id
+	}
+	d, err := purchaseIntervals(ctx, ms, ux, utx, uT, horizon, opt)
+	if err != nil {
+		return Intervals{}, err
+	}
+	n := len(x)
+	iv := Intervals{Level: opt.Level}
+	for _, c := range []struct {
+		dst *[]float64
+		src []float64
+	}{
+		{&iv.PAliveLow, d.PAliveLow}, {&iv.PAliveHigh, d.PAliveHigh},
+		{&iv.ExpectedLow, d.ExpectedLow}, {&iv.ExpectedHigh, d.ExpectedHigh},
+		{&iv.CountLow, d.CountLow}, {&iv.CountHigh, d.CountHigh},
+	} {
+		*c.dst = make([]float64, n)
+		for i, r := range row {
+			(*c.dst)[i] = c.src[r]
+		}
+	}
+	return iv, nil
+}
+
+// purchaseIntervals is PurchaseIntervals over distinct summaries.
+func purchaseIntervals(ctx context.Context, ms []PurchaseModel, x, tx, T []float64, horizon float64, opt IntervalOptions) (Intervals, error) {
 	n := len(x)
 	iv := Intervals{Level: opt.Level,
 		PAliveLow: make([]float64, n), PAliveHigh: make([]float64, n),
 		ExpectedLow: make([]float64, n), ExpectedHigh: make([]float64, n),
 		CountLow: make([]float64, n), CountHigh: make([]float64, n)}
 	qlo, qhi := (1-opt.Level)/2, (1+opt.Level)/2
-	err = parallel(ctx, iv.PAliveLow, opt.Workers, func(i int) float64 {
+	err := parallel(ctx, iv.PAliveLow, opt.Workers, func(i int) float64 {
 		D := len(ms)
 		pa, ex := make([]float64, D), make([]float64, D)
 		alive := make([]PurchaseModel, D)
