@@ -307,7 +307,12 @@ func purchaseIntervals(ctx context.Context, ms []PurchaseModel, x, tx, T []float
 		}
 		iv.PAliveHigh[i] = quantile(pa, qhi)
 		iv.ExpectedLow[i], iv.ExpectedHigh[i] = quantile(ex, qlo), quantile(ex, qhi)
-		// Walk up the predictive cdf.
+		// Walk up the predictive cdf, no further than kCap: every model's
+		// count is at most the no-drop-out count, NBD(r+x, α+T), so the
+		// mixture of those bounds the quantile from above. The bound also
+		// ends the walk where rounding in a series (Pareto/NBD's B1 - ΣB2
+		// for counts far out) leaves the computed cdf short of qhi.
+		kCap := nbdMixtureQuantile(ms, pa, x[i], T[i], horizon, qhi)
 		var cdf float64
 		lo := -1.0
 		for k := 0; ; k++ {
@@ -320,10 +325,10 @@ func purchaseIntervals(ctx context.Context, ms []PurchaseModel, x, tx, T []float
 				s += p
 			}
 			cdf += s / float64(D)
-			if lo < 0 && cdf >= qlo {
+			if lo < 0 && (cdf >= qlo || k >= kCap) {
 				lo = float64(k)
 			}
-			if cdf >= qhi || k >= 100000 {
+			if cdf >= qhi || k >= kCap {
 				iv.CountLow[i], iv.CountHigh[i] = lo, float64(k)
 				break
 			}
@@ -408,6 +413,40 @@ func CLVIntervals(ctx context.Context, pu ParamUncertainty, spend *ParamUncertai
 		return nil, nil, fmt.Errorf("clv intervals: %w", err)
 	}
 	return low, high, nil
+}
+
+// nbdMixtureQuantile returns the smallest k at which the cdf of the
+// no-drop-out bound reaches q: the mixture over draws d of a point mass
+// 1 - pa[d] at 0 and pa[d] times the negative binomial count of
+// NBD{r_d+x, α_d+T} over t. The pmf is run by its recursion
+// P(k+1) = P(k)·(r'+k)/(k+1)·t/(α'+t), which is exact to rounding.
+func nbdMixtureQuantile(ms []PurchaseModel, pa []float64, x, T, t, q float64) int {
+	D := len(ms)
+	p := make([]float64, D) // NB pmf at k per draw
+	c := make([]float64, D) // r', then t/(α'+t)
+	r := make([]float64, D)
+	for d, m := range ms {
+		par := m.Params()
+		r[d], c[d] = par["r"]+x, t/(par["alpha"]+T+t)
+		p[d] = math.Exp(r[d] * math.Log1p(-c[d]))
+	}
+	var cdf float64
+	for k := 0; k < 1<<20; k++ {
+		var s float64
+		for d := range ms {
+			v := pa[d] * p[d]
+			if k == 0 {
+				v += 1 - pa[d]
+			}
+			s += v
+			p[d] *= (r[d] + float64(k)) / float64(k+1) * c[d]
+		}
+		cdf += s / float64(D)
+		if cdf >= q*(1-1e-12) {
+			return k
+		}
+	}
+	return 1 << 20
 }
 
 // quantile returns the q-quantile of v (sorted in place) by linear
