@@ -449,9 +449,11 @@ func nbdMixtureQuantile(ms []PurchaseModel, pa []float64, x, T, t, q float64) in
 	return 1 << 20
 }
 
-// quantile returns the q-quantile of v (sorted in place) by linear
-// interpolation between order statistics.
+// quantile returns the q-quantile of v by linear interpolation between
+// order statistics. v is not modified: callers keep it aligned with the
+// draws.
 func quantile(v []float64, q float64) float64 {
+	v = slices.Clone(v)
 	slices.Sort(v)
 	h := q * float64(len(v)-1)
 	i := int(h)

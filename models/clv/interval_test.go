@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // Across generated shops with known parameters the 90 % parameter
@@ -135,4 +136,39 @@ func TestIntervalsWorkersInvariant(t *testing.T) {
 	if sel.Name != "bgnbd" {
 		t.Errorf("BG/NBD shop: chose %s (%s)", sel.Name, sel.Reason)
 	}
+}
+
+// Wildly uncertain Pareto/NBD parameters (sd 1.5 on the log scale) put
+// some draws where the count series lose precision far out; the count
+// walk still ends, at no more than the no-drop-out bound.
+func TestPurchaseIntervalsExtremeDraws(t *testing.T) {
+	truth := ParetoNBD{R: 1.2, Alpha: 6, S: 1.5, Beta: 40}
+	u := ParamUncertainty{Names: []string{"r", "alpha", "s", "beta"}, Cov: make([]float64, 16),
+		model: func(t []float64) any { return ParetoNBD{R: t[0], Alpha: t[1], S: t[2], Beta: t[3]} }}
+	for i, v := range truth.vec() {
+		u.LogTheta = append(u.LogTheta, math.Log(v))
+		u.Cov[i*4+i] = 1.5 * 1.5
+	}
+	x := []float64{0, 3, 12, 40, 90}
+	tx := []float64{0, 20, 50, 70, 77}
+	T := []float64{30, 60, 78, 78, 78}
+	start := time.Now()
+	iv, err := PurchaseIntervals(context.Background(), u, x, tx, T, 39, IntervalOptions{Draws: 300, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := u.purchaseDraws(IntervalOptions{Draws: 300, Seed: 4, Level: 0.9})
+	for i := range x {
+		pa := make([]float64, len(ms))
+		for d, m := range ms {
+			pa[d] = m.PAlive(x[i], tx[i], T[i])
+		}
+		if cap := nbdMixtureQuantile(ms, pa, x[i], T[i], 39, 0.95); iv.CountHigh[i] > float64(cap) || iv.CountLow[i] > iv.CountHigh[i] {
+			t.Errorf("customer %d: count interval [%v, %v], bound %d", i, iv.CountLow[i], iv.CountHigh[i], cap)
+		}
+	}
+	if el := time.Since(start); el > 20*time.Second {
+		t.Errorf("took %v", el)
+	}
+	t.Logf("count intervals %v..%v in %v", iv.CountLow, iv.CountHigh, time.Since(start))
 }
