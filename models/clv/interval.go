@@ -233,7 +233,10 @@ type Intervals struct {
 // combines parameter uncertainty with the Poisson-mixture randomness of
 // the purchases themselves; CountLow is the smallest k with
 // P̄(Y ≤ k) ≥ (1-level)/2 and CountHigh the smallest k with
-// P̄(Y ≤ k) ≥ (1+level)/2.
+// P̄(Y ≤ k) ≥ (1+level)/2. Every model's count is at most the count
+// without drop-out, NBD(r+x, α+T), so the same quantile of that mixture
+// bounds CountHigh; it is used instead when the exact walk would pass 250
+// purchases (conservative: the interval only widens).
 func PurchaseIntervals(ctx context.Context, u ParamUncertainty, x, tx, T []float64, horizon float64, opt IntervalOptions) (Intervals, error) {
 	if err := checkLens("intervals", len(x), tx, T); err != nil {
 		return Intervals{}, err
@@ -332,6 +335,17 @@ func purchaseIntervals(ctx context.Context, ms []PurchaseModel, x, tx, T []float
 				iv.CountLow[i], iv.CountHigh[i] = lo, float64(k)
 				break
 			}
+			if k >= maxExactCount {
+				// Far out (a heavy buyer, or draws of poorly determined
+				// parameters with heavy tails) the exact walk costs
+				// O(k²) series terms per draw for Pareto/NBD; the
+				// no-drop-out bound is a valid, conservative upper end.
+				if lo < 0 {
+					lo = float64(k)
+				}
+				iv.CountLow[i], iv.CountHigh[i] = lo, float64(kCap)
+				break
+			}
 		}
 		return quantile(pa, qlo)
 	})
@@ -414,6 +428,10 @@ func CLVIntervals(ctx context.Context, pu ParamUncertainty, spend *ParamUncertai
 	}
 	return low, high, nil
 }
+
+// maxExactCount is the largest count the predictive distribution is
+// walked to exactly; beyond it the upper bound is nbdMixtureQuantile's.
+const maxExactCount = 250
 
 // nbdMixtureQuantile returns the smallest k at which the cdf of the
 // no-drop-out bound reaches q: the mixture over draws d of a point mass
