@@ -236,7 +236,8 @@ type Intervals struct {
 // P̄(Y ≤ k) ≥ (1+level)/2. Every model's count is at most the count
 // without drop-out, NBD(r+x, α+T), so the same quantile of that mixture
 // bounds CountHigh; it is used instead when the exact walk would pass 250
-// purchases (conservative: the interval only widens).
+// purchases (40 for Pareto/NBD, whose count probabilities are costly far
+// out): conservative, the interval only widens.
 func PurchaseIntervals(ctx context.Context, u ParamUncertainty, x, tx, T []float64, horizon float64, opt IntervalOptions) (Intervals, error) {
 	if err := checkLens("intervals", len(x), tx, T); err != nil {
 		return Intervals{}, err
@@ -316,6 +317,10 @@ func purchaseIntervals(ctx context.Context, ms []PurchaseModel, x, tx, T []float
 		// ends the walk where rounding in a series (Pareto/NBD's B1 - ΣB2
 		// for counts far out) leaves the computed cdf short of qhi.
 		kCap := nbdMixtureQuantile(ms, pa, x[i], T[i], horizon, qhi)
+		exactLimit := maxExactCount
+		if _, ok := ms[0].(ParetoNBD); ok {
+			exactLimit = maxExactCountPNBD
+		}
 		var cdf float64
 		lo := -1.0
 		for k := 0; ; k++ {
@@ -335,7 +340,7 @@ func purchaseIntervals(ctx context.Context, ms []PurchaseModel, x, tx, T []float
 				iv.CountLow[i], iv.CountHigh[i] = lo, float64(k)
 				break
 			}
-			if k >= maxExactCount {
+			if k >= exactLimit {
 				// Far out (a heavy buyer, or draws of poorly determined
 				// parameters with heavy tails) the exact walk costs
 				// O(k²) series terms per draw for Pareto/NBD; the
@@ -431,7 +436,13 @@ func CLVIntervals(ctx context.Context, pu ParamUncertainty, spend *ParamUncertai
 
 // maxExactCount is the largest count the predictive distribution is
 // walked to exactly; beyond it the upper bound is nbdMixtureQuantile's.
-const maxExactCount = 250
+// Pareto/NBD's P(X(t) = n) sums n+1 hypergeometric series whose
+// arguments approach 1 and whose parameters grow with n, some of them
+// taking milliseconds; its walk stops sooner.
+const (
+	maxExactCount     = 250
+	maxExactCountPNBD = 40
+)
 
 // nbdMixtureQuantile returns the smallest k at which the cdf of the
 // no-drop-out bound reaches q: the mixture over draws d of a point mass
