@@ -67,4 +67,40 @@
 // those purchases fell at the end of the period. This is lifetimes'
 // customer_lifetime_value scheme; a continuous rate δ corresponds to
 // d = e^{δL} - 1.
+//
+// # When P(alive) is unknowable
+//
+// P(alive) is a model's inference, not an observation, and some models
+// cannot make it for some customers:
+//
+//   - BG/NBD lets a customer drop out only right after a repeat purchase,
+//     so every one-time buyer (x = 0) has P(alive) = 1 however long ago
+//     the purchase was. This is the model's assumption speaking, not the
+//     data. MBG/NBD (Batislam, Denizel and Filiztekin 2007), which adds a
+//     drop-out chance at the first purchase, and Pareto/NBD, whose
+//     drop-out happens in continuous time, let a one-time buyer's P(alive)
+//     fall with the time since the purchase; SelectPurchaseModel lets the
+//     holdout decide between them.
+//   - The NBD has no drop-out: P(alive) = 1 for everyone. It is what a fit
+//     returns (in a *NoDropoutError) when the data show no evidence of
+//     drop-out, and then P(alive) is not estimable from the data, not
+//     known to be 1.
+//   - A customer whose last purchase is at T (t_x = T) has P(alive) = 1 by
+//     definition in every model: nothing has been observed since.
+//
+// Intervals (PurchaseIntervals) widen where the parameters are poorly
+// determined, but they cannot repair a model's assumption: BG/NBD's
+// interval for a one-time buyer's P(alive) is [1, 1].
+//
+// # Choosing a model and stating uncertainty
+//
+// SelectPurchaseModel fits the candidate models and ranks them by how well
+// they predict a holdout period, using the exact conditional distribution
+// of each customer's future count (ProbFuturePurchases, from AliveModel).
+// PurchaseUncertainty and SpendUncertainty give the large-sample normal
+// distribution of the log-parameters from the observed information;
+// PurchaseIntervals and CLVIntervals turn draws from it into per-customer
+// bounds, and the count bounds also include the randomness of the
+// purchases. CustomerTraits derives churn risk, the median time to the
+// next purchase and CLV over several horizons.
 package clv

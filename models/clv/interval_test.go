@@ -1,0 +1,174 @@
+package clv
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// Across generated shops with known parameters the 90 % parameter
+// intervals (Wald on the log scale from the observed information) cover
+// the truth at close to the nominal rate, and the 90 % predictive count
+// intervals cover the holdout counts of at least 85 % of customers.
+//
+// Default: 50 small BG/NBD shops of 1,000 customers, 5 MBG/NBD and 3
+// Pareto/NBD shops, predictive intervals on 300 customers of the first 3
+// shops of each; STRATA_CLV_REPS=n runs n shops of each family (at least
+// 50 BG/NBD) and predictive intervals on n.
+func TestIntervalCoverage(t *testing.T) {
+	ctx := context.Background()
+	families := []struct {
+		truth PurchaseModel
+		n     int
+		reps  int
+	}{
+		{BGNBD{R: 0.6, Alpha: 8, A: 0.9, B: 2.5}, 1000, reps(50)},
+		{MBGNBD{R: 0.6, Alpha: 8, A: 1.2, B: 2.5}, 1000, reps(5)},
+		{ParetoNBD{R: 1.2, Alpha: 6, S: 1.5, Beta: 40}, 800, reps(3)},
+	}
+	predShops := reps(3)
+	for _, f := range families {
+		var covered, total, failed int
+		var pcov, pn float64
+		var worst float64 = 1
+		for rep := range f.reps {
+			rng := rand.New(rand.NewPCG(uint64(rep), 23))
+			s := simulateShop(rng, f.n, f.truth, 26, 78, 39)
+			m, _, err := FitPurchaseModel(ctx, f.truth.Name(), s.x, s.tx, s.T, FitOptions{})
+			if err != nil {
+				failed++
+				continue
+			}
+			u, err := PurchaseUncertainty(m, s.x, s.tx, s.T, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lo, hi := u.Intervals(0.9)
+			truth := f.truth.Params()
+			for i, name := range u.Names {
+				total++
+				if lo[i] <= truth[name] && truth[name] <= hi[i] {
+					covered++
+				}
+			}
+			// Predictive intervals for the first shops, on a subsample,
+			// keep the test fast.
+			if rep >= predShops {
+				continue
+			}
+			k := min(len(s.x), 300)
+			iv, err := PurchaseIntervals(ctx, u, s.x[:k], s.tx[:k], s.T[:k], s.Tau, IntervalOptions{Draws: 60, Seed: uint64(rep)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c float64
+			for i := range k {
+				if iv.CountLow[i] <= s.hold[i] && s.hold[i] <= iv.CountHigh[i] {
+					c++
+				}
+				if !(iv.PAliveLow[i] <= iv.PAliveHigh[i] && iv.ExpectedLow[i] <= iv.ExpectedHigh[i] && iv.CountLow[i] <= iv.CountHigh[i]) {
+					t.Fatalf("customer %d: inverted interval %+v", i, iv)
+				}
+			}
+			pcov += c
+			pn += float64(k)
+			worst = math.Min(worst, c/float64(k))
+		}
+		rate := float64(covered) / float64(total)
+		fmt.Printf("intervals %s: parameter 90%% intervals cover the truth in %d of %d (%.3f) over %d shops (%d fits failed); "+
+			"predictive 90%% count intervals cover %.3f of %.0f holdout counts over %d shops (worst shop %.3f)\n",
+			f.truth.Name(), covered, total, rate, f.reps-failed, failed, pcov/pn, pn, min(predShops, f.reps), worst)
+		// Binomial sd of the rate over 200 intervals is 0.021; the
+		// parameters of a shop are correlated, so allow ±0.08 for the
+		// large study and ±0.15 for the small ones.
+		tol := 0.08
+		if total < 100 {
+			tol = 0.15
+		}
+		if math.Abs(rate-0.9) > tol {
+			t.Errorf("%s: parameter coverage %.3f, want 0.90 ± %.2f", f.truth.Name(), rate, tol)
+		}
+		if pcov/pn < 0.85 {
+			t.Errorf("%s: predictive coverage %.3f, want ≥ 0.85", f.truth.Name(), pcov/pn)
+		}
+	}
+}
+
+// Intervals and traits over more customers than one parallel chunk are the
+// same for any number of workers (and race-free: go test -race).
+func TestIntervalsWorkersInvariant(t *testing.T) {
+	ctx := context.Background()
+	s := simulateShop(rand.New(rand.NewPCG(9, 9)), 5000, BGNBD{R: 0.6, Alpha: 8, A: 0.9, B: 2.5}, 26, 78, 39)
+	m, _, err := FitBGNBD(ctx, s.x, s.tx, s.T, FitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := PurchaseUncertainty(m, s.x, s.tx, s.T, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ivs [2]Intervals
+	var trs [2]Traits
+	for i, w := range []int{1, 2} {
+		if ivs[i], err = PurchaseIntervals(ctx, u, s.x, s.tx, s.T, 13, IntervalOptions{Draws: 4, Workers: w}); err != nil {
+			t.Fatal(err)
+		}
+		if trs[i], err = CustomerTraits(ctx, m, GammaGamma{P: 6, Q: 4, Gamma: 15}, s.x, s.tx, s.T, s.x, TraitOptions{PeriodLength: 4, Workers: w}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range s.x {
+		a, b := ivs[0], ivs[1]
+		if a.PAliveLow[i] != b.PAliveLow[i] || a.PAliveHigh[i] != b.PAliveHigh[i] || a.CountHigh[i] != b.CountHigh[i] || a.ExpectedHigh[i] != b.ExpectedHigh[i] {
+			t.Fatalf("customer %d: intervals differ by workers", i)
+		}
+		if trs[0].NextPurchase[i] != trs[1].NextPurchase[i] || trs[0].CLV[2][i] != trs[1].CLV[2][i] {
+			t.Fatalf("customer %d: traits differ by workers", i)
+		}
+	}
+	sel, err := SelectPurchaseModel(ctx, s.x, s.tx, s.T, s.hold, s.Tau, SelectOptions{Candidates: []string{"bgnbd", "nbd"}, Fit: FitOptions{Workers: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sel.Name != "bgnbd" {
+		t.Errorf("BG/NBD shop: chose %s (%s)", sel.Name, sel.Reason)
+	}
+}
+
+// Wildly uncertain Pareto/NBD parameters (sd 1.5 on the log scale) put
+// some draws where the count series lose precision far out; the count
+// walk still ends, at no more than the no-drop-out bound.
+func TestPurchaseIntervalsExtremeDraws(t *testing.T) {
+	truth := ParetoNBD{R: 1.2, Alpha: 6, S: 1.5, Beta: 40}
+	u := ParamUncertainty{Names: []string{"r", "alpha", "s", "beta"}, Cov: make([]float64, 16),
+		model: func(t []float64) any { return ParetoNBD{R: t[0], Alpha: t[1], S: t[2], Beta: t[3]} }}
+	for i, v := range truth.vec() {
+		u.LogTheta = append(u.LogTheta, math.Log(v))
+		u.Cov[i*4+i] = 1.5 * 1.5
+	}
+	x := []float64{0, 3, 12, 40, 90}
+	tx := []float64{0, 20, 50, 70, 77}
+	T := []float64{30, 60, 78, 78, 78}
+	start := time.Now()
+	iv, err := PurchaseIntervals(context.Background(), u, x, tx, T, 39, IntervalOptions{Draws: 300, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := u.purchaseDraws(IntervalOptions{Draws: 300, Seed: 4, Level: 0.9})
+	for i := range x {
+		pa := make([]float64, len(ms))
+		for d, m := range ms {
+			pa[d] = m.PAlive(x[i], tx[i], T[i])
+		}
+		if cap := nbdMixtureQuantile(ms, pa, x[i], T[i], 39, 0.95); iv.CountHigh[i] > float64(cap) || iv.CountLow[i] > iv.CountHigh[i] {
+			t.Errorf("customer %d: count interval [%v, %v], bound %d", i, iv.CountLow[i], iv.CountHigh[i], cap)
+		}
+	}
+	if el := time.Since(start); el > 20*time.Second {
+		t.Errorf("took %v", el)
+	}
+	t.Logf("count intervals %v..%v in %v", iv.CountLow, iv.CountHigh, time.Since(start))
+}

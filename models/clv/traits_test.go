@@ -1,0 +1,145 @@
+package clv
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// A one-time buyer's P(alive) falls with the time since the purchase under
+// MBG/NBD and Pareto/NBD; under BG/NBD it is 1 at any age (the documented
+// property of that model), and the NBD has no drop-out at all.
+func TestOneTimeBuyerPAliveFalls(t *testing.T) {
+	for _, m := range []PurchaseModel{
+		MBGNBD{R: 0.5, Alpha: 6, A: 1.7, B: 3.1},
+		ParetoNBD{R: 0.55, Alpha: 10.6, S: 0.61, Beta: 11.7},
+	} {
+		prev := 1.0
+		for _, T := range []float64{0.5, 1, 4, 13, 26, 52, 104, 260} {
+			p := m.PAlive(0, 0, T)
+			if !(p < prev) || !(p > 0) {
+				t.Errorf("%s: P(alive | x=0, T=%v) = %.6g, not below %.6g", m.Name(), T, p, prev)
+			}
+			prev = p
+		}
+		if p := m.PAlive(0, 0, 260); p > 0.6 {
+			t.Errorf("%s: a one-time buyer of 5 years ago has P(alive) %.3g", m.Name(), p)
+		}
+	}
+	bg := BGNBD{R: 0.24, Alpha: 4.4, A: 0.79, B: 2.4}
+	for _, T := range []float64{1, 52, 520} {
+		if p := bg.PAlive(0, 0, T); p != 1 {
+			t.Errorf("BG/NBD P(alive | x=0, T=%v) = %v, its known value is 1", T, p)
+		}
+	}
+}
+
+func TestTimeToNextPurchase(t *testing.T) {
+	// NBD: the waiting time given the data is exponential with rate
+	// λ ~ Gamma(r+x, α+T): P(wait ≤ t) = 1 - ((α+T)/(α+T+t))^{r+x}, so the
+	// median is (α+T)(2^{1/(r+x)} - 1).
+	m := NBD{R: 0.7, Alpha: 5}
+	for _, c := range [][2]float64{{0, 10}, {3, 20}, {12, 40}} {
+		x, T := c[0], c[1]
+		want := (m.Alpha + T) * (math.Pow(2, 1/(m.R+x)) - 1)
+		if got := TimeToNextPurchase(m, 0.5, x, T/2, T); math.Abs(got-want) > 1e-8*want {
+			t.Errorf("NBD median at %v = %.10g, want %.10g", c, got, want)
+		}
+	}
+	// A customer who has probably left has no median: P(ever again) < 1/2.
+	mb := MBGNBD{R: 0.5, Alpha: 6, A: 1.7, B: 3.1}
+	if got := TimeToNextPurchase(mb, 0.5, 1, 1, 200); !math.IsInf(got, 1) {
+		t.Errorf("a long-lapsed customer's median wait = %v, want +Inf (P(alive) %.3g)", got, mb.PAlive(1, 1, 200))
+	}
+	// Monotone: a longer lapse never shortens the median wait, and the
+	// quantile solves ProbPurchaseWithin = q.
+	pn := ParetoNBD{R: 0.55, Alpha: 10.6, S: 0.61, Beta: 11.7}
+	prev := 0.0
+	for _, tx := range []float64{38, 30, 20, 10} {
+		got := TimeToNextPurchase(pn, 0.3, 6, tx, 39)
+		if p := ProbPurchaseWithin(pn, got, 6, tx, 39); !math.IsInf(got, 1) && math.Abs(p-0.3) > 1e-6 {
+			t.Errorf("P(buy within %v) = %v, want 0.3", got, p)
+		}
+		if got < prev {
+			t.Errorf("t_x=%v: 30%% wait %.4g below the more recent buyer's %.4g", tx, got, prev)
+		}
+		prev = got
+	}
+}
+
+func TestCustomerTraitsAndCLVIntervals(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(5, 5))
+	s := simulateShop(rng, 1500, MBGNBD{R: 0.6, Alpha: 8, A: 1.2, B: 2.5}, 26, 78, 39)
+	m, _, err := FitMBGNBD(ctx, s.x, s.tx, s.T, FitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spend := make([]float64, len(s.x))
+	for i := range spend {
+		if s.x[i] > 0 {
+			spend[i] = 20 + 30*rng.Float64()
+		}
+	}
+	gg, _, err := FitGammaGamma(ctx, s.x, spend, FitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	month := 30.4375 / 7
+	tr, err := CustomerTraits(ctx, m, gg, s.x, s.tx, s.T, spend, TraitOptions{PeriodLength: month, Margin: 0.3, DiscountRate: 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range s.x {
+		if tr.ChurnRisk[i] != 1-tr.PAlive[i] {
+			t.Fatalf("churn risk %v, P(alive) %v", tr.ChurnRisk[i], tr.PAlive[i])
+		}
+		if !(tr.CLV[0][i] <= tr.CLV[1][i] && tr.CLV[1][i] <= tr.CLV[2][i]) {
+			t.Fatalf("customer %d: CLV over 3, 6, 12 months %v %v %v not increasing", i, tr.CLV[0][i], tr.CLV[1][i], tr.CLV[2][i])
+		}
+		if want := CLV(m, gg, s.x[i], s.tx[i], s.T[i], spend[i], 12, month, 0.3, 0.01); math.Abs(tr.CLV[2][i]-want) > 1e-12*math.Abs(want) {
+			t.Fatalf("12-month CLV %v, CLV %v", tr.CLV[2][i], want)
+		}
+		if w := TimeToNextPurchase(m, 0.5, s.x[i], s.tx[i], s.T[i]); w != tr.NextPurchase[i] && !(math.IsInf(w, 1) && math.IsInf(tr.NextPurchase[i], 1)) {
+			t.Fatalf("next purchase %v, want %v", tr.NextPurchase[i], w)
+		}
+	}
+	pu, err := PurchaseUncertainty(m, s.x, s.tx, s.T, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	su, err := SpendUncertainty(gg, s.x, spend, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := 200
+	lo, hi, err := CLVIntervals(ctx, pu, &su, gg, s.x[:k], s.tx[:k], s.T[:k], spend[:k], 12, month, 0.3, 0.01, IntervalOptions{Draws: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inside := 0
+	for i := range k {
+		if !(lo[i] <= hi[i]) {
+			t.Fatalf("customer %d: CLV interval [%v, %v]", i, lo[i], hi[i])
+		}
+		if lo[i] <= tr.CLV[2][i] && tr.CLV[2][i] <= hi[i] {
+			inside++
+		}
+	}
+	// The point estimate is a smooth function of the MLE, so it lies in
+	// the central 90 % of the draws for nearly every customer.
+	if inside < k*9/10 {
+		t.Errorf("point CLV inside its interval for %d of %d customers", inside, k)
+	}
+	// Same seed, same bounds, whatever the workers.
+	lo2, _, err := CLVIntervals(ctx, pu, &su, gg, s.x[:k], s.tx[:k], s.T[:k], spend[:k], 12, month, 0.3, 0.01, IntervalOptions{Draws: 100, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range lo {
+		if lo[i] != lo2[i] {
+			t.Fatalf("bounds depend on workers: %v vs %v", lo[i], lo2[i])
+		}
+	}
+}
