@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"testing"
+
+	"github.com/strata-oss/strata/internal/racetest"
 )
 
 // reps returns the replications of a coverage study: STRATA_CLV_REPS if
@@ -81,6 +83,7 @@ func TestProbFuturePurchasesMonteCarlo(t *testing.T) {
 // 17 of 20 shops measured; the others go to MBG/NBD by a few
 // log-likelihood units.
 func TestSelectPurchaseModel(t *testing.T) {
+	racetest.Skip(t, "a study over generated shops, with no goroutines of its own beyond the fits")
 	ctx := context.Background()
 	truths := []PurchaseModel{
 		MBGNBD{R: 0.6, Alpha: 8, A: 1.2, B: 2.5},

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/strata-oss/strata/internal/racetest"
 )
 
 // Across generated shops with known parameters the 90 % parameter
@@ -19,6 +21,7 @@ import (
 // shops of each; STRATA_CLV_REPS=n runs n shops of each family (at least
 // 50 BG/NBD) and predictive intervals on n.
 func TestIntervalCoverage(t *testing.T) {
+	racetest.Skip(t, "a coverage study over many generated shops; TestSlicePredictionsIndependentOfWorkers race-checks the workers")
 	ctx := context.Background()
 	families := []struct {
 		truth PurchaseModel
@@ -167,8 +170,7 @@ func TestPurchaseIntervalsExtremeDraws(t *testing.T) {
 			t.Errorf("customer %d: count interval [%v, %v], bound %d", i, iv.CountLow[i], iv.CountHigh[i], cap)
 		}
 	}
-	if el := time.Since(start); el > 20*time.Second {
-		t.Errorf("took %v", el)
-	}
+	// A walk that ran away (it once ran to k in the thousands) is caught
+	// by the bound above and the test's own timeout, not by a stopwatch.
 	t.Logf("count intervals %v..%v in %v", iv.CountLow, iv.CountHigh, time.Since(start))
 }
