@@ -143,20 +143,7 @@ func DescriptiveNames(ps []Profile, feats []NameFeature, opt NameOptions) ([]str
 				s.side -= p.Z[t]
 			}
 		}
-		s.rank = make([]int, len(feats))
-		for t := range s.rank {
-			s.rank[t] = t
-		}
-		slices.SortStableFunc(s.rank, func(a, b int) int {
-			za, zb := math.Abs(p.Z[a]), math.Abs(p.Z[b])
-			switch {
-			case za > zb:
-				return -1
-			case za < zb:
-				return 1
-			}
-			return 0
-		})
+		s.rank = byAbsZ(p.Z[:len(feats)])
 		for s.next < len(s.rank) && len(s.terms) < terms {
 			t := s.rank[s.next]
 			if math.Abs(p.Z[t]) < minZ {

@@ -127,20 +127,7 @@ func nameProfiles(ps []Profile, feats []FeatureLabel) {
 	}
 	for j := range ps {
 		z := ps[j].Z
-		r := make([]int, len(z))
-		for t := range r {
-			r[t] = t
-		}
-		slices.SortStableFunc(r, func(a, b int) int {
-			za, zb := math.Abs(z[a]), math.Abs(z[b])
-			switch {
-			case za > zb:
-				return -1
-			case za < zb:
-				return 1
-			}
-			return 0
-		})
+		r := byAbsZ(z)
 		rank[j] = r
 		for used[j] < len(r) && used[j] < nameTerms && math.Abs(z[r[used[j]]]) >= nameMinZ {
 			terms[j] = append(terms[j], term(j, r[used[j]]))
@@ -194,4 +181,24 @@ func cmpOr(a, b string) string {
 func capitalise(s string) string {
 	r, n := utf8.DecodeRuneInString(s)
 	return string(unicode.ToUpper(r)) + s[n:]
+}
+
+// byAbsZ is the features' indexes, the largest |z| first; ties keep the
+// features' order.
+func byAbsZ(z []float64) []int {
+	r := make([]int, len(z))
+	for t := range r {
+		r[t] = t
+	}
+	slices.SortStableFunc(r, func(a, b int) int {
+		za, zb := math.Abs(z[a]), math.Abs(z[b])
+		switch {
+		case za > zb:
+			return -1
+		case za < zb:
+			return 1
+		}
+		return 0 // equal, or a NaN: keep the order
+	})
+	return r
 }
