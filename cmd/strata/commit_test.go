@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -157,12 +155,7 @@ func interruptAtCommit(t *testing.T, proxy *s3test.FaultProxy, c commitCase, cfg
 		return f
 	})
 	defer proxy.SetRule(nil)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "run", "--config", cfgPath, "--as-of", faultDay, "--lease-ttl", "2s", "--log-level", "error")
-	cmd.Env = append(os.Environ(), "STRATA_TEST_MAIN=1")
+	cmd := strataProcess("run", "--config", cfgPath, "--as-of", faultDay, "--lease-ttl", "2s", "--log-level", "error")
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Start(); err != nil {

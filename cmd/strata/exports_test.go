@@ -109,6 +109,33 @@ func readModel(t *testing.T, path string) map[string]any {
 	return m
 }
 
+// examplesData is testdata/, where configs/examples read their inputs.
+var examplesData = filepath.Join("..", "..", "testdata")
+
+// exampleEnv points configs/examples at testdata/ and a fresh output
+// directory, which it returns.
+func exampleEnv(t *testing.T) (out string) {
+	t.Helper()
+	t.Setenv("STRATA_EXAMPLES_DATA", examplesData)
+	out = t.TempDir()
+	t.Setenv("STRATA_EXAMPLES_OUT", out)
+	return out
+}
+
+// runExample runs configs/examples/<name>.yaml as of asOf on testdata/
+// and returns the output directory; the run must succeed.
+func runExample(t *testing.T, name, asOf string) (out string) {
+	t.Helper()
+	out = exampleEnv(t)
+	start := time.Now()
+	code, stdout, stderr := strata(t, "run", "--config", filepath.Join("..", "..", "configs", "examples", name+".yaml"), "--as-of", asOf, "--log-level", "error")
+	if code != 0 {
+		t.Fatalf("%s: exit %d\n%s%s", name, code, stdout, stderr)
+	}
+	t.Logf("run took %v", time.Since(start))
+	return out
+}
+
 // TestShopifyExportAgainstDuckDB runs configs/examples/shopify.yaml on
 // testdata/shopify with the default quality gate, and restates its rules in
 // DuckDB SQL over the raw export: lines grouped by Name, order-level
@@ -116,18 +143,9 @@ func readModel(t *testing.T, path string) map[string]any {
 // refunded and voided orders out, amounts quantity × price − discount,
 // converted at the latest GBP rate on or before the order's day.
 func TestShopifyExportAgainstDuckDB(t *testing.T) {
-	data := filepath.Join("..", "..", "testdata")
-	t.Setenv("STRATA_EXAMPLES_DATA", data)
-	out := t.TempDir()
-	t.Setenv("STRATA_EXAMPLES_OUT", out)
 	const asOf = "2025-06-30"
-	start := time.Now()
-	code, stdout, stderr := strata(t, "run", "--config", filepath.Join("..", "..", "configs", "examples", "shopify.yaml"), "--as-of", asOf, "--log-level", "error")
-	if code != 0 {
-		t.Fatalf("shopify: exit %d\n%s%s", code, stdout, stderr)
-	}
-	t.Logf("run took %v", time.Since(start))
-	dir, _ := filepath.Abs(filepath.Join(data, "shopify"))
+	out := runExample(t, "shopify", asOf)
+	dir, _ := filepath.Abs(filepath.Join(examplesData, "shopify"))
 	lines := fmt.Sprintf(`
 raw AS (SELECT *, row_number() OVER () AS rn FROM read_csv('%[1]s/orders/*.csv', header = true, all_varchar = true)),
 l AS (
@@ -180,18 +198,9 @@ FROM o GROUP BY customer_id`, lines, asOf)
 // TestCompleteJourneyLinesAgainstDuckDB restates the Complete Journey
 // example (basket lines, grain: line) in DuckDB SQL over the raw slice.
 func TestCompleteJourneyLinesAgainstDuckDB(t *testing.T) {
-	data := filepath.Join("..", "..", "testdata")
-	t.Setenv("STRATA_EXAMPLES_DATA", data)
-	out := t.TempDir()
-	t.Setenv("STRATA_EXAMPLES_OUT", out)
 	const asOf = "2017-12-31"
-	start := time.Now()
-	code, stdout, stderr := strata(t, "run", "--config", filepath.Join("..", "..", "configs", "examples", "complete_journey.yaml"), "--as-of", asOf, "--log-level", "error")
-	if code != 0 {
-		t.Fatalf("complete_journey: exit %d\n%s%s", code, stdout, stderr)
-	}
-	t.Logf("run took %v", time.Since(start))
-	dir, _ := filepath.Abs(filepath.Join(data, "complete_journey"))
+	out := runExample(t, "complete_journey", asOf)
+	dir, _ := filepath.Abs(filepath.Join(examplesData, "complete_journey"))
 	expected := fmt.Sprintf(`
 WITH l AS (SELECT CAST(household_id AS VARCHAR) AS customer_id, CAST(basket_id AS VARCHAR) AS order_id,
     CAST(transaction_timestamp AS TIMESTAMP) AS ts, CAST(sales_value AS DOUBLE) AS amount
@@ -310,9 +319,7 @@ FROM f LEFT JOIN sh ON f.customer_id = sh.customer_id AND f.col = 'cat_share_' |
 // in several currencies without rates fail as a configuration error (exit
 // 2) naming them.
 func TestStaleAndMixedCurrencies(t *testing.T) {
-	data := filepath.Join("..", "..", "testdata")
-	t.Setenv("STRATA_EXAMPLES_DATA", data)
-	t.Setenv("STRATA_EXAMPLES_OUT", t.TempDir())
+	exampleEnv(t)
 	cfg := filepath.Join("..", "..", "configs", "examples", "shopify.yaml")
 	code, _, stderr := strata(t, "run", "--config", cfg, "--as-of", "2026-06-30", "--log-level", "error")
 	if code != 3 || !strings.Contains(stderr, "2025-06-24") || !strings.Contains(stderr, "2026-06-30") {
@@ -353,8 +360,7 @@ func TestStaleAndMixedCurrencies(t *testing.T) {
 // checked when it finishes (a sample's or a shard's newest order is not
 // the data's), and the rates table is part of the planned attempt.
 func TestShardedStaleness(t *testing.T) {
-	t.Setenv("STRATA_EXAMPLES_DATA", filepath.Join("..", "..", "testdata"))
-	t.Setenv("STRATA_EXAMPLES_OUT", t.TempDir())
+	exampleEnv(t)
 	body, err := os.ReadFile(filepath.Join("..", "..", "configs", "examples", "shopify.yaml"))
 	if err != nil {
 		t.Fatal(err)

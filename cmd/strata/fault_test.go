@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -215,12 +213,7 @@ func killMidPublish(t *testing.T, proxy *s3test.FaultProxy, cfgPath, out string)
 		}
 	}))
 	defer proxy.SetRule(nil)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "run", "--config", cfgPath, "--as-of", faultDay, "--lease-ttl", "5s", "--log-level", "error")
-	cmd.Env = append(os.Environ(), "STRATA_TEST_MAIN=1")
+	cmd := strataProcess("run", "--config", cfgPath, "--as-of", faultDay, "--lease-ttl", "5s", "--log-level", "error")
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Start(); err != nil {
@@ -235,7 +228,7 @@ func killMidPublish(t *testing.T, proxy *s3test.FaultProxy, cfgPath, out string)
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	close(release)
 	if err == nil {
 		return 0, output.String()

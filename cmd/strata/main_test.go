@@ -266,13 +266,7 @@ func TestClusterCommand(t *testing.T) {
 // the data in testdata/. CDNOW as of 1997-09-30 is exactly the published
 // calibration window, so the run's BG/NBD fit must match the paper.
 func TestExampleConfigs(t *testing.T) {
-	t.Setenv("STRATA_EXAMPLES_DATA", filepath.Join("..", "..", "testdata"))
-	out := t.TempDir()
-	t.Setenv("STRATA_EXAMPLES_OUT", out)
-	code, stdout, stderr := strata(t, "run", "--config", filepath.Join("..", "..", "configs", "examples", "cdnow.yaml"), "--as-of", "1997-09-30", "--log-level", "error")
-	if code != 0 {
-		t.Fatalf("cdnow: exit %d\n%s%s", code, stdout, stderr)
-	}
+	out := runExample(t, "cdnow", "1997-09-30")
 	data, err := os.ReadFile(filepath.Join(out, "cdnow", "models", "dt=1997-09-30", "model.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -300,7 +294,7 @@ func TestExampleConfigs(t *testing.T) {
 
 	// The Complete Journey: banded demographics clustered next to
 	// behaviour, a fill for the households with one basket day.
-	code, stdout, stderr = strata(t, "run", "--config", filepath.Join("..", "..", "configs", "examples", "complete_journey.yaml"), "--as-of", "2017-12-31", "--log-level", "error")
+	code, stdout, stderr := strata(t, "run", "--config", filepath.Join("..", "..", "configs", "examples", "complete_journey.yaml"), "--as-of", "2017-12-31", "--log-level", "error")
 	if code != 0 {
 		t.Fatalf("complete_journey: exit %d\n%s%s", code, stdout, stderr)
 	}

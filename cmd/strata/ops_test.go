@@ -32,6 +32,15 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// strataProcess is the strata command as a process of its own (this test
+// binary, made strata by TestMain): for tests that send it signals, kill
+// it, or run it as a pod would.
+func strataProcess(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "STRATA_TEST_MAIN=1")
+	return cmd
+}
+
 // opsShop generates a small shop under dir/input and returns the demo
 // configuration pointed at it (through STRATA_DEMO_DIR) plus extra YAML.
 func opsShop(t *testing.T, customers int, extra string) (cfgPath, dir string) {
@@ -180,8 +189,8 @@ func TestServeSIGTERM(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(os.Args[0], "serve", "--config", cfg, "--listen", addr, "--log-format", "json")
-	cmd.Env = append(os.Environ(), "STRATA_TEST_MAIN=1", "STRATA_API_TOKEN=tok")
+	cmd := strataProcess("serve", "--config", cfg, "--listen", addr, "--log-format", "json")
+	cmd.Env = append(cmd.Env, "STRATA_API_TOKEN=tok")
 	var logs strings.Builder
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {

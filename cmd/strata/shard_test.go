@@ -8,7 +8,6 @@ import (
 	"maps"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -54,9 +53,7 @@ func shardShop(t *testing.T, srv *s3test.Server) func(out string) string {
 // a pod of an Indexed Job would.
 func shardProcess(cfgPath string, i, n int, extra ...string) ([]byte, error) {
 	args := append([]string{"run", "--config", cfgPath, "--as-of", shardDay, "--shard", fmt.Sprintf("%d/%d", i, n), "--log-level", "error"}, extra...)
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "STRATA_TEST_MAIN=1")
-	return cmd.CombinedOutput()
+	return strataProcess(args...).CombinedOutput()
 }
 
 // TestShardedRunEqualsSingleProcess: fit, then 1, 3 and 8 shard processes
@@ -102,9 +99,7 @@ func TestShardedRunEqualsSingleProcess(t *testing.T) {
 			if n == 8 {
 				go func() {
 					defer close(finished)
-					cmd := exec.Command(os.Args[0], "finish", "--config", c, "--as-of", shardDay, "--shards", "8", "--wait", "3m", "--log-level", "error")
-					cmd.Env = append(os.Environ(), "STRATA_TEST_MAIN=1")
-					finishOut, finishErr = cmd.CombinedOutput()
+					finishOut, finishErr = strataProcess("finish", "--config", c, "--as-of", shardDay, "--shards", "8", "--wait", "3m", "--log-level", "error").CombinedOutput()
 				}()
 			} else {
 				fit()
