@@ -159,13 +159,7 @@ func (p *problem) eval(u []float64, lv evalLevel) {
 		// Far beyond the acceptance bound the special functions get slow
 		// and meaningless; a wall keeps every optimiser out.
 		if math.Abs(v) > boxLogParam {
-			p.cf, p.cll = math.Inf(1), math.Inf(-1)
-			for i := range p.cg {
-				p.cg[i] = math.NaN()
-			}
-			for i := range p.ch {
-				p.ch[i] = math.NaN()
-			}
+			p.infeasible()
 			return
 		}
 	}
@@ -176,13 +170,7 @@ func (p *problem) eval(u []float64, lv evalLevel) {
 		if !p.atEdge && p.lastIn != nil {
 			p.atEdge, p.edgeU = true, slices.Clone(p.lastIn)
 		}
-		p.cf, p.cll = math.Inf(1), math.Inf(-1)
-		for i := range p.cg {
-			p.cg[i] = math.NaN()
-		}
-		for i := range p.ch {
-			p.ch[i] = math.NaN()
-		}
+		p.infeasible()
 		return
 	}
 	var g, h []float64
@@ -222,6 +210,18 @@ func (p *problem) eval(u []float64, lv evalLevel) {
 			p.ch[i*n+j] = -ti * tj * h[i*n+j] / p.wsum
 		}
 		p.ch[i*n+i] += p.cg[i] + 2*p.pen*ti*ti
+	}
+}
+
+// infeasible caches the answer for a point no optimiser may take: an
+// infinite objective and no derivatives.
+func (p *problem) infeasible() {
+	p.cf, p.cll = math.Inf(1), math.Inf(-1)
+	for i := range p.cg {
+		p.cg[i] = math.NaN()
+	}
+	for i := range p.ch {
+		p.ch[i] = math.NaN()
 	}
 }
 
