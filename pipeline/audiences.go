@@ -14,6 +14,7 @@ import (
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/features"
 	"github.com/strata-oss/strata/pipeline/publish"
+	"github.com/strata-oss/strata/pipeline/stages"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
 
@@ -128,15 +129,13 @@ func compileAudiences(cfg *config.Config, segs []tables.OutColumn) ([]compiledAu
 // CheckAudiences compiles cfg's audiences against the columns a run with
 // cfg publishes, without data: `strata validate` reports a bad filter
 // before any run does.
-func CheckAudiences(cfg *config.Config) error {
-	st := &state{cfg: cfg, ds: emptyDataset(), beh: &features.Behaviour{}, rfm: &rfmScores{}}
-	if cfg.CLV.On() {
-		st.clv = &clvScores{}
-	}
-	if cfg.Cluster.On() {
-		st.cluster = &clusterResult{}
-	}
-	_, err := compileAudiences(cfg, append(segmentColumns(st, 0), ownColumns(st)...))
+func CheckAudiences(cfg *config.Config) error { return checkAudiences(cfg, stages.Default()) }
+
+// checkAudiences compiles cfg's audiences against the columns of a run of
+// list's stages.
+func checkAudiences(cfg *config.Config, list stages.List) error {
+	st := &state{Run: &stages.Run{Config: cfg, Data: emptyDataset(), Behaviour: &features.Behaviour{}}, list: list, schema: true}
+	_, err := compileAudiences(cfg, append(segmentColumns(st, 0), ownColumns(st.Run)...))
 	return err
 }
 
@@ -189,15 +188,15 @@ func gatherColumn(c *tables.OutColumn, rows []int) tables.OutColumn {
 	}
 	switch c.Type {
 	case tables.OutString:
-		out.Str = gather(rows, c.Str)
+		out.Str = tables.Gather(rows, c.Str)
 	case tables.OutInt32, tables.OutDate:
-		out.I32 = gather(rows, c.I32)
+		out.I32 = tables.Gather(rows, c.I32)
 	case tables.OutInt64, tables.OutTimestamp:
-		out.I64 = gather(rows, c.I64)
+		out.I64 = tables.Gather(rows, c.I64)
 	case tables.OutDouble:
-		out.F64 = gather(rows, c.F64)
+		out.F64 = tables.Gather(rows, c.F64)
 	case tables.OutBool:
-		out.B = gather(rows, c.B)
+		out.B = tables.Gather(rows, c.B)
 	}
 	return out
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/privacy"
 	"github.com/strata-oss/strata/pipeline/publish"
+	"github.com/strata-oss/strata/pipeline/stages"
 	"github.com/strata-oss/strata/pipeline/storage"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
@@ -58,6 +59,8 @@ type Options struct {
 	// Force makes a shard score even when the date is already published
 	// with its attempt (Result.UpToDate otherwise).
 	Force bool
+	// Stages are the model stages the run walks; nil: stages.Default().
+	Stages stages.List
 }
 
 // Result is what a run did.
@@ -154,15 +157,8 @@ func withoutMoneyClusters(cfg *config.Config) *config.Config {
 	return &c
 }
 
-// noAmountNote says what a run without amounts publishes.
-const noAmountNote = "the orders have no amount: R and F scores only (rfm_m, rfm_score and the money features null), " +
-	"the purchase model and p_alive, no spend model (expected_avg_spend and clv null)"
-
 // ConfigError says the configuration or the input schema is wrong.
-type ConfigError struct{ Err error }
-
-func (e *ConfigError) Error() string { return e.Err.Error() }
-func (e *ConfigError) Unwrap() error { return e.Err }
+type ConfigError = stages.ConfigError
 
 // run is one process's part in a run: its configuration, storage and
 // the stages it has timed.
@@ -174,6 +170,10 @@ type run struct {
 	res     *Result
 	in, out objstore.Bucket
 	pseud   *privacy.Pseudonymizer
+	// stages is the list the run walks, order the stages cfg turns on in
+	// the order they run.
+	stages stages.List
+	order  []stages.Stage
 	// noGate: a shard's bad rows are not the run's (the rows without a
 	// customer id are all shard 0's); the finishing step gates the sum.
 	noGate bool
@@ -185,11 +185,18 @@ func newRun(ctx context.Context, cfg *config.Config, opt Options) (*run, error) 
 		log: opt.Logger.With().Str("run_id", opt.RunID).Str("as_of", asOf).Logger(),
 		res: &Result{RunID: opt.RunID, AsOf: asOf, ConfigHash: cfg.Hash()}}
 	// A filter that does not fit the published columns is found before
-	// any data is read.
-	if err := CheckAudiences(cfg); err != nil {
-		return r, err
+	// any data is read (below, once the stages are known).
+	r.stages = opt.Stages
+	if r.stages == nil {
+		r.stages = stages.Default()
 	}
 	var err error
+	if r.order, err = r.stages.Order(cfg); err != nil {
+		return r, err
+	}
+	if err := checkAudiences(cfg, r.stages); err != nil {
+		return r, err
+	}
 	if r.pseud, err = pseudonymizer(cfg); err != nil {
 		return r, err
 	}
@@ -277,135 +284,55 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 	if ds.NoAmount {
 		cfg = withoutMoneyClusters(cfg)
 	}
-	st := &state{cfg: cfg, opt: r.opt, ds: ds, ids: publishedIDs(cfg, r.pseud, ds.IDs)}
+	st := &state{Run: &stages.Run{Config: cfg, AsOf: r.asOf, Data: ds, IDs: publishedIDs(cfg, r.pseud, ds.IDs), Out: r.out},
+		opt: r.opt, list: r.stages}
 	learn := fit == nil
 	if err := r.stage(prefix+"features", func(l zerolog.Logger) error {
 		set, err := agg.Compute(ctx)
 		if err != nil {
 			return err
 		}
-		st.beh, st.feat = set.Behaviour, set.Table
+		st.Behaviour, st.Features = set.Behaviour, set.Table
 		if learn {
-			fit = &Fitted{AsOf: r.asOf, ConfigHash: hashCfg.Hash(), SampleFraction: cfg.Fit.Fraction(), Customers: len(ds.IDs),
-				Vocabulary: set.Vocabulary, NoAmount: ds.NoAmount}
+			fit = &Fitted{fittedBase: fittedBase{AsOf: r.asOf, ConfigHash: hashCfg.Hash(), SampleFraction: cfg.Fit.Fraction(),
+				Customers: len(ds.IDs), Vocabulary: set.Vocabulary, NoAmount: ds.NoAmount}, Models: stages.Models{Order: r.order}}
 			for i := range set.Table.Cols {
 				fit.Features = append(fit.Features, set.Table.Cols[i].Feature)
 			}
 		}
-		l.Info().Int("features", len(st.feat.Cols)).Msg("features computed")
+		l.Info().Int("features", len(st.Features.Cols)).Msg("features computed")
 		if ds.NoAmount {
-			l.Warn().Msg(noAmountNote)
+			l.Warn().Msg(stages.NoAmountNote)
 		}
-		if err := checkClusterFeatures(cfg, st.feat); err != nil {
+		if err := stages.CheckClusterFeatures(cfg, st.Features); err != nil {
 			return &ConfigError{Err: err}
 		}
 		// What no later stage reads goes now, not at the end of the run:
 		// the trailing windows, gaps and the rest are most of the table
 		// when the features are not published.
-		st.feat.Keep(func(c *features.Column) bool { return readLater(cfg, c) })
+		st.Features.Keep(func(c *features.Column) bool { return readLater(cfg, c) })
 		agg = nil // the engine's records, a few hundred bytes a customer
 		return nil
 	}); err != nil {
 		return nil, nil, err
 	}
 
-	if err := r.stage(prefix+"rfm", func(zerolog.Logger) error {
-		if learn {
-			fit.RFM = fitRFM(st.beh)
-		}
-		st.rfm, err = applyRFM(cfg, st.beh, fit.RFM)
-		return err
-	}); err != nil {
-		return nil, nil, &ConfigError{Err: err}
-	}
-
-	if cfg.CLV.On() {
-		if err := r.stage(prefix+"clv", func(l zerolog.Logger) error {
-			in, err := summarizeCLV(cfg, ds, st.beh)
+	for _, s := range r.order {
+		name := s.Info().Name
+		if err := r.stage(prefix+name, func(l zerolog.Logger) error {
+			st.Log = l
+			if learn {
+				m, err := s.Fit(ctx, st.Run)
+				if err != nil {
+					return err
+				}
+				fit.Models.Set(name, m)
+			}
+			res, err := s.Apply(ctx, st.Run, fit.Models.Get(name))
 			if err != nil {
 				return err
 			}
-			if learn {
-				if fit.CLV, err = fitCLV(ctx, cfg, in); err != nil {
-					return err
-				}
-			}
-			if fit.CLV == nil {
-				return fmt.Errorf("the fitted model has no CLV model, the configuration asks for one")
-			}
-			if st.clv, err = applyCLV(ctx, cfg, in, fit.CLV); err != nil {
-				return err
-			}
-			m := fit.CLV
-			ev := l.Info().Str("model", m.PurchaseModel).Int("customers", m.Customers).
-				Interface("params", m.Params).Float64("log_likelihood", m.LogLik)
-			if m.Holdout != nil {
-				ev = ev.Float64("holdout_mae", m.Holdout.MAE).Float64("holdout_rel_err", m.Holdout.RelErr)
-			}
-			if m.Skipped != "" {
-				ev = ev.Str("skipped", m.Skipped)
-			}
-			if m.RequestedModel != "" {
-				ev = ev.Str("requested_model", m.RequestedModel).Str("reason", m.Reason)
-			}
-			ev.Msg("clv scored")
-			for _, u := range m.Unfitted {
-				l.Warn().Str("model", u.Model).Str("name", u.Name).Str("reason", u.Reason).Strs("null_columns", u.Columns).
-					Msg("model not fitted; its columns are published as null")
-			}
-			return nil
-		}); err != nil {
-			return nil, nil, err
-		}
-	}
-
-	if cfg.Cluster.On() {
-		if err := r.stage(prefix+"cluster", func(l zerolog.Logger) error {
-			cols := featureColumns(st)
-			if st.prev, err = loadPrevious(ctx, r.out, r.asOf); err != nil {
-				return err
-			}
-			var pre *scaledBuyers
-			if learn {
-				if fit.Cluster, pre, err = fitClusters(ctx, st, cols, st.prev); err != nil {
-					return err
-				}
-			}
-			if fit.Cluster == nil {
-				return fmt.Errorf("the fitted model has no clusters, the configuration asks for them")
-			}
-			if st.cluster, err = applyClusters(ctx, st, cols, fit.Cluster, pre, st.prev, r.out); err != nil {
-				return err
-			}
-			m := fit.Cluster.Model
-			ev := l.Info().Int("k", m.K).Int("customers", m.Customers).Float64("inertia", m.Inertia).
-				Int("iterations", m.Iterations).Bool("warm_start", m.WarmStart)
-			if m.Previous != nil {
-				ev = ev.Str("previous_as_of", m.Previous.AsOf).Ints("new_ids", m.Previous.NewIDs)
-			}
-			ev.Msg("clustered")
-			return nil
-		}); err != nil {
-			return nil, nil, err
-		}
-	}
-
-	if st.cluster != nil && cfg.Recommendations.On() {
-		if err := r.stage(prefix+"recommend", func(l zerolog.Logger) error {
-			if learn {
-				if fit.Recs, err = fitRecommendations(st); err != nil {
-					return err
-				}
-			}
-			if fit.Recs == nil {
-				l.Info().Msg("no categories to recommend: the orders have no category column")
-				return nil
-			}
-			if st.recs, err = applyRecommendations(st, fit.Recs); err != nil {
-				return err
-			}
-			l.Info().Int("customers", st.recs.Model.Customers).Int("offers", st.recs.Model.Offers).
-				Strs("categories", st.recs.Model.Categories).Msg("recommended")
+			st.SetResult(name, res)
 			return nil
 		}); err != nil {
 			return nil, nil, err
@@ -416,11 +343,12 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 
 // attempt is the attempt id of st's run, with the inputs it hashes.
 func (r *run) attempt(st *state) (string, []extract.Input) {
-	inputs := st.ds.Inputs
-	if st.prev != nil {
-		// The previous run's clusters shape this run's ids and
-		// migrations, so a re-publication of it is a new attempt here.
-		inputs = append(append([]extract.Input(nil), inputs...), st.prev.input())
+	inputs := st.Data.Inputs
+	if len(st.Inputs) > 0 {
+		// What the stages read besides (the previous run's clusters shape
+		// this run's ids and migrations, so a re-publication of it is a
+		// new attempt here).
+		inputs = append(append([]extract.Input(nil), inputs...), st.Inputs...)
 	}
 	if r.pseud != nil {
 		inputs = append(append([]extract.Input(nil), inputs...), keyInput(r.pseud))
@@ -471,14 +399,14 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 		err := func() error {
 			// The report's spreads, taken while the customer tables are
 			// written (see writeCustomerTables).
-			spreads := make(chan segmentSpreads, 1)
-			go func() { spreads <- valuesOf(st).spreads() }()
+			spreads := make(chan stages.SegmentSpreads, 1)
+			go func() { spreads <- stages.ValuesOf(st.Run).Spreads() }()
 			cp, err := writeCustomerTables(ctx, pub, st, 0)
 			if err != nil {
 				return err
 			}
 			cp.Inputs = res.Inputs
-			res.Segments, err = writeRunTables(ctx, pub, cfg, opt, fit, cp, <-spreads)
+			res.Segments, err = writeRunTables(ctx, pub, cfg, opt, fit, r.order, cp, <-spreads)
 			return err
 		}()
 		return r.commit(ctx, l, pub, err)

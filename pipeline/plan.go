@@ -8,6 +8,7 @@ import (
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/publish"
+	"github.com/strata-oss/strata/pipeline/stages"
 	"github.com/strata-oss/strata/pipeline/storage"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
@@ -79,13 +80,21 @@ func PlanRun(ctx context.Context, cfg *config.Config, opt Options) (*Plan, error
 		}
 		p.Inputs = append(p.Inputs, inputs...)
 	}
-	if cfg.Cluster.On() {
-		prev, err := loadPrevious(ctx, out, asOf)
-		if err != nil {
-			return nil, err
-		}
-		if prev != nil {
-			p.Inputs = append(p.Inputs, prev.input())
+	list := opt.Stages
+	if list == nil {
+		list = stages.Default()
+	}
+	order, err := list.Order(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range order {
+		if rd, ok := s.(stages.Reader); ok {
+			in, err := rd.Inputs(ctx, out, asOf)
+			if err != nil {
+				return nil, err
+			}
+			p.Inputs = append(p.Inputs, in...)
 		}
 	}
 	if pseud != nil {

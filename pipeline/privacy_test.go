@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/privacy"
 	"github.com/strata-oss/strata/pipeline/publish"
+	"github.com/strata-oss/strata/pipeline/stages"
 	"github.com/strata-oss/strata/pipeline/synth"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
@@ -53,10 +53,12 @@ func demoConfig(t *testing.T, extra string) *config.Config {
 	return cfg
 }
 
-func runOn(t *testing.T, cfg *config.Config, in, out objstore.Bucket, asOf string) *Result {
+// runOn runs cfg on in into out; with stages, walking them instead of the
+// default list.
+func runOn(t *testing.T, cfg *config.Config, in, out objstore.Bucket, asOf string, list ...stages.Stage) *Result {
 	t.Helper()
 	d, _ := time.Parse(DateLayout, asOf)
-	res, err := Run(context.Background(), cfg, Options{AsOf: d, Version: "test", RunID: "r-" + asOf, Logger: zerolog.Nop(), Input: in, Output: out})
+	res, err := Run(context.Background(), cfg, Options{AsOf: d, Version: "test", RunID: "r-" + asOf, Logger: zerolog.Nop(), Input: in, Output: out, Stages: list})
 	if err != nil {
 		t.Fatalf("run %s: %v", asOf, err)
 	}
@@ -360,37 +362,6 @@ func TestPublishPersonal(t *testing.T) {
 	for _, c := range m.Tables["segments"] {
 		if !privacy.NewPolicy(nil).Column(c) {
 			t.Errorf("segments has the personal column %s", c)
-		}
-	}
-}
-
-// TestPreviousLabelsAnyOrder: the previous run's clusters are found for ids
-// in any order — numeric ids sort numerically, pseudonyms not at all.
-func TestPreviousLabelsAnyOrder(t *testing.T) {
-	ctx := context.Background()
-	out := objstore.NewMem()
-	var buf bytes.Buffer
-	cols := []tables.OutColumn{
-		{Name: "customer_id", Type: tables.OutString, Str: []string{"1", "10", "11", "2", "9"}},
-		{Name: "cluster_id", Type: tables.OutInt32, Optional: true, I32: []int32{5, 6, 7, 8, 0}, Null: []bool{false, false, false, false, true}},
-	}
-	if err := tables.WriteParquet(&buf, cols, tables.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Upload(ctx, "segments/dt=1/part-0.parquet", &buf); err != nil {
-		t.Fatal(err)
-	}
-	m := &publish.Manifest{Tables: map[string]publish.TableFiles{"segments": {Keys: []string{"segments/dt=1/part-0.parquet"}}}}
-	for _, ids := range [][]string{{"1", "2", "9", "10", "11", "12"}, {"11", "12", "1", "10", "9", "2"}, {"1", "10", "11", "12", "2", "9"}} {
-		prev := []int32{-1, -1, -1, -1, -1, -1}
-		if err := previousLabels(ctx, out, m, ids, prev); err != nil {
-			t.Fatal(err)
-		}
-		want := map[string]int32{"1": 5, "10": 6, "11": 7, "2": 8, "9": -1, "12": -1}
-		for i, id := range ids {
-			if prev[i] != want[id] {
-				t.Errorf("ids %v: customer %s's previous cluster %d, want %d", ids, id, prev[i], want[id])
-			}
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/strata-oss/strata/pipeline/features"
 	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/stages"
 )
 
 // The features stage drops the columns no later stage reads when the
@@ -70,7 +71,7 @@ func TestUnreadFeaturesDroppedChangeNothing(t *testing.T) {
 		}
 	}
 	for _, f := range pruned.Cluster.FeatureList() {
-		if !slices.Contains(kept, f.Name) && !slices.Contains(clvFeatures, f.Name) {
+		if !slices.Contains(kept, f.Name) && !slices.Contains(stages.CLVFeatures, f.Name) {
 			t.Errorf("cluster feature %s dropped", f.Name)
 		}
 	}

@@ -18,16 +18,29 @@ import (
 	"github.com/strata-oss/strata/pipeline/features"
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/publish"
+	"github.com/strata-oss/strata/pipeline/stages"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
 
 // Fitted is everything a run learns from its population rather than from
-// one customer: the feature vocabulary, the RFM quintile breaks, the CLV
-// model, the clusters and the category lifts. A run scores its customers
-// with it; a sharded run fits it once (Fit), publishes it, and every
-// shard scores its customers with the same one (Score), so that the
-// union of the shards is the single-process run row for row.
+// one customer: the feature vocabulary and each stage's model (the RFM
+// quintile breaks, the CLV model, the clusters, the category lifts). A run
+// scores its customers with it; a sharded run fits it once (Fit),
+// publishes it, and every shard scores its customers with the same one
+// (Score), so that the union of the shards is the single-process run row
+// for row.
 type Fitted struct {
+	fittedBase
+	// Models are the stages' models, published after the base fields under
+	// each stage's key.
+	Models stages.Models
+	// members are a published fit's JSON members, decoded into Models by
+	// the reading run's stages (decode).
+	members map[string]json.RawMessage
+}
+
+// fittedBase is what a fit holds besides the stages' models.
+type fittedBase struct {
 	AsOf       string `json:"as_of"`
 	Attempt    string `json:"attempt"`
 	ConfigHash string `json:"config_hash"`
@@ -39,10 +52,33 @@ type Fitted struct {
 	// NoAmount: the orders the models were fitted on had no amount.
 	NoAmount bool               `json:"no_amount,omitempty"`
 	Features []features.Feature `json:"features"`
-	RFM      Breaks             `json:"rfm_breaks"`
-	CLV      *CLVModel          `json:"clv,omitempty"`
-	Cluster  *clusterFit        `json:"cluster,omitempty"`
-	Recs     *recFit            `json:"recommendations,omitempty"`
+}
+
+// MarshalJSON writes the base fields, then the models in run order.
+func (f *Fitted) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(f.fittedBase)
+	if err != nil {
+		return nil, err
+	}
+	b, err = f.Models.AppendJSON(b[:len(b)-1])
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
+}
+
+// UnmarshalJSON reads the base fields and keeps the models' JSON for
+// decode.
+func (f *Fitted) UnmarshalJSON(data []byte) error {
+	if err := json.Unmarshal(data, &f.fittedBase); err != nil {
+		return err
+	}
+	return json.Unmarshal(data, &f.members)
+}
+
+// decode reads the models of the stages of order from a published fit.
+func (f *Fitted) decode(order []stages.Stage) error {
+	return f.Models.DecodeJSON(order, f.members)
 }
 
 // FitRecord is model.json's note of a fit on a sample.
@@ -190,6 +226,9 @@ func (r *run) readFit(ctx context.Context, attempt string) (*Fitted, error) {
 	if fit.Attempt != attempt || fit.ConfigHash != r.res.ConfigHash {
 		return nil, fmt.Errorf("fitted model %s is for attempt %s config %s, not %s config %s", key, fit.Attempt, fit.ConfigHash, attempt, r.res.ConfigHash)
 	}
+	if err := fit.decode(r.order); err != nil {
+		return nil, fmt.Errorf("read fitted model %s: %w", key, err)
+	}
 	return &fit, nil
 }
 
@@ -259,6 +298,9 @@ func Score(ctx context.Context, cfg *config.Config, opt Options, s Shard) (*Resu
 			return err
 		}
 		cp.Inputs = r.res.Inputs
+		if err := cp.Agg.encodeParts(); err != nil {
+			return err
+		}
 		return putJSON(ctx, r.out, shardKey(r.asOf, attempt, s), shardRecord{Shard: s, Attempt: attempt, Tables: pub.Tables(), Part: cp})
 	})
 }
@@ -319,6 +361,9 @@ func Finish(ctx context.Context, cfg *config.Config, opt Options, shards int) (*
 			if rec.Attempt != attempt || rec.Shard != s || rec.Part == nil {
 				return fmt.Errorf("shard record %s is for attempt %s shard %s", shardKey(r.asOf, attempt, s), rec.Attempt, rec.Shard)
 			}
+			if err := rec.Part.Agg.decodeParts(r.stages); err != nil {
+				return fmt.Errorf("shard record %s: %w", shardKey(r.asOf, attempt, s), err)
+			}
 			for table, files := range rec.Tables {
 				for _, key := range files.Keys {
 					if _, err := r.out.Attributes(ctx, key); err != nil {
@@ -361,7 +406,7 @@ func Finish(ctx context.Context, cfg *config.Config, opt Options, shards int) (*
 			}
 			res.Customers, res.Orders, res.Quality = int(merged.Agg.Customers), int(merged.Agg.Orders), merged.Agg.Quality
 			merged.Inputs = res.Inputs
-			res.Segments, err = writeRunTables(ctx, pub, cfg, opt, fit, merged, vals.spreads())
+			res.Segments, err = writeRunTables(ctx, pub, cfg, opt, fit, r.order, merged, vals.Spreads())
 			return err
 		}()
 		return r.commit(ctx, l, pub, err)
@@ -372,8 +417,8 @@ func Finish(ctx context.Context, cfg *config.Config, opt Options, shards int) (*
 // readSegmentValues reads the CLV and P(alive) of every scored customer
 // of the published segment parts, by RFM segment, for the report's
 // spreads: the same values, in the same order, as an unsharded run has.
-func readSegmentValues(ctx context.Context, b objstore.Bucket, keys []string) (segmentValues, error) {
-	vals := segmentValues{}
+func readSegmentValues(ctx context.Context, b objstore.Bucket, keys []string) (stages.SegmentValues, error) {
+	vals := stages.SegmentValues{}
 	src := tables.Source{Bucket: b, Format: "parquet", Fields: []tables.Field{
 		{Name: "rfm_segment", Kind: tables.String, Required: true},
 		{Name: "clv", Kind: tables.Float},
@@ -387,7 +432,7 @@ func readSegmentValues(ctx context.Context, b objstore.Bucket, keys []string) (s
 			}
 			for i := 0; i < bt.N; i++ {
 				if !clv.IsNull(i) && !pa.IsNull(i) {
-					vals.add(seg.Str[i], clv.F[i], pa.F[i])
+					vals.Add(seg.Str[i], clv.F[i], pa.F[i])
 				}
 			}
 			return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/strata-oss/strata/models/clv"
 	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/stages"
 )
 
 // modelOf reads a run's model.json.
@@ -53,23 +54,25 @@ func TestUnfittableModels(t *testing.T) {
 		{"purchase", []string{"p_alive", "expected_purchases", "clv"}, []string{"expected_avg_spend", "rfm_r", "rfm_m", "cluster_id"}},
 	} {
 		t.Run(tc.model, func(t *testing.T) {
+			// The default stages, with a CLV stage whose fit fails.
+			failing := stages.NewCLV()
 			if tc.model == "spend" {
-				defer func(f func(context.Context, []float64, []float64, clv.FitOptions) (clv.GammaGamma, clv.FitResult, error)) {
-					fitGammaGamma = f
-				}(fitGammaGamma)
-				fitGammaGamma = func(context.Context, []float64, []float64, clv.FitOptions) (clv.GammaGamma, clv.FitResult, error) {
+				failing.FitSpend = func(context.Context, []float64, []float64, clv.FitOptions) (clv.GammaGamma, clv.FitResult, error) {
 					return clv.GammaGamma{}, clv.FitResult{}, notIdentified
 				}
 			} else {
-				defer func(f func(context.Context, string, []float64, []float64, []float64, clv.FitOptions) (clv.PurchaseModel, clv.FitResult, error)) {
-					fitPurchase = f
-				}(fitPurchase)
-				fitPurchase = func(context.Context, string, []float64, []float64, []float64, clv.FitOptions) (clv.PurchaseModel, clv.FitResult, error) {
+				failing.FitPurchase = func(context.Context, string, []float64, []float64, []float64, clv.FitOptions) (clv.PurchaseModel, clv.FitResult, error) {
 					return nil, clv.FitResult{}, notIdentified
 				}
 			}
+			list := stages.Default()
+			for i, s := range list {
+				if s.Info().Name == "clv" {
+					list[i] = failing
+				}
+			}
 			out := objstore.NewMem()
-			res := runOn(t, demoConfig(t, ""), in, out, "2025-06-30")
+			res := runOn(t, demoConfig(t, ""), in, out, "2025-06-30", list...)
 			m := modelOf(t, out, "2025-06-30")
 			if m.CLV == nil || len(m.CLV.Unfitted) != 1 {
 				t.Fatalf("model.json clv %+v", m.CLV)

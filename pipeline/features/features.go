@@ -103,6 +103,13 @@ func Run(ctx context.Context, spec extract.Spec, opt Options) (*extract.Dataset,
 	return agg.Dataset, set, nil
 }
 
+var epochDay = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// DayDate formats a day number (days since 1970-01-01) as YYYY-MM-DD.
+func DayDate(day int32) string {
+	return epochDay.AddDate(0, 0, int(day)).Format("2006-01-02")
+}
+
 // DayNumber is the calendar day of instant us in loc, counted from
 // 1970-01-01.
 func DayNumber(us int64, loc *time.Location) int32 {

@@ -1,13 +1,81 @@
-package pipeline
+package stages
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
 	"github.com/strata-oss/strata/models/recommend"
+	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/features"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
+
+// Recommend is the category-offers stage: each cluster's lift per
+// category, and each customer's top categories they have not bought.
+type Recommend struct{}
+
+func (Recommend) Info() Info {
+	return Info{Name: "recommend", Key: "recommendations", Reads: []string{"cluster"}}
+}
+
+// On: offers are made per cluster.
+func (Recommend) On(cfg *config.Config) bool { return cfg.Recommendations.On() && cfg.Cluster.On() }
+
+func (Recommend) Fit(_ context.Context, r *Run) (any, error) { return fitRecommendations(r) }
+
+func (Recommend) Apply(_ context.Context, r *Run, model any) (any, error) {
+	f, _ := model.(*recFit)
+	if f == nil {
+		r.Log.Info().Msg("no categories to recommend: the orders have no category column")
+		return nil, nil
+	}
+	recs, err := applyRecommendations(r, f)
+	if err != nil || recs == nil {
+		return nil, err
+	}
+	r.Log.Info().Int("customers", recs.Model.Customers).Int("offers", recs.Model.Offers).
+		Strs("categories", recs.Model.Categories).Msg("recommended")
+	return recs, nil
+}
+
+func (Recommend) Decode(data []byte) (any, error) { return decodeAs[recFit](data) }
+
+// Tables is the recommendations table.
+func (Recommend) Tables(r *Run, result any, asOfDay int32) []Table {
+	return []Table{{Name: "recommendations", Columns: result.(*recommendations).columns(r, asOfDay)}}
+}
+
+// recPart counts the customers with an offer and the offers.
+type recPart struct {
+	Customers int64 `json:"customers"`
+	Offers    int64 `json:"offers"`
+}
+
+func (Recommend) NewPart() Part { return &recPart{} }
+
+func (p *recPart) Merge(other Part) error {
+	o := other.(*recPart)
+	p.Customers += o.Customers
+	p.Offers += o.Offers
+	return nil
+}
+
+func (Recommend) Sum(_ *Run, result any) Part {
+	m := result.(*recommendations).Model
+	return &recPart{Customers: int64(m.Customers), Offers: int64(m.Offers)}
+}
+
+// Describe adds model.json's recommendations section.
+func (Recommend) Describe(d *Description, model any) {
+	m := model.(*recFit).Model
+	if p, ok := d.Parts["recommend"].(*recPart); ok {
+		m.Customers, m.Offers = int(p.Customers), int(p.Offers)
+	} else {
+		m.Customers, m.Offers = 0, 0
+	}
+	d.Recommendations = &m
+}
 
 // RecommendModel is model.json's record of the category offers.
 type RecommendModel struct {
@@ -73,18 +141,19 @@ type recFit struct {
 
 // recommendInput is the recommendation input of st's customers, grouped
 // by cluster in the order of ids (nil: the order of st's cluster names).
-func recommendInput(st *state, ids []int32) (recommend.Input, []int32, bool) {
-	if !st.cfg.Recommendations.On() || st.cluster == nil || st.feat == nil {
+func recommendInput(st *Run, ids []int32) (recommend.Input, []int32, bool) {
+	cl := resultOf[clusterResult](st, "cluster")
+	if !st.Config.Recommendations.On() || cl == nil || st.Features == nil {
 		return recommend.Input{}, nil, false
 	}
-	cols := shareColumns(st.feat, "category")
+	cols := shareColumns(st.Features, "category")
 	if len(cols) == 0 {
 		return recommend.Input{}, nil, false
 	}
 	if ids == nil {
 		// Stable cluster ids are small but need not be contiguous.
-		ids = make([]int32, 0, len(st.cluster.Names))
-		for id := range st.cluster.Names {
+		ids = make([]int32, 0, len(cl.Names))
+		for id := range cl.Names {
 			ids = append(ids, id)
 		}
 		slices.Sort(ids)
@@ -93,11 +162,11 @@ func recommendInput(st *state, ids []int32) (recommend.Input, []int32, bool) {
 	for i, id := range ids {
 		dense[id] = int32(i)
 	}
-	n := st.beh.N
+	n := st.Behaviour.N
 	group := make([]int32, n)
 	for c := range n {
 		group[c] = -1
-		if id := st.cluster.ID[c]; id >= 0 {
+		if id := cl.ID[c]; id >= 0 {
 			group[c] = dense[id]
 		}
 	}
@@ -105,13 +174,13 @@ func recommendInput(st *state, ids []int32) (recommend.Input, []int32, bool) {
 	for k, col := range cols {
 		cats[k] = col.Level
 	}
-	return recommend.Input{Customers: n, Categories: cats, Groups: len(ids), Group: group, Buyer: st.beh.HasOrders,
+	return recommend.Input{Customers: n, Categories: cats, Groups: len(ids), Group: group, Buyer: st.Behaviour.HasOrders,
 		Bought: func(c, k int) bool { return bought(cols[k], c) }}, ids, true
 }
 
 // fitRecommendations learns the lifts of the categories in st's clusters,
 // or returns nil when the run has no clusters or no categories to offer.
-func fitRecommendations(st *state) (*recFit, error) {
+func fitRecommendations(st *Run) (*recFit, error) {
 	in, ids, ok := recommendInput(st, nil)
 	if !ok {
 		return nil, nil
@@ -120,7 +189,7 @@ func fitRecommendations(st *state) (*recFit, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &recFit{Affinity: *aff, ClusterIDs: ids, Model: RecommendModel{TopN: st.cfg.Recommendations.N(), Rule: recommendRule,
+	f := &recFit{Affinity: *aff, ClusterIDs: ids, Model: RecommendModel{TopN: st.Config.Recommendations.N(), Rule: recommendRule,
 		Categories: in.Categories, BasePenetration: aff.Base}}
 	for g, id := range ids {
 		f.Model.Clusters = append(f.Model.Clusters, ClusterAffinity{ClusterID: int(id), Buyers: aff.Buyers[g],
@@ -131,7 +200,7 @@ func fitRecommendations(st *state) (*recFit, error) {
 
 // applyRecommendations makes each customer's offers from the fitted
 // lifts.
-func applyRecommendations(st *state, f *recFit) (*recommendations, error) {
+func applyRecommendations(st *Run, f *recFit) (*recommendations, error) {
 	in, _, ok := recommendInput(st, f.ClusterIDs)
 	if !ok {
 		return nil, nil
@@ -155,7 +224,8 @@ func applyRecommendations(st *state, f *recFit) (*recommendations, error) {
 
 // columns is the recommendations table: one row per customer and offer,
 // in customer order then rank.
-func (r *recommendations) columns(st *state, asOfDay int32) []tables.OutColumn {
+func (r *recommendations) columns(st *Run, asOfDay int32) []tables.OutColumn {
+	cl := resultOf[clusterResult](st, "cluster")
 	n := r.Model.Offers
 	id := make([]string, 0, n)
 	rank := make([]int32, 0, n)
@@ -166,11 +236,11 @@ func (r *recommendations) columns(st *state, asOfDay int32) []tables.OutColumn {
 	basis := make([]string, 0, n)
 	for c, offers := range r.offers {
 		for _, o := range offers {
-			id = append(id, st.ids[c])
+			id = append(id, st.IDs[c])
 			rank = append(rank, int32(o.Rank))
 			cat = append(cat, r.cats[o.Category])
 			lift = append(lift, o.Lift)
-			cid := st.cluster.ID[c]
+			cid := cl.ID[c]
 			cluster = append(cluster, max(cid, 0))
 			noCluster = append(noCluster, cid < 0)
 			if cid < 0 {
@@ -182,7 +252,7 @@ func (r *recommendations) columns(st *state, asOfDay int32) []tables.OutColumn {
 	}
 	return []tables.OutColumn{
 		{Name: "customer_id", Type: tables.OutString, Str: id},
-		{Name: "as_of", Type: tables.OutDate, I32: constI32(asOfDay, n)},
+		{Name: "as_of", Type: tables.OutDate, I32: tables.Repeat(asOfDay, n)},
 		{Name: "rank", Type: tables.OutInt32, I32: rank},
 		{Name: "category", Type: tables.OutString, Str: cat},
 		{Name: "lift", Type: tables.OutDouble, F64: lift},

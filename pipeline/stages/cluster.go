@@ -1,4 +1,4 @@
-package pipeline
+package stages
 
 import (
 	"context"
@@ -14,8 +14,211 @@ import (
 	"github.com/strata-oss/strata/pipeline/features"
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/publish"
+	"github.com/strata-oss/strata/pipeline/report"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
+
+// Cluster is the clustering stage: k-means on the configured features of
+// the customers who bought, scaled as configured, with k chosen in a range
+// or fixed; cluster ids kept stable against the previous run's centroids,
+// and each customer's previous id for the migrations.
+type Cluster struct{}
+
+func (Cluster) Info() Info { return Info{Name: "cluster", Reads: []string{"clv"}} }
+
+func (Cluster) On(cfg *config.Config) bool { return cfg.Cluster.On() }
+
+func (Cluster) Fit(ctx context.Context, r *Run) (any, error) {
+	prev, err := previous(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	fit, pre, err := fitClusters(ctx, r, featureColumns(r), prev)
+	if err != nil {
+		return nil, err
+	}
+	r.keep("cluster.scaled", pre)
+	return fit, nil
+}
+
+func (Cluster) Apply(ctx context.Context, r *Run, model any) (any, error) {
+	fit, _ := model.(*clusterFit)
+	if fit == nil {
+		return nil, fmt.Errorf("the fitted model has no clusters, the configuration asks for them")
+	}
+	prev, err := previous(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	pre, _ := r.take("cluster.scaled").(*scaledBuyers)
+	res, err := applyClusters(ctx, r, featureColumns(r), fit, pre, prev, r.Out)
+	if err != nil {
+		return nil, err
+	}
+	m := fit.Model
+	ev := r.Log.Info().Int("k", m.K).Int("customers", m.Customers).Float64("inertia", m.Inertia).
+		Int("iterations", m.Iterations).Bool("warm_start", m.WarmStart)
+	if m.Previous != nil {
+		ev = ev.Str("previous_as_of", m.Previous.AsOf).Ints("new_ids", m.Previous.NewIDs)
+	}
+	ev.Msg("clustered")
+	return res, nil
+}
+
+func (Cluster) Decode(data []byte) (any, error) { return decodeAs[clusterFit](data) }
+
+// previous is the run published before r's, read once per run (nil when
+// there is none); its model.json becomes an input of r: its cluster ids
+// and labels shape r's.
+func previous(ctx context.Context, r *Run) (*previousRun, error) {
+	if v, ok := r.scratch["cluster.previous"]; ok {
+		return v.(*previousRun), nil
+	}
+	prev, err := loadPrevious(ctx, r.Out, r.AsOf)
+	if err != nil {
+		return nil, err
+	}
+	r.keep("cluster.previous", prev)
+	if prev != nil {
+		r.Inputs = append(r.Inputs, prev.input())
+	}
+	return prev, nil
+}
+
+// Inputs is the previous run's model.json, when there is one.
+func (Cluster) Inputs(ctx context.Context, out objstore.Bucket, asOf string) ([]extract.Input, error) {
+	prev, err := loadPrevious(ctx, out, asOf)
+	if err != nil || prev == nil {
+		return nil, err
+	}
+	return []extract.Input{prev.input()}, nil
+}
+
+// Columns are the cluster's id and name, and the previous run's id.
+func (Cluster) Columns(r *Run, result any, _ int32) []tables.OutColumn {
+	res, _ := result.(*clusterResult)
+	if res == nil {
+		res = &clusterResult{}
+	}
+	n := r.Behaviour.N
+	id, prev, name := make([]int32, n), make([]int32, n), make([]string, n)
+	noID, noPrev := make([]bool, n), make([]bool, n)
+	for i := range n {
+		id[i], noID[i] = res.ID[i], res.ID[i] < 0
+		prev[i], noPrev[i] = res.Previous[i], res.Previous[i] < 0
+		if !noID[i] {
+			name[i] = res.Names[res.ID[i]]
+		}
+	}
+	return []tables.OutColumn{
+		{Name: "cluster_id", Type: tables.OutInt32, Optional: true, I32: id, Null: noID},
+		{Name: "cluster_name", Type: tables.OutString, Optional: true, Str: name, Null: noID},
+		{Name: "previous_cluster_id", Type: tables.OutInt32, Optional: true, I32: prev, Null: noPrev},
+	}
+}
+
+// clusterPart is the clustering's sums: by cluster, and the migrations
+// from the previous run's ids; Both and Moved count the customers
+// clustered in both runs and those whose id changed.
+type clusterPart struct {
+	Groups     groupSums   `json:"groups"`
+	Migrations []Migration `json:"migrations,omitempty"`
+	Both       int64       `json:"both,omitempty"`
+	Moved      int64       `json:"moved,omitempty"`
+}
+
+func (Cluster) NewPart() Part { return &clusterPart{} }
+
+func (p *clusterPart) Merge(other Part) error {
+	o := other.(*clusterPart)
+	if err := p.Groups.merge(&o.Groups); err != nil {
+		return err
+	}
+	p.Migrations = mergeMigrations(p.Migrations, o.Migrations)
+	p.Both += o.Both
+	p.Moved += o.Moved
+	return nil
+}
+
+func (Cluster) Sum(r *Run, result any) Part {
+	cl := result.(*clusterResult)
+	catCols, cats := levelsOf(r, "category")
+	chanCols, chans := levelsOf(r, "channel")
+	ids := make([]int32, 0, len(cl.Names))
+	for id := range cl.Names {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	at := map[int32]int{}
+	names := make([]string, len(ids))
+	for i, id := range ids {
+		at[id], names[i] = i, cl.Names[id]
+	}
+	p := &clusterPart{Groups: *newGroupSums("cluster", names, cats, chans)}
+	p.Groups.IDs = ids
+	for c := 0; c < r.Behaviour.N; c++ {
+		if id := cl.ID[c]; id >= 0 {
+			p.Groups.add(r, c, at[id], catCols, chanCols)
+		}
+		if cl.ID[c] >= 0 && cl.Previous[c] >= 0 {
+			p.Both++
+			if cl.ID[c] != cl.Previous[c] {
+				p.Moved++
+			}
+		}
+	}
+	p.Migrations = migrations(cl)
+	return p
+}
+
+// Describe adds the clusters' summary rows with their profiles, the
+// migrations table, model.json's cluster section and the report's
+// profiles, migrations and model table.
+func (Cluster) Describe(d *Description, model any) {
+	fit := model.(*clusterFit)
+	p := d.Parts["cluster"].(*clusterPart)
+	m := fit.Model
+	if m.Previous != nil {
+		prev := *m.Previous
+		if p.Both > 0 {
+			prev.Moved = float64(p.Moved) / float64(p.Both)
+		}
+		m.Previous = &prev
+	}
+	d.Cluster = &m
+	d.ClusterFeatures = m.Features
+
+	rows := p.Groups.rows(d.Customers, d.Revenue, d.clvOn())
+	d.nullCLV(rows)
+	profiles := map[int]ClusterProfile{}
+	for _, pr := range fit.Model.Profiles {
+		profiles[pr.ID] = pr
+	}
+	for i := range rows {
+		id := int(p.Groups.IDs[i])
+		rows[i].ClusterID = &id
+		pr := profiles[id]
+		rows[i].FeatureMeans, rows[i].FeatureZ = pr.Means, pr.Z
+	}
+	d.Summary = append(d.Summary, rows...)
+	d.Tables = append(d.Tables, Table{Name: "segment_migration", Columns: migrationColumns(p.Migrations, fit, d.AsOfDay)})
+
+	rm := &report.Matrix{Title: "Cluster profiles (mean z-score per feature)", RowTitle: "cluster", ColTitle: "feature",
+		Cols: fit.Model.Features, Diverging: true, Format: "%+.2f"}
+	for _, pr := range fit.Model.Profiles {
+		rm.Rows = append(rm.Rows, fmt.Sprintf("%d %s (%d)", pr.ID, pr.Name, pr.Size))
+		row := make([]float64, len(rm.Cols))
+		for j, f := range rm.Cols {
+			row[j] = pr.Z[f]
+		}
+		rm.Values = append(rm.Values, row)
+	}
+	d.Report.Profiles = rm
+	if fit.Model.Previous != nil {
+		d.Report.Migration = migrationMatrix(p.Migrations, fit.PrevNames)
+	}
+	d.Report.Models = append(d.Report.Models, clusterTable(fit.Model))
+}
 
 // ClusterModel is model.json's record of the clustering: enough to
 // understand the segments and for the next run to keep their ids.
@@ -130,14 +333,14 @@ type values func(c int) float64
 // Behaviour's slices are the table's columns) or a CLV output, read where
 // they are: a float64 copy of each would cost 8 bytes × customers ×
 // features, in the stage that also holds the matrix.
-func featureColumns(st *state) map[string]values {
+func featureColumns(st *Run) map[string]values {
 	cols := map[string]values{}
-	for _, f := range st.cfg.Cluster.FeatureList() {
-		if c, ok := st.feat.Col(f.Name); ok {
+	for _, f := range st.Config.Cluster.FeatureList() {
+		if c, ok := st.Features.Col(f.Name); ok {
 			cols[f.Name] = c.Value
 			continue
 		}
-		cv := st.clv
+		cv := resultOf[clvScores](st, "clv")
 		if cv == nil {
 			continue
 		}
@@ -163,24 +366,24 @@ func featureColumns(st *state) map[string]values {
 	return cols
 }
 
-// clvFeatures are the CLV outputs a config may cluster on.
-var clvFeatures = []string{"p_alive", "expected_purchases", "clv"}
+// CLVFeatures are the CLV outputs a config may cluster on.
+var CLVFeatures = []string{"p_alive", "expected_purchases", "clv"}
 
-// checkClusterFeatures fails, before the models run, when the config
+// CheckClusterFeatures fails, before the models run, when the config
 // clusters on a feature the run does not compute. Which one-hot and share
 // features exist depends on the data (the levels seen), so this is a
 // run-time check.
-func checkClusterFeatures(cfg *config.Config, feat *features.Table) error {
+func CheckClusterFeatures(cfg *config.Config, feat *features.Table) error {
 	if !cfg.Cluster.On() {
 		return nil
 	}
 	for i, f := range cfg.Cluster.FeatureList() {
-		if _, ok := feat.Col(f.Name); ok || cfg.CLV.On() && slices.Contains(clvFeatures, f.Name) {
+		if _, ok := feat.Col(f.Name); ok || cfg.CLV.On() && slices.Contains(CLVFeatures, f.Name) {
 			continue
 		}
 		known := feat.Names()
 		if cfg.CLV.On() {
-			known = append(known, clvFeatures...)
+			known = append(known, CLVFeatures...)
 		}
 		sort.Strings(known)
 		return fmt.Errorf("cluster.features[%d]: unknown feature %q; this run's features are: %v", i, f.Name, known)
@@ -191,7 +394,7 @@ func checkClusterFeatures(cfg *config.Config, feat *features.Table) error {
 // previousRun is what a run needs of the last run published before it.
 type previousRun struct {
 	manifest *publish.Manifest
-	model    *Model
+	cluster  *ClusterModel // its model.json's cluster section
 	modelKey string
 	attrs    objstore.Attrs
 }
@@ -203,33 +406,25 @@ func loadPrevious(ctx context.Context, out objstore.Bucket, asOf string) (*previ
 	if err != nil || m == nil {
 		return nil, err
 	}
-	model, key, err := ReadModel(ctx, out, m)
+	key, ok := m.Objects["model"]
+	if !ok {
+		key = publish.PartitionPrefix("models", m.AsOf) + "model.json"
+	}
+	data, err := objstore.ReadAll(ctx, out, key)
 	if err != nil {
-		return nil, fmt.Errorf("previous run: %w", err)
+		return nil, fmt.Errorf("previous run: read model %s: %w", key, err)
+	}
+	var model struct {
+		Cluster *ClusterModel `json:"cluster"`
+	}
+	if err := json.Unmarshal(data, &model); err != nil {
+		return nil, fmt.Errorf("previous run: decode model %s: %w", key, err)
 	}
 	attrs, err := out.Attributes(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("previous run's model %s: %w", key, err)
 	}
-	return &previousRun{manifest: m, model: model, modelKey: key, attrs: attrs}, nil
-}
-
-// ReadModel reads the model.json a committed manifest names, returning it
-// with its key.
-func ReadModel(ctx context.Context, b objstore.Bucket, m *publish.Manifest) (*Model, string, error) {
-	key, ok := m.Objects["model"]
-	if !ok {
-		key = publish.PartitionPrefix("models", m.AsOf) + "model.json"
-	}
-	data, err := objstore.ReadAll(ctx, b, key)
-	if err != nil {
-		return nil, key, fmt.Errorf("read model %s: %w", key, err)
-	}
-	var model Model
-	if err := json.Unmarshal(data, &model); err != nil {
-		return nil, key, fmt.Errorf("decode model %s: %w", key, err)
-	}
-	return &model, key, nil
+	return &previousRun{manifest: m, cluster: model.Cluster, modelKey: key, attrs: attrs}, nil
 }
 
 // input fingerprints the previous run as an input of this one: its cluster
@@ -252,15 +447,15 @@ type clusterFit struct {
 }
 
 // buyers are the rows of st's customers who bought: the ones clustered.
-func buyers(st *state) []int {
+func buyers(st *Run) []int {
 	n := 0
-	for _, h := range st.beh.HasOrders {
+	for _, h := range st.Behaviour.HasOrders {
 		if h {
 			n++
 		}
 	}
 	rows := make([]int, 0, n)
-	for c, h := range st.beh.HasOrders {
+	for c, h := range st.Behaviour.HasOrders {
 		if h {
 			rows = append(rows, c)
 		}
@@ -271,8 +466,8 @@ func buyers(st *state) []int {
 // clusterMatrix is the raw feature matrix of the customers rows, with the
 // fills applied: learned from these customers (fills nil) or the fitted
 // ones.
-func clusterMatrix(st *state, cols map[string]values, rows []int, fills map[string]float64) (raw cluster.Matrix, used map[string]float64, err error) {
-	feats := st.cfg.Cluster.FeatureList()
+func clusterMatrix(st *Run, cols map[string]values, rows []int, fills map[string]float64) (raw cluster.Matrix, used map[string]float64, err error) {
+	feats := st.Config.Cluster.FeatureList()
 	raw = cluster.NewMatrix(len(rows), len(feats))
 	used = map[string]float64{}
 	for t, f := range feats {
@@ -289,12 +484,12 @@ func clusterMatrix(st *state, cols map[string]values, rows []int, fills map[stri
 		for i, c := range rows {
 			v := col(c)
 			if math.IsInf(v, 0) {
-				return raw, nil, fmt.Errorf("cluster: feature %s is infinite for customer %s", f.Name, st.ids[c])
+				return raw, nil, fmt.Errorf("cluster: feature %s is infinite for customer %s", f.Name, st.IDs[c])
 			}
 			if math.IsNaN(v) {
 				if f.Fill == "" {
 					return raw, nil, fmt.Errorf("cluster: feature %s has no value for customer %s; set cluster.features[%d].fill to zero, mean or median to fill it",
-						f.Name, st.ids[c], t)
+						f.Name, st.IDs[c], t)
 				}
 				v = fill
 			}
@@ -314,8 +509,8 @@ type scaledBuyers struct {
 
 // fitClusters fits the scaler and the clusters on the customers of st
 // who bought, and matches their ids against the previous run's.
-func fitClusters(ctx context.Context, st *state, cols map[string]values, prev *previousRun) (*clusterFit, *scaledBuyers, error) {
-	cfg := st.cfg
+func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *previousRun) (*clusterFit, *scaledBuyers, error) {
+	cfg := st.Config
 	cc := cfg.Cluster
 	feats := cc.FeatureList()
 	names := make([]string, len(feats))
@@ -354,9 +549,9 @@ func fitClusters(ctx context.Context, st *state, cols map[string]values, prev *p
 	}
 	res := &clusterFit{Names: map[int32]string{}, PrevNames: map[int32]string{}}
 	var prevSnap cluster.Snapshot
-	if prev != nil && prev.model.Cluster != nil {
-		prevSnap = prev.model.Cluster.Snapshot
-		for _, p := range prev.model.Cluster.Profiles {
+	if prev != nil && prev.cluster != nil {
+		prevSnap = prev.cluster.Snapshot
+		for _, p := range prev.cluster.Profiles {
 			res.PrevNames[int32(p.ID)] = p.Name
 		}
 	}
@@ -437,8 +632,8 @@ func fitClusters(ctx context.Context, st *state, cols map[string]values, prev *p
 // their previous run's ids for the migrations.
 //
 // pre is the scaled matrix of a fit on these same customers, or nil.
-func applyClusters(ctx context.Context, st *state, cols map[string]values, fit *clusterFit, pre *scaledBuyers, prev *previousRun, out objstore.Bucket) (*clusterResult, error) {
-	n := st.beh.N
+func applyClusters(ctx context.Context, st *Run, cols map[string]values, fit *clusterFit, pre *scaledBuyers, prev *previousRun, out objstore.Bucket) (*clusterResult, error) {
+	n := st.Behaviour.N
 	res := &clusterResult{ID: make([]int32, n), Previous: make([]int32, n), Names: fit.Names}
 	for i := range res.ID {
 		res.ID[i], res.Previous[i] = -1, -1
@@ -464,7 +659,7 @@ func applyClusters(ctx context.Context, st *state, cols map[string]values, fit *
 		if err != nil {
 			return nil, fmt.Errorf("cluster: fitted centroids: %w", err)
 		}
-		labels, _, err := cluster.Assign(ctx, X, C, st.cfg.Workers)
+		labels, _, err := cluster.Assign(ctx, X, C, st.Config.Workers)
 		if err != nil {
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
@@ -473,7 +668,7 @@ func applyClusters(ctx context.Context, st *state, cols map[string]values, fit *
 		}
 	}
 	if prev != nil {
-		if err := previousLabels(ctx, out, prev.manifest, st.ids, res.Previous); err != nil {
+		if err := previousLabels(ctx, out, prev.manifest, st.IDs, res.Previous); err != nil {
 			return nil, err
 		}
 	}
@@ -611,4 +806,32 @@ func fillValue(col values, rows []int, fill string) (float64, error) {
 		return (vals[m-1] + vals[m]) / 2, nil
 	}
 	return 0, fmt.Errorf("unknown fill %q", fill)
+}
+
+func migrationColumns(ms []Migration, r *clusterFit, asOfDay int32) []tables.OutColumn {
+	n := len(ms)
+	from := tables.OutColumn{Name: "from_cluster_id", Type: tables.OutInt32, Optional: true, I32: make([]int32, n), Null: make([]bool, n)}
+	fromName := tables.OutColumn{Name: "from_cluster_name", Type: tables.OutString, Optional: true, Str: make([]string, n), Null: make([]bool, n)}
+	to := tables.OutColumn{Name: "to_cluster_id", Type: tables.OutInt32, Optional: true, I32: make([]int32, n), Null: make([]bool, n)}
+	toName := tables.OutColumn{Name: "to_cluster_name", Type: tables.OutString, Optional: true, Str: make([]string, n), Null: make([]bool, n)}
+	count := tables.OutColumn{Name: "customers", Type: tables.OutInt64, I64: make([]int64, n)}
+	for i, m := range ms {
+		if m.From < 0 {
+			from.Null[i], fromName.Null[i] = true, true
+		} else {
+			from.I32[i] = m.From
+			name, ok := r.PrevNames[m.From]
+			fromName.Str[i], fromName.Null[i] = name, !ok
+		}
+		if m.To < 0 {
+			to.Null[i], toName.Null[i] = true, true
+		} else {
+			to.I32[i], toName.Str[i] = m.To, r.Names[m.To]
+		}
+		count.I64[i] = m.Customers
+	}
+	return []tables.OutColumn{
+		{Name: "as_of", Type: tables.OutDate, I32: tables.Repeat(asOfDay, n)},
+		from, fromName, to, toName, count,
+	}
 }

@@ -1,27 +1,149 @@
-package pipeline
+package stages
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"math"
-	"time"
 
 	"github.com/strata-oss/strata/models/clv"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/features"
+	"github.com/strata-oss/strata/pipeline/tables"
 )
 
 // daysPerMonth is the mean Gregorian month; CLV periods are months of this
 // length so that a horizon means the same in any time unit.
 const daysPerMonth = 365.2425 / 12
 
-// The model fits, variables so that tests can make them fail.
-var (
-	fitGammaGamma = clv.FitGammaGamma
-	fitPurchase   = clv.FitPurchaseModel
-)
+// CLV is the lifetime-value stage: a purchase model (BG/NBD family) and
+// Gamma-Gamma for spend, fitted on the buyers' repeat purchases, with a
+// holdout check; per customer P(alive), expected purchases, expected spend
+// and CLV over the horizon.
+type CLV struct {
+	// FitSpend and FitPurchase are the model fits: fields, so that a run
+	// can be given fits that fail (the tests of unfittable data).
+	FitSpend    func(ctx context.Context, x, spend []float64, o clv.FitOptions) (clv.GammaGamma, clv.FitResult, error)
+	FitPurchase func(ctx context.Context, model string, x, tx, T []float64, o clv.FitOptions) (clv.PurchaseModel, clv.FitResult, error)
+}
+
+// NewCLV is the CLV stage with the models package's fits.
+func NewCLV() CLV { return CLV{FitSpend: clv.FitGammaGamma, FitPurchase: clv.FitPurchaseModel} }
+
+func (CLV) Info() Info { return Info{Name: "clv"} }
+
+func (CLV) On(cfg *config.Config) bool { return cfg.CLV.On() }
+
+func (s CLV) Fit(ctx context.Context, r *Run) (any, error) {
+	in, err := summarizeCLV(r.Config, r.Data, r.Behaviour)
+	if err != nil {
+		return nil, err
+	}
+	r.keep("clv.inputs", in)
+	return s.fitCLV(ctx, r.Config, in)
+}
+
+func (CLV) Apply(ctx context.Context, r *Run, model any) (any, error) {
+	m, _ := model.(*CLVModel)
+	if m == nil {
+		return nil, fmt.Errorf("the fitted model has no CLV model, the configuration asks for one")
+	}
+	in, _ := r.take("clv.inputs").(*clvInputs)
+	if in == nil {
+		var err error
+		if in, err = summarizeCLV(r.Config, r.Data, r.Behaviour); err != nil {
+			return nil, err
+		}
+	}
+	scores, err := applyCLV(ctx, r.Config, in, m)
+	if err != nil {
+		return nil, err
+	}
+	ev := r.Log.Info().Str("model", m.PurchaseModel).Int("customers", m.Customers).
+		Interface("params", m.Params).Float64("log_likelihood", m.LogLik)
+	if m.Holdout != nil {
+		ev = ev.Float64("holdout_mae", m.Holdout.MAE).Float64("holdout_rel_err", m.Holdout.RelErr)
+	}
+	if m.Skipped != "" {
+		ev = ev.Str("skipped", m.Skipped)
+	}
+	if m.RequestedModel != "" {
+		ev = ev.Str("requested_model", m.RequestedModel).Str("reason", m.Reason)
+	}
+	ev.Msg("clv scored")
+	for _, u := range m.Unfitted {
+		r.Log.Warn().Str("model", u.Model).Str("name", u.Name).Str("reason", u.Reason).Strs("null_columns", u.Columns).
+			Msg("model not fitted; its columns are published as null")
+	}
+	return scores, nil
+}
+
+func (CLV) Decode(data []byte) (any, error) { return decodeAs[CLVModel](data) }
+
+// Columns are P(alive), expected purchases and spend, and CLV.
+func (CLV) Columns(_ *Run, result any, _ int32) []tables.OutColumn {
+	c, _ := result.(*clvScores)
+	if c == nil {
+		c = &clvScores{}
+	}
+	unscored := tables.Not(c.Scored)
+	noPurchase, noSpend, noCLV := unscored, unscored, unscored
+	if c.NoPurchase || c.NoSpend {
+		noPurchase, noSpend, noCLV = c.noPurchase(), c.noSpend(), c.clvNull()
+	}
+	return []tables.OutColumn{
+		{Name: "p_alive", Type: tables.OutDouble, Optional: true, F64: c.PAlive, Null: noPurchase},
+		{Name: "expected_purchases", Type: tables.OutDouble, Optional: true, F64: c.ExpectedPurchases, Null: noPurchase},
+		{Name: "expected_avg_spend", Type: tables.OutDouble, Optional: true, F64: c.ExpectedSpend, Null: noSpend},
+		{Name: "clv", Type: tables.OutDouble, Optional: true, F64: c.CLV, Null: noCLV},
+	}
+}
+
+// clvPart sums P(alive) by weeks-since-last-purchase row and
+// repeat-purchase column of the report's matrix.
+type clvPart struct {
+	PAliveSum [5][6]float64 `json:"p_alive_sum"`
+	PAliveN   [5][6]int64   `json:"p_alive_n"`
+}
+
+func (CLV) NewPart() Part { return &clvPart{} }
+
+func (p *clvPart) Merge(other Part) error {
+	o := other.(*clvPart)
+	for r := range p.PAliveSum {
+		for f := range p.PAliveSum[r] {
+			p.PAliveSum[r][f] += o.PAliveSum[r][f]
+			p.PAliveN[r][f] += o.PAliveN[r][f]
+		}
+	}
+	return nil
+}
+
+func (CLV) Sum(r *Run, result any) Part {
+	cv, b := result.(*clvScores), r.Behaviour
+	p := &clvPart{}
+	for c := 0; c < b.N; c++ {
+		if cv.Scored[c] {
+			fi := bucket(int(b.PurchaseDays[c])-1, pAliveFreqEdges)
+			ri := bucket(int(b.RecencyDays[c])/7, pAliveRecEdges)
+			p.PAliveSum[ri][fi] += cv.PAlive[c]
+			p.PAliveN[ri][fi]++
+		}
+	}
+	return p
+}
+
+// Describe adds model.json's clv section and the report's P(alive) matrix
+// and model tables.
+func (CLV) Describe(d *Description, model any) {
+	m := model.(*CLVModel)
+	d.CLV = m
+	if m.Skipped == "" && !m.NoPurchase() {
+		d.Report.PAliveMatrix = pAliveMatrix(d.Parts["clv"].(*clvPart))
+	}
+	d.Report.Models = append(d.Report.Models, clvTables(m)...)
+}
 
 // minCLVCustomers is the fewest customers with a purchase a CLV fit is
 // attempted on; below it the likelihood is too flat to identify four
@@ -227,14 +349,14 @@ func summarizeCLV(cfg *config.Config, ds *extract.Dataset, beh *features.Behavio
 		return nil, fmt.Errorf("clv summary: %w", err)
 	}
 	in.rows = presentRows(sum.Present)
-	in.x, in.tx, in.T, in.spend = gather(in.rows, sum.X), gather(in.rows, sum.Tx), gather(in.rows, sum.T), gather(in.rows, sum.MeanSpend)
+	in.x, in.tx, in.T, in.spend = tables.Gather(in.rows, sum.X), tables.Gather(in.rows, sum.Tx), tables.Gather(in.rows, sum.T), tables.Gather(in.rows, sum.MeanSpend)
 	return in, nil
 }
 
 // fitCLV fits the configured purchase model and Gamma-Gamma on the
 // customers of in (the whole run, or a fitted sample of it), with the
 // holdout check.
-func fitCLV(ctx context.Context, cfg *config.Config, in *clvInputs) (*CLVModel, error) {
+func (s CLV) fitCLV(ctx context.Context, cfg *config.Config, in *clvInputs) (*CLVModel, error) {
 	c := cfg.CLV
 	monthly := math.Pow(1+c.DiscountRate(), 1.0/12) - 1
 	m := &CLVModel{
@@ -249,7 +371,7 @@ func fitCLV(ctx context.Context, cfg *config.Config, in *clvInputs) (*CLVModel, 
 		m.Skipped = fmt.Sprintf("%d customers with a purchase, fewer than the %d a fit needs", len(in.rows), minCLVCustomers)
 		return m, nil
 	}
-	pm, pr, nd, err := fitPurchaseModel(ctx, c, c.ModelName(), in.x, in.tx, in.T)
+	pm, pr, nd, err := s.fitPurchaseModel(ctx, c, c.ModelName(), in.x, in.tx, in.T)
 	var me *ModelError
 	switch {
 	case err == nil:
@@ -272,7 +394,7 @@ func fitCLV(ctx context.Context, cfg *config.Config, in *clvInputs) (*CLVModel, 
 		m.addUnfitted(&ModelError{Model: "spend", Name: "gamma-gamma",
 			Err: errors.New("the orders mapping has no amount: there is no spend to model")})
 	} else {
-		gg, gr, err := fitGammaGamma(ctx, in.x, in.spend, clv.FitOptions{})
+		gg, gr, err := s.FitSpend(ctx, in.x, in.spend, clv.FitOptions{})
 		switch {
 		case err == nil:
 			m.Spend.Params, m.Spend.LogLik, m.Spend.Fit = gg.Params(), gr.LogLik, fitInfo(gr)
@@ -285,7 +407,7 @@ func fitCLV(ctx context.Context, cfg *config.Config, in *clvInputs) (*CLVModel, 
 		}
 	}
 	if h := c.Holdout(); h > 0 && !m.NoPurchase() {
-		m.Holdout = holdoutCheck(ctx, cfg, pm.Name(), in, h)
+		m.Holdout = s.holdoutCheck(ctx, cfg, pm.Name(), in, h)
 	}
 	return m, nil
 }
@@ -365,8 +487,8 @@ func (c *clvScores) nullIf(all bool) []bool {
 // likelihood is maximised at the no-dropout boundary (a *clv.NoDropoutError)
 // and clv.no_dropout is nbd, it returns the NBD the diagnosis fitted, with
 // the diagnosis; with fail, the error, saying what nbd would do.
-func fitPurchaseModel(ctx context.Context, c config.CLV, model string, x, tx, T []float64) (clv.PurchaseModel, clv.FitResult, *clv.NoDropoutError, error) {
-	pm, pr, err := fitPurchase(ctx, model, x, tx, T, clv.FitOptions{})
+func (s CLV) fitPurchaseModel(ctx context.Context, c config.CLV, model string, x, tx, T []float64) (clv.PurchaseModel, clv.FitResult, *clv.NoDropoutError, error) {
+	pm, pr, err := s.FitPurchase(ctx, model, x, tx, T, clv.FitOptions{})
 	var nd *clv.NoDropoutError
 	switch {
 	case err == nil:
@@ -383,11 +505,11 @@ func fitPurchaseModel(ctx context.Context, c config.CLV, model string, x, tx, T 
 // holdoutCheck refits the purchase model called model on the history up to
 // asOfDay−days and compares its predictions for the last days with what
 // happened.
-func holdoutCheck(ctx context.Context, cfg *config.Config, model string, in *clvInputs, days int) *HoldoutCheck {
+func (s CLV) holdoutCheck(ctx context.Context, cfg *config.Config, model string, in *clvInputs, days int) *HoldoutCheck {
 	asOfDay := in.asOfDay
 	unit := cfg.CLV.UnitDays()
 	calEnd := asOfDay - int32(days)
-	hc := &HoldoutCheck{CalibrationEnd: DayDate(calEnd), Days: days, Model: model}
+	hc := &HoldoutCheck{CalibrationEnd: features.DayDate(calEnd), Days: days, Model: model}
 	fail := func(err error) *HoldoutCheck {
 		hc.Error = err.Error()
 		return hc
@@ -405,8 +527,8 @@ func holdoutCheck(ctx context.Context, cfg *config.Config, model string, in *clv
 	if len(rows) < minCLVCustomers {
 		return fail(fmt.Errorf("%d customers bought before %s, fewer than the %d a fit needs", len(rows), hc.CalibrationEnd, minCLVCustomers))
 	}
-	x, tx, T := gather(rows, sum.X), gather(rows, sum.Tx), gather(rows, sum.T)
-	pm, pr, nd, err := fitPurchaseModel(ctx, cfg.CLV, model, x, tx, T)
+	x, tx, T := tables.Gather(rows, sum.X), tables.Gather(rows, sum.Tx), tables.Gather(rows, sum.T)
+	pm, pr, nd, err := s.fitPurchaseModel(ctx, cfg.CLV, model, x, tx, T)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return fail(err)
@@ -447,19 +569,4 @@ func presentRows(present []bool) []int {
 		}
 	}
 	return rows
-}
-
-func gather[T any](rows []int, v []T) []T {
-	out := make([]T, len(rows))
-	for i, r := range rows {
-		out[i] = v[r]
-	}
-	return out
-}
-
-var epochDay = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// DayDate formats a day number (days since 1970-01-01).
-func DayDate(day int32) string {
-	return epochDay.AddDate(0, 0, int(day)).Format(DateLayout)
 }
