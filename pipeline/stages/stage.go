@@ -14,12 +14,12 @@
 // sections of the summary, the report and model.json ([Describer]).
 //
 // A run is an ordered [List]. The list's order is the order of the
-// segments table's columns and of the report's sections; the order the
-// stages run in is the list's, except that a stage runs after every stage
-// it [Info.Reads] (the CLV outputs feed the clusters, which come before
-// them in the table). [List.Order] checks the reads: a stage reading one
-// that is not in the list, or a cycle, is an error, not a silent empty
-// column.
+// segments table's columns. The stages run, and describe themselves in
+// the summary, the report and model.json, in the list's order too, except
+// that a stage runs after every stage it [Info.Reads] (the clusters read
+// the CLV outputs, whose columns come after theirs). [List.Order] checks
+// the reads: a stage reading one that is not in the list, or a cycle, is
+// an error, not a silent empty column.
 //
 // # Adding a stage
 //
