@@ -28,7 +28,8 @@
 // converters (customers with a purchase in the window), conversion rate
 // = converters/customers, orders (purchases in the window), revenue (sum
 // of net amounts in the window), revenue per customer = revenue /
-// customers. The treated row also carries the comparison with the control
+// customers (both rates NaN for a group without customers, e.g. an
+// audience without a control group). The treated row also carries the comparison with the control
 // group, from package lift: the conversion difference with Newcombe's
 // interval and the pooled z-test p-value, the relative lift with Katz's
 // interval, and the revenue-per-customer difference with Welch's interval
