@@ -52,9 +52,9 @@ func Backtest(ctx context.Context, c *Customers, h *History, earlierAsOf, asOf t
 		return nil, fmt.Errorf("backtest: invalid horizon %+v", hz)
 	}
 	month := time.Duration(DaysPerMonth * 24 * float64(time.Hour))
-	start := Cutoff(earlierAsOf)
+	start := h.Cutoff(earlierAsOf)
 	end := start.Add(time.Duration(hz.Months) * month)
-	if end.After(Cutoff(asOf)) {
+	if end.After(h.Cutoff(asOf)) {
 		return nil, nil
 	}
 	monthly := math.Pow(1+hz.AnnualDiscountRate, 1.0/12) - 1
@@ -75,7 +75,7 @@ func Backtest(ctx context.Context, c *Customers, h *History, earlierAsOf, asOf t
 				break
 			}
 			if o.purchase() {
-				if d := day(o.at); !d.Equal(last) {
+				if d := h.day(o.at); !d.Equal(last) {
 					days[i]++
 					last = d
 				}

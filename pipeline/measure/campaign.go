@@ -42,13 +42,13 @@ func Campaigns(ctx context.Context, audiences []Audience, h *History, asOf time.
 	if err != nil {
 		return nil, err
 	}
-	cutoff := Cutoff(asOf)
+	cutoff := h.Cutoff(asOf)
 	var rows []CampaignRow
 	for _, a := range audiences {
 		if err := a.validate(); err != nil {
 			return nil, err
 		}
-		start := day(a.Start)
+		start := h.Midnight(a.Start)
 		for _, w := range ws {
 			if !elapsed(start, w, cutoff) {
 				continue

@@ -6,15 +6,17 @@
 //
 // # Windows and leaks
 //
-// Dates are UTC days and an as-of date D covers orders before the instant
-// after D (the cutoff, D + 24 h), as in the rest of the pipeline. A window
-// of w days starting at instant s covers orders at times t with
-// s ≤ t < s + w·24 h. It is measured only when it has fully elapsed,
-// s + w·24 h ≤ cutoff of the measuring run, and only from orders inside
+// Days end at midnight in the run's time zone (UTC unless configured), as
+// in the rest of the pipeline, and an as-of date D covers orders before
+// the midnight ending D (the cutoff). A window of w days starting at
+// instant s covers orders at times t with s ≤ t < s + w days (calendar
+// days in that zone). It is measured only when it has fully elapsed,
+// s + w days ≤ cutoff of the measuring run, and only from orders inside
 // it: orders after the window (or after the as-of date) never count, so
 // re-measuring later gives the same figures. Campaign windows start at
-// 00:00 UTC of the campaign's start date; segment and backtest windows at
-// the earlier run's cutoff, the first instant its tables could not see.
+// the midnight starting the campaign's start date, segment and backtest
+// windows at the earlier run's cutoff, the first instant its tables could
+// not see.
 //
 // # Orders
 //
@@ -52,7 +54,7 @@
 // horizon_months × L, L = 365.2425/12 days, the pipeline's month),
 // against what its customers did in [cutoff, cutoff + H), measured once H
 // has elapsed. For expected_purchases the actual value is
-// the number of distinct UTC days with a purchase (the models count
+// the number of distinct days with a purchase (the models count
 // same-day orders as one purchase); for clv it is the margin times the
 // net amount of the orders in month k of the horizon (k = ⌊Δ/L⌋ + 1 for
 // an order Δ after the cutoff), divided by (1 + d)^k with

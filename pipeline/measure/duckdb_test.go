@@ -181,7 +181,7 @@ func duckSkip(t *testing.T) {
 func TestCampaignsAgainstDuckDB(t *testing.T) {
 	duckSkip(t)
 	s := genShop(1, 3000)
-	h, err := NewHistory(s.orders)
+	h, err := NewHistory(s.orders, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestCampaignsAgainstDuckDB(t *testing.T) {
 func TestSegmentsAgainstDuckDB(t *testing.T) {
 	duckSkip(t)
 	s := genShop(2, 3000)
-	h, err := NewHistory(s.orders)
+	h, err := NewHistory(s.orders, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestSegmentsAgainstDuckDB(t *testing.T) {
 func TestBacktestAgainstDuckDB(t *testing.T) {
 	duckSkip(t)
 	s := genShop(3, 3000)
-	h, err := NewHistory(s.orders)
+	h, err := NewHistory(s.orders, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

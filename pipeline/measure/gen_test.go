@@ -119,11 +119,11 @@ func genShop(seed uint64, n int) *shop {
 		case 2:
 			addOrder(id, date("2026-10-12"), 12.25) // win-back start + 7 days: outside the 7-day window
 		case 3:
-			addOrder(id, Cutoff(s.earlier), 13) // first instant after the earlier run
+			addOrder(id, s.earlier.AddDate(0, 0, 1), 13) // first instant after the earlier run
 		case 4:
 			addOrder(id, date("2027-01-01"), 14) // the measuring cutoff: never counted
 		case 5:
-			addOrder(id, Cutoff(s.earlier).Add(time.Duration(DaysPerMonth*24*float64(time.Hour))), 15) // month 2 begins
+			addOrder(id, s.earlier.AddDate(0, 0, 1).Add(time.Duration(DaysPerMonth*24*float64(time.Hour))), 15) // month 2 begins
 		}
 	}
 	s.audiences = auds

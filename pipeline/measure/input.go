@@ -91,15 +91,22 @@ type order struct {
 func (o order) purchase() bool { return o.net >= 0 }
 
 // History is the orders grouped by customer, each customer's in time
-// order.
-type History struct{ by map[string][]order }
+// order, and the time zone where the pipeline's days end.
+type History struct {
+	by  map[string][]order
+	loc *time.Location
+}
 
-// NewHistory groups the orders by customer.
-func NewHistory(o Orders) (*History, error) {
+// NewHistory groups the orders by customer. Days start and end at
+// midnight in loc (the run's configured time zone; UTC when nil).
+func NewHistory(o Orders, loc *time.Location) (*History, error) {
 	if len(o.At) != len(o.CustomerID) || len(o.Net) != len(o.CustomerID) {
 		return nil, fmt.Errorf("orders: columns of %d, %d and %d rows", len(o.CustomerID), len(o.At), len(o.Net))
 	}
-	h := &History{by: make(map[string][]order)}
+	if loc == nil {
+		loc = time.UTC
+	}
+	h := &History{by: make(map[string][]order), loc: loc}
 	for i, id := range o.CustomerID {
 		if math.IsNaN(o.Net[i]) || math.IsInf(o.Net[i], 0) {
 			return nil, fmt.Errorf("orders: row %d (customer %q) has net amount %v", i, id, o.Net[i])
@@ -147,14 +154,21 @@ func (h *History) span(id string, from, to time.Time) span {
 	return s
 }
 
-// day is the start of t's UTC day.
-func day(t time.Time) time.Time {
-	y, m, d := t.UTC().Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+// day is the midnight starting the day of the instant t.
+func (h *History) day(t time.Time) time.Time {
+	y, m, d := t.In(h.loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, h.loc)
+}
+
+// Midnight is the midnight starting the calendar date of date (as written,
+// in date's own location: a date parsed as UTC midnight stays that date).
+func (h *History) Midnight(date time.Time) time.Time {
+	y, m, d := date.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, h.loc)
 }
 
 // Cutoff is the first instant after the as-of date.
-func Cutoff(asOf time.Time) time.Time { return day(asOf).AddDate(0, 0, 1) }
+func (h *History) Cutoff(asOf time.Time) time.Time { return h.Midnight(asOf).AddDate(0, 0, 1) }
 
 // DefaultWindows are the windows measured when none are given, in days.
 var DefaultWindows = []int{7, 30, 90}
@@ -173,7 +187,8 @@ func windows(w []int) ([]int, error) {
 }
 
 // elapsed reports whether the window of days from start has fully passed
-// by the cutoff.
+// by the cutoff. Days are calendar days where the days end: 23 or 25
+// hours across a daylight-saving change.
 func elapsed(start time.Time, days int, cutoff time.Time) bool {
 	return !start.AddDate(0, 0, days).After(cutoff)
 }

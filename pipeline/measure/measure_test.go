@@ -55,7 +55,7 @@ func TestDecilesHandComputed(t *testing.T) {
 // input's rows changes nothing either.
 func TestNoLeakAndDeterministic(t *testing.T) {
 	s := genShop(4, 800)
-	cutoff := Cutoff(s.asOf)
+	cutoff := s.asOf.AddDate(0, 0, 1)
 	var before Orders
 	for i, at := range s.orders.At {
 		if at.Before(cutoff) {
@@ -68,7 +68,7 @@ func TestNoLeakAndDeterministic(t *testing.T) {
 		t.Fatal("the generated shop has no order after the as-of date: the test would prove nothing")
 	}
 	run := func(cs *Customers, auds []Audience, o Orders) string {
-		h, err := NewHistory(o)
+		h, err := NewHistory(o, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,7 +147,7 @@ func TestNoLeakAndDeterministic(t *testing.T) {
 // ends exactly at the cutoff does.
 func TestElapsed(t *testing.T) {
 	asOf := date("2026-12-31") // cutoff 2027-01-01 00:00
-	cutoff := Cutoff(asOf)
+	cutoff := asOf.AddDate(0, 0, 1)
 	for _, c := range []struct {
 		start string
 		days  int
@@ -160,7 +160,7 @@ func TestElapsed(t *testing.T) {
 		}
 	}
 	s := genShop(5, 50)
-	h, err := NewHistory(s.orders)
+	h, err := NewHistory(s.orders, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestElapsed(t *testing.T) {
 func TestRejects(t *testing.T) {
 	ctx := context.Background()
 	now := date("2026-12-31")
-	h, err := NewHistory(Orders{})
+	h, err := NewHistory(Orders{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,11 +189,11 @@ func TestRejects(t *testing.T) {
 		err  error
 	}{
 		{"orders of unequal columns", func() error {
-			_, err := NewHistory(Orders{CustomerID: []string{"a"}})
+			_, err := NewHistory(Orders{CustomerID: []string{"a"}}, nil)
 			return err
 		}()},
 		{"NaN amount", func() error {
-			_, err := NewHistory(Orders{CustomerID: []string{"a"}, At: []time.Time{now}, Net: []float64{math.NaN()}})
+			_, err := NewHistory(Orders{CustomerID: []string{"a"}, At: []time.Time{now}, Net: []float64{math.NaN()}}, nil)
 			return err
 		}()},
 		{"duplicate customer", func() error { _, err := Segments(ctx, &dup, h, now, now, nil); return err }()},

@@ -41,7 +41,7 @@ func plantedCampaign(seed uint64, n int, pc, pt float64) (Audience, *History, er
 			add(id, start.AddDate(0, 0, 30).Add(time.Duration(rng.Int64N(int64(60*24*time.Hour)))))
 		}
 	}
-	h, err := NewHistory(o)
+	h, err := NewHistory(o, nil)
 	return a, h, err
 }
 

@@ -48,7 +48,7 @@ func Segments(ctx context.Context, c *Customers, h *History, earlierAsOf, asOf t
 	if err != nil {
 		return nil, err
 	}
-	start, cutoff := Cutoff(earlierAsOf), Cutoff(asOf)
+	start, cutoff := h.Cutoff(earlierAsOf), h.Cutoff(asOf)
 	order := byID(c.ID)
 	var rows []SegmentRow
 	for _, w := range ws {
