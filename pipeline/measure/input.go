@@ -113,9 +113,9 @@ func NewHistory(o Orders, loc *time.Location) (*History, error) {
 		}
 		h.by[id] = append(h.by[id], order{o.At[i], o.Net[i]})
 	}
-	for _, os := range h.by {
+	for _, list := range h.by {
 		// Net breaks ties so that sums run in one order whatever the input's.
-		slices.SortFunc(os, func(a, b order) int {
+		slices.SortFunc(list, func(a, b order) int {
 			if c := a.at.Compare(b.at); c != 0 {
 				return c
 			}
@@ -170,12 +170,13 @@ func (h *History) Midnight(date time.Time) time.Time {
 // Cutoff is the first instant after the as-of date.
 func (h *History) Cutoff(asOf time.Time) time.Time { return h.Midnight(asOf).AddDate(0, 0, 1) }
 
-// DefaultWindows are the windows measured when none are given, in days.
-var DefaultWindows = []int{7, 30, 90}
+// DefaultWindows returns the windows measured when none are given, in
+// days.
+func DefaultWindows() []int { return []int{7, 30, 90} }
 
 func windows(w []int) ([]int, error) {
 	if len(w) == 0 {
-		w = DefaultWindows
+		w = DefaultWindows()
 	}
 	w = slices.Clone(w)
 	slices.Sort(w)
