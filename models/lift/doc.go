@@ -21,7 +21,8 @@
 // no converter and undercovers near 0 (Newcombe 1998 finds a minimum
 // coverage far below 95 %). The hybrid score interval stays inside
 // [−1, 1], has a width when xᵢ = 0 or xᵢ = nᵢ, keeps its coverage close
-// to nominal (mean 0.956 in Newcombe's evaluation), and is closed-form,
+// to nominal (0.951 in our simulation of a 10 % holdout at 4 %
+// conversion, 4,000 seeds; see Welch below), and is closed-form,
 // so a run computes it exactly and reproducibly. Newcombe's Table II gives
 // it for eight worked examples; the tests check all of them.
 //
