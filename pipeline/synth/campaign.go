@@ -14,12 +14,14 @@ import (
 // campaign has something true to find.
 //
 // The audience is every customer with at least one purchase before Start
-// whose last purchase before Start is between MinRecencyDays and
-// MaxRecencyDays days before it (whole days, floor((Start − last)/24h)),
-// the lapsing customers a win-back email is for. It is decided on the
-// genuine purchases, before noise: a customer whose last order was
-// written as a malformed row (about 0.1% of rows) may fall outside a
-// run's audience though planted in it.
+// whose recency the day before Start — that day minus the (UTC) day of the
+// last purchase, as a run's recency_days counts it — is between
+// MinRecencyDays and MaxRecencyDays: the lapsing customers a win-back
+// email is for. A run as of Start − 1 day (timezone UTC) selects the same
+// customers with `recency_days >= 60 and recency_days <= 180`, but for
+// noise: the audience is decided on the genuine purchases, so a customer
+// whose last order was written as a malformed row (about 0.1% of rows) may
+// fall outside the run's audience though planted in it.
 //
 // Its customers are split into control and treatment by
 // holdout.Draw(Name, customer_id) < ControlShare, the same draw a run
@@ -141,7 +143,8 @@ func (g *generator) campaign(idx int, id string, a *compiled, lambda, nu float64
 	if last == 0 {
 		return
 	}
-	if rec := (start - last) / dayMicros; rec < int64(cp.MinRecencyDays) || rec > int64(cp.MaxRecencyDays) {
+	// start is a midnight UTC; purchases are after the epoch.
+	if rec := start/dayMicros - 1 - last/dayMicros; rec < int64(cp.MinRecencyDays) || rec > int64(cp.MaxRecencyDays) {
 		return
 	}
 	wEnd := min(start+int64(cp.WindowDays)*dayMicros, p.end)

@@ -52,7 +52,8 @@ func readCampaign(t *testing.T, b objstore.Bucket) []campaignRow {
 
 // TestCampaignRestatedInDuckDB plants a campaign in a shop without
 // malformed rows and restates, from the orders table alone, in DuckDB:
-// the audience (last purchase before the start 60 to 180 days earlier)
+// the audience (recency_days as of the day before the start, UTC, from 60
+// to 180)
 // and each audience member's purchases in the 90-day window, which must
 // be the truth's baseline plus extra purchases.
 func TestCampaignRestatedInDuckDB(t *testing.T) {
@@ -82,7 +83,7 @@ func TestCampaignRestatedInDuckDB(t *testing.T) {
 			FROM o GROUP BY customer_id),
 		aud AS (
 			SELECT customer_id FROM a
-			WHERE (epoch_us(TIMESTAMPTZ '2025-06-01 00:00:00+00') - epoch_us(last)) // 86400000000 BETWEEN 60 AND 180),
+			WHERE epoch_us(TIMESTAMPTZ '2025-05-31 00:00:00+00') // 86400000000 - epoch_us(last) // 86400000000 BETWEEN 60 AND 180),
 		w AS (
 			SELECT aud.customer_id, count(o.order_id) AS n FROM aud LEFT JOIN o
 			  ON o.customer_id = aud.customer_id
@@ -119,8 +120,9 @@ func TestCampaignGroupsAndEffect(t *testing.T) {
 		if r.group != a.Group(r.id) || r.draw != holdout.Draw("lapsed", r.id) {
 			t.Fatalf("%s: group %s, draw %v; holdout says %s, %v", r.id, r.group, r.draw, a.Group(r.id), holdout.Draw("lapsed", r.id))
 		}
-		if days := campaignStart.Sub(r.lastBefore).Hours() / 24; days < 60 || days >= 181 {
-			t.Fatalf("%s: last purchase %.1f days before the start", r.id, days)
+		lastDay := time.Date(r.lastBefore.Year(), r.lastBefore.Month(), r.lastBefore.Day(), 0, 0, 0, 0, time.UTC)
+		if days := campaignStart.AddDate(0, 0, -1).Sub(lastDay).Hours() / 24; days < 60 || days > 180 {
+			t.Fatalf("%s: recency %.0f days the day before the start", r.id, days)
 		}
 		if r.group == holdout.Control {
 			control++
