@@ -43,11 +43,12 @@ const (
 	// Email, Phone, First Name, Last Name (SHA-256 hex of the normalised
 	// value), Country, Zip (as normalised, not hashed).
 	GoogleAds Format = "google_ads"
-	// Meta is a custom audience customer list with the Marketing API's
-	// schema keys as headers (EMAIL, PHONE, FN, LN, ZIP, COUNTRY; the
-	// "schema" of a users upload), every value the SHA-256 hex of its
-	// normalised form, as Meta requires of all of them. Ads Manager's file
-	// import maps the same columns.
+	// Meta is a custom audience customer list, with the column headers
+	// Meta's Business Help Center documents for one ("How to format a
+	// customer list", facebook.com/business/help/2082575038703844): email,
+	// phone, fn, ln, zip, country; every value the SHA-256 hex of its
+	// normalised form, as Meta requires of all of them. (The Marketing
+	// API's schema keys for an upload are the same names upper-cased.)
 	Meta Format = "meta"
 	// Email is a plain CSV for email tools: email, first_name, last_name.
 	// The email is trimmed and lower-cased; names are trimmed and keep
@@ -132,7 +133,7 @@ type Writer struct {
 // header is each format's first line.
 var header = map[Format][]string{
 	GoogleAds: {"Email", "Phone", "First Name", "Last Name", "Country", "Zip"},
-	Meta:      {"EMAIL", "PHONE", "FN", "LN", "ZIP", "COUNTRY"},
+	Meta:      {"email", "phone", "fn", "ln", "zip", "country"},
 	Email:     {"email", "first_name", "last_name"},
 }
 
