@@ -62,6 +62,35 @@ func TestStable(t *testing.T) {
 	}
 }
 
+// TestStableAcrossRuns simulates a campaign's daily runs: each date the
+// customers fall in other strata (segments move), yet every customer's
+// group is the one of the first run, and every run's strata are balanced.
+func TestStableAcrossRuns(t *testing.T) {
+	const n, share = 30_000, 0.1
+	a, _ := NewAssigner("autumn-winback", share)
+	first := make([]bool, n+1)
+	for i := 1; i <= n; i++ {
+		first[i] = a.InControl(id(i))
+	}
+	for day := 0; day < 5; day++ {
+		date := fmt.Sprintf("2025-10-%02d", day+1)
+		run, _ := NewAssigner("autumn-winback", share) // a new process each date
+		k, _ := NewCounter(share)
+		for i := 1; i <= n; i++ {
+			// A stratum that changes with the date, unrelated to the draw.
+			stratum := fmt.Sprint(int(Draw("segment-"+date, id(i)) * 6))
+			c := run.InControl(id(i))
+			if c != first[i] {
+				t.Fatalf("%s: %s moved between groups", date, id(i))
+			}
+			k.Add(stratum, c)
+		}
+		if b := k.Balance(); b.P < 1e-4 || len(b.Strata) != 6 {
+			t.Errorf("%s: %d strata, χ² = %.2f on %d df, p = %.2g", date, len(b.Strata), b.ChiSquare, b.DF, b.P)
+		}
+	}
+}
+
 // TestShareWithinTolerance checks the control share over 100,000 ids,
 // overall and within strata, against the binomial: the count must be
 // within 4 standard deviations sqrt(n·s·(1−s)) of n·s (a fair coin leaves
