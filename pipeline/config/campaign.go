@@ -173,6 +173,21 @@ func (a AudienceCampaign) FormatsOr() []string {
 	return a.Formats
 }
 
+// Resolved is the audience's campaign settings as Config.Hash should see
+// them: a default spelled out (formats [parquet, csv], control share 0.1)
+// hashes as if left unset.
+func (a AudienceCampaign) Resolved() AudienceCampaign {
+	if slices.Equal(a.Formats, AudienceFormats[:2]) {
+		a.Formats = nil
+	}
+	if a.Control != nil && a.Control.Share != nil && *a.Control.Share == DefaultControlShare {
+		c := *a.Control
+		c.Share = nil
+		a.Control = &c
+	}
+	return a
+}
+
 // Window returns the campaign's first day and its last (zero when open),
 // as dates at midnight UTC. Validate reports what makes it fail.
 func (a AudienceCampaign) Window() (starts, ends time.Time, err error) {

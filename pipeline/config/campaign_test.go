@@ -88,6 +88,23 @@ func TestCampaignValid(t *testing.T) {
 	}
 }
 
+func TestCampaignResolved(t *testing.T) {
+	def := DefaultControlShare
+	other := 0.2
+	spelled := AudienceCampaign{Formats: []string{"parquet", "csv"}, Campaign: "c", Control: &Control{Share: &def, Stratify: "rfm_segment"}}
+	r := spelled.Resolved()
+	if r.Formats != nil || r.Control.Share != nil || r.Control.Stratify != "rfm_segment" || r.Campaign != "c" {
+		t.Errorf("resolved %+v (control %+v): defaults not cleared", r, r.Control)
+	}
+	if spelled.Control.Share == nil {
+		t.Error("Resolved changed its receiver's control")
+	}
+	kept := AudienceCampaign{Formats: []string{"csv", "parquet"}, Control: &Control{Share: &other}}.Resolved()
+	if len(kept.Formats) != 2 || kept.Control.Share == nil || *kept.Control.Share != 0.2 {
+		t.Errorf("non-defaults changed: %+v", kept)
+	}
+}
+
 func TestCampaignProblems(t *testing.T) {
 	for _, tc := range []struct {
 		name, yaml string
