@@ -6,9 +6,11 @@ import "strings"
 // code (ITU-T E.164 assignments) and the trunk prefix its national numbers
 // carry, which an international number drops.
 type dialing struct {
-	code  string
-	trunk string // "" when national numbers have none (or keep it, as Italy's 0 is kept)
+	code   string
+	trunks []string // none when national numbers have none (or keep it, as Italy's 0 is kept)
 }
+
+func plan(code string, trunks ...string) dialing { return dialing{code, trunks} }
 
 // dialingPlans covers the markets Strata's users sell to most; a national
 // number from a country not listed cannot be made E.164 and is reported as
@@ -17,29 +19,29 @@ type dialing struct {
 // later annexes) for codes; national numbering plans for trunk prefixes.
 var dialingPlans = map[string]dialing{
 	// North American Numbering Plan: trunk 1 is also the country code.
-	"US": {"1", "1"}, "CA": {"1", "1"}, "PR": {"1", "1"},
+	"US": plan("1", "1"), "CA": plan("1", "1"), "PR": plan("1", "1"),
 	// Europe.
-	"GB": {"44", "0"}, "IE": {"353", "0"}, "DE": {"49", "0"}, "FR": {"33", "0"},
-	"NL": {"31", "0"}, "BE": {"32", "0"}, "LU": {"352", ""}, "AT": {"43", "0"},
-	"CH": {"41", "0"}, "LI": {"423", ""}, "IT": {"39", ""}, "SM": {"378", ""},
-	"ES": {"34", ""}, "PT": {"351", ""}, "GR": {"30", ""}, "CY": {"357", ""},
-	"MT": {"356", ""}, "DK": {"45", ""}, "NO": {"47", ""}, "SE": {"46", "0"},
-	"FI": {"358", "0"}, "IS": {"354", ""}, "EE": {"372", ""}, "LV": {"371", ""},
-	"LT": {"370", "8"}, "PL": {"48", ""}, "CZ": {"420", ""}, "SK": {"421", "0"},
-	"HU": {"36", "06"}, "SI": {"386", "0"}, "HR": {"385", "0"}, "RO": {"40", "0"},
-	"BG": {"359", "0"}, "RS": {"381", "0"}, "UA": {"380", "0"}, "TR": {"90", "0"},
-	"RU": {"7", "8"}, "KZ": {"7", "8"},
+	"GB": plan("44", "0"), "IE": plan("353", "0"), "DE": plan("49", "0"), "FR": plan("33", "0"),
+	"NL": plan("31", "0"), "BE": plan("32", "0"), "LU": plan("352"), "AT": plan("43", "0"),
+	"CH": plan("41", "0"), "LI": plan("423"), "IT": plan("39"), "SM": plan("378"),
+	"ES": plan("34"), "PT": plan("351"), "GR": plan("30"), "CY": plan("357"),
+	"MT": plan("356"), "DK": plan("45"), "NO": plan("47"), "SE": plan("46", "0"),
+	"FI": plan("358", "0"), "IS": plan("354"), "EE": plan("372"), "LV": plan("371"),
+	"LT": plan("370", "8", "0"), "PL": plan("48"), "CZ": plan("420"), "SK": plan("421", "0"),
+	"HU": plan("36", "06"), "SI": plan("386", "0"), "HR": plan("385", "0"), "RO": plan("40", "0"),
+	"BG": plan("359", "0"), "RS": plan("381", "0"), "UA": plan("380", "0"), "TR": plan("90", "0"),
+	"RU": plan("7", "8"), "KZ": plan("7", "8"),
 	// Asia-Pacific.
-	"AU": {"61", "0"}, "NZ": {"64", "0"}, "JP": {"81", "0"}, "KR": {"82", "0"},
-	"CN": {"86", "0"}, "HK": {"852", ""}, "TW": {"886", "0"}, "SG": {"65", ""},
-	"MY": {"60", "0"}, "TH": {"66", "0"}, "VN": {"84", "0"}, "PH": {"63", "0"},
-	"ID": {"62", "0"}, "IN": {"91", "0"}, "PK": {"92", "0"},
+	"AU": plan("61", "0"), "NZ": plan("64", "0"), "JP": plan("81", "0"), "KR": plan("82", "0"),
+	"CN": plan("86", "0"), "HK": plan("852"), "TW": plan("886", "0"), "SG": plan("65"),
+	"MY": plan("60", "0"), "TH": plan("66", "0"), "VN": plan("84", "0"), "PH": plan("63", "0"),
+	"ID": plan("62", "0"), "IN": plan("91", "0"), "PK": plan("92", "0"),
 	// Middle East and Africa.
-	"IL": {"972", "0"}, "AE": {"971", "0"}, "SA": {"966", "0"}, "EG": {"20", "0"},
-	"ZA": {"27", "0"}, "NG": {"234", "0"}, "KE": {"254", "0"}, "MA": {"212", "0"},
+	"IL": plan("972", "0"), "AE": plan("971", "0"), "SA": plan("966", "0"), "EG": plan("20", "0"),
+	"ZA": plan("27", "0"), "NG": plan("234", "0"), "KE": plan("254", "0"), "MA": plan("212", "0"),
 	// Latin America.
-	"MX": {"52", ""}, "BR": {"55", "0"}, "AR": {"54", "0"}, "CL": {"56", ""},
-	"CO": {"57", ""}, "PE": {"51", "0"},
+	"MX": plan("52"), "BR": plan("55", "0"), "AR": plan("54", "0"), "CL": plan("56"),
+	"CO": plan("57"), "PE": plan("51", "0"),
 }
 
 // Phone problems, as counted in a Summary.
@@ -86,24 +88,30 @@ func E164(phone, country string) (string, string) {
 	case strings.HasPrefix(d, "00"):
 		full = strings.TrimLeft(d, "0")
 	default:
-		plan, ok := dialingPlans[strings.ToUpper(strings.TrimSpace(country))]
+		pl, ok := dialingPlans[strings.ToUpper(strings.TrimSpace(country))]
 		if !ok {
 			return "", phoneNoCountry
 		}
-		if plan.code == "1" {
-			// No NANP number starts with 0: leading zeros are noise, as
-			// Meta's "01(650)123-4567" example has them.
+		if pl.code == "1" {
+			// NANP: no number starts with 0, so leading zeros are noise
+			// (Meta's "01(650)123-4567"), and the trunk prefix 1 is the
+			// country code too: 1 and ten digits is international already.
 			d = strings.TrimLeft(d, "0")
+			if len(d) == 11 && d[0] == '1' {
+				d = d[1:]
+			}
+			full = "1" + d
+			break
 		}
-		switch {
-		case plan.trunk != "" && strings.HasPrefix(d, plan.trunk) && !(plan.trunk == plan.code && len(d) <= 10):
-			// A NANP number's 1 is its trunk prefix and its country
-			// code at once: 1 and ten digits is international already.
-			full = plan.code + d[len(plan.trunk):]
-		case strings.HasPrefix(d, plan.code) && plan.trunk != plan.code:
-			full = d
-		default:
-			full = plan.code + d
+		full = pl.code + d
+		for _, t := range pl.trunks {
+			if strings.HasPrefix(d, t) {
+				full = pl.code + d[len(t):]
+				break
+			}
+		}
+		if full == pl.code+d && strings.HasPrefix(d, pl.code) {
+			full = d // no trunk prefix, and the country code is there already
 		}
 	}
 	if len(full) < 7 || len(full) > 15 || full[0] == '0' {
