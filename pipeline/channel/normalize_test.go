@@ -70,6 +70,10 @@ func TestE164(t *testing.T) {
 		{"06 1234 5678", "IT", "+390612345678", ""},      // Italy keeps its leading 0
 		{"8 (912) 345-67-89", "RU", "+79123456789", ""},  // Russia's trunk prefix is 8
 		{"0412 345 678", "AU", "+61412345678", ""},       //
+		{"8 612 34567", "LT", "+37061234567", ""},        // Lithuania's old trunk prefix 8,
+		{"0 612 34567", "LT", "+37061234567", ""},        // and its new one, 0
+		{"612 345 678", "ES", "+34612345678", ""},        // no trunk prefix
+		{"34 612 345 678", "ES", "+34612345678", ""},     // the country code already there
 		{"555-0100", "ZZ", "", phoneNoCountry},           // national, unknown country
 		{"555-0100", "", "", phoneNoCountry},             //
 		{"12", "US", "", phoneInvalid},                   // too short
