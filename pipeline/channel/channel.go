@@ -18,6 +18,11 @@
 // national phone number of an unknown country) even in rows that were
 // written on other fields. Nothing is dropped silently.
 //
+// A campaign's control group must never reach a channel: a row marked
+// Control is not written whatever it holds, and is counted as skipped
+// (control_group), so the files are safe even if a caller forgets to
+// filter.
+//
 // Writers stream: one row in, one line out, in the order given, so the
 // same rows give the same bytes.
 package channel
@@ -79,6 +84,9 @@ type Contact struct {
 	LastName    string
 	CountryCode string
 	PostalCode  string
+	// Control marks a customer of the campaign's control group (see
+	// pipeline/holdout): never written.
+	Control bool
 }
 
 // Reasons a row is skipped.
@@ -92,6 +100,8 @@ const (
 	// email.
 	SkipNoEmail      = "no_email"
 	SkipEmailInvalid = emailInvalid
+	// SkipControl: the customer is in the campaign's control group.
+	SkipControl = "control_group"
 )
 
 // addressIncomplete counts rows with some but not all of first name, last
@@ -159,12 +169,14 @@ func (w *Writer) Write(c Contact) error {
 	}
 	w.sum.Rows++
 	var skip string
-	switch w.f {
-	case GoogleAds:
+	switch {
+	case c.Control:
+		skip = SkipControl
+	case w.f == GoogleAds:
 		skip = w.google(c)
-	case Meta:
+	case w.f == Meta:
 		skip = w.meta(c)
-	case Email:
+	case w.f == Email:
 		skip = w.email(c)
 	}
 	if skip != "" {

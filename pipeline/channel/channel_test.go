@@ -151,6 +151,28 @@ func TestFilesRestatedInDuckDB(t *testing.T) {
 	}
 }
 
+// TestControlNeverWritten: every row marked control is skipped, in every
+// format, and its contact values appear nowhere in the file.
+func TestControlNeverWritten(t *testing.T) {
+	for _, f := range Formats {
+		rows := []Contact{contacts[0], {Email: "held.back@example.com", Phone: "+44 20 7946 0000", FirstName: "Held",
+			LastName: "Back", CountryCode: "GB", PostalCode: "SW1A 1AA", Control: true}}
+		var buf bytes.Buffer
+		sum, err := WriteAll(context.Background(), &buf, f, slices.Values(rows))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Written != 1 || sum.Skipped[SkipControl] != 1 {
+			t.Errorf("%s: %+v", f, sum)
+		}
+		for _, v := range []string{"held", "back", "sw1a", "SW1A", "+442079460000", "442079460000"} {
+			if strings.Contains(strings.ToLower(buf.String()), strings.ToLower(v)) || strings.Contains(buf.String(), sha256Hex(v)) {
+				t.Errorf("%s: the control row's %q is in the file", f, v)
+			}
+		}
+	}
+}
+
 func TestDeterministic(t *testing.T) {
 	for _, f := range Formats {
 		a, _ := write(t, f)
