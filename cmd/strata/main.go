@@ -40,6 +40,7 @@ const usage = `strata — customer segmentation, every night.
 Usage:
   strata demo      [--dir DIR] [--customers N] [--as-of YYYY-MM-DD]
   strata generate  --dir DIR [--customers N] [--seed S] [--format parquet|csv] [--grain order|line]
+                   [--campaign NAME --campaign-start YYYY-MM-DD [--campaign-uplift U] [--campaign-control S]]
   strata run       --config FILE --as-of YYYY-MM-DD [--force]
 
   A sharded run (see docs/sharded.md): fit once, score N shards
@@ -139,6 +140,10 @@ func runLimited(ctx context.Context, args []string, stdout, stderr io.Writer, li
 		from := fs.String("start", jobs.DemoStart.Format(pipeline.DateLayout), "first day of the shop's history")
 		to := fs.String("end", jobs.DemoEnd.Format(pipeline.DateLayout), "last day of the shop's history")
 		grain := fs.String("grain", "order", "order (the demo shop) or line (an invoice export of order lines, CSV: configs/examples/line_shop.yaml)")
+		campaign := fs.String("campaign", "", "plant a win-back campaign of this name (customers 60-180 days since their last order); its truth goes to truth/campaign.csv")
+		campStart := fs.String("campaign-start", "", "the planted campaign's date")
+		campUplift := fs.Float64("campaign-uplift", 0.3, "treated customers' purchase rate over the 90 days from the campaign's date is multiplied by 1+this")
+		campControl := fs.Float64("campaign-control", synth.DefaultCampaignControlShare, "share of the campaign's audience held back as the control group")
 		cmd = func(ctx context.Context, log zerolog.Logger) error {
 			if *dir == "" {
 				return &jobs.UsageError{Msg: "--dir is required"}
@@ -165,17 +170,29 @@ func runLimited(ctx context.Context, args []string, stdout, stderr io.Writer, li
 			if err != nil {
 				return err
 			}
+			gen := synth.Config{Customers: *n, Seed: *seed, Start: s, End: e, Format: *format}
+			if *campaign != "" {
+				cs, err := parseDate(*campStart)
+				if err != nil {
+					return &jobs.UsageError{Msg: "--campaign needs --campaign-start YYYY-MM-DD"}
+				}
+				gen.Campaign = &synth.Campaign{Name: *campaign, Start: cs, Uplift: *campUplift, ControlShare: *campControl}
+			}
 			b, err := storage.Create(ctx, *dir, storage.Options{})
 			if err != nil {
 				return err
 			}
 			start := time.Now()
-			st, err := synth.Generate(ctx, b, synth.Config{Customers: *n, Seed: *seed, Start: s, End: e, Format: *format})
+			st, err := synth.Generate(ctx, b, gen)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "generated %d customers, %d orders (%d bad, %d duplicates, %d refunds), %d events into %s in %.1fs\n",
 				st.Customers, st.Orders, st.BadOrders, st.DuplicateOrders, st.Refunds, st.Events, *dir, time.Since(start).Seconds())
+			if gen.Campaign != nil {
+				fmt.Fprintf(stdout, "planted campaign %s: %d customers in its audience, %d in control, %d extra purchases for the treated\n",
+					gen.Campaign.Name, st.CampaignAudience, st.CampaignControl, st.CampaignExtra)
+			}
 			return nil
 		}
 	case "run":

@@ -98,6 +98,8 @@ type generator struct {
 	p                      *plan
 	srcA, srcS, srcN, srcE rand.PCG
 	rA, rS, rN, rE         *rand.Rand
+	srcC                   rand.PCG // a planted campaign's stream
+	rC                     *rand.Rand
 
 	catCum, chanCum []float64
 	purchases       []purchase
@@ -109,6 +111,7 @@ type generator struct {
 func newGenerator(p *plan) *generator {
 	g := &generator{p: p}
 	g.rA, g.rS, g.rN, g.rE = rand.New(&g.srcA), rand.New(&g.srcS), rand.New(&g.srcN), rand.New(&g.srcE)
+	g.rC = rand.New(&g.srcC)
 	g.catCum = make([]float64, len(Categories()))
 	g.chanCum = make([]float64, len(Channels()))
 	return g
@@ -187,6 +190,11 @@ func (g *generator) customer(idx int, c *chunk) {
 		tr.FirstPurchaseAt = g.purchases[0].at
 	}
 	c.truth = append(c.truth, tr)
+	if p.cfg.Campaign != nil && !prospect {
+		// After the truth record: its purchases are the model's draws,
+		// without the campaign's extra ones.
+		g.campaign(idx, id, a, lambda, nu, dropout, c)
+	}
 
 	g.orders(id, c)
 	g.engagement(id, a, cust.EmailOptIn, signup, dropout, prospect, c)

@@ -17,6 +17,9 @@ const (
 	streamStory uint64 = 0x73746f7279000002
 	streamNoise uint64 = 0x6e6f697365000003
 	streamEvent uint64 = 0x6576656e74000004
+	// streamCampaign draws a planted campaign's extra purchases, so that
+	// planting one changes nothing else (see Campaign).
+	streamCampaign uint64 = 0x63616d7061000005
 )
 
 // mix is the SplitMix64 finaliser: it spreads neighbouring customer indexes

@@ -15,6 +15,7 @@
 //	orders/part-NNNNN.parquet     orders, refunds and noise, by customer then time
 //	events/part-NNNNN.parquet     email opens and clicks, web and app sessions
 //	truth/customers.parquet       archetype, λ, p, ν, purchases, dropout_at
+//	truth/campaign.csv            a planted campaign's groups and effect (Campaign; CSV in either mode)
 //	generate.json                 the Config used and the Stats; written last
 //
 // Output is a pure function of Config (Workers aside): every customer's draws
@@ -37,6 +38,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/strata-oss/strata/pipeline/holdout"
 	"github.com/strata-oss/strata/pipeline/objstore"
 )
 
@@ -92,18 +94,28 @@ type Config struct {
 	BadRowRate    float64 `json:"bad_row_rate"`
 	DuplicateRate float64 `json:"duplicate_rate"`
 	RefundRate    float64 `json:"refund_rate"`
+
+	// Campaign, when set, plants a campaign with a known uplift and
+	// writes its truth to CampaignTruthKey. Nil leaves the output exactly
+	// as it was before campaigns existed.
+	Campaign *Campaign `json:"campaign,omitempty"`
 }
 
 // Stats counts what Generate wrote.
 type Stats struct {
-	Customers       int      `json:"customers"`        // distinct customers
-	CustomerRows    int      `json:"customer_rows"`    // rows of the customers table (some customers have two versions)
-	Orders          int      `json:"orders"`           // rows of the orders table, noise included
-	Events          int      `json:"events"`           // rows of the events table
-	BadOrders       int      `json:"bad_orders"`       // malformed order rows
-	DuplicateOrders int      `json:"duplicate_orders"` // extra copies of an order row
-	Refunds         int      `json:"refunds"`          // refund rows
-	Files           []string `json:"files"`            // every object written, generate.json last
+	Customers       int `json:"customers"`        // distinct customers
+	CustomerRows    int `json:"customer_rows"`    // rows of the customers table (some customers have two versions)
+	Orders          int `json:"orders"`           // rows of the orders table, noise included
+	Events          int `json:"events"`           // rows of the events table
+	BadOrders       int `json:"bad_orders"`       // malformed order rows
+	DuplicateOrders int `json:"duplicate_orders"` // extra copies of an order row
+	Refunds         int `json:"refunds"`          // refund rows
+	// A planted campaign's audience, its control group, and the extra
+	// purchases it added (before noise); absent without a campaign.
+	CampaignAudience int      `json:"campaign_audience,omitempty"`
+	CampaignControl  int      `json:"campaign_control,omitempty"`
+	CampaignExtra    int      `json:"campaign_extra_purchases,omitempty"`
+	Files            []string `json:"files"` // every object written, generate.json last
 }
 
 // ManifestKey is the object Generate writes last: the Config used and the
@@ -190,6 +202,13 @@ func (c Config) normalize() (Config, error) {
 			return c, fmt.Errorf("%s must be at most 1, got %v", r.name, *r.v)
 		}
 	}
+	if c.Campaign != nil {
+		cp, err := c.Campaign.normalize(c.Start, c.End)
+		if err != nil {
+			return c, err
+		}
+		c.Campaign = &cp
+	}
 	return c, nil
 }
 
@@ -204,6 +223,7 @@ type chunk struct {
 	orderIDs  int64   // distinct order ids in the chunk
 	events    []eventRecord
 	truth     []truthRecord
+	campaign  []campaignRecord
 
 	bad, dups, refunds int
 
@@ -220,6 +240,7 @@ func (c *chunk) reset() {
 	c.orderIDs = 0
 	c.events = c.events[:0]
 	c.truth = c.truth[:0]
+	c.campaign = c.campaign[:0]
 	c.bad, c.dups, c.refunds = 0, 0, 0
 }
 
@@ -331,6 +352,13 @@ func run(ctx context.Context, b objstore.Bucket, p *plan) (Stats, error) {
 			stats.BadOrders += c.bad
 			stats.DuplicateOrders += c.dups
 			stats.Refunds += c.refunds
+			for _, r := range c.campaign {
+				stats.CampaignAudience++
+				if r.Group == holdout.Control {
+					stats.CampaignControl++
+				}
+				stats.CampaignExtra += r.Extra
+			}
 			c.pending.Store(int32(len(sinks)))
 			for _, s := range sinks {
 				select {

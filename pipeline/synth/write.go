@@ -158,12 +158,21 @@ func newTables(ctx context.Context, b objstore.Bucket, cfg Config) []sink {
 	}, (*orderRecord).appendCSV)
 	truth := newTable(ctx, b, cfg, codec, "truth/customers", truthHeader, func(c *chunk) []truthRecord { return c.truth }, (*truthRecord).appendCSV)
 	truth.single = true
-	return []sink{
+	sinks := []sink{
 		newTable(ctx, b, cfg, codec, "customers/part-", customerHeader, func(c *chunk) []customerRecord { return c.customers }, (*customerRecord).appendCSV),
 		orders,
 		newTable(ctx, b, cfg, codec, "events/part-", eventHeader, func(c *chunk) []eventRecord { return c.events }, (*eventRecord).appendCSV),
 		truth,
 	}
+	if cfg.Campaign != nil {
+		// CSV whatever the format: a small file for tests and people.
+		csvCfg := cfg
+		csvCfg.Format = "csv"
+		camp := newTable(ctx, b, csvCfg, codec, "truth/campaign", campaignHeader, func(c *chunk) []campaignRecord { return c.campaign }, (*campaignRecord).appendCSV)
+		camp.single = true
+		sinks = append(sinks, camp)
+	}
+	return sinks
 }
 
 func orderID(n int64) string {
