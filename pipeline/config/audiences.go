@@ -19,11 +19,13 @@ type Audience struct {
 	// Columns are published with each customer; default customer_id and
 	// the columns the filter reads.
 	Columns []string `yaml:"columns"`
+	// The campaign settings: formats, campaign, window, control group.
+	AudienceCampaign `yaml:",inline"`
 }
 
 var audienceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
-func validateAudiences(as []Audience, add func(path, msg string, args ...any)) {
+func validateAudiences(as []Audience, contact ContactFields, add func(path, msg string, args ...any)) {
 	seen := map[string]bool{}
 	for i, a := range as {
 		p := fmt.Sprintf("audiences[%d]", i)
@@ -38,5 +40,6 @@ func validateAudiences(as []Audience, add func(path, msg string, args ...any)) {
 		} else if err := audience.Check(a.Filter); err != nil {
 			add(p+".filter", "%v", err)
 		}
+		a.AudienceCampaign.Validate(p, contact, add)
 	}
 }

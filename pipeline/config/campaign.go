@@ -10,10 +10,9 @@ import (
 
 // Campaign settings: how customers are reached (contact fields, consent),
 // in which files an audience is published, and the campaign an audience
-// feeds, with its control group. Not yet wired into Config: the lead
-// hooks ContactFields and Consent into input.customers and
-// AudienceCampaign into audiences[] (inline), and calls their Validate
-// methods from Validate.
+// feeds, with its control group: ContactFields and Consent are
+// input.customers' contact and consent, AudienceCampaign is inline in
+// audiences[].
 //
 //	input:
 //	  customers:
@@ -129,8 +128,8 @@ var ChannelFormats = []string{"google_ads", "meta", "email"}
 // DefaultControlShare is control.share's default.
 const DefaultControlShare = 0.1
 
-// AudienceCampaign is what an audience adds for campaigns; the lead
-// inlines it in Audience.
+// AudienceCampaign is what an audience adds for campaigns (inline in
+// Audience).
 type AudienceCampaign struct {
 	// Formats the audience is published in; default [parquet, csv].
 	Formats []string `yaml:"formats" json:",omitempty"`

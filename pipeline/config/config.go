@@ -176,6 +176,11 @@ type Table struct {
 	// customer over the purchases: <name>_total and <name>_share of the
 	// purchase spend.
 	Measures []Measure `yaml:"measures" json:",omitempty"`
+	// Contact (customers only) maps the contact fields read for the
+	// channel exports of audiences, and nothing else; Consent the consent
+	// columns audiences may filter on (see campaign.go).
+	Contact *ContactFields `yaml:"contact" json:",omitempty"`
+	Consent *Consent       `yaml:"consent" json:",omitempty"`
 }
 
 // Attribute is one of the user's customer columns.
@@ -386,6 +391,13 @@ func (c *Config) Hash() string {
 	m.Features = c.Features.Resolved()
 	m.Recommendations = c.Recommendations.resolved()
 	m.Privacy = c.Privacy.resolved()
+	if len(c.Audiences) > 0 {
+		m.Audiences = make([]Audience, len(c.Audiences))
+		for i, a := range c.Audiences {
+			a.AudienceCampaign = a.AudienceCampaign.Resolved()
+			m.Audiences[i] = a
+		}
+	}
 	if c.Fit.Fraction() >= 1 {
 		m.Fit = nil
 	}

@@ -300,7 +300,18 @@ func (c *Config) validate(root *yaml.Node, probs *Problems) {
 	c.Features.validate(add)
 	c.Recommendations.validate(add)
 	c.Fit.validate(add)
-	validateAudiences(c.Audiences, add)
+	var contact ContactFields
+	if t := c.Input.Customers; t != nil {
+		var consent Consent
+		if t.Contact != nil {
+			contact = *t.Contact
+		}
+		if t.Consent != nil {
+			consent = *t.Consent
+		}
+		ValidateCustomerContact("input.customers", contact, consent, add)
+	}
+	validateAudiences(c.Audiences, contact, add)
 	c.validatePrivacy(add)
 	c.validateSchedule(add)
 	if len(c.RFM.Segments) > 0 {
