@@ -63,7 +63,7 @@ func TestParseProblems(t *testing.T) {
 			[]string{"version (line 1): must be 1", "foo (line 2): unknown key", "input.bar (line 4): unknown key", "output.location: is required"}},
 		{"empty", "", []string{"configuration is empty"}},
 		{"bad clv", valid + "clv:\n  model: nbd\n  time_unit: month\n  margin: 1.5\n  holdout_days: -1\n  no_dropout: ignore\n",
-			[]string{"clv.model (line 11): must be bgnbd, mbgnbd or pnbd", "clv.time_unit (line 12): must be day or week",
+			[]string{"clv.model (line 11): must be auto, bgnbd, mbgnbd or pnbd", "clv.time_unit (line 12): must be day or week",
 				"clv.margin (line 13): must be in (0, 1]", "clv.holdout_days (line 14): must be between 0",
 				"clv.no_dropout (line 15): must be nbd"}},
 		{"bad cluster", valid + "cluster:\n  features:\n    - {name: frequency, scale: sqrt}\n    - {name: frequency}\n  k: 1\n  k_range: [5, 3]\n  algorithm: elkan\n",

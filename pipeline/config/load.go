@@ -399,6 +399,8 @@ func (c *Config) validateOwn(path, name string, t *Table, cols Columns, add func
 var reservedFeatures = []string{"recency_days", "frequency", "purchase_days", "monetary", "monetary_value",
 	"avg_order_value", "max_order_value", "tenure_days", "refund_rate", "interests", "age_years", "age_band", "income_band",
 	"cat_share", "channel_share", "p_alive", "expected_purchases", "expected_avg_spend", "clv", "cluster_id", "cluster_name",
+	"p_alive_low", "p_alive_high", "expected_purchases_low", "expected_purchases_high", "clv_low", "clv_high",
+	"churn_risk", "expected_next_order_days", "clv_3m", "clv_6m", "clv_12m",
 	"rfm_r", "rfm_f", "rfm_m", "rfm_score", "rfm_segment"}
 
 // checkGrid compiles the rules with the RFM model's own grid, so the config

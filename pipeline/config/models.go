@@ -9,8 +9,18 @@ import (
 type CLV struct {
 	// Enabled defaults to true.
 	Enabled *bool `yaml:"enabled"`
-	// Model is the purchase model: bgnbd (default), mbgnbd or pnbd.
+	// Model is the purchase model: auto (default) chooses among BG/NBD,
+	// MBG/NBD, Pareto/NBD and the NBD by how well each, fitted on the
+	// history before the holdout window, predicts that window (SelectBy);
+	// bgnbd, mbgnbd or pnbd force one.
 	Model string `yaml:"model"`
+	// SelectBy is how auto scores the candidates on the holdout window:
+	// log_likelihood (default: the log-probability each gave the counts
+	// that happened) or mae (mean absolute error of the expected counts).
+	SelectBy string `yaml:"select_by"`
+	// IntervalLevel is the coverage of the per-customer low/high columns;
+	// default 0.9.
+	IntervalLevel *float64 `yaml:"interval_level"`
 	// TimeUnit is the model's time unit: week (default) or day. It changes
 	// the parameters' scale, not the predictions.
 	TimeUnit string `yaml:"time_unit"`
@@ -36,7 +46,13 @@ type CLV struct {
 
 // CLV defaults.
 const (
-	DefaultCLVModel           = "bgnbd"
+	DefaultCLVModel           = "auto"
+	DefaultSelectBy           = "log_likelihood"
+	DefaultIntervalLevel      = 0.9
+	// AutoFallbackModel is what auto fits when there is no holdout window
+	// to choose by (clv.holdout_days: 0): Pareto/NBD, whose P(alive) of a
+	// one-time buyer falls with the time since the purchase.
+	AutoFallbackModel = "pnbd"
 	DefaultCLVTimeUnit        = "week"
 	DefaultHorizonMonths      = 12
 	DefaultMargin             = 1.0
@@ -50,6 +66,15 @@ func (c CLV) On() bool { return c.Enabled == nil || *c.Enabled }
 
 // ModelName returns the purchase model with its default.
 func (c CLV) ModelName() string { return cmpOr(c.Model, DefaultCLVModel) }
+
+// Auto reports whether the purchase model is chosen by the holdout.
+func (c CLV) Auto() bool { return c.ModelName() == "auto" }
+
+// Selection returns SelectBy with its default.
+func (c CLV) Selection() string { return cmpOr(c.SelectBy, DefaultSelectBy) }
+
+// Level returns IntervalLevel with its default.
+func (c CLV) Level() float64 { return floatOr(c.IntervalLevel, DefaultIntervalLevel) }
 
 // UnitDays is the model time unit in days.
 func (c CLV) UnitDays() float64 {
@@ -86,17 +111,32 @@ func (c CLV) NoDropoutPolicy() string { return cmpOr(c.NoDropout, DefaultNoDropo
 
 func (c CLV) resolved() CLV {
 	on := c.On()
-	m, d, h := c.MarginOr(), c.DiscountRate(), c.Holdout()
-	return CLV{Enabled: &on, Model: c.ModelName(), TimeUnit: cmpOr(c.TimeUnit, DefaultCLVTimeUnit),
+	m, d, h, l := c.MarginOr(), c.DiscountRate(), c.Holdout(), c.Level()
+	r := CLV{Enabled: &on, Model: c.ModelName(), TimeUnit: cmpOr(c.TimeUnit, DefaultCLVTimeUnit),
 		HorizonMonths: c.Horizon(), Margin: &m, AnnualDiscountRate: &d, HoldoutDays: &h,
-		NoDropout: c.NoDropoutPolicy()}
+		NoDropout: c.NoDropoutPolicy(), IntervalLevel: &l}
+	if c.Auto() {
+		r.SelectBy = c.Selection()
+	}
+	return r
 }
 
 func (c CLV) validate(add func(path, msg string, args ...any)) {
 	switch c.Model {
-	case "", "bgnbd", "mbgnbd", "pnbd":
+	case "", "auto", "bgnbd", "mbgnbd", "pnbd":
 	default:
-		add("clv.model", "must be bgnbd, mbgnbd or pnbd, got %q", c.Model)
+		add("clv.model", "must be auto, bgnbd, mbgnbd or pnbd, got %q", c.Model)
+	}
+	switch c.SelectBy {
+	case "", "log_likelihood", "mae":
+		if c.SelectBy != "" && !c.Auto() {
+			add("clv.select_by", "applies to clv.model: auto only (the model is %s)", c.Model)
+		}
+	default:
+		add("clv.select_by", "must be log_likelihood or mae, got %q", c.SelectBy)
+	}
+	if l := c.Level(); !(l >= 0.5 && l < 1) {
+		add("clv.interval_level", "must be in [0.5, 1), got %v", l)
 	}
 	switch c.TimeUnit {
 	case "", "day", "week":

@@ -56,7 +56,7 @@ func (CLV) Apply(ctx context.Context, r *Run, model any) (any, error) {
 			return nil, err
 		}
 	}
-	scores, err := applyCLV(ctx, r.Config, in, m)
+	scores, err := applyCLV(ctx, r, in, m)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,8 @@ func (CLV) Apply(ctx context.Context, r *Run, model any) (any, error) {
 
 func (CLV) Decode(data []byte) (any, error) { return decodeAs[CLVModel](data) }
 
-// Columns are P(alive), expected purchases and spend, and CLV.
+// Columns are P(alive), expected purchases and spend, and CLV, then their
+// bounds and the traits (see extraColumns).
 func (CLV) Columns(_ *Run, result any, _ int32) []tables.OutColumn {
 	c, _ := result.(*clvScores)
 	if c == nil {
@@ -92,12 +93,12 @@ func (CLV) Columns(_ *Run, result any, _ int32) []tables.OutColumn {
 	if c.NoPurchase || c.NoSpend {
 		noPurchase, noSpend, noCLV = c.noPurchase(), c.noSpend(), c.clvNull()
 	}
-	return []tables.OutColumn{
+	return append([]tables.OutColumn{
 		{Name: "p_alive", Type: tables.OutDouble, Optional: true, F64: c.PAlive, Null: noPurchase},
 		{Name: "expected_purchases", Type: tables.OutDouble, Optional: true, F64: c.ExpectedPurchases, Null: noPurchase},
 		{Name: "expected_avg_spend", Type: tables.OutDouble, Optional: true, F64: c.ExpectedSpend, Null: noSpend},
 		{Name: "clv", Type: tables.OutDouble, Optional: true, F64: c.CLV, Null: noCLV},
-	}
+	}, c.extraColumns(noPurchase, noCLV)...)
 }
 
 // clvPart sums P(alive) by weeks-since-last-purchase row and
@@ -174,7 +175,12 @@ type CLVModel struct {
 	RequestedModel string        `json:"requested_model,omitempty"`
 	Reason         string        `json:"reason,omitempty"`
 	RequestedFit   *RequestedFit `json:"requested_fit,omitempty"`
-	Holdout        *HoldoutCheck `json:"holdout,omitempty"`
+	// Selection records how clv.model: auto chose PurchaseModel.
+	Selection *ModelSelection `json:"selection,omitempty"`
+	Holdout   *HoldoutCheck   `json:"holdout,omitempty"`
+	// Uncertainty is the fitted parameters' distribution the per-customer
+	// low/high columns are drawn from.
+	Uncertainty *Uncertainty `json:"uncertainty,omitempty"`
 	// Skipped says why no model was fitted (too few buyers); every CLV
 	// column is then null.
 	Skipped string `json:"skipped,omitempty"`
@@ -314,6 +320,8 @@ type clvScores struct {
 	ExpectedPurchases   []float64
 	ExpectedSpend       []float64
 	CLV                 []float64
+	// extras are the interval and trait columns.
+	extras clvExtras
 }
 
 func fitInfo(r clv.FitResult) FitInfo {
@@ -371,10 +379,21 @@ func (s CLV) fitCLV(ctx context.Context, cfg *config.Config, in *clvInputs) (*CL
 		m.Skipped = fmt.Sprintf("%d customers with a purchase, fewer than the %d a fit needs", len(in.rows), minCLVCustomers)
 		return m, nil
 	}
-	pm, pr, nd, err := s.fitPurchaseModel(ctx, c, c.ModelName(), in.x, in.tx, in.T)
+	var (
+		pm  clv.PurchaseModel
+		pr  clv.FitResult
+		nd  *clv.NoDropoutError
+		err error
+	)
+	if c.Auto() {
+		pm, pr, m.Selection, err = s.fitAuto(ctx, cfg, in)
+	} else {
+		pm, pr, nd, err = s.fitPurchaseModel(ctx, c, c.ModelName(), in.x, in.tx, in.T)
+	}
 	var me *ModelError
 	switch {
 	case err == nil:
+		m.PurchaseModel = pm.Name()
 		if nd != nil {
 			m.PurchaseModel, m.RequestedModel, m.Reason = pm.Name(), nd.Model, nd.Reason()
 			m.RequestedFit = &RequestedFit{StoppedAt: nd.Stopped, LogLik: nd.LogLik, GainOverNBD: nd.Gain, DropoutProb: nd.DropoutProb}
@@ -409,16 +428,20 @@ func (s CLV) fitCLV(ctx context.Context, cfg *config.Config, in *clvInputs) (*CL
 	if h := c.Holdout(); h > 0 && !m.NoPurchase() {
 		m.Holdout = s.holdoutCheck(ctx, cfg, pm.Name(), in, h)
 	}
+	if !m.NoPurchase() {
+		m.Uncertainty = fitUncertainty(cfg, in, m)
+	}
 	return m, nil
 }
 
 // applyCLV scores every customer of in who bought with the fitted m.
-func applyCLV(ctx context.Context, cfg *config.Config, in *clvInputs, m *CLVModel) (*clvScores, error) {
+func applyCLV(ctx context.Context, r *Run, in *clvInputs, m *CLVModel) (*clvScores, error) {
+	cfg := r.Config
 	c := cfg.CLV
 	n := in.n
 	out := &clvScores{
 		Scored: make([]bool, n), PAlive: make([]float64, n), ExpectedPurchases: make([]float64, n),
-		ExpectedSpend: make([]float64, n), CLV: make([]float64, n),
+		ExpectedSpend: make([]float64, n), CLV: make([]float64, n), extras: newExtras(n),
 	}
 	if m.Skipped != "" || len(in.rows) == 0 {
 		return out, nil
@@ -466,6 +489,13 @@ func applyCLV(ctx context.Context, cfg *config.Config, in *clvInputs, m *CLVMode
 		out.Scored[r] = true
 		out.PAlive[r], out.ExpectedPurchases[r], out.ExpectedSpend[r], out.CLV[r] = pAlive[i], expected[i], espend[i], value[i]
 	}
+	if out.NoPurchase {
+		out.extras.NoIntervals = true
+		return out, nil
+	}
+	if err := scoreExtras(ctx, r, in, m, pm, gg, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -506,28 +536,18 @@ func (s CLV) fitPurchaseModel(ctx context.Context, c config.CLV, model string, x
 // asOfDay−days and compares its predictions for the last days with what
 // happened.
 func (s CLV) holdoutCheck(ctx context.Context, cfg *config.Config, model string, in *clvInputs, days int) *HoldoutCheck {
-	asOfDay := in.asOfDay
 	unit := cfg.CLV.UnitDays()
-	calEnd := asOfDay - int32(days)
-	hc := &HoldoutCheck{CalibrationEnd: features.DayDate(calEnd), Days: days, Model: model}
+	hc := &HoldoutCheck{Days: days, Model: model}
 	fail := func(err error) *HoldoutCheck {
 		hc.Error = err.Error()
 		return hc
 	}
-	beh := in.beh
-	if beh.CalDays == nil {
-		return fail(fmt.Errorf("the features were computed without the %d-day calibration counts", days))
-	}
-	sum, err := clv.SummarizeCounts(beh.FirstDay, beh.CalLast, beh.CalDays, nil, calEnd, unit)
+	cal, err := calibrate(cfg, in, days)
+	hc.CalibrationEnd, hc.Customers = cal.description, len(cal.rows)
 	if err != nil {
 		return fail(err)
 	}
-	rows := presentRows(sum.Present)
-	hc.Customers = len(rows)
-	if len(rows) < minCLVCustomers {
-		return fail(fmt.Errorf("%d customers bought before %s, fewer than the %d a fit needs", len(rows), hc.CalibrationEnd, minCLVCustomers))
-	}
-	x, tx, T := tables.Gather(rows, sum.X), tables.Gather(rows, sum.Tx), tables.Gather(rows, sum.T)
+	x, tx, T := cal.x, cal.tx, cal.T
 	pm, pr, nd, err := s.fitPurchaseModel(ctx, cfg.CLV, model, x, tx, T)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -543,12 +563,7 @@ func (s CLV) holdoutCheck(ctx context.Context, cfg *config.Config, model string,
 	if err != nil {
 		return fail(err)
 	}
-	// The purchase days after the calibration end of those who had bought
-	// by then.
-	actual := make([]float64, len(rows))
-	for i, c := range rows {
-		actual[i] = float64(beh.PurchaseDays[c] - beh.CalDays[c])
-	}
+	actual := cal.actual
 	chk, err := clv.CalibrationCheck(pred, actual)
 	if err != nil {
 		return fail(err)
