@@ -50,8 +50,10 @@ func TestUnfittableModels(t *testing.T) {
 		model     string
 		null, set []string
 	}{
-		{"spend", []string{"expected_avg_spend", "clv"}, []string{"p_alive", "expected_purchases", "rfm_r", "rfm_m", "cluster_id"}},
-		{"purchase", []string{"p_alive", "expected_purchases", "clv"}, []string{"expected_avg_spend", "rfm_r", "rfm_m", "cluster_id"}},
+		{"spend", []string{"expected_avg_spend", "clv", "clv_low", "clv_high", "clv_3m", "clv_6m", "clv_12m"}, []string{"p_alive", "churn_risk", "p_alive_low", "expected_purchases", "rfm_r", "rfm_m", "cluster_id"}},
+		{"purchase", []string{"p_alive", "expected_purchases", "clv", "p_alive_low", "p_alive_high",
+			"expected_purchases_low", "expected_purchases_high", "clv_low", "clv_high", "churn_risk",
+			"expected_next_order_days", "clv_3m", "clv_6m", "clv_12m"}, []string{"expected_avg_spend", "rfm_r", "rfm_m", "cluster_id"}},
 	} {
 		t.Run(tc.model, func(t *testing.T) {
 			// The default stages, with a CLV stage whose fit fails.

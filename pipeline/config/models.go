@@ -46,13 +46,13 @@ type CLV struct {
 
 // CLV defaults.
 const (
-	DefaultCLVModel           = "auto"
-	DefaultSelectBy           = "log_likelihood"
-	DefaultIntervalLevel      = 0.9
+	DefaultCLVModel      = "auto"
+	DefaultSelectBy      = "log_likelihood"
+	DefaultIntervalLevel = 0.9
 	// AutoFallbackModel is what auto fits when there is no holdout window
 	// to choose by (clv.holdout_days: 0): Pareto/NBD, whose P(alive) of a
 	// one-time buyer falls with the time since the purchase.
-	AutoFallbackModel = "pnbd"
+	AutoFallbackModel         = "pnbd"
 	DefaultCLVTimeUnit        = "week"
 	DefaultHorizonMonths      = 12
 	DefaultMargin             = 1.0

@@ -222,8 +222,10 @@ func (e *ModelError) Permanent() bool { return true }
 
 // The columns each model's failure leaves null.
 var (
-	purchaseColumns = []string{"p_alive", "expected_purchases", "clv"}
-	spendColumns    = []string{"expected_avg_spend", "clv"}
+	purchaseColumns = []string{"p_alive", "expected_purchases", "clv", "p_alive_low", "p_alive_high",
+		"expected_purchases_low", "expected_purchases_high", "clv_low", "clv_high", "churn_risk",
+		"expected_next_order_days", "clv_3m", "clv_6m", "clv_12m"}
+	spendColumns = []string{"expected_avg_spend", "clv", "clv_low", "clv_high", "clv_3m", "clv_6m", "clv_12m"}
 )
 
 // unfitted returns the record of model's failure, or nil.
