@@ -356,6 +356,8 @@ func summaryColumns(rows []SummaryRow, clusterFeatures []string, asOfDay int32) 
 		{Name: "top_categories", Type: tables.OutString, Optional: true, Str: make([]string, n), Null: make([]bool, n)},
 		{Name: "best_channel", Type: tables.OutString, Optional: true, Str: make([]string, n), Null: make([]bool, n)},
 		{Name: "best_channel_share", Type: tables.OutDouble, Optional: true, F64: make([]float64, n), Null: make([]bool, n)},
+		{Name: "avg_churn_risk", Type: tables.OutDouble, Optional: true, F64: make([]float64, n), Null: make([]bool, n)},
+		{Name: "total_expected_purchases", Type: tables.OutDouble, Optional: true, F64: make([]float64, n), Null: make([]bool, n)},
 	}
 	for i, r := range rows {
 		cols[1].Str[i] = r.SegmentType
@@ -382,6 +384,14 @@ func summaryColumns(rows []SummaryRow, clusterFeatures []string, asOfDay int32) 
 			cols[16].F64[i] = *r.BestChannelShare
 		} else {
 			cols[16].Null[i] = true
+		}
+		for k, v := range []*float64{r.AvgChurnRisk, r.TotalExpected} {
+			col := &cols[17+k]
+			if v == nil {
+				col.Null[i] = true
+			} else {
+				col.F64[i] = *v
+			}
 		}
 	}
 	if clusterFeatures == nil {

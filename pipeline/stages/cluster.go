@@ -248,8 +248,12 @@ type ClusterModel struct {
 
 // KChoice records how k was chosen.
 type KChoice struct {
+	// Rule is BIC (the default): see cluster.ChooseKBy.
+	Rule   string           `json:"rule,omitempty"`
 	Reason string           `json:"reason"`
 	Scores []cluster.KScore `json:"scores"`
+	// BIC[i] is the BIC of Scores[i].K; higher is better.
+	BIC []float64 `json:"bic,omitempty"`
 }
 
 // ClusterProfile describes one cluster in raw feature units.
@@ -515,11 +519,8 @@ func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *pre
 	feats := cc.FeatureList()
 	names := make([]string, len(feats))
 	modes := make([]cluster.Scaling, len(feats))
-	labels := make([]cluster.FeatureLabel, len(feats))
 	for t, f := range feats {
 		names[t], modes[t] = f.Name, cluster.Scaling(f.Scale)
-		l := labelOf(f.Name)
-		labels[t] = cluster.FeatureLabel{Name: f.Name, High: l[0], Low: l[1]}
 	}
 	kMin, kMax := cc.Range()
 	if cc.K > 0 {
@@ -575,11 +576,14 @@ func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *pre
 			return nil, nil, fmt.Errorf("cluster: %w", err)
 		}
 	} else {
-		choice, results, err := cluster.ChooseK(ctx, X, kMin, kMax, kcfg, cc.Sample())
+		// The BIC of a spherical mixture with one variance per cluster,
+		// the knee of its curve when it keeps rising to kMax (see
+		// cluster.ChooseKBy): the silhouette picked the range's minimum.
+		choice, results, err := cluster.ChooseKBy(ctx, X, kMin, kMax, kcfg, cluster.KOptions{Rule: cluster.KByBIC, SilhouetteSample: cc.Sample()})
 		if err != nil {
 			return nil, nil, fmt.Errorf("cluster: %w", err)
 		}
-		m.Choice = &KChoice{Reason: choice.Reason, Scores: choice.Scores}
+		m.Choice = &KChoice{Rule: choice.Rule.String(), Reason: choice.Reason, Scores: choice.Scores, BIC: choice.BIC}
 		fit = results[choice.K-kMin]
 	}
 	m.K, m.Algorithm, m.Inertia, m.Iterations, m.Converged = fit.Centroids.N, string(fit.Algorithm), fit.Inertia, fit.Iterations, fit.Converged
@@ -595,9 +599,9 @@ func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *pre
 	if err != nil {
 		return nil, nil, err
 	}
-	profiles, err := cluster.Profiles(raw, fit.Labels, m.K, match.IDs, labels)
+	profiles, err := nameClusters(st, raw, rows, fit.Labels, m.K, match.IDs, names)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cluster: %w", err)
+		return nil, nil, err
 	}
 	for _, p := range profiles {
 		cp := ClusterProfile{ID: p.ID, Name: p.Name, Size: p.Size, Share: p.Share, Means: map[string]float64{}, Z: map[string]float64{}}

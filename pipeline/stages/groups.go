@@ -26,6 +26,8 @@ type groupSums struct {
 	Frequency []float64 `json:"frequency"`
 	PAlive    []float64 `json:"p_alive"`
 	CLV       []float64 `json:"clv"`
+	// Expected sums expected_purchases over the scored customers.
+	Expected []float64 `json:"expected_purchases"`
 	// The category spend and channel orders of each group, for the mix
 	// columns; Cats and Chans name them.
 	Cats        []string    `json:"cats,omitempty"`
@@ -39,7 +41,8 @@ func newGroupSums(typ string, names []string, cats, chans []string) *groupSums {
 	k := len(names)
 	g := &groupSums{Type: typ, Names: names, Customers: make([]int64, k), Buyers: make([]int64, k), Orders: make([]int64, k),
 		Scored: make([]int64, k), Revenue: make([]float64, k), Gross: make([]float64, k), Recency: make([]float64, k),
-		Frequency: make([]float64, k), PAlive: make([]float64, k), CLV: make([]float64, k), Cats: cats, Chans: chans}
+		Frequency: make([]float64, k), PAlive: make([]float64, k), CLV: make([]float64, k), Expected: make([]float64, k),
+		Cats: cats, Chans: chans}
 	if len(cats) > 0 || len(chans) > 0 {
 		g.CatSpend, g.ChanOrders, g.TotalOrders = make([][]float64, k), make([][]float64, k), make([]float64, k)
 		for i := range k {
@@ -82,6 +85,7 @@ func (g *groupSums) add(r *Run, c, k int, cats, chans []*features.Column) {
 		g.Scored[k]++
 		g.PAlive[k] += cv.PAlive[c]
 		g.CLV[k] += cv.CLV[c]
+		g.Expected[k] += cv.ExpectedPurchases[c]
 	}
 }
 
@@ -101,6 +105,7 @@ func (g *groupSums) merge(o *groupSums) error {
 		g.Frequency[k] += o.Frequency[k]
 		g.PAlive[k] += o.PAlive[k]
 		g.CLV[k] += o.CLV[k]
+		g.Expected[k] += o.Expected[k]
 		if g.CatSpend != nil {
 			g.TotalOrders[k] += o.TotalOrders[k]
 			for j := range g.CatSpend[k] {
@@ -139,7 +144,9 @@ func (g *groupSums) rows(customers int64, revenue float64, clvOn bool) []Summary
 		}
 		if clvOn && g.Scored[k] > 0 {
 			avgPA, avgV, tot := g.PAlive[k]/float64(g.Scored[k]), g.CLV[k]/float64(g.Scored[k]), g.CLV[k]
+			churn, exp := 1-avgPA, g.Expected[k]
 			r.AvgPAlive, r.AvgCLV, r.TotalCLV = &avgPA, &avgV, &tot
+			r.AvgChurnRisk, r.TotalExpected = &churn, &exp
 		}
 		if g.CatSpend != nil {
 			g.mix(r, k)
@@ -242,7 +249,7 @@ func (d *Description) nullCLV(rows []SummaryRow) {
 	}
 	for i := range rows {
 		if m.NoPurchase() {
-			rows[i].AvgPAlive = nil
+			rows[i].AvgPAlive, rows[i].AvgChurnRisk, rows[i].TotalExpected = nil, nil, nil
 		}
 		if m.NoPurchase() || m.NoSpend() {
 			rows[i].AvgCLV, rows[i].TotalCLV = nil, nil

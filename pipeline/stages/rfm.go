@@ -356,6 +356,10 @@ type SummaryRow struct {
 	AvgPAlive *float64 `json:"avg_p_alive"`
 	AvgCLV    *float64 `json:"avg_clv"`
 	TotalCLV  *float64 `json:"total_clv"`
+	// AvgChurnRisk is 1 − AvgPAlive; TotalExpected the expected purchases
+	// of the segment's scored customers over the CLV horizon.
+	AvgChurnRisk  *float64 `json:"avg_churn_risk"`
+	TotalExpected *float64 `json:"total_expected_purchases"`
 	// TopCategories are the (up to) three categories with the most of the
 	// segment's purchase spend, comma-separated; BestChannel is the channel
 	// carrying most of its orders, with that share. Empty/null when the

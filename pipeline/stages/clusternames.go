@@ -1,0 +1,114 @@
+package stages
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/strata-oss/strata/models/cluster"
+)
+
+// Cluster names say how a cluster differs from the population of buyers
+// (cluster.DescriptiveNames: its features ranked by the z-score of the
+// cluster's mean, "Frequent · high spend"), are unique, and never
+// contradict whether its customers are still active. For that last rule
+// the namer also sees two witnesses that need not be clustered on: the
+// recency (recency_days, high = lapsed) and, when the purchase model was
+// fitted, P(alive) (high = active). They are profiled with the clustered
+// features and may name a cluster ("Likely churned · infrequent"); the
+// published profiles keep the clustered features only.
+var activityWitnesses = []struct {
+	name string
+	kind cluster.FeatureKind
+}{
+	{"recency_days", cluster.KindRecency},
+	{"p_alive", cluster.KindActivity},
+}
+
+// featureKind says what feature name tells of activity.
+func featureKind(name string) cluster.FeatureKind {
+	for _, w := range activityWitnesses {
+		if w.name == name {
+			return w.kind
+		}
+	}
+	return cluster.KindPlain
+}
+
+// nameClusters profiles the k clusters of the buyers rows (raw, the
+// clustered features in raw units, labels their clusters) and names them.
+// The returned profiles hold the clustered features only.
+func nameClusters(st *Run, raw cluster.Matrix, rows []int, labels []int32, k int, ids []int, feats []string) ([]cluster.Profile, error) {
+	all := slices.Clone(feats)
+	cols := featureColumns(st)
+	var extra []values
+	for _, w := range activityWitnesses {
+		if slices.Contains(feats, w.name) {
+			continue
+		}
+		v, ok := witness(st, cols, w.name)
+		if !ok {
+			continue
+		}
+		all, extra = append(all, w.name), append(extra, v)
+	}
+	d := len(feats)
+	X := raw
+	if len(extra) > 0 {
+		X = cluster.NewMatrix(raw.N, len(all))
+		for i, c := range rows {
+			copy(X.Data[i*len(all):i*len(all)+d], raw.Data[i*d:(i+1)*d])
+			for j, v := range extra {
+				X.Data[i*len(all)+d+j] = v(c)
+			}
+		}
+	}
+	nf := make([]cluster.NameFeature, len(all))
+	fl := make([]cluster.FeatureLabel, len(all))
+	for t, f := range all {
+		l := labelOf(f)
+		nf[t] = cluster.NameFeature{Name: f, High: l[0], Low: l[1], Kind: featureKind(f)}
+		fl[t] = cluster.FeatureLabel{Name: f, High: l[0], Low: l[1]}
+	}
+	ps, err := cluster.Profiles(X, labels, k, ids, fl)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	names, err := cluster.DescriptiveNames(ps, nf, cluster.NameOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: name the clusters: %w", err)
+	}
+	for i := range ps {
+		ps[i].Name = names[i]
+		ps[i].Means, ps[i].Z = ps[i].Means[:d], ps[i].Z[:d]
+	}
+	return ps, nil
+}
+
+// witness reads an activity witness for every buyer, or reports that the
+// run has none (P(alive) without a fitted purchase model) or that some
+// buyer lacks it.
+func witness(st *Run, cols map[string]values, name string) (values, bool) {
+	v, ok := cols[name]
+	if !ok {
+		if c, found := st.Features.Col(name); found {
+			v, ok = c.Value, true
+		} else if cv := resultOf[clvScores](st, "clv"); name == "p_alive" && cv != nil && !cv.NoPurchase {
+			v, ok = func(c int) float64 {
+				if !cv.Scored[c] {
+					return math.NaN()
+				}
+				return cv.PAlive[c]
+			}, true
+		}
+	}
+	if !ok {
+		return nil, false
+	}
+	for _, c := range buyers(st) {
+		if x := v(c); math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, false
+		}
+	}
+	return v, true
+}
