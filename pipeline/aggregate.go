@@ -119,6 +119,12 @@ func (a *aggregates) merge(o *aggregates) error {
 	}
 	for i := range a.Audiences {
 		a.Audiences[i].Customers += o.Audiences[i].Customers
+		for seg, n := range o.Audiences[i].BySegment {
+			if a.Audiences[i].BySegment == nil {
+				a.Audiences[i].BySegment = map[string]int{}
+			}
+			a.Audiences[i].BySegment[seg] += n
+		}
 	}
 	return nil
 }

@@ -146,6 +146,24 @@ type AudienceResult struct {
 	Name      string `json:"name"`
 	Filter    string `json:"filter"`
 	Customers int    `json:"customers"`
+	// BySegment counts the audience's customers by RFM segment, for the
+	// report's brief.
+	BySegment map[string]int `json:"by_segment,omitempty"`
+}
+
+// bySegment counts rows by their rfm_segment (nil without the column).
+func bySegment(t *columnTable, rows []int) map[string]int {
+	c, ok := t.cols["rfm_segment"]
+	if !ok || c.Type != tables.OutString {
+		return nil
+	}
+	out := map[string]int{}
+	for _, r := range rows {
+		if c.Null == nil || !c.Null[r] {
+			out[c.Str[r]]++
+		}
+	}
+	return out
 }
 
 // writeAudiences publishes each audience as Parquet and CSV under
@@ -172,7 +190,7 @@ func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.Write
 		if err := pub.WritePart(ctx, table, part, "csv", 0, func(w io.Writer) error { return writeCSV(w, cols) }); err != nil {
 			return nil, err
 		}
-		res = append(res, AudienceResult{Name: a.cfg.Name, Filter: a.cfg.Filter, Customers: len(rows)})
+		res = append(res, AudienceResult{Name: a.cfg.Name, Filter: a.cfg.Filter, Customers: len(rows), BySegment: bySegment(t, rows)})
 	}
 	return res, nil
 }

@@ -205,6 +205,10 @@ func writeRunTables(ctx context.Context, pub *publish.Publisher, cfg *config.Con
 		Parts: a.Parts, Models: fit.Models.ByName, Spreads: spreads,
 		Report: &report.Data{Title: "Customer segments", AsOf: asOf, Attempt: pub.Attempt(),
 			Subtitle: fmt.Sprintf("%d buyers of %d customers, %d orders", a.Buyers, a.Customers, a.Orders)}}
+	for _, au := range a.Audiences {
+		d.Audiences = append(d.Audiences, stages.Audience{Name: au.Name, Customers: int64(au.Customers), BySegment: au.BySegment})
+	}
+	d.Currency = a.Quality.Currency
 	for _, s := range order {
 		if ds, ok := s.(stages.Describer); ok {
 			if m := fit.Models.Get(s.Info().Name); m != nil && !stages.IsNil(m) {

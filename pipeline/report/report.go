@@ -38,8 +38,22 @@ type Data struct {
 	// (columns); nil on a first run.
 	Migration *Matrix
 	Quality   []KV
-	// Models are parameter and diagnostic tables, one per model.
+	// Models are parameter and diagnostic tables, one per model: the
+	// closing appendix.
 	Models []Table
+
+	// Currency is the ISO code of every amount ("" when the orders do not
+	// say): amounts print as "19,139,037 EUR".
+	Currency string
+	// Headline are the first screen's figures.
+	Headline []Figure
+	// Brief is one row per RFM segment, in display order.
+	Brief []SegmentBrief
+	// ActionRules are the suggested actions' rule table, for the note under
+	// the brief.
+	ActionRules []KV
+	// Clusters are the clusters in business terms.
+	Clusters []ClusterBrief
 }
 
 // Segment is one bar of the segment charts.
@@ -90,10 +104,32 @@ func Render(w io.Writer, d Data) error {
 
 type view struct{ Data }
 
-func (v view) SegmentBars() template.HTML { return segmentBars(v.Segments) }
-func (v view) RFHeatmap() template.HTML   { return rfHeatmap(v.RF, v.RFNames) }
+func (v view) SegmentBars() template.HTML { return segmentBars(v.Segments, v.Currency) }
+func (v view) Money(x float64) string     { return money(x, v.Currency) }
+func (v view) MoneyP(x *float64) string {
+	if x == nil {
+		return "—"
+	}
+	return money(*x, v.Currency)
+}
+func (v view) Count(x float64) string { return count(x) }
+func (v view) Int(x int64) string     { return grouped(float64(x), 0) }
+func (v view) Change(f Figure) string { return change(f.Value, f.Previous) }
+func (v view) FigureValue(f Figure) string {
+	if f.Money {
+		return money(f.Value, v.Currency)
+	}
+	return count(f.Value)
+}
+func (v view) PercentP(x *float64) string {
+	if x == nil {
+		return "—"
+	}
+	return percent(*x)
+}
+func (v view) RFHeatmap() template.HTML { return rfHeatmap(v.RF, v.RFNames) }
 func (v view) CLVRanges() template.HTML {
-	return rangeChart(v.Segments, "CLV by RFM segment", "CLV over the horizon (currency units)", func(s Segment) *[5]float64 { return s.CLV }, "%.0f")
+	return rangeChart(v.Segments, "CLV by RFM segment", "CLV over the horizon ("+unitLabel(v.Currency)+")", func(s Segment) *[5]float64 { return s.CLV }, "%.0f")
 }
 func (v view) PAliveRanges() template.HTML {
 	return rangeChart(v.Segments, "P(alive) by RFM segment", "probability the customer is still active", func(s Segment) *[5]float64 { return s.PAlive }, "%.2f")
@@ -124,14 +160,27 @@ svg{max-width:100%;height:auto;display:block;margin:8px 0}
 svg text{font-family:inherit}
 .note{color:#5b6472;font-size:12px}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:16px}
+.figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:12px}
+.fig{border:1px solid #e3e6eb;border-radius:6px;padding:10px 12px}.fl{color:#5b6472;font-size:12px}
+.fv{font-size:22px;font-weight:600;font-variant-numeric:tabular-nums}.fc{color:#5b6472;font-size:12px}
 </style></head><body><main>
 <h1>{{.Title}}</h1>
 <p class="sub">As of {{.AsOf}} · {{.Subtitle}} · attempt {{.Attempt}}</p>
 
+{{if .Headline}}<section id="headline"><h2>At a glance</h2><div class="figs">
+{{range .Headline}}<div class="fig"><div class="fl">{{.Label}}</div><div class="fv">{{$.FigureValue .}}</div>{{with $.Change .}}<div class="fc">{{.}}</div>{{end}}</div>
+{{end}}</div></section>{{end}}
+
+{{if .Brief}}<section id="brief"><h2>What to do, by segment</h2>
+<table><tr><th>segment</th><th class="n">customers</th><th class="n">revenue</th><th class="n">CLV</th><th class="n">churn risk</th><th>suggested action</th><th>audiences (customers in the segment)</th></tr>
+{{range .Brief}}<tr><td>{{.Name}}</td><td class="n">{{$.Int .Customers}}</td><td class="n">{{$.Money .Revenue}}</td><td class="n">{{$.MoneyP .CLV}}</td><td class="n">{{$.PercentP .ChurnRisk}}</td><td>{{or .Action "—"}}</td><td>{{range $i, $a := .Audiences}}{{if $i}}, {{end}}{{$a.Name}} ({{$.Int $a.Customers}}){{else}}—{{end}}</td></tr>
+{{end}}</table>
+<p class="note">CLV is the segment's expected discounted value over the horizon; churn risk the mean probability that its customers have already left (1 − P(alive)). Suggested actions follow a fixed rule table by segment{{range $i, $r := .ActionRules}}{{if $i}};{{else}}:{{end}} {{$r.Key}} — {{$r.Value}}{{end}}.</p></section>{{end}}
+
 <section id="segments"><h2>Segments</h2>
 {{.SegmentBars}}
 <table><tr><th>segment</th><th class="n">customers</th><th class="n">revenue</th><th>top categories</th><th>best channel</th></tr>
-{{range .Segments}}<tr><td>{{.Name}}</td><td class="n">{{.Customers}}</td><td class="n">{{printf "%.2f" .Revenue}}</td><td>{{or .TopCategories "—"}}</td><td>{{or .BestChannel "—"}}</td></tr>
+{{range .Segments}}<tr><td>{{.Name}}</td><td class="n">{{$.Int .Customers}}</td><td class="n">{{$.Money .Revenue}}</td><td>{{or .TopCategories "—"}}</td><td>{{or .BestChannel "—"}}</td></tr>
 {{end}}</table></section>
 
 <section id="rfm-grid"><h2>RFM grid</h2>
@@ -145,6 +194,10 @@ svg text{font-family:inherit}
 </section>{{end}}
 
 {{with .Profiles}}<section id="clusters"><h2>Cluster profiles</h2>
+{{if $.Clusters}}<table><tr><th>cluster</th><th class="n">customers</th><th class="n">revenue</th><th class="n">mean CLV</th><th class="n">churn risk</th></tr>
+{{range $.Clusters}}<tr><td>{{.ID}} {{.Name}}</td><td class="n">{{$.Int .Customers}}</td><td class="n">{{$.Money .Revenue}}</td><td class="n">{{$.MoneyP .AvgCLV}}</td><td class="n">{{$.PercentP .ChurnRisk}}</td></tr>
+{{end}}</table>
+<p class="note">Names say how a cluster differs from all buyers (its most distinctive features), and never call a cluster active or recent when its customers are less likely active than average, nor lapsed when more.</p>{{end}}
 {{$.Heat .}}
 <p class="note">Mean z-score of each feature in each cluster: how many standard deviations the cluster sits above (red) or below (blue) all clustered customers.</p></section>{{end}}
 
@@ -155,7 +208,7 @@ svg text{font-family:inherit}
 <table>{{range .Quality}}<tr><td>{{.Key}}</td><td class="n">{{.Value}}</td></tr>
 {{end}}</table></section>
 
-<section id="models"><h2>Models</h2><div class="grid">
+<section id="models"><h2>Appendix: model internals</h2><div class="grid">
 {{range .Models}}<div><h3>{{.Title}}</h3><table>{{range .Rows}}<tr><td>{{.Key}}</td><td class="n">{{.Value}}</td></tr>
 {{end}}</table>{{if .Note}}<p class="note">{{.Note}}</p>{{end}}</div>
 {{end}}</div></section>
@@ -204,8 +257,8 @@ func niceMax(v float64) float64 {
 	return 10 * p
 }
 
-func segmentBars(segs []Segment) template.HTML {
-	const left, right, row = 170.0, 90.0, 22.0
+func segmentBars(segs []Segment, currency string) template.HTML {
+	const left, right, row, gap = 170.0, 90.0, 22.0, 40.0
 	w := 900
 	h := int(60 + row*float64(len(segs)) + 40)
 	var s svg
@@ -216,24 +269,27 @@ func segmentBars(segs []Segment) template.HTML {
 	}
 	maxC, maxR = niceMax(maxC), niceMax(maxR)
 	half := (float64(w) - left - right) / 2
-	s.text(left+half/2, 44, "middle", "12", "#5b6472", "customers")
-	s.text(left+half+half/2+10, 44, "middle", "12", "#5b6472", "revenue (currency units)")
+	s.text(left+(half-gap)/2, 44, "middle", "12", "#5b6472", "customers")
+	s.text(left+half+half/2+gap, 44, "middle", "12", "#5b6472", "revenue ("+unitLabel(currency)+")")
 	for i, g := range segs {
 		y := 54 + row*float64(i)
 		s.text(left-8, y+15, "end", "12", "#1d2430", g.Name)
-		s.rect(left, y+3, half*float64(g.Customers)/maxC, row-6, "#3b6fb6")
-		s.text(left+half*float64(g.Customers)/maxC+4, y+15, "start", "11", "#1d2430", fmt.Sprint(g.Customers))
-		x0 := left + half + 10
-		s.rect(x0, y+3, (half-10)*g.Revenue/maxR, row-6, "#2f9e6e")
-		s.text(x0+(half-10)*g.Revenue/maxR+4, y+15, "start", "11", "#1d2430", fmt.Sprintf("%.0f", g.Revenue))
+		s.rect(left, y+3, (half-gap)*float64(g.Customers)/maxC, row-6, "#3b6fb6")
+		s.text(left+(half-gap)*float64(g.Customers)/maxC+4, y+15, "start", "11", "#1d2430", grouped(float64(g.Customers), 0))
+		x0 := left + half + gap
+		s.rect(x0, y+3, (half-gap)*g.Revenue/maxR, row-6, "#2f9e6e")
+		s.text(x0+(half-gap)*g.Revenue/maxR+4, y+15, "start", "11", "#1d2430", grouped(g.Revenue, 0))
 	}
 	yAxis := 54 + row*float64(len(segs)) + 4
-	s.line(left, yAxis, left+half, yAxis, "#9aa3af", 1)
-	s.text(left, yAxis+16, "middle", "11", "#5b6472", "0")
-	s.text(left+half, yAxis+16, "middle", "11", "#5b6472", fmt.Sprintf("%.0f", maxC))
-	s.line(left+half+10, yAxis, left+2*half, yAxis, "#9aa3af", 1)
-	s.text(left+half+10, yAxis+16, "middle", "11", "#5b6472", "0")
-	s.text(left+2*half, yAxis+16, "middle", "11", "#5b6472", fmt.Sprintf("%.0f", maxR))
+	s.line(left, yAxis, left+half-gap, yAxis, "#9aa3af", 1)
+	s.text(left, yAxis+16, "start", "11", "#5b6472", "0")
+	// The customers axis ends where the revenue axis starts: its last
+	// label is right-aligned and the revenue's first left-aligned, so the
+	// two never overlap.
+	s.text(left+half-gap, yAxis+16, "end", "11", "#5b6472", grouped(maxC, 0))
+	s.line(left+half+gap, yAxis, left+2*half, yAxis, "#9aa3af", 1)
+	s.text(left+half+gap, yAxis+16, "start", "11", "#5b6472", "0")
+	s.text(left+2*half, yAxis+16, "end", "11", "#5b6472", grouped(maxR, 0))
 	return s.html()
 }
 

@@ -399,6 +399,10 @@ func CheckClusterFeatures(cfg *config.Config, feat *features.Table) error {
 type previousRun struct {
 	manifest *publish.Manifest
 	cluster  *ClusterModel // its model.json's cluster section
+	// counts and segments are its model.json's, for the report's changes
+	// since the previous run.
+	counts   map[string]int64
+	segments []SummaryRow
 	modelKey string
 	attrs    objstore.Attrs
 }
@@ -419,7 +423,9 @@ func loadPrevious(ctx context.Context, out objstore.Bucket, asOf string) (*previ
 		return nil, fmt.Errorf("previous run: read model %s: %w", key, err)
 	}
 	var model struct {
-		Cluster *ClusterModel `json:"cluster"`
+		Cluster  *ClusterModel    `json:"cluster"`
+		Counts   map[string]int64 `json:"counts"`
+		Segments []SummaryRow     `json:"segments"`
 	}
 	if err := json.Unmarshal(data, &model); err != nil {
 		return nil, fmt.Errorf("previous run: decode model %s: %w", key, err)
@@ -428,7 +434,7 @@ func loadPrevious(ctx context.Context, out objstore.Bucket, asOf string) (*previ
 	if err != nil {
 		return nil, fmt.Errorf("previous run's model %s: %w", key, err)
 	}
-	return &previousRun{manifest: m, cluster: model.Cluster, modelKey: key, attrs: attrs}, nil
+	return &previousRun{manifest: m, cluster: model.Cluster, counts: model.Counts, segments: model.Segments, modelKey: key, attrs: attrs}, nil
 }
 
 // input fingerprints the previous run as an input of this one: its cluster

@@ -166,6 +166,10 @@ type Description struct {
 	// Spreads are the CLV and P(alive) percentiles by RFM segment, for the
 	// report.
 	Spreads SegmentSpreads
+	// Audiences are the run's audiences with their sizes; Currency the
+	// currency of every amount when the orders name one.
+	Audiences []Audience
+	Currency  string
 
 	Summary []SummaryRow
 	// ClusterFeatures are the features the summary's cluster rows profile.
@@ -182,6 +186,13 @@ type Description struct {
 	// Sections are the model.json sections of the stages added since, under
 	// model.json's "stages" by stage name.
 	Sections map[string]any
+}
+
+// Audience is one audience's size, in all and by RFM segment.
+type Audience struct {
+	Name      string
+	Customers int64
+	BySegment map[string]int
 }
 
 // Section adds a stage's model.json section.
@@ -252,7 +263,7 @@ type List []Stage
 
 // Default is the run's stages: what `strata run` walks.
 func Default() List {
-	return List{RFM{}, Cluster{}, NewCLV(), Recommend{}}
+	return List{RFM{}, Cluster{}, NewCLV(), Recommend{}, Brief{}}
 }
 
 // Order returns the stages cfg turns on in the order they run: the list's,
