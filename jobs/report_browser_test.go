@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -18,7 +19,9 @@ import (
 // TestDemoReportInChromium opens the report of a demo's second run (so it
 // has a migration matrix) in headless Chromium: no console errors, no
 // request beyond the page itself, every section there, and every chart
-// rendered with a size, shapes and text (its title and axes). With
+// rendered with a size, shapes and text (its title and axes); the brief
+// comes first, its figures with their change since the first run and
+// separators, and the model internals last. With
 // STRATA_REPORT_PNG set it also saves the screenshot the README shows.
 func TestDemoReportInChromium(t *testing.T) {
 	racetest.Skip(t, "the report rendered in a browser")
@@ -49,7 +52,8 @@ func TestDemoReportInChromium(t *testing.T) {
 	if !strings.Contains(page.Title, res.AsOf) {
 		t.Errorf("title %q lacks the as-of date", page.Title)
 	}
-	for _, h := range []string{"Segments", "RFM grid", "Lifetime value and P(alive)", "Cluster profiles", "Data quality", "Models"} {
+	for _, h := range []string{"At a glance", "What to do, by segment", "Segments", "RFM grid", "Lifetime value and P(alive)",
+		"Cluster profiles", "Data quality", "Appendix: model internals"} {
 		if !slices.Contains(page.Headings, h) {
 			t.Errorf("no section %q; headings %q", h, page.Headings)
 		}
@@ -74,6 +78,21 @@ func TestDemoReportInChromium(t *testing.T) {
 			labels = append(labels, c.Label)
 		}
 		t.Errorf("no migration chart in a second run's report; charts %q", labels)
+	}
+	if i, j := slices.Index(page.Headings, "At a glance"), slices.Index(page.Headings, "Appendix: model internals"); i != 0 || j != len(page.Headings)-1 {
+		t.Errorf("the brief must open the report and the model internals close it; headings %q", page.Headings)
+	}
+	html, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"since the last run", "Champions", "win back", "Total CLV, next 12 months", "Expected purchases, next 12 months"} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	if !regexp.MustCompile(`>\d{1,3}(,\d{3})+( [A-Z]{3})?<`).Match(html) {
+		t.Error("no number with thousands separators in the report")
 	}
 	if st, err := os.Stat(png); err != nil || st.Size() < 20_000 || page.Width > 1300 {
 		t.Errorf("screenshot %s: %v (page %dx%d)", png, err, page.Width, page.Height)

@@ -155,7 +155,7 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:32px 0 8px;border-bott
 .sub{color:#5b6472;margin:0 0 16px}
 section{background:#fff;border:1px solid #e3e6eb;border-radius:6px;padding:16px;margin:16px 0}
 table{border-collapse:collapse;margin:8px 0}td,th{padding:3px 10px;border-bottom:1px solid #eef0f3;text-align:left}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 svg{max-width:100%;height:auto;display:block;margin:8px 0}
 svg text{font-family:inherit}
 .note{color:#5b6472;font-size:12px}
