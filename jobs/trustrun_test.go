@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/strata-oss/strata/internal/duckdbtest"
@@ -62,6 +63,8 @@ FROM %s`, seg))
 			r["lapsed_one_time"], r["lapsed_one_time_p_alive"])
 	}
 
+	clusterNames(t, dir, seg)
+
 	data, err := os.ReadFile(filepath.Join(out, "models", "dt="+res.Run.AsOf, "model.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -86,5 +89,52 @@ FROM %s`, seg))
 	}
 	if u := m.CLV.Uncertainty; u == nil || u.Level != 0.9 {
 		t.Errorf("model.json clv uncertainty %+v, want the default 90%% level", u)
+	}
+}
+
+// clusterNames checks the demo's cluster names against its segments table
+// in DuckDB: unique, never "recent"/"active" for a cluster whose customers
+// are less likely active and longer gone than the average buyer, never
+// "lapsed"/"churned" for the opposite; and it reports how well the
+// clusters recover the generator's archetypes (adjusted Rand index).
+func clusterNames(t *testing.T, dir, seg string) {
+	t.Helper()
+	rows := duckdbtest.Query(t, fmt.Sprintf(`
+WITH b AS (SELECT * FROM %s WHERE cluster_id IS NOT NULL),
+pop AS (SELECT avg(p_alive) pa, avg(recency_days) rec FROM b)
+SELECT cluster_id, any_value(cluster_name) AS name, count(DISTINCT cluster_name) AS names, count(*) AS n,
+  avg(p_alive) < (SELECT pa FROM pop) AND avg(recency_days) > (SELECT rec FROM pop) AS lapsed_side,
+  avg(p_alive) > (SELECT pa FROM pop) AND avg(recency_days) < (SELECT rec FROM pop) AS active_side
+FROM b GROUP BY cluster_id ORDER BY cluster_id`, seg))
+	seen := map[string]bool{}
+	for _, r := range rows {
+		name := strings.ToLower(r["name"].(string))
+		if num(t, r["names"]) != 1 || seen[name] {
+			t.Errorf("cluster %v: name %q not unique", r["cluster_id"], name)
+		}
+		seen[name] = true
+		if r["lapsed_side"] == true && (strings.Contains(name, "recent") || strings.Contains(name, "active")) {
+			t.Errorf("cluster %v %q: less likely active and longer gone than the average buyer", r["cluster_id"], name)
+		}
+		if r["active_side"] == true && (strings.Contains(name, "lapsed") || strings.Contains(name, "churned")) {
+			t.Errorf("cluster %v %q: more likely active and more recent than the average buyer", r["cluster_id"], name)
+		}
+		t.Logf("cluster %v %q: %v customers", r["cluster_id"], r["name"], r["n"])
+	}
+	if len(rows) < 3 {
+		t.Errorf("%d clusters", len(rows))
+	}
+	ari := duckdbtest.Query(t, fmt.Sprintf(`
+WITH j AS (SELECT s.cluster_id c, t.archetype a FROM %s s JOIN read_parquet('%s') t USING (customer_id) WHERE s.cluster_id IS NOT NULL),
+nij AS (SELECT c, a, count(*) n FROM j GROUP BY c, a),
+ai AS (SELECT c, count(*) n FROM j GROUP BY c),
+bj AS (SELECT a, count(*) n FROM j GROUP BY a),
+s AS (SELECT (SELECT sum(n*(n-1)/2) FROM nij) idx, (SELECT sum(n*(n-1)/2) FROM ai) sa, (SELECT sum(n*(n-1)/2) FROM bj) sb,
+  (SELECT count(*)*(count(*)-1)/2 FROM j) tot)
+SELECT (idx - sa*sb/tot) / (0.5*(sa+sb) - sa*sb/tot) AS ari FROM s`, seg, filepath.Join(dir, "input", "truth", "customers.parquet")))
+	a := num(t, ari[0]["ari"])
+	t.Logf("adjusted Rand index of the clusters against the generator's archetypes: %.3f", a)
+	if !(a > 0.05) {
+		t.Errorf("adjusted Rand index %.3f: the clusters do not follow the archetypes", a)
 	}
 }

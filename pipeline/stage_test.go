@@ -183,8 +183,8 @@ func TestStageOrder(t *testing.T) {
 	for _, s := range order {
 		names = append(names, s.Info().Name)
 	}
-	if want := []string{"rfm", "clv", "cluster", "recommend"}; !slices.Equal(names, want) {
-		t.Errorf("run order %v, want %v (the clusters read the CLV outputs)", names, want)
+	if want := []string{"rfm", "clv", "cluster", "recommend", "brief"}; !slices.Equal(names, want) {
+		t.Errorf("run order %v, want %v (the clusters read the CLV outputs; the brief reads every summary)", names, want)
 	}
 	if _, err := (stages.List{frequent{}}).Order(cfg); err == nil {
 		t.Error("a stage reading a stage not in the list was accepted")

@@ -88,3 +88,57 @@ func TestNiceMax(t *testing.T) {
 		}
 	}
 }
+
+func TestBriefFormatting(t *testing.T) {
+	prev := 1_000_000.0
+	for _, tc := range []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"grouped", grouped(19139036.53, 2), "19,139,036.53"},
+		{"grouped small", grouped(999, 0), "999"},
+		{"grouped negative", grouped(-1234567, 0), "-1,234,567"},
+		{"grouped rounds to zero", grouped(-0.2, 0), "0"},
+		{"money with code", money(19139036.53, "EUR"), "19,139,037 EUR"},
+		{"money unknown currency", money(1500, ""), "1,500"},
+		{"count fractional", count(12.34), "12.3"},
+		{"count large", count(12345.6), "12,346"},
+		{"change up", change(1_032_000, &prev), "+3.2% since the last run"},
+		{"change down", change(900_000, &prev), "-10.0% since the last run"},
+		{"no previous", change(5, nil), ""},
+		{"percent", percent(0.256), "26%"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+// TestBriefSections: the headline and the segment brief come first, with
+// separators, the currency and the change; the model internals last.
+func TestBriefSections(t *testing.T) {
+	d := sample()
+	prev, clv, churn := 1_000_000.0, 123456.7, 0.42
+	d.Currency = "EUR"
+	d.Headline = []Figure{{Label: "Revenue", Value: 1234567.8, Money: true, Previous: &prev}, {Label: "Buyers", Value: 4321}}
+	d.Brief = []SegmentBrief{{Name: "At Risk", Customers: 12345, Revenue: 5000, CLV: &clv, ChurnRisk: &churn,
+		Action: "win back", Audiences: []AudienceSize{{Name: "win-back", Customers: 1200}}}}
+	d.Clusters = []ClusterBrief{{ID: 1, Name: "Lapsed", Customers: 2000, Revenue: 10, ChurnRisk: &churn}}
+	var b bytes.Buffer
+	if err := Render(&b, d); err != nil {
+		t.Fatal(err)
+	}
+	html := b.String()
+	for _, want := range []string{"1,234,568 EUR", "&#43;23.5% since the last run", "4,321", "12,345", "123,457 EUR", "42%",
+		"win-back (1,200)", "1 Lapsed", "revenue (EUR)", "CLV over the horizon (EUR)"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	head, brief, models := strings.Index(html, `id="headline"`), strings.Index(html, `id="brief"`), strings.Index(html, `id="models"`)
+	segs := strings.Index(html, `id="segments"`)
+	if !(head >= 0 && head < brief && brief < segs && segs < models) || !strings.Contains(html, "Appendix: model internals") {
+		t.Errorf("sections out of order: headline %d, brief %d, segments %d, models %d", head, brief, segs, models)
+	}
+}
