@@ -79,10 +79,7 @@ type (
 // ReadModel reads the model.json a committed manifest names, returning it
 // with its key.
 func ReadModel(ctx context.Context, b objstore.Bucket, m *publish.Manifest) (*Model, string, error) {
-	key, ok := m.Objects["model"]
-	if !ok {
-		key = publish.PartitionPrefix("models", m.AsOf) + "model.json"
-	}
+	key := m.Object("model", "models", "model.json")
 	data, err := objstore.ReadAll(ctx, b, key)
 	if err != nil {
 		return nil, key, fmt.Errorf("read model %s: %w", key, err)

@@ -406,10 +406,7 @@ func loadPrevious(ctx context.Context, out objstore.Bucket, asOf string) (*previ
 	if err != nil || m == nil {
 		return nil, err
 	}
-	key, ok := m.Objects["model"]
-	if !ok {
-		key = publish.PartitionPrefix("models", m.AsOf) + "model.json"
-	}
+	key := m.Object("model", "models", "model.json")
 	data, err := objstore.ReadAll(ctx, out, key)
 	if err != nil {
 		return nil, fmt.Errorf("previous run: read model %s: %w", key, err)
