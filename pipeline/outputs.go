@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rs/zerolog"
 	"github.com/strata-oss/strata/internal/memlimit"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
@@ -192,14 +193,14 @@ func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state,
 // model.json — from the fitted models and the merged aggregates of every
 // part. order is the stages in run order: each describes its part of the
 // run in turn.
-func writeRunTables(ctx context.Context, pub *publish.Publisher, cfg *config.Config, opt Options, fit *Fitted, order []stages.Stage,
+func writeRunTables(ctx context.Context, log zerolog.Logger, pub *publish.Publisher, cfg *config.Config, opt Options, fit *Fitted, order []stages.Stage,
 	cp *customerPart, spreads stages.SegmentSpreads) ([]SummaryRow, error) {
 	asOf := opt.AsOf.Format(DateLayout)
 	meta := tableMeta(cfg, opt)
 	a := cp.Agg
 	d := &stages.Description{Config: cfg, AsOfDay: cp.AsOfDay, NoAmount: fit.NoAmount,
 		Customers: a.Customers, Buyers: a.Buyers, Orders: a.Orders, Revenue: a.Revenue,
-		Parts: a.Parts, Models: fit.Models.ByName, Spreads: spreads,
+		Parts: a.Parts, Models: fit.Models.ByName, Spreads: spreads, Log: log,
 		Report: &report.Data{Title: "Customer segments", AsOf: asOf, Attempt: pub.Attempt(),
 			Subtitle: fmt.Sprintf("%d buyers of %d customers, %d orders", a.Buyers, a.Customers, a.Orders)}}
 	for _, s := range order {
@@ -208,6 +209,9 @@ func writeRunTables(ctx context.Context, pub *publish.Publisher, cfg *config.Con
 				ds.Describe(d, m)
 			}
 		}
+	}
+	if err := d.Err(); err != nil {
+		return nil, err // before any run-wide table: the run publishes nothing
 	}
 	reportQuality(d.Report, a)
 	// Small objects, each synced on its own: written at once, their waits
