@@ -266,7 +266,7 @@ type List []Stage
 
 // Default is the run's stages: what `strata run` walks.
 func Default() List {
-	return List{RFM{}, Cluster{}, NewCLV(), Recommend{}}
+	return List{RFM{}, Cluster{}, NewCLV(), Recommend{}, RFMMigration{}, Drift{}}
 }
 
 // Order returns the stages cfg turns on in the order they run: the list's,
