@@ -52,6 +52,13 @@ type driftFeature struct {
 // where the published column is null, as the segments table's rules
 // make it). Identifiers and codes (RFM scores, cluster ids) are not
 // distributions; the order timestamps move with every as-of date.
+//
+// expected_avg_spend is left out: every buyer without a repeat purchase
+// gets the spend model's population mean, one value refitted each run. On
+// the generated shop that is 149 of 562 customers on one point (84.15 one
+// day, 84.42 the next), which crosses a decile cut and reads as a PSI of
+// 0.96 on an unchanged re-run. clv, its product with the varied expected
+// purchases, has no such mass (PSI 0.002 on the same re-run).
 var driftColumns = []struct {
 	name   string
 	clv    bool // a CLV output: only when the CLV stage ran
@@ -87,7 +94,6 @@ var driftColumns = []struct {
 	{"expected_purchases", true, func(_ *Run, cv *clvScores) values {
 		return clvValues(cv, cv.ExpectedPurchases, cv.noPurchase)
 	}},
-	{"expected_avg_spend", true, func(_ *Run, cv *clvScores) values { return clvValues(cv, cv.ExpectedSpend, cv.noSpend) }},
 	{"clv", true, func(_ *Run, cv *clvScores) values { return clvValues(cv, cv.CLV, cv.clvNull) }},
 }
 
