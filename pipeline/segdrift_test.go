@@ -344,6 +344,9 @@ func TestRFMMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := demoConfig(t, "")
+	// An audience on the new column: the Champions who slipped.
+	cfg.Audiences = append(cfg.Audiences, config.Audience{Name: "slipped",
+		Filter: `previous_rfm_segment = "Champions" and rfm_segment != "Champions"`})
 	const later = "2025-07-31" // a month on: customers change segment
 	res := runOn(t, cfg, in, out, baseDay)
 	runOn(t, cfg, in, out, later)
@@ -375,7 +378,8 @@ func TestRFMMigration(t *testing.T) {
 	check := duckdbtest.Query(t, fmt.Sprintf(`select
 			count(*) filter (where c.previous_rfm_segment is distinct from p.rfm_segment) as wrong,
 			count(*) filter (where p.customer_id is not null) as both,
-			count(*) filter (where p.customer_id is not null and p.rfm_segment <> c.rfm_segment) as moved
+			count(*) filter (where p.customer_id is not null and p.rfm_segment <> c.rfm_segment) as moved,
+			count(*) filter (where p.rfm_segment = 'Champions' and c.rfm_segment <> 'Champions') as slipped
 		from read_parquet(%s) c left join read_parquet(%s) p on c.customer_id = p.customer_id`, cur, prev))[0]
 	if fmt.Sprint(check["wrong"]) != "0" {
 		t.Errorf("%v customers' previous_rfm_segment is not their previous rfm_segment", check["wrong"])
@@ -385,8 +389,17 @@ func TestRFMMigration(t *testing.T) {
 	if sec.Previous == nil || sec.Previous.AsOf != baseDay || fmt.Sprint(sec.Both) != fmt.Sprint(check["both"]) || fmt.Sprint(sec.Moved) != fmt.Sprint(check["moved"]) {
 		t.Errorf("model.json: %+v; DuckDB: %v in both runs, %v moved", sec, check["both"], check["moved"])
 	}
-	if sec.Moved == 0 || sec.Both == 0 {
-		t.Errorf("no customer changed segment in a month (%d in both runs): the check checks nothing", sec.Both)
+	audience := -1
+	for _, a := range modelOf(t, out, later).Audiences {
+		if a.Name == "slipped" {
+			audience = a.Customers
+		}
+	}
+	if fmt.Sprint(audience) != fmt.Sprint(check["slipped"]) {
+		t.Errorf("the audience on previous_rfm_segment has %d customers (-1: none), DuckDB counts %v", audience, check["slipped"])
+	}
+	if sec.Moved == 0 || sec.Both == 0 || fmt.Sprint(check["slipped"]) == "0" {
+		t.Errorf("no customer changed segment in a month (%d in both runs, %v Champions slipped): the check checks nothing", sec.Both, check["slipped"])
 	}
 	// The first run has no previous run: every customer is new to it.
 	first := columns(t, out, manifestOf(t, out, baseDay), "rfm_segment_migration", "from_segment", "customers")
