@@ -325,7 +325,13 @@ type DriftBreach struct {
 // fails the run.
 func (Drift) Describe(d *Description, model any) {
 	m := model.(*driftModel)
-	p := d.Parts["drift"].(*driftPart)
+	p, _ := d.Parts["drift"].(*driftPart)
+	if p == nil || len(p.Counts) != len(m.Features) { // no customer counted: nothing measured
+		p = &driftPart{Counts: make([][]int64, len(m.Features))}
+		for f := range p.Counts {
+			p.Counts[f] = make([]int64, len(m.Features[f].Counts))
+		}
+	}
 	dc := d.Config.Drift
 	th := drift.Thresholds{MaxPSI: dc.PSI(), MaxSegmentShift: dc.SegmentShift()}
 	sec := DriftSection{Previous: m.Previous, Action: dc.ActionOr(), MaxPSI: th.MaxPSI, MaxSegmentShift: th.MaxSegmentShift,

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-oss/strata/models/drift"
+	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/publish"
 )
 
@@ -122,5 +124,63 @@ func TestDescriptionFail(t *testing.T) {
 	d.Fail(b)
 	if err := d.Err(); !errors.Is(err, a) || !errors.Is(err, b) {
 		t.Errorf("Err() = %v", err)
+	}
+}
+
+// TestDriftDescribe: the section holds every measure with its breach flag;
+// a breach logs and, with action fail, fails the run naming the feature;
+// without counts (no customer) nothing is measured and nothing fails.
+func TestDriftDescribe(t *testing.T) {
+	model := &driftModel{Previous: PreviousRef{AsOf: "2025-06-30", Attempt: "a"},
+		Features: []driftFeature{
+			{Name: "frequency", Bins: drift.Bins{Cuts: []float64{1, 2}, Counts: []int64{10, 10, 10, 0}}},
+			{Name: "monetary_value", Bins: drift.Bins{Cuts: []float64{5, 9}, Counts: []int64{10, 10, 10, 0}}},
+		},
+		Segments: map[string]int64{"A": 20, "B": 10}}
+	for _, tc := range []struct {
+		name     string
+		action   string
+		part     Part
+		breaches []string
+		fails    bool
+	}{
+		{"no drift", "fail", &driftPart{Counts: [][]int64{{10, 10, 10, 0}, {10, 10, 10, 0}}, Segments: map[string]int64{"A": 20, "B": 10}},
+			nil, false},
+		{"money moved, warn", "warn", &driftPart{Counts: [][]int64{{10, 10, 10, 0}, {0, 0, 30, 0}}, Segments: map[string]int64{"A": 20, "B": 10}},
+			[]string{"monetary_value"}, false},
+		{"money and a segment moved, fail", "fail", &driftPart{Counts: [][]int64{{10, 10, 10, 0}, {0, 0, 30, 0}}, Segments: map[string]int64{"A": 10, "B": 20}},
+			[]string{"monetary_value", "A", "B"}, true},
+		{"no customers", "fail", nil, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &Description{Config: &config.Config{Drift: &config.Drift{Action: tc.action}}, Parts: map[string]Part{}}
+			if tc.part != nil {
+				d.Parts["drift"] = tc.part
+			}
+			Drift{}.Describe(d, model)
+			sec := d.Sections["drift"].(DriftSection)
+			var got []string
+			for _, b := range sec.Breaches {
+				got = append(got, b.Subject)
+			}
+			if !slices.Equal(got, tc.breaches) {
+				t.Errorf("breaches %v, want %v", got, tc.breaches)
+			}
+			if tc.part != nil && (len(sec.Features) != 2 || len(sec.Segments) != 2) {
+				t.Errorf("%d features, %d segments measured", len(sec.Features), len(sec.Segments))
+			}
+			for _, f := range sec.Features {
+				if f.Breach != slices.Contains(tc.breaches, f.Feature) {
+					t.Errorf("%s: breach %v", f.Feature, f.Breach)
+				}
+			}
+			err := d.Err()
+			if (err != nil) != tc.fails {
+				t.Fatalf("error %v, want one: %v", err, tc.fails)
+			}
+			if err != nil && !strings.Contains(err.Error(), "monetary_value") {
+				t.Errorf("the error does not name the feature: %v", err)
+			}
+		})
 	}
 }
