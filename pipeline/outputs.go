@@ -7,9 +7,9 @@ import (
 	"io"
 	"slices"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/rs/zerolog"
 	"github.com/strata-oss/strata/internal/memlimit"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
