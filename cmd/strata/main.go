@@ -55,7 +55,9 @@ Usage:
   strata show      --config FILE [--as-of YYYY-MM-DD]
   strata clv       --input FILE [--customer-col C] [--date-col D] [--amount-col A]
                    [--calibration-end YYYY-MM-DD] [--time-unit day|week]
-                   [--model bgnbd|pnbd|mbgnbd] [--format text|json]
+                   [--model auto|bgnbd|mbgnbd|pnbd|nbd] [--select-by loglik|mae]
+                   [--predictions FILE.csv|.parquet] [--horizon-months M] [--level L]
+                   [--format text|json]
   strata cluster   --input FILE [--columns A,B,...] [--k K | --k-range MIN:MAX]
                    [--n-init N] [--seed S] [--scale none|zscore|log1p|log1p+zscore]
                    [--format text|json]
@@ -227,7 +229,16 @@ func runLimited(ctx context.Context, args []string, stdout, stderr io.Writer, li
 		fs.StringVar(&o.AmountCol, "amount-col", "", "purchase amount column (omit to skip the spend model)")
 		calEnd := fs.String("calibration-end", "", "last day of the fitting window, YYYY-MM-DD (default: the last day in the data); later purchases are the holdout")
 		fs.StringVar(&o.TimeUnit, "time-unit", "week", "model time unit: day or week")
-		fs.StringVar(&o.Model, "model", "bgnbd", "purchase model: bgnbd, pnbd or mbgnbd")
+		fs.StringVar(&o.Model, "model", "auto", "purchase model: auto (chosen by holdout), bgnbd, mbgnbd, pnbd or nbd")
+		fs.StringVar(&o.SelectBy, "select-by", "loglik", "holdout score --model auto chooses by: loglik or mae")
+		fs.IntVar(&o.HoldoutDays, "holdout-days", 90, "days --model auto holds out when --calibration-end is not given")
+		fs.StringVar(&o.Predictions, "predictions", "", "write every customer's predictions to this .csv or .parquet file")
+		fs.IntVar(&o.HorizonMonths, "horizon-months", 12, "horizon of expected_purchases and clv, in months")
+		fs.Float64Var(&o.Level, "level", 0.9, "coverage of the low/high intervals")
+		fs.IntVar(&o.Draws, "draws", 200, "parameter draws behind the intervals")
+		fs.Float64Var(&o.Margin, "margin", 1, "share of revenue that is profit, applied to clv")
+		fs.Float64Var(&o.AnnualDiscountRate, "annual-discount-rate", 0.10, "discount rate of future months' clv, per year")
+		fs.Uint64Var(&o.Seed, "seed", 42, "seed of the parameter draws")
 		format := fs.String("format", "text", "output: text or json")
 		cmd = func(ctx context.Context, log zerolog.Logger) error {
 			if *format != "text" && *format != "json" {

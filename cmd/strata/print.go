@@ -146,6 +146,24 @@ func printCLV(w io.Writer, r *jobs.CLVReport) {
 		unit = "days"
 	}
 	fmt.Fprintf(w, "%s: %d rows (%d skipped), purchases %s to %s\n", r.Input, r.Rows, r.SkippedRows, r.FirstDate, r.LastDate)
+	if sel := r.Selection; sel != nil {
+		fmt.Fprintf(w, "model chosen by %s on the %d days after %s:\n", sel.Metric, sel.HoldoutDays, sel.CalibrationEnd)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "candidate\tcalibration LL\tholdout LL\tholdout MAE\t")
+		for _, c := range sel.Candidates {
+			name := c.Model
+			if c.Scored != "" {
+				name += " (as " + c.Scored + ")"
+			}
+			if c.Error != "" {
+				fmt.Fprintf(tw, "%s\tnot fitted: %s\t\t\t\n", name, c.Error)
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%.4f\t\n", name, c.LogLik, c.HoldoutLogLik, c.HoldoutMAE)
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "chose %s: %s; refitted on the whole history\n", sel.Chosen, sel.Reason)
+	}
 	fmt.Fprintf(w, "calibration: up to %s inclusive, %d customers (%d repeaters), time unit %s\n\n", r.CalibrationEnd, r.Customers, r.Repeaters, unit)
 	fmt.Fprintf(w, "%-12s %s\n", r.PurchaseModel, sortedParams(r.Params))
 	fmt.Fprintf(w, "%-12s log-likelihood %.4f, %s, %d iterations, %d distinct summaries, %.3fs\n", "", r.LogLik, r.Fit.Method, r.Fit.Iterations, r.Fit.Distinct, r.FitSeconds)
@@ -156,6 +174,13 @@ func printCLV(w io.Writer, r *jobs.CLVReport) {
 	if h := r.Holdout; h != nil {
 		fmt.Fprintf(w, "\nholdout %d days after %s: predicted %.1f repeat purchases, actual %.0f (%+.2f%%), per-customer MAE %.4f\n",
 			h.Days, h.CalibrationEnd, h.Predicted, h.Actual, 100*h.RelErr, h.MAE)
+	}
+	if p := r.Predictions; p != nil {
+		fmt.Fprintf(w, "\npredictions of %d customers as of %s (horizon %d months, %.0f%% intervals from %d draws) written to %s\n",
+			p.Customers, p.AsOf, p.HorizonMonths, 100*p.Level, p.Draws, p.File)
+		if p.IntervalsNote != "" {
+			fmt.Fprintf(w, "intervals: %s\n", p.IntervalsNote)
+		}
 	}
 }
 
