@@ -59,8 +59,10 @@ Usage:
                    [--predictions FILE.csv|.parquet] [--horizon-months M] [--level L]
                    [--format text|json]
   strata cluster   --input FILE [--columns A,B,...] [--k K | --k-range MIN:MAX]
-                   [--n-init N] [--seed S] [--scale none|zscore|log1p|log1p+zscore]
-                   [--format text|json]
+                   [--k-rule bic|silhouette] [--n-init N] [--seed S]
+                   [--scale none|zscore|log1p|log1p+zscore] [--labels FILE.csv|.parquet]
+                   [--id-col C] [--centroids FILE.json] [--format text|json]
+  strata cluster   --model FILE.json --input FILE --labels FILE [--id-col C]
   strata version
 
 Global flags (before or after the verb):
@@ -294,6 +296,11 @@ func runLimited(ctx context.Context, args []string, stdout, stderr io.Writer, li
 		fs.Uint64Var(&o.Seed, "seed", 42, "random seed")
 		fs.StringVar(&o.Scale, "scale", "zscore", "per-column scaling: none, zscore, log1p or log1p+zscore")
 		fs.IntVar(&o.SilhouetteSample, "silhouette-sample", 10_000, "rows silhouette is computed on")
+		fs.StringVar(&o.KRule, "k-rule", "bic", "how k is chosen in --k-range: bic or silhouette")
+		fs.StringVar(&o.Labels, "labels", "", "write each input row's cluster to this .csv or .parquet file")
+		fs.StringVar(&o.IDCol, "id-col", "", "column copied into --labels to identify each row (default: the row number only)")
+		fs.StringVar(&o.Centroids, "centroids", "", "write the model (scaler, centroids, features, names) to this .json file")
+		fs.StringVar(&o.Model, "model", "", "apply this saved model (a --centroids file) to --input instead of fitting; needs --labels")
 		format := fs.String("format", "text", "output: text or json")
 		cmd = func(ctx context.Context, log zerolog.Logger) error {
 			if *format != "text" && *format != "json" {
@@ -301,6 +308,17 @@ func runLimited(ctx context.Context, args []string, stdout, stderr io.Writer, li
 			}
 			if *columns != "" {
 				o.Columns = strings.Split(*columns, ",")
+			}
+			if o.Model != "" {
+				rep, err := jobs.FitClusters(ctx, o)
+				if err != nil {
+					return err
+				}
+				if *format == "json" {
+					return writeJSON(stdout, rep)
+				}
+				printCluster(stdout, rep)
+				return nil
 			}
 			lo, hi, ok := strings.Cut(*kRange, ":")
 			var err1, err2 error

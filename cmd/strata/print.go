@@ -189,12 +189,28 @@ func printCluster(w io.Writer, r *jobs.ClusterReport) {
 	if r.Reason != "" {
 		fmt.Fprintf(w, "%s\n", r.Reason)
 	}
-	fmt.Fprintf(w, "\nk=%d  inertia %.6g  %d iterations (%s, converged %v)  %.3fs\n", r.K, r.Inertia, r.Iterations, r.Algorithm, r.Converged, r.FitSeconds)
-	fmt.Fprintf(w, "sizes %v\n\n", r.Sizes)
+	if r.Applied != "" {
+		fmt.Fprintf(w, "\nk=%d  inertia %.6g  assigned in %.3fs\n", r.K, r.Inertia, r.FitSeconds)
+	} else {
+		fmt.Fprintf(w, "\nk=%d  inertia %.6g  %d iterations (%s, converged %v)  %.3fs\n", r.K, r.Inertia, r.Iterations, r.Algorithm, r.Converged, r.FitSeconds)
+	}
+	fmt.Fprintf(w, "sizes %v\n", r.Sizes)
+	if len(r.Names) > 0 {
+		fmt.Fprintf(w, "names %s\n", strings.Join(r.Names, "; "))
+	}
+	if r.Applied != "" {
+		fmt.Fprintf(w, "assigned by the saved model %s\n", r.Applied)
+		return
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "k\tinertia\tsilhouette\tCalinski-Harabasz\tDavies-Bouldin\t")
-	for _, s := range r.Scores {
-		fmt.Fprintf(tw, "%d\t%.6g\t%.4f\t%.1f\t%.4f\t\n", s.K, s.Inertia, s.Silhouette, s.CalinskiHarabasz, s.DaviesBouldin)
+	fmt.Fprintln(tw, "k\tinertia\tBIC\tsilhouette\tCalinski-Harabasz\tDavies-Bouldin\t")
+	for i, s := range r.Scores {
+		bic := ""
+		if i < len(r.BIC) {
+			bic = fmt.Sprintf("%.1f", r.BIC[i])
+		}
+		fmt.Fprintf(tw, "%d\t%.6g\t%s\t%.4f\t%.1f\t%.4f\t\n", s.K, s.Inertia, bic, s.Silhouette, s.CalinskiHarabasz, s.DaviesBouldin)
 	}
 	tw.Flush()
 }
