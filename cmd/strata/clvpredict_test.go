@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -23,7 +25,8 @@ import (
 //   - every interval is ordered low ≤ point ≤ high, and clv grows with
 //     the horizon (clv_3m ≤ clv_6m ≤ clv_12m = clv at 12 months);
 //   - the chosen model is the best-scoring candidate, every candidate
-//     scored.
+//     scored;
+//   - a second run with the same seed writes the same bytes.
 //
 // The CSV form of the same command, with a named model, must hold the
 // same customers.
@@ -119,6 +122,18 @@ SELECT
 		if numOf(t, r[k]) != 0 {
 			t.Errorf("%s = %v", k, r[k])
 		}
+	}
+
+	// Same input and seed, same bytes.
+	again := filepath.Join(dir, "again.parquet")
+	if code, _, stderr := strata(t, "clv", "--input", input, "--amount-col", "amount", "--calibration-end", "1997-09-30",
+		"--predictions", again, "--log-level", "error"); code != 0 {
+		t.Fatalf("second run: exit %d: %s", code, stderr)
+	}
+	a, errA := os.ReadFile(pq)
+	b, errB := os.ReadFile(again)
+	if errA != nil || errB != nil || !bytes.Equal(a, b) {
+		t.Errorf("two runs with the same seed wrote different files (%v, %v)", errA, errB)
 	}
 
 	csv := filepath.Join(dir, "pred.csv")
