@@ -332,10 +332,12 @@ func purchaseIntervals(ctx context.Context, ms []PurchaseModel, x, tx, T []float
 		D := len(ms)
 		pa, ex := make([]float64, D), make([]float64, D)
 		alive := make([]PurchaseModel, D)
+		seqs := make([]*countSeq, D)
 		for d, m := range ms {
 			pa[d] = m.PAlive(x[i], tx[i], T[i])
 			ex[d] = m.ExpectedPurchases(horizon, x[i], tx[i], T[i])
 			alive[d], _ = AliveModel(m, x[i], T[i])
+			seqs[d] = newCountSeq(alive[d], horizon)
 		}
 		iv.PAliveHigh[i] = quantile(pa, qhi)
 		iv.ExpectedLow[i], iv.ExpectedHigh[i] = quantile(ex, qlo), quantile(ex, qhi)
@@ -354,7 +356,13 @@ func purchaseIntervals(ctx context.Context, ms []PurchaseModel, x, tx, T []float
 		for k := 0; ; k++ {
 			var s float64
 			for d, m := range alive {
-				p := pa[d] * m.ProbNPurchases(k, horizon)
+				var pk float64
+				if seqs[d] != nil {
+					pk = seqs[d].next()
+				} else {
+					pk = m.ProbNPurchases(k, horizon)
+				}
+				p := pa[d] * pk
 				if k == 0 {
 					p += 1 - pa[d]
 				}
