@@ -95,6 +95,14 @@ type CLVReport struct {
 // FitCLV fits a lifetime-value model on one transactions file: the
 // summary follows Fader & Hardie's conventions (same-day purchases merged,
 // the first purchase not counted, the calibration end inclusive).
+//
+// A named model is fitted on the history up to the calibration end and,
+// when the file runs past it, checked on the rest. "auto" instead splits
+// the history at the calibration end (or HoldoutDays before the last day),
+// lets clv.SelectPurchaseModel choose on that split, and refits the
+// winner on the whole history: the model and any predictions are as of
+// the last day, as a marketer wants them, while the choice and the
+// holdout check were made on data the candidates had not seen.
 func FitCLV(ctx context.Context, o CLVOptions) (*CLVReport, error) {
 	if o.Input == "" || o.CustomerCol == "" || o.DateCol == "" {
 		return nil, &UsageError{Msg: "--input, --customer-col and --date-col are required"}
