@@ -29,7 +29,19 @@ type ClusterOptions struct {
 	Scale   string // none, zscore (default), log1p, log1p+zscore
 	// SilhouetteSample bounds the rows silhouette is computed on.
 	SilhouetteSample int
-	Workers          int
+	// KRule chooses k in the range: "bic" (default; cluster.ChooseKBy) or
+	// "silhouette" (cluster.ChooseK's rule).
+	KRule string
+	// Labels, when set, is a .csv or .parquet file that receives every
+	// input row's cluster (see writeLabels), with IDCol's value if set.
+	Labels string
+	IDCol  string
+	// Centroids, when set, is a .json file that receives the model
+	// (ClusterModel). Model, when set, is such a file to apply to Input
+	// instead of fitting.
+	Centroids string
+	Model     string
+	Workers   int
 }
 
 // ClusterReport is what `strata cluster` prints.
@@ -46,14 +58,35 @@ type ClusterReport struct {
 	Converged   bool             `json:"converged"`
 	Algorithm   string           `json:"algorithm"`
 	Sizes       []int            `json:"sizes"`
+	Names       []string         `json:"names,omitempty"`
 	Scores      []cluster.KScore `json:"scores"`
-	FitSeconds  float64          `json:"fit_seconds"`
+	// BIC[i] is the BIC of Scores[i].K (rule "bic").
+	BIC []float64 `json:"bic,omitempty"`
+	// Applied is the model file applied (--model), when one was.
+	Applied    string  `json:"applied,omitempty"`
+	FitSeconds float64 `json:"fit_seconds"`
 }
 
 // FitClusters runs k-means on the numeric columns of one file.
 func FitClusters(ctx context.Context, o ClusterOptions) (*ClusterReport, error) {
 	if o.Input == "" {
 		return nil, &UsageError{Msg: "--input is required"}
+	}
+	if o.Labels != "" {
+		if _, err := outFormat("--labels", o.Labels); err != nil {
+			return nil, err
+		}
+	}
+	if o.Model != "" {
+		return applyClusters(ctx, o)
+	}
+	rule := cluster.KByBIC
+	switch o.KRule {
+	case "", "bic":
+	case "silhouette":
+		rule = cluster.KBySilhouette
+	default:
+		return nil, &UsageError{Msg: fmt.Sprintf("--k-rule must be bic or silhouette, got %q", o.KRule)}
 	}
 	scale := o.Scale
 	if scale == "" {
@@ -119,17 +152,76 @@ func FitClusters(ctx context.Context, o ClusterOptions) (*ClusterReport, error) 
 		}
 		rep.Scores = []cluster.KScore{s}
 	} else {
-		choice, results, err := cluster.ChooseK(ctx, X, kMin, kMax, cfg, o.SilhouetteSample)
+		choice, results, err := cluster.ChooseKBy(ctx, X, kMin, kMax, cfg, cluster.KOptions{Rule: rule, SilhouetteSample: o.SilhouetteSample})
 		if err != nil {
 			return nil, err
 		}
-		fit, rep.Reason, rep.Scores = results[choice.K-kMin], choice.Reason, choice.Scores
+		fit, rep.Reason, rep.Scores, rep.BIC = results[choice.K-kMin], choice.Reason, choice.Scores, choice.BIC
 	}
 	rep.FitSeconds = time.Since(start).Seconds()
 	rep.K, rep.Inertia, rep.Iterations, rep.Converged, rep.Algorithm = fit.Centroids.N, fit.Inertia, fit.Iterations, fit.Converged, string(fit.Algorithm)
 	rep.Sizes = make([]int, rep.K)
 	for _, l := range fit.Labels {
 		rep.Sizes[l]++
+	}
+	if o.Labels == "" && o.Centroids == "" {
+		return rep, nil
+	}
+	m, err := newClusterModel(X, sc, fit, cols)
+	if err != nil {
+		return nil, err
+	}
+	rep.Names = m.Names
+	if o.Centroids != "" {
+		if err := writeClusterModel(ctx, o.Centroids, m); err != nil {
+			return nil, err
+		}
+	}
+	if o.Labels != "" {
+		if err := writeLabels(ctx, o.Labels, o.Input, cols, o.IDCol, fit.Labels, m.Names); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}
+
+// applyClusters assigns the rows of o.Input to the clusters of the saved
+// model o.Model and writes their labels to o.Labels: the model's scaler,
+// then the nearest centroid, as the fit assigned its own rows.
+func applyClusters(ctx context.Context, o ClusterOptions) (*ClusterReport, error) {
+	if o.Labels == "" {
+		return nil, &UsageError{Msg: "--model needs --labels FILE to write the assignments to"}
+	}
+	if o.K > 0 || len(o.Columns) > 0 || o.Centroids != "" {
+		return nil, &UsageError{Msg: "--model applies a saved model: --k, --columns and --centroids do not apply"}
+	}
+	m, err := readClusterModel(ctx, o.Model)
+	if err != nil {
+		return nil, err
+	}
+	X, skipped, err := loadMatrix(ctx, o.Input, m.Features, o.Workers)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Scaler.TransformInPlace(X); err != nil {
+		return nil, fmt.Errorf("apply %s to %s: %w", o.Model, o.Input, err)
+	}
+	start := time.Now()
+	labels, inertia, err := cluster.Assign(ctx, X, m.centroids(), o.Workers)
+	if err != nil {
+		return nil, fmt.Errorf("apply %s to %s: %w", o.Model, o.Input, err)
+	}
+	rep := &ClusterReport{Input: o.Input, Rows: X.N, SkippedRows: skipped, Columns: m.Features, K: len(m.Centroids),
+		Inertia: inertia, Names: m.Names, Applied: o.Model, Sizes: make([]int, len(m.Centroids)), Algorithm: "assign"}
+	if len(m.Scaler.Modes) > 0 {
+		rep.Scale = string(m.Scaler.Modes[0])
+	}
+	for _, l := range labels {
+		rep.Sizes[l]++
+	}
+	rep.FitSeconds = time.Since(start).Seconds()
+	if err := writeLabels(ctx, o.Labels, o.Input, m.Features, o.IDCol, labels, m.Names); err != nil {
+		return nil, err
 	}
 	return rep, nil
 }

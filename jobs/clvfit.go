@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -21,8 +22,51 @@ type CLVOptions struct {
 	// holdout the fit is checked against.
 	CalibrationEnd time.Time
 	TimeUnit       string // "week" (default) or "day"
-	Model          string // "bgnbd" (default), "mbgnbd", "pnbd"
-	Workers        int
+	// Model is "auto" (the default: chosen by holdout, see FitCLV) or a
+	// model FitPurchaseModel knows: "bgnbd", "mbgnbd", "pnbd", "nbd".
+	Model string
+	// SelectBy is the holdout score of "auto": "loglik" (default) or "mae".
+	SelectBy string
+	// HoldoutDays is the window "auto" holds out when CalibrationEnd is
+	// not given; 0 means 90. It is cut to a third of the history when the
+	// history is short.
+	HoldoutDays int
+	// Predictions, when set, is a .csv or .parquet file (local or s3://)
+	// that receives every customer's predictions; see writePredictions.
+	Predictions string
+	// HorizonMonths is the horizon of expected_purchases and clv; 0 means 12.
+	HorizonMonths int
+	// Level is the nominal coverage of the intervals; 0 means 0.9.
+	Level float64
+	// Draws is the number of parameter draws behind the intervals; 0 means 200.
+	Draws int
+	// Margin (0 means 1) and AnnualDiscountRate value the CLV as the run does.
+	Margin, AnnualDiscountRate float64
+	// Seed seeds the parameter draws: the same inputs and seed give the
+	// same file, byte for byte.
+	Seed    uint64
+	Workers int
+}
+
+// CLVCandidate is one purchase model scored by "auto" on the holdout.
+type CLVCandidate struct {
+	Model         string             `json:"model"`
+	Scored        string             `json:"scored,omitempty"` // "nbd" when the fit found no drop-out and its NBD limit was scored
+	Params        map[string]float64 `json:"params,omitempty"`
+	LogLik        float64            `json:"log_likelihood"`
+	HoldoutLogLik float64            `json:"holdout_log_likelihood"`
+	HoldoutMAE    float64            `json:"holdout_mae"`
+	Error         string             `json:"error,omitempty"`
+}
+
+// CLVSelection records how "auto" chose the purchase model.
+type CLVSelection struct {
+	Metric         string         `json:"metric"`
+	CalibrationEnd string         `json:"calibration_end"`
+	HoldoutDays    int            `json:"holdout_days"`
+	Chosen         string         `json:"chosen"`
+	Reason         string         `json:"reason"`
+	Candidates     []CLVCandidate `json:"candidates"`
 }
 
 // CLVReport is what `strata clv` prints.
@@ -43,11 +87,22 @@ type CLVReport struct {
 	FitSeconds     float64                `json:"fit_seconds"`
 	Spend          *pipeline.SpendModel   `json:"spend_model,omitempty"`
 	Holdout        *pipeline.HoldoutCheck `json:"holdout,omitempty"`
+	Selection      *CLVSelection          `json:"selection,omitempty"`
+	// Predictions is the file written, with what it holds.
+	Predictions *CLVPredictionsInfo `json:"predictions,omitempty"`
 }
 
 // FitCLV fits a lifetime-value model on one transactions file: the
 // summary follows Fader & Hardie's conventions (same-day purchases merged,
 // the first purchase not counted, the calibration end inclusive).
+//
+// A named model is fitted on the history up to the calibration end and,
+// when the file runs past it, checked on the rest. "auto" instead splits
+// the history at the calibration end (or HoldoutDays before the last day),
+// lets clv.SelectPurchaseModel choose on that split, and refits the
+// winner on the whole history: the model and any predictions are as of
+// the last day, as a marketer wants them, while the choice and the
+// holdout check were made on data the candidates had not seen.
 func FitCLV(ctx context.Context, o CLVOptions) (*CLVReport, error) {
 	if o.Input == "" || o.CustomerCol == "" || o.DateCol == "" {
 		return nil, &UsageError{Msg: "--input, --customer-col and --date-col are required"}
@@ -62,12 +117,31 @@ func FitCLV(ctx context.Context, o CLVOptions) (*CLVReport, error) {
 	}
 	model := o.Model
 	if model == "" {
-		model = "bgnbd"
+		model = "auto"
 	}
 	switch model {
-	case "bgnbd", "mbgnbd", "pnbd":
+	case "auto", "bgnbd", "mbgnbd", "pnbd", "nbd":
 	default:
-		return nil, &UsageError{Msg: fmt.Sprintf("--model must be bgnbd, mbgnbd or pnbd, got %q", model)}
+		return nil, &UsageError{Msg: fmt.Sprintf("--model must be auto, bgnbd, mbgnbd, pnbd or nbd, got %q", model)}
+	}
+	metric := clv.HoldoutLogLik
+	switch o.SelectBy {
+	case "", "loglik":
+	case "mae":
+		metric = clv.HoldoutMAE
+	default:
+		return nil, &UsageError{Msg: fmt.Sprintf("--select-by must be loglik or mae, got %q", o.SelectBy)}
+	}
+	if o.Predictions != "" {
+		if _, err := outFormat("--predictions", o.Predictions); err != nil {
+			return nil, err
+		}
+	}
+	if o.Level != 0 && !(o.Level > 0 && o.Level < 1) {
+		return nil, &UsageError{Msg: fmt.Sprintf("--level %v: want a coverage in (0, 1), e.g. 0.9", o.Level)}
+	}
+	if o.HorizonMonths < 0 || o.Draws < 0 || o.Margin < 0 || o.Margin > 1 || o.AnnualDiscountRate < 0 || o.HoldoutDays < 0 {
+		return nil, &UsageError{Msg: "--horizon-months, --draws, --holdout-days and --annual-discount-rate must not be negative, --margin in (0, 1]"}
 	}
 
 	fields := []tables.Field{
@@ -81,6 +155,7 @@ func FitCLV(ctx context.Context, o CLVOptions) (*CLVReport, error) {
 	}
 	rep := &CLVReport{Input: o.Input, TimeUnitDays: unit, PurchaseModel: model}
 	index := map[string]int32{}
+	var ids []string
 	var cust, day []int32
 	var amount []float64
 	err := scanFile(ctx, o.Input, cols, fields, func(b *tables.Batch) error {
@@ -104,6 +179,7 @@ func FitCLV(ctx context.Context, o CLVOptions) (*CLVReport, error) {
 			if !ok {
 				c = int32(len(index))
 				index[id.Str[i]] = c
+				ids = append(ids, id.Str[i])
 			}
 			cust = append(cust, c)
 			day = append(day, features.DayNumber(ts.I[i], time.UTC))
@@ -128,68 +204,193 @@ func FitCLV(ctx context.Context, o CLVOptions) (*CLVReport, error) {
 			return nil, &UsageError{Msg: fmt.Sprintf("--calibration-end %s is before the first purchase (%s)", o.CalibrationEnd.Format(time.DateOnly), pipeline.DayDate(first))}
 		}
 	}
-	rep.FirstDate, rep.LastDate, rep.CalibrationEnd = pipeline.DayDate(first), pipeline.DayDate(last), pipeline.DayDate(calEnd)
+	rep.FirstDate, rep.LastDate = pipeline.DayDate(first), pipeline.DayDate(last)
+	tx := &transactions{ids: ids, cust: cust, day: day, amount: amount, first: first, last: last, unit: unit}
 
-	n := len(index)
-	sum, err := clv.Summarize(cust, day, amount, n, calEnd, unit)
-	if err != nil {
-		return nil, err
-	}
-	var rows []int
-	for c, p := range sum.Present {
-		if p {
-			rows = append(rows, c)
-			if sum.X[c] > 0 {
-				rep.Repeaters++
+	var pm clv.PurchaseModel
+	var fitted *summaryRows
+	if model == "auto" {
+		// Choose on a calibration/holdout split, then refit the winner on
+		// the whole history: the predictions are as of the last day.
+		if o.CalibrationEnd.IsZero() {
+			hold := o.HoldoutDays
+			if hold == 0 {
+				hold = 90
+			}
+			hold = min(hold, int(last-first)/3)
+			if hold < 1 {
+				return nil, &UsageError{Msg: fmt.Sprintf("%s spans %d days, too short to hold any out for --model auto; name a model", o.Input, last-first)}
+			}
+			calEnd = last - int32(hold)
+		}
+		if calEnd >= last {
+			return nil, &UsageError{Msg: fmt.Sprintf("--calibration-end %s leaves no holdout after it for --model auto (last purchase %s)", pipeline.DayDate(calEnd), pipeline.DayDate(last))}
+		}
+		cal, err := tx.summary(calEnd)
+		if err != nil {
+			return nil, err
+		}
+		actual, err := tx.holdout(cal, calEnd)
+		if err != nil {
+			return nil, err
+		}
+		tau := float64(last-calEnd) / unit
+		start := time.Now()
+		sel, err := clv.SelectPurchaseModel(ctx, cal.x, cal.tx, cal.T, actual, tau, clv.SelectOptions{Metric: metric, Fit: clv.FitOptions{Workers: o.Workers}})
+		if err != nil {
+			return nil, fmt.Errorf("choose a purchase model for %s: %w", o.Input, err)
+		}
+		rs := &CLVSelection{Metric: metric.String(), CalibrationEnd: pipeline.DayDate(calEnd), HoldoutDays: int(last - calEnd), Chosen: sel.Model.Name(), Reason: sel.Reason}
+		for _, c := range sel.Candidates {
+			rc := CLVCandidate{Model: c.Name, LogLik: c.LogLik, HoldoutLogLik: c.HoldoutLogLik, HoldoutMAE: c.HoldoutMAE}
+			if c.Model != nil {
+				rc.Params = c.Model.Params()
+				if c.NoDropout {
+					rc.Scored = c.Model.Name()
+				}
+			} else if c.Err != nil {
+				rc.Error = c.Err.Error()
+			}
+			rs.Candidates = append(rs.Candidates, rc)
+		}
+		rep.Selection = rs
+		if rep.Holdout, err = holdoutCheck(ctx, sel.Model, cal, actual, calEnd, last, tau, o.Workers); err != nil {
+			return nil, err
+		}
+		if fitted, err = tx.summary(last); err != nil {
+			return nil, err
+		}
+		// The winner's name: the NBD when a drop-out model won with its
+		// no-drop-out limit.
+		var res clv.FitResult
+		pm, res, err = clv.FitPurchaseModel(ctx, sel.Model.Name(), fitted.x, fitted.tx, fitted.T, clv.FitOptions{Workers: o.Workers})
+		var nd *clv.NoDropoutError
+		if errors.As(err, &nd) {
+			pm, res, err = nd.NBD, nd.NBDFit, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("refit %s on the whole history of %s: %w", sel.Model.Name(), o.Input, err)
+		}
+		rep.FitSeconds = time.Since(start).Seconds()
+		rep.setFit(pm, res)
+		calEnd = last
+	} else {
+		var err error
+		if fitted, err = tx.summary(calEnd); err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		var res clv.FitResult
+		pm, res, err = clv.FitPurchaseModel(ctx, model, fitted.x, fitted.tx, fitted.T, clv.FitOptions{Workers: o.Workers})
+		if err != nil {
+			return nil, fmt.Errorf("fit %s on %s: %w", model, o.Input, err)
+		}
+		rep.FitSeconds = time.Since(start).Seconds()
+		rep.setFit(pm, res)
+		if last > calEnd {
+			actual, err := tx.holdout(fitted, calEnd)
+			if err != nil {
+				return nil, err
+			}
+			if rep.Holdout, err = holdoutCheck(ctx, pm, fitted, actual, calEnd, last, float64(last-calEnd)/unit, o.Workers); err != nil {
+				return nil, err
 			}
 		}
 	}
-	rep.Customers = len(rows)
-	pick := func(v []float64) []float64 {
-		out := make([]float64, len(rows))
-		for i, r := range rows {
-			out[i] = v[r]
+	rep.CalibrationEnd = pipeline.DayDate(calEnd)
+	rep.Customers, rep.Repeaters = len(fitted.rows), 0
+	for _, v := range fitted.x {
+		if v > 0 {
+			rep.Repeaters++
 		}
-		return out
 	}
-	x, tx, T := pick(sum.X), pick(sum.Tx), pick(sum.T)
-	start := time.Now()
-	opt := clv.FitOptions{}
-	pm, res, err := clv.FitPurchaseModel(ctx, model, x, tx, T, opt)
-	if err != nil {
-		return nil, fmt.Errorf("fit %s on %s: %w", model, o.Input, err)
-	}
-	rep.FitSeconds = time.Since(start).Seconds()
-	rep.Params, rep.LogLik, rep.Fit = pm.Params(), res.LogLik, pipeline.FitInfo{
-		Method: res.Method, Iterations: res.Iterations, FuncEvals: res.FuncEvals, GradNorm: res.GradNorm,
-		N: res.N, Distinct: res.Distinct, Excluded: res.Excluded,
-	}
+	var gg *clv.GammaGamma
 	if o.AmountCol != "" {
-		gg, gr, err := clv.FitGammaGamma(ctx, x, pick(sum.MeanSpend), opt)
+		g, gr, err := clv.FitGammaGamma(ctx, fitted.x, fitted.spend, clv.FitOptions{Workers: o.Workers})
 		if err != nil {
 			return nil, fmt.Errorf("fit gamma-gamma on %s: %w", o.Input, err)
 		}
-		rep.Spend = &pipeline.SpendModel{Model: "gamma-gamma", Params: gg.Params(), LogLik: gr.LogLik, Fit: pipeline.FitInfo{
+		gg = &g
+		rep.Spend = &pipeline.SpendModel{Model: "gamma-gamma", Params: g.Params(), LogLik: gr.LogLik, Fit: pipeline.FitInfo{
 			Method: gr.Method, Iterations: gr.Iterations, FuncEvals: gr.FuncEvals, GradNorm: gr.GradNorm,
 			N: gr.N, Distinct: gr.Distinct, Excluded: gr.Excluded,
 		}}
 	}
-	if last > calEnd {
-		h := &pipeline.HoldoutCheck{CalibrationEnd: rep.CalibrationEnd, Days: int(last - calEnd), Customers: len(rows)}
-		pred, err := clv.ExpectedPurchasesAll(ctx, pm, float64(last-calEnd)/unit, x, tx, T, o.Workers)
+	if o.Predictions != "" {
+		info, err := writePredictions(ctx, o, pm, gg, tx, fitted)
 		if err != nil {
 			return nil, err
 		}
-		actual, err := clv.HoldoutCounts(cust, day, n, calEnd, last)
-		if err != nil {
-			return nil, err
-		}
-		chk, err := clv.CalibrationCheck(pred, pick(actual))
-		if err != nil {
-			return nil, err
-		}
-		h.MAE, h.Predicted, h.Actual, h.RelErr = chk.MAE, chk.Predicted, chk.Actual, chk.RelErr
-		rep.Holdout = h
+		rep.Predictions = info
 	}
 	return rep, nil
+}
+
+func (rep *CLVReport) setFit(pm clv.PurchaseModel, res clv.FitResult) {
+	rep.PurchaseModel = pm.Name()
+	rep.Params, rep.LogLik, rep.Fit = pm.Params(), res.LogLik, pipeline.FitInfo{
+		Method: res.Method, Iterations: res.Iterations, FuncEvals: res.FuncEvals, GradNorm: res.GradNorm,
+		N: res.N, Distinct: res.Distinct, Excluded: res.Excluded,
+	}
+}
+
+// transactions are the usable rows of the input: customer cust[j] (an
+// index into ids, in order of first appearance) bought amount[j] on day
+// day[j].
+type transactions struct {
+	ids         []string
+	cust, day   []int32
+	amount      []float64
+	first, last int32
+	unit        float64
+}
+
+// summaryRows are the summaries of the customers who had bought by a
+// calibration end: rows[i] is the customer (index into ids) of x[i] etc.
+type summaryRows struct {
+	rows            []int
+	x, tx, T, spend []float64
+	calEnd          int32
+}
+
+func (t *transactions) summary(calEnd int32) (*summaryRows, error) {
+	sum, err := clv.Summarize(t.cust, t.day, t.amount, len(t.ids), calEnd, t.unit)
+	if err != nil {
+		return nil, fmt.Errorf("summarise purchases to %s: %w", pipeline.DayDate(calEnd), err)
+	}
+	s := &summaryRows{calEnd: calEnd}
+	for c, p := range sum.Present {
+		if p {
+			s.rows = append(s.rows, c)
+			s.x, s.tx, s.T, s.spend = append(s.x, sum.X[c]), append(s.tx, sum.Tx[c]), append(s.T, sum.T[c]), append(s.spend, sum.MeanSpend[c])
+		}
+	}
+	return s, nil
+}
+
+// holdout returns the purchase days of s's customers after calEnd.
+func (t *transactions) holdout(s *summaryRows, calEnd int32) ([]float64, error) {
+	all, err := clv.HoldoutCounts(t.cust, t.day, len(t.ids), calEnd, t.last)
+	if err != nil {
+		return nil, fmt.Errorf("count holdout purchases: %w", err)
+	}
+	out := make([]float64, len(s.rows))
+	for i, r := range s.rows {
+		out[i] = all[r]
+	}
+	return out, nil
+}
+
+func holdoutCheck(ctx context.Context, pm clv.PurchaseModel, s *summaryRows, actual []float64, calEnd, last int32, tau float64, workers int) (*pipeline.HoldoutCheck, error) {
+	h := &pipeline.HoldoutCheck{CalibrationEnd: pipeline.DayDate(calEnd), Days: int(last - calEnd), Customers: len(s.rows), Model: pm.Name()}
+	pred, err := clv.ExpectedPurchasesAll(ctx, pm, tau, s.x, s.tx, s.T, workers)
+	if err != nil {
+		return nil, err
+	}
+	chk, err := clv.CalibrationCheck(pred, actual)
+	if err != nil {
+		return nil, err
+	}
+	h.MAE, h.Predicted, h.Actual, h.RelErr = chk.MAE, chk.Predicted, chk.Actual, chk.RelErr
+	return h, nil
 }

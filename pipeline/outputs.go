@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/strata-oss/strata/internal/memlimit"
@@ -79,10 +80,7 @@ type (
 // ReadModel reads the model.json a committed manifest names, returning it
 // with its key.
 func ReadModel(ctx context.Context, b objstore.Bucket, m *publish.Manifest) (*Model, string, error) {
-	key, ok := m.Objects["model"]
-	if !ok {
-		key = publish.PartitionPrefix("models", m.AsOf) + "model.json"
-	}
+	key := m.Object("model", "models", "model.json")
 	data, err := objstore.ReadAll(ctx, b, key)
 	if err != nil {
 		return nil, key, fmt.Errorf("read model %s: %w", key, err)
@@ -195,14 +193,14 @@ func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state,
 // model.json — from the fitted models and the merged aggregates of every
 // part. order is the stages in run order: each describes its part of the
 // run in turn.
-func writeRunTables(ctx context.Context, pub *publish.Publisher, cfg *config.Config, opt Options, fit *Fitted, order []stages.Stage,
+func writeRunTables(ctx context.Context, log zerolog.Logger, pub *publish.Publisher, cfg *config.Config, opt Options, fit *Fitted, order []stages.Stage,
 	cp *customerPart, spreads stages.SegmentSpreads) ([]SummaryRow, error) {
 	asOf := opt.AsOf.Format(DateLayout)
 	meta := tableMeta(cfg, opt)
 	a := cp.Agg
 	d := &stages.Description{Config: cfg, AsOfDay: cp.AsOfDay, NoAmount: fit.NoAmount,
 		Customers: a.Customers, Buyers: a.Buyers, Orders: a.Orders, Revenue: a.Revenue,
-		Parts: a.Parts, Models: fit.Models.ByName, Spreads: spreads,
+		Parts: a.Parts, Models: fit.Models.ByName, Spreads: spreads, Log: log,
 		Report: &report.Data{Title: "Customer segments", AsOf: asOf, Attempt: pub.Attempt(),
 			Subtitle: fmt.Sprintf("%d buyers of %d customers, %d orders", a.Buyers, a.Customers, a.Orders)}}
 	for _, au := range a.Audiences {
@@ -215,6 +213,9 @@ func writeRunTables(ctx context.Context, pub *publish.Publisher, cfg *config.Con
 				ds.Describe(d, m)
 			}
 		}
+	}
+	if err := d.Err(); err != nil {
+		return nil, err // before any run-wide table: the run publishes nothing
 	}
 	reportQuality(d.Report, a)
 	// Small objects, each synced on its own: written at once, their waits

@@ -422,7 +422,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 				return err
 			}
 			cp.Inputs = res.Inputs
-			res.Segments, err = writeRunTables(ctx, pub, cfg, opt, fit, r.order, cp, <-spreads)
+			res.Segments, err = writeRunTables(ctx, l, pub, cfg, opt, fit, r.order, cp, <-spreads)
 			return err
 		}()
 		return r.commit(ctx, l, pub, err)

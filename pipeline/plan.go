@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
@@ -94,7 +95,13 @@ func PlanRun(ctx context.Context, cfg *config.Config, opt Options) (*Plan, error
 			if err != nil {
 				return nil, err
 			}
-			p.Inputs = append(p.Inputs, in...)
+			// Stages reading the same object (the previous run's model)
+			// declare it each; the run reads it, and counts it, once.
+			for _, i := range in {
+				if !slices.Contains(p.Inputs, i) {
+					p.Inputs = append(p.Inputs, i)
+				}
+			}
 		}
 	}
 	if pseud != nil {

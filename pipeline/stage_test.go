@@ -183,7 +183,7 @@ func TestStageOrder(t *testing.T) {
 	for _, s := range order {
 		names = append(names, s.Info().Name)
 	}
-	if want := []string{"rfm", "clv", "cluster", "recommend", "brief"}; !slices.Equal(names, want) {
+	if want := []string{"rfm", "clv", "cluster", "recommend", "rfm_migration", "drift", "brief"}; !slices.Equal(names, want) {
 		t.Errorf("run order %v, want %v (the clusters read the CLV outputs; the brief reads every summary)", names, want)
 	}
 	if _, err := (stages.List{frequent{}}).Order(cfg); err == nil {

@@ -56,10 +56,14 @@ Usage:
   strata show      --config FILE [--as-of YYYY-MM-DD]
   strata clv       --input FILE [--customer-col C] [--date-col D] [--amount-col A]
                    [--calibration-end YYYY-MM-DD] [--time-unit day|week]
-                   [--model bgnbd|pnbd|mbgnbd] [--format text|json]
-  strata cluster   --input FILE [--columns A,B,...] [--k K | --k-range MIN:MAX]
-                   [--n-init N] [--seed S] [--scale none|zscore|log1p|log1p+zscore]
+                   [--model auto|bgnbd|mbgnbd|pnbd|nbd] [--select-by loglik|mae]
+                   [--predictions FILE.csv|.parquet] [--horizon-months M] [--level L]
                    [--format text|json]
+  strata cluster   --input FILE [--columns A,B,...] [--k K | --k-range MIN:MAX]
+                   [--k-rule bic|silhouette] [--n-init N] [--seed S]
+                   [--scale none|zscore|log1p|log1p+zscore] [--labels FILE.csv|.parquet]
+                   [--id-col C] [--centroids FILE.json] [--format text|json]
+  strata cluster   --model FILE.json --input FILE --labels FILE [--id-col C]
   strata version
 
 Global flags (before or after the verb):
@@ -244,7 +248,16 @@ func runLimited(ctx context.Context, args []string, stdout, stderr io.Writer, li
 		fs.StringVar(&o.AmountCol, "amount-col", "", "purchase amount column (omit to skip the spend model)")
 		calEnd := fs.String("calibration-end", "", "last day of the fitting window, YYYY-MM-DD (default: the last day in the data); later purchases are the holdout")
 		fs.StringVar(&o.TimeUnit, "time-unit", "week", "model time unit: day or week")
-		fs.StringVar(&o.Model, "model", "bgnbd", "purchase model: bgnbd, pnbd or mbgnbd")
+		fs.StringVar(&o.Model, "model", "auto", "purchase model: auto (chosen by holdout), bgnbd, mbgnbd, pnbd or nbd")
+		fs.StringVar(&o.SelectBy, "select-by", "loglik", "holdout score --model auto chooses by: loglik or mae")
+		fs.IntVar(&o.HoldoutDays, "holdout-days", 90, "days --model auto holds out when --calibration-end is not given")
+		fs.StringVar(&o.Predictions, "predictions", "", "write every customer's predictions to this .csv or .parquet file")
+		fs.IntVar(&o.HorizonMonths, "horizon-months", 12, "horizon of expected_purchases and clv, in months")
+		fs.Float64Var(&o.Level, "level", 0.9, "coverage of the low/high intervals")
+		fs.IntVar(&o.Draws, "draws", 200, "parameter draws behind the intervals")
+		fs.Float64Var(&o.Margin, "margin", 1, "share of revenue that is profit, applied to clv")
+		fs.Float64Var(&o.AnnualDiscountRate, "annual-discount-rate", 0.10, "discount rate of future months' clv, per year")
+		fs.Uint64Var(&o.Seed, "seed", 42, "seed of the parameter draws")
 		format := fs.String("format", "text", "output: text or json")
 		cmd = func(ctx context.Context, log zerolog.Logger) error {
 			if *format != "text" && *format != "json" {
@@ -300,6 +313,11 @@ func runLimited(ctx context.Context, args []string, stdout, stderr io.Writer, li
 		fs.Uint64Var(&o.Seed, "seed", 42, "random seed")
 		fs.StringVar(&o.Scale, "scale", "zscore", "per-column scaling: none, zscore, log1p or log1p+zscore")
 		fs.IntVar(&o.SilhouetteSample, "silhouette-sample", 10_000, "rows silhouette is computed on")
+		fs.StringVar(&o.KRule, "k-rule", "bic", "how k is chosen in --k-range: bic or silhouette")
+		fs.StringVar(&o.Labels, "labels", "", "write each input row's cluster to this .csv or .parquet file")
+		fs.StringVar(&o.IDCol, "id-col", "", "column copied into --labels to identify each row (default: the row number only)")
+		fs.StringVar(&o.Centroids, "centroids", "", "write the model (scaler, centroids, features, names) to this .json file")
+		fs.StringVar(&o.Model, "model", "", "apply this saved model (a --centroids file) to --input instead of fitting; needs --labels")
 		format := fs.String("format", "text", "output: text or json")
 		cmd = func(ctx context.Context, log zerolog.Logger) error {
 			if *format != "text" && *format != "json" {
@@ -307,6 +325,17 @@ func runLimited(ctx context.Context, args []string, stdout, stderr io.Writer, li
 			}
 			if *columns != "" {
 				o.Columns = strings.Split(*columns, ",")
+			}
+			if o.Model != "" {
+				rep, err := jobs.FitClusters(ctx, o)
+				if err != nil {
+					return err
+				}
+				if *format == "json" {
+					return writeJSON(stdout, rep)
+				}
+				printCluster(stdout, rep)
+				return nil
 			}
 			lo, hi, ok := strings.Cut(*kRange, ":")
 			var err1, err2 error

@@ -193,7 +193,7 @@ func TestCLVCommandReproducesCDNOW(t *testing.T) {
 		})
 	}
 	for _, bad := range [][]string{
-		{"clv", "--input", input, "--model", "nbd"},
+		{"clv", "--input", input, "--model", "nbdx"},
 		{"clv", "--input", input, "--time-unit", "month"},
 		{"clv", "--input", input, "--date-col", "when"},
 		{"clv", "--input", input, "--calibration-end", "1990-01-01"},

@@ -146,6 +146,24 @@ func printCLV(w io.Writer, r *jobs.CLVReport) {
 		unit = "days"
 	}
 	fmt.Fprintf(w, "%s: %d rows (%d skipped), purchases %s to %s\n", r.Input, r.Rows, r.SkippedRows, r.FirstDate, r.LastDate)
+	if sel := r.Selection; sel != nil {
+		fmt.Fprintf(w, "model chosen by %s on the %d days after %s:\n", sel.Metric, sel.HoldoutDays, sel.CalibrationEnd)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "candidate\tcalibration LL\tholdout LL\tholdout MAE\t")
+		for _, c := range sel.Candidates {
+			name := c.Model
+			if c.Scored != "" {
+				name += " (as " + c.Scored + ")"
+			}
+			if c.Error != "" {
+				fmt.Fprintf(tw, "%s\tnot fitted: %s\t\t\t\n", name, c.Error)
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%.4f\t\n", name, c.LogLik, c.HoldoutLogLik, c.HoldoutMAE)
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "chose %s: %s; refitted on the whole history\n", sel.Chosen, sel.Reason)
+	}
 	fmt.Fprintf(w, "calibration: up to %s inclusive, %d customers (%d repeaters), time unit %s\n\n", r.CalibrationEnd, r.Customers, r.Repeaters, unit)
 	fmt.Fprintf(w, "%-12s %s\n", r.PurchaseModel, sortedParams(r.Params))
 	fmt.Fprintf(w, "%-12s log-likelihood %.4f, %s, %d iterations, %d distinct summaries, %.3fs\n", "", r.LogLik, r.Fit.Method, r.Fit.Iterations, r.Fit.Distinct, r.FitSeconds)
@@ -157,6 +175,13 @@ func printCLV(w io.Writer, r *jobs.CLVReport) {
 		fmt.Fprintf(w, "\nholdout %d days after %s: predicted %.1f repeat purchases, actual %.0f (%+.2f%%), per-customer MAE %.4f\n",
 			h.Days, h.CalibrationEnd, h.Predicted, h.Actual, 100*h.RelErr, h.MAE)
 	}
+	if p := r.Predictions; p != nil {
+		fmt.Fprintf(w, "\npredictions of %d customers as of %s (horizon %d months, %.0f%% intervals from %d draws) written to %s\n",
+			p.Customers, p.AsOf, p.HorizonMonths, 100*p.Level, p.Draws, p.File)
+		if p.IntervalsNote != "" {
+			fmt.Fprintf(w, "intervals: %s\n", p.IntervalsNote)
+		}
+	}
 }
 
 func printCluster(w io.Writer, r *jobs.ClusterReport) {
@@ -164,12 +189,28 @@ func printCluster(w io.Writer, r *jobs.ClusterReport) {
 	if r.Reason != "" {
 		fmt.Fprintf(w, "%s\n", r.Reason)
 	}
-	fmt.Fprintf(w, "\nk=%d  inertia %.6g  %d iterations (%s, converged %v)  %.3fs\n", r.K, r.Inertia, r.Iterations, r.Algorithm, r.Converged, r.FitSeconds)
-	fmt.Fprintf(w, "sizes %v\n\n", r.Sizes)
+	if r.Applied != "" {
+		fmt.Fprintf(w, "\nk=%d  inertia %.6g  assigned in %.3fs\n", r.K, r.Inertia, r.FitSeconds)
+	} else {
+		fmt.Fprintf(w, "\nk=%d  inertia %.6g  %d iterations (%s, converged %v)  %.3fs\n", r.K, r.Inertia, r.Iterations, r.Algorithm, r.Converged, r.FitSeconds)
+	}
+	fmt.Fprintf(w, "sizes %v\n", r.Sizes)
+	if len(r.Names) > 0 {
+		fmt.Fprintf(w, "names %s\n", strings.Join(r.Names, "; "))
+	}
+	if r.Applied != "" {
+		fmt.Fprintf(w, "assigned by the saved model %s\n", r.Applied)
+		return
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "k\tinertia\tsilhouette\tCalinski-Harabasz\tDavies-Bouldin\t")
-	for _, s := range r.Scores {
-		fmt.Fprintf(tw, "%d\t%.6g\t%.4f\t%.1f\t%.4f\t\n", s.K, s.Inertia, s.Silhouette, s.CalinskiHarabasz, s.DaviesBouldin)
+	fmt.Fprintln(tw, "k\tinertia\tBIC\tsilhouette\tCalinski-Harabasz\tDavies-Bouldin\t")
+	for i, s := range r.Scores {
+		bic := ""
+		if i < len(r.BIC) {
+			bic = fmt.Sprintf("%.1f", r.BIC[i])
+		}
+		fmt.Fprintf(tw, "%d\t%.6g\t%s\t%.4f\t%.1f\t%.4f\t\n", s.K, s.Inertia, bic, s.Silhouette, s.CalinskiHarabasz, s.DaviesBouldin)
 	}
 	tw.Flush()
 }

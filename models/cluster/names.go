@@ -62,7 +62,8 @@ var (
 //
 //   - that would repeat a word already in the name (case-insensitive,
 //     punctuation ignored: "high spend" and "high value" do not go
-//     together; the later one gives way to the next feature), or
+//     together; the later one gives way to the next feature; of a
+//     generated "high <Name>" only the name counts), or
 //   - that contradicts the cluster's activity: with s the sum of the z of
 //     its KindRecency features minus the z of its KindActivity features,
 //     a cluster with s > 0 (longer since the last purchase, less likely
@@ -72,7 +73,7 @@ var (
 //
 // A profile with no such term is "Typical". Terms are joined by " · " and
 // the name capitalised. Names are then made unique — two names clash when
-// they hold the same words, in any order: while names clash,
+// they hold the same terms, in any order: while names clash,
 // each clashing profile appends its next admissible feature below MinZ
 // (the rules above still apply), and a profile with none left appends
 // "#id". Profiles must have equal-length Z matching feats.
@@ -106,6 +107,18 @@ func DescriptiveNames(ps []Profile, feats []NameFeature, opt NameOptions) ([]str
 		}
 		return cmpOr(f.Low, "low "+f.Name)
 	}
+	// distinctWords are the words of a term that may not repeat in a
+	// name: a configured label's words, but only the feature's name in a
+	// generated "high <Name>" / "low <Name>", so that two generated terms
+	// ("high frequency · high spend_90d") do not exclude each other for
+	// sharing "high".
+	distinctWords := func(t int, z float64, term string) []string {
+		f := feats[t]
+		if z >= 0 && f.High == "" || z < 0 && f.Low == "" {
+			return words(f.Name)
+		}
+		return words(term)
+	}
 	st := make([]*state, len(ps))
 	// admissible reports whether the term of feature t fits name j.
 	admissible := func(j, t int) (string, bool) {
@@ -115,20 +128,21 @@ func DescriptiveNames(ps []Profile, feats []NameFeature, opt NameOptions) ([]str
 			return "", false
 		}
 		term := label(t, z)
-		w := words(term)
-		for _, x := range w {
+		for _, x := range distinctWords(t, z, term) {
 			if s.words[x] {
 				return "", false
 			}
+		}
+		for _, x := range words(term) {
 			if s.side > 0 && slices.Contains(activeWords, x) || s.side < 0 && slices.Contains(lapsedWords, x) {
 				return "", false
 			}
 		}
 		return term, true
 	}
-	take := func(j int, term string) {
+	take := func(j, t int, term string) {
 		st[j].terms = append(st[j].terms, term)
-		for _, x := range words(term) {
+		for _, x := range distinctWords(t, ps[j].Z[t], term) {
 			st[j].words[x] = true
 		}
 	}
@@ -151,7 +165,7 @@ func DescriptiveNames(ps []Profile, feats []NameFeature, opt NameOptions) ([]str
 			}
 			s.next++
 			if term, ok := admissible(j, t); ok {
-				take(j, term)
+				take(j, t, term)
 			}
 		}
 	}
@@ -185,7 +199,7 @@ func DescriptiveNames(ps []Profile, feats []NameFeature, opt NameOptions) ([]str
 				t := s.rank[s.next]
 				s.next++
 				if term, ok := admissible(j, t); ok {
-					take(j, term)
+					take(j, t, term)
 					added = true
 					break
 				}
@@ -208,12 +222,14 @@ func DescriptiveNames(ps []Profile, feats []NameFeature, opt NameOptions) ([]str
 	}
 }
 
-// nameKey identifies names made of the same words: "New · recent" and
-// "Recent · new" say the same thing and count as a clash.
+// nameKey identifies names made of the same terms in any order: "New ·
+// recent" and "Recent · new" say the same thing and count as a clash,
+// while "High frequency · low recency" and "High recency · low frequency",
+// the same words, do not.
 func nameKey(name string) string {
-	w := words(name)
-	slices.Sort(w)
-	return strings.Join(w, " ")
+	t := strings.Split(strings.ToLower(name), " · ")
+	slices.Sort(t)
+	return strings.Join(t, " · ")
 }
 
 // words splits a label into lower-case words, dropping punctuation.

@@ -105,3 +105,37 @@ func TestDescriptiveNamesUniqueAndConsistent(t *testing.T) {
 		}
 	}
 }
+
+// Features without labels (what `strata cluster` names a file's columns
+// by): opposite clusters made of the same two features get different
+// names without falling back to ids, two generated terms share "high",
+// every term's direction is the sign of its z, and a lapsed cluster's
+// name never says its recency is low.
+func TestDescriptiveNamesGeneratedLabels(t *testing.T) {
+	feats := []NameFeature{{Name: "recency_days", Kind: KindRecency}, {Name: "frequency"}, {Name: "avg_order_value"}}
+	ps := []Profile{
+		{ID: 0, Z: []float64{1.2, -1.0, 0.1}},
+		{ID: 1, Z: []float64{-1.1, 1.3, 0.0}},
+		{ID: 2, Z: []float64{0.1, 0.9, 0.8}},
+		{ID: 3, Z: []float64{0.05, -0.1, 0.02}},
+	}
+	names, err := DescriptiveNames(ps, feats, NameOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"High recency_days · low frequency", "High frequency · low recency_days", "High frequency · high avg_order_value", "Typical"}
+	for j := range want {
+		if names[j] != want[j] {
+			t.Errorf("cluster %d named %q, want %q", j, names[j], want[j])
+		}
+	}
+	for j, n := range names {
+		for _, term := range strings.Split(strings.ToLower(n), " · ") {
+			for f, ft := range feats {
+				if term == "high "+ft.Name && ps[j].Z[f] <= 0 || term == "low "+ft.Name && ps[j].Z[f] >= 0 {
+					t.Errorf("cluster %d (z %v) named %q: %q contradicts z", j, ps[j].Z, n, term)
+				}
+			}
+		}
+	}
+}

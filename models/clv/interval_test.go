@@ -3,8 +3,10 @@ package clv
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,10 +18,22 @@ import (
 // the truth at close to the nominal rate, and the 90 % predictive count
 // intervals cover the holdout counts of at least 85 % of customers.
 //
-// Default: 50 small BG/NBD shops of 1,000 customers, 5 MBG/NBD and 3
-// Pareto/NBD shops, predictive intervals on 300 customers of the first 3
-// shops of each; STRATA_CLV_REPS=n runs n shops of each family (at least
-// 50 BG/NBD) and predictive intervals on n.
+// Default: 50 shops of each family (1,000 customers for BG/NBD and MBG/NBD,
+// 800 for Pareto/NBD), predictive intervals on 300 customers of the first
+// 10 shops of each; STRATA_CLV_REPS=n runs n shops of each family (at
+// least 50) and predictive intervals on n. Measured (90 % level):
+// parameter coverage 0.930, 0.885 and 0.895; predictive 0.969, 0.969 and
+// 0.972, worst shop 0.943.
+//
+// Pareto/NBD's parameter coverage was once reported at 0.825: that was
+// 20 shops, and a shop's four errors are strongly correlated (r with α, s
+// with β), so 80 intervals carry the information of about 40; over 60
+// shops the standardised errors (ln θ̂ - ln θ)/se have sd 0.92-1.02 and
+// mean -0.1 to -0.3 (the MLE's small-sample bias), and profile-likelihood
+// intervals cover no better than these Wald intervals on the log scale
+// (212 against 214 of 240). The shop whose count intervals covered 16 %
+// was a different fault, fixed: see ParamUncertainty.draws. The test
+// prints each parameter's coverage and z.
 func TestIntervalCoverage(t *testing.T) {
 	racetest.Skip(t, "a coverage study over many generated shops; TestSlicePredictionsIndependentOfWorkers race-checks the workers")
 	ctx := context.Background()
@@ -29,12 +43,17 @@ func TestIntervalCoverage(t *testing.T) {
 		reps  int
 	}{
 		{BGNBD{R: 0.6, Alpha: 8, A: 0.9, B: 2.5}, 1000, reps(50)},
-		{MBGNBD{R: 0.6, Alpha: 8, A: 1.2, B: 2.5}, 1000, reps(5)},
-		{ParetoNBD{R: 1.2, Alpha: 6, S: 1.5, Beta: 40}, 800, reps(3)},
+		{MBGNBD{R: 0.6, Alpha: 8, A: 1.2, B: 2.5}, 1000, reps(50)},
+		{ParetoNBD{R: 1.2, Alpha: 6, S: 1.5, Beta: 40}, 800, reps(50)},
 	}
-	predShops := reps(3)
+	predShops := reps(10)
 	for _, f := range families {
 		var covered, total, failed int
+		// Per parameter: intervals covering the truth and the standardised
+		// errors z = (ln θ̂ - ln θ)/se, whose mean and sd say whether a
+		// shortfall is bias or too-narrow intervals.
+		per := map[string]int{}
+		zs := map[string][]float64{}
 		var pcov, pn float64
 		var worst float64 = 1
 		for rep := range f.reps {
@@ -51,11 +70,14 @@ func TestIntervalCoverage(t *testing.T) {
 			}
 			lo, hi := u.Intervals(0.9)
 			truth := f.truth.Params()
+			se := u.SE()
 			for i, name := range u.Names {
 				total++
 				if lo[i] <= truth[name] && truth[name] <= hi[i] {
 					covered++
+					per[name]++
 				}
+				zs[name] = append(zs[name], (u.LogTheta[i]-math.Log(truth[name]))/se[i])
 			}
 			// Predictive intervals for the first shops, on a subsample,
 			// keep the test fast.
@@ -84,6 +106,10 @@ func TestIntervalCoverage(t *testing.T) {
 		fmt.Printf("intervals %s: parameter 90%% intervals cover the truth in %d of %d (%.3f) over %d shops (%d fits failed); "+
 			"predictive 90%% count intervals cover %.3f of %.0f holdout counts over %d shops (worst shop %.3f)\n",
 			f.truth.Name(), covered, total, rate, f.reps-failed, failed, pcov/pn, pn, min(predShops, f.reps), worst)
+		for _, name := range slices.Sorted(maps.Keys(zs)) {
+			m, sd := meanSD(zs[name])
+			fmt.Printf("  %s %-5s covered %d of %d; z = (ln θ̂ - ln θ)/se: mean %+.2f, sd %.2f\n", f.truth.Name(), name, per[name], len(zs[name]), m, sd)
+		}
 		// Binomial sd of the rate over 200 intervals is 0.021; the
 		// parameters of a shop are correlated, so allow ±0.08 for the
 		// large study and ±0.15 for the small ones.
@@ -97,7 +123,23 @@ func TestIntervalCoverage(t *testing.T) {
 		if pcov/pn < 0.85 {
 			t.Errorf("%s: predictive coverage %.3f, want ≥ 0.85", f.truth.Name(), pcov/pn)
 		}
+		// Pareto/NBD's shop 8, whose draws once fell where P(alive) is
+		// NaN, covered 16 %.
+		if worst < 0.8 {
+			t.Errorf("%s: a shop's predictive coverage is %.3f, want ≥ 0.8 in every shop", f.truth.Name(), worst)
+		}
 	}
+}
+
+func meanSD(v []float64) (mean, sd float64) {
+	for _, x := range v {
+		mean += x
+	}
+	mean /= float64(len(v))
+	for _, x := range v {
+		sd += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(sd / float64(len(v)-1))
 }
 
 // Intervals and traits over more customers than one parallel chunk are the

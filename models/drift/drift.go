@@ -52,14 +52,85 @@ func PSI(baseline, current []float64) (float64, error) {
 	if len(baseline) == 0 || len(current) == 0 {
 		return 0, errors.New("psi: an empty sample")
 	}
-	cuts := deciles(baseline)
-	e, a := shares(baseline, cuts), shares(current, cuts)
+	b := NewBins(baseline)
+	return PSICounts(b.Counts, b.CountsOf(current))
+}
+
+// Bins are a baseline's decile cut points and its counts in them: what a
+// PSI needs of the baseline, small enough to travel in a fitted model, so
+// that a run split into parts can count each part's values (CountsOf, Add)
+// and take the PSI of the sums, equal to the PSI of the whole sample.
+type Bins struct {
+	// Cuts are the distinct deciles q_1..q_9 (package doc), ascending.
+	Cuts []float64 `json:"cuts"`
+	// Counts are the baseline's values in each bin: len(Cuts)+1 value
+	// bins, then the NaN bin.
+	Counts []int64 `json:"counts"`
+}
+
+// NewBins cuts baseline at its deciles and counts it.
+func NewBins(baseline []float64) Bins {
+	b := Bins{Cuts: deciles(baseline)}
+	b.Counts = b.CountsOf(baseline)
+	return b
+}
+
+// Bin is the index of v's bin.
+func (b Bins) Bin(v float64) int {
+	if math.IsNaN(v) {
+		return len(b.Cuts) + 1
+	}
+	return sort.SearchFloat64s(b.Cuts, v)
+}
+
+// CountsOf counts x in b's bins.
+func (b Bins) CountsOf(x []float64) []int64 {
+	c := make([]int64, len(b.Cuts)+2)
+	for _, v := range x {
+		c[b.Bin(v)]++
+	}
+	return c
+}
+
+// PSICounts is the PSI of the current counts against the baseline's, bin
+// by bin (both as Bins.Counts: the NaN bin last).
+func PSICounts(baseline, current []int64) (float64, error) {
+	if len(baseline) != len(current) {
+		return 0, fmt.Errorf("psi: %d baseline bins, %d current ones", len(baseline), len(current))
+	}
+	e, err := sharesOf(baseline)
+	if err != nil {
+		return 0, err
+	}
+	a, err := sharesOf(current)
+	if err != nil {
+		return 0, err
+	}
 	var psi float64
 	for i := range e {
 		ei, ai := max(e[i], Epsilon), max(a[i], Epsilon)
 		psi += (ai - ei) * math.Log(ai/ei)
 	}
 	return psi, nil
+}
+
+// sharesOf turns counts into shares of their total.
+func sharesOf(counts []int64) ([]float64, error) {
+	var n int64
+	for _, c := range counts {
+		if c < 0 {
+			return nil, fmt.Errorf("psi: a negative count %d", c)
+		}
+		n += c
+	}
+	if n == 0 {
+		return nil, errors.New("psi: an empty sample")
+	}
+	s := make([]float64, len(counts))
+	for i, c := range counts {
+		s[i] = float64(c) / float64(n)
+	}
+	return s, nil
 }
 
 // deciles returns the distinct cut points q_1..q_9 of the non-NaN values.
@@ -83,23 +154,6 @@ func deciles(x []float64) []float64 {
 		}
 	}
 	return cuts
-}
-
-// shares returns the share of x in each bin: len(cuts)+1 value bins,
-// then the NaN bin.
-func shares(x, cuts []float64) []float64 {
-	s := make([]float64, len(cuts)+2)
-	for _, v := range x {
-		if math.IsNaN(v) {
-			s[len(s)-1]++
-			continue
-		}
-		s[sort.SearchFloat64s(cuts, v)]++
-	}
-	for i := range s {
-		s[i] /= float64(len(x))
-	}
-	return s
 }
 
 // FeaturePSI is one feature's PSI.

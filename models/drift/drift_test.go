@@ -142,3 +142,74 @@ func TestFeaturesAndCheck(t *testing.T) {
 		t.Error("empty run: no error")
 	}
 }
+
+// TestBinsAddUp: counting a sample in parts against the baseline's bins
+// and adding the counts gives the PSI of the whole sample, exactly: what
+// a sharded run relies on.
+func TestBinsAddUp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	base := make([]float64, 997)
+	for i := range base {
+		base[i] = math.Floor(rng.NormFloat64() * 20)
+		if i%50 == 0 {
+			base[i] = math.NaN()
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		shift float64
+		parts int
+	}{
+		{"unchanged, 1 part", 0, 1},
+		{"unchanged, 3 parts", 0, 3},
+		{"shifted, 2 parts", 15, 2},
+		{"shifted, 7 parts", 15, 7},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cur := make([]float64, 1501)
+			for i := range cur {
+				cur[i] = math.Floor(rng.NormFloat64()*20 + c.shift)
+				if i%50 == 0 { // missing as often as in the baseline
+					cur[i] = math.NaN()
+				}
+			}
+			want, err := PSI(base, cur)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := NewBins(base)
+			sum := make([]int64, len(b.Counts))
+			for p := range c.parts {
+				lo, hi := p*len(cur)/c.parts, (p+1)*len(cur)/c.parts
+				for i, n := range b.CountsOf(cur[lo:hi]) {
+					sum[i] += n
+				}
+			}
+			got, err := PSICounts(b.Counts, sum)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("PSI of the summed parts %v, of the whole sample %v", got, want)
+			}
+			if c.shift > 0 && got <= 0.25 || c.shift == 0 && got > 0.1 {
+				t.Errorf("PSI %v for a shift of %v", got, c.shift)
+			}
+		})
+	}
+}
+
+func TestPSICountsErrors(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		base, cur []int64
+	}{
+		{"bins differ", []int64{1, 2, 0}, []int64{1, 2}},
+		{"empty current", []int64{1, 2}, []int64{0, 0}},
+		{"negative", []int64{1, 2}, []int64{-1, 2}},
+	} {
+		if _, err := PSICounts(c.base, c.cur); err == nil {
+			t.Errorf("%s: no error", c.name)
+		}
+	}
+}

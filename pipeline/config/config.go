@@ -49,7 +49,9 @@ type Config struct {
 	Privacy Privacy `yaml:"privacy"`
 	// Fit: what the models are fitted on (a sample, for sharded runs).
 	// A pointer, so that configurations without it keep their hash.
-	Fit      *Fit     `yaml:"fit" json:",omitempty"`
+	Fit *Fit `yaml:"fit" json:",omitempty"`
+	// Drift: the thresholds of the check against the previous run.
+	Drift    *Drift   `yaml:"drift" json:",omitempty"`
 	Schedule Schedule `yaml:"schedule"`
 	API      API      `yaml:"api"`
 
@@ -401,6 +403,7 @@ func (c *Config) Hash() string {
 	if c.Fit.Fraction() >= 1 {
 		m.Fit = nil
 	}
+	m.Drift = c.Drift.resolved()
 	data, err := json.Marshal(&m)
 	if err != nil {
 		// Only unsupported types make Marshal fail; Config has none.

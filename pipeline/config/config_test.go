@@ -74,6 +74,9 @@ func TestParseProblems(t *testing.T) {
 				"audiences[2].name (line 13): \"ok\" is used twice", "audiences[2].filter (line 13): is required"}},
 		{"bad storage", valid + "storage:\n  s3:\n    endpoint: 127.0.0.1:9000\n    max_attempts: 50\n",
 			[]string{"storage.s3.endpoint (line 12): must be an http:// or https:// URL", "storage.s3.max_attempts (line 13): must be between 1 and 20"}},
+		{"bad drift", valid + "drift:\n  max_segment_shift: 1.5\n  max_psi: 0\n  action: stop\n",
+			[]string{"drift.max_segment_shift (line 11): must be above 0 and at most 1", "drift.max_psi (line 12): must be above 0",
+				`drift.action (line 13): must be one of warn, fail, not "stop"`}},
 		{"missing env", strings.Replace(valid, "/data/in", "${NO_SUCH_VAR_X}/in", 1),
 			[]string{"input.location (line 4): environment variable NO_SUCH_VAR_X is not set"}},
 	}
@@ -172,6 +175,9 @@ func TestHashCoversMeaningOnly(t *testing.T) {
 		{"snappy", valid + "  compression: snappy\n", false},
 		{"default integer encoding spelled out", valid + "  integer_encoding: delta\n", true},
 		{"plain integers", valid + "  integer_encoding: plain\n", false},
+		{"drift defaults spelled out", valid + "drift: {max_segment_shift: 0.1, max_psi: 0.25, action: warn}\n", true},
+		{"drift fails", valid + "drift: {action: fail}\n", false},
+		{"another psi threshold", valid + "drift: {max_psi: 0.1}\n", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,6 +187,33 @@ func TestHashCoversMeaningOnly(t *testing.T) {
 			}
 			if got := c.Hash() == base.Hash(); got != tc.same {
 				t.Errorf("same hash = %v, want %v", got, tc.same)
+			}
+		})
+	}
+}
+
+// TestDriftDefaults: an absent or empty drift section is the documented
+// defaults; set values are kept.
+func TestDriftDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		yaml       string
+		shift, psi float64
+		action     string
+		fails      bool
+	}{
+		{"absent", valid, 0.1, 0.25, "warn", false},
+		{"empty", valid + "drift: {}\n", 0.1, 0.25, "warn", false},
+		{"set", valid + "drift: {max_segment_shift: 0.05, max_psi: 0.2, action: fail}\n", 0.05, 0.2, "fail", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(tc.yaml), noEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := c.Drift
+			if d.SegmentShift() != tc.shift || d.PSI() != tc.psi || d.ActionOr() != tc.action || d.Fails() != tc.fails {
+				t.Errorf("got shift %v, psi %v, action %s, fails %v", d.SegmentShift(), d.PSI(), d.ActionOr(), d.Fails())
 			}
 		})
 	}

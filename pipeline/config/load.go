@@ -300,6 +300,7 @@ func (c *Config) validate(root *yaml.Node, probs *Problems) {
 	c.Features.validate(add)
 	c.Recommendations.validate(add)
 	c.Fit.validate(add)
+	c.Drift.validate(add)
 	var contact ContactFields
 	if t := c.Input.Customers; t != nil {
 		var consent Consent

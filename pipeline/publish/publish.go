@@ -99,6 +99,16 @@ type Manifest struct {
 	Objects map[string]string `json:"objects,omitempty"`
 }
 
+// Object is the key of the run's extra object name (written by
+// WriteObject under table as file), also in manifests written before
+// Objects recorded it: there, the fixed-name copy of its partition.
+func (m *Manifest) Object(name, table, file string) string {
+	if key, ok := m.Objects[name]; ok {
+		return key
+	}
+	return PartitionPrefix(table, m.AsOf) + file
+}
+
 // TableFiles lists one table's part objects.
 type TableFiles struct {
 	Keys []string `json:"keys"`

@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"github.com/strata-oss/strata/pipeline/config"
+	"github.com/strata-oss/strata/pipeline/extract"
+	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/report"
 )
 
@@ -37,7 +39,7 @@ func (Brief) Fit(ctx context.Context, r *Run) (any, error) {
 	m := &briefModel{}
 	if prev != nil {
 		m.AsOf, m.Counts = prev.manifest.AsOf, prev.counts
-		for _, s := range prev.segments {
+		for _, s := range prev.summary {
 			if s.SegmentType == "rfm" {
 				m.Segments = append(m.Segments, s)
 			}
@@ -47,6 +49,11 @@ func (Brief) Fit(ctx context.Context, r *Run) (any, error) {
 }
 
 func (Brief) Apply(context.Context, *Run, any) (any, error) { return nil, nil }
+
+// Inputs is the previous run's model.json, when there is one.
+func (Brief) Inputs(ctx context.Context, out objstore.Bucket, asOf string) ([]extract.Input, error) {
+	return previousInputs(ctx, out, asOf)
+}
 
 func (Brief) Decode(data []byte) (any, error) { return decodeAs[briefModel](data) }
 

@@ -2,7 +2,6 @@ package stages
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -13,7 +12,6 @@ import (
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/features"
 	"github.com/strata-oss/strata/pipeline/objstore"
-	"github.com/strata-oss/strata/pipeline/publish"
 	"github.com/strata-oss/strata/pipeline/report"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
@@ -67,31 +65,9 @@ func (Cluster) Apply(ctx context.Context, r *Run, model any) (any, error) {
 
 func (Cluster) Decode(data []byte) (any, error) { return decodeAs[clusterFit](data) }
 
-// previous is the run published before r's, read once per run (nil when
-// there is none); its model.json becomes an input of r: its cluster ids
-// and labels shape r's.
-func previous(ctx context.Context, r *Run) (*previousRun, error) {
-	if v, ok := r.scratch["cluster.previous"]; ok {
-		return v.(*previousRun), nil
-	}
-	prev, err := loadPrevious(ctx, r.Out, r.AsOf)
-	if err != nil {
-		return nil, err
-	}
-	r.keep("cluster.previous", prev)
-	if prev != nil {
-		r.Inputs = append(r.Inputs, prev.input())
-	}
-	return prev, nil
-}
-
 // Inputs is the previous run's model.json, when there is one.
 func (Cluster) Inputs(ctx context.Context, out objstore.Bucket, asOf string) ([]extract.Input, error) {
-	prev, err := loadPrevious(ctx, out, asOf)
-	if err != nil || prev == nil {
-		return nil, err
-	}
-	return []extract.Input{prev.input()}, nil
+	return previousInputs(ctx, out, asOf)
 }
 
 // Columns are the cluster's id and name, and the previous run's id.
@@ -395,54 +371,6 @@ func CheckClusterFeatures(cfg *config.Config, feat *features.Table) error {
 	return nil
 }
 
-// previousRun is what a run needs of the last run published before it.
-type previousRun struct {
-	manifest *publish.Manifest
-	cluster  *ClusterModel // its model.json's cluster section
-	// counts and segments are its model.json's, for the report's changes
-	// since the previous run.
-	counts   map[string]int64
-	segments []SummaryRow
-	modelKey string
-	attrs    objstore.Attrs
-}
-
-// loadPrevious reads the manifest and model.json of the latest run
-// published before asOf, or returns nil when there is none.
-func loadPrevious(ctx context.Context, out objstore.Bucket, asOf string) (*previousRun, error) {
-	m, err := publish.Previous(ctx, out, asOf)
-	if err != nil || m == nil {
-		return nil, err
-	}
-	key, ok := m.Objects["model"]
-	if !ok {
-		key = publish.PartitionPrefix("models", m.AsOf) + "model.json"
-	}
-	data, err := objstore.ReadAll(ctx, out, key)
-	if err != nil {
-		return nil, fmt.Errorf("previous run: read model %s: %w", key, err)
-	}
-	var model struct {
-		Cluster  *ClusterModel    `json:"cluster"`
-		Counts   map[string]int64 `json:"counts"`
-		Segments []SummaryRow     `json:"segments"`
-	}
-	if err := json.Unmarshal(data, &model); err != nil {
-		return nil, fmt.Errorf("previous run: decode model %s: %w", key, err)
-	}
-	attrs, err := out.Attributes(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("previous run's model %s: %w", key, err)
-	}
-	return &previousRun{manifest: m, cluster: model.Cluster, counts: model.Counts, segments: model.Segments, modelKey: key, attrs: attrs}, nil
-}
-
-// input fingerprints the previous run as an input of this one: its cluster
-// ids and labels shape this run's.
-func (p *previousRun) input() extract.Input {
-	return extract.Input{Table: "previous_model", Key: p.modelKey, Size: p.attrs.Size, ETag: p.attrs.ETag}
-}
-
 // fitClusters clusters the customers who bought on the configured features
 // and gives the clusters the ids of the previous run's closest clusters.
 // clusterFit is the fitted clustering: the model.json record, the
@@ -683,68 +611,6 @@ func applyClusters(ctx context.Context, st *Run, cols map[string]values, fit *cl
 		}
 	}
 	return res, nil
-}
-
-// previousLabels fills prevID[c] with customer ids[c]'s cluster id in the
-// previous run's segments table (left at -1 when absent or null). ids are
-// the ids as published, so pseudonyms match pseudonyms made with the same
-// key. The previous ids are sorted (they usually are already), and looked
-// up by a merge when ids are in the same order, by binary search when not
-// (numeric ids are in numeric order, pseudonyms in none): no map of every
-// customer either way.
-func previousLabels(ctx context.Context, out objstore.Bucket, m *publish.Manifest, ids []string, prevID []int32) error {
-	src := tables.Source{Bucket: out, Format: "parquet", Fields: []tables.Field{
-		{Name: "customer_id", Kind: tables.String, Required: true},
-		{Name: "cluster_id", Kind: tables.Int},
-	}}
-	var pids []string
-	var pcl []int32
-	for _, key := range m.Tables["segments"].Keys {
-		err := src.ScanObject(ctx, key, func(b *tables.Batch) error {
-			id, cl := &b.Cols[0], &b.Cols[1]
-			for i := 0; i < b.N; i++ {
-				if id.IsNull(i) || cl.IsNull(i) {
-					continue
-				}
-				pids = append(pids, id.Str[i])
-				pcl = append(pcl, int32(cl.I[i]))
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("read previous run's labels: %w", err)
-		}
-	}
-	if !sort.StringsAreSorted(pids) {
-		idx := make([]int, len(pids))
-		for i := range idx {
-			idx[i] = i
-		}
-		sort.SliceStable(idx, func(a, b int) bool { return pids[idx[a]] < pids[idx[b]] })
-		sp, sc := make([]string, len(pids)), make([]int32, len(pids))
-		for i, j := range idx {
-			sp[i], sc[i] = pids[j], pcl[j]
-		}
-		pids, pcl = sp, sc
-	}
-	if !sort.StringsAreSorted(ids) {
-		for c, id := range ids {
-			if j := sort.SearchStrings(pids, id); j < len(pids) && pids[j] == id {
-				prevID[c] = pcl[j]
-			}
-		}
-		return nil
-	}
-	j := 0
-	for c, id := range ids {
-		for j < len(pids) && pids[j] < id {
-			j++
-		}
-		if j < len(pids) && pids[j] == id {
-			prevID[c] = pcl[j]
-		}
-	}
-	return nil
 }
 
 // Migration is one (from, to) cell of the segment migration matrix; -1

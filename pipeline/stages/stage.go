@@ -36,6 +36,7 @@ package stages
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -186,6 +187,11 @@ type Description struct {
 	// Sections are the model.json sections of the stages added since, under
 	// model.json's "stages" by stage name.
 	Sections map[string]any
+	// Log is the publishing step's logger, for what a stage finds in the
+	// whole run (a drift breach).
+	Log zerolog.Logger
+	// failures are what Fail recorded.
+	failures []error
 }
 
 // Audience is one audience's size, in all and by RFM segment.
@@ -194,6 +200,14 @@ type Audience struct {
 	Customers int64
 	BySegment map[string]int
 }
+
+// Fail records a reason the run must not publish (a breach of a threshold
+// the configuration makes fatal). The run describes every stage, then
+// fails with every reason before it writes a run-wide table.
+func (d *Description) Fail(err error) { d.failures = append(d.failures, err) }
+
+// Err is the reasons Fail recorded, joined; nil when there are none.
+func (d *Description) Err() error { return errors.Join(d.failures...) }
 
 // Section adds a stage's model.json section.
 func (d *Description) Section(stage string, v any) {
@@ -263,7 +277,7 @@ type List []Stage
 
 // Default is the run's stages: what `strata run` walks.
 func Default() List {
-	return List{RFM{}, Cluster{}, NewCLV(), Recommend{}, Brief{}}
+	return List{RFM{}, Cluster{}, NewCLV(), Recommend{}, RFMMigration{}, Drift{}, Brief{}}
 }
 
 // Order returns the stages cfg turns on in the order they run: the list's,
