@@ -100,9 +100,8 @@ func (d *ParamDist) rebuild(build func() (clv.ParamUncertainty, error)) (clv.Par
 // clvExtras are the interval and trait columns, one entry per customer row
 // of the run (like clvScores' slices).
 type clvExtras struct {
-	// NoIntervals: the low/high columns are null for everyone; NoCLVBounds
-	// clv_low and clv_high only.
-	NoIntervals, NoCLVBounds  bool
+	// NoIntervals: the low/high columns are null for everyone.
+	NoIntervals               bool
 	PAliveLow, PAliveHigh     []float64
 	ExpectedLow, ExpectedHigh []float64
 	CLVLow, CLVHigh           []float64
@@ -155,30 +154,26 @@ func scoreExtras(ctx context.Context, r *Run, in *clvInputs, m *CLVModel, pm clv
 		e.NoIntervals = true
 		return nil
 	}
-	ms, err := u.Purchase.drawModels(pm.Name(), u.Draws, u.Seed)
+	// The draws need a clv.ParamUncertainty, which only the models
+	// package builds (from data): see rebuild.
+	pu, err := u.Purchase.rebuild(func() (clv.ParamUncertainty, error) { return clv.PurchaseUncertainty(pm, x, tx, T, w) })
 	if err != nil {
-		return fmt.Errorf("draw the purchase model's parameters: %w", err)
+		e.NoIntervals = true
+		r.Log.Warn().Err(err).Msg("no bound columns: the fit's parameter uncertainty cannot be rebuilt on this process's customers")
+		return nil
 	}
-	paLo, paHi, exLo, exHi, err := drawBounds(ctx, ms, x, tx, T, float64(months)*periodLen, u.Level, w)
+	iopt := clv.IntervalOptions{Level: u.Level, Draws: u.Draws, Seed: u.Seed, Workers: w}
+	iv, err := clv.PurchaseIntervals(ctx, pu, x, tx, T, float64(months)*periodLen, iopt)
 	if err != nil {
 		return fmt.Errorf("score p_alive and expected purchase bounds: %w", err)
 	}
 	for i, row := range in.rows {
-		e.PAliveLow[row], e.PAliveHigh[row] = paLo[i], paHi[i]
-		e.ExpectedLow[row], e.ExpectedHigh[row] = exLo[i], exHi[i]
+		e.PAliveLow[row], e.PAliveHigh[row] = iv.PAliveLow[i], iv.PAliveHigh[i]
+		e.ExpectedLow[row], e.ExpectedHigh[row] = iv.ExpectedLow[i], iv.ExpectedHigh[i]
 	}
 	if out.NoSpend {
 		return nil
 	}
-	// CLVIntervals needs a clv.ParamUncertainty, which only the models
-	// package builds (from data): see rebuild.
-	pu, err := u.Purchase.rebuild(func() (clv.ParamUncertainty, error) { return clv.PurchaseUncertainty(pm, x, tx, T, w) })
-	if err != nil {
-		e.NoCLVBounds = true
-		r.Log.Warn().Err(err).Msg("clv_low and clv_high null: the fit's parameter uncertainty cannot be rebuilt on this process's customers")
-		return nil
-	}
-	iopt := clv.IntervalOptions{Level: u.Level, Draws: u.Draws, Seed: u.Seed, Workers: w}
 	var su *clv.ParamUncertainty
 	if u.Spend != nil {
 		s, err := u.Spend.rebuild(func() (clv.ParamUncertainty, error) { return clv.SpendUncertainty(gg, x, spend, w) })
@@ -214,7 +209,7 @@ func (c *clvScores) extraColumns(noPurchase, noCLV []bool) []tables.OutColumn {
 	noBound, noCLVBound, noNext := make([]bool, n), make([]bool, n), make([]bool, n)
 	for i := range n {
 		noBound[i] = noPurchase[i] || e.NoIntervals
-		noCLVBound[i] = noCLV[i] || e.NoIntervals || e.NoCLVBounds
+		noCLVBound[i] = noCLV[i] || e.NoIntervals
 		noNext[i] = noPurchase[i] || math.IsInf(e.NextOrderDays[i], 0) || math.IsNaN(e.NextOrderDays[i])
 	}
 	col := func(name string, v []float64, null []bool) tables.OutColumn {
