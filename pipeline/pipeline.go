@@ -95,6 +95,9 @@ type Result struct {
 	// UpToDate: a shard found the date already published with its
 	// attempt, and wrote nothing.
 	UpToDate bool
+	// Drift is the drift stage's comparison with the previous run (also
+	// of a run its breaches failed); nil without a previous run.
+	Drift *stages.DriftSection
 }
 
 // PeakRSSMiB is the run's peak resident memory in MiB, the largest of its
@@ -422,7 +425,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 				return err
 			}
 			cp.Inputs = res.Inputs
-			res.Segments, err = writeRunTables(ctx, l, pub, cfg, opt, fit, r.order, cp, <-spreads)
+			res.Segments, res.Drift, err = writeRunTables(ctx, l, pub, cfg, opt, fit, r.order, cp, <-spreads)
 			return err
 		}()
 		return r.commit(ctx, l, pub, err)
