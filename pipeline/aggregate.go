@@ -119,6 +119,9 @@ func (a *aggregates) merge(o *aggregates) error {
 	}
 	for i := range a.Audiences {
 		a.Audiences[i].Customers += o.Audiences[i].Customers
+		if err := mergeChannels(a.Audiences[i].Channels, o.Audiences[i].Channels); err != nil {
+			return fmt.Errorf("audience %s: %w", a.Audiences[i].Name, err)
+		}
 	}
 	return nil
 }

@@ -6,10 +6,12 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/strata-oss/strata/pipeline/audience"
+	"github.com/strata-oss/strata/pipeline/channel"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/features"
@@ -135,7 +137,7 @@ func CheckAudiences(cfg *config.Config) error { return checkAudiences(cfg, stage
 // list's stages.
 func checkAudiences(cfg *config.Config, list stages.List) error {
 	st := &state{Run: &stages.Run{Config: cfg, Data: emptyDataset(), Behaviour: &features.Behaviour{}}, list: list, schema: true}
-	_, err := compileAudiences(cfg, append(segmentColumns(st, 0), ownColumns(st.Run)...))
+	_, err := compileAudiences(cfg, audienceColumns(st, segmentColumns(st, 0), nil))
 	return err
 }
 
@@ -146,11 +148,19 @@ type AudienceResult struct {
 	Name      string `json:"name"`
 	Filter    string `json:"filter"`
 	Customers int    `json:"customers"`
+	// Channels counts each channel file's rows (formats google_ads, meta,
+	// email): written, and skipped by reason (control_group,
+	// no_contact, ...), with the unusable values found; no values.
+	Channels []channel.Summary `json:"channels,omitempty"`
 }
 
-// writeAudiences publishes each audience as Parquet and CSV under
-// audiences/name=<name>/dt=D/.
-func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.WriteOptions, part int, auds []compiledAudience, segs []tables.OutColumn, meta map[string]string) ([]AudienceResult, error) {
+// writeAudiences publishes each audience under
+// audiences/name=<name>/dt=D/: its table as Parquet, and as CSV and as
+// channel files when its formats list them. ct holds the customers'
+// contact fields, rawIDs their ids as read (for the control group's
+// draw).
+func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.WriteOptions, part int, auds []compiledAudience,
+	segs []tables.OutColumn, meta map[string]string, ct *contactTable, rawIDs []string) ([]AudienceResult, error) {
 	t := newColumnTable(segs)
 	var res []AudienceResult
 	for _, a := range auds {
@@ -169,12 +179,26 @@ func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.Write
 		}
 		// The CSV holds the Parquet part's rows again: the table's rows (in
 		// the manifest, the ledger, strata_published_rows) count them once.
-		if err := pub.WritePart(ctx, table, part, "csv", 0, func(w io.Writer) error { return writeCSV(w, cols) }); err != nil {
+		if slices.Contains(a.cfg.FormatsOr(), "csv") {
+			if err := pub.WritePart(ctx, table, part, "csv", 0, func(w io.Writer) error { return writeCSV(w, cols) }); err != nil {
+				return nil, err
+			}
+		}
+		chans, err := writeChannelFiles(ctx, pub, part, a, rows, ct, rawIDs)
+		if err != nil {
 			return nil, err
 		}
-		res = append(res, AudienceResult{Name: a.cfg.Name, Filter: a.cfg.Filter, Customers: len(rows)})
+		res = append(res, AudienceResult{Name: a.cfg.Name, Filter: a.cfg.Filter, Customers: len(rows), Channels: chans})
 	}
 	return res, nil
+}
+
+// audienceColumns are the columns audiences may filter on and publish:
+// the segments table's, the own attributes' and measures', and the
+// consent flags (from ct; nil for a schema check).
+func audienceColumns(st *state, segs []tables.OutColumn, ct *contactTable) []tables.OutColumn {
+	cols := append(slices.Clip(segs), ownColumns(st.Run)...)
+	return append(cols, consentColumns(st.Config, ct, len(st.IDs))...)
 }
 
 // gatherColumn returns the rows of c, in order.

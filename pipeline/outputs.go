@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
@@ -121,6 +120,9 @@ type state struct {
 	// schema: no customers, only the columns a run publishes (every stage
 	// cfg turns on has columns, without results).
 	schema bool
+	// spec is what the run read its customers with (its shard, the
+	// suppression list): the contact fields are read with it too.
+	spec extract.Spec
 }
 
 func (st *state) schemaOnly(s stages.Stage) bool { return st.schema && s.On(st.Config) }
@@ -166,7 +168,11 @@ func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state,
 	agg := make(chan *aggregates, 1)
 	go func() { agg <- aggregate(st) }()
 	segs := segmentColumns(st, asOfDay)
-	audCols := append(slices.Clip(segs), ownColumns(st.Run)...)
+	ct, err := readContactTable(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	audCols := audienceColumns(st, segs, ct)
 	cp.Segments = columnNames(segs)
 	auds, err := compileAudiences(cfg, audCols)
 	if err != nil {
@@ -176,7 +182,7 @@ func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state,
 		return nil, err
 	}
 	cp.Agg = <-agg
-	if cp.Agg.Audiences, err = writeAudiences(ctx, pub, writeOptions(cfg), part, auds, audCols, meta); err != nil {
+	if cp.Agg.Audiences, err = writeAudiences(ctx, pub, writeOptions(cfg), part, auds, audCols, meta, ct, ds.IDs); err != nil {
 		return nil, err
 	}
 	if err := writeTable(ctx, pub, writeOptions(cfg), part, "quarantine", quarantineColumns(&ds.Quarantine, asOfDay), meta); err != nil {

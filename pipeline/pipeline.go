@@ -304,7 +304,7 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 		cfg = withoutMoneyClusters(cfg)
 	}
 	st := &state{Run: &stages.Run{Config: cfg, AsOf: r.asOf, Data: ds, IDs: publishedIDs(cfg, r.pseud, ds.IDs), Out: r.out},
-		opt: r.opt, list: r.stages}
+		opt: r.opt, list: r.stages, spec: spec}
 	learn := fit == nil
 	if err := r.stage(prefix+"features", func(l zerolog.Logger) error {
 		set, err := agg.Compute(ctx)
