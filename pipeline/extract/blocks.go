@@ -284,7 +284,7 @@ func (e *readerEnv) reject(blk *Block, b *tables.Batch, i int, reason string) {
 	}
 	blk.bad[reason]++
 	blk.badBytes += b.Bytes(i)
-	blk.quar.add(e.table, b.Key, b.FirstRow+int64(i), reason, e.view.id(strings.Clone(b.Cols[0].Text(i))), e.view.detail(b, e.fields, i))
+	blk.quar.add(e.table, b.Key, b.FirstRow+int64(i), reason, e.view.id(strings.Clone(b.Cols[0].Text(i))), e.view.detail(b, e.table, e.fields, i))
 }
 
 // orderReader applies the order rules.
