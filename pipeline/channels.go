@@ -13,11 +13,14 @@ import (
 	"github.com/strata-oss/strata/pipeline/publish"
 )
 
-// writeChannelFiles writes part `part` of audience a's channel files (the
-// formats it lists of google_ads, meta and email) beside its table's
-// parts, as part-…-<attempt>.<format>.csv in the audience's partition:
-// through the publisher, so the manifest names them and the commit
-// publishes them with everything else, or not at all.
+// writeChannelFiles writes part `part` of audience a's channel files, one
+// per format it lists of google_ads, meta and email, each a table of its
+// own: audiences/name=<name>/channel=<format>/dt=D/part-…-<attempt>.csv.
+// Not beside the audience table's parts: a reader globbing that
+// partition's *.csv would read files of other columns, and each file is
+// its own import, with its own row count. Written through the publisher,
+// the manifest names them and the commit publishes them with everything
+// else, or not at all.
 //
 // rows are the audience's rows of the part (in the segments table's
 // order), rawIDs the customers' ids as read: the control group's draw
@@ -27,25 +30,33 @@ import (
 func writeChannelFiles(ctx context.Context, pub *publish.Publisher, part int, a compiledAudience, rows []int,
 	ct *contactTable, rawIDs []string) ([]channel.Summary, error) {
 	var out []channel.Summary
-	table := "audiences/name=" + a.cfg.Name
 	for _, name := range a.cfg.FormatsOr() {
 		f, err := channel.ParseFormat(name)
 		if err != nil {
-			continue // parquet, csv: the table's own parts
+			continue // parquet, csv: the audience table's own parts
 		}
-		var sum channel.Summary
+		// A dry pass counts the rows for the manifest, which takes them
+		// before the bytes; the writer is deterministic, so the real pass
+		// writes exactly those.
+		sum, err := channel.WriteAll(ctx, io.Discard, f, contactsOf(a, rows, ct, rawIDs))
+		if err != nil {
+			return nil, fmt.Errorf("audience %s: count %s rows: %w", a.cfg.Name, name, err)
+		}
 		write := func(w io.Writer) error {
-			sum, err = channel.WriteAll(ctx, w, f, contactsOf(a, rows, ct, rawIDs))
+			_, err := channel.WriteAll(ctx, w, f, contactsOf(a, rows, ct, rawIDs))
 			return err
 		}
-		// The rows of a channel file are the table's again (less the
-		// control group): the table's row count counts them once.
-		if err := pub.WritePart(ctx, table, part, name+".csv", 0, write); err != nil {
+		if err := pub.WritePart(ctx, channelTable(a.cfg.Name, f), part, "csv", int64(sum.Written), write); err != nil {
 			return nil, fmt.Errorf("audience %s: write %s file: %w", a.cfg.Name, name, err)
 		}
 		out = append(out, sum)
 	}
 	return out, nil
+}
+
+// channelTable is the table of audience's channel file of format f.
+func channelTable(audience string, f channel.Format) string {
+	return "audiences/name=" + audience + "/channel=" + string(f)
 }
 
 // contactsOf yields the channel rows of an audience's rows.

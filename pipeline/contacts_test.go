@@ -204,10 +204,8 @@ func sha(s string) string {
 // format, headers dropped.
 func channelRows(t *testing.T, out objstore.Bucket, m *publish.Manifest, audience, format string) (rows [][]string, parts int) {
 	t.Helper()
-	for _, key := range m.Tables["audiences/name="+audience].Keys {
-		if !strings.HasSuffix(key, "."+format+".csv") {
-			continue
-		}
+	tf := m.Tables[channelTable(audience, channel.Format(format))]
+	for _, key := range tf.Keys {
 		parts++
 		data, err := objstore.ReadAll(context.Background(), out, key)
 		if err != nil {
@@ -218,6 +216,9 @@ func channelRows(t *testing.T, out objstore.Bucket, m *publish.Manifest, audienc
 			t.Fatalf("%s: %d records, %v", key, len(recs), err)
 		}
 		rows = append(rows, recs[1:]...)
+	}
+	if tf.Rows != int64(len(rows)) {
+		t.Errorf("%s %s: the manifest counts %d rows, the files hold %d", audience, format, tf.Rows, len(rows))
 	}
 	return rows, parts
 }
@@ -313,7 +314,7 @@ func TestContactsInRun(t *testing.T) {
 						t.Errorf("%s: %s holds %q, of a suppressed or rejected customer", name, key, v)
 					}
 				}
-				isChannel := regexp.MustCompile(`\.(google_ads|meta|email)\.csv$`).MatchString(key)
+				isChannel := regexp.MustCompile(`^audiences/name=[^/]+/channel=(google_ads|meta|email)/dt=[0-9-]+/part-[^/]+\.csv$`).MatchString(key)
 				if isChannel {
 					channelFiles++
 					if contactPattern.MatchString(text) || hex64.MatchString(text) {
@@ -487,7 +488,10 @@ func TestContactsInRun(t *testing.T) {
 			write("out/"+key, data)
 		}
 		aud := func(name, ext string) string {
-			return filepath.Join(dir, "out", "audiences", "name="+name, "dt="+day, "*."+ext)
+			if ext != "parquet" {
+				return filepath.Join(dir, "out", "audiences", "name="+name, "channel="+ext, "dt="+day, "*.csv")
+			}
+			return filepath.Join(dir, "out", "audiences", "name="+name, "dt="+day, "*.parquet")
 		}
 		rows := duckdbtest.Query(t, fmt.Sprintf(`
 			WITH c AS (
@@ -518,7 +522,7 @@ func TestContactsInRun(t *testing.T) {
 			  (SELECT count(*) FROM (SELECT * FROM want_optin EXCEPT SELECT * FROM optin)) AS optin_missing,
 			  (SELECT count(*) FROM (SELECT * FROM optin EXCEPT SELECT * FROM want_optin)) AS optin_extra,
 			  (SELECT count(*) FROM optin) AS optin_rows`,
-			custPath, aud("reach", "parquet"), aud("reach", "google_ads.csv"), aud("reach", "meta.csv"), aud("reach", "email.csv"),
+			custPath, aud("reach", "parquet"), aud("reach", "google_ads"), aud("reach", "meta"), aud("reach", "email"),
 			aud("optin", "parquet"), filepath.Join(dir, "out", "segments", "dt="+day, "*.parquet")))
 		r := rows[0]
 		t.Logf("DuckDB: %v", r)
