@@ -146,3 +146,29 @@ func TestCampaignProblems(t *testing.T) {
 		})
 	}
 }
+
+// TestCampaignKeysParse: the campaign keys sit inline in audiences[] and
+// Parse's unknown-key check knows them (it once rejected every one), while
+// still naming a misspelt one.
+func TestCampaignKeysParse(t *testing.T) {
+	noEnv := func(string) (string, bool) { return "", false }
+	cases := []struct {
+		name, audience, problem string
+	}{
+		{"every key", "{name: a, filter: 'frequency > 1', formats: [parquet, csv], campaign: c1, starts: 2025-10-01, ends: 2025-12-31, control: {share: 0.2, stratify: rfm_segment}}", ""},
+		{"misspelt", "{name: a, filter: 'frequency > 1', formts: [parquet]}", `audiences[0].formts (line`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(valid+"audiences:\n  - "+tc.audience+"\n"), noEnv)
+			switch {
+			case tc.problem == "" && err != nil:
+				t.Fatalf("parse: %v", err)
+			case tc.problem == "" && (cfg.Audiences[0].Campaign != "c1" || cfg.Audiences[0].Control.ShareOr() != 0.2):
+				t.Errorf("audience %+v", cfg.Audiences[0])
+			case tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem) || !strings.Contains(err.Error(), `did you mean "formats"`)):
+				t.Errorf("parse: %v, want %s", err, tc.problem)
+			}
+		})
+	}
+}
