@@ -28,6 +28,7 @@ import (
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/publish"
 	"github.com/strata-oss/strata/pipeline/synth"
+	"github.com/strata-oss/strata/pipeline/tables"
 )
 
 // contactInput is the generated shop with its customers table rewritten
@@ -538,4 +539,63 @@ func TestContactsInRun(t *testing.T) {
 			t.Errorf("optin: %v rows, %v opt-ins", r["optin_rows"], r["optins"])
 		}
 	})
+}
+
+// TestDemoContactExample: the demo configuration's commented contact
+// example, uncommented, is valid and runs on the generated shop: its
+// audience filters on consent and writes every channel file.
+func TestDemoContactExample(t *testing.T) {
+	lines := strings.Split(string(configs.Demo), "\n")
+	example := regexp.MustCompile(`^(\s*)# ((contact|consent): \{|- name: winback-email|  (filter|columns|formats|campaign|starts|control):)`)
+	var n int
+	for i, l := range lines {
+		if m := example.FindStringSubmatchIndex(l); m != nil {
+			lines[i] = l[:m[3]] + l[m[3]+2:]
+			n++
+		}
+	}
+	if n != 9 {
+		t.Fatalf("uncommented %d lines of the example, want 9", n)
+	}
+	cfg, err := config.Parse([]byte(strings.Join(lines, "\n")), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Cluster.KRange = []int{3, 4}
+	out := objstore.NewMem()
+	res := runOn(t, cfg, shop(t, 600), out, "2025-06-30")
+	a := audienceResult(t, modelOf(t, out, "2025-06-30"), "winback-email")
+	if a.Customers == 0 || len(a.Channels) != 3 {
+		t.Fatalf("winback-email: %+v", a)
+	}
+	src := tables.Source{Bucket: out, Format: "parquet", Fields: []tables.Field{{Name: "email_opt_in", Kind: tables.Bool, Required: true}}}
+	var rows int
+	for _, key := range res.Manifest.Tables["audiences/name=winback-email"].Keys {
+		if !strings.HasSuffix(key, ".parquet") {
+			continue
+		}
+		err := src.ScanObject(context.Background(), key, func(b *tables.Batch) error {
+			for i := range b.N {
+				if rows++; b.Cols[0].IsNull(i) || !b.Cols[0].B[i] {
+					t.Errorf("winback-email row %d: email_opt_in is not true", rows)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rows != a.Customers {
+		t.Errorf("winback-email: %d rows, model.json says %d", rows, a.Customers)
+	}
+	t.Logf("winback-email: %d customers, channels %+v", a.Customers, a.Channels)
+	for _, s := range a.Channels {
+		if s.Written == 0 || s.Written+s.SkippedRows() != a.Customers {
+			t.Errorf("%s: %+v of %d customers", s.Format, s, a.Customers)
+		}
+		if rows, parts := channelRows(t, out, &res.Manifest, "winback-email", string(s.Format)); parts != 1 || len(rows) != s.Written {
+			t.Errorf("%s: %d parts, %d rows; summary says %d", s.Format, parts, len(rows), s.Written)
+		}
+	}
 }
