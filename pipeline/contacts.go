@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/strata-oss/strata/pipeline/channel"
@@ -66,7 +67,7 @@ func readContactTable(ctx context.Context, st *state) (*contactTable, error) {
 	}
 	recs, err := extract.ReadContacts(ctx, st.spec, contact, consent)
 	if err != nil {
-		return nil, err
+		return nil, asConfigError(err)
 	}
 	ids := st.Data.IDs
 	n := len(ids)
@@ -99,6 +100,23 @@ func readContactTable(ctx context.Context, st *state) (*contactTable, error) {
 		}
 	}
 	return ct, nil
+}
+
+// checkContacts checks that the customers table has the contact and
+// consent columns cfg's run reads; a missing one is the user's to fix.
+func checkContacts(ctx context.Context, cfg *config.Config, spec extract.Spec) error {
+	contact, consent := contactMappings(cfg)
+	return asConfigError(extract.CheckContacts(ctx, spec, contact, consent))
+}
+
+// asConfigError makes a schema that does not fit the mapping a
+// ConfigError (exit 2); other errors stay as they are.
+func asConfigError(err error) error {
+	var se *tables.SchemaError
+	if errors.As(err, &se) {
+		return &ConfigError{Err: err}
+	}
+	return err
 }
 
 // contact returns row i's contact fields for a channel file.

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/csv"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -597,5 +598,44 @@ func TestDemoContactExample(t *testing.T) {
 		if rows, parts := channelRows(t, out, &res.Manifest, "winback-email", string(s.Format)); parts != 1 || len(rows) != s.Written {
 			t.Errorf("%s: %d parts, %d rows; summary says %d", s.Format, parts, len(rows), s.Written)
 		}
+	}
+}
+
+// TestMissingContactColumn: a contact column the customers table lacks is
+// a configuration error, found by `strata validate`'s check and by a run
+// before it computes anything; a config that maps none reads nothing more.
+func TestMissingContactColumn(t *testing.T) {
+	in := shop(t, 200)
+	base := strings.Replace(string(contactYAML("")), "postal_code: zip}", "postal_code: postal_code}", 1)
+	cases := []struct {
+		name, yaml string
+		missing    string // the column the error names; "" no error
+	}{
+		{"missing email column", strings.Replace(base, "contact: {email: email,", "contact: {email: e_mail,", 1), `"e_mail"`},
+		{"missing consent column", strings.Replace(base, "sms_opt_in: sms_opt_in}", "sms_opt_in: sms_ok}", 1), `"sms_ok"`},
+		{"present", base, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := config.Parse([]byte(tc.yaml), noEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Cluster.KRange = []int{3, 4}
+			if err := in.Upload(context.Background(), "erasure/ids.csv", strings.NewReader("customer_id\n")); err != nil {
+				t.Fatal(err)
+			}
+			d, _ := time.Parse(DateLayout, "2025-06-30")
+			res, err := Run(context.Background(), cfg, Options{AsOf: d, Version: "test", RunID: "r", Logger: zerolog.Nop(), Input: in, Output: objstore.NewMem()})
+			var ce *ConfigError
+			switch {
+			case tc.missing != "" && (!errors.As(err, &ce) || !strings.Contains(err.Error(), tc.missing)):
+				t.Fatalf("run: %v, want a configuration error naming %s", err, tc.missing)
+			case tc.missing != "" && len(res.Stages) != 0:
+				t.Errorf("the run went through %d stages before failing", len(res.Stages))
+			case tc.missing == "" && err != nil:
+				t.Fatalf("run: %v", err)
+			}
+		})
 	}
 }

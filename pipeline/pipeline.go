@@ -262,6 +262,11 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 		return nil, nil, err
 	}
 	spec.Keep = keep
+	// The contact columns are read only when the audiences are written,
+	// at the end: a missing one fails the run here, before the work.
+	if err := checkContacts(ctx, cfg, spec); err != nil {
+		return nil, nil, err
+	}
 	fo := featureOptions(cfg)
 	if fit != nil {
 		fo.Vocabulary = fit.Vocabulary
@@ -652,6 +657,9 @@ func CheckInputs(ctx context.Context, cfg *config.Config, asOf time.Time) error 
 	}
 	spec, _, err := runSpec(ctx, cfg, in, asOf, nil)
 	if err != nil {
+		return err
+	}
+	if err := checkContacts(ctx, cfg, spec); err != nil {
 		return err
 	}
 	if err := extract.CheckSchemas(ctx, spec); err != nil {

@@ -66,28 +66,7 @@ func ReadContacts(ctx context.Context, spec Spec, contact, consent map[string]st
 	if spec.Rules != nil {
 		norm = spec.Rules.IDs
 	}
-	fields := []tables.Field{
-		{Name: "customer_id", Kind: tables.Key, Required: true},
-		{Name: "signup_ts", Kind: tables.Time},
-		{Name: "updated_at", Kind: tables.Time},
-	}
-	cols := map[string]string{}
-	for k, v := range t.Columns {
-		if k == "customer_id" || k == "signup_ts" || k == "updated_at" {
-			cols[k] = v
-		}
-	}
-	// In a fixed order: the fields' positions in a batch follow it.
-	contactNames, consentNames := sortedKeys(contact), sortedKeys(consent)
-	for _, n := range contactNames {
-		cols["contact."+n] = contact[n]
-		fields = append(fields, tables.Field{Name: "contact." + n, Kind: tables.String, Required: true})
-	}
-	for _, n := range consentNames {
-		cols["consent."+n] = consent[n]
-		fields = append(fields, tables.Field{Name: "consent." + n, Kind: tables.Bool, Required: true})
-	}
-	src := &tables.Source{Bucket: t.Bucket, Prefix: t.Prefix, Format: t.Format, Columns: cols, Fields: fields, CSV: t.CSV}
+	src, contactNames, consentNames := contactSource(t, contact, consent)
 	out := map[string]*ContactRecord{}
 	err := src.Scan(ctx, func(b *tables.Batch) error {
 		id, signup, updated := &b.Cols[0], &b.Cols[1], &b.Cols[2]
@@ -166,4 +145,47 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// contactSource is the read of t's id, signup, version and the contact
+// and consent columns, with the names of the fields read, in order: the
+// contact fields from the batch's fourth column, then consent.
+func contactSource(t *Table, contact, consent map[string]string) (src *tables.Source, contactNames, consentNames []string) {
+	fields := []tables.Field{
+		{Name: "customer_id", Kind: tables.Key, Required: true},
+		{Name: "signup_ts", Kind: tables.Time},
+		{Name: "updated_at", Kind: tables.Time},
+	}
+	cols := map[string]string{}
+	for k, v := range t.Columns {
+		if k == "customer_id" || k == "signup_ts" || k == "updated_at" {
+			cols[k] = v
+		}
+	}
+	// In a fixed order: the fields' positions in a batch follow it.
+	contactNames, consentNames = sortedKeys(contact), sortedKeys(consent)
+	for _, n := range contactNames {
+		cols["contact."+n] = contact[n]
+		fields = append(fields, tables.Field{Name: "contact." + n, Kind: tables.String, Required: true})
+	}
+	for _, n := range consentNames {
+		cols["consent."+n] = consent[n]
+		fields = append(fields, tables.Field{Name: "consent." + n, Kind: tables.Bool, Required: true})
+	}
+	src = &tables.Source{Bucket: t.Bucket, Prefix: t.Prefix, Format: t.Format, Columns: cols, Fields: fields, CSV: t.CSV}
+	return src, contactNames, consentNames
+}
+
+// CheckContacts verifies that every customers object has the contact and
+// consent columns mapped, without reading rows: `strata validate` and a
+// run find a missing one before anything is computed.
+func CheckContacts(ctx context.Context, spec Spec, contact, consent map[string]string) error {
+	if spec.Customers == nil || (len(contact) == 0 && len(consent) == 0) {
+		return nil
+	}
+	src, _, _ := contactSource(spec.Customers, contact, consent)
+	if err := src.CheckSchema(ctx); err != nil {
+		return fmt.Errorf("customers (contact fields): %w", err)
+	}
+	return nil
 }
