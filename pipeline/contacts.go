@@ -65,40 +65,11 @@ func readContactTable(ctx context.Context, st *state) (*contactTable, error) {
 	if contact == nil && consent == nil {
 		return ct, nil
 	}
-	recs, err := extract.ReadContacts(ctx, st.spec, contact, consent)
+	c, err := extract.ReadContacts(ctx, st.spec, st.Data, contact, consent)
 	if err != nil {
 		return nil, asConfigError(err)
 	}
-	ids := st.Data.IDs
-	n := len(ids)
-	if len(contact) > 0 {
-		ct.fields = map[string][]string{}
-		for f := range contact {
-			ct.fields[f] = make([]string, n)
-		}
-	}
-	if len(consent) > 0 {
-		ct.consent = map[string][]int8{}
-		for f := range consent {
-			v := make([]int8, n)
-			for i := range v {
-				v[i] = -1
-			}
-			ct.consent[f] = v
-		}
-	}
-	for i, id := range ids {
-		rec := recs[id]
-		if rec == nil {
-			continue // known from orders only: no customers row
-		}
-		for f, v := range rec.Fields {
-			ct.fields[f][i] = v
-		}
-		for f, v := range rec.Consent {
-			ct.consent[f][i] = v
-		}
-	}
+	ct.fields, ct.consent = c.Fields, c.Consent
 	return ct, nil
 }
 

@@ -19,31 +19,32 @@ import (
 // and never quarantines, logs or reports a row (Stream does that for the
 // same rows, with the contact columns unread).
 
-// ContactRecord is one customer's contact fields and consent, from the
-// latest version of their customers row at or before the as-of date.
-type ContactRecord struct {
-	// Fields by name (config.ContactFieldNames); "" when blank or unmapped.
-	Fields map[string]string
-	// Consent by name: 1 yes, 0 no, -1 unknown (blank, unmapped or not a
-	// boolean).
-	Consent map[string]int8
-	version int64
+// Contacts are the contact fields and consent of a dataset's customers,
+// by row of Dataset.IDs, from the latest version of each customer's
+// customers row at or before the as-of date. Columnar, with no per-customer
+// allocation but the strings: a million customers' are a few arrays.
+type Contacts struct {
+	// Fields by name (as given to ReadContacts); "" when blank, or when
+	// the customer has no customers row.
+	Fields map[string][]string
+	// Consent by name: 1 yes, 0 no, -1 unknown (blank, not a boolean, no
+	// customers row).
+	Consent map[string][]int8
 }
 
-// ReadContacts reads the contact and consent columns of spec.Customers as
-// a run reads its customers: the rows of spec.Keep's customers only, none
-// of a customer on spec.Suppression, no
-// customer who signed up after the as-of date and no version stamped
-// after it, ids normalised by spec.Rules. A row Stream rejects (no id, an
-// unparsable signup_ts or updated_at, a malformed CSV row) is skipped
-// here. The latest version of a customer wins, a tie going to the later
-// row, as in the feature engine. The result is keyed by the customer id
-// as in Dataset.IDs.
+// ReadContacts reads the contact and consent columns of spec.Customers for
+// the customers of ds, as the run read them: the rows of spec.Keep's
+// customers only, none of a customer on spec.Suppression, no customer who
+// signed up after the as-of date and no version stamped after it, ids
+// normalised by spec.Rules. A row Stream rejects (no id, an unparsable
+// signup_ts or updated_at, a malformed CSV row) is skipped here. The
+// latest version of a customer wins, a tie going to the later row, as in
+// the feature engine.
 //
 // contact and consent map a field name (config.ContactFieldNames,
 // "email_opt_in", "sms_opt_in") to its column; an unmapped field is not
 // read.
-func ReadContacts(ctx context.Context, spec Spec, contact, consent map[string]string) (map[string]*ContactRecord, error) {
+func ReadContacts(ctx context.Context, spec Spec, ds *Dataset, contact, consent map[string]string) (*Contacts, error) {
 	if spec.Customers == nil {
 		return nil, fmt.Errorf("read contact fields: no customers table")
 	}
@@ -54,7 +55,6 @@ func ReadContacts(ctx context.Context, spec Spec, contact, consent map[string]st
 			return nil, fmt.Errorf("read contact fields: %w", err)
 		}
 	}
-	t := spec.Customers
 	loc := spec.Location
 	if loc == nil {
 		loc = time.UTC
@@ -66,57 +66,68 @@ func ReadContacts(ctx context.Context, spec Spec, contact, consent map[string]st
 	if spec.Rules != nil {
 		norm = spec.Rules.IDs
 	}
-	src, contactNames, consentNames := contactSource(t, contact, consent)
-	out := map[string]*ContactRecord{}
+	src, contactNames, consentNames := contactSource(spec.Customers, contact, consent)
+	n := len(ds.IDs)
+	out := &Contacts{Fields: map[string][]string{}, Consent: map[string][]int8{}}
+	fields := make([][]string, len(contactNames))
+	for k, name := range contactNames {
+		fields[k] = make([]string, n)
+		out.Fields[name] = fields[k]
+	}
+	flags := make([][]int8, len(consentNames))
+	for k, name := range consentNames {
+		flags[k] = make([]int8, n)
+		for i := range flags[k] {
+			flags[k][i] = -1
+		}
+		out.Consent[name] = flags[k]
+	}
+	// The version each row's values are of; NoTime - no row yet (NoTime is
+	// itself a version: a row without updated_at).
+	version := make([]int64, n)
+	seen := make([]bool, n)
 	err := src.Scan(ctx, func(b *tables.Batch) error {
 		id, signup, updated := &b.Cols[0], &b.Cols[1], &b.Cols[2]
 		for i := 0; i < b.N; i++ {
-			if b.Malformed != nil && b.Malformed[i] != "" {
+			switch {
+			case b.Malformed != nil && b.Malformed[i] != "",
+				id.IsNull(i) || (id.Kind != tables.Int && strings.TrimSpace(id.Str[i]) == ""),
+				spec.Keep != nil && !spec.Keep.cell(id, i, norm),
+				sup.cell(id, i, norm),
+				signup.IsBad(i) || updated.IsBad(i),
+				!signup.IsNull(i) && signup.I[i] >= cutoff,
+				!updated.IsNull(i) && updated.I[i] >= cutoff:
 				continue
 			}
-			if id.IsNull(i) || (id.Kind != tables.Int && strings.TrimSpace(id.Str[i]) == "") {
-				continue
+			row, ok := ds.Index(contactKey(id, i, norm))
+			if !ok {
+				continue // not a customer of the run
 			}
-			if spec.Keep != nil && !spec.Keep.cell(id, i, norm) {
-				continue
-			}
-			if sup.cell(id, i, norm) {
-				continue
-			}
-			if signup.IsBad(i) || updated.IsBad(i) {
-				continue
-			}
-			if !signup.IsNull(i) && signup.I[i] >= cutoff {
-				continue
-			}
-			if !updated.IsNull(i) && updated.I[i] >= cutoff {
-				continue
-			}
-			key := contactKey(id, i, norm)
 			v := timeOr(updated, i)
-			if old, ok := out[key]; ok && v < old.version {
+			if seen[row] && v < version[row] {
 				continue
 			}
-			rec := &ContactRecord{Fields: make(map[string]string, len(contact)), Consent: make(map[string]int8, len(consent)), version: v}
-			for k, n := range contactNames {
+			seen[row], version[row] = true, v
+			for k := range contactNames {
 				c := &b.Cols[3+k]
-				if !c.IsNull(i) {
+				if c.IsNull(i) {
+					fields[k][row] = ""
+				} else {
 					// Parquet strings share their page's bytes.
-					rec.Fields[n] = strings.Clone(c.Str[i])
+					fields[k][row] = strings.Clone(c.Str[i])
 				}
 			}
-			for k, n := range consentNames {
+			for k := range consentNames {
 				c := &b.Cols[3+len(contactNames)+k]
 				switch {
 				case c.IsNull(i): // bad cells are null too
-					rec.Consent[n] = -1
+					flags[k][row] = -1
 				case c.B[i]:
-					rec.Consent[n] = 1
+					flags[k][row] = 1
 				default:
-					rec.Consent[n] = 0
+					flags[k][row] = 0
 				}
 			}
-			out[key] = rec
 		}
 		return ctx.Err()
 	})
@@ -135,7 +146,7 @@ func contactKey(col *tables.Column, i int, norm IDNorm) string {
 	if norm != (IDNorm{}) {
 		return norm.apply(col.Str[i])
 	}
-	return strings.Clone(col.Str[i])
+	return col.Str[i]
 }
 
 func sortedKeys(m map[string]string) []string {
