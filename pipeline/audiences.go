@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/strata-oss/strata/pipeline/audience"
@@ -106,7 +107,7 @@ func compileAudiences(cfg *config.Config, segs []tables.OutColumn) ([]compiledAu
 	for i, a := range cfg.Audiences {
 		f, err := audience.Compile(a.Filter, schema)
 		if err != nil {
-			return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): filter %q: %w", i, a.Name, a.Filter, err)}
+			return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): filter %q: %w%s", i, a.Name, a.Filter, err, filterHint(err))}
 		}
 		cols := a.Columns
 		if len(cols) == 0 {
@@ -116,7 +117,7 @@ func compileAudiences(cfg *config.Config, segs []tables.OutColumn) ([]compiledAu
 		var uniq []string
 		for _, c := range cols {
 			if _, ok := t.cols[c]; !ok {
-				return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): columns: the segments table has no column %q", i, a.Name, c)}
+				return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): columns: the segments table has no column %q%s", i, a.Name, c, columnHint(c))}
 			}
 			if !seen[c] {
 				seen[c] = true
@@ -126,6 +127,25 @@ func compileAudiences(cfg *config.Config, segs []tables.OutColumn) ([]compiledAu
 		out = append(out, compiledAudience{cfg: a, filter: f, cols: uniq})
 	}
 	return out, nil
+}
+
+// filterHint says how to get a consent column a filter names but the
+// run lacks.
+func filterHint(err error) string {
+	for _, name := range consentNames {
+		if strings.Contains(err.Error(), fmt.Sprintf("unknown column %q", name)) {
+			return fmt.Sprintf("; map the consent column as input.customers.consent.%s", name)
+		}
+	}
+	return ""
+}
+
+// columnHint says why a contact field is no audience column.
+func columnHint(col string) string {
+	if slices.Contains(config.ContactFieldNames, col) {
+		return "; contact fields are written only to channel files (formats: google_ads, meta, email)"
+	}
+	return filterHint(fmt.Errorf("unknown column %q", col))
 }
 
 // CheckAudiences compiles cfg's audiences against the columns a run with

@@ -639,3 +639,29 @@ func TestMissingContactColumn(t *testing.T) {
 		})
 	}
 }
+
+// TestAudienceContactHints: a filter on consent without the consent
+// mapped, or a contact field among an audience's columns, is a
+// configuration error that says what to do instead.
+func TestAudienceContactHints(t *testing.T) {
+	cases := []struct {
+		name, audience, want string
+	}{
+		{"consent unmapped", "{name: a, filter: 'email_opt_in = true'}", "map the consent column as input.customers.consent.email_opt_in"},
+		{"contact as a column", "{name: a, filter: 'frequency > 1', columns: [customer_id, email]}", "contact fields are written only to channel files"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			y := string(configs.Demo)
+			cfg, err := config.Parse([]byte(y[:strings.Index(y, "\naudiences:")+1]+"audiences:\n  - "+tc.audience+"\n"), noEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = CheckAudiences(cfg)
+			var ce *ConfigError
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("CheckAudiences: %v, want a configuration error saying %q", err, tc.want)
+			}
+		})
+	}
+}
