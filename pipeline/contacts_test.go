@@ -386,6 +386,7 @@ func TestContactsInRun(t *testing.T) {
 				hashOf[sha(f["phone"])], hashOf[sha(strings.TrimPrefix(f["phone"], "+"))] = id, id
 			}
 			zipOf[f["postal_code"]] = id
+			hashOf[sha(strings.ToLower(f["postal_code"]))] = id
 			switch {
 			case ctl:
 				control++
@@ -418,11 +419,14 @@ func TestContactsInRun(t *testing.T) {
 				} else if id = hashOf[r[0]]; id == "" {
 					id = hashOf[r[1]]
 				}
-				if id == "" && f == channel.GoogleAds {
+				switch {
+				case id == "" && f == channel.GoogleAds:
 					id = zipOf[r[5]] // an address-only row: Google's zip is in clear
+				case id == "" && f == channel.Meta:
+					id = hashOf[r[4]] // Meta's zip, lower-cased and hashed
 				}
 				switch {
-				case id == "" && f != channel.Meta:
+				case id == "":
 					t.Errorf("%s: row %v is no audience customer's", f, r)
 				case id != "" && !treated[id]:
 					t.Errorf("%s: control customer %s is in the file", f, id)
