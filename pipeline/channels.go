@@ -9,7 +9,6 @@ import (
 	"slices"
 
 	"github.com/strata-oss/strata/pipeline/channel"
-	"github.com/strata-oss/strata/pipeline/holdout"
 	"github.com/strata-oss/strata/pipeline/publish"
 )
 
@@ -24,7 +23,7 @@ import (
 //
 // rows are the audience's rows of the part (in the segments table's
 // order), rawIDs the customers' ids as read: the control group's draw
-// (holdout.InControl) is of the raw id, whatever is published. A control
+// (config.AudienceCampaign.InControl) is of the raw id, whatever is published. A control
 // customer is handed to the writer marked Control, so the file's summary
 // counts them (control_group) while the writer leaves them out.
 func writeChannelFiles(ctx context.Context, pub *publish.Publisher, part int, a compiledAudience, rows []int,
@@ -64,7 +63,7 @@ func contactsOf(a compiledAudience, rows []int, ct *contactTable, rawIDs []strin
 	return func(yield func(channel.Contact) bool) {
 		for _, r := range rows {
 			c := ct.contact(r)
-			c.Control = holdout.InControl(a.cfg.AudienceCampaign, rawIDs[r])
+			c.Control = a.cfg.InControl(rawIDs[r])
 			if !yield(c) {
 				return
 			}
