@@ -125,6 +125,9 @@ func (a *aggregates) merge(o *aggregates) error {
 			}
 			a.Audiences[i].BySegment[seg] += n
 		}
+		if err := mergeChannels(a.Audiences[i].Channels, o.Audiences[i].Channels); err != nil {
+			return fmt.Errorf("audience %s: %w", a.Audiences[i].Name, err)
+		}
 	}
 	return nil
 }

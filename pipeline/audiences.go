@@ -6,10 +6,13 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/strata-oss/strata/pipeline/audience"
+	"github.com/strata-oss/strata/pipeline/channel"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/features"
@@ -104,7 +107,7 @@ func compileAudiences(cfg *config.Config, segs []tables.OutColumn) ([]compiledAu
 	for i, a := range cfg.Audiences {
 		f, err := audience.Compile(a.Filter, schema)
 		if err != nil {
-			return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): filter %q: %w", i, a.Name, a.Filter, err)}
+			return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): filter %q: %w%s", i, a.Name, a.Filter, err, filterHint(err))}
 		}
 		cols := a.Columns
 		if len(cols) == 0 {
@@ -114,7 +117,7 @@ func compileAudiences(cfg *config.Config, segs []tables.OutColumn) ([]compiledAu
 		var uniq []string
 		for _, c := range cols {
 			if _, ok := t.cols[c]; !ok {
-				return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): columns: the segments table has no column %q", i, a.Name, c)}
+				return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): columns: the segments table has no column %q%s", i, a.Name, c, columnHint(c))}
 			}
 			if !seen[c] {
 				seen[c] = true
@@ -126,6 +129,25 @@ func compileAudiences(cfg *config.Config, segs []tables.OutColumn) ([]compiledAu
 	return out, nil
 }
 
+// filterHint says how to get a consent column a filter names but the
+// run lacks.
+func filterHint(err error) string {
+	for _, name := range consentNames {
+		if strings.Contains(err.Error(), fmt.Sprintf("unknown column %q", name)) {
+			return fmt.Sprintf("; map the consent column as input.customers.consent.%s", name)
+		}
+	}
+	return ""
+}
+
+// columnHint says why a contact field is no audience column.
+func columnHint(col string) string {
+	if slices.Contains(config.ContactFieldNames, col) {
+		return "; contact fields are written only to channel files (formats: google_ads, meta, email)"
+	}
+	return filterHint(fmt.Errorf("unknown column %q", col))
+}
+
 // CheckAudiences compiles cfg's audiences against the columns a run with
 // cfg publishes, without data: `strata validate` reports a bad filter
 // before any run does.
@@ -135,7 +157,7 @@ func CheckAudiences(cfg *config.Config) error { return checkAudiences(cfg, stage
 // list's stages.
 func checkAudiences(cfg *config.Config, list stages.List) error {
 	st := &state{Run: &stages.Run{Config: cfg, Data: emptyDataset(), Behaviour: &features.Behaviour{}}, list: list, schema: true}
-	_, err := compileAudiences(cfg, append(segmentColumns(st, 0), ownColumns(st.Run)...))
+	_, err := compileAudiences(cfg, audienceColumns(st, segmentColumns(st, 0), nil))
 	return err
 }
 
@@ -146,6 +168,10 @@ type AudienceResult struct {
 	Name      string `json:"name"`
 	Filter    string `json:"filter"`
 	Customers int    `json:"customers"`
+	// Channels counts each channel file's rows (formats google_ads, meta,
+	// email): written, and skipped by reason (control_group,
+	// no_contact, ...), with the unusable values found; no values.
+	Channels []channel.Summary `json:"channels,omitempty"`
 	// BySegment counts the audience's customers by RFM segment, for the
 	// report's brief.
 	BySegment map[string]int `json:"by_segment,omitempty"`
@@ -166,9 +192,13 @@ func bySegment(t *columnTable, rows []int) map[string]int {
 	return out
 }
 
-// writeAudiences publishes each audience as Parquet and CSV under
-// audiences/name=<name>/dt=D/.
-func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.WriteOptions, part int, auds []compiledAudience, segs []tables.OutColumn, meta map[string]string) ([]AudienceResult, error) {
+// writeAudiences publishes each audience under
+// audiences/name=<name>/dt=D/: its table as Parquet, and as CSV and as
+// channel files when its formats list them. ct holds the customers'
+// contact fields, rawIDs their ids as read (for the control group's
+// draw).
+func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.WriteOptions, part int, auds []compiledAudience,
+	segs []tables.OutColumn, meta map[string]string, ct *contactTable, rawIDs []string) ([]AudienceResult, error) {
 	t := newColumnTable(segs)
 	var res []AudienceResult
 	for _, a := range auds {
@@ -187,12 +217,27 @@ func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.Write
 		}
 		// The CSV holds the Parquet part's rows again: the table's rows (in
 		// the manifest, the ledger, strata_published_rows) count them once.
-		if err := pub.WritePart(ctx, table, part, "csv", 0, func(w io.Writer) error { return writeCSV(w, cols) }); err != nil {
+		if slices.Contains(a.cfg.FormatsOr(), "csv") {
+			if err := pub.WritePart(ctx, table, part, "csv", 0, func(w io.Writer) error { return writeCSV(w, cols) }); err != nil {
+				return nil, err
+			}
+		}
+		chans, err := writeChannelFiles(ctx, pub, part, a, rows, ct, rawIDs)
+		if err != nil {
 			return nil, err
 		}
-		res = append(res, AudienceResult{Name: a.cfg.Name, Filter: a.cfg.Filter, Customers: len(rows), BySegment: bySegment(t, rows)})
+		res = append(res, AudienceResult{Name: a.cfg.Name, Filter: a.cfg.Filter, Customers: len(rows), Channels: chans,
+			BySegment: bySegment(t, rows)})
 	}
 	return res, nil
+}
+
+// audienceColumns are the columns audiences may filter on and publish:
+// the segments table's, the own attributes' and measures', and the
+// consent flags (from ct; nil for a schema check).
+func audienceColumns(st *state, segs []tables.OutColumn, ct *contactTable) []tables.OutColumn {
+	cols := append(slices.Clip(segs), ownColumns(st.Run)...)
+	return append(cols, consentColumns(st.Config, ct, len(st.IDs))...)
 }
 
 // gatherColumn returns the rows of c, in order.

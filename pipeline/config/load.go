@@ -145,6 +145,26 @@ func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	return &c, nil
 }
 
+// yamlFields adds the keys of struct type t to fields and names, with
+// those of its `yaml:",inline"` fields (Audience's AudienceCampaign), as
+// the decoder reads them.
+func yamlFields(t reflect.Type, fields map[string]reflect.Type, names *[]string) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		opts := strings.Split(f.Tag.Get("yaml"), ",")
+		if slices.Contains(opts[1:], "inline") && f.Type.Kind() == reflect.Struct {
+			yamlFields(f.Type, fields, names)
+			continue
+		}
+		tag := opts[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		fields[tag] = f.Type
+		*names = append(*names, tag)
+	}
+}
+
 // checkKeys walks the document beside the Go type and reports every key the
 // type does not have, with a suggestion when one is close.
 func checkKeys(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
@@ -162,15 +182,7 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
 		}
 		fields := map[string]reflect.Type{}
 		var names []string
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
-			if tag == "" || tag == "-" {
-				continue
-			}
-			fields[tag] = f.Type
-			names = append(names, tag)
-		}
+		yamlFields(t, fields, &names)
 		seen := map[string]bool{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
