@@ -27,7 +27,7 @@ func writeReport(ctx context.Context, pub *publish.Publisher, d report.Data) err
 // d.
 func reportQuality(d *report.Data, a *aggregates) {
 	q := a.Quality
-	d.Quality = append(d.Quality, report.KV{Key: "order rows read", Value: fmt.Sprint(q.RowsRead["orders"])})
+	d.Quality = append(d.Quality, report.KV{Key: "order rows read", Value: count(q.RowsRead["orders"])})
 	reasons := map[string]int64{}
 	for _, byReason := range q.Bad {
 		for k, v := range byReason {
@@ -40,15 +40,16 @@ func reportQuality(d *report.Data, a *aggregates) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		d.Quality = append(d.Quality, report.KV{Key: "quarantined: " + k, Value: fmt.Sprint(reasons[k])})
+		d.Quality = append(d.Quality, report.KV{Key: "quarantined: " + k, Value: count(reasons[k])})
 	}
-	d.Quality = append(d.Quality, report.KV{Key: "duplicate orders dropped", Value: fmt.Sprint(q.Duplicates["orders"])})
+	d.Quality = append(d.Quality, report.KV{Key: "duplicate orders dropped", Value: count(q.Duplicates["orders"])})
 	if q.Currency != "" {
 		d.Quality = append(d.Quality, report.KV{Key: "currency of all amounts", Value: q.Currency})
 	}
 	if q.GuestRevenue != 0 {
 		d.Quality = append(d.Quality, report.KV{Key: "guest orders' share of revenue",
-			Value: fmt.Sprintf("%.1f%% (%.2f of %.2f)", 100*q.GuestShare(a.Revenue), q.GuestRevenue, q.GuestRevenue+a.Revenue)})
+			Value: fmt.Sprintf("%.1f%% (%s of %s%s)", 100*q.GuestShare(a.Revenue), report.Thousands(q.GuestRevenue),
+				report.Thousands(q.GuestRevenue+a.Revenue), currencySuffix(q.Currency))})
 	}
 	excl := make([]string, 0, len(q.Excluded["orders"]))
 	for k := range q.Excluded["orders"] {
@@ -56,6 +57,17 @@ func reportQuality(d *report.Data, a *aggregates) {
 	}
 	sort.Strings(excl)
 	for _, k := range excl {
-		d.Quality = append(d.Quality, report.KV{Key: "excluded orders: " + k, Value: fmt.Sprint(q.Excluded["orders"][k])})
+		d.Quality = append(d.Quality, report.KV{Key: "excluded orders: " + k, Value: count(q.Excluded["orders"][k])})
 	}
+}
+
+// count formats a count of the quality section with thousands separators.
+func count[T int | int64](n T) string { return report.Thousands(float64(n)) }
+
+// currencySuffix is " EUR" for a known currency, "" otherwise.
+func currencySuffix(c string) string {
+	if c == "" {
+		return ""
+	}
+	return " " + c
 }
