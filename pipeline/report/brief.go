@@ -28,6 +28,10 @@ type SegmentBrief struct {
 	// CLV is the segment's total CLV and ChurnRisk the mean 1 − P(alive)
 	// of its customers; nil without CLV.
 	CLV, ChurnRisk *float64
+	// MovedIn and MovedOut count the customers who entered the segment
+	// since the previous run (from another segment or new) and those who
+	// left it for another; nil on a first run.
+	MovedIn, MovedOut *int64
 	// Action is the suggested action (see the stages' rule table).
 	Action    string
 	Audiences []AudienceSize

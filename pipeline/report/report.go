@@ -112,6 +112,20 @@ func (v view) MoneyP(x *float64) string {
 	}
 	return money(*x, v.Currency)
 }
+func (v view) HasMoves() bool {
+	for _, b := range v.Brief {
+		if b.MovedIn != nil {
+			return true
+		}
+	}
+	return false
+}
+func (v view) Moves(b SegmentBrief) string {
+	if b.MovedIn == nil || b.MovedOut == nil {
+		return "—"
+	}
+	return "+" + grouped(float64(*b.MovedIn), 0) + " / −" + grouped(float64(*b.MovedOut), 0)
+}
 func (v view) Count(x float64) string { return count(x) }
 func (v view) Int(x int64) string     { return grouped(float64(x), 0) }
 func (v view) Change(f Figure) string { return change(f.Value, f.Previous) }
@@ -172,8 +186,8 @@ svg text{font-family:inherit}
 {{end}}</div></section>{{end}}
 
 {{if .Brief}}<section id="brief"><h2>What to do, by segment</h2>
-<table><tr><th>segment</th><th class="n">customers</th><th class="n">revenue</th><th class="n">CLV</th><th class="n">churn risk</th><th>suggested action</th><th>audiences (customers in the segment)</th></tr>
-{{range .Brief}}<tr><td>{{.Name}}</td><td class="n">{{$.Int .Customers}}</td><td class="n">{{$.Money .Revenue}}</td><td class="n">{{$.MoneyP .CLV}}</td><td class="n">{{$.PercentP .ChurnRisk}}</td><td>{{or .Action "—"}}</td><td>{{range $i, $a := .Audiences}}{{if $i}}, {{end}}{{$a.Name}} ({{$.Int $a.Customers}}){{else}}—{{end}}</td></tr>
+<table><tr><th>segment</th><th class="n">customers</th><th class="n">revenue</th><th class="n">CLV</th><th class="n">churn risk</th>{{if .HasMoves}}<th class="n">in / out since last run</th>{{end}}<th>suggested action</th><th>audiences (customers in the segment)</th></tr>
+{{range .Brief}}<tr><td>{{.Name}}</td><td class="n">{{$.Int .Customers}}</td><td class="n">{{$.Money .Revenue}}</td><td class="n">{{$.MoneyP .CLV}}</td><td class="n">{{$.PercentP .ChurnRisk}}</td>{{if $.HasMoves}}<td class="n">{{$.Moves .}}</td>{{end}}<td>{{or .Action "—"}}</td><td>{{range $i, $a := .Audiences}}{{if $i}}, {{end}}{{$a.Name}} ({{$.Int $a.Customers}}){{else}}—{{end}}</td></tr>
 {{end}}</table>
 <p class="note">CLV is the segment's expected discounted value over the horizon; churn risk the mean probability that its customers have already left (1 − P(alive)). Suggested actions follow a fixed rule table by segment{{range $i, $r := .ActionRules}}{{if $i}};{{else}}:{{end}} {{$r.Key}} — {{$r.Value}}{{end}}.</p></section>{{end}}
 

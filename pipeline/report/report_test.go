@@ -122,8 +122,9 @@ func TestBriefSections(t *testing.T) {
 	prev, clv, churn := 1_000_000.0, 123456.7, 0.42
 	d.Currency = "EUR"
 	d.Headline = []Figure{{Label: "Revenue", Value: 1234567.8, Money: true, Previous: &prev}, {Label: "Buyers", Value: 4321}}
+	in, out := int64(1500), int64(30)
 	d.Brief = []SegmentBrief{{Name: "At Risk", Customers: 12345, Revenue: 5000, CLV: &clv, ChurnRisk: &churn,
-		Action: "win back", Audiences: []AudienceSize{{Name: "win-back", Customers: 1200}}}}
+		Action: "win back", Audiences: []AudienceSize{{Name: "win-back", Customers: 1200}}, MovedIn: &in, MovedOut: &out}}
 	d.Clusters = []ClusterBrief{{ID: 1, Name: "Lapsed", Customers: 2000, Revenue: 10, ChurnRisk: &churn}}
 	var b bytes.Buffer
 	if err := Render(&b, d); err != nil {
@@ -131,7 +132,7 @@ func TestBriefSections(t *testing.T) {
 	}
 	html := b.String()
 	for _, want := range []string{"1,234,568 EUR", "&#43;23.5% since the last run", "4,321", "12,345", "123,457 EUR", "42%",
-		"win-back (1,200)", "1 Lapsed", "revenue (EUR)", "CLV over the horizon (EUR)"} {
+		"win-back (1,200)", "1 Lapsed", "&#43;1,500 / −30", "revenue (EUR)", "CLV over the horizon (EUR)"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
 		}

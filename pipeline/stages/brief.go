@@ -123,9 +123,17 @@ func (Brief) Describe(d *Description, model any) {
 		rep.Headline = append(rep.Headline, fig(fmt.Sprintf("Expected purchases, next %d months", d.Config.CLV.Horizon()), *exp, false,
 			total(before, func(r SummaryRow) *float64 { return r.TotalExpected })))
 	}
+	moves, _ := d.Parts["rfm_migration"].(*rfmMigrationPart)
+	if prev == nil || prev.AsOf == "" {
+		moves = nil // a first run: everyone is new, nobody moved
+	}
 	for _, r := range rfm {
 		b := report.SegmentBrief{Name: r.Segment, Customers: r.Customers, Revenue: r.Revenue, CLV: r.TotalCLV,
 			ChurnRisk: r.AvgChurnRisk, Action: actionFor(r.Segment)}
+		if moves != nil {
+			in, out := movedInOut(moves, r.Segment)
+			b.MovedIn, b.MovedOut = &in, &out
+		}
 		for _, a := range d.Audiences {
 			if n := a.BySegment[r.Segment]; n > 0 {
 				b.Audiences = append(b.Audiences, report.AudienceSize{Name: a.Name, Customers: int64(n)})
@@ -169,4 +177,19 @@ func total(rows []SummaryRow, f func(SummaryRow) *float64) *float64 {
 		return nil
 	}
 	return &s
+}
+
+// movedInOut counts the customers who entered segment since the previous
+// run (from another segment, or new to the run) and those who left it for
+// another segment.
+func movedInOut(p *rfmMigrationPart, segment string) (in, out int64) {
+	for _, m := range p.Moves {
+		switch {
+		case m.To == segment && (m.New || m.From != segment):
+			in += m.Customers
+		case !m.New && m.From == segment && m.To != segment:
+			out += m.Customers
+		}
+	}
+	return in, out
 }
