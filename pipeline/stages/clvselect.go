@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/strata-oss/strata/models/clv"
 	"github.com/strata-oss/strata/pipeline/config"
@@ -173,12 +174,21 @@ func (s CLV) fitAuto(ctx context.Context, cfg *config.Config, in *clvInputs) (cl
 			fails = append(fails, fmt.Errorf("%s found no drop-out on the whole history: %s", name, nd.Reason()))
 		}
 		if len(fails) > 0 {
-			ms.Reason += fmt.Sprintf("; refitted on the whole history: %s (%v)", pm.Name(), errors.Join(fails...))
+			ms.Reason += fmt.Sprintf("; refitted on the whole history: %s (%s)", pm.Name(), joined(fails))
 		}
 		ms.markChosen()
 		return pm, pr, ms, nil
 	}
-	return nil, last, ms, fmt.Errorf("no candidate could be refitted on the whole history: %w", errors.Join(fails...))
+	return nil, last, ms, fmt.Errorf("no candidate could be refitted on the whole history: %s: %w", joined(fails), errors.Join(fails...))
+}
+
+// joined is the errors' messages on one line.
+func joined(errs []error) string {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // markChosen marks the best-scored candidate whose model is the one
