@@ -86,7 +86,8 @@ func TestDemoReportInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"since the last run", "Champions", "win back", "Total CLV, next 12 months", "Expected purchases, next 12 months"} {
+	for _, want := range []string{"since the last run", "Champions", "win back", "Total CLV, next 12 months", "Expected purchases, next 12 months",
+		"Purchase model chosen by the holdout", "in / out since last run"} {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("the report lacks %q", want)
 		}

@@ -62,6 +62,9 @@ func clvTables(c *CLVModel) []report.Table {
 				}
 			}
 			ts = append(ts, t)
+			if sel := m.Selection; sel != nil {
+				ts = append(ts, selectionTable(sel))
+			}
 			if !m.NoSpend() {
 				g := report.Table{Title: "Spend: Gamma-Gamma", Rows: paramRows(m.Spend.Params)}
 				g.Rows = append(g.Rows, report.KV{Key: "log-likelihood", Value: fmt.Sprintf("%.2f", m.Spend.LogLik)},
@@ -158,4 +161,29 @@ func migrationMatrix(ms []Migration, prevNames map[int32]string) *report.Matrix 
 		m.Values[fi[x.From]][ti[x.To]] = float64(x.Customers)
 	}
 	return m
+}
+
+// selectionTable is the report's record of clv.model: auto: every
+// candidate's holdout scores, the chosen one marked, and why.
+func selectionTable(sel *ModelSelection) report.Table {
+	t := report.Table{Title: "Purchase model chosen by the holdout", Note: sel.Reason}
+	if sel.CalibrationEnd != "" {
+		t.Rows = append(t.Rows, report.KV{Key: "calibration end, holdout", Value: fmt.Sprintf("%s, %d days", sel.CalibrationEnd, sel.HoldoutDays)})
+	}
+	t.Rows = append(t.Rows, report.KV{Key: "metric", Value: sel.Metric})
+	for _, c := range sel.Candidates {
+		key := c.Name
+		if c.NoDropout {
+			key += " (as the NBD)"
+		}
+		if c.Chosen {
+			key += " ✓ chosen"
+		}
+		v := "not fitted"
+		if c.Error == "" {
+			v = fmt.Sprintf("log-lik %s, MAE %.3f", report.Thousands(c.HoldoutLogLik), c.HoldoutMAE)
+		}
+		t.Rows = append(t.Rows, report.KV{Key: key, Value: v})
+	}
+	return t
 }
