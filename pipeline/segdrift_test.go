@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -482,6 +483,10 @@ func TestSegDriftSharded(t *testing.T) {
 	}
 }
 
+// briefMoves matches the report brief's moves column (its heading and
+// cells), which only a run with the RFM migration has.
+var briefMoves = regexp.MustCompile(`<th class="n">in / out since last run</th>|<td class="n">&#43;[0-9,]+ / −[0-9,]+</td>`)
+
 // TestNewStagesAreAdditions: with the RFM migration and drift stages, a
 // run publishes what it published without them, byte for byte (the same
 // attempt, the same objects of every other table and of the report), plus
@@ -533,6 +538,9 @@ func TestNewStagesAreAdditions(t *testing.T) {
 			}
 		}
 		report := bytes.ReplaceAll(read(outs["with"], w.Objects["report"]), []byte(w.Attempt), []byte(wo.Attempt))
+		// The brief's column of customers moved in and out of each segment
+		// reads the RFM migration: the one part of the report it adds.
+		report = briefMoves.ReplaceAll(report, nil)
 		if !bytes.Equal(report, read(outs["without"], wo.Objects["report"])) {
 			t.Errorf("%s: the report differs with the new stages", day)
 		}
