@@ -230,6 +230,26 @@ type KChoice struct {
 	Scores []cluster.KScore `json:"scores"`
 	// BIC[i] is the BIC of Scores[i].K; higher is better.
 	BIC []float64 `json:"bic,omitempty"`
+	// RuleK is the k the rule chose when the previous run's k was kept
+	// instead (see stickyK); 0 otherwise.
+	RuleK int `json:"rule_k,omitempty"`
+}
+
+// stickyK is the previous run's k when a run should keep it: the previous
+// run chose its k (no cluster.k) on the same features and that k is in
+// this run's range; 0 otherwise. Why: the BIC's knee moves with a few
+// weeks of data (5 to 8 clusters on the 3,000-customer demo), and a new k
+// reshuffles the clusters, so that 42 % of the customers changed cluster id
+// where a kept k moves a few percent. k is chosen again when the features
+// or the range change, or the range no longer holds it.
+func stickyK(prev *previousRun, features []string, kMin, kMax int) int {
+	if prev == nil || prev.cluster == nil || prev.cluster.Choice == nil || !slices.Equal(prev.cluster.Features, features) {
+		return 0
+	}
+	if k := prev.cluster.K; k >= kMin && k <= kMax {
+		return k
+	}
+	return 0
 }
 
 // ClusterProfile describes one cluster in raw feature units.
@@ -518,7 +538,12 @@ func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *pre
 			return nil, nil, fmt.Errorf("cluster: %w", err)
 		}
 		m.Choice = &KChoice{Rule: choice.Rule.String(), Reason: choice.Reason, Scores: choice.Scores, BIC: choice.BIC}
-		fit = results[choice.K-kMin]
+		k := choice.K
+		if pk := stickyK(prev, names, kMin, kMax); pk > 0 && pk != k {
+			m.Choice.RuleK, k = k, pk
+			m.Choice.Reason = fmt.Sprintf("k=%d, the previous run's, kept so that the cluster ids stay stable; the BIC rule alone: %s", pk, choice.Reason)
+		}
+		fit = results[k-kMin]
 	}
 	m.K, m.Algorithm, m.Inertia, m.Iterations, m.Converged = fit.Centroids.N, string(fit.Algorithm), fit.Inertia, fit.Iterations, fit.Converged
 

@@ -169,6 +169,12 @@ func (s CLV) fitAuto(ctx context.Context, cfg *config.Config, in *clvInputs) (cl
 			fails = append(fails, fmt.Errorf("%s: %w", name, err))
 			continue
 		}
+		if pm.Name() == "nbd" && cfg.CLV.NoDropoutPolicy() == "fail" {
+			// The holdout found no drop-out to model: what clv.no_dropout:
+			// fail refuses for a named model, it refuses here too.
+			return nil, pr, ms, &ModelError{Model: "purchase", Name: "auto",
+				Err: fmt.Errorf("the holdout chose the NBD, a model without drop-out: %s (clv.no_dropout is fail; nbd would publish it, p_alive = 1)", ms.Reason)}
+		}
 		ms.Chosen = pm.Name()
 		if nd != nil {
 			fails = append(fails, fmt.Errorf("%s found no drop-out on the whole history: %s", name, nd.Reason()))
