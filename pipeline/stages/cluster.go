@@ -240,7 +240,7 @@ type KChoice struct {
 // this run's range; 0 otherwise. Why: the BIC's knee moves with a few
 // weeks of data (5 to 8 clusters on the 3,000-customer demo), and a new k
 // reshuffles the clusters, so that 42 % of the customers changed cluster id
-// where a kept k moves a few percent. k is chosen again when the features
+// where 7.5 % do with the k kept. k is chosen again when the features
 // or the range change, or the range no longer holds it.
 func stickyK(prev *previousRun, features []string, kMin, kMax int) int {
 	if prev == nil || prev.cluster == nil || prev.cluster.Choice == nil || !slices.Equal(prev.cluster.Features, features) {
