@@ -171,7 +171,7 @@ func TestClusterIDsStableAcrossRuns(t *testing.T) {
 	if num(t, r["previous_wrong"]) != 0 || num(t, r["migration_bad"]) != 0 {
 		t.Errorf("previous ids / migrations: %v", r)
 	}
-	if both, moved := num(t, r["both"]), num(t, r["moved"]); moved/both != p.Moved || moved/both > 0.05 {
+	if both, moved := num(t, r["both"]), num(t, r["moved"]); moved/both != p.Moved || moved/both > 0.10 {
 		t.Errorf("SQL: %v of %v moved; model.json says %.4f", moved, both, p.Moved)
 	}
 }
