@@ -84,7 +84,7 @@ FROM %s`, seg))
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}
-	if s := m.CLV.Selection; s == nil || s.Chosen != m.CLV.PurchaseModel || len(s.Candidates) != 4 {
+	if s := m.CLV.Selection; s == nil || s.Chosen != m.CLV.PurchaseModel || len(s.Candidates) != 3 {
 		t.Errorf("model.json clv: %s with selection %+v", m.CLV.PurchaseModel, s)
 	}
 	if u := m.CLV.Uncertainty; u == nil || u.Level != 0.9 {

@@ -72,7 +72,7 @@ func TestAutoModelChoice(t *testing.T) {
 				return
 			}
 			sel := m.Selection
-			if sel == nil || sel.Metric != tc.metric || len(sel.Candidates) != len(clv.DefaultCandidates) {
+			if sel == nil || sel.Metric != tc.metric || len(sel.Candidates) != 3 {
 				t.Fatalf("selection %+v", sel)
 			}
 			if sel.Chosen != m.PurchaseModel {

@@ -48,6 +48,14 @@ type CandidateScore struct {
 	Chosen        bool    `json:"chosen,omitempty"`
 }
 
+// autoCandidates are the models auto chooses among. The NBD is not one of
+// them on its own: it stands in for a candidate whose fit finds no drop-out
+// (a *clv.NoDropoutError, scored as its NBD limit), and only then. Data
+// that show drop-out the models cannot estimate must not be published as
+// a panel where nobody leaves (p_alive = 1), which the NBD, scored beside
+// models that failed, would win by default.
+var autoCandidates = []string{"bgnbd", "mbgnbd", "pnbd"}
+
 // better reports whether score a beats b under metric.
 func better(metric string, a, b float64) bool {
 	if metric == "mae" {
@@ -116,7 +124,7 @@ func selectModel(ctx context.Context, cfg *config.Config, in *clvInputs) (*Model
 		metric = clv.HoldoutMAE
 	}
 	sel, err := clv.SelectPurchaseModel(ctx, cal.x, cal.tx, cal.T, cal.actual, float64(days)/c.UnitDays(),
-		clv.SelectOptions{Metric: metric, Fit: clv.FitOptions{Workers: cfg.Workers}})
+		clv.SelectOptions{Metric: metric, Candidates: autoCandidates, Fit: clv.FitOptions{Workers: cfg.Workers}})
 	if ctx.Err() != nil {
 		return nil, nil, ctx.Err()
 	}
@@ -185,7 +193,7 @@ func (s CLV) fitAuto(ctx context.Context, cfg *config.Config, in *clvInputs) (cl
 		ms.markChosen()
 		return pm, pr, ms, nil
 	}
-	return nil, last, ms, fmt.Errorf("no candidate could be refitted on the whole history: %s: %w", joined(fails), errors.Join(fails...))
+	return nil, last, ms, fmt.Errorf("%s; no candidate could be refitted on the whole history: %s: %w", ms.Reason, joined(fails), errors.Join(fails...))
 }
 
 // joined is the errors' messages on one line.
