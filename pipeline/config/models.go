@@ -10,7 +10,8 @@ type CLV struct {
 	// Enabled defaults to true.
 	Enabled *bool `yaml:"enabled"`
 	// Model is the purchase model: auto (default) chooses among BG/NBD,
-	// MBG/NBD, Pareto/NBD and the NBD by how well each, fitted on the
+	// MBG/NBD and Pareto/NBD (the NBD for one that finds no drop-out) by
+	// how well each, fitted on the
 	// history before the holdout window, predicts that window (SelectBy);
 	// bgnbd, mbgnbd or pnbd force one.
 	Model string `yaml:"model"`
