@@ -146,9 +146,12 @@ func selectModel(ctx context.Context, cfg *config.Config, in *clvInputs) (*Model
 	ms.Reason = sel.Reason
 	var order []string
 	for _, cand := range sel.Ranked() {
-		// The model scored is what is refitted: the NBD when the candidate
-		// found no drop-out.
-		order = append(order, cand.Model.Name())
+		// The candidate is refitted as named, also when the calibration
+		// period showed it no drop-out (it was scored as the NBD): the whole
+		// history decides again, and may show drop-out the shorter period
+		// did not (the Complete Journey's households), where publishing the
+		// NBD would say that nobody leaves.
+		order = append(order, cand.Name)
 	}
 	return ms, order, nil
 }
