@@ -118,7 +118,9 @@ func (a *aggregates) merge(o *aggregates) error {
 		return fmt.Errorf("audiences differ between shards")
 	}
 	for i := range a.Audiences {
-		a.Audiences[i].Customers += o.Audiences[i].Customers
+		if err := a.Audiences[i].merge(o.Audiences[i]); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/features"
+	"github.com/strata-oss/strata/pipeline/holdout"
 	"github.com/strata-oss/strata/pipeline/publish"
 	"github.com/strata-oss/strata/pipeline/stages"
 	"github.com/strata-oss/strata/pipeline/tables"
@@ -121,6 +123,11 @@ func compileAudiences(cfg *config.Config, segs []tables.OutColumn) ([]compiledAu
 				uniq = append(uniq, c)
 			}
 		}
+		if c := a.Control; c != nil && c.Stratify != "" {
+			if _, ok := t.cols[c.Stratify]; !ok {
+				return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): control.stratify: the segments table has no column %q", i, a.Name, c.Stratify)}
+			}
+		}
 		out = append(out, compiledAudience{cfg: a, filter: f, cols: uniq})
 	}
 	return out, nil
@@ -146,18 +153,65 @@ type AudienceResult struct {
 	Name      string `json:"name"`
 	Filter    string `json:"filter"`
 	Customers int    `json:"customers"`
+	// The campaign the audience feeds, when it has one.
+	Campaign string `json:"campaign,omitempty"`
+	Starts   string `json:"starts,omitempty"`
+	Ends     string `json:"ends,omitempty"`
+	// With a control group: how many customers are in each group, and
+	// whether the groups are balanced within each value of
+	// control.stratify (one stratum "" without it).
+	Treatment *int             `json:"treatment,omitempty"`
+	Control   *int             `json:"control,omitempty"`
+	Balance   *holdout.Balance `json:"balance,omitempty"`
+}
+
+// merge adds o, the same audience's result in another shard, to a.
+func (a *AudienceResult) merge(o AudienceResult) error {
+	if a.Name != o.Name {
+		return fmt.Errorf("audience %s merged with %s", a.Name, o.Name)
+	}
+	a.Customers += o.Customers
+	if (a.Balance == nil) != (o.Balance == nil) {
+		return fmt.Errorf("audience %s has a control group in some shards only", a.Name)
+	}
+	if a.Balance == nil {
+		return nil
+	}
+	t, c := *a.Treatment+*o.Treatment, *a.Control+*o.Control
+	b, err := a.Balance.Merge(*o.Balance)
+	if err != nil {
+		return fmt.Errorf("audience %s: %w", a.Name, err)
+	}
+	a.Treatment, a.Control, a.Balance = &t, &c, &b
+	return nil
 }
 
 // writeAudiences publishes each audience as Parquet and CSV under
-// audiences/name=<name>/dt=D/.
-func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.WriteOptions, part int, auds []compiledAudience, segs []tables.OutColumn, meta map[string]string) ([]AudienceResult, error) {
+// audiences/name=<name>/dt=D/. rawIDs are the customers' ids as read, row
+// for row with segs: an audience with a control group publishes each
+// customer's group (holdout.GroupOf, a draw on the raw id so that
+// rotating the pseudonym key moves no one) after customer_id.
+func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.WriteOptions, part int, auds []compiledAudience, segs []tables.OutColumn, rawIDs []string, meta map[string]string) ([]AudienceResult, error) {
 	t := newColumnTable(segs)
 	var res []AudienceResult
 	for _, a := range auds {
 		rows := a.filter.Select(t)
-		cols := make([]tables.OutColumn, len(a.cols))
-		for i, name := range a.cols {
-			cols[i] = gatherColumn(t.cols[name], rows)
+		cols := make([]tables.OutColumn, 0, len(a.cols)+1)
+		for _, name := range a.cols {
+			cols = append(cols, gatherColumn(t.cols[name], rows))
+		}
+		r := AudienceResult{Name: a.cfg.Name, Filter: a.cfg.Filter, Customers: len(rows),
+			Campaign: a.cfg.Campaign, Starts: a.cfg.Starts, Ends: a.cfg.Ends}
+		if a.cfg.Control != nil {
+			group, err := audienceGroups(a.cfg.AudienceCampaign, t, rows, rawIDs, &r)
+			if err != nil {
+				return nil, fmt.Errorf("audience %s: %w", a.cfg.Name, err)
+			}
+			at := 0
+			if len(cols) > 0 && cols[0].Name == "customer_id" {
+				at = 1
+			}
+			cols = slices.Insert(cols, at, group)
 		}
 		table := "audiences/name=" + a.cfg.Name
 		m := map[string]string{"strata.audience.filter": a.cfg.Filter}
@@ -172,7 +226,7 @@ func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.Write
 		if err := pub.WritePart(ctx, table, part, "csv", 0, func(w io.Writer) error { return writeCSV(w, cols) }); err != nil {
 			return nil, err
 		}
-		res = append(res, AudienceResult{Name: a.cfg.Name, Filter: a.cfg.Filter, Customers: len(rows)})
+		res = append(res, r)
 	}
 	return res, nil
 }

@@ -158,7 +158,7 @@ func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state,
 		return nil, err
 	}
 	cp.Agg = <-agg
-	if cp.Agg.Audiences, err = writeAudiences(ctx, pub, writeOptions(cfg), part, auds, audCols, meta); err != nil {
+	if cp.Agg.Audiences, err = writeAudiences(ctx, pub, writeOptions(cfg), part, auds, audCols, ds.IDs, meta); err != nil {
 		return nil, err
 	}
 	if err := writeTable(ctx, pub, writeOptions(cfg), part, "quarantine", quarantineColumns(&ds.Quarantine, asOfDay), meta); err != nil {
