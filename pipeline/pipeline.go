@@ -258,6 +258,8 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 	if err != nil {
 		return nil, nil, err
 	}
+	// The stages' own passes over the inputs read every customer.
+	full := spec
 	spec.Keep = keep
 	fo := featureOptions(cfg)
 	if fit != nil {
@@ -300,8 +302,11 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 	if ds.NoAmount {
 		cfg = withoutMoneyClusters(cfg)
 	}
-	st := &state{Run: &stages.Run{Config: cfg, AsOf: r.asOf, Data: ds, IDs: publishedIDs(cfg, r.pseud, ds.IDs), Out: r.out},
-		opt: r.opt, list: r.stages}
+	st := &state{Run: &stages.Run{Config: cfg, AsOf: r.asOf, Data: ds, IDs: publishedIDs(cfg, r.pseud, ds.IDs), Out: r.out,
+		Spec: full}, opt: r.opt, list: r.stages}
+	if r.pseud != nil {
+		st.PublishedID = r.pseud.ID
+	}
 	learn := fit == nil
 	if err := r.stage(prefix+"features", func(l zerolog.Logger) error {
 		set, err := agg.Compute(ctx)

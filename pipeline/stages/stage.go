@@ -121,9 +121,10 @@ type Tables interface {
 // Reader is a stage that reads objects besides the run's inputs (an
 // earlier run's outputs). Inputs names them before the run, for the
 // attempt id a sharded run's steps share; Fit or Apply add the same to
-// Run.Inputs.
+// Run.Inputs. What a stage reads may depend on cfg (the campaigns it
+// measures).
 type Reader interface {
-	Inputs(ctx context.Context, out objstore.Bucket, asOf string) ([]extract.Input, error)
+	Inputs(ctx context.Context, cfg *config.Config, out objstore.Bucket, asOf string) ([]extract.Input, error)
 }
 
 // Part is a stage's sums over one process's customers. A sharded run's
@@ -223,6 +224,13 @@ type Run struct {
 	// Inputs are what the stages read besides the extracted inputs (an
 	// earlier run's model): part of the attempt id.
 	Inputs []extract.Input
+	// Spec is the run's extraction of its inputs for every customer
+	// (Keep nil, whatever part of them Data holds), for a stage that
+	// streams the cleaned orders again (extract.Stream).
+	Spec extract.Spec
+	// PublishedID maps an id as read to the id as published (its
+	// pseudonym when the run pseudonymises); nil: the same id.
+	PublishedID func(raw string) string
 
 	results map[string]any
 	scratch map[string]any
@@ -266,7 +274,7 @@ type List []Stage
 
 // Default is the run's stages: what `strata run` walks.
 func Default() List {
-	return List{RFM{}, Cluster{}, NewCLV(), Recommend{}, RFMMigration{}, Drift{}}
+	return List{RFM{}, Cluster{}, NewCLV(), Recommend{}, RFMMigration{}, Drift{}, Measure{}}
 }
 
 // Order returns the stages cfg turns on in the order they run: the list's,
