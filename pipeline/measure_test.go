@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/strata-oss/strata/internal/duckdbtest"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/holdout"
@@ -170,6 +172,30 @@ func TestCampaignMeasured(t *testing.T) {
 	}
 	if n := len(snapshot); n == 0 || n != len(datePartitions(t, s.out, after)) {
 		t.Errorf("%d objects before the re-run", n)
+	}
+
+	// A sharded run of the date (its shards read the earlier run too: the
+	// attempt ids agree) measures the same.
+	day, _ := time.Parse(DateLayout, after)
+	opt := Options{AsOf: day, Version: "test", RunID: "sharded", Logger: zerolog.Nop(), Input: s.in, Output: s.out, Force: true}
+	ctx := context.Background()
+	if _, err := Fit(ctx, s.cfg, opt); err != nil {
+		t.Fatalf("fit: %v", err)
+	}
+	for i := range 2 {
+		if _, err := Score(ctx, s.cfg, opt, Shard{Index: i, Count: 2}); err != nil {
+			t.Fatalf("shard %d: %v", i, err)
+		}
+	}
+	if _, err := Finish(ctx, s.cfg, opt, 2); err != nil {
+		t.Fatalf("finish: %v", err)
+	}
+	if sh := measured(t, s.out, after); fmt.Sprint(*sh) != fmt.Sprint(*c) {
+		t.Errorf("sharded run measured %+v\nsingle-process run %+v", *sh, *c)
+	}
+	key := "campaign_results/dt=" + after + "/part-00000-" + res.Attempt + ".parquet"
+	if b := datePartitions(t, s.out, after)[key]; !bytes.Equal(b, snapshot[key]) || len(b) == 0 {
+		t.Errorf("the sharded run's %s differs from the single-process run's (%d and %d bytes)", key, len(b), len(snapshot[key]))
 	}
 }
 
