@@ -6,7 +6,8 @@ import "slices"
 // campaigns from the orders after them (pipeline/measure):
 //
 //	measurement:
-//	  windows: [7, 30, 90]   # days after a campaign's start
+//	  windows: [7, 30, 90]   # days after a campaign's start, or an earlier run
+//	  segments: true         # also segment_kpis and clv_backtest
 //
 // A pointer in Config, so that configurations without it keep their hash.
 type Measurement struct {
@@ -14,7 +15,15 @@ type Measurement struct {
 	// campaign's start; default DefaultMeasurementWindows. A window is
 	// measured once it has fully elapsed.
 	Windows []int `yaml:"windows" json:",omitempty"`
+	// Segments turns on the measurement of earlier runs' segments and CLV
+	// predictions (segment_kpis, clv_backtest). Off by default: it reads
+	// every order of the measured windows a second time.
+	Segments bool `yaml:"segments" json:",omitempty"`
 }
+
+// SegmentsOn reports whether segment_kpis and clv_backtest are measured.
+// m may be nil.
+func (m *Measurement) SegmentsOn() bool { return m != nil && m.Segments }
 
 // DefaultMeasurementWindows are measurement.windows' default.
 var DefaultMeasurementWindows = []int{7, 30, 90}
@@ -36,10 +45,14 @@ func (m *Measurement) WindowsOr() []int {
 // resolved is m as Config.Hash sees it: the default spelled out hashes as
 // if left unset, and so does the same set of windows in another order.
 func (m *Measurement) resolved() *Measurement {
-	if m == nil || slices.Equal(m.WindowsOr(), DefaultMeasurementWindows) {
+	if m == nil || !m.Segments && slices.Equal(m.WindowsOr(), DefaultMeasurementWindows) {
 		return nil
 	}
-	return &Measurement{Windows: m.WindowsOr()}
+	r := &Measurement{Windows: m.WindowsOr(), Segments: m.Segments}
+	if slices.Equal(r.Windows, DefaultMeasurementWindows) {
+		r.Windows = nil
+	}
+	return r
 }
 
 func (m *Measurement) validate(add func(path, msg string, args ...any)) {

@@ -14,20 +14,26 @@ import (
 // each campaign of an audience with a control group, over every window
 // (measurement.windows) that has fully elapsed by this run's as-of date,
 // against the audience the latest run before the campaign's start
-// published (campaignPlan). It publishes the run-wide table
-// campaign_results and its model.json section "measure".
+// published (campaignPlan); with measurement.segments, the earlier runs'
+// RFM segments and clusters over the same windows, and their CLV
+// predictions over their horizon (segmentPlan). It publishes the run-wide
+// tables campaign_results, segment_kpis and clv_backtest and its
+// model.json section "measure".
 //
 // The measurement is run-wide, not per customer: Fit does it once per run
 // (in the fitting step of a sharded run), over every customer whatever
 // part of them the process holds, with a pass of its own over the orders
-// restricted to the measured customers (laterOrders); the rows travel as
-// the model, and Apply has nothing to add per customer.
+// restricted to the measured customers and windows (laterOrders); the rows
+// travel as the model, and Apply has nothing to add per customer.
 type Measure struct{}
 
 func (Measure) Info() Info { return Info{Name: "measure"} }
 
-// On: some audience feeds a campaign.
+// On: some audience feeds a campaign, or measurement.segments is set.
 func (Measure) On(cfg *config.Config) bool {
+	if cfg.Measurement.SegmentsOn() {
+		return true
+	}
 	for _, a := range cfg.Audiences {
 		if a.Campaign != "" {
 			return true
@@ -40,6 +46,8 @@ func (Measure) On(cfg *config.Config) bool {
 type MeasureModel struct {
 	Windows   []int              `json:"windows"`
 	Campaigns []MeasuredCampaign `json:"campaigns"`
+	Segments  []MeasuredSegments `json:"segments,omitempty"`
+	Backtest  *MeasuredBacktest  `json:"clv_backtest,omitempty"`
 }
 
 // MeasuredCampaign is one campaign of the run's configuration: which
@@ -57,38 +65,76 @@ type MeasuredCampaign struct {
 	Rows    []CampaignRow `json:"rows,omitempty"`
 }
 
-// plans returns the run's campaign plans, worked out once per process,
+// MeasuredSegments are the segment KPIs of one earlier run.
+type MeasuredSegments struct {
+	EarlierAsOf string          `json:"earlier_as_of"`
+	Windows     []int           `json:"windows"`
+	Rows        []SegmentKPIRow `json:"rows,omitempty"`
+}
+
+// MeasuredBacktest is the CLV backtest of one earlier run.
+type MeasuredBacktest struct {
+	EarlierAsOf string           `json:"earlier_as_of"`
+	Horizon     *measure.Horizon `json:"horizon,omitempty"`
+	Status      string           `json:"status"`
+	Rows        []BacktestRow    `json:"rows,omitempty"`
+}
+
+// Why a backtest has no rows.
+const (
+	StatusNoCLV      = "the earlier run has no CLV predictions"
+	StatusNotElapsed = "the earlier run's horizon has not elapsed"
+)
+
+// plan returns the run's measurement plan, worked out once per process,
 // and records the earlier runs read among r's inputs.
-func (Measure) plans(ctx context.Context, r *Run) ([]campaignPlan, error) {
-	if v, ok := r.scratch["measure.plans"]; ok {
-		return v.([]campaignPlan), nil
+func (Measure) plan(ctx context.Context, r *Run) (*measurePlan, error) {
+	if v, ok := r.scratch["measure.plan"]; ok {
+		return v.(*measurePlan), nil
 	}
-	plans, inputs, err := planCampaigns(ctx, r.Config, r.Out, r.AsOf)
+	plan, inputs, err := planMeasure(ctx, r.Config, r.Out, r.AsOf)
 	if err != nil {
 		return nil, err
 	}
-	r.keep("measure.plans", plans)
+	r.keep("measure.plan", plan)
 	r.Inputs = append(r.Inputs, inputs...)
-	return plans, nil
+	return plan, nil
 }
 
 // Inputs are the commit records of the earlier runs measured.
 func (Measure) Inputs(ctx context.Context, cfg *config.Config, out objstore.Bucket, asOf string) ([]extract.Input, error) {
-	_, in, err := planCampaigns(ctx, cfg, out, asOf)
+	_, in, err := planMeasure(ctx, cfg, out, asOf)
 	return in, err
 }
 
+// span is the instants the measured windows cover, and the customers.
+type span struct {
+	from, to time.Time
+	want     map[string]struct{}
+}
+
+func (s *span) add(from, to time.Time, ids []string) {
+	if s.from.IsZero() || from.Before(s.from) {
+		s.from = from
+	}
+	if to.After(s.to) {
+		s.to = to
+	}
+	for _, id := range ids {
+		s.want[id] = struct{}{}
+	}
+}
+
 func (s Measure) Fit(ctx context.Context, r *Run) (any, error) {
-	plans, err := s.plans(ctx, r)
+	plan, err := s.plan(ctx, r)
 	if err != nil {
 		return nil, err
 	}
 	m := &MeasureModel{Windows: r.Config.Measurement.WindowsOr()}
+	sp := &span{want: map[string]struct{}{}}
 	var auds []measure.Audience
 	var at []int // the campaign of each audience
-	want := map[string]struct{}{}
-	var from, to time.Time
-	for _, p := range plans {
+	for _, p := range plan.campaigns {
 		c := MeasuredCampaign{Audience: p.audience.Name, Campaign: p.audience.Campaign, Starts: p.audience.Starts, Status: p.status}
 		if p.earlier != nil {
 			c.EarlierAsOf = p.earlier.AsOf
@@ -104,32 +150,41 @@ func (s Measure) Fit(ctx context.Context, r *Run) (any, error) {
 				c.Status, c.Windows = StatusMeasured, p.windows
 				auds = append(auds, measure.Audience{Name: p.audience.Name, Start: p.start, CustomerID: ids, Group: groups})
 				at = append(at, len(m.Campaigns))
-				for _, id := range ids {
-					want[id] = struct{}{}
-				}
-				end := p.start.AddDate(0, 0, p.windows[len(p.windows)-1])
-				if from.IsZero() || p.start.Before(from) {
-					from = p.start
-				}
-				if end.After(to) {
-					to = end
-				}
+				sp.add(p.start, p.start.AddDate(0, 0, p.windows[len(p.windows)-1]), ids)
 			}
 		}
 		m.Campaigns = append(m.Campaigns, c)
 	}
-	if len(auds) == 0 {
+	loc := r.Config.Location()
+	customers := make([]*measure.Customers, len(plan.segments))
+	month := time.Duration(measure.DaysPerMonth * 24 * float64(time.Hour))
+	for i, p := range plan.segments {
+		if customers[i], err = readSegments(ctx, r.Out, p.earlier); err != nil {
+			return nil, err
+		}
+		d, _ := time.Parse(time.DateOnly, p.earlier.AsOf)
+		start := time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, loc)
+		end := start
+		if len(p.windows) > 0 {
+			end = start.AddDate(0, 0, p.windows[len(p.windows)-1])
+		}
+		if p.horizon != nil {
+			end = maxTime(end, start.Add(time.Duration(p.horizon.Months)*month))
+		}
+		sp.add(start, end, customers[i].ID)
+	}
+	if len(sp.want) == 0 {
 		return m, nil
 	}
-	orders, err := laterOrders(ctx, r, want, from, to)
+	orders, err := laterOrders(ctx, r, sp.want, sp.from, sp.to)
 	if err != nil {
 		return nil, err
 	}
-	h, err := measure.NewHistory(orders, r.Config.Location())
+	h, err := measure.NewHistory(orders, loc)
 	if err != nil {
 		return nil, err
 	}
-	asOf, _ := time.Parse(time.DateOnly, r.AsOf) // checked by plans
+	asOf, _ := time.Parse(time.DateOnly, r.AsOf) // checked by plan
 	for i, a := range auds {
 		c := &m.Campaigns[at[i]]
 		rows, err := measure.Campaigns(ctx, []measure.Audience{a}, h, asOf, c.Windows)
@@ -140,24 +195,69 @@ func (s Measure) Fit(ctx context.Context, r *Run) (any, error) {
 			c.Rows = append(c.Rows, campaignRow(row))
 		}
 	}
-	r.Log.Info().Int("campaigns", len(auds)).Int("customers", len(want)).Int("orders", len(orders.At)).Msg("campaigns measured")
+	for i, p := range plan.segments {
+		earlier, _ := time.Parse(time.DateOnly, p.earlier.AsOf)
+		if len(p.windows) > 0 {
+			rows, err := measure.Segments(ctx, customers[i], h, earlier, asOf, p.windows)
+			if err != nil {
+				return nil, err
+			}
+			ms := MeasuredSegments{EarlierAsOf: p.earlier.AsOf, Windows: p.windows}
+			for _, row := range rows {
+				ms.Rows = append(ms.Rows, segmentKPIRow(row))
+			}
+			m.Segments = append(m.Segments, ms)
+		}
+		if p.backtest && p.horizon == nil {
+			m.Backtest = &MeasuredBacktest{EarlierAsOf: p.earlier.AsOf, Status: StatusNoCLV}
+		}
+		if p.horizon != nil {
+			b := &MeasuredBacktest{EarlierAsOf: p.earlier.AsOf, Horizon: p.horizon, Status: StatusNotElapsed}
+			rows, err := measure.Backtest(ctx, customers[i], h, earlier, asOf, *p.horizon)
+			if err != nil {
+				return nil, err
+			}
+			if rows != nil {
+				b.Status = StatusMeasured
+			}
+			for _, row := range rows {
+				b.Rows = append(b.Rows, backtestRow(row))
+			}
+			m.Backtest = b
+		}
+	}
+	r.Log.Info().Int("campaigns", len(auds)).Int("segment_runs", len(plan.segments)).Int("customers", len(sp.want)).
+		Int("orders", len(orders.At)).Msg("earlier runs measured")
 	return m, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // Apply has nothing per customer; it records the earlier runs read, as
 // every process of a run must for its attempt id.
 func (s Measure) Apply(ctx context.Context, r *Run, _ any) (any, error) {
-	_, err := s.plans(ctx, r)
+	_, err := s.plan(ctx, r)
 	return nil, err
 }
 
 func (Measure) Decode(data []byte) (any, error) { return decodeAs[MeasureModel](data) }
 
-// Describe publishes campaign_results, the model.json section and the
-// report's campaign tables.
+// Describe publishes campaign_results (and, with measurement.segments,
+// segment_kpis and clv_backtest), the model.json section and the report's
+// tables.
 func (Measure) Describe(d *Description, model any) {
 	m := model.(*MeasureModel)
 	d.Tables = append(d.Tables, Table{Name: "campaign_results", Columns: campaignColumns(m, d.AsOfDay)})
+	if d.Config.Measurement.SegmentsOn() {
+		d.Tables = append(d.Tables, Table{Name: "segment_kpis", Columns: segmentKPIColumns(m, d.AsOfDay)},
+			Table{Name: "clv_backtest", Columns: backtestColumns(m, d.AsOfDay)})
+	}
 	d.Section("measure", m)
 	d.Report.Models = append(d.Report.Models, campaignReport(m)...)
+	d.Report.Models = append(d.Report.Models, segmentReport(m)...)
 }

@@ -40,80 +40,144 @@ type campaignPlan struct {
 	status   string
 }
 
-// planCampaigns lists the campaigns of cfg's audiences that a run as of
-// asOf measures, with the earlier runs' commit records it reads (the
-// inputs that enter its attempt id).
-func planCampaigns(ctx context.Context, cfg *config.Config, out objstore.Bucket, asOf string) ([]campaignPlan, []extract.Input, error) {
+// planner decides what a run measures: it lists the published dates once
+// and notes the commit record of every earlier run it reads, the inputs
+// that enter the run's attempt id.
+type planner struct {
+	cfg    *config.Config
+	out    objstore.Bucket
+	asOf   string
+	loc    *time.Location
+	cutoff time.Time // the end of the as-of day
+	dates  []string  // published dates before asOf; nil until listed
+	listed bool
+	inputs []extract.Input
+	read   map[string]*publish.Manifest
+}
+
+func newPlanner(cfg *config.Config, out objstore.Bucket, asOf string) (*planner, error) {
 	day, err := time.Parse(time.DateOnly, asOf)
 	if err != nil {
-		return nil, nil, fmt.Errorf("measure: as-of date %q: %w", asOf, err)
+		return nil, fmt.Errorf("measure: as-of date %q: %w", asOf, err)
 	}
 	loc := cfg.Location()
-	cutoff := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, loc)
-	windows := cfg.Measurement.WindowsOr()
+	return &planner{cfg: cfg, out: out, asOf: asOf, loc: loc, read: map[string]*publish.Manifest{},
+		cutoff: time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, loc)}, nil
+}
+
+// latest returns the latest date published before this run for which ok
+// holds (dates are tried newest first), "" when none.
+func (p *planner) latest(ctx context.Context, ok func(date string) bool) (string, error) {
+	if !p.listed {
+		dates, err := publish.Dates(ctx, p.out)
+		if err != nil {
+			return "", fmt.Errorf("measure: %w", err)
+		}
+		p.dates, p.listed = dates[:sort.SearchStrings(dates, p.asOf)], true
+	}
+	for i := len(p.dates) - 1; i >= 0; i-- {
+		if ok(p.dates[i]) {
+			return p.dates[i], nil
+		}
+	}
+	return "", nil
+}
+
+// manifest reads the commit record of the run of date, once, and notes it
+// as an input.
+func (p *planner) manifest(ctx context.Context, date string) (*publish.Manifest, error) {
+	if m, ok := p.read[date]; ok {
+		return m, nil
+	}
+	m, err := publish.ReadManifest(ctx, p.out, date)
+	if err != nil {
+		return nil, fmt.Errorf("measure: the run of %s: %w", date, err)
+	}
+	key := publish.SuccessKey(date)
+	attrs, err := p.out.Attributes(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("measure: the run of %s: %w", date, err)
+	}
+	p.inputs = append(p.inputs, extract.Input{Table: "measured_run", Key: key, Size: attrs.Size, ETag: attrs.ETag})
+	p.read[date] = m
+	return m, nil
+}
+
+// midnight is the midnight starting date in the run's zone.
+func (p *planner) midnight(date string) time.Time {
+	d, _ := time.Parse(time.DateOnly, date)
+	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, p.loc)
+}
+
+// measurePlan is everything a run measures.
+type measurePlan struct {
+	campaigns []campaignPlan
+	segments  []segmentPlan
+}
+
+// planMeasure decides what a run as of asOf measures, and returns the
+// earlier runs' commit records it reads.
+func planMeasure(ctx context.Context, cfg *config.Config, out objstore.Bucket, asOf string) (*measurePlan, []extract.Input, error) {
+	p, err := newPlanner(cfg, out, asOf)
+	if err != nil {
+		return nil, nil, err
+	}
+	mp := &measurePlan{}
+	if mp.campaigns, err = p.campaigns(ctx); err != nil {
+		return nil, nil, err
+	}
+	if mp.segments, err = p.segments(ctx); err != nil {
+		return nil, nil, err
+	}
+	return mp, p.inputs, nil
+}
+
+// campaigns plans the campaigns of the configuration's audiences.
+func (p *planner) campaigns(ctx context.Context) ([]campaignPlan, error) {
+	windows := p.cfg.Measurement.WindowsOr()
 	var plans []campaignPlan
-	var dates []string
-	listed := false
-	var inputs []extract.Input
-	seen := map[string]bool{}
-	for _, a := range cfg.Audiences {
+	for _, a := range p.cfg.Audiences {
 		if a.Campaign == "" {
 			continue
 		}
-		p := campaignPlan{audience: a}
-		s, _, err := a.Window()
-		if err != nil {
-			return nil, nil, &ConfigError{Err: fmt.Errorf("audience %s: %w", a.Name, err)}
+		c := campaignPlan{audience: a}
+		if _, _, err := a.Window(); err != nil {
+			return nil, &ConfigError{Err: fmt.Errorf("audience %s: %w", a.Name, err)}
 		}
-		p.start = time.Date(s.Year(), s.Month(), s.Day(), 0, 0, 0, 0, loc)
+		c.start = p.midnight(a.Starts)
 		for _, w := range windows {
-			if !p.start.AddDate(0, 0, w).After(cutoff) {
-				p.windows = append(p.windows, w)
+			if !c.start.AddDate(0, 0, w).After(p.cutoff) {
+				c.windows = append(c.windows, w)
 			}
 		}
 		switch {
 		case a.Control == nil:
-			p.status = StatusNoControl
-		case len(p.windows) == 0:
-			p.status = StatusWaiting
+			c.status = StatusNoControl
+		case len(c.windows) == 0:
+			c.status = StatusWaiting
 		}
-		if p.status != "" {
-			plans = append(plans, p)
+		if c.status != "" {
+			plans = append(plans, c)
 			continue
 		}
-		if !listed {
-			if dates, err = publish.Dates(ctx, out); err != nil {
-				return nil, nil, fmt.Errorf("measure: %w", err)
-			}
-			listed = true
+		date, err := p.latest(ctx, func(d string) bool { return d < a.Starts })
+		if err != nil {
+			return nil, err
 		}
-		// The latest date before both the start and this run.
-		last := min(a.Starts, asOf)
-		i := sort.SearchStrings(dates, last)
-		if i == 0 {
-			p.status = StatusNoRun
-			plans = append(plans, p)
+		if date == "" {
+			c.status = StatusNoRun
+			plans = append(plans, c)
 			continue
 		}
-		date := dates[i-1]
-		if p.earlier, err = publish.ReadManifest(ctx, out, date); err != nil {
-			return nil, nil, fmt.Errorf("measure audience %s: the run of %s: %w", a.Name, date, err)
+		if c.earlier, err = p.manifest(ctx, date); err != nil {
+			return nil, err
 		}
-		if _, ok := p.earlier.Tables[audienceTable(a.Name)]; !ok {
-			p.status = StatusNoTable
+		if _, ok := c.earlier.Tables[audienceTable(a.Name)]; !ok {
+			c.status = StatusNoTable
 		}
-		if !seen[date] {
-			seen[date] = true
-			key := publish.SuccessKey(date)
-			attrs, err := out.Attributes(ctx, key)
-			if err != nil {
-				return nil, nil, fmt.Errorf("measure: the run of %s: %w", date, err)
-			}
-			inputs = append(inputs, extract.Input{Table: "measured_run", Key: key, Size: attrs.Size, ETag: attrs.ETag})
-		}
-		plans = append(plans, p)
+		plans = append(plans, c)
 	}
-	return plans, inputs, nil
+	return plans, nil
 }
 
 // audienceTable is the published table of audience name.

@@ -3,6 +3,7 @@ package stages
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -30,6 +31,10 @@ func readAudience(ctx context.Context, out objstore.Bucket, m *publish.Manifest,
 		}
 		err := src.ScanObject(ctx, key, func(b *tables.Batch) error {
 			id, g := &b.Cols[0], &b.Cols[1]
+			if !g.Present {
+				ok = false
+				return nil
+			}
 			for i := range b.N {
 				if id.IsNull(i) {
 					continue
@@ -114,4 +119,69 @@ func laterOrders(ctx context.Context, r *Run, want map[string]struct{}, from, to
 		return measure.Orders{}, fmt.Errorf("read the orders after the measured runs: %w", err)
 	}
 	return s.orders, nil
+}
+
+// readSegments reads what the measurement needs of run m's segments
+// table: each customer's RFM segment, cluster, frequency and CLV
+// predictions (null predictions NaN).
+func readSegments(ctx context.Context, out objstore.Bucket, m *publish.Manifest) (*measure.Customers, error) {
+	src := tables.Source{Bucket: out, Format: "parquet", Fields: []tables.Field{
+		{Name: "customer_id", Kind: tables.String, Required: true},
+		{Name: "rfm_segment", Kind: tables.String, Required: true},
+		{Name: "frequency", Kind: tables.Int, Required: true},
+		{Name: "cluster_id", Kind: tables.Int},
+		{Name: "cluster_name", Kind: tables.String},
+		{Name: "expected_purchases", Kind: tables.Float},
+		{Name: "clv", Kind: tables.Float},
+	}}
+	c := &measure.Customers{}
+	num := func(col *tables.Column, i int) float64 {
+		if !col.Present || col.IsNull(i) {
+			return math.NaN()
+		}
+		return col.F[i]
+	}
+	for _, key := range m.Tables["segments"].Keys {
+		if !strings.HasSuffix(key, ".parquet") {
+			continue
+		}
+		err := src.ScanObject(ctx, key, func(b *tables.Batch) error {
+			id, seg, freq, cl, name := &b.Cols[0], &b.Cols[1], &b.Cols[2], &b.Cols[3], &b.Cols[4]
+			for i := range b.N {
+				if id.IsNull(i) {
+					continue
+				}
+				c.ID = append(c.ID, id.Str[i])
+				s := ""
+				if !seg.IsNull(i) {
+					s = seg.Str[i]
+				}
+				c.RFMSegment = append(c.RFMSegment, s)
+				var f int32
+				if !freq.IsNull(i) {
+					f = int32(freq.I[i])
+				}
+				c.Frequency = append(c.Frequency, f)
+				clustered := cl.Present && !cl.IsNull(i)
+				c.Clustered = append(c.Clustered, clustered)
+				var cid int32
+				var cname string
+				if clustered {
+					cid = int32(cl.I[i])
+					if name.Present && !name.IsNull(i) {
+						cname = name.Str[i]
+					}
+				}
+				c.ClusterID = append(c.ClusterID, cid)
+				c.ClusterName = append(c.ClusterName, cname)
+				c.ExpectedPurchases = append(c.ExpectedPurchases, num(&b.Cols[5], i))
+				c.CLV = append(c.CLV, num(&b.Cols[6], i))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read the segments of the run of %s: %w", m.AsOf, err)
+		}
+	}
+	return c, nil
 }
