@@ -2,11 +2,14 @@ package pipeline
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/strata-oss/strata/internal/duckdbtest"
 	"github.com/strata-oss/strata/pipeline/config"
+	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/stages"
 )
 
@@ -116,4 +119,62 @@ FROM pub JOIN mine ON pub.metric = mine.metric AND pub.decile = mine.decile`,
 		t.Errorf("clv_backtest: DuckDB has %v rows, the run %v; %v differ (purchase days %v)", r["mine"], r["published"], r["differ"], r["purchase_days"])
 	}
 	t.Logf("clv_backtest restated: %v rows, %v purchase days; Gini of expected_purchases %v", r["mine"], r["purchase_days"], b.Rows[0].Gini)
+}
+
+// TestMeasurePseudonymised: with pseudonymised ids the earlier run's
+// audience and segments hold pseudonyms and the orders raw ids; the
+// measurement matches them through the run's key and finds what a run
+// with plain ids finds.
+func TestMeasurePseudonymised(t *testing.T) {
+	s := newCampaignShop(t, 3_000)
+	s.cfg.Measurement = &config.Measurement{Segments: true}
+	pcfg := campaignConfig(t, "privacy: {pseudonymize: true}\nmeasurement: {segments: true}\n")
+	const before, after = "2025-05-31", "2025-09-01"
+	pseudOut := objstore.NewMem()
+	for _, day := range []string{before, after} {
+		runOn(t, s.cfg, s.in, s.out, day)
+		runOn(t, pcfg, s.in, pseudOut, day)
+	}
+	var plain, pseud struct {
+		Measure stages.MeasureModel `json:"measure"`
+	}
+	if _, err := jsonRoundTrip(modelOf(t, s.out, after).Stages, &plain); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jsonRoundTrip(modelOf(t, pseudOut, after).Stages, &pseud); err != nil {
+		t.Fatal(err)
+	}
+	if len(plain.Measure.Campaigns) != 1 || len(plain.Measure.Campaigns[0].Rows) != 6 || len(plain.Measure.Segments) != 1 {
+		t.Fatalf("plain run measured %+v", plain.Measure)
+	}
+	// Sums run in id order, which the pseudonyms change: counts and the
+	// figures made of them are equal, money to rounding.
+	pc, qc := plain.Measure.Campaigns[0], pseud.Measure.Campaigns
+	if len(qc) != 1 || qc[0].Status != pc.Status || qc[0].EarlierAsOf != pc.EarlierAsOf || len(qc[0].Rows) != len(pc.Rows) {
+		t.Fatalf("pseudonymised run measured %+v, plain %+v", qc, pc)
+	}
+	close := func(a, b stages.Num) bool {
+		x, y := float64(a), float64(b)
+		return x == y || x != x && y != y || math.Abs(x-y) <= 1e-9*math.Abs(y)
+	}
+	for i, p := range pc.Rows {
+		q := qc[0].Rows[i]
+		if p.Group != q.Group || p.WindowDays != q.WindowDays || p.Customers != q.Customers || p.Converters != q.Converters ||
+			p.Orders != q.Orders || !close(q.Lift, p.Lift) || !close(q.LiftLo, p.LiftLo) || !close(q.Revenue, p.Revenue) ||
+			!close(q.RevenueLift, p.RevenueLift) {
+			t.Errorf("row %d: pseudonymised %+v, plain %+v", i, q, p)
+		}
+	}
+	// Segment rows hold sums over customers in id order, which the
+	// pseudonyms change: compare the counts.
+	count := func(m stages.MeasureModel) string {
+		var b strings.Builder
+		for _, r := range m.Segments[0].Rows {
+			fmt.Fprintf(&b, "%s/%s/%d: %d %d %d %d; ", r.SegmentType, r.Segment, r.WindowDays, r.Customers, r.Converters, r.Buyers, r.Retained)
+		}
+		return b.String()
+	}
+	if len(pseud.Measure.Segments) != 1 || count(pseud.Measure) != count(plain.Measure) {
+		t.Errorf("pseudonymised run's segment counts\n%v\nplain run's\n%s", pseud.Measure.Segments, count(plain.Measure))
+	}
 }

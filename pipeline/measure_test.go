@@ -65,14 +65,22 @@ func newCampaignShop(t *testing.T, customers int) *campaignShop {
 		t.Fatal(err)
 	}
 	s.truth = recs[1:]
+	s.cfg = campaignConfig(t, "")
+	return s
+}
+
+// campaignConfig is the demo configuration (plus extra YAML) with the
+// planted campaign's audience.
+func campaignConfig(t *testing.T, extra string) *config.Config {
+	t.Helper()
 	share := plantedShare
-	s.cfg = demoConfig(t, "")
-	s.cfg.Audiences = append(s.cfg.Audiences, config.Audience{Name: "winback",
+	cfg := demoConfig(t, extra)
+	cfg.Audiences = append(cfg.Audiences, config.Audience{Name: "winback",
 		Filter:  "recency_days >= 60 and recency_days <= 180",
 		Columns: []string{"customer_id", "recency_days"},
 		AudienceCampaign: config.AudienceCampaign{Campaign: "winback", Starts: plantedStart,
 			Control: &config.Control{Share: &share, Stratify: "rfm_segment"}}})
-	return s
+	return cfg
 }
 
 // measured is the run's campaign_results rows of the planted campaign.
@@ -126,6 +134,11 @@ func TestCampaignMeasured(t *testing.T) {
 	}
 
 	res := runOn(t, s.cfg, s.in, s.out, after)
+	for _, st := range res.Stages {
+		if st.Stage == "extract" || st.Stage == "measure" {
+			t.Logf("stage %s: %v", st.Stage, st.Duration) // for the record, not a check
+		}
+	}
 	c := measured(t, s.out, after)
 	if c.Status != stages.StatusMeasured || c.EarlierAsOf != before || len(c.Rows) != 6 {
 		t.Fatalf("measured %+v", c)
