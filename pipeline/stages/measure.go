@@ -171,7 +171,9 @@ func (s Measure) Fit(ctx context.Context, r *Run) (any, error) {
 		if p.horizon != nil {
 			end = maxTime(end, start.Add(time.Duration(p.horizon.Months)*month))
 		}
-		sp.add(start, end, customers[i].ID)
+		if end.After(start) {
+			sp.add(start, end, customers[i].ID)
+		}
 	}
 	if len(sp.want) == 0 {
 		return m, nil

@@ -20,6 +20,9 @@ const (
 	StatusNoTable   = "the run before the start did not publish the audience"
 	StatusNoGroups  = "the run before the start published the audience without a group column"
 	StatusNoControl = "the audience has no control group"
+	// The audience of the run before the start was drawn for another
+	// campaign name (or none): its groups are not this campaign's.
+	StatusOtherCampaign = "the run before the start published the audience for another campaign"
 )
 
 // campaignPlan is one campaign a run measures, decided before any order
@@ -174,6 +177,10 @@ func (p *planner) campaigns(ctx context.Context) ([]campaignPlan, error) {
 		}
 		if _, ok := c.earlier.Tables[audienceTable(a.Name)]; !ok {
 			c.status = StatusNoTable
+		} else if campaign, err := earlierCampaign(ctx, p.out, c.earlier, a.Name); err != nil {
+			return nil, err
+		} else if campaign != a.Campaign {
+			c.status = StatusOtherCampaign
 		}
 		plans = append(plans, c)
 	}

@@ -94,9 +94,22 @@ func (p *planner) segments(ctx context.Context) ([]segmentPlan, error) {
 	return plans, nil
 }
 
-// earlierHorizon reads what run m's CLV predictions are over from its
-// model.json; nil when it had no CLV.
-func earlierHorizon(ctx context.Context, out objstore.Bucket, m *publish.Manifest) (*measure.Horizon, error) {
+// earlierModel is what the measurement reads of an earlier run's
+// model.json.
+type earlierModel struct {
+	CLV *struct {
+		HorizonMonths      int     `json:"horizon_months"`
+		Margin             float64 `json:"margin"`
+		AnnualDiscountRate float64 `json:"annual_discount_rate"`
+	} `json:"clv"`
+	Audiences []struct {
+		Name     string `json:"name"`
+		Campaign string `json:"campaign"`
+	} `json:"audiences"`
+}
+
+// readEarlierModel reads run m's model.json.
+func readEarlierModel(ctx context.Context, out objstore.Bucket, m *publish.Manifest) (*earlierModel, error) {
 	key, ok := m.Objects["model"]
 	if !ok {
 		key = publish.PartitionPrefix("models", m.AsOf) + "model.json"
@@ -105,15 +118,34 @@ func earlierHorizon(ctx context.Context, out objstore.Bucket, m *publish.Manifes
 	if err != nil {
 		return nil, fmt.Errorf("measure: read the model of %s: %w", m.AsOf, err)
 	}
-	var model struct {
-		CLV *struct {
-			HorizonMonths      int     `json:"horizon_months"`
-			Margin             float64 `json:"margin"`
-			AnnualDiscountRate float64 `json:"annual_discount_rate"`
-		} `json:"clv"`
-	}
+	var model earlierModel
 	if err := json.Unmarshal(data, &model); err != nil {
 		return nil, fmt.Errorf("measure: decode the model of %s: %w", m.AsOf, err)
+	}
+	return &model, nil
+}
+
+// earlierCampaign is the campaign run m published audience name for, ""
+// when none.
+func earlierCampaign(ctx context.Context, out objstore.Bucket, m *publish.Manifest, name string) (string, error) {
+	model, err := readEarlierModel(ctx, out, m)
+	if err != nil {
+		return "", err
+	}
+	for _, a := range model.Audiences {
+		if a.Name == name {
+			return a.Campaign, nil
+		}
+	}
+	return "", nil
+}
+
+// earlierHorizon reads what run m's CLV predictions are over from its
+// model.json; nil when it had no CLV.
+func earlierHorizon(ctx context.Context, out objstore.Bucket, m *publish.Manifest) (*measure.Horizon, error) {
+	model, err := readEarlierModel(ctx, out, m)
+	if err != nil {
+		return nil, err
 	}
 	if model.CLV == nil || model.CLV.HorizonMonths <= 0 {
 		return nil, nil
