@@ -162,15 +162,7 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
 		}
 		fields := map[string]reflect.Type{}
 		var names []string
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
-			if tag == "" || tag == "-" {
-				continue
-			}
-			fields[tag] = f.Type
-			names = append(names, tag)
-		}
+		yamlFields(t, fields, &names)
 		seen := map[string]bool{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
@@ -197,6 +189,25 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
 				checkKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), probs)
 			}
 		}
+	}
+}
+
+// yamlFields adds the YAML keys of struct type t, and their types, to
+// fields and names; the keys of a struct inlined (`yaml:",inline"`, as
+// Audience inlines AudienceCampaign) are t's own.
+func yamlFields(t reflect.Type, fields map[string]reflect.Type, names *[]string) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		opts := strings.Split(f.Tag.Get("yaml"), ",")
+		if slices.Contains(opts[1:], "inline") && f.Type.Kind() == reflect.Struct {
+			yamlFields(f.Type, fields, names)
+			continue
+		}
+		if opts[0] == "" || opts[0] == "-" {
+			continue
+		}
+		fields[opts[0]] = f.Type
+		*names = append(*names, opts[0])
 	}
 }
 
