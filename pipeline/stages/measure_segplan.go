@@ -110,10 +110,7 @@ type earlierModel struct {
 
 // readEarlierModel reads run m's model.json.
 func readEarlierModel(ctx context.Context, out objstore.Bucket, m *publish.Manifest) (*earlierModel, error) {
-	key, ok := m.Objects["model"]
-	if !ok {
-		key = publish.PartitionPrefix("models", m.AsOf) + "model.json"
-	}
+	key := m.Object("model", "models", "model.json")
 	data, err := objstore.ReadAll(ctx, out, key)
 	if err != nil {
 		return nil, fmt.Errorf("measure: read the model of %s: %w", m.AsOf, err)
