@@ -123,6 +123,9 @@ func compileAudiences(cfg *config.Config, segs []tables.OutColumn) ([]compiledAu
 				uniq = append(uniq, c)
 			}
 		}
+		if a.Control != nil && !slices.Contains(uniq, "customer_id") {
+			return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): columns: an audience with a control group must publish customer_id (its campaign is measured by it)", i, a.Name)}
+		}
 		if c := a.Control; c != nil && c.Stratify != "" {
 			if _, ok := t.cols[c.Stratify]; !ok {
 				return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): control.stratify: the segments table has no column %q", i, a.Name, c.Stratify)}

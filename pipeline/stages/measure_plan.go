@@ -18,7 +18,7 @@ const (
 	StatusWaiting   = "waiting: no window has elapsed"
 	StatusNoRun     = "no run was published before the campaign's start"
 	StatusNoTable   = "the run before the start did not publish the audience"
-	StatusNoGroups  = "the run before the start published the audience without a group column"
+	StatusNoGroups  = "the run before the start published the audience without a group or customer_id column"
 	StatusNoControl = "the audience has no control group"
 	// The audience of the run before the start was drawn for another
 	// campaign name (or none): its groups are not this campaign's.

@@ -17,11 +17,11 @@ import (
 
 // readAudience reads the customers and groups of audience name as run m
 // published them. ok is false when the table has no group column (or a
-// group that is neither treatment nor control): the audience had no
-// control group then.
+// group that is neither treatment nor control), or no customer_id: the
+// audience had no control group then.
 func readAudience(ctx context.Context, out objstore.Bucket, m *publish.Manifest, name string) (ids, groups []string, ok bool, err error) {
 	src := tables.Source{Bucket: out, Format: "parquet", Fields: []tables.Field{
-		{Name: "customer_id", Kind: tables.String, Required: true},
+		{Name: "customer_id", Kind: tables.String},
 		{Name: "group", Kind: tables.String},
 	}}
 	ok = true
@@ -31,7 +31,7 @@ func readAudience(ctx context.Context, out objstore.Bucket, m *publish.Manifest,
 		}
 		err := src.ScanObject(ctx, key, func(b *tables.Batch) error {
 			id, g := &b.Cols[0], &b.Cols[1]
-			if !g.Present {
+			if !id.Present || !g.Present {
 				ok = false
 				return nil
 			}
