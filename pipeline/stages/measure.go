@@ -130,10 +130,52 @@ func (s Measure) Fit(ctx context.Context, r *Run) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &MeasureModel{Windows: r.Config.Measurement.WindowsOr()}
+	m := &MeasureModel{Windows: r.Config.Measurement.WindowsOr(), Campaigns: []MeasuredCampaign{}}
 	sp := &span{want: map[string]struct{}{}}
-	var auds []measure.Audience
-	var at []int // the campaign of each audience
+	auds, at, err := readCampaigns(ctx, r, plan, m, sp)
+	if err != nil {
+		return nil, err
+	}
+	customers, err := readSegmentRuns(ctx, r, plan, sp)
+	if err != nil {
+		return nil, err
+	}
+	if len(sp.want) == 0 {
+		return m, nil
+	}
+	orders, err := laterOrders(ctx, r, sp.want, sp.from, sp.to)
+	if err != nil {
+		return nil, err
+	}
+	h, err := measure.NewHistory(orders, r.Config.Location())
+	if err != nil {
+		return nil, err
+	}
+	asOf, _ := time.Parse(time.DateOnly, r.AsOf) // checked by plan
+	for i, a := range auds {
+		c := &m.Campaigns[at[i]]
+		rows, err := measure.Campaigns(ctx, []measure.Audience{a}, h, asOf, c.Windows)
+		if err != nil {
+			return nil, err
+		}
+		for _, row := range rows {
+			c.Rows = append(c.Rows, campaignRow(row))
+		}
+	}
+	for i, p := range plan.segments {
+		if err := measureSegmentRun(ctx, p, customers[i], h, asOf, m); err != nil {
+			return nil, err
+		}
+	}
+	r.Log.Info().Int("campaigns", len(auds)).Int("segment_runs", len(plan.segments)).Int("customers", len(sp.want)).
+		Int("orders", len(orders.At)).Msg("earlier runs measured")
+	return m, nil
+}
+
+// readCampaigns records every planned campaign in m and reads the
+// audiences of those measured, adding their customers and windows to sp;
+// at[i] is the campaign of m the i-th audience is.
+func readCampaigns(ctx context.Context, r *Run, plan *measurePlan, m *MeasureModel, sp *span) (auds []measure.Audience, at []int, err error) {
 	for _, p := range plan.campaigns {
 		c := MeasuredCampaign{Audience: p.audience.Name, Campaign: p.audience.Campaign, Starts: p.audience.Starts, Status: p.status}
 		if p.earlier != nil {
@@ -142,7 +184,7 @@ func (s Measure) Fit(ctx context.Context, r *Run) (any, error) {
 		if c.Status == "" {
 			ids, groups, ok, err := readAudience(ctx, r.Out, p.earlier, p.audience.Name)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if !ok {
 				c.Status = StatusNoGroups
@@ -155,10 +197,18 @@ func (s Measure) Fit(ctx context.Context, r *Run) (any, error) {
 		}
 		m.Campaigns = append(m.Campaigns, c)
 	}
+	return auds, at, nil
+}
+
+// readSegmentRuns reads the segments tables of the planned earlier runs,
+// adding their customers and the instants their windows and horizon cover
+// to sp.
+func readSegmentRuns(ctx context.Context, r *Run, plan *measurePlan, sp *span) ([]*measure.Customers, error) {
 	loc := r.Config.Location()
-	customers := make([]*measure.Customers, len(plan.segments))
 	month := time.Duration(measure.DaysPerMonth * 24 * float64(time.Hour))
+	customers := make([]*measure.Customers, len(plan.segments))
 	for i, p := range plan.segments {
+		var err error
 		if customers[i], err = readSegments(ctx, r.Out, p.earlier); err != nil {
 			return nil, err
 		}
@@ -175,62 +225,42 @@ func (s Measure) Fit(ctx context.Context, r *Run) (any, error) {
 			sp.add(start, end, customers[i].ID)
 		}
 	}
-	if len(sp.want) == 0 {
-		return m, nil
-	}
-	orders, err := laterOrders(ctx, r, sp.want, sp.from, sp.to)
-	if err != nil {
-		return nil, err
-	}
-	h, err := measure.NewHistory(orders, loc)
-	if err != nil {
-		return nil, err
-	}
-	asOf, _ := time.Parse(time.DateOnly, r.AsOf) // checked by plan
-	for i, a := range auds {
-		c := &m.Campaigns[at[i]]
-		rows, err := measure.Campaigns(ctx, []measure.Audience{a}, h, asOf, c.Windows)
+	return customers, nil
+}
+
+// measureSegmentRun adds to m the segment KPIs and the CLV backtest that
+// p plans on one earlier run's customers c.
+func measureSegmentRun(ctx context.Context, p segmentPlan, c *measure.Customers, h *measure.History, asOf time.Time, m *MeasureModel) error {
+	earlier, _ := time.Parse(time.DateOnly, p.earlier.AsOf)
+	if len(p.windows) > 0 {
+		rows, err := measure.Segments(ctx, c, h, earlier, asOf, p.windows)
 		if err != nil {
-			return nil, err
+			return err
+		}
+		ms := MeasuredSegments{EarlierAsOf: p.earlier.AsOf, Windows: p.windows}
+		for _, row := range rows {
+			ms.Rows = append(ms.Rows, segmentKPIRow(row))
+		}
+		m.Segments = append(m.Segments, ms)
+	}
+	switch {
+	case p.backtest && p.horizon == nil:
+		m.Backtest = &MeasuredBacktest{EarlierAsOf: p.earlier.AsOf, Status: StatusNoCLV}
+	case p.horizon != nil:
+		b := &MeasuredBacktest{EarlierAsOf: p.earlier.AsOf, Horizon: p.horizon, Status: StatusNotElapsed}
+		rows, err := measure.Backtest(ctx, c, h, earlier, asOf, *p.horizon)
+		if err != nil {
+			return err
+		}
+		if rows != nil {
+			b.Status = StatusMeasured
 		}
 		for _, row := range rows {
-			c.Rows = append(c.Rows, campaignRow(row))
+			b.Rows = append(b.Rows, backtestRow(row))
 		}
+		m.Backtest = b
 	}
-	for i, p := range plan.segments {
-		earlier, _ := time.Parse(time.DateOnly, p.earlier.AsOf)
-		if len(p.windows) > 0 {
-			rows, err := measure.Segments(ctx, customers[i], h, earlier, asOf, p.windows)
-			if err != nil {
-				return nil, err
-			}
-			ms := MeasuredSegments{EarlierAsOf: p.earlier.AsOf, Windows: p.windows}
-			for _, row := range rows {
-				ms.Rows = append(ms.Rows, segmentKPIRow(row))
-			}
-			m.Segments = append(m.Segments, ms)
-		}
-		if p.backtest && p.horizon == nil {
-			m.Backtest = &MeasuredBacktest{EarlierAsOf: p.earlier.AsOf, Status: StatusNoCLV}
-		}
-		if p.horizon != nil {
-			b := &MeasuredBacktest{EarlierAsOf: p.earlier.AsOf, Horizon: p.horizon, Status: StatusNotElapsed}
-			rows, err := measure.Backtest(ctx, customers[i], h, earlier, asOf, *p.horizon)
-			if err != nil {
-				return nil, err
-			}
-			if rows != nil {
-				b.Status = StatusMeasured
-			}
-			for _, row := range rows {
-				b.Rows = append(b.Rows, backtestRow(row))
-			}
-			m.Backtest = b
-		}
-	}
-	r.Log.Info().Int("campaigns", len(auds)).Int("segment_runs", len(plan.segments)).Int("customers", len(sp.want)).
-		Int("orders", len(orders.At)).Msg("earlier runs measured")
-	return m, nil
+	return nil
 }
 
 func maxTime(a, b time.Time) time.Time {
