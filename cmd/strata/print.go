@@ -271,6 +271,7 @@ func printShow(w io.Writer, p *jobs.Published) {
 	for _, a := range m.Audiences {
 		fmt.Fprintf(w, "audience %-20s %7d customers  (%s)\n", a.Name, a.Customers, a.Filter)
 	}
+	printCampaigns(w, m)
 }
 
 // printInputs shows what `strata validate` found under the input location.
