@@ -14,7 +14,7 @@ import (
 // groups alike). Each 90-day conversion lift's 95 % interval should cover
 // zero; at least 36 of 40 must.
 func TestCampaignAA(t *testing.T) {
-	s := newCampaignShop(t, 5_000)
+	s := newCampaignShop(t, 5_000, "parquet")
 	share := 0.3
 	cfg := campaignConfig(t, "")
 	cfg.Audiences = cfg.Audiences[:len(cfg.Audiences)-1]

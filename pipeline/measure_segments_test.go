@@ -17,9 +17,10 @@ import (
 // an earlier one publishes that run's segment KPIs over 7, 30 and 90 days
 // and its CLV backtest over a 3-month horizon, and DuckDB restates every
 // count, sum and rate from the raw orders and the earlier run's published
-// segments table (so no order outside a window counts).
+// segments table (so no order outside a window counts). The input is CSV,
+// whose ids the reader hands out as views of buffers it reuses.
 func TestSegmentsMeasured(t *testing.T) {
-	s := newCampaignShop(t, 5_000)
+	s := newCampaignShop(t, 5_000, "csv")
 	s.cfg.Measurement = &config.Measurement{Segments: true}
 	s.cfg.CLV.HorizonMonths = 3
 	const before, after = "2025-05-31", "2025-09-01"
@@ -41,10 +42,10 @@ func TestSegmentsMeasured(t *testing.T) {
 		t.Fatalf("backtest %+v", b)
 	}
 
-	orders := filepath.Join(s.inDir, "orders", "*.parquet")
+	orders := s.orders()
 	segs := filepath.Join(s.outDir, "segments", "dt="+before, "*.parquet")
 	kpis := duckdbtest.Query(t, fmt.Sprintf(`SET TimeZone='UTC';
-CREATE TEMP TABLE o AS SELECT DISTINCT customer_id AS cid, ordered_at AS t, net_amount AS amt, is_refund FROM read_parquet('%[1]s');
+CREATE TEMP TABLE o AS SELECT customer_id AS cid, ordered_at AS t, net_amount AS amt, is_refund FROM (SELECT DISTINCT * FROM %[1]s);
 CREATE TEMP TABLE c AS SELECT * FROM read_parquet('%[2]s');
 CREATE TEMP TABLE ps AS
 SELECT w.days, c.customer_id, c.rfm_segment, c.cluster_id, c.cluster_name, c.frequency,
@@ -81,7 +82,7 @@ FROM pub JOIN mine ON pub.segment_type = mine.typ AND pub.segment = mine.seg
 	t.Logf("segment_kpis restated: %v rows, 90-day converters %v", k["mine"], k["converters90"])
 
 	bt := duckdbtest.Query(t, fmt.Sprintf(`SET TimeZone='UTC';
-CREATE TEMP TABLE o AS SELECT DISTINCT customer_id AS cid, ordered_at AS t, net_amount AS amt, is_refund FROM read_parquet('%[1]s');
+CREATE TEMP TABLE o AS SELECT customer_id AS cid, ordered_at AS t, net_amount AS amt, is_refund FROM (SELECT DISTINCT * FROM %[1]s);
 CREATE TEMP TABLE c AS SELECT * FROM read_parquet('%[2]s');
 CREATE TEMP TABLE h AS SELECT CAST(DATE '%[3]s' + 1 AS TIMESTAMPTZ) AS s,
   CAST(DATE '%[3]s' + 1 AS TIMESTAMPTZ) + to_seconds(2629746 * %[4]d) AS e, pow(1 + %[6]v, 1/12) - 1 AS d;
@@ -126,7 +127,7 @@ FROM pub JOIN mine ON pub.metric = mine.metric AND pub.decile = mine.decile`,
 // measurement matches them through the run's key and finds what a run
 // with plain ids finds.
 func TestMeasurePseudonymised(t *testing.T) {
-	s := newCampaignShop(t, 3_000)
+	s := newCampaignShop(t, 3_000, "csv")
 	s.cfg.Measurement = &config.Measurement{Segments: true}
 	pcfg := campaignConfig(t, "privacy: {pseudonymize: true}\nmeasurement: {segments: true}\n")
 	const before, after = "2025-05-31", "2025-09-01"

@@ -26,6 +26,7 @@ import (
 // (pipeline/synth): its input and output directories, and the
 // configuration of a run whose audience is the campaign's.
 type campaignShop struct {
+	format        string // of the input tables: parquet or csv
 	inDir, outDir string
 	in, out       objstore.Bucket
 	cfg           *config.Config
@@ -38,9 +39,9 @@ const (
 	plantedUplift = 1.0
 )
 
-func newCampaignShop(t *testing.T, customers int) *campaignShop {
+func newCampaignShop(t *testing.T, customers int, format string) *campaignShop {
 	t.Helper()
-	s := &campaignShop{inDir: t.TempDir(), outDir: t.TempDir()}
+	s := &campaignShop{format: format, inDir: t.TempDir(), outDir: t.TempDir()}
 	var err error
 	if s.in, err = objstore.NewLocal(s.inDir); err != nil {
 		t.Fatal(err)
@@ -51,7 +52,7 @@ func newCampaignShop(t *testing.T, customers int) *campaignShop {
 	start, _ := time.Parse(DateLayout, plantedStart)
 	ctx := context.Background()
 	// No malformed rows: the run's audience is then exactly the planted one.
-	if _, err := synth.Generate(ctx, s.in, synth.Config{Customers: customers, Seed: 29, BadRowRate: -1,
+	if _, err := synth.Generate(ctx, s.in, synth.Config{Customers: customers, Seed: 29, BadRowRate: -1, Format: format,
 		Start: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2025, 9, 15, 0, 0, 0, 0, time.UTC),
 		Campaign: &synth.Campaign{Name: "winback", Start: start, Uplift: plantedUplift, ControlShare: plantedShare}}); err != nil {
 		t.Fatal(err)
@@ -110,7 +111,7 @@ func measured(t *testing.T, out objstore.Bucket, day string) *stages.MeasuredCam
 // orders and the earlier run's published audience is equal, and running
 // the later date again writes the same bytes.
 func TestCampaignMeasured(t *testing.T) {
-	s := newCampaignShop(t, 20_000)
+	s := newCampaignShop(t, 20_000, "parquet")
 	const before, after = "2025-05-31", "2025-09-01"
 	runOn(t, s.cfg, s.in, s.out, before)
 	if c := measured(t, s.out, before); c.Status != stages.StatusWaiting || len(c.Rows) != 0 {
@@ -219,7 +220,7 @@ func TestCampaignMeasured(t *testing.T) {
 func restateCampaign(t *testing.T, s *campaignShop, before, after string) {
 	t.Helper()
 	sql := fmt.Sprintf(`
-WITH o AS (SELECT DISTINCT * FROM read_parquet('%[1]s')),
+WITH o AS (SELECT DISTINCT * FROM %[1]s),
 aud AS (SELECT customer_id, "group" AS grp FROM read_parquet('%[2]s')),
 w AS (SELECT unnest([7, 30, 90]) AS days),
 per AS (
@@ -250,7 +251,7 @@ SELECT count(*) AS rows,
     || ', duckdb ' || mine.customers || '/' || mine.converters || '/' || mine.orders || '/' || mine.revenue, '; ') AS detail
 FROM pub JOIN mine ON pub.window_days = mine.days AND pub."group" = mine.grp
 LEFT JOIN lift ON lift.days = mine.days`,
-		filepath.Join(s.inDir, "orders", "*.parquet"),
+		s.orders(),
 		filepath.Join(s.outDir, "audiences", "name=winback", "dt="+before, "*.parquet"),
 		plantedStart,
 		filepath.Join(s.outDir, "campaign_results", "dt="+after, "*.parquet"))
@@ -262,6 +263,16 @@ LEFT JOIN lift ON lift.days = mine.days`,
 		t.Errorf("DuckDB restates %v rows of campaign_results, %v differ: %v", got[0]["rows"], got[0]["differ"], got[0]["detail"])
 	}
 	t.Logf("restated: %v", got[0]["detail"])
+}
+
+// orders is the shop's raw orders as a DuckDB table expression.
+func (s *campaignShop) orders() string {
+	if s.format == "csv" {
+		return fmt.Sprintf(`read_csv('%s', header=true, columns={'order_id': 'VARCHAR', 'customer_id': 'VARCHAR',
+  'ordered_at': 'TIMESTAMPTZ', 'category': 'VARCHAR', 'channel': 'VARCHAR', 'quantity': 'INTEGER', 'net_amount': 'DOUBLE',
+  'currency': 'VARCHAR', 'is_refund': 'BOOLEAN'})`, filepath.Join(s.inDir, "orders", "*.csv"))
+	}
+	return fmt.Sprintf("read_parquet('%s')", filepath.Join(s.inDir, "orders", "*.parquet"))
 }
 
 func mustManifest(t *testing.T, out objstore.Bucket, day string) *publishManifest {

@@ -110,7 +110,7 @@ func (Measure) Inputs(ctx context.Context, cfg *config.Config, out objstore.Buck
 // span is the instants the measured windows cover, and the customers.
 type span struct {
 	from, to time.Time
-	want     map[string]struct{}
+	want     map[string]string // each id to itself (orderSink.want)
 }
 
 func (s *span) add(from, to time.Time, ids []string) {
@@ -121,7 +121,7 @@ func (s *span) add(from, to time.Time, ids []string) {
 		s.to = to
 	}
 	for _, id := range ids {
-		s.want[id] = struct{}{}
+		s.want[id] = id
 	}
 }
 
@@ -131,7 +131,7 @@ func (s Measure) Fit(ctx context.Context, r *Run) (any, error) {
 		return nil, err
 	}
 	m := &MeasureModel{Windows: r.Config.Measurement.WindowsOr(), Campaigns: []MeasuredCampaign{}}
-	sp := &span{want: map[string]struct{}{}}
+	sp := &span{want: map[string]string{}}
 	auds, at, err := readCampaigns(ctx, r, plan, m, sp)
 	if err != nil {
 		return nil, err

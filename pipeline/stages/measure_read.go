@@ -52,7 +52,7 @@ func readAudience(ctx context.Context, out objstore.Bucket, m *publish.Manifest,
 				if !ok {
 					return nil
 				}
-				ids = append(ids, id.Str[i])
+				ids = append(ids, strings.Clone(id.Str[i])) // the batch's strings are reused
 			}
 			return nil
 		})
@@ -72,9 +72,11 @@ func readAudience(ctx context.Context, out objstore.Bucket, m *publish.Manifest,
 // orders, not the run's.
 type orderSink struct {
 	from, to int64 // µs
-	want     map[string]struct{}
-	pub      func(string) string
-	orders   measure.Orders
+	// want maps each measured id to itself: the copy the sink keeps (a
+	// block's ids may be views of buffers the reader reuses).
+	want   map[string]string
+	pub    func(string) string
+	orders measure.Orders
 }
 
 func (s *orderSink) Begin(extract.Info) error { return nil }
@@ -97,10 +99,11 @@ func (s *orderSink) Orders(b *extract.OrderBlock) error {
 		if s.pub != nil {
 			id = s.pub(id)
 		}
-		if _, ok := s.want[id]; !ok {
+		kept, ok := s.want[id]
+		if !ok {
 			continue
 		}
-		s.orders.CustomerID = append(s.orders.CustomerID, id)
+		s.orders.CustomerID = append(s.orders.CustomerID, kept)
 		s.orders.At = append(s.orders.At, time.UnixMicro(t))
 		s.orders.Net = append(s.orders.Net, b.Amount[i])
 	}
@@ -111,7 +114,7 @@ func (s *orderSink) Orders(b *extract.OrderBlock) error {
 // those of the customers in want stamped in [from, to): the same cleaning
 // as the run's (duplicates dropped, returns negative, rates applied,
 // suppressed customers left out), the same as-of cutoff.
-func laterOrders(ctx context.Context, r *Run, want map[string]struct{}, from, to time.Time) (measure.Orders, error) {
+func laterOrders(ctx context.Context, r *Run, want map[string]string, from, to time.Time) (measure.Orders, error) {
 	spec := r.Spec
 	spec.Keep, spec.Customers, spec.Events = nil, nil, nil
 	s := &orderSink{from: from.UnixMicro(), to: to.UnixMicro(), want: want, pub: r.PublishedID}
@@ -135,6 +138,7 @@ func readSegments(ctx context.Context, out objstore.Bucket, m *publish.Manifest)
 		{Name: "clv", Kind: tables.Float},
 	}}
 	c := &measure.Customers{}
+	names := interner{}
 	num := func(col *tables.Column, i int) float64 {
 		if !col.Present || col.IsNull(i) {
 			return math.NaN()
@@ -151,10 +155,10 @@ func readSegments(ctx context.Context, out objstore.Bucket, m *publish.Manifest)
 				if id.IsNull(i) {
 					continue
 				}
-				c.ID = append(c.ID, id.Str[i])
+				c.ID = append(c.ID, strings.Clone(id.Str[i])) // the batch's strings are reused
 				s := ""
 				if !seg.IsNull(i) {
-					s = seg.Str[i]
+					s = names.of(seg.Str[i])
 				}
 				c.RFMSegment = append(c.RFMSegment, s)
 				var f int32
@@ -169,7 +173,7 @@ func readSegments(ctx context.Context, out objstore.Bucket, m *publish.Manifest)
 				if clustered {
 					cid = int32(cl.I[i])
 					if name.Present && !name.IsNull(i) {
-						cname = name.Str[i]
+						cname = names.of(name.Str[i])
 					}
 				}
 				c.ClusterID = append(c.ClusterID, cid)
@@ -184,4 +188,17 @@ func readSegments(ctx context.Context, out objstore.Bucket, m *publish.Manifest)
 		}
 	}
 	return c, nil
+}
+
+// interner keeps one copy of each of a column's few distinct strings
+// (segment and cluster names).
+type interner map[string]string
+
+func (in interner) of(s string) string {
+	if v, ok := in[s]; ok {
+		return v
+	}
+	v := strings.Clone(s)
+	in[v] = v
+	return v
 }
