@@ -125,7 +125,9 @@ FROM pub JOIN mine ON pub.metric = mine.metric AND pub.decile = mine.decile`,
 // TestMeasurePseudonymised: with pseudonymised ids the earlier run's
 // audience and segments hold pseudonyms and the orders raw ids; the
 // measurement matches them through the run's key and finds what a run
-// with plain ids finds.
+// with plain ids finds. The plain run reads the measured orders in its own
+// extraction (stages.Tapper); the pseudonymised one, and one fitted on a
+// sample, in a pass of their own: the three agree.
 func TestMeasurePseudonymised(t *testing.T) {
 	s := newCampaignShop(t, 3_000, "csv")
 	s.cfg.Measurement = &config.Measurement{Segments: true}
@@ -135,6 +137,17 @@ func TestMeasurePseudonymised(t *testing.T) {
 	for _, day := range []string{before, after} {
 		runOn(t, s.cfg, s.in, s.out, day)
 		runOn(t, pcfg, s.in, pseudOut, day)
+	}
+	sampled := campaignConfig(t, "measurement: {segments: true}\nfit: {sample_fraction: 0.5}\n")
+	sampledOut := objstore.NewMem()
+	for _, day := range []string{before, after} {
+		runOn(t, sampled, s.in, sampledOut, day)
+	}
+	var sampledM struct {
+		Measure stages.MeasureModel `json:"measure"`
+	}
+	if _, err := jsonRoundTrip(modelOf(t, sampledOut, after).Stages, &sampledM); err != nil {
+		t.Fatal(err)
 	}
 	var plain, pseud struct {
 		Measure stages.MeasureModel `json:"measure"`
@@ -147,6 +160,9 @@ func TestMeasurePseudonymised(t *testing.T) {
 	}
 	if len(plain.Measure.Campaigns) != 1 || len(plain.Measure.Campaigns[0].Rows) != 6 || len(plain.Measure.Segments) != 1 {
 		t.Fatalf("plain run measured %+v", plain.Measure)
+	}
+	if got, want := fmt.Sprint(sampledM.Measure.Campaigns), fmt.Sprint(plain.Measure.Campaigns); got != want {
+		t.Errorf("a run fitted on a sample measured\n%s\nthe run fitted on everyone\n%s", got, want)
 	}
 	// Sums run in id order, which the pseudonyms change: counts and the
 	// figures made of them are equal, money to rounding.

@@ -125,26 +125,67 @@ func (s *span) add(from, to time.Time, ids []string) {
 	}
 }
 
-func (s Measure) Fit(ctx context.Context, r *Run) (any, error) {
+// measureInputs is what the measurement reads before the orders: the
+// model being filled, the audiences and earlier customers measured, the
+// span of the orders they need, and, when the run's extraction is tapped,
+// the orders collected there.
+type measureInputs struct {
+	plan      *measurePlan
+	m         *MeasureModel
+	auds      []measure.Audience
+	at        []int // the campaign of m each audience is
+	customers []*measure.Customers
+	sp        *span
+	tapped    *orderSink
+}
+
+// prepare reads the earlier runs' tables the plan names, once per process.
+func (s Measure) prepare(ctx context.Context, r *Run) (*measureInputs, error) {
+	if v, ok := r.scratch["measure.inputs"]; ok {
+		return v.(*measureInputs), nil
+	}
 	plan, err := s.plan(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	m := &MeasureModel{Windows: r.Config.Measurement.WindowsOr(), Campaigns: []MeasuredCampaign{}}
-	sp := &span{want: map[string]string{}}
-	auds, at, err := readCampaigns(ctx, r, plan, m, sp)
+	in := &measureInputs{plan: plan, m: &MeasureModel{Windows: r.Config.Measurement.WindowsOr(), Campaigns: []MeasuredCampaign{}},
+		sp: &span{want: map[string]string{}}}
+	if in.auds, in.at, err = readCampaigns(ctx, r, plan, in.m, in.sp); err != nil {
+		return nil, err
+	}
+	if in.customers, err = readSegmentRuns(ctx, r, plan, in.sp); err != nil {
+		return nil, err
+	}
+	r.keep("measure.inputs", in)
+	return in, nil
+}
+
+// Tap collects the measured orders in the run's own extraction, when
+// there are any and the ids are published as read (a pseudonym per order
+// would cost its extraction's one sink goroutine an HMAC a row).
+func (s Measure) Tap(ctx context.Context, r *Run) (func(*extract.OrderBlock), error) {
+	in, err := s.prepare(ctx, r)
+	if err != nil || len(in.sp.want) == 0 || r.PublishedID != nil {
+		return nil, err
+	}
+	in.tapped = in.sp.sink(nil)
+	return in.tapped.collect, nil
+}
+
+func (s Measure) Fit(ctx context.Context, r *Run) (any, error) {
+	in, err := s.prepare(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	customers, err := readSegmentRuns(ctx, r, plan, sp)
-	if err != nil {
-		return nil, err
-	}
-	if len(sp.want) == 0 {
+	r.take("measure.inputs") // Fit runs once: what it read goes with it
+	m := in.m
+	if len(in.sp.want) == 0 {
 		return m, nil
 	}
-	orders, err := laterOrders(ctx, r, sp.want, sp.from, sp.to)
-	if err != nil {
+	var orders measure.Orders
+	if in.tapped != nil {
+		orders = in.tapped.orders
+	} else if orders, err = laterOrders(ctx, r, in.sp); err != nil {
 		return nil, err
 	}
 	h, err := measure.NewHistory(orders, r.Config.Location())
@@ -152,8 +193,8 @@ func (s Measure) Fit(ctx context.Context, r *Run) (any, error) {
 		return nil, err
 	}
 	asOf, _ := time.Parse(time.DateOnly, r.AsOf) // checked by plan
-	for i, a := range auds {
-		c := &m.Campaigns[at[i]]
+	for i, a := range in.auds {
+		c := &m.Campaigns[in.at[i]]
 		rows, err := measure.Campaigns(ctx, []measure.Audience{a}, h, asOf, c.Windows)
 		if err != nil {
 			return nil, err
@@ -162,13 +203,13 @@ func (s Measure) Fit(ctx context.Context, r *Run) (any, error) {
 			c.Rows = append(c.Rows, campaignRow(row))
 		}
 	}
-	for i, p := range plan.segments {
-		if err := measureSegmentRun(ctx, p, customers[i], h, asOf, m); err != nil {
+	for i, p := range in.plan.segments {
+		if err := measureSegmentRun(ctx, p, in.customers[i], h, asOf, m); err != nil {
 			return nil, err
 		}
 	}
-	r.Log.Info().Int("campaigns", len(auds)).Int("segment_runs", len(plan.segments)).Int("customers", len(sp.want)).
-		Int("orders", len(orders.At)).Msg("earlier runs measured")
+	r.Log.Info().Int("campaigns", len(in.auds)).Int("segment_runs", len(in.plan.segments)).Int("customers", len(in.sp.want)).
+		Int("orders", len(orders.At)).Bool("tapped", in.tapped != nil).Msg("earlier runs measured")
 	return m, nil
 }
 

@@ -86,7 +86,20 @@ func (s *orderSink) Customers(b *extract.CustomerBlock) error { b.Release(); ret
 func (s *orderSink) Events(b *extract.EventBlock) error { b.Release(); return nil }
 
 func (s *orderSink) Orders(b *extract.OrderBlock) error {
-	defer b.Release()
+	s.collect(b)
+	b.Release()
+	return nil
+}
+
+// sink returns a sink of the orders sp spans; pub maps an id as read to
+// the id as published (nil: the same).
+func (sp *span) sink(pub func(string) string) *orderSink {
+	return &orderSink{from: sp.from.UnixMicro(), to: sp.to.UnixMicro(), want: sp.want, pub: pub}
+}
+
+// collect keeps the orders of b the sink wants; it neither keeps nor
+// releases b.
+func (s *orderSink) collect(b *extract.OrderBlock) {
 	for i := range b.N {
 		if b.Drop != nil && b.Drop[i] {
 			continue
@@ -107,17 +120,16 @@ func (s *orderSink) Orders(b *extract.OrderBlock) error {
 		s.orders.At = append(s.orders.At, time.UnixMicro(t))
 		s.orders.Net = append(s.orders.Net, b.Amount[i])
 	}
-	return nil
 }
 
 // laterOrders streams r's orders again, over every customer, and returns
-// those of the customers in want stamped in [from, to): the same cleaning
+// those sp spans (its customers, its instants): the same cleaning
 // as the run's (duplicates dropped, returns negative, rates applied,
 // suppressed customers left out), the same as-of cutoff.
-func laterOrders(ctx context.Context, r *Run, want map[string]string, from, to time.Time) (measure.Orders, error) {
+func laterOrders(ctx context.Context, r *Run, sp *span) (measure.Orders, error) {
 	spec := r.Spec
 	spec.Keep, spec.Customers, spec.Events = nil, nil, nil
-	s := &orderSink{from: from.UnixMicro(), to: to.UnixMicro(), want: want, pub: r.PublishedID}
+	s := sp.sink(r.PublishedID)
 	if _, err := extract.Stream(ctx, spec, r.Config.Workers, s); err != nil {
 		return measure.Orders{}, fmt.Errorf("read the orders after the measured runs: %w", err)
 	}

@@ -127,6 +127,17 @@ type Reader interface {
 	Inputs(ctx context.Context, cfg *config.Config, out objstore.Bucket, asOf string) ([]extract.Input, error)
 }
 
+// Tapper is a stage that reads cleaned orders in the run's own extraction
+// rather than in a pass of its own. Before the extraction of the pass that
+// fits the models, when that pass reads every customer, the run calls
+// Tap with a Run holding the configuration, the as-of date, the output
+// bucket and the spec (no customers yet); the function it returns (nil:
+// none) is given every order block as features.Options.OrderTap says. Fit
+// then finds what it collected; in any other pass Fit reads for itself.
+type Tapper interface {
+	Tap(ctx context.Context, r *Run) (func(*extract.OrderBlock), error)
+}
+
 // Part is a stage's sums over one process's customers. A sharded run's
 // finishing step merges the shards' parts in shard order; each must be
 // JSON-serialisable (it travels in the shard's record).
