@@ -26,6 +26,14 @@ def gnu_time(run, name):
     return wall, rss
 
 
+def stage_seconds(e):
+    """A "stage finished" log line's duration: duration_seconds now,
+    duration in milliseconds before."""
+    if "duration_seconds" in e:
+        return e["duration_seconds"]
+    return e["duration"] / 1000
+
+
 def last_json(run, name):
     with open(f"{run}/{name}.out") as f:
         return json.loads(f.read().strip().splitlines()[-1])
@@ -73,7 +81,7 @@ def figures(run):
             except ValueError:
                 continue
             if e.get("message") == "stage finished":
-                stages[e["stage"]] = (e["duration"] / 1000, e.get("peak_rss_mib", NAN))
+                stages[e["stage"]] = (stage_seconds(e), e.get("peak_rss_mib", NAN))
 
     def st(*names):
         s = sum(stages[n][0] for n in names if n in stages)
@@ -186,7 +194,7 @@ def strata_only(customers, orders, run):
             if e.get("message") == "stage finished":
                 m = e.get("peak_rss_mib", NAN)
                 rss = max(rss, m) if m == m else rss
-                print(f"{e['stage']:<22} {e['duration'] / 1000:>9.3f} {fmt(m, '9.0f')}")
+                print(f"{e['stage']:<22} {stage_seconds(e):>9.3f} {fmt(m, '9.0f')}")
     print(f"{'whole run (process)':<22} {wall:>9.3f} {rss:>9.0f}")
 
 
