@@ -143,6 +143,11 @@ func BenchmarkKMeans1M(b *testing.B) {
 	}
 }
 
+// BenchmarkKMeansE2E is the shape of bench/e2e's k-means stage: 1M
+// customers, the three log1p+z-scored RFM features, k = 8, 10 restarts,
+// Lloyd (as the e2e config asks, to match scikit-learn).
+func BenchmarkKMeansE2E(b *testing.B) { benchKMeans(b, 1_000_000, 3, 8, Lloyd) }
+
 // BenchmarkAutoRule measures Lloyd against Hamerly across (k, d) to back
 // autoAlgorithm.
 func BenchmarkAutoRule(b *testing.B) {
