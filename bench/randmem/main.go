@@ -32,10 +32,19 @@ func main() {
 	orders := flag.Int("orders", 20_000_000, "orders (record updates)")
 	ids := flag.String("ids", "", "the generator's customer_id .npy column (else drawn alike)")
 	reps := flag.Int("reps", 3, "repetitions, best kept")
+	dist := flag.Int("ahead", 16, "prefetch distance, in orders")
+	perm := flag.Bool("perm", false, "visit every record once in a random order (the features stage's walk in id order) instead of the orders' sequence")
 	flag.Parse()
 	seq, err := sequence(*ids, *customers, *orders)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *perm {
+		seq = seq[:0]
+		for i := range *customers {
+			seq = append(seq, int32(i))
+		}
+		rand.New(rand.NewPCG(1, 2)).Shuffle(len(seq), func(i, j int) { seq[i], seq[j] = seq[j], seq[i] })
 	}
 	words := recBytes / 8
 	arena := make([]uint64, *customers*words+8)
@@ -64,9 +73,9 @@ func main() {
 	})
 	ahead := best(func() {
 		for j, c := range seq {
-			if j+16 < len(seq) {
-				prefetch(&arena[int(seq[j+16])*words])
-				prefetch(&arena[int(seq[j+16])*words+16])
+			if j+*dist < len(seq) {
+				prefetch(&arena[int(seq[j+*dist])*words])
+				prefetch(&arena[int(seq[j+*dist])*words+16])
 			}
 			r := arena[int(c)*words : int(c)*words+words]
 			r[0]++
@@ -86,8 +95,8 @@ func main() {
 		float64(len(arena)*8)/1e6, len(seq), *reps)
 	fmt.Printf("  random record updates, no prefetch   %6.3f s  %6.1f M lines/s  %5.2f GB/s of lines\n",
 		plain.Seconds(), lines/plain.Seconds()/1e6, 64*lines/plain.Seconds()/1e9)
-	fmt.Printf("  random record updates, 16 ahead      %6.3f s  %6.1f M lines/s  %5.2f GB/s of lines\n",
-		ahead.Seconds(), lines/ahead.Seconds()/1e6, 64*lines/ahead.Seconds()/1e9)
+	fmt.Printf("  random record updates, %3d ahead     %6.3f s  %6.1f M lines/s  %5.2f GB/s of lines\n",
+		*dist, ahead.Seconds(), lines/ahead.Seconds()/1e6, 64*lines/ahead.Seconds()/1e9)
 	fmt.Printf("  sequential read of the arena         %6.3f s  %6.1f GB/s\n", stream.Seconds(),
 		float64(len(arena)*8)/stream.Seconds()/1e9)
 	if sink == 42 {
