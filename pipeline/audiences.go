@@ -1,13 +1,10 @@
 package pipeline
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -200,7 +197,7 @@ func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.Write
 		// The CSV holds the Parquet part's rows again: the table's rows (in
 		// the manifest, the ledger, strata_published_rows) count them once.
 		if slices.Contains(a.cfg.FormatsOr(), "csv") {
-			if err := pub.WritePart(ctx, table, part, "csv", 0, func(w io.Writer) error { return writeCSV(w, cols) }); err != nil {
+			if err := pub.WritePart(ctx, table, part, "csv", 0, func(w io.Writer) error { return tables.WriteCSV(w, cols) }); err != nil {
 				return nil, err
 			}
 		}
@@ -243,56 +240,4 @@ func gatherColumn(c *tables.OutColumn, rows []int) tables.OutColumn {
 		out.B = tables.Gather(rows, c.B)
 	}
 	return out
-}
-
-// writeCSV writes cols as RFC 4180 CSV with a header: numbers in their
-// shortest exact form, dates as YYYY-MM-DD, instants as RFC 3339 UTC,
-// nulls as empty fields.
-func writeCSV(w io.Writer, cols []tables.OutColumn) error {
-	bw := bufio.NewWriterSize(w, 1<<16)
-	cw := csv.NewWriter(bw)
-	rec := make([]string, len(cols))
-	for i := range cols {
-		rec[i] = cols[i].Name
-	}
-	if err := cw.Write(rec); err != nil {
-		return err
-	}
-	n := 0
-	if len(cols) > 0 {
-		n = cols[0].Len()
-	}
-	for r := range n {
-		for i := range cols {
-			c := &cols[i]
-			if c.Null != nil && c.Null[r] {
-				rec[i] = ""
-				continue
-			}
-			switch c.Type {
-			case tables.OutString:
-				rec[i] = c.Str[r]
-			case tables.OutInt32:
-				rec[i] = strconv.FormatInt(int64(c.I32[r]), 10)
-			case tables.OutDate:
-				rec[i] = DayDate(c.I32[r])
-			case tables.OutInt64:
-				rec[i] = strconv.FormatInt(c.I64[r], 10)
-			case tables.OutTimestamp:
-				rec[i] = time.UnixMicro(c.I64[r]).UTC().Format(time.RFC3339Nano)
-			case tables.OutDouble:
-				rec[i] = strconv.FormatFloat(c.F64[r], 'g', -1, 64)
-			case tables.OutBool:
-				rec[i] = strconv.FormatBool(c.B[r])
-			}
-		}
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return err
-	}
-	return bw.Flush()
 }
