@@ -318,6 +318,23 @@ func (r *Runner) try(ctx context.Context, log zerolog.Logger, req Request, rec *
 		}
 		rec.PeakRSSMiB = res.PeakRSSMiB()
 		rec.Customers, rec.Orders = res.Customers, res.Orders
+		if dr := res.Drift; dr != nil {
+			rec.Drift = &ledger.Drift{PreviousAsOf: dr.Previous.AsOf, PSI: map[string]float64{}}
+			for _, f := range dr.Features {
+				rec.Drift.PSI[f.Feature] = f.PSI
+			}
+			for _, b := range dr.Breaches {
+				rec.Drift.Breaches = append(rec.Drift.Breaches, b.Message)
+			}
+		}
+		for _, s := range res.Segments {
+			if s.SegmentType == "rfm" {
+				if rec.SegmentShares == nil {
+					rec.SegmentShares = map[string]float64{}
+				}
+				rec.SegmentShares[s.Segment] = s.Share
+			}
+		}
 		if res.Attempt != "" {
 			rec.Attempt = res.Attempt
 		}

@@ -121,6 +121,9 @@ func (a *aggregates) merge(o *aggregates) error {
 		if err := a.Audiences[i].merge(o.Audiences[i]); err != nil {
 			return err
 		}
+		if err := mergeChannels(a.Audiences[i].Channels, o.Audiences[i].Channels); err != nil {
+			return fmt.Errorf("audience %s: %w", a.Audiences[i].Name, err)
+		}
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ func audienceGroups(a config.AudienceCampaign, t *columnTable, rows []int, rawID
 	group := tables.OutColumn{Name: "group", Type: tables.OutString, Str: make([]string, len(rows))}
 	var control int
 	for i, row := range rows {
-		in := holdout.InControl(a, rawIDs[row])
+		in := a.InControl(rawIDs[row])
 		group.Str[i] = holdout.Treatment
 		if in {
 			group.Str[i] = holdout.Control

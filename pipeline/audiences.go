@@ -1,16 +1,15 @@
 package pipeline
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/strata-oss/strata/pipeline/audience"
+	"github.com/strata-oss/strata/pipeline/channel"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/features"
@@ -106,7 +105,7 @@ func compileAudiences(cfg *config.Config, segs []tables.OutColumn) ([]compiledAu
 	for i, a := range cfg.Audiences {
 		f, err := audience.Compile(a.Filter, schema)
 		if err != nil {
-			return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): filter %q: %w", i, a.Name, a.Filter, err)}
+			return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): filter %q: %w%s", i, a.Name, a.Filter, err, filterHint(err))}
 		}
 		cols := a.Columns
 		if len(cols) == 0 {
@@ -116,7 +115,7 @@ func compileAudiences(cfg *config.Config, segs []tables.OutColumn) ([]compiledAu
 		var uniq []string
 		for _, c := range cols {
 			if _, ok := t.cols[c]; !ok {
-				return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): columns: the segments table has no column %q", i, a.Name, c)}
+				return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): columns: the segments table has no column %q%s", i, a.Name, c, columnHint(c))}
 			}
 			if !seen[c] {
 				seen[c] = true
@@ -136,6 +135,25 @@ func compileAudiences(cfg *config.Config, segs []tables.OutColumn) ([]compiledAu
 	return out, nil
 }
 
+// filterHint says how to get a consent column a filter names but the
+// run lacks.
+func filterHint(err error) string {
+	for _, name := range consentNames {
+		if strings.Contains(err.Error(), fmt.Sprintf("unknown column %q", name)) {
+			return fmt.Sprintf("; map the consent column as input.customers.consent.%s", name)
+		}
+	}
+	return ""
+}
+
+// columnHint says why a contact field is no audience column.
+func columnHint(col string) string {
+	if slices.Contains(config.ContactFieldNames, col) {
+		return "; contact fields are written only to channel files (formats: google_ads, meta, email)"
+	}
+	return filterHint(fmt.Errorf("unknown column %q", col))
+}
+
 // CheckAudiences compiles cfg's audiences against the columns a run with
 // cfg publishes, without data: `strata validate` reports a bad filter
 // before any run does.
@@ -145,7 +163,7 @@ func CheckAudiences(cfg *config.Config) error { return checkAudiences(cfg, stage
 // list's stages.
 func checkAudiences(cfg *config.Config, list stages.List) error {
 	st := &state{Run: &stages.Run{Config: cfg, Data: emptyDataset(), Behaviour: &features.Behaviour{}}, list: list, schema: true}
-	_, err := compileAudiences(cfg, append(segmentColumns(st, 0), ownColumns(st.Run)...))
+	_, err := compileAudiences(cfg, audienceColumns(st, segmentColumns(st, 0), nil))
 	return err
 }
 
@@ -156,6 +174,10 @@ type AudienceResult struct {
 	Name      string `json:"name"`
 	Filter    string `json:"filter"`
 	Customers int    `json:"customers"`
+	// Channels counts each channel file's rows (formats google_ads, meta,
+	// email): written, and skipped by reason (control_group,
+	// no_contact, ...), with the unusable values found; no values.
+	Channels []channel.Summary `json:"channels,omitempty"`
 	// The campaign the audience feeds, when it has one.
 	Campaign string `json:"campaign,omitempty"`
 	Starts   string `json:"starts,omitempty"`
@@ -168,7 +190,8 @@ type AudienceResult struct {
 	Balance   *holdout.Balance `json:"balance,omitempty"`
 }
 
-// merge adds o, the same audience's result in another shard, to a.
+// merge adds o, the same audience's result in another shard, to a; the
+// channel counts are merged by the caller.
 func (a *AudienceResult) merge(o AudienceResult) error {
 	if a.Name != o.Name {
 		return fmt.Errorf("audience %s merged with %s", a.Name, o.Name)
@@ -189,12 +212,15 @@ func (a *AudienceResult) merge(o AudienceResult) error {
 	return nil
 }
 
-// writeAudiences publishes each audience as Parquet and CSV under
-// audiences/name=<name>/dt=D/. rawIDs are the customers' ids as read, row
-// for row with segs: an audience with a control group publishes each
-// customer's group (holdout.GroupOf, a draw on the raw id so that
-// rotating the pseudonym key moves no one) after customer_id.
-func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.WriteOptions, part int, auds []compiledAudience, segs []tables.OutColumn, rawIDs []string, meta map[string]string) ([]AudienceResult, error) {
+// writeAudiences publishes each audience under
+// audiences/name=<name>/dt=D/: its table as Parquet, and as CSV and as
+// channel files when its formats list them. ct holds the customers'
+// contact fields, rawIDs their ids as read, row for row with segs: the
+// control group's draw (config.AudienceCampaign.InControl) is of the raw
+// id, so that rotating the pseudonym key moves no one. An audience with a
+// control group publishes each customer's group after customer_id.
+func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.WriteOptions, part int, auds []compiledAudience,
+	segs []tables.OutColumn, meta map[string]string, ct *contactTable, rawIDs []string) ([]AudienceResult, error) {
 	t := newColumnTable(segs)
 	var res []AudienceResult
 	for _, a := range auds {
@@ -226,12 +252,27 @@ func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.Write
 		}
 		// The CSV holds the Parquet part's rows again: the table's rows (in
 		// the manifest, the ledger, strata_published_rows) count them once.
-		if err := pub.WritePart(ctx, table, part, "csv", 0, func(w io.Writer) error { return writeCSV(w, cols) }); err != nil {
+		if slices.Contains(a.cfg.FormatsOr(), "csv") {
+			if err := pub.WritePart(ctx, table, part, "csv", 0, func(w io.Writer) error { return tables.WriteCSV(w, cols) }); err != nil {
+				return nil, err
+			}
+		}
+		chans, err := writeChannelFiles(ctx, pub, part, a, rows, ct, rawIDs)
+		if err != nil {
 			return nil, err
 		}
+		r.Channels = chans
 		res = append(res, r)
 	}
 	return res, nil
+}
+
+// audienceColumns are the columns audiences may filter on and publish:
+// the segments table's, the own attributes' and measures', and the
+// consent flags (from ct; nil for a schema check).
+func audienceColumns(st *state, segs []tables.OutColumn, ct *contactTable) []tables.OutColumn {
+	cols := append(slices.Clip(segs), ownColumns(st.Run)...)
+	return append(cols, consentColumns(st.Config, ct, len(st.IDs))...)
 }
 
 // gatherColumn returns the rows of c, in order.
@@ -256,56 +297,4 @@ func gatherColumn(c *tables.OutColumn, rows []int) tables.OutColumn {
 		out.B = tables.Gather(rows, c.B)
 	}
 	return out
-}
-
-// writeCSV writes cols as RFC 4180 CSV with a header: numbers in their
-// shortest exact form, dates as YYYY-MM-DD, instants as RFC 3339 UTC,
-// nulls as empty fields.
-func writeCSV(w io.Writer, cols []tables.OutColumn) error {
-	bw := bufio.NewWriterSize(w, 1<<16)
-	cw := csv.NewWriter(bw)
-	rec := make([]string, len(cols))
-	for i := range cols {
-		rec[i] = cols[i].Name
-	}
-	if err := cw.Write(rec); err != nil {
-		return err
-	}
-	n := 0
-	if len(cols) > 0 {
-		n = cols[0].Len()
-	}
-	for r := range n {
-		for i := range cols {
-			c := &cols[i]
-			if c.Null != nil && c.Null[r] {
-				rec[i] = ""
-				continue
-			}
-			switch c.Type {
-			case tables.OutString:
-				rec[i] = c.Str[r]
-			case tables.OutInt32:
-				rec[i] = strconv.FormatInt(int64(c.I32[r]), 10)
-			case tables.OutDate:
-				rec[i] = DayDate(c.I32[r])
-			case tables.OutInt64:
-				rec[i] = strconv.FormatInt(c.I64[r], 10)
-			case tables.OutTimestamp:
-				rec[i] = time.UnixMicro(c.I64[r]).UTC().Format(time.RFC3339Nano)
-			case tables.OutDouble:
-				rec[i] = strconv.FormatFloat(c.F64[r], 'g', -1, 64)
-			case tables.OutBool:
-				rec[i] = strconv.FormatBool(c.B[r])
-			}
-		}
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return err
-	}
-	return bw.Flush()
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
@@ -63,6 +62,24 @@ type Model struct {
 	Stages map[string]any `json:"stages,omitempty"`
 }
 
+// Drift is model.json's drift section (stages.drift), nil when the run
+// had no previous run to compare with.
+func (m *Model) Drift() (*stages.DriftSection, error) {
+	v, ok := m.Stages["drift"]
+	if !ok {
+		return nil, nil
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("model.json stages.drift: %w", err)
+	}
+	var d stages.DriftSection
+	if err := json.Unmarshal(data, &d); err != nil {
+		return nil, fmt.Errorf("model.json stages.drift: %w", err)
+	}
+	return &d, nil
+}
+
 // The types of model.json's stage sections.
 type (
 	SummaryRow     = stages.SummaryRow
@@ -103,6 +120,9 @@ type state struct {
 	// schema: no customers, only the columns a run publishes (every stage
 	// cfg turns on has columns, without results).
 	schema bool
+	// spec is what the run read its customers with (its shard, the
+	// suppression list): the contact fields are read with it too.
+	spec extract.Spec
 }
 
 func (st *state) schemaOnly(s stages.Stage) bool { return st.schema && s.On(st.Config) }
@@ -148,7 +168,11 @@ func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state,
 	agg := make(chan *aggregates, 1)
 	go func() { agg <- aggregate(st) }()
 	segs := segmentColumns(st, asOfDay)
-	audCols := append(slices.Clip(segs), ownColumns(st.Run)...)
+	ct, err := readContactTable(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	audCols := audienceColumns(st, segs, ct)
 	cp.Segments = columnNames(segs)
 	auds, err := compileAudiences(cfg, audCols)
 	if err != nil {
@@ -158,7 +182,7 @@ func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state,
 		return nil, err
 	}
 	cp.Agg = <-agg
-	if cp.Agg.Audiences, err = writeAudiences(ctx, pub, writeOptions(cfg), part, auds, audCols, ds.IDs, meta); err != nil {
+	if cp.Agg.Audiences, err = writeAudiences(ctx, pub, writeOptions(cfg), part, auds, audCols, meta, ct, ds.IDs); err != nil {
 		return nil, err
 	}
 	if err := writeTable(ctx, pub, writeOptions(cfg), part, "quarantine", quarantineColumns(&ds.Quarantine, asOfDay), meta); err != nil {
@@ -192,9 +216,10 @@ func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state,
 // segment summary, the stages' run-wide tables (migrations), the report,
 // model.json — from the fitted models and the merged aggregates of every
 // part. order is the stages in run order: each describes its part of the
-// run in turn.
+// run in turn. It returns the summary rows and the drift stage's section,
+// the latter also when its breaches fail the run.
 func writeRunTables(ctx context.Context, log zerolog.Logger, pub *publish.Publisher, cfg *config.Config, opt Options, fit *Fitted, order []stages.Stage,
-	cp *customerPart, spreads stages.SegmentSpreads) ([]SummaryRow, error) {
+	cp *customerPart, spreads stages.SegmentSpreads) ([]SummaryRow, *stages.DriftSection, error) {
 	asOf := opt.AsOf.Format(DateLayout)
 	meta := tableMeta(cfg, opt)
 	a := cp.Agg
@@ -210,8 +235,9 @@ func writeRunTables(ctx context.Context, log zerolog.Logger, pub *publish.Publis
 			}
 		}
 	}
+	dr, _ := d.Sections["drift"].(*stages.DriftSection)
 	if err := d.Err(); err != nil {
-		return nil, err // before any run-wide table: the run publishes nothing
+		return nil, dr, err // before any run-wide table: the run publishes nothing
 	}
 	reportQuality(d.Report, a)
 	// Small objects, each synced on its own: written at once, their waits
@@ -265,9 +291,9 @@ func writeRunTables(ctx context.Context, log zerolog.Logger, pub *publish.Publis
 		return pub.WriteObject(gctx, "model", "models", "model.json", data)
 	})
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, dr, err
 	}
-	return d.Summary, nil
+	return d.Summary, dr, nil
 }
 
 func columnNames(cols []tables.OutColumn) []string {

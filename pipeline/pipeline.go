@@ -95,6 +95,9 @@ type Result struct {
 	// UpToDate: a shard found the date already published with its
 	// attempt, and wrote nothing.
 	UpToDate bool
+	// Drift is the drift stage's comparison with the previous run (also
+	// of a run its breaches failed); nil without a previous run.
+	Drift *stages.DriftSection
 }
 
 // PeakRSSMiB is the run's peak resident memory in MiB, the largest of its
@@ -264,6 +267,11 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 		sr.PublishedID = r.pseud.ID
 	}
 	spec.Keep = keep
+	// The contact columns are read only when the audiences are written,
+	// at the end: a missing one fails the run here, before the work.
+	if err := checkContacts(ctx, cfg, spec); err != nil {
+		return nil, nil, err
+	}
 	fo := featureOptions(cfg)
 	if fit != nil {
 		fo.Vocabulary = fit.Vocabulary
@@ -313,7 +321,7 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 		cfg = withoutMoneyClusters(cfg)
 	}
 	sr.Config, sr.Data, sr.IDs = cfg, ds, publishedIDs(cfg, r.pseud, ds.IDs)
-	st := &state{Run: sr, opt: r.opt, list: r.stages}
+	st := &state{Run: sr, opt: r.opt, list: r.stages, spec: spec}
 	learn := fit == nil
 	if err := r.stage(prefix+"features", func(l zerolog.Logger) error {
 		set, err := agg.Compute(ctx)
@@ -463,7 +471,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 				return err
 			}
 			cp.Inputs = res.Inputs
-			res.Segments, err = writeRunTables(ctx, l, pub, cfg, opt, fit, r.order, cp, <-spreads)
+			res.Segments, res.Drift, err = writeRunTables(ctx, l, pub, cfg, opt, fit, r.order, cp, <-spreads)
 			return err
 		}()
 		return r.commit(ctx, l, pub, err)
@@ -690,6 +698,9 @@ func CheckInputs(ctx context.Context, cfg *config.Config, asOf time.Time) error 
 	}
 	spec, _, err := runSpec(ctx, cfg, in, asOf, nil)
 	if err != nil {
+		return err
+	}
+	if err := checkContacts(ctx, cfg, spec); err != nil {
 		return err
 	}
 	if err := extract.CheckSchemas(ctx, spec); err != nil {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/strata-oss/strata/pipeline/config"
@@ -61,7 +62,47 @@ func quarantineView(cfg *config.Config, p *privacy.Pseudonymizer) extract.Quaran
 	if p != nil {
 		v.ID = p.ID
 	}
+	withholdContacts(cfg, &v)
 	return v
+}
+
+// withholdContacts keeps the customers table's contact and consent
+// columns out of quarantine records: a malformed customers row's raw
+// text, which may hold them, and any logical column read from one of
+// them (mapped to it, or read by its own name when unmapped), which a
+// record would otherwise show by name.
+func withholdContacts(cfg *config.Config, v *extract.QuarantineView) {
+	t := cfg.Input.Customers
+	if t == nil || (t.Contact == nil && t.Consent == nil) {
+		return
+	}
+	var cols []string
+	if t.Contact != nil {
+		cols = slices.AppendSeq(cols, maps.Values(t.Contact.Columns()))
+	}
+	if t.Consent != nil {
+		cols = slices.AppendSeq(cols, maps.Values(t.Consent.Columns()))
+	}
+	if len(cols) == 0 {
+		return
+	}
+	if v.HideRaw == nil {
+		v.HideRaw = map[string]bool{}
+	}
+	v.HideRaw["customers"] = true
+	if v.Withhold == nil {
+		v.Withhold = map[string]bool{}
+	}
+	for _, col := range cols {
+		if _, mapped := t.Columns[col]; !mapped {
+			v.Withhold[col] = true // a logical name read from its own column
+		}
+		for logical, c := range t.Columns {
+			if c == col {
+				v.Withhold[logical] = true
+			}
+		}
+	}
 }
 
 // suppressionTable is where cfg's suppression list is read, nil without

@@ -406,7 +406,7 @@ func Finish(ctx context.Context, cfg *config.Config, opt Options, shards int) (*
 			}
 			res.Customers, res.Orders, res.Quality = int(merged.Agg.Customers), int(merged.Agg.Orders), merged.Agg.Quality
 			merged.Inputs = res.Inputs
-			res.Segments, err = writeRunTables(ctx, l, pub, cfg, opt, fit, r.order, merged, vals.Spreads())
+			res.Segments, res.Drift, err = writeRunTables(ctx, l, pub, cfg, opt, fit, r.order, merged, vals.Spreads())
 			return err
 		}()
 		return r.commit(ctx, l, pub, err)

@@ -4,16 +4,19 @@
 // column mapped (issue 26).
 //
 //	longtail -gen FILE [-customers 1000000] [-lines 20000000] [-levels 5000]
-//	longtail -orders FILE [-category] [-workers 2]
+//	longtail -orders FILE [-category] [-workers 2] [-out FEATURES.tsv]
 //
 // Generated rows: customer_id int64 (uniform), ts int64 epoch seconds in
 // 2024, amount float64, product string "product NNNNN" (the category, when
 // mapped) drawn with Zipf
 // weights 1/(k+1) over the levels (level names unrelated to their rank),
-// one line in fifty blank. The timing prints one JSON line.
+// one line in fifty blank. The timing prints one JSON line; -out writes
+// the features of the last timing, every customer and column with every
+// digit, so that two builds' outputs can be compared with cmp.
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -24,6 +27,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -51,6 +55,7 @@ func main() {
 	workers := flag.Int("workers", 2, "workers")
 	repeat := flag.Int("repeat", 1, "timings in the process; the fastest is reported (the others are noise from a shared machine)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the timing")
+	out := flag.String("out", "", "write the features of the last timing here (TSV)")
 	flag.Parse()
 	if *profile != "" {
 		f, err := os.Create(*profile)
@@ -68,7 +73,7 @@ func main() {
 	case *gen != "":
 		err = generate(*gen, *customers, *lines, *levels)
 	case *orders != "":
-		err = runBest(*orders, *category, *workers, *repeat)
+		err = runBest(*orders, *category, *workers, *repeat, *out)
 	default:
 		err = fmt.Errorf("-gen or -orders is required")
 	}
@@ -120,10 +125,14 @@ func generate(path string, nc, n, levels int) error {
 	return f.Close()
 }
 
-func runBest(orders string, category bool, workers, repeat int) error {
+func runBest(orders string, category bool, workers, repeat int, out string) error {
 	var best *report
-	for range max(repeat, 1) {
-		rep, err := run(orders, category, workers)
+	for k := range max(repeat, 1) {
+		dump := ""
+		if k == max(repeat, 1)-1 {
+			dump = out
+		}
+		rep, err := run(orders, category, workers, dump)
 		if err != nil {
 			return err
 		}
@@ -149,7 +158,7 @@ type report struct {
 	HeapMiB   float64 `json:"heap_mib"`
 }
 
-func run(orders string, category bool, workers int) (*report, error) {
+func run(orders string, category bool, workers int, out string) (*report, error) {
 	dir, file := filepath.Split(orders)
 	b, err := objstore.NewLocal(dir)
 	if err != nil {
@@ -177,7 +186,39 @@ func run(orders string, category bool, workers int) (*report, error) {
 	runtime.ReadMemStats(&ms)
 	rep.HeapMiB = float64(ms.HeapAlloc) / (1 << 20)
 	runtime.KeepAlive(set)
+	if out != "" {
+		if err := writeFeatures(out, agg.Dataset.IDs, set.Table); err != nil {
+			return nil, err
+		}
+	}
 	return &rep, nil
+}
+
+// writeFeatures writes every customer's features, a row each, with the
+// shortest decimal that reads back as the same float64.
+func writeFeatures(path string, ids []string, t *features.Table) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	w.WriteString("customer_id")
+	for _, c := range t.Cols {
+		w.WriteString("\t" + c.Name)
+	}
+	w.WriteString("\n")
+	for i := range t.N {
+		w.WriteString(ids[i])
+		for k := range t.Cols {
+			w.WriteString("\t" + strconv.FormatFloat(t.Cols[k].Value(i), 'g', -1, 64))
+		}
+		w.WriteString("\n")
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // single shows only one object of a directory.

@@ -353,7 +353,8 @@ func TestShow(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("show: exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"run of 2025-07-21", "previous run 2025-06-30", "Champions", "customers changed cluster", "audience win-back", "holdout of 90 days"} {
+	for _, want := range []string{"run of 2025-07-21", "previous run 2025-06-30", "Champions", "customers changed cluster", "audience win-back", "holdout of 90 days",
+		"drift since 2025-06-30: largest PSI"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("show output lacks %q:\n%s", want, stdout)
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/strata-oss/strata/jobs"
 	"github.com/strata-oss/strata/pipeline"
+	"github.com/strata-oss/strata/pipeline/stages"
 )
 
 func printSegments(w io.Writer, res *pipeline.Result) {
@@ -272,6 +274,36 @@ func printShow(w io.Writer, p *jobs.Published) {
 		fmt.Fprintf(w, "audience %-20s %7d customers  (%s)\n", a.Name, a.Customers, a.Filter)
 	}
 	printCampaigns(w, m)
+	if d, err := m.Drift(); err != nil {
+		fmt.Fprintf(w, "drift: %v\n", err)
+	} else if d != nil {
+		printDrift(w, d)
+	}
+}
+
+// printDrift says how far the run moved from the previous one: the
+// largest PSI and segment shift, and every breach.
+func printDrift(w io.Writer, d *stages.DriftSection) {
+	var top stages.FeatureDrift
+	for _, f := range d.Features {
+		if f.PSI > top.PSI || top.Feature == "" {
+			top = f
+		}
+	}
+	var seg stages.SegmentDrift
+	for _, s := range d.Segments {
+		if math.Abs(s.Change) > math.Abs(seg.Change) || seg.Segment == "" {
+			seg = s
+		}
+	}
+	fmt.Fprintf(w, "drift since %s: largest PSI %.3f (%s; threshold %.2f)", d.Previous.AsOf, top.PSI, top.Feature, d.MaxPSI)
+	if seg.Segment != "" {
+		fmt.Fprintf(w, ", largest segment shift %+.1f points (%s; threshold %.1f)", 100*seg.Change, seg.Segment, 100*d.MaxSegmentShift)
+	}
+	fmt.Fprintln(w)
+	for _, b := range d.Breaches {
+		fmt.Fprintf(w, "  drift %s: %s\n", d.Action, b.Message)
+	}
 }
 
 // printInputs shows what `strata validate` found under the input location.

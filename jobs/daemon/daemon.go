@@ -157,6 +157,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	}
 	ro.OnFinish = func(rec *ledger.Record) {
 		d.metrics.observe(rec)
+		d.alertDrift(rec)
 		if onFinish != nil {
 			onFinish(rec)
 		}

@@ -19,6 +19,8 @@ type metrics struct {
 	lastSuccess prometheus.Gauge
 	inProgress  prometheus.Gauge
 	ready       prometheus.Gauge
+	psi         *prometheus.GaugeVec
+	share       *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -61,8 +63,16 @@ func newMetrics() *metrics {
 			Name: "strata_ready",
 			Help: "1 while the daemon accepts new runs, 0 while starting or shutting down.",
 		}),
+		psi: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "strata_drift_psi",
+			Help: "Population stability index of each feature against the previous run, in the last run that measured it.",
+		}, []string{"feature"}),
+		share: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "strata_segment_share",
+			Help: "Share of the customers in each RFM segment in the last successful run.",
+		}, []string{"segment"}),
 	}
-	m.reg.MustRegister(m.runs, m.stage, m.runSeconds, m.rows, m.customers, m.lastSuccess, m.inProgress, m.ready,
+	m.reg.MustRegister(m.runs, m.stage, m.runSeconds, m.rows, m.customers, m.lastSuccess, m.inProgress, m.ready, m.psi, m.share,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -76,12 +86,21 @@ func (m *metrics) observe(rec *ledger.Record) {
 	if len(rec.Stages) > 0 {
 		m.runSeconds.WithLabelValues(string(rec.Status)).Observe(rec.DurationSeconds)
 	}
+	// A run that drift failed measured it too: its PSI is what to look at.
+	m.setDrift(rec)
 	if rec.Status == ledger.Succeeded && rec.FinishedAt != nil {
-		for t, n := range rec.Rows {
-			m.rows.WithLabelValues(t).Set(float64(n))
-		}
-		m.customers.Set(float64(rec.Customers))
-		m.lastSuccess.Set(float64(rec.FinishedAt.UnixMilli()) / 1000)
+		m.restore(rec)
+	}
+}
+
+// setDrift sets the drift gauges from rec, when it measured drift.
+func (m *metrics) setDrift(rec *ledger.Record) {
+	if rec.Drift == nil {
+		return
+	}
+	m.psi.Reset()
+	for f, v := range rec.Drift.PSI {
+		m.psi.WithLabelValues(f).Set(v)
 	}
 }
 
@@ -93,4 +112,11 @@ func (m *metrics) restore(rec *ledger.Record) {
 	}
 	m.customers.Set(float64(rec.Customers))
 	m.lastSuccess.Set(float64(rec.FinishedAt.UnixMilli()) / 1000)
+	if rec.SegmentShares != nil {
+		m.share.Reset()
+		for s, v := range rec.SegmentShares {
+			m.share.WithLabelValues(s).Set(v)
+		}
+	}
+	m.setDrift(rec)
 }

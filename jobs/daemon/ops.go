@@ -78,12 +78,17 @@ func (d *Daemon) alertMissed(dates []string, why string) {
 		Summary: fmt.Sprintf("strata: the scheduled run of %s did not run: %s", strings.Join(dates, ", "), why)})
 }
 
-// NotifyDrift sends the "drift" event: the hook for a check of the
-// published segments' drift, which calls it with the date and one line
-// saying what drifted.
-func (d *Daemon) NotifyDrift(asOf, summary string) {
-	d.notifier.Send(notify.Event{Event: config.EventDrift, Time: d.clock.Now().UTC(), AsOf: asOf,
-		Summary: "strata: the segments of " + asOf + " drifted: " + summary})
+// alertDrift sends the "drift" event for a run whose drift check found
+// breaches (drift.action warn: published; fail: the run failed, and the
+// "failed" event says so too).
+func (d *Daemon) alertDrift(rec *ledger.Record) {
+	if rec == nil || rec.Drift == nil || len(rec.Drift.Breaches) == 0 {
+		return
+	}
+	d.notifier.Send(notify.Event{Event: config.EventDrift, Time: d.clock.Now().UTC(), AsOf: rec.AsOf, RunID: rec.ID,
+		Trigger: string(rec.Trigger),
+		Summary: fmt.Sprintf("strata: the segments of %s drifted since %s: %s", rec.AsOf, rec.Drift.PreviousAsOf,
+			oneLine(strings.Join(rec.Drift.Breaches, "; ")))})
 }
 
 func oneLine(s string) string {

@@ -269,9 +269,26 @@ func TestFailedLockedStaleDriftAlerts(t *testing.T) {
 		if a.Event != config.EventFailed || b.Event != config.EventStale || b.AsOf != "2025-06-30" || !strings.Contains(b.Summary, "stale") {
 			t.Errorf("events %+v, %+v; want failed and stale", a, b)
 		}
-		s.d.NotifyDrift("2025-06-30", "Champions shrank by 40%")
-		if ev := h.next(t, config.EventDrift); !strings.Contains(ev.Summary, "Champions shrank") {
+		// A run without breaches sends nothing; the next with one does.
+		rec.Drift = &ledger.Drift{PreviousAsOf: "2025-06-29", PSI: map[string]float64{"frequency": 0.01}}
+		s.d.alertDrift(rec)
+		rec.Drift.PSI["monetary_value"] = 6.2
+		rec.Drift.Breaches = []string{"monetary_value: PSI 6.2 > 0.25"}
+		s.d.alertDrift(rec)
+		if ev := h.next(t, config.EventDrift); !strings.Contains(ev.Summary, "monetary_value: PSI 6.2") || ev.AsOf != "2025-06-30" ||
+			!strings.Contains(ev.Summary, "since 2025-06-29") {
 			t.Errorf("drift event %+v", ev)
+		}
+		// The metrics show every PSI and the segments' shares.
+		now := time.Now()
+		rec.Status, rec.FinishedAt, rec.SegmentShares = ledger.Succeeded, &now, map[string]float64{"Champions": 0.12}
+		s.d.metrics.observe(rec)
+		_, body := s.do(t, "GET", "/metrics", "", "")
+		for _, want := range []string{`strata_drift_psi{feature="monetary_value"} 6.2`, `strata_drift_psi{feature="frequency"} 0.01`,
+			`strata_segment_share{segment="Champions"} 0.12`} {
+			if !strings.Contains(body["text"].(string), want) {
+				t.Errorf("metrics lack %s", want)
+			}
 		}
 	})
 }
@@ -359,3 +376,4 @@ func TestAPIBounds(t *testing.T) {
 		t.Errorf("backfill progress %v", prog)
 	}
 }
+

@@ -92,6 +92,10 @@ type Record struct {
 	Orders    int `json:"orders,omitempty"`
 	// Rows published per table.
 	Rows map[string]int64 `json:"rows,omitempty"`
+	// SegmentShares are the RFM segments' shares of the customers.
+	SegmentShares map[string]float64 `json:"segment_shares,omitempty"`
+	// Drift is the comparison with the previous run, when there was one.
+	Drift *Drift `json:"drift,omitempty"`
 
 	// Reason says why a run was skipped.
 	Reason string `json:"reason,omitempty"`
@@ -384,4 +388,14 @@ func (r *Record) Finish(status Status, now time.Time) {
 	r.Status = status
 	r.FinishedAt = &t
 	r.DurationSeconds = t.Sub(r.StartedAt).Seconds()
+}
+
+// Drift is a run's drift against the run before it, for the metrics and
+// the alerts (the whole comparison is in the run's model.json).
+type Drift struct {
+	PreviousAsOf string `json:"previous_as_of"`
+	// PSI is the population stability index of each compared feature.
+	PSI map[string]float64 `json:"psi"`
+	// Breaches say what crossed its threshold, one line each.
+	Breaches []string `json:"breaches,omitempty"`
 }

@@ -10,10 +10,33 @@ type Scaling string
 
 const (
 	ScaleNone        Scaling = "none"
-	ScaleLog1p       Scaling = "log1p"        // log(1+x), for heavy right tails (spend, counts); x > -1
+	ScaleLog1p       Scaling = "log1p"        // signed log1p (see slog1p), for heavy tails (spend, counts)
 	ScaleZScore      Scaling = "zscore"       // (x-mean)/std
-	ScaleLog1pZScore Scaling = "log1p+zscore" // z-score of log(1+x)
+	ScaleLog1pZScore Scaling = "log1p+zscore" // z-score of the signed log1p
 )
+
+// slog1p is the "log1p" of the scalings: log(1+x) for x ≥ 0 and
+// −log(1+|x|) below. Net revenue is negative for a customer whose returns
+// exceed their purchases, and plain log1p is NaN below −1 (and falls
+// steeply towards −∞ just above it), which would either fail the run or
+// put such a customer far from everyone; the signed form is odd,
+// continuous and monotone, equals log1p wherever it is non-negative (so
+// no existing non-negative feature changes), and compresses a large
+// return as it does a large purchase.
+func slog1p(x float64) float64 {
+	if x < 0 {
+		return -math.Log1p(-x)
+	}
+	return math.Log1p(x)
+}
+
+// sexpm1 inverts slog1p.
+func sexpm1(v float64) float64 {
+	if v < 0 {
+		return -math.Expm1(-v)
+	}
+	return math.Expm1(v)
+}
 
 func (s Scaling) valid() bool {
 	switch s {
@@ -33,7 +56,7 @@ type Scaler struct {
 	// Features optionally names the columns; stable ids match on names.
 	Features []string  `json:"features,omitempty"`
 	Modes    []Scaling `json:"modes"`
-	// Mean and Std are those of the column after log1p where that applies
+	// Mean and Std are those of the column after the signed log1p where that applies
 	// (population std, ddof=0). Columns without z-scoring keep Mean 0 and
 	// Std 1; constant columns get Std 1, as sklearn's StandardScaler does.
 	Mean []float64 `json:"mean"`
@@ -79,15 +102,6 @@ func FitScaler(X Matrix, modes []Scaling, features []string) (*Scaler, error) {
 		logs[t], zs[t] = m.logs(), m.zs()
 		anyLog, anyZ = anyLog || logs[t], anyZ || zs[t]
 	}
-	if anyLog {
-		for i := 0; i < X.N; i++ {
-			for t, v := range X.Row(i) {
-				if logs[t] && v <= -1 {
-					return nil, fmt.Errorf("fit scaler: feature %s: log1p of %v (row %d)", s.name(t), v, i)
-				}
-			}
-		}
-	}
 	if !anyZ {
 		return s, nil
 	}
@@ -100,7 +114,7 @@ func FitScaler(X Matrix, modes []Scaling, features []string) (*Scaler, error) {
 		}
 		for t, v := range r {
 			if logs[t] {
-				v = math.Log1p(v)
+				v = slog1p(v)
 			}
 			pre[t] = v
 		}
@@ -153,7 +167,7 @@ func (s *Scaler) check(d int) error {
 // Value transforms the value v of feature t.
 func (s *Scaler) Value(t int, v float64) float64 {
 	if s.Modes[t].logs() {
-		v = math.Log1p(v)
+		v = slog1p(v)
 	}
 	if s.Modes[t].zs() {
 		v = (v - s.Mean[t]) / s.Std[t]
@@ -167,7 +181,7 @@ func (s *Scaler) Inverse(t int, v float64) float64 {
 		v = v*s.Std[t] + s.Mean[t]
 	}
 	if s.Modes[t].logs() {
-		v = math.Expm1(v)
+		v = sexpm1(v)
 	}
 	return v
 }
@@ -206,10 +220,7 @@ func (s *Scaler) TransformInPlace(X Matrix) error {
 		row := X.Data[i*d : i*d+d : i*d+d]
 		for t, v := range row {
 			if logs[t] {
-				if v <= -1 {
-					return fmt.Errorf("scale: feature %s: log1p of %v (row %d)", s.name(t), v, i)
-				}
-				v = math.Log1p(v)
+				v = slog1p(v)
 			}
 			if zs[t] {
 				v = (v - mean[t]) / std[t]

@@ -15,10 +15,6 @@ func TestScaler(t *testing.T) {
 		{99, 5, 3, 4},
 	})
 	modes := []Scaling{ScaleLog1p, ScaleZScore, ScaleZScore, ScaleLog1pZScore}
-	// Column 3 has -2 < -1 under log1p: refused.
-	if _, err := FitScaler(X, modes, nil); err == nil {
-		t.Fatal("log1p of -2 accepted")
-	}
 	modes[3] = ScaleNone
 	sc, err := FitScaler(X, modes, []string{"a", "b", "c", "d"})
 	if err != nil {
@@ -102,6 +98,61 @@ func TestScaler(t *testing.T) {
 	for i, v := range R.Data {
 		if math.Abs(v-X.Data[i]) > 1e-9*math.Max(1, math.Abs(X.Data[i])) {
 			t.Errorf("inverse: %v, want %v", v, X.Data[i])
+		}
+	}
+}
+
+// TestSignedLog1p: a value below -1 (net revenue of a customer whose
+// returns exceed their purchases) is scaled by -log1p(|x|), not refused or
+// NaN; non-negative values keep plain log1p; the transform is monotone and
+// Inverse undoes it.
+func TestSignedLog1p(t *testing.T) {
+	raw := []float64{-77183, -2, -1, -0.5, 0, 0.5, 3, 99}
+	rows := make([][]float64, len(raw))
+	for i, v := range raw {
+		rows[i] = []float64{v}
+	}
+	X, _ := MatrixFromRows(rows)
+	for _, mode := range []Scaling{ScaleLog1p, ScaleLog1pZScore} {
+		sc, err := FitScaler(X, []Scaling{mode}, []string{"monetary_value"})
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		Y, err := sc.Transform(X)
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		// Restated: sign(x)·ln(1+|x|), then the z-score of those values.
+		pre := make([]float64, len(raw))
+		for i, v := range raw {
+			pre[i] = math.Copysign(math.Log(1+math.Abs(v)), v)
+		}
+		m, sd := 0.0, 1.0
+		if mode == ScaleLog1pZScore {
+			for _, v := range pre {
+				m += v
+			}
+			m /= float64(len(pre))
+			var ss float64
+			for _, v := range pre {
+				ss += (v - m) * (v - m)
+			}
+			sd = math.Sqrt(ss / float64(len(pre)))
+		}
+		for i, v := range raw {
+			got, want := Y.Row(i)[0], (pre[i]-m)/sd
+			if math.IsNaN(got) || math.Abs(got-want) > 1e-12*math.Max(1, math.Abs(want)) {
+				t.Errorf("%s: %v scaled to %v, want %v", mode, v, got, want)
+			}
+			if i > 0 && !(got > Y.Row(i-1)[0]) {
+				t.Errorf("%s: not increasing at %v: %v after %v", mode, v, got, Y.Row(i-1)[0])
+			}
+			if v >= 0 && mode == ScaleLog1p && got != math.Log1p(v) {
+				t.Errorf("%v: %v, want log1p %v", v, got, math.Log1p(v))
+			}
+			if back := sc.Inverse(0, got); math.Abs(back-v) > 1e-9*math.Max(1, math.Abs(v)) {
+				t.Errorf("%s: inverse of %v is %v, want %v", mode, got, back, v)
+			}
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/strata-oss/strata/pipeline/holdout"
 )
 
 // Campaign settings: how customers are reached (contact fields, consent),
@@ -273,4 +275,24 @@ func (a AudienceCampaign) validateWindow(path string, add func(path, msg string,
 	if !starts.IsZero() && !ends.IsZero() && ends.Before(starts) {
 		add(path+".ends", "%s is before starts (%s)", a.Ends, a.Starts)
 	}
+}
+
+// InControl reports whether the customer with raw id rawID (as read,
+// before any pseudonymisation) is in the control group of the audience's
+// campaign: it has a control group and the customer's holdout.Draw for
+// its campaign is below the control share. Every user of the decision
+// (the channel files, the audience table's group column, the measurement)
+// calls this one method, so they cannot disagree. An audience without
+// control has no control group.
+//
+// The decision ignores the run date: a customer is held back for as long
+// as the campaign's name and share stay the same (see pipeline/holdout).
+// It lives here, not in package holdout, because holdout is imported by
+// the generator, which the feature engine's tests import, and config
+// imports the feature engine.
+func (a AudienceCampaign) InControl(rawID string) bool {
+	if a.Control == nil || a.Campaign == "" {
+		return false
+	}
+	return holdout.Draw(a.Campaign, rawID) < a.Control.ShareOr()
 }

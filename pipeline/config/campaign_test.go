@@ -3,11 +3,14 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/strata-oss/strata/pipeline/holdout"
 )
 
 // campaignDoc is how the sections will sit in a config once wired in.
@@ -142,6 +145,77 @@ func TestCampaignProblems(t *testing.T) {
 			}
 			if len(probs) != len(tc.want) {
 				t.Errorf("%d problems, want %d:\n%s", len(probs), len(tc.want), all)
+			}
+		})
+	}
+}
+
+// TestCampaignKeysParse: the campaign keys sit inline in audiences[] and
+// Parse's unknown-key check knows them (it once rejected every one), while
+// still naming a misspelt one.
+func TestCampaignKeysParse(t *testing.T) {
+	noEnv := func(string) (string, bool) { return "", false }
+	cases := []struct {
+		name, audience, problem string
+	}{
+		{"every key", "{name: a, filter: 'frequency > 1', formats: [parquet, csv], campaign: c1, starts: 2025-10-01, ends: 2025-12-31, control: {share: 0.2, stratify: rfm_segment}}", ""},
+		{"misspelt", "{name: a, filter: 'frequency > 1', formts: [parquet]}", `audiences[0].formts (line`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(valid+"audiences:\n  - "+tc.audience+"\n"), noEnv)
+			switch {
+			case tc.problem == "" && err != nil:
+				t.Fatalf("parse: %v", err)
+			case tc.problem == "" && (cfg.Audiences[0].Campaign != "c1" || cfg.Audiences[0].Control.ShareOr() != 0.2):
+				t.Errorf("audience %+v", cfg.Audiences[0])
+			case tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem) || !strings.Contains(err.Error(), `did you mean "formats"`)):
+				t.Errorf("parse: %v, want %s", err, tc.problem)
+			}
+		})
+	}
+}
+
+// TestInControl: the one decision everything uses is holdout.Draw below
+// the share, of the campaign's name, with the default share when unset,
+// and false without a control group or a campaign.
+func TestInControl(t *testing.T) {
+	share := func(s float64) *float64 { return &s }
+	cases := []struct {
+		name string
+		a    AudienceCampaign
+		// share is the control share the audience should draw against;
+		// negative: nobody is in control.
+		share float64
+	}{
+		{"no control", AudienceCampaign{Campaign: "spring"}, -1},
+		{"no campaign", AudienceCampaign{Control: &Control{Share: share(0.5)}}, -1},
+		{"default share", AudienceCampaign{Campaign: "spring", Control: &Control{}}, 0.1},
+		{"share 0.3", AudienceCampaign{Campaign: "spring", Control: &Control{Share: share(0.3)}}, 0.3},
+		{"other campaign", AudienceCampaign{Campaign: "autumn", Control: &Control{Share: share(0.3)}}, 0.3},
+	}
+	const n = 20_000
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var in int
+			for i := range n {
+				id := fmt.Sprintf("C%08d", i)
+				got := tc.a.InControl(id)
+				if want := tc.share >= 0 && holdout.Draw(tc.a.Campaign, id) < tc.share; got != want {
+					t.Fatalf("customer %s: InControl %v, want %v", id, got, want)
+				}
+				if got {
+					in++
+				}
+			}
+			// Binomial(n, s): within 5 standard deviations.
+			if tc.share > 0 {
+				mean, sd := n*tc.share, math.Sqrt(n*tc.share*(1-tc.share))
+				if float64(in) < mean-5*sd || float64(in) > mean+5*sd {
+					t.Errorf("%d of %d in control, want about %.0f", in, n, mean)
+				}
+			} else if in != 0 {
+				t.Errorf("%d in control without a control group", in)
 			}
 		})
 	}

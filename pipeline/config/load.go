@@ -145,6 +145,26 @@ func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	return &c, nil
 }
 
+// yamlFields adds the keys of struct type t to fields and names, with
+// those of its `yaml:",inline"` fields (Audience's AudienceCampaign), as
+// the decoder reads them.
+func yamlFields(t reflect.Type, fields map[string]reflect.Type, names *[]string) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		opts := strings.Split(f.Tag.Get("yaml"), ",")
+		if slices.Contains(opts[1:], "inline") && f.Type.Kind() == reflect.Struct {
+			yamlFields(f.Type, fields, names)
+			continue
+		}
+		tag := opts[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		fields[tag] = f.Type
+		*names = append(*names, tag)
+	}
+}
+
 // checkKeys walks the document beside the Go type and reports every key the
 // type does not have, with a suggestion when one is close.
 func checkKeys(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
@@ -189,25 +209,6 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, probs *Problems) {
 				checkKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), probs)
 			}
 		}
-	}
-}
-
-// yamlFields adds the YAML keys of struct type t, and their types, to
-// fields and names; the keys of a struct inlined (`yaml:",inline"`, as
-// Audience inlines AudienceCampaign) are t's own.
-func yamlFields(t reflect.Type, fields map[string]reflect.Type, names *[]string) {
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		opts := strings.Split(f.Tag.Get("yaml"), ",")
-		if slices.Contains(opts[1:], "inline") && f.Type.Kind() == reflect.Struct {
-			yamlFields(f.Type, fields, names)
-			continue
-		}
-		if opts[0] == "" || opts[0] == "-" {
-			continue
-		}
-		fields[opts[0]] = f.Type
-		*names = append(*names, opts[0])
 	}
 }
 

@@ -284,7 +284,7 @@ func (e *readerEnv) reject(blk *Block, b *tables.Batch, i int, reason string) {
 	}
 	blk.bad[reason]++
 	blk.badBytes += b.Bytes(i)
-	blk.quar.add(e.table, b.Key, b.FirstRow+int64(i), reason, e.view.id(strings.Clone(b.Cols[0].Text(i))), e.view.detail(b, e.fields, i))
+	blk.quar.add(e.table, b.Key, b.FirstRow+int64(i), reason, e.view.id(strings.Clone(b.Cols[0].Text(i))), e.view.detail(b, e.table, e.fields, i))
 }
 
 // orderReader applies the order rules.
@@ -303,7 +303,14 @@ type orderReader struct {
 	// already be netted in its amounts, so it is not taken by its name.
 	discount bool
 	measures int // the table's own columns (Table.Own), after the logical ones
+	// unfilled marks the rows of the batch that fillDown could not fill
+	// (ReasonUnfilledLine); nil when none.
+	unfilled []bool
 }
+
+// startUnit forgets the unit read before: a unit's rows are filled down
+// from its own rows only, whichever worker read the unit before it.
+func (r *orderReader) startUnit() { r.carry = fillCarry{} }
 
 // partition lists the block's rows by part.
 func (r *orderReader) partition(blk *OrderBlock) {
@@ -358,6 +365,7 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 	if r.clean(b) {
 		return r.readClean(b, emit)
 	}
+	unfilled := r.unfilled
 	id, ts := &b.Cols[oCustomer], &b.Cols[oTime]
 	amt, oid := &b.Cols[oAmount], &b.Cols[oOrderID]
 	qty, price, refund := &b.Cols[oQuantity], &b.Cols[oUnitPrice], &b.Cols[oRefund]
@@ -376,6 +384,10 @@ func (r *orderReader) read(b *tables.Batch, emit func(blockRef) error) error {
 		}
 		if b.Malformed != nil && b.Malformed[i] != "" {
 			r.reject(&blk.Block, b, i, ReasonMalformedRow)
+			continue
+		}
+		if unfilled != nil && unfilled[i] {
+			r.reject(&blk.Block, b, i, ReasonUnfilledLine)
 			continue
 		}
 		if k := r.rr.excluded(i); k >= 0 {
@@ -538,14 +550,23 @@ func (r *orderReader) currencies(blk *OrderBlock, cur *tables.Column, i int) {
 
 // fillDown gives a line the order-level fields its export left blank
 // because an earlier line of the same order, the row before it, has
-// them (Shopify writes them on an order's first line only).
+// them (Shopify writes them on an order's first line only). It carries
+// from one batch to the next of the same unit (startUnit), not across
+// units: those are read in parallel, and what a unit's first line got
+// would depend on which worker read the unit before. The lines that
+// start a unit with neither a customer_id nor an order_ts are marked in
+// r.unfilled, to be quarantined rather than taken for guest orders.
 func (r *orderReader) fillDown(b *tables.Batch) {
+	r.unfilled = nil
 	oid := &b.Cols[oOrderID]
 	if !oid.Present {
 		return
 	}
 	c := &r.carry
 	cont := c.key == b.Key && c.next == b.FirstRow && b.FirstRow > 0
+	if !cont {
+		r.markUnfilled(b)
+	}
 	for i := range b.N {
 		o := ""
 		if !oid.IsNull(i) {
@@ -586,6 +607,26 @@ func (r *orderReader) fillDown(b *tables.Batch) {
 			default:
 				c.str[k] = strings.Clone(col.Str[n])
 			}
+		}
+	}
+}
+
+// markUnfilled marks the lines that open a unit with its first row's
+// order id and neither a customer_id nor an order_ts: a line cannot be
+// an order without a time, so its order's first line, with those
+// fields, is in an earlier unit.
+func (r *orderReader) markUnfilled(b *tables.Batch) {
+	oid, id, ts := &b.Cols[oOrderID], &b.Cols[oCustomer], &b.Cols[oTime]
+	if b.N == 0 || blankCell(oid, 0) || !ts.Present || !blankCell(id, 0) || !blankCell(ts, 0) {
+		return // the unit opens with an order's first line, or a line of its own
+	}
+	o := oid.Str[0]
+	for i := 0; i < b.N && !oid.IsNull(i) && oid.Str[i] == o; i++ {
+		if blankCell(id, i) && blankCell(ts, i) && !ts.IsBad(i) && !id.IsBad(i) {
+			if r.unfilled == nil {
+				r.unfilled = make([]bool, b.N)
+			}
+			r.unfilled[i] = true
 		}
 	}
 }

@@ -413,10 +413,10 @@ func (q *Quarantine) sortRows() {
 // parsed; as the view shows them: the customer id rendered by ID, withheld
 // columns as Withheld, and the raw text of a malformed row left out when
 // it may hold either.
-func (v *QuarantineView) detail(b *tables.Batch, fields []tables.Field, i int) string {
+func (v *QuarantineView) detail(b *tables.Batch, table string, fields []tables.Field, i int) string {
 	if b.Malformed != nil && b.Malformed[i] != "" {
 		m := b.Malformed[i] // bounded by the reader: its row text is clipped
-		if !v.hidesRaw(fields) {
+		if !v.hidesRaw(table, fields) {
 			return m
 		}
 		// The reader's message ends with the quoted row ("…: \"a,b\"");

@@ -60,6 +60,7 @@ type openOrder struct {
 	lines   []uint64 // the lines' content hashes: exact copies are duplicates
 	cats    []lineCat
 	chn     int32
+	meas    []float64 // the lines' sums of the table's own columns (Table.Own)
 }
 
 type lineCat struct {
@@ -167,6 +168,16 @@ func (g *lineGrouper) newOrder(blk *OrderBlock, i int, key custKey, h uint64) *o
 func (g *lineGrouper) addLine(o *openOrder, blk *OrderBlock, i int) {
 	o.ts = min(o.ts, blk.Time[i])
 	o.amount += blk.Amount[i]
+	// An order's measures are the sums of its lines', as its amount is:
+	// a discount is written per line.
+	if len(blk.Measure) > 0 {
+		if o.meas == nil {
+			o.meas = make([]float64, len(blk.Measure))
+		}
+		for k, m := range blk.Measure {
+			o.meas[k] += m[i]
+		}
+	}
 	if blk.rh != nil {
 		o.lines = append(o.lines, blk.rh[i])
 	}
@@ -206,6 +217,13 @@ func (g *lineGrouper) emit(o *openOrder) error {
 	b.Refund = append(b.Refund, o.amount < 0)
 	b.Drop = append(b.Drop, false)
 	b.Channel = append(b.Channel, o.chn)
+	for k := range b.Measure {
+		v := 0.0
+		if k < len(o.meas) {
+			v = o.meas[k]
+		}
+		b.Measure[k] = append(b.Measure[k], v)
+	}
 	top := 0
 	for k, c := range o.cats {
 		if c.amt > o.cats[top].amt {

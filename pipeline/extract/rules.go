@@ -22,6 +22,12 @@ const (
 	// ReasonMissingFXRate: an order in a currency with no rate on or
 	// before its day.
 	ReasonMissingFXRate = "missing_fx_rate"
+	// ReasonUnfilledLine: with line grain, a line at the start of a
+	// Parquet row group or of an object, without the customer_id and
+	// order_ts an earlier line of its order would give it: that line
+	// is in another unit, which another worker reads, so filling down
+	// across the boundary would depend on the workers' timing.
+	ReasonUnfilledLine = "unfilled_order_line"
 
 	ExcludedGuest      = "guest_order" // no customer id (Rules.GuestsBad off)
 	ExcludedZeroAmount = "zero_amount" // an order (or return) of nothing

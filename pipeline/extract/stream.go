@@ -390,6 +390,9 @@ func (st *streamer) table(ctx context.Context, t namedTable) error {
 				if j.first {
 					batch.ColumnWorkers = st.workers
 				}
+				if us, ok := rd.(interface{ startUnit() }); ok {
+					us.startUnit()
+				}
 				decoded := sync.OnceFunc(func() { close(j.decoded) })
 				err := src.ReadUnit(gctx, j.u, batch, func(b *tables.Batch) error {
 					decoded()

@@ -205,6 +205,10 @@ type QuarantineView struct {
 	ID func(string) string
 	// Withhold names logical columns whose values records do not show.
 	Withhold map[string]bool
+	// HideRaw names tables whose malformed rows' raw text records do not
+	// show: it may hold values of columns the run does not read as
+	// logical ones (the customers table's contact fields).
+	HideRaw map[string]bool
 }
 
 // Withheld is what a record shows instead of a withheld value.
@@ -220,8 +224,8 @@ func (v *QuarantineView) id(s string) string {
 // hidesRaw reports whether the raw text of a malformed row of a table with
 // fields must be withheld: it may hold any of the row's values, and which
 // is which is unknown.
-func (v *QuarantineView) hidesRaw(fields []tables.Field) bool {
-	if v.ID != nil {
+func (v *QuarantineView) hidesRaw(table string, fields []tables.Field) bool {
+	if v.ID != nil || v.HideRaw[table] {
 		return true
 	}
 	for _, f := range fields {

@@ -272,6 +272,18 @@ k2,2024-01-01,1990-01-01,Shelbyville,54321,m,extra
 			t.Errorf("%q not in the plain quarantine:\n%s", want, quarantineText(&ds.Quarantine))
 		}
 	}
+
+	// HideRaw withholds one table's malformed rows (contact fields may be
+	// in them) and nothing else.
+	spec.Quarantine = QuarantineView{HideRaw: map[string]bool{"customers": true}}
+	ds, err = Stream(context.Background(), spec, 1, &collector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text = quarantineText(&ds.Quarantine)
+	if strings.Contains(text, "Shelbyville") || !strings.Contains(text, "row text "+Withheld) || !strings.Contains(text, `city="Springfield"`) {
+		t.Errorf("HideRaw customers:\n%s", text)
+	}
 }
 
 func mustDay(s string) time.Time {

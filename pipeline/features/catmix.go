@@ -14,9 +14,10 @@ import (
 // once per new level (issue 26: 4,223 levels made an extract 170× slower
 // at 5.9 GiB). A shard keeps a slot per customer for at most catSlots
 // (catSlotsFor) levels, the candidates, and one more, rest, for the spend
-// on every other level, as words of the customer's order record (cat0,
-// ncat: a purchase's category spend is then next to the lines it touches
-// anyway); the top categories are chosen among the candidates at the end.
+// on every other level, as words of the customer's order record (rest at
+// cat0, the slots at slot0; see shard: a purchase's category spend is then
+// next to the lines it touches anyway); the top categories are chosen
+// among the candidates at the end.
 //
 // Which levels are candidates must not depend on the shards or the
 // readers' scheduling, so every shard decides it alike from every row of
@@ -45,8 +46,7 @@ type catMix struct {
 	slot  []int32 // by code+1 (0 the blank level): slot, slotNone or slotRest
 	code  []int32 // by slot: code+1
 	rest  bool    // some level goes to rest
-	cap   int     // slots the arena has before rest
-	aRest bool    // the arena has the rest slot, after the cap candidates'
+	cap   int     // slots the arena has
 	phase int
 	warm  bool        // the current block is in the warm-up
 	rows  int         // category rows met, while warming
@@ -136,7 +136,7 @@ func (s *shard) catBlock(b *extract.OrderBlock) {
 			// now, while the arena is young, not at the end of the
 			// warm-up.
 			if s.ncat < m.max+1 {
-				s.catWords(m.max+1, -1)
+				s.catWords(m.max + 1)
 			}
 		default:
 			m.slot[c] = slotRest
@@ -195,37 +195,24 @@ func (s *shard) fitCat() {
 		// Widen in steps, copying the arena a few times, not once a level.
 		m.cap = max(need, min(2*m.cap, m.max), 4)
 	}
-	stride := m.cap
-	if m.rest {
-		stride++
+	if m.cap+1 > s.ncat {
+		s.catWords(m.cap + 1)
 	}
-	if stride > s.ncat {
-		from := -1
-		if m.aRest {
-			from = s.ncat - 1
-		}
-		s.catWords(stride, from)
-	}
-	m.aRest = m.rest
 }
 
 // catWords gives the records n words of category mix (more than they
-// have), inserted before the bitmap; with from ≥ 0 the mix's word from
-// (rest) moves to the new last one.
-func (s *shard) catWords(n, from int) {
-	old, oldBits0 := s.ncat, s.bits0
-	s.ncat, s.bits0 = n, s.cat0+n
-	stride := (s.bits0 + s.bw + 7) &^ 7
-	if s.rec.pages == nil {
-		s.rec.stride, s.rec.huge = stride, true
-	} else {
-		to := -1
-		if from >= 0 {
-			from, to = s.cat0+from, s.cat0+n-1
-		}
-		s.rec.insert(stride, oldBits0, n-old, from, to)
+// have): rest and n−1 slots.
+func (s *shard) catWords(n int) {
+	s.relayout(n, s.bw)
+}
+
+// catWord is the word of the record that a purchase in the level of slot
+// (slotRest, slotNone: rest) adds to.
+func (s *shard) catWord(slot int32) int {
+	if slot < 0 {
+		return s.cat0
 	}
-	s.bw = stride - s.bits0
+	return s.slot0 + int(slot)
 }
 
 // chooseCats ends a logging warm-up: the candidates are the levels with
@@ -261,22 +248,20 @@ func (s *shard) chooseCats() {
 		m.slot[l] = int32(len(m.code))
 		m.code = append(m.code, int32(l))
 	}
-	m.rest, m.aRest, m.cap = true, true, len(m.code)
+	m.rest, m.cap = true, len(m.code)
 	m.phase = catChosen
 	if s.ncat < m.cap+1 {
-		s.catWords(m.cap+1, -1)
+		s.catWords(m.cap + 1)
 	}
-	m.cap = s.ncat - 1 // candidates may take any word before rest
+	m.cap = s.ncat - 1 // candidates may take any slot
 	for row := range s.n {
-		clear(s.rec.at(row)[s.cat0 : s.cat0+s.ncat])
+		r := s.rec.at(row)
+		r[s.cat0] = 0
+		clear(r[s.slot0 : s.slot0+s.ncat-1])
 	}
-	rest := s.cat0 + s.ncat - 1
 	for _, chunk := range m.log {
 		for _, e := range chunk {
-			w := rest
-			if sl := int(m.slot[e.level]); sl >= 0 {
-				w = s.cat0 + sl
-			}
+			w := s.catWord(m.slot[e.level])
 			r := s.rec.at(int(e.row))
 			r[w] = u64(f64(r[w]) + e.amt)
 		}
@@ -305,10 +290,7 @@ func (s *shard) addCat(row int, code int32, amt float64) {
 	if m.phase == catLogging {
 		return
 	}
-	w := s.cat0 + int(m.slot[l])
-	if m.slot[l] < 0 {
-		w = s.cat0 + s.ncat - 1 // rest
-	}
+	w := s.catWord(m.slot[l])
 	r := s.rec.at(row)
 	r[w] = u64(f64(r[w]) + amt)
 }
@@ -334,17 +316,32 @@ func (s *shard) catSlots() int {
 	return n
 }
 
-// catRow returns the words of row's mix as numbers.
-func (s *shard) catRow(row int) []float64 {
-	w := s.rec.at(row)[s.cat0 : s.cat0+s.ncat]
-	return unsafe.Slice((*float64)(unsafe.Pointer(&w[0])), len(w))
+// catRow returns row's mix as numbers, the slots then rest (the index
+// catSlots and catLevel use), in buf.
+func (s *shard) catRow(row int, buf []float64) []float64 {
+	r := s.rec.at(row)
+	buf = buf[:0]
+	for _, w := range r[s.slot0 : s.slot0+s.ncat-1] {
+		buf = append(buf, f64(w))
+	}
+	return append(buf, f64(r[s.cat0]))
+}
+
+// prefetchMix fetches the lines of row's record that hold its mix, if any.
+func (s *shard) prefetchMix(row int) {
+	if s.ncat == 0 {
+		return
+	}
+	var lines uint64
+	for l := s.cat0 / 8; l <= (s.slot0+s.ncat-2)/8; l++ {
+		if l == s.cat0/8 || l >= s.slot0/8 {
+			lines |= 1 << l
+		}
+	}
+	prefetchLines(unsafe.Pointer(&s.rec.at(row)[0]), lines)
 }
 
 // catLine is the line of a record that a purchase in level code adds to.
 func (s *shard) catLine(code int32) int {
-	w := s.cat0 + int(s.mix.slot[code+1])
-	if s.mix.slot[code+1] < 0 {
-		w = s.cat0 + s.ncat - 1
-	}
-	return w / 8
+	return s.catWord(s.mix.slot[code+1]) / 8
 }

@@ -157,3 +157,72 @@ func TestLongTailMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestLongTailBitmapWidens: the purchase-day bitmap widening after the
+// category mix has its words (older orders turn up after the first block)
+// moves the mix's slots and keeps every word: the shares and the purchase
+// days are still those restated from the raw lines, for any number of
+// workers.
+func TestLongTailBitmapWidens(t *testing.T) {
+	defer func(w int) { catWarmRows = w }(catWarmRows)
+	catWarmRows = 4000
+	// The first 70,000 lines (more than a block) are of 2024; then lines
+	// up to three years older, which the first block's bitmap cannot reach.
+	csv := longTailOrders(90000, 1500, 600, 0, 11)
+	lines := strings.Split(strings.TrimSpace(csv), "\n")
+	r := rand.New(rand.NewPCG(11, 2))
+	for i := 70001; i < len(lines); i++ {
+		f := strings.Split(lines[i], ",")
+		f[1] = fmt.Sprintf("%d-%02d-%02dT10:00:00Z", 2021+r.IntN(3), 1+r.IntN(12), 1+r.IntN(28))
+		lines[i] = strings.Join(f, ",")
+	}
+	csv = strings.Join(lines, "\n") + "\n"
+	levels, want := wantShares(t, csv, 8)
+	days := map[string]map[string]bool{}
+	for _, line := range lines[1:] {
+		f := strings.Split(line, ",")
+		if days[f[0]] == nil {
+			days[f[0]] = map[string]bool{}
+		}
+		days[f[0]][f[1][:10]] = true
+	}
+	var first *Set
+	for _, w := range []int{1, 3} {
+		spec := memSpec(t, map[string]string{"orders/o.csv": csv}, time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC), nil)
+		spec.Orders.Columns["category"] = "category"
+		ds, set, err := Run(context.Background(), spec, Options{Workers: w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first != nil {
+			compareTables(t, first.Table, set.Table)
+			continue
+		}
+		first = set
+		pd, ok := set.Table.Col("purchase_days")
+		if !ok {
+			t.Fatal("no purchase_days")
+		}
+		seen := 0
+		for _, c := range set.Table.Cols {
+			if c.Group == "category" && c.Level != "other" {
+				seen++
+			}
+		}
+		if seen != len(levels) {
+			t.Fatalf("%d top categories, want %d", seen, len(levels))
+		}
+		for i, id := range ds.IDs {
+			if g := pd.Value(i); g != float64(len(days[id])) {
+				t.Fatalf("purchase_days of %s: %v, want %d", id, g, len(days[id]))
+			}
+			for _, c := range set.Table.Cols {
+				if c.Group == "category" {
+					if g, w := c.Value(i), want[id][c.Level]; math.Abs(g-w) > 1e-9 {
+						t.Fatalf("%s of %s: %v, want %v", c.Name, id, g, w)
+					}
+				}
+			}
+		}
+	}
+}

@@ -230,7 +230,8 @@ func (f *filler) customer(g int) {
 	// vocabulary has: its customers then have no share to give.
 	switch {
 	case r.cat.on && s.ncat > 0:
-		f.shares(&r.cat, g, f.catOrder[si], s.catRow(row), f.catCol[si])
+		f.buf = s.catRow(row, f.buf)
+		f.shares(&r.cat, g, f.catOrder[si], f.buf, f.catCol[si])
 	case r.cat.on:
 		r.cat.null[g] = true
 	}

@@ -96,21 +96,20 @@ func (p *paged[T]) restride(nw, from int) {
 	p.next = nil
 }
 
-// insert widens every row to stride nw by inserting delta zero elements
-// at pos (the elements from pos on move up); with from ≥ 0 the element at
-// from (after the move) then moves to to, leaving a zero. Page by page, as
-// restride.
-func (p *paged[T]) insert(nw, pos, delta, from, to int) {
+// span is a run of n elements of a row that remap moves from one offset
+// to another.
+type span struct{ from, to, n int }
+
+// remap gives every row stride nw, moving each span of the old row to its
+// new place and zeroing the rest. Page by page, as restride.
+func (p *paged[T]) remap(nw int, spans []span) {
 	old := p.stride
-	var zero T
 	for i, pg := range p.pages {
 		np := p.newPage(pageRows * nw)
 		for r := range pageRows {
 			o, n := pg[r*old:(r+1)*old], np[r*nw:(r+1)*nw]
-			copy(n[:pos], o[:pos])
-			copy(n[pos+delta:], o[pos:])
-			if from >= 0 {
-				n[to], n[from] = n[from], zero
+			for _, sp := range spans {
+				copy(n[sp.to:sp.to+sp.n], o[sp.from:sp.from+sp.n])
 			}
 		}
 		p.pages[i] = np

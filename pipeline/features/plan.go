@@ -135,7 +135,7 @@ func (c *computer) plan() {
 
 	c.planShares(&r.cat, "orders.category", "cat_share", "category", "no category spend by the as-of date", c.opt.TopCategories,
 		func(s *shard) (int, func(row int, buf []float64) []float64) {
-			return s.catSlots(), func(row int, _ []float64) []float64 { return s.catRow(row) }
+			return s.catSlots(), func(row int, buf []float64) []float64 { return s.catRow(row, buf) }
 		}, c.catLevels)
 	c.planShares(&r.chn, "orders.channel", "channel_share", "channel", noOrd, c.opt.TopChannels,
 		func(s *shard) (int, func(row int, buf []float64) []float64) {
@@ -224,7 +224,14 @@ func (c *computer) learnShares(levels string, top int, get func(*shard) (int, fu
 			defer func() { <-sem; wg.Done() }()
 			sum := make([]float64, nl)
 			var buf []float64
-			for g := k * fillChunk; g < min(c.n, (k+1)*fillChunk); g++ {
+			hi := min(c.n, (k+1)*fillChunk)
+			for g := k * fillChunk; g < hi; g++ {
+				if g+8 < hi {
+					// The mix of a customer a few ahead: each is a miss in
+					// an arena of hundreds of megabytes.
+					s, row := c.at(g + 8)
+					s.prefetchMix(row)
+				}
 				s, row := c.at(g)
 				ns, v := get(s)
 				if ns == 0 {

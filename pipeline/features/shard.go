@@ -45,11 +45,19 @@ type shard struct {
 	nW    int
 	wins  []int32 // window lengths in days, ascending
 	// Offsets in the record: ws of the windows' spend, wc of their order
-	// counts (two a word), cat0 of the category mix's ncat words (float64
-	// bits, see catMix), bits0 of the bitmap. The mix is in the record so
-	// that a purchase's category spend is on a line next to the lines it
-	// touches anyway, not a miss in an arena of its own.
-	ws, wc, cat0, ncat, bits0 int
+	// counts (two a word), bits0 of the bitmap. With a category mix of
+	// ncat words (float64 bits, see catMix), its rest word is at cat0,
+	// just before the bitmap, and its ncat−1 slots at slot0, after it:
+	//
+	//	counts… ws… wc… rest bitmap… slots… padding
+	//
+	// With a long tail most purchases go to rest, which then shares the
+	// second line with the window counts and the bitmap's newest days: such
+	// a purchase touches the lines a purchase without the column does,
+	// and one in a candidate level one line more, a line of the same
+	// record, not a miss in an arena of its own. Without a mix, cat0 is
+	// bits0 and the padding goes to the bitmap.
+	ws, wc, cat0, ncat, bits0, slot0 int
 	// Distinct purchase days: bit k of the record's bitmap words is day
 	// asOfDay−k. Days older than the bitmap can reach go to old, so one
 	// stray ancient order cannot blow up every customer's record.
@@ -162,7 +170,7 @@ func newShard(id, of int, opt *Options, info extract.Info) *shard {
 	s.wc = s.ws + s.nW
 	s.cat0 = s.wc + (s.nW+1)/2
 	s.bits0 = s.cat0
-	s.layout(1)
+	s.relayout(0, 1)
 	s.meas.stride = len(opt.Measures)
 	s.ownCode, s.ownNum = make([][]int32, len(opt.Own)), make([][]float64, len(opt.Own))
 	for _, t := range info.Tables {
@@ -193,17 +201,38 @@ func newShard(id, of int, opt *Options, info extract.Info) *shard {
 }
 
 // layout sets the record stride for a bitmap of at least bw words, using
-// the padding to a whole number of cache lines for more bitmap.
+// the padding to a whole number of cache lines for more bitmap when the
+// record has no category mix.
 func (s *shard) layout(bw int) {
-	words := s.bits0 + bw
-	stride := (words + 7) &^ 7
-	bw = stride - s.bits0
+	s.relayout(s.ncat, max(bw, s.bw))
+}
+
+// relayout gives the record a category mix of ncat words (0: none; else
+// rest and ncat−1 slots) and a bitmap of bw words, moving what the records
+// hold: neither ever shrinks. The record is padded to whole cache lines;
+// the padding widens the bitmap without a mix, and is left after the
+// slots with one, for slots to come.
+func (s *shard) relayout(ncat, bw int) {
+	bits0 := s.cat0
+	if ncat > 0 {
+		bits0++ // rest
+	}
+	nslot := max(ncat-1, 0)
+	stride := (bits0 + bw + nslot + 7) &^ 7
+	if ncat == 0 {
+		bw = stride - bits0
+	}
+	slot0 := bits0 + bw
 	if s.rec.pages == nil {
 		s.rec.stride, s.rec.huge = stride, true
-	} else if stride != s.rec.stride {
-		s.rec.restride(stride, -1)
+	} else if stride != s.rec.stride || bits0 != s.bits0 || slot0 != s.slot0 {
+		spans := []span{{0, 0, s.cat0}, {s.bits0, bits0, s.bw}}
+		if s.ncat > 0 {
+			spans = append(spans, span{s.cat0, s.cat0, 1}, span{s.slot0, slot0, s.ncat - 1})
+		}
+		s.rec.remap(stride, spans)
 	}
-	s.bw = bw
+	s.ncat, s.bits0, s.bw, s.slot0 = ncat, bits0, bw, slot0
 }
 
 // mine reports whether the row with this id (or id hash) belongs to this

@@ -361,7 +361,7 @@ func (Drift) Describe(d *Description, model any) {
 		sec.Segments = append(sec.Segments, SegmentDrift{Segment: s.Segment, PreviousShare: s.Baseline, Share: s.Current, Change: s.Change,
 			Breach: breached[[2]string{drift.KindSegmentShift, s.Segment}]})
 	}
-	d.Section("drift", sec)
+	d.Section("drift", &sec)
 	for _, b := range breaches {
 		d.Log.Warn().Str("kind", b.Kind).Str("subject", b.Subject).Float64("value", b.Value).Float64("threshold", b.Threshold).
 			Str("previous_as_of", m.Previous.AsOf).Str("action", sec.Action).Msg("drift: " + b.String())

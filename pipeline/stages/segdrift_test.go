@@ -158,7 +158,7 @@ func TestDriftDescribe(t *testing.T) {
 				d.Parts["drift"] = tc.part
 			}
 			Drift{}.Describe(d, model)
-			sec := d.Sections["drift"].(DriftSection)
+			sec := *d.Sections["drift"].(*DriftSection)
 			var got []string
 			for _, b := range sec.Breaches {
 				got = append(got, b.Subject)

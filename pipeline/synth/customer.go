@@ -100,6 +100,8 @@ type generator struct {
 	rA, rS, rN, rE         *rand.Rand
 	srcC                   rand.PCG // a planted campaign's stream
 	rC                     *rand.Rand
+	srcK                   rand.PCG // contact fields' stream (contact.go)
+	rK                     *rand.Rand
 
 	catCum, chanCum []float64
 	purchases       []purchase
@@ -112,6 +114,7 @@ func newGenerator(p *plan) *generator {
 	g := &generator{p: p}
 	g.rA, g.rS, g.rN, g.rE = rand.New(&g.srcA), rand.New(&g.srcS), rand.New(&g.srcN), rand.New(&g.srcE)
 	g.rC = rand.New(&g.srcC)
+	g.rK = rand.New(&g.srcK)
 	g.catCum = make([]float64, len(Categories()))
 	g.chanCum = make([]float64, len(Channels()))
 	return g
@@ -139,6 +142,7 @@ func (g *generator) customer(idx int, c *chunk) {
 	a := &p.arch[k]
 	signup := p.start + int64(r.Float64()*float64((p.signupEnd-p.start)/secondMicros))*secondMicros
 	cust := g.attributes(id, a, signup)
+	g.contact(&cust, idx)
 	c.customers = append(c.customers, cust)
 	if r.Float64() < secondVersionRate {
 		c.customers = append(c.customers, g.secondVersion(cust))

@@ -270,7 +270,7 @@ func TestParquetSchema(t *testing.T) {
 		"events/part-00000.parquet": {"event_at": "TIMESTAMP(isAdjustedToUTC=true,unit=MICROS)"},
 		"truth/customers.parquet":   {"dropout_at": "TIMESTAMP(isAdjustedToUTC=true,unit=MICROS)"},
 	}
-	optional := map[string]bool{"gender": true, "annual_income": true, "customer_id": true, "ordered_at": true, "net_amount": true, "campaign": true, "dropout_at": true, "first_purchase_at": true}
+	optional := map[string]bool{"gender": true, "annual_income": true, "email": true, "phone": true, "customer_id": true, "ordered_at": true, "net_amount": true, "campaign": true, "dropout_at": true, "first_purchase_at": true}
 	for key, cols := range want {
 		r, size, err := b.ReaderAt(context.Background(), key)
 		if err != nil {

@@ -40,6 +40,13 @@ type customerRecord struct {
 	Interests    []string `parquet:"interests,list"`
 	EmailOptIn   bool     `parquet:"email_opt_in"`
 	UpdatedAt    int64    `parquet:"updated_at,timestamp(microsecond:utc)"`
+	// Contact fields and consent (contact.go), after the columns the
+	// table had before them.
+	Email     string `parquet:"email,optional"`
+	Phone     string `parquet:"phone,optional"`
+	FirstName string `parquet:"first_name"`
+	LastName  string `parquet:"last_name"`
+	SMSOptIn  bool   `parquet:"sms_opt_in"`
 }
 
 type orderRecord struct {
@@ -93,7 +100,7 @@ func fmtFloat(v float64, prec int) string {
 }
 
 var (
-	customerHeader = []string{"customer_id", "signup_at", "birth_date", "gender", "annual_income", "education", "occupation", "country", "region", "city", "postal_code", "device", "os", "interests", "email_opt_in", "updated_at"}
+	customerHeader = []string{"customer_id", "signup_at", "birth_date", "gender", "annual_income", "education", "occupation", "country", "region", "city", "postal_code", "device", "os", "interests", "email_opt_in", "updated_at", "email", "phone", "first_name", "last_name", "sms_opt_in"}
 	orderHeader    = []string{"order_id", "customer_id", "ordered_at", "category", "channel", "quantity", "net_amount", "currency", "is_refund"}
 	eventHeader    = []string{"customer_id", "event_at", "event_type", "channel", "campaign"}
 	truthHeader    = []string{"customer_id", "archetype", "prospect", "lambda", "p_dropout", "nu", "purchases", "first_purchase_at", "dropout_at"}
@@ -103,7 +110,8 @@ func (r *customerRecord) appendCSV(dst []string) []string {
 	return append(dst, r.CustomerID, fmtTime(r.SignupAt), fmtDate(r.BirthDate), r.Gender,
 		fmtFloat(r.AnnualIncome, 2), r.Education, r.Occupation, r.Country, r.Region, r.City,
 		r.PostalCode, r.Device, r.OS, strings.Join(r.Interests, "|"),
-		strconv.FormatBool(r.EmailOptIn), fmtTime(r.UpdatedAt))
+		strconv.FormatBool(r.EmailOptIn), fmtTime(r.UpdatedAt), r.Email, r.Phone, r.FirstName, r.LastName,
+		strconv.FormatBool(r.SMSOptIn))
 }
 
 func (r *orderRecord) appendCSV(dst []string) []string {
