@@ -1,15 +1,11 @@
 package jobs
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/csv"
 	"fmt"
-	"io"
 	"math"
 	"path"
-	"strconv"
 	"strings"
 
 	"github.com/strata-oss/strata/pipeline/storage"
@@ -57,7 +53,7 @@ func writeTable(ctx context.Context, flag, file string, cols []tables.OutColumn)
 	}
 	var buf bytes.Buffer
 	if f == "csv" {
-		err = writeCSVTable(&buf, cols)
+		err = tables.WriteCSV(&buf, cols)
 	} else {
 		err = tables.WriteParquet(&buf, cols, tables.WriteOptions{Workers: 1})
 	}
@@ -65,54 +61,6 @@ func writeTable(ctx context.Context, flag, file string, cols []tables.OutColumn)
 		return fmt.Errorf("encode %s: %w", file, err)
 	}
 	return writeFile(ctx, file, buf.Bytes())
-}
-
-// writeCSVTable writes cols as RFC 4180 CSV with a header: numbers in
-// their shortest exact form, nulls as empty fields. Only the column types
-// the one-file commands produce are supported.
-func writeCSVTable(w io.Writer, cols []tables.OutColumn) error {
-	bw := bufio.NewWriterSize(w, 1<<16)
-	cw := csv.NewWriter(bw)
-	rec := make([]string, len(cols))
-	for i := range cols {
-		rec[i] = cols[i].Name
-	}
-	if err := cw.Write(rec); err != nil {
-		return err
-	}
-	n := 0
-	if len(cols) > 0 {
-		n = cols[0].Len()
-	}
-	for r := range n {
-		for i := range cols {
-			c := &cols[i]
-			if c.Null != nil && c.Null[r] {
-				rec[i] = ""
-				continue
-			}
-			switch c.Type {
-			case tables.OutString:
-				rec[i] = c.Str[r]
-			case tables.OutInt32:
-				rec[i] = strconv.FormatInt(int64(c.I32[r]), 10)
-			case tables.OutInt64:
-				rec[i] = strconv.FormatInt(c.I64[r], 10)
-			case tables.OutDouble:
-				rec[i] = strconv.FormatFloat(c.F64[r], 'g', -1, 64)
-			default:
-				return fmt.Errorf("csv: column %s: unsupported type %d", c.Name, c.Type)
-			}
-		}
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return err
-	}
-	return bw.Flush()
 }
 
 // floatCol is an optional DOUBLE column whose NaN and ±Inf values are

@@ -118,7 +118,9 @@ func (a *aggregates) merge(o *aggregates) error {
 		return fmt.Errorf("audiences differ between shards")
 	}
 	for i := range a.Audiences {
-		a.Audiences[i].Customers += o.Audiences[i].Customers
+		if err := a.Audiences[i].merge(o.Audiences[i]); err != nil {
+			return err
+		}
 		for seg, n := range o.Audiences[i].BySegment {
 			if a.Audiences[i].BySegment == nil {
 				a.Audiences[i].BySegment = map[string]int{}

@@ -1,13 +1,10 @@
 package pipeline
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +13,7 @@ import (
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/features"
+	"github.com/strata-oss/strata/pipeline/holdout"
 	"github.com/strata-oss/strata/pipeline/publish"
 	"github.com/strata-oss/strata/pipeline/stages"
 	"github.com/strata-oss/strata/pipeline/tables"
@@ -124,6 +122,14 @@ func compileAudiences(cfg *config.Config, segs []tables.OutColumn) ([]compiledAu
 				uniq = append(uniq, c)
 			}
 		}
+		if a.Control != nil && !slices.Contains(uniq, "customer_id") {
+			return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): columns: an audience with a control group must publish customer_id (its campaign is measured by it)", i, a.Name)}
+		}
+		if c := a.Control; c != nil && c.Stratify != "" {
+			if _, ok := t.cols[c.Stratify]; !ok {
+				return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): control.stratify: the segments table has no column %q", i, a.Name, c.Stratify)}
+			}
+		}
 		out = append(out, compiledAudience{cfg: a, filter: f, cols: uniq})
 	}
 	return out, nil
@@ -172,6 +178,16 @@ type AudienceResult struct {
 	// email): written, and skipped by reason (control_group,
 	// no_contact, ...), with the unusable values found; no values.
 	Channels []channel.Summary `json:"channels,omitempty"`
+	// The campaign the audience feeds, when it has one.
+	Campaign string `json:"campaign,omitempty"`
+	Starts   string `json:"starts,omitempty"`
+	Ends     string `json:"ends,omitempty"`
+	// With a control group: how many customers are in each group, and
+	// whether the groups are balanced within each value of
+	// control.stratify (one stratum "" without it).
+	Treatment *int             `json:"treatment,omitempty"`
+	Control   *int             `json:"control,omitempty"`
+	Balance   *holdout.Balance `json:"balance,omitempty"`
 	// BySegment counts the audience's customers by RFM segment, for the
 	// report's brief.
 	BySegment map[string]int `json:"by_segment,omitempty"`
@@ -192,20 +208,57 @@ func bySegment(t *columnTable, rows []int) map[string]int {
 	return out
 }
 
+// merge adds o, the same audience's result in another shard, to a; the
+// channel counts are merged by the caller.
+func (a *AudienceResult) merge(o AudienceResult) error {
+	if a.Name != o.Name {
+		return fmt.Errorf("audience %s merged with %s", a.Name, o.Name)
+	}
+	a.Customers += o.Customers
+	if (a.Balance == nil) != (o.Balance == nil) {
+		return fmt.Errorf("audience %s has a control group in some shards only", a.Name)
+	}
+	if a.Balance == nil {
+		return nil
+	}
+	t, c := *a.Treatment+*o.Treatment, *a.Control+*o.Control
+	b, err := a.Balance.Merge(*o.Balance)
+	if err != nil {
+		return fmt.Errorf("audience %s: %w", a.Name, err)
+	}
+	a.Treatment, a.Control, a.Balance = &t, &c, &b
+	return nil
+}
+
 // writeAudiences publishes each audience under
 // audiences/name=<name>/dt=D/: its table as Parquet, and as CSV and as
 // channel files when its formats list them. ct holds the customers'
-// contact fields, rawIDs their ids as read (for the control group's
-// draw).
+// contact fields, rawIDs their ids as read, row for row with segs: the
+// control group's draw (config.AudienceCampaign.InControl) is of the raw
+// id, so that rotating the pseudonym key moves no one. An audience with a
+// control group publishes each customer's group after customer_id.
 func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.WriteOptions, part int, auds []compiledAudience,
 	segs []tables.OutColumn, meta map[string]string, ct *contactTable, rawIDs []string) ([]AudienceResult, error) {
 	t := newColumnTable(segs)
 	var res []AudienceResult
 	for _, a := range auds {
 		rows := a.filter.Select(t)
-		cols := make([]tables.OutColumn, len(a.cols))
-		for i, name := range a.cols {
-			cols[i] = gatherColumn(t.cols[name], rows)
+		cols := make([]tables.OutColumn, 0, len(a.cols)+1)
+		for _, name := range a.cols {
+			cols = append(cols, gatherColumn(t.cols[name], rows))
+		}
+		r := AudienceResult{Name: a.cfg.Name, Filter: a.cfg.Filter, Customers: len(rows),
+			Campaign: a.cfg.Campaign, Starts: a.cfg.Starts, Ends: a.cfg.Ends}
+		if a.cfg.Control != nil {
+			group, err := audienceGroups(a.cfg.AudienceCampaign, t, rows, rawIDs, &r)
+			if err != nil {
+				return nil, fmt.Errorf("audience %s: %w", a.cfg.Name, err)
+			}
+			at := 0
+			if len(cols) > 0 && cols[0].Name == "customer_id" {
+				at = 1
+			}
+			cols = slices.Insert(cols, at, group)
 		}
 		table := "audiences/name=" + a.cfg.Name
 		m := map[string]string{"strata.audience.filter": a.cfg.Filter}
@@ -218,7 +271,7 @@ func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.Write
 		// The CSV holds the Parquet part's rows again: the table's rows (in
 		// the manifest, the ledger, strata_published_rows) count them once.
 		if slices.Contains(a.cfg.FormatsOr(), "csv") {
-			if err := pub.WritePart(ctx, table, part, "csv", 0, func(w io.Writer) error { return writeCSV(w, cols) }); err != nil {
+			if err := pub.WritePart(ctx, table, part, "csv", 0, func(w io.Writer) error { return tables.WriteCSV(w, cols) }); err != nil {
 				return nil, err
 			}
 		}
@@ -226,8 +279,8 @@ func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.Write
 		if err != nil {
 			return nil, err
 		}
-		res = append(res, AudienceResult{Name: a.cfg.Name, Filter: a.cfg.Filter, Customers: len(rows), Channels: chans,
-			BySegment: bySegment(t, rows)})
+		r.Channels, r.BySegment = chans, bySegment(t, rows)
+		res = append(res, r)
 	}
 	return res, nil
 }
@@ -262,56 +315,4 @@ func gatherColumn(c *tables.OutColumn, rows []int) tables.OutColumn {
 		out.B = tables.Gather(rows, c.B)
 	}
 	return out
-}
-
-// writeCSV writes cols as RFC 4180 CSV with a header: numbers in their
-// shortest exact form, dates as YYYY-MM-DD, instants as RFC 3339 UTC,
-// nulls as empty fields.
-func writeCSV(w io.Writer, cols []tables.OutColumn) error {
-	bw := bufio.NewWriterSize(w, 1<<16)
-	cw := csv.NewWriter(bw)
-	rec := make([]string, len(cols))
-	for i := range cols {
-		rec[i] = cols[i].Name
-	}
-	if err := cw.Write(rec); err != nil {
-		return err
-	}
-	n := 0
-	if len(cols) > 0 {
-		n = cols[0].Len()
-	}
-	for r := range n {
-		for i := range cols {
-			c := &cols[i]
-			if c.Null != nil && c.Null[r] {
-				rec[i] = ""
-				continue
-			}
-			switch c.Type {
-			case tables.OutString:
-				rec[i] = c.Str[r]
-			case tables.OutInt32:
-				rec[i] = strconv.FormatInt(int64(c.I32[r]), 10)
-			case tables.OutDate:
-				rec[i] = DayDate(c.I32[r])
-			case tables.OutInt64:
-				rec[i] = strconv.FormatInt(c.I64[r], 10)
-			case tables.OutTimestamp:
-				rec[i] = time.UnixMicro(c.I64[r]).UTC().Format(time.RFC3339Nano)
-			case tables.OutDouble:
-				rec[i] = strconv.FormatFloat(c.F64[r], 'g', -1, 64)
-			case tables.OutBool:
-				rec[i] = strconv.FormatBool(c.B[r])
-			}
-		}
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return err
-	}
-	return bw.Flush()
 }

@@ -261,6 +261,11 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 	if err != nil {
 		return nil, nil, err
 	}
+	// The stages' own passes over the inputs read every customer.
+	sr := &stages.Run{Config: cfg, AsOf: r.asOf, Out: r.out, Spec: spec}
+	if r.pseud != nil {
+		sr.PublishedID = r.pseud.ID
+	}
 	spec.Keep = keep
 	// The contact columns are read only when the audiences are written,
 	// at the end: a missing one fails the run here, before the work.
@@ -270,6 +275,13 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 	fo := featureOptions(cfg)
 	if fit != nil {
 		fo.Vocabulary = fit.Vocabulary
+	}
+	if fit == nil && keep == nil {
+		// This pass fits on every customer: the stages that read orders
+		// of their own read them here.
+		if fo.OrderTap, err = r.taps(ctx, sr); err != nil {
+			return nil, nil, err
+		}
 	}
 	var ds *extract.Dataset
 	var agg *features.Aggregates
@@ -308,8 +320,8 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 	if ds.NoAmount {
 		cfg = withoutMoneyClusters(cfg)
 	}
-	st := &state{Run: &stages.Run{Config: cfg, AsOf: r.asOf, Data: ds, IDs: publishedIDs(cfg, r.pseud, ds.IDs), Out: r.out},
-		opt: r.opt, list: r.stages, spec: spec}
+	sr.Config, sr.Data, sr.IDs = cfg, ds, publishedIDs(cfg, r.pseud, ds.IDs)
+	st := &state{Run: sr, opt: r.opt, list: r.stages, spec: spec}
 	learn := fit == nil
 	if err := r.stage(prefix+"features", func(l zerolog.Logger) error {
 		set, err := agg.Compute(ctx)
@@ -363,6 +375,35 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 		}
 	}
 	return st, fit, nil
+}
+
+// taps asks the stages of the run that read orders of their own for the
+// functions to give the extraction's order blocks to (stages.Tapper), and
+// returns them as one (nil when none).
+func (r *run) taps(ctx context.Context, sr *stages.Run) (func(*extract.OrderBlock), error) {
+	var taps []func(*extract.OrderBlock)
+	for _, s := range r.order {
+		if t, ok := s.(stages.Tapper); ok {
+			f, err := t.Tap(ctx, sr)
+			if err != nil {
+				return nil, err
+			}
+			if f != nil {
+				taps = append(taps, f)
+			}
+		}
+	}
+	switch len(taps) {
+	case 0:
+		return nil, nil
+	case 1:
+		return taps[0], nil
+	}
+	return func(b *extract.OrderBlock) {
+		for _, f := range taps {
+			f(b)
+		}
+	}, nil
 }
 
 // attempt is the attempt id of st's run, with the inputs it hashes.

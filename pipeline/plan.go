@@ -91,7 +91,7 @@ func PlanRun(ctx context.Context, cfg *config.Config, opt Options) (*Plan, error
 	}
 	for _, s := range order {
 		if rd, ok := s.(stages.Reader); ok {
-			in, err := rd.Inputs(ctx, out, asOf)
+			in, err := rd.Inputs(ctx, cfg, out, asOf)
 			if err != nil {
 				return nil, err
 			}

@@ -26,6 +26,14 @@ def gnu_time(run, name):
     return wall, rss
 
 
+def stage_seconds(e):
+    """A "stage finished" log line's duration: duration_seconds now,
+    duration in milliseconds before."""
+    if "duration_seconds" in e:
+        return e["duration_seconds"]
+    return e["duration"] / 1000
+
+
 def last_json(run, name):
     with open(f"{run}/{name}.out") as f:
         return json.loads(f.read().strip().splitlines()[-1])
@@ -73,7 +81,7 @@ def figures(run):
             except ValueError:
                 continue
             if e.get("message") == "stage finished":
-                stages[e["stage"]] = (e["duration"] / 1000, e.get("peak_rss_mib", NAN))
+                stages[e["stage"]] = (stage_seconds(e), e.get("peak_rss_mib", NAN))
 
     def st(*names):
         s = sum(stages[n][0] for n in names if n in stages)
@@ -170,8 +178,32 @@ def median(xs):
     return statistics.median(xs) if xs else NAN
 
 
+def strata_only(customers, orders, run):
+    """A run without peers (E2E_STRATA_ONLY=1, for sizes the peers do not
+    fit on the machine beside others' work): Strata's stages alone."""
+    wall, rss = gnu_time(run, "strata")
+    print(f"\n{customers} customers, {orders} orders: Strata alone (machine busy before: "
+          f"{busy(run).split('/')[3]}%)")
+    print(f"{'stage':<22} {'strata s':>9} {'peak MiB':>9}")
+    with open(f"{run}/strata.err") as f:
+        for line in f:
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if e.get("message") == "stage finished":
+                m = e.get("peak_rss_mib", NAN)
+                rss = max(rss, m) if m == m else rss
+                print(f"{e['stage']:<22} {stage_seconds(e):>9.3f} {fmt(m, '9.0f')}")
+    print(f"{'whole run (process)':<22} {wall:>9.3f} {rss:>9.0f}")
+
+
 def main():
     customers, orders, runs = sys.argv[1], sys.argv[2], sys.argv[3:]
+    if not glob.glob(f"{runs[0]}/duck.time"):
+        for r in runs:
+            strata_only(customers, orders, r)
+        return
     if len(runs) == 1:
         rows, checks = figures(runs[0])
         print(f"\n{customers} customers, {orders} orders (machine busy before each process, "

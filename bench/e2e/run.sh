@@ -35,7 +35,15 @@
 # (default 15), E2E_K (default 8), E2E_NINIT (default 10), E2E_COMPRESSION
 # (Strata's output.compression and the codec of DuckDB's copy of its
 # segments table; default zstd), PYTHON, STRATA_POLARS_DIR (where the pinned
-# Polars packages are installed; default ~/.cache/strata-test/polars).
+# Polars packages are installed; default ~/.cache/strata-test/polars),
+# E2E_STRATA_ONLY (1: Strata alone, no peers; for 20M customers / 400M
+# orders on a machine shared with others, where the peers' memory is not
+# there to take).
+#
+# The data come from the shared generator's numbers written straight into
+# memory-mapped .npy files (gen_large.py: the same bytes as
+# gen_transactions.py, which holds 24 bytes an order in memory, 9.6 GB at
+# 400M orders).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -117,7 +125,7 @@ for size in "${sizes[@]}"; do
 	pq="$data/input/orders/tx.parquet"
 	if [ ! -f "$pq" ]; then
 		echo "run.sh: generating $orders orders of $customers customers" >&2
-		"$python" "$shared/gen_transactions.py" --rows "$orders" --customers "$customers" --out "$data" >&2
+		"$python" "$here/gen_large.py" --shared "$shared" --rows "$orders" --customers "$customers" --out "$data" >&2
 		"$dir/e2e" -tx "$data/tx_$orders" -out "$pq"
 		rm -f "$data/tx_${orders}"_*.npy
 	fi
@@ -129,7 +137,12 @@ for size in "${sizes[@]}"; do
 		# Odd repetitions run the peer first, even ones Strata: on this VM
 		# a process started after another pays for fresh memory at a rate
 		# that swings from one minute to the next.
-		if [ $((rep % 2)) = 1 ]; then
+		if [ "${E2E_STRATA_ONLY:-0}" = 1 ]; then
+			wait_quiet >"$run/busy.strata"
+			echo "run.sh: $size strata (alone)" >&2
+			E2E_INPUT="$data/input" E2E_OUTPUT="$run/output" timed "$run/strata" \
+				"$dir/strata" run --config "$here/strata.yaml" --as-of 2024-12-31 --log-level info
+		elif [ $((rep % 2)) = 1 ]; then
 			peer_rfm "$run"
 			strata_run "$run"
 		else

@@ -326,23 +326,14 @@ func runLimited(ctx context.Context, args []string, stdout, stderr io.Writer, li
 			if *columns != "" {
 				o.Columns = strings.Split(*columns, ",")
 			}
-			if o.Model != "" {
-				rep, err := jobs.FitClusters(ctx, o)
-				if err != nil {
-					return err
+			if o.Model == "" { // a saved model has its k
+				lo, hi, ok := strings.Cut(*kRange, ":")
+				var err1, err2 error
+				o.KMin, err1 = strconv.Atoi(lo)
+				o.KMax, err2 = strconv.Atoi(hi)
+				if !ok || err1 != nil || err2 != nil {
+					return &jobs.UsageError{Msg: fmt.Sprintf("--k-range %q: want MIN:MAX", *kRange)}
 				}
-				if *format == "json" {
-					return writeJSON(stdout, rep)
-				}
-				printCluster(stdout, rep)
-				return nil
-			}
-			lo, hi, ok := strings.Cut(*kRange, ":")
-			var err1, err2 error
-			o.KMin, err1 = strconv.Atoi(lo)
-			o.KMax, err2 = strconv.Atoi(hi)
-			if !ok || err1 != nil || err2 != nil {
-				return &jobs.UsageError{Msg: fmt.Sprintf("--k-range %q: want MIN:MAX", *kRange)}
 			}
 			rep, err := jobs.FitClusters(ctx, o)
 			if err != nil {

@@ -273,6 +273,7 @@ func printShow(w io.Writer, p *jobs.Published) {
 	for _, a := range m.Audiences {
 		fmt.Fprintf(w, "audience %-20s %7d customers  (%s)\n", a.Name, a.Customers, a.Filter)
 	}
+	printCampaigns(w, m)
 	if d, err := m.Drift(); err != nil {
 		fmt.Fprintf(w, "drift: %v\n", err)
 	} else if d != nil {

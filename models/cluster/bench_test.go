@@ -34,7 +34,7 @@ func benchBlobs(n, d, k int) Matrix {
 // workers, at d=8 (the shape of the shared floor benchmark) and d=10 (the
 // peer benchmark's), with the vector kernel and the portable one.
 func BenchmarkLloydIteration(b *testing.B) {
-	for _, d := range []int{8, 10} {
+	for _, d := range []int{3, 8, 10} {
 		for _, simd := range []bool{true, false} {
 			if simd && !simdAvailable() {
 				continue
@@ -56,9 +56,8 @@ func BenchmarkLloydIteration(b *testing.B) {
 				for b.Loop() {
 					_ = forChunks(ctx, n, workers, func(w, c, lo, hi int) {
 						cs_, cc := pt.chunk(c, k, d)
-						out := wss[w].outFor(cs.stride)
 						for b := lo; b < hi; b += blockRows {
-							pt.changed[c] += lloydBlock(kn, X.Data, cs, b, min(hi, b+blockRows), labels, cs_, cc, out)
+							pt.changed[c] += lloydBlock(kn, X.Data, cs, b, min(hi, b+blockRows), labels, cs_, cc, wss[w])
 						}
 					})
 					pt.merge(sums, counts)
@@ -143,6 +142,11 @@ func BenchmarkKMeans1M(b *testing.B) {
 		b.Run(string(algo), func(b *testing.B) { benchKMeans(b, 1_000_000, 10, 8, algo) })
 	}
 }
+
+// BenchmarkKMeansE2E is the shape of bench/e2e's k-means stage: 1M
+// customers, the three log1p+z-scored RFM features, k = 8, 10 restarts,
+// Lloyd (as the e2e config asks, to match scikit-learn).
+func BenchmarkKMeansE2E(b *testing.B) { benchKMeans(b, 1_000_000, 3, 8, Lloyd) }
 
 // BenchmarkAutoRule measures Lloyd against Hamerly across (k, d) to back
 // autoAlgorithm.

@@ -37,6 +37,12 @@ func hamerlyBoundsSIMD(lo, n, k int, labels *int32, upper, lower, move, shift, h
 //go:noescape
 func rescanSIMD(x *float64, rows *int32, n, d int, ct *float64, bias *[8]float64, labels *int32, upper, lower *float64, prev *int32) (changed int)
 
+// lloydSIMD is lloydBlock's assignment for k ≤ 8 with argmin fused into
+// the distance kernel: see kernel_amd64.s.
+//
+//go:noescape
+func lloydSIMD(x *float64, n, d int, ct *float64, bias *[8]float64, labels, prev *int32) (changed int)
+
 // sqrtSumSIMD is sqrtSum with vector square roots, the same bits: see
 // kernel_amd64.s.
 //

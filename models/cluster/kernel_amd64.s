@@ -372,3 +372,96 @@ sum:
 	VZEROUPPER
 	MOVSD     X0, ret+16(FP)
 	RET
+
+// func lloydSIMD(x *float64, n, d int, ct *float64, bias *[8]float64, labels *int32, prev *int32) (changed int)
+//
+// Lloyd's assignment for k ≤ 8 centres (one group of centres.ct) over the
+// rows x[0..n) in order: the 8 distances as in distsSIMD, plus bias (+Inf
+// for the padding), and the nearest centre j (the lowest lane on ties:
+// argmin's choice, since squared distances are ≥ +0 and never NaN) kept in
+// registers rather than stored as 8 distances and read back. It stores
+// labels[r] = j, the previous label in prev[r], and counts the changes.
+TEXT ·lloydSIMD(SB), NOSPLIT, $0-64
+	MOVQ    x+0(FP), SI
+	MOVQ    n+8(FP), CX
+	MOVQ    ct+24(FP), R8
+	MOVQ    bias+32(FP), R9
+	MOVQ    labels+40(FP), R10
+	MOVQ    prev+48(FP), DI
+	VMOVUPD (R9), Y8
+	VMOVUPD 32(R9), Y9
+	XORQ    R13, R13 // changed
+	MOVQ    d+16(FP), BX
+	MOVQ    BX, R14
+	SHLQ    $3, R14 // row size in bytes
+	ANDQ    $-2, BX // the even part of d
+
+lrow:
+	MOVQ   R8, AX // centre pointer
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	XORQ   DX, DX
+	CMPQ   DX, BX
+	JGE    ltail
+
+lpair:
+	VBROADCASTSD (SI)(DX*8), Y0
+	VBROADCASTSD 8(SI)(DX*8), Y5
+	VSUBPD       (AX), Y0, Y1
+	VSUBPD       32(AX), Y0, Y4
+	VFMADD231PD  Y1, Y1, Y2
+	VFMADD231PD  Y4, Y4, Y3
+	VSUBPD       64(AX), Y5, Y6
+	VSUBPD       96(AX), Y5, Y7
+	VFMADD231PD  Y6, Y6, Y2
+	VFMADD231PD  Y7, Y7, Y3
+	ADDQ         $128, AX
+	ADDQ         $2, DX
+	CMPQ         DX, BX
+	JLT          lpair
+
+ltail:
+	CMPQ         DX, d+16(FP)
+	JGE          ldone
+	VBROADCASTSD (SI)(DX*8), Y0
+	VSUBPD       (AX), Y0, Y1
+	VSUBPD       32(AX), Y0, Y4
+	VFMADD231PD  Y1, Y1, Y2
+	VFMADD231PD  Y4, Y4, Y3
+
+ldone:
+	VADDPD Y8, Y2, Y2
+	VADDPD Y9, Y3, Y3
+
+	// the smallest distance in every lane of Y4
+	VMINPD  Y3, Y2, Y4
+	VPERMPD $0x4E, Y4, Y5
+	VMINPD  Y5, Y4, Y4
+	VPERMPD $0xB1, Y4, Y5
+	VMINPD  Y5, Y4, Y4
+
+	// j: the lowest lane equal to it
+	VCMPPD    $0, Y4, Y2, Y5
+	VMOVMSKPD Y5, AX
+	VCMPPD    $0, Y4, Y3, Y5
+	VMOVMSKPD Y5, DX
+	SHLQ      $4, DX
+	ORQ       DX, AX
+	BSFQ      AX, AX
+
+	MOVL  (R10), DX
+	MOVL  DX, (DI)
+	CMPL  DX, AX
+	MOVL  $0, DX
+	SETNE DL
+	ADDQ  DX, R13
+	MOVL  AX, (R10)
+	ADDQ  $4, R10
+	ADDQ  $4, DI
+	ADDQ  R14, SI
+	DECQ  CX
+	JNZ   lrow
+
+	VZEROUPPER
+	MOVQ R13, changed+56(FP)
+	RET

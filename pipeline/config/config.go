@@ -51,9 +51,11 @@ type Config struct {
 	// A pointer, so that configurations without it keep their hash.
 	Fit *Fit `yaml:"fit" json:",omitempty"`
 	// Drift: the thresholds of the check against the previous run.
-	Drift    *Drift   `yaml:"drift" json:",omitempty"`
-	Schedule Schedule `yaml:"schedule"`
-	API      API      `yaml:"api"`
+	Drift *Drift `yaml:"drift" json:",omitempty"`
+	// Measurement: the windows measured after a campaign's start.
+	Measurement *Measurement `yaml:"measurement" json:",omitempty"`
+	Schedule    Schedule     `yaml:"schedule"`
+	API         API          `yaml:"api"`
 
 	// Operations (notify.go): alerts of `strata serve`. Not part of the
 	// hash.
@@ -393,6 +395,7 @@ func (c *Config) Hash() string {
 	m.Features = c.Features.Resolved()
 	m.Recommendations = c.Recommendations.resolved()
 	m.Privacy = c.Privacy.resolved()
+	m.Measurement = c.Measurement.resolved()
 	if len(c.Audiences) > 0 {
 		m.Audiences = make([]Audience, len(c.Audiences))
 		for i, a := range c.Audiences {

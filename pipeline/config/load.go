@@ -313,6 +313,7 @@ func (c *Config) validate(root *yaml.Node, probs *Problems) {
 	c.Recommendations.validate(add)
 	c.Fit.validate(add)
 	c.Drift.validate(add)
+	c.Measurement.validate(add)
 	var contact ContactFields
 	if t := c.Input.Customers; t != nil {
 		var consent Consent

@@ -184,8 +184,13 @@ func (e *engine) send(blk any, rel func()) error {
 }
 
 func (e *engine) Customers(b *extract.CustomerBlock) error { return e.send(b, b.Release) }
-func (e *engine) Orders(b *extract.OrderBlock) error       { return e.send(b, b.Release) }
-func (e *engine) Events(b *extract.EventBlock) error       { return e.send(b, b.Release) }
+func (e *engine) Orders(b *extract.OrderBlock) error {
+	if tap := e.opt.OrderTap; tap != nil {
+		tap(b)
+	}
+	return e.send(b, b.Release)
+}
+func (e *engine) Events(b *extract.EventBlock) error { return e.send(b, b.Release) }
 
 // stop lets the shards finish the blocks they have and waits for them.
 func (e *engine) stop() {

@@ -50,6 +50,7 @@ import (
 	"time"
 
 	"github.com/strata-oss/strata/pipeline/extract"
+	"github.com/strata-oss/strata/pipeline/tables"
 )
 
 // Behaviour holds the RFM family of features in the types the models and
@@ -103,12 +104,8 @@ func Run(ctx context.Context, spec extract.Spec, opt Options) (*extract.Dataset,
 	return agg.Dataset, set, nil
 }
 
-var epochDay = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // DayDate formats a day number (days since 1970-01-01) as YYYY-MM-DD.
-func DayDate(day int32) string {
-	return epochDay.AddDate(0, 0, int(day)).Format("2006-01-02")
-}
+func DayDate(day int32) string { return tables.DayDate(day) }
 
 // DayNumber is the calendar day of instant us in loc, counted from
 // 1970-01-01.

@@ -37,6 +37,12 @@ type Options struct {
 	// Workers bounds the decoding pool and the number of aggregation
 	// shards; ≤ 0 means GOMAXPROCS. It never changes a result.
 	Workers int
+	// OrderTap, when set, sees every order block the engine is given,
+	// before it does, on the extraction's one sink goroutine and in input
+	// order: a caller that needs some orders as they were cleaned (the
+	// run's measurement of earlier runs) reads them in the same pass. It
+	// must not keep the block or its slices' strings, nor change them.
+	OrderTap func(*extract.OrderBlock)
 	// shardRows is the fewest input rows a shard is made for (0: a page
 	// of records); tests lower it to have many shards of little data.
 	shardRows int

@@ -3,6 +3,7 @@ package holdout
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"gonum.org/v1/gonum/stat/distuv"
@@ -109,4 +110,28 @@ func stratum(name string, n, c int, s float64) Stratum {
 		st.P = distuv.ChiSquared{K: 1}.Survival(st.Z * st.Z)
 	}
 	return st
+}
+
+// AddCounts counts n customers of a stratum at once, c of them in the
+// control group: a shard's counts, or a published stratum's.
+func (k *Counter) AddCounts(stratum string, n, c int) {
+	k.n[stratum] += n
+	k.c[stratum] += c
+}
+
+// Merge returns the check over the customers of b and o together, two
+// checks of the same campaign (shards of one run): their strata's counts
+// added, every statistic recomputed.
+func (b Balance) Merge(o Balance) (Balance, error) {
+	if b.Share != o.Share {
+		return Balance{}, fmt.Errorf("holdout: merging balance checks of control shares %v and %v", b.Share, o.Share)
+	}
+	k, err := NewCounter(b.Share)
+	if err != nil {
+		return Balance{}, err
+	}
+	for _, s := range append(slices.Clip(b.Strata), o.Strata...) {
+		k.AddCounts(s.Name, s.Customers, s.Control)
+	}
+	return k.Balance(), nil
 }

@@ -26,7 +26,7 @@
 //
 // # campaign_results
 //
-// Per audience, window and group (control, then treated): customers,
+// Per audience, window and group (control, then treatment): customers,
 // converters (customers with a purchase in the window), conversion rate
 // = converters/customers, orders (purchases in the window), revenue (sum
 // of net amounts in the window), revenue per customer = revenue /

@@ -46,24 +46,24 @@ SELECT audience, days, grp, count(*)::DOUBLE AS customers, (count(*) FILTER (n >
   sum(n) AS orders, sum(rev) AS revenue, avg(rev) AS rpc, var_samp(rev) AS v
 FROM pc GROUP BY ALL;
 SELECT g.audience, g.days, g.grp, g.customers, g.converters, g.converters / g.customers AS rate, g.orders, g.revenue, g.rpc,
-  CASE WHEN g.grp = 'treated' THEN g.converters/g.customers - k.converters/k.customers END AS lift,
-  CASE WHEN g.grp = 'treated' THEN g.converters/g.customers - k.converters/k.customers
+  CASE WHEN g.grp = 'treatment' THEN g.converters/g.customers - k.converters/k.customers END AS lift,
+  CASE WHEN g.grp = 'treatment' THEN g.converters/g.customers - k.converters/k.customers
     - sqrt((g.converters/g.customers - CASE WHEN g.converters = 0 THEN 0 ELSE wlo(g.converters, g.customers) END)^2
          + (CASE WHEN k.converters = k.customers THEN 1 ELSE whi(k.converters, k.customers) END - k.converters/k.customers)^2) END AS lift_lo,
-  CASE WHEN g.grp = 'treated' THEN g.converters/g.customers - k.converters/k.customers
+  CASE WHEN g.grp = 'treatment' THEN g.converters/g.customers - k.converters/k.customers
     + sqrt((CASE WHEN g.converters = g.customers THEN 1 ELSE whi(g.converters, g.customers) END - g.converters/g.customers)^2
          + (k.converters/k.customers - CASE WHEN k.converters = 0 THEN 0 ELSE wlo(k.converters, k.customers) END)^2) END AS lift_hi,
-  CASE WHEN g.grp = 'treated' AND k.converters > 0 THEN (g.converters/g.customers) / (k.converters/k.customers) - 1 END AS rel,
-  CASE WHEN g.grp = 'treated' AND k.converters > 0 AND g.converters > 0 THEN exp(ln((g.converters/g.customers) / (k.converters/k.customers))
+  CASE WHEN g.grp = 'treatment' AND k.converters > 0 THEN (g.converters/g.customers) / (k.converters/k.customers) - 1 END AS rel,
+  CASE WHEN g.grp = 'treatment' AND k.converters > 0 AND g.converters > 0 THEN exp(ln((g.converters/g.customers) / (k.converters/k.customers))
     - 1.959963984540054*sqrt(1/g.converters - 1/g.customers + 1/k.converters - 1/k.customers)) - 1 END AS rel_lo,
-  CASE WHEN g.grp = 'treated' AND k.converters > 0 AND g.converters > 0 THEN exp(ln((g.converters/g.customers) / (k.converters/k.customers))
+  CASE WHEN g.grp = 'treatment' AND k.converters > 0 AND g.converters > 0 THEN exp(ln((g.converters/g.customers) / (k.converters/k.customers))
     + 1.959963984540054*sqrt(1/g.converters - 1/g.customers + 1/k.converters - 1/k.customers)) - 1 END AS rel_hi,
-  CASE WHEN g.grp = 'treated' THEN (g.converters/g.customers - k.converters/k.customers)
+  CASE WHEN g.grp = 'treatment' THEN (g.converters/g.customers - k.converters/k.customers)
     / sqrt(((g.converters + k.converters)/(g.customers + k.customers)) * (1 - (g.converters + k.converters)/(g.customers + k.customers))
       * (1/g.customers + 1/k.customers)) END AS z,
-  CASE WHEN g.grp = 'treated' THEN g.rpc - k.rpc END AS rev_diff,
-  CASE WHEN g.grp = 'treated' THEN sqrt(g.v/g.customers + k.v/k.customers) END AS rev_se,
-  CASE WHEN g.grp = 'treated' THEN (g.v/g.customers + k.v/k.customers)^2
+  CASE WHEN g.grp = 'treatment' THEN g.rpc - k.rpc END AS rev_diff,
+  CASE WHEN g.grp = 'treatment' THEN sqrt(g.v/g.customers + k.v/k.customers) END AS rev_se,
+  CASE WHEN g.grp = 'treatment' THEN (g.v/g.customers + k.v/k.customers)^2
     / ((g.v/g.customers)^2/(g.customers - 1) + (k.v/k.customers)^2/(k.customers - 1)) END AS rev_df
 FROM g LEFT JOIN g AS k ON k.audience = g.audience AND k.days = g.days AND k.grp = 'control'
 ORDER BY g.audience, g.days, g.grp`

@@ -54,7 +54,7 @@ type Audience struct {
 // The values of the audience table's group column.
 const (
 	GroupControl = "control"
-	GroupTreated = "treated"
+	GroupTreated = "treatment" // holdout.Treatment: the audience table's value
 )
 
 func (a *Audience) validate() error {

@@ -205,7 +205,7 @@ func TestRejects(t *testing.T) {
 			return err
 		}()},
 		{"audience customer twice", func() error {
-			_, err := Campaigns(ctx, []Audience{{Name: "x", CustomerID: []string{"a", "a"}, Group: []string{"treated", "control"}}}, h, now, nil)
+			_, err := Campaigns(ctx, []Audience{{Name: "x", CustomerID: []string{"a", "a"}, Group: []string{"treatment", "control"}}}, h, now, nil)
 			return err
 		}()},
 	} {

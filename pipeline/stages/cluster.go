@@ -66,7 +66,7 @@ func (Cluster) Apply(ctx context.Context, r *Run, model any) (any, error) {
 func (Cluster) Decode(data []byte) (any, error) { return decodeAs[clusterFit](data) }
 
 // Inputs is the previous run's model.json, when there is one.
-func (Cluster) Inputs(ctx context.Context, out objstore.Bucket, asOf string) ([]extract.Input, error) {
+func (Cluster) Inputs(ctx context.Context, _ *config.Config, out objstore.Bucket, asOf string) ([]extract.Input, error) {
 	return previousInputs(ctx, out, asOf)
 }
 

@@ -220,7 +220,7 @@ func (Drift) Decode(data []byte) (any, error) { return decodeAs[driftModel](data
 
 // Inputs is the previous run's model.json, when there is one (the same
 // input as the cluster stage's).
-func (Drift) Inputs(ctx context.Context, out objstore.Bucket, asOf string) ([]extract.Input, error) {
+func (Drift) Inputs(ctx context.Context, _ *config.Config, out objstore.Bucket, asOf string) ([]extract.Input, error) {
 	return previousInputs(ctx, out, asOf)
 }
 

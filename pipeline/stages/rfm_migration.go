@@ -128,7 +128,7 @@ func (RFMMigration) Decode(data []byte) (any, error) { return decodeAs[rfmMigrat
 
 // Inputs is the previous run's model.json, when there is one (the same
 // input as the cluster stage's).
-func (RFMMigration) Inputs(ctx context.Context, out objstore.Bucket, asOf string) ([]extract.Input, error) {
+func (RFMMigration) Inputs(ctx context.Context, _ *config.Config, out objstore.Bucket, asOf string) ([]extract.Input, error) {
 	return previousInputs(ctx, out, asOf)
 }
 

@@ -121,9 +121,21 @@ type Tables interface {
 // Reader is a stage that reads objects besides the run's inputs (an
 // earlier run's outputs). Inputs names them before the run, for the
 // attempt id a sharded run's steps share; Fit or Apply add the same to
-// Run.Inputs.
+// Run.Inputs. What a stage reads may depend on cfg (the campaigns it
+// measures).
 type Reader interface {
-	Inputs(ctx context.Context, out objstore.Bucket, asOf string) ([]extract.Input, error)
+	Inputs(ctx context.Context, cfg *config.Config, out objstore.Bucket, asOf string) ([]extract.Input, error)
+}
+
+// Tapper is a stage that reads cleaned orders in the run's own extraction
+// rather than in a pass of its own. Before the extraction of the pass that
+// fits the models, when that pass reads every customer, the run calls
+// Tap with a Run holding the configuration, the as-of date, the output
+// bucket and the spec (no customers yet); the function it returns (nil:
+// none) is given every order block as features.Options.OrderTap says. Fit
+// then finds what it collected; in any other pass Fit reads for itself.
+type Tapper interface {
+	Tap(ctx context.Context, r *Run) (func(*extract.OrderBlock), error)
 }
 
 // Part is a stage's sums over one process's customers. A sharded run's
@@ -234,6 +246,13 @@ type Run struct {
 	// Inputs are what the stages read besides the extracted inputs (an
 	// earlier run's model): part of the attempt id.
 	Inputs []extract.Input
+	// Spec is the run's extraction of its inputs for every customer
+	// (Keep nil, whatever part of them Data holds), for a stage that
+	// streams the cleaned orders again (extract.Stream).
+	Spec extract.Spec
+	// PublishedID maps an id as read to the id as published (its
+	// pseudonym when the run pseudonymises); nil: the same id.
+	PublishedID func(raw string) string
 
 	results map[string]any
 	scratch map[string]any
@@ -277,7 +296,7 @@ type List []Stage
 
 // Default is the run's stages: what `strata run` walks.
 func Default() List {
-	return List{RFM{}, Cluster{}, NewCLV(), Recommend{}, RFMMigration{}, Drift{}, Brief{}}
+	return List{RFM{}, Cluster{}, NewCLV(), Recommend{}, RFMMigration{}, Drift{}, Measure{}, Brief{}}
 }
 
 // Order returns the stages cfg turns on in the order they run: the list's,
