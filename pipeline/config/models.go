@@ -22,6 +22,11 @@ type CLV struct {
 	// IntervalLevel is the coverage of the per-customer low/high columns;
 	// default 0.9.
 	IntervalLevel *float64 `yaml:"interval_level"`
+	// IntervalDraws is how many parameter vectors the bounds are quantiles
+	// over; default 50; 0 publishes no bounds (the columns are null). The
+	// CLV bounds cost a CLV per draw and customer: most of the CLV
+	// stage's time (docs/performance.md).
+	IntervalDraws *int `yaml:"interval_draws" json:",omitempty"`
 	// TimeUnit is the model's time unit: week (default) or day. It changes
 	// the parameters' scale, not the predictions.
 	TimeUnit string `yaml:"time_unit"`
@@ -50,6 +55,7 @@ const (
 	DefaultCLVModel      = "auto"
 	DefaultSelectBy      = "log_likelihood"
 	DefaultIntervalLevel = 0.9
+	DefaultIntervalDraws = 50
 	// AutoFallbackModel is what auto fits when there is no holdout window
 	// to choose by (clv.holdout_days: 0): Pareto/NBD, whose P(alive) of a
 	// one-time buyer falls with the time since the purchase.
@@ -73,6 +79,14 @@ func (c CLV) Auto() bool { return c.ModelName() == "auto" }
 
 // Selection returns SelectBy with its default.
 func (c CLV) Selection() string { return cmpOr(c.SelectBy, DefaultSelectBy) }
+
+// Draws returns IntervalDraws with its default.
+func (c CLV) Draws() int {
+	if c.IntervalDraws == nil {
+		return DefaultIntervalDraws
+	}
+	return *c.IntervalDraws
+}
 
 // Level returns IntervalLevel with its default.
 func (c CLV) Level() float64 { return floatOr(c.IntervalLevel, DefaultIntervalLevel) }
@@ -119,6 +133,9 @@ func (c CLV) resolved() CLV {
 	if c.Auto() {
 		r.SelectBy = c.Selection()
 	}
+	if d := c.Draws(); d != DefaultIntervalDraws {
+		r.IntervalDraws = &d
+	}
 	return r
 }
 
@@ -138,6 +155,9 @@ func (c CLV) validate(add func(path, msg string, args ...any)) {
 	}
 	if l := c.Level(); !(l >= 0.5 && l < 1) {
 		add("clv.interval_level", "must be in [0.5, 1), got %v", l)
+	}
+	if d := c.Draws(); d < 0 || d > 10_000 || d > 0 && d < 20 {
+		add("clv.interval_draws", "must be 0 (no bounds) or between 20 and 10000, got %d", d)
 	}
 	switch c.TimeUnit {
 	case "", "day", "week":

@@ -10,9 +10,6 @@ import (
 	"github.com/strata-oss/strata/pipeline/tables"
 )
 
-// intervalDraws is the number of parameter vectors the per-customer
-// intervals are quantiles over (clv.IntervalOptions' default).
-const intervalDraws = 200
 
 // traitHorizons are the months of the clv_3m, clv_6m and clv_12m columns.
 var traitHorizons = []int{3, 6, 12}
@@ -50,7 +47,11 @@ func paramDist(u clv.ParamUncertainty) *ParamDist {
 // fitUncertainty records the uncertainty of m's fitted models on the
 // customers they were fitted on.
 func fitUncertainty(cfg *config.Config, in *clvInputs, m *CLVModel) *Uncertainty {
-	u := &Uncertainty{Level: cfg.CLV.Level(), Draws: intervalDraws, Seed: cfg.Seed}
+	u := &Uncertainty{Level: cfg.CLV.Level(), Draws: cfg.CLV.Draws(), Seed: cfg.Seed}
+	if u.Draws == 0 {
+		u.Error = "clv.interval_draws is 0: no bounds"
+		return u
+	}
 	pm, err := clv.ModelFromParams(m.PurchaseModel, m.Params)
 	if err != nil {
 		u.Error = err.Error()
