@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/strata-oss/strata/models/cluster"
-	"github.com/strata-oss/strata/pipeline/storage"
 )
 
 // ClusterOptions says what `strata cluster` fits.
@@ -230,11 +228,7 @@ func applyClusters(ctx context.Context, o ClusterOptions) (*ClusterReport, error
 // INT32, INT64, FLOAT and DOUBLE leaves (not dates or timestamps); CSV
 // columns whose first 1000 non-empty values all parse as numbers.
 func numericColumns(ctx context.Context, file string) ([]string, error) {
-	dir, base := path.Split(file)
-	if dir == "" {
-		dir = "."
-	}
-	b, err := storage.Open(ctx, dir, storage.Options{})
+	b, base, err := fileBucket(ctx, file, "--input", false)
 	if err != nil {
 		return nil, err
 	}

@@ -4,14 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"path"
 	"runtime"
-	"strings"
 	"sync"
 
 	"github.com/strata-oss/strata/models/cluster"
 	"github.com/strata-oss/strata/pipeline/objstore"
-	"github.com/strata-oss/strata/pipeline/storage"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
 
@@ -32,14 +29,7 @@ const clusterBlock = 256
 // a group are closed up at the end. A CSV file is read front to back into
 // a matrix grown as rows come.
 func loadMatrix(ctx context.Context, file string, cols []string, workers int) (cluster.Matrix, int, error) {
-	dir, base := path.Split(strings.TrimRight(file, "/"))
-	if base == "" {
-		return cluster.Matrix{}, 0, &UsageError{Msg: fmt.Sprintf("--input %q is not a file", file)}
-	}
-	if dir == "" {
-		dir = "."
-	}
-	b, err := storage.Open(ctx, dir, storage.Options{})
+	b, base, err := fileBucket(ctx, file, "--input", false)
 	if err != nil {
 		return cluster.Matrix{}, 0, err
 	}

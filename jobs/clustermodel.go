@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path"
 	"strings"
 
 	"github.com/strata-oss/strata/models/cluster"
-	"github.com/strata-oss/strata/pipeline/storage"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
 
@@ -128,11 +126,7 @@ func writeClusterModel(ctx context.Context, file string, m *ClusterModel) error 
 }
 
 func readClusterModel(ctx context.Context, file string) (*ClusterModel, error) {
-	dir, base := path.Split(file)
-	if dir == "" {
-		dir = "."
-	}
-	b, err := storage.Open(ctx, dir, storage.Options{})
+	b, base, err := fileBucket(ctx, file, "--model", false)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"path"
 	"strings"
 
-	"github.com/strata-oss/strata/pipeline/storage"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
 
@@ -27,14 +26,7 @@ func outFormat(flag, file string) (string, error) {
 // writeFile writes data to file, local or s3://, replacing it atomically
 // (the bucket's Upload), so that a reader never sees half a file.
 func writeFile(ctx context.Context, file string, data []byte) error {
-	dir, base := path.Split(strings.TrimRight(file, "/"))
-	if base == "" {
-		return &UsageError{Msg: fmt.Sprintf("output %q is not a file", file)}
-	}
-	if dir == "" {
-		dir = "."
-	}
-	b, err := storage.Create(ctx, dir, storage.Options{})
+	b, base, err := fileBucket(ctx, file, "output", true)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", file, err)
 	}
