@@ -41,7 +41,7 @@ func TestAutoModelChoice(t *testing.T) {
 		{name: "named model", extra: "  model: pnbd\n", forced: "pnbd"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := demoConfig(t, "")
+			cfg := demoModels(t, "")
 			cfg.CLV.Model = "auto"
 			if tc.forced != "" {
 				cfg.CLV.Model = tc.forced

@@ -39,7 +39,25 @@ func shop(t *testing.T, customers int) objstore.Bucket {
 
 // demoConfig is the embedded demo configuration plus extra YAML, loaded
 // with the pseudonym key in its environment.
+// demoConfig is the demo configuration made fast for tests that check
+// what a run publishes, not its models: a narrow k range, one purchase
+// model instead of auto's candidates, no per-customer bounds (their draws
+// were most of the package's time, and ten times that under the race
+// detector). demoModels is the demo's own models, for the tests of them.
 func demoConfig(t *testing.T, extra string) *config.Config {
+	t.Helper()
+	cfg := demoModels(t, extra)
+	if cfg.CLV.Auto() {
+		cfg.CLV.Model = "bgnbd"
+	}
+	if cfg.CLV.IntervalDraws == nil {
+		noBounds := 0
+		cfg.CLV.IntervalDraws = &noBounds
+	}
+	return cfg
+}
+
+func demoModels(t *testing.T, extra string) *config.Config {
 	t.Helper()
 	env := map[string]string{config.DefaultKeyEnv: testPseudonymKey}
 	cfg, err := config.Parse(append(append([]byte(nil), configs.Demo...), extra...), func(k string) (string, bool) {
@@ -274,7 +292,7 @@ func TestPrivacyPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rotated.Cluster = cfg.Cluster
+	rotated.Cluster, rotated.CLV = cfg.Cluster, cfg.CLV
 	if p, err := PlanRun(ctx, rotated, opt); err != nil || p.UpToDate() || p.ConfigHash != res.ConfigHash {
 		t.Errorf("a rotated key: plan %+v, %v; want a new attempt under the same config hash", p, err)
 	}

@@ -74,7 +74,7 @@ func TestUnfittableModels(t *testing.T) {
 				}
 			}
 			out := objstore.NewMem()
-			res := runOn(t, demoConfig(t, ""), in, out, "2025-06-30", list...)
+			res := runOn(t, demoModels(t, ""), in, out, "2025-06-30", list...)
 			m := modelOf(t, out, "2025-06-30")
 			if m.CLV == nil || len(m.CLV.Unfitted) != 1 {
 				t.Fatalf("model.json clv %+v", m.CLV)
@@ -116,7 +116,7 @@ func TestUnfittableModels(t *testing.T) {
 // why.
 func TestNoAmount(t *testing.T) {
 	in, out := shop(t, 400), objstore.NewMem()
-	cfg := demoConfig(t, "")
+	cfg := demoModels(t, "")
 	delete(cfg.Input.Orders.Columns, "amount")
 	res := runOn(t, cfg, in, out, "2025-06-30")
 	m := modelOf(t, out, "2025-06-30")

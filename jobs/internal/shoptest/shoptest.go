@@ -31,8 +31,12 @@ func Generate(t testing.TB, in objstore.Bucket, n int) {
 	}
 }
 
-// Config is the demo configuration with a narrow k range (fast), located
-// at the given places (tests usually pass buckets to the runner instead).
+// Config is the demo configuration made fast for the tests of runs,
+// commits and the daemon, which check what a run does, not its models: a
+// narrow k range, one purchase model instead of auto's candidates, and no
+// per-customer bounds (their draws were most of a run's time under the
+// race detector). It is located at the given places (tests usually pass
+// buckets to the runner instead).
 func Config(t testing.TB, input, output string) *config.Config {
 	t.Helper()
 	cfg, err := config.Parse(configs.Demo, func(string) (string, bool) { return "", false })
@@ -42,6 +46,9 @@ func Config(t testing.TB, input, output string) *config.Config {
 	cfg.Input.Location, cfg.Output.Location = input, output
 	cfg.Cluster.KRange = []int{3, 4}
 	cfg.Cluster.NInit = 3
+	cfg.CLV.Model = "bgnbd"
+	noBounds := 0
+	cfg.CLV.IntervalDraws = &noBounds
 	cfg.Schedule.Backoff = "50ms"
 	return cfg
 }
