@@ -376,4 +376,3 @@ func TestAPIBounds(t *testing.T) {
 		t.Errorf("backfill progress %v", prog)
 	}
 }
-

@@ -10,7 +10,6 @@ import (
 	"github.com/strata-oss/strata/pipeline/tables"
 )
 
-
 // traitHorizons are the months of the clv_3m, clv_6m and clv_12m columns.
 var traitHorizons = []int{3, 6, 12}
 
