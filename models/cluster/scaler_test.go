@@ -144,8 +144,8 @@ func TestSignedLog1p(t *testing.T) {
 			if math.IsNaN(got) || math.Abs(got-want) > 1e-12*math.Max(1, math.Abs(want)) {
 				t.Errorf("%s: %v scaled to %v, want %v", mode, v, got, want)
 			}
-			if i > 0 && !(got > Y.Row(i-1)[0]) {
-				t.Errorf("%s: not increasing at %v: %v after %v", mode, v, got, Y.Row(i-1)[0])
+			if i > 0 && !(got > Y.Row(i - 1)[0]) {
+				t.Errorf("%s: not increasing at %v: %v after %v", mode, v, got, Y.Row(i - 1)[0])
 			}
 			if v >= 0 && mode == ScaleLog1p && got != math.Log1p(v) {
 				t.Errorf("%v: %v, want log1p %v", v, got, math.Log1p(v))
