@@ -532,6 +532,7 @@ func StorageOptions(cfg *config.Config) storage.Options {
 	s := cfg.Storage.S3
 	return storage.Options{S3: storage.S3Options{
 		Endpoint: s.Endpoint, Region: s.Region, PathStyle: s.PathStyle, MaxAttempts: s.MaxAttempts,
+		MaxBackoff: s.Backoff(),
 	}}
 }
 

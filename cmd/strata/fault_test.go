@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-oss/strata/jobs"
 	"github.com/strata-oss/strata/jobs/ledger"
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/objstore/s3/s3test"
@@ -21,7 +24,10 @@ import (
 const faultConfig = `version: 1
 seed: SEED
 storage:
-  s3: {endpoint: "ENDPOINT", max_attempts: 3}
+  # Three attempts, as a run against a flaky server has; waits of at most
+  # 20 ms between them: what the tests check is that a retry gets
+  # through, not how long the SDK waits.
+  s3: {endpoint: "ENDPOINT", max_attempts: 3, max_backoff: 20ms}
 input:
   location: s3://lake/raw
   orders:
@@ -32,9 +38,19 @@ input:
     columns: {signup_ts: signup_at, updated_at: updated_at}
 output:
   location: s3://lake/OUT
+# The tests are about storage faults: the cheapest purchase model and no
+# bounds keep each of their ~25 runs well under a second.
+clv:
+  model: bgnbd
+  interval_draws: 0
 cluster:
   k: 4
 `
+
+// faultTTL is the runs' lease TTL: longer than any test, so a lease a
+// killed run could not release never lapses by itself while a test looks
+// at it; expireLeases lapses it instead.
+const faultTTL = "1h"
 
 const faultDay = "2025-06-30"
 
@@ -50,6 +66,9 @@ type faultCase struct {
 	// kill: the faulty run is a separate process, SIGKILLed when the
 	// rule's Before signals (see killAt).
 	kill bool
+	// stops: the fault stops the server, so the run cannot release its
+	// lease either.
+	stops bool
 }
 
 // TestFaultsAgainstRealS3 publishes a good run of a date on versitygw,
@@ -74,7 +93,7 @@ func TestFaultsAgainstRealS3(t *testing.T) {
 		return writeConfig(t, t.TempDir(), r.Replace(faultConfig))
 	}
 	run := func(cfgPath string) (int, string) {
-		code, stdout, stderr := strata(t, "run", "--config", cfgPath, "--as-of", faultDay, "--lease-ttl", "5s", "--log-level", "error")
+		code, stdout, stderr := strata(t, "run", "--config", cfgPath, "--as-of", faultDay, "--lease-ttl", faultTTL, "--log-level", "error")
 		return code, stdout + stderr
 	}
 	// The run every faulty one must end up equal to.
@@ -104,8 +123,8 @@ func TestFaultsAgainstRealS3(t *testing.T) {
 				return s3test.Fault{}
 			}
 		}},
-		{name: "every response 150 ms late", rule: func(*testing.T, *s3test.Server, string) s3test.Rule {
-			return func(*http.Request, int) s3test.Fault { return s3test.Fault{Delay: 150 * time.Millisecond} }
+		{name: "every response 50 ms late", rule: func(*testing.T, *s3test.Server, string) s3test.Rule {
+			return func(*http.Request, int) s3test.Fault { return s3test.Fault{Delay: 50 * time.Millisecond} }
 		}},
 		{name: "500 on every upload", fails: true, rule: func(_ *testing.T, _ *s3test.Server, out string) s3test.Rule {
 			return func(r *http.Request, _ int) s3test.Fault {
@@ -115,10 +134,10 @@ func TestFaultsAgainstRealS3(t *testing.T) {
 				return s3test.Fault{}
 			}
 		}},
-		{name: "server stops mid-extract", fails: true, rule: func(t *testing.T, srv *s3test.Server, _ string) s3test.Rule {
+		{name: "server stops mid-extract", fails: true, stops: true, rule: func(t *testing.T, srv *s3test.Server, _ string) s3test.Rule {
 			return once(func(r *http.Request) bool { return s3test.IsGet(r, "/lake/raw/orders/") }, func() { stopServer(t, srv) })
 		}},
-		{name: "server stops mid-publish", fails: true, rule: func(t *testing.T, srv *s3test.Server, out string) s3test.Rule {
+		{name: "server stops mid-publish", fails: true, stops: true, rule: func(t *testing.T, srv *s3test.Server, out string) s3test.Rule {
 			return once(func(r *http.Request) bool { return s3test.IsPut(r, "/lake/"+out+"/segments/dt=") }, func() { stopServer(t, srv) })
 		}},
 		{name: "SIGKILL mid-publish", fails: true, kill: true},
@@ -158,8 +177,17 @@ func TestFaultsAgainstRealS3(t *testing.T) {
 					t.Fatalf("the previous run changed: before %s, after %s", before, after)
 				}
 				// A process that died, or lost the server, could not
-				// release the date's lock: it expires after --lease-ttl.
-				time.Sleep(5500 * time.Millisecond)
+				// release the date's lock: while the lease holds, the date
+				// is not run again; once it lapses (its expiry is moved
+				// into the past: the clock, not a sleep), it is.
+				if c.kill || c.stops {
+					if code, msg := run(next); code != jobs.ExitLocked {
+						t.Fatalf("re-run while the dead run's lease holds: exit %d, want %d (locked): %s", code, jobs.ExitLocked, msg)
+					}
+					if expireLeases(t, direct, out) == 0 {
+						t.Fatal("no lease to expire, yet the re-run was locked out")
+					}
+				}
 				if code, msg := run(next); code != 0 {
 					t.Fatalf("re-run after the fault: exit %d: %s", code, msg)
 				}
@@ -213,7 +241,7 @@ func killMidPublish(t *testing.T, proxy *s3test.FaultProxy, cfgPath, out string)
 		}
 	}))
 	defer proxy.SetRule(nil)
-	cmd := strataProcess("run", "--config", cfgPath, "--as-of", faultDay, "--lease-ttl", "5s", "--log-level", "error")
+	cmd := strataProcess("run", "--config", cfgPath, "--as-of", faultDay, "--lease-ttl", faultTTL, "--log-level", "error")
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Start(); err != nil {
@@ -367,4 +395,42 @@ func checkLedger(t *testing.T, b objstore.Bucket, out, attempt string, c faultCa
 	if !c.fails && failed > 0 {
 		t.Errorf("ledger: %d failed runs for a fault retries absorb", failed)
 	}
+}
+
+// expireLeases moves every unreleased lease under out past its expiry, as
+// if --lease-ttl had elapsed, and returns how many it moved. Lease objects
+// carry the expiry their holder wrote; the next contender compares it with
+// its own clock (package lease), so rewriting it is the fake clock a test
+// of separate processes can use.
+func expireLeases(t *testing.T, b objstore.Bucket, out string) int {
+	t.Helper()
+	ctx := context.Background()
+	n := 0
+	err := b.Iter(ctx, out+"/", func(key string) error {
+		if !strings.HasPrefix(path.Base(key), "lease-") {
+			return nil
+		}
+		data, err := objstore.ReadAll(ctx, b, key)
+		if err != nil {
+			return err
+		}
+		var rec map[string]any
+		if err := json.Unmarshal(data, &rec); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		if rec["released"] == true {
+			return nil
+		}
+		rec["expires"] = rec["written"]
+		data, err = json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		n++
+		return b.Upload(ctx, key, bytes.NewReader(data))
+	})
+	if err != nil {
+		t.Fatalf("expiring the leases under %s: %v", out, err)
+	}
+	return n
 }

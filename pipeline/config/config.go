@@ -82,7 +82,17 @@ type S3 struct {
 	PathStyle *bool `yaml:"path_style"`
 	// MaxAttempts per request, with exponential backoff; default 5.
 	MaxAttempts int `yaml:"max_attempts"`
+	// MaxBackoff caps the wait between two attempts of a request; a Go
+	// duration, default 20s (the AWS SDK's). A server on the same
+	// network that throttles briefly is better retried sooner.
+	MaxBackoff string `yaml:"max_backoff"`
 }
+
+// DefaultS3MaxBackoff is the AWS SDK standard retryer's own cap.
+const DefaultS3MaxBackoff = 20 * time.Second
+
+// Backoff returns MaxBackoff with its default.
+func (s S3) Backoff() time.Duration { return durationOr(s.MaxBackoff, DefaultS3MaxBackoff) }
 
 // Input says where the three logical tables live and how their columns are
 // named.

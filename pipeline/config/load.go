@@ -293,6 +293,11 @@ func (c *Config) validate(root *yaml.Node, probs *Problems) {
 	if m := c.Storage.S3.MaxAttempts; m < 0 || m > 20 {
 		add("storage.s3.max_attempts", "must be between 1 and 20 (0 = default 5), got %d", m)
 	}
+	if b := c.Storage.S3.MaxBackoff; b != "" {
+		if d, err := time.ParseDuration(b); err != nil || d <= 0 || d > 5*time.Minute {
+			add("storage.s3.max_backoff", "must be a Go duration above 0 and at most 5m, e.g. 2s, got %q", b)
+		}
+	}
 	c.validateTable("input.orders", "orders", &c.Input.Orders, root, add)
 	if c.Input.Customers != nil {
 		c.validateTable("input.customers", "customers", c.Input.Customers, root, add)

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/objstore/s3"
@@ -21,6 +22,8 @@ type S3Options struct {
 	PathStyle *bool
 	// MaxAttempts bounds the SDK retryer's attempts per request.
 	MaxAttempts int
+	// MaxBackoff caps the wait between attempts; 0 keeps the SDK's.
+	MaxBackoff time.Duration
 }
 
 // openS3 opens s3://bucket/prefix with the SDK's default credential chain.
@@ -32,6 +35,7 @@ func openS3(ctx context.Context, location string, o S3Options) (objstore.Bucket,
 	b, err := s3.New(ctx, s3.Config{
 		Bucket: bucket, Prefix: prefix,
 		Endpoint: o.Endpoint, Region: o.Region, ForcePathStyle: o.PathStyle, MaxAttempts: o.MaxAttempts,
+		MaxBackoff: o.MaxBackoff,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", location, err)

@@ -22,8 +22,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
@@ -65,6 +67,9 @@ type Config struct {
 	// MaxAttempts bounds the SDK standard retryer's attempts per request,
 	// with exponential backoff between them. 0 means DefaultMaxAttempts.
 	MaxAttempts int
+	// MaxBackoff caps the standard retryer's jittered exponential wait
+	// between attempts; 0 keeps the SDK's 20 s.
+	MaxBackoff time.Duration
 	// PartSize is the multipart upload part size; objects smaller than it
 	// go up in a single PUT. At least 5 MiB; 0 means DefaultPartSize.
 	PartSize int64
@@ -83,8 +88,8 @@ func (c Config) String() string {
 	if c.ForcePathStyle != nil {
 		style = fmt.Sprint(*c.ForcePathStyle)
 	}
-	return fmt.Sprintf("s3.Config{Bucket:%q Prefix:%q Region:%q Endpoint:%q ForcePathStyle:%s MaxAttempts:%d PartSize:%d Concurrency:%d Credentials:%s}",
-		c.Bucket, c.Prefix, c.Region, c.Endpoint, style, c.MaxAttempts, c.PartSize, c.Concurrency, credentialsKind(c.Credentials))
+	return fmt.Sprintf("s3.Config{Bucket:%q Prefix:%q Region:%q Endpoint:%q ForcePathStyle:%s MaxAttempts:%d MaxBackoff:%s PartSize:%d Concurrency:%d Credentials:%s}",
+		c.Bucket, c.Prefix, c.Region, c.Endpoint, style, c.MaxAttempts, c.MaxBackoff, c.PartSize, c.Concurrency, credentialsKind(c.Credentials))
 }
 
 // GoString keeps %#v from printing Credentials too.
@@ -129,6 +134,9 @@ func New(ctx context.Context, cfg Config) (*Bucket, error) {
 	case cfg.MaxAttempts < 0 || cfg.MaxAttempts > MaxMaxAttempts:
 		return nil, fmt.Errorf("s3 config: MaxAttempts %d outside 1..%d", cfg.MaxAttempts, MaxMaxAttempts)
 	}
+	if cfg.MaxBackoff < 0 {
+		return nil, fmt.Errorf("s3 config: negative MaxBackoff %s", cfg.MaxBackoff)
+	}
 	switch {
 	case cfg.PartSize == 0:
 		cfg.PartSize = DefaultPartSize
@@ -169,6 +177,9 @@ func New(ctx context.Context, cfg Config) (*Bucket, error) {
 	}
 
 	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if cfg.MaxBackoff > 0 {
+			o.Retryer = retry.AddWithMaxBackoffDelay(o.Retryer, cfg.MaxBackoff)
+		}
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}

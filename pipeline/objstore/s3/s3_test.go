@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go"
 
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/objstore/objstoretest"
@@ -167,6 +169,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"bucket name", s3.Config{Bucket: "Upper_Case"}},
 		{"unbounded retries", s3.Config{Bucket: "b-ok", MaxAttempts: 1000}},
 		{"negative retries", s3.Config{Bucket: "b-ok", MaxAttempts: -1}},
+		{"negative backoff", s3.Config{Bucket: "b-ok", MaxBackoff: -time.Second}},
 		{"tiny parts", s3.Config{Bucket: "b-ok", PartSize: 1 << 20}},
 		{"negative concurrency", s3.Config{Bucket: "b-ok", Concurrency: -2}},
 		{"prefix escapes", s3.Config{Bucket: "b-ok", Prefix: "a/../.."}},
@@ -175,6 +178,47 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := s3.New(context.Background(), tc.cfg); err == nil {
 				t.Fatalf("New(%+v) succeeded", tc.cfg)
+			}
+		})
+	}
+}
+
+// TestMaxBackoff checks the retryer's wait before every attempt, the
+// delays it would sleep, against the cap: the default keeps the SDK's 20 s,
+// a configured cap holds at every attempt.
+func TestMaxBackoff(t *testing.T) {
+	throttled := &smithy.GenericAPIError{Code: "SlowDown", Message: "throttled"}
+	for _, tc := range []struct {
+		name string
+		max  time.Duration
+		want time.Duration // the cap the delays must stay under
+	}{
+		{"default", 0, 20 * time.Second},
+		{"configured", 50 * time.Millisecond, 50 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := s3.New(context.Background(), s3.Config{Bucket: "b-ok", Region: "us-east-1", MaxAttempts: 20, MaxBackoff: tc.max,
+				Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := b.Client().Options().Retryer
+			longest := time.Duration(0)
+			for attempt := 1; attempt < 20; attempt++ {
+				for range 50 { // the delays are jittered: sample each attempt
+					d, err := r.RetryDelay(attempt, throttled)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if d > tc.want {
+						t.Fatalf("attempt %d waits %s, above the cap %s", attempt, d, tc.want)
+					}
+					longest = max(longest, d)
+				}
+			}
+			// Backing off exponentially, the late attempts reach near the cap.
+			if longest < tc.want/2 {
+				t.Errorf("the longest wait is %s: the cap %s is not what limits it", longest, tc.want)
 			}
 		})
 	}
