@@ -14,8 +14,7 @@ import (
 // written as SQL over the segments table: same customers, same values.
 func TestDemoAudiencesAgainstDuckDB(t *testing.T) {
 	racetest.Skip(t, "a DuckDB cross-check of the published numbers")
-	dir := t.TempDir()
-	res := runDemo(t, dir, 3000)
+	dir, res := sharedDemo(t)
 	out := filepath.Join(dir, "output")
 	asOf := res.Run.AsOf
 	m := readModel(t, out, asOf)

@@ -88,8 +88,7 @@ FROM best b JOIN %s s USING (customer_id)`, strings.Join(scaled, ", "), seg, str
 // of a first run says everyone is new.
 func TestDemoClustersAgainstDuckDB(t *testing.T) {
 	racetest.Skip(t, "a DuckDB cross-check of the published numbers")
-	dir := t.TempDir()
-	res := runDemo(t, dir, 3000)
+	dir, res := sharedDemo(t)
 	out := filepath.Join(dir, "output")
 	asOf := res.Run.AsOf
 	m := readModel(t, out, asOf)

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,46 @@ import (
 	"github.com/strata-oss/strata/internal/duckdbtest"
 	"github.com/strata-oss/strata/internal/racetest"
 )
+
+// shared is a demo run of sharedCustomers customers made once for the
+// package's tests that only read its inputs and outputs: six cross-checks
+// read the same run instead of making six (a demo run is most of each
+// one's time). Tests that run again into the demo's output, or need
+// another shop, make their own with runDemo.
+var shared struct {
+	once sync.Once
+	dir  string
+	res  *DemoResult
+	err  error
+}
+
+const sharedCustomers = 4000
+
+// TestMain removes the shared demo run after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.dir != "" {
+		_ = os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}
+
+// sharedDemo returns the shared demo run's directory (input/, output/)
+// and result. Callers must not write under the directory.
+func sharedDemo(t *testing.T) (string, *DemoResult) {
+	t.Helper()
+	shared.once.Do(func() {
+		if shared.dir, shared.err = os.MkdirTemp("", "strata-jobs-demo-"); shared.err != nil {
+			return
+		}
+		shared.res, shared.err = Demo(context.Background(), DemoOptions{Dir: shared.dir, Customers: sharedCustomers,
+			AsOf: DemoAsOf, Version: "test", Logger: zerolog.Nop()})
+	})
+	if shared.err != nil {
+		t.Fatalf("the shared demo run: %v", shared.err)
+	}
+	return shared.dir, shared.res
+}
 
 func runDemo(t *testing.T, dir string, customers int) *DemoResult {
 	t.Helper()
@@ -62,6 +103,7 @@ func partFiles(t *testing.T, out string) map[string][]byte {
 // TestDemoTwiceIsByteIdentical: the same inputs, config and seed give the
 // same Parquet bytes.
 func TestDemoTwiceIsByteIdentical(t *testing.T) {
+	racetest.Skip(t, "two demo runs compared byte for byte; the backfill tests race-check whole runs")
 	dir := t.TempDir()
 	runDemo(t, dir, 3000)
 	first := partFiles(t, filepath.Join(dir, "output"))
@@ -97,8 +139,7 @@ func num(t *testing.T, v any) float64 {
 // implementation of the rules — and compares row by row.
 func TestDemoAgainstDuckDB(t *testing.T) {
 	racetest.Skip(t, "a DuckDB cross-check of the published numbers")
-	dir := t.TempDir()
-	res := runDemo(t, dir, 4000)
+	dir, res := sharedDemo(t)
 	in, out := filepath.Join(dir, "input"), filepath.Join(dir, "output")
 	asOf := res.Run.AsOf
 	cutoff := DemoAsOf.AddDate(0, 0, 1).Format(time.DateOnly)
@@ -283,8 +324,8 @@ SELECT (SELECT count(*) FROM %[1]s f FULL JOIN %[2]s s USING (customer_id)
 // TestDemoReport: the run publishes its report under the fixed name, lists
 // it in the manifest and model.json, and the page is self-contained.
 func TestDemoReport(t *testing.T) {
-	dir := t.TempDir()
-	res := runDemo(t, dir, 1500)
+	racetest.Skip(t, "a check of the report's content; the backfill tests race-check whole runs, models/clv the bounds' workers")
+	dir, res := sharedDemo(t)
 	out := filepath.Join(dir, "output")
 	m := readModel(t, out, res.Run.AsOf)
 	if m.Report != "reports/dt="+res.Run.AsOf+"/report.html" || res.Run.Manifest.Objects["report"] == "" {
@@ -310,8 +351,7 @@ func TestDemoReport(t *testing.T) {
 // (and the segment summary's category and channel mix) with it.
 func TestDemoRecommendations(t *testing.T) {
 	racetest.Skip(t, "a DuckDB cross-check of the published numbers")
-	dir := t.TempDir()
-	res := runDemo(t, dir, 4000)
+	dir, res := sharedDemo(t)
 	in, out := filepath.Join(dir, "input"), filepath.Join(dir, "output")
 	asOf := res.Run.AsOf
 	cutoff := DemoAsOf.AddDate(0, 0, 1).Format(time.DateOnly)

@@ -21,8 +21,7 @@ import (
 // where BG/NBD gave every one of them 1.
 func TestDemoBoundsAndTraits(t *testing.T) {
 	racetest.Skip(t, "a DuckDB check of the published bounds")
-	dir := t.TempDir()
-	res := runDemo(t, dir, 4000)
+	dir, res := sharedDemo(t)
 	out := filepath.Join(dir, "output")
 	seg := fmt.Sprintf("read_parquet('%s/segments/dt=%s/part-*.parquet')", out, res.Run.AsOf)
 	rows := duckdbtest.Query(t, fmt.Sprintf(`

@@ -187,6 +187,10 @@ func contactConfig(t *testing.T, extra string) *config.Config {
 		t.Fatal(err)
 	}
 	cfg.Cluster.KRange = []int{3, 4}
+	// The contact fields are the test, not the models: the cheapest
+	// purchase model, no bounds (a third of the run's time otherwise).
+	noBounds := 0
+	cfg.CLV.Model, cfg.CLV.IntervalDraws = "bgnbd", &noBounds
 	return cfg
 }
 
