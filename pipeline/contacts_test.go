@@ -572,6 +572,8 @@ func TestDemoContactExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Cluster.KRange = []int{3, 4}
+	noBounds := 0 // the example is the test, not the models
+	cfg.CLV.Model, cfg.CLV.IntervalDraws = "bgnbd", &noBounds
 	out := objstore.NewMem()
 	res := runOn(t, cfg, shop(t, 600), out, "2025-06-30")
 	a := audienceResult(t, modelOf(t, out, "2025-06-30"), "winback-email")

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/strata-oss/strata/internal/duckdbtest"
+	"github.com/strata-oss/strata/internal/racetest"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/holdout"
 	"github.com/strata-oss/strata/pipeline/objstore"
@@ -111,6 +112,7 @@ func measured(t *testing.T, out objstore.Bucket, day string) *stages.MeasuredCam
 // orders and the earlier run's published audience is equal, and running
 // the later date again writes the same bytes.
 func TestCampaignMeasured(t *testing.T) {
+	racetest.Skip(t, "a DuckDB restatement of the measured lift; TestMeasurePseudonymised and TestSegmentsMeasured race-check the measuring runs")
 	s := newCampaignShop(t, 20_000, "parquet")
 	const before, after = "2025-05-31", "2025-09-01"
 	runOn(t, s.cfg, s.in, s.out, before)
