@@ -26,6 +26,8 @@ const (
 	pageBits = 15
 	pageRows = 1 << pageBits
 	pageMask = pageRows - 1
+	// firstRows is the smallest first page, in rows.
+	firstRows = 256
 )
 
 // newPage allocates one page of n elements.
@@ -47,7 +49,28 @@ func (p *paged[T]) at(row int) []T {
 // faulted in by another goroutine while this one fills the current page:
 // the kernel's work of zeroing fresh memory then runs on an idle core
 // instead of stalling the aggregation.
+//
+// The first page starts at the rows asked for (at least firstRows) and
+// doubles, by copying, while it is the only one: a shop of a few hundred
+// customers, or one of the suite's hundreds of small runs, would otherwise
+// allocate, zero and remap 32,768 records per array and shard (6 MiB at
+// 24 words a record) for each. From pageRows rows on, pages are whole and
+// never copied.
 func (p *paged[T]) ensure(rows int) {
+	switch {
+	case rows <= 0 || p.stride == 0:
+	case len(p.pages) == 0 && rows < pageRows:
+		p.pages = append(p.pages, p.newPage(shortRows(0, rows)*p.stride))
+		return
+	case len(p.pages) == 1 && len(p.pages[0]) < pageRows*p.stride:
+		have := len(p.pages[0]) / p.stride
+		if rows <= have {
+			return
+		}
+		pg := p.newPage(shortRows(have, rows) * p.stride)
+		copy(pg, p.pages[0])
+		p.pages[0] = pg
+	}
 	for len(p.pages)*pageRows < rows {
 		pg := p.next
 		if pg == nil || len(pg) != pageRows*p.stride {
@@ -75,6 +98,20 @@ func (p *paged[T]) ensure(rows int) {
 	}
 }
 
+// shortRows is the size of a first page that holds rows rows, grown from
+// have: doubled, at least firstRows, at most a whole page.
+func shortRows(have, rows int) int {
+	n := max(have, firstRows)
+	for n < rows && n < pageRows {
+		n *= 2
+	}
+	return min(n, pageRows)
+}
+
+// rowsOf is how many rows page pg holds at stride: pageRows but for a
+// short first page.
+func rowsOf[T any](pg []T, stride int) int { return len(pg) / stride }
+
 // restride widens every row to stride nw, keeping the first old elements
 // of each row in place and zeroing the rest; with from ≥ 0, element from
 // moves to the new last place instead. It runs once per widening, page by
@@ -83,8 +120,9 @@ func (p *paged[T]) restride(nw, from int) {
 	old := p.stride
 	var zero T
 	for i, pg := range p.pages {
-		np := p.newPage(pageRows * nw)
-		for r := range pageRows {
+		rows := rowsOf(pg, old)
+		np := p.newPage(rows * nw)
+		for r := range rows {
 			copy(np[r*nw:r*nw+old], pg[r*old:(r+1)*old])
 			if from >= 0 {
 				np[r*nw+nw-1], np[r*nw+from] = np[r*nw+from], zero
@@ -105,8 +143,9 @@ type span struct{ from, to, n int }
 func (p *paged[T]) remap(nw int, spans []span) {
 	old := p.stride
 	for i, pg := range p.pages {
-		np := p.newPage(pageRows * nw)
-		for r := range pageRows {
+		rows := rowsOf(pg, old)
+		np := p.newPage(rows * nw)
+		for r := range rows {
 			o, n := pg[r*old:(r+1)*old], np[r*nw:(r+1)*nw]
 			for _, sp := range spans {
 				copy(n[sp.to:sp.to+sp.n], o[sp.from:sp.from+sp.n])
