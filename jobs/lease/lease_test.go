@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/strata-oss/strata/pipeline/objstore"
@@ -363,35 +364,41 @@ func TestConcurrentAcquireExactlyOneWinner(t *testing.T) {
 // once another holder takes it over, the kept context is cancelled with
 // ErrLost as its cause.
 func TestKeepCancelsWhenLost(t *testing.T) {
-	ctx := context.Background()
-	store := objstore.NewMem()
-	a := New(store, Options{TTL: 150 * time.Millisecond})
-	ls, err := a.Acquire(ctx, "d", "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kept, stop := ls.Keep(ctx)
-	defer stop()
-	time.Sleep(400 * time.Millisecond) // > 2 TTLs: only renewals keep it
-	if _, err := New(store, Options{TTL: 150 * time.Millisecond}).Acquire(ctx, "d", "b"); !errors.Is(err, ErrLocked) {
-		t.Fatalf("kept lease was not held after two TTLs: %v", err)
-	}
-	if kept.Err() != nil {
-		t.Fatalf("kept context ended while the lease was held: %v", context.Cause(kept))
-	}
-	// b's clock runs an hour ahead, so it sees a's lease as expired.
-	skewed := func() time.Time { return time.Now().Add(time.Hour) }
-	if _, err := New(store, Options{TTL: time.Hour, Now: skewed}).Acquire(ctx, "d", "b"); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-kept.Done():
-		if !errors.Is(context.Cause(kept), ErrLost) {
-			t.Errorf("cause: %v, want ErrLost", context.Cause(kept))
+	// In a synctest bubble time is fake: it moves only when every goroutine
+	// of the test waits, so the renewals every TTL/3 are never late however
+	// busy the machine (with the real clock a loaded machine let the
+	// 150 ms lease lapse between two renewals).
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		store := objstore.NewMem()
+		a := New(store, Options{TTL: 150 * time.Millisecond})
+		ls, err := a.Acquire(ctx, "d", "a")
+		if err != nil {
+			t.Fatal(err)
 		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("kept context not cancelled after the lease was taken over")
-	}
+		kept, stop := ls.Keep(ctx)
+		defer stop()
+		time.Sleep(400 * time.Millisecond) // > 2 TTLs: only renewals keep it
+		if _, err := New(store, Options{TTL: 150 * time.Millisecond}).Acquire(ctx, "d", "b"); !errors.Is(err, ErrLocked) {
+			t.Fatalf("kept lease was not held after two TTLs: %v", err)
+		}
+		if kept.Err() != nil {
+			t.Fatalf("kept context ended while the lease was held: %v", context.Cause(kept))
+		}
+		// b's clock runs an hour ahead, so it sees a's lease as expired.
+		skewed := func() time.Time { return time.Now().Add(time.Hour) }
+		if _, err := New(store, Options{TTL: time.Hour, Now: skewed}).Acquire(ctx, "d", "b"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-kept.Done():
+			if !errors.Is(context.Cause(kept), ErrLost) {
+				t.Errorf("cause: %v, want ErrLost", context.Cause(kept))
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatal("kept context not cancelled after the lease was taken over")
+		}
+	})
 }
 
 // TestOverlappingRenewalsKeepTheLease: renewals of one lease that overlap
