@@ -1,0 +1,201 @@
+package clv
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// boundsShop is a shop shaped like strata demo's CLV input: buyers of an
+// MBG/NBD near the demo's fit, a weekly model, customers acquired over
+// three years with whole-day summaries (so that, as in the demo, about
+// three in four customers have a summary (x, t_x, T) of their own and one
+// in four an (x, T) pair of their own), Gamma-Gamma spend, and the fits'
+// uncertainty as the pipeline builds it.
+type boundsShop struct {
+	x, tx, T, spend []float64
+	pu, su          ParamUncertainty
+	gg              GammaGamma
+	horizon         float64 // 12 months in weeks
+	periodLen       float64 // a month in weeks
+	monthly         float64 // the monthly discount rate of 10 % a year
+}
+
+func newBoundsShop(tb testing.TB, n int) *boundsShop {
+	tb.Helper()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(2026, 12))
+	s := simulateShop(rng, n, MBGNBD{R: 1.3, Alpha: 3.7, A: 0.53, B: 2.6}, 0, 156, 0)
+	spendRate := distuv.Gamma{Alpha: 3.5, Beta: 150, Src: rng}
+	sh := &boundsShop{x: s.x, tx: s.tx, T: s.T, spend: make([]float64, n),
+		periodLen: 30.4375 / 7, monthly: math.Pow(1.1, 1.0/12) - 1}
+	sh.horizon = 12 * sh.periodLen
+	for i := range n {
+		// Whole days, as SummarizeCounts makes them.
+		sh.T[i] = math.Round(sh.T[i]*7) / 7
+		sh.tx[i] = min(math.Round(sh.tx[i]*7)/7, sh.T[i])
+		if sh.x[i] > 0 {
+			nu := spendRate.Rand()
+			sh.spend[i] = distuv.Gamma{Alpha: 4 * sh.x[i], Beta: nu * sh.x[i], Src: rng}.Rand()
+		}
+	}
+	m, _, err := FitMBGNBD(ctx, sh.x, sh.tx, sh.T, FitOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if sh.pu, err = PurchaseUncertainty(m, sh.x, sh.tx, sh.T, 0); err != nil {
+		tb.Fatal(err)
+	}
+	if sh.gg, _, err = FitGammaGamma(ctx, sh.x, sh.spend, FitOptions{}); err != nil {
+		tb.Fatal(err)
+	}
+	if sh.su, err = SpendUncertainty(sh.gg, sh.x, sh.spend, 0); err != nil {
+		tb.Fatal(err)
+	}
+	return sh
+}
+
+func (sh *boundsShop) purchase(ctx context.Context, opt IntervalOptions) (Intervals, error) {
+	return PurchaseIntervals(ctx, sh.pu, sh.x, sh.tx, sh.T, sh.horizon, opt)
+}
+
+func (sh *boundsShop) clv(ctx context.Context, opt IntervalOptions) (lo, hi []float64, err error) {
+	return CLVIntervals(ctx, sh.pu, &sh.su, sh.gg, sh.x, sh.tx, sh.T, sh.spend, 12, sh.periodLen, 0.3, sh.monthly, opt)
+}
+
+// BenchmarkPurchaseIntervals and BenchmarkCLVIntervals time the bounds of
+// a demo-sized shop (88,884 buyers, the demo's 50 draws, 12 months):
+//
+//	flock /tmp/strata-bench.lock go test -run '^$' -bench 'Intervals$' -cpu 2 -count 6 ./models/clv/
+func BenchmarkPurchaseIntervals(b *testing.B) {
+	sh := newBoundsShop(b, 88884)
+	opt := IntervalOptions{Draws: 50, Seed: 1}
+	for b.Loop() {
+		if _, err := sh.purchase(context.Background(), opt); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCLVIntervals(b *testing.B) {
+	sh := newBoundsShop(b, 88884)
+	opt := IntervalOptions{Draws: 50, Seed: 1}
+	for b.Loop() {
+		if _, _, err := sh.clv(context.Background(), opt); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// diagUncertainty is a ParamUncertainty around truth with standard error
+// se on every log-parameter, for a model of truth's type.
+func diagUncertainty(truth PurchaseModel, se float64) ParamUncertainty {
+	var names []string
+	var vec []float64
+	var build func(t []float64) any
+	switch m := truth.(type) {
+	case BGNBD:
+		names, vec = []string{"r", "alpha", "a", "b"}, m.vec()
+		build = func(t []float64) any { return BGNBD{R: t[0], Alpha: t[1], A: t[2], B: t[3]} }
+	case MBGNBD:
+		names, vec = []string{"r", "alpha", "a", "b"}, m.vec()
+		build = func(t []float64) any { return MBGNBD{R: t[0], Alpha: t[1], A: t[2], B: t[3]} }
+	case ParetoNBD:
+		names, vec = []string{"r", "alpha", "s", "beta"}, m.vec()
+		build = func(t []float64) any { return ParetoNBD{R: t[0], Alpha: t[1], S: t[2], Beta: t[3]} }
+	case NBD:
+		names, vec = []string{"r", "alpha"}, m.vec()
+		build = func(t []float64) any { return NBD{R: t[0], Alpha: t[1]} }
+	}
+	n := len(vec)
+	u := ParamUncertainty{Names: names, Cov: make([]float64, n*n), model: build}
+	for i, v := range vec {
+		u.LogTheta = append(u.LogTheta, math.Log(v))
+		u.Cov[i*n+i] = se * se
+	}
+	return u
+}
+
+func sameBits(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
+
+// The grouped bounds (per (x, T) pair what depends on it alone, per
+// summary P(alive) and the walks) are those of the per-customer
+// evaluation they replaced, refPurchaseIntervals and refCLVIntervals, to
+// the bit, for every model and any number of workers.
+func TestBoundsMatchReference(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, truth := range []PurchaseModel{
+		MBGNBD{R: 1.3, Alpha: 3.7, A: 0.53, B: 2.6},
+		BGNBD{R: 0.6, Alpha: 8, A: 0.9, B: 2.5},
+		ParetoNBD{R: 1.2, Alpha: 6, S: 1.5, Beta: 40},
+		NBD{R: 0.8, Alpha: 5},
+	} {
+		t.Run(truth.Name(), func(t *testing.T) {
+			n := 3000
+			if _, ok := truth.(ParetoNBD); ok {
+				n = 600 // its count walk is costly
+			}
+			s := simulateShop(rng, n, truth, 0, 100, 0)
+			spend := make([]float64, n)
+			for i := range n {
+				s.T[i] = math.Round(s.T[i]*7) / 7
+				s.tx[i] = min(math.Round(s.tx[i]*7)/7, s.T[i])
+				if s.x[i] > 0 {
+					spend[i] = 20 + 30*rng.Float64()
+				}
+			}
+			pu := diagUncertainty(truth, 0.1)
+			su := ParamUncertainty{Names: []string{"p", "q", "gamma"}, LogTheta: []float64{math.Log(6), math.Log(4), math.Log(15)},
+				Cov: []float64{0.01, 0, 0, 0, 0.01, 0, 0, 0, 0.01}, model: func(t []float64) any { return GammaGamma{P: t[0], Q: t[1], Gamma: t[2]} }}
+			gg := GammaGamma{P: 6, Q: 4, Gamma: 15}
+			opt, err := IntervalOptions{Draws: 20, Seed: 3}.resolve()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ms, ggs, err := clvDraws(pu, &su, gg, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := refPurchaseIntervals(ctx, ms, s.x, s.tx, s.T, 20, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wlo, whi, err := refCLVIntervals(ctx, ms, ggs, s.x, s.tx, s.T, spend, 6, 4.35, 0.3, 0.008, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range []int{1, 2, 3} {
+				o := opt
+				o.Workers = w
+				got, err := PurchaseIntervals(ctx, pu, s.x, s.tx, s.T, 20, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lo, hi, err := CLVIntervals(ctx, pu, &su, gg, s.x, s.tx, s.T, spend, 6, 4.35, 0.3, 0.008, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range n {
+					for _, c := range []struct {
+						name      string
+						got, want float64
+					}{
+						{"p_alive_low", got.PAliveLow[i], want.PAliveLow[i]}, {"p_alive_high", got.PAliveHigh[i], want.PAliveHigh[i]},
+						{"expected_low", got.ExpectedLow[i], want.ExpectedLow[i]}, {"expected_high", got.ExpectedHigh[i], want.ExpectedHigh[i]},
+						{"count_low", got.CountLow[i], want.CountLow[i]}, {"count_high", got.CountHigh[i], want.CountHigh[i]},
+						{"clv_low", lo[i], wlo[i]}, {"clv_high", hi[i], whi[i]},
+					} {
+						if !sameBits(c.got, c.want) {
+							t.Fatalf("workers %d, customer %d (x %v, t_x %v, T %v): %s %v, per-customer evaluation %v",
+								w, i, s.x[i], s.tx[i], s.T[i], c.name, c.got, c.want)
+						}
+					}
+				}
+			}
+		})
+	}
+}
