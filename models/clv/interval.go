@@ -500,12 +500,13 @@ func CLVIntervals(ctx context.Context, pu ParamUncertainty, spend *ParamUncertai
 	g := groupByPair(x, tx, T)
 	err = eachGroup(ctx, len(g.pairX), opt.Workers, func() func(int) {
 		v, pa, dh := make([]float64, D), make([]float64, D), make([]float64, D)
+		hs := newHorizonSeries(D)
 		var buf []float64
 		return func(p int) {
 			px, pT := g.pairX[p], g.pairT[p]
 			if fm != nil {
 				for d, f := range fm {
-					dh[d] = discountedHorizon(f, px, pT, periods, periodLength, discountRate)
+					dh[d] = hs.discounted(d, f, px, pT, periods, periodLength, discountRate)
 				}
 			}
 			prev := -1

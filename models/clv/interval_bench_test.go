@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/stat/distuv"
@@ -123,8 +124,11 @@ func sameBits(a, b float64) bool { return math.Float64bits(a) == math.Float64bit
 
 // The grouped bounds (per (x, T) pair what depends on it alone, per
 // summary P(alive) and the walks) are those of the per-customer
-// evaluation they replaced, refPurchaseIntervals and refCLVIntervals, to
-// the bit, for every model and any number of workers.
+// evaluation they replaced, refPurchaseIntervals and refCLVIntervals, for
+// every model and any number of workers: to the bit, but for the CLV
+// bounds of BG/NBD and MBG/NBD, whose discounted horizon is summed by
+// bgHorizonSeries and agrees to 1e-11 relative (and is the same bytes for
+// any number of workers).
 func TestBoundsMatchReference(t *testing.T) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -168,6 +172,12 @@ func TestBoundsMatchReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			_, series := truth.(BGNBD)
+			if _, ok := truth.(MBGNBD); ok {
+				series = true
+			}
+			var first []float64
+			var worst float64
 			for _, w := range []int{1, 2, 3} {
 				o := opt
 				o.Workers = w
@@ -189,13 +199,73 @@ func TestBoundsMatchReference(t *testing.T) {
 						{"count_low", got.CountLow[i], want.CountLow[i]}, {"count_high", got.CountHigh[i], want.CountHigh[i]},
 						{"clv_low", lo[i], wlo[i]}, {"clv_high", hi[i], whi[i]},
 					} {
+						if series && c.name[:3] == "clv" {
+							rel := math.Abs(c.got-c.want) / math.Abs(c.want)
+							worst = max(worst, rel)
+							if !(rel <= 1e-11) {
+								t.Fatalf("workers %d, customer %d (x %v, t_x %v, T %v): %s %v, per-customer evaluation %v (relative difference %.3g)",
+									w, i, s.x[i], s.tx[i], s.T[i], c.name, c.got, c.want, rel)
+							}
+							continue
+						}
 						if !sameBits(c.got, c.want) {
 							t.Fatalf("workers %d, customer %d (x %v, t_x %v, T %v): %s %v, per-customer evaluation %v",
 								w, i, s.x[i], s.tx[i], s.T[i], c.name, c.got, c.want)
 						}
 					}
 				}
+				// Whatever the workers, the same bytes.
+				cur := append(slices.Clone(lo), hi...)
+				if first == nil {
+					first = cur
+				} else if !slices.EqualFunc(first, cur, sameBits) {
+					t.Fatalf("workers %d: clv bounds differ from one worker's", w)
+				}
 			}
+			t.Logf("clv bounds: largest relative difference from the per-customer evaluation %.3g", worst)
 		})
 	}
+}
+
+// bgHorizonSeries sums the discounted horizon of BG/NBD and MBG/NBD as
+// discountedHorizon (a hypergeometric function per period) does, to
+// 1e-10 relative (1e-12 but for a within a few per cent of 1), over parameters from the fits' usual range to far
+// outside it, weekly and daily periods, new and old customers, and one-time
+// and heavy buyers.
+func TestSeriesDiscountedHorizon(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	logU := func(lo, hi float64) float64 { return math.Exp(math.Log(lo) + (math.Log(hi)-math.Log(lo))*rng.Float64()) }
+	var worst float64
+	for trial := range 4000 {
+		r, al, a, b := logU(0.05, 10), logU(0.3, 300), logU(0.05, 20), logU(0.1, 50)
+		var f factored = BGNBD{R: r, Alpha: al, A: a, B: b}
+		if trial%2 == 1 {
+			f = MBGNBD{R: r, Alpha: al, A: a, B: b}
+		}
+		L := 30.4375 / 7
+		if trial%3 == 0 {
+			L = 30.4375
+		}
+		periods := []int{1, 3, 12, 36}[trial%4]
+		hs := newHorizonSeries(1)
+		for range 8 {
+			x := math.Round(logU(1, 300)) - 1
+			T := math.Round(logU(1, 1100)) - 1
+			if L < 30 {
+				T /= 7
+			}
+			want := discountedHorizon(f, x, T, periods, L, 0.008)
+			got := hs.discounted(0, f, x, T, periods, L, 0.008)
+			rel := math.Abs(got-want) / math.Abs(want)
+			if want == 0 {
+				rel = math.Abs(got)
+			}
+			if !(rel <= 1e-10) {
+				t.Errorf("%s %+v, x %v, T %v, %d periods of %v: series %v, hypergeometric %v (relative difference %.3g)",
+					f.Name(), f, x, T, periods, L, got, want, rel)
+			}
+			worst = max(worst, rel)
+		}
+	}
+	t.Logf("largest relative difference %.3g", worst)
 }
