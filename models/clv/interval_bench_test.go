@@ -234,7 +234,9 @@ func TestBoundsMatchReference(t *testing.T) {
 // and heavy buyers.
 func TestSeriesDiscountedHorizon(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	logU := func(lo, hi float64) float64 { return math.Exp(math.Log(lo) + (math.Log(hi)-math.Log(lo))*rng.Float64()) }
+	logU := func(lo, hi float64) float64 {
+		return math.Exp(math.Log(lo) + (math.Log(hi)-math.Log(lo))*rng.Float64())
+	}
 	var worst float64
 	for trial := range 4000 {
 		r, al, a, b := logU(0.05, 10), logU(0.3, 300), logU(0.05, 20), logU(0.1, 50)
