@@ -324,8 +324,9 @@ func PurchaseIntervals(ctx context.Context, u ParamUncertainty, x, tx, T []float
 //
 // What depends on the summary through (x, T) alone is computed once per
 // draw and distinct pair, for the summaries of that pair (see pairGroups):
-// the horizon factor of the expected purchases, the count sequence of
-// AliveModel and the start of the no-drop-out bound's recursion. Only
+// the horizon factor of the expected purchases, the count probabilities
+// of AliveModel (as far as the summaries' walks go) and the start of the
+// no-drop-out bound's recursion. Only
 // P(alive) and the walks are per summary. Each value is the same
 // expression of the same operands as in the per-summary evaluation
 // (ExpectedPurchases is horizon · P(alive) for the factored models), so
@@ -349,8 +350,10 @@ func purchaseIntervals(ctx context.Context, ms []PurchaseModel, x, tx, T []float
 		pa, ex := make([]float64, D), make([]float64, D)
 		hz := make([]float64, D)
 		alive := make([]PurchaseModel, D)
-		seq0, seqs := make([]*countSeq, D), make([]*countSeq, D)
-		seqBuf := make([]countSeq, D)
+		seqs := make([]*countSeq, D)
+		// pk[k*D+d] is P(X = k) of draw d's AliveModel: the same for
+		// every summary of the pair, computed as far as a walk needs.
+		var pk []float64
 		nbs := nb.scratch()
 		var buf []float64
 		return func(p int) {
@@ -360,8 +363,9 @@ func purchaseIntervals(ctx context.Context, ms []PurchaseModel, x, tx, T []float
 					hz[d] = fm[d].horizon(horizon, px, pT)
 				}
 				alive[d], _ = AliveModel(m, px, pT)
-				seq0[d] = newCountSeq(alive[d], horizon)
+				seqs[d] = newCountSeq(alive[d], horizon)
 			}
+			pk = pk[:0]
 			nb.start(nbs, px, pT, horizon)
 			for _, i := range g.rows(p) {
 				for d, m := range ms {
@@ -373,11 +377,6 @@ func purchaseIntervals(ctx context.Context, ms []PurchaseModel, x, tx, T []float
 						ex[d] = 0
 					default:
 						ex[d] = hz[d] * pa[d]
-					}
-					seqs[d] = nil
-					if seq0[d] != nil {
-						seqBuf[d] = *seq0[d]
-						seqs[d] = &seqBuf[d]
 					}
 				}
 				iv.PAliveLow[i], iv.PAliveHigh[i], buf = quantiles(pa, buf, qlo, qhi)
@@ -392,15 +391,18 @@ func purchaseIntervals(ctx context.Context, ms []PurchaseModel, x, tx, T []float
 				var cdf float64
 				lo := -1.0
 				for k := 0; ; k++ {
-					var s float64
-					for d, m := range alive {
-						var pk float64
-						if seqs[d] != nil {
-							pk = seqs[d].next()
-						} else {
-							pk = m.ProbNPurchases(k, horizon)
+					if len(pk) == k*D {
+						for d, m := range alive {
+							if seqs[d] != nil {
+								pk = append(pk, seqs[d].next())
+							} else {
+								pk = append(pk, m.ProbNPurchases(k, horizon))
+							}
 						}
-						p := pa[d] * pk
+					}
+					var s float64
+					for d, pkd := range pk[k*D : (k+1)*D] {
+						p := pa[d] * pkd
 						if k == 0 {
 							p += 1 - pa[d]
 						}
@@ -595,9 +597,13 @@ func nbdMixtureQuantile(ms []PurchaseModel, pa []float64, x, T, t, q float64) in
 // (x, T) pair), and the walk (per summary).
 type nbdBound struct{ r, alpha []float64 }
 
-// nbdScratch is one walk's state: r', t/(α'+t) and the pmf at 0 of each
-// draw, set by start, and the pmf being walked.
-type nbdScratch struct{ r, c, p0, p []float64 }
+// nbdScratch is the state of the walks of one (x, T) pair: r' and
+// t/(α'+t) of each draw, set by start, and the pmf rows, rows[k*D+d] the
+// pmf of draw d at k, as far as a walk has gone (to nbdRows; roll is the
+// row beyond).
+type nbdScratch struct{ r, c, rows, roll []float64 }
+
+const nbdRows = 1024
 
 func newNBDBound(ms []PurchaseModel) nbdBound {
 	b := nbdBound{r: make([]float64, len(ms)), alpha: make([]float64, len(ms))}
@@ -610,22 +616,42 @@ func newNBDBound(ms []PurchaseModel) nbdBound {
 
 func (b nbdBound) scratch() *nbdScratch {
 	D := len(b.r)
-	return &nbdScratch{r: make([]float64, D), c: make([]float64, D), p0: make([]float64, D), p: make([]float64, D)}
+	return &nbdScratch{r: make([]float64, D), c: make([]float64, D)}
 }
 
 func (b nbdBound) start(s *nbdScratch, x, T, t float64) {
+	s.rows = s.rows[:0]
 	for d := range b.r {
 		s.r[d], s.c[d] = b.r[d]+x, t/(b.alpha[d]+T+t)
-		s.p0[d] = math.Exp(s.r[d] * math.Log1p(-s.c[d]))
+		s.rows = append(s.rows, math.Exp(s.r[d]*math.Log1p(-s.c[d])))
 	}
 }
 
 func (b nbdBound) quantile(s *nbdScratch, pa []float64, q float64) int {
 	D := len(b.r)
-	p, r, c := s.p, s.r, s.c
-	copy(p, s.p0)
+	r, c := s.r, s.c
 	var cdf float64
 	for k := 0; k < 1<<20; k++ {
+		// P(k) = P(k-1)·(r'+k-1)/k·t/(α'+t), kept for the pair's next
+		// walks up to nbdRows counts and stepped in place beyond.
+		var p []float64
+		switch {
+		case k*D < len(s.rows):
+			p = s.rows[k*D : (k+1)*D]
+		case k < nbdRows:
+			for d := range D {
+				s.rows = append(s.rows, s.rows[(k-1)*D+d]*((r[d]+float64(k-1))/float64(k)*c[d]))
+			}
+			p = s.rows[k*D:]
+		default:
+			if k == nbdRows {
+				s.roll = append(s.roll[:0], s.rows[(k-1)*D:]...)
+			}
+			for d := range D {
+				s.roll[d] *= (r[d] + float64(k-1)) / float64(k) * c[d]
+			}
+			p = s.roll
+		}
 		var sum float64
 		for d := range D {
 			v := pa[d] * p[d]
@@ -633,7 +659,6 @@ func (b nbdBound) quantile(s *nbdScratch, pa []float64, q float64) int {
 				v += 1 - pa[d]
 			}
 			sum += v
-			p[d] *= (r[d] + float64(k)) / float64(k+1) * c[d]
 		}
 		cdf += sum / float64(D)
 		if cdf >= q*(1-1e-12) {

@@ -271,3 +271,32 @@ func TestSeriesDiscountedHorizon(t *testing.T) {
 	}
 	t.Logf("largest relative difference %.3g", worst)
 }
+
+// The no-drop-out bound's pmf rows, kept per (x, T) pair up to nbdRows
+// counts and stepped in place beyond, give the quantile of the recursion
+// run afresh, near 0 and far beyond nbdRows.
+func TestNBDBoundRows(t *testing.T) {
+	u := diagUncertainty(BGNBD{R: 0.6, Alpha: 8, A: 0.9, B: 2.5}, 0.2)
+	ms, err := u.purchaseDraws(IntervalOptions{Draws: 30, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa := make([]float64, len(ms))
+	for d := range pa {
+		pa[d] = 0.5 + 0.01*float64(d)
+	}
+	nb := newNBDBound(ms)
+	s := nb.scratch()
+	for _, c := range []struct{ x, T, t float64 }{{0, 50, 20}, {3, 40, 39}, {4000, 30, 60}} {
+		nb.start(s, c.x, c.T, c.t)
+		for _, q := range []float64{0.05, 0.95, 0.5, 0.999} {
+			got, want := nb.quantile(s, pa, q), refNBDMixtureQuantile(ms, pa, c.x, c.T, c.t, q)
+			if got != want {
+				t.Errorf("x %v, T %v, t %v, q %v: %d, afresh %d", c.x, c.T, c.t, q, got, want)
+			}
+			if c.x == 4000 && q == 0.999 && got <= nbdRows {
+				t.Errorf("x 4000: quantile %d, want beyond %d rows", got, nbdRows)
+			}
+		}
+	}
+}
