@@ -201,15 +201,74 @@ func (cs *coefSeq) tail(v float64) (float64, bool) {
 
 const maxSeriesTerms = 2000
 
-// horizonSeries is the per-worker state: one bgHorizonSeries per draw.
-type horizonSeries []bgHorizonSeries
+// horizonSeries is the per-worker state: one bgHorizonSeries per draw,
+// and the discount weights and moments of the periods' sum.
+//
+// Summed by parts, the discounted horizon is a weighted sum of the
+// horizons, Σ_{k=1..K} (h_k - h_{k-1}) δ_k = Σ_k β_k h_k with δ_k the
+// discount of period k, β_k = δ_k - δ_{k+1} for k < K and β_K = δ_K. Where
+// w_k = kL/(α+T) ≤ 1/2, h_k = -C/(a-1) Σ_{j≥1} e_j (-w_k)^j (the tail of
+// the w series, coefficients e_j), and w_k = k w_1, so the periods k ≤ k0
+// with w_k ≤ 1/2 sum to one series,
+//
+//	Σ_{k≤k0} β_k h_k = -C/(a-1) Σ_{j≥1} e_j (-w_{k0})^j M_j,  M_j = Σ_{k≤k0} β_k (k/k0)^j,
+//
+// whose moments M_j depend on the periods and the rate only: one series
+// per draw and (x, T) pair instead of one per period. The periods beyond
+// k0 are summed one by one.
+type horizonSeries struct {
+	st      []bgHorizonSeries
+	periods int
+	disc    float64
+	beta    []float64   // β_k, k = 1..periods at beta[k-1]
+	mom     [][]float64 // mom[k0][j-1] = M_j for the first k0 periods, grown on demand
+}
 
-func newHorizonSeries(D int) horizonSeries { return make(horizonSeries, D) }
+func newHorizonSeries(D int) *horizonSeries {
+	return &horizonSeries{st: make([]bgHorizonSeries, D), periods: -1}
+}
+
+// weights sets β and clears the moments when periods or disc change.
+func (hs *horizonSeries) weights(periods int, disc float64) {
+	if periods == hs.periods && disc == hs.disc {
+		return
+	}
+	hs.periods, hs.disc = periods, disc
+	dk := make([]float64, periods+2)
+	df := 1.0
+	for k := 1; k <= periods+1; k++ {
+		df /= 1 + disc
+		dk[k] = df
+	}
+	hs.beta = make([]float64, periods)
+	for k := 1; k <= periods; k++ {
+		hs.beta[k-1] = dk[k] - dk[k+1]
+	}
+	if periods > 0 {
+		hs.beta[periods-1] = dk[periods]
+	}
+	hs.mom = make([][]float64, periods+1)
+}
+
+// moment returns M_j of the first k0 periods.
+func (hs *horizonSeries) moment(k0, j int) float64 {
+	m := hs.mom[k0]
+	for len(m) < j {
+		jj := float64(len(m) + 1)
+		var v float64
+		for k := 1; k <= k0; k++ {
+			v += hs.beta[k-1] * math.Pow(float64(k)/float64(k0), jj)
+		}
+		m = append(m, v)
+	}
+	hs.mom[k0] = m
+	return m[j-1]
+}
 
 // discounted returns discountedHorizon(f, x, T, periods, L, disc) of draw
 // d, by the series where f is a BG/NBD or MBG/NBD.
-func (hs horizonSeries) discounted(d int, f factored, x, T float64, periods int, L, disc float64) float64 {
-	s := &hs[d]
+func (hs *horizonSeries) discounted(d int, f factored, x, T float64, periods int, L, disc float64) float64 {
+	s := &hs.st[d]
 	if s.d != d || s.x != x || s.c0() == 0 {
 		var r, al, a, A, C float64
 		switch m := f.(type) {
@@ -228,22 +287,52 @@ func (hs horizonSeries) discounted(d int, f factored, x, T float64, periods int,
 		s.zc.reset(A, a-1, C)
 		s.wc.reset(a-1, C-A, C)
 	}
-	if !s.ok {
+	if !s.ok || periods < 1 {
 		return discountedHorizon(f, x, T, periods, L, disc)
 	}
-	var sum, prev float64
-	df := 1.0
-	for k := 1; k <= periods; k++ {
-		t := float64(k) * L
-		cur, ok := s.horizon(t, T)
+	hs.weights(periods, disc)
+	k0 := 0
+	for k0 < periods && float64(k0+1)*L/(s.al+T) <= 0.5 {
+		k0++
+	}
+	var sum float64
+	if k0 > 0 {
+		tl, ok := hs.momentTail(s, k0, float64(k0)*L/(s.al+T))
 		if !ok {
-			cur = f.horizon(t, x, T)
+			k0 = 0 // every period by itself
+		} else {
+			sum = s.pref * -tl
 		}
-		df /= 1 + disc
-		sum += (cur - prev) * df
-		prev = cur
+	}
+	for k := k0 + 1; k <= periods; k++ {
+		t := float64(k) * L
+		h, ok := s.horizon(t, T)
+		if !ok {
+			h = f.horizon(t, x, T)
+		}
+		sum += hs.beta[k-1] * h
 	}
 	return sum
+}
+
+// momentTail returns Σ_{j≥1} e_j (-w)^j M_j for the first k0 periods, w
+// the w of period k0, summed as coefSeq.tail.
+func (hs *horizonSeries) momentTail(s *bgHorizonSeries, k0 int, w float64) (float64, bool) {
+	var sum, umax float64
+	pw := 1.0
+	for j := 1; j < maxSeriesTerms; j++ {
+		pw *= -w
+		u := s.wc.at(j) * pw * hs.moment(k0, j)
+		sum += u
+		au := math.Abs(u)
+		if au > umax {
+			umax = au
+		}
+		if au <= 0x1p-53*math.Abs(sum) {
+			return sum, umax <= 1e4*math.Abs(sum)
+		}
+	}
+	return sum, false
 }
 
 // c0 is 0 for a state never set (the zero value).
