@@ -325,12 +325,11 @@ func PurchaseIntervals(ctx context.Context, u ParamUncertainty, x, tx, T []float
 // What depends on the summary through (x, T) alone is computed once per
 // draw and distinct pair, for the summaries of that pair (see pairGroups):
 // the horizon factor of the expected purchases, the count probabilities
-// of AliveModel (as far as the summaries' walks go) and the start of the
-// no-drop-out bound's recursion. Only
-// P(alive) and the walks are per summary. Each value is the same
-// expression of the same operands as in the per-summary evaluation
-// (ExpectedPurchases is horizon · P(alive) for the factored models), so
-// the bounds are the same to the bit.
+// of AliveModel (as far as the summaries' walks go) and the no-drop-out
+// bound's pmf. Only P(alive) and the walks are per summary. Each value is
+// the same expression of the same operands as in the per-summary
+// evaluation (ExpectedPurchases is horizon · P(alive) for the factored
+// models), so the bounds are the same to the bit.
 func purchaseIntervals(ctx context.Context, ms []PurchaseModel, x, tx, T []float64, horizon float64, opt IntervalOptions) (Intervals, error) {
 	n := len(x)
 	iv := Intervals{Level: opt.Level,
