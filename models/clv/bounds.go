@@ -358,3 +358,95 @@ func (s *bgHorizonSeries) horizon(t, T float64) (float64, bool) {
 	g := math.Exp((s.a-1)*math.Log1p(-z)) * (1 + tl)
 	return s.pref * (1 - g), ok
 }
+
+// pAlives evaluates P(alive) of the draws for the summaries of one (x, T)
+// pair. BG/NBD's and MBG/NBD's P(alive) is
+//
+//	1 / (1 + exp(ln a - ln(b+x-[BG]) + (r+x) ln(1 + (T-t_x)/(α+t_x))))
+//
+// whose two first logarithms depend on the draw and x only: they are taken
+// once per draw (ln a) and per draw and pair (ln(b+x…)), and the rest is
+// the models' PAlive expression, so the values are PAlive's to the bit
+// (TestBoundsMatchReference). Other models call PAlive.
+type pAlives struct {
+	ms    []PurchaseModel
+	kind  int // 0: PAlive, 1: BG/NBD, 2: MBG/NBD
+	logA  []float64
+	logBx []float64
+}
+
+func newPAlives(ms []PurchaseModel) *pAlives {
+	p := &pAlives{ms: ms}
+	switch ms[0].(type) {
+	case BGNBD:
+		p.kind = 1
+	case MBGNBD:
+		p.kind = 2
+	}
+	for _, m := range ms {
+		var a float64
+		switch v := m.(type) {
+		case BGNBD:
+			a = v.A
+			if p.kind != 1 {
+				p.kind = 0
+			}
+		case MBGNBD:
+			a = v.A
+			if p.kind != 2 {
+				p.kind = 0
+			}
+		default:
+			p.kind = 0
+		}
+		p.logA = append(p.logA, math.Log(a))
+	}
+	return p
+}
+
+// worker returns a copy with its own per-pair scratch.
+func (p *pAlives) worker() *pAlives {
+	q := *p
+	q.logBx = make([]float64, len(p.ms))
+	return &q
+}
+
+// pair sets the per-pair terms for x.
+func (p *pAlives) pair(x float64) {
+	for d, m := range p.ms {
+		switch p.kind {
+		case 1:
+			p.logBx[d] = math.Log(m.(BGNBD).B + x - 1)
+		case 2:
+			p.logBx[d] = math.Log(m.(MBGNBD).B + x)
+		}
+	}
+}
+
+// into sets pa[d] to draw d's P(alive | x, t_x, T), x the pair's.
+func (p *pAlives) into(pa []float64, x, tx, T float64) {
+	switch p.kind {
+	case 1:
+		if x == 0 {
+			for d := range pa {
+				pa[d] = 1
+			}
+			return
+		}
+		for d, m := range p.ms {
+			v := m.(BGNBD)
+			l := p.logA[d] - p.logBx[d] + (v.R+x)*math.Log1p((T-tx)/(v.Alpha+tx))
+			pa[d] = 1 / (1 + math.Exp(l))
+		}
+	case 2:
+		for d, m := range p.ms {
+			v := m.(MBGNBD)
+			l := p.logA[d] - p.logBx[d] + (v.R+x)*math.Log1p((T-tx)/(v.Alpha+tx))
+			pa[d] = 1 / (1 + math.Exp(l))
+		}
+	default:
+		for d, m := range p.ms {
+			pa[d] = m.PAlive(x, tx, T)
+		}
+	}
+}

@@ -345,7 +345,9 @@ func purchaseIntervals(ctx context.Context, ms []PurchaseModel, x, tx, T []float
 		exactLimit = maxExactCountPNBD
 	}
 	g := groupByPair(x, tx, T)
+	pal := newPAlives(ms)
 	err := eachGroup(ctx, len(g.pairX), opt.Workers, func() func(int) {
+		pal := pal.worker()
 		pa, ex := make([]float64, D), make([]float64, D)
 		hz := make([]float64, D)
 		alive := make([]PurchaseModel, D)
@@ -366,9 +368,10 @@ func purchaseIntervals(ctx context.Context, ms []PurchaseModel, x, tx, T []float
 			}
 			pk = pk[:0]
 			nb.start(nbs, px, pT, horizon)
+			pal.pair(px)
 			for _, i := range g.rows(p) {
+				pal.into(pa, x[i], tx[i], T[i])
 				for d, m := range ms {
-					pa[d] = m.PAlive(x[i], tx[i], T[i])
 					switch {
 					case fm == nil:
 						ex[d] = m.ExpectedPurchases(horizon, x[i], tx[i], T[i])
@@ -499,7 +502,9 @@ func CLVIntervals(ctx context.Context, pu ParamUncertainty, spend *ParamUncertai
 	// summary, and only E[spend] and the product per customer, each the
 	// same expression of the same operands as in CLV.
 	g := groupByPair(x, tx, T)
+	pal := newPAlives(ms)
 	err = eachGroup(ctx, len(g.pairX), opt.Workers, func() func(int) {
+		pal := pal.worker()
 		v, pa, dh := make([]float64, D), make([]float64, D), make([]float64, D)
 		hs := newHorizonSeries(D)
 		var buf []float64
@@ -511,6 +516,7 @@ func CLVIntervals(ctx context.Context, pu ParamUncertainty, spend *ParamUncertai
 				}
 			}
 			prev := -1
+			pal.pair(px)
 			for _, i := range g.rows(p) {
 				if fm == nil {
 					for d, m := range ms {
@@ -520,9 +526,7 @@ func CLVIntervals(ctx context.Context, pu ParamUncertainty, spend *ParamUncertai
 					// Rows of a pair are ordered by t_x: P(alive) changes
 					// only with the summary.
 					if prev < 0 || tx[i] != tx[prev] {
-						for d, m := range ms {
-							pa[d] = m.PAlive(x[i], tx[i], T[i])
-						}
+						pal.into(pa, x[i], tx[i], T[i])
 						prev = int(i)
 					}
 					for d := range ms {
