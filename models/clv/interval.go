@@ -321,6 +321,15 @@ func PurchaseIntervals(ctx context.Context, u ParamUncertainty, x, tx, T []float
 }
 
 // purchaseIntervals is PurchaseIntervals over distinct summaries.
+//
+// What depends on the summary through (x, T) alone is computed once per
+// draw and distinct pair, for the summaries of that pair (see pairGroups):
+// the horizon factor of the expected purchases, the count probabilities
+// of AliveModel (as far as the summaries' walks go) and the no-drop-out
+// bound's pmf. Only P(alive) and the walks are per summary. Each value is
+// the same expression of the same operands as in the per-summary
+// evaluation (ExpectedPurchases is horizon · P(alive) for the factored
+// models), so the bounds are the same to the bit.
 func purchaseIntervals(ctx context.Context, ms []PurchaseModel, x, tx, T []float64, horizon float64, opt IntervalOptions) (Intervals, error) {
 	n := len(x)
 	iv := Intervals{Level: opt.Level,
@@ -328,72 +337,121 @@ func purchaseIntervals(ctx context.Context, ms []PurchaseModel, x, tx, T []float
 		ExpectedLow: make([]float64, n), ExpectedHigh: make([]float64, n),
 		CountLow: make([]float64, n), CountHigh: make([]float64, n)}
 	qlo, qhi := (1-opt.Level)/2, (1+opt.Level)/2
-	err := parallel(ctx, iv.PAliveLow, opt.Workers, func(i int) float64 {
-		D := len(ms)
+	D := len(ms)
+	fm := factoredDraws(ms)
+	nb := newNBDBound(ms)
+	exactLimit := maxExactCount
+	if _, ok := ms[0].(ParetoNBD); ok {
+		exactLimit = maxExactCountPNBD
+	}
+	g := groupByPair(x, tx, T)
+	pal := newPAlives(ms)
+	err := eachGroup(ctx, len(g.pairX), opt.Workers, func() func(int) {
+		pal := pal.worker()
 		pa, ex := make([]float64, D), make([]float64, D)
+		hz := make([]float64, D)
 		alive := make([]PurchaseModel, D)
 		seqs := make([]*countSeq, D)
-		for d, m := range ms {
-			pa[d] = m.PAlive(x[i], tx[i], T[i])
-			ex[d] = m.ExpectedPurchases(horizon, x[i], tx[i], T[i])
-			alive[d], _ = AliveModel(m, x[i], T[i])
-			seqs[d] = newCountSeq(alive[d], horizon)
-		}
-		iv.PAliveHigh[i] = quantile(pa, qhi)
-		iv.ExpectedLow[i], iv.ExpectedHigh[i] = quantile(ex, qlo), quantile(ex, qhi)
-		// Walk up the predictive cdf, no further than kCap: every model's
-		// count is at most the no-drop-out count, NBD(r+x, α+T), so the
-		// mixture of those bounds the quantile from above. The bound also
-		// ends the walk where rounding in a series (Pareto/NBD's B1 - ΣB2
-		// for counts far out) leaves the computed cdf short of qhi.
-		kCap := nbdMixtureQuantile(ms, pa, x[i], T[i], horizon, qhi)
-		exactLimit := maxExactCount
-		if _, ok := ms[0].(ParetoNBD); ok {
-			exactLimit = maxExactCountPNBD
-		}
-		var cdf float64
-		lo := -1.0
-		for k := 0; ; k++ {
-			var s float64
-			for d, m := range alive {
-				var pk float64
-				if seqs[d] != nil {
-					pk = seqs[d].next()
-				} else {
-					pk = m.ProbNPurchases(k, horizon)
+		// pk[k*D+d] is P(X = k) of draw d's AliveModel: the same for
+		// every summary of the pair, computed as far as a walk needs.
+		var pk []float64
+		nbs := nb.scratch()
+		var buf []float64
+		return func(p int) {
+			px, pT := g.pairX[p], g.pairT[p]
+			for d, m := range ms {
+				if fm != nil && horizon != 0 {
+					hz[d] = fm[d].horizon(horizon, px, pT)
 				}
-				p := pa[d] * pk
-				if k == 0 {
-					p += 1 - pa[d]
+				alive[d], _ = AliveModel(m, px, pT)
+				seqs[d] = newCountSeq(alive[d], horizon)
+			}
+			pk = pk[:0]
+			nb.start(nbs, px, pT, horizon)
+			pal.pair(px)
+			for _, i := range g.rows(p) {
+				pal.into(pa, x[i], tx[i], T[i])
+				for d, m := range ms {
+					switch {
+					case fm == nil:
+						ex[d] = m.ExpectedPurchases(horizon, x[i], tx[i], T[i])
+					case horizon == 0:
+						ex[d] = 0
+					default:
+						ex[d] = hz[d] * pa[d]
+					}
 				}
-				s += p
-			}
-			cdf += s / float64(D)
-			if lo < 0 && (cdf >= qlo || k >= kCap) {
-				lo = float64(k)
-			}
-			if cdf >= qhi || k >= kCap {
-				iv.CountLow[i], iv.CountHigh[i] = lo, float64(k)
-				break
-			}
-			if k >= exactLimit {
-				// Far out (a heavy buyer, or draws of poorly determined
-				// parameters with heavy tails) the exact walk costs
-				// O(k²) series terms per draw for Pareto/NBD; the
-				// no-drop-out bound is a valid, conservative upper end.
-				if lo < 0 {
-					lo = float64(k)
+				iv.PAliveLow[i], iv.PAliveHigh[i], buf = quantiles(pa, buf, qlo, qhi)
+				iv.ExpectedLow[i], iv.ExpectedHigh[i], buf = quantiles(ex, buf, qlo, qhi)
+				// Walk up the predictive cdf, no further than kCap: every
+				// model's count is at most the no-drop-out count,
+				// NBD(r+x, α+T), so the mixture of those bounds the
+				// quantile from above. The bound also ends the walk where
+				// rounding in a series (Pareto/NBD's B1 - ΣB2 for counts
+				// far out) leaves the computed cdf short of qhi.
+				kCap := nb.quantile(nbs, pa, qhi)
+				var cdf float64
+				lo := -1.0
+				for k := 0; ; k++ {
+					if len(pk) == k*D {
+						for d, m := range alive {
+							if seqs[d] != nil {
+								pk = append(pk, seqs[d].next())
+							} else {
+								pk = append(pk, m.ProbNPurchases(k, horizon))
+							}
+						}
+					}
+					var s float64
+					for d, pkd := range pk[k*D : (k+1)*D] {
+						p := pa[d] * pkd
+						if k == 0 {
+							p += 1 - pa[d]
+						}
+						s += p
+					}
+					cdf += s / float64(D)
+					if lo < 0 && (cdf >= qlo || k >= kCap) {
+						lo = float64(k)
+					}
+					if cdf >= qhi || k >= kCap {
+						iv.CountLow[i], iv.CountHigh[i] = lo, float64(k)
+						break
+					}
+					if k >= exactLimit {
+						// Far out (a heavy buyer, or draws of poorly
+						// determined parameters with heavy tails) the exact
+						// walk costs O(k²) series terms per draw for
+						// Pareto/NBD; the no-drop-out bound is a valid,
+						// conservative upper end.
+						if lo < 0 {
+							lo = float64(k)
+						}
+						iv.CountLow[i], iv.CountHigh[i] = lo, float64(kCap)
+						break
+					}
 				}
-				iv.CountLow[i], iv.CountHigh[i] = lo, float64(kCap)
-				break
 			}
 		}
-		return quantile(pa, qlo)
 	})
 	if err != nil {
 		return Intervals{}, fmt.Errorf("intervals: %w", err)
 	}
 	return iv, nil
+}
+
+// factoredDraws returns the draws as factored models, or nil when one is
+// not (then every quantity is computed by the PurchaseModel methods).
+func factoredDraws(ms []PurchaseModel) []factored {
+	fm := make([]factored, len(ms))
+	for d, m := range ms {
+		f, ok := m.(factored)
+		if !ok {
+			return nil
+		}
+		fm[d] = f
+	}
+	return fm
 }
 
 func (u ParamUncertainty) purchaseDraws(opt IntervalOptions) ([]PurchaseModel, error) {
@@ -429,6 +487,65 @@ func CLVIntervals(ctx context.Context, pu ParamUncertainty, spend *ParamUncertai
 	if opt, err = opt.resolve(); err != nil {
 		return nil, nil, err
 	}
+	ms, ggs, err := clvDraws(pu, spend, gg, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := len(x)
+	low, high = make([]float64, n), make([]float64, n)
+	qlo, qhi := (1-opt.Level)/2, (1+opt.Level)/2
+	D := len(ms)
+	fm := factoredDraws(ms)
+	// CLV of a factored model is margin · E[spend] · P(alive) · the
+	// discounted horizon, which depends on (x, T) alone: it is computed
+	// once per draw and distinct pair, P(alive) once per draw and distinct
+	// summary, and only E[spend] and the product per customer, each the
+	// same expression of the same operands as in CLV.
+	g := groupByPair(x, tx, T)
+	pal := newPAlives(ms)
+	err = eachGroup(ctx, len(g.pairX), opt.Workers, func() func(int) {
+		pal := pal.worker()
+		v, pa, dh := make([]float64, D), make([]float64, D), make([]float64, D)
+		hs := newHorizonSeries(D)
+		var buf []float64
+		return func(p int) {
+			px, pT := g.pairX[p], g.pairT[p]
+			if fm != nil {
+				for d, f := range fm {
+					dh[d] = hs.discounted(d, f, px, pT, periods, periodLength, discountRate)
+				}
+			}
+			prev := -1
+			pal.pair(px)
+			for _, i := range g.rows(p) {
+				if fm == nil {
+					for d, m := range ms {
+						v[d] = CLV(m, ggs[d], x[i], tx[i], T[i], meanSpend[i], periods, periodLength, margin, discountRate)
+					}
+				} else {
+					// Rows of a pair are ordered by t_x: P(alive) changes
+					// only with the summary.
+					if prev < 0 || tx[i] != tx[prev] {
+						pal.into(pa, x[i], tx[i], T[i])
+						prev = int(i)
+					}
+					for d := range ms {
+						v[d] = clvCombine(margin, ggs[d].ExpectedSpend(x[i], meanSpend[i]), pa[d], dh[d])
+					}
+				}
+				low[i], high[i], buf = quantiles(v, buf, qlo, qhi)
+			}
+		}
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("clv intervals: %w", err)
+	}
+	return low, high, nil
+}
+
+// clvDraws returns CLVIntervals' draws of the purchase model and the
+// spend model (gg for every draw when spend is nil).
+func clvDraws(pu ParamUncertainty, spend *ParamUncertainty, gg GammaGamma, opt IntervalOptions) ([]PurchaseModel, []GammaGamma, error) {
 	ms, err := pu.purchaseDraws(opt)
 	if err != nil {
 		return nil, nil, err
@@ -453,21 +570,7 @@ func CLVIntervals(ctx context.Context, pu ParamUncertainty, spend *ParamUncertai
 			ggs[d] = g
 		}
 	}
-	n := len(x)
-	low, high = make([]float64, n), make([]float64, n)
-	qlo, qhi := (1-opt.Level)/2, (1+opt.Level)/2
-	err = parallel(ctx, low, opt.Workers, func(i int) float64 {
-		v := make([]float64, len(ms))
-		for d, m := range ms {
-			v[d] = CLV(m, ggs[d], x[i], tx[i], T[i], meanSpend[i], periods, periodLength, margin, discountRate)
-		}
-		high[i] = quantile(v, qhi)
-		return quantile(v, qlo)
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("clv intervals: %w", err)
-	}
-	return low, high, nil
+	return ms, ggs, nil
 }
 
 // maxExactCount is the largest count the predictive distribution is
@@ -486,27 +589,81 @@ const (
 // NBD{r_d+x, α_d+T} over t. The pmf is run by its recursion
 // P(k+1) = P(k)·(r'+k)/(k+1)·t/(α'+t), which is exact to rounding.
 func nbdMixtureQuantile(ms []PurchaseModel, pa []float64, x, T, t, q float64) int {
-	D := len(ms)
-	p := make([]float64, D) // NB pmf at k per draw
-	c := make([]float64, D) // r', then t/(α'+t)
-	r := make([]float64, D)
+	nb := newNBDBound(ms)
+	s := nb.scratch()
+	nb.start(s, x, T, t)
+	return nb.quantile(s, pa, q)
+}
+
+// nbdBound is nbdMixtureQuantile split by what it depends on: the draws'
+// r and α (read once), the pmf at 0 and the ratio of each draw (per
+// (x, T) pair), and the walk (per summary).
+type nbdBound struct{ r, alpha []float64 }
+
+// nbdScratch is the state of the walks of one (x, T) pair: r' and
+// t/(α'+t) of each draw, set by start, and the pmf rows, rows[k*D+d] the
+// pmf of draw d at k, as far as a walk has gone (to nbdRows; roll is the
+// row beyond).
+type nbdScratch struct{ r, c, rows, roll []float64 }
+
+const nbdRows = 1024
+
+func newNBDBound(ms []PurchaseModel) nbdBound {
+	b := nbdBound{r: make([]float64, len(ms)), alpha: make([]float64, len(ms))}
 	for d, m := range ms {
 		par := m.Params()
-		r[d], c[d] = par["r"]+x, t/(par["alpha"]+T+t)
-		p[d] = math.Exp(r[d] * math.Log1p(-c[d]))
+		b.r[d], b.alpha[d] = par["r"], par["alpha"]
 	}
+	return b
+}
+
+func (b nbdBound) scratch() *nbdScratch {
+	D := len(b.r)
+	return &nbdScratch{r: make([]float64, D), c: make([]float64, D)}
+}
+
+func (b nbdBound) start(s *nbdScratch, x, T, t float64) {
+	s.rows = s.rows[:0]
+	for d := range b.r {
+		s.r[d], s.c[d] = b.r[d]+x, t/(b.alpha[d]+T+t)
+		s.rows = append(s.rows, math.Exp(s.r[d]*math.Log1p(-s.c[d])))
+	}
+}
+
+func (b nbdBound) quantile(s *nbdScratch, pa []float64, q float64) int {
+	D := len(b.r)
+	r, c := s.r, s.c
 	var cdf float64
 	for k := 0; k < 1<<20; k++ {
-		var s float64
-		for d := range ms {
+		// P(k) = P(k-1)·(r'+k-1)/k·t/(α'+t), kept for the pair's next
+		// walks up to nbdRows counts and stepped in place beyond.
+		var p []float64
+		switch {
+		case k*D < len(s.rows):
+			p = s.rows[k*D : (k+1)*D]
+		case k < nbdRows:
+			for d := range D {
+				s.rows = append(s.rows, s.rows[(k-1)*D+d]*((r[d]+float64(k-1))/float64(k)*c[d]))
+			}
+			p = s.rows[k*D:]
+		default:
+			if k == nbdRows {
+				s.roll = append(s.roll[:0], s.rows[(k-1)*D:]...)
+			}
+			for d := range D {
+				s.roll[d] *= (r[d] + float64(k-1)) / float64(k) * c[d]
+			}
+			p = s.roll
+		}
+		var sum float64
+		for d := range D {
 			v := pa[d] * p[d]
 			if k == 0 {
 				v += 1 - pa[d]
 			}
-			s += v
-			p[d] *= (r[d] + float64(k)) / float64(k+1) * c[d]
+			sum += v
 		}
-		cdf += s / float64(D)
+		cdf += sum / float64(D)
 		if cdf >= q*(1-1e-12) {
 			return k
 		}
@@ -520,10 +677,5 @@ func nbdMixtureQuantile(ms []PurchaseModel, pa []float64, x, T, t, q float64) in
 func quantile(v []float64, q float64) float64 {
 	v = slices.Clone(v)
 	slices.Sort(v)
-	h := q * float64(len(v)-1)
-	i := int(h)
-	if i >= len(v)-1 {
-		return v[len(v)-1]
-	}
-	return v[i] + (h-float64(i))*(v[i+1]-v[i])
+	return quantileSorted(v, q)
 }
