@@ -9,7 +9,7 @@ import (
 
 	"github.com/strata-oss/strata/models/clv"
 	"github.com/strata-oss/strata/pipeline/features"
-	"github.com/strata-oss/strata/pipeline/output"
+	"github.com/strata-oss/strata/pipeline/stages"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
 
@@ -83,10 +83,10 @@ type CLVReport struct {
 	PurchaseModel  string               `json:"purchase_model"`
 	Params         map[string]float64   `json:"params"`
 	LogLik         float64              `json:"log_likelihood"`
-	Fit            output.FitInfo       `json:"fit"`
+	Fit            stages.FitInfo       `json:"fit"`
 	FitSeconds     float64              `json:"fit_seconds"`
-	Spend          *output.SpendModel   `json:"spend_model,omitempty"`
-	Holdout        *output.HoldoutCheck `json:"holdout,omitempty"`
+	Spend          *stages.SpendModel   `json:"spend_model,omitempty"`
+	Holdout        *stages.HoldoutCheck `json:"holdout,omitempty"`
 	Selection      *CLVSelection        `json:"selection,omitempty"`
 	// Predictions is the file written, with what it holds.
 	Predictions *CLVPredictionsInfo `json:"predictions,omitempty"`
@@ -311,7 +311,7 @@ func FitCLV(ctx context.Context, o CLVOptions) (*CLVReport, error) {
 			return nil, fmt.Errorf("fit gamma-gamma on %s: %w", o.Input, err)
 		}
 		gg = &g
-		rep.Spend = &output.SpendModel{Model: "gamma-gamma", Params: g.Params(), LogLik: gr.LogLik, Fit: output.FitInfo{
+		rep.Spend = &stages.SpendModel{Model: "gamma-gamma", Params: g.Params(), LogLik: gr.LogLik, Fit: stages.FitInfo{
 			Method: gr.Method, Iterations: gr.Iterations, FuncEvals: gr.FuncEvals, GradNorm: gr.GradNorm,
 			N: gr.N, Distinct: gr.Distinct, Excluded: gr.Excluded,
 		}}
@@ -328,7 +328,7 @@ func FitCLV(ctx context.Context, o CLVOptions) (*CLVReport, error) {
 
 func (rep *CLVReport) setFit(pm clv.PurchaseModel, res clv.FitResult) {
 	rep.PurchaseModel = pm.Name()
-	rep.Params, rep.LogLik, rep.Fit = pm.Params(), res.LogLik, output.FitInfo{
+	rep.Params, rep.LogLik, rep.Fit = pm.Params(), res.LogLik, stages.FitInfo{
 		Method: res.Method, Iterations: res.Iterations, FuncEvals: res.FuncEvals, GradNorm: res.GradNorm,
 		N: res.N, Distinct: res.Distinct, Excluded: res.Excluded,
 	}
@@ -381,8 +381,8 @@ func (t *transactions) holdout(s *summaryRows, calEnd int32) ([]float64, error) 
 	return out, nil
 }
 
-func holdoutCheck(ctx context.Context, pm clv.PurchaseModel, s *summaryRows, actual []float64, calEnd, last int32, tau float64, workers int) (*output.HoldoutCheck, error) {
-	h := &output.HoldoutCheck{CalibrationEnd: features.DayDate(calEnd), Days: int(last - calEnd), Customers: len(s.rows), Model: pm.Name()}
+func holdoutCheck(ctx context.Context, pm clv.PurchaseModel, s *summaryRows, actual []float64, calEnd, last int32, tau float64, workers int) (*stages.HoldoutCheck, error) {
+	h := &stages.HoldoutCheck{CalibrationEnd: features.DayDate(calEnd), Days: int(last - calEnd), Customers: len(s.rows), Model: pm.Name()}
 	pred, err := clv.ExpectedPurchasesAll(ctx, pm, tau, s.x, s.tx, s.T, workers)
 	if err != nil {
 		return nil, err

@@ -5,9 +5,10 @@
 // A run is a pure function of (input objects, config, as-of date, seed,
 // Strata version): running it again writes the same bytes.
 //
-// The package is the run's orchestration: extract, features, then the
-// model stages of package stages in the order their reads require, then
-// publish. Run is the single-process run; Fit, Score and Finish are the
+// The package is the run's orchestration only: extract, features, then
+// the model stages of package stages in the order their reads require,
+// then the published tables, which package output builds, then the
+// commit. Run is the single-process run; Fit, Score and Finish are the
 // steps of a sharded one, and all of them walk the same stage list.
 //
 // # How to add a stage
@@ -15,11 +16,11 @@
 // A stage is a type implementing stages.Stage (name, reads, fit → model,
 // apply → result) and whichever of stages.Columns, stages.Tables,
 // stages.Summer and stages.Describer it needs, in its own file of package
-// stages, plus one line in stages.Default. Nothing in this package changes:
-// the segments table takes its columns, the publish step its tables, the
-// shard records its sums, the fit its model and model.json its section
-// (under "stages"). pipeline/stage_test.go's TestAddedStage is a complete
-// stage in a test.
+// stages, plus one line in stages.Default. Nothing in this package or in
+// package output changes: the segments table takes its columns, the
+// publish step its tables, the shard records its sums, the fit its model
+// and model.json its section (under "stages"). pipeline/stage_test.go's
+// TestAddedStage is a complete stage in a test.
 package pipeline
 
 import (

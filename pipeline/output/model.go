@@ -17,23 +17,23 @@ import (
 // reproduce a run's outputs. It holds no wall-clock time, so it is as
 // reproducible as the tables.
 type Model struct {
-	StrataVersion string              `json:"strata_version"`
-	AsOf          string              `json:"as_of"`
-	Attempt       string              `json:"attempt"`
-	ConfigHash    string              `json:"config_hash"`
-	Seed          uint64              `json:"seed"`
-	Timezone      string              `json:"timezone"`
-	Inputs        []extract.Input     `json:"inputs"`
-	Counts        map[string]int64    `json:"counts"`
-	Quality       extract.Quality     `json:"quality"`
-	RFM           RFMModel            `json:"rfm"`
-	Tables        map[string][]string `json:"tables"`
-	Segments      []SummaryRow        `json:"segments"`
-	CLV           *CLVModel           `json:"clv,omitempty"`
-	Cluster       *ClusterModel       `json:"cluster,omitempty"`
-	Audiences     []AudienceResult    `json:"audiences,omitempty"`
+	StrataVersion string               `json:"strata_version"`
+	AsOf          string               `json:"as_of"`
+	Attempt       string               `json:"attempt"`
+	ConfigHash    string               `json:"config_hash"`
+	Seed          uint64               `json:"seed"`
+	Timezone      string               `json:"timezone"`
+	Inputs        []extract.Input      `json:"inputs"`
+	Counts        map[string]int64     `json:"counts"`
+	Quality       extract.Quality      `json:"quality"`
+	RFM           stages.RFMModel      `json:"rfm"`
+	Tables        map[string][]string  `json:"tables"`
+	Segments      []stages.SummaryRow  `json:"segments"`
+	CLV           *stages.CLVModel     `json:"clv,omitempty"`
+	Cluster       *stages.ClusterModel `json:"cluster,omitempty"`
+	Audiences     []AudienceResult     `json:"audiences,omitempty"`
 	// Recommendations records how the category offers were made.
-	Recommendations *RecommendModel `json:"recommendations,omitempty"`
+	Recommendations *stages.RecommendModel `json:"recommendations,omitempty"`
 	// Features is the catalogue of the run's features (what each column
 	// of the features table is, where it comes from, when it is null):
 	// the names cluster.features may use.
@@ -72,19 +72,6 @@ func (m *Model) Drift() (*stages.DriftSection, error) {
 	}
 	return &d, nil
 }
-
-// The types of model.json's stage sections.
-type (
-	SummaryRow     = stages.SummaryRow
-	RFMModel       = stages.RFMModel
-	GridRule       = stages.GridRule
-	CLVModel       = stages.CLVModel
-	HoldoutCheck   = stages.HoldoutCheck
-	ClusterModel   = stages.ClusterModel
-	RecommendModel = stages.RecommendModel
-	FitInfo        = stages.FitInfo
-	SpendModel     = stages.SpendModel
-)
 
 // FitRecord is model.json's note of a fit on a sample.
 type FitRecord struct {

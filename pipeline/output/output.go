@@ -160,7 +160,7 @@ func WriteCustomerTables(ctx context.Context, pub *publish.Publisher, st *Custom
 // part. It returns the summary rows and the drift stage's section, the
 // latter also when its breaches fail the run.
 func WriteRunTables(ctx context.Context, log zerolog.Logger, pub *publish.Publisher, r *Run,
-	cp *Part, spreads stages.SegmentSpreads) ([]SummaryRow, *stages.DriftSection, error) {
+	cp *Part, spreads stages.SegmentSpreads) ([]stages.SummaryRow, *stages.DriftSection, error) {
 	cfg, asOf := r.Config, r.AsOf
 	meta := tableMeta(cfg, r.Version, asOf)
 	a := cp.Agg
@@ -308,7 +308,7 @@ func segmentColumns(st *Customers, asOfDay int32) []tables.OutColumn {
 	return cols
 }
 
-func summaryColumns(rows []SummaryRow, clusterFeatures []string, asOfDay int32) []tables.OutColumn {
+func summaryColumns(rows []stages.SummaryRow, clusterFeatures []string, asOfDay int32) []tables.OutColumn {
 	n := len(rows)
 	cols := []tables.OutColumn{
 		{Name: "as_of", Type: tables.OutDate, I32: tables.Repeat(asOfDay, n)},
