@@ -15,15 +15,16 @@ import (
 	"github.com/strata-oss/strata/internal/duckdbtest"
 	"github.com/strata-oss/strata/internal/racetest"
 	"github.com/strata-oss/strata/pipeline"
+	"github.com/strata-oss/strata/pipeline/output"
 )
 
-func readModel(t *testing.T, out, asOf string) *pipeline.Model {
+func readModel(t *testing.T, out, asOf string) *output.Model {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(out, "models", "dt="+asOf, "model.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m pipeline.Model
+	var m output.Model
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func readModel(t *testing.T, out, asOf string) *pipeline.Model {
 // table the id of the nearest published centroid, recomputed from the raw
 // feature columns with the published scaler: an independent check that
 // cluster_id is the k-means assignment.
-func nearestSQL(t *testing.T, m *pipeline.Model, seg string) string {
+func nearestSQL(t *testing.T, m *output.Model, seg string) string {
 	t.Helper()
 	c := m.Cluster
 	scaled := make([]string, len(c.Features))

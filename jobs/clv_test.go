@@ -15,6 +15,7 @@ import (
 	"github.com/strata-oss/strata/internal/duckdbtest"
 	"github.com/strata-oss/strata/internal/racetest"
 	"github.com/strata-oss/strata/pipeline"
+	"github.com/strata-oss/strata/pipeline/output"
 )
 
 // TestDemoCLVAgainstDuckDB recomputes the CLV inputs of the demo in SQL
@@ -55,7 +56,7 @@ func TestDemoCLVAgainstDuckDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m pipeline.Model
+	var m output.Model
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}

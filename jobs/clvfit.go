@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/strata-oss/strata/models/clv"
-	"github.com/strata-oss/strata/pipeline"
 	"github.com/strata-oss/strata/pipeline/features"
+	"github.com/strata-oss/strata/pipeline/stages"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
 
@@ -71,23 +71,23 @@ type CLVSelection struct {
 
 // CLVReport is what `strata clv` prints.
 type CLVReport struct {
-	Input          string                 `json:"input"`
-	Rows           int64                  `json:"rows"`
-	SkippedRows    int64                  `json:"skipped_rows"`
-	Customers      int                    `json:"customers"`
-	Repeaters      int                    `json:"repeaters"`
-	FirstDate      string                 `json:"first_date"`
-	LastDate       string                 `json:"last_date"`
-	CalibrationEnd string                 `json:"calibration_end"`
-	TimeUnitDays   float64                `json:"time_unit_days"`
-	PurchaseModel  string                 `json:"purchase_model"`
-	Params         map[string]float64     `json:"params"`
-	LogLik         float64                `json:"log_likelihood"`
-	Fit            pipeline.FitInfo       `json:"fit"`
-	FitSeconds     float64                `json:"fit_seconds"`
-	Spend          *pipeline.SpendModel   `json:"spend_model,omitempty"`
-	Holdout        *pipeline.HoldoutCheck `json:"holdout,omitempty"`
-	Selection      *CLVSelection          `json:"selection,omitempty"`
+	Input          string               `json:"input"`
+	Rows           int64                `json:"rows"`
+	SkippedRows    int64                `json:"skipped_rows"`
+	Customers      int                  `json:"customers"`
+	Repeaters      int                  `json:"repeaters"`
+	FirstDate      string               `json:"first_date"`
+	LastDate       string               `json:"last_date"`
+	CalibrationEnd string               `json:"calibration_end"`
+	TimeUnitDays   float64              `json:"time_unit_days"`
+	PurchaseModel  string               `json:"purchase_model"`
+	Params         map[string]float64   `json:"params"`
+	LogLik         float64              `json:"log_likelihood"`
+	Fit            stages.FitInfo       `json:"fit"`
+	FitSeconds     float64              `json:"fit_seconds"`
+	Spend          *stages.SpendModel   `json:"spend_model,omitempty"`
+	Holdout        *stages.HoldoutCheck `json:"holdout,omitempty"`
+	Selection      *CLVSelection        `json:"selection,omitempty"`
 	// Predictions is the file written, with what it holds.
 	Predictions *CLVPredictionsInfo `json:"predictions,omitempty"`
 }
@@ -201,10 +201,10 @@ func FitCLV(ctx context.Context, o CLVOptions) (*CLVReport, error) {
 	if !o.CalibrationEnd.IsZero() {
 		calEnd = features.DayNumber(o.CalibrationEnd.UnixMicro(), time.UTC)
 		if calEnd < first {
-			return nil, &UsageError{Msg: fmt.Sprintf("--calibration-end %s is before the first purchase (%s)", o.CalibrationEnd.Format(time.DateOnly), pipeline.DayDate(first))}
+			return nil, &UsageError{Msg: fmt.Sprintf("--calibration-end %s is before the first purchase (%s)", o.CalibrationEnd.Format(time.DateOnly), features.DayDate(first))}
 		}
 	}
-	rep.FirstDate, rep.LastDate = pipeline.DayDate(first), pipeline.DayDate(last)
+	rep.FirstDate, rep.LastDate = features.DayDate(first), features.DayDate(last)
 	tx := &transactions{ids: ids, cust: cust, day: day, amount: amount, first: first, last: last, unit: unit}
 
 	var pm clv.PurchaseModel
@@ -224,7 +224,7 @@ func FitCLV(ctx context.Context, o CLVOptions) (*CLVReport, error) {
 			calEnd = last - int32(hold)
 		}
 		if calEnd >= last {
-			return nil, &UsageError{Msg: fmt.Sprintf("--calibration-end %s leaves no holdout after it for --model auto (last purchase %s)", pipeline.DayDate(calEnd), pipeline.DayDate(last))}
+			return nil, &UsageError{Msg: fmt.Sprintf("--calibration-end %s leaves no holdout after it for --model auto (last purchase %s)", features.DayDate(calEnd), features.DayDate(last))}
 		}
 		cal, err := tx.summary(calEnd)
 		if err != nil {
@@ -240,7 +240,7 @@ func FitCLV(ctx context.Context, o CLVOptions) (*CLVReport, error) {
 		if err != nil {
 			return nil, fmt.Errorf("choose a purchase model for %s: %w", o.Input, err)
 		}
-		rs := &CLVSelection{Metric: metric.String(), CalibrationEnd: pipeline.DayDate(calEnd), HoldoutDays: int(last - calEnd), Chosen: sel.Model.Name(), Reason: sel.Reason}
+		rs := &CLVSelection{Metric: metric.String(), CalibrationEnd: features.DayDate(calEnd), HoldoutDays: int(last - calEnd), Chosen: sel.Model.Name(), Reason: sel.Reason}
 		for _, c := range sel.Candidates {
 			rc := CLVCandidate{Model: c.Name, LogLik: c.LogLik, HoldoutLogLik: c.HoldoutLogLik, HoldoutMAE: c.HoldoutMAE}
 			if c.Model != nil {
@@ -297,7 +297,7 @@ func FitCLV(ctx context.Context, o CLVOptions) (*CLVReport, error) {
 			}
 		}
 	}
-	rep.CalibrationEnd = pipeline.DayDate(calEnd)
+	rep.CalibrationEnd = features.DayDate(calEnd)
 	rep.Customers, rep.Repeaters = len(fitted.rows), 0
 	for _, v := range fitted.x {
 		if v > 0 {
@@ -311,7 +311,7 @@ func FitCLV(ctx context.Context, o CLVOptions) (*CLVReport, error) {
 			return nil, fmt.Errorf("fit gamma-gamma on %s: %w", o.Input, err)
 		}
 		gg = &g
-		rep.Spend = &pipeline.SpendModel{Model: "gamma-gamma", Params: g.Params(), LogLik: gr.LogLik, Fit: pipeline.FitInfo{
+		rep.Spend = &stages.SpendModel{Model: "gamma-gamma", Params: g.Params(), LogLik: gr.LogLik, Fit: stages.FitInfo{
 			Method: gr.Method, Iterations: gr.Iterations, FuncEvals: gr.FuncEvals, GradNorm: gr.GradNorm,
 			N: gr.N, Distinct: gr.Distinct, Excluded: gr.Excluded,
 		}}
@@ -328,7 +328,7 @@ func FitCLV(ctx context.Context, o CLVOptions) (*CLVReport, error) {
 
 func (rep *CLVReport) setFit(pm clv.PurchaseModel, res clv.FitResult) {
 	rep.PurchaseModel = pm.Name()
-	rep.Params, rep.LogLik, rep.Fit = pm.Params(), res.LogLik, pipeline.FitInfo{
+	rep.Params, rep.LogLik, rep.Fit = pm.Params(), res.LogLik, stages.FitInfo{
 		Method: res.Method, Iterations: res.Iterations, FuncEvals: res.FuncEvals, GradNorm: res.GradNorm,
 		N: res.N, Distinct: res.Distinct, Excluded: res.Excluded,
 	}
@@ -356,7 +356,7 @@ type summaryRows struct {
 func (t *transactions) summary(calEnd int32) (*summaryRows, error) {
 	sum, err := clv.Summarize(t.cust, t.day, t.amount, len(t.ids), calEnd, t.unit)
 	if err != nil {
-		return nil, fmt.Errorf("summarise purchases to %s: %w", pipeline.DayDate(calEnd), err)
+		return nil, fmt.Errorf("summarise purchases to %s: %w", features.DayDate(calEnd), err)
 	}
 	s := &summaryRows{calEnd: calEnd}
 	for c, p := range sum.Present {
@@ -381,8 +381,8 @@ func (t *transactions) holdout(s *summaryRows, calEnd int32) ([]float64, error) 
 	return out, nil
 }
 
-func holdoutCheck(ctx context.Context, pm clv.PurchaseModel, s *summaryRows, actual []float64, calEnd, last int32, tau float64, workers int) (*pipeline.HoldoutCheck, error) {
-	h := &pipeline.HoldoutCheck{CalibrationEnd: pipeline.DayDate(calEnd), Days: int(last - calEnd), Customers: len(s.rows), Model: pm.Name()}
+func holdoutCheck(ctx context.Context, pm clv.PurchaseModel, s *summaryRows, actual []float64, calEnd, last int32, tau float64, workers int) (*stages.HoldoutCheck, error) {
+	h := &stages.HoldoutCheck{CalibrationEnd: features.DayDate(calEnd), Days: int(last - calEnd), Customers: len(s.rows), Model: pm.Name()}
 	pred, err := clv.ExpectedPurchasesAll(ctx, pm, tau, s.x, s.tx, s.T, workers)
 	if err != nil {
 		return nil, err

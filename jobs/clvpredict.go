@@ -6,7 +6,7 @@ import (
 	"math"
 
 	"github.com/strata-oss/strata/models/clv"
-	"github.com/strata-oss/strata/pipeline"
+	"github.com/strata-oss/strata/pipeline/features"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
 
@@ -64,7 +64,7 @@ func writePredictions(ctx context.Context, o CLVOptions, pm clv.PurchaseModel, g
 	period := daysPerMonth / t.unit
 	horizon := float64(months) * period
 	n := len(s.rows)
-	info := &CLVPredictionsInfo{File: o.Predictions, Customers: n, AsOf: pipeline.DayDate(s.calEnd), HorizonMonths: months, Level: level, Draws: draws}
+	info := &CLVPredictionsInfo{File: o.Predictions, Customers: n, AsOf: features.DayDate(s.calEnd), HorizonMonths: months, Level: level, Draws: draws}
 
 	spend := s.spend
 	horizons := []int{}

@@ -17,6 +17,7 @@ import (
 	"github.com/strata-oss/strata/pipeline"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/output"
 )
 
 // noChurnShop replaces the fixture's input with an orders table in which
@@ -87,7 +88,7 @@ func TestUnfittableModelNotRetried(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var m pipeline.Model
+		var m output.Model
 		if err := json.NewDecoder(bytes.NewReader(data)).Decode(&m); err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/strata-oss/strata/pipeline"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/output"
 	"github.com/strata-oss/strata/pipeline/publish"
 	"github.com/strata-oss/strata/pipeline/storage"
 )
@@ -15,9 +16,9 @@ import (
 type Published struct {
 	Location string
 	Manifest *publish.Manifest
-	Model    *pipeline.Model
+	Model    *output.Model
 	// Previous is the run published before it, nil for the first.
-	Previous *pipeline.Model
+	Previous *output.Model
 }
 
 // Show reads the run published for asOf ("" for the latest) under cfg's
@@ -44,7 +45,7 @@ func Show(ctx context.Context, cfg *config.Config, asOf string) (*Published, err
 		}
 		return nil, err
 	}
-	if p.Model, _, err = pipeline.ReadModel(ctx, out, p.Manifest); err != nil {
+	if p.Model, _, err = output.ReadModel(ctx, out, p.Manifest); err != nil {
 		return nil, err
 	}
 	prev, err := publish.Previous(ctx, out, asOf)
@@ -52,7 +53,7 @@ func Show(ctx context.Context, cfg *config.Config, asOf string) (*Published, err
 		return nil, err
 	}
 	if prev != nil {
-		if p.Previous, _, err = pipeline.ReadModel(ctx, out, prev); err != nil {
+		if p.Previous, _, err = output.ReadModel(ctx, out, prev); err != nil {
 			return nil, err
 		}
 	}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/strata-oss/strata/pipeline"
 	"github.com/strata-oss/strata/pipeline/config"
+	"github.com/strata-oss/strata/pipeline/output"
+	"github.com/strata-oss/strata/pipeline/stages"
 	"github.com/strata-oss/strata/pipeline/storage"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
@@ -32,7 +34,7 @@ func Validate(ctx context.Context, cfg *config.Config) error {
 // itself (config.Load did) and the audiences' filters against the
 // published columns.
 func ValidateOffline(cfg *config.Config) error {
-	return pipeline.CheckAudiences(cfg)
+	return output.CheckAudiences(cfg, stages.Default())
 }
 
 // InputInfo is what `strata validate` found of one input table.

@@ -2,9 +2,7 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/holdout"
 	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/output"
 	"github.com/strata-oss/strata/pipeline/privacy"
 )
 
@@ -93,7 +92,7 @@ func TestAudienceGroups(t *testing.T) {
 	}
 
 	for name, out := range map[string]objstore.Bucket{"plain": plainOut, "pseudonymised": pseudOut, "sharded": shardOut} {
-		var r *AudienceResult
+		var r *output.AudienceResult
 		m := modelOf(t, out, day)
 		for i := range m.Audiences {
 			if m.Audiences[i].Name == "held" {
@@ -125,7 +124,7 @@ func TestAudienceGroups(t *testing.T) {
 	}
 }
 
-func modelAudience(t *testing.T, out objstore.Bucket, day string) *AudienceResult {
+func modelAudience(t *testing.T, out objstore.Bucket, day string) *output.AudienceResult {
 	t.Helper()
 	m := modelOf(t, out, day)
 	for i := range m.Audiences {
@@ -135,27 +134,4 @@ func modelAudience(t *testing.T, out objstore.Bucket, day string) *AudienceResul
 	}
 	t.Fatal("no audience held")
 	return nil
-}
-
-// TestControlConfigErrors: an audience with a control group must publish
-// customer_id, and stratify by a column of the segments table.
-func TestControlConfigErrors(t *testing.T) {
-	cases := []struct {
-		name, want string
-		edit       func(a *config.Audience)
-	}{
-		{"no customer_id", "must publish customer_id", func(a *config.Audience) { a.Columns = []string{"rfm_segment"} }},
-		{"unknown stratum column", `control.stratify: the segments table has no column "segmnet"`, func(a *config.Audience) { a.Control.Stratify = "segmnet" }},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			cfg := withControl(demoConfig(t, ""))
-			c.edit(&cfg.Audiences[len(cfg.Audiences)-1])
-			err := CheckAudiences(cfg)
-			var ce *ConfigError
-			if !errors.As(err, &ce) || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("error %v, want a configuration error saying %q", err, c.want)
-			}
-		})
-	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/strata-oss/strata/pipeline/channel"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/output"
 	"github.com/strata-oss/strata/pipeline/publish"
 	"github.com/strata-oss/strata/pipeline/synth"
 	"github.com/strata-oss/strata/pipeline/tables"
@@ -211,7 +212,7 @@ func sha(s string) string {
 // format, headers dropped.
 func channelRows(t *testing.T, out objstore.Bucket, m *publish.Manifest, audience, format string) (rows [][]string, parts int) {
 	t.Helper()
-	tf := m.Tables[channelTable(audience, channel.Format(format))]
+	tf := m.Tables["audiences/name="+audience+"/channel="+format]
 	for _, key := range tf.Keys {
 		parts++
 		data, err := objstore.ReadAll(context.Background(), out, key)
@@ -230,7 +231,7 @@ func channelRows(t *testing.T, out objstore.Bucket, m *publish.Manifest, audienc
 	return rows, parts
 }
 
-func audienceResult(t *testing.T, m Model, name string) AudienceResult {
+func audienceResult(t *testing.T, m output.Model, name string) output.AudienceResult {
 	t.Helper()
 	for _, a := range m.Audiences {
 		if a.Name == name {
@@ -238,10 +239,10 @@ func audienceResult(t *testing.T, m Model, name string) AudienceResult {
 		}
 	}
 	t.Fatalf("model.json has no audience %s", name)
-	return AudienceResult{}
+	return output.AudienceResult{}
 }
 
-func summaryOf(t *testing.T, a AudienceResult, f channel.Format) channel.Summary {
+func summaryOf(t *testing.T, a output.AudienceResult, f channel.Format) channel.Summary {
 	t.Helper()
 	for _, s := range a.Channels {
 		if s.Format == f {
@@ -646,32 +647,6 @@ func TestMissingContactColumn(t *testing.T) {
 				t.Errorf("the run went through %d stages before failing", len(res.Stages))
 			case tc.missing == "" && err != nil:
 				t.Fatalf("run: %v", err)
-			}
-		})
-	}
-}
-
-// TestAudienceContactHints: a filter on consent without the consent
-// mapped, or a contact field among an audience's columns, is a
-// configuration error that says what to do instead.
-func TestAudienceContactHints(t *testing.T) {
-	cases := []struct {
-		name, audience, want string
-	}{
-		{"consent unmapped", "{name: a, filter: 'email_opt_in = true'}", "map the consent column as input.customers.consent.email_opt_in"},
-		{"contact as a column", "{name: a, filter: 'frequency > 1', columns: [customer_id, email]}", "contact fields are written only to channel files"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			y := string(configs.Demo)
-			cfg, err := config.Parse([]byte(y[:strings.Index(y, "\naudiences:")+1]+"audiences:\n  - "+tc.audience+"\n"), noEnv)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = CheckAudiences(cfg)
-			var ce *ConfigError
-			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("CheckAudiences: %v, want a configuration error saying %q", err, tc.want)
 			}
 		})
 	}

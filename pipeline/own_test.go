@@ -9,6 +9,7 @@ import (
 	"github.com/strata-oss/strata/configs"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/output"
 )
 
 // TestOwnFeaturesInRun: the user's own attributes and measures are
@@ -42,7 +43,7 @@ func TestOwnFeaturesInRun(t *testing.T) {
 	if len(sum) == 0 || slices.Contains(sum, "null") && len(slices.Compact(slices.Clone(sum))) == 1 {
 		t.Errorf("segment_summary mean_units_total %v", sum)
 	}
-	var bulk *AudienceResult
+	var bulk *output.AudienceResult
 	for i := range m.Audiences {
 		if m.Audiences[i].Name == "bulk" {
 			bulk = &m.Audiences[i]
@@ -51,7 +52,7 @@ func TestOwnFeaturesInRun(t *testing.T) {
 	if bulk == nil || bulk.Customers == 0 || bulk.Customers >= res.Customers {
 		t.Errorf("audience bulk %+v of %d customers", bulk, res.Customers)
 	}
-	html, err := objstore.ReadAll(context.Background(), out, reportKey("2025-06-30"))
+	html, err := objstore.ReadAll(context.Background(), out, "reports/dt=2025-06-30/report.html")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,10 @@
 // A run is a pure function of (input objects, config, as-of date, seed,
 // Strata version): running it again writes the same bytes.
 //
-// The package is the run's orchestration: extract, features, then the
-// model stages of package stages in the order their reads require, then
-// publish. Run is the single-process run; Fit, Score and Finish are the
+// The package is the run's orchestration only: extract, features, then
+// the model stages of package stages in the order their reads require,
+// then the published tables, which package output builds, then the
+// commit. Run is the single-process run; Fit, Score and Finish are the
 // steps of a sharded one, and all of them walk the same stage list.
 //
 // # How to add a stage
@@ -15,11 +16,11 @@
 // A stage is a type implementing stages.Stage (name, reads, fit → model,
 // apply → result) and whichever of stages.Columns, stages.Tables,
 // stages.Summer and stages.Describer it needs, in its own file of package
-// stages, plus one line in stages.Default. Nothing in this package changes:
-// the segments table takes its columns, the publish step its tables, the
-// shard records its sums, the fit its model and model.json its section
-// (under "stages"). pipeline/stage_test.go's TestAddedStage is a complete
-// stage in a test.
+// stages, plus one line in stages.Default. Nothing in this package or in
+// package output changes: the segments table takes its columns, the
+// publish step its tables, the shard records its sums, the fit its model
+// and model.json its section (under "stages"). pipeline/stage_test.go's
+// TestAddedStage is a complete stage in a test.
 package pipeline
 
 import (
@@ -41,6 +42,7 @@ import (
 	"github.com/strata-oss/strata/pipeline/features"
 	"github.com/strata-oss/strata/pipeline/hive"
 	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/output"
 	"github.com/strata-oss/strata/pipeline/privacy"
 	"github.com/strata-oss/strata/pipeline/publish"
 	"github.com/strata-oss/strata/pipeline/stages"
@@ -88,7 +90,7 @@ type Result struct {
 	Customers  int
 	Orders     int // accepted transactions, refunds included
 	Quality    extract.Quality
-	Segments   []SummaryRow
+	Segments   []stages.SummaryRow
 	Manifest   publish.Manifest
 	Stages     []StageTiming
 	Inputs     []extract.Input // the fingerprints the attempt id hashes
@@ -179,6 +181,10 @@ func withoutMoneyClusters(cfg *config.Config) *config.Config {
 // ConfigError says the configuration or the input schema is wrong.
 type ConfigError = stages.ConfigError
 
+// ModelError says a model cannot be fitted on the run's data and the
+// configuration asks the run to fail then (see stages.ModelError).
+type ModelError = stages.ModelError
+
 // run is one process's part in a run: its configuration, storage and
 // the stages it has timed.
 type run struct {
@@ -213,7 +219,7 @@ func newRun(ctx context.Context, cfg *config.Config, opt Options) (*run, error) 
 	if r.order, err = r.stages.Order(cfg); err != nil {
 		return r, err
 	}
-	if err := checkAudiences(cfg, r.stages); err != nil {
+	if err := output.CheckAudiences(cfg, r.stages); err != nil {
 		return r, err
 	}
 	if r.pseud, err = pseudonymizer(cfg); err != nil {
@@ -255,7 +261,7 @@ func (r *run) stage(name string, f func(log zerolog.Logger) error) error {
 // features and scores them with fit; with a nil fit it first fits the
 // models on these customers, and returns what it fitted. Stage names get
 // prefix (the fitting pass of a sampled run is "fit_extract", …).
-func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, prefix string) (*state, *Fitted, error) {
+func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, prefix string) (*output.Customers, *Fitted, error) {
 	cfg, res := r.cfg, r.res
 	spec, window, err := runSpec(ctx, cfg, r.in, r.opt.AsOf, r.pseud)
 	if err != nil {
@@ -269,7 +275,7 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 	spec.Keep = keep
 	// The contact columns are read only when the audiences are written,
 	// at the end: a missing one fails the run here, before the work.
-	if err := checkContacts(ctx, cfg, spec); err != nil {
+	if err := output.CheckContacts(ctx, cfg, spec); err != nil {
 		return nil, nil, err
 	}
 	fo := featureOptions(cfg)
@@ -321,7 +327,7 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 		cfg = withoutMoneyClusters(cfg)
 	}
 	sr.Config, sr.Data, sr.IDs = cfg, ds, publishedIDs(cfg, r.pseud, ds.IDs)
-	st := &state{Run: sr, opt: r.opt, list: r.stages, spec: spec}
+	st := &output.Customers{Run: sr, Stages: r.stages, Spec: spec, Version: r.opt.Version}
 	learn := fit == nil
 	if err := r.stage(prefix+"features", func(l zerolog.Logger) error {
 		set, err := agg.Compute(ctx)
@@ -407,7 +413,7 @@ func (r *run) taps(ctx context.Context, sr *stages.Run) (func(*extract.OrderBloc
 }
 
 // attempt is the attempt id of st's run, with the inputs it hashes.
-func (r *run) attempt(st *state) (string, []extract.Input) {
+func (r *run) attempt(st *output.Customers) (string, []extract.Input) {
 	inputs := st.Data.Inputs
 	if len(st.Inputs) > 0 {
 		// What the stages read besides (the previous run's clusters shape
@@ -463,15 +469,15 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 		pub := publish.New(r.out, r.asOf, res.Attempt)
 		err := func() error {
 			// The report's spreads, taken while the customer tables are
-			// written (see writeCustomerTables).
+			// written (see output.WriteCustomerTables).
 			spreads := make(chan stages.SegmentSpreads, 1)
 			go func() { spreads <- stages.ValuesOf(st.Run).Spreads() }()
-			cp, err := writeCustomerTables(ctx, pub, st, 0)
+			cp, err := output.WriteCustomerTables(ctx, pub, st, 0)
 			if err != nil {
 				return err
 			}
 			cp.Inputs = res.Inputs
-			res.Segments, res.Drift, err = writeRunTables(ctx, l, pub, cfg, opt, fit, r.order, cp, <-spreads)
+			res.Segments, res.Drift, err = output.WriteRunTables(ctx, l, pub, r.outputRun(fit), cp, <-spreads)
 			return err
 		}()
 		return r.commit(ctx, l, pub, err)
@@ -701,7 +707,7 @@ func CheckInputs(ctx context.Context, cfg *config.Config, asOf time.Time) error 
 	if err != nil {
 		return err
 	}
-	if err := checkContacts(ctx, cfg, spec); err != nil {
+	if err := output.CheckContacts(ctx, cfg, spec); err != nil {
 		return err
 	}
 	if err := extract.CheckSchemas(ctx, spec); err != nil {

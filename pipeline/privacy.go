@@ -8,25 +8,11 @@ import (
 
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
-	"github.com/strata-oss/strata/pipeline/features"
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/privacy"
 	"github.com/strata-oss/strata/pipeline/storage"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
-
-// PrivacyModel is model.json's account of what the run withheld.
-type PrivacyModel struct {
-	// Suppression says a suppression list was applied; the rows it
-	// dropped are in quality.excluded[table].suppressed.
-	Suppression bool `json:"suppression"`
-	// Pseudonymized says every published customer_id is a pseudonym.
-	Pseudonymized bool   `json:"pseudonymized"`
-	IDs           string `json:"ids"`
-	// Withheld lists the features of the catalogue that the features
-	// table leaves out as personal (privacy.publish_personal allows them).
-	Withheld []string `json:"withheld_features,omitempty"`
-}
 
 // pseudonymizer returns cfg's pseudonymizer, nil when ids are published as
 // they are. A config that asks for pseudonyms without a key is the user's
@@ -136,27 +122,4 @@ func publishedIDs(cfg *config.Config, p *privacy.Pseudonymizer, ids []string) []
 		return ids
 	}
 	return p.IDs(ids, cfg.Workers)
-}
-
-// publishable splits the feature table's columns into those the policy
-// lets the features table carry and the names of those it withholds.
-func publishable(cfg *config.Config, t *features.Table) (keep []int, withheld []string) {
-	pol := cfg.Privacy.Policy()
-	for i := range t.Cols {
-		if pol.Feature(t.Cols[i].Feature) {
-			keep = append(keep, i)
-		} else {
-			withheld = append(withheld, t.Cols[i].Name)
-		}
-	}
-	return keep, withheld
-}
-
-func privacyModel(cfg *config.Config, withheld []string) *PrivacyModel {
-	m := &PrivacyModel{Suppression: cfg.Privacy.Suppression != nil, Pseudonymized: cfg.Privacy.Pseudonymize,
-		IDs: "as read", Withheld: withheld}
-	if m.Pseudonymized {
-		m.IDs = "hex HMAC-SHA256(key, id), 64 characters"
-	}
-	return m
 }

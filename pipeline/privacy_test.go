@@ -16,6 +16,7 @@ import (
 	"github.com/strata-oss/strata/internal/leaktest"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/output"
 	"github.com/strata-oss/strata/pipeline/privacy"
 	"github.com/strata-oss/strata/pipeline/publish"
 	"github.com/strata-oss/strata/pipeline/stages"
@@ -356,7 +357,7 @@ func TestPublishPersonal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m Model
+	var m output.Model
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}

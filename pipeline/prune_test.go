@@ -7,6 +7,7 @@ import (
 
 	"github.com/strata-oss/strata/pipeline/features"
 	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/output"
 	"github.com/strata-oss/strata/pipeline/stages"
 )
 
@@ -50,7 +51,7 @@ func TestUnreadFeaturesDroppedChangeNothing(t *testing.T) {
 
 	// Which columns go: the cluster's features and the shares stay, the
 	// rest (windows, gaps, attributes) go.
-	model, _, err := ReadModel(context.Background(), outAll, &ra.Manifest)
+	model, _, err := output.ReadModel(context.Background(), outAll, &ra.Manifest)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,9 @@ import (
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/features"
 	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/output"
 	"github.com/strata-oss/strata/pipeline/publish"
 	"github.com/strata-oss/strata/pipeline/stages"
-	"github.com/strata-oss/strata/pipeline/tables"
 )
 
 // Fitted is everything a run learns from its population rather than from
@@ -81,17 +81,19 @@ func (f *Fitted) decode(order []stages.Stage) error {
 	return f.Models.DecodeJSON(order, f.members)
 }
 
-// FitRecord is model.json's note of a fit on a sample.
-type FitRecord struct {
-	SampleFraction float64 `json:"sample_fraction"`
-	Customers      int     `json:"customers"`
-}
-
-func (f *Fitted) record() *FitRecord {
+// record is model.json's note of f's sample, nil when f is fitted on
+// every customer.
+func (f *Fitted) record() *output.FitRecord {
 	if f.SampleFraction >= 1 {
 		return nil
 	}
-	return &FitRecord{SampleFraction: f.SampleFraction, Customers: f.Customers}
+	return &output.FitRecord{SampleFraction: f.SampleFraction, Customers: f.Customers}
+}
+
+// outputRun is r as its run-wide tables tell of it, scored with f.
+func (r *run) outputRun(f *Fitted) *output.Run {
+	return &output.Run{Config: r.cfg, Version: r.opt.Version, AsOf: r.asOf, Models: f.Models,
+		Features: f.Features, NoAmount: f.NoAmount, Sample: f.record()}
 }
 
 // Shard is one part of a sharded run: the customers whose id hashes to
@@ -134,7 +136,7 @@ type shardRecord struct {
 	Shard   Shard                         `json:"shard"`
 	Attempt string                        `json:"attempt"`
 	Tables  map[string]publish.TableFiles `json:"tables"`
-	Part    *customerPart                 `json:"part"`
+	Part    *output.Part                  `json:"part"`
 }
 
 func putJSON(ctx context.Context, b objstore.Bucket, key string, v any) error {
@@ -293,12 +295,12 @@ func Score(ctx context.Context, cfg *config.Config, opt Options, s Shard) (*Resu
 	}
 	return r.res, r.stage("publish", func(zerolog.Logger) error {
 		pub := publish.New(r.out, r.asOf, attempt).Sharded(s.Count)
-		cp, err := writeCustomerTables(ctx, pub, st, s.Index)
+		cp, err := output.WriteCustomerTables(ctx, pub, st, s.Index)
 		if err != nil {
 			return err
 		}
 		cp.Inputs = r.res.Inputs
-		if err := cp.Agg.encodeParts(); err != nil {
+		if err := cp.Agg.EncodeParts(); err != nil {
 			return err
 		}
 		return putJSON(ctx, r.out, shardKey(r.asOf, attempt, s), shardRecord{Shard: s, Attempt: attempt, Tables: pub.Tables(), Part: cp})
@@ -352,7 +354,7 @@ func Finish(ctx context.Context, cfg *config.Config, opt Options, shards int) (*
 		if err != nil {
 			return err
 		}
-		var merged *customerPart
+		var merged *output.Part
 		for i, rec := range recs {
 			if rec == nil {
 				continue
@@ -361,7 +363,7 @@ func Finish(ctx context.Context, cfg *config.Config, opt Options, shards int) (*
 			if rec.Attempt != attempt || rec.Shard != s || rec.Part == nil {
 				return fmt.Errorf("shard record %s is for attempt %s shard %s", shardKey(r.asOf, attempt, s), rec.Attempt, rec.Shard)
 			}
-			if err := rec.Part.Agg.decodeParts(r.stages); err != nil {
+			if err := rec.Part.Agg.DecodeParts(r.stages); err != nil {
 				return fmt.Errorf("shard record %s: %w", shardKey(r.asOf, attempt, s), err)
 			}
 			for table, files := range rec.Tables {
@@ -379,7 +381,7 @@ func Finish(ctx context.Context, cfg *config.Config, opt Options, shards int) (*
 			if !slices.Equal(merged.Segments, rec.Part.Segments) || !slices.Equal(merged.Features, rec.Part.Features) {
 				return fmt.Errorf("shard %s published other columns than shard 0", s)
 			}
-			if err := merged.Agg.merge(rec.Part.Agg); err != nil {
+			if err := merged.Agg.Merge(rec.Part.Agg); err != nil {
 				return fmt.Errorf("merge shard %s: %w", s, err)
 			}
 		}
@@ -400,46 +402,16 @@ func Finish(ctx context.Context, cfg *config.Config, opt Options, shards int) (*
 			if err := checkGate(cfg, whole); err != nil {
 				return err
 			}
-			vals, err := readSegmentValues(ctx, r.out, pub.Tables()["segments"].Keys)
+			vals, err := output.ReadSegmentValues(ctx, r.out, pub.Tables()["segments"].Keys)
 			if err != nil {
 				return err
 			}
 			res.Customers, res.Orders, res.Quality = int(merged.Agg.Customers), int(merged.Agg.Orders), merged.Agg.Quality
 			merged.Inputs = res.Inputs
-			res.Segments, res.Drift, err = writeRunTables(ctx, l, pub, cfg, opt, fit, r.order, merged, vals.Spreads())
+			res.Segments, res.Drift, err = output.WriteRunTables(ctx, l, pub, r.outputRun(fit), merged, vals.Spreads())
 			return err
 		}()
 		return r.commit(ctx, l, pub, err)
 	})
 	return res, err
-}
-
-// readSegmentValues reads the CLV and P(alive) of every scored customer
-// of the published segment parts, by RFM segment, for the report's
-// spreads: the same values, in the same order, as an unsharded run has.
-func readSegmentValues(ctx context.Context, b objstore.Bucket, keys []string) (stages.SegmentValues, error) {
-	vals := stages.SegmentValues{}
-	src := tables.Source{Bucket: b, Format: "parquet", Fields: []tables.Field{
-		{Name: "rfm_segment", Kind: tables.String, Required: true},
-		{Name: "clv", Kind: tables.Float},
-		{Name: "p_alive", Kind: tables.Float},
-	}}
-	for _, key := range keys {
-		err := src.ScanObject(ctx, key, func(bt *tables.Batch) error {
-			seg, clv, pa := &bt.Cols[0], &bt.Cols[1], &bt.Cols[2]
-			if !clv.Present || !pa.Present {
-				return nil
-			}
-			for i := 0; i < bt.N; i++ {
-				if !clv.IsNull(i) && !pa.IsNull(i) {
-					vals.Add(seg.Str[i], clv.F[i], pa.F[i])
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("read back %s: %w", key, err)
-		}
-	}
-	return vals, nil
 }

@@ -10,17 +10,18 @@ import (
 
 	"github.com/strata-oss/strata/models/clv"
 	"github.com/strata-oss/strata/pipeline/objstore"
+	"github.com/strata-oss/strata/pipeline/output"
 	"github.com/strata-oss/strata/pipeline/stages"
 )
 
 // modelOf reads a run's model.json.
-func modelOf(t *testing.T, out objstore.Bucket, asOf string) Model {
+func modelOf(t *testing.T, out objstore.Bucket, asOf string) output.Model {
 	t.Helper()
 	data, err := objstore.ReadAll(context.Background(), out, "models/dt="+asOf+"/model.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m Model
+	var m output.Model
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestUnfittableModels(t *testing.T) {
 					t.Errorf("%s: all null", name)
 				}
 			}
-			html, err := objstore.ReadAll(context.Background(), out, reportKey("2025-06-30"))
+			html, err := objstore.ReadAll(context.Background(), out, "reports/dt=2025-06-30/report.html")
 			if err != nil {
 				t.Fatal(err)
 			}

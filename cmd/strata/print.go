@@ -18,7 +18,7 @@ import (
 func printSegments(w io.Writer, res *pipeline.Result) {
 	fmt.Fprintf(w, "Segments as of %s — %d customers, %d orders\n", res.AsOf, res.Customers, res.Orders)
 	for _, typ := range []string{"rfm", "cluster"} {
-		var rows []pipeline.SummaryRow
+		var rows []stages.SummaryRow
 		for _, r := range res.Segments {
 			if r.SegmentType == typ {
 				rows = append(rows, r)
@@ -227,14 +227,14 @@ func printShow(w io.Writer, p *jobs.Published) {
 			m.Counts["customers"]-p.Previous.Counts["customers"], m.Counts["buyers"]-p.Previous.Counts["buyers"])
 	}
 	fmt.Fprintln(w)
-	prev := map[string]pipeline.SummaryRow{}
+	prev := map[string]stages.SummaryRow{}
 	if p.Previous != nil {
 		for _, r := range p.Previous.Segments {
 			prev[r.SegmentType+"\x00"+r.Segment] = r
 		}
 	}
 	for _, typ := range []string{"rfm", "cluster"} {
-		var rows []pipeline.SummaryRow
+		var rows []stages.SummaryRow
 		for _, r := range m.Segments {
 			if r.SegmentType == typ {
 				rows = append(rows, r)

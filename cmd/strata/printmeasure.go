@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/strata-oss/strata/pipeline"
 	"github.com/strata-oss/strata/pipeline/measure"
+	"github.com/strata-oss/strata/pipeline/output"
 	"github.com/strata-oss/strata/pipeline/stages"
 )
 
@@ -14,7 +14,7 @@ import (
 // with a control group and what the run measured of earlier runs: each
 // campaign's lift per window, and the segment KPIs' and backtest's
 // earlier runs.
-func printCampaigns(w io.Writer, m *pipeline.Model) {
+func printCampaigns(w io.Writer, m *output.Model) {
 	for _, a := range m.Audiences {
 		if a.Balance == nil || a.Treatment == nil || a.Control == nil {
 			continue

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/strata-oss/strata/pipeline"
 	"github.com/strata-oss/strata/pipeline/holdout"
+	"github.com/strata-oss/strata/pipeline/output"
 	"github.com/strata-oss/strata/pipeline/stages"
 )
 
@@ -34,7 +34,7 @@ func TestPrintCampaigns(t *testing.T) {
 	if err := json.Unmarshal(data, &sections); err != nil {
 		t.Fatal(err)
 	}
-	m := &pipeline.Model{Stages: sections, Audiences: []pipeline.AudienceResult{
+	m := &output.Model{Stages: sections, Audiences: []output.AudienceResult{
 		{Name: "wb", Customers: 100, Campaign: "spring", Starts: "2025-06-01", Treatment: &treat, Control: &control, Balance: &b},
 		{Name: "plain", Customers: 5}}}
 	var out strings.Builder
@@ -53,7 +53,7 @@ func TestPrintCampaigns(t *testing.T) {
 		t.Errorf("printed\n%s", got)
 	}
 	out.Reset()
-	printCampaigns(&out, &pipeline.Model{})
+	printCampaigns(&out, &output.Model{})
 	if out.Len() != 0 {
 		t.Errorf("a run without campaigns printed %q", out.String())
 	}

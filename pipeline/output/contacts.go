@@ -1,4 +1,4 @@
-package pipeline
+package output
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/strata-oss/strata/pipeline/channel"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
+	"github.com/strata-oss/strata/pipeline/stages"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
 
@@ -59,13 +60,13 @@ func channelAudiences(cfg *config.Config) bool {
 
 // readContactTable reads the contact fields and consent of st's customers
 // (none when cfg maps none, or no audience needs them).
-func readContactTable(ctx context.Context, st *state) (*contactTable, error) {
+func readContactTable(ctx context.Context, st *Customers) (*contactTable, error) {
 	contact, consent := contactMappings(st.Config)
 	ct := &contactTable{}
 	if contact == nil && consent == nil {
 		return ct, nil
 	}
-	c, err := extract.ReadContacts(ctx, st.spec, st.Data, contact, consent)
+	c, err := extract.ReadContacts(ctx, st.Spec, st.Data, contact, consent)
 	if err != nil {
 		return nil, asConfigError(err)
 	}
@@ -73,9 +74,10 @@ func readContactTable(ctx context.Context, st *state) (*contactTable, error) {
 	return ct, nil
 }
 
-// checkContacts checks that the customers table has the contact and
-// consent columns cfg's run reads; a missing one is the user's to fix.
-func checkContacts(ctx context.Context, cfg *config.Config, spec extract.Spec) error {
+// CheckContacts checks that the customers table of spec has the contact
+// and consent columns the audiences of cfg's run read, when the tables are
+// written; a missing one is the user's to fix.
+func CheckContacts(ctx context.Context, cfg *config.Config, spec extract.Spec) error {
 	contact, consent := contactMappings(cfg)
 	return asConfigError(extract.CheckContacts(ctx, spec, contact, consent))
 }
@@ -85,7 +87,7 @@ func checkContacts(ctx context.Context, cfg *config.Config, spec extract.Spec) e
 func asConfigError(err error) error {
 	var se *tables.SchemaError
 	if errors.As(err, &se) {
-		return &ConfigError{Err: err}
+		return &stages.ConfigError{Err: err}
 	}
 	return err
 }

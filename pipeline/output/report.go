@@ -1,4 +1,4 @@
-package pipeline
+package output
 
 import (
 	"bytes"
@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/publish"
 	"github.com/strata-oss/strata/pipeline/report"
+	"github.com/strata-oss/strata/pipeline/stages"
+	"github.com/strata-oss/strata/pipeline/tables"
 )
 
 // reportKey is where a run's report is published under its fixed name.
@@ -25,7 +28,7 @@ func writeReport(ctx context.Context, pub *publish.Publisher, d report.Data) err
 
 // reportQuality adds the data-quality section of the run's aggregates to
 // d.
-func reportQuality(d *report.Data, a *aggregates) {
+func reportQuality(d *report.Data, a *Aggregates) {
 	q := a.Quality
 	d.Quality = append(d.Quality, report.KV{Key: "order rows read", Value: count(q.RowsRead["orders"])})
 	reasons := map[string]int64{}
@@ -70,4 +73,34 @@ func currencySuffix(c string) string {
 		return ""
 	}
 	return " " + c
+}
+
+// ReadSegmentValues reads the CLV and P(alive) of every scored customer
+// of the published segment parts, by RFM segment, for the report's
+// spreads: the same values, in the same order, as an unsharded run has.
+func ReadSegmentValues(ctx context.Context, b objstore.Bucket, keys []string) (stages.SegmentValues, error) {
+	vals := stages.SegmentValues{}
+	src := tables.Source{Bucket: b, Format: "parquet", Fields: []tables.Field{
+		{Name: "rfm_segment", Kind: tables.String, Required: true},
+		{Name: "clv", Kind: tables.Float},
+		{Name: "p_alive", Kind: tables.Float},
+	}}
+	for _, key := range keys {
+		err := src.ScanObject(ctx, key, func(bt *tables.Batch) error {
+			seg, clv, pa := &bt.Cols[0], &bt.Cols[1], &bt.Cols[2]
+			if !clv.Present || !pa.Present {
+				return nil
+			}
+			for i := 0; i < bt.N; i++ {
+				if !clv.IsNull(i) && !pa.IsNull(i) {
+					vals.Add(seg.Str[i], clv.F[i], pa.F[i])
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read back %s: %w", key, err)
+		}
+	}
+	return vals, nil
 }

@@ -1,4 +1,17 @@
-package pipeline
+// Package output builds the published tables of a run from its features
+// and its stages' results. Per customer, WriteCustomerTables writes the
+// segments table, the audiences and their channel files, the quarantine,
+// the stages' own tables and the features table, and adds up the sums the
+// rest is made of (in a sharded run, once per shard). Per run,
+// WriteRunTables writes from the merged sums the segment summary, the
+// stages' run-wide tables, the report and model.json. It writes through
+// the run's publisher and commits nothing: the order of a run's steps, and
+// whether it publishes, are package pipeline's.
+//
+// What the tables will read is checked before the run reads any data:
+// CheckAudiences compiles the audiences against the columns the run
+// publishes, CheckContacts looks for the contact columns they need.
+package output
 
 import (
 	"context"
@@ -13,125 +26,37 @@ import (
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/features"
-	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/publish"
 	"github.com/strata-oss/strata/pipeline/report"
 	"github.com/strata-oss/strata/pipeline/stages"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
 
-// Model is the content of model.json: everything needed to understand and
-// reproduce a run's outputs. It holds no wall-clock time, so it is as
-// reproducible as the tables.
-type Model struct {
-	StrataVersion string              `json:"strata_version"`
-	AsOf          string              `json:"as_of"`
-	Attempt       string              `json:"attempt"`
-	ConfigHash    string              `json:"config_hash"`
-	Seed          uint64              `json:"seed"`
-	Timezone      string              `json:"timezone"`
-	Inputs        []extract.Input     `json:"inputs"`
-	Counts        map[string]int64    `json:"counts"`
-	Quality       extract.Quality     `json:"quality"`
-	RFM           RFMModel            `json:"rfm"`
-	Tables        map[string][]string `json:"tables"`
-	Segments      []SummaryRow        `json:"segments"`
-	CLV           *CLVModel           `json:"clv,omitempty"`
-	Cluster       *ClusterModel       `json:"cluster,omitempty"`
-	Audiences     []AudienceResult    `json:"audiences,omitempty"`
-	// Recommendations records how the category offers were made.
-	Recommendations *RecommendModel `json:"recommendations,omitempty"`
-	// Features is the catalogue of the run's features (what each column
-	// of the features table is, where it comes from, when it is null):
-	// the names cluster.features may use.
-	Features []features.Feature `json:"features"`
-	// Report is the key of the run's HTML report.
-	Report string `json:"report"`
-	// Privacy says what the run withheld: suppressed customers,
-	// pseudonymised ids, personal features.
-	Privacy *PrivacyModel `json:"privacy"`
-	// Fit says what the models were fitted on: every customer, or a
-	// sample of them.
-	Fit *FitRecord `json:"fit,omitempty"`
-	// GuestShare is the guest orders' share of the revenue, net of
-	// returns (quality.guest_revenue against the customers' revenue);
-	// absent without guest orders.
-	GuestShare float64 `json:"guest_share,omitempty"`
-	// Stages are the sections of the stages added after the first four
-	// (whose sections keep their top-level keys above), by stage name.
-	Stages map[string]any `json:"stages,omitempty"`
-}
-
-// Drift is model.json's drift section (stages.drift), nil when the run
-// had no previous run to compare with.
-func (m *Model) Drift() (*stages.DriftSection, error) {
-	v, ok := m.Stages["drift"]
-	if !ok {
-		return nil, nil
-	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("model.json stages.drift: %w", err)
-	}
-	var d stages.DriftSection
-	if err := json.Unmarshal(data, &d); err != nil {
-		return nil, fmt.Errorf("model.json stages.drift: %w", err)
-	}
-	return &d, nil
-}
-
-// The types of model.json's stage sections.
-type (
-	SummaryRow     = stages.SummaryRow
-	RFMModel       = stages.RFMModel
-	GridRule       = stages.GridRule
-	CLVModel       = stages.CLVModel
-	ModelError     = stages.ModelError
-	HoldoutCheck   = stages.HoldoutCheck
-	ClusterModel   = stages.ClusterModel
-	RecommendModel = stages.RecommendModel
-	FitInfo        = stages.FitInfo
-	SpendModel     = stages.SpendModel
-)
-
-// ReadModel reads the model.json a committed manifest names, returning it
-// with its key.
-func ReadModel(ctx context.Context, b objstore.Bucket, m *publish.Manifest) (*Model, string, error) {
-	key := m.Object("model", "models", "model.json")
-	data, err := objstore.ReadAll(ctx, b, key)
-	if err != nil {
-		return nil, key, fmt.Errorf("read model %s: %w", key, err)
-	}
-	var model Model
-	if err := json.Unmarshal(data, &model); err != nil {
-		return nil, key, fmt.Errorf("decode model %s: %w", key, err)
-	}
-	return &model, key, nil
-}
-
-// DayDate formats a day number (days since 1970-01-01).
-func DayDate(day int32) string { return features.DayDate(day) }
-
-// state is what the stages of one run have produced so far.
-type state struct {
+// Customers are one part's customers as the run's stages left them (the
+// whole run's, or a shard's): what the per-customer tables are written
+// from.
+type Customers struct {
 	*stages.Run
-	opt  Options
-	list stages.List
+	// Stages is the run's stage list: the segments table takes their
+	// columns, and the stages' own tables are written, in its order.
+	Stages stages.List
+	// Spec is what the run read its customers with (its shard, the
+	// suppression list): the contact fields are read with it too.
+	Spec extract.Spec
+	// Version is Strata's, stamped on every table.
+	Version string
 	// schema: no customers, only the columns a run publishes (every stage
 	// cfg turns on has columns, without results).
 	schema bool
-	// spec is what the run read its customers with (its shard, the
-	// suppression list): the contact fields are read with it too.
-	spec extract.Spec
 }
 
-func (st *state) schemaOnly(s stages.Stage) bool { return st.schema && s.On(st.Config) }
+func (c *Customers) schemaOnly(s stages.Stage) bool { return c.schema && s.On(c.Config) }
 
-// customerPart is what writing one part of the per-customer tables
-// found, for the tables made of all parts (summary, migration, report,
-// model.json): a shard's record, merged by the finishing step.
-type customerPart struct {
-	Agg        *aggregates     `json:"aggregates"`
+// Part is what writing one part of the per-customer tables found, for
+// the tables made of all parts (summary, migration, report, model.json):
+// a shard's record, merged by the finishing step.
+type Part struct {
+	Agg        *Aggregates     `json:"aggregates"`
 	Segments   []string        `json:"segment_columns"`
 	Features   []string        `json:"feature_columns,omitempty"`
 	Withheld   []string        `json:"withheld,omitempty"`
@@ -141,31 +66,48 @@ type customerPart struct {
 	ConfigHash string          `json:"config_hash"`
 }
 
-func tableMeta(cfg *config.Config, opt Options) map[string]string {
+// Run is a run as its run-wide tables tell of it: its configuration,
+// date and the models its customers were scored with.
+type Run struct {
+	Config  *config.Config
+	Version string // Strata's
+	AsOf    string // the as-of date, as partitions name it
+	// Models are the fitted models, their Order the stages in run order:
+	// each describes its part of the run in turn.
+	Models stages.Models
+	// Features is the catalogue of the run's features.
+	Features []features.Feature
+	// NoAmount: the orders the models were fitted on had no amount.
+	NoAmount bool
+	// Sample is the fit's sample; nil when fitted on every customer.
+	Sample *FitRecord
+}
+
+func tableMeta(cfg *config.Config, version, asOf string) map[string]string {
 	return map[string]string{
-		"strata.version":     opt.Version,
-		"strata.as_of":       opt.AsOf.Format(DateLayout),
+		"strata.version":     version,
+		"strata.as_of":       asOf,
 		"strata.config_hash": cfg.Hash(),
 		"strata.money":       "DOUBLE, in the input's currency units",
 	}
 }
 
-// writeCustomerTables writes part `part` of the tables with a row per
+// WriteCustomerTables writes part `part` of the tables with a row per
 // customer (segments, audiences, the stages' own tables, features) or per
 // bad row (quarantine), and adds up the part's aggregates.
-func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state, part int) (*customerPart, error) {
+func WriteCustomerTables(ctx context.Context, pub *publish.Publisher, st *Customers, part int) (*Part, error) {
 	// What this allocates (the tables' columns, the writer's buffers) is
 	// live until the tables are written.
 	defer memlimit.Raise(100)()
-	cfg, opt, ds := st.Config, st.opt, st.Data
-	meta := tableMeta(cfg, opt)
+	cfg, ds := st.Config, st.Data
+	meta := tableMeta(cfg, st.Version, st.AsOf)
 	asOfDay := int32(features.DayNumber(ds.AsOf.UnixMicro(), ds.Location))
-	cp := &customerPart{Timezone: ds.Location.String(), AsOfDay: asOfDay, ConfigHash: cfg.Hash()}
+	cp := &Part{Timezone: ds.Location.String(), AsOfDay: asOfDay, ConfigHash: cfg.Hash()}
 	// The group sums only read st, like the writer: added up while the
 	// segments table is written, they take the processor time its workers
 	// leave (at 1M customers they are ~70 ms; the writer keeps 2 cores
 	// ~90% busy).
-	agg := make(chan *aggregates, 1)
+	agg := make(chan *Aggregates, 1)
 	go func() { agg <- aggregate(st) }()
 	segs := segmentColumns(st, asOfDay)
 	ct, err := readContactTable(ctx, st)
@@ -188,7 +130,7 @@ func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state,
 	if err := writeTable(ctx, pub, writeOptions(cfg), part, "quarantine", quarantineColumns(&ds.Quarantine, asOfDay), meta); err != nil {
 		return nil, err
 	}
-	for _, s := range st.list {
+	for _, s := range st.Stages {
 		t, ok := s.(stages.Tables)
 		res := st.Result(s.Info().Name)
 		if !ok || res == nil {
@@ -212,29 +154,28 @@ func writeCustomerTables(ctx context.Context, pub *publish.Publisher, st *state,
 	return cp, nil
 }
 
-// writeRunTables writes the tables made of all the run's customers — the
+// WriteRunTables writes the tables made of all the run's customers — the
 // segment summary, the stages' run-wide tables (migrations), the report,
 // model.json — from the fitted models and the merged aggregates of every
-// part. order is the stages in run order: each describes its part of the
-// run in turn. It returns the summary rows and the drift stage's section,
-// the latter also when its breaches fail the run.
-func writeRunTables(ctx context.Context, log zerolog.Logger, pub *publish.Publisher, cfg *config.Config, opt Options, fit *Fitted, order []stages.Stage,
-	cp *customerPart, spreads stages.SegmentSpreads) ([]SummaryRow, *stages.DriftSection, error) {
-	asOf := opt.AsOf.Format(DateLayout)
-	meta := tableMeta(cfg, opt)
+// part. It returns the summary rows and the drift stage's section, the
+// latter also when its breaches fail the run.
+func WriteRunTables(ctx context.Context, log zerolog.Logger, pub *publish.Publisher, r *Run,
+	cp *Part, spreads stages.SegmentSpreads) ([]stages.SummaryRow, *stages.DriftSection, error) {
+	cfg, asOf := r.Config, r.AsOf
+	meta := tableMeta(cfg, r.Version, asOf)
 	a := cp.Agg
-	d := &stages.Description{Config: cfg, AsOfDay: cp.AsOfDay, NoAmount: fit.NoAmount,
+	d := &stages.Description{Config: cfg, AsOfDay: cp.AsOfDay, NoAmount: r.NoAmount,
 		Customers: a.Customers, Buyers: a.Buyers, Orders: a.Orders, Revenue: a.Revenue,
-		Parts: a.Parts, Models: fit.Models.ByName, Spreads: spreads, Log: log,
+		Parts: a.Parts, Models: r.Models.ByName, Spreads: spreads, Log: log,
 		Report: &report.Data{Title: "Customer segments", AsOf: asOf, Attempt: pub.Attempt(),
 			Subtitle: fmt.Sprintf("%d buyers of %d customers, %d orders", a.Buyers, a.Customers, a.Orders)}}
 	for _, au := range a.Audiences {
 		d.Audiences = append(d.Audiences, stages.Audience{Name: au.Name, Customers: int64(au.Customers), BySegment: au.BySegment})
 	}
 	d.Currency = a.Quality.Currency
-	for _, s := range order {
+	for _, s := range r.Models.Order {
 		if ds, ok := s.(stages.Describer); ok {
-			if m := fit.Models.Get(s.Info().Name); m != nil && !stages.IsNil(m) {
+			if m := r.Models.Get(s.Info().Name); m != nil && !stages.IsNil(m) {
 				ds.Describe(d, m)
 			}
 		}
@@ -256,7 +197,7 @@ func writeRunTables(ctx context.Context, log zerolog.Logger, pub *publish.Publis
 	}
 	g.Go(func() error { return writeReport(gctx, pub, *d.Report) })
 	m := Model{
-		StrataVersion: opt.Version,
+		StrataVersion: r.Version,
 		AsOf:          asOf,
 		Attempt:       pub.Attempt(),
 		ConfigHash:    cfg.Hash(),
@@ -273,12 +214,12 @@ func writeRunTables(ctx context.Context, log zerolog.Logger, pub *publish.Publis
 		RFM:             d.RFM,
 		Tables:          map[string][]string{"segments": cp.Segments},
 		Segments:        d.Summary,
-		Features:        fit.Features,
+		Features:        r.Features,
 		CLV:             d.CLV,
 		Cluster:         d.Cluster,
 		Recommendations: d.Recommendations,
 		Stages:          d.Sections,
-		Fit:             fit.record(),
+		Fit:             r.Sample,
 	}
 	m.GuestShare = a.Quality.GuestShare(a.Revenue)
 	if cp.Features != nil {
@@ -327,7 +268,7 @@ func writeTable(ctx context.Context, pub *publish.Publisher, wo tables.WriteOpti
 
 // segmentColumns is the segments table: the customer's id and behaviour,
 // then each stage's columns, in the list's order.
-func segmentColumns(st *state, asOfDay int32) []tables.OutColumn {
+func segmentColumns(st *Customers, asOfDay int32) []tables.OutColumn {
 	b := st.Behaviour
 	n := b.N
 	noOrders := tables.Not(b.HasOrders)
@@ -353,7 +294,7 @@ func segmentColumns(st *state, asOfDay int32) []tables.OutColumn {
 		{Name: "first_order_at", Type: tables.OutTimestamp, Optional: true, I64: b.FirstOrder, Null: noOrders},
 		{Name: "last_order_at", Type: tables.OutTimestamp, Optional: true, I64: b.LastOrder, Null: noOrders},
 	}
-	for _, s := range st.list {
+	for _, s := range st.Stages {
 		c, ok := s.(stages.Columns)
 		if !ok {
 			continue
@@ -367,7 +308,7 @@ func segmentColumns(st *state, asOfDay int32) []tables.OutColumn {
 	return cols
 }
 
-func summaryColumns(rows []SummaryRow, clusterFeatures []string, asOfDay int32) []tables.OutColumn {
+func summaryColumns(rows []stages.SummaryRow, clusterFeatures []string, asOfDay int32) []tables.OutColumn {
 	n := len(rows)
 	cols := []tables.OutColumn{
 		{Name: "as_of", Type: tables.OutDate, I32: tables.Repeat(asOfDay, n)},
@@ -486,6 +427,20 @@ func featureTableColumns(ids []string, t *features.Table, keep []int, asOfDay in
 		cols = append(cols, oc)
 	}
 	return cols
+}
+
+// publishable splits the feature table's columns into those the policy
+// lets the features table carry and the names of those it withholds.
+func publishable(cfg *config.Config, t *features.Table) (keep []int, withheld []string) {
+	pol := cfg.Privacy.Policy()
+	for i := range t.Cols {
+		if pol.Feature(t.Cols[i].Feature) {
+			keep = append(keep, i)
+		} else {
+			withheld = append(withheld, t.Cols[i].Name)
+		}
+	}
+	return keep, withheld
 }
 
 // ownColumns are the columns of the user's own attributes and measures

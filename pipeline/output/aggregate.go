@@ -1,4 +1,4 @@
-package pipeline
+package output
 
 import (
 	"encoding/json"
@@ -8,13 +8,13 @@ import (
 	"github.com/strata-oss/strata/pipeline/stages"
 )
 
-// aggregates are the sums and counts over a run's customers that the
+// Aggregates are the sums and counts over a run's customers that the
 // summary tables, the report and model.json are made of: the run's totals
 // and each stage's part. Each shard of a sharded run adds up its own
 // customers and the finishing step merges them in shard order; an
 // unsharded run has one. Sums run in customer-row order within a shard, so
 // the results are reproducible.
-type aggregates struct {
+type Aggregates struct {
 	Customers   int64           `json:"customers"`
 	Buyers      int64           `json:"buyers"`
 	Orders      int64           `json:"orders"`
@@ -32,9 +32,9 @@ type aggregates struct {
 }
 
 // aggregate adds up st's customers: the totals, then each stage's part.
-func aggregate(st *state) *aggregates {
+func aggregate(st *Customers) *Aggregates {
 	b := st.Behaviour
-	a := &aggregates{Customers: int64(b.N), Orders: int64(st.Data.Orders), Quarantined: int64(st.Data.Quarantine.Len()),
+	a := &Aggregates{Customers: int64(b.N), Orders: int64(st.Data.Orders), Quarantined: int64(st.Data.Quarantine.Len()),
 		Quality: st.Data.Quality, Parts: map[string]stages.Part{}}
 	if st.Data.LastOrder != extract.NoTime {
 		a.NewestOrder = st.Data.LastOrder
@@ -45,7 +45,7 @@ func aggregate(st *state) *aggregates {
 			a.Buyers++
 		}
 	}
-	for _, s := range st.list {
+	for _, s := range st.Stages {
 		sum, ok := s.(stages.Summer)
 		name := s.Info().Name
 		if res := st.Result(name); ok && res != nil {
@@ -55,8 +55,8 @@ func aggregate(st *state) *aggregates {
 	return a
 }
 
-// encodeParts fills RawParts from Parts, for a shard's record.
-func (a *aggregates) encodeParts() error {
+// EncodeParts fills RawParts from Parts, for a shard's record.
+func (a *Aggregates) EncodeParts() error {
 	a.RawParts = map[string]json.RawMessage{}
 	for name, p := range a.Parts {
 		data, err := json.Marshal(p)
@@ -68,9 +68,9 @@ func (a *aggregates) encodeParts() error {
 	return nil
 }
 
-// decodeParts fills Parts from a shard record's RawParts with the stages of
+// DecodeParts fills Parts from a shard record's RawParts with the stages of
 // list.
-func (a *aggregates) decodeParts(list stages.List) error {
+func (a *Aggregates) DecodeParts(list stages.List) error {
 	a.Parts = map[string]stages.Part{}
 	for _, s := range list {
 		name := s.Info().Name
@@ -91,8 +91,8 @@ func (a *aggregates) decodeParts(list stages.List) error {
 	return nil
 }
 
-// merge adds o, another shard's aggregates, to a.
-func (a *aggregates) merge(o *aggregates) error {
+// Merge adds o, another shard's aggregates, to a.
+func (a *Aggregates) Merge(o *Aggregates) error {
 	a.Customers += o.Customers
 	a.Buyers += o.Buyers
 	a.Orders += o.Orders

@@ -1,4 +1,4 @@
-package pipeline
+package output
 
 import (
 	"context"
@@ -105,7 +105,7 @@ func compileAudiences(cfg *config.Config, segs []tables.OutColumn) ([]compiledAu
 	for i, a := range cfg.Audiences {
 		f, err := audience.Compile(a.Filter, schema)
 		if err != nil {
-			return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): filter %q: %w%s", i, a.Name, a.Filter, err, filterHint(err))}
+			return nil, &stages.ConfigError{Err: fmt.Errorf("audiences[%d] (%s): filter %q: %w%s", i, a.Name, a.Filter, err, filterHint(err))}
 		}
 		cols := a.Columns
 		if len(cols) == 0 {
@@ -115,7 +115,7 @@ func compileAudiences(cfg *config.Config, segs []tables.OutColumn) ([]compiledAu
 		var uniq []string
 		for _, c := range cols {
 			if _, ok := t.cols[c]; !ok {
-				return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): columns: the segments table has no column %q%s", i, a.Name, c, columnHint(c))}
+				return nil, &stages.ConfigError{Err: fmt.Errorf("audiences[%d] (%s): columns: the segments table has no column %q%s", i, a.Name, c, columnHint(c))}
 			}
 			if !seen[c] {
 				seen[c] = true
@@ -123,11 +123,11 @@ func compileAudiences(cfg *config.Config, segs []tables.OutColumn) ([]compiledAu
 			}
 		}
 		if a.Control != nil && !slices.Contains(uniq, "customer_id") {
-			return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): columns: an audience with a control group must publish customer_id (its campaign is measured by it)", i, a.Name)}
+			return nil, &stages.ConfigError{Err: fmt.Errorf("audiences[%d] (%s): columns: an audience with a control group must publish customer_id (its campaign is measured by it)", i, a.Name)}
 		}
 		if c := a.Control; c != nil && c.Stratify != "" {
 			if _, ok := t.cols[c.Stratify]; !ok {
-				return nil, &ConfigError{Err: fmt.Errorf("audiences[%d] (%s): control.stratify: the segments table has no column %q", i, a.Name, c.Stratify)}
+				return nil, &stages.ConfigError{Err: fmt.Errorf("audiences[%d] (%s): control.stratify: the segments table has no column %q", i, a.Name, c.Stratify)}
 			}
 		}
 		out = append(out, compiledAudience{cfg: a, filter: f, cols: uniq})
@@ -154,15 +154,11 @@ func columnHint(col string) string {
 	return filterHint(fmt.Errorf("unknown column %q", col))
 }
 
-// CheckAudiences compiles cfg's audiences against the columns a run with
-// cfg publishes, without data: `strata validate` reports a bad filter
-// before any run does.
-func CheckAudiences(cfg *config.Config) error { return checkAudiences(cfg, stages.Default()) }
-
-// checkAudiences compiles cfg's audiences against the columns of a run of
-// list's stages.
-func checkAudiences(cfg *config.Config, list stages.List) error {
-	st := &state{Run: &stages.Run{Config: cfg, Data: emptyDataset(), Behaviour: &features.Behaviour{}}, list: list, schema: true}
+// CheckAudiences compiles cfg's audiences against the columns a run of
+// list's stages publishes, without data: a run finds a bad filter before
+// it reads any, and `strata validate` before any run does.
+func CheckAudiences(cfg *config.Config, list stages.List) error {
+	st := &Customers{Run: &stages.Run{Config: cfg, Data: emptyDataset(), Behaviour: &features.Behaviour{}}, Stages: list, schema: true}
 	_, err := compileAudiences(cfg, audienceColumns(st, segmentColumns(st, 0), nil))
 	return err
 }
@@ -288,7 +284,7 @@ func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.Write
 // audienceColumns are the columns audiences may filter on and publish:
 // the segments table's, the own attributes' and measures', and the
 // consent flags (from ct; nil for a schema check).
-func audienceColumns(st *state, segs []tables.OutColumn, ct *contactTable) []tables.OutColumn {
+func audienceColumns(st *Customers, segs []tables.OutColumn, ct *contactTable) []tables.OutColumn {
 	cols := append(slices.Clip(segs), ownColumns(st.Run)...)
 	return append(cols, consentColumns(st.Config, ct, len(st.IDs))...)
 }
