@@ -67,8 +67,12 @@ type shard struct {
 	// Distinct purchase days: bit k of the record's bitmap words is day
 	// asOfDay−k. Days older than the bitmap can reach go to old, so one
 	// stray ancient order cannot blow up every customer's record.
-	bw  int
-	old []dayRow
+	bw int
+	// bwNeed is the bitmap width asked for (fitBitmap, markOld), without
+	// the padding a record without a mix gives the bitmap: a mix that
+	// comes before any record is stored takes the padding back.
+	bwNeed int
+	old    []dayRow
 
 	mix catMix       // the category mix, in the record (cat0, ncat)
 	chn paged[int32] // channel order counts; slot 0 is "unknown", slot c+1 code c
@@ -197,6 +201,7 @@ func newShard(id, of int, opt *Options, info extract.Info) *shard {
 	}
 	s.cat0 = s.wc + (nwc+1)/2
 	s.bits0 = s.cat0
+	s.bwNeed = 1
 	s.relayout(0, 1)
 	s.meas.stride = len(opt.Measures)
 	s.ownCode, s.ownNum = make([][]int32, len(opt.Own)), make([][]float64, len(opt.Own))
@@ -231,15 +236,25 @@ func newShard(id, of int, opt *Options, info extract.Info) *shard {
 // the padding to a whole number of cache lines for more bitmap when the
 // record has no category mix.
 func (s *shard) layout(bw int) {
+	s.bwNeed = max(s.bwNeed, bw)
 	s.relayout(s.ncat, max(bw, s.bw))
 }
 
 // relayout gives the record a category mix of ncat words (0: none; else
 // rest and ncat−1 slots) and a bitmap of bw words, moving what the records
-// hold: neither ever shrinks. The record is padded to whole cache lines;
+// hold: neither ever shrinks once a record is stored. The record is padded to whole cache lines;
 // the padding widens the bitmap without a mix, and is left after the
 // slots with one, for slots to come.
 func (s *shard) relayout(ncat, bw int) {
+	if s.rec.pages == nil {
+		// No record stored yet, so no bit in the padding set: the bitmap
+		// shrinks to what was asked for. The mix usually arrives with the
+		// first order block, after fitBitmap has padded the bitmap: kept,
+		// a bitmap padded to 7 words would push the default record (counts,
+		// windows, rest, 6 bitmap words and 16 slots: 32 words) to five
+		// lines.
+		bw = max(s.bwNeed, 1)
+	}
 	bits0 := s.cat0
 	if ncat > 0 {
 		bits0++ // rest
@@ -563,7 +578,9 @@ func (s *shard) fitBitmap(b *extract.OrderBlock) {
 	for _, d := range b.Day {
 		oldest = max(oldest, s.info.AsOfDay-d)
 	}
-	if need := min(int(oldest)/64+1, maxBitmapWords); need > s.bw {
+	need := min(int(oldest)/64+1, maxBitmapWords)
+	s.bwNeed = max(s.bwNeed, need) // even if the padding holds it: relayout
+	if need > s.bw {
 		s.layout(need)
 	}
 }
