@@ -242,9 +242,9 @@ func (s *shard) layout(bw int) {
 
 // relayout gives the record a category mix of ncat words (0: none; else
 // rest and ncat−1 slots) and a bitmap of bw words, moving what the records
-// hold: neither ever shrinks once a record is stored. The record is padded to whole cache lines;
-// the padding widens the bitmap without a mix, and is left after the
-// slots with one, for slots to come.
+// hold: neither ever shrinks once a record is stored. The record is
+// padded to whole cache lines; the padding widens the bitmap without a
+// mix, and is left after the slots with one, for slots to come.
 func (s *shard) relayout(ncat, bw int) {
 	if s.rec.pages == nil {
 		// No record stored yet, so no bit in the padding set: the bitmap
