@@ -745,6 +745,11 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 		if chn.Present {
 			bh = blk.Channel[:n+hi-lo]
 		}
+		// The category's codes by dictionary index, once the first row has
+		// mapped the batch's dictionary: the other rows then index it
+		// instead of calling row (issue 26: a long tail's column is
+		// dictionary-encoded, and the call was most of its reading cost).
+		var dc []int32
 		for i := lo; i < hi; i++ {
 			if r.keep != nil && !r.keep.Int(ids[i]) {
 				blk.rowsRead--
@@ -778,8 +783,16 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 			}
 			bi[n], bt[n], bd[n] = ids[i], t, int32(floorDiv(t, dayMicros))
 			ba[n], br[n], bx[n] = a, isRefund, false
-			if bc != nil {
+			if c := int32(-1); dc != nil {
+				if c = cat.Codes[i]; c >= 0 {
+					c = dc[c]
+				} else {
+					c = r.category.row(cat, i)
+				}
+				bc[n] = c
+			} else if bc != nil {
 				bc[n] = r.category.row(cat, i)
+				dc = r.category.dictCodes(cat)
 			}
 			if bh != nil {
 				bh[n] = r.chn.row(chn, i)

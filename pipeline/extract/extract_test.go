@@ -239,3 +239,34 @@ func TestHashes(t *testing.T) {
 		t.Error("duplicate not found")
 	}
 }
+
+// TestDictCodes: for a dictionary-encoded column without nulls, the codes
+// dictCodes gives by dictionary index are those row gives row by row; for
+// one with nulls, or not dictionary-encoded, there are none.
+func TestDictCodes(t *testing.T) {
+	lv := newLevelReader(&Levels{})
+	col := &tables.Column{Present: true, Kind: tables.String, Dict: []string{"b", " ", "a"}, Codes: []int32{2, 0, 1, 2, 0}}
+	col.Str = []string{"a", "b", " ", "a", "b"}
+	if lv.dictCodes(col) != nil {
+		t.Fatal("codes before row mapped the dictionary")
+	}
+	first := lv.row(col, 0)
+	dc := lv.dictCodes(col)
+	if dc == nil || dc[col.Codes[0]] != first {
+		t.Fatalf("dictCodes %v, row 0 %d", dc, first)
+	}
+	for i := range col.Codes {
+		if g, w := dc[col.Codes[i]], lv.row(col, i); g != w {
+			t.Errorf("row %d: %d, want %d", i, g, w)
+		}
+	}
+	col.Null = []bool{false, true, false, false, false}
+	if lv.dictCodes(col) != nil {
+		t.Error("codes for a column with nulls")
+	}
+	plain := &tables.Column{Present: true, Kind: tables.String, Str: []string{"a"}}
+	lv.row(plain, 0)
+	if lv.dictCodes(plain) != nil {
+		t.Error("codes for a column without a dictionary")
+	}
+}

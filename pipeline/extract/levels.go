@@ -84,3 +84,16 @@ func (r *levelReader) row(col *tables.Column, i int) int32 {
 	}
 	return r.codeOf(col.Str[i])
 }
+
+// dictCodes returns, after row has been called for col, the codes by
+// dictionary index that row reads for col's rows, when every row of col
+// has one (a dictionary-encoded column without nulls); else nil.
+func (r *levelReader) dictCodes(col *tables.Column) []int32 {
+	if !col.Present || col.Null != nil || col.Codes == nil || len(col.Dict) == 0 || len(col.Dict) != len(r.dict) {
+		return nil
+	}
+	if &col.Dict[0] != &r.dict[0] {
+		return nil
+	}
+	return r.dcode
+}

@@ -327,16 +327,31 @@ func (s *shard) catRow(row int, buf []float64) []float64 {
 	return append(buf, f64(r[s.cat0]))
 }
 
-// prefetchMix fetches the lines of row's record that hold its mix, if any.
-func (s *shard) prefetchMix(row int) {
+// catCandidates returns row's candidate slots as numbers (catRow without
+// rest and the unused slots), in buf: what learnShares sums. Rest is not a
+// level, and leaving it out spares learnShares a line of every record
+// (rest is beside the bitmap, not the slots).
+func (s *shard) catCandidates(row int, buf []float64) []float64 {
+	buf = buf[:0]
 	if s.ncat == 0 {
+		return buf
+	}
+	r := s.rec.at(row)
+	for _, w := range r[s.slot0 : s.slot0+len(s.mix.code)] {
+		buf = append(buf, f64(w))
+	}
+	return buf
+}
+
+// prefetchMix fetches the lines of row's record that hold its candidate
+// slots (catCandidates), if any.
+func (s *shard) prefetchMix(row int) {
+	if s.ncat == 0 || len(s.mix.code) == 0 {
 		return
 	}
 	var lines uint64
-	for l := s.cat0 / 8; l <= (s.slot0+s.ncat-2)/8; l++ {
-		if l == s.cat0/8 || l >= s.slot0/8 {
-			lines |= 1 << l
-		}
+	for l := s.slot0 / 8; l <= (s.slot0+len(s.mix.code)-1)/8; l++ {
+		lines |= 1 << l
 	}
 	prefetchLines(unsafe.Pointer(&s.rec.at(row)[0]), lines)
 }

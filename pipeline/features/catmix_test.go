@@ -226,3 +226,70 @@ func TestLongTailBitmapWidens(t *testing.T) {
 		}
 	}
 }
+
+// TestLongTailFourLines: with the default windows and a year of orders
+// (six bitmap words), a record with a long tail's mix is 32 words, four
+// cache lines: the last window's order count shares the counts word, and
+// the bitmap's padding from the first block goes to the mix. The window
+// order counts, one of them now in the counts word's high half, are still
+// those counted from the raw lines, for any number of workers.
+func TestLongTailFourLines(t *testing.T) {
+	defer func(w int) { catWarmRows = w }(catWarmRows)
+	catWarmRows = 3000
+	csv := longTailOrders(20000, 700, 1000, 0, 5)
+	lines := strings.Split(strings.TrimSpace(csv), "\n")
+	r := rand.New(rand.NewPCG(5, 2))
+	asOf := time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC)
+	for i := 1; i < len(lines); i++ {
+		f := strings.Split(lines[i], ",")
+		f[1] = asOf.AddDate(0, 0, -r.IntN(366)).Add(-14 * time.Hour).Format(time.RFC3339)
+		lines[i] = strings.Join(f, ",")
+	}
+	csv = strings.Join(lines, "\n") + "\n"
+	wins := DefaultOptions().WindowsDays
+	want := map[string][]float64{}
+	for _, line := range lines[1:] {
+		f := strings.Split(line, ",")
+		ts, err := time.Parse(time.RFC3339, f[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want[f[0]] == nil {
+			want[f[0]] = make([]float64, len(wins))
+		}
+		k := int(asOf.Sub(ts.Truncate(24*time.Hour)).Hours() / 24) // days before the as-of day
+		for w, d := range wins {
+			if k < d {
+				want[f[0]][w]++
+			}
+		}
+	}
+	for _, workers := range []int{1, 3} {
+		spec := memSpec(t, map[string]string{"orders/o.csv": csv}, asOf, nil)
+		spec.Orders.Columns["category"] = "category"
+		a, err := Extract(context.Background(), spec, Options{Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range a.shards {
+			if s.bw != 6 || s.rec.stride != 32 {
+				t.Errorf("%d workers, shard %d: %d bitmap words, stride %d, want 6 and 32", workers, s.id, s.bw, s.rec.stride)
+			}
+		}
+		set, err := a.Compute(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for w, d := range wins {
+			c, ok := set.Table.Col(fmt.Sprintf("orders_%dd", d))
+			if !ok {
+				t.Fatalf("no orders_%dd", d)
+			}
+			for i, id := range a.Dataset.IDs {
+				if g := c.Value(i); g != want[id][w] {
+					t.Fatalf("%d workers: orders_%dd of %s: %v, want %v", workers, d, id, g, want[id][w])
+				}
+			}
+		}
+	}
+}

@@ -135,7 +135,7 @@ func (c *computer) plan() {
 
 	c.planShares(&r.cat, "orders.category", "cat_share", "category", "no category spend by the as-of date", c.opt.TopCategories,
 		func(s *shard) (int, func(row int, buf []float64) []float64) {
-			return s.catSlots(), func(row int, buf []float64) []float64 { return s.catRow(row, buf) }
+			return s.catSlots(), func(row int, buf []float64) []float64 { return s.catCandidates(row, buf) }
 		}, c.catLevels)
 	c.planShares(&r.chn, "orders.channel", "channel_share", "channel", noOrd, c.opt.TopChannels,
 		func(s *shard) (int, func(row int, buf []float64) []float64) {
@@ -239,8 +239,10 @@ func (c *computer) learnShares(levels string, top int, get func(*shard) (int, fu
 				}
 				any[k] = true
 				l := lv[c.loc[g]>>32]
+				// v may leave out slots past the levels' (rest): their
+				// level is -1, so the sums are the same.
 				buf = v(row, buf)
-				for slot, x := range buf[:ns] {
+				for slot, x := range buf[:min(ns, len(buf))] {
 					if l[slot] >= 0 { // not rest
 						sum[l[slot]] += x
 					}

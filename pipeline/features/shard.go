@@ -58,11 +58,21 @@ type shard struct {
 	// record, not a miss in an arena of its own. Without a mix, cat0 is
 	// bits0 and the padding goes to the bitmap.
 	ws, wc, cat0, ncat, bits0, slot0 int
+	// wch[w] is where window w's order count is, in 32-bit halves of the
+	// record (word h>>1, the high half if h is odd): two a word from wc,
+	// except that without Options.Repeat the high half of the counts word
+	// is free, and with an odd number of windows the last window's count
+	// goes there (see newShard).
+	wch []int
 	// Distinct purchase days: bit k of the record's bitmap words is day
 	// asOfDay−k. Days older than the bitmap can reach go to old, so one
 	// stray ancient order cannot blow up every customer's record.
-	bw  int
-	old []dayRow
+	bw int
+	// bwNeed is the bitmap width asked for (fitBitmap, markOld), without
+	// the padding a record without a mix gives the bitmap: a mix that
+	// comes before any record is stored takes the padding back.
+	bwNeed int
+	old    []dayRow
 
 	mix catMix       // the category mix, in the record (cat0, ncat)
 	chn paged[int32] // channel order counts; slot 0 is "unknown", slot c+1 code c
@@ -109,13 +119,17 @@ type shard struct {
 //	rCounts rFirstTS rLastTS rMaxOrder rFirstDaySpend rRepeatSpend ws…  wc…  bitmap…
 //
 // ws holds one spend word a window, wc the windows' order counts, two 32-bit
-// counts a word; with the default windows (30, 90, 365 days) the first
-// line ends in the middle of them, and the second line holds the last and
-// the bitmap's newest days, so that an order inside the windows touches
-// the first two lines and an older one the first line and one bitmap word.
+// counts a word (without Options.Repeat an odd number of windows puts the
+// last one's count in the high half of rCounts: shard.wch). With the
+// default windows (30, 90, 365 days) the first line is rCounts to the
+// windows' spend, and the second holds their counts, rest (with a category
+// mix) and the bitmap's newest days, so that an order inside the windows
+// touches the first two lines and an older one the first line and one
+// bitmap word.
 const (
 	// Purchases in the low 32 bits; with Options.Repeat, the day of the
-	// first purchase (int32) in the high 32.
+	// first purchase (int32) in the high 32, else, with an odd number of
+	// windows, the last window's order count (shard.wch).
 	rCounts   = iota
 	rFirstTS  // µs of the first purchase
 	rLastTS   // µs of the last purchase
@@ -168,8 +182,26 @@ func newShard(id, of int, opt *Options, info extract.Info) *shard {
 		s.ws = rRepeatSpend + 1
 	}
 	s.wc = s.ws + s.nW
-	s.cat0 = s.wc + (s.nW+1)/2
+	s.wch = make([]int, s.nW)
+	nwc := s.nW // window counts in the wc words
+	if !opt.Repeat && s.nW%2 == 1 {
+		// The last window's count in the free high half of the counts
+		// word, so the windows' counts take a word fewer: with the
+		// default three windows and a category mix (rest, 6 bitmap words
+		// and 16 slots) the record is then 32 words, four cache lines
+		// instead of five, and the bitmap's oldest word shares the second
+		// line with the window counts and rest instead of the slots' line
+		// (issue 26: a fifth less arena, and a purchase in the rest
+		// touches only the lines a purchase without the column does).
+		nwc--
+		s.wch[s.nW-1] = 2*rCounts + 1
+	}
+	for w := range nwc {
+		s.wch[w] = 2*s.wc + w
+	}
+	s.cat0 = s.wc + (nwc+1)/2
 	s.bits0 = s.cat0
+	s.bwNeed = 1
 	s.relayout(0, 1)
 	s.meas.stride = len(opt.Measures)
 	s.ownCode, s.ownNum = make([][]int32, len(opt.Own)), make([][]float64, len(opt.Own))
@@ -204,15 +236,25 @@ func newShard(id, of int, opt *Options, info extract.Info) *shard {
 // the padding to a whole number of cache lines for more bitmap when the
 // record has no category mix.
 func (s *shard) layout(bw int) {
+	s.bwNeed = max(s.bwNeed, bw)
 	s.relayout(s.ncat, max(bw, s.bw))
 }
 
 // relayout gives the record a category mix of ncat words (0: none; else
 // rest and ncat−1 slots) and a bitmap of bw words, moving what the records
-// hold: neither ever shrinks. The record is padded to whole cache lines;
-// the padding widens the bitmap without a mix, and is left after the
-// slots with one, for slots to come.
+// hold: neither ever shrinks once a record is stored. The record is
+// padded to whole cache lines; the padding widens the bitmap without a
+// mix, and is left after the slots with one, for slots to come.
 func (s *shard) relayout(ncat, bw int) {
+	if s.rec.pages == nil {
+		// No record stored yet, so no bit in the padding set: the bitmap
+		// shrinks to what was asked for. The mix usually arrives with the
+		// first order block, after fitBitmap has padded the bitmap: kept,
+		// a bitmap padded to 7 words would push the default record (counts,
+		// windows, rest, 6 bitmap words and 16 slots: 32 words) to five
+		// lines.
+		bw = max(s.bwNeed, 1)
+	}
 	bits0 := s.cat0
 	if ncat > 0 {
 		bits0++ // rest
@@ -439,7 +481,7 @@ func (s *shard) orders(b *extract.OrderBlock) {
 	// The lines an order row touches: the counts and sums, the windows it
 	// falls in, its day's bitmap word.
 	const ahead = 16
-	bits0, ws, wc, repeat := s.bits0, s.ws, s.wc, s.opt.Repeat
+	bits0, ws, wch, repeat := s.bits0, s.ws, s.wch, s.opt.Repeat
 	var winLines uint64
 	if nW > 0 {
 		for l := ws / 8; l <= (s.cat0-1)/8; l++ {
@@ -448,6 +490,13 @@ func (s *shard) orders(b *extract.OrderBlock) {
 	}
 	// A customer's category mix is another line of the record.
 	catAhead := b.Category != nil && s.mix.phase != catLogging && s.ncat > 0
+	// Past the warm-up (nothing to log) a purchase's category spend goes
+	// straight to its slot's word of the record at hand: addCat, a call
+	// per purchase that looks the record up again, is then only needed
+	// for the warm-up's log (issue 26: the shard's loop is the critical
+	// path).
+	catDirect := catAhead && !s.mix.warm
+	catSlot := s.mix.slot
 	for j, i := range idx {
 		if j+ahead < len(rows) {
 			i2 := idx[j+ahead]
@@ -495,19 +544,24 @@ func (s *shard) orders(b *extract.OrderBlock) {
 		if k < maxW {
 			for w := nW - 1; w >= 0 && k < s.wins[w]; w-- {
 				r[ws+w] = u64(f64(r[ws+w]) + amt)
-				r[wc+w>>1] += 1 << (32 * (w & 1))
+				h := wch[w]
+				r[h>>1] += 1 << (32 * (h & 1))
 			}
 		}
 		if int(k) < s.bw*64 {
 			r[bits0+int(k>>6)] |= 1 << (k & 63)
 		} else {
 			s.markOld(row, k, day)
+			r = s.rec.at(row) // the bitmap may have widened
 		}
 		if b.LineOff != nil {
 			// An order of lines: its spend by the lines' categories.
 			for k := b.LineOff[i]; k < b.LineOff[i+1]; k++ {
 				s.addCat(row, b.LineCat[k], b.LineAmt[k])
 			}
+		} else if catDirect {
+			w := s.catWord(catSlot[b.Category[i]+1])
+			r[w] = u64(f64(r[w]) + amt)
 		} else if b.Category != nil {
 			s.addCat(row, b.Category[i], amt)
 		}
@@ -535,7 +589,9 @@ func (s *shard) fitBitmap(b *extract.OrderBlock) {
 	for _, d := range b.Day {
 		oldest = max(oldest, s.info.AsOfDay-d)
 	}
-	if need := min(int(oldest)/64+1, maxBitmapWords); need > s.bw {
+	need := min(int(oldest)/64+1, maxBitmapWords)
+	s.bwNeed = max(s.bwNeed, need) // even if the padding holds it: relayout
+	if need > s.bw {
 		s.layout(need)
 	}
 }
@@ -604,7 +660,8 @@ func (s *shard) refunds(row int) (n int32, amount float64) {
 
 // windowOrders returns the order count of record r's window w.
 func (s *shard) windowOrders(r []uint64, w int) int32 {
-	return int32(uint32(r[s.wc+w>>1] >> (32 * (w & 1))))
+	h := s.wch[w]
+	return int32(uint32(r[h>>1] >> (32 * (h & 1))))
 }
 
 // widen gives a level mix room for slot stride-1, for every customer.
