@@ -49,6 +49,9 @@ func (c *computer) fill(ctx context.Context) error {
 	}
 	ga := c.newGatherer()
 	block := min(fillBlock, max(fillChunk, (c.n+4*c.opt.Workers-1)/(4*c.opt.Workers)))
+	if c.opt.fillRows > 0 {
+		block = c.opt.fillRows
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.opt.Workers)
 	for lo := 0; lo < c.n; lo += block {
