@@ -29,10 +29,12 @@ const fillBlock = 1 << 17
 // 3.3 GB of mostly 4 KiB pages, each customer was a TLB miss whose page
 // walk missed the caches too, and the stage grew 15× for 3.5× the
 // customers. Instead, a task first gathers its block's records in arena
-// order (gather: the reads go up the arena, a few records a page, so the
-// page walks hit the cache and the prefetches run ahead), copying each to
-// its customer's place in a buffer in id order, then computes the
-// customers from the buffer, writing the columns front to back as before.
+// order (gather: the reads go up the arena, so that records close in
+// memory share their page-table lines), copying each to its customer's
+// place in a buffer in id order, then computes the customers from the
+// buffer, writing the columns front to back as before. On 17.2M customers
+// fill's CPU went from 7.3 to 5.0 s, 2.0 of them still waiting on page
+// walks: a block is 1.3 records to a line of page-table entries there.
 // Each customer's values come from the same words by the same code, so
 // the output does not change. Below gatherMinBytes of records the walk in
 // id order stays (direct): the page walks hit the caches there, and the
