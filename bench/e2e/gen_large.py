@@ -8,7 +8,9 @@ same 5M-row chunks, the same calls) into memory-mapped .npy files, so that
 20M customers / 400M orders can be generated on a machine others share;
 the pages are the file's, which the kernel can write back and drop. The
 files are byte-identical to gen_transactions.py's (checked by run.sh's
-callers at small sizes: `cmp`).
+callers at small sizes: `cmp`). The customer ids are searched in sorted
+order and put back in place (`ids`): the same numbers, six times faster at
+20M customers, where the search was nine tenths of the time.
 
 Usage: python3 gen_large.py --shared DIR --rows N --customers C --out DIR
 """
@@ -17,6 +19,21 @@ import os
 import sys
 
 import numpy as np
+
+
+def ids(cdf, u):
+    """np.searchsorted(cdf, u, side="right"), the same values, faster.
+
+    Each result depends on its own draw alone, so the draws can be searched
+    in any order: sorted, consecutive searches walk the same few paths of
+    the cumulative table, which stay in cache; in the draws' order each of
+    them misses it on the way down (at 20M customers, a 160 MB table:
+    13.5 s a 5M-row chunk against 2.2 s sorted, sort and scatter included).
+    """
+    order = np.argsort(u)
+    out = np.empty(u.shape[0], dtype=np.int64)
+    out[order] = np.searchsorted(cdf, u[order], side="right")
+    return out
 
 
 def main():
@@ -45,7 +62,7 @@ def main():
         e = min(a.rows, s + chunk)
         m = e - s
         # gen_transactions.generate's loop, with its final clamp per chunk
-        c = np.searchsorted(cdf, rng.random(m), side="right")
+        c = ids(cdf, rng.random(m))
         np.minimum(c, a.customers - 1, out=c)
         cid[s:e] = c
         ts[s:e] = rng.integers(g.T_START, g.T_END, size=m, dtype=np.int64)

@@ -328,8 +328,8 @@ func (s *shard) oldLists() shardDays {
 
 // walkDays gives customer (s, row)'s distinct purchase days to st in
 // ascending order: first those older than the bitmap reaches, then the
-// bitmap's.
-func (c *computer) walkDays(si int, s *shard, row int, st *dayStats) {
+// bitmap's, read from rec (row's record, or a copy of it).
+func (c *computer) walkDays(si int, s *shard, row int, rec []uint64, st *dayStats) {
 	if d := &c.days[si]; d.off != nil {
 		for _, day := range d.day[d.off[row]:d.off[row+1]] {
 			st.add(day)
@@ -338,7 +338,7 @@ func (c *computer) walkDays(si int, s *shard, row int, st *dayStats) {
 	if s.bw == 0 {
 		return
 	}
-	w := s.rec.at(row)[s.bits0 : s.bits0+s.bw]
+	w := rec[s.bits0 : s.bits0+s.bw]
 	for wi := len(w) - 1; wi >= 0; wi-- {
 		for x := w[wi]; x != 0; {
 			hi := 63 - bits.LeadingZeros64(x)

@@ -85,6 +85,30 @@ func TestWorkersDoNotChangeFeatures(t *testing.T) {
 	}
 }
 
+// TestFillBlocksDoNotChangeFeatures: fill's blocks (customers in id order
+// whose records are gathered in arena order) of any size, on several
+// shards, give the same features, bit for bit, as one block.
+func TestFillBlocksDoNotChangeFeatures(t *testing.T) {
+	_, b := demoData(t, 3000, "parquet")
+	var first *Set
+	for _, rows := range []int{0, 1, 97, 1024} {
+		opt := demoOptions(4)
+		opt.fillRows = rows
+		_, set, err := Run(context.Background(), demoSpec(b), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = set
+			continue
+		}
+		compareTables(t, first.Table, set.Table)
+		if !reflect.DeepEqual(first.Behaviour, set.Behaviour) {
+			t.Errorf("blocks of %d: behaviour differs", rows)
+		}
+	}
+}
+
 // TestCSVAndParquetAgree: the same shop written as CSV gives the same
 // features (CSV ids are text either way).
 func TestCSVAndParquetAgree(t *testing.T) {

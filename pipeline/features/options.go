@@ -46,6 +46,9 @@ type Options struct {
 	// shardRows is the fewest input rows a shard is made for (0: a page
 	// of records); tests lower it to have many shards of little data.
 	shardRows int
+	// fillRows, when set, is the customers of a fill block instead of
+	// fillChunk..fillBlock (tests: many blocks on a small shop).
+	fillRows int
 	// WindowsDays are the trailing windows for orders_<w>d, spend_<w>d and
 	// the engagement counts: the w days ending with the as-of day.
 	// Default 30, 90, 365.
