@@ -65,22 +65,24 @@ func (t *columnTable) Numbers(name string) ([]float64, []bool) {
 		return c.F64, c.Null
 	case tables.OutInt32:
 		if t.nums[name] == nil {
-			v := make([]float64, len(c.I32))
-			for i, x := range c.I32 {
-				v[i] = float64(x)
-			}
-			t.nums[name] = v
+			t.nums[name] = floats(c.I32)
 		}
 	case tables.OutInt64:
 		if t.nums[name] == nil {
-			v := make([]float64, len(c.I64))
-			for i, x := range c.I64 {
-				v[i] = float64(x)
-			}
-			t.nums[name] = v
+			t.nums[name] = floats(c.I64)
 		}
 	}
 	return t.nums[name], c.Null
+}
+
+// floats converts an integer column for the filter, which compares numbers
+// as float64.
+func floats[T int32 | int64](xs []T) []float64 {
+	v := make([]float64, len(xs))
+	for i, x := range xs {
+		v[i] = float64(x)
+	}
+	return v
 }
 
 func (t *columnTable) Strings(name string) ([]string, []bool) {
