@@ -28,6 +28,45 @@ func ProbPurchaseWithin(pm PurchaseModel, t, x, tx, T float64) float64 {
 	return 1 - ProbFuturePurchases(pm, 0, t, x, tx, T)
 }
 
+// purchaseWithin returns t ↦ ProbPurchaseWithin(pm, t, x, tx, T) with
+// what does not depend on t, P(alive) and the alive model, computed once:
+// TimeToNextPurchase evaluates it some 40 times a customer, and each
+// ProbPurchaseWithin boxed a new alive model on the heap and computed
+// P(alive) again (20M customers: gigabytes of garbage, and for Pareto/NBD a
+// hypergeometric series per call). The arithmetic is ProbFuturePurchases',
+// in the same order, so the values are the same bits.
+func purchaseWithin(pm PurchaseModel, x, tx, T float64) func(t float64) float64 {
+	am, ok := AliveModel(pm, x, T)
+	if !ok {
+		return func(t float64) float64 { return ProbPurchaseWithin(pm, t, x, tx, T) }
+	}
+	pa := pm.PAlive(x, tx, T)
+	return func(t float64) float64 {
+		if t <= 0 {
+			return 0
+		}
+		p := pa * am.ProbNPurchases(0, t)
+		p += 1 - pa
+		return 1 - min(max(p, 0), 1)
+	}
+}
+
+// alphaOf is the model's α (its time scale) without building Params' map.
+func alphaOf(pm PurchaseModel) (float64, bool) {
+	switch m := pm.(type) {
+	case BGNBD:
+		return m.Alpha, true
+	case MBGNBD:
+		return m.Alpha, true
+	case ParetoNBD:
+		return m.Alpha, true
+	case NBD:
+		return m.Alpha, true
+	}
+	a, ok := pm.Params()["alpha"]
+	return a, ok
+}
+
 // nextPurchaseMax is the horizon, in multiples of α+T, beyond which a
 // purchase is treated as never coming.
 const nextPurchaseMax = 1e6
@@ -54,10 +93,10 @@ func TimeToNextPurchase(pm PurchaseModel, q, x, tx, T float64) float64 {
 		return math.NaN()
 	}
 	scale := T + 1
-	if a, ok := pm.Params()["alpha"]; ok {
+	if a, ok := alphaOf(pm); ok {
 		scale = a + T
 	}
-	f := func(t float64) float64 { return ProbPurchaseWithin(pm, t, x, tx, T) }
+	f := purchaseWithin(pm, x, tx, T)
 	hi := nextPurchaseMax * scale
 	if f(hi) < q {
 		return math.Inf(1)

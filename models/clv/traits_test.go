@@ -143,3 +143,28 @@ func TestCustomerTraitsAndCLVIntervals(t *testing.T) {
 		}
 	}
 }
+
+// TestPurchaseWithinIsProbPurchaseWithin: the hoisted form TimeToNextPurchase
+// bisects on gives ProbPurchaseWithin's bits, for every model, at times from
+// none to far beyond the horizon.
+func TestPurchaseWithinIsProbPurchaseWithin(t *testing.T) {
+	models := []PurchaseModel{
+		BGNBD{R: 0.24, Alpha: 4.41, A: 0.79, B: 2.43},
+		MBGNBD{R: 0.53, Alpha: 6.18, A: 0.89, B: 1.61},
+		ParetoNBD{R: 0.55, Alpha: 10.58, S: 0.61, Beta: 11.67},
+		NBD{R: 0.39, Alpha: 5.21},
+	}
+	for _, m := range models {
+		for _, c := range []struct{ x, tx, T float64 }{{0, 0, 30}, {1, 5, 39}, {6, 30.5, 39}, {40, 38, 39}} {
+			f := purchaseWithin(m, c.x, c.tx, c.T)
+			for _, tt := range []float64{-1, 0, 1e-9, 0.5, 4, 52, 1e3, 1e7} {
+				if got, want := f(tt), ProbPurchaseWithin(m, tt, c.x, c.tx, c.T); math.Float64bits(got) != math.Float64bits(want) {
+					t.Errorf("%T %+v t=%v: %v, ProbPurchaseWithin %v", m, c, tt, got, want)
+				}
+			}
+		}
+		if a, ok := alphaOf(m); !ok || a != m.Params()["alpha"] {
+			t.Errorf("%T: alphaOf %v %v, Params %v", m, a, ok, m.Params()["alpha"])
+		}
+	}
+}
