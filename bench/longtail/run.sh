@@ -10,13 +10,16 @@
 #   category  bench/longtail -orders F -category   (product as the category)
 #
 # and prints a table: the sizes, each side's wall and CPU seconds, their
-# ratios (category / plain) and each process's peak RSS. The target is a
+# ratios (category / plain) and each process's peak RSS. A second table
+# does the same for a whole `strata run` (extract ... publish, bench/e2e's
+# configuration) with and without the category mapped. The target is a
 # wall ratio of at most 1.5.
 #
 #   bench/longtail/run.sh [CUSTOMERS LINES [LEVELS]]   (default 1000000 20000000 5000)
 #
 # Environment:
 #   STRATA_BENCH_DIR     scratch for data and binary (default $TMPDIR/strata-bench)
+#   STRATA_BENCH_WHOLE   0 skips the whole-run table (default 1)
 #   STRATA_BENCH_INNER   timings inside each process, the fastest reported
 #                        (default 3: a shared machine's noise only slows)
 #   STRATA_BENCH_REPEAT  timed pairs (default 3); odd pairs run plain first,
@@ -89,5 +92,52 @@ for rep in $(seq 1 "$repeat"); do
 		"$p_s" "$c_s" "$p_c" "$c_c" "$(echo "$c_s / $p_s" | bc -l)" "$(echo "$c_c / $p_c" | bc -l)" "$p_m" "$c_m" "$((p_b > c_b ? p_b : c_b))"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+pm=$(median "${pw[@]}") cm=$(median "${cw[@]}")
+printf 'median    plain %.3f s, category %.3f s, ratio %.2f (target <= 1.5)\n' "$pm" "$cm" "$(echo "$cm / $pm" | bc -l)"
+
+# The same question for a whole `strata run` (extract, features, RFM,
+# BG/NBD + Gamma-Gamma, k-means, publish) on the same file, with and without
+# product mapped as the category: what the issue's "the same run" is. The
+# configuration is bench/e2e's (no bounds, fixed k); the category run also
+# publishes the category shares. Set STRATA_BENCH_WHOLE=0 to skip it.
+[ "${STRATA_BENCH_WHOLE:-1}" = 1 ] || exit 0
+strata="$dir/strata-longtail-run"
+(cd "$repo" && go build -o "$strata" ./cmd/strata) || die "building strata failed"
+in="$dir/longtail/in_${customers}_${lines}_${levels}"
+mkdir -p "$in/orders"
+[ -e "$in/orders/part-0.parquet" ] || ln "$data" "$in/orders/part-0.parquet" 2>/dev/null || cp "$data" "$in/orders/part-0.parquet"
+for s in plain category; do
+	sed -e "s|\${E2E_INPUT}|$in|; s|\${E2E_OUTPUT}|$dir/longtail/out-$s|; s|\${E2E_COMPRESSION:-zstd}|zstd|; s|\${E2E_K:-8}|8|; s|\${E2E_NINIT:-10}|10|" \
+		"$repo/bench/e2e/strata.yaml" >"$dir/longtail/$s.yaml"
+done
+sed -i 's|^      amount: amount$|      amount: amount\n      category: product|' "$dir/longtail/category.yaml"
+grep -q 'category: product' "$dir/longtail/category.yaml" || die "could not map the category in $dir/longtail/category.yaml"
+
+# run NAME: one timed `strata run`; prints "wall cpu rss_mib busy".
+run() {
+	local b
+	b=$(wait_quiet)
+	locked /usr/bin/time -f '%e %U %S %M' -o "$dir/longtail/$1.run.time" \
+		"$strata" run --config "$dir/longtail/$1.yaml" --as-of 2024-12-31 --force --log-level error >/dev/null
+	awk -v b="$b" '{printf "%.3f %.3f %d %s\n", $1, $2 + $3, $4 / 1024, b}' "$dir/longtail/$1.run.time"
+}
+
+echo
+echo "whole strata run (extract ... publish), same file:"
+printf '%-9s %-9s %-6s %-4s %9s %9s %9s %9s %8s %8s %9s %9s %5s\n' customers lines levels pair \
+	plain_s cat_s plain_cpu cat_cpu ratio cpu_ratio plain_mib cat_mib busy
+pw=() cw=()
+for rep in $(seq 1 "$repeat"); do
+	if [ $((rep % 2)) -eq 1 ]; then
+		read -r p_s p_c p_m p_b < <(run plain)
+		read -r c_s c_c c_m c_b < <(run category)
+	else
+		read -r c_s c_c c_m c_b < <(run category)
+		read -r p_s p_c p_m p_b < <(run plain)
+	fi
+	pw+=("$p_s") cw+=("$c_s")
+	printf '%-9s %-9s %-6s %-4s %9s %9s %9s %9s %8.2f %8.2f %9s %9s %5s\n' "$customers" "$lines" "$levels" "$rep" \
+		"$p_s" "$c_s" "$p_c" "$c_c" "$(echo "$c_s / $p_s" | bc -l)" "$(echo "$c_c / $p_c" | bc -l)" "$p_m" "$c_m" "$((p_b > c_b ? p_b : c_b))"
+done
 pm=$(median "${pw[@]}") cm=$(median "${cw[@]}")
 printf 'median    plain %.3f s, category %.3f s, ratio %.2f (target <= 1.5)\n' "$pm" "$cm" "$(echo "$cm / $pm" | bc -l)"
