@@ -182,6 +182,13 @@ func (m NBD) ProbNPurchases(n int, t float64) float64 {
 		return 0
 	}
 	r, al := m.R, m.Alpha
+	if n == 0 && r < math.MaxFloat64 {
+		// (α/(α+t))^r: the expression below at n = 0, where the log-gammas
+		// cancel exactly (Lgamma(1) is 0) and xlogy is 0, so the same bits
+		// without three log-gammas. The next-order time evaluates it ~40
+		// times a customer (a third of a 1M-customer run's CLV stage).
+		return math.Exp(r * math.Log(al/(al+t)))
+	}
 	fn := float64(n)
 	return math.Exp(lgam(r+fn) - lgam(r) - lgam(fn+1) + r*math.Log(al/(al+t)) + xlogy(fn, t/(al+t)))
 }

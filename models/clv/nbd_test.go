@@ -341,3 +341,22 @@ func TestNoDropoutDiagnosis(t *testing.T) {
 		}
 	}
 }
+
+// TestNBDProbZeroFastPath: P(X(t) = 0) by its closed form is the general
+// expression's bits, over shapes, scales and times from none to far out.
+func TestNBDProbZeroFastPath(t *testing.T) {
+	general := func(m NBD, tt float64) float64 {
+		r, al := m.R, m.Alpha
+		return math.Exp(lgam(r) - lgam(r) - lgam(1) + r*math.Log(al/(al+tt)) + xlogy(0, tt/(al+tt)))
+	}
+	for _, r := range []float64{1e-6, 0.05, 0.39, 1, 2.7, 31, 1e4, 1e9} {
+		for _, al := range []float64{1e-3, 0.4, 5.21, 60, 1e5} {
+			for _, tt := range []float64{0, 1e-9, 0.5, 4, 52, 1e3, 1e7, math.Inf(1)} {
+				m := NBD{R: r, Alpha: al}
+				if got, want := m.ProbNPurchases(0, tt), general(m, tt); math.Float64bits(got) != math.Float64bits(want) {
+					t.Errorf("NBD{%v, %v} P(0 in %v) = %v, the general expression %v", r, al, tt, got, want)
+				}
+			}
+		}
+	}
+}
