@@ -76,24 +76,32 @@ side() {
 		"$dir/longtail/$1.json" "$rss" "$b"
 }
 
-printf '%-9s %-9s %-6s %-4s %9s %9s %9s %9s %8s %8s %9s %9s %5s\n' customers lines levels pair \
-	plain_s cat_s plain_cpu cat_cpu ratio cpu_ratio plain_mib cat_mib busy
-pw=() cw=()
-for rep in $(seq 1 "$repeat"); do
-	if [ $((rep % 2)) -eq 1 ]; then
-		read -r p_s p_c p_m p_b < <(side plain)
-		read -r c_s c_c c_m c_b < <(side category)
-	else
-		read -r c_s c_c c_m c_b < <(side category)
-		read -r p_s p_c p_m p_b < <(side plain)
-	fi
-	pw+=("$p_s") cw+=("$c_s")
-	printf '%-9s %-9s %-6s %-4s %9s %9s %9s %9s %8.2f %8.2f %9s %9s %5s\n' "$customers" "$lines" "$levels" "$rep" \
-		"$p_s" "$c_s" "$p_c" "$c_c" "$(echo "$c_s / $p_s" | bc -l)" "$(echo "$c_c / $p_c" | bc -l)" "$p_m" "$c_m" "$((p_b > c_b ? p_b : c_b))"
-done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-pm=$(median "${pw[@]}") cm=$(median "${cw[@]}")
-printf 'median    plain %.3f s, category %.3f s, ratio %.2f (target <= 1.5)\n' "$pm" "$cm" "$(echo "$cm / $pm" | bc -l)"
+
+# table TIMER: $repeat pairs of TIMER plain and TIMER category, alternating
+# which goes first, a row each, then the medians and their ratio.
+table() {
+	local timer=$1 rep p_s p_c p_m p_b c_s c_c c_m c_b pw=() cw=()
+	printf '%-9s %-9s %-6s %-4s %9s %9s %9s %9s %8s %8s %9s %9s %5s\n' customers lines levels pair \
+		plain_s cat_s plain_cpu cat_cpu ratio cpu_ratio plain_mib cat_mib busy
+	for rep in $(seq 1 "$repeat"); do
+		if [ $((rep % 2)) -eq 1 ]; then
+			read -r p_s p_c p_m p_b < <("$timer" plain)
+			read -r c_s c_c c_m c_b < <("$timer" category)
+		else
+			read -r c_s c_c c_m c_b < <("$timer" category)
+			read -r p_s p_c p_m p_b < <("$timer" plain)
+		fi
+		pw+=("$p_s") cw+=("$c_s")
+		printf '%-9s %-9s %-6s %-4s %9s %9s %9s %9s %8.2f %8.2f %9s %9s %5s\n' "$customers" "$lines" "$levels" "$rep" \
+			"$p_s" "$c_s" "$p_c" "$c_c" "$(echo "$c_s / $p_s" | bc -l)" "$(echo "$c_c / $p_c" | bc -l)" "$p_m" "$c_m" "$((p_b > c_b ? p_b : c_b))"
+	done
+	local pm cm
+	pm=$(median "${pw[@]}") cm=$(median "${cw[@]}")
+	printf 'median    plain %.3f s, category %.3f s, ratio %.2f (target <= 1.5)\n' "$pm" "$cm" "$(echo "$cm / $pm" | bc -l)"
+}
+
+table side
 
 # The same question for a whole `strata run` (extract, features, RFM,
 # BG/NBD + Gamma-Gamma, k-means, publish) on the same file, with and without
@@ -124,20 +132,4 @@ run() {
 
 echo
 echo "whole strata run (extract ... publish), same file:"
-printf '%-9s %-9s %-6s %-4s %9s %9s %9s %9s %8s %8s %9s %9s %5s\n' customers lines levels pair \
-	plain_s cat_s plain_cpu cat_cpu ratio cpu_ratio plain_mib cat_mib busy
-pw=() cw=()
-for rep in $(seq 1 "$repeat"); do
-	if [ $((rep % 2)) -eq 1 ]; then
-		read -r p_s p_c p_m p_b < <(run plain)
-		read -r c_s c_c c_m c_b < <(run category)
-	else
-		read -r c_s c_c c_m c_b < <(run category)
-		read -r p_s p_c p_m p_b < <(run plain)
-	fi
-	pw+=("$p_s") cw+=("$c_s")
-	printf '%-9s %-9s %-6s %-4s %9s %9s %9s %9s %8.2f %8.2f %9s %9s %5s\n' "$customers" "$lines" "$levels" "$rep" \
-		"$p_s" "$c_s" "$p_c" "$c_c" "$(echo "$c_s / $p_s" | bc -l)" "$(echo "$c_c / $p_c" | bc -l)" "$p_m" "$c_m" "$((p_b > c_b ? p_b : c_b))"
-done
-pm=$(median "${pw[@]}") cm=$(median "${cw[@]}")
-printf 'median    plain %.3f s, category %.3f s, ratio %.2f (target <= 1.5)\n' "$pm" "$cm" "$(echo "$cm / $pm" | bc -l)"
+table run
