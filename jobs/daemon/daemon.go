@@ -217,9 +217,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.scheduledBusy.Store(true)
 	if d.begin() {
 		go func() {
+			// Deferred calls run last first: caughtUp closes once the flag
+			// is clear and the slot free, so whoever waits on it finds
+			// the next firing taken, not skipped as if the catch-up still
+			// ran.
+			defer close(d.caughtUp)
 			defer d.end()
 			defer d.scheduledBusy.Store(false)
-			defer close(d.caughtUp)
 			d.catchUp()
 		}()
 	} else {
