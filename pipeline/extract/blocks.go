@@ -783,13 +783,8 @@ func (r *orderReader) readClean(b *tables.Batch, emit func(blockRef) error) erro
 			}
 			bi[n], bt[n], bd[n] = ids[i], t, int32(floorDiv(t, dayMicros))
 			ba[n], br[n], bx[n] = a, isRefund, false
-			if c := int32(-1); dc != nil {
-				if c = cat.Codes[i]; c >= 0 {
-					c = dc[c]
-				} else {
-					c = r.category.row(cat, i)
-				}
-				bc[n] = c
+			if dc != nil {
+				bc[n] = dc[cat.Codes[i]] // row's lookup, without the call
 			} else if bc != nil {
 				bc[n] = r.category.row(cat, i)
 				dc = r.category.dictCodes(cat)

@@ -73,7 +73,7 @@ func (r *levelReader) row(col *tables.Column, i int) int32 {
 		return -1
 	}
 	if col.Codes != nil {
-		if len(col.Dict) != len(r.dict) || (len(col.Dict) > 0 && &col.Dict[0] != &r.dict[0]) {
+		if !r.mapped(col) {
 			r.dict = col.Dict
 			r.dcode = r.dcode[:0]
 			for _, s := range col.Dict {
@@ -85,14 +85,16 @@ func (r *levelReader) row(col *tables.Column, i int) int32 {
 	return r.codeOf(col.Str[i])
 }
 
+// mapped reports whether dcode holds the codes of col's dictionary.
+func (r *levelReader) mapped(col *tables.Column) bool {
+	return len(col.Dict) == len(r.dict) && (len(col.Dict) == 0 || &col.Dict[0] == &r.dict[0])
+}
+
 // dictCodes returns, after row has been called for col, the codes by
 // dictionary index that row reads for col's rows, when every row of col
 // has one (a dictionary-encoded column without nulls); else nil.
 func (r *levelReader) dictCodes(col *tables.Column) []int32 {
-	if !col.Present || col.Null != nil || col.Codes == nil || len(col.Dict) == 0 || len(col.Dict) != len(r.dict) {
-		return nil
-	}
-	if &col.Dict[0] != &r.dict[0] {
+	if !col.Present || col.Null != nil || col.Codes == nil || len(col.Dict) == 0 || !r.mapped(col) {
 		return nil
 	}
 	return r.dcode

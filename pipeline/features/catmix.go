@@ -316,14 +316,10 @@ func (s *shard) catSlots() int {
 	return n
 }
 
-// catRow returns row's mix as numbers, the slots then rest (the index
-// catSlots and catLevel use), in buf.
-func (s *shard) catRow(row int, buf []float64) []float64 {
-	return s.catRowOf(s.rec.at(row), buf)
-}
-
-// catRowOf is catRow of the record r (row's, or a copy of it).
-func (s *shard) catRowOf(r []uint64, buf []float64) []float64 {
+// catRow returns the mix of record r (a row's, or a copy of it) as
+// numbers, the slots then rest (the index catSlots and catLevel use), in
+// buf.
+func (s *shard) catRow(r []uint64, buf []float64) []float64 {
 	buf = buf[:0]
 	for _, w := range r[s.slot0 : s.slot0+s.ncat-1] {
 		buf = append(buf, f64(w))

@@ -200,18 +200,23 @@ func (f *filler) direct(lo, hi int) {
 	c := f.c
 	for g := lo; g < hi; g++ {
 		if g+8 < hi {
-			l := c.loc[g+8]
-			sh := c.a.shards[l>>32]
-			if p := unsafe.Pointer(&sh.rec.at(int(uint32(l)))[0]); sh.rec.stride > 24 {
-				// A record with a category mix: every line.
-				prefetchLines(p, 1<<(sh.rec.stride/8)-1)
-			} else {
-				prefetchRecord(p)
-			}
+			c.prefetchCustomer(c.loc[g+8])
 		}
 		l := c.loc[g]
 		f.customer(g, c.a.shards[l>>32].rec.at(int(uint32(l))))
 	}
+}
+
+// prefetchCustomer starts loading the record at l (a c.loc entry): every
+// line of a record with a category mix, the first three of others.
+func (c *computer) prefetchCustomer(l uint64) {
+	sh := c.a.shards[l>>32]
+	p := unsafe.Pointer(&sh.rec.at(int(uint32(l)))[0])
+	if sh.rec.stride > 24 {
+		prefetchLines(p, 1<<((sh.rec.stride+7)/8)-1)
+		return
+	}
+	prefetchRecord(p)
 }
 
 // customer computes customer g's features from rec, its record (or a
@@ -280,7 +285,7 @@ func (f *filler) customer(g int, rec []uint64) {
 	// vocabulary has: its customers then have no share to give.
 	switch {
 	case r.cat.on && s.ncat > 0:
-		f.buf = s.catRowOf(rec, f.buf)
+		f.buf = s.catRow(rec, f.buf)
 		f.shares(&r.cat, g, f.catOrder[si], f.buf, f.catCol[si])
 	case r.cat.on:
 		r.cat.null[g] = true

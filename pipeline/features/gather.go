@@ -1,8 +1,6 @@
 package features
 
 import (
-	"unsafe"
-
 	"github.com/strata-oss/strata/pipeline/tables/hugemem"
 )
 
@@ -92,13 +90,7 @@ func (ga *gatherer) gather(c *computer, lo, hi int, b *gatherBuf) *gatherBuf {
 	shards := c.a.shards
 	for j, i := range order {
 		if j+gatherAhead < m {
-			l := loc[order[j+gatherAhead]]
-			sh := shards[l>>32]
-			if p := unsafe.Pointer(&sh.rec.at(int(uint32(l)))[0]); sh.rec.stride > 24 {
-				prefetchLines(p, 1<<((sh.rec.stride+7)/8)-1)
-			} else {
-				prefetchRecord(p)
-			}
+			c.prefetchCustomer(loc[order[j+gatherAhead]])
 		}
 		l := loc[i]
 		copy(words[int(i)*ga.stride:], shards[l>>32].rec.at(int(uint32(l))))

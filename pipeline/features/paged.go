@@ -108,10 +108,6 @@ func shortRows(have, rows int) int {
 	return min(n, pageRows)
 }
 
-// rowsOf is how many rows page pg holds at stride: pageRows but for a
-// short first page.
-func rowsOf[T any](pg []T, stride int) int { return len(pg) / stride }
-
 // restride widens every row to stride nw, keeping the first old elements
 // of each row in place and zeroing the rest; with from ≥ 0, element from
 // moves to the new last place instead. It runs once per widening, page by
@@ -120,7 +116,7 @@ func (p *paged[T]) restride(nw, from int) {
 	old := p.stride
 	var zero T
 	for i, pg := range p.pages {
-		rows := rowsOf(pg, old)
+		rows := len(pg) / old // pageRows, or fewer in a short first page
 		np := p.newPage(rows * nw)
 		for r := range rows {
 			copy(np[r*nw:r*nw+old], pg[r*old:(r+1)*old])
@@ -143,7 +139,7 @@ type span struct{ from, to, n int }
 func (p *paged[T]) remap(nw int, spans []span) {
 	old := p.stride
 	for i, pg := range p.pages {
-		rows := rowsOf(pg, old)
+		rows := len(pg) / old // pageRows, or fewer in a short first page
 		np := p.newPage(rows * nw)
 		for r := range rows {
 			o, n := pg[r*old:(r+1)*old], np[r*nw:(r+1)*nw]
