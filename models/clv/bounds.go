@@ -99,7 +99,8 @@ func eachGroup(ctx context.Context, n, workers int, newWorker func() func(g int)
 	return ctx.Err()
 }
 
-// quantileSorted is quantile on an already sorted v.
+// quantileSorted returns the q-quantile of the sorted v by linear
+// interpolation between order statistics.
 func quantileSorted(v []float64, q float64) float64 {
 	h := q * float64(len(v)-1)
 	i := int(h)
@@ -177,7 +178,7 @@ func (cs *coefSeq) at(j int) float64 {
 // maxSeriesTerms terms. Leaving out the 1 lets 1 - 2F1 be formed without
 // cancellation.
 func (cs *coefSeq) tail(v float64) (float64, bool) {
-	var s, umax float64
+	var acc seriesSum
 	pw := 1.0
 	c := cs.c
 	for j := 1; j < maxSeriesTerms; j++ {
@@ -186,20 +187,30 @@ func (cs *coefSeq) tail(v float64) (float64, bool) {
 			c = cs.c
 		}
 		pw *= v
-		u := c[j] * pw
-		s += u
-		au := math.Abs(u)
-		if au > umax {
-			umax = au
-		}
-		if au <= 0x1p-53*math.Abs(s) {
-			return s, umax <= 1e4*math.Abs(s)
+		if acc.add(c[j] * pw) {
+			return acc.s, acc.exact()
 		}
 	}
-	return s, false
+	return acc.s, false
 }
 
 const maxSeriesTerms = 2000
+
+// seriesSum sums a series' terms: add reports when a term falls below the
+// rounding of the partial sum, exact whether the sum then lost no more
+// than ~1e-12 to cancellation (no term was over 1e4 times it).
+type seriesSum struct{ s, umax float64 }
+
+func (a *seriesSum) add(u float64) (converged bool) {
+	a.s += u
+	au := math.Abs(u)
+	if au > a.umax {
+		a.umax = au
+	}
+	return au <= 0x1p-53*math.Abs(a.s)
+}
+
+func (a *seriesSum) exact() bool { return a.umax <= 1e4*math.Abs(a.s) }
 
 // horizonSeries is the per-worker state: one bgHorizonSeries per draw,
 // and the discount weights and moments of the periods' sum.
@@ -318,21 +329,15 @@ func (hs *horizonSeries) discounted(d int, f factored, x, T float64, periods int
 // momentTail returns Σ_{j≥1} e_j (-w)^j M_j for the first k0 periods, w
 // the w of period k0, summed as coefSeq.tail.
 func (hs *horizonSeries) momentTail(s *bgHorizonSeries, k0 int, w float64) (float64, bool) {
-	var sum, umax float64
+	var acc seriesSum
 	pw := 1.0
 	for j := 1; j < maxSeriesTerms; j++ {
 		pw *= -w
-		u := s.wc.at(j) * pw * hs.moment(k0, j)
-		sum += u
-		au := math.Abs(u)
-		if au > umax {
-			umax = au
-		}
-		if au <= 0x1p-53*math.Abs(sum) {
-			return sum, umax <= 1e4*math.Abs(sum)
+		if acc.add(s.wc.at(j) * pw * hs.moment(k0, j)) {
+			return acc.s, acc.exact()
 		}
 	}
-	return sum, false
+	return acc.s, false
 }
 
 // c0 is 0 for a state never set (the zero value).
@@ -369,36 +374,44 @@ func (s *bgHorizonSeries) horizon(t, T float64) (float64, bool) {
 // the models' PAlive expression, so the values are PAlive's to the bit
 // (TestBoundsMatchReference). Other models call PAlive.
 type pAlives struct {
-	ms    []PurchaseModel
-	kind  int // 0: PAlive, 1: BG/NBD, 2: MBG/NBD
-	logA  []float64
-	logBx []float64
+	ms   []PurchaseModel
+	kind int // 0: PAlive, 1: BG/NBD, 2: MBG/NBD, the draws all of one
+	// By draw, for kinds 1 and 2: the parameters, ln a, and (worker, per
+	// pair) ln(b+x…).
+	r, alpha, b, logA []float64
+	logBx             []float64
+}
+
+// bgKind is m's pAlives kind.
+func bgKind(m PurchaseModel) int {
+	switch m.(type) {
+	case BGNBD:
+		return 1
+	case MBGNBD:
+		return 2
+	}
+	return 0
 }
 
 func newPAlives(ms []PurchaseModel) *pAlives {
-	p := &pAlives{ms: ms}
-	switch ms[0].(type) {
-	case BGNBD:
-		p.kind = 1
-	case MBGNBD:
-		p.kind = 2
-	}
+	p := &pAlives{ms: ms, kind: bgKind(ms[0])}
 	for _, m := range ms {
-		var a float64
-		switch v := m.(type) {
-		case BGNBD:
-			a = v.A
-			if p.kind != 1 {
-				p.kind = 0
-			}
-		case MBGNBD:
-			a = v.A
-			if p.kind != 2 {
-				p.kind = 0
-			}
-		default:
+		if bgKind(m) != p.kind {
 			p.kind = 0
 		}
+	}
+	if p.kind == 0 {
+		return p
+	}
+	for _, m := range ms {
+		var r, al, a, b float64
+		switch v := m.(type) {
+		case BGNBD:
+			r, al, a, b = v.R, v.Alpha, v.A, v.B
+		case MBGNBD:
+			r, al, a, b = v.R, v.Alpha, v.A, v.B
+		}
+		p.r, p.alpha, p.b = append(p.r, r), append(p.alpha, al), append(p.b, b)
 		p.logA = append(p.logA, math.Log(a))
 	}
 	return p
@@ -413,40 +426,30 @@ func (p *pAlives) worker() *pAlives {
 
 // pair sets the per-pair terms for x.
 func (p *pAlives) pair(x float64) {
-	for d, m := range p.ms {
-		switch p.kind {
-		case 1:
-			p.logBx[d] = math.Log(m.(BGNBD).B + x - 1)
-		case 2:
-			p.logBx[d] = math.Log(m.(MBGNBD).B + x)
+	for d := range p.b {
+		if p.kind == 1 {
+			p.logBx[d] = math.Log(p.b[d] + x - 1)
+		} else {
+			p.logBx[d] = math.Log(p.b[d] + x)
 		}
 	}
 }
 
 // into sets pa[d] to draw d's P(alive | x, t_x, T), x the pair's.
 func (p *pAlives) into(pa []float64, x, tx, T float64) {
-	switch p.kind {
-	case 1:
-		if x == 0 {
-			for d := range pa {
-				pa[d] = 1
-			}
-			return
-		}
-		for d, m := range p.ms {
-			v := m.(BGNBD)
-			l := p.logA[d] - p.logBx[d] + (v.R+x)*math.Log1p((T-tx)/(v.Alpha+tx))
-			pa[d] = 1 / (1 + math.Exp(l))
-		}
-	case 2:
-		for d, m := range p.ms {
-			v := m.(MBGNBD)
-			l := p.logA[d] - p.logBx[d] + (v.R+x)*math.Log1p((T-tx)/(v.Alpha+tx))
-			pa[d] = 1 / (1 + math.Exp(l))
-		}
-	default:
+	switch {
+	case p.kind == 0:
 		for d, m := range p.ms {
 			pa[d] = m.PAlive(x, tx, T)
+		}
+	case p.kind == 1 && x == 0:
+		for d := range pa {
+			pa[d] = 1
+		}
+	default:
+		for d := range pa {
+			l := p.logA[d] - p.logBx[d] + (p.r[d]+x)*math.Log1p((T-tx)/(p.alpha[d]+tx))
+			pa[d] = 1 / (1 + math.Exp(l))
 		}
 	}
 }

@@ -4,10 +4,27 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // The bounds as they were computed before they were grouped by (x, T):
 // references for TestBoundsMatchReference.
+
+// quantile returns the q-quantile of v, left as it is (it stays aligned
+// with the draws).
+func quantile(v []float64, q float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return quantileSorted(v, q)
+}
+
+// nbdMixtureQuantile is nbdBound's quantile for one summary.
+func nbdMixtureQuantile(ms []PurchaseModel, pa []float64, x, T, t, q float64) int {
+	nb := newNBDBound(ms)
+	s := nb.scratch()
+	nb.start(s, x, T, t)
+	return nb.quantile(s, pa, q)
+}
 
 // refPurchaseIntervals is purchaseIntervals as it was before the bounds were
 // grouped by (x, T): every quantity per distinct summary and draw.

@@ -77,7 +77,12 @@ func ProbFuturePurchases(pm PurchaseModel, k int, t, x, tx, T float64) float64 {
 		fk := float64(k)
 		return math.Exp(fk*math.Log(mu) - mu - lgam(fk+1))
 	}
-	pa := pm.PAlive(x, tx, T)
+	return aliveMixture(pm.PAlive(x, tx, T), am, k, t)
+}
+
+// aliveMixture is ProbFuturePurchases given P(alive) pa and the alive
+// model am: (1 - pa)·1{k = 0} + pa·P_A(X(t) = k), clamped to [0, 1].
+func aliveMixture(pa float64, am PurchaseModel, k int, t float64) float64 {
 	p := pa * am.ProbNPurchases(k, t)
 	if k == 0 {
 		p += 1 - pa

@@ -583,21 +583,13 @@ const (
 	maxExactCountPNBD = 40
 )
 
-// nbdMixtureQuantile returns the smallest k at which the cdf of the
-// no-drop-out bound reaches q: the mixture over draws d of a point mass
-// 1 - pa[d] at 0 and pa[d] times the negative binomial count of
-// NBD{r_d+x, α_d+T} over t. The pmf is run by its recursion
-// P(k+1) = P(k)·(r'+k)/(k+1)·t/(α'+t), which is exact to rounding.
-func nbdMixtureQuantile(ms []PurchaseModel, pa []float64, x, T, t, q float64) int {
-	nb := newNBDBound(ms)
-	s := nb.scratch()
-	nb.start(s, x, T, t)
-	return nb.quantile(s, pa, q)
-}
-
-// nbdBound is nbdMixtureQuantile split by what it depends on: the draws'
-// r and α (read once), the pmf at 0 and the ratio of each draw (per
-// (x, T) pair), and the walk (per summary).
+// nbdBound finds the smallest k at which the cdf of the no-drop-out bound
+// reaches q: the mixture over draws d of a point mass 1 - pa[d] at 0 and
+// pa[d] times the negative binomial count of NBD{r_d+x, α_d+T} over t. The
+// pmf is run by its recursion P(k+1) = P(k)·(r'+k)/(k+1)·t/(α'+t), which
+// is exact to rounding. It is split by what each part depends on: the
+// draws' r and α (read once), the pmf at 0 and the ratio of each draw
+// (start: per (x, T) pair), and the walk (quantile: per summary).
 type nbdBound struct{ r, alpha []float64 }
 
 // nbdScratch is the state of the walks of one (x, T) pair: r' and
@@ -669,13 +661,4 @@ func (b nbdBound) quantile(s *nbdScratch, pa []float64, q float64) int {
 		}
 	}
 	return 1 << 20
-}
-
-// quantile returns the q-quantile of v by linear interpolation between
-// order statistics. v is not modified: callers keep it aligned with the
-// draws.
-func quantile(v []float64, q float64) float64 {
-	v = slices.Clone(v)
-	slices.Sort(v)
-	return quantileSorted(v, q)
 }

@@ -33,8 +33,8 @@ func ProbPurchaseWithin(pm PurchaseModel, t, x, tx, T float64) float64 {
 // TimeToNextPurchase evaluates it some 40 times a customer, and each
 // ProbPurchaseWithin boxed a new alive model on the heap and computed
 // P(alive) again (20M customers: gigabytes of garbage, and for Pareto/NBD a
-// hypergeometric series per call). The arithmetic is ProbFuturePurchases',
-// in the same order, so the values are the same bits.
+// hypergeometric series per call). Both go through aliveMixture, so the
+// values are the same bits.
 func purchaseWithin(pm PurchaseModel, x, tx, T float64) func(t float64) float64 {
 	am, ok := AliveModel(pm, x, T)
 	if !ok {
@@ -45,9 +45,7 @@ func purchaseWithin(pm PurchaseModel, x, tx, T float64) func(t float64) float64 
 		if t <= 0 {
 			return 0
 		}
-		p := pa * am.ProbNPurchases(0, t)
-		p += 1 - pa
-		return 1 - min(max(p, 0), 1)
+		return 1 - aliveMixture(pa, am, 0, t)
 	}
 }
 
