@@ -62,6 +62,21 @@ def optional(run, name):
 PEERS = ("DuckDB", "Polars")
 
 
+def strata_stages(run):
+    """Strata's stages as its log tells them, in order: (stage, seconds,
+    peak MiB or NaN)."""
+    out = []
+    with open(f"{run}/strata.err") as f:
+        for line in f:
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if e.get("message") == "stage finished":
+                out.append((e["stage"], stage_seconds(e), e.get("peak_rss_mib", NAN)))
+    return out
+
+
 def figures(run):
     """The run's rows: (stage, (strata s, MiB), {peer: (s, MiB)}, what the
     peers do), then the checks' text. A peer a stage does not have is
@@ -73,15 +88,7 @@ def figures(run):
     pol, (pol_wall, pol_rss) = optional(run, "polars")
     ppub, (_, ppub_rss) = optional(run, "polarspub")
     st_wall, st_rss = gnu_time(run, "strata")
-    stages = {}
-    with open(f"{run}/strata.err") as f:
-        for line in f:
-            try:
-                e = json.loads(line)
-            except ValueError:
-                continue
-            if e.get("message") == "stage finished":
-                stages[e["stage"]] = (stage_seconds(e), e.get("peak_rss_mib", NAN))
+    stages = {name: (s, m) for name, s, m in strata_stages(run)}
 
     def st(*names):
         s = sum(stages[n][0] for n in names if n in stages)
@@ -185,16 +192,9 @@ def strata_only(customers, orders, run):
     print(f"\n{customers} customers, {orders} orders: Strata alone (machine busy before: "
           f"{busy(run).split('/')[3]}%)")
     print(f"{'stage':<22} {'strata s':>9} {'peak MiB':>9}")
-    with open(f"{run}/strata.err") as f:
-        for line in f:
-            try:
-                e = json.loads(line)
-            except ValueError:
-                continue
-            if e.get("message") == "stage finished":
-                m = e.get("peak_rss_mib", NAN)
-                rss = max(rss, m) if m == m else rss
-                print(f"{e['stage']:<22} {stage_seconds(e):>9.3f} {fmt(m, '9.0f')}")
+    for name, secs, m in strata_stages(run):
+        rss = max(rss, m) if m == m else rss
+        print(f"{name:<22} {secs:>9.3f} {fmt(m, '9.0f')}")
     print(f"{'whole run (process)':<22} {wall:>9.3f} {rss:>9.0f}")
 
 
