@@ -38,7 +38,7 @@ func featureKind(name string) cluster.FeatureKind {
 // nameClusters profiles the k clusters of the buyers rows (raw, the
 // clustered features in raw units, labels their clusters) and names them.
 // The returned profiles hold the clustered features only.
-func nameClusters(st *Run, raw cluster.Matrix, rows []int, labels []int32, k int, ids []int, feats []string) ([]cluster.Profile, error) {
+func nameClusters(st *Run, raw cluster.Matrix, rows []int32, labels []int32, k int, ids []int, feats []string) ([]cluster.Profile, error) {
 	all := slices.Clone(feats)
 	cols := featureColumns(st)
 	var extra []values
@@ -46,23 +46,13 @@ func nameClusters(st *Run, raw cluster.Matrix, rows []int, labels []int32, k int
 		if slices.Contains(feats, w.name) {
 			continue
 		}
-		v, ok := witness(st, cols, w.name)
+		v, ok := witness(st, cols, w.name, rows)
 		if !ok {
 			continue
 		}
 		all, extra = append(all, w.name), append(extra, v)
 	}
 	d := len(feats)
-	X := raw
-	if len(extra) > 0 {
-		X = cluster.NewMatrix(raw.N, len(all))
-		for i, c := range rows {
-			copy(X.Data[i*len(all):i*len(all)+d], raw.Data[i*d:(i+1)*d])
-			for j, v := range extra {
-				X.Data[i*len(all)+d+j] = v(c)
-			}
-		}
-	}
 	nf := make([]cluster.NameFeature, len(all))
 	fl := make([]cluster.FeatureLabel, len(all))
 	for t, f := range all {
@@ -70,9 +60,29 @@ func nameClusters(st *Run, raw cluster.Matrix, rows []int, labels []int32, k int
 		nf[t] = cluster.NameFeature{Name: f, High: l[0], Low: l[1], Kind: featureKind(f)}
 		fl[t] = cluster.FeatureLabel{Name: f, High: l[0], Low: l[1]}
 	}
-	ps, err := cluster.Profiles(X, labels, k, ids, fl)
+	ps, err := cluster.Profiles(raw, labels, k, ids, fl[:d])
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if len(extra) > 0 {
+		// A feature's means and spread are sums over its own column, so
+		// the witnesses are profiled apart, in a matrix of their own,
+		// rather than copied with the clustered features into a wider
+		// one: 8 bytes a buyer a witness instead of 8 a feature of both.
+		w := cluster.NewMatrix(raw.N, len(extra))
+		for i, c := range rows {
+			for j, v := range extra {
+				w.Data[i*len(extra)+j] = v(int(c))
+			}
+		}
+		pw, err := cluster.Profiles(w, labels, k, ids, fl[d:])
+		if err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		for i := range ps {
+			ps[i].Means = append(slices.Clip(ps[i].Means), pw[i].Means...)
+			ps[i].Z = append(slices.Clip(ps[i].Z), pw[i].Z...)
+		}
 	}
 	names, err := cluster.DescriptiveNames(ps, nf, cluster.NameOptions{})
 	if err != nil {
@@ -88,7 +98,7 @@ func nameClusters(st *Run, raw cluster.Matrix, rows []int, labels []int32, k int
 // witness reads an activity witness for every buyer, or reports that the
 // run has none (P(alive) without a fitted purchase model) or that some
 // buyer lacks it.
-func witness(st *Run, cols map[string]values, name string) (values, bool) {
+func witness(st *Run, cols map[string]values, name string, rows []int32) (values, bool) {
 	v, ok := cols[name]
 	if !ok {
 		if c, found := st.Features.Col(name); found {
@@ -105,8 +115,8 @@ func witness(st *Run, cols map[string]values, name string) (values, bool) {
 	if !ok {
 		return nil, false
 	}
-	for _, c := range buyers(st) {
-		if x := v(c); math.IsNaN(x) || math.IsInf(x, 0) {
+	for _, c := range rows {
+		if x := v(int(c)); math.IsNaN(x) || math.IsInf(x, 0) {
 			return nil, false
 		}
 	}
