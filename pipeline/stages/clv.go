@@ -81,6 +81,14 @@ func (CLV) Apply(ctx context.Context, r *Run, model any) (any, error) {
 
 func (CLV) Decode(data []byte) (any, error) { return decodeAs[CLVModel](data) }
 
+// Release drops the behaviour columns only the CLV summaries read (the
+// first purchase day, the repeat spend, the calibration counts): 12 bytes
+// a customer, once Apply has summarised them.
+func (CLV) Release(r *Run) {
+	b := r.Behaviour
+	b.FirstDay, b.RepeatSpend, b.CalDays, b.CalLast = nil, nil, nil, nil
+}
+
 // Columns are P(alive), expected purchases and spend, and CLV, then their
 // bounds and the traits (see extraColumns).
 func (CLV) Columns(_ *Run, result any, _ int32) []tables.OutColumn {

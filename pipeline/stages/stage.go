@@ -138,6 +138,16 @@ type Tapper interface {
 	Tap(ctx context.Context, r *Run) (func(*extract.OrderBlock), error)
 }
 
+// Releaser is a stage whose Fit and Apply are the last readers of some of
+// the run's per-customer inputs. The run calls Release once Apply has
+// returned, and the stage drops them, so that the stages after it do not
+// carry them: the cluster stage's k-means runs after the CLV stage, and
+// every 8 bytes a customer it holds besides its matrix is 40 MB of its
+// peak at 5M customers.
+type Releaser interface {
+	Release(r *Run)
+}
+
 // Part is a stage's sums over one process's customers. A sharded run's
 // finishing step merges the shards' parts in shard order; each must be
 // JSON-serialisable (it travels in the shard's record).
