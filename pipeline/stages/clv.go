@@ -451,8 +451,9 @@ func applyCLV(ctx context.Context, r *Run, in *clvInputs, m *CLVModel) (*clvScor
 	n := in.n
 	out := &clvScores{
 		Scored: make([]bool, n), PAlive: make([]float64, n), ExpectedPurchases: make([]float64, n),
-		ExpectedSpend: make([]float64, n), CLV: make([]float64, n), extras: newExtras(n),
+		ExpectedSpend: make([]float64, n), CLV: make([]float64, n),
 	}
+	out.extras = newExtras(n, c.Horizon(), out.CLV)
 	if m.Skipped != "" || len(in.rows) == 0 {
 		return out, nil
 	}
