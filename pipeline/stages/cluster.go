@@ -31,12 +31,43 @@ func (Cluster) Fit(ctx context.Context, r *Run) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	fit, pre, err := fitClusters(ctx, r, featureColumns(r), prev)
+	early := Cluster{}.Early(r.Config)
+	fit, pre, err := fitClusters(ctx, r, featureColumns(r), prev, !early)
 	if err != nil {
 		return nil, err
 	}
 	r.keep("cluster.labels", pre)
+	if early {
+		r.keep("cluster.names", pre)
+	}
 	return fit, nil
+}
+
+// Early: k-means reads the CLV stage's results only when it clusters on
+// them; the names read P(alive) (an activity witness), so Finish gives
+// them once the CLV stage has run.
+func (Cluster) Early(cfg *config.Config) bool {
+	if !cfg.CLV.On() {
+		return false
+	}
+	for _, f := range cfg.Cluster.FeatureList() {
+		if slices.Contains(CLVFeatures, f.Name) {
+			return false
+		}
+	}
+	return true
+}
+
+func (Cluster) FinishName() string { return "cluster_names" }
+
+// Finish profiles and names the clusters Fit left unnamed.
+func (Cluster) Finish(_ context.Context, r *Run, model any) error {
+	fit, _ := model.(*clusterFit)
+	labeled, _ := r.take("cluster.names").(*fittedBuyers)
+	if fit == nil || labeled == nil {
+		return fmt.Errorf("cluster: no fit to name")
+	}
+	return nameFit(r, featureColumns(r), fit, labeled, cluster.Matrix{})
 }
 
 func (Cluster) Apply(ctx context.Context, r *Run, model any) (any, error) {
@@ -479,7 +510,10 @@ type fittedBuyers struct {
 
 // fitClusters fits the scaler and the clusters on the customers of st
 // who bought, and matches their ids against the previous run's.
-func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *previousRun) (*clusterFit, *fittedBuyers, error) {
+//
+// With nameNow false the clusters are left without profiles and names,
+// which nameFit gives them later (Cluster.Finish).
+func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *previousRun, nameNow bool) (*clusterFit, *fittedBuyers, error) {
 	cfg := st.Config
 	cc := cfg.Cluster
 	feats := cc.FeatureList()
@@ -567,25 +601,14 @@ func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *pre
 	if m.Snapshot, err = cluster.NewSnapshot(fit.Centroids, match.IDs, sc); err != nil {
 		return nil, nil, fmt.Errorf("cluster: %w", err)
 	}
-	raw := X
-	X = cluster.Matrix{}
-	if _, err := clusterMatrixInto(raw, st, cols, rows, fills); err != nil {
-		return nil, nil, err
-	}
-	profiles, err := nameClusters(st, raw, rows, fit.Labels, m.K, match.IDs, names)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, p := range profiles {
-		cp := ClusterProfile{ID: p.ID, Name: p.Name, Size: p.Size, Share: p.Share, Means: map[string]float64{}, Z: map[string]float64{}}
-		for t, f := range names {
-			cp.Means[f], cp.Z[f] = p.Means[t], p.Z[t]
-		}
-		m.Profiles = append(m.Profiles, cp)
-		res.Names[int32(p.ID)] = p.Name
-	}
-	sort.Slice(m.Profiles, func(i, j int) bool { return m.Profiles[i].ID < m.Profiles[j].ID })
 	res.Centroids, res.IDs = fit.Centroids.Rows(), match.IDs
+	labeled := &fittedBuyers{labels: fit.Labels, rows: rows}
+	if nameNow {
+		// The profiles' raw matrix takes the scaled one's memory.
+		if err := nameFit(st, cols, res, labeled, X); err != nil {
+			return nil, nil, err
+		}
+	}
 
 	if prev != nil {
 		pr := &PreviousRun{AsOf: prev.manifest.AsOf, Attempt: prev.manifest.Attempt, Distances: map[string]float64{}}
@@ -601,7 +624,38 @@ func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *pre
 		sort.Ints(pr.NewIDs)
 		m.Previous = pr
 	}
-	return res, &fittedBuyers{labels: fit.Labels, rows: rows}, nil
+	return res, labeled, nil
+}
+
+// nameFit profiles and names fit's clusters on the buyers labeled, in raw
+// feature units: the raw matrix is built in raw's memory, or in a new one
+// when raw is empty.
+func nameFit(st *Run, cols map[string]values, fit *clusterFit, labeled *fittedBuyers, raw cluster.Matrix) error {
+	m := &fit.Model
+	if raw.Data == nil {
+		raw = cluster.NewMatrix(len(labeled.rows), len(m.Features))
+	}
+	fills := m.Fills
+	if fills == nil {
+		fills = map[string]float64{}
+	}
+	if _, err := clusterMatrixInto(raw, st, cols, labeled.rows, fills); err != nil {
+		return err
+	}
+	profiles, err := nameClusters(st, raw, labeled.rows, labeled.labels, m.K, fit.IDs, m.Features)
+	if err != nil {
+		return err
+	}
+	for _, p := range profiles {
+		cp := ClusterProfile{ID: p.ID, Name: p.Name, Size: p.Size, Share: p.Share, Means: map[string]float64{}, Z: map[string]float64{}}
+		for t, f := range m.Features {
+			cp.Means[f], cp.Z[f] = p.Means[t], p.Z[t]
+		}
+		m.Profiles = append(m.Profiles, cp)
+		fit.Names[int32(p.ID)] = p.Name
+	}
+	sort.Slice(m.Profiles, func(i, j int) bool { return m.Profiles[i].ID < m.Profiles[j].ID })
+	return nil
 }
 
 // applyClusters assigns every customer of st who bought to the nearest
