@@ -67,7 +67,7 @@ func (Cluster) Finish(_ context.Context, r *Run, model any) error {
 	if fit == nil || labeled == nil {
 		return fmt.Errorf("cluster: no fit to name")
 	}
-	return nameFit(r, featureColumns(r), fit, labeled, cluster.Matrix{})
+	return nameFit(r, featureColumns(r), fit, labeled)
 }
 
 func (Cluster) Apply(ctx context.Context, r *Run, model any) (any, error) {
@@ -458,43 +458,48 @@ func buyers(st *Run) []int32 {
 // fills applied: learned from these customers (fills nil) or the fitted
 // ones.
 func clusterMatrix(st *Run, cols map[string]values, rows []int32, fills map[string]float64) (cluster.Matrix, map[string]float64, error) {
-	raw := cluster.NewMatrix(len(rows), len(st.Config.Cluster.FeatureList()))
-	used, err := clusterMatrixInto(raw, st, cols, rows, fills)
-	return raw, used, err
-}
-
-// clusterMatrixInto is clusterMatrix written into raw, a matrix of the
-// rows' size: the fit reuses the scaled matrix's memory for the profiles'.
-func clusterMatrixInto(raw cluster.Matrix, st *Run, cols map[string]values, rows []int32, fills map[string]float64) (used map[string]float64, err error) {
 	feats := st.Config.Cluster.FeatureList()
-	used = map[string]float64{}
+	raw := cluster.NewMatrix(len(rows), len(feats))
+	used := map[string]float64{}
 	for t, f := range feats {
-		col := cols[f.Name]
-		var fill float64
+		fill, err := columnInto(raw.Data[t:], raw.D, st, cols[f.Name], rows, t, f, fills)
+		if err != nil {
+			return raw, nil, err
+		}
 		if f.Fill != "" {
-			if fills != nil {
-				fill = fills[f.Name]
-			} else if fill, err = fillValue(col, rows, f.Fill); err != nil {
-				return nil, fmt.Errorf("cluster: feature %s: %w", f.Name, err)
-			}
 			used[f.Name] = fill
 		}
-		for i, c := range rows {
-			v := col(int(c))
-			if math.IsInf(v, 0) {
-				return nil, fmt.Errorf("cluster: feature %s is infinite for customer %s", f.Name, st.IDs[c])
-			}
-			if math.IsNaN(v) {
-				if f.Fill == "" {
-					return nil, fmt.Errorf("cluster: feature %s has no value for customer %s; set cluster.features[%d].fill to zero, mean or median to fill it",
-						f.Name, st.IDs[c], t)
-				}
-				v = fill
-			}
-			raw.Data[i*len(feats)+t] = v
+	}
+	return raw, used, nil
+}
+
+// columnInto writes the raw values of f, the t-th clustered feature (col),
+// of the customers rows into dst, stride apart, filled with fills' value
+// or, when fills is nil, one learned from these customers; it returns the
+// fill.
+func columnInto(dst []float64, stride int, st *Run, col values, rows []int32, t int, f config.ClusterFeature, fills map[string]float64) (fill float64, err error) {
+	if f.Fill != "" {
+		if fills != nil {
+			fill = fills[f.Name]
+		} else if fill, err = fillValue(col, rows, f.Fill); err != nil {
+			return 0, fmt.Errorf("cluster: feature %s: %w", f.Name, err)
 		}
 	}
-	return used, nil
+	for i, c := range rows {
+		v := col(int(c))
+		if math.IsInf(v, 0) {
+			return 0, fmt.Errorf("cluster: feature %s is infinite for customer %s", f.Name, st.IDs[c])
+		}
+		if math.IsNaN(v) {
+			if f.Fill == "" {
+				return 0, fmt.Errorf("cluster: feature %s has no value for customer %s; set cluster.features[%d].fill to zero, mean or median to fill it",
+					f.Name, st.IDs[c], t)
+			}
+			v = fill
+		}
+		dst[i*stride] = v
+	}
+	return fill, nil
 }
 
 // fittedBuyers are the labels a fit gave the customers rows, kept for the
@@ -530,10 +535,10 @@ func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *pre
 	if len(rows) <= kMax {
 		return nil, nil, fmt.Errorf("cluster: %d customers with a purchase, too few for k up to %d", len(rows), kMax)
 	}
-	// The raw matrix is scaled in place, and built again in the same
-	// memory for the profiles once k-means is done: held beside the scaled
-	// one it would be another 8 bytes × buyers × features through the
-	// whole fit.
+	// The raw matrix is scaled in place, and the profiles read the raw
+	// values a feature at a time once k-means is done: held beside the
+	// scaled one it would be another 8 bytes × buyers × features through
+	// the whole fit.
 	X, fills, err := clusterMatrix(st, cols, rows, nil)
 	if err != nil {
 		return nil, nil, err
@@ -604,8 +609,7 @@ func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *pre
 	res.Centroids, res.IDs = fit.Centroids.Rows(), match.IDs
 	labeled := &fittedBuyers{labels: fit.Labels, rows: rows}
 	if nameNow {
-		// The profiles' raw matrix takes the scaled one's memory.
-		if err := nameFit(st, cols, res, labeled, X); err != nil {
+		if err := nameFit(st, cols, res, labeled); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -628,18 +632,16 @@ func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *pre
 }
 
 // nameFit profiles and names fit's clusters on the buyers labeled, in raw
-// feature units: the raw matrix is built in raw's memory, or in a new one
-// when raw is empty.
-func nameFit(st *Run, cols map[string]values, fit *clusterFit, labeled *fittedBuyers, raw cluster.Matrix) error {
+// feature units, a feature at a time (see nameClusters).
+func nameFit(st *Run, cols map[string]values, fit *clusterFit, labeled *fittedBuyers) error {
 	m := &fit.Model
-	if raw.Data == nil {
-		raw = cluster.NewMatrix(len(labeled.rows), len(m.Features))
-	}
 	fills := m.Fills
 	if fills == nil {
 		fills = map[string]float64{}
 	}
-	if _, err := clusterMatrixInto(raw, st, cols, labeled.rows, fills); err != nil {
+	feats := st.Config.Cluster.FeatureList()
+	raw := func(t int, dst []float64) error {
+		_, err := columnInto(dst, 1, st, cols[feats[t].Name], labeled.rows, t, feats[t], fills)
 		return err
 	}
 	profiles, err := nameClusters(st, raw, labeled.rows, labeled.labels, m.K, fit.IDs, m.Features)

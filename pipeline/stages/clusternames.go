@@ -35,10 +35,16 @@ func featureKind(name string) cluster.FeatureKind {
 	return cluster.KindPlain
 }
 
-// nameClusters profiles the k clusters of the buyers rows (raw, the
-// clustered features in raw units, labels their clusters) and names them.
-// The returned profiles hold the clustered features only.
-func nameClusters(st *Run, raw cluster.Matrix, rows []int32, labels []int32, k int, ids []int, feats []string) ([]cluster.Profile, error) {
+// nameClusters profiles the k clusters of the buyers rows (labels their
+// clusters; raw writes the t-th clustered feature's raw values of the rows)
+// and names them. The returned profiles hold the clustered features only.
+//
+// A feature's means and spread are sums over its own column, so the
+// features are profiled one at a time, in one column's memory (8 bytes a
+// buyer), and give the bits a matrix of them all would
+// (cluster.TestProfilesByColumn): the matrix would be 8 bytes a buyer a
+// feature, at the peak of a stage that holds the CLV columns.
+func nameClusters(st *Run, raw func(t int, dst []float64) error, rows []int32, labels []int32, k int, ids []int, feats []string) ([]cluster.Profile, error) {
 	all := slices.Clone(feats)
 	cols := featureColumns(st)
 	var extra []values
@@ -60,28 +66,29 @@ func nameClusters(st *Run, raw cluster.Matrix, rows []int32, labels []int32, k i
 		nf[t] = cluster.NameFeature{Name: f, High: l[0], Low: l[1], Kind: featureKind(f)}
 		fl[t] = cluster.FeatureLabel{Name: f, High: l[0], Low: l[1]}
 	}
-	ps, err := cluster.Profiles(raw, labels, k, ids, fl[:d])
-	if err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
-	}
-	if len(extra) > 0 {
-		// A feature's means and spread are sums over its own column, so
-		// the witnesses are profiled apart, in a matrix of their own,
-		// rather than copied with the clustered features into a wider
-		// one: 8 bytes a buyer a witness instead of 8 a feature of both.
-		w := cluster.NewMatrix(raw.N, len(extra))
-		for i, c := range rows {
-			for j, v := range extra {
-				w.Data[i*len(extra)+j] = v(int(c))
+	col := cluster.NewMatrix(len(rows), 1)
+	var ps []cluster.Profile
+	for t := range all {
+		if t < d {
+			if err := raw(t, col.Data); err != nil {
+				return nil, err
+			}
+		} else {
+			for i, c := range rows {
+				col.Data[i] = extra[t-d](int(c))
 			}
 		}
-		pw, err := cluster.Profiles(w, labels, k, ids, fl[d:])
+		pt, err := cluster.Profiles(col, labels, k, ids, fl[t:t+1])
 		if err != nil {
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
-		for i := range ps {
-			ps[i].Means = append(slices.Clip(ps[i].Means), pw[i].Means...)
-			ps[i].Z = append(slices.Clip(ps[i].Z), pw[i].Z...)
+		if ps == nil {
+			ps = pt
+			continue
+		}
+		for j := range ps {
+			ps[j].Means = append(slices.Clip(ps[j].Means), pt[j].Means...)
+			ps[j].Z = append(slices.Clip(ps[j].Z), pt[j].Z...)
 		}
 	}
 	names, err := cluster.DescriptiveNames(ps, nf, cluster.NameOptions{})
