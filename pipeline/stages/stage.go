@@ -19,7 +19,10 @@
 // that a stage runs after every stage it [Info.Reads] (the clusters read
 // the CLV outputs, whose columns come after theirs). [List.Order] checks
 // the reads: a stage reading one that is not in the list, or a cycle, is
-// an error, not a silent empty column.
+// an error, not a silent empty column. An [Early] stage may do its work
+// before the stages it reads and finish after them (the clusters' k-means
+// before the CLV stage, their names after it); its model, columns and
+// descriptions keep their place.
 //
 // # Adding a stage
 //
