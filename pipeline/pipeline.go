@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"sort"
 	"time"
 
@@ -354,13 +355,26 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 		// when the features are not published.
 		st.Features.Keep(func(c *features.Column) bool { return readLater(cfg, c) })
 		agg = nil // the engine's records, a few hundred bytes a customer
+		// The signup instants and the customers table's roll call are read
+		// by the features alone (tenure): 9 bytes a customer through every
+		// later stage otherwise.
+		ds.Signup, ds.Known = nil, nil
 		return nil
 	}); err != nil {
 		return nil, nil, err
 	}
 
-	for _, s := range r.order {
-		name := s.Info().Name
+	for _, sp := range schedule(r.order, cfg, learn) {
+		s, name := sp.stage, sp.stage.Info().Name
+		if sp.finish {
+			if err := r.stage(prefix+s.(stages.Early).FinishName(), func(l zerolog.Logger) error {
+				st.Log = l
+				return s.(stages.Early).Finish(ctx, st.Run, fit.Models.Get(name))
+			}); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
 		if err := r.stage(prefix+name, func(l zerolog.Logger) error {
 			st.Log = l
 			if learn {
@@ -375,12 +389,52 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 				return err
 			}
 			st.SetResult(name, res)
+			if rl, ok := s.(stages.Releaser); ok {
+				rl.Release(st.Run)
+			}
 			return nil
 		}); err != nil {
 			return nil, nil, err
 		}
 	}
 	return st, fit, nil
+}
+
+// step is one step of a pass's model stages: a stage's Fit (when the pass
+// learns) and Apply, or an early stage's Finish.
+type step struct {
+	stage  stages.Stage
+	finish bool
+}
+
+// schedule is the order a pass runs the stages of order in: order's,
+// except that a stage that is stages.Early for cfg runs before the first
+// of the stages it reads, and, when the pass learns, finishes in its own
+// place. order is the stages' run order (stages.List.Order), which also
+// orders their models and descriptions; the schedule changes when the
+// work happens, not what it reads: the stages that read an early stage
+// come after its place in order, so after its Finish.
+func schedule(order []stages.Stage, cfg *config.Config, learn bool) []step {
+	var steps []step
+	for _, s := range order {
+		e, ok := s.(stages.Early)
+		if !ok || !e.Early(cfg) {
+			steps = append(steps, step{stage: s})
+			continue
+		}
+		at := len(steps)
+		for i, p := range steps {
+			if !p.finish && slices.Contains(s.Info().Reads, p.stage.Info().Name) {
+				at = i
+				break
+			}
+		}
+		steps = slices.Insert(steps, at, step{stage: s})
+		if learn {
+			steps = append(steps, step{stage: s, finish: true})
+		}
+	}
+	return steps
 }
 
 // taps asks the stages of the run that read orders of their own for the

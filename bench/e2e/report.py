@@ -111,6 +111,7 @@ def figures(run):
         ("scale + k-means", st("cluster"), {"sklearn": (sk["scale_s"] + sk["kmeans_s"], sk_rss)},
          "log1p, StandardScaler, KMeans (scikit-learn, after either engine)"),
         ("BG/NBD + Gamma-Gamma", st("clv"), {}, "no peer (no lifetimes here)"),
+        ("cluster names", st("cluster_names"), {}, "no peer (profiles, names; after the CLV stage: they read P(alive))"),
         ("recommend", st("recommend"), {}, "no peer (no categories in this data)"),
         ("publish", st("publish"), both((pub["publish_s"], pub_rss), ppub and (ppub["publish_s"], ppub_rss)),
          f"each engine writing Strata's segments table ({pub['columns']} columns, {pub.get('codec', 'zstd')})"),

@@ -227,8 +227,8 @@ func (s *scratch) workers(n int) []*workerScratch {
 // maxSlots bounds how many restarts the lockstep engine runs at once.
 // Sharing a pass pays off quickly (the rows are read once for all of them)
 // and then flattens out, while every restart in flight holds 20 bytes per
-// row (labels and two bounds); the rule keeps that within twice the data
-// (8·d bytes per row) and at most 10.
+// row with Hamerly (labels and two bounds), 12 with Lloyd; the rule keeps
+// Hamerly's within twice the data (8·d bytes per row) and at most 10.
 func maxSlots(d int) int { return max(2, min(10, 16*d/20)) }
 
 func fit(ctx context.Context, X Matrix, p fitParams) (Result, error) {

@@ -273,21 +273,48 @@ func TestWarmStart(t *testing.T) {
 	}
 }
 
+// TestAssignReproducesFit: the cluster stage keeps a fit's labels for the
+// assignment of the same rows instead of the scaled matrix, so Assign on
+// the fitted centroids must give them back, with every algorithm.
 func TestAssignReproducesFit(t *testing.T) {
-	X, _, _ := blobs(3*chunkRows, 8, 6, 3, 4)
-	res, err := KMeans(context.Background(), X, Config{K: 6, Seed: 5, NInit: 2})
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		algo Algorithm
+		k, d int
+	}{{Auto, 6, 8}, {Lloyd, 8, 3}, {Hamerly, 8, 3}, {MiniBatch, 5, 4}} {
+		X, _, _ := blobs(3*chunkRows, tc.d, tc.k, 3, 4)
+		res, err := KMeans(context.Background(), X, Config{K: tc.k, Seed: 5, NInit: 2, Algorithm: tc.algo})
+		if err != nil {
+			t.Fatal(err)
+		}
+		labels, inertia, err := Assign(context.Background(), X, res.Centroids, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(labels, res.Labels) || inertia != res.Inertia {
+			t.Errorf("%s: Assign: inertia %v vs fit %v, labels equal %v", tc.algo, inertia, res.Inertia, slices.Equal(labels, res.Labels))
+		}
+		if in, err := Inertia(X, res.Centroids, res.Labels); err != nil || in != res.Inertia {
+			t.Errorf("%s: Inertia = %v, %v; want %v", tc.algo, in, err, res.Inertia)
+		}
 	}
-	labels, inertia, err := Assign(context.Background(), X, res.Centroids, 3)
-	if err != nil {
-		t.Fatal(err)
+}
+
+// TestLloydSlotsHoldNoBounds: only Hamerly reads the lower bounds, so a
+// Lloyd restart's memory has none (8 bytes a row a slot of the cluster
+// stage's peak).
+func TestLloydSlotsHoldNoBounds(t *testing.T) {
+	var m jobMem
+	m.ensure(100, false)
+	if len(m.labels) != 100 || len(m.upper) != 100 || m.lower != nil {
+		t.Fatalf("Lloyd: %d labels, %d upper, %d lower; want 100, 100, none", len(m.labels), len(m.upper), len(m.lower))
 	}
-	if !slices.Equal(labels, res.Labels) || inertia != res.Inertia {
-		t.Errorf("Assign: inertia %v vs fit %v, labels equal %v", inertia, res.Inertia, slices.Equal(labels, res.Labels))
+	m.ensure(100, true)
+	if len(m.lower) != 100 {
+		t.Fatalf("Hamerly after Lloyd: %d lower bounds, want 100", len(m.lower))
 	}
-	if in, err := Inertia(X, res.Centroids, res.Labels); err != nil || in != res.Inertia {
-		t.Errorf("Inertia = %v, %v; want %v", in, err, res.Inertia)
+	m.ensure(50, false)
+	if len(m.labels) != 50 || len(m.upper) != 50 || m.lower != nil {
+		t.Fatalf("Lloyd on 50 rows: %d labels, %d upper, %d lower; want 50, 50, none", len(m.labels), len(m.upper), len(m.lower))
 	}
 }
 

@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"fmt"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -108,5 +110,40 @@ func TestNamesUniqueRandom(t *testing.T) {
 			t.Errorf("duplicate name %q", p.Name)
 		}
 		seen[p.Name] = true
+	}
+}
+
+// TestProfilesByColumn: a feature's means and z-scores are sums over its
+// own column, so profiling the columns of a matrix in two parts gives the
+// same bits as profiling it whole (the cluster stage profiles its activity
+// witnesses apart from the clustered features).
+func TestProfilesByColumn(t *testing.T) {
+	X, labels, _ := blobs(2*chunkRows+17, 5, 4, 2, 9)
+	feats := make([]FeatureLabel, X.D)
+	for t := range feats {
+		feats[t] = FeatureLabel{Name: fmt.Sprintf("f%d", t)}
+	}
+	whole, err := Profiles(X, labels, 4, nil, feats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	split := func(lo, hi int) []Profile {
+		m := NewMatrix(X.N, hi-lo)
+		for i := range X.N {
+			copy(m.Row(i), X.Row(i)[lo:hi])
+		}
+		ps, err := Profiles(m, labels, 4, nil, feats[lo:hi])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps
+	}
+	a, b := split(0, 3), split(3, 5)
+	for j := range whole {
+		means := append(append([]float64(nil), a[j].Means...), b[j].Means...)
+		z := append(append([]float64(nil), a[j].Z...), b[j].Z...)
+		if !slices.Equal(means, whole[j].Means) || !slices.Equal(z, whole[j].Z) || a[j].Size != whole[j].Size {
+			t.Errorf("cluster %d: split means %v z %v, whole %v %v", j, means, z, whole[j].Means, whole[j].Z)
+		}
 	}
 }

@@ -31,12 +31,43 @@ func (Cluster) Fit(ctx context.Context, r *Run) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	fit, pre, err := fitClusters(ctx, r, featureColumns(r), prev)
+	early := Cluster{}.Early(r.Config)
+	fit, pre, err := fitClusters(ctx, r, featureColumns(r), prev, !early)
 	if err != nil {
 		return nil, err
 	}
-	r.keep("cluster.scaled", pre)
+	r.keep("cluster.labels", pre)
+	if early {
+		r.keep("cluster.names", pre)
+	}
 	return fit, nil
+}
+
+// Early: k-means reads the CLV stage's results only when it clusters on
+// them; the names read P(alive) (an activity witness), so Finish gives
+// them once the CLV stage has run.
+func (Cluster) Early(cfg *config.Config) bool {
+	if !cfg.CLV.On() {
+		return false
+	}
+	for _, f := range cfg.Cluster.FeatureList() {
+		if slices.Contains(CLVFeatures, f.Name) {
+			return false
+		}
+	}
+	return true
+}
+
+func (Cluster) FinishName() string { return "cluster_names" }
+
+// Finish profiles and names the clusters Fit left unnamed.
+func (Cluster) Finish(_ context.Context, r *Run, model any) error {
+	fit, _ := model.(*clusterFit)
+	labeled, _ := r.take("cluster.names").(*fittedBuyers)
+	if fit == nil || labeled == nil {
+		return fmt.Errorf("cluster: no fit to name")
+	}
+	return nameFit(r, featureColumns(r), fit, labeled)
 }
 
 func (Cluster) Apply(ctx context.Context, r *Run, model any) (any, error) {
@@ -48,7 +79,7 @@ func (Cluster) Apply(ctx context.Context, r *Run, model any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	pre, _ := r.take("cluster.scaled").(*scaledBuyers)
+	pre, _ := r.take("cluster.labels").(*fittedBuyers)
 	res, err := applyClusters(ctx, r, featureColumns(r), fit, pre, prev, r.Out)
 	if err != nil {
 		return nil, err
@@ -405,17 +436,19 @@ type clusterFit struct {
 }
 
 // buyers are the rows of st's customers who bought: the ones clustered.
-func buyers(st *Run) []int {
+// Row numbers are int32, half an int's bytes: they live through the whole
+// stage, beside the matrix.
+func buyers(st *Run) []int32 {
 	n := 0
 	for _, h := range st.Behaviour.HasOrders {
 		if h {
 			n++
 		}
 	}
-	rows := make([]int, 0, n)
+	rows := make([]int32, 0, n)
 	for c, h := range st.Behaviour.HasOrders {
 		if h {
-			rows = append(rows, c)
+			rows = append(rows, int32(c))
 		}
 	}
 	return rows
@@ -424,50 +457,68 @@ func buyers(st *Run) []int {
 // clusterMatrix is the raw feature matrix of the customers rows, with the
 // fills applied: learned from these customers (fills nil) or the fitted
 // ones.
-func clusterMatrix(st *Run, cols map[string]values, rows []int, fills map[string]float64) (raw cluster.Matrix, used map[string]float64, err error) {
+func clusterMatrix(st *Run, cols map[string]values, rows []int32, fills map[string]float64) (cluster.Matrix, map[string]float64, error) {
 	feats := st.Config.Cluster.FeatureList()
-	raw = cluster.NewMatrix(len(rows), len(feats))
-	used = map[string]float64{}
+	raw := cluster.NewMatrix(len(rows), len(feats))
+	used := map[string]float64{}
 	for t, f := range feats {
-		col := cols[f.Name]
-		var fill float64
-		if f.Fill != "" {
-			if fills != nil {
-				fill = fills[f.Name]
-			} else if fill, err = fillValue(col, rows, f.Fill); err != nil {
-				return raw, nil, fmt.Errorf("cluster: feature %s: %w", f.Name, err)
-			}
-			used[f.Name] = fill
+		fill, err := columnInto(raw.Data[t:], raw.D, st, cols[f.Name], rows, t, f, fills)
+		if err != nil {
+			return raw, nil, err
 		}
-		for i, c := range rows {
-			v := col(c)
-			if math.IsInf(v, 0) {
-				return raw, nil, fmt.Errorf("cluster: feature %s is infinite for customer %s", f.Name, st.IDs[c])
-			}
-			if math.IsNaN(v) {
-				if f.Fill == "" {
-					return raw, nil, fmt.Errorf("cluster: feature %s has no value for customer %s; set cluster.features[%d].fill to zero, mean or median to fill it",
-						f.Name, st.IDs[c], t)
-				}
-				v = fill
-			}
-			raw.Data[i*len(feats)+t] = v
+		if f.Fill != "" {
+			used[f.Name] = fill
 		}
 	}
 	return raw, used, nil
 }
 
-// scaledBuyers is the scaled matrix a fit clustered, kept for the
-// assignment of the same customers in the same process, which would
-// otherwise build it again.
-type scaledBuyers struct {
-	X    cluster.Matrix
-	rows []int
+// columnInto writes the raw values of f, the t-th clustered feature (col),
+// of the customers rows into dst, stride apart, filled with fills' value
+// or, when fills is nil, one learned from these customers; it returns the
+// fill.
+func columnInto(dst []float64, stride int, st *Run, col values, rows []int32, t int, f config.ClusterFeature, fills map[string]float64) (fill float64, err error) {
+	if f.Fill != "" {
+		if fills != nil {
+			fill = fills[f.Name]
+		} else if fill, err = fillValue(col, rows, f.Fill); err != nil {
+			return 0, fmt.Errorf("cluster: feature %s: %w", f.Name, err)
+		}
+	}
+	for i, c := range rows {
+		v := col(int(c))
+		if math.IsInf(v, 0) {
+			return 0, fmt.Errorf("cluster: feature %s is infinite for customer %s", f.Name, st.IDs[c])
+		}
+		if math.IsNaN(v) {
+			if f.Fill == "" {
+				return 0, fmt.Errorf("cluster: feature %s has no value for customer %s; set cluster.features[%d].fill to zero, mean or median to fill it",
+					f.Name, st.IDs[c], t)
+			}
+			v = fill
+		}
+		dst[i*stride] = v
+	}
+	return fill, nil
+}
+
+// fittedBuyers are the labels a fit gave the customers rows, kept for the
+// assignment of the same customers in the same process: the nearest
+// fitted centroid of each, which cluster.Assign on the scaled matrix
+// would compute again (its kernel is the fit's, so the labels are the
+// same). Keeping 4 bytes a buyer instead of the scaled matrix's 8 a
+// feature lets the profiles reuse the matrix's memory.
+type fittedBuyers struct {
+	labels []int32
+	rows   []int32
 }
 
 // fitClusters fits the scaler and the clusters on the customers of st
 // who bought, and matches their ids against the previous run's.
-func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *previousRun) (*clusterFit, *scaledBuyers, error) {
+//
+// With nameNow false the clusters are left without profiles and names,
+// which nameFit gives them later (Cluster.Finish).
+func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *previousRun, nameNow bool) (*clusterFit, *fittedBuyers, error) {
 	cfg := st.Config
 	cc := cfg.Cluster
 	feats := cc.FeatureList()
@@ -484,9 +535,10 @@ func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *pre
 	if len(rows) <= kMax {
 		return nil, nil, fmt.Errorf("cluster: %d customers with a purchase, too few for k up to %d", len(rows), kMax)
 	}
-	// The raw matrix is scaled in place, and built again for the profiles
-	// once k-means is done: held beside the scaled one it would be another
-	// 8 bytes × buyers × features through the whole fit.
+	// The raw matrix is scaled in place, and the profiles read the raw
+	// values a feature at a time once k-means is done: held beside the
+	// scaled one it would be another 8 bytes × buyers × features through
+	// the whole fit.
 	X, fills, err := clusterMatrix(st, cols, rows, nil)
 	if err != nil {
 		return nil, nil, err
@@ -554,24 +606,13 @@ func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *pre
 	if m.Snapshot, err = cluster.NewSnapshot(fit.Centroids, match.IDs, sc); err != nil {
 		return nil, nil, fmt.Errorf("cluster: %w", err)
 	}
-	raw, _, err := clusterMatrix(st, cols, rows, fills)
-	if err != nil {
-		return nil, nil, err
-	}
-	profiles, err := nameClusters(st, raw, rows, fit.Labels, m.K, match.IDs, names)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, p := range profiles {
-		cp := ClusterProfile{ID: p.ID, Name: p.Name, Size: p.Size, Share: p.Share, Means: map[string]float64{}, Z: map[string]float64{}}
-		for t, f := range names {
-			cp.Means[f], cp.Z[f] = p.Means[t], p.Z[t]
-		}
-		m.Profiles = append(m.Profiles, cp)
-		res.Names[int32(p.ID)] = p.Name
-	}
-	sort.Slice(m.Profiles, func(i, j int) bool { return m.Profiles[i].ID < m.Profiles[j].ID })
 	res.Centroids, res.IDs = fit.Centroids.Rows(), match.IDs
+	labeled := &fittedBuyers{labels: fit.Labels, rows: rows}
+	if nameNow {
+		if err := nameFit(st, cols, res, labeled); err != nil {
+			return nil, nil, err
+		}
+	}
 
 	if prev != nil {
 		pr := &PreviousRun{AsOf: prev.manifest.AsOf, Attempt: prev.manifest.Attempt, Distances: map[string]float64{}}
@@ -587,15 +628,44 @@ func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *pre
 		sort.Ints(pr.NewIDs)
 		m.Previous = pr
 	}
-	return res, &scaledBuyers{X: X, rows: rows}, nil
+	return res, labeled, nil
+}
+
+// nameFit profiles and names fit's clusters on the buyers labeled, in raw
+// feature units, a feature at a time (see nameClusters).
+func nameFit(st *Run, cols map[string]values, fit *clusterFit, labeled *fittedBuyers) error {
+	m := &fit.Model
+	fills := m.Fills
+	if fills == nil {
+		fills = map[string]float64{}
+	}
+	feats := st.Config.Cluster.FeatureList()
+	raw := func(t int, dst []float64) error {
+		_, err := columnInto(dst, 1, st, cols[feats[t].Name], labeled.rows, t, feats[t], fills)
+		return err
+	}
+	profiles, err := nameClusters(st, raw, labeled.rows, labeled.labels, m.K, fit.IDs, m.Features)
+	if err != nil {
+		return err
+	}
+	for _, p := range profiles {
+		cp := ClusterProfile{ID: p.ID, Name: p.Name, Size: p.Size, Share: p.Share, Means: map[string]float64{}, Z: map[string]float64{}}
+		for t, f := range m.Features {
+			cp.Means[f], cp.Z[f] = p.Means[t], p.Z[t]
+		}
+		m.Profiles = append(m.Profiles, cp)
+		fit.Names[int32(p.ID)] = p.Name
+	}
+	sort.Slice(m.Profiles, func(i, j int) bool { return m.Profiles[i].ID < m.Profiles[j].ID })
+	return nil
 }
 
 // applyClusters assigns every customer of st who bought to the nearest
 // fitted centroid (in the fit's scaled units, with its fills), and reads
 // their previous run's ids for the migrations.
 //
-// pre is the scaled matrix of a fit on these same customers, or nil.
-func applyClusters(ctx context.Context, st *Run, cols map[string]values, fit *clusterFit, pre *scaledBuyers, prev *previousRun, out objstore.Bucket) (*clusterResult, error) {
+// pre is the labels of a fit on these same customers, or nil.
+func applyClusters(ctx context.Context, st *Run, cols map[string]values, fit *clusterFit, pre *fittedBuyers, prev *previousRun, out objstore.Bucket) (*clusterResult, error) {
 	n := st.Behaviour.N
 	res := &clusterResult{ID: make([]int32, n), Previous: make([]int32, n), Names: fit.Names}
 	for i := range res.ID {
@@ -606,29 +676,13 @@ func applyClusters(ctx context.Context, st *Run, cols map[string]values, fit *cl
 		fills = map[string]float64{}
 	}
 	if pre == nil {
-		rows := buyers(st)
-		X, _, err := clusterMatrix(st, cols, rows, fills)
-		if err != nil {
+		var err error
+		if pre, err = assignBuyers(ctx, st, cols, fit, fills); err != nil {
 			return nil, err
 		}
-		if err := fit.Model.Scaler.TransformInPlace(X); err != nil {
-			return nil, fmt.Errorf("cluster: %w", err)
-		}
-		pre = &scaledBuyers{X: X, rows: rows}
 	}
-	if rows := pre.rows; len(rows) > 0 {
-		X := pre.X
-		C, err := cluster.MatrixFromRows(fit.Centroids)
-		if err != nil {
-			return nil, fmt.Errorf("cluster: fitted centroids: %w", err)
-		}
-		labels, _, err := cluster.Assign(ctx, X, C, st.Config.Workers)
-		if err != nil {
-			return nil, fmt.Errorf("cluster: %w", err)
-		}
-		for i, c := range rows {
-			res.ID[c] = int32(fit.IDs[labels[i]])
-		}
+	for i, c := range pre.rows {
+		res.ID[c] = int32(fit.IDs[pre.labels[i]])
 	}
 	if prev != nil {
 		if err := previousLabels(ctx, out, prev.manifest, st.IDs, res.Previous); err != nil {
@@ -636,6 +690,31 @@ func applyClusters(ctx context.Context, st *Run, cols map[string]values, fit *cl
 		}
 	}
 	return res, nil
+}
+
+// assignBuyers gives the customers of st who bought the nearest of fit's
+// centroids, in its scaled units and with its fills.
+func assignBuyers(ctx context.Context, st *Run, cols map[string]values, fit *clusterFit, fills map[string]float64) (*fittedBuyers, error) {
+	rows := buyers(st)
+	if len(rows) == 0 {
+		return &fittedBuyers{}, nil
+	}
+	X, _, err := clusterMatrix(st, cols, rows, fills)
+	if err != nil {
+		return nil, err
+	}
+	if err := fit.Model.Scaler.TransformInPlace(X); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	C, err := cluster.MatrixFromRows(fit.Centroids)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: fitted centroids: %w", err)
+	}
+	labels, _, err := cluster.Assign(ctx, X, C, st.Config.Workers)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	return &fittedBuyers{labels: labels, rows: rows}, nil
 }
 
 // Migration is one (from, to) cell of the segment migration matrix; -1
@@ -675,7 +754,7 @@ func cmpOr(s, def string) string {
 // fillValue is the value a missing entry of col gets among rows, by the
 // rule fill; NaN when fill is empty. Mean and median are over the rows
 // that have a value, in row order, so they do not depend on the workers.
-func fillValue(col values, rows []int, fill string) (float64, error) {
+func fillValue(col values, rows []int32, fill string) (float64, error) {
 	if fill == "" {
 		return math.NaN(), nil
 	}
@@ -684,7 +763,7 @@ func fillValue(col values, rows []int, fill string) (float64, error) {
 	}
 	vals := make([]float64, 0, len(rows))
 	for _, c := range rows {
-		if v := col(c); !math.IsNaN(v) && !math.IsInf(v, 0) {
+		if v := col(int(c)); !math.IsNaN(v) && !math.IsInf(v, 0) {
 			vals = append(vals, v)
 		}
 	}

@@ -35,10 +35,16 @@ func featureKind(name string) cluster.FeatureKind {
 	return cluster.KindPlain
 }
 
-// nameClusters profiles the k clusters of the buyers rows (raw, the
-// clustered features in raw units, labels their clusters) and names them.
-// The returned profiles hold the clustered features only.
-func nameClusters(st *Run, raw cluster.Matrix, rows []int, labels []int32, k int, ids []int, feats []string) ([]cluster.Profile, error) {
+// nameClusters profiles the k clusters of the buyers rows (labels their
+// clusters; raw writes the t-th clustered feature's raw values of the rows)
+// and names them. The returned profiles hold the clustered features only.
+//
+// A feature's means and spread are sums over its own column, so the
+// features are profiled one at a time, in one column's memory (8 bytes a
+// buyer), and give the bits a matrix of them all would
+// (cluster.TestProfilesByColumn): the matrix would be 8 bytes a buyer a
+// feature, at the peak of a stage that holds the CLV columns.
+func nameClusters(st *Run, raw func(t int, dst []float64) error, rows []int32, labels []int32, k int, ids []int, feats []string) ([]cluster.Profile, error) {
 	all := slices.Clone(feats)
 	cols := featureColumns(st)
 	var extra []values
@@ -46,23 +52,13 @@ func nameClusters(st *Run, raw cluster.Matrix, rows []int, labels []int32, k int
 		if slices.Contains(feats, w.name) {
 			continue
 		}
-		v, ok := witness(st, cols, w.name)
+		v, ok := witness(st, cols, w.name, rows)
 		if !ok {
 			continue
 		}
 		all, extra = append(all, w.name), append(extra, v)
 	}
 	d := len(feats)
-	X := raw
-	if len(extra) > 0 {
-		X = cluster.NewMatrix(raw.N, len(all))
-		for i, c := range rows {
-			copy(X.Data[i*len(all):i*len(all)+d], raw.Data[i*d:(i+1)*d])
-			for j, v := range extra {
-				X.Data[i*len(all)+d+j] = v(c)
-			}
-		}
-	}
 	nf := make([]cluster.NameFeature, len(all))
 	fl := make([]cluster.FeatureLabel, len(all))
 	for t, f := range all {
@@ -70,9 +66,30 @@ func nameClusters(st *Run, raw cluster.Matrix, rows []int, labels []int32, k int
 		nf[t] = cluster.NameFeature{Name: f, High: l[0], Low: l[1], Kind: featureKind(f)}
 		fl[t] = cluster.FeatureLabel{Name: f, High: l[0], Low: l[1]}
 	}
-	ps, err := cluster.Profiles(X, labels, k, ids, fl)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
+	col := cluster.NewMatrix(len(rows), 1)
+	var ps []cluster.Profile
+	for t := range all {
+		if t < d {
+			if err := raw(t, col.Data); err != nil {
+				return nil, err
+			}
+		} else {
+			for i, c := range rows {
+				col.Data[i] = extra[t-d](int(c))
+			}
+		}
+		pt, err := cluster.Profiles(col, labels, k, ids, fl[t:t+1])
+		if err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		if ps == nil {
+			ps = pt
+			continue
+		}
+		for j := range ps {
+			ps[j].Means = append(slices.Clip(ps[j].Means), pt[j].Means...)
+			ps[j].Z = append(slices.Clip(ps[j].Z), pt[j].Z...)
+		}
 	}
 	names, err := cluster.DescriptiveNames(ps, nf, cluster.NameOptions{})
 	if err != nil {
@@ -88,7 +105,7 @@ func nameClusters(st *Run, raw cluster.Matrix, rows []int, labels []int32, k int
 // witness reads an activity witness for every buyer, or reports that the
 // run has none (P(alive) without a fitted purchase model) or that some
 // buyer lacks it.
-func witness(st *Run, cols map[string]values, name string) (values, bool) {
+func witness(st *Run, cols map[string]values, name string, rows []int32) (values, bool) {
 	v, ok := cols[name]
 	if !ok {
 		if c, found := st.Features.Col(name); found {
@@ -105,8 +122,8 @@ func witness(st *Run, cols map[string]values, name string) (values, bool) {
 	if !ok {
 		return nil, false
 	}
-	for _, c := range buyers(st) {
-		if x := v(c); math.IsNaN(x) || math.IsInf(x, 0) {
+	for _, c := range rows {
+		if x := v(int(c)); math.IsNaN(x) || math.IsInf(x, 0) {
 			return nil, false
 		}
 	}

@@ -81,6 +81,14 @@ func (CLV) Apply(ctx context.Context, r *Run, model any) (any, error) {
 
 func (CLV) Decode(data []byte) (any, error) { return decodeAs[CLVModel](data) }
 
+// Release drops the behaviour columns only the CLV summaries read (the
+// first purchase day, the repeat spend, the calibration counts): 12 bytes
+// a customer, once Apply has summarised them.
+func (CLV) Release(r *Run) {
+	b := r.Behaviour
+	b.FirstDay, b.RepeatSpend, b.CalDays, b.CalLast = nil, nil, nil, nil
+}
+
 // Columns are P(alive), expected purchases and spend, and CLV, then their
 // bounds and the traits (see extraColumns).
 func (CLV) Columns(_ *Run, result any, _ int32) []tables.OutColumn {
@@ -443,8 +451,9 @@ func applyCLV(ctx context.Context, r *Run, in *clvInputs, m *CLVModel) (*clvScor
 	n := in.n
 	out := &clvScores{
 		Scored: make([]bool, n), PAlive: make([]float64, n), ExpectedPurchases: make([]float64, n),
-		ExpectedSpend: make([]float64, n), CLV: make([]float64, n), extras: newExtras(n),
+		ExpectedSpend: make([]float64, n), CLV: make([]float64, n),
 	}
+	out.extras = newExtras(n, c.Horizon(), out.CLV)
 	if m.Skipped != "" || len(in.rows) == 0 {
 		return out, nil
 	}

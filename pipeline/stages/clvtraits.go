@@ -112,16 +112,37 @@ type clvExtras struct {
 // newExtras allocates the trait columns of n rows. The six bound columns
 // wait for bounds to be computed (allocBounds): a run without them
 // (interval_draws: 0, or no uncertainty) would otherwise hold six columns
-// of nothing, 960 MB at 20M customers, at the CLV stage's peak.
-func newExtras(n int) clvExtras {
+// of nothing, 960 MB at 20M customers, at the CLV stage's peak. The trait
+// horizon of months, the run's own horizon, is the clv column itself
+// (clv, which scoreExtras does not compute again): the same call of
+// clv.CLVs would fill a copy, 40 MB at 5M customers held until the
+// segments table is written.
+func newExtras(n, months int, clv []float64) clvExtras {
 	e := clvExtras{CLVByHorizon: make([][]float64, len(traitHorizons))}
 	for _, p := range []*[]float64{&e.ChurnRisk, &e.NextOrderDays} {
 		*p = make([]float64, n)
 	}
-	for h := range e.CLVByHorizon {
+	for h, hm := range traitHorizons {
+		if hm == months && len(clv) == n {
+			e.CLVByHorizon[h] = clv
+			continue
+		}
 		e.CLVByHorizon[h] = make([]float64, n)
 	}
 	return e
+}
+
+// ownHorizons are the trait horizons scoreExtras computes: those whose
+// column is not the clv column (see newExtras), as indexes into
+// traitHorizons and in months.
+func (e *clvExtras) ownHorizons(clv []float64) (idx, months []int) {
+	for h, hm := range traitHorizons {
+		if len(clv) > 0 && len(e.CLVByHorizon[h]) > 0 && &e.CLVByHorizon[h][0] == &clv[0] {
+			continue
+		}
+		idx, months = append(idx, h), append(months, hm)
+	}
+	return idx, months
 }
 
 // allocBounds allocates the bound columns, as long as the trait columns.
@@ -147,7 +168,8 @@ func scoreExtras(ctx context.Context, r *Run, in *clvInputs, m *CLVModel, pm clv
 	months := c.Horizon()
 	x, tx, T, spend := in.x, in.tx, in.T, in.spend
 
-	opt := clv.TraitOptions{Horizons: traitHorizons, PeriodLength: periodLen, Margin: c.MarginOr(), DiscountRate: monthly, Workers: w}
+	own, ownMonths := out.extras.ownHorizons(out.CLV)
+	opt := clv.TraitOptions{Horizons: append([]int{}, ownMonths...), PeriodLength: periodLen, Margin: c.MarginOr(), DiscountRate: monthly, Workers: w}
 	if out.NoSpend {
 		opt.Horizons = []int{}
 	}
@@ -159,8 +181,8 @@ func scoreExtras(ctx context.Context, r *Run, in *clvInputs, m *CLVModel, pm clv
 	for i, row := range in.rows {
 		e.ChurnRisk[row] = tr.ChurnRisk[i]
 		e.NextOrderDays[row] = tr.NextPurchase[i] * c.UnitDays()
-		for h := range tr.CLV {
-			e.CLVByHorizon[h][row] = tr.CLV[h][i]
+		for j := range tr.CLV {
+			e.CLVByHorizon[own[j]][row] = tr.CLV[j][i]
 		}
 	}
 
@@ -219,7 +241,7 @@ func (c *clvScores) extraColumns(noPurchase, noCLV []bool) []tables.OutColumn {
 	e := &c.extras
 	n := len(noPurchase)
 	if e.ChurnRisk == nil {
-		*e = newExtras(n)
+		*e = newExtras(n, 0, nil)
 		e.NoIntervals = true
 	}
 	if e.PAliveLow == nil {
