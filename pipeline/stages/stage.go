@@ -159,9 +159,8 @@ type Early interface {
 // Releaser is a stage whose Fit and Apply are the last readers of some of
 // the run's per-customer inputs. The run calls Release once Apply has
 // returned, and the stage drops them, so that the stages after it do not
-// carry them: the cluster stage's k-means runs after the CLV stage, and
-// every 8 bytes a customer it holds besides its matrix is 40 MB of its
-// peak at 5M customers.
+// carry them: every 8 bytes a customer that the later stages keep is
+// 40 MB of their peaks at 5M customers.
 type Releaser interface {
 	Release(r *Run)
 }
