@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"runtime/metrics"
+	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -245,7 +246,11 @@ func (r *run) stage(name string, f func(log zerolog.Logger) error) error {
 	releaseMemory()
 	resetPeakRSS()
 	l.Info().Msg("stage started")
-	err := f(l)
+	// The stage's samples in a CPU profile (strata run --cpuprofile) carry
+	// its name, and so do those of the goroutines it starts: `go tool
+	// pprof -tagfocus stage=publish` is the stage alone.
+	var err error
+	pprof.Do(context.Background(), pprof.Labels("stage", name), func(context.Context) { err = f(l) })
 	d := time.Since(start)
 	peak := peakRSSMiB()
 	r.res.Stages = append(r.res.Stages, StageTiming{Stage: name, Duration: d, PeakRSSMiB: peak})
