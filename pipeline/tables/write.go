@@ -71,6 +71,7 @@ type encodingChoice struct {
 	groupRows     int
 	plainIntegers bool
 	noisy         compress.Codec
+	ownTypes      bool // WriteOptions.ownTypes
 }
 
 // node is the column's Parquet type, encoding and, where it differs from
@@ -92,6 +93,9 @@ func (c *OutColumn) node(ch encodingChoice) parquet.Node {
 		n = parquet.Date()
 	case OutTimestamp:
 		n = parquet.TimestampAdjusted(parquet.Microsecond, true)
+	}
+	if !ch.ownTypes {
+		n = withOnceBounds(n)
 	}
 	switch {
 	case c.Type == OutBool:
@@ -291,6 +295,9 @@ type WriteOptions struct {
 	// readers that predate the delta encoding (Spark's vectorized reader
 	// before 3.3).
 	PlainIntegers bool
+	// ownTypes writes with parquet-go's own column types, not onceType:
+	// the tests compare the bytes of both.
+	ownTypes bool
 }
 
 // codec returns the parquet-go codec of a WriteOptions.Compression. zstd
@@ -334,7 +341,7 @@ func WriteParquet(w io.Writer, cols []OutColumn, opt WriteOptions) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	ch := encodingChoice{groupRows: rows, plainIntegers: opt.PlainIntegers}
+	ch := encodingChoice{groupRows: rows, plainIntegers: opt.PlainIntegers, ownTypes: opt.ownTypes}
 	if cc.CompressionCodec() == format.Zstd {
 		ch.noisy = &zstd.Codec{Level: zstd.SpeedFastest}
 	}
