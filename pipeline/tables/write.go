@@ -95,7 +95,7 @@ func (c *OutColumn) node(ch encodingChoice) parquet.Node {
 	case OutTimestamp:
 		n = parquet.TimestampAdjusted(parquet.Microsecond, true)
 	}
-	if !ch.ownTypes {
+	if !ch.ownTypes && !c.mayOutgrowDictionary() {
 		n = withOnceBounds(n)
 	}
 	switch {
@@ -135,6 +135,25 @@ func (c *OutColumn) node(ch encodingChoice) parquet.Node {
 		return parquet.Optional(n)
 	}
 	return parquet.Required(n)
+}
+
+// mayOutgrowDictionary reports whether a string column holds 1 GiB or
+// more: parquet-go turns a string dictionary of more than 1 GiB into PLAIN
+// for the rest of its row group, by unwrapping a type of its own, which
+// onceType's dictionary is not. A column of fewer bytes cannot have such
+// a dictionary, and no table we write has such a column; one that did is
+// written with parquet-go's own types.
+func (c *OutColumn) mayOutgrowDictionary() bool {
+	if c.Type != OutString {
+		return false
+	}
+	total := 0
+	for _, s := range c.Str {
+		if total += len(s); total >= 1<<30 {
+			return true
+		}
+	}
+	return false
 }
 
 // repeats reports whether a column repeats its values enough for a

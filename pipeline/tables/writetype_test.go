@@ -58,3 +58,21 @@ func TestOnceTypesWriteTheSameBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeStringColumnsKeepParquetGoTypes checks that a string column of
+// 1 GiB or more (here one 1 MiB string, 1,024 times) is written with
+// parquet-go's own types, whose dictionary can fall back to PLAIN, and a
+// smaller one with onceType.
+func TestHugeStringColumnsKeepParquetGoTypes(t *testing.T) {
+	long := strings.Repeat("x", 1<<20)
+	for _, rows := range []int{1023, 1024} {
+		c := OutColumn{Name: "s", Type: OutString, Str: make([]string, rows)}
+		for i := range c.Str {
+			c.Str[i] = long
+		}
+		_, wrapped := c.node(encodingChoice{groupRows: rows}).Type().(onceType)
+		if want := rows < 1024; wrapped != want {
+			t.Errorf("%d MiB: onceType %v, want %v", rows, wrapped, want)
+		}
+	}
+}
