@@ -17,7 +17,7 @@ import (
 //     answer;
 //   - a dictionary of strings hashes every value it is given, and then,
 //     for each page's bounds, looks every index up again and compares the
-//     strings: stringDict remembers where each string it has seen lives in
+//     strings: dict remembers where each string it has seen lives in
 //     memory (the columns we write share one string per level: a segment
 //     name, an RFM score), so a value it has seen costs a pointer compare,
 //     and a page's bounds compare each level it uses once.
