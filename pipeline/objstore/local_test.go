@@ -2,10 +2,12 @@ package objstore_test
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"testing/iotest"
 
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/objstore/objstoretest"
@@ -76,5 +78,29 @@ func TestLocalLayout(t *testing.T) {
 	}
 	if _, err := os.Stat(root); err != nil {
 		t.Errorf("the root itself was pruned: %v", err)
+	}
+}
+
+// TestLocalLargeUpload uploads an object of several writeback chunks and
+// a part, written in uneven pieces, and reads it back.
+func TestLocalLargeUpload(t *testing.T) {
+	ctx := context.Background()
+	b, err := objstore.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 19<<20+12345)
+	for i := range data {
+		data[i] = byte(i*7 + i>>13)
+	}
+	if err := b.Upload(ctx, "big/object.bin", iotest.HalfReader(bytes.NewReader(data))); err != nil {
+		t.Fatal(err)
+	}
+	got, err := objstore.ReadAll(ctx, b, "big/object.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes, not the %d uploaded", len(got), len(data))
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/parquet-go/parquet-go/compress/uncompressed"
 	"github.com/parquet-go/parquet-go/compress/zstd"
 	"github.com/parquet-go/parquet-go/format"
+	"golang.org/x/sync/errgroup"
 )
 
 // OutType is the Parquet type of an output column.
@@ -71,6 +72,7 @@ type encodingChoice struct {
 	groupRows     int
 	plainIntegers bool
 	noisy         compress.Codec
+	ownTypes      bool // WriteOptions.ownTypes
 }
 
 // node is the column's Parquet type, encoding and, where it differs from
@@ -92,6 +94,9 @@ func (c *OutColumn) node(ch encodingChoice) parquet.Node {
 		n = parquet.Date()
 	case OutTimestamp:
 		n = parquet.TimestampAdjusted(parquet.Microsecond, true)
+	}
+	if !ch.ownTypes && !c.mayOutgrowDictionary() {
+		n = withOnceBounds(n)
 	}
 	switch {
 	case c.Type == OutBool:
@@ -130,6 +135,25 @@ func (c *OutColumn) node(ch encodingChoice) parquet.Node {
 		return parquet.Optional(n)
 	}
 	return parquet.Required(n)
+}
+
+// mayOutgrowDictionary reports whether a string column holds 1 GiB or
+// more: parquet-go turns a string dictionary of more than 1 GiB into PLAIN
+// for the rest of its row group, by unwrapping a type of its own, which
+// onceType's dictionary is not. A column of fewer bytes cannot have such
+// a dictionary, and no table we write has such a column; one that did is
+// written with parquet-go's own types.
+func (c *OutColumn) mayOutgrowDictionary() bool {
+	if c.Type != OutString {
+		return false
+	}
+	total := 0
+	for _, s := range c.Str {
+		if total += len(s); total >= 1<<30 {
+			return true
+		}
+	}
+	return false
 }
 
 // repeats reports whether a column repeats its values enough for a
@@ -291,6 +315,9 @@ type WriteOptions struct {
 	// readers that predate the delta encoding (Spark's vectorized reader
 	// before 3.3).
 	PlainIntegers bool
+	// ownTypes writes with parquet-go's own column types, not onceType:
+	// the tests compare the bytes of both.
+	ownTypes bool
 }
 
 // codec returns the parquet-go codec of a WriteOptions.Compression. zstd
@@ -334,7 +361,7 @@ func WriteParquet(w io.Writer, cols []OutColumn, opt WriteOptions) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	ch := encodingChoice{groupRows: rows, plainIntegers: opt.PlainIntegers}
+	ch := encodingChoice{groupRows: rows, plainIntegers: opt.PlainIntegers, ownTypes: opt.ownTypes}
 	if cc.CompressionCodec() == format.Zstd {
 		ch.noisy = &zstd.Codec{Level: zstd.SpeedFastest}
 	}
@@ -386,7 +413,7 @@ func WriteParquet(w io.Writer, cols []OutColumn, opt WriteOptions) error {
 			}
 		}
 		rg, done := pw.BeginRowGroup(), make(chan error, 1)
-		go func() { done <- writeGroup(rg, cols, lo, min(lo+rows, n)) }()
+		go func() { done <- writeGroup(rg, cols, lo, min(lo+rows, n), workers) }()
 		inflight = append(inflight, pending{rg, done})
 	}
 	for err == nil && len(inflight) > 0 {
@@ -455,33 +482,60 @@ func chooseFields(cols []OutColumn, ch encodingChoice, workers int) []parquet.Fi
 	return fs
 }
 
-// writeGroup writes rows [lo, hi) of cols into the row group rg.
+// writeGroup writes rows [lo, hi) of cols into the row group rg, its
+// columns shared out among up to workers goroutines: a column's writer is
+// its own, so they can go at once, and then the last groups of a table,
+// which there are fewer of than workers, keep every worker busy (at 1M
+// customers, eight groups on two cores left one idle for the last
+// group's half). Which goroutine writes a column does not change its
+// bytes.
+func writeGroup(rg *parquet.ConcurrentRowGroupWriter, cols []OutColumn, lo, hi, workers int) error {
+	cws := rg.ColumnWriters()
+	var next atomic.Int64
+	var g errgroup.Group
+	for range min(workers, len(cols)) {
+		g.Go(func() error {
+			vals := make([]parquet.Value, writeChunk)
+			defer clear(vals) // drop references to the strings of cols
+			for c := int(next.Add(1)) - 1; c < len(cols); c = int(next.Add(1)) - 1 {
+				if err := writeColumn(cws[c], &cols[c], lo, hi, vals); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := rg.Flush(); err != nil {
+		return fmt.Errorf("write parquet row group: %w", err)
+	}
+	return nil
+}
+
+// writeChunk is how many values go to a column writer at a time. The
+// writer checks whether a page is full after each call, so the chunk size
+// decides page boundaries and thus the bytes of the file (the tests place
+// nulls around its multiples, where one call ends and the next begins).
+const writeChunk = 8192
+
+// writeColumn writes rows [lo, hi) of col to cw, a chunk at a time
+// through vals.
 //
 // A ColumnWriter only takes parquet.Value (its typed column buffer is not
 // exported), so the cost that is ours is building those values: each column
 // is filled a chunk at a time by a loop specialised to its type, and levels
 // are set in place, which the compiler inlines, rather than through
 // Value.Level, which it does not.
-func writeGroup(rg *parquet.ConcurrentRowGroupWriter, cols []OutColumn, lo, hi int) error {
-	// The writer checks whether a page is full after each call, so the
-	// chunk size decides page boundaries and thus the bytes of the file.
-	const chunk = 8192
-	vals := make([]parquet.Value, chunk)
-	cws := rg.ColumnWriters()
-	for c := range cols {
-		col := &cols[c]
-		for a := lo; a < hi; a += chunk {
-			b := min(a+chunk, hi)
-			v := vals[:b-a]
-			col.fill(v, a, b)
-			if _, err := cws[c].WriteRowValues(v); err != nil {
-				return fmt.Errorf("write parquet column %s: %w", col.Name, err)
-			}
+func writeColumn(cw *parquet.ColumnWriter, col *OutColumn, lo, hi int, vals []parquet.Value) error {
+	for a := lo; a < hi; a += writeChunk {
+		b := min(a+writeChunk, hi)
+		v := vals[:b-a]
+		col.fill(v, a, b)
+		if _, err := cw.WriteRowValues(v); err != nil {
+			return fmt.Errorf("write parquet column %s: %w", col.Name, err)
 		}
-	}
-	clear(vals) // drop references to the strings of cols
-	if err := rg.Flush(); err != nil {
-		return fmt.Errorf("write parquet row group: %w", err)
 	}
 	return nil
 }

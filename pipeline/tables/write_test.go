@@ -18,10 +18,6 @@ import (
 	"github.com/strata-oss/strata/internal/racetest"
 )
 
-// writeChunk mirrors the chunk of writeGroup: nulls are placed around its
-// multiples, where one call to the column writer ends and the next begins.
-const writeChunk = 8192
-
 // roundTripTable has a column of every OutType, required and optional, and
 // strings of both kinds: few distinct values (dictionary-encoded) and all
 // distinct (not). Optional columns are null where null says; nullAt and
