@@ -30,23 +30,96 @@ func ProbPurchaseWithin(pm PurchaseModel, t, x, tx, T float64) float64 {
 
 // purchaseWithin returns t ↦ ProbPurchaseWithin(pm, t, x, tx, T) with
 // what does not depend on t, P(alive) and the alive model, computed once:
-// TimeToNextPurchase evaluates it some 40 times a customer, and each
+// TimeToNextPurchase evaluates it many times a customer, and each
 // ProbPurchaseWithin boxed a new alive model on the heap and computed
 // P(alive) again (20M customers: gigabytes of garbage, and for Pareto/NBD a
 // hypergeometric series per call). Both go through aliveMixture, so the
 // values are the same bits.
 func purchaseWithin(pm PurchaseModel, x, tx, T float64) func(t float64) float64 {
-	am, ok := AliveModel(pm, x, T)
-	if !ok {
-		return func(t float64) float64 { return ProbPurchaseWithin(pm, t, x, tx, T) }
+	return newWithinCurve(pm, x, tx, T).at
+}
+
+// withinCurve is purchaseWithin's function with its parts: am is the alive
+// model (nil for a model AliveModel does not know) and pa P(alive).
+type withinCurve struct {
+	pm       PurchaseModel
+	x, tx, T float64
+	am       PurchaseModel
+	pa       float64
+}
+
+func newWithinCurve(pm PurchaseModel, x, tx, T float64) withinCurve {
+	c := withinCurve{pm: pm, x: x, tx: tx, T: T}
+	if am, ok := AliveModel(pm, x, T); ok {
+		c.am, c.pa = am, pm.PAlive(x, tx, T)
 	}
-	pa := pm.PAlive(x, tx, T)
-	return func(t float64) float64 {
-		if t <= 0 {
-			return 0
-		}
-		return 1 - aliveMixture(pa, am, 0, t)
+	return c
+}
+
+// at is ProbPurchaseWithin(c.pm, t, c.x, c.tx, c.T).
+func (c withinCurve) at(t float64) float64 {
+	if c.am == nil {
+		return ProbPurchaseWithin(c.pm, t, c.x, c.tx, c.T)
 	}
+	if t <= 0 {
+		return 0
+	}
+	return 1 - aliveMixture(c.pa, c.am, 0, t)
+}
+
+// zeroCountShape returns (k, s) such that an alive customer of am buys
+// nothing in (0, t] with probability
+//
+//	P_A(X(t) = 0) = (s/(s+t))^k,
+//
+// and ok false when P_A(X(t) = 0) has no such form. For the NBD it is the
+// negative binomial at 0, with (k, s) = (r, α). For the BG/NBD it is the
+// same, FHL 2005 eq. 8 at n = 0: a customer drops out only just after a
+// purchase, so nobody who has not bought yet has left. AliveModel returns
+// one of these two for BG/NBD, MBG/NBD and NBD models. The Pareto/NBD's
+// P_A(X(t) = 0) mixes the exponential lifetime in (Fader, Hardie and
+// Lee, "A Note on Deriving the Pareto/NBD Model and Related Expressions",
+// 2005, eq. 18-19: Gauss hypergeometric functions of t), which has no
+// closed-form inverse.
+func zeroCountShape(am PurchaseModel) (k, s float64, ok bool) {
+	switch m := am.(type) {
+	case NBD:
+		return m.R, m.Alpha, true
+	case BGNBD:
+		return m.R, m.Alpha, true
+	}
+	return 0, 0, false
+}
+
+// quantileBracket returns lo < hi around the t solving
+//
+//	P(Y(t) ≥ 1) = pa·(1 - (s/(s+t))^k) = q,
+//
+// that is t* = s·((1 - q/pa)^{-1/k} - 1), the closed-form inverse of
+// ProbPurchaseWithin when P_A(X(t) = 0) = (s/(s+t))^k (zeroCountShape).
+// The bracket is t*·(1 ± w) with w a generous bound on the relative
+// distance between t* and the time where the floating-point
+// ProbPurchaseWithin crosses q: 16 times its rounding error, about
+// 8ε·(1 + pa·g·(k + |ln g| + 1)) with g = 1 - q/pa, over its slope
+// t·∂P/∂t = pa·k·g·t/(s+t) at t*; at least 1e-12. ok is false when there
+// is no finite positive t* (pa ≤ q: the customer probably never buys
+// again).
+func quantileBracket(pa, k, s, q float64) (lo, hi float64, ok bool) {
+	if !(pa > q) || !(k > 0) || !(s > 0) {
+		return 0, 0, false
+	}
+	g := 1 - q/pa
+	lg := math.Log1p(-q / pa)
+	t := s * math.Expm1(-lg/k)
+	u := t / (s + t)
+	const eps = 0x1p-52
+	errF := 8 * eps * (1 + pa*g*(k-lg+1))
+	w := max(1e-12, 16*errF/(pa*k*g*u))
+	lo, hi = t*(1-w), t*(1+w)
+	if !(lo > 0) || math.IsInf(hi, 0) || !(w < 0.5) {
+		return 0, 0, false
+	}
+	return lo, hi, true
 }
 
 // alphaOf is the model's α (its time scale) without building Params' map.
@@ -90,23 +163,63 @@ func TimeToNextPurchase(pm PurchaseModel, q, x, tx, T float64) float64 {
 	if !(q > 0 && q < 1) {
 		return math.NaN()
 	}
-	scale := T + 1
+	c := newWithinCurve(pm, x, tx, T)
+	return bisectQuantile(nextPurchaseScale(pm, T), nextPurchaseTest(c, q))
+}
+
+// nextPurchaseScale is α+T, the time scale of the customer's posterior
+// purchase rate (T+1 for a model without α).
+func nextPurchaseScale(pm PurchaseModel, T float64) float64 {
 	if a, ok := alphaOf(pm); ok {
-		scale = a + T
+		return a + T
 	}
-	f := purchaseWithin(pm, x, tx, T)
+	return T + 1
+}
+
+// nextPurchaseTest returns t ↦ c.at(t) ≥ q. Where the closed-form
+// inverse applies (zeroCountShape) it evaluates c.at only inside
+// quantileBracket's [lo, hi], once the bracket is confirmed by c.at(lo) < q
+// ≤ c.at(hi), and answers t ≥ hi outside it: c.at rises with t, so that is
+// its answer there too, and the bisection takes the same steps and returns
+// the same bits as with c.at everywhere, in two to four evaluations a
+// customer instead of about forty.
+func nextPurchaseTest(c withinCurve, q float64) func(t float64) bool {
+	atLeast := func(t float64) bool { return c.at(t) >= q }
+	if c.am == nil {
+		return atLeast
+	}
+	k, s, ok := zeroCountShape(c.am)
+	if !ok {
+		return atLeast
+	}
+	lo, hi, ok := quantileBracket(c.pa, k, s, q)
+	if !ok || atLeast(lo) || !atLeast(hi) {
+		return atLeast
+	}
+	return func(t float64) bool {
+		if t <= lo || t >= hi {
+			return t >= hi
+		}
+		return atLeast(t)
+	}
+}
+
+// bisectQuantile returns the least time, to a relative 1e-10, at which
+// atLeast (a test of P(purchase within t) ≥ q, rising with t) holds:
+// bisection on log t from 10^-9·scale to nextPurchaseMax·scale, +Inf when
+// it does not hold at the top.
+func bisectQuantile(scale float64, atLeast func(t float64) bool) float64 {
 	hi := nextPurchaseMax * scale
-	if f(hi) < q {
+	if !atLeast(hi) {
 		return math.Inf(1)
 	}
 	lo := 1e-9 * scale
-	if f(lo) >= q {
+	if atLeast(lo) {
 		return lo
 	}
-	// Bisection on log t: f rises with t.
 	for range 200 {
 		mid := math.Sqrt(lo * hi)
-		if f(mid) >= q {
+		if atLeast(mid) {
 			hi = mid
 		} else {
 			lo = mid
