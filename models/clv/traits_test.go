@@ -256,3 +256,39 @@ func TestQuantileBracketIsTheInverse(t *testing.T) {
 		}
 	}
 }
+
+// TestCustomerTraitsNextPurchaseBits: CustomerTraits' next-purchase times
+// are TimeToNextPurchase's bits for every customer and model, whatever the
+// workers, also where the NBD's are computed once per distinct (x, T):
+// times are whole days in weeks, as in the pipeline, so that pairs repeat,
+// and one customer's x is -0.
+func TestCustomerTraitsNextPurchaseBits(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(7, 7))
+	s := simulateShop(rng, 3000, NBD{R: 0.8, Alpha: 6}, 4, 104, 0)
+	days := func(w float64) float64 { return math.Round(w*7) / 7 }
+	for i := range s.x {
+		s.T[i], s.tx[i] = days(s.T[i]), min(days(s.tx[i]), days(s.T[i]))
+	}
+	s.x[0], s.tx[0] = math.Copysign(0, -1), 0
+	spend := make([]float64, len(s.x))
+	month := 30.4375 / 7
+	for _, m := range []PurchaseModel{
+		NBD{R: 0.8, Alpha: 6},
+		BGNBD{R: 0.243, Alpha: 4.414, A: 0.793, B: 2.426},
+		ParetoNBD{R: 0.553, Alpha: 10.578, S: 0.606, Beta: 11.669},
+	} {
+		for _, workers := range []int{1, 2, 3} {
+			tr, err := CustomerTraits(ctx, m, GammaGamma{P: 6, Q: 4, Gamma: 15}, s.x, s.tx, s.T, spend, TraitOptions{PeriodLength: month, Workers: workers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range s.x {
+				want := TimeToNextPurchase(m, 0.5, s.x[i], s.tx[i], s.T[i])
+				if got := tr.NextPurchase[i]; math.Float64bits(got) != math.Float64bits(want) {
+					t.Fatalf("%T, %d workers, customer %d (%v, %v, %v): %v, want %v", m, workers, i, s.x[i], s.tx[i], s.T[i], got, want)
+				}
+			}
+		}
+	}
+}
