@@ -291,21 +291,34 @@ func CustomerTraits(ctx context.Context, pm PurchaseModel, gg GammaGamma, x, tx,
 	if tr.Horizons == nil {
 		tr.Horizons = []int{3, 6, 12}
 	}
-	var err error
-	if tr.PAlive, err = PAlives(ctx, pm, x, tx, T, opt.Workers); err != nil {
+	// One index of the (x, T) pairs and one P(alive) for every trait.
+	f, factored := pm.(factored)
+	ix, pa, err := prepare(ctx, pm, x, tx, T, opt.Workers, factored)
+	if err != nil {
+		return Traits{}, fmt.Errorf("traits: %w", err)
+	}
+	tr.PAlive = make([]float64, len(x))
+	if err := parallel(ctx, tr.PAlive, opt.Workers, pa); err != nil {
 		return Traits{}, fmt.Errorf("traits: %w", err)
 	}
 	tr.ChurnRisk = make([]float64, len(x))
 	for i, p := range tr.PAlive {
 		tr.ChurnRisk[i] = 1 - p
 	}
-	if tr.NextPurchase, err = nextPurchases(ctx, pm, q, x, tx, T, opt.Workers); err != nil {
+	if tr.NextPurchase, err = nextPurchases(ctx, pm, q, ix, x, tx, T, opt.Workers); err != nil {
 		return Traits{}, fmt.Errorf("traits: %w", err)
 	}
 	for _, h := range tr.Horizons {
-		v, err := CLVs(ctx, pm, gg, x, tx, T, meanSpend, h, opt.PeriodLength, opt.Margin, opt.DiscountRate, opt.Workers)
+		var v []float64
+		if factored {
+			if err = checkHorizon(h, opt.PeriodLength, opt.DiscountRate); err == nil {
+				v, err = clvsPrepared(ctx, f, gg, ix, pa, x, meanSpend, h, opt.PeriodLength, opt.Margin, opt.DiscountRate, opt.Workers)
+			}
+		} else {
+			v, err = CLVs(ctx, pm, gg, x, tx, T, meanSpend, h, opt.PeriodLength, opt.Margin, opt.DiscountRate, opt.Workers)
+		}
 		if err != nil {
-			return Traits{}, fmt.Errorf("traits: %w", err)
+			return Traits{}, fmt.Errorf("traits: clv over %d periods: %w", h, err)
 		}
 		tr.CLV = append(tr.CLV, v)
 	}
@@ -314,22 +327,26 @@ func CustomerTraits(ctx context.Context, pm PurchaseModel, gg GammaGamma, x, tx,
 
 // nextPurchases returns TimeToNextPurchase(pm, q, x[i], tx[i], T[i]) for
 // every customer. An NBD customer's depends on (x, T) alone (nobody drops
-// out, so t_x does not enter), and it is computed once per distinct pair:
-// 17k pairs for the 1M customers of bench/e2e's shop. The other models'
-// P(alive) depends on t_x, and distinct (x, t_x, T) are about half as many
-// as customers there, so they are computed per customer.
-func nextPurchases(ctx context.Context, pm PurchaseModel, q float64, x, tx, T []float64, workers int) ([]float64, error) {
+// out, so t_x does not enter), and it is computed once per distinct pair
+// of ix, built here when ix is nil or has no pairs: 17k pairs for the 1M
+// customers of bench/e2e's shop. The other models' P(alive) depends on t_x,
+// and distinct (x, t_x, T) are about half as many as customers there, so
+// they are computed per customer.
+func nextPurchases(ctx context.Context, pm PurchaseModel, q float64, ix *scoreIndex, x, tx, T []float64, workers int) ([]float64, error) {
 	out := make([]float64, len(x))
 	if _, ok := pm.(NBD); !ok {
 		err := parallel(ctx, out, workers, func(i int) float64 { return TimeToNextPurchase(pm, q, x[i], tx[i], T[i]) })
 		return out, err
 	}
-	ix, err := newScoreIndex(ctx, x, tx, T, false)
-	if err != nil {
-		return nil, err
+	if ix == nil || (ix.xT == nil && len(x) > 0) {
+		built, err := newScoreIndex(ctx, x, tx, T, false)
+		if err != nil {
+			return nil, err
+		}
+		ix = &built
 	}
 	// t_x = 0 stands for every customer's: NBD's P(alive) ignores it.
-	byPair, err := perPair(ctx, &ix, workers, func(x, T float64) float64 { return TimeToNextPurchase(pm, q, x, 0, T) })
+	byPair, err := perPair(ctx, ix, workers, func(x, T float64) float64 { return TimeToNextPurchase(pm, q, x, 0, T) })
 	if err != nil {
 		return nil, err
 	}
