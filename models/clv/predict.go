@@ -348,14 +348,25 @@ func ExpectedPurchasesAll(ctx context.Context, pm PurchaseModel, t float64, x, t
 	if err != nil {
 		return nil, fmt.Errorf("expected purchases: %w", err)
 	}
-	h, err := perPair(ctx, ix, workers, func(x, T float64) float64 { return f.horizon(t, x, T) })
-	if err != nil {
-		return nil, fmt.Errorf("expected purchases: %w", err)
-	}
-	if err := parallel(ctx, out, workers, func(i int) float64 { return h[ix.xT[i]] * pa(i) }); err != nil {
+	if out, err = expectedPrepared(ctx, f, ix, pa, t, workers); err != nil {
 		return nil, fmt.Errorf("expected purchases: %w", err)
 	}
 	return out, nil
+}
+
+// expectedPrepared is ExpectedPurchasesAll of a factored model given what
+// prepare(..., true) returned.
+func expectedPrepared(ctx context.Context, f factored, ix *scoreIndex, pa func(int) float64, t float64, workers int) ([]float64, error) {
+	out := make([]float64, len(ix.xT))
+	if t == 0 {
+		return out, nil
+	}
+	h, err := perPair(ctx, ix, workers, func(x, T float64) float64 { return f.horizon(t, x, T) })
+	if err != nil {
+		return nil, err
+	}
+	err = parallel(ctx, out, workers, func(i int) float64 { return h[ix.xT[i]] * pa(i) })
+	return out, err
 }
 
 // ExpectedSpends returns gg.ExpectedSpend for every customer.

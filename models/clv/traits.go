@@ -255,6 +255,9 @@ type TraitOptions struct {
 	Margin, DiscountRate float64
 	// NextPurchaseQuantile is the q of TimeToNextPurchase; 0 means 0.5.
 	NextPurchaseQuantile float64
+	// ExpectedHorizon, when positive, asks for Traits.Expected: the
+	// expected purchases over that time (model units).
+	ExpectedHorizon float64
 	Workers              int
 }
 
@@ -270,6 +273,9 @@ type Traits struct {
 	// Horizons[h] periods.
 	Horizons []int
 	CLV      [][]float64
+	// Expected is ExpectedPurchasesAll over the options' ExpectedHorizon
+	// (nil without one): the scoring columns share the traits' index.
+	Expected []float64
 }
 
 // CustomerTraits computes Traits for every customer.
@@ -307,6 +313,16 @@ func CustomerTraits(ctx context.Context, pm PurchaseModel, gg GammaGamma, x, tx,
 	}
 	if tr.NextPurchase, err = nextPurchases(ctx, pm, q, ix, x, tx, T, opt.Workers); err != nil {
 		return Traits{}, fmt.Errorf("traits: %w", err)
+	}
+	if t := opt.ExpectedHorizon; t > 0 {
+		if factored {
+			tr.Expected, err = expectedPrepared(ctx, f, ix, pa, t, opt.Workers)
+		} else {
+			tr.Expected, err = ExpectedPurchasesAll(ctx, pm, t, x, tx, T, opt.Workers)
+		}
+		if err != nil {
+			return Traits{}, fmt.Errorf("traits: expected purchases: %w", err)
+		}
 	}
 	for _, h := range tr.Horizons {
 		var v []float64

@@ -257,38 +257,70 @@ func TestQuantileBracketIsTheInverse(t *testing.T) {
 	}
 }
 
-// TestCustomerTraitsNextPurchaseBits: CustomerTraits' next-purchase times
-// are TimeToNextPurchase's bits for every customer and model, whatever the
-// workers, also where the NBD's are computed once per distinct (x, T):
-// times are whole days in weeks, as in the pipeline, so that pairs repeat,
-// and one customer's x is -0.
-func TestCustomerTraitsNextPurchaseBits(t *testing.T) {
+// TestCustomerTraitsBits: CustomerTraits, which shares one index and one
+// P(alive) between its traits, returns the bits of the functions of one
+// trait each, for every customer and model, whatever the workers: P(alive)
+// of PAlives, next-purchase times of TimeToNextPurchase (the NBD's computed
+// once per distinct (x, T)), CLVs over each horizon and the expected
+// purchases of ExpectedPurchasesAll. Times are whole days in weeks, as in
+// the pipeline, so that pairs repeat, and one customer's x is -0.
+func TestCustomerTraitsBits(t *testing.T) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(7, 7))
 	s := simulateShop(rng, 3000, NBD{R: 0.8, Alpha: 6}, 4, 104, 0)
 	days := func(w float64) float64 { return math.Round(w*7) / 7 }
+	spend := make([]float64, len(s.x))
 	for i := range s.x {
 		s.T[i], s.tx[i] = days(s.T[i]), min(days(s.tx[i]), days(s.T[i]))
+		spend[i] = 5 + 50*rng.Float64()
 	}
 	s.x[0], s.tx[0] = math.Copysign(0, -1), 0
-	spend := make([]float64, len(s.x))
 	month := 30.4375 / 7
+	gg := GammaGamma{P: 6, Q: 4, Gamma: 15}
+	same := func(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
 	for _, m := range []PurchaseModel{
 		NBD{R: 0.8, Alpha: 6},
 		BGNBD{R: 0.243, Alpha: 4.414, A: 0.793, B: 2.426},
 		ParetoNBD{R: 0.553, Alpha: 10.578, S: 0.606, Beta: 11.669},
 	} {
 		for _, workers := range []int{1, 2, 3} {
-			tr, err := CustomerTraits(ctx, m, GammaGamma{P: 6, Q: 4, Gamma: 15}, s.x, s.tx, s.T, spend, TraitOptions{PeriodLength: month, Workers: workers})
+			opt := TraitOptions{PeriodLength: month, Margin: 0.3, DiscountRate: 0.008, ExpectedHorizon: 12 * month, Workers: workers}
+			tr, err := CustomerTraits(ctx, m, gg, s.x, s.tx, s.T, spend, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pa, err := PAlives(ctx, m, s.x, s.tx, s.T, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			exp, err := ExpectedPurchasesAll(ctx, m, 12*month, s.x, s.tx, s.T, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for i := range s.x {
 				want := TimeToNextPurchase(m, 0.5, s.x[i], s.tx[i], s.T[i])
-				if got := tr.NextPurchase[i]; math.Float64bits(got) != math.Float64bits(want) {
-					t.Fatalf("%T, %d workers, customer %d (%v, %v, %v): %v, want %v", m, workers, i, s.x[i], s.tx[i], s.T[i], got, want)
+				if got := tr.NextPurchase[i]; !same(got, want) {
+					t.Fatalf("%T, %d workers, customer %d (%v, %v, %v): next purchase %v, want %v", m, workers, i, s.x[i], s.tx[i], s.T[i], got, want)
+				}
+				if !same(tr.PAlive[i], pa[i]) || !same(tr.Expected[i], exp[i]) {
+					t.Fatalf("%T, %d workers, customer %d: P(alive) %v, expected %v; want %v, %v", m, workers, i, tr.PAlive[i], tr.Expected[i], pa[i], exp[i])
 				}
 			}
+			for h, periods := range tr.Horizons {
+				v, err := CLVs(ctx, m, gg, s.x, s.tx, s.T, spend, periods, month, 0.3, 0.008, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range v {
+					if !same(tr.CLV[h][i], v[i]) {
+						t.Fatalf("%T, %d workers, customer %d: CLV over %d periods %v, CLVs %v", m, workers, i, periods, tr.CLV[h][i], v[i])
+					}
+				}
+			}
+		}
+		tr, err := CustomerTraits(ctx, m, gg, s.x, s.tx, s.T, spend, TraitOptions{PeriodLength: month})
+		if err != nil || tr.Expected != nil || len(tr.CLV) != 3 {
+			t.Errorf("%T without an expected horizon: expected %d values, %d CLVs, %v; want none, 3", m, len(tr.Expected), len(tr.CLV), err)
 		}
 	}
 }
