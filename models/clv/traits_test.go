@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"gonum.org/v1/gonum/mathext"
 )
 
 // A one-time buyer's P(alive) falls with the time since the purchase under
@@ -321,6 +323,35 @@ func TestCustomerTraitsBits(t *testing.T) {
 		tr, err := CustomerTraits(ctx, m, gg, s.x, s.tx, s.T, spend, TraitOptions{PeriodLength: month})
 		if err != nil || tr.Expected != nil || len(tr.CLV) != 3 {
 			t.Errorf("%T without an expected horizon: expected %d values, %d CLVs, %v; want none, 3", m, len(tr.Expected), len(tr.CLV), err)
+		}
+	}
+}
+
+// TestBGNBDNoPurchaseBits: BG/NBD's P(X(t) = 0), computed as (α/(α+t))^r,
+// has the bits of FHL 2005 eq. 8 at n = 0 as the general branch writes it
+// (restated here), from small to large parameters and times; and its
+// value is (α/(α+t))^r to a relative 1e-12 (exp of r·ln loses r·ε).
+func TestBGNBDNoPurchaseBits(t *testing.T) {
+	general := func(m BGNBD, tt float64) float64 {
+		r, al, a, b := m.R, m.Alpha, m.A, m.B
+		lbab := mathext.Lbeta(a, b)
+		return math.Exp(mathext.Lbeta(a, b) - lbab + lgam(r) - lgam(r) - lgam(1) + r*math.Log(al/(al+tt)) + xlogy(0, tt/(al+tt)))
+	}
+	for _, m := range []BGNBD{
+		{R: 0.243, Alpha: 4.414, A: 0.793, B: 2.426},
+		{R: 0.243 + 17, Alpha: 4.414 + 39, A: 0.793, B: 2.426 + 17},
+		{R: 1e-6, Alpha: 1e-3, A: 1e-5, B: 1e5},
+		{R: 600, Alpha: 2000, A: 50, B: 2e5},
+		{R: 1e250, Alpha: 1e250, A: 1e-300, B: 1e299},
+	} {
+		for _, tt := range []float64{0, 1e-9, 0.3, 1, 4.3, 52, 1e4, 1e9} {
+			got, want := m.ProbNPurchases(0, tt), general(m, tt)
+			if math.Float64bits(got) != math.Float64bits(want) {
+				t.Errorf("%+v t=%v: %v, the general branch %v", m, tt, got, want)
+			}
+			if p := math.Pow(m.Alpha/(m.Alpha+tt), m.R); math.Abs(got-p) > 1e-12*p {
+				t.Errorf("%+v t=%v: %v, (α/(α+t))^r = %v", m, tt, got, p)
+			}
 		}
 	}
 }
