@@ -36,57 +36,95 @@ func ProbPurchaseWithin(pm PurchaseModel, t, x, tx, T float64) float64 {
 // hypergeometric series per call). Both go through aliveMixture, so the
 // values are the same bits.
 func purchaseWithin(pm PurchaseModel, x, tx, T float64) func(t float64) float64 {
-	return newWithinCurve(pm, x, tx, T).at
+	c := newWithinCurve(pm, x, tx, T)
+	return c.at
 }
 
-// withinCurve is purchaseWithin's function with its parts: am is the alive
-// model (nil for a model AliveModel does not know) and pa P(alive).
+// withinCurve is purchaseWithin's function with its parts: P(alive) pa and
+// the alive model, held as a concrete value for the NBD (nbd) and the
+// BG/NBD and MBG/NBD (bg) so that a customer's curve costs no heap
+// allocation, and as am for the other models AliveModel knows.
 type withinCurve struct {
 	pm       PurchaseModel
 	x, tx, T float64
-	am       PurchaseModel
 	pa       float64
+	kind     aliveKind
+	nbd      NBD
+	bg       BGNBD
+	am       PurchaseModel
 }
 
+// aliveKind says which field of a withinCurve holds its alive model.
+type aliveKind int
+
+const (
+	kindNone  aliveKind = iota // a model AliveModel does not know
+	kindNBD                    // nbd
+	kindBG                     // bg
+	kindOther                  // am
+)
+
 func newWithinCurve(pm PurchaseModel, x, tx, T float64) withinCurve {
+	c := aliveCurve(pm, x, tx, T)
+	if c.kind != kindNone {
+		c.pa = pm.PAlive(x, tx, T)
+	}
+	return c
+}
+
+// aliveCurve is newWithinCurve without P(alive), for callers that have it.
+func aliveCurve(pm PurchaseModel, x, tx, T float64) withinCurve {
 	c := withinCurve{pm: pm, x: x, tx: tx, T: T}
-	if am, ok := AliveModel(pm, x, T); ok {
-		c.am, c.pa = am, pm.PAlive(x, tx, T)
+	if bg, ok := aliveBG(pm, x, T); ok {
+		c.kind, c.bg = kindBG, bg
+	} else if m, ok := pm.(NBD); ok {
+		c.kind, c.nbd = kindNBD, aliveNBD(m, x, T)
+	} else if am, ok := AliveModel(pm, x, T); ok {
+		c.kind, c.am = kindOther, am
 	}
 	return c
 }
 
 // at is ProbPurchaseWithin(c.pm, t, c.x, c.tx, c.T).
-func (c withinCurve) at(t float64) float64 {
-	if c.am == nil {
+func (c *withinCurve) at(t float64) float64 {
+	if c.kind == kindNone {
 		return ProbPurchaseWithin(c.pm, t, c.x, c.tx, c.T)
 	}
 	if t <= 0 {
 		return 0
 	}
-	return 1 - aliveMixture(c.pa, c.am, 0, t)
+	var p0 float64
+	switch c.kind {
+	case kindNBD:
+		p0 = c.nbd.ProbNPurchases(0, t)
+	case kindBG:
+		p0 = c.bg.ProbNPurchases(0, t)
+	default:
+		p0 = c.am.ProbNPurchases(0, t)
+	}
+	return 1 - mixAlive(c.pa, p0, 0)
 }
 
-// zeroCountShape returns (k, s) such that an alive customer of am buys
+// zeroCountShape returns (k, s) such that an alive customer of c buys
 // nothing in (0, t] with probability
 //
 //	P_A(X(t) = 0) = (s/(s+t))^k,
 //
 // and ok false when P_A(X(t) = 0) has no such form. For the NBD it is the
-// negative binomial at 0, with (k, s) = (r, α). For the BG/NBD it is the
-// same, FHL 2005 eq. 8 at n = 0: a customer drops out only just after a
-// purchase, so nobody who has not bought yet has left. AliveModel returns
-// one of these two for BG/NBD, MBG/NBD and NBD models. The Pareto/NBD's
+// negative binomial at 0, with (k, s) = (r, α) of the alive model. For the
+// BG/NBD it is the same, FHL 2005 eq. 8 at n = 0: a customer drops out
+// only just after a purchase, so nobody who has not bought yet has left;
+// the MBG/NBD's alive model is a BG/NBD (AliveModel). The Pareto/NBD's
 // P_A(X(t) = 0) mixes the exponential lifetime in (Fader, Hardie and
 // Lee, "A Note on Deriving the Pareto/NBD Model and Related Expressions",
 // 2005, eq. 18-19: Gauss hypergeometric functions of t), which has no
 // closed-form inverse.
-func zeroCountShape(am PurchaseModel) (k, s float64, ok bool) {
-	switch m := am.(type) {
-	case NBD:
-		return m.R, m.Alpha, true
-	case BGNBD:
-		return m.R, m.Alpha, true
+func zeroCountShape(c *withinCurve) (k, s float64, ok bool) {
+	switch c.kind {
+	case kindNBD:
+		return c.nbd.R, c.nbd.Alpha, true
+	case kindBG:
+		return c.bg.R, c.bg.Alpha, true
 	}
 	return 0, 0, false
 }
@@ -164,7 +202,13 @@ func TimeToNextPurchase(pm PurchaseModel, q, x, tx, T float64) float64 {
 		return math.NaN()
 	}
 	c := newWithinCurve(pm, x, tx, T)
-	return bisectQuantile(nextPurchaseScale(pm, T), nextPurchaseTest(c, q))
+	return nextPurchaseTime(&c, q, nextPurchaseScale(pm, T))
+}
+
+// nextPurchaseTime is TimeToNextPurchase of the curve c, q in (0, 1).
+func nextPurchaseTime(c *withinCurve, q, scale float64) float64 {
+	s := newNextPurchaseSearch(c, q)
+	return bisectQuantile(scale, &s)
 }
 
 // nextPurchaseScale is α+T, the time scale of the customer's posterior
@@ -176,50 +220,58 @@ func nextPurchaseScale(pm PurchaseModel, T float64) float64 {
 	return T + 1
 }
 
-// nextPurchaseTest returns t ↦ c.at(t) ≥ q. Where the closed-form
-// inverse applies (zeroCountShape) it evaluates c.at only inside
-// quantileBracket's [lo, hi], once the bracket is confirmed by c.at(lo) < q
-// ≤ c.at(hi), and answers t ≥ hi outside it: c.at rises with t, so that is
-// its answer there too, and the bisection takes the same steps and returns
-// the same bits as with c.at everywhere, in two to four evaluations a
-// customer instead of about forty.
-func nextPurchaseTest(c withinCurve, q float64) func(t float64) bool {
-	atLeast := func(t float64) bool { return c.at(t) >= q }
-	if c.am == nil {
-		return atLeast
-	}
-	k, s, ok := zeroCountShape(c.am)
+// nextPurchaseSearch is the bisection's test t ↦ c.at(t) ≥ q. When guided
+// it evaluates c.at only inside quantileBracket's [lo, hi], confirmed by
+// c.at(lo) < q ≤ c.at(hi), and answers t ≥ hi outside it: c.at rises with
+// t, so that is its answer there too, and the bisection takes the same
+// steps and returns the same bits as with c.at everywhere (unguided, the
+// reference), in two to four evaluations a customer instead of about
+// forty. It is a struct, not a closure, so that the forty tests inline.
+type nextPurchaseSearch struct {
+	c      *withinCurve
+	q      float64
+	lo, hi float64
+	guided bool
+}
+
+// newNextPurchaseSearch guides the search where the closed-form inverse
+// applies (zeroCountShape) and its bracket is confirmed.
+func newNextPurchaseSearch(c *withinCurve, q float64) nextPurchaseSearch {
+	s := nextPurchaseSearch{c: c, q: q}
+	k, sc, ok := zeroCountShape(c)
 	if !ok {
-		return atLeast
+		return s
 	}
-	lo, hi, ok := quantileBracket(c.pa, k, s, q)
-	if !ok || atLeast(lo) || !atLeast(hi) {
-		return atLeast
+	lo, hi, ok := quantileBracket(c.pa, k, sc, q)
+	if ok && !s.atLeast(lo) && s.atLeast(hi) {
+		s.lo, s.hi, s.guided = lo, hi, true
 	}
-	return func(t float64) bool {
-		if t <= lo || t >= hi {
-			return t >= hi
-		}
-		return atLeast(t)
+	return s
+}
+
+func (s *nextPurchaseSearch) atLeast(t float64) bool {
+	if s.guided && (t <= s.lo || t >= s.hi) {
+		return t >= s.hi
 	}
+	return s.c.at(t) >= s.q
 }
 
 // bisectQuantile returns the least time, to a relative 1e-10, at which
-// atLeast (a test of P(purchase within t) ≥ q, rising with t) holds:
+// s.atLeast (P(purchase within t) ≥ q, rising with t) holds:
 // bisection on log t from 10^-9·scale to nextPurchaseMax·scale, +Inf when
 // it does not hold at the top.
-func bisectQuantile(scale float64, atLeast func(t float64) bool) float64 {
+func bisectQuantile(scale float64, s *nextPurchaseSearch) float64 {
 	hi := nextPurchaseMax * scale
-	if !atLeast(hi) {
+	if !s.atLeast(hi) {
 		return math.Inf(1)
 	}
 	lo := 1e-9 * scale
-	if atLeast(lo) {
+	if s.atLeast(lo) {
 		return lo
 	}
 	for range 200 {
 		mid := math.Sqrt(lo * hi)
-		if atLeast(mid) {
+		if s.atLeast(mid) {
 			hi = mid
 		} else {
 			lo = mid
@@ -258,7 +310,7 @@ type TraitOptions struct {
 	// ExpectedHorizon, when positive, asks for Traits.Expected: the
 	// expected purchases over that time (model units).
 	ExpectedHorizon float64
-	Workers              int
+	Workers         int
 }
 
 // Traits are per-customer business traits derived from a fitted model.
@@ -307,11 +359,14 @@ func CustomerTraits(ctx context.Context, pm PurchaseModel, gg GammaGamma, x, tx,
 	if err := parallel(ctx, tr.PAlive, opt.Workers, pa); err != nil {
 		return Traits{}, fmt.Errorf("traits: %w", err)
 	}
+	// The other traits read P(alive) back rather than compute it again
+	// each (a log, a log1p and an exp per BG/NBD customer and trait).
+	pa = func(i int) float64 { return tr.PAlive[i] }
 	tr.ChurnRisk = make([]float64, len(x))
 	for i, p := range tr.PAlive {
 		tr.ChurnRisk[i] = 1 - p
 	}
-	if tr.NextPurchase, err = nextPurchases(ctx, pm, q, ix, x, tx, T, opt.Workers); err != nil {
+	if tr.NextPurchase, err = nextPurchases(ctx, pm, q, ix, tr.PAlive, x, tx, T, opt.Workers); err != nil {
 		return Traits{}, fmt.Errorf("traits: %w", err)
 	}
 	if t := opt.ExpectedHorizon; t > 0 {
@@ -342,14 +397,24 @@ func CustomerTraits(ctx context.Context, pm PurchaseModel, gg GammaGamma, x, tx,
 }
 
 // nextPurchases returns TimeToNextPurchase(pm, q, x[i], tx[i], T[i]) for
-// every customer. An NBD customer's depends on (x, T) alone (nobody drops
-// out, so t_x does not enter), and it is computed once per distinct pair
-// of ix, built here when ix is nil or has no pairs: 17k pairs for the 1M
-// customers of bench/e2e's shop. The other models' P(alive) depends on t_x,
-// and distinct (x, t_x, T) are about half as many as customers there, so
-// they are computed per customer.
-func nextPurchases(ctx context.Context, pm PurchaseModel, q float64, ix *scoreIndex, x, tx, T []float64, workers int) ([]float64, error) {
+// every customer, q in (0, 1). An NBD customer's depends on (x, T) alone
+// (nobody drops out, so t_x does not enter), and it is computed once per
+// distinct pair of ix, built here when ix is nil or has no pairs: 17k
+// pairs for the 1M customers of bench/e2e's shop. The other models'
+// P(alive) depends on t_x, and distinct (x, t_x, T) are about half as many
+// as customers there, so they are computed per customer, the BG/NBD's and
+// MBG/NBD's with pAlive[i], which is their pm.PAlive (PAlives), not
+// computed again.
+func nextPurchases(ctx context.Context, pm PurchaseModel, q float64, ix *scoreIndex, pAlive, x, tx, T []float64, workers int) ([]float64, error) {
 	out := make([]float64, len(x))
+	if _, ok := aliveBG(pm, 0, 0); ok {
+		err := parallel(ctx, out, workers, func(i int) float64 {
+			c := aliveCurve(pm, x[i], tx[i], T[i])
+			c.pa = pAlive[i]
+			return nextPurchaseTime(&c, q, nextPurchaseScale(pm, T[i]))
+		})
+		return out, err
+	}
 	if _, ok := pm.(NBD); !ok {
 		err := parallel(ctx, out, workers, func(i int) float64 { return TimeToNextPurchase(pm, q, x[i], tx[i], T[i]) })
 		return out, err
