@@ -587,7 +587,17 @@ func (s CLV) holdoutCheck(ctx context.Context, cfg *config.Config, model string,
 }
 
 func presentRows(present []bool) []int {
-	var rows []int
+	n := 0
+	for _, p := range present {
+		if p {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	// Counted first: appending to 1M rows copied 16 MB of them ~30 times.
+	rows := make([]int, 0, n)
 	for c, p := range present {
 		if p {
 			rows = append(rows, c)
