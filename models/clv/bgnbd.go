@@ -263,6 +263,14 @@ func (m BGNBD) ProbNPurchases(n int, t float64) float64 {
 		return 0
 	}
 	r, al, a, b := m.R, m.Alpha, m.A, m.B
+	if n == 0 && min(r, a, b) > 0 && max(r, a, b) < 1e300 {
+		// (α/(α+t))^r: the expression below at n = 0, where the log-betas
+		// and log-gammas cancel exactly while they are finite (they are
+		// for parameters in (0, 1e300)) and xlogy is 0, so the same bits
+		// without two log-betas and three log-gammas. The next-order time
+		// evaluates it a few times a customer.
+		return math.Exp(r * math.Log(al/(al+t)))
+	}
 	fn := float64(n)
 	lbab := mathext.Lbeta(a, b)
 	q := t / (al + t)

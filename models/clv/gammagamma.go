@@ -238,6 +238,9 @@ func compressSpend(x, m []float64) (cx, cm, w []float64) {
 		ms[pos[r]] = m[i] + 0
 		pos[r]++
 	}
+	// At most one row a customer: grown by append, the three slices were
+	// copied ~30 times each (100 MB of garbage at 1M customers).
+	cx, cm, w = make([]float64, 0, len(m)), make([]float64, 0, len(m)), make([]float64, 0, len(m))
 	for g, xv := range xs {
 		grp := ms[start[g]:start[g+1]]
 		slices.Sort(grp)

@@ -37,18 +37,32 @@ import (
 // while its ProbNPurchases gives the conditional distribution of future
 // counts (see ProbFuturePurchases). ok is false for models of other types.
 func AliveModel(pm PurchaseModel, x, T float64) (m PurchaseModel, ok bool) {
+	if bg, ok := aliveBG(pm, x, T); ok {
+		return bg, true
+	}
+	switch v := pm.(type) {
+	case ParetoNBD:
+		return ParetoNBD{R: v.R + x, Alpha: v.Alpha + T, S: v.S, Beta: v.Beta + T}, true
+	case NBD:
+		return aliveNBD(v, x, T), true
+	}
+	return nil, false
+}
+
+// aliveBG is AliveModel of a BG/NBD or MBG/NBD model, as a concrete value:
+// per-customer loops use it without boxing a model on the heap.
+func aliveBG(pm PurchaseModel, x, T float64) (BGNBD, bool) {
 	switch v := pm.(type) {
 	case BGNBD:
 		return BGNBD{R: v.R + x, Alpha: v.Alpha + T, A: v.A, B: v.B + x}, true
 	case MBGNBD:
 		return BGNBD{R: v.R + x, Alpha: v.Alpha + T, A: v.A, B: v.B + x + 1}, true
-	case ParetoNBD:
-		return ParetoNBD{R: v.R + x, Alpha: v.Alpha + T, S: v.S, Beta: v.Beta + T}, true
-	case NBD:
-		return NBD{R: v.R + x, Alpha: v.Alpha + T}, true
 	}
-	return nil, false
+	return BGNBD{}, false
 }
+
+// aliveNBD is AliveModel of an NBD model, as a concrete value.
+func aliveNBD(m NBD, x, T float64) NBD { return NBD{R: m.R + x, Alpha: m.Alpha + T} }
 
 // ProbFuturePurchases returns P(Y(t) = k | x, t_x, T), the probability of
 // exactly k purchases in (T, T+t] for a customer with summary (x, t_x, T):
@@ -83,7 +97,12 @@ func ProbFuturePurchases(pm PurchaseModel, k int, t, x, tx, T float64) float64 {
 // aliveMixture is ProbFuturePurchases given P(alive) pa and the alive
 // model am: (1 - pa)·1{k = 0} + pa·P_A(X(t) = k), clamped to [0, 1].
 func aliveMixture(pa float64, am PurchaseModel, k int, t float64) float64 {
-	p := pa * am.ProbNPurchases(k, t)
+	return mixAlive(pa, am.ProbNPurchases(k, t), k)
+}
+
+// mixAlive is aliveMixture given pk = P_A(X(t) = k).
+func mixAlive(pa, pk float64, k int) float64 {
+	p := pa * pk
 	if k == 0 {
 		p += 1 - pa
 	}

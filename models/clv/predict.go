@@ -348,14 +348,25 @@ func ExpectedPurchasesAll(ctx context.Context, pm PurchaseModel, t float64, x, t
 	if err != nil {
 		return nil, fmt.Errorf("expected purchases: %w", err)
 	}
-	h, err := perPair(ctx, ix, workers, func(x, T float64) float64 { return f.horizon(t, x, T) })
-	if err != nil {
-		return nil, fmt.Errorf("expected purchases: %w", err)
-	}
-	if err := parallel(ctx, out, workers, func(i int) float64 { return h[ix.xT[i]] * pa(i) }); err != nil {
+	if out, err = expectedPrepared(ctx, f, ix, pa, t, workers); err != nil {
 		return nil, fmt.Errorf("expected purchases: %w", err)
 	}
 	return out, nil
+}
+
+// expectedPrepared is ExpectedPurchasesAll of a factored model given what
+// prepare(..., true) returned.
+func expectedPrepared(ctx context.Context, f factored, ix *scoreIndex, pa func(int) float64, t float64, workers int) ([]float64, error) {
+	out := make([]float64, len(ix.xT))
+	if t == 0 {
+		return out, nil
+	}
+	h, err := perPair(ctx, ix, workers, func(x, T float64) float64 { return f.horizon(t, x, T) })
+	if err != nil {
+		return nil, err
+	}
+	err = parallel(ctx, out, workers, func(i int) float64 { return h[ix.xT[i]] * pa(i) })
+	return out, err
 }
 
 // ExpectedSpends returns gg.ExpectedSpend for every customer.
@@ -376,8 +387,8 @@ func CLVs(ctx context.Context, pm PurchaseModel, gg GammaGamma, x, tx, T, meanSp
 	if err := checkLens("clv", len(x), tx, T, meanSpend); err != nil {
 		return nil, err
 	}
-	if periods < 0 || !(periodLength > 0) || !(discountRate > -1) || math.IsInf(periodLength, 0) {
-		return nil, fmt.Errorf("clv: invalid horizon: %d periods of length %v at discount rate %v", periods, periodLength, discountRate)
+	if err := checkHorizon(periods, periodLength, discountRate); err != nil {
+		return nil, fmt.Errorf("clv: %w", err)
 	}
 	out := make([]float64, len(x))
 	f, ok := pm.(factored)
@@ -394,17 +405,32 @@ func CLVs(ctx context.Context, pm PurchaseModel, gg GammaGamma, x, tx, T, meanSp
 	if err != nil {
 		return nil, fmt.Errorf("clv: %w", err)
 	}
-	dh, err := perPair(ctx, ix, workers, func(x, T float64) float64 {
-		return discountedHorizon(f, x, T, periods, periodLength, discountRate)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("clv: %w", err)
-	}
-	err = parallel(ctx, out, workers, func(i int) float64 {
-		return clvCombine(margin, gg.ExpectedSpend(x[i], meanSpend[i]), pa(i), dh[ix.xT[i]])
-	})
+	out, err = clvsPrepared(ctx, f, gg, ix, pa, x, meanSpend, periods, periodLength, margin, discountRate, workers)
 	if err != nil {
 		return nil, fmt.Errorf("clv: %w", err)
 	}
 	return out, nil
+}
+
+func checkHorizon(periods int, periodLength, discountRate float64) error {
+	if periods < 0 || !(periodLength > 0) || !(discountRate > -1) || math.IsInf(periodLength, 0) {
+		return fmt.Errorf("invalid horizon: %d periods of length %v at discount rate %v", periods, periodLength, discountRate)
+	}
+	return nil
+}
+
+// clvsPrepared is CLVs of a factored model given what prepare(..., true)
+// returned, so that several horizons share one index and P(alive).
+func clvsPrepared(ctx context.Context, f factored, gg GammaGamma, ix *scoreIndex, pa func(int) float64, x, meanSpend []float64, periods int, periodLength, margin, discountRate float64, workers int) ([]float64, error) {
+	dh, err := perPair(ctx, ix, workers, func(x, T float64) float64 {
+		return discountedHorizon(f, x, T, periods, periodLength, discountRate)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(x))
+	err = parallel(ctx, out, workers, func(i int) float64 {
+		return clvCombine(margin, gg.ExpectedSpend(x[i], meanSpend[i]), pa(i), dh[ix.xT[i]])
+	})
+	return out, err
 }

@@ -157,10 +157,29 @@ func (e *clvExtras) bounds() []*[]float64 {
 	return []*[]float64{&e.PAliveLow, &e.PAliveHigh, &e.ExpectedLow, &e.ExpectedHigh, &e.CLVLow, &e.CLVHigh}
 }
 
-// scoreExtras computes the intervals and traits of in's buyers into out
-// (indexed by run row). pm is the purchase model; gg the spend model,
-// ignored when out.NoSpend.
-func scoreExtras(ctx context.Context, r *Run, in *clvInputs, m *CLVModel, pm clv.PurchaseModel, gg clv.GammaGamma, out *clvScores) error {
+// scoreTraits computes the traits of in's buyers under pm and gg (ignored
+// when noSpend), with the expected purchases over the horizon, in the
+// order of in.rows.
+func scoreTraits(ctx context.Context, r *Run, in *clvInputs, pm clv.PurchaseModel, gg clv.GammaGamma, noSpend bool) (clv.Traits, error) {
+	c := r.Config.CLV
+	monthly := math.Pow(1+c.DiscountRate(), 1.0/12) - 1
+	periodLen := daysPerMonth / c.UnitDays()
+	opt := clv.TraitOptions{Horizons: traitHorizons, PeriodLength: periodLen, Margin: c.MarginOr(), DiscountRate: monthly,
+		ExpectedHorizon: float64(c.Horizon()) * periodLen, Workers: r.Config.Workers}
+	if noSpend {
+		opt.Horizons = []int{}
+	}
+	tr, err := clv.CustomerTraits(ctx, pm, gg, in.x, in.tx, in.T, in.spend, opt)
+	if err != nil {
+		return clv.Traits{}, fmt.Errorf("score p_alive, expected purchases, churn risk, next order and clv: %w", err)
+	}
+	return tr, nil
+}
+
+// scoreExtras computes the intervals of in's buyers and copies their
+// traits tr (scoreTraits) into out (indexed by run row). pm is the
+// purchase model; gg the spend model, ignored when out.NoSpend.
+func scoreExtras(ctx context.Context, r *Run, in *clvInputs, m *CLVModel, pm clv.PurchaseModel, gg clv.GammaGamma, tr clv.Traits, out *clvScores) error {
 	c := r.Config.CLV
 	w := r.Config.Workers
 	monthly := math.Pow(1+c.DiscountRate(), 1.0/12) - 1
@@ -168,21 +187,17 @@ func scoreExtras(ctx context.Context, r *Run, in *clvInputs, m *CLVModel, pm clv
 	months := c.Horizon()
 	x, tx, T, spend := in.x, in.tx, in.T, in.spend
 
-	own, ownMonths := out.extras.ownHorizons(out.CLV)
-	opt := clv.TraitOptions{Horizons: append([]int{}, ownMonths...), PeriodLength: periodLen, Margin: c.MarginOr(), DiscountRate: monthly, Workers: w}
-	if out.NoSpend {
-		opt.Horizons = []int{}
-	}
-	tr, err := clv.CustomerTraits(ctx, pm, gg, x, tx, T, spend, opt)
-	if err != nil {
-		return fmt.Errorf("score churn risk and next order: %w", err)
-	}
+	// The trait horizon that is the run's own shares the clv column
+	// (newExtras), which applyCLV has filled.
+	own, _ := out.extras.ownHorizons(out.CLV)
 	e := &out.extras
 	for i, row := range in.rows {
 		e.ChurnRisk[row] = tr.ChurnRisk[i]
 		e.NextOrderDays[row] = tr.NextPurchase[i] * c.UnitDays()
-		for j := range tr.CLV {
-			e.CLVByHorizon[own[j]][row] = tr.CLV[j][i]
+		for _, h := range own {
+			if h < len(tr.CLV) {
+				e.CLVByHorizon[h][row] = tr.CLV[h][i]
+			}
 		}
 	}
 
