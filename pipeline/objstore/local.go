@@ -350,7 +350,12 @@ func (l *Local) Iter(ctx context.Context, prefix string, fn func(key string) err
 			return ctx.Err()
 		}
 	}
-	err := l.walk(ctx, dirKey, prefix, fn)
+	// The root's real path stops a link back up to it or above.
+	var links []string
+	if real, err := filepath.EvalSymlinks(l.root); err == nil {
+		links = []string{real}
+	}
+	err := l.walk(ctx, dirKey, prefix, fn, links)
 	var stop errStop
 	if errors.As(err, &stop) {
 		return stop.err
@@ -367,7 +372,13 @@ type errStop struct{ err error }
 
 func (e errStop) Error() string { return e.err.Error() }
 
-func (l *Local) walk(ctx context.Context, dirKey, prefix string, fn func(string) error) error {
+// walk lists dirKey's directory. A symbolic link is followed: a shop's
+// export linked into the input directory is an object like any other, not
+// a file skipped without a word. links are the real paths of the linked
+// directories walk is inside, so that a link leading back into one of
+// them is an error rather than an endless walk; a dangling link is an
+// error too.
+func (l *Local) walk(ctx context.Context, dirKey, prefix string, fn func(string) error, links []string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -384,19 +395,35 @@ func (l *Local) walk(ctx context.Context, dirKey, prefix string, fn func(string)
 	type entry struct {
 		sortKey string
 		dir     bool
+		real    string // a linked directory's real path
 	}
 	list := make([]entry, 0, len(entries))
 	for _, e := range entries {
 		name := e.Name()
 		switch {
 		case e.IsDir():
-			list = append(list, entry{dirKey + name + "/", true})
+			list = append(list, entry{dirKey + name + "/", true, ""})
 		case e.Type().IsRegular() && strings.HasPrefix(name, tmpPrefix):
 			// A killed writer's temp file would stay forever: no
 			// later upload reuses its name.
 			l.removeDeadTemp(dir, name)
 		case e.Type().IsRegular():
-			list = append(list, entry{dirKey + name, false})
+			list = append(list, entry{dirKey + name, false, ""})
+		case e.Type()&fs.ModeSymlink != 0:
+			fi, err := os.Stat(filepath.Join(dir, name))
+			if err != nil {
+				return fmt.Errorf("follow the symbolic link %s: %w", dirKey+name, err)
+			}
+			switch {
+			case fi.IsDir():
+				real, err := filepath.EvalSymlinks(filepath.Join(dir, name))
+				if err != nil {
+					return fmt.Errorf("follow the symbolic link %s: %w", dirKey+name, err)
+				}
+				list = append(list, entry{dirKey + name + "/", true, real})
+			case fi.Mode().IsRegular():
+				list = append(list, entry{dirKey + name, false, ""})
+			}
 		}
 	}
 	slices.SortFunc(list, func(a, b entry) int { return strings.Compare(a.sortKey, b.sortKey) })
@@ -404,7 +431,14 @@ func (l *Local) walk(ctx context.Context, dirKey, prefix string, fn func(string)
 		if e.dir {
 			// Descend only if some key under it can still match.
 			if strings.HasPrefix(e.sortKey, prefix) || strings.HasPrefix(prefix, e.sortKey) {
-				if err := l.walk(ctx, e.sortKey, prefix, fn); err != nil {
+				inner := links
+				if e.real != "" {
+					if err := linkCycle(links, e.real, e.sortKey); err != nil {
+						return err
+					}
+					inner = append(slices.Clip(links), e.real)
+				}
+				if err := l.walk(ctx, e.sortKey, prefix, fn, inner); err != nil {
 					return err
 				}
 			}
@@ -418,6 +452,17 @@ func (l *Local) walk(ctx context.Context, dirKey, prefix string, fn func(string)
 		}
 		if err := fn(e.sortKey); err != nil {
 			return errStop{err}
+		}
+	}
+	return nil
+}
+
+// linkCycle reports a linked directory (real path) that walk is already
+// inside, through an earlier link or the root itself.
+func linkCycle(links []string, real, key string) error {
+	for _, r := range links {
+		if real == r || strings.HasPrefix(r, real+string(filepath.Separator)) {
+			return fmt.Errorf("follow the symbolic link %s: it leads back to %s, a directory being listed", key, real)
 		}
 	}
 	return nil

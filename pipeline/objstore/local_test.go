@@ -3,9 +3,11 @@ package objstore_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"testing/iotest"
 
@@ -102,5 +104,83 @@ func TestLocalLargeUpload(t *testing.T) {
 	}
 	if !bytes.Equal(got, data) {
 		t.Fatalf("read back %d bytes, not the %d uploaded", len(got), len(data))
+	}
+}
+
+// TestLocalFollowsLinks: an export linked into the input directory is
+// listed and read like a file (it was skipped without a word); a linked
+// directory is walked; a dangling link or one leading back up is an
+// error, not a silent gap or an endless walk.
+func TestLocalFollowsLinks(t *testing.T) {
+	ctx := t.Context()
+	elsewhere := t.TempDir()
+	if err := os.WriteFile(filepath.Join(elsewhere, "export.csv"), []byte("a,b\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(elsewhere, "more"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(elsewhere, "more", "b.csv"), []byte("b\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	list := func(root string) ([]string, error) {
+		bkt, err := objstore.NewLocal(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		err = bkt.Iter(ctx, "orders/", func(k string) error { keys = append(keys, k); return nil })
+		return keys, err
+	}
+	link := func(root, target, name string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(root, "orders"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, filepath.Join(root, "orders", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	root := t.TempDir()
+	link(root, filepath.Join(elsewhere, "export.csv"), "a.csv")
+	link(root, filepath.Join(elsewhere, "more"), "dir")
+	if err := os.WriteFile(filepath.Join(root, "orders", "c.csv"), []byte("c\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := list(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"orders/a.csv", "orders/c.csv", "orders/dir/b.csv"}; !slices.Equal(keys, want) {
+		t.Fatalf("listed %q, want %q", keys, want)
+	}
+	bkt, _ := objstore.NewLocal(root)
+	rc, err := bkt.Get(ctx, "orders/a.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(got) != "a,b\n" {
+		t.Fatalf("read %q through the link", got)
+	}
+
+	for _, tc := range []struct{ name, target, want string }{
+		{"dangling", filepath.Join(elsewhere, "gone.csv"), "follow the symbolic link orders/x"},
+		{"back to the root", ".", "leads back"},
+		{"back above the root", "..", "leads back"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			target := tc.target
+			if target == "." || target == ".." {
+				target = filepath.Join(root, "orders", target)
+			}
+			link(root, target, "x")
+			if _, err := list(root); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("listing gave %v, want an error with %q", err, tc.want)
+			}
+		})
 	}
 }
