@@ -245,16 +245,31 @@ func (r *run) stage(name string, f func(log zerolog.Logger) error) error {
 	releaseMemory()
 	resetPeakRSS()
 	l.Info().Msg("stage started")
+	cpu0 := processCPU()
 	err := f(l)
 	d := time.Since(start)
+	cpu := stageCPU(cpu0, processCPU())
 	peak := peakRSSMiB()
 	r.res.Stages = append(r.res.Stages, StageTiming{Stage: name, Duration: d, PeakRSSMiB: peak})
 	if err != nil {
 		l.Error().Err(err).Float64("duration_seconds", d.Seconds()).Float64("peak_rss_mib", peak).Msg("stage failed")
 		return err
 	}
-	l.Info().Float64("duration_seconds", d.Seconds()).Float64("peak_rss_mib", peak).Float64("run_peak_rss_mib", r.res.PeakRSSMiB()).Msg("stage finished")
+	l.Info().Float64("duration_seconds", d.Seconds()).Float64("cpu_seconds", cpu).Float64("peak_rss_mib", peak).
+		Float64("run_peak_rss_mib", r.res.PeakRSSMiB()).Msg("stage finished")
 	return nil
+}
+
+// stageCPU is the processor seconds between two processCPU readings, -1
+// when either is unknown. On a machine shared with other work a stage's
+// wall time swings with the others' load, its processor time much less,
+// so the stage log carries both. It is the process's: with several runs in
+// one process (a backfill with --parallel) it counts them all.
+func stageCPU(before, after time.Duration) float64 {
+	if before < 0 || after < 0 {
+		return -1
+	}
+	return (after - before).Seconds()
 }
 
 // compute reads the customers keep selects (nil: all), computes their
