@@ -243,27 +243,39 @@ func newRun(ctx context.Context, cfg *config.Config, opt Options) (*run, error) 
 
 func (r *run) stage(name string, f func(log zerolog.Logger) error) error {
 	l := r.log.With().Str("stage", name).Logger()
-	start, cpu := time.Now(), processCPU()
+	start := time.Now()
 	releaseMemory()
 	resetPeakRSS()
 	l.Info().Msg("stage started")
 	// The stage's samples in a CPU profile (strata run --cpuprofile) carry
 	// its name, and so do those of the goroutines it starts: `go tool
 	// pprof -tagfocus stage=publish` is the stage alone.
+	cpu0 := processCPU()
 	var err error
 	pprof.Do(context.Background(), pprof.Labels("stage", name), func(context.Context) { err = f(l) })
 	d := time.Since(start)
-	if cpu >= 0 {
-		cpu = processCPU() - cpu
-	}
+	cpu := stageCPU(cpu0, processCPU())
 	peak := peakRSSMiB()
 	r.res.Stages = append(r.res.Stages, StageTiming{Stage: name, Duration: d, PeakRSSMiB: peak})
 	if err != nil {
 		l.Error().Err(err).Float64("duration_seconds", d.Seconds()).Float64("peak_rss_mib", peak).Msg("stage failed")
 		return err
 	}
-	l.Info().Float64("duration_seconds", d.Seconds()).Float64("cpu_seconds", cpu.Seconds()).Float64("peak_rss_mib", peak).Float64("run_peak_rss_mib", r.res.PeakRSSMiB()).Msg("stage finished")
+	l.Info().Float64("duration_seconds", d.Seconds()).Float64("cpu_seconds", cpu).Float64("peak_rss_mib", peak).
+		Float64("run_peak_rss_mib", r.res.PeakRSSMiB()).Msg("stage finished")
 	return nil
+}
+
+// stageCPU is the processor seconds between two processCPU readings, -1
+// when either is unknown. On a machine shared with other work a stage's
+// wall time swings with the others' load, its processor time much less,
+// so the stage log carries both. It is the process's: with several runs in
+// one process (a backfill with --parallel) it counts them all.
+func stageCPU(before, after time.Duration) float64 {
+	if before < 0 || after < 0 {
+		return -1
+	}
+	return (after - before).Seconds()
 }
 
 // compute reads the customers keep selects (nil: all), computes their

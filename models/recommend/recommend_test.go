@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -190,5 +191,93 @@ func TestBadInput(t *testing.T) {
 	a, _ := Fit(fixture())
 	if _, err := a.Recommend(fixture(), 0); err == nil {
 		t.Error("n = 0: no error")
+	}
+}
+
+// randomInput is n customers over nk categories and ng groups, with the
+// purchases drawn from seed.
+func randomInput(n, nk, ng int, seed uint64) Input {
+	r := rand.New(rand.NewPCG(seed, 7))
+	bought := make([][]bool, n)
+	in := Input{Customers: n, Categories: make([]string, nk), Groups: ng, Group: make([]int32, n), Buyer: make([]bool, n)}
+	for c := range n {
+		bought[c] = make([]bool, nk)
+		in.Buyer[c] = r.Float64() < 0.9
+		in.Group[c] = int32(r.IntN(ng+1)) - 1
+		for k := range nk {
+			bought[c][k] = in.Buyer[c] && r.Float64() < 0.05+0.1*float64((k+int(in.Group[c])+1)%nk)
+		}
+	}
+	in.Bought = func(c, k int) bool { return bought[c][k] }
+	return in
+}
+
+// TestWorkersSameResult: the customers are shared out in chunks among the
+// workers; the lifts and every customer's offers must not depend on how
+// many there are, across chunk boundaries and with a ragged last chunk.
+func TestWorkersSameResult(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		n        int
+		nk, ng   int
+		topN     int
+		workerss []int
+	}{
+		{"empty", 0, 3, 2, 2, []int{1, 2}},
+		{"one chunk", 100, 5, 3, 3, []int{1, 2, 4}},
+		{"ragged chunks", 3*chunkCustomers + 17, 9, 5, 4, []int{1, 2, 3, 8}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var wantA *Affinity
+			var wantO [][]Offer
+			for _, w := range tc.workerss {
+				in := randomInput(tc.n, tc.nk, tc.ng, 3)
+				in.Workers = w
+				a, err := Fit(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				o, err := a.Recommend(in, tc.topN)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if wantA == nil {
+					wantA, wantO = a, o
+					continue
+				}
+				if !reflect.DeepEqual(a, wantA) {
+					t.Errorf("%d workers: affinity differs from %d workers'", w, tc.workerss[0])
+				}
+				if !reflect.DeepEqual(o, wantO) {
+					t.Errorf("%d workers: offers differ from %d workers'", w, tc.workerss[0])
+				}
+			}
+		})
+	}
+}
+
+// TestOffersDoNotShareRoom: customers' offers are pieces of one array per
+// chunk; appending to one customer's must not overwrite the next one's.
+func TestOffersDoNotShareRoom(t *testing.T) {
+	in := randomInput(500, 6, 2, 5)
+	a, err := Fit(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.Recommend(in, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := make([][]Offer, len(got))
+	for c := range got {
+		before[c] = append([]Offer(nil), got[c]...)
+	}
+	for c := range got {
+		got[c] = append(got[c], Offer{Category: -1})
+	}
+	for c := range got {
+		if !slices.Equal(got[c][:len(before[c])], before[c]) {
+			t.Fatalf("customer %d: offers %v changed to %v by another's append", c, before[c], got[c])
+		}
 	}
 }

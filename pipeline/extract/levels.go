@@ -24,6 +24,13 @@ func (l *Levels) Names() []string {
 	return append([]string(nil), l.names...)
 }
 
+// Len is the number of levels coded so far.
+func (l *Levels) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.names)
+}
+
 func (l *Levels) code(s string) int32 {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -44,6 +44,7 @@ import (
 type catMix struct {
 	max   int     // candidate slots
 	slot  []int32 // by code+1 (0 the blank level): slot, slotNone or slotRest
+	unmet int     // entries of slot that are slotNone
 	code  []int32 // by slot: code+1
 	rest  bool    // some level goes to rest
 	cap   int     // slots the arena has
@@ -55,6 +56,8 @@ type catMix struct {
 	vocab map[string]bool
 	names *extract.Levels
 	known []string // names by code, as of the last look
+	// settledBlocks counts the blocks catBlock had nothing to do for.
+	settledBlocks int
 }
 
 type catLine struct {
@@ -103,6 +106,10 @@ func (s *shard) catBlock(b *extract.OrderBlock) {
 	}
 	warming := m.phase != catChosen && m.rows < catWarmRows
 	m.warm = warming
+	if m.settled() && !s.opt.scanEveryBlock {
+		m.settledBlocks++
+		return
+	}
 	for i := range b.N {
 		if b.Drop[i] || b.Refund[i] {
 			continue
@@ -110,6 +117,7 @@ func (s *shard) catBlock(b *extract.OrderBlock) {
 		c := int(b.Category[i]) + 1
 		for c >= len(m.slot) {
 			m.slot = append(m.slot, slotNone)
+			m.unmet++
 			if warming {
 				m.tot = append(m.tot, 0)
 			}
@@ -121,6 +129,7 @@ func (s *shard) catBlock(b *extract.OrderBlock) {
 		if m.slot[c] != slotNone {
 			continue
 		}
+		m.unmet--
 		switch {
 		case m.phase == catLogging:
 			m.slot[c] = slotRest // met; its slot is decided with the others
@@ -146,6 +155,17 @@ func (s *shard) catBlock(b *extract.OrderBlock) {
 	if m.phase != catLogging {
 		s.fitCat()
 	}
+}
+
+// settled reports whether a block can change nothing of the mix: the
+// candidates are chosen and every level the column has had so far (the
+// block's among them: the readers coded its rows before sending it) has
+// been met. A block's rows then only go to their slots or rest, and
+// catBlock's pass over every row, on the shard's goroutine (the extract's
+// critical path), is skipped: past the first blocks a long tail has few
+// new levels left to meet.
+func (m *catMix) settled() bool {
+	return m.phase == catChosen && m.unmet == 0 && m.names != nil && len(m.slot) > m.names.Len()
 }
 
 // catDone ends a block: the warm-up ends once catWarmRows rows are met.

@@ -293,3 +293,78 @@ func TestLongTailFourLines(t *testing.T) {
 		}
 	}
 }
+
+// TestLongTailSettledBlocks: once the candidates are chosen and every
+// level has been met, catBlock skips its pass over a block's rows; a level
+// first met later (the tail held back past the first two blocks) must
+// still be found. The features are those of a run that scans every block,
+// for 1 and 2 workers, and with the tail in the first block the shares
+// are those restated from the raw lines.
+func TestLongTailSettledBlocks(t *testing.T) {
+	defer func(w int) { catWarmRows = w }(catWarmRows)
+	catWarmRows = 4000
+	for _, tc := range []struct {
+		name  string
+		early int
+		exact bool
+	}{
+		{"tail in the first block", 0, true},
+		{"tail after two blocks", 140000, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			csv := longTailOrders(3*65536+5000, 3000, 300, tc.early, 11)
+			levels, want := wantShares(t, csv, 8)
+			for _, w := range []int{1, 2} {
+				var sets [2]*Set
+				var ids []string
+				for k, scan := range []bool{true, false} {
+					spec := memSpec(t, map[string]string{"orders/o.csv": csv}, time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC), nil)
+					spec.Orders.Columns["category"] = "category"
+					a, err := Extract(context.Background(), spec, Options{Workers: w, scanEveryBlock: scan})
+					if err != nil {
+						t.Fatal(err)
+					}
+					settled := 0
+					for _, s := range a.shards {
+						settled += s.mix.settledBlocks
+					}
+					if (settled > 0) == scan {
+						t.Errorf("%d workers, scanning every block %v: %d blocks settled", w, scan, settled)
+					}
+					if sets[k], err = a.Compute(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+					ids = a.Dataset.IDs
+				}
+				compareTables(t, sets[0].Table, sets[1].Table)
+				if tc.exact {
+					checkShares(t, sets[1].Table, ids, levels, want)
+				}
+			}
+		})
+	}
+}
+
+// checkShares compares a table's cat_share_* with wantShares'.
+func checkShares(t *testing.T, tbl *Table, ids, levels []string, want map[string]map[string]float64) {
+	t.Helper()
+	var got []string
+	for _, c := range tbl.Cols {
+		if c.Group == "category" && c.Level != "other" {
+			got = append(got, c.Level)
+		}
+	}
+	if len(got) != len(levels) {
+		t.Fatalf("top categories %q, want %d", got, len(levels))
+	}
+	for _, c := range tbl.Cols {
+		if c.Group != "category" {
+			continue
+		}
+		for i, id := range ids {
+			if g, w := c.Value(i), want[id][c.Level]; math.Abs(g-w) > 1e-9 {
+				t.Fatalf("%s of %s: %v, want %v", c.Name, id, g, w)
+			}
+		}
+	}
+}

@@ -46,6 +46,9 @@ type Options struct {
 	// shardRows is the fewest input rows a shard is made for (0: a page
 	// of records); tests lower it to have many shards of little data.
 	shardRows int
+	// scanEveryBlock makes the category mix read every block's rows even
+	// when it is settled (tests: the skip must change nothing).
+	scanEveryBlock bool
 	// fillRows, when set, is the customers of a fill block instead of
 	// fillChunk..fillBlock (tests: many blocks on a small shop).
 	fillRows int

@@ -207,8 +207,13 @@ func (c *computer) learnShares(levels string, top int, get func(*shard) (int, fu
 	total := make([]float64, nl)
 	seen := false
 	lv := make([][]int, len(c.a.shards))
+	// Each shard's slot count and reader, once: made per customer, the
+	// reader was an allocation a customer.
+	ns := make([]int, len(c.a.shards))
+	vs := make([]func(row int, buf []float64) []float64, len(c.a.shards))
 	for si, s := range c.a.shards {
 		lv[si] = level(s)
+		ns[si], vs[si] = get(s)
 	}
 	// Summed in chunks of customers, in parallel, then the chunks' sums
 	// in chunk order: the same bits for any number of shards or workers.
@@ -232,17 +237,17 @@ func (c *computer) learnShares(levels string, top int, get func(*shard) (int, fu
 					s, row := c.at(g + 8)
 					s.prefetchMix(row)
 				}
-				s, row := c.at(g)
-				ns, v := get(s)
-				if ns == 0 {
+				_, row := c.at(g)
+				si := c.loc[g] >> 32
+				if ns[si] == 0 {
 					continue
 				}
 				any[k] = true
-				l := lv[c.loc[g]>>32]
-				// v may leave out slots past the levels' (rest): their
-				// level is -1, so the sums are the same.
-				buf = v(row, buf)
-				for slot, x := range buf[:min(ns, len(buf))] {
+				l := lv[si]
+				// The reader may leave out slots past the levels' (rest):
+				// their level is -1, so the sums are the same.
+				buf = vs[si](row, buf)
+				for slot, x := range buf[:min(ns[si], len(buf))] {
 					if l[slot] >= 0 { // not rest
 						sum[l[slot]] += x
 					}

@@ -3,7 +3,10 @@ package stages
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/strata-oss/strata/models/recommend"
 	"github.com/strata-oss/strata/pipeline/config"
@@ -158,24 +161,42 @@ func recommendInput(st *Run, ids []int32) (recommend.Input, []int32, bool) {
 		}
 		slices.Sort(ids)
 	}
-	dense := map[int32]int32{}
-	for i, id := range ids {
-		dense[id] = int32(i)
-	}
 	n := st.Behaviour.N
-	group := make([]int32, n)
-	for c := range n {
-		group[c] = -1
-		if id := cl.ID[c]; id >= 0 {
-			group[c] = dense[id]
-		}
-	}
+	group := denseGroups(cl.ID[:n], ids)
 	cats := make([]string, len(cols))
 	for k, col := range cols {
 		cats[k] = col.Level
 	}
 	return recommend.Input{Customers: n, Categories: cats, Groups: len(ids), Group: group, Buyer: st.Behaviour.HasOrders,
-		Bought: func(c, k int) bool { return bought(cols[k], c) }}, ids, true
+		Bought: func(c, k int) bool { return bought(cols[k], c) }, Workers: st.Config.Workers}, ids, true
+}
+
+// denseGroups maps each customer's stable cluster id (< 0: none, -1) to
+// its index in ids. Stable ids are small, so a slice indexed by id does
+// what a map lookup per customer did. An id missing from ids (the fit saw
+// every cluster the run has, so none is) gets 0, as the map's zero value
+// gave it.
+func denseGroups(clusterID, ids []int32) []int32 {
+	var top int32 = -1
+	for _, id := range ids {
+		top = max(top, id)
+	}
+	dense := make([]int32, top+1)
+	for i, id := range ids {
+		if id >= 0 {
+			dense[id] = int32(i)
+		}
+	}
+	group := make([]int32, len(clusterID))
+	for c, id := range clusterID {
+		switch {
+		case id < 0:
+			group[c] = -1
+		case id <= top:
+			group[c] = dense[id]
+		}
+	}
+	return group
 }
 
 // fitRecommendations learns the lifts of the categories in st's clusters,
@@ -223,40 +244,74 @@ func applyRecommendations(st *Run, f *recFit) (*recommendations, error) {
 }
 
 // columns is the recommendations table: one row per customer and offer,
-// in customer order then rank.
+// in customer order then rank. Each customer's rows start where the
+// offers of those before end, so ranges of customers are filled in
+// parallel, the same values whatever the workers.
 func (r *recommendations) columns(st *Run, asOfDay int32) []tables.OutColumn {
 	cl := resultOf[clusterResult](st, "cluster")
-	n := r.Model.Offers
-	id := make([]string, 0, n)
-	rank := make([]int32, 0, n)
-	cat := make([]string, 0, n)
-	lift := make([]float64, 0, n)
-	cluster := make([]int32, 0, n)
-	noCluster := make([]bool, 0, n)
-	basis := make([]string, 0, n)
+	start := make([]int, len(r.offers)+1)
 	for c, offers := range r.offers {
-		for _, o := range offers {
-			id = append(id, st.IDs[c])
-			rank = append(rank, int32(o.Rank))
-			cat = append(cat, r.cats[o.Category])
-			lift = append(lift, o.Lift)
-			cid := cl.ID[c]
-			cluster = append(cluster, max(cid, 0))
-			noCluster = append(noCluster, cid < 0)
-			if cid < 0 {
-				basis = append(basis, "base")
-			} else {
-				basis = append(basis, "cluster")
-			}
+		start[c+1] = start[c] + len(offers)
+	}
+	n := start[len(r.offers)]
+	t := recTable{id: make([]string, n), rank: make([]int32, n), cat: make([]string, n), lift: make([]float64, n),
+		cluster: make([]int32, n), noCluster: make([]bool, n), basis: make([]string, n)}
+	inRanges(len(r.offers), st.Config.Workers, func(lo, hi int) {
+		t.fill(r, st.IDs, cl.ID, start, lo, hi)
+	})
+	return []tables.OutColumn{
+		{Name: "customer_id", Type: tables.OutString, Str: t.id},
+		{Name: "as_of", Type: tables.OutDate, I32: tables.Repeat(asOfDay, n)},
+		{Name: "rank", Type: tables.OutInt32, I32: t.rank},
+		{Name: "category", Type: tables.OutString, Str: t.cat},
+		{Name: "lift", Type: tables.OutDouble, F64: t.lift},
+		{Name: "cluster_id", Type: tables.OutInt32, Optional: true, I32: t.cluster, Null: t.noCluster},
+		{Name: "basis", Type: tables.OutString, Str: t.basis},
+	}
+}
+
+// recTable is the recommendations table's columns, a row per offer.
+type recTable struct {
+	id, cat, basis []string
+	rank, cluster  []int32
+	lift           []float64
+	noCluster      []bool
+}
+
+// fill writes the rows of customers [lo, hi), which start at row
+// start[lo]; clusterID is each customer's stable cluster id (< 0: none).
+func (t *recTable) fill(r *recommendations, ids []string, clusterID []int32, start []int, lo, hi int) {
+	i := start[lo]
+	for c := lo; c < hi; c++ {
+		cid := clusterID[c]
+		basis := "cluster"
+		if cid < 0 {
+			basis = "base"
+		}
+		for _, o := range r.offers[c] {
+			t.id[i], t.rank[i], t.cat[i], t.lift[i] = ids[c], int32(o.Rank), r.cats[o.Category], o.Lift
+			t.cluster[i], t.noCluster[i], t.basis[i] = max(cid, 0), cid < 0, basis
+			i++
 		}
 	}
-	return []tables.OutColumn{
-		{Name: "customer_id", Type: tables.OutString, Str: id},
-		{Name: "as_of", Type: tables.OutDate, I32: tables.Repeat(asOfDay, n)},
-		{Name: "rank", Type: tables.OutInt32, I32: rank},
-		{Name: "category", Type: tables.OutString, Str: cat},
-		{Name: "lift", Type: tables.OutDouble, F64: lift},
-		{Name: "cluster_id", Type: tables.OutInt32, Optional: true, I32: cluster, Null: noCluster},
-		{Name: "basis", Type: tables.OutString, Str: basis},
+}
+
+// inRanges calls f for consecutive ranges of [0, n) covering it, from
+// up to workers goroutines (≤ 0: GOMAXPROCS).
+func inRanges(n, workers int, f func(lo, hi int)) {
+	const chunk = 1 << 14
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
 	}
+	chunks := (n + chunk - 1) / chunk
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, chunks) {
+		wg.Go(func() {
+			for k := int(next.Add(1)) - 1; k < chunks; k = int(next.Add(1)) - 1 {
+				f(k*chunk, min((k+1)*chunk, n))
+			}
+		})
+	}
+	wg.Wait()
 }

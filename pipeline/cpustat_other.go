@@ -4,5 +4,5 @@ package pipeline
 
 import "time"
 
-// processCPU is not measured here.
+// processCPU is -1: the system does not say.
 func processCPU() time.Duration { return -1 }
