@@ -161,7 +161,7 @@ func checkComplete(t *testing.T, name string, rec *ledger.Record, m *publish.Man
 	if runtime.GOOS == "linux" && (rec.PeakRSSMiB <= 0 || rec.PeakRSSMiB != peak) {
 		t.Errorf("%s: run peak %v MiB, want the largest stage's, %v", name, rec.PeakRSSMiB, peak)
 	}
-	if got := strings.Join(stages, ","); got != "extract,features,rfm,clv,cluster,recommend,rfm_migration,drift,brief,publish" {
+	if got := strings.Join(stages, ","); got != "extract,features,rfm,cluster,clv,cluster_names,recommend,rfm_migration,drift,brief,publish" {
 		t.Errorf("%s: stages %s", name, got)
 	}
 	if rec.Rows["segments"] == 0 || rec.Rows["segments"] != m.Tables["segments"].Rows || rec.Customers == 0 || rec.Orders == 0 {

@@ -180,7 +180,7 @@ func succeededByDate(t *testing.T, out objstore.Bucket) map[string][]*ledger.Rec
 			stages = append(stages, s.Stage)
 		}
 		if r.ConfigHash == "" || r.Attempt == "" || len(r.Inputs) == 0 || r.FinishedAt == nil || r.Rows["segments"] == 0 ||
-			strings.Join(stages, ",") != "extract,features,rfm,clv,cluster,recommend,rfm_migration,drift,brief,publish" || r.Holder == "" {
+			strings.Join(stages, ",") != "extract,features,rfm,cluster,clv,cluster_names,recommend,rfm_migration,drift,brief,publish" || r.Holder == "" {
 			t.Errorf("incomplete ledger record %+v", r)
 		}
 		by[r.AsOf] = append(by[r.AsOf], r)
