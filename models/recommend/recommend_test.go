@@ -49,14 +49,7 @@ func TestFitHandComputed(t *testing.T) {
 
 func TestRecommendHandComputed(t *testing.T) {
 	in := fixture()
-	a, err := Fit(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := a.Recommend(in, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := fitRecommend(t, in, 2)
 	cats := func(os []Offer) []int {
 		out := []int{}
 		for i, o := range os {
@@ -106,14 +99,7 @@ func TestAgainstBruteForce(t *testing.T) {
 		}
 	}
 	in.Bought = func(c, k int) bool { return bought[c][k] }
-	a, err := Fit(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := a.Recommend(in, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := fitRecommend(t, in, 4)
 	// Independent penetration counts.
 	buyers, all := make([]float64, ng), 0.0
 	pen, base := make([][]float64, ng), make([]float64, nk)
@@ -260,14 +246,7 @@ func TestWorkersSameResult(t *testing.T) {
 // chunk; appending to one customer's must not overwrite the next one's.
 func TestOffersDoNotShareRoom(t *testing.T) {
 	in := randomInput(500, 6, 2, 5)
-	a, err := Fit(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := a.Recommend(in, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := fitRecommend(t, in, 3)
 	before := make([][]Offer, len(got))
 	for c := range got {
 		before[c] = append([]Offer(nil), got[c]...)
@@ -280,4 +259,18 @@ func TestOffersDoNotShareRoom(t *testing.T) {
 			t.Fatalf("customer %d: offers %v changed to %v by another's append", c, before[c], got[c])
 		}
 	}
+}
+
+// fitRecommend fits in and recommends up to topN offers a customer.
+func fitRecommend(t *testing.T, in Input, topN int) [][]Offer {
+	t.Helper()
+	a, err := Fit(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.Recommend(in, topN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
