@@ -28,22 +28,15 @@ func ProbPurchaseWithin(pm PurchaseModel, t, x, tx, T float64) float64 {
 	return 1 - ProbFuturePurchases(pm, 0, t, x, tx, T)
 }
 
-// purchaseWithin returns t ↦ ProbPurchaseWithin(pm, t, x, tx, T) with
-// what does not depend on t, P(alive) and the alive model, computed once:
-// TimeToNextPurchase evaluates it many times a customer, and each
-// ProbPurchaseWithin boxed a new alive model on the heap and computed
-// P(alive) again (20M customers: gigabytes of garbage, and for Pareto/NBD a
-// hypergeometric series per call). Both go through aliveMixture, so the
-// values are the same bits.
-func purchaseWithin(pm PurchaseModel, x, tx, T float64) func(t float64) float64 {
-	c := newWithinCurve(pm, x, tx, T)
-	return c.at
-}
-
-// withinCurve is purchaseWithin's function with its parts: P(alive) pa and
-// the alive model, held as a concrete value for the NBD (nbd) and the
-// BG/NBD and MBG/NBD (bg) so that a customer's curve costs no heap
-// allocation, and as am for the other models AliveModel knows.
+// withinCurve is t ↦ ProbPurchaseWithin(pm, t, x, tx, T) (at) with what
+// does not depend on t computed once: TimeToNextPurchase evaluates it many
+// times a customer, and each ProbPurchaseWithin boxed a new alive model on
+// the heap and computed P(alive) again (20M customers: gigabytes of
+// garbage, and for Pareto/NBD a hypergeometric series per call). Both go
+// through aliveMixture, so the values are the same bits. Its parts are
+// P(alive) pa and the alive model, held as a concrete value for the NBD
+// (nbd) and the BG/NBD and MBG/NBD (bg) so that a customer's curve costs
+// no heap allocation, and as am for the other models AliveModel knows.
 type withinCurve struct {
 	pm       PurchaseModel
 	x, tx, T float64

@@ -158,9 +158,9 @@ func TestPurchaseWithinIsProbPurchaseWithin(t *testing.T) {
 	}
 	for _, m := range models {
 		for _, c := range []struct{ x, tx, T float64 }{{0, 0, 30}, {1, 5, 39}, {6, 30.5, 39}, {40, 38, 39}} {
-			f := purchaseWithin(m, c.x, c.tx, c.T)
+			f := newWithinCurve(m, c.x, c.tx, c.T)
 			for _, tt := range []float64{-1, 0, 1e-9, 0.5, 4, 52, 1e3, 1e7} {
-				if got, want := f(tt), ProbPurchaseWithin(m, tt, c.x, c.tx, c.T); math.Float64bits(got) != math.Float64bits(want) {
+				if got, want := f.at(tt), ProbPurchaseWithin(m, tt, c.x, c.tx, c.T); math.Float64bits(got) != math.Float64bits(want) {
 					t.Errorf("%T %+v t=%v: %v, ProbPurchaseWithin %v", m, c, tt, got, want)
 				}
 			}
