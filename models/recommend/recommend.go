@@ -20,10 +20,10 @@ package recommend
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"sort"
 	"sync"
-	"sync/atomic"
+
+	"github.com/strata-oss/strata/internal/parallel"
 )
 
 // Input is what the ranking needs. Bought(c, k) reports whether customer c
@@ -194,21 +194,7 @@ const chunkCustomers = 1 << 14
 // eachChunk calls f for consecutive ranges of customers covering them
 // all, from in.Workers goroutines.
 func (in *Input) eachChunk(f func(lo, hi int)) {
-	workers := in.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	chunks := (in.Customers + chunkCustomers - 1) / chunkCustomers
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(workers, chunks) {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < chunks; i = int(next.Add(1)) - 1 {
-				f(i*chunkCustomers, min((i+1)*chunkCustomers, in.Customers))
-			}
-		})
-	}
-	wg.Wait()
+	parallel.Ranges(in.Customers, chunkCustomers, in.Workers, f)
 }
 
 // counts are penetration counts: buyers who bought each category, in all

@@ -3,11 +3,9 @@ package stages
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 
+	"github.com/strata-oss/strata/internal/parallel"
 	"github.com/strata-oss/strata/models/recommend"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/features"
@@ -256,7 +254,8 @@ func (r *recommendations) columns(st *Run, asOfDay int32) []tables.OutColumn {
 	n := start[len(r.offers)]
 	t := recTable{id: make([]string, n), rank: make([]int32, n), cat: make([]string, n), lift: make([]float64, n),
 		cluster: make([]int32, n), noCluster: make([]bool, n), basis: make([]string, n)}
-	inRanges(len(r.offers), st.Config.Workers, func(lo, hi int) {
+	const customersAtATime = 1 << 14 // enough that handing them out costs nothing
+	parallel.Ranges(len(r.offers), customersAtATime, st.Config.Workers, func(lo, hi int) {
 		t.fill(r, st.IDs, cl.ID, start, lo, hi)
 	})
 	return []tables.OutColumn{
@@ -294,24 +293,4 @@ func (t *recTable) fill(r *recommendations, ids []string, clusterID []int32, sta
 			i++
 		}
 	}
-}
-
-// inRanges calls f for consecutive ranges of [0, n) covering it, from
-// up to workers goroutines (≤ 0: GOMAXPROCS).
-func inRanges(n, workers int, f func(lo, hi int)) {
-	const chunk = 1 << 14
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	chunks := (n + chunk - 1) / chunk
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(workers, chunks) {
-		wg.Go(func() {
-			for k := int(next.Add(1)) - 1; k < chunks; k = int(next.Add(1)) - 1 {
-				f(k*chunk, min((k+1)*chunk, n))
-			}
-		})
-	}
-	wg.Wait()
 }
