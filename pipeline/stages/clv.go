@@ -390,6 +390,25 @@ func (s CLV) fitCLV(ctx context.Context, cfg *config.Config, in *clvInputs) (*CL
 		m.Skipped = fmt.Sprintf("%d customers with a purchase, fewer than the %d a fit needs", len(in.rows), minCLVCustomers)
 		return m, nil
 	}
+	// The spend fit does not depend on the purchase fit: it runs
+	// alongside, so that the serial parts of each (compressing the
+	// customers, the optimiser's steps) overlap the other's parallel
+	// likelihood passes. Each fit's result does not depend on the
+	// parallelism.
+	spend := make(chan spendFit, 1)
+	if !in.noAmount {
+		go func() {
+			var f spendFit
+			f.gg, f.res, f.err = s.FitSpend(ctx, in.x, in.spend, clv.FitOptions{})
+			spend <- f
+		}()
+		// Returns below must not leave the fit running on in.
+		defer func() {
+			if spend != nil {
+				<-spend
+			}
+		}()
+	}
 	var (
 		pm  clv.PurchaseModel
 		pr  clv.FitResult
@@ -424,7 +443,9 @@ func (s CLV) fitCLV(ctx context.Context, cfg *config.Config, in *clvInputs) (*CL
 		m.addUnfitted(&ModelError{Model: "spend", Name: "gamma-gamma",
 			Err: errors.New("the orders mapping has no amount: there is no spend to model")})
 	} else {
-		gg, gr, err := s.FitSpend(ctx, in.x, in.spend, clv.FitOptions{})
+		f := <-spend
+		spend = nil
+		gg, gr, err := f.gg, f.res, f.err
 		switch {
 		case err == nil:
 			m.Spend.Params, m.Spend.LogLik, m.Spend.Fit = gg.Params(), gr.LogLik, fitInfo(gr)
@@ -443,6 +464,13 @@ func (s CLV) fitCLV(ctx context.Context, cfg *config.Config, in *clvInputs) (*CL
 		m.Uncertainty = fitUncertainty(cfg, in, m)
 	}
 	return m, nil
+}
+
+// spendFit is the result of the spend model's fit.
+type spendFit struct {
+	gg  clv.GammaGamma
+	res clv.FitResult
+	err error
 }
 
 // applyCLV scores every customer of in who bought with the fitted m.
