@@ -26,6 +26,7 @@ func compressSpendRef(x, m []float64) (cx, cm, w []float64) {
 		ms[pos[r]] = m[i] + 0
 		pos[r]++
 	}
+	cx, cm, w = make([]float64, 0, len(m)), make([]float64, 0, len(m)), make([]float64, 0, len(m))
 	for g, xv := range xs {
 		grp := ms[start[g]:start[g+1]]
 		slices.Sort(grp)

@@ -241,10 +241,18 @@ func compressSpend(x, m []float64) (cx, cm, w []float64) {
 	// At most one row a customer: grown by append, the three slices were
 	// copied ~30 times each (100 MB of garbage at 1M customers).
 	cx, cm, w = make([]float64, 0, len(m)), make([]float64, 0, len(m)), make([]float64, 0, len(m))
-	keys, tmp := make([]uint64, 0, len(m)), make([]uint64, 0, len(m))
+	// Radix scratch for the largest group, if any is radix sorted.
+	var largest int
+	for g := range xs {
+		largest = max(largest, int(start[g+1]-start[g]))
+	}
+	var keys, tmp []uint64
+	if largest >= radixMin {
+		keys, tmp = make([]uint64, largest), make([]uint64, largest)
+	}
 	for g, xv := range xs {
 		grp := ms[start[g]:start[g+1]]
-		sortFloats(grp, keys[:len(grp)], tmp[:len(grp)])
+		sortFloats(grp, keys, tmp)
 		for k, v := range grp {
 			if k > 0 && v == grp[k-1] {
 				w[len(w)-1]++
@@ -261,7 +269,7 @@ func compressSpend(x, m []float64) (cx, cm, w []float64) {
 const radixMin = 4096
 
 // sortFloats sorts v (no NaN, no -0) ascending, using keys and tmp
-// (len(v) each) as scratch. A float's bits with the sign bit flipped
+// (at least len(v) each when len(v) >= radixMin) as scratch. A float's bits with the sign bit flipped
 // (positive) or all bits flipped (negative) order as unsigned integers
 // as the floats do, so an LSD radix sort of those keys sorts the floats;
 // on a million mean spends it takes a third of the time of slices.Sort.
@@ -272,6 +280,7 @@ func sortFloats(v []float64, keys, tmp []uint64) {
 		slices.Sort(v)
 		return
 	}
+	keys, tmp = keys[:len(v)], tmp[:len(v)]
 	for i, f := range v {
 		b := math.Float64bits(f)
 		keys[i] = b ^ (uint64(int64(b)>>63) | 1<<63)

@@ -363,12 +363,14 @@ func summarizeCLV(cfg *config.Config, ds *extract.Dataset, beh *features.Behavio
 	for c, r := range beh.RecencyDays {
 		last[c] = in.asOfDay - r
 	}
-	sum, err := clv.SummarizeCounts(beh.FirstDay, last, beh.PurchaseDays, beh.RepeatSpend, in.asOfDay, cfg.CLV.UnitDays())
+	sum, err := clv.SummarizeCountsPresent(beh.FirstDay, last, beh.PurchaseDays, beh.RepeatSpend, in.asOfDay, cfg.CLV.UnitDays())
 	if err != nil {
 		return nil, fmt.Errorf("clv summary: %w", err)
 	}
-	in.rows = presentRows(sum.Present)
-	in.x, in.tx, in.T, in.spend = tables.Gather(in.rows, sum.X), tables.Gather(in.rows, sum.Tx), tables.Gather(in.rows, sum.T), tables.Gather(in.rows, sum.MeanSpend)
+	if len(sum.Rows) > 0 { // presentRows's nil for none
+		in.rows = sum.Rows
+	}
+	in.x, in.tx, in.T, in.spend = sum.X, sum.Tx, sum.T, sum.MeanSpend
 	return in, nil
 }
 
