@@ -337,6 +337,19 @@ func fitPurchase(ctx context.Context, name string, x, tx, T []float64, opt FitOp
 	if err != nil {
 		return nil, FitResult{}, fmt.Errorf("fit %s: %w", name, err)
 	}
+	p, res, err := fitRows(ctx, &rows, len(x), opt, build, init)
+	if err != nil {
+		if limit != nil {
+			err = limit.check(ctx, err, x, T, &rows, opt)
+		}
+		return nil, res, fmt.Errorf("fit %s: %w", name, err)
+	}
+	return p, res, nil
+}
+
+// fitRows fits a purchase model to the compressed rows of n validated
+// customers; see fitPurchase.
+func fitRows(ctx context.Context, rows *purchaseRows, n int, opt FitOptions, build likBuilder, init func(rate float64) []float64) ([]float64, FitResult, error) {
 	// Summed over the sorted rows, so that the start, and with it the
 	// result, does not depend on the order of the customers.
 	var sx, sT float64
@@ -345,16 +358,10 @@ func fitPurchase(ctx context.Context, name string, x, tx, T []float64, opt FitOp
 		sT += w * rows.T[i]
 	}
 	if sx == 0 || sT == 0 {
-		return nil, FitResult{}, fmt.Errorf("fit %s: no repeat purchases or no observation time, the model is not identified: %w", name, ErrNotConverged)
+		return nil, FitResult{}, fmt.Errorf("no repeat purchases or no observation time, the model is not identified: %w", ErrNotConverged)
 	}
-	ll, hasHess := build(&rows, newPool(opt.Workers))
-	p, res, err := maximize(ctx, ll, hasHess, init(sx/sT), float64(len(x)), opt)
-	res.N, res.Distinct = len(x), rows.Len()
-	if err != nil {
-		if limit != nil {
-			err = limit.check(ctx, err, x, T, opt)
-		}
-		return nil, res, fmt.Errorf("fit %s: %w", name, err)
-	}
-	return p, res, nil
+	ll, hasHess := build(rows, newPool(opt.Workers))
+	p, res, err := maximize(ctx, ll, hasHess, init(sx/sT), float64(n), opt)
+	res.N, res.Distinct = n, rows.Len()
+	return p, res, err
 }

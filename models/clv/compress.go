@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+	"sync"
 )
 
 // Compressed holds distinct (x, t_x, T) summaries with the number of
@@ -56,15 +57,18 @@ func compressRows(x, tx, T []float64) (purchaseRows, error) {
 	}
 	var pr purchaseRows
 	var rx, rtx, rT []int32
-	var err error
-	if pr.xs, rx, err = rankValues(x); err != nil {
-		return purchaseRows{}, fmt.Errorf("x: %w", err)
-	}
-	if pr.txs, rtx, err = rankValues(tx); err != nil {
-		return purchaseRows{}, fmt.Errorf("t_x: %w", err)
-	}
-	if pr.Ts, rT, err = rankValues(T); err != nil {
-		return purchaseRows{}, fmt.Errorf("T: %w", err)
+	// The columns are ranked concurrently: each is a pass of hash lookups
+	// over all customers, a third of compressRows's time.
+	var errs [3]error
+	var wg sync.WaitGroup
+	wg.Go(func() { pr.txs, rtx, errs[1] = rankValues(tx) })
+	wg.Go(func() { pr.Ts, rT, errs[2] = rankValues(T) })
+	pr.xs, rx, errs[0] = rankValues(x)
+	wg.Wait()
+	for i, name := range []string{"x", "t_x", "T"} {
+		if errs[i] != nil {
+			return purchaseRows{}, fmt.Errorf("%s: %w", name, errs[i])
+		}
 	}
 	// Pack the ranks into one integer key per row: sorting the keys sorts
 	// the rows lexicographically, and equal keys are equal rows.
@@ -131,14 +135,23 @@ func compressRowsSlow(pr purchaseRows, rx, rtx, rT []int32) purchaseRows {
 
 // radixSort sorts keys below 2^nbits with least-significant-digit radix
 // passes of 11 bits (two passes for the CDNOW master's keys), using tmp
-// as scratch, and returns the sorted slice (keys or tmp).
+// as scratch, and returns the sorted slice (keys or tmp). A digit all keys
+// share is skipped.
 func radixSort(keys, tmp []uint64, nbits int) []uint64 {
 	const digit = 11
+	if len(keys) == 0 {
+		return keys
+	}
 	var count [1 << digit]int
 	for shift := 0; shift < nbits; shift += digit {
 		clear(count[:])
 		for _, k := range keys {
 			count[k>>shift&(1<<digit-1)]++
+		}
+		if count[keys[0]>>shift&(1<<digit-1)] == len(keys) {
+			// All keys share this digit (the exponents of floats of
+			// similar size): the pass would only copy.
+			continue
 		}
 		sum := 0
 		for d, c := range count {
@@ -153,6 +166,47 @@ func radixSort(keys, tmp []uint64, nbits int) []uint64 {
 		keys, tmp = tmp, keys
 	}
 	return keys
+}
+
+// withoutTx returns what compressRows(X, zeros, T) returns for the
+// customers behind pr (a compressRows result): the rows of one x, sorted
+// by (t_x, T), are merged by T, their weights (customer counts, exact
+// integers) added. A dense table over the distinct T does that in one pass
+// per x; it reports false when the table scans (distinct x × distinct T)
+// would cost more than compressing again.
+func (pr *purchaseRows) withoutTx() (purchaseRows, bool) {
+	n, nT := pr.Len(), len(pr.Ts)
+	if len(pr.xs)*nT > 4*n+1<<16 {
+		return purchaseRows{}, false
+	}
+	out := purchaseRows{xs: pr.xs, txs: []float64{0}, Ts: pr.Ts}
+	acc := make([]float64, nT)
+	// Two passes over the groups of equal x: count the rows, then fill.
+	merge := func(emit func(jx, jT int32, w float64)) {
+		for lo := 0; lo < n; {
+			jx := pr.ix[lo]
+			hi := lo
+			for ; hi < n && pr.ix[hi] == jx; hi++ {
+				acc[pr.iT[hi]] += pr.W[hi]
+			}
+			for jT, w := range acc {
+				if w != 0 {
+					emit(jx, int32(jT), w)
+					acc[jT] = 0
+				}
+			}
+			lo = hi
+		}
+	}
+	distinct := 0
+	merge(func(int32, int32, float64) { distinct++ })
+	out.alloc(distinct)
+	r := 0
+	merge(func(jx, jT int32, w float64) {
+		out.set(r, jx, 0, jT, w)
+		r++
+	})
+	return out, true
 }
 
 // indexRows builds purchaseRows over the rows as given, without merging

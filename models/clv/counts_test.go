@@ -139,8 +139,62 @@ func TestSummarizeCountsRejects(t *testing.T) {
 		if _, err := SummarizeCounts(tc.first, tc.last, tc.days, tc.repeat, tc.calEnd, 7); err == nil {
 			t.Errorf("%s: no error", tc.name)
 		}
+		if _, err := SummarizeCountsPresent(tc.first, tc.last, tc.days, tc.repeat, tc.calEnd, 7); err == nil {
+			t.Errorf("%s: SummarizeCountsPresent: no error", tc.name)
+		}
 	}
 	if _, err := SummarizeCounts([]int32{4}, []int32{5}, []int32{2}, []float64{3}, 10, 0); err == nil {
 		t.Error("unit of 0 days: no error")
+	}
+}
+
+// TestSummarizeCountsPresentEqualsGather: SummarizeCountsPresent gives
+// the present customers of SummarizeCounts and their values bit for bit,
+// with and without repeat spends, with weeks and an odd unit.
+func TestSummarizeCountsPresentEqualsGather(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const n, calEnd = 5000, 20000
+	first, last, days := make([]int32, n), make([]int32, n), make([]int32, n)
+	repeat := make([]float64, n)
+	for c := range n {
+		if rng.IntN(4) == 0 {
+			continue // no purchase
+		}
+		f := int32(calEnd - rng.IntN(700))
+		l := f + int32(rng.IntN(int(calEnd-f)+1))
+		d := int32(1)
+		if l > f {
+			d = 2 + int32(rng.IntN(int(l-f)))
+		}
+		first[c], last[c], days[c] = f, l, d
+		repeat[c] = rng.ExpFloat64() * 100 * float64(d-1)
+	}
+	for _, unit := range []float64{7, 3.3} {
+		for _, rep := range [][]float64{repeat, nil} {
+			want, err := SummarizeCounts(first, last, days, rep, calEnd, unit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := SummarizeCountsPresent(first, last, days, rep, calEnd, unit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rows []int
+			for c, p := range want.Present {
+				if p {
+					rows = append(rows, c)
+				}
+			}
+			if !slices.Equal(got.Rows, rows) {
+				t.Fatalf("unit %v: rows differ", unit)
+			}
+			for name, pair := range map[string][2][]float64{"X": {got.X, want.X}, "Tx": {got.Tx, want.Tx}, "T": {got.T, want.T}, "MeanSpend": {got.MeanSpend, want.MeanSpend}} {
+				for i, c := range rows {
+					if math.Float64bits(pair[0][i]) != math.Float64bits(pair[1][c]) {
+						t.Fatalf("unit %v: %s of customer %d = %v, want %v", unit, name, c, pair[0][i], pair[1][c])
+					}
+				}
+			}
+		}
 	}
 }

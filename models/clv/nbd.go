@@ -208,6 +208,23 @@ func FitNBD(ctx context.Context, x, tx, T []float64, opt FitOptions) (NBD, FitRe
 	return NBD{R: p[0], Alpha: p[1]}, res, nil
 }
 
+// fitNBDRows is FitNBD(ctx, x, zeros, T, opt) for the customers x, T of a
+// validated fit whose compressed rows are rows: the NBD's rows, those of
+// (x, 0, T), are merged from rows (see purchaseRows.withoutTx), with the
+// same values, weights and order as compressing again would give, so the
+// fit is the same bit for bit without another pass over the customers.
+func fitNBDRows(ctx context.Context, x, T []float64, rows *purchaseRows, opt FitOptions) (NBD, FitResult, error) {
+	nr, ok := rows.withoutTx()
+	if !ok {
+		return FitNBD(ctx, x, make([]float64, len(x)), T, opt)
+	}
+	p, res, err := fitRows(ctx, &nr, len(x), opt, nbdFamily, nbdStart)
+	if err != nil {
+		return NBD{}, res, fmt.Errorf("fit NBD: %w", err)
+	}
+	return NBD{R: p[0], Alpha: p[1]}, res, nil
+}
+
 // nbdStart is r = 1, α matching the pooled purchase rate, as for BG/NBD.
 func nbdStart(rate float64) []float64 { return []float64{1, 1 / rate} }
 

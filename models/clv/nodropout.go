@@ -147,7 +147,10 @@ var pnbdDropout = &dropoutLimit{model: "pnbd", param: "beta", names: []string{"r
 // boundary; err with a note when it ended next to the boundary but with
 // drop-out fitting significantly better, so that nobody takes the data for
 // a no-churn panel; err itself otherwise.
-func (l *dropoutLimit) check(ctx context.Context, err error, x, T []float64, opt FitOptions) error {
+//
+// rows are the model's compressed rows of (x, t_x, T); the NBD is fitted to
+// them with t_x dropped (see fitNBDRows).
+func (l *dropoutLimit) check(ctx context.Context, err error, x, T []float64, rows *purchaseRows, opt FitOptions) error {
 	var se *stopError
 	if !errors.As(err, &se) || ctx.Err() != nil || len(x) == 0 {
 		return err
@@ -163,7 +166,7 @@ func (l *dropoutLimit) check(ctx context.Context, err error, x, T []float64, opt
 		return err
 	}
 	nopt := FitOptions{Penalizer: opt.Penalizer, MaxIterations: opt.MaxIterations, Workers: opt.Workers}
-	nbd, res, nerr := FitNBD(ctx, x, make([]float64, len(x)), T, nopt)
+	nbd, res, nerr := fitNBDRows(ctx, x, T, rows, nopt)
 	if nerr != nil {
 		return err
 	}

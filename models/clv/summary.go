@@ -65,36 +65,91 @@ func Summarize(cust []int32, day []int32, amount []float64, nCustomers int, calE
 // transactions it gives what Summarize gives, but for the rounding of
 // the repeat spend, which a streaming sum adds in another order.
 func SummarizeCounts(first, last, days []int32, repeat []float64, calEnd int32, unitDays float64) (Summary, error) {
-	n := len(days)
-	if len(first) != n || len(last) != n || (repeat != nil && len(repeat) != n) {
-		return Summary{}, fmt.Errorf("summarize counts: length mismatch: first %d, last %d, days %d, repeat %d",
-			len(first), len(last), n, len(repeat))
+	if err := checkCounts(first, last, days, repeat, unitDays); err != nil {
+		return Summary{}, err
 	}
-	if !(unitDays > 0) || math.IsInf(unitDays, 0) {
-		return Summary{}, fmt.Errorf("summarize counts: unitDays %v, want positive", unitDays)
-	}
-	s := newSummary(n)
+	s := newSummary(len(days))
 	for c, d := range days {
 		if d == 0 {
 			continue
 		}
-		f, l := first[c], last[c]
-		if d < 0 || f > l || l > calEnd || (d == 1 && f != l) || int64(d) > int64(l)-int64(f)+1 {
-			return Summary{}, fmt.Errorf("summarize counts: customer %d: %d days from %d to %d, calibration end %d", c, d, f, l, calEnd)
+		x, tx, T, m, err := countsSummary(c, first[c], last[c], d, repeat, calEnd, unitDays)
+		if err != nil {
+			return Summary{}, err
 		}
 		s.Present[c] = true
-		s.First[c] = f
-		s.X[c] = float64(d - 1)
-		s.Tx[c] = float64(l-f) / unitDays
-		s.T[c] = float64(calEnd-f) / unitDays
-		if repeat != nil && d > 1 {
-			if r := repeat[c]; math.IsNaN(r) || math.IsInf(r, 0) {
-				return Summary{}, fmt.Errorf("summarize counts: customer %d: repeat spend %v", c, r)
-			}
-			s.MeanSpend[c] = repeat[c] / float64(d-1)
-		}
+		s.First[c] = first[c]
+		s.X[c], s.Tx[c], s.T[c], s.MeanSpend[c] = x, tx, T, m
 	}
 	return s, nil
+}
+
+// PresentSummary is the calibration summary of the customers with a
+// purchase by the calibration end: Rows are their indices, ascending,
+// and X, Tx, T and MeanSpend their values, as in Summary.
+type PresentSummary struct {
+	Rows               []int
+	X, Tx, T, MeanSpend []float64
+}
+
+// SummarizeCountsPresent is SummarizeCounts gathered to the present
+// customers, the rows a fit uses: the same values, bit for bit, without
+// the whole-population columns (37 bytes a customer) a gather would copy
+// them from.
+func SummarizeCountsPresent(first, last, days []int32, repeat []float64, calEnd int32, unitDays float64) (PresentSummary, error) {
+	if err := checkCounts(first, last, days, repeat, unitDays); err != nil {
+		return PresentSummary{}, err
+	}
+	n := 0
+	for _, d := range days {
+		if d != 0 {
+			n++
+		}
+	}
+	s := PresentSummary{Rows: make([]int, 0, n),
+		X: make([]float64, 0, n), Tx: make([]float64, 0, n), T: make([]float64, 0, n), MeanSpend: make([]float64, 0, n)}
+	for c, d := range days {
+		if d == 0 {
+			continue
+		}
+		x, tx, T, m, err := countsSummary(c, first[c], last[c], d, repeat, calEnd, unitDays)
+		if err != nil {
+			return PresentSummary{}, err
+		}
+		s.Rows = append(s.Rows, c)
+		s.X, s.Tx, s.T, s.MeanSpend = append(s.X, x), append(s.Tx, tx), append(s.T, T), append(s.MeanSpend, m)
+	}
+	return s, nil
+}
+
+// checkCounts validates the arguments of SummarizeCounts.
+func checkCounts(first, last, days []int32, repeat []float64, unitDays float64) error {
+	n := len(days)
+	if len(first) != n || len(last) != n || (repeat != nil && len(repeat) != n) {
+		return fmt.Errorf("summarize counts: length mismatch: first %d, last %d, days %d, repeat %d",
+			len(first), len(last), n, len(repeat))
+	}
+	if !(unitDays > 0) || math.IsInf(unitDays, 0) {
+		return fmt.Errorf("summarize counts: unitDays %v, want positive", unitDays)
+	}
+	return nil
+}
+
+// countsSummary returns the summary of customer c, who bought on d > 0
+// distinct days from day f to day l: x = d-1, t_x = (l-f)/unit,
+// T = (calEnd-f)/unit and the mean repeat spend repeat[c]/(d-1) (0 for
+// d = 1 or nil repeat).
+func countsSummary(c int, f, l, d int32, repeat []float64, calEnd int32, unitDays float64) (x, tx, T, m float64, err error) {
+	if d < 0 || f > l || l > calEnd || (d == 1 && f != l) || int64(d) > int64(l)-int64(f)+1 {
+		return 0, 0, 0, 0, fmt.Errorf("summarize counts: customer %d: %d days from %d to %d, calibration end %d", c, d, f, l, calEnd)
+	}
+	if repeat != nil && d > 1 {
+		if r := repeat[c]; math.IsNaN(r) || math.IsInf(r, 0) {
+			return 0, 0, 0, 0, fmt.Errorf("summarize counts: customer %d: repeat spend %v", c, r)
+		}
+		m = repeat[c] / float64(d-1)
+	}
+	return float64(d - 1), float64(l-f) / unitDays, float64(calEnd-f) / unitDays, m, nil
 }
 
 func newSummary(n int) Summary {

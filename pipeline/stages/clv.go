@@ -363,12 +363,14 @@ func summarizeCLV(cfg *config.Config, ds *extract.Dataset, beh *features.Behavio
 	for c, r := range beh.RecencyDays {
 		last[c] = in.asOfDay - r
 	}
-	sum, err := clv.SummarizeCounts(beh.FirstDay, last, beh.PurchaseDays, beh.RepeatSpend, in.asOfDay, cfg.CLV.UnitDays())
+	sum, err := clv.SummarizeCountsPresent(beh.FirstDay, last, beh.PurchaseDays, beh.RepeatSpend, in.asOfDay, cfg.CLV.UnitDays())
 	if err != nil {
 		return nil, fmt.Errorf("clv summary: %w", err)
 	}
-	in.rows = presentRows(sum.Present)
-	in.x, in.tx, in.T, in.spend = tables.Gather(in.rows, sum.X), tables.Gather(in.rows, sum.Tx), tables.Gather(in.rows, sum.T), tables.Gather(in.rows, sum.MeanSpend)
+	if len(sum.Rows) > 0 { // presentRows's nil for none
+		in.rows = sum.Rows
+	}
+	in.x, in.tx, in.T, in.spend = sum.X, sum.Tx, sum.T, sum.MeanSpend
 	return in, nil
 }
 
@@ -389,6 +391,25 @@ func (s CLV) fitCLV(ctx context.Context, cfg *config.Config, in *clvInputs) (*CL
 	if len(in.rows) < minCLVCustomers {
 		m.Skipped = fmt.Sprintf("%d customers with a purchase, fewer than the %d a fit needs", len(in.rows), minCLVCustomers)
 		return m, nil
+	}
+	// The spend fit does not depend on the purchase fit: it runs
+	// alongside, so that the serial parts of each (compressing the
+	// customers, the optimiser's steps) overlap the other's parallel
+	// likelihood passes. Each fit's result does not depend on the
+	// parallelism.
+	spend := make(chan spendFit, 1)
+	if !in.noAmount {
+		go func() {
+			var f spendFit
+			f.gg, f.res, f.err = s.FitSpend(ctx, in.x, in.spend, clv.FitOptions{})
+			spend <- f
+		}()
+		// Returns below must not leave the fit running on in.
+		defer func() {
+			if spend != nil {
+				<-spend
+			}
+		}()
 	}
 	var (
 		pm  clv.PurchaseModel
@@ -424,7 +445,9 @@ func (s CLV) fitCLV(ctx context.Context, cfg *config.Config, in *clvInputs) (*CL
 		m.addUnfitted(&ModelError{Model: "spend", Name: "gamma-gamma",
 			Err: errors.New("the orders mapping has no amount: there is no spend to model")})
 	} else {
-		gg, gr, err := s.FitSpend(ctx, in.x, in.spend, clv.FitOptions{})
+		f := <-spend
+		spend = nil
+		gg, gr, err := f.gg, f.res, f.err
 		switch {
 		case err == nil:
 			m.Spend.Params, m.Spend.LogLik, m.Spend.Fit = gg.Params(), gr.LogLik, fitInfo(gr)
@@ -443,6 +466,13 @@ func (s CLV) fitCLV(ctx context.Context, cfg *config.Config, in *clvInputs) (*CL
 		m.Uncertainty = fitUncertainty(cfg, in, m)
 	}
 	return m, nil
+}
+
+// spendFit is the result of the spend model's fit.
+type spendFit struct {
+	gg  clv.GammaGamma
+	res clv.FitResult
+	err error
 }
 
 // applyCLV scores every customer of in who bought with the fitted m.
