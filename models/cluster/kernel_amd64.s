@@ -466,31 +466,32 @@ ldone:
 	MOVQ R13, changed+56(FP)
 	RET
 
-// func lloydQuadSIMD(x *float64, n, d int, bt *float64, labels, prev *int32) (changed int)
+// func lloydQuadSIMD(x *float64, n, d int, bt *float64, labels, prev, moved *int32) (changed int)
 //
-// lloydSIMD's result (labels, prev, the change count) for n rows, n a
-// multiple of 4 and ≥ 4, four rows at a time with the centres across
-// registers instead of across lanes: Y8+j holds the squared distances of
-// the four rows to centre j, each lane summed in the canonical order of
-// kernel.go (v = x_t − c_jt, then s = v·v for t = 0, which is fma(v, v, +0)
-// to the bit, and s = fma(v, v, s) after). bt is centres.bt: for each t, 8
-// vectors of c_jt broadcast, +Inf for padding centres, whose distance is
-// then +Inf and never nearest (a real centre wins ties, as with bias). The
-// argmin is a tree of strict compares that keeps the lower index on ties,
-// vertical in the lanes, so no row pays lloydSIMD's horizontal reduction.
-// Per row that is half the instructions.
-TEXT ·lloydQuadSIMD(SB), NOSPLIT, $0-56
+// lloydSIMD's labels and prev for n rows, n a multiple of 4 and ≥ 4, four
+// rows at a time with the centres across registers instead of across
+// lanes: Y8+j holds the squared distances of the four rows to centre j,
+// each lane summed in the canonical order of kernel.go (v = x_t − c_jt,
+// then s = v·v for t = 0, which is fma(v, v, +0) to the bit, and
+// s = fma(v, v, s) after). bt is centres.bt: for each t, 8 vectors of c_jt
+// broadcast, +Inf for padding centres, whose distance is then +Inf and
+// never nearest (a real centre wins ties, as with bias). The argmin is a
+// tree of strict compares that keeps the lower index on ties, vertical in
+// the lanes, so no row pays lloydSIMD's horizontal reduction. The offsets
+// of the rows whose label changed go to moved, in row order, so that the
+// caller visits only those; their count is returned.
+TEXT ·lloydQuadSIMD(SB), NOSPLIT, $0-64
 	MOVQ    x+0(FP), SI
-	MOVQ    n+8(FP), CX
 	MOVQ    d+16(FP), R9
 	MOVQ    bt+24(FP), R8
 	MOVQ    labels+32(FP), R10
 	MOVQ    prev+40(FP), DI
+	MOVQ    moved+48(FP), CX
 	MOVQ    R9, R14
 	SHLQ    $3, R14 // row size in bytes
 	LEAQ    (R14)(R14*2), BX // three rows
-	MOVQ    CX, R13 // changed = n − the rows whose label stays
-	SHRQ    $2, CX
+	XORQ    R13, R13 // changed, the length of moved
+	XORQ    R12, R12 // the first row of the quad
 	VXORPD  Y4, Y4, Y4 // index 0 in every lane
 	VMOVUPD lloydIdx<>+64(SB), Y5
 	VMOVUPD lloydIdx<>+128(SB), Y6
@@ -583,23 +584,34 @@ qmin:
 	// the four int64 indices as int32 labels
 	VEXTRACTF128 $1, Y9, X1
 	VSHUFPS      $0x88, X1, X9, X0
-	VMOVDQU      (R10), X1
-	VMOVDQU      X1, (DI)
-	VMOVDQU      X0, (R10)
+	VMOVDQU      (R10)(R12*4), X1
+	VMOVDQU      X1, (DI)(R12*4)
+	VMOVDQU      X0, (R10)(R12*4)
 	VPCMPEQD     X0, X1, X1
 	VMOVMSKPS    X1, AX
-	POPCNTL      AX, AX
-	SUBQ         AX, R13
+	XORL         $15, AX // the lanes whose label changed
+	JNZ          qmoved
 
-	ADDQ $16, R10
-	ADDQ $16, DI
+qnext:
+	ADDQ $4, R12
 	LEAQ (SI)(R14*4), SI
-	DECQ CX
-	JNZ  qrow
+	CMPQ R12, n+8(FP)
+	JLT  qrow
 
 	VZEROUPPER
-	MOVQ R13, changed+48(FP)
+	MOVQ R13, changed+56(FP)
 	RET
+
+	// Out of line: once the centres settle most quads keep their labels.
+qmoved:
+	BSFL AX, DX
+	ADDL R12, DX
+	MOVL DX, (CX)(R13*4)
+	INCQ R13
+	LEAL -1(AX), DX
+	ANDL DX, AX
+	JNZ  qmoved
+	JMP  qnext
 
 DATA lloydIdx<>+0(SB)/8, $0
 DATA lloydIdx<>+8(SB)/8, $0

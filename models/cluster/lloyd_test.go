@@ -69,7 +69,8 @@ func TestLloydBlockKernelsAgree(t *testing.T) {
 
 // TestLloydQuadAgrees: the four-rows-at-a-time kernel (lloydAssignSIMD:
 // quads through lloydQuadSIMD, the ragged 1-3 rows through lloydSIMD) gives
-// the labels, previous labels and change count of the one-row vector kernel
+// the labels, previous labels and change count of the one-row vector kernel,
+// lists exactly the changed rows in row order,
 // and of the portable distances + argmin, for every k ≤ 8 (padding centres),
 // widths with and without odd dimensions, row ranges that start off a quad
 // and end with 0-3 left over, tied centres (the lower index wins) and rows
@@ -117,8 +118,17 @@ func TestLloydQuadAgrees(t *testing.T) {
 			}
 			vec := kernel{d: d, simd: true}
 			vec.prepare(cs, C)
-			got, prev := slices.Clone(labels), make([]int32, tc.hi-tc.lo)
-			changed := lloydAssignSIMD(X.Data, d, cs, tc.lo, tc.hi, got, prev)
+			got, prev, moved := slices.Clone(labels), make([]int32, tc.hi-tc.lo), make([]int32, tc.hi-tc.lo)
+			changed := lloydAssignSIMD(X.Data, d, cs, tc.lo, tc.hi, got, prev, moved)
+			var wantMoved []int32
+			for i := tc.lo; i < tc.hi; i++ {
+				if want[i] != labels[i] {
+					wantMoved = append(wantMoved, int32(i-tc.lo))
+				}
+			}
+			if !slices.Equal(moved[:changed], wantMoved) {
+				t.Fatalf("moved rows %v, want %v", moved[:changed], wantMoved)
+			}
 			one, onePrev := slices.Clone(labels), make([]int32, tc.hi-tc.lo)
 			oneChanged := lloydSIMD(&X.Data[tc.lo*d], tc.hi-tc.lo, d, &cs.ct[0], &cs.bias, &one[tc.lo], &onePrev[0])
 			if !slices.Equal(got, want) || !slices.Equal(prev, wantPrev) || changed != wantChanged {
