@@ -41,6 +41,9 @@ type centres struct {
 	// bias is added to the first group's distances by rescanSIMD: 0 for a
 	// centre, +Inf for padding, so that padding is never nearest.
 	bias [simdGroup]float64
+	// bt is the layout of lloydQuadSIMD when m ≤ 8: for each t, eight
+	// vectors of 4 × c_j[t], +Inf for the padding centres j ≥ m.
+	bt []float64
 }
 
 // prepare loads the m = len(C)/d centres in C into cs, reusing its memory.
@@ -73,6 +76,37 @@ func (kn kernel) prepare(cs *centres, C []float64) {
 			cs.ct[base+t*simdGroup] = v
 		}
 	}
+	if m <= simdGroup {
+		cs.bt = broadcastCentres(cs.bt, C[:m*d], d)
+	}
+}
+
+// quadLanes is how many rows lloydQuadSIMD handles side by side.
+const quadLanes = 4
+
+// broadcastCentres lays out the m ≤ 8 centres in C for lloydQuadSIMD in
+// bt's memory: for each t, for j < 8, quadLanes copies of C[j][t], or +Inf
+// for j ≥ m, so that a padding centre's distance is +Inf and never nearest.
+func broadcastCentres(bt, C []float64, d int) []float64 {
+	m := len(C) / d
+	n := d * simdGroup * quadLanes
+	if cap(bt) < n {
+		bt = make([]float64, n)
+	}
+	bt = bt[:n]
+	for t := 0; t < d; t++ {
+		for j := 0; j < simdGroup; j++ {
+			v := math.Inf(1)
+			if j < m {
+				v = C[j*d+t]
+			}
+			lanes := bt[(t*simdGroup+j)*quadLanes : (t*simdGroup+j+1)*quadLanes]
+			for l := range lanes {
+				lanes[l] = v
+			}
+		}
+	}
+	return bt
 }
 
 // dists writes the squared distance from row lo+r of X to centre j into

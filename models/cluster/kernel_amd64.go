@@ -43,6 +43,13 @@ func rescanSIMD(x *float64, rows *int32, n, d int, ct *float64, bias *[8]float64
 //go:noescape
 func lloydSIMD(x *float64, n, d int, ct *float64, bias *[8]float64, labels, prev *int32) (changed int)
 
+// lloydQuadSIMD is lloydSIMD for n rows, n a multiple of 4, four rows at a
+// time over the broadcast centres bt (centres.bt), that also lists the
+// offsets of the rows whose label changed in moved: see kernel_amd64.s.
+//
+//go:noescape
+func lloydQuadSIMD(x *float64, n, d int, bt *float64, labels, prev, moved *int32) (changed int)
+
 // sqrtSumSIMD is sqrtSum with vector square roots, the same bits: see
 // kernel_amd64.s.
 //

@@ -465,3 +465,184 @@ ldone:
 	VZEROUPPER
 	MOVQ R13, changed+56(FP)
 	RET
+
+// func lloydQuadSIMD(x *float64, n, d int, bt *float64, labels, prev, moved *int32) (changed int)
+//
+// lloydSIMD's labels and prev for n rows, n a multiple of 4 and ≥ 4, four
+// rows at a time with the centres across registers instead of across
+// lanes: Y8+j holds the squared distances of the four rows to centre j,
+// each lane summed in the canonical order of kernel.go (v = x_t − c_jt,
+// then s = v·v for t = 0, which is fma(v, v, +0) to the bit, and
+// s = fma(v, v, s) after). bt is centres.bt: for each t, 8 vectors of c_jt
+// broadcast, +Inf for padding centres, whose distance is then +Inf and
+// never nearest (a real centre wins ties, as with bias). The argmin is a
+// tree of strict compares that keeps the lower index on ties, vertical in
+// the lanes, so no row pays lloydSIMD's horizontal reduction. The offsets
+// of the rows whose label changed go to moved, in row order, so that the
+// caller visits only those; their count is returned.
+TEXT ·lloydQuadSIMD(SB), NOSPLIT, $0-64
+	MOVQ    x+0(FP), SI
+	MOVQ    d+16(FP), R9
+	MOVQ    bt+24(FP), R8
+	MOVQ    labels+32(FP), R10
+	MOVQ    prev+40(FP), DI
+	MOVQ    moved+48(FP), CX
+	MOVQ    R9, R14
+	SHLQ    $3, R14 // row size in bytes
+	LEAQ    (R14)(R14*2), BX // three rows
+	XORQ    R13, R13 // changed, the length of moved
+	XORQ    R12, R12 // the first row of the quad
+	VXORPD  Y4, Y4, Y4 // index 0 in every lane
+	VMOVUPD lloydIdx<>+64(SB), Y5
+	VMOVUPD lloydIdx<>+128(SB), Y6
+	VMOVUPD lloydIdx<>+192(SB), Y7
+
+qrow:
+	MOVQ SI, R11 // x_t of the first of the four rows
+	MOVQ R8, AX
+
+	VMOVSD      (R11), X0
+	VMOVHPD     (R11)(R14*1), X0, X0
+	VMOVSD      (R11)(R14*2), X1
+	VMOVHPD     (R11)(BX*1), X1, X1
+	VINSERTF128 $1, X1, Y0, Y0
+	VSUBPD 0(AX), Y0, Y1
+	VMULPD Y1, Y1, Y8
+	VSUBPD 32(AX), Y0, Y2
+	VMULPD Y2, Y2, Y9
+	VSUBPD 64(AX), Y0, Y1
+	VMULPD Y1, Y1, Y10
+	VSUBPD 96(AX), Y0, Y2
+	VMULPD Y2, Y2, Y11
+	VSUBPD 128(AX), Y0, Y1
+	VMULPD Y1, Y1, Y12
+	VSUBPD 160(AX), Y0, Y2
+	VMULPD Y2, Y2, Y13
+	VSUBPD 192(AX), Y0, Y1
+	VMULPD Y1, Y1, Y14
+	VSUBPD 224(AX), Y0, Y2
+	VMULPD Y2, Y2, Y15
+	ADDQ $256, AX
+	ADDQ $8, R11
+	MOVQ R9, DX
+	DECQ DX
+	JZ   qmin
+
+qdim:
+	VMOVSD      (R11), X0
+	VMOVHPD     (R11)(R14*1), X0, X0
+	VMOVSD      (R11)(R14*2), X1
+	VMOVHPD     (R11)(BX*1), X1, X1
+	VINSERTF128 $1, X1, Y0, Y0
+	VSUBPD      0(AX), Y0, Y1
+	VFMADD231PD Y1, Y1, Y8
+	VSUBPD      32(AX), Y0, Y2
+	VFMADD231PD Y2, Y2, Y9
+	VSUBPD      64(AX), Y0, Y1
+	VFMADD231PD Y1, Y1, Y10
+	VSUBPD      96(AX), Y0, Y2
+	VFMADD231PD Y2, Y2, Y11
+	VSUBPD      128(AX), Y0, Y1
+	VFMADD231PD Y1, Y1, Y12
+	VSUBPD      160(AX), Y0, Y2
+	VFMADD231PD Y2, Y2, Y13
+	VSUBPD      192(AX), Y0, Y1
+	VFMADD231PD Y1, Y1, Y14
+	VSUBPD      224(AX), Y0, Y2
+	VFMADD231PD Y2, Y2, Y15
+	ADDQ $256, AX
+	ADDQ $8, R11
+	DECQ DX
+	JNZ  qdim
+
+qmin:
+	// pairs (0,1) (2,3) (4,5) (6,7): value in the even register, index in
+	// the odd; the higher centre only when strictly nearer
+	VCMPPD    $1, Y8, Y9, Y0
+	VMINPD    Y8, Y9, Y8
+	VBLENDVPD Y0, lloydIdx<>+32(SB), Y4, Y9
+	VCMPPD    $1, Y10, Y11, Y1
+	VMINPD    Y10, Y11, Y10
+	VBLENDVPD Y1, lloydIdx<>+96(SB), Y5, Y11
+	VCMPPD    $1, Y12, Y13, Y2
+	VMINPD    Y12, Y13, Y12
+	VBLENDVPD Y2, lloydIdx<>+160(SB), Y6, Y13
+	VCMPPD    $1, Y14, Y15, Y3
+	VMINPD    Y14, Y15, Y14
+	VBLENDVPD Y3, lloydIdx<>+224(SB), Y7, Y15
+
+	// (0..3) and (4..7), then the two
+	VCMPPD    $1, Y8, Y10, Y0
+	VMINPD    Y8, Y10, Y8
+	VBLENDVPD Y0, Y11, Y9, Y9
+	VCMPPD    $1, Y12, Y14, Y1
+	VMINPD    Y12, Y14, Y12
+	VBLENDVPD Y1, Y15, Y13, Y13
+	VCMPPD    $1, Y8, Y12, Y2
+	VBLENDVPD Y2, Y13, Y9, Y9
+
+	// the four int64 indices as int32 labels
+	VEXTRACTF128 $1, Y9, X1
+	VSHUFPS      $0x88, X1, X9, X0
+	VMOVDQU      (R10)(R12*4), X1
+	VMOVDQU      X1, (DI)(R12*4)
+	VMOVDQU      X0, (R10)(R12*4)
+	VPCMPEQD     X0, X1, X1
+	VMOVMSKPS    X1, AX
+	XORL         $15, AX // the lanes whose label changed
+	JNZ          qmoved
+
+qnext:
+	ADDQ $4, R12
+	LEAQ (SI)(R14*4), SI
+	CMPQ R12, n+8(FP)
+	JLT  qrow
+
+	VZEROUPPER
+	MOVQ R13, changed+56(FP)
+	RET
+
+	// Out of line: once the centres settle most quads keep their labels.
+qmoved:
+	BSFL AX, DX
+	ADDL R12, DX
+	MOVL DX, (CX)(R13*4)
+	INCQ R13
+	LEAL -1(AX), DX
+	ANDL DX, AX
+	JNZ  qmoved
+	JMP  qnext
+
+DATA lloydIdx<>+0(SB)/8, $0
+DATA lloydIdx<>+8(SB)/8, $0
+DATA lloydIdx<>+16(SB)/8, $0
+DATA lloydIdx<>+24(SB)/8, $0
+DATA lloydIdx<>+32(SB)/8, $1
+DATA lloydIdx<>+40(SB)/8, $1
+DATA lloydIdx<>+48(SB)/8, $1
+DATA lloydIdx<>+56(SB)/8, $1
+DATA lloydIdx<>+64(SB)/8, $2
+DATA lloydIdx<>+72(SB)/8, $2
+DATA lloydIdx<>+80(SB)/8, $2
+DATA lloydIdx<>+88(SB)/8, $2
+DATA lloydIdx<>+96(SB)/8, $3
+DATA lloydIdx<>+104(SB)/8, $3
+DATA lloydIdx<>+112(SB)/8, $3
+DATA lloydIdx<>+120(SB)/8, $3
+DATA lloydIdx<>+128(SB)/8, $4
+DATA lloydIdx<>+136(SB)/8, $4
+DATA lloydIdx<>+144(SB)/8, $4
+DATA lloydIdx<>+152(SB)/8, $4
+DATA lloydIdx<>+160(SB)/8, $5
+DATA lloydIdx<>+168(SB)/8, $5
+DATA lloydIdx<>+176(SB)/8, $5
+DATA lloydIdx<>+184(SB)/8, $5
+DATA lloydIdx<>+192(SB)/8, $6
+DATA lloydIdx<>+200(SB)/8, $6
+DATA lloydIdx<>+208(SB)/8, $6
+DATA lloydIdx<>+216(SB)/8, $6
+DATA lloydIdx<>+224(SB)/8, $7
+DATA lloydIdx<>+232(SB)/8, $7
+DATA lloydIdx<>+240(SB)/8, $7
+DATA lloydIdx<>+248(SB)/8, $7
+GLOBL lloydIdx<>(SB), RODATA|NOPTR, $256

@@ -24,6 +24,10 @@ func lloydSIMD(x *float64, n, d int, ct *float64, bias *[8]float64, labels, prev
 	panic("cluster: no vector kernel on this platform")
 }
 
+func lloydQuadSIMD(x *float64, n, d int, bt *float64, labels, prev, moved *int32) (changed int) {
+	panic("cluster: no vector kernel on this platform")
+}
+
 func sqrtSumSIMD(v *float64, n int) float64 {
 	panic("cluster: no vector kernel on this platform")
 }

@@ -195,6 +195,8 @@ type workerScratch struct {
 	out  []float64 // kernel output, blockRows × stride
 	rows []int32   // a block's row list (Hamerly)
 	prev []int32   // the previous labels of rescanned rows
+	// moved lists the offsets of a Lloyd block's rows whose label changed.
+	moved []int32
 	// touched sinks runJobs' cache warming reads.
 	touched float64
 }
@@ -204,6 +206,13 @@ func (w *workerScratch) prevFor(n int) []int32 {
 		w.prev = make([]int32, max(n, passRows))
 	}
 	return w.prev[:n]
+}
+
+func (w *workerScratch) movedFor(n int) []int32 {
+	if len(w.moved) < n {
+		w.moved = make([]int32, max(n, passRows))
+	}
+	return w.moved[:n]
 }
 
 // outFor returns the kernel output buffer for blockRows rows of the given

@@ -65,17 +65,83 @@ type Scaler struct {
 
 // FitScaler fits one Scaling per column of X. features may be nil.
 func FitScaler(X Matrix, modes []Scaling, features []string) (*Scaler, error) {
+	return fitScaler(X, modes, features, false)
+}
+
+// FitTransformInPlace is FitScaler followed by TransformInPlace, to the
+// bit, for a caller that needs only the scaled matrix: it takes the signed
+// log1p of each value once, in place, where the two would take it three
+// times (two fitting passes and the transform; 0.13 s of the e2e cluster
+// stage's CPU at 1M customers), and fits the z-scores on the logged
+// values. On error X is unchanged.
+func FitTransformInPlace(X Matrix, modes []Scaling, features []string) (*Scaler, error) {
+	if err := checkScalerInput(X, modes, features); err != nil {
+		return nil, err
+	}
+	logInPlace(X, modes)
+	s, err := fitScaler(X, modes, features, true)
+	if err != nil {
+		return nil, err
+	}
+	zscoreInPlace(X, s)
+	return s, nil
+}
+
+// checkScalerInput is the validation of FitScaler's arguments.
+func checkScalerInput(X Matrix, modes []Scaling, features []string) error {
 	if err := X.validateFinite("data"); err != nil {
-		return nil, fmt.Errorf("fit scaler: %w", err)
+		return fmt.Errorf("fit scaler: %w", err)
 	}
 	if len(modes) != X.D {
-		return nil, fmt.Errorf("fit scaler: %d modes for %d features", len(modes), X.D)
+		return fmt.Errorf("fit scaler: %d modes for %d features", len(modes), X.D)
 	}
 	if features != nil && len(features) != X.D {
-		return nil, fmt.Errorf("fit scaler: %d names for %d features", len(features), X.D)
+		return fmt.Errorf("fit scaler: %d names for %d features", len(features), X.D)
 	}
 	if X.N == 0 {
-		return nil, fmt.Errorf("fit scaler: no rows")
+		return fmt.Errorf("fit scaler: no rows")
+	}
+	for t, m := range modes {
+		if !m.valid() {
+			return fmt.Errorf("fit scaler: feature %d: unknown scaling %q", t, m)
+		}
+	}
+	return nil
+}
+
+// logInPlace takes the signed log1p of the columns whose mode logs.
+func logInPlace(X Matrix, modes []Scaling) {
+	d := X.D
+	for t, m := range modes {
+		if !m.logs() {
+			continue
+		}
+		for i := t; i < len(X.Data); i += d {
+			X.Data[i] = slog1p(X.Data[i])
+		}
+	}
+}
+
+// zscoreInPlace applies s's z-scores to X, whose log columns are logged
+// already: the arithmetic of TransformInPlace after its log.
+func zscoreInPlace(X Matrix, s *Scaler) {
+	d := X.D
+	for t, m := range s.Modes {
+		if !m.zs() {
+			continue
+		}
+		mean, std := s.Mean[t], s.Std[t]
+		for i := t; i < len(X.Data); i += d {
+			X.Data[i] = (X.Data[i] - mean) / std
+		}
+	}
+}
+
+// fitScaler is FitScaler; logged says X's log columns hold their signed
+// log1p already.
+func fitScaler(X Matrix, modes []Scaling, features []string, logged bool) (*Scaler, error) {
+	if err := checkScalerInput(X, modes, features); err != nil {
+		return nil, err
 	}
 	s := &Scaler{
 		Features: append([]string(nil), features...),
@@ -83,10 +149,7 @@ func FitScaler(X Matrix, modes []Scaling, features []string) (*Scaler, error) {
 		Mean:     make([]float64, X.D),
 		Std:      make([]float64, X.D),
 	}
-	for t, m := range modes {
-		if !m.valid() {
-			return nil, fmt.Errorf("fit scaler: feature %d: unknown scaling %q", t, m)
-		}
+	for t := range modes {
 		s.Std[t] = 1
 	}
 	// Two passes (mean, then squared deviations) rather than one pass of
@@ -99,7 +162,7 @@ func FitScaler(X Matrix, modes []Scaling, features []string) (*Scaler, error) {
 	zs := make([]bool, d)
 	anyLog, anyZ := false, false
 	for t, m := range modes {
-		logs[t], zs[t] = m.logs(), m.zs()
+		logs[t], zs[t] = m.logs() && !logged, m.zs()
 		anyLog, anyZ = anyLog || logs[t], anyZ || zs[t]
 	}
 	if !anyZ {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -176,5 +177,53 @@ func TestAppendOneHot(t *testing.T) {
 	}
 	if _, err := AppendOneHot(X, []int32{0, 3, 1}, 3, 1); err == nil {
 		t.Error("code ≥ levels accepted")
+	}
+}
+
+// TestFitTransformInPlace: the one-log fit-and-scale gives FitScaler's
+// scaler and TransformInPlace's matrix to the bit, for every mix of modes,
+// negative values (the signed log) and a constant column; on error the
+// matrix is left as it was.
+func TestFitTransformInPlace(t *testing.T) {
+	X, _, _ := blobs(1001, 4, 3, 2, 5)
+	for i := range X.N {
+		X.Data[i*4+1] *= 1000
+		X.Data[i*4+3] = 7 // constant
+	}
+	tests := [][]Scaling{
+		{ScaleLog1pZScore, ScaleLog1pZScore, ScaleLog1pZScore, ScaleLog1pZScore},
+		{ScaleNone, ScaleLog1p, ScaleZScore, ScaleLog1pZScore},
+		{ScaleLog1p, ScaleLog1p, ScaleNone, ScaleLog1p},
+		{ScaleZScore, ScaleNone, ScaleZScore, ScaleZScore},
+	}
+	for _, modes := range tests {
+		t.Run(fmt.Sprint(modes), func(t *testing.T) {
+			want, err := FitScaler(X, modes, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantX := Matrix{Data: slices.Clone(X.Data), N: X.N, D: X.D}
+			if err := want.TransformInPlace(wantX); err != nil {
+				t.Fatal(err)
+			}
+			gotX := Matrix{Data: slices.Clone(X.Data), N: X.N, D: X.D}
+			got, err := FitTransformInPlace(gotX, modes, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Mean, want.Mean) || !slices.Equal(got.Std, want.Std) || !slices.Equal(got.Modes, want.Modes) {
+				t.Errorf("scaler %+v, want %+v", got, want)
+			}
+			if !slices.Equal(gotX.Data, wantX.Data) {
+				t.Error("scaled matrices differ")
+			}
+		})
+	}
+	bad := Matrix{Data: slices.Clone(X.Data), N: X.N, D: X.D}
+	if _, err := FitTransformInPlace(bad, []Scaling{ScaleLog1p, "cube", ScaleNone, ScaleNone}, nil); err == nil {
+		t.Fatal("unknown scaling accepted")
+	}
+	if !slices.Equal(bad.Data, X.Data) {
+		t.Error("a failed fit changed the matrix")
 	}
 }

@@ -543,11 +543,8 @@ func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *pre
 	if err != nil {
 		return nil, nil, err
 	}
-	sc, err := cluster.FitScaler(X, modes, names)
+	sc, err := cluster.FitTransformInPlace(X, modes, names)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cluster: %w", err)
-	}
-	if err := sc.TransformInPlace(X); err != nil {
 		return nil, nil, fmt.Errorf("cluster: %w", err)
 	}
 	kcfg := cluster.Config{
