@@ -77,16 +77,16 @@ func Fresh[T any](s []T) []T {
 // 1.7–3.9 ms/MiB, against 0.33–0.40 for small pages (128 MiB populated
 // after an idle second, 2 vCPU Firecracker VM), so that a 200 MB arena of
 // records spends half a second in the kernel for a TLB saving of a
-// fraction of that.
+// fraction of that when each record is hit a few times.
 const SlowHuge = time.Millisecond
 
 // TLBMiss is what a huge page saves on each random access to a slice far
 // larger than the TLB covers: the page walk of a 4 KiB page, whose own
-// entries miss the caches. On the 2 vCPU Firecracker VM, 5M customers' records
-// (0.9 GiB) updated by 100M order rows, the extract stage took 17.5–22.4
-// CPU-s on small pages and 12.3–14.4 on huge ones, the huge pages'
-// 2 s or so of extra faulting included: 60–80 ns an order row. Rounded
-// down, so that a doubtful case keeps small pages.
+// entries miss the caches. On the 2 vCPU Firecracker VM, 5M customers'
+// records (0.9 GiB) updated by 100M order rows, the extract stage took a
+// median 19.9 CPU-s on mostly small pages and 16.1 on huge ones, with
+// about 1.5 s more of faulting in (15 alternated pairs, busy machine;
+// 12.3–14.4 against 17.5–22.4 in quieter runs): 50–80 ns an order row.
 const TLBMiss = 50 * time.Nanosecond
 
 // Pays reports whether huge pages that took cost to fault in bytes of
