@@ -31,6 +31,10 @@ type Info struct {
 	HasIDRange bool
 	// Rows is the number of rows the inputs declare, -1 when unknown (CSV).
 	Rows int64
+	// OrderRows is the part of Rows the orders inputs declare, 0 when
+	// unknown or none: with the id range, how often each customer's
+	// aggregates will be updated.
+	OrderRows int64
 	// Levels holds the dictionaries of the categorical columns, by
 	// "table.column": orders.category, orders.channel, events.event_type,
 	// events.channel, customers.<attr> for each of Attrs, and
@@ -140,6 +144,9 @@ func Stream(ctx context.Context, spec Spec, workers int, sink Sink) (*Dataset, e
 			info.Rows = -1
 		} else {
 			info.Rows += in.Rows
+		}
+		if t.name == "orders" && in.Rows > 0 {
+			info.OrderRows = in.Rows
 		}
 		info.Tables = append(info.Tables, t.name)
 	}

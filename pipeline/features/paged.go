@@ -2,6 +2,7 @@ package features
 
 import (
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/strata-oss/strata/pipeline/tables/hugemem"
@@ -12,15 +13,26 @@ import (
 // huge set, pages are aligned to 2 MiB and offered to the kernel for huge
 // pages: a page of 2^15 records of a multiple of 64 bytes is a whole number
 // of 2 MiB huge pages, and each record starts on a cache line — until
-// faulting in a page ahead shows huge pages to be slow here
-// (hugemem.SlowHuge), after which the pages are small ones.
+// faulting in the pages ahead shows huge pages to cost more than they will
+// save (hugemem.Pays), after which the pages are small ones.
 type paged[T any] struct {
 	stride int
 	huge   bool
-	pages  [][]T
-	next   []T         // with huge: the page after the last, being faulted in
-	slow   atomic.Bool // huge pages cost more than hugemem.SlowHuge a MiB
+	// hits is how many times each row is expected to be updated, at
+	// random (order rows a customer); 0 when unknown.
+	hits  float64
+	pages [][]T
+	next  []T         // with huge: the page after the last, being faulted in
+	slow  atomic.Bool // huge pages cost more than they save (judge)
+	// The time spent faulting in the pages ahead, and their bytes.
+	faultNs, faulted atomic.Int64
 }
+
+// judgeMin is the least memory faulted in ahead before huge pages are
+// judged: a page or two says little, since the kernel may have a few huge
+// pages ready and then find the rest the slow way, or stall once on
+// compaction and then find them fast.
+const judgeMin = 32 << 20
 
 const (
 	pageBits = 15
@@ -81,21 +93,38 @@ func (p *paged[T]) ensure(rows int) {
 		if p.huge {
 			next := p.newPage(pageRows * p.stride)
 			p.next = next
-			// Every page is timed, not only the first: the kernel may
-			// have a few huge pages ready (memory another process just
-			// freed) and then have to find the rest the slow way, and a
-			// first page that faulted in fast kept the arena on huge
-			// pages for the whole run (10M orders, six alternated pairs:
-			// median 1.04 s timing the first page, 0.87 s timing each;
-			// system time 0.27-0.75 s against 0.19-0.33 s).
-			go func() {
-				d := hugemem.Populate(next)
-				if mib := float64(len(next)) * float64(unsafe.Sizeof(next[0])) / (1 << 20); float64(d) > mib*float64(hugemem.SlowHuge) {
-					p.slow.Store(true)
-				}
-			}()
+			// Every page is timed, not only the first (judge).
+			hits := p.hitsPerMiB()
+			go func() { p.judge(hugemem.Populate(next), len(next), hits) }()
 		}
 	}
+}
+
+// judge adds the time d of faulting in a page of n elements ahead to the
+// arena's and gives up huge pages when, over at least judgeMin bytes,
+// they cost more than the hits expected on them save (hitsPerMiB, taken
+// when the page was made: the stride may change since). Every page counts,
+// not only the first: a first page that faulted in fast once kept the
+// arena on huge pages for a whole run whose other pages came slowly (10M
+// orders, six alternated pairs: median 1.04 s timing the first page, 0.87 s
+// timing each). But the cost alone does not decide (issue 31): where the
+// host backs guest memory on first touch, fresh huge pages fault in at
+// about 2 ms/MiB, twice SlowHuge, and giving them up for that cost 5M
+// customers' 100M orders a median 19.9 CPU-s in the extract stage against
+// 16.1.
+func (p *paged[T]) judge(d time.Duration, n int, hitsPerMiB float64) {
+	var zero T
+	ns, bytes := p.faultNs.Add(int64(d)), p.faulted.Add(int64(n)*int64(unsafe.Sizeof(zero)))
+	if bytes >= judgeMin && !hugemem.Pays(time.Duration(ns), bytes, hitsPerMiB) {
+		p.slow.Store(true)
+	}
+}
+
+// hitsPerMiB is how many times each MiB of the arena is expected to be
+// hit: hits times the rows a MiB holds.
+func (p *paged[T]) hitsPerMiB() float64 {
+	var zero T
+	return p.hits * (1 << 20) / float64(p.stride*int(unsafe.Sizeof(zero)))
 }
 
 // shortRows is the size of a first page that holds rows rows, grown from

@@ -1,6 +1,11 @@
 package features
 
-import "testing"
+import (
+	"testing"
+	"time"
+
+	"github.com/strata-oss/strata/pipeline/extract"
+)
 
 // TestPagedShortFirstPage grows an array row by row across the short first
 // page's doublings and past whole pages, widening and remapping it on the
@@ -83,6 +88,49 @@ func TestShortRows(t *testing.T) {
 	} {
 		if got := shortRows(tc.have, tc.rows); got != tc.want {
 			t.Errorf("shortRows(%d, %d) = %d, want %d", tc.have, tc.rows, got, tc.want)
+		}
+	}
+}
+
+// TestPagedJudge: huge pages are given up only over a sample of judgeMin
+// bytes faulted in ahead, and only when they cost more than the hits
+// expected on the arena save.
+func TestPagedJudge(t *testing.T) {
+	const stride = 24 // words: 192-byte records
+	page := pageRows * stride
+	mib := func(n int) float64 { return float64(n*8) / (1 << 20) }
+	for _, tc := range []struct {
+		name  string
+		hits  float64
+		perMB time.Duration // fault time a MiB
+		pages int
+		slow  bool
+	}{
+		{"slow, sample too small", 0, 3 * time.Millisecond, 1, false},
+		{"slow, hits unknown", 0, 3 * time.Millisecond, 8, true},
+		{"slow, 20 hits a row", 20, 3 * time.Millisecond, 8, false},
+		{"very slow, 20 hits a row", 20, 9 * time.Millisecond, 8, true},
+		{"fast, hits unknown", 0, 200 * time.Microsecond, 8, false},
+	} {
+		p := paged[uint64]{stride: stride, huge: true, hits: tc.hits}
+		for range tc.pages {
+			p.judge(time.Duration(float64(tc.perMB)*mib(page)), page, p.hitsPerMiB())
+		}
+		if got := p.slow.Load(); got != tc.slow {
+			t.Errorf("%s: slow = %v after %d pages, want %v", tc.name, got, tc.pages, tc.slow)
+		}
+	}
+}
+
+// TestShardHits: with directly addressed ids, the record arena expects
+// the orders the inputs declare spread over the id range.
+func TestShardHits(t *testing.T) {
+	opt := Options{}.resolved()
+	info := extract.Info{IntIDs: true, HasIDRange: true, IDRange: [2]int64{1, 1000}, Rows: 20_000, OrderRows: 20_000,
+		Tables: []string{"orders"}}
+	for _, of := range []int{1, 2} {
+		if s := newShard(0, of, &opt, info); !s.ranged || s.rec.hits != 20 {
+			t.Errorf("%d shards: ranged %v, hits %v, want 20", of, s.ranged, s.rec.hits)
 		}
 	}
 }

@@ -226,6 +226,10 @@ func newShard(id, of int, opt *Options, info extract.Info) *shard {
 		s.lo = info.IDRange[0] + int64(per)*int64(id)
 		s.hi = min(s.lo+int64(per)-1, info.IDRange[1])
 		s.dict = newCustDict(true, s.lo, max(int(s.hi-s.lo+1), 0))
+		// At most span customers share the orders: each record is
+		// updated that often at least, which decides whether huge pages
+		// pay for their faulting (paged.judge).
+		s.rec.hits = float64(info.OrderRows) / float64(span)
 	} else {
 		s.dict = newCustDict(info.IntIDs, 0, 0)
 	}

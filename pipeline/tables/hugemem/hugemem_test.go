@@ -2,6 +2,7 @@ package hugemem
 
 import (
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -42,6 +43,28 @@ func TestPopulateKeepsContents(t *testing.T) {
 		}
 		if v[i] != want {
 			t.Fatalf("element %d is %d after populate, want %d", i, v[i], want)
+		}
+	}
+}
+
+// TestPays: without hits, faulting slower than SlowHuge loses; memory hit
+// often enough keeps huge pages at the same cost, but not at any cost.
+func TestPays(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		name  string
+		cost  time.Duration // per MiB
+		hits  float64       // per MiB
+		wants bool
+	}{
+		{"ready huge pages, hits unknown", 200 * time.Microsecond, 0, true},
+		{"slow huge pages, hits unknown", 2 * time.Millisecond, 0, false},
+		{"slow huge pages, few hits", 2 * time.Millisecond, 10_000, false},
+		{"slow huge pages, 20 hits a 192-byte record", 2 * time.Millisecond, 20 * mib / 192, true},
+		{"very slow huge pages, 20 hits a 192-byte record", 8 * time.Millisecond, 20 * mib / 192, false},
+	} {
+		if got := Pays(tc.cost*64, 64*mib, tc.hits); got != tc.wants {
+			t.Errorf("%s: Pays = %v, want %v", tc.name, got, tc.wants)
 		}
 	}
 }
