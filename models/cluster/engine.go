@@ -80,6 +80,7 @@ type job struct {
 	set      []float64
 	pending  bool // C[g-1] is chosen but not yet folded into the closest distances
 	yc       centres
+	sc       centres // set in the vector layout, for seedFused
 	weights  []float64
 	out      []float64 // main-goroutine kernel output, for sampling
 
@@ -150,6 +151,9 @@ func (jb *job) prepare(X Matrix) {
 		}
 		for _, i := range jb.cand {
 			jb.set = append(jb.set, X.Row(i)...)
+		}
+		if jb.fused() {
+			jb.kn.prepare(&jb.sc, jb.set)
 		}
 	case phaseIterate:
 		jb.it++
@@ -222,6 +226,37 @@ func (jb *job) seedCentres() []float64 {
 		return jb.C[:jb.g*jb.d]
 	}
 	return jb.set
+}
+
+// fused reports whether the job's k-means++ step runs through
+// seedFusedSIMD, on its own centres, rather than through the kernel output
+// shared by the pass's k-means++ jobs: the vector kernel, and the pending
+// centre and the candidates in one group of lanes (fold + trials ≤ 8, that
+// is k ≤ 403).
+func (jb *job) fused() bool {
+	return jb.phase == phaseSeedStep && jb.kn.simd && len(jb.set)/jb.d <= simdGroup
+}
+
+// seedFused is seedRows for a fused job (see fused), on rows [lo,hi) of
+// chunk c. Storing the distances of the shared kernel and reading them back
+// in seedStepSIMD, with its running sums' one add per row in a chain, took
+// 0.22 of the e2e run's 1.36 cluster CPU-s (1M rows, k = 8, d = 3; distsSIMD
+// 0.14 s, seedStepSIMD 0.08 s).
+func (jb *job) seedFused(X []float64, c, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	m, d := jb.mem, jb.d
+	acc := jb.candPart[c*jb.trials : (c+1)*jb.trials]
+	fold := len(jb.set)/d - jb.trials
+	// The kernel keeps candidate t's sum in lane fold+t, where its
+	// distance is.
+	var a8 [simdGroup]float64
+	copy(a8[fold:], acc)
+	_, _ = m.upper[hi-1], X[hi*d-1]
+	_ = jb.sc.ct[simdGroup*d-1]
+	seedFusedSIMD(&X[lo*d], hi-lo, d, &jb.sc.ct[0], &m.upper[lo], fold, &a8)
+	copy(acc, a8[fold:])
 }
 
 // seedRows does the job's k-means++ pass on rows [lo,hi) of chunk c, whose
@@ -430,6 +465,7 @@ func runJobs(ctx context.Context, X Matrix, workers, slots int, next func(mem *j
 		// this pass's k-means++ jobs, their shared centres and each one's
 		// first lane in them; the other jobs
 		seeds, others []*job
+		fusedSeeds    []*job // k-means++ jobs on their own kernel (job.fused)
 		seedSet       centres
 		offs          []int
 	)
@@ -463,7 +499,7 @@ func runJobs(ctx context.Context, X Matrix, workers, slots int, next func(mem *j
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		seeds, others = seeds[:0], others[:0]
+		seeds, others, fusedSeeds = seeds[:0], others[:0], fusedSeeds[:0]
 		var rows []float64
 		offs = offs[:0]
 		// k-means++ sampling reads a chunk per candidate: at 100k rows that
@@ -483,6 +519,10 @@ func runJobs(ctx context.Context, X Matrix, workers, slots int, next func(mem *j
 		for _, jb := range active {
 			if !jb.seeding() {
 				others = append(others, jb)
+				continue
+			}
+			if jb.fused() {
+				fusedSeeds = append(fusedSeeds, jb)
 				continue
 			}
 			offs = append(offs, len(rows)/X.D)
@@ -509,7 +549,7 @@ func runJobs(ctx context.Context, X Matrix, workers, slots int, next func(mem *j
 			}
 			for b := lo; b < hi; b += passRows {
 				e := min(hi, b+passRows)
-				if len(seeds) == 0 && scattered {
+				if len(seeds) == 0 && len(fusedSeeds) == 0 && scattered {
 					// Hamerly reads only the rows it rescans, scattered
 					// over the block: stream the block into cache first,
 					// at full memory speed, rather than wait for each of
@@ -526,6 +566,9 @@ func runJobs(ctx context.Context, X Matrix, workers, slots int, next func(mem *j
 							jb.seedRows(c, sb, se, out, st, offs[q])
 						}
 					}
+				}
+				for _, jb := range fusedSeeds {
+					jb.seedFused(X.Data, c, b, e)
 				}
 				for _, jb := range others {
 					jb.block(X.Data, c, b, e, ws[w])

@@ -127,6 +127,88 @@ snofold:
 	VZEROUPPER
 	RET
 
+// func seedFusedSIMD(x *float64, n, d int, ct *float64, closest *float64, fold int, acc *[8]float64)
+//
+// distsSIMD for one group of centres and n rows x[0..n) in order, fused
+// with seedStepSIMD so that the distances stay in registers: the row's 8
+// distances are summed as in distsSIMD (the canonical order, lane by
+// lane), with fold = 1 the closest distance takes the minimum with lane 0
+// as in seedStepSIMD, and lane L of acc adds min(closest, lane L) for every
+// L. Unlike seedStepSIMD the candidates are not shifted down by fold: the
+// caller keeps candidate t's sum in lane fold+t, and lanes before fold or
+// past the centres are scratch. The operand order of every min and add is
+// seedStepSIMD's, so the bits are the same. d ≥ 1, n ≥ 1.
+TEXT ·seedFusedSIMD(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ d+16(FP), DX
+	MOVQ ct+24(FP), R8
+	MOVQ closest+32(FP), DI
+	MOVQ fold+40(FP), R11
+	MOVQ acc+48(FP), BX
+	VMOVUPD (BX), Y6
+	VMOVUPD 32(BX), Y7
+	MOVQ DX, R12
+	ANDQ $-2, R12 // the even part of d, done two dimensions per step
+	MOVQ DX, R14
+	SHLQ $3, R14 // row size in bytes
+
+frow:
+	MOVQ   R8, R10
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	XORQ   AX, AX
+	CMPQ   AX, R12
+	JGE    ftail
+
+fpair:
+	VBROADCASTSD (SI)(AX*8), Y0
+	VBROADCASTSD 8(SI)(AX*8), Y5
+	VSUBPD       (R10), Y0, Y1
+	VSUBPD       32(R10), Y0, Y4
+	VFMADD231PD  Y1, Y1, Y2
+	VFMADD231PD  Y4, Y4, Y3
+	VSUBPD       64(R10), Y5, Y8
+	VSUBPD       96(R10), Y5, Y9
+	VFMADD231PD  Y8, Y8, Y2
+	VFMADD231PD  Y9, Y9, Y3
+	ADDQ         $128, R10
+	ADDQ         $2, AX
+	CMPQ         AX, R12
+	JLT          fpair
+
+ftail:
+	CMPQ         AX, DX
+	JGE          fstep
+	VBROADCASTSD (SI)(AX*8), Y0
+	VSUBPD       (R10), Y0, Y1
+	VSUBPD       32(R10), Y0, Y4
+	VFMADD231PD  Y1, Y1, Y2
+	VFMADD231PD  Y4, Y4, Y3
+
+fstep:
+	VMOVSD (DI), X0
+	TESTQ  R11, R11
+	JZ     fnofold
+	VMINSD X2, X0, X0 // min(closest, lane 0), lane 0 on ties: seedStepSIMD's order
+	VMOVSD X0, (DI)
+
+fnofold:
+	VBROADCASTSD X0, Y0
+	VMINPD       Y2, Y0, Y1
+	VADDPD       Y1, Y6, Y6
+	VMINPD       Y3, Y0, Y4
+	VADDPD       Y4, Y7, Y7
+	ADDQ         R14, SI
+	ADDQ         $8, DI
+	DECQ         CX
+	JNZ          frow
+
+	VMOVUPD Y6, (BX)
+	VMOVUPD Y7, 32(BX)
+	VZEROUPPER
+	RET
+
 // func hamerlyBoundsSIMD(lo, n, k int, labels *int32, upper, lower, move, shift, half *float64, up, down float64, rows *int32) int
 //
 // The first pass of hamerlyState.block over n rows (rows lo, lo+1, …):
