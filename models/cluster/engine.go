@@ -259,6 +259,67 @@ func (jb *job) seedFused(X []float64, c, lo, hi int) {
 	copy(acc, a8[fold:])
 }
 
+// seedPair is two fused k-means++ jobs of at most 4 candidates each that
+// share seedPairSIMD calls, with their centres in its layout.
+type seedPair struct {
+	a, b *job
+	ct   []float64 // pairLayout
+}
+
+// pairSeeds pairs the fused jobs of at most 4 candidates (k ≤ 20) in
+// order, in pairs' memory, and returns the pairs and the jobs left alone.
+// Two jobs at a time is the e2e shape (maxSlots(3) = 2): two seedFusedSIMD
+// calls spend 4 vectors of distances a dimension on their 10 centres,
+// seedPairSIMD 3.
+func pairSeeds(pairs []seedPair, singles, fused []*job) ([]seedPair, []*job) {
+	pairs, singles = pairs[:0], singles[:0]
+	var first *job
+	for _, jb := range fused {
+		switch {
+		case jb.trials > 4:
+			singles = append(singles, jb)
+		case first == nil:
+			first = jb
+		default:
+			if len(pairs) < cap(pairs) {
+				pairs = pairs[:len(pairs)+1]
+			} else {
+				pairs = append(pairs, seedPair{})
+			}
+			p := &pairs[len(pairs)-1]
+			p.a, p.b = first, jb
+			p.ct = pairLayout(p.ct, first.set, first.fold(), jb.set, jb.fold(), jb.d)
+			first = nil
+		}
+	}
+	if first != nil {
+		singles = append(singles, first)
+	}
+	return pairs, singles
+}
+
+// seedRows is seedFused for both jobs of p on rows [lo,hi) of chunk c.
+func (p *seedPair) seedRows(X []float64, c, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	a, b, d := p.a, p.b, p.a.d
+	accA := a.candPart[c*a.trials : (c+1)*a.trials]
+	accB := b.candPart[c*b.trials : (c+1)*b.trials]
+	var a4, b4 [4]float64
+	copy(a4[:], accA)
+	copy(b4[:], accB)
+	_, _, _ = a.mem.upper[hi-1], b.mem.upper[hi-1], X[hi*d-1]
+	_ = p.ct[pairLanes*d-1]
+	seedPairSIMD(&X[lo*d], hi-lo, d, &p.ct[0], &a.mem.upper[lo], &b.mem.upper[lo], a.fold()|b.fold()<<1, &a4, &b4)
+	copy(accA, a4[:])
+	copy(accB, b4[:])
+}
+
+// fold is 1 when the job's k-means++ set starts with the pending centre,
+// else 0.
+func (jb *job) fold() int { return len(jb.set)/jb.d - jb.trials }
+
 // seedRows does the job's k-means++ pass on rows [lo,hi) of chunk c, whose
 // distances to seedCentres are in out, row r's at out[r*st+off:].
 func (jb *job) seedRows(c, lo, hi int, out []float64, st, off int) {
@@ -466,6 +527,8 @@ func runJobs(ctx context.Context, X Matrix, workers, slots int, next func(mem *j
 		// first lane in them; the other jobs
 		seeds, others []*job
 		fusedSeeds    []*job // k-means++ jobs on their own kernel (job.fused)
+		pairs         []seedPair
+		singles       []*job // fusedSeeds not in pairs
 		seedSet       centres
 		offs          []int
 	)
@@ -529,6 +592,7 @@ func runJobs(ctx context.Context, X Matrix, workers, slots int, next func(mem *j
 			rows = append(rows, jb.seedCentres()...)
 			seeds = append(seeds, jb)
 		}
+		pairs, singles = pairSeeds(pairs, singles, fusedSeeds)
 		if len(seeds) > 0 {
 			// One kernel call serves every k-means++ job: their few centres
 			// share the vector lanes that each alone would mostly leave
@@ -567,7 +631,10 @@ func runJobs(ctx context.Context, X Matrix, workers, slots int, next func(mem *j
 						}
 					}
 				}
-				for _, jb := range fusedSeeds {
+				for q := range pairs {
+					pairs[q].seedRows(X.Data, c, b, e)
+				}
+				for _, jb := range singles {
 					jb.seedFused(X.Data, c, b, e)
 				}
 				for _, jb := range others {

@@ -36,10 +36,33 @@ func TestSeedFusedAgrees(t *testing.T) {
 	}
 }
 
-func checkSeedFused(t *testing.T, n, d, m, fold int, seed uint64) {
+// portableSeedStep is seedRows's Go loop on rows [0,n) of X for the
+// centres C (fold pending, then the candidates), from the closest distances
+// and candidate sums given; it returns both updated.
+func portableSeedStep(X Matrix, n int, C []float64, fold int, closest, acc []float64) ([]float64, []float64) {
+	d := X.D
+	cls, sums := slices.Clone(closest), slices.Clone(acc)
+	for i := 0; i < n; i++ {
+		cl := cls[i]
+		if fold == 1 {
+			cl = minDist(cl, pairDist(X.Row(i), C[:d]))
+			cls[i] = cl
+		}
+		for t := range sums {
+			sums[t] += minDist(cl, pairDist(X.Row(i), C[(fold+t)*d:(fold+t+1)*d]))
+		}
+	}
+	return cls, sums
+}
+
+// seedCase returns rows, k-means++ centres (fold pending, then m−fold
+// candidates), closest distances and candidate sums with ties and +Inf:
+// a candidate on a row, two candidates equal, a row at 1e300 (every
+// distance +Inf), closest distances at +Inf and equal to a candidate's.
+func seedCase(n, d, m, fold int, seed uint64) (X Matrix, C, closest, acc0 []float64) {
 	rng := rand.New(rand.NewPCG(seed, 3))
-	X, _, _ := blobs(n+m, d, 3, 1, seed)
-	C := slices.Clone(X.Data[n*d : (n+m)*d])
+	X, _, _ = blobs(n+m, d, 3, 1, seed)
+	C = slices.Clone(X.Data[n*d : (n+m)*d])
 	if n > 2 {
 		copy(C[(m-1)*d:], X.Row(1)) // a candidate on a row: distance 0
 	}
@@ -51,7 +74,7 @@ func checkSeedFused(t *testing.T, n, d, m, fold int, seed uint64) {
 			X.Data[2*d+t] = 1e300 // every distance +Inf
 		}
 	}
-	closest := make([]float64, n)
+	closest = make([]float64, n)
 	for i := range closest {
 		switch i % 5 {
 		case 0:
@@ -62,23 +85,65 @@ func checkSeedFused(t *testing.T, n, d, m, fold int, seed uint64) {
 			closest[i] = rng.Float64() * 4
 		}
 	}
-	acc0 := make([]float64, m-fold)
+	acc0 = make([]float64, m-fold)
 	for t := range acc0 {
 		acc0[t] = rng.Float64() * 100
 	}
+	return X, C, closest, acc0
+}
 
-	// Portable: seedRows's Go loop.
-	wantCl, want := slices.Clone(closest), slices.Clone(acc0)
-	for i := 0; i < n; i++ {
-		cl := wantCl[i]
-		if fold == 1 {
-			cl = minDist(cl, pairDist(X.Row(i), C[:d]))
-			wantCl[i] = cl
-		}
-		for t := range want {
-			want[t] += minDist(cl, pairDist(X.Row(i), C[(fold+t)*d:(fold+t+1)*d]))
+// TestSeedPairAgrees pins seedPairSIMD, two jobs of at most 4 candidates in
+// one call, to the portable seedRows loop run for each job alone.
+func TestSeedPairAgrees(t *testing.T) {
+	if !simdAvailable() {
+		t.Skip("no vector kernel on this machine")
+	}
+	ns := []int{1, 3, 4, 5, 129, 130, 2048}
+	for _, k := range []int{1, 2, 3, 4, 5, 6, 7, 8, 20} {
+		trials := 2 + int(math.Log(float64(k)))
+		for folds := 0; folds < 4; folds++ {
+			fa, fb := folds&1, folds>>1
+			for d := 1; d <= 16; d++ {
+				n := ns[(k+d+folds)%len(ns)]
+				t.Run(fmt.Sprintf("k=%d/folds=%d/d=%d/n=%d", k, folds, d, n), func(t *testing.T) {
+					seed := uint64(1000*k + 10*d + folds)
+					X, CA, clA, accA := seedCase(n, d, fa+trials, fa, seed)
+					// B's centres: other rows of the same X, same ties.
+					_, CB, clB, accB := seedCase(n, d, fb+trials, fb, seed+1)
+					for i := range CB {
+						CB[i] = CB[i]*0.5 + 0.25
+					}
+					wantClA, wantA := portableSeedStep(X, n, CA, fa, clA, accA)
+					wantClB, wantB := portableSeedStep(X, n, CB, fb, clB, accB)
+					ct := pairLayout(nil, CA, fa, CB, fb, d)
+					var a4, b4 [4]float64
+					copy(a4[:], accA)
+					copy(b4[:], accB)
+					gotClA, gotClB := slices.Clone(clA), slices.Clone(clB)
+					seedPairSIMD(&X.Data[0], n, d, &ct[0], &gotClA[0], &gotClB[0], folds, &a4, &b4)
+					same := func(a, b []float64) bool {
+						for i := range a {
+							if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+								return false
+							}
+						}
+						return true
+					}
+					if !same(gotClA, wantClA) || !same(gotClB, wantClB) {
+						t.Fatal("closest distances differ from the portable loop")
+					}
+					if !same(a4[:trials], wantA) || !same(b4[:trials], wantB) {
+						t.Fatalf("sums A %v B %v, portable %v %v", a4[:trials], b4[:trials], wantA, wantB)
+					}
+				})
+			}
 		}
 	}
+}
+
+func checkSeedFused(t *testing.T, n, d, m, fold int, seed uint64) {
+	X, C, closest, acc0 := seedCase(n, d, m, fold, seed)
+	wantCl, want := portableSeedStep(X, n, C, fold, closest, acc0)
 
 	// The kernel output and seedStepSIMD.
 	vec := kernel{d: d, simd: true}
