@@ -594,9 +594,10 @@ func runJobs(ctx context.Context, X Matrix, workers, slots int, next func(mem *j
 		}
 		pairs, singles = pairSeeds(pairs, singles, fusedSeeds)
 		if len(seeds) > 0 {
-			// One kernel call serves every k-means++ job: their few centres
-			// share the vector lanes that each alone would mostly leave
-			// empty.
+			// One kernel call serves the k-means++ jobs that are not fused
+			// (first passes, the portable kernel, more than 8 centres):
+			// their few centres share the vector lanes that each alone
+			// would mostly leave empty.
 			seeds[0].kn.prepare(&seedSet, rows)
 		}
 		// Only Hamerly's scattered reads gain from a block streamed into
