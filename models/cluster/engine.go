@@ -80,6 +80,7 @@ type job struct {
 	set      []float64
 	pending  bool // C[g-1] is chosen but not yet folded into the closest distances
 	yc       centres
+	sc       centres // set in the vector layout, for seedFused
 	weights  []float64
 	out      []float64 // main-goroutine kernel output, for sampling
 
@@ -150,6 +151,9 @@ func (jb *job) prepare(X Matrix) {
 		}
 		for _, i := range jb.cand {
 			jb.set = append(jb.set, X.Row(i)...)
+		}
+		if jb.fused() {
+			jb.kn.prepare(&jb.sc, jb.set)
 		}
 	case phaseIterate:
 		jb.it++
@@ -223,6 +227,98 @@ func (jb *job) seedCentres() []float64 {
 	}
 	return jb.set
 }
+
+// fused reports whether the job's k-means++ step runs through
+// seedFusedSIMD, on its own centres, rather than through the kernel output
+// shared by the pass's k-means++ jobs: the vector kernel, and the pending
+// centre and the candidates in one group of lanes (fold + trials ≤ 8, that
+// is k ≤ 403).
+func (jb *job) fused() bool {
+	return jb.phase == phaseSeedStep && jb.kn.simd && len(jb.set)/jb.d <= simdGroup
+}
+
+// seedFused is seedRows for a fused job (see fused), on rows [lo,hi) of
+// chunk c. Storing the distances of the shared kernel and reading them back
+// in seedStepSIMD, with its running sums' one add per row in a chain, took
+// 0.22 of the e2e run's 1.36 cluster CPU-s (1M rows, k = 8, d = 3; distsSIMD
+// 0.14 s, seedStepSIMD 0.08 s).
+func (jb *job) seedFused(X []float64, c, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	m, d := jb.mem, jb.d
+	acc := jb.candPart[c*jb.trials : (c+1)*jb.trials]
+	fold := len(jb.set)/d - jb.trials
+	// The kernel keeps candidate t's sum in lane fold+t, where its
+	// distance is.
+	var a8 [simdGroup]float64
+	copy(a8[fold:], acc)
+	_, _ = m.upper[hi-1], X[hi*d-1]
+	_ = jb.sc.ct[simdGroup*d-1]
+	seedFusedSIMD(&X[lo*d], hi-lo, d, &jb.sc.ct[0], &m.upper[lo], fold, &a8)
+	copy(acc, a8[fold:])
+}
+
+// seedPair is two fused k-means++ jobs of at most 4 candidates each that
+// share seedPairSIMD calls, with their centres in its layout.
+type seedPair struct {
+	a, b *job
+	ct   []float64 // pairLayout
+}
+
+// pairSeeds pairs the fused jobs of at most 4 candidates (k ≤ 20) in
+// order, in pairs' memory, and returns the pairs and the jobs left alone.
+// Two jobs at a time is the e2e shape (maxSlots(3) = 2): two seedFusedSIMD
+// calls spend 4 vectors of distances a dimension on their 10 centres,
+// seedPairSIMD 3.
+func pairSeeds(pairs []seedPair, singles, fused []*job) ([]seedPair, []*job) {
+	pairs, singles = pairs[:0], singles[:0]
+	var first *job
+	for _, jb := range fused {
+		switch {
+		case jb.trials > 4:
+			singles = append(singles, jb)
+		case first == nil:
+			first = jb
+		default:
+			if len(pairs) < cap(pairs) {
+				pairs = pairs[:len(pairs)+1]
+			} else {
+				pairs = append(pairs, seedPair{})
+			}
+			p := &pairs[len(pairs)-1]
+			p.a, p.b = first, jb
+			p.ct = pairLayout(p.ct, first.set, first.fold(), jb.set, jb.fold(), jb.d)
+			first = nil
+		}
+	}
+	if first != nil {
+		singles = append(singles, first)
+	}
+	return pairs, singles
+}
+
+// seedRows is seedFused for both jobs of p on rows [lo,hi) of chunk c.
+func (p *seedPair) seedRows(X []float64, c, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	a, b, d := p.a, p.b, p.a.d
+	accA := a.candPart[c*a.trials : (c+1)*a.trials]
+	accB := b.candPart[c*b.trials : (c+1)*b.trials]
+	var a4, b4 [4]float64
+	copy(a4[:], accA)
+	copy(b4[:], accB)
+	_, _, _ = a.mem.upper[hi-1], b.mem.upper[hi-1], X[hi*d-1]
+	_ = p.ct[pairLanes*d-1]
+	seedPairSIMD(&X[lo*d], hi-lo, d, &p.ct[0], &a.mem.upper[lo], &b.mem.upper[lo], a.fold()|b.fold()<<1, &a4, &b4)
+	copy(accA, a4[:])
+	copy(accB, b4[:])
+}
+
+// fold is 1 when the job's k-means++ set starts with the pending centre,
+// else 0.
+func (jb *job) fold() int { return len(jb.set)/jb.d - jb.trials }
 
 // seedRows does the job's k-means++ pass on rows [lo,hi) of chunk c, whose
 // distances to seedCentres are in out, row r's at out[r*st+off:].
@@ -430,6 +526,9 @@ func runJobs(ctx context.Context, X Matrix, workers, slots int, next func(mem *j
 		// this pass's k-means++ jobs, their shared centres and each one's
 		// first lane in them; the other jobs
 		seeds, others []*job
+		fusedSeeds    []*job // k-means++ jobs on their own kernel (job.fused)
+		pairs         []seedPair
+		singles       []*job // fusedSeeds not in pairs
 		seedSet       centres
 		offs          []int
 	)
@@ -463,7 +562,7 @@ func runJobs(ctx context.Context, X Matrix, workers, slots int, next func(mem *j
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		seeds, others = seeds[:0], others[:0]
+		seeds, others, fusedSeeds = seeds[:0], others[:0], fusedSeeds[:0]
 		var rows []float64
 		offs = offs[:0]
 		// k-means++ sampling reads a chunk per candidate: at 100k rows that
@@ -485,14 +584,20 @@ func runJobs(ctx context.Context, X Matrix, workers, slots int, next func(mem *j
 				others = append(others, jb)
 				continue
 			}
+			if jb.fused() {
+				fusedSeeds = append(fusedSeeds, jb)
+				continue
+			}
 			offs = append(offs, len(rows)/X.D)
 			rows = append(rows, jb.seedCentres()...)
 			seeds = append(seeds, jb)
 		}
+		pairs, singles = pairSeeds(pairs, singles, fusedSeeds)
 		if len(seeds) > 0 {
-			// One kernel call serves every k-means++ job: their few centres
-			// share the vector lanes that each alone would mostly leave
-			// empty.
+			// One kernel call serves the k-means++ jobs that are not fused
+			// (first passes, the portable kernel, more than 8 centres):
+			// their few centres share the vector lanes that each alone
+			// would mostly leave empty.
 			seeds[0].kn.prepare(&seedSet, rows)
 		}
 		// Only Hamerly's scattered reads gain from a block streamed into
@@ -509,7 +614,7 @@ func runJobs(ctx context.Context, X Matrix, workers, slots int, next func(mem *j
 			}
 			for b := lo; b < hi; b += passRows {
 				e := min(hi, b+passRows)
-				if len(seeds) == 0 && scattered {
+				if len(seeds) == 0 && len(fusedSeeds) == 0 && scattered {
 					// Hamerly reads only the rows it rescans, scattered
 					// over the block: stream the block into cache first,
 					// at full memory speed, rather than wait for each of
@@ -526,6 +631,12 @@ func runJobs(ctx context.Context, X Matrix, workers, slots int, next func(mem *j
 							jb.seedRows(c, sb, se, out, st, offs[q])
 						}
 					}
+				}
+				for q := range pairs {
+					pairs[q].seedRows(X.Data, c, b, e)
+				}
+				for _, jb := range singles {
+					jb.seedFused(X.Data, c, b, e)
 				}
 				for _, jb := range others {
 					jb.block(X.Data, c, b, e, ws[w])

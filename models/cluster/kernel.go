@@ -267,3 +267,35 @@ func b2i(b bool) int {
 	}
 	return 0
 }
+
+// pairLanes is the number of values per dimension of pairLayout.
+const pairLanes = 12
+
+// pairLayout lays out in ct's memory the centres of two k-means++ steps for
+// seedPairSIMD: setA holds foldA pending centres (0 or 1) then at most 4
+// candidates (row-major, d values each), setB likewise; for each t, A's
+// candidates c[t], B's, A's pending centre, B's, zero padded to 4 each.
+func pairLayout(ct, setA []float64, foldA int, setB []float64, foldB int, d int) []float64 {
+	n := pairLanes * d
+	if cap(ct) < n {
+		ct = make([]float64, n)
+	}
+	ct = ct[:n]
+	clear(ct)
+	for t := 0; t < d; t++ {
+		v := ct[t*pairLanes : (t+1)*pairLanes]
+		for c := 0; foldA+c < len(setA)/d; c++ {
+			v[c] = setA[(foldA+c)*d+t]
+		}
+		for c := 0; foldB+c < len(setB)/d; c++ {
+			v[4+c] = setB[(foldB+c)*d+t]
+		}
+		if foldA == 1 {
+			v[8] = setA[t]
+		}
+		if foldB == 1 {
+			v[9] = setB[t]
+		}
+	}
+	return ct
+}

@@ -23,6 +23,19 @@ func distsSIMD(x *float64, rows *int32, n, d int, ct *float64, groups int, out *
 //go:noescape
 func seedStepSIMD(out *float64, stride, n int, closest *float64, fold int, acc *[8]float64)
 
+// seedFusedSIMD is distsSIMD for one group of centres fused with
+// seedStepSIMD, the distances kept in registers; candidate t's sum is in
+// lane fold+t of acc: see kernel_amd64.s.
+//
+//go:noescape
+func seedFusedSIMD(x *float64, n, d int, ct *float64, closest *float64, fold int, acc *[8]float64)
+
+// seedPairSIMD is seedFusedSIMD for two jobs of at most 4 candidates each
+// over the centres laid out by pairLayout: see kernel_amd64.s.
+//
+//go:noescape
+func seedPairSIMD(x *float64, n, d int, ct *float64, closestA, closestB *float64, folds int, accA, accB *[4]float64)
+
 // hamerlyBoundsSIMD is the bound-moving pass of hamerlyState.block for n
 // rows starting at row lo: see kernel_amd64.s. It is scalar code, in
 // assembly because the compiler's version spills the loop's many slices

@@ -127,6 +127,188 @@ snofold:
 	VZEROUPPER
 	RET
 
+// func seedFusedSIMD(x *float64, n, d int, ct *float64, closest *float64, fold int, acc *[8]float64)
+//
+// distsSIMD for one group of centres and n rows x[0..n) in order, fused
+// with seedStepSIMD so that the distances stay in registers: the row's 8
+// distances are summed as in distsSIMD (the canonical order, lane by
+// lane), with fold = 1 the closest distance takes the minimum with lane 0
+// as in seedStepSIMD, and lane L of acc adds min(closest, lane L) for every
+// L. Unlike seedStepSIMD the candidates are not shifted down by fold: the
+// caller keeps candidate t's sum in lane fold+t, and lanes before fold or
+// past the centres are scratch. The operand order of every min and add is
+// seedStepSIMD's, so the bits are the same. d ≥ 1, n ≥ 1.
+TEXT ·seedFusedSIMD(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ d+16(FP), DX
+	MOVQ ct+24(FP), R8
+	MOVQ closest+32(FP), DI
+	MOVQ fold+40(FP), R11
+	MOVQ acc+48(FP), BX
+	VMOVUPD (BX), Y6
+	VMOVUPD 32(BX), Y7
+	MOVQ DX, R12
+	ANDQ $-2, R12 // the even part of d, done two dimensions per step
+	MOVQ DX, R14
+	SHLQ $3, R14 // row size in bytes
+
+frow:
+	MOVQ   R8, R10
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	XORQ   AX, AX
+	CMPQ   AX, R12
+	JGE    ftail
+
+fpair:
+	VBROADCASTSD (SI)(AX*8), Y0
+	VBROADCASTSD 8(SI)(AX*8), Y5
+	VSUBPD       (R10), Y0, Y1
+	VSUBPD       32(R10), Y0, Y4
+	VFMADD231PD  Y1, Y1, Y2
+	VFMADD231PD  Y4, Y4, Y3
+	VSUBPD       64(R10), Y5, Y8
+	VSUBPD       96(R10), Y5, Y9
+	VFMADD231PD  Y8, Y8, Y2
+	VFMADD231PD  Y9, Y9, Y3
+	ADDQ         $128, R10
+	ADDQ         $2, AX
+	CMPQ         AX, R12
+	JLT          fpair
+
+ftail:
+	CMPQ         AX, DX
+	JGE          fstep
+	VBROADCASTSD (SI)(AX*8), Y0
+	VSUBPD       (R10), Y0, Y1
+	VSUBPD       32(R10), Y0, Y4
+	VFMADD231PD  Y1, Y1, Y2
+	VFMADD231PD  Y4, Y4, Y3
+
+fstep:
+	VMOVSD (DI), X0
+	TESTQ  R11, R11
+	JZ     fnofold
+	VMINSD X2, X0, X0 // min(closest, lane 0), lane 0 on ties: seedStepSIMD's order
+	VMOVSD X0, (DI)
+
+fnofold:
+	VBROADCASTSD X0, Y0
+	VMINPD       Y2, Y0, Y1
+	VADDPD       Y1, Y6, Y6
+	VMINPD       Y3, Y0, Y4
+	VADDPD       Y4, Y7, Y7
+	ADDQ         R14, SI
+	ADDQ         $8, DI
+	DECQ         CX
+	JNZ          frow
+
+	VMOVUPD Y6, (BX)
+	VMOVUPD Y7, 32(BX)
+	VZEROUPPER
+	RET
+
+// func seedPairSIMD(x *float64, n, d int, ct *float64, closestA, closestB *float64, folds int, accA, accB *[4]float64)
+//
+// seedFusedSIMD for two k-means++ jobs A and B of at most 4 candidates
+// each, which share the rows' broadcasts and one vector for their pending
+// centres: their 10 centres take 3 vectors a dimension where two
+// seedFusedSIMD calls take 4. ct is pairLayout's: for each t, A's
+// candidates, B's, then A's pending centre, B's and two of padding. Bit 0
+// of folds is A's fold, bit 1 B's. Lane t of accA adds min(closestA, A's
+// candidate t), in row order, with seedStepSIMD's operand order. d ≥ 1,
+// n ≥ 1.
+TEXT ·seedPairSIMD(SB), NOSPLIT, $0-72
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ d+16(FP), DX
+	MOVQ ct+24(FP), R8
+	MOVQ closestA+32(FP), DI
+	MOVQ closestB+40(FP), R9
+	MOVQ folds+48(FP), R11
+	MOVQ accA+56(FP), BX
+	MOVQ accB+64(FP), R13
+	VMOVUPD (BX), Y6
+	VMOVUPD (R13), Y7
+	MOVQ DX, R12
+	ANDQ $-2, R12 // the even part of d, done two dimensions per step
+	MOVQ DX, R14
+	SHLQ $3, R14 // row size in bytes
+
+prow:
+	MOVQ   R8, R10
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	XORQ   AX, AX
+	CMPQ   AX, R12
+	JGE    ptail
+
+ppair:
+	VBROADCASTSD (SI)(AX*8), Y0
+	VBROADCASTSD 8(SI)(AX*8), Y8
+	VSUBPD       (R10), Y0, Y1
+	VFMADD231PD  Y1, Y1, Y2
+	VSUBPD       32(R10), Y0, Y5
+	VFMADD231PD  Y5, Y5, Y3
+	VSUBPD       64(R10), Y0, Y9
+	VFMADD231PD  Y9, Y9, Y4
+	VSUBPD       96(R10), Y8, Y10
+	VFMADD231PD  Y10, Y10, Y2
+	VSUBPD       128(R10), Y8, Y11
+	VFMADD231PD  Y11, Y11, Y3
+	VSUBPD       160(R10), Y8, Y1
+	VFMADD231PD  Y1, Y1, Y4
+	ADDQ         $192, R10
+	ADDQ         $2, AX
+	CMPQ         AX, R12
+	JLT          ppair
+
+ptail:
+	CMPQ         AX, DX
+	JGE          pstep
+	VBROADCASTSD (SI)(AX*8), Y0
+	VSUBPD       (R10), Y0, Y1
+	VFMADD231PD  Y1, Y1, Y2
+	VSUBPD       32(R10), Y0, Y5
+	VFMADD231PD  Y5, Y5, Y3
+	VSUBPD       64(R10), Y0, Y9
+	VFMADD231PD  Y9, Y9, Y4
+
+pstep:
+	VMOVSD (DI), X0
+	TESTQ  $1, R11
+	JZ     pnofoldA
+	VMINSD X4, X0, X0 // min(closestA, lane 0), lane 0 on ties
+	VMOVSD X0, (DI)
+
+pnofoldA:
+	VMOVSD    (R9), X1
+	TESTQ     $2, R11
+	JZ        pnofoldB
+	VPERMILPD $1, X4, X5
+	VMINSD    X5, X1, X1 // min(closestB, lane 1), lane 1 on ties
+	VMOVSD    X1, (R9)
+
+pnofoldB:
+	VBROADCASTSD X0, Y0
+	VMINPD       Y2, Y0, Y5
+	VADDPD       Y5, Y6, Y6
+	VBROADCASTSD X1, Y1
+	VMINPD       Y3, Y1, Y9
+	VADDPD       Y9, Y7, Y7
+	ADDQ         R14, SI
+	ADDQ         $8, DI
+	ADDQ         $8, R9
+	DECQ         CX
+	JNZ          prow
+
+	VMOVUPD Y6, (BX)
+	VMOVUPD Y7, (R13)
+	VZEROUPPER
+	RET
+
 // func hamerlyBoundsSIMD(lo, n, k int, labels *int32, upper, lower, move, shift, half *float64, up, down float64, rows *int32) int
 //
 // The first pass of hamerlyState.block over n rows (rows lo, lo+1, …):

@@ -12,6 +12,14 @@ func seedStepSIMD(out *float64, stride, n int, closest *float64, fold int, acc *
 	panic("cluster: no vector kernel on this platform")
 }
 
+func seedFusedSIMD(x *float64, n, d int, ct *float64, closest *float64, fold int, acc *[8]float64) {
+	panic("cluster: no vector kernel on this platform")
+}
+
+func seedPairSIMD(x *float64, n, d int, ct *float64, closestA, closestB *float64, folds int, accA, accB *[4]float64) {
+	panic("cluster: no vector kernel on this platform")
+}
+
 func hamerlyBoundsSIMD(lo, n, k int, labels *int32, upper, lower, move, shift, half *float64, up, down float64, rows *int32) int {
 	panic("cluster: no vector kernel on this platform")
 }
