@@ -88,7 +88,7 @@ func SummarizeCounts(first, last, days []int32, repeat []float64, calEnd int32, 
 // purchase by the calibration end: Rows are their indices, ascending,
 // and X, Tx, T and MeanSpend their values, as in Summary.
 type PresentSummary struct {
-	Rows               []int
+	Rows                []int
 	X, Tx, T, MeanSpend []float64
 }
 
