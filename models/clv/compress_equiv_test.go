@@ -12,20 +12,7 @@ import (
 // x group's spends sorted by slices.Sort. Kept as the reference the radix
 // sort must reproduce bit for bit.
 func compressSpendRef(x, m []float64) (cx, cm, w []float64) {
-	xs, rx, _ := rankValues(x)
-	start := make([]int32, len(xs)+1)
-	for _, r := range rx {
-		start[r+1]++
-	}
-	for g := range xs {
-		start[g+1] += start[g]
-	}
-	ms := make([]float64, len(m))
-	pos := slices.Clone(start)
-	for i, r := range rx {
-		ms[pos[r]] = m[i] + 0
-		pos[r]++
-	}
+	xs, start, ms := groupByX(x, m)
 	cx, cm, w = make([]float64, 0, len(m)), make([]float64, 0, len(m)), make([]float64, 0, len(m))
 	for g, xv := range xs {
 		grp := ms[start[g]:start[g+1]]

@@ -224,20 +224,7 @@ func FitGammaGamma(ctx context.Context, x, meanSpend []float64, opt FitOptions) 
 // spends sorted by a radix sort of their order-preserving bit patterns
 // (see sortFloats).
 func compressSpend(x, m []float64) (cx, cm, w []float64) {
-	xs, rx, _ := rankValues(x)
-	start := make([]int32, len(xs)+1)
-	for _, r := range rx {
-		start[r+1]++
-	}
-	for g := range xs {
-		start[g+1] += start[g]
-	}
-	ms := make([]float64, len(m))
-	pos := slices.Clone(start)
-	for i, r := range rx {
-		ms[pos[r]] = m[i] + 0
-		pos[r]++
-	}
+	xs, start, ms := groupByX(x, m)
 	// At most one row a customer: grown by append, the three slices were
 	// copied ~30 times each (100 MB of garbage at 1M customers).
 	cx, cm, w = make([]float64, 0, len(m)), make([]float64, 0, len(m)), make([]float64, 0, len(m))
@@ -262,6 +249,28 @@ func compressSpend(x, m []float64) (cx, cm, w []float64) {
 		}
 	}
 	return cx, cm, w
+}
+
+// groupByX gathers the spends m into groups of equal x by a counting sort
+// (x takes few values): xs are the distinct x ascending, and group g's
+// spends are ms[start[g]:start[g+1]], in customer order (+0 turns a -0
+// into +0, so that equal spends have equal bits).
+func groupByX(x, m []float64) (xs []float64, start []int32, ms []float64) {
+	xs, rx, _ := rankValues(x)
+	start = make([]int32, len(xs)+1)
+	for _, r := range rx {
+		start[r+1]++
+	}
+	for g := range xs {
+		start[g+1] += start[g]
+	}
+	ms = make([]float64, len(m))
+	pos := slices.Clone(start)
+	for i, r := range rx {
+		ms[pos[r]] = m[i] + 0
+		pos[r]++
+	}
+	return xs, start, ms
 }
 
 // radixMin is the group size from which sortFloats radix sorts: below it
