@@ -65,7 +65,10 @@ type Scaler struct {
 
 // FitScaler fits one Scaling per column of X. features may be nil.
 func FitScaler(X Matrix, modes []Scaling, features []string) (*Scaler, error) {
-	return fitScaler(X, modes, features, false)
+	if err := checkScalerInput(X, modes, features); err != nil {
+		return nil, err
+	}
+	return fitScaler(X, modes, features, false), nil
 }
 
 // FitTransformInPlace is FitScaler followed by TransformInPlace, to the
@@ -79,10 +82,7 @@ func FitTransformInPlace(X Matrix, modes []Scaling, features []string) (*Scaler,
 		return nil, err
 	}
 	logInPlace(X, modes)
-	s, err := fitScaler(X, modes, features, true)
-	if err != nil {
-		return nil, err
-	}
+	s := fitScaler(X, modes, features, true)
 	zscoreInPlace(X, s)
 	return s, nil
 }
@@ -137,12 +137,9 @@ func zscoreInPlace(X Matrix, s *Scaler) {
 	}
 }
 
-// fitScaler is FitScaler; logged says X's log columns hold their signed
-// log1p already.
-func fitScaler(X Matrix, modes []Scaling, features []string, logged bool) (*Scaler, error) {
-	if err := checkScalerInput(X, modes, features); err != nil {
-		return nil, err
-	}
+// fitScaler is FitScaler on arguments checkScalerInput has accepted;
+// logged says X's log columns hold their signed log1p already.
+func fitScaler(X Matrix, modes []Scaling, features []string, logged bool) *Scaler {
 	s := &Scaler{
 		Features: append([]string(nil), features...),
 		Modes:    append([]Scaling(nil), modes...),
@@ -166,7 +163,7 @@ func fitScaler(X Matrix, modes []Scaling, features []string, logged bool) (*Scal
 		anyLog, anyZ = anyLog || logs[t], anyZ || zs[t]
 	}
 	if !anyZ {
-		return s, nil
+		return s
 	}
 	// pre is the row's values as the z-score sees them (after log1p).
 	pre := make([]float64, d)
@@ -209,7 +206,7 @@ func fitScaler(X Matrix, modes []Scaling, features []string, logged bool) (*Scal
 			s.Std[t] = sd
 		}
 	}
-	return s, nil
+	return s
 }
 
 func (s *Scaler) name(t int) string {
