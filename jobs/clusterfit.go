@@ -127,11 +127,8 @@ func FitClusters(ctx context.Context, o ClusterOptions) (*ClusterReport, error) 
 	for i := range modes {
 		modes[i] = cluster.Scaling(scale)
 	}
-	sc, err := cluster.FitScaler(X, modes, cols)
+	sc, err := cluster.FitTransformInPlace(X, modes, cols)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", o.Input, err)
-	}
-	if err := sc.TransformInPlace(X); err != nil {
 		return nil, fmt.Errorf("%s: %w", o.Input, err)
 	}
 	cfg := cluster.Config{K: o.K, NInit: o.NInit, Seed: o.Seed, Workers: o.Workers}
