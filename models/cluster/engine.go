@@ -248,7 +248,7 @@ func (jb *job) seedFused(X []float64, c, lo, hi int) {
 	}
 	m, d := jb.mem, jb.d
 	acc := jb.candPart[c*jb.trials : (c+1)*jb.trials]
-	fold := len(jb.set)/d - jb.trials
+	fold := jb.fold()
 	// The kernel keeps candidate t's sum in lane fold+t, where its
 	// distance is.
 	var a8 [simdGroup]float64
@@ -336,7 +336,7 @@ func (jb *job) seedRows(c, lo, hi int, out []float64, st, off int) {
 		return
 	}
 	acc := jb.candPart[c*jb.trials : (c+1)*jb.trials]
-	fold := len(jb.set)/jb.d - jb.trials
+	fold := jb.fold()
 	if jb.kn.simd && jb.trials <= simdGroup {
 		var a8 [simdGroup]float64
 		copy(a8[:], acc)
