@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/pipeline/audience"
 	"github.com/strata-oss/strata/pipeline/channel"
 	"github.com/strata-oss/strata/pipeline/config"
@@ -87,6 +88,11 @@ func floats[T int32 | int64](xs []T) []float64 {
 
 func (t *columnTable) Strings(name string) ([]string, []bool) {
 	c := t.cols[name]
+	if c.Str == nil && c.Type == tables.OutString {
+		// Only a filter on customer_id gets here: the ids are a
+		// Column, and the filter reads a []string while it runs.
+		return c.StrCol.Strings(), c.Null
+	}
 	return c.Str, c.Null
 }
 func (t *columnTable) Bools(name string) ([]bool, []bool) { c := t.cols[name]; return c.B, c.Null }
@@ -236,7 +242,7 @@ func (a *AudienceResult) merge(o AudienceResult) error {
 // id, so that rotating the pseudonym key moves no one. An audience with a
 // control group publishes each customer's group after customer_id.
 func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.WriteOptions, part int, auds []compiledAudience,
-	segs []tables.OutColumn, meta map[string]string, ct *contactTable, rawIDs []string) ([]AudienceResult, error) {
+	segs []tables.OutColumn, meta map[string]string, ct *contactTable, rawIDs strcol.Column) ([]AudienceResult, error) {
 	t := newColumnTable(segs)
 	var res []AudienceResult
 	for _, a := range auds {
@@ -288,7 +294,20 @@ func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.Write
 // consent flags (from ct; nil for a schema check).
 func audienceColumns(st *Customers, segs []tables.OutColumn, ct *contactTable) []tables.OutColumn {
 	cols := append(slices.Clip(segs), ownColumns(st.Run)...)
-	return append(cols, consentColumns(st.Config, ct, len(st.IDs))...)
+	return append(cols, consentColumns(st.Config, ct, st.IDs.Len())...)
+}
+
+// gatherStrings returns the rows of ids, in order, as a Column too.
+func gatherStrings(rows []int, ids strcol.Column) strcol.Column {
+	size := 0
+	for _, r := range rows {
+		size += len(ids.At(r))
+	}
+	b := strcol.NewBuilder(len(rows), size)
+	for _, r := range rows {
+		b.Append(ids.At(r))
+	}
+	return b.Column()
 }
 
 // gatherColumn returns the rows of c, in order.
@@ -302,6 +321,10 @@ func gatherColumn(c *tables.OutColumn, rows []int) tables.OutColumn {
 	}
 	switch c.Type {
 	case tables.OutString:
+		if c.Str == nil {
+			out.StrCol = gatherStrings(rows, c.StrCol)
+			break
+		}
 		out.Str = tables.Gather(rows, c.Str)
 	case tables.OutInt32, tables.OutDate:
 		out.I32 = tables.Gather(rows, c.I32)

@@ -488,12 +488,12 @@ func columnInto(dst []float64, stride int, st *Run, col values, rows []int32, t 
 	for i, c := range rows {
 		v := col(int(c))
 		if math.IsInf(v, 0) {
-			return 0, fmt.Errorf("cluster: feature %s is infinite for customer %s", f.Name, st.IDs[c])
+			return 0, fmt.Errorf("cluster: feature %s is infinite for customer %s", f.Name, st.IDs.At(int(c)))
 		}
 		if math.IsNaN(v) {
 			if f.Fill == "" {
 				return 0, fmt.Errorf("cluster: feature %s has no value for customer %s; set cluster.features[%d].fill to zero, mean or median to fill it",
-					f.Name, st.IDs[c], t)
+					f.Name, st.IDs.At(int(c)), t)
 			}
 			v = fill
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/strata-oss/strata/internal/parallel"
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/models/recommend"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/features"
@@ -279,7 +280,7 @@ type recTable struct {
 
 // fill writes the rows of customers [lo, hi), which start at row
 // start[lo]; clusterID is each customer's stable cluster id (< 0: none).
-func (t *recTable) fill(r *recommendations, ids []string, clusterID []int32, start []int, lo, hi int) {
+func (t *recTable) fill(r *recommendations, ids strcol.Column, clusterID []int32, start []int, lo, hi int) {
 	i := start[lo]
 	for c := lo; c < hi; c++ {
 		cid := clusterID[c]
@@ -288,7 +289,7 @@ func (t *recTable) fill(r *recommendations, ids []string, clusterID []int32, sta
 			basis = "base"
 		}
 		for _, o := range r.offers[c] {
-			t.id[i], t.rank[i], t.cat[i], t.lift[i] = ids[c], int32(o.Rank), r.cats[o.Category], o.Lift
+			t.id[i], t.rank[i], t.cat[i], t.lift[i] = ids.At(c), int32(o.Rank), r.cats[o.Category], o.Lift
 			t.cluster[i], t.noCluster[i], t.basis[i] = max(cid, 0), cid < 0, basis
 			i++
 		}

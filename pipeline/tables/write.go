@@ -18,6 +18,8 @@ import (
 	"github.com/parquet-go/parquet-go/compress/zstd"
 	"github.com/parquet-go/parquet-go/format"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/strata-oss/strata/internal/strcol"
 )
 
 // OutType is the Parquet type of an output column.
@@ -35,22 +37,37 @@ const (
 
 // OutColumn is one column of an output table. Exactly one value slice is
 // set, matching Type; Null marks missing values of an optional column.
+// A string column is Str or StrCol.
 type OutColumn struct {
 	Name     string
 	Type     OutType
 	Optional bool
 	Str      []string
-	I32      []int32
-	I64      []int64 // also timestamps, in microseconds
-	F64      []float64
-	B        []bool
-	Null     []bool
+	// StrCol is a string column's values held without pointers (the
+	// customer ids), written as Str's would be.
+	StrCol strcol.Column
+	I32    []int32
+	I64    []int64 // also timestamps, in microseconds
+	F64    []float64
+	B      []bool
+	Null   []bool
+}
+
+// StrAt is string value i, from Str or StrCol.
+func (c *OutColumn) StrAt(i int) string {
+	if c.Str == nil {
+		return c.StrCol.At(i)
+	}
+	return c.Str[i]
 }
 
 // Len is the number of rows the column holds.
 func (c *OutColumn) Len() int {
 	switch c.Type {
 	case OutString:
+		if c.Str == nil {
+			return c.StrCol.Len()
+		}
 		return len(c.Str)
 	case OutInt32, OutDate:
 		return len(c.I32)
@@ -147,6 +164,9 @@ func (c *OutColumn) mayOutgrowDictionary() bool {
 	if c.Type != OutString {
 		return false
 	}
+	if c.Str == nil {
+		return c.StrCol.Size() >= 1<<30
+	}
 	total := 0
 	for _, s := range c.Str {
 		if total += len(s); total >= 1<<30 {
@@ -185,7 +205,7 @@ func (c *OutColumn) repeats(groupRows int) bool {
 	}
 	switch c.Type {
 	case OutString:
-		return sampleFew(null, c.Str)
+		return sampleFew(null, c.Len(), c.StrAt)
 	case OutInt32, OutDate:
 		return fewDistinct(firstGroup(null, unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(c.I32))), len(c.I32)), groupRows))
 	case OutInt64, OutTimestamp:
@@ -265,16 +285,16 @@ func fewDistinct[T uint32 | uint64](null []bool, v []T) bool {
 	return true
 }
 
-func sampleFew[T comparable](null []bool, v []T) bool {
+func sampleFew[T comparable](null []bool, rows int, v func(int) T) bool {
 	const samples = 4096
-	step := max(1, len(v)/samples)
+	step := max(1, rows/samples)
 	seen := make(map[T]struct{})
 	n := 0
-	for i := 0; i < len(v); i += step {
+	for i := 0; i < rows; i += step {
 		if null != nil && null[i] {
 			continue // not written, not in the dictionary
 		}
-		seen[v[i]] = struct{}{}
+		seen[v(i)] = struct{}{}
 		n++
 	}
 	// Values must come back 8 times on average: below that, the
@@ -453,8 +473,8 @@ func boundStatistics(cols []OutColumn) []parquet.WriterOption {
 		if c.Type != OutString {
 			continue
 		}
-		for _, s := range c.Str {
-			if len(s) > MaxStatisticsBytes {
+		for r := range c.Len() {
+			if len(c.StrAt(r)) > MaxStatisticsBytes {
 				opts = append(opts, parquet.SkipPageBounds(c.Name), parquet.SkipPageStatistics(c.Name))
 				break
 			}
@@ -544,9 +564,16 @@ func writeColumn(cw *parquet.ColumnWriter, col *OutColumn, lo, hi int, vals []pa
 func (c *OutColumn) fill(dst []parquet.Value, a, b int) {
 	switch c.Type {
 	case OutString:
+		// The writer copies the bytes into its page buffer: no copy of
+		// the string is needed.
+		if c.Str == nil {
+			for i := range b - a {
+				s := c.StrCol.At(a + i)
+				dst[i] = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s)))
+			}
+			break
+		}
 		for i, s := range c.Str[a:b] {
-			// The writer copies the bytes into its page buffer: no copy of
-			// the string is needed.
 			dst[i] = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s)))
 		}
 	case OutInt32, OutDate:
