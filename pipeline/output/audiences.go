@@ -27,10 +27,13 @@ type columnTable struct {
 	n    int
 	cols map[string]*tables.OutColumn
 	nums map[string][]float64 // integer columns converted once
+	// strs are the string columns held without pointers that a filter
+	// reads, as []string, made once: only those a filter names.
+	strs map[string][]string
 }
 
 func newColumnTable(cols []tables.OutColumn) *columnTable {
-	t := &columnTable{cols: map[string]*tables.OutColumn{}, nums: map[string][]float64{}}
+	t := &columnTable{cols: map[string]*tables.OutColumn{}, nums: map[string][]float64{}, strs: map[string][]string{}}
 	for i := range cols {
 		t.cols[cols[i].Name] = &cols[i]
 	}
@@ -88,12 +91,17 @@ func floats[T int32 | int64](xs []T) []float64 {
 
 func (t *columnTable) Strings(name string) ([]string, []bool) {
 	c := t.cols[name]
-	if c.Str == nil && c.Type == tables.OutString {
-		// Only a filter on customer_id gets here: the ids are a
-		// Column, and the filter reads a []string while it runs.
-		return c.StrCol.Strings(), c.Null
+	if c.Str != nil || c.Type != tables.OutString {
+		return c.Str, c.Null
 	}
-	return c.Str, c.Null
+	if t.strs[name] == nil {
+		v := make([]string, c.Len())
+		for i := range v {
+			v[i] = c.StrAt(i)
+		}
+		t.strs[name] = v
+	}
+	return t.strs[name], c.Null
 }
 func (t *columnTable) Bools(name string) ([]bool, []bool) { c := t.cols[name]; return c.B, c.Null }
 
@@ -206,7 +214,7 @@ func bySegment(t *columnTable, rows []int) map[string]int {
 	out := map[string]int{}
 	for _, r := range rows {
 		if c.Null == nil || !c.Null[r] {
-			out[c.Str[r]]++
+			out[c.StrAt(r)]++
 		}
 	}
 	return out
@@ -321,11 +329,14 @@ func gatherColumn(c *tables.OutColumn, rows []int) tables.OutColumn {
 	}
 	switch c.Type {
 	case tables.OutString:
-		if c.Str == nil {
+		switch {
+		case c.Str != nil:
+			out.Str = tables.Gather(rows, c.Str)
+		case c.Codes != nil:
+			out.Codes, out.Dict = tables.Gather(rows, c.Codes), c.Dict
+		default:
 			out.StrCol = gatherStrings(rows, c.StrCol)
-			break
 		}
-		out.Str = tables.Gather(rows, c.Str)
 	case tables.OutInt32, tables.OutDate:
 		out.I32 = tables.Gather(rows, c.I32)
 	case tables.OutInt64, tables.OutTimestamp:

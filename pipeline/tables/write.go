@@ -37,7 +37,10 @@ const (
 
 // OutColumn is one column of an output table. Exactly one value slice is
 // set, matching Type; Null marks missing values of an optional column.
-// A string column is Str or StrCol.
+// A string column is Str, StrCol, or Codes into Dict; the last two hold
+// no pointer per row, which matters for columns of every customer that
+// live while the garbage collector runs: each string header in Str is
+// scanned by every collection.
 type OutColumn struct {
 	Name     string
 	Type     OutType
@@ -46,29 +49,39 @@ type OutColumn struct {
 	// StrCol is a string column's values held without pointers (the
 	// customer ids), written as Str's would be.
 	StrCol strcol.Column
-	I32    []int32
-	I64    []int64 // also timestamps, in microseconds
-	F64    []float64
-	B      []bool
-	Null   []bool
+	// Codes index Dict: a string column of few distinct values (segment
+	// and cluster names), written as Str's would be.
+	Codes []int32
+	Dict  []string
+	I32   []int32
+	I64   []int64 // also timestamps, in microseconds
+	F64   []float64
+	B     []bool
+	Null  []bool
 }
 
-// StrAt is string value i, from Str or StrCol.
+// StrAt is string value i, from Str, StrCol or Codes.
 func (c *OutColumn) StrAt(i int) string {
-	if c.Str == nil {
-		return c.StrCol.At(i)
+	switch {
+	case c.Str != nil:
+		return c.Str[i]
+	case c.Codes != nil:
+		return c.Dict[c.Codes[i]]
 	}
-	return c.Str[i]
+	return c.StrCol.At(i)
 }
 
 // Len is the number of rows the column holds.
 func (c *OutColumn) Len() int {
 	switch c.Type {
 	case OutString:
-		if c.Str == nil {
-			return c.StrCol.Len()
+		switch {
+		case c.Str != nil:
+			return len(c.Str)
+		case c.Codes != nil:
+			return len(c.Codes)
 		}
-		return len(c.Str)
+		return c.StrCol.Len()
 	case OutInt32, OutDate:
 		return len(c.I32)
 	case OutInt64, OutTimestamp:
@@ -164,12 +177,12 @@ func (c *OutColumn) mayOutgrowDictionary() bool {
 	if c.Type != OutString {
 		return false
 	}
-	if c.Str == nil {
+	if c.Str == nil && c.Codes == nil {
 		return c.StrCol.Size() >= 1<<30
 	}
 	total := 0
-	for _, s := range c.Str {
-		if total += len(s); total >= 1<<30 {
+	for i := range c.Len() {
+		if total += len(c.StrAt(i)); total >= 1<<30 {
 			return true
 		}
 	}
@@ -566,15 +579,21 @@ func (c *OutColumn) fill(dst []parquet.Value, a, b int) {
 	case OutString:
 		// The writer copies the bytes into its page buffer: no copy of
 		// the string is needed.
-		if c.Str == nil {
+		switch {
+		case c.Str != nil:
+			for i, s := range c.Str[a:b] {
+				dst[i] = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s)))
+			}
+		case c.Codes != nil:
+			for i, k := range c.Codes[a:b] {
+				s := c.Dict[k]
+				dst[i] = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s)))
+			}
+		default:
 			for i := range b - a {
 				s := c.StrCol.At(a + i)
 				dst[i] = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s)))
 			}
-			break
-		}
-		for i, s := range c.Str[a:b] {
-			dst[i] = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s)))
 		}
 	case OutInt32, OutDate:
 		for i, x := range c.I32[a:b] {
