@@ -69,7 +69,7 @@ func TestRecommendationColumnsWorkers(t *testing.T) {
 			t.Fatalf("%d workers: %d rows, want %d", workers, got, len(want))
 		}
 		for i, w := range want {
-			g := row{cols[0].Str[i], cols[3].Str[i], cols[6].Str[i], cols[2].I32[i], cols[5].I32[i], cols[4].F64[i], cols[5].Null[i]}
+			g := row{cols[0].StrAt(i), cols[3].StrAt(i), cols[6].StrAt(i), cols[2].I32[i], cols[5].I32[i], cols[4].F64[i], cols[5].Null[i]}
 			if g != w || cols[1].I32[i] != 20000 {
 				t.Fatalf("%d workers: row %d = %+v (as_of %d), want %+v", workers, i, g, cols[1].I32[i], w)
 			}
