@@ -173,9 +173,9 @@ func (a *Aggregates) attrs(lo, hi int) {
 // walkDirect is order for shards that address every id directly: the
 // direct tables hold the ids in order, so the dictionary is built by
 // walking them, in parallel over ranges of ids, each range's customers
-// counted first so that it knows where its part of the dictionary starts.
-// The ids' strings, Signup and Known are filled on the way; every
-// allocation is new memory, faulted in by the range that writes it.
+// and their ids' digits counted first so that it knows where its part of
+// the dictionary starts. The ids, Signup and Known are filled on the way;
+// every allocation is new memory, faulted in by the range that writes it.
 func (a *Aggregates) walkDirect() {
 	type part struct {
 		si, x0, x1 int   // shard, range of its direct table

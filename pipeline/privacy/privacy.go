@@ -170,11 +170,11 @@ func NewPseudonymizer(key []byte) (*Pseudonymizer, error) {
 // ID returns the pseudonym of id. It is safe for concurrent use.
 func (p *Pseudonymizer) ID(id string) string {
 	var hx [2 * sha256.Size]byte
-	return string(p.hex(hx[:], id))
+	return string(p.encode(hx[:], id))
 }
 
-// hex writes the pseudonym of id to dst, 64 bytes, and returns it.
-func (p *Pseudonymizer) hex(dst []byte, id string) []byte {
+// encode writes the pseudonym of id to dst, 64 bytes, and returns them.
+func (p *Pseudonymizer) encode(dst []byte, id string) []byte {
 	h := p.pool.Get().(hash.Hash)
 	h.Reset()
 	h.Write([]byte(id))
@@ -203,7 +203,7 @@ func (p *Pseudonymizer) IDs(ids strcol.Column, workers int) strcol.Column {
 		wg.Go(func() {
 			var hx [2 * sha256.Size]byte
 			for i := k * chunk; i < k*chunk+rows[k]; i++ {
-				b.AppendBytes(p.hex(hx[:], ids.At(i)))
+				b.AppendBytes(p.encode(hx[:], ids.At(i)))
 			}
 		})
 	}
