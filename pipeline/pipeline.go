@@ -323,12 +323,12 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 			return err
 		}
 		ds = agg.Dataset
-		res.Customers, res.Orders, res.Quality = len(ds.IDs), ds.Orders, ds.Quality
-		l.Info().Int("customers", len(ds.IDs)).Int("orders", ds.Orders).
+		res.Customers, res.Orders, res.Quality = ds.IDs.Len(), ds.Orders, ds.Quality
+		l.Info().Int("customers", ds.IDs.Len()).Int("orders", ds.Orders).
 			Interface("rows_read", ds.Quality.RowsRead).Interface("bad", ds.Quality.Bad).
 			Interface("excluded", ds.Quality.Excluded).Interface("duplicates", ds.Quality.Duplicates).
 			Int64("pruned_objects", window.Pruned()).Msg("extracted")
-		warnMemory(l, len(ds.IDs))
+		warnMemory(l, ds.IDs.Len())
 		if r.noGate {
 			return nil
 		}
@@ -358,7 +358,7 @@ func (r *run) compute(ctx context.Context, keep *extract.Keep, fit *Fitted, pref
 		st.Behaviour, st.Features = set.Behaviour, set.Table
 		if learn {
 			fit = &Fitted{fittedBase: fittedBase{AsOf: r.asOf, ConfigHash: hashCfg.Hash(), SampleFraction: cfg.Fit.Fraction(),
-				Customers: len(ds.IDs), Vocabulary: set.Vocabulary, NoAmount: ds.NoAmount}, Models: stages.Models{Order: r.order}}
+				Customers: ds.IDs.Len(), Vocabulary: set.Vocabulary, NoAmount: ds.NoAmount}, Models: stages.Models{Order: r.order}}
 			for i := range set.Table.Cols {
 				fit.Features = append(fit.Features, set.Table.Cols[i].Feature)
 			}

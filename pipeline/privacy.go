@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/objstore"
@@ -117,7 +118,7 @@ func suppressionTable(ctx context.Context, cfg *config.Config, in objstore.Bucke
 
 // publishedIDs are the customer ids as published: ds.IDs, or their
 // pseudonyms.
-func publishedIDs(cfg *config.Config, p *privacy.Pseudonymizer, ids []string) []string {
+func publishedIDs(cfg *config.Config, p *privacy.Pseudonymizer, ids strcol.Column) strcol.Column {
 	if p == nil {
 		return ids
 	}

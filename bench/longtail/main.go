@@ -33,6 +33,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/features"
 	"github.com/strata-oss/strata/pipeline/objstore"
@@ -196,7 +197,7 @@ func run(orders string, category bool, workers int, out string) (*report, error)
 
 // writeFeatures writes every customer's features, a row each, with the
 // shortest decimal that reads back as the same float64.
-func writeFeatures(path string, ids []string, t *features.Table) error {
+func writeFeatures(path string, ids strcol.Column, t *features.Table) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -208,7 +209,7 @@ func writeFeatures(path string, ids []string, t *features.Table) error {
 	}
 	w.WriteString("\n")
 	for i := range t.N {
-		w.WriteString(ids[i])
+		w.WriteString(ids.At(i))
 		for k := range t.Cols {
 			w.WriteString("\t" + strconv.FormatFloat(t.Cols[k].Value(i), 'g', -1, 64))
 		}

@@ -67,7 +67,7 @@ func ReadContacts(ctx context.Context, spec Spec, ds *Dataset, contact, consent 
 		norm = spec.Rules.IDs
 	}
 	src, contactNames, consentNames := contactSource(spec.Customers, contact, consent)
-	n := len(ds.IDs)
+	n := ds.IDs.Len()
 	out := &Contacts{Fields: map[string][]string{}, Consent: map[string][]int8{}}
 	fields := make([][]string, len(contactNames))
 	for k, name := range contactNames {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/pipeline/objstore"
 )
 
@@ -34,7 +35,7 @@ k6,2024-01-01,2024-01-01,,
 	// The run's customers (k3 signed up later, k4's row is bad, k5 is
 	// suppressed: the run has none of them, but a dataset may list ids the
 	// customers table does not give, like k7, known from orders).
-	ds := &Dataset{IDs: []string{"k1", "k2", "k3", "k4", "k5", "k6", "k7"}}
+	ds := &Dataset{IDs: strcol.Of("k1", "k2", "k3", "k4", "k5", "k6", "k7")}
 	render := func(c *Contacts, ids []string) string {
 		s := ""
 		for i, id := range ids {
@@ -51,7 +52,7 @@ k6,2024-01-01,2024-01-01,,
 		return c
 	}
 	want := "k1:new@example.com:0 k2:k2@example.com:-1 k3::-1 k4::-1 k5::-1 k6::-1 k7::-1 "
-	if s := render(read(ds), ds.IDs); s != want {
+	if s := render(read(ds), ds.IDs.Strings()); s != want {
 		t.Errorf("contacts %q, want %q", s, want)
 	}
 
@@ -60,19 +61,19 @@ k6,2024-01-01,2024-01-01,,
 	for i := range 2 {
 		spec.Keep = Part(i, 2)
 		var mine []string
-		for _, id := range ds.IDs {
+		for _, id := range ds.IDs.All() {
 			if spec.Keep.ID(id) {
 				mine = append(mine, id)
 			}
 		}
 		// Given every id, a shard still fills only its own.
 		c := read(ds)
-		for r, id := range ds.IDs {
+		for r, id := range ds.IDs.All() {
 			if !spec.Keep.ID(id) && (c.Fields["email"][r] != "" || c.Consent["email_opt_in"][r] != -1) {
 				t.Errorf("shard %d read %s", i, id)
 			}
 		}
-		part := read(&Dataset{IDs: mine})
+		part := read(&Dataset{IDs: strcol.Of(mine...)})
 		union = append(union, strings.Fields(render(part, mine))...)
 	}
 	slices.Sort(union)

@@ -61,6 +61,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
@@ -151,8 +152,10 @@ type Dataset struct {
 	// The customer dictionary: row i is customer IDs[i], in ascending
 	// order of the ids — numeric when NumericIDs (the inputs hold integer
 	// ids), byte order otherwise — so output order depends neither on
-	// input order nor on the number of workers.
-	IDs        []string
+	// input order nor on the number of workers. A Column, not a
+	// []string: the ids live as long as the run, and string headers would
+	// be scanned by every garbage collection (strcol).
+	IDs        strcol.Column
 	NumericIDs bool
 	// Signup is the signup instant (µs), or NoTime.
 	Signup []int64
@@ -190,17 +193,17 @@ func (ds *Dataset) Index(id string) (int32, bool) {
 		if err != nil {
 			return -1, false
 		}
-		i := sort.Search(len(ds.IDs), func(i int) bool {
-			x, _ := strconv.ParseInt(ds.IDs[i], 10, 64)
+		i := sort.Search(ds.IDs.Len(), func(i int) bool {
+			x, _ := strconv.ParseInt(ds.IDs.At(i), 10, 64)
 			return x >= v
 		})
-		if i < len(ds.IDs) && ds.IDs[i] == strconv.FormatInt(v, 10) {
+		if i < ds.IDs.Len() && ds.IDs.At(i) == strconv.FormatInt(v, 10) {
 			return int32(i), true
 		}
 		return -1, false
 	}
-	i := sort.SearchStrings(ds.IDs, id)
-	if i < len(ds.IDs) && ds.IDs[i] == id {
+	i := sort.Search(ds.IDs.Len(), func(i int) bool { return ds.IDs.At(i) >= id })
+	if i < ds.IDs.Len() && ds.IDs.At(i) == id {
 		return int32(i), true
 	}
 	return -1, false

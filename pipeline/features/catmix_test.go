@@ -125,7 +125,7 @@ func TestLongTailCategories(t *testing.T) {
 					if c.Group != "category" {
 						continue
 					}
-					for i, id := range ds.IDs {
+					for i, id := range ds.IDs.All() {
 						if g, w := c.Value(i), want[id][c.Level]; math.Abs(g-w) > 1e-9 {
 							t.Fatalf("%s of %s: %v, want %v", c.Name, id, g, w)
 						}
@@ -212,7 +212,7 @@ func TestLongTailBitmapWidens(t *testing.T) {
 		if seen != len(levels) {
 			t.Fatalf("%d top categories, want %d", seen, len(levels))
 		}
-		for i, id := range ds.IDs {
+		for i, id := range ds.IDs.All() {
 			if g := pd.Value(i); g != float64(len(days[id])) {
 				t.Fatalf("purchase_days of %s: %v, want %d", id, g, len(days[id]))
 			}
@@ -285,7 +285,7 @@ func TestLongTailFourLines(t *testing.T) {
 			if !ok {
 				t.Fatalf("no orders_%dd", d)
 			}
-			for i, id := range a.Dataset.IDs {
+			for i, id := range a.Dataset.IDs.All() {
 				if g := c.Value(i); g != want[id][w] {
 					t.Fatalf("%d workers: orders_%dd of %s: %v, want %v", workers, d, id, g, want[id][w])
 				}
@@ -334,7 +334,7 @@ func TestLongTailSettledBlocks(t *testing.T) {
 					if sets[k], err = a.Compute(context.Background()); err != nil {
 						t.Fatal(err)
 					}
-					ids = a.Dataset.IDs
+					ids = a.Dataset.IDs.Strings()
 				}
 				compareTables(t, sets[0].Table, sets[1].Table)
 				if tc.exact {

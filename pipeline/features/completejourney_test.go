@@ -44,8 +44,8 @@ func TestCompleteJourneyAgainstDuckDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ds.IDs) != 801 || ds.Quarantine.Len() != 0 {
-		t.Fatalf("%d households, %d quarantined; want 801 and 0", len(ds.IDs), ds.Quarantine.Len())
+	if ds.IDs.Len() != 801 || ds.Quarantine.Len() != 0 {
+		t.Fatalf("%d households, %d quarantined; want 801 and 0", ds.IDs.Len(), ds.Quarantine.Len())
 	}
 
 	behaviour := duckdbtest.Query(t, fmt.Sprintf(`
@@ -94,7 +94,7 @@ GROUP BY ALL`, dir))
 			continue
 		}
 		var n float64
-		for i := range ds.IDs {
+		for i := range ds.IDs.Len() {
 			n += col.Value(i)
 		}
 		if want := num(t, r["n"]); n != want || col.Family != Demographic {
@@ -109,7 +109,7 @@ GROUP BY ALL`, dir))
 		t.Fatal("no home_ownership_unknown")
 	}
 	var blanks float64
-	for i := range ds.IDs {
+	for i := range ds.IDs.Len() {
 		blanks += unk.Value(i)
 	}
 	want := num(t, duckdbtest.Query(t, fmt.Sprintf(`SELECT count(*)::DOUBLE AS n FROM read_csv('%s/customers/demographics.csv', header=true, all_varchar=true) WHERE home_ownership IS NULL`, dir))[0]["n"])

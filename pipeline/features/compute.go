@@ -4,17 +4,16 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"iter"
 	"math"
 	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/tables/hugemem"
 )
@@ -103,6 +102,20 @@ func sortedIDs[T cmp.Ordered](a *Aggregates, total int, ids func(*shard) []T) []
 	return out
 }
 
+// textIDs copies ids into a column: one buffer the collector does not
+// scan, where the shards' dictionaries held a string each.
+func textIDs(ids []string) strcol.Column {
+	size := 0
+	for _, id := range ids {
+		size += len(id)
+	}
+	b := strcol.NewBuilder(len(ids), size)
+	for _, id := range ids {
+		b.Append(id)
+	}
+	return b.Column()
+}
+
 // order builds the customer dictionary in ascending id order: numeric
 // for integer ids, byte order for text. Directly addressed ids are walked
 // in order, without sorting.
@@ -134,10 +147,10 @@ func (a *Aggregates) order() {
 	}
 	ds := a.Dataset
 	if ints != nil {
-		strs = formatInts(ints, a.opt.Workers)
-		ds.NumericIDs = true
+		ds.IDs, ds.NumericIDs = formatInts(ints, a.opt.Workers), true
+	} else {
+		ds.IDs = textIDs(strs)
 	}
-	ds.IDs = strs
 	ds.Signup = hugemem.Fresh(make([]int64, total))
 	ds.Known = hugemem.Fresh(make([]bool, total))
 	a.attrs(0, len(a.loc))
@@ -160,13 +173,15 @@ func (a *Aggregates) attrs(lo, hi int) {
 // walkDirect is order for shards that address every id directly: the
 // direct tables hold the ids in order, so the dictionary is built by
 // walking them, in parallel over ranges of ids, each range's customers
-// counted first so that it knows where its part of the dictionary starts.
-// The ids' strings, Signup and Known are filled on the way; every
-// allocation is new memory, faulted in by the range that writes it.
+// and their ids' digits counted first so that it knows where its part of
+// the dictionary starts. The ids, Signup and Known are filled on the way;
+// every allocation is new memory, faulted in by the range that writes it.
 func (a *Aggregates) walkDirect() {
 	type part struct {
-		si, x0, x1 int // shard, range of its direct table
-		at, n      int // the range's first customer, its customers
+		si, x0, x1 int   // shard, range of its direct table
+		at, n      int   // the range's first customer, its customers
+		size       int64 // the bytes of its customers' ids
+		ids        *strcol.Builder
 	}
 	const span = 1 << 16
 	var parts []part
@@ -185,25 +200,31 @@ func (a *Aggregates) walkDirect() {
 		_ = g.Wait()
 	}
 	run(func(p *part) {
-		for _, r := range a.shards[p.si].dict.direct[p.x0:p.x1] {
+		s := a.shards[p.si]
+		for x, r := range s.dict.direct[p.x0:p.x1] {
 			if r != 0 {
 				p.n++
+				p.size += int64(decimalLen(s.lo + int64(p.x0+x)))
 			}
 		}
 	})
 	n := 0
+	rows, sizes := make([]int, len(parts)), make([]int64, len(parts))
 	for i := range parts {
 		parts[i].at = n
 		n += parts[i].n
+		rows[i], sizes[i] = parts[i].n, parts[i].size
 	}
 	ds := a.Dataset
 	a.loc = make([]uint64, n)
-	ds.IDs, ds.NumericIDs = make([]string, n), true
+	ids := strcol.Parts(rows, sizes)
+	for i := range parts {
+		parts[i].ids = ids[i]
+	}
 	ds.Signup, ds.Known = make([]int64, n), make([]bool, n)
 	run(func(p *part) {
 		lo, hi := p.at, p.at+p.n
 		hugemem.Populate(a.loc[lo:hi])
-		hugemem.Populate(ds.IDs[lo:hi])
 		hugemem.Populate(ds.Signup[lo:hi])
 		s := a.shards[p.si]
 		direct := s.dict.direct[p.x0:p.x1]
@@ -214,54 +235,66 @@ func (a *Aggregates) walkDirect() {
 				g++
 			}
 		}
-		formatIDs(ds.IDs[lo:hi], func(yield func(int64) bool) {
-			for x, r := range direct {
-				if r != 0 && !yield(s.lo+int64(p.x0+x)) {
-					return
-				}
+		for x, r := range direct {
+			if r != 0 {
+				appendDecimal(p.ids, s.lo+int64(p.x0+x))
 			}
-		})
+		}
 		a.attrs(lo, hi)
 	})
+	var err error
+	if ds.IDs, err = strcol.Join(ids); err != nil {
+		panic(fmt.Sprintf("features: customer ids: %v", err)) // the counts above are wrong
+	}
+	ds.NumericIDs = true
 	for _, s := range a.shards {
 		s.dict.free()
 	}
 }
 
-// formatInts renders ids as decimal strings, in parallel chunks, each
-// chunk's strings views of one buffer sized to their digits.
-func formatInts(ids []int64, workers int) []string {
-	out := hugemem.Fresh(make([]string, len(ids)))
+// formatInts renders ids as decimal strings, in parallel chunks: each
+// chunk's bytes are counted first, so that every chunk writes its own
+// part of the column in place.
+func formatInts(ids []int64, workers int) strcol.Column {
 	chunk := max(1<<16, (len(ids)+workers-1)/max(workers, 1))
-	var g errgroup.Group
-	g.SetLimit(max(workers, 1))
+	var rows []int
 	for lo := 0; lo < len(ids); lo += chunk {
-		hi := min(lo+chunk, len(ids))
-		g.Go(func() error {
-			formatIDs(out[lo:hi], slices.Values(ids[lo:hi]))
-			return nil
-		})
+		rows = append(rows, min(chunk, len(ids)-lo))
 	}
-	_ = g.Wait()
-	return out
+	sizes := make([]int64, len(rows))
+	each := func(f func(k int, ids []int64)) {
+		var g errgroup.Group
+		g.SetLimit(max(workers, 1))
+		for k := range rows {
+			g.Go(func() error {
+				f(k, ids[k*chunk:k*chunk+rows[k]])
+				return nil
+			})
+		}
+		_ = g.Wait()
+	}
+	each(func(k int, ids []int64) {
+		for _, id := range ids {
+			sizes[k] += int64(decimalLen(id))
+		}
+	})
+	parts := strcol.Parts(rows, sizes)
+	each(func(k int, ids []int64) {
+		for _, id := range ids {
+			appendDecimal(parts[k], id)
+		}
+	})
+	col, err := strcol.Join(parts)
+	if err != nil {
+		panic(fmt.Sprintf("features: customer ids: %v", err)) // decimalLen is wrong
+	}
+	return col
 }
 
-// formatIDs writes the decimal strings of ids, which it walks twice, to
-// out, as views of one buffer sized to their digits: exactly, so that
-// appending never moves it under the strings already taken from it.
-func formatIDs(out []string, ids iter.Seq[int64]) {
-	size := 0
-	for id := range ids {
-		size += decimalLen(id)
-	}
-	buf := hugemem.Fresh(make([]byte, 0, size))
-	i := 0
-	for id := range ids {
-		start := len(buf)
-		buf = strconv.AppendInt(buf, id, 10)
-		out[i] = unsafe.String(&buf[start], len(buf)-start)
-		i++
-	}
+// appendDecimal appends id in decimal to b.
+func appendDecimal(b *strcol.Builder, id int64) {
+	var buf [20]byte
+	b.AppendBytes(strconv.AppendInt(buf[:0], id, 10))
 }
 
 // decimalLen is the length of id in decimal, sign included.

@@ -77,7 +77,7 @@ func TestWorkersDoNotChangeFeatures(t *testing.T) {
 		if !reflect.DeepEqual(first.Behaviour, set.Behaviour) {
 			t.Errorf("%d workers: behaviour differs", w)
 		}
-		if !reflect.DeepEqual(firstDS.IDs, ds.IDs) || !reflect.DeepEqual(firstDS.Quality, ds.Quality) ||
+		if !reflect.DeepEqual(firstDS.IDs.Strings(), ds.IDs.Strings()) || !reflect.DeepEqual(firstDS.Quality, ds.Quality) ||
 			!reflect.DeepEqual(firstDS.Quarantine, ds.Quarantine) || !reflect.DeepEqual(firstDS.Signup, ds.Signup) ||
 			firstDS.Orders != ds.Orders || firstDS.Events != ds.Events {
 			t.Errorf("%d workers: dataset differs", w)
@@ -122,8 +122,8 @@ func TestCSVAndParquetAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(dp.IDs, dc.IDs) || dp.Orders != dc.Orders {
-		t.Fatalf("customers %d vs %d, orders %d vs %d", len(dp.IDs), len(dc.IDs), dp.Orders, dc.Orders)
+	if !reflect.DeepEqual(dp.IDs.Strings(), dc.IDs.Strings()) || dp.Orders != dc.Orders {
+		t.Fatalf("customers %d vs %d, orders %d vs %d", dp.IDs.Len(), dc.IDs.Len(), dp.Orders, dc.Orders)
 	}
 	compareTables(t, sp.Table, sc.Table)
 	if dp.Quarantine.Len() != dc.Quarantine.Len() {

@@ -217,8 +217,8 @@ func TestDemoFeaturesAgainstDuckDB(t *testing.T) {
 		customers[k.id] = true
 		features[k.feature] = true
 	}
-	if len(customers) != len(ds.IDs) {
-		t.Errorf("duckdb sees %d customers, the engine %d", len(customers), len(ds.IDs))
+	if len(customers) != ds.IDs.Len() {
+		t.Errorf("duckdb sees %d customers, the engine %d", len(customers), ds.IDs.Len())
 	}
 	tab := set.Table
 	for f := range features {
@@ -231,7 +231,7 @@ func TestDemoFeaturesAgainstDuckDB(t *testing.T) {
 		col := &tab.Cols[i]
 		sparse := col.Kind == OneHotInd || col.Kind == MultiHot || col.Kind == Share
 		bad := 0
-		for r, id := range ds.IDs {
+		for r, id := range ds.IDs.All() {
 			w, ok := want[key{id, col.Name}]
 			got := col.Value(r)
 			switch {
@@ -260,7 +260,7 @@ func TestDemoFeaturesAgainstDuckDB(t *testing.T) {
 			t.Errorf("%s: %d mismatches in all", col.Name, bad)
 		}
 	}
-	t.Logf("%d customers, %d features, %d values checked against DuckDB", len(ds.IDs), len(tab.Cols), checked)
+	t.Logf("%d customers, %d features, %d values checked against DuckDB", ds.IDs.Len(), len(tab.Cols), checked)
 }
 
 func num(t *testing.T, v any) float64 {
@@ -319,8 +319,8 @@ FROM read_parquet('%[1]s');`, file))
 		monetary += set.Behaviour.Monetary[i]
 		orders += set.Behaviour.Frequency[i]
 	}
-	if w := num(t, rows[0]["customers"]); float64(len(ds.IDs)) != w {
-		t.Errorf("%d customers, duckdb %v", len(ds.IDs), w)
+	if w := num(t, rows[0]["customers"]); float64(ds.IDs.Len()) != w {
+		t.Errorf("%d customers, duckdb %v", ds.IDs.Len(), w)
 	}
 	if w := num(t, rows[0]["orders"]); float64(orders) != w {
 		t.Errorf("%d orders, duckdb %v", orders, w)

@@ -115,8 +115,8 @@ var null = math.NaN()
 // 395, no orders. c signed up after D: not a customer.
 func TestFixtureFeatures(t *testing.T) {
 	ds, set := runFixture(t, Options{TopCategories: 2, TopChannels: 2, TopInterests: 2, MaxLevels: 2})
-	if want := []string{"a", "b", "d", "e"}; !reflect.DeepEqual(ds.IDs, want) {
-		t.Fatalf("ids %v, want %v", ds.IDs, want)
+	if want := []string{"a", "b", "d", "e"}; !reflect.DeepEqual(ds.IDs.Strings(), want) {
+		t.Fatalf("ids %v, want %v", ds.IDs.Strings(), want)
 	}
 	want := map[string][]float64{
 		"recency_days":          {10, 0, 172, null},
@@ -186,7 +186,7 @@ func TestFixtureFeatures(t *testing.T) {
 		for i, wv := range w {
 			got := col.Value(i)
 			if math.IsNaN(wv) != math.IsNaN(got) || (!math.IsNaN(wv) && math.Abs(got-wv) > 1e-12) {
-				t.Errorf("%s[%s] = %v, want %v", name, ds.IDs[i], got, wv)
+				t.Errorf("%s[%s] = %v, want %v", name, ds.IDs.At(i), got, wv)
 			}
 		}
 	}
@@ -361,7 +361,7 @@ func TestRepeatSpendLongAndShort(t *testing.T) {
 	gapCol, _ := set.Table.Col("gap_mean_days")
 	stdCol, _ := set.Table.Col("gap_std_days")
 	calEnd := DayNumber(spec.AsOf.UnixMicro(), time.UTC) - calibration
-	for c, id := range ds.IDs {
+	for c, id := range ds.IDs.All() {
 		var days []int32
 		for k := range want {
 			if k.c == id {
@@ -416,7 +416,7 @@ func TestRepeatSpendLongAndShort(t *testing.T) {
 			t.Fatalf("customer %s: gaps %v ± %v days, want %v ± %v", id, mean, std, wantMean, wantStd)
 		}
 	}
-	if f, g := beh.PurchaseDays[slices.Index(ds.IDs, "F")], beh.CalLast[slices.Index(ds.IDs, "G")]; f < 30 || g == 0 {
+	if f, g := beh.PurchaseDays[slices.Index(ds.IDs.Strings(), "F")], beh.CalLast[slices.Index(ds.IDs.Strings(), "G")]; f < 30 || g == 0 {
 		t.Fatalf("the old days are not exercised: F has %d purchase days, G's calibration ends on day %d", f, g)
 	}
 }

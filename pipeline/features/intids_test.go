@@ -64,8 +64,8 @@ func TestIntegerIDs(t *testing.T) {
 				if d := ds.Quality.Duplicates["orders"]; d != 1 {
 					t.Errorf("%d workers: %d duplicate orders, want 1", w, d)
 				}
-				if !ds.NumericIDs || !reflect.DeepEqual(ds.IDs, want) {
-					t.Fatalf("ids %v (numeric %v), want %v", ds.IDs, ds.NumericIDs, want)
+				if !ds.NumericIDs || !reflect.DeepEqual(ds.IDs.Strings(), want) {
+					t.Fatalf("ids %v (numeric %v), want %v", ds.IDs.Strings(), ds.NumericIDs, want)
 				}
 				if i, ok := ds.Index(want[1]); !ok || i != 1 {
 					t.Errorf("Index(%s) = %d %v", want[1], i, ok)
@@ -135,11 +135,11 @@ func TestHintedRows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(ds.IDs) != len(want) {
-			t.Fatalf("%d workers: %d customers, want %d", w, len(ds.IDs), len(want))
+		if ds.IDs.Len() != len(want) {
+			t.Fatalf("%d workers: %d customers, want %d", w, ds.IDs.Len(), len(want))
 		}
 		beh := set.Behaviour
-		for g, s := range ds.IDs {
+		for g, s := range ds.IDs.All() {
 			id, _ := strconv.ParseInt(s, 10, 64)
 			r := want[id]
 			if r == nil {

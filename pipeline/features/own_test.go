@@ -122,8 +122,8 @@ func TestOwnAttributesAgainstDuckDB(t *testing.T) {
 		t.Errorf("invalid counts %v", ds.Quality.Invalid)
 	}
 	rows := duckdbtest.Query(t, fmt.Sprintf(ownSQL, dir, asOf.Format("2006-01-02"), asOf.AddDate(0, 0, 1).Format("2006-01-02")+" 00:00:00+00"))
-	if len(rows) != len(ds.IDs) {
-		t.Fatalf("duckdb sees %d customers, the engine %d", len(rows), len(ds.IDs))
+	if len(rows) != ds.IDs.Len() {
+		t.Fatalf("duckdb sees %d customers, the engine %d", len(rows), ds.IDs.Len())
 	}
 	tab := set.Table
 	col := func(name string) *Column {

@@ -36,7 +36,7 @@ func TestPartitionsWithTheVocabularyEqualTheWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	row := map[string]int{}
-	for i, id := range whole.IDs {
+	for i, id := range whole.IDs.All() {
 		row[id] = i
 	}
 	const parts = 3
@@ -56,10 +56,10 @@ func TestPartitionsWithTheVocabularyEqualTheWhole(t *testing.T) {
 		if !reflect.DeepEqual(set.Table.Names(), wset.Table.Names()) {
 			t.Fatalf("part %d: columns differ:\n%v\n%v", p, set.Table.Names(), wset.Table.Names())
 		}
-		if len(ds.IDs) == 0 || len(ds.IDs) == len(whole.IDs) {
-			t.Fatalf("part %d has %d of %d customers", p, len(ds.IDs), len(whole.IDs))
+		if ds.IDs.Len() == 0 || ds.IDs.Len() == whole.IDs.Len() {
+			t.Fatalf("part %d has %d of %d customers", p, ds.IDs.Len(), whole.IDs.Len())
 		}
-		for c, id := range ds.IDs {
+		for c, id := range ds.IDs.All() {
 			if seen[id] {
 				t.Fatalf("customer %s in two parts", id)
 			}
@@ -84,8 +84,8 @@ func TestPartitionsWithTheVocabularyEqualTheWhole(t *testing.T) {
 		quarantined += ds.Quarantine.Len()
 		dups += ds.Quality.Duplicates["orders"]
 	}
-	if len(seen) != len(whole.IDs) {
-		t.Errorf("the parts have %d customers, the whole run %d", len(seen), len(whole.IDs))
+	if len(seen) != whole.IDs.Len() {
+		t.Errorf("the parts have %d customers, the whole run %d", len(seen), whole.IDs.Len())
 	}
 	if rows != whole.Quality.RowsRead["orders"] {
 		t.Errorf("the parts read %d order rows, the whole run %d", rows, whole.Quality.RowsRead["orders"])

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/holdout"
 	"github.com/strata-oss/strata/pipeline/tables"
@@ -13,9 +14,9 @@ import (
 // group (rows are the audience's rows of t, rawIDs the ids as read of
 // every row of t) and records in r the groups' sizes and their balance
 // within each value of control.stratify.
-func audienceGroups(a config.AudienceCampaign, t *columnTable, rows []int, rawIDs []string, r *AudienceResult) (tables.OutColumn, error) {
-	if len(rawIDs) != t.Len() {
-		return tables.OutColumn{}, fmt.Errorf("%d raw ids for %d customers", len(rawIDs), t.Len())
+func audienceGroups(a config.AudienceCampaign, t *columnTable, rows []int, rawIDs strcol.Column, r *AudienceResult) (tables.OutColumn, error) {
+	if rawIDs.Len() != t.Len() {
+		return tables.OutColumn{}, fmt.Errorf("%d raw ids for %d customers", rawIDs.Len(), t.Len())
 	}
 	k, err := holdout.NewCounter(a.Control.ShareOr())
 	if err != nil {
@@ -28,7 +29,7 @@ func audienceGroups(a config.AudienceCampaign, t *columnTable, rows []int, rawID
 	group := tables.OutColumn{Name: "group", Type: tables.OutString, Str: make([]string, len(rows))}
 	var control int
 	for i, row := range rows {
-		in := a.InControl(rawIDs[row])
+		in := a.InControl(rawIDs.At(row))
 		group.Str[i] = holdout.Treatment
 		if in {
 			group.Str[i] = holdout.Control
@@ -51,7 +52,7 @@ func stratumOf(c *tables.OutColumn, row int) string {
 	}
 	switch c.Type {
 	case tables.OutString:
-		return c.Str[row]
+		return c.StrAt(row)
 	case tables.OutInt32, tables.OutDate:
 		return strconv.FormatInt(int64(c.I32[row]), 10)
 	case tables.OutInt64, tables.OutTimestamp:

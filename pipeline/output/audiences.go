@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/pipeline/audience"
 	"github.com/strata-oss/strata/pipeline/channel"
 	"github.com/strata-oss/strata/pipeline/config"
@@ -26,10 +27,13 @@ type columnTable struct {
 	n    int
 	cols map[string]*tables.OutColumn
 	nums map[string][]float64 // integer columns converted once
+	// strs are the string columns held without pointers that a filter
+	// reads, as []string, made once: only those a filter names.
+	strs map[string][]string
 }
 
 func newColumnTable(cols []tables.OutColumn) *columnTable {
-	t := &columnTable{cols: map[string]*tables.OutColumn{}, nums: map[string][]float64{}}
+	t := &columnTable{cols: map[string]*tables.OutColumn{}, nums: map[string][]float64{}, strs: map[string][]string{}}
 	for i := range cols {
 		t.cols[cols[i].Name] = &cols[i]
 	}
@@ -87,7 +91,17 @@ func floats[T int32 | int64](xs []T) []float64 {
 
 func (t *columnTable) Strings(name string) ([]string, []bool) {
 	c := t.cols[name]
-	return c.Str, c.Null
+	if c.Str != nil || c.Type != tables.OutString {
+		return c.Str, c.Null
+	}
+	if t.strs[name] == nil {
+		v := make([]string, c.Len())
+		for i := range v {
+			v[i] = c.StrAt(i)
+		}
+		t.strs[name] = v
+	}
+	return t.strs[name], c.Null
 }
 func (t *columnTable) Bools(name string) ([]bool, []bool) { c := t.cols[name]; return c.B, c.Null }
 
@@ -200,7 +214,7 @@ func bySegment(t *columnTable, rows []int) map[string]int {
 	out := map[string]int{}
 	for _, r := range rows {
 		if c.Null == nil || !c.Null[r] {
-			out[c.Str[r]]++
+			out[c.StrAt(r)]++
 		}
 	}
 	return out
@@ -236,7 +250,7 @@ func (a *AudienceResult) merge(o AudienceResult) error {
 // id, so that rotating the pseudonym key moves no one. An audience with a
 // control group publishes each customer's group after customer_id.
 func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.WriteOptions, part int, auds []compiledAudience,
-	segs []tables.OutColumn, meta map[string]string, ct *contactTable, rawIDs []string) ([]AudienceResult, error) {
+	segs []tables.OutColumn, meta map[string]string, ct *contactTable, rawIDs strcol.Column) ([]AudienceResult, error) {
 	t := newColumnTable(segs)
 	var res []AudienceResult
 	for _, a := range auds {
@@ -288,7 +302,20 @@ func writeAudiences(ctx context.Context, pub *publish.Publisher, wo tables.Write
 // consent flags (from ct; nil for a schema check).
 func audienceColumns(st *Customers, segs []tables.OutColumn, ct *contactTable) []tables.OutColumn {
 	cols := append(slices.Clip(segs), ownColumns(st.Run)...)
-	return append(cols, consentColumns(st.Config, ct, len(st.IDs))...)
+	return append(cols, consentColumns(st.Config, ct, st.IDs.Len())...)
+}
+
+// gatherStrings returns the rows of ids, in order, as a Column too.
+func gatherStrings(rows []int, ids strcol.Column) strcol.Column {
+	size := 0
+	for _, r := range rows {
+		size += len(ids.At(r))
+	}
+	b := strcol.NewBuilder(len(rows), size)
+	for _, r := range rows {
+		b.Append(ids.At(r))
+	}
+	return b.Column()
 }
 
 // gatherColumn returns the rows of c, in order.
@@ -302,7 +329,14 @@ func gatherColumn(c *tables.OutColumn, rows []int) tables.OutColumn {
 	}
 	switch c.Type {
 	case tables.OutString:
-		out.Str = tables.Gather(rows, c.Str)
+		switch {
+		case c.Str != nil:
+			out.Str = tables.Gather(rows, c.Str)
+		case c.Codes != nil:
+			out.Codes, out.Dict = tables.Gather(rows, c.Codes), c.Dict
+		default:
+			out.StrCol = gatherStrings(rows, c.StrCol)
+		}
 	case tables.OutInt32, tables.OutDate:
 		out.I32 = tables.Gather(rows, c.I32)
 	case tables.OutInt64, tables.OutTimestamp:

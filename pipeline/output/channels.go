@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/pipeline/channel"
 	"github.com/strata-oss/strata/pipeline/publish"
 )
@@ -27,7 +28,7 @@ import (
 // customer is handed to the writer marked Control, so the file's summary
 // counts them (control_group) while the writer leaves them out.
 func writeChannelFiles(ctx context.Context, pub *publish.Publisher, part int, a compiledAudience, rows []int,
-	ct *contactTable, rawIDs []string) ([]channel.Summary, error) {
+	ct *contactTable, rawIDs strcol.Column) ([]channel.Summary, error) {
 	var out []channel.Summary
 	for _, name := range a.cfg.FormatsOr() {
 		f, err := channel.ParseFormat(name)
@@ -59,11 +60,11 @@ func channelTable(audience string, f channel.Format) string {
 }
 
 // contactsOf yields the channel rows of an audience's rows.
-func contactsOf(a compiledAudience, rows []int, ct *contactTable, rawIDs []string) iter.Seq[channel.Contact] {
+func contactsOf(a compiledAudience, rows []int, ct *contactTable, rawIDs strcol.Column) iter.Seq[channel.Contact] {
 	return func(yield func(channel.Contact) bool) {
 		for _, r := range rows {
 			c := ct.contact(r)
-			c.Control = a.cfg.InControl(rawIDs[r])
+			c.Control = a.cfg.InControl(rawIDs.At(r))
 			if !yield(c) {
 				return
 			}

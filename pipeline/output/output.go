@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/strata-oss/strata/internal/memlimit"
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/features"
@@ -282,7 +283,7 @@ func segmentColumns(st *Customers, asOfDay int32) []tables.OutColumn {
 		noMoneyOrders = noMoney
 	}
 	cols := []tables.OutColumn{
-		{Name: "customer_id", Type: tables.OutString, Str: st.IDs},
+		{Name: "customer_id", Type: tables.OutString, StrCol: st.IDs},
 		{Name: "as_of", Type: tables.OutDate, I32: tables.Repeat(asOfDay, n)},
 		{Name: "recency_days", Type: tables.OutInt32, Optional: true, I32: b.RecencyDays, Null: noOrders},
 		{Name: "frequency", Type: tables.OutInt32, I32: b.Frequency},
@@ -411,9 +412,9 @@ func quarantineColumns(q *extract.Quarantine, asOfDay int32) []tables.OutColumn 
 // published), as_of, then the features keep lists, in the table's order,
 // integers as INT32 and the rest as DOUBLE, null where the feature is
 // undefined. The columns share the feature table's slices.
-func featureTableColumns(ids []string, t *features.Table, keep []int, asOfDay int32) []tables.OutColumn {
+func featureTableColumns(ids strcol.Column, t *features.Table, keep []int, asOfDay int32) []tables.OutColumn {
 	cols := []tables.OutColumn{
-		{Name: "customer_id", Type: tables.OutString, Str: ids},
+		{Name: "customer_id", Type: tables.OutString, StrCol: ids},
 		{Name: "as_of", Type: tables.OutDate, I32: tables.Repeat(asOfDay, t.N)},
 	}
 	for _, i := range keep {

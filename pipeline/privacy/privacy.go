@@ -33,6 +33,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/pipeline/features"
 )
 
@@ -168,33 +169,49 @@ func NewPseudonymizer(key []byte) (*Pseudonymizer, error) {
 
 // ID returns the pseudonym of id. It is safe for concurrent use.
 func (p *Pseudonymizer) ID(id string) string {
+	var hx [2 * sha256.Size]byte
+	return string(p.encode(hx[:], id))
+}
+
+// encode writes the pseudonym of id to dst, 64 bytes, and returns them.
+func (p *Pseudonymizer) encode(dst []byte, id string) []byte {
 	h := p.pool.Get().(hash.Hash)
 	h.Reset()
 	h.Write([]byte(id))
 	var sum [sha256.Size]byte
-	s := hex.EncodeToString(h.Sum(sum[:0]))
+	hex.Encode(dst, h.Sum(sum[:0]))
 	p.pool.Put(h)
-	return s
+	return dst[:2*sha256.Size]
 }
 
 // IDs returns the pseudonyms of ids, in order, computed by up to workers
-// goroutines (≤ 0: one).
-func (p *Pseudonymizer) IDs(ids []string, workers int) []string {
-	out := make([]string, len(ids))
-	workers = max(1, min(workers, len(ids)/4096+1))
-	chunk := (len(ids) + workers - 1) / workers
+// goroutines (≤ 0: one). Like the ids, they are a Column: a run keeps
+// them to the end, and as strings every collection would scan them.
+func (p *Pseudonymizer) IDs(ids strcol.Column, workers int) strcol.Column {
+	n := ids.Len()
+	workers = max(1, min(workers, n/4096+1))
+	chunk := max((n+workers-1)/workers, 1)
+	var rows []int
+	var sizes []int64
+	for lo := 0; lo < n; lo += chunk {
+		rows = append(rows, min(chunk, n-lo))
+		sizes = append(sizes, int64(2*sha256.Size*rows[len(rows)-1]))
+	}
+	parts := strcol.Parts(rows, sizes)
 	var wg sync.WaitGroup
-	for lo := 0; lo < len(ids); lo += chunk {
-		hi := min(lo+chunk, len(ids))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				out[i] = p.ID(ids[i])
+	for k, b := range parts {
+		wg.Go(func() {
+			var hx [2 * sha256.Size]byte
+			for i := k * chunk; i < k*chunk+rows[k]; i++ {
+				b.AppendBytes(p.encode(hx[:], ids.At(i)))
 			}
-		}()
+		})
 	}
 	wg.Wait()
+	out, err := strcol.Join(parts)
+	if err != nil {
+		panic(fmt.Sprintf("privacy: pseudonyms: %v", err)) // every pseudonym is 64 bytes
+	}
 	return out
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/pipeline/features"
 )
 
@@ -37,7 +38,8 @@ func TestPseudonymizer(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("C%08d", i+1)
 	}
-	got := p.IDs(ids, 4)
+	col := p.IDs(strcol.Of(ids...), 4)
+	got := col.Strings()
 	seen := map[string]bool{}
 	for i, g := range got {
 		if g != p.ID(ids[i]) {

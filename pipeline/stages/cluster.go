@@ -3,6 +3,7 @@ package stages
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -108,18 +109,26 @@ func (Cluster) Columns(r *Run, result any, _ int32) []tables.OutColumn {
 		res = &clusterResult{}
 	}
 	n := r.Behaviour.N
-	id, prev, name := make([]int32, n), make([]int32, n), make([]string, n)
+	id, prev, name := make([]int32, n), make([]int32, n), make([]int32, n)
 	noID, noPrev := make([]bool, n), make([]bool, n)
+	// Names as codes, not a string per customer: the column lives
+	// through the publish stage's collections (tables.OutColumn). Code 0
+	// is "", for customers without a cluster.
+	dict, code := []string{""}, map[int32]int32{}
+	for _, cid := range slices.Sorted(maps.Keys(res.Names)) {
+		code[cid] = int32(len(dict))
+		dict = append(dict, res.Names[cid])
+	}
 	for i := range n {
 		id[i], noID[i] = res.ID[i], res.ID[i] < 0
 		prev[i], noPrev[i] = res.Previous[i], res.Previous[i] < 0
 		if !noID[i] {
-			name[i] = res.Names[res.ID[i]]
+			name[i] = code[res.ID[i]]
 		}
 	}
 	return []tables.OutColumn{
 		{Name: "cluster_id", Type: tables.OutInt32, Optional: true, I32: id, Null: noID},
-		{Name: "cluster_name", Type: tables.OutString, Optional: true, Str: name, Null: noID},
+		{Name: "cluster_name", Type: tables.OutString, Optional: true, Codes: name, Dict: dict, Null: noID},
 		{Name: "previous_cluster_id", Type: tables.OutInt32, Optional: true, I32: prev, Null: noPrev},
 	}
 }
@@ -488,12 +497,12 @@ func columnInto(dst []float64, stride int, st *Run, col values, rows []int32, t 
 	for i, c := range rows {
 		v := col(int(c))
 		if math.IsInf(v, 0) {
-			return 0, fmt.Errorf("cluster: feature %s is infinite for customer %s", f.Name, st.IDs[c])
+			return 0, fmt.Errorf("cluster: feature %s is infinite for customer %s", f.Name, st.IDs.At(int(c)))
 		}
 		if math.IsNaN(v) {
 			if f.Fill == "" {
 				return 0, fmt.Errorf("cluster: feature %s has no value for customer %s; set cluster.features[%d].fill to zero, mean or median to fill it",
-					f.Name, st.IDs[c], t)
+					f.Name, st.IDs.At(int(c)), t)
 			}
 			v = fill
 		}

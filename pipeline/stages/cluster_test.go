@@ -5,6 +5,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/publish"
 	"github.com/strata-oss/strata/pipeline/tables"
@@ -29,7 +30,7 @@ func TestPreviousLabelsAnyOrder(t *testing.T) {
 	m := &publish.Manifest{Tables: map[string]publish.TableFiles{"segments": {Keys: []string{"segments/dt=1/part-0.parquet"}}}}
 	for _, ids := range [][]string{{"1", "2", "9", "10", "11", "12"}, {"11", "12", "1", "10", "9", "2"}, {"1", "10", "11", "12", "2", "9"}} {
 		prev := []int32{-1, -1, -1, -1, -1, -1}
-		if err := previousLabels(ctx, out, m, ids, prev); err != nil {
+		if err := previousLabels(ctx, out, m, strcol.Of(ids...), prev); err != nil {
 			t.Fatal(err)
 		}
 		want := map[string]int32{"1": 5, "10": 6, "11": 7, "2": 8, "9": -1, "12": -1}

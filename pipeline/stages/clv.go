@@ -351,7 +351,7 @@ type clvInputs struct {
 }
 
 func summarizeCLV(cfg *config.Config, ds *extract.Dataset, beh *features.Behaviour) (*clvInputs, error) {
-	in := &clvInputs{n: len(ds.IDs), asOfDay: features.DayNumber(ds.AsOf.UnixMicro(), ds.Location), beh: beh,
+	in := &clvInputs{n: ds.IDs.Len(), asOfDay: features.DayNumber(ds.AsOf.UnixMicro(), ds.Location), beh: beh,
 		noAmount: ds.NoAmount}
 	if beh.RepeatSpend == nil {
 		return nil, fmt.Errorf("clv summary: the features were computed without the repeat spend")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/objstore"
 	"github.com/strata-oss/strata/pipeline/publish"
@@ -103,7 +104,7 @@ func (p *previousRun) input() extract.Input {
 
 // previousLabels fills prevID[c] with customer ids[c]'s cluster id in the
 // previous run's segments table (left at -1 when absent or null).
-func previousLabels(ctx context.Context, out objstore.Bucket, m *publish.Manifest, ids []string, prevID []int32) error {
+func previousLabels(ctx context.Context, out objstore.Bucket, m *publish.Manifest, ids strcol.Column, prevID []int32) error {
 	return previousCodes(ctx, out, m, ids, tables.Field{Name: "cluster_id", Kind: tables.Int},
 		func(col *tables.Column, i int) int32 { return int32(col.I[i]) }, prevID)
 }
@@ -115,14 +116,15 @@ func previousLabels(ctx context.Context, out objstore.Bucket, m *publish.Manifes
 // previous ids are sorted (they usually are already), and looked up by a
 // merge when ids are in the same order, by binary search when not
 // (numeric ids are in numeric order, pseudonyms in none): no map of every
-// customer either way.
-func previousCodes(ctx context.Context, out objstore.Bucket, m *publish.Manifest, ids []string, field tables.Field,
+// customer either way. They are held as a Column, copied out of the
+// pages, which a []string of views would keep alive besides.
+func previousCodes(ctx context.Context, out objstore.Bucket, m *publish.Manifest, ids strcol.Column, field tables.Field,
 	code func(col *tables.Column, i int) int32, prev []int32) error {
 	src := tables.Source{Bucket: out, Format: "parquet", Fields: []tables.Field{
 		{Name: "customer_id", Kind: tables.String, Required: true},
 		field,
 	}}
-	var pids []string
+	read := strcol.NewBuilder(ids.Len(), 0)
 	var pcl []int32
 	for _, key := range m.Tables["segments"].Keys {
 		err := src.ScanObject(ctx, key, func(b *tables.Batch) error {
@@ -131,7 +133,7 @@ func previousCodes(ctx context.Context, out objstore.Bucket, m *publish.Manifest
 				if id.IsNull(i) || cl.IsNull(i) {
 					continue
 				}
-				pids = append(pids, id.Str[i])
+				read.Append(id.Str[i])
 				pcl = append(pcl, code(cl, i))
 			}
 			return nil
@@ -140,34 +142,48 @@ func previousCodes(ctx context.Context, out objstore.Bucket, m *publish.Manifest
 			return fmt.Errorf("read previous run's %s: %w", field.Name, err)
 		}
 	}
-	if !sort.StringsAreSorted(pids) {
-		idx := make([]int, len(pids))
+	pids := read.Column()
+	if !sorted(pids) {
+		idx := make([]int, pids.Len())
 		for i := range idx {
 			idx[i] = i
 		}
-		sort.SliceStable(idx, func(a, b int) bool { return pids[idx[a]] < pids[idx[b]] })
-		sp, sc := make([]string, len(pids)), make([]int32, len(pids))
+		sort.SliceStable(idx, func(a, b int) bool { return pids.At(idx[a]) < pids.At(idx[b]) })
+		sp, sc := strcol.NewBuilder(pids.Len(), int(pids.Size())), make([]int32, len(pcl))
 		for i, j := range idx {
-			sp[i], sc[i] = pids[j], pcl[j]
+			sp.Append(pids.At(j))
+			sc[i] = pcl[j]
 		}
-		pids, pcl = sp, sc
+		pids, pcl = sp.Column(), sc
 	}
-	if !sort.StringsAreSorted(ids) {
-		for c, id := range ids {
-			if j := sort.SearchStrings(pids, id); j < len(pids) && pids[j] == id {
+	np := pids.Len()
+	if !sorted(ids) {
+		for c, id := range ids.All() {
+			j := sort.Search(np, func(j int) bool { return pids.At(j) >= id })
+			if j < np && pids.At(j) == id {
 				prev[c] = pcl[j]
 			}
 		}
 		return nil
 	}
 	j := 0
-	for c, id := range ids {
-		for j < len(pids) && pids[j] < id {
+	for c, id := range ids.All() {
+		for j < np && pids.At(j) < id {
 			j++
 		}
-		if j < len(pids) && pids[j] == id {
+		if j < np && pids.At(j) == id {
 			prev[c] = pcl[j]
 		}
 	}
 	return nil
+}
+
+// sorted reports whether ids are in ascending byte order.
+func sorted(ids strcol.Column) bool {
+	for i := 1; i < ids.Len(); i++ {
+		if ids.At(i) < ids.At(i-1) {
+			return false
+		}
+	}
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/strata-oss/strata/internal/parallel"
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/models/recommend"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/features"
@@ -244,7 +245,10 @@ func applyRecommendations(st *Run, f *recFit) (*recommendations, error) {
 // columns is the recommendations table: one row per customer and offer,
 // in customer order then rank. Each customer's rows start where the
 // offers of those before end, so ranges of customers are filled in
-// parallel, the same values whatever the workers.
+// parallel, the same values whatever the workers. Its string columns
+// hold no pointer per row (the ids a strcol.Column, the category and
+// basis codes): a table of several rows per customer would otherwise be
+// the largest thing the publish stage's collections scan.
 func (r *recommendations) columns(st *Run, asOfDay int32) []tables.OutColumn {
 	cl := resultOf[clusterResult](st, "cluster")
 	start := make([]int, len(r.offers)+1)
@@ -252,43 +256,63 @@ func (r *recommendations) columns(st *Run, asOfDay int32) []tables.OutColumn {
 		start[c+1] = start[c] + len(offers)
 	}
 	n := start[len(r.offers)]
-	t := recTable{id: make([]string, n), rank: make([]int32, n), cat: make([]string, n), lift: make([]float64, n),
-		cluster: make([]int32, n), noCluster: make([]bool, n), basis: make([]string, n)}
+	// Each range of customers writes its own part of the ids' column,
+	// its rows and bytes counted first.
 	const customersAtATime = 1 << 14 // enough that handing them out costs nothing
+	var rows []int
+	var bytes []int64
+	for lo := 0; lo < len(r.offers); lo += customersAtATime {
+		hi := min(lo+customersAtATime, len(r.offers))
+		size := int64(0)
+		for c := lo; c < hi; c++ {
+			size += int64(len(st.IDs.At(c)) * len(r.offers[c]))
+		}
+		rows, bytes = append(rows, start[hi]-start[lo]), append(bytes, size)
+	}
+	ids := strcol.Parts(rows, bytes)
+	t := recTable{rank: make([]int32, n), cat: make([]int32, n), lift: make([]float64, n),
+		cluster: make([]int32, n), noCluster: make([]bool, n), basis: make([]int32, n)}
 	parallel.Ranges(len(r.offers), customersAtATime, st.Config.Workers, func(lo, hi int) {
-		t.fill(r, st.IDs, cl.ID, start, lo, hi)
+		t.fill(r, st.IDs, ids[lo/customersAtATime], cl.ID, start, lo, hi)
 	})
+	id, err := strcol.Join(ids)
+	if err != nil {
+		panic(fmt.Sprintf("recommend: customer ids: %v", err)) // the counts above are wrong
+	}
 	return []tables.OutColumn{
-		{Name: "customer_id", Type: tables.OutString, Str: t.id},
+		{Name: "customer_id", Type: tables.OutString, StrCol: id},
 		{Name: "as_of", Type: tables.OutDate, I32: tables.Repeat(asOfDay, n)},
 		{Name: "rank", Type: tables.OutInt32, I32: t.rank},
-		{Name: "category", Type: tables.OutString, Str: t.cat},
+		{Name: "category", Type: tables.OutString, Codes: t.cat, Dict: r.cats},
 		{Name: "lift", Type: tables.OutDouble, F64: t.lift},
 		{Name: "cluster_id", Type: tables.OutInt32, Optional: true, I32: t.cluster, Null: t.noCluster},
-		{Name: "basis", Type: tables.OutString, Str: t.basis},
+		{Name: "basis", Type: tables.OutString, Codes: t.basis, Dict: []string{"cluster", "base"}},
 	}
 }
 
-// recTable is the recommendations table's columns, a row per offer.
+// recTable is the recommendations table's columns, a row per offer; cat
+// is a code into the categories, basis 0 for an offer from the
+// customer's cluster and 1 for one from the base rate (no cluster).
 type recTable struct {
-	id, cat, basis []string
-	rank, cluster  []int32
-	lift           []float64
-	noCluster      []bool
+	rank, cluster, cat, basis []int32
+	lift                      []float64
+	noCluster                 []bool
 }
 
 // fill writes the rows of customers [lo, hi), which start at row
-// start[lo]; clusterID is each customer's stable cluster id (< 0: none).
-func (t *recTable) fill(r *recommendations, ids []string, clusterID []int32, start []int, lo, hi int) {
+// start[lo], their ids to id; clusterID is each customer's stable cluster
+// id (< 0: none).
+func (t *recTable) fill(r *recommendations, ids strcol.Column, id *strcol.Builder, clusterID []int32, start []int, lo, hi int) {
 	i := start[lo]
 	for c := lo; c < hi; c++ {
 		cid := clusterID[c]
-		basis := "cluster"
+		basis := int32(0)
 		if cid < 0 {
-			basis = "base"
+			basis = 1
 		}
 		for _, o := range r.offers[c] {
-			t.id[i], t.rank[i], t.cat[i], t.lift[i] = ids[c], int32(o.Rank), r.cats[o.Category], o.Lift
+			id.Append(ids.At(c))
+			t.rank[i], t.cat[i], t.lift[i] = int32(o.Rank), int32(o.Category), o.Lift
 			t.cluster[i], t.noCluster[i], t.basis[i] = max(cid, 0), cid < 0, basis
 			i++
 		}

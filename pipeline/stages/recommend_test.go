@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/models/recommend"
 	"github.com/strata-oss/strata/pipeline/config"
 )
@@ -37,7 +38,7 @@ func TestRecommendationColumnsWorkers(t *testing.T) {
 	const n = 40000 // a few of inRanges' chunks, the last one ragged
 	cats := []string{"a", "b", "c", "d"}
 	r := &recommendations{offers: make([][]recommend.Offer, n), cats: cats}
-	st := &Run{IDs: make([]string, n)}
+	ids := make([]string, n)
 	cl := &clusterResult{ID: make([]int32, n)}
 	type row struct {
 		id, cat, basis string
@@ -47,7 +48,7 @@ func TestRecommendationColumnsWorkers(t *testing.T) {
 	}
 	var want []row
 	for c := range n {
-		st.IDs[c] = fmt.Sprint("c", c)
+		ids[c] = fmt.Sprint("c", c)
 		cl.ID[c] = int32(c%5) - 1
 		for k := range (c * 7) % 4 {
 			o := recommend.Offer{Category: (c + k) % len(cats), Rank: k + 1, Lift: float64(c) + float64(k)/8}
@@ -56,9 +57,10 @@ func TestRecommendationColumnsWorkers(t *testing.T) {
 			if cl.ID[c] < 0 {
 				basis = "base"
 			}
-			want = append(want, row{st.IDs[c], cats[o.Category], basis, int32(o.Rank), max(cl.ID[c], 0), o.Lift, cl.ID[c] < 0})
+			want = append(want, row{ids[c], cats[o.Category], basis, int32(o.Rank), max(cl.ID[c], 0), o.Lift, cl.ID[c] < 0})
 		}
 	}
+	st := &Run{IDs: strcol.Of(ids...)}
 	st.SetResult("cluster", cl)
 	for _, workers := range []int{1, 2, 3} {
 		st.Config = &config.Config{Workers: workers}
@@ -67,7 +69,7 @@ func TestRecommendationColumnsWorkers(t *testing.T) {
 			t.Fatalf("%d workers: %d rows, want %d", workers, got, len(want))
 		}
 		for i, w := range want {
-			g := row{cols[0].Str[i], cols[3].Str[i], cols[6].Str[i], cols[2].I32[i], cols[5].I32[i], cols[4].F64[i], cols[5].Null[i]}
+			g := row{cols[0].StrAt(i), cols[3].StrAt(i), cols[6].StrAt(i), cols[2].I32[i], cols[5].I32[i], cols[4].F64[i], cols[5].Null[i]}
 			if g != w || cols[1].I32[i] != 20000 {
 				t.Fatalf("%d workers: row %d = %+v (as_of %d), want %+v", workers, i, g, cols[1].I32[i], w)
 			}

@@ -63,19 +63,22 @@ func (RFM) Columns(r *Run, result any, _ int32) []tables.OutColumn {
 		}
 		return out
 	}
-	score, segment := make([]string, n), make([]string, n)
+	// Codes into the names, not a string per customer: the columns
+	// live through the publish stage's collections (tables.OutColumn).
+	score, segment := make([]int32, n), make([]int32, n)
+	scores := rfmScoreCodes{}
 	for i := 0; i < n; i++ {
 		if b.HasOrders[i] && !b.NoAmount {
-			score[i] = rfmScore(s.R[i], s.F[i], s.M[i])
+			score[i] = scores.code(s.R[i], s.F[i], s.M[i])
 		}
-		segment[i] = s.Segments[s.Seg[i]]
+		segment[i] = int32(s.Seg[i])
 	}
 	return []tables.OutColumn{
 		{Name: "rfm_r", Type: tables.OutInt32, Optional: true, I32: i8(s.R), Null: noOrders},
 		{Name: "rfm_f", Type: tables.OutInt32, Optional: true, I32: i8(s.F), Null: noOrders},
 		{Name: "rfm_m", Type: tables.OutInt32, Optional: true, I32: i8(s.M), Null: noMoneyOrders},
-		{Name: "rfm_score", Type: tables.OutString, Optional: true, Str: score, Null: noMoneyOrders},
-		{Name: "rfm_segment", Type: tables.OutString, Str: segment},
+		{Name: "rfm_score", Type: tables.OutString, Optional: true, Codes: score, Dict: scores.dict(), Null: noMoneyOrders},
+		{Name: "rfm_segment", Type: tables.OutString, Codes: segment, Dict: s.Segments},
 	}
 }
 
@@ -204,6 +207,41 @@ func rfmScore(r, f, m int8) string {
 		return fmt.Sprintf("%d%d%d", r, f, m)
 	}
 	return rfmScoreText[r-1][f-1][m-1]
+}
+
+// rfmScoreCodes numbers the score strings of a column: 0 is "", the 125
+// scores of quintiles 1 to 5 come next in rfmScoreText's order, and any
+// other (which scoring does not give) after them.
+type rfmScoreCodes struct {
+	other map[[3]int8]int32
+	extra []string
+}
+
+func (c *rfmScoreCodes) code(r, f, m int8) int32 {
+	if r >= 1 && r <= 5 && f >= 1 && f <= 5 && m >= 1 && m <= 5 {
+		return 1 + int32(r-1)*25 + int32(f-1)*5 + int32(m-1)
+	}
+	k := [3]int8{r, f, m}
+	if x, ok := c.other[k]; ok {
+		return x
+	}
+	if c.other == nil {
+		c.other = map[[3]int8]int32{}
+	}
+	c.other[k] = 126 + int32(len(c.extra))
+	c.extra = append(c.extra, rfmScore(r, f, m))
+	return c.other[k]
+}
+
+// dict is the strings of the codes.
+func (c *rfmScoreCodes) dict() []string {
+	d := make([]string, 1, 126+len(c.extra))
+	for r := range rfmScoreText {
+		for f := range rfmScoreText[r] {
+			d = append(d, rfmScoreText[r][f][:]...)
+		}
+	}
+	return append(d, c.extra...)
 }
 
 // rfmScores are the RFM model's outputs, per customer row.

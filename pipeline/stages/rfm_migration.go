@@ -137,15 +137,22 @@ func (RFMMigration) Inputs(ctx context.Context, _ *config.Config, out objstore.B
 func (RFMMigration) Columns(r *Run, result any, _ int32) []tables.OutColumn {
 	res, _ := result.(*rfmMigrationResult)
 	n := r.Behaviour.N
-	name, null := make([]string, n), make([]bool, n)
+	// Codes into the names, not a string per customer: the column lives
+	// through the publish stage's collections (tables.OutColumn). Code 0
+	// is "", for customers new to this run.
+	code, null := make([]int32, n), make([]bool, n)
+	dict := []string{""}
+	if res != nil {
+		dict = append(dict, res.Names...)
+	}
 	for c := range n {
 		if res == nil || res.Previous[c] < 0 {
 			null[c] = true
 			continue
 		}
-		name[c] = res.Names[res.Previous[c]]
+		code[c] = res.Previous[c] + 1
 	}
-	return []tables.OutColumn{{Name: "previous_rfm_segment", Type: tables.OutString, Optional: true, Str: name, Null: null}}
+	return []tables.OutColumn{{Name: "previous_rfm_segment", Type: tables.OutString, Optional: true, Codes: code, Dict: dict, Null: null}}
 }
 
 // rfmMove is one cell of the RFM migration matrix: the customers whose

@@ -47,6 +47,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
 	"github.com/strata-oss/strata/pipeline/features"
@@ -264,7 +265,7 @@ type Run struct {
 	Log    zerolog.Logger
 	Data   *extract.Dataset
 	// IDs are the customer ids as published: Data.IDs or their pseudonyms.
-	IDs       []string
+	IDs       strcol.Column
 	Behaviour *features.Behaviour
 	// Features holds every feature the later stages read.
 	Features *features.Table

@@ -41,7 +41,7 @@ func WriteCSV(w io.Writer, cols []OutColumn) error {
 			}
 			switch c.Type {
 			case OutString:
-				rec[i] = c.Str[r]
+				rec[i] = c.StrAt(r)
 			case OutInt32:
 				rec[i] = strconv.FormatInt(int64(c.I32[r]), 10)
 			case OutDate:

@@ -18,6 +18,8 @@ import (
 	"github.com/parquet-go/parquet-go/compress/zstd"
 	"github.com/parquet-go/parquet-go/format"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/strata-oss/strata/internal/strcol"
 )
 
 // OutType is the Parquet type of an output column.
@@ -35,23 +37,51 @@ const (
 
 // OutColumn is one column of an output table. Exactly one value slice is
 // set, matching Type; Null marks missing values of an optional column.
+// A string column is Str, StrCol, or Codes into Dict; the last two hold
+// no pointer per row, which matters for columns of every customer that
+// live while the garbage collector runs: each string header in Str is
+// scanned by every collection.
 type OutColumn struct {
 	Name     string
 	Type     OutType
 	Optional bool
 	Str      []string
-	I32      []int32
-	I64      []int64 // also timestamps, in microseconds
-	F64      []float64
-	B        []bool
-	Null     []bool
+	// StrCol is a string column's values held without pointers (the
+	// customer ids), written as Str's would be.
+	StrCol strcol.Column
+	// Codes index Dict: a string column of few distinct values (segment
+	// and cluster names), written as Str's would be.
+	Codes []int32
+	Dict  []string
+	I32   []int32
+	I64   []int64 // also timestamps, in microseconds
+	F64   []float64
+	B     []bool
+	Null  []bool
+}
+
+// StrAt is string value i, from Str, StrCol or Codes.
+func (c *OutColumn) StrAt(i int) string {
+	switch {
+	case c.Str != nil:
+		return c.Str[i]
+	case c.Codes != nil:
+		return c.Dict[c.Codes[i]]
+	}
+	return c.StrCol.At(i)
 }
 
 // Len is the number of rows the column holds.
 func (c *OutColumn) Len() int {
 	switch c.Type {
 	case OutString:
-		return len(c.Str)
+		switch {
+		case c.Str != nil:
+			return len(c.Str)
+		case c.Codes != nil:
+			return len(c.Codes)
+		}
+		return c.StrCol.Len()
 	case OutInt32, OutDate:
 		return len(c.I32)
 	case OutInt64, OutTimestamp:
@@ -147,9 +177,12 @@ func (c *OutColumn) mayOutgrowDictionary() bool {
 	if c.Type != OutString {
 		return false
 	}
+	if c.Str == nil && c.Codes == nil {
+		return c.StrCol.Size() >= 1<<30
+	}
 	total := 0
-	for _, s := range c.Str {
-		if total += len(s); total >= 1<<30 {
+	for i := range c.Len() {
+		if total += len(c.StrAt(i)); total >= 1<<30 {
 			return true
 		}
 	}
@@ -185,7 +218,7 @@ func (c *OutColumn) repeats(groupRows int) bool {
 	}
 	switch c.Type {
 	case OutString:
-		return sampleFew(null, c.Str)
+		return sampleFew(null, c.Len(), c.StrAt)
 	case OutInt32, OutDate:
 		return fewDistinct(firstGroup(null, unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(c.I32))), len(c.I32)), groupRows))
 	case OutInt64, OutTimestamp:
@@ -265,16 +298,16 @@ func fewDistinct[T uint32 | uint64](null []bool, v []T) bool {
 	return true
 }
 
-func sampleFew[T comparable](null []bool, v []T) bool {
+func sampleFew[T comparable](null []bool, rows int, v func(int) T) bool {
 	const samples = 4096
-	step := max(1, len(v)/samples)
+	step := max(1, rows/samples)
 	seen := make(map[T]struct{})
 	n := 0
-	for i := 0; i < len(v); i += step {
+	for i := 0; i < rows; i += step {
 		if null != nil && null[i] {
 			continue // not written, not in the dictionary
 		}
-		seen[v[i]] = struct{}{}
+		seen[v(i)] = struct{}{}
 		n++
 	}
 	// Values must come back 8 times on average: below that, the
@@ -453,8 +486,8 @@ func boundStatistics(cols []OutColumn) []parquet.WriterOption {
 		if c.Type != OutString {
 			continue
 		}
-		for _, s := range c.Str {
-			if len(s) > MaxStatisticsBytes {
+		for r := range c.Len() {
+			if len(c.StrAt(r)) > MaxStatisticsBytes {
 				opts = append(opts, parquet.SkipPageBounds(c.Name), parquet.SkipPageStatistics(c.Name))
 				break
 			}
@@ -544,10 +577,23 @@ func writeColumn(cw *parquet.ColumnWriter, col *OutColumn, lo, hi int, vals []pa
 func (c *OutColumn) fill(dst []parquet.Value, a, b int) {
 	switch c.Type {
 	case OutString:
-		for i, s := range c.Str[a:b] {
-			// The writer copies the bytes into its page buffer: no copy of
-			// the string is needed.
-			dst[i] = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s)))
+		// The writer copies the bytes into its page buffer: no copy of
+		// the string is needed.
+		switch {
+		case c.Str != nil:
+			for i, s := range c.Str[a:b] {
+				dst[i] = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s)))
+			}
+		case c.Codes != nil:
+			for i, k := range c.Codes[a:b] {
+				s := c.Dict[k]
+				dst[i] = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s)))
+			}
+		default:
+			for i := range b - a {
+				s := c.StrCol.At(a + i)
+				dst[i] = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s)))
+			}
 		}
 	case OutInt32, OutDate:
 		for i, x := range c.I32[a:b] {
