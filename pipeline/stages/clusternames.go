@@ -44,13 +44,13 @@ func featureKind(name string) cluster.FeatureKind {
 // and names them. The returned profiles hold the clustered features only.
 //
 // A feature's means and spread are sums over its own column, so the
-// features are profiled one at a time, in one column's memory (8 bytes a
-// buyer), and give the bits a matrix of them all would
-// (cluster.TestProfilesByColumn): the matrix would be 8 bytes a buyer a
-// feature, at the peak of a stage that holds the CLV columns. Up to
-// st.Config.Workers features are profiled at once, each in a column of
-// its own: a feature's sums are still one goroutine's, in row order, so
-// the bits are those of one worker.
+// features are profiled a column at a time (8 bytes a buyer) and give the
+// bits a matrix of them all would (cluster.TestProfilesByColumn): the
+// matrix would be 8 bytes a buyer a feature, at the peak of a stage that
+// holds the CLV columns. Up to st.Config.Workers features are profiled at
+// once, each in a column of its own (a column a worker): a feature's sums
+// are still one goroutine's, in row order, so the bits are those of one
+// worker.
 func nameClusters(ctx context.Context, st *Run, raw func(t int, dst []float64) error, rows []int32, labels []int32, k int, ids []int, feats []string) ([]cluster.Profile, error) {
 	all := slices.Clone(feats)
 	cols := featureColumns(st)
