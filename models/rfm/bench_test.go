@@ -21,7 +21,12 @@ func BenchmarkQuintileBreaks(b *testing.B) {
 	}
 	b.Run("monetary/select", func(b *testing.B) {
 		for range b.N {
-			QuintileBreaks(money, nil, true)
+			QuintileBreaks(money, nil, true, 1)
+		}
+	})
+	b.Run("monetary/select-2-workers", func(b *testing.B) {
+		for range b.N {
+			QuintileBreaks(money, nil, true, 2)
 		}
 	})
 	b.Run("monetary/sort", func(b *testing.B) {
@@ -32,14 +37,14 @@ func BenchmarkQuintileBreaks(b *testing.B) {
 	})
 	b.Run("recency/count", func(b *testing.B) {
 		for range b.N {
-			QuintileBreaks(days, nil, false)
+			QuintileBreaks(days, nil, false, 1)
 		}
 	})
 	// What counting replaced (selection), and what that replaced (a sort).
 	for _, alt := range []struct {
 		name   string
 		breaks func([]float64, *[5]float64)
-	}{{"select", selectedBreaks}, {"sort", sortedBreaks}} {
+	}{{"select", func(vs []float64, br *[5]float64) { selectedBreaks(vs, br, 1) }}, {"sort", sortedBreaks}} {
 		b.Run("recency/"+alt.name, func(b *testing.B) {
 			vs := make([]float64, n)
 			for range b.N {

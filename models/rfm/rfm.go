@@ -45,9 +45,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/strata-oss/strata/internal/orderstat"
+	"github.com/strata-oss/strata/internal/parallel"
 )
 
 // Segment names.
@@ -191,7 +194,10 @@ func Quintiles(values []float64, scored []bool, higherIsBetter bool) (scores []i
 // they are instead of a float64 copy, and finds each break from two order
 // statistics and a pass over the values instead of sorting them (at 5M
 // customers the three sorts were most of the RFM stage).
-func QuintileBreaks[T int32 | float64](values []T, scored []bool, higherIsBetter bool) (breaks [5]float64) {
+//
+// workers bounds the goroutines the selection uses (≤ 0: GOMAXPROCS); the
+// breaks do not depend on it.
+func QuintileBreaks[T int32 | float64](values []T, scored []bool, higherIsBetter bool, workers int) (breaks [5]float64) {
 	if ints, ok := any(values).([]int32); ok {
 		if b, ok := countedBreaks(ints, scored, higherIsBetter); ok {
 			return b
@@ -224,7 +230,7 @@ func QuintileBreaks[T int32 | float64](values []T, scored []bool, higherIsBetter
 		// 0 as it likes: only the sort gives the same answer then.
 		sortedBreaks(vs, &breaks)
 	} else {
-		selectedBreaks(vs, &breaks)
+		selectedBreaks(vs, &breaks, workers)
 	}
 	if !higherIsBetter {
 		for s, b := range breaks {
@@ -311,37 +317,128 @@ func sortedBreaks(vs []float64, breaks *[5]float64) {
 // starts at p when fewer than p values are below the p-th smallest value
 // a, and otherwise right after the run of a, with the smallest value above
 // a.
-func selectedBreaks(vs []float64, breaks *[5]float64) {
+//
+// Each break depends on the values alone — the p-th smallest value and
+// counts of values around it — never on the order selection leaves vs
+// in, so the positions are selected in any order (selectPositions, up to
+// workers at a time) and the counts taken afterwards in chunks
+// (countAround): the breaks are the same whatever workers is.
+func selectedBreaks(vs []float64, breaks *[5]float64, workers int) {
 	n := len(vs)
-	from := 0
+	var qs, ps, ends []int
 	for q := range 5 {
 		p, end := (q*n+4)/5, ((q+1)*n+4)/5
 		if p >= end {
 			continue // no position has ⌊5p/n⌋ = q
 		}
-		orderstat.SelectNth(vs[from:], p-from)
-		from = p
-		a := vs[p]
-		below, upTo := 0, 0
-		above := math.Inf(1)
-		for _, x := range vs {
-			switch {
-			case x < a:
-				below++
-				upTo++
-			case x == a:
-				upTo++
-			case x < above:
-				above = x
-			}
-		}
+		qs, ps, ends = append(qs, q), append(ps, p), append(ends, end)
+	}
+	selectPositions(vs, ps, workers)
+	as := make([]float64, len(ps))
+	for j, p := range ps {
+		as[j] = vs[p]
+	}
+	counts := countAround(vs, as, workers)
+	for j, q := range qs {
+		c := counts[j]
 		switch {
-		case below == p:
-			breaks[q] = a
-		case upTo < end:
-			breaks[q] = above
+		case c.below == ps[j]:
+			breaks[q] = as[j]
+		case c.upTo < ends[j]:
+			breaks[q] = c.above
 		}
 	}
+}
+
+// selectPositions reorders vs so that vs[k] is the value a sort puts there
+// for every k of the ascending ks. It selects the middle position first:
+// that leaves the smaller values before it and the larger after, so the
+// positions on either side are selected within their side alone, the two
+// sides at once while fewer than workers selections run. Selecting the
+// five quintile positions one after the other from the left scanned the
+// values about five times; halving the range scans them about three, and
+// the two halves' scans overlap.
+func selectPositions(vs []float64, ks []int, workers int) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	// The caller selects too: workers-1 more goroutines at most.
+	sem := make(chan struct{}, workers-1)
+	var wg sync.WaitGroup
+	var sel func(vs []float64, ks []int, off int)
+	sel = func(vs []float64, ks []int, off int) {
+		for len(ks) > 0 {
+			m := len(ks) / 2
+			k := ks[m] - off
+			orderstat.SelectNth(vs, k)
+			left, lks, loff := vs[:k], ks[:m], off
+			vs, ks, off = vs[k+1:], ks[m+1:], off+k+1
+			select {
+			case sem <- struct{}{}:
+				wg.Go(func() {
+					defer func() { <-sem }()
+					sel(left, lks, loff)
+				})
+			default:
+				sel(left, lks, loff)
+			}
+		}
+	}
+	sel(vs, ks, 0)
+	wg.Wait()
+}
+
+// around counts the values below a, and up to a, and finds the smallest
+// value above a (+Inf when none is).
+type around struct {
+	below, upTo int
+	above       float64
+}
+
+// countChunk is how many values countAround gives a goroutine at a time:
+// enough that a chunk's scans cost more than handing it out.
+const countChunk = 1 << 16
+
+// countAround is around for each of as over vs, in chunks counted by up to
+// workers goroutines. Counts and a minimum do not depend on the order the
+// chunks are merged in.
+func countAround(vs, as []float64, workers int) []around {
+	nc := (len(vs) + countChunk - 1) / countChunk
+	part := make([]around, nc*len(as))
+	parallel.Ranges(len(vs), countChunk, workers, func(lo, hi int) {
+		for j, a := range as {
+			part[lo/countChunk*len(as)+j] = countChunkAround(vs[lo:hi], a)
+		}
+	})
+	out := make([]around, len(as))
+	for j := range out {
+		out[j].above = math.Inf(1)
+	}
+	for c := range nc {
+		for j := range out {
+			p := part[c*len(as)+j]
+			out[j].below += p.below
+			out[j].upTo += p.upTo
+			out[j].above = min(out[j].above, p.above)
+		}
+	}
+	return out
+}
+
+func countChunkAround(vs []float64, a float64) around {
+	r := around{above: math.Inf(1)}
+	for _, x := range vs {
+		switch {
+		case x < a:
+			r.below++
+			r.upTo++
+		case x == a:
+			r.upTo++
+		case x < r.above:
+			r.above = x
+		}
+	}
+	return r
 }
 
 func nan() float64 {

@@ -291,7 +291,7 @@ func TestQuintileBreaksEqualQuintiles(t *testing.T) {
 		},
 		func(int) float64 { return math.Copysign(float64(rng.IntN(3)), -1) },
 	}
-	for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 11, 5000, 100_003} {
+	for _, n := range []int{0, 1, 2, 3, 4, 5, 6, 7, 11, 5000, 100_003, 2*countChunk + 5} {
 		for k, higher := range []bool{true, false, true, false} {
 			kind := kinds[(k+n)%len(kinds)]
 			ints := make([]int32, n)
@@ -314,15 +314,19 @@ func TestQuintileBreaksEqualQuintiles(t *testing.T) {
 			}
 			for _, sc := range [][]bool{nil, scored} {
 				_, want := Quintiles(floats, sc, higher)
-				if got := QuintileBreaks(floats, sc, higher); !same(got, want) {
-					t.Fatalf("n %d higher %v, floats: breaks %v, want %v", n, higher, got, want)
+				// The selection's workers change its order of work,
+				// never the breaks.
+				for _, w := range []int{1, 2, 3, 8} {
+					if got := QuintileBreaks(floats, sc, higher, w); !same(got, want) {
+						t.Fatalf("n %d higher %v workers %d, floats: breaks %v, want %v", n, higher, w, got, want)
+					}
 				}
 				asFloat := make([]float64, n)
 				for i, v := range ints {
 					asFloat[i] = float64(v)
 				}
 				_, want = Quintiles(asFloat, sc, higher)
-				if got := QuintileBreaks(ints, sc, higher); !same(got, want) {
+				if got := QuintileBreaks(ints, sc, higher, 2); !same(got, want) {
 					t.Fatalf("n %d higher %v, ints: breaks %v, want %v", n, higher, got, want)
 				}
 			}

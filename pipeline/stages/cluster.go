@@ -62,13 +62,13 @@ func (Cluster) Early(cfg *config.Config) bool {
 func (Cluster) FinishName() string { return "cluster_names" }
 
 // Finish profiles and names the clusters Fit left unnamed.
-func (Cluster) Finish(_ context.Context, r *Run, model any) error {
+func (Cluster) Finish(ctx context.Context, r *Run, model any) error {
 	fit, _ := model.(*clusterFit)
 	labeled, _ := r.take("cluster.names").(*fittedBuyers)
 	if fit == nil || labeled == nil {
 		return fmt.Errorf("cluster: no fit to name")
 	}
-	return nameFit(r, featureColumns(r), fit, labeled)
+	return nameFit(ctx, r, featureColumns(r), fit, labeled)
 }
 
 func (Cluster) Apply(ctx context.Context, r *Run, model any) (any, error) {
@@ -615,7 +615,7 @@ func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *pre
 	res.Centroids, res.IDs = fit.Centroids.Rows(), match.IDs
 	labeled := &fittedBuyers{labels: fit.Labels, rows: rows}
 	if nameNow {
-		if err := nameFit(st, cols, res, labeled); err != nil {
+		if err := nameFit(ctx, st, cols, res, labeled); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -639,7 +639,7 @@ func fitClusters(ctx context.Context, st *Run, cols map[string]values, prev *pre
 
 // nameFit profiles and names fit's clusters on the buyers labeled, in raw
 // feature units, a feature at a time (see nameClusters).
-func nameFit(st *Run, cols map[string]values, fit *clusterFit, labeled *fittedBuyers) error {
+func nameFit(ctx context.Context, st *Run, cols map[string]values, fit *clusterFit, labeled *fittedBuyers) error {
 	m := &fit.Model
 	fills := m.Fills
 	if fills == nil {
@@ -650,7 +650,7 @@ func nameFit(st *Run, cols map[string]values, fit *clusterFit, labeled *fittedBu
 		_, err := columnInto(dst, 1, st, cols[feats[t].Name], labeled.rows, t, feats[t], fills)
 		return err
 	}
-	profiles, err := nameClusters(st, raw, labeled.rows, labeled.labels, m.K, fit.IDs, m.Features)
+	profiles, err := nameClusters(ctx, st, raw, labeled.rows, labeled.labels, m.K, fit.IDs, m.Features)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,13 @@
 package stages
 
 import (
+	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/strata-oss/strata/models/cluster"
 )
@@ -40,11 +44,14 @@ func featureKind(name string) cluster.FeatureKind {
 // and names them. The returned profiles hold the clustered features only.
 //
 // A feature's means and spread are sums over its own column, so the
-// features are profiled one at a time, in one column's memory (8 bytes a
-// buyer), and give the bits a matrix of them all would
-// (cluster.TestProfilesByColumn): the matrix would be 8 bytes a buyer a
-// feature, at the peak of a stage that holds the CLV columns.
-func nameClusters(st *Run, raw func(t int, dst []float64) error, rows []int32, labels []int32, k int, ids []int, feats []string) ([]cluster.Profile, error) {
+// features are profiled a column at a time (8 bytes a buyer) and give the
+// bits a matrix of them all would (cluster.TestProfilesByColumn): the
+// matrix would be 8 bytes a buyer a feature, at the peak of a stage that
+// holds the CLV columns. Up to st.Config.Workers features are profiled at
+// once, each in a column of its own (a column a worker): a feature's sums
+// are still one goroutine's, in row order, so the bits are those of one
+// worker.
+func nameClusters(ctx context.Context, st *Run, raw func(t int, dst []float64) error, rows []int32, labels []int32, k int, ids []int, feats []string) ([]cluster.Profile, error) {
 	all := slices.Clone(feats)
 	cols := featureColumns(st)
 	var extra []values
@@ -66,31 +73,22 @@ func nameClusters(st *Run, raw func(t int, dst []float64) error, rows []int32, l
 		nf[t] = cluster.NameFeature{Name: f, High: l[0], Low: l[1], Kind: featureKind(f)}
 		fl[t] = cluster.FeatureLabel{Name: f, High: l[0], Low: l[1]}
 	}
-	col := cluster.NewMatrix(len(rows), 1)
-	var ps []cluster.Profile
-	for t := range all {
+	column := func(t int, dst []float64) error {
 		if t < d {
-			if err := raw(t, col.Data); err != nil {
-				return nil, err
-			}
-		} else {
-			for i, c := range rows {
-				col.Data[i] = extra[t-d](int(c))
-			}
+			return raw(t, dst)
 		}
-		pt, err := cluster.Profiles(col, labels, k, ids, fl[t:t+1])
-		if err != nil {
-			return nil, fmt.Errorf("cluster: %w", err)
+		for i, c := range rows {
+			dst[i] = extra[t-d](int(c))
 		}
-		if ps == nil {
-			ps = pt
-			continue
-		}
-		for j := range ps {
-			ps[j].Means = append(slices.Clip(ps[j].Means), pt[j].Means...)
-			ps[j].Z = append(slices.Clip(ps[j].Z), pt[j].Z...)
-		}
+		return nil
 	}
+	byFeature, err := profileFeatures(ctx, st.Config.Workers, len(rows), fl, column, func(col cluster.Matrix, fl []cluster.FeatureLabel) ([]cluster.Profile, error) {
+		return cluster.Profiles(col, labels, k, ids, fl)
+	})
+	if err != nil {
+		return nil, err
+	}
+	ps := joinProfiles(byFeature)
 	names, err := cluster.DescriptiveNames(ps, nf, cluster.NameOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: name the clusters: %w", err)
@@ -100,6 +98,73 @@ func nameClusters(st *Run, raw func(t int, dst []float64) error, rows []int32, l
 		ps[i].Means, ps[i].Z = ps[i].Means[:d], ps[i].Z[:d]
 	}
 	return ps, nil
+}
+
+// profileFeatures profiles each of the features fl, one column of n rows
+// at a time (column writes the t-th), up to workers at once: the result's
+// t-th entry is profile's profiles of feature t alone. Each goroutine
+// reuses one column, so the memory is a column a worker, not a feature.
+// A failing feature does not stop the others, so that the error returned
+// is the first feature's to fail, as one worker would return, whatever
+// the timing.
+func profileFeatures(ctx context.Context, workers, n int, fl []cluster.FeatureLabel, column func(t int, dst []float64) error,
+	profile func(cluster.Matrix, []cluster.FeatureLabel) ([]cluster.Profile, error)) ([][]cluster.Profile, error) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	out := make([][]cluster.Profile, len(fl))
+	errs := make([]error, len(fl))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, len(fl)) {
+		wg.Go(func() {
+			col := cluster.NewMatrix(n, 1)
+			for t := int(next.Add(1)) - 1; t < len(fl); t = int(next.Add(1)) - 1 {
+				out[t], errs[t] = profileFeature(ctx, col, t, fl, column, profile)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// profileFeature writes feature t into col and profiles it.
+func profileFeature(ctx context.Context, col cluster.Matrix, t int, fl []cluster.FeatureLabel, column func(t int, dst []float64) error,
+	profile func(cluster.Matrix, []cluster.FeatureLabel) ([]cluster.Profile, error)) ([]cluster.Profile, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := column(t, col.Data); err != nil {
+		return nil, err
+	}
+	pt, err := profile(col, fl[t:t+1])
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	return pt, nil
+}
+
+// joinProfiles joins each feature's profiles (byFeature[t][j], for
+// cluster j) into one profile a cluster with the features' means and z
+// in feature order.
+func joinProfiles(byFeature [][]cluster.Profile) []cluster.Profile {
+	var ps []cluster.Profile
+	for _, pt := range byFeature {
+		if ps == nil {
+			ps = pt
+			continue
+		}
+		for j := range ps {
+			ps[j].Means = append(slices.Clip(ps[j].Means), pt[j].Means...)
+			ps[j].Z = append(slices.Clip(ps[j].Z), pt[j].Z...)
+		}
+	}
+	return ps
 }
 
 // witness reads an activity witness for every buyer, or reports that the

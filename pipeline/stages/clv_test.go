@@ -23,3 +23,27 @@ func TestPresentRows(t *testing.T) {
 		}
 	}
 }
+
+// TestForRowsSameAsLoop: forRows writes what the serial loop it replaced
+// writes, for any workers, with no rows, one, and counts that are not a
+// multiple of the chunk.
+func TestForRowsSameAsLoop(t *testing.T) {
+	for _, n := range []int{0, 1, 5, rowsChunk, rowsChunk + 1, 3*rowsChunk - 7} {
+		// Every other run row bought, in order, as presentRows gives them.
+		rows := make([]int, n)
+		for i := range rows {
+			rows[i] = 2*i + 1
+		}
+		want := make([]float64, 2*n+1)
+		for i, r := range rows {
+			want[r] = float64(i) + 0.5
+		}
+		for _, w := range []int{0, 1, 2, 3, 8} {
+			got := make([]float64, 2*n+1)
+			forRows(rows, w, func(i, r int) { got[r] = float64(i) + 0.5 })
+			if !slices.Equal(got, want) {
+				t.Fatalf("n %d workers %d: rows differ from the loop's", n, w)
+			}
+		}
+	}
+}

@@ -191,15 +191,16 @@ func scoreExtras(ctx context.Context, r *Run, in *clvInputs, m *CLVModel, pm clv
 	// (newExtras), which applyCLV has filled.
 	own, _ := out.extras.ownHorizons(out.CLV)
 	e := &out.extras
-	for i, row := range in.rows {
+	unitDays := c.UnitDays()
+	forRows(in.rows, w, func(i, row int) {
 		e.ChurnRisk[row] = tr.ChurnRisk[i]
-		e.NextOrderDays[row] = tr.NextPurchase[i] * c.UnitDays()
+		e.NextOrderDays[row] = tr.NextPurchase[i] * unitDays
 		for _, h := range own {
 			if h < len(tr.CLV) {
 				e.CLVByHorizon[h][row] = tr.CLV[h][i]
 			}
 		}
-	}
+	})
 
 	u := m.Uncertainty
 	if u == nil || u.Purchase == nil {
@@ -220,10 +221,10 @@ func scoreExtras(ctx context.Context, r *Run, in *clvInputs, m *CLVModel, pm clv
 		return fmt.Errorf("score p_alive and expected purchase bounds: %w", err)
 	}
 	e.allocBounds()
-	for i, row := range in.rows {
+	forRows(in.rows, w, func(i, row int) {
 		e.PAliveLow[row], e.PAliveHigh[row] = iv.PAliveLow[i], iv.PAliveHigh[i]
 		e.ExpectedLow[row], e.ExpectedHigh[row] = iv.ExpectedLow[i], iv.ExpectedHigh[i]
-	}
+	})
 	if out.NoSpend {
 		return nil
 	}
@@ -240,9 +241,9 @@ func scoreExtras(ctx context.Context, r *Run, in *clvInputs, m *CLVModel, pm clv
 	if err != nil {
 		return fmt.Errorf("score clv intervals: %w", err)
 	}
-	for i, row := range in.rows {
+	forRows(in.rows, w, func(i, row int) {
 		e.CLVLow[row], e.CLVHigh[row] = lo[i], hi[i]
-	}
+	})
 	return nil
 }
 

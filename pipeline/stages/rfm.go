@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/strata-oss/strata/internal/parallel"
 	"github.com/strata-oss/strata/models/rfm"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/features"
@@ -24,7 +25,9 @@ func (RFM) Info() Info { return Info{Name: "rfm", Key: "rfm_breaks", Always: tru
 
 func (RFM) On(*config.Config) bool { return true }
 
-func (RFM) Fit(_ context.Context, r *Run) (any, error) { return fitRFM(r.Behaviour), nil }
+func (RFM) Fit(_ context.Context, r *Run) (any, error) {
+	return fitRFM(r.Behaviour, r.Config.Workers), nil
+}
 
 func (RFM) Apply(_ context.Context, r *Run, model any) (any, error) {
 	s, err := applyRFM(r.Config, r.Behaviour, model.(Breaks))
@@ -275,19 +278,22 @@ var (
 // the three features in parallel, each copying its values alone and
 // selecting the breaks (rfm.QuintileBreaks): at millions of customers,
 // (value, row) pairs and float64 copies of the integer features were the
-// stage's peak, and sorting them most of its time.
-func fitRFM(b *features.Behaviour) Breaks {
+// stage's peak, and sorting them most of its time. Recency and frequency
+// are counted in a pass; the monetary value's selection is most of the
+// fit, so it selects with up to workers goroutines (its breaks do not
+// depend on how many).
+func fitRFM(b *features.Behaviour, workers int) Breaks {
 	var breaks [3][5]float64
 	var wg sync.WaitGroup
 	for k, fit := range [3]func() [5]float64{
-		func() [5]float64 { return rfm.QuintileBreaks(b.RecencyDays, b.HasOrders, rfmHigher[0]) },
-		func() [5]float64 { return rfm.QuintileBreaks(b.Frequency, b.HasOrders, rfmHigher[1]) },
+		func() [5]float64 { return rfm.QuintileBreaks(b.RecencyDays, b.HasOrders, rfmHigher[0], workers) },
+		func() [5]float64 { return rfm.QuintileBreaks(b.Frequency, b.HasOrders, rfmHigher[1], workers) },
 		func() [5]float64 {
 			if b.NoAmount { // no M: null breaks
 				nan := math.NaN()
 				return [5]float64{nan, nan, nan, nan, nan}
 			}
-			return rfm.QuintileBreaks(b.Monetary, b.HasOrders, rfmHigher[2])
+			return rfm.QuintileBreaks(b.Monetary, b.HasOrders, rfmHigher[2], workers)
 		},
 	} {
 		wg.Add(1)
@@ -304,9 +310,15 @@ func fitRFM(b *features.Behaviour) Breaks {
 	return out
 }
 
+// rfmChunk is how many customers applyRFM scores at a time: a chunk's
+// values, scores and segments stay in cache between the four passes.
+const rfmChunk = 1 << 14
+
 // applyRFM scores the customers of b who bought with the fitted breaks:
 // for the customers the breaks were fitted on, exactly their quintile
-// scores (rfm.ScoreByBreaks).
+// scores (rfm.ScoreByBreaks). A customer's scores and segment depend on
+// their values alone, so ranges of customers are scored by up to workers
+// goroutines at once.
 func applyRFM(cfg *config.Config, b *features.Behaviour, breaks Breaks) (*rfmScores, error) {
 	rules := rfmRules(cfg)
 	grid, err := rfm.NewGrid(rules)
@@ -315,13 +327,6 @@ func applyRFM(cfg *config.Config, b *features.Behaviour, breaks Breaks) (*rfmSco
 	}
 	n := b.N
 	s := &rfmScores{Rules: rules, Breaks: breaks, R: make([]int8, n), F: make([]int8, n), M: make([]int8, n)}
-	var wg sync.WaitGroup
-	wg.Go(func() { rfm.ScoreAll(s.R, b.RecencyDays, b.HasOrders, breaks[rfmNames[0]], rfmHigher[0]) })
-	wg.Go(func() { rfm.ScoreAll(s.F, b.Frequency, b.HasOrders, breaks[rfmNames[1]], rfmHigher[1]) })
-	if !b.NoAmount { // else M stays 0, published null
-		rfm.ScoreAll(s.M, b.Monetary, b.HasOrders, breaks[rfmNames[2]], rfmHigher[2])
-	}
-	wg.Wait()
 	s.Segments = append(rfm.Names(rules), rfm.NoPurchases)
 	// Each cell's segment looked up once. A byte per customer rather than
 	// the name: the publish stage's tallies index by it, and the names
@@ -333,9 +338,18 @@ func applyRFM(cfg *config.Config, b *features.Behaviour, breaks Breaks) (*rfmSco
 		}
 	}
 	s.Seg = make([]uint8, n)
-	for i := 0; i < n; i++ {
-		s.Seg[i] = at[s.R[i]][s.F[i]]
-	}
+	br, bf, bm := breaks[rfmNames[0]], breaks[rfmNames[1]], breaks[rfmNames[2]]
+	parallel.Ranges(n, rfmChunk, cfg.Workers, func(lo, hi int) {
+		has := b.HasOrders[lo:hi]
+		rfm.ScoreAll(s.R[lo:hi], b.RecencyDays[lo:hi], has, br, rfmHigher[0])
+		rfm.ScoreAll(s.F[lo:hi], b.Frequency[lo:hi], has, bf, rfmHigher[1])
+		if !b.NoAmount { // else M stays 0, published null
+			rfm.ScoreAll(s.M[lo:hi], b.Monetary[lo:hi], has, bm, rfmHigher[2])
+		}
+		for i := lo; i < hi; i++ {
+			s.Seg[i] = at[s.R[i]][s.F[i]]
+		}
+	})
 	return s, nil
 }
 
