@@ -152,16 +152,17 @@ func (cfg Config) resolve(ctx context.Context, X Matrix) (fitParams, error) {
 // TestAutoRuleGrid (STRATA_AUTORULE_GRID=FILE go test -run AutoRuleGrid:
 // default settings, 10 restarts; medians of 3-5 alternated fits, each under
 // /tmp/strata-bench.lock) and bench/cluster on the shared generator's 1M×10
-// customers (-k K -algo A, 3 alternated pairs). Hamerly/Lloyd CPU time,
-// customerLike at 1M rows: k=8: 1.29 at d=2, 1.22 at d=3 (the e2e pipeline's
-// shape), 1.06 at 5, 0.84 at 10, 1.07 at 12, 0.92 at 16, 0.80 at 32; k=4:
-// 1.42, 1.23, 1.12, 1.18, 1.14, 0.88, 1.01; k=12 and 16: 0.44-0.56 at every
-// d measured (2-32); bench/cluster: 1.21 (k=4), 0.96 (8), 0.48 (16), 0.34
-// (32). At 100k rows, customerLike and benchBlobs (which converge in 2-4
-// iterations): 1.0-1.34 for k ≤ 8 and d ≤ 12, 0.75-1.10 at d = 16-32, 0.33-0.89
-// for k ≥ 16, k=64 0.30-0.42. d = 10-12 is close to even at k ≤ 8, and
-// Lloyd, holding no bounds, takes the tie. The rule does not look at the
-// CPU: without the vector kernels Lloyd is slower still, but the algorithm
+// customers (-k K -algo A, alternated pairs). Hamerly/Lloyd CPU time,
+// customerLike at 1M rows, k=8: 1.29 at d=2, 1.22 at d=3 (the e2e
+// pipeline's shape), 1.06 at 5, 0.84 and 1.00 (two runs) at 10, 1.07 at 12,
+// 0.92 at 16, 0.80 at 32; k=4: 1.42, 1.23, 1.12, 1.18, 1.14, 0.88, 1.01;
+// k=12 and 16: 0.44-0.56 (d=2-10). bench/cluster: 1.21 (k=4),
+// 1.02 (k=8, 9 pairs), 0.48 (16), 0.34 (32). At 100k rows, k ≤ 8: 1.00-1.34
+// (customerLike) and 0.97-1.19 (benchBlobs, which converge in 2-4
+// iterations) up to d=10, 0.75-1.04 and 1.02-1.10 at d=16-32; k ≥ 16:
+// 0.30-0.58 and 0.49-0.94. k ≤ 8 at d=10-12 is close to even, and Lloyd,
+// holding no bounds, takes the tie. The rule does not look at the CPU:
+// without the vector kernels Lloyd would lose more often, but the algorithm
 // a config fits with, and names, should not depend on the machine.
 func autoAlgorithm(k, d int) Algorithm {
 	if k <= simdGroup && d <= 12 {
