@@ -155,8 +155,9 @@ func (cfg Config) resolve(ctx context.Context, X Matrix) (fitParams, error) {
 // customers (-k K -algo A, alternated pairs). Hamerly/Lloyd CPU time,
 // customerLike at 1M rows, k=8: 1.29 at d=2, 1.22 at d=3 (the e2e
 // pipeline's shape), 1.06 at 5, 0.84 and 1.00 (two runs) at 10, 1.07 at 12,
-// 0.92 at 16, 0.80 at 32; k=4: 1.42, 1.23, 1.12, 1.18, 1.14, 0.88, 1.01;
-// k=12 and 16: 0.44-0.56 (d=2-10). bench/cluster: 1.21 (k=4),
+// 0.92 at 16, 0.80 at 32; k=4: 1.42, 1.23, 1.12, 1.18 and 1.25, 1.14,
+// 0.88, 1.01; k=12 and 16: 0.44-0.56 (d=2-10); k=32: 0.30 (d=3), 0.31
+// (d=10). bench/cluster: 1.21 (k=4),
 // 1.02 (k=8, 9 pairs), 0.48 (16), 0.34 (32). At 100k rows, k ≤ 8: 1.00-1.34
 // (customerLike) and 0.97-1.19 (benchBlobs, which converge in 2-4
 // iterations) up to d=10, 0.75-1.04 and 1.02-1.10 at d=16-32; k ≥ 16:
