@@ -150,7 +150,8 @@ func (cfg Config) resolve(ctx context.Context, X Matrix) (fitParams, error) {
 //
 // Measured 2026-12-07 on the 2-core VM, shared (load 3-8), with
 // TestAutoRuleGrid (STRATA_AUTORULE_GRID=FILE go test -run AutoRuleGrid:
-// default settings, 10 restarts; medians of 3-5 alternated fits, each under
+// default settings, 10 restarts; medians of 3-5 alternated fits, one or
+// two at k=12 and k ≥ 32 where the gap is 2-3×; each fit under
 // /tmp/strata-bench.lock) and bench/cluster on the shared generator's 1M×10
 // customers (-k K -algo A, alternated pairs). Hamerly/Lloyd CPU time,
 // customerLike at 1M rows, k=8: 1.29 at d=2, 1.22 at d=3 (the e2e
