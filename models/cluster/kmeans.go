@@ -137,23 +137,40 @@ func (cfg Config) resolve(ctx context.Context, X Matrix) (fitParams, error) {
 	return p, nil
 }
 
-// autoAlgorithm is the rule behind Auto: Hamerly when k ≥ 8 and d ≤ 16,
-// Lloyd otherwise. Hamerly replaces the scan of k centres by a bound update
-// and one compare for most rows once centres settle, at the price of 16
-// bytes of bounds per row and a list of the rows the bounds do not settle;
-// the saving grows with k and the bounds hold less often as d grows.
-// Measured with the vector kernels (BenchmarkAutoRule at 100k rows and the
-// bench/cluster binary at 1M, 2-core shared VM, noisy): Hamerly/Lloyd CPU
-// time 0.8 at 1M×10 k=8 on the customer data, 0.9 at k=16 and 0.7 at k=32
-// (d=10), 0.9 at k=8 d=2, about 1 at k=8 on well-separated blobs (which
-// converge in 2-3 iterations), but 1.3 at k=32 d=32. At k=8 d=32 and k=16
-// d=100 Hamerly was ~0.9 too; the rule leaves wide data to Lloyd, which
-// holds no per-row state, rather than fit it to one noisy machine.
+// autoAlgorithm is the rule behind Auto: Lloyd when k ≤ 8 and d ≤ 12,
+// Hamerly otherwise. The two give the same centroids, labels and inertia to
+// the bit (doc.go), so the rule decides only the time, the memory (Hamerly
+// holds 8 more bytes of bounds a row per restart in flight) and the name in
+// the outputs. Up to 8 centres (one vector group) Lloyd's kernel keeps four
+// rows' distances to every centre in registers and picks the nearest there
+// (lloydQuadSIMD); from 9 it stores k distances a row and scans them, and
+// Hamerly's bounds, which spare most rows that scan once centres settle,
+// win at every d. Within 8 centres Hamerly's bound work costs more than
+// Lloyd's whole scan on narrow data and less as d grows.
+//
+// Measured 2026-12-07 on the 2-core VM, shared (load 3-8), with
+// TestAutoRuleGrid (STRATA_AUTORULE_GRID=FILE go test -run AutoRuleGrid:
+// default settings, 10 restarts; medians of 3-5 alternated fits, one or
+// two at k=12 and k ≥ 32 where the gap is 2-3×; each fit under
+// /tmp/strata-bench.lock) and bench/cluster on the shared generator's 1M×10
+// customers (-k K -algo A, alternated pairs). Hamerly/Lloyd CPU time,
+// customerLike at 1M rows, k=8: 1.29 at d=2, 1.22 at d=3 (the e2e
+// pipeline's shape), 1.06 at 5, 0.84 and 1.00 (two runs) at 10, 1.07 at 12,
+// 0.92 at 16, 0.80 at 32; k=4: 1.42, 1.23, 1.12, 1.18 and 1.25, 1.14,
+// 0.88, 1.01; k=12 and 16: 0.44-0.56 (d=2-10); k=32: 0.30 (d=3), 0.31
+// (d=10). bench/cluster: 1.21 (k=4),
+// 1.02 (k=8, 9 pairs), 0.48 (16), 0.34 (32). At 100k rows, k ≤ 8: 1.00-1.34
+// (customerLike) and 0.97-1.19 (benchBlobs, which converge in 2-4
+// iterations) up to d=10, 0.75-1.04 and 1.02-1.10 at d=16-32; k ≥ 16:
+// 0.30-0.58 and 0.49-0.94. k ≤ 8 at d=10-12 is close to even, and Lloyd,
+// holding no bounds, takes the tie. The rule does not look at the CPU:
+// without the vector kernels Lloyd would lose more often, but the algorithm
+// a config fits with, and names, should not depend on the machine.
 func autoAlgorithm(k, d int) Algorithm {
-	if k >= 8 && d <= 16 {
-		return Hamerly
+	if k <= simdGroup && d <= 12 {
+		return Lloyd
 	}
-	return Lloyd
+	return Hamerly
 }
 
 // KMeans clusters the rows of X into cfg.K clusters.

@@ -97,11 +97,24 @@ func TestKMeansKnownAnswer1D(t *testing.T) {
 
 // Hamerly's bounds only skip work; from the same seeding the result must be
 // bit-identical to Lloyd's, including on overlapping data where many labels
-// change over many iterations.
+// change over many iterations. Auto switches between the two by shape, so
+// a default-config run publishes the same bytes whichever it picks: the
+// customer-like cases are shapes of autoAlgorithm's measurements, fitted
+// with the default tolerance as a default config fits them.
 func TestHamerlyEqualsLloyd(t *testing.T) {
-	for _, tc := range []struct{ n, d, k int }{{20000, 2, 12}, {20000, 8, 8}, {9000, 10, 20}, {5000, 3, 1}} {
+	for _, tc := range []struct {
+		n, d, k  int
+		customer bool
+		tol      float64
+	}{
+		{20000, 2, 12, false, -1}, {20000, 8, 8, false, -1}, {9000, 10, 20, false, -1}, {5000, 3, 1, false, -1},
+		{20000, 3, 8, true, 0}, {20000, 2, 16, true, 0}, {20000, 10, 8, true, 0}, {10000, 16, 32, true, 0},
+	} {
 		X, _, _ := blobs(tc.n, tc.d, max(tc.k/2, 1), 2, 5)
-		cfg := Config{K: tc.k, Seed: 9, NInit: 2, Tol: -1, Workers: 2}
+		if tc.customer {
+			X = customerLikeSeeded(tc.n, tc.d, 5)
+		}
+		cfg := Config{K: tc.k, Seed: 9, NInit: 2, Tol: tc.tol, Workers: 2}
 		cfg.Algorithm = Lloyd
 		a, err := KMeans(context.Background(), X, cfg)
 		if err != nil {
@@ -120,6 +133,44 @@ func TestHamerlyEqualsLloyd(t *testing.T) {
 			t.Errorf("k=%d d=%d: lloyd (inertia %v, %d it) and hamerly (inertia %v, %d it) differ",
 				tc.k, tc.d, a.Inertia, a.Iterations, b.Inertia, b.Iterations)
 		}
+	}
+}
+
+// TestAutoAlgorithm pins the rule behind Auto (measurements in
+// autoAlgorithm's comment): a change of rule changes the algorithm named in
+// every default-config model.json whose shape crosses it.
+func TestAutoAlgorithm(t *testing.T) {
+	for _, tc := range []struct {
+		k, d int
+		want Algorithm
+	}{
+		{1, 1, Lloyd},
+		{3, 5, Lloyd},
+		{8, 3, Lloyd}, // the e2e pipeline's shape
+		{8, 10, Lloyd},
+		{4, 12, Lloyd},
+		{8, 12, Lloyd},
+		{8, 13, Hamerly},
+		{8, 32, Hamerly},
+		{4, 100, Hamerly},
+		{9, 2, Hamerly}, // past Lloyd's vector kernel
+		{12, 3, Hamerly},
+		{16, 10, Hamerly},
+		{32, 32, Hamerly},
+		{64, 100, Hamerly},
+	} {
+		if got := autoAlgorithm(tc.k, tc.d); got != tc.want {
+			t.Errorf("autoAlgorithm(k=%d, d=%d) = %s, want %s", tc.k, tc.d, got, tc.want)
+		}
+	}
+	// The resolved algorithm is what a fit reports.
+	X, _, _ := blobs(2000, 2, 9, 3, 1)
+	res, err := KMeans(context.Background(), X, Config{K: 9, NInit: 1, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Algorithm != Hamerly {
+		t.Errorf("auto at k=9 d=2 fitted with %s, want hamerly", res.Algorithm)
 	}
 }
 
