@@ -67,13 +67,13 @@ go build -o .cache/testsummary ./internal/testsummary
 go test -json -count=1 -timeout 15m ./... | tee "$TEST_JSON" | .cache/testsummary -slowest 10
 
 step "go test -race (packages with goroutines)"
-# Every package whose own (non-test) code starts goroutines or uses an
-# errgroup, found afresh each run so that a new worker pool is covered
-# without anyone remembering to list it; plus the packages the old list
-# named explicitly.
+# Every package whose own (non-test) code starts goroutines, uses an
+# errgroup or a sync.WaitGroup's Go, found afresh each run so that a new
+# worker pool is covered without anyone remembering to list it; plus the
+# packages the old list named explicitly.
 race_pkgs=()
 while read -r pkg dir; do
-	if grep -lE '^\s*go (func|[A-Za-z_.]+\()|errgroup\.' "$dir"/*.go 2>/dev/null | grep -qv '_test\.go$'; then
+	if grep -lE '^\s*go (func|[A-Za-z_.]+\()|errgroup\.|\.Go\(' "$dir"/*.go 2>/dev/null | grep -qv '_test\.go$'; then
 		race_pkgs+=("$pkg")
 	fi
 done < <(go list -f '{{.ImportPath}} {{.Dir}}' ./...)
