@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/pipeline/tables"
 )
 
@@ -22,11 +23,12 @@ import (
 // Contacts are the contact fields and consent of a dataset's customers,
 // by row of Dataset.IDs, from the latest version of each customer's
 // customers row at or before the as-of date. Columnar, with no per-customer
-// allocation but the strings: a million customers' are a few arrays.
+// allocation and no pointer per customer: a million customers' are a few
+// arrays the garbage collector does not scan.
 type Contacts struct {
-	// Fields by name (as given to ReadContacts); "" when blank, or when
-	// the customer has no customers row.
-	Fields map[string][]string
+	// Fields by name (as given to ReadContacts), one string per row; ""
+	// when blank, or when the customer has no customers row.
+	Fields map[string]strcol.Column
 	// Consent by name: 1 yes, 0 no, -1 unknown (blank, not a boolean, no
 	// customers row).
 	Consent map[string][]int8
@@ -68,11 +70,10 @@ func ReadContacts(ctx context.Context, spec Spec, ds *Dataset, contact, consent 
 	}
 	src, contactNames, consentNames := contactSource(spec.Customers, contact, consent)
 	n := ds.IDs.Len()
-	out := &Contacts{Fields: map[string][]string{}, Consent: map[string][]int8{}}
-	fields := make([][]string, len(contactNames))
-	for k, name := range contactNames {
-		fields[k] = make([]string, n)
-		out.Fields[name] = fields[k]
+	out := &Contacts{Fields: map[string]strcol.Column{}, Consent: map[string][]int8{}}
+	fields := make([]latest, len(contactNames))
+	for k := range fields {
+		fields[k] = latest{at: make([]int64, n), end: make([]int64, n)}
 	}
 	flags := make([][]int8, len(consentNames))
 	for k, name := range consentNames {
@@ -111,10 +112,9 @@ func ReadContacts(ctx context.Context, spec Spec, ds *Dataset, contact, consent 
 			for k := range contactNames {
 				c := &b.Cols[3+k]
 				if c.IsNull(i) {
-					fields[k][row] = ""
+					fields[k].set(row, "")
 				} else {
-					// Parquet strings share their page's bytes.
-					fields[k][row] = strings.Clone(c.Str[i])
+					fields[k].set(row, c.Str[i])
 				}
 			}
 			for k := range consentNames {
@@ -135,7 +135,45 @@ func ReadContacts(ctx context.Context, spec Spec, ds *Dataset, contact, consent 
 		// The error names the object and row, never a value read.
 		return nil, fmt.Errorf("read contact fields of customers: %w", err)
 	}
+	for k, name := range contactNames {
+		out.Fields[name] = fields[k].column()
+	}
 	return out, nil
+}
+
+// latest holds one contact field's value by row while a later version of
+// a customer may still replace it: every value read is appended to data,
+// and a replaced one's bytes stay there until column copies out the
+// latest. Offsets rather than strings: no header for the collector to
+// scan, and no allocation per value.
+type latest struct {
+	data    []byte
+	at, end []int64 // row's value is data[at:end]
+}
+
+// set makes s row's value. The bytes are copied: Parquet strings share
+// their page's.
+func (l *latest) set(row int32, s string) {
+	if s == "" {
+		l.at[row], l.end[row] = 0, 0
+		return
+	}
+	l.at[row] = int64(len(l.data))
+	l.data = append(l.data, s...)
+	l.end[row] = int64(len(l.data))
+}
+
+// column is the latest values, by row, without the replaced ones' bytes.
+func (l *latest) column() strcol.Column {
+	var size int64
+	for row := range l.at {
+		size += l.end[row] - l.at[row]
+	}
+	b := strcol.NewBuilder(len(l.at), int(size))
+	for row := range l.at {
+		b.AppendBytes(l.data[l.at[row]:l.end[row]])
+	}
+	return b.Column()
 }
 
 // contactKey is row i's customer id as Dataset.IDs spells it.

@@ -39,7 +39,7 @@ k6,2024-01-01,2024-01-01,,
 	render := func(c *Contacts, ids []string) string {
 		s := ""
 		for i, id := range ids {
-			s += fmt.Sprintf("%s:%s:%d ", id, c.Fields["email"][i], c.Consent["email_opt_in"][i])
+			s += fmt.Sprintf("%s:%s:%d ", id, c.Fields["email"].At(i), c.Consent["email_opt_in"][i])
 		}
 		return s
 	}
@@ -69,7 +69,7 @@ k6,2024-01-01,2024-01-01,,
 		// Given every id, a shard still fills only its own.
 		c := read(ds)
 		for r, id := range ds.IDs.All() {
-			if !spec.Keep.ID(id) && (c.Fields["email"][r] != "" || c.Consent["email_opt_in"][r] != -1) {
+			if !spec.Keep.ID(id) && (c.Fields["email"].At(r) != "" || c.Consent["email_opt_in"][r] != -1) {
 				t.Errorf("shard %d read %s", i, id)
 			}
 		}

@@ -53,6 +53,22 @@ import (
 	"github.com/strata-oss/strata/pipeline/tables"
 )
 
+// Levels are a categorical column of every customer as codes into Dict,
+// -1 when unknown: a column of strings would give the garbage collector a
+// header per customer to scan from the features stage to publish.
+type Levels struct {
+	Codes []int32
+	Dict  []string
+}
+
+// At is customer i's level, "" when unknown.
+func (l Levels) At(i int) string {
+	if c := l.Codes[i]; c >= 0 {
+		return l.Dict[c]
+	}
+	return ""
+}
+
 // Behaviour holds the RFM family of features in the types the models and
 // publishers use; the slices are the Table's columns of the same names.
 // Customers without a purchase have HasOrders false, and their recency,
@@ -60,8 +76,8 @@ import (
 type Behaviour struct {
 	N int
 	// OwnLevels are, by name, each customer's level of the user's own
-	// categorical attributes ("" when unknown): what audiences filter on.
-	OwnLevels map[string][]string
+	// categorical attributes: what audiences filter on.
+	OwnLevels map[string]Levels
 	// NoAmount: the orders had no amount; Monetary, AvgOrder, MaxOrder
 	// and the spends are 0 and mean nothing.
 	NoAmount     bool

@@ -96,9 +96,9 @@ func (c *computer) fill(ctx context.Context) error {
 	for k, o := range c.opt.Own {
 		if k < len(r.own) && r.own[k].level != nil {
 			if c.beh.OwnLevels == nil {
-				c.beh.OwnLevels = map[string][]string{}
+				c.beh.OwnLevels = map[string]Levels{}
 			}
-			c.beh.OwnLevels[o.Name] = r.own[k].level
+			c.beh.OwnLevels[o.Name] = Levels{Codes: r.own[k].level, Dict: c.names["customers."+o.Name]}
 		}
 	}
 	c.beh.CalDays, c.beh.CalLast = r.calDays, r.calLast
@@ -360,7 +360,7 @@ func (f *filler) own(k, g int, s *shard, row int) {
 		src := "customers." + f.c.opt.Own[k].Name
 		l := f.c.rank[src][code]
 		col = oc.colOf[l]
-		oc.level[g] = f.c.names[src][l]
+		oc.level[g] = l
 	}
 	switch col {
 	case colOther:

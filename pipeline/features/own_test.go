@@ -171,7 +171,7 @@ func TestOwnAttributesAgainstDuckDB(t *testing.T) {
 			}
 			checked++
 		}
-		if got := set.Behaviour.OwnLevels["lifestyle"][g]; got != style {
+		if got := set.Behaviour.OwnLevels["lifestyle"].At(g); got != style {
 			t.Errorf("lifestyle level of %s: %q, duckdb %q", id, got, style)
 		}
 	}

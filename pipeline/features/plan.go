@@ -61,7 +61,7 @@ type levelShares struct {
 type ownCols struct {
 	attrCols
 	num   []float64
-	level []string // a categorical one's level by customer
+	level []int32 // a categorical one's level (rank) by customer, -1 unknown
 }
 
 type attrCols struct {
@@ -418,7 +418,10 @@ func (c *computer) planOwn() {
 		if o.Categorical {
 			c.planLevels(&r.own[k].attrCols, o.Name, "customers."+o.Name, Own, OneHot, o.Name,
 				func(s *shard, row int) int32 { return s.ownCode[k][row] })
-			r.own[k].level = make([]string, c.n)
+			r.own[k].level = make([]int32, c.n)
+			for i := range r.own[k].level {
+				r.own[k].level[i] = -1
+			}
 			for i := range c.tab.Cols {
 				if f := &c.tab.Cols[i].Feature; f.Group == o.Name && f.Source == "customers."+o.Name {
 					f.Source = "customers." + o.Column

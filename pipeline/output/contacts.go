@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/strata-oss/strata/internal/strcol"
 	"github.com/strata-oss/strata/pipeline/channel"
 	"github.com/strata-oss/strata/pipeline/config"
 	"github.com/strata-oss/strata/pipeline/extract"
@@ -17,8 +18,8 @@ import (
 // customer tables are written: the channel files are the one place its
 // fields go (consent also becomes audience columns, see consentColumns).
 type contactTable struct {
-	fields  map[string][]string // by contact field name; nil when unmapped
-	consent map[string][]int8   // by consent name: 1, 0, -1 unknown
+	fields  map[string]strcol.Column // by contact field name; absent when unmapped
+	consent map[string][]int8        // by consent name: 1, 0, -1 unknown
 }
 
 // consentNames are the consent columns audiences may filter on, in the
@@ -95,8 +96,8 @@ func asConfigError(err error) error {
 // contact returns row i's contact fields for a channel file.
 func (ct *contactTable) contact(i int) channel.Contact {
 	get := func(f string) string {
-		if v := ct.fields[f]; v != nil {
-			return v[i]
+		if v, ok := ct.fields[f]; ok {
+			return v.At(i)
 		}
 		return ""
 	}

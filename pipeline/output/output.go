@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
@@ -474,16 +475,20 @@ func ownColumns(st *stages.Run) []tables.OutColumn {
 				num(name)
 				continue
 			}
-			col := tables.OutColumn{Name: name, Type: tables.OutString, Optional: true, Str: make([]string, n), Null: make([]bool, n)}
-			var lv []string
+			var lv features.Levels
 			if st.Behaviour != nil {
 				lv = st.Behaviour.OwnLevels[name]
 			}
+			// Codes, not strings: the column lives until the audiences are
+			// written. A null row's value is "", as a string column's was.
+			blank := int32(len(lv.Dict))
+			col := tables.OutColumn{Name: name, Type: tables.OutString, Optional: true,
+				Codes: make([]int32, n), Dict: append(slices.Clip(lv.Dict), ""), Null: make([]bool, n)}
 			for i := range n {
-				if i < len(lv) && lv[i] != "" {
-					col.Str[i] = lv[i]
+				if i < len(lv.Codes) && lv.At(i) != "" {
+					col.Codes[i] = lv.Codes[i]
 				} else {
-					col.Null[i] = true
+					col.Codes[i], col.Null[i] = blank, true
 				}
 			}
 			out = append(out, col)
