@@ -3,12 +3,13 @@ package strcol
 import (
 	"fmt"
 	"runtime"
-	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/strata-oss/strata/internal/gcscan"
 )
 
 func TestColumn(t *testing.T) {
@@ -132,24 +133,15 @@ func TestPartsBounds(t *testing.T) {
 // them).
 func TestNoPointers(t *testing.T) {
 	const n = 1_000_000
-	scannable := func() uint64 {
-		runtime.GC()
-		s := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}}
-		metrics.Read(s)
-		if s[0].Value.Kind() != metrics.KindUint64 {
-			t.Skip("no /gc/scan/heap:bytes in this runtime")
-		}
-		return s[0].Value.Uint64()
-	}
-	before := scannable()
+	before := gcscan.Heap(t)
 	b := NewBuilder(n, 0)
 	for i := range n {
 		b.Append(strconv.Itoa(1_000_000_000 + i))
 	}
 	c := b.Column()
-	withColumn := scannable()
+	withColumn := gcscan.Heap(t)
 	strs := c.Strings()
-	withStrings := scannable()
+	withStrings := gcscan.Heap(t)
 	runtime.KeepAlive(strs)
 	runtime.KeepAlive(c)
 

@@ -2,8 +2,9 @@ package features
 
 import (
 	"runtime"
-	"runtime/metrics"
 	"testing"
+
+	"github.com/strata-oss/strata/internal/gcscan"
 )
 
 // TestLevelsNoPointers: the own attributes' levels of a million customers,
@@ -19,15 +20,6 @@ func TestLevelsNoPointers(t *testing.T) {
 			c[i] = int32(i%(len(dict)+1)) - 1 // every sixth unknown
 		}
 		return c
-	}
-	scannable := func() uint64 {
-		runtime.GC()
-		s := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}}
-		metrics.Read(s)
-		if s[0].Value.Kind() != metrics.KindUint64 {
-			t.Skip("no /gc/scan/heap:bytes in this runtime")
-		}
-		return s[0].Value.Uint64()
 	}
 	// The bound leaves room for what the test and runtime allocate
 	// meanwhile; the levels' own share is 0.
@@ -48,9 +40,9 @@ func TestLevelsNoPointers(t *testing.T) {
 		}, 16 * n, 1 << 62},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := scannable()
+			before := gcscan.Heap(t)
 			v := tc.build()
-			after := scannable()
+			after := gcscan.Heap(t)
 			runtime.KeepAlive(v)
 			grew := int64(after) - int64(before)
 			t.Logf("scannable heap: %d bytes, %d with %d customers' levels", before, after, n)
