@@ -102,20 +102,6 @@ func sortedIDs[T cmp.Ordered](a *Aggregates, total int, ids func(*shard) []T) []
 	return out
 }
 
-// textIDs copies ids into a column: one buffer the collector does not
-// scan, where the shards' dictionaries held a string each.
-func textIDs(ids []string) strcol.Column {
-	size := 0
-	for _, id := range ids {
-		size += len(id)
-	}
-	b := strcol.NewBuilder(len(ids), size)
-	for _, id := range ids {
-		b.Append(id)
-	}
-	return b.Column()
-}
-
 // order builds the customer dictionary in ascending id order: numeric
 // for integer ids, byte order for text. Directly addressed ids are walked
 // in order, without sorting.
@@ -149,7 +135,9 @@ func (a *Aggregates) order() {
 	if ints != nil {
 		ds.IDs, ds.NumericIDs = formatInts(ints, a.opt.Workers), true
 	} else {
-		ds.IDs = textIDs(strs)
+		// One buffer the collector does not scan, where the shards'
+		// dictionaries held a string each.
+		ds.IDs = strcol.Of(strs...)
 	}
 	ds.Signup = hugemem.Fresh(make([]int64, total))
 	ds.Known = hugemem.Fresh(make([]bool, total))
