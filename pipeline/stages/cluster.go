@@ -165,16 +165,17 @@ func (Cluster) Sum(r *Run, result any) Part {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	at := map[int32]int{}
 	names := make([]string, len(ids))
 	for i, id := range ids {
-		at[id], names[i] = i, cl.Names[id]
+		names[i] = cl.Names[id]
 	}
+	at := newIDIndex(ids)
 	p := &clusterPart{Groups: *newGroupSums("cluster", names, cats, chans)}
 	p.Groups.IDs = ids
+	in := groupInputsOf(r, catCols, chanCols)
 	for c := 0; c < r.Behaviour.N; c++ {
 		if id := cl.ID[c]; id >= 0 {
-			p.Groups.add(r, c, at[id], catCols, chanCols)
+			p.Groups.add(&in, c, at.at(id))
 		}
 		if cl.ID[c] >= 0 && cl.Previous[c] >= 0 {
 			p.Both++
@@ -732,23 +733,7 @@ type Migration struct {
 }
 
 // migrations counts the customers of this run by (previous id, id).
-func migrations(r *clusterResult) []Migration {
-	counts := map[[2]int32]int64{}
-	for c := range r.ID {
-		counts[[2]int32{r.Previous[c], r.ID[c]}]++
-	}
-	out := make([]Migration, 0, len(counts))
-	for k, v := range counts {
-		out = append(out, Migration{From: k[0], To: k[1], Customers: v})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].From != out[j].From {
-			return out[i].From < out[j].From
-		}
-		return out[i].To < out[j].To
-	})
-	return out
-}
+func migrations(r *clusterResult) []Migration { return countPairs(r.Previous, r.ID) }
 
 func cmpOr(s, def string) string {
 	if s == "" {
