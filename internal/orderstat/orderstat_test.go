@@ -1,6 +1,8 @@
 package orderstat
 
 import (
+	"cmp"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -26,6 +28,40 @@ func TestSelectNth(t *testing.T) {
 					t.Fatalf("n=%d k=%d: v[%d]=%v on the wrong side of %v", n, k, i, w[i], w[k])
 				}
 			}
+		}
+	}
+}
+
+// TestSelectNthNaN: with NaNs (the slow path), v[k] is still what a sort
+// puts there.
+func TestSelectNthNaN(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	v := make([]float64, 5000)
+	for i := range v {
+		v[i] = float64(rng.IntN(100))
+		if rng.IntN(20) == 0 {
+			v[i] = math.NaN()
+		}
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	for _, k := range []int{0, 100, 2500, 4999} {
+		w := slices.Clone(v)
+		SelectNth(w, k)
+		if w[k] != s[k] && !(math.IsNaN(w[k]) && math.IsNaN(s[k])) {
+			t.Fatalf("k=%d: %v, want %v", k, w[k], s[k])
+		}
+	}
+}
+
+// TestMin: Min is slices.MinFunc by cmp.Compare, bit for bit: the first of
+// equal zeros, a NaN when there is one.
+func TestMin(t *testing.T) {
+	negZero := math.Copysign(0, -1)
+	for _, v := range [][]float64{{3}, {2, 1, 3}, {0, negZero}, {negZero, 0}, {1, math.NaN(), -1}, {math.Inf(1), 5}, {math.Inf(-1), math.NaN()}} {
+		got, want := Min(v), slices.MinFunc(v, cmp.Compare[float64])
+		if math.Float64bits(got) != math.Float64bits(want) {
+			t.Errorf("%v: %v, want %v", v, got, want)
 		}
 	}
 }

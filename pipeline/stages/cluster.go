@@ -114,16 +114,17 @@ func (Cluster) Columns(r *Run, result any, _ int32) []tables.OutColumn {
 	// Names as codes, not a string per customer: the column lives
 	// through the publish stage's collections (tables.OutColumn). Code 0
 	// is "", for customers without a cluster.
-	dict, code := []string{""}, map[int32]int32{}
-	for _, cid := range slices.Sorted(maps.Keys(res.Names)) {
-		code[cid] = int32(len(dict))
+	ids := slices.Sorted(maps.Keys(res.Names))
+	dict := []string{""}
+	for _, cid := range ids {
 		dict = append(dict, res.Names[cid])
 	}
+	at := newIDIndex(ids)
 	for i := range n {
 		id[i], noID[i] = res.ID[i], res.ID[i] < 0
 		prev[i], noPrev[i] = res.Previous[i], res.Previous[i] < 0
-		if !noID[i] {
-			name[i] = code[res.ID[i]]
+		if k, ok := at.at(res.ID[i]); ok && !noID[i] {
+			name[i] = int32(k) + 1
 		}
 	}
 	return []tables.OutColumn{
@@ -175,7 +176,8 @@ func (Cluster) Sum(r *Run, result any) Part {
 	in := groupInputsOf(r, catCols, chanCols)
 	for c := 0; c < r.Behaviour.N; c++ {
 		if id := cl.ID[c]; id >= 0 {
-			p.Groups.add(&in, c, at.at(id))
+			k, _ := at.at(id) // the first cluster's, if not one of them
+			p.Groups.add(&in, c, k)
 		}
 		if cl.ID[c] >= 0 && cl.Previous[c] >= 0 {
 			p.Both++

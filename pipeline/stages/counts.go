@@ -14,10 +14,9 @@ import (
 // a map.
 const maxDense = 1 << 16
 
-// idIndex maps ids to their position in a list of ids; an id not in it
-// maps to 0.
+// idIndex maps ids to their position in a list of ids.
 type idIndex struct {
-	dense  []int32 // by id, when the ids are small and non-negative
+	dense  []int32 // by id, 1 + the position (0: absent), when the ids are small and non-negative
 	sparse map[int32]int
 }
 
@@ -35,16 +34,21 @@ func newIDIndex(ids []int32) idIndex {
 	}
 	x := idIndex{dense: make([]int32, int(hi)+1)}
 	for i, id := range ids {
-		x.dense[id] = int32(i)
+		x.dense[id] = int32(i) + 1
 	}
 	return x
 }
 
-func (x *idIndex) at(id int32) int {
-	if uint(id) < uint(len(x.dense)) {
-		return int(x.dense[id])
+// at is id's position; ok is false, and i 0, when id is not in the list.
+func (x *idIndex) at(id int32) (i int, ok bool) {
+	if x.dense != nil {
+		if uint(id) < uint(len(x.dense)) && x.dense[id] > 0 {
+			return int(x.dense[id]) - 1, true
+		}
+		return 0, false
 	}
-	return x.sparse[id]
+	i, ok = x.sparse[id]
+	return i, ok
 }
 
 // countPairs counts the customers c by (from[c], to[c]): a Migration per

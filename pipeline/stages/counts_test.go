@@ -3,6 +3,7 @@ package stages
 import (
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -28,8 +29,16 @@ func TestIDIndex(t *testing.T) {
 	for _, ids := range [][]int32{{0, 1, 2}, {3, 7, 12}, {-4, 2}, {5, maxDense + 1}} {
 		x := newIDIndex(ids)
 		for i, id := range ids {
-			if got := x.at(id); got != i {
-				t.Errorf("%v: at(%d) = %d, want %d", ids, id, got, i)
+			if got, ok := x.at(id); got != i || !ok {
+				t.Errorf("%v: at(%d) = %d, %v, want %d", ids, id, got, ok, i)
+			}
+		}
+		for _, id := range []int32{-1, 1, 4, maxDense, maxDense + 2} {
+			if slices.Contains(ids, id) {
+				continue
+			}
+			if got, ok := x.at(id); got != 0 || ok {
+				t.Errorf("%v: at(%d) = %d, %v, want absent", ids, id, got, ok)
 			}
 		}
 	}

@@ -1,9 +1,7 @@
 package stages
 
 import (
-	"cmp"
 	"math"
-	"slices"
 
 	"github.com/strata-oss/strata/internal/orderstat"
 )
@@ -87,7 +85,7 @@ func quantiles5(v []float64) *[5]float64 {
 		from = lo
 		next := v[lo]
 		if lo+1 < len(v) {
-			next = slices.MinFunc(v[lo+1:], cmp.Compare[float64])
+			next = orderstat.Min(v[lo+1:])
 		}
 		q[i] = v[lo] + (h-float64(lo))*(next-v[lo])
 	}
