@@ -5,8 +5,10 @@ package orderstat
 
 import (
 	"cmp"
+	"math"
 	"math/bits"
 	"slices"
+	"sort"
 )
 
 // SelectNth reorders v so that v[k] is the value a sort (slices.Sort) puts
@@ -26,17 +28,7 @@ func SelectNth(v []float64, k int) {
 			slices.Sort(v)
 			return
 		}
-		a, b, c := v[0], v[len(v)/2], v[len(v)-1]
-		if cmp.Less(b, a) {
-			a, b = b, a
-		}
-		if cmp.Less(c, b) {
-			b = c
-			if cmp.Less(b, a) {
-				b = a
-			}
-		}
-		lt, gt := partition(v, b)
+		lt, gt := partition(v, medianOf3(v[0], v[len(v)/2], v[len(v)-1]))
 		switch {
 		case k < lt:
 			v = v[:lt]
@@ -108,4 +100,57 @@ func partitionNaN(v []float64, pivot float64) (lt, gt int) {
 		}
 	}
 	return lt, gt
+}
+
+// SelectRanks reorders v so that, for each k of ks (ascending), v[k] is
+// the value a sort puts there, with no greater value before it and no
+// smaller one after: one quickselect that follows every rank at once,
+// which at a few ranks costs about one SelectNth rather than one each. It
+// does so only when v holds neither a NaN nor a -0, and reports whether
+// it did: then values that compare equal are equal bit for bit, and the
+// values at the ranks are the sort's whatever the order the partitions
+// leave equal values in. Otherwise v is unchanged.
+func SelectRanks(v []float64, ks []int) bool {
+	for _, x := range v {
+		if x != x || x == 0 && math.Signbit(x) {
+			return false
+		}
+	}
+	selectRanks(v, 0, ks, 2*bits.Len(uint(len(v))))
+	return true
+}
+
+// selectRanks is SelectRanks of the ranks ks of w, where v is w[off:]
+// and holds them.
+func selectRanks(v []float64, off int, ks []int, depth int) {
+	for len(ks) > 0 && len(v) > 12 {
+		if depth == 0 {
+			slices.Sort(v)
+			return
+		}
+		depth--
+		lt, gt := partitionOrdered(v, medianOf3(v[0], v[len(v)/2], v[len(v)-1]))
+		// The ranks below off+lt are in v[:lt], those from off+gt in
+		// v[gt:]; those between hold the pivot already.
+		below, above := sort.SearchInts(ks, off+lt), sort.SearchInts(ks, off+gt)
+		selectRanks(v[:lt], off, ks[:below], depth)
+		v, off, ks = v[gt:], off+gt, ks[above:]
+	}
+	if len(ks) > 0 {
+		slices.Sort(v)
+	}
+}
+
+// medianOf3 is the pivot SelectNth takes of v's first, middle and last.
+func medianOf3(a, b, c float64) float64 {
+	if cmp.Less(b, a) {
+		a, b = b, a
+	}
+	if cmp.Less(c, b) {
+		b = c
+		if cmp.Less(b, a) {
+			b = a
+		}
+	}
+	return b
 }

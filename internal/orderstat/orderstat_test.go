@@ -65,3 +65,46 @@ func TestMin(t *testing.T) {
 		}
 	}
 }
+
+// TestSelectRanks: every rank holds the sort's value, bit for bit, and
+// the partition property holds around it; with a NaN or a -0, v is left
+// as it was.
+func TestSelectRanks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{1, 5, 12, 13, 64, 1000, 50_000} {
+		for _, distinct := range []int{1, 3, n/3 + 1, n} {
+			v := make([]float64, n)
+			for i := range v {
+				v[i] = float64(rng.IntN(distinct)) * 0.5
+			}
+			s := slices.Clone(v)
+			slices.Sort(s)
+			ks := []int{0, n / 10, n / 10, n/10 + 1, n / 2, n - 1}
+			for i := range ks {
+				ks[i] = min(ks[i], n-1)
+			}
+			slices.Sort(ks)
+			w := slices.Clone(v)
+			if !SelectRanks(w, ks) {
+				t.Fatalf("n=%d: refused", n)
+			}
+			for _, k := range ks {
+				if math.Float64bits(w[k]) != math.Float64bits(s[k]) {
+					t.Fatalf("n=%d k=%d: %v, want %v", n, k, w[k], s[k])
+				}
+				for i := range w {
+					if i < k && w[i] > w[k] || i > k && w[i] < w[k] {
+						t.Fatalf("n=%d k=%d: v[%d]=%v on the wrong side of %v", n, k, i, w[i], w[k])
+					}
+				}
+			}
+		}
+	}
+	for _, odd := range []float64{math.NaN(), math.Copysign(0, -1)} {
+		v := []float64{3, 1, odd, 2}
+		w := slices.Clone(v)
+		if SelectRanks(w, []int{1}) || !slices.EqualFunc(v, w, func(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }) {
+			t.Errorf("%v: selected, or reordered to %v", v, w)
+		}
+	}
+}
