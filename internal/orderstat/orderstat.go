@@ -83,6 +83,31 @@ func partitionOrdered(v []float64, pivot float64) (lt, gt int) {
 	return lt, gt
 }
 
+// partitionBranchless is partitionOrdered in two passes (< pivot, then
+// == pivot among the rest) whose swaps do not depend on a comparison:
+// partitionOrdered's branches mispredict about every other random value.
+// It leaves equal values in another order than partitionOrdered.
+func partitionBranchless(v []float64, pivot float64) (lt, gt int) {
+	for i, x := range v {
+		v[i], v[lt] = v[lt], x
+		lt += b2i(x < pivot)
+	}
+	gt = lt
+	for i := lt; i < len(v); i++ {
+		x := v[i]
+		v[i], v[gt] = v[gt], x
+		gt += b2i(x == pivot)
+	}
+	return lt, gt
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // partitionNaN is partitionOrdered by cmp.Compare, NaN first.
 func partitionNaN(v []float64, pivot float64) (lt, gt int) {
 	i, gt := 0, len(v)
@@ -105,11 +130,12 @@ func partitionNaN(v []float64, pivot float64) (lt, gt int) {
 // SelectRanks reorders v so that, for each k of ks (ascending), v[k] is
 // the value a sort puts there, with no greater value before it and no
 // smaller one after: one quickselect that follows every rank at once,
-// which at a few ranks costs about one SelectNth rather than one each. It
-// does so only when v holds neither a NaN nor a -0, and reports whether
-// it did: then values that compare equal are equal bit for bit, and the
-// values at the ranks are the sort's whatever the order the partitions
-// leave equal values in. Otherwise v is unchanged.
+// which at a few ranks costs about one SelectNth rather than one each,
+// and partitions without branching on the values. It does so only when v
+// holds neither a NaN nor a -0, and reports whether it did: then values
+// that compare equal are equal bit for bit, and the values at the ranks
+// are the sort's whatever the order the partitions leave equal values
+// in. Otherwise v is unchanged.
 func SelectRanks(v []float64, ks []int) bool {
 	for _, x := range v {
 		if x != x || x == 0 && math.Signbit(x) {
@@ -129,7 +155,7 @@ func selectRanks(v []float64, off int, ks []int, depth int) {
 			return
 		}
 		depth--
-		lt, gt := partitionOrdered(v, medianOf3(v[0], v[len(v)/2], v[len(v)-1]))
+		lt, gt := partitionBranchless(v, medianOf3(v[0], v[len(v)/2], v[len(v)-1]))
 		// The ranks below off+lt are in v[:lt], those from off+gt in
 		// v[gt:]; those between hold the pivot already.
 		below, above := sort.SearchInts(ks, off+lt), sort.SearchInts(ks, off+gt)
