@@ -61,8 +61,8 @@ type groupInputs struct {
 	cats, chans []*features.Column
 }
 
-// groupInputsOf are r's inputs to the sums of g; g.Cats and g.Chans name
-// cats and chans, r's share columns.
+// groupInputsOf are r's inputs to a grouping's sums; cats and chans are
+// r's share columns of its Cats and Chans.
 func groupInputsOf(r *Run, cats, chans []*features.Column) groupInputs {
 	return groupInputs{b: r.Behaviour, cv: resultOf[clvScores](r, "clv"), cats: cats, chans: chans}
 }
