@@ -114,16 +114,17 @@ func (Cluster) Columns(r *Run, result any, _ int32) []tables.OutColumn {
 	// Names as codes, not a string per customer: the column lives
 	// through the publish stage's collections (tables.OutColumn). Code 0
 	// is "", for customers without a cluster.
-	dict, code := []string{""}, map[int32]int32{}
-	for _, cid := range slices.Sorted(maps.Keys(res.Names)) {
-		code[cid] = int32(len(dict))
+	ids := slices.Sorted(maps.Keys(res.Names))
+	dict := []string{""}
+	for _, cid := range ids {
 		dict = append(dict, res.Names[cid])
 	}
+	at := newIDIndex(ids)
 	for i := range n {
 		id[i], noID[i] = res.ID[i], res.ID[i] < 0
 		prev[i], noPrev[i] = res.Previous[i], res.Previous[i] < 0
-		if !noID[i] {
-			name[i] = code[res.ID[i]]
+		if k, ok := at.at(res.ID[i]); ok && !noID[i] {
+			name[i] = int32(k) + 1
 		}
 	}
 	return []tables.OutColumn{
@@ -165,16 +166,18 @@ func (Cluster) Sum(r *Run, result any) Part {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	at := map[int32]int{}
 	names := make([]string, len(ids))
 	for i, id := range ids {
-		at[id], names[i] = i, cl.Names[id]
+		names[i] = cl.Names[id]
 	}
+	at := newIDIndex(ids)
 	p := &clusterPart{Groups: *newGroupSums("cluster", names, cats, chans)}
 	p.Groups.IDs = ids
+	in := groupInputsOf(r, catCols, chanCols)
 	for c := 0; c < r.Behaviour.N; c++ {
 		if id := cl.ID[c]; id >= 0 {
-			p.Groups.add(r, c, at[id], catCols, chanCols)
+			k, _ := at.at(id) // the first cluster's, if not one of them
+			p.Groups.add(&in, c, k)
 		}
 		if cl.ID[c] >= 0 && cl.Previous[c] >= 0 {
 			p.Both++
@@ -732,23 +735,7 @@ type Migration struct {
 }
 
 // migrations counts the customers of this run by (previous id, id).
-func migrations(r *clusterResult) []Migration {
-	counts := map[[2]int32]int64{}
-	for c := range r.ID {
-		counts[[2]int32{r.Previous[c], r.ID[c]}]++
-	}
-	out := make([]Migration, 0, len(counts))
-	for k, v := range counts {
-		out = append(out, Migration{From: k[0], To: k[1], Customers: v})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].From != out[j].From {
-			return out[i].From < out[j].From
-		}
-		return out[i].To < out[j].To
-	})
-	return out
-}
+func migrations(r *clusterResult) []Migration { return countPairs(r.Previous, r.ID) }
 
 func cmpOr(s, def string) string {
 	if s == "" {

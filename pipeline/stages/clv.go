@@ -134,10 +134,11 @@ func (p *clvPart) Merge(other Part) error {
 func (CLV) Sum(r *Run, result any) Part {
 	cv, b := result.(*clvScores), r.Behaviour
 	p := &clvPart{}
+	freq, rec := newBucketTable(pAliveFreqEdges), newBucketTable(pAliveRecEdges)
 	for c := 0; c < b.N; c++ {
 		if cv.Scored[c] {
-			fi := bucket(int(b.PurchaseDays[c])-1, pAliveFreqEdges)
-			ri := bucket(int(b.RecencyDays[c])/7, pAliveRecEdges)
+			fi := freq.of(int(b.PurchaseDays[c]) - 1)
+			ri := rec.of(int(b.RecencyDays[c]) / 7)
 			p.PAliveSum[ri][fi] += cv.PAlive[c]
 			p.PAliveN[ri][fi]++
 		}

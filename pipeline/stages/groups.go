@@ -52,11 +52,25 @@ func newGroupSums(typ string, names []string, cats, chans []string) *groupSums {
 	return g
 }
 
-// add adds customer c of r to group k; cats and chans are r's share
-// columns of g.Cats and g.Chans. The groups sum the CLV stage's outputs
+// groupInputs are what groupSums.add reads of a run, looked up once per
+// pass rather than once per customer (the CLV scores are a map lookup by
+// stage name).
+type groupInputs struct {
+	b           *features.Behaviour
+	cv          *clvScores // nil when the CLV stage did not run
+	cats, chans []*features.Column
+}
+
+// groupInputsOf are r's inputs to a grouping's sums; cats and chans are
+// r's share columns of its Cats and Chans.
+func groupInputsOf(r *Run, cats, chans []*features.Column) groupInputs {
+	return groupInputs{b: r.Behaviour, cv: resultOf[clvScores](r, "clv"), cats: cats, chans: chans}
+}
+
+// add adds customer c to group k. The groups sum the CLV stage's outputs
 // too, when it ran.
-func (g *groupSums) add(r *Run, c, k int, cats, chans []*features.Column) {
-	b := r.Behaviour
+func (g *groupSums) add(in *groupInputs, c, k int) {
+	b := in.b
 	g.Customers[k]++
 	g.Revenue[k] += b.Monetary[c]
 	if b.HasOrders[c] {
@@ -67,25 +81,30 @@ func (g *groupSums) add(r *Run, c, k int, cats, chans []*features.Column) {
 		g.Recency[k] += float64(b.RecencyDays[c])
 		g.Frequency[k] += float64(b.Frequency[c])
 		if g.CatSpend != nil {
-			for j, col := range cats {
-				if !col.IsNull(c) {
-					g.CatSpend[k][j] += col.F[c] * gross
-				}
-			}
-			f := float64(b.Frequency[c])
-			g.TotalOrders[k] += f
-			for j, col := range chans {
-				if !col.IsNull(c) {
-					g.ChanOrders[k][j] += col.F[c] * f
-				}
-			}
+			g.addMix(in, c, k, gross)
 		}
 	}
-	if cv := resultOf[clvScores](r, "clv"); cv != nil && cv.Scored[c] {
+	if cv := in.cv; cv != nil && cv.Scored[c] {
 		g.Scored[k]++
 		g.PAlive[k] += cv.PAlive[c]
 		g.CLV[k] += cv.CLV[c]
 		g.Expected[k] += cv.ExpectedPurchases[c]
+	}
+}
+
+// addMix adds buyer c's category spend and channel orders to group k.
+func (g *groupSums) addMix(in *groupInputs, c, k int, gross float64) {
+	for j, col := range in.cats {
+		if !col.IsNull(c) {
+			g.CatSpend[k][j] += col.F[c] * gross
+		}
+	}
+	f := float64(in.b.Frequency[c])
+	g.TotalOrders[k] += f
+	for j, col := range in.chans {
+		if !col.IsNull(c) {
+			g.ChanOrders[k][j] += col.F[c] * f
+		}
 	}
 }
 
@@ -230,6 +249,32 @@ func bucket(v int, edges []int) int {
 		}
 	}
 	return k
+}
+
+// bucketTable is bucket(v, edges) by v, for v from 0 to the last of the
+// (ascending) edges: the P(alive) sums take two buckets a customer.
+type bucketTable struct {
+	edges []int
+	at    []int8
+}
+
+func newBucketTable(edges []int) bucketTable {
+	t := bucketTable{edges: edges, at: make([]int8, edges[len(edges)-1]+1)}
+	for v := range t.at {
+		t.at[v] = int8(bucket(v, edges))
+	}
+	return t
+}
+
+// of is bucket(v, t.edges): past the last edge, the last bucket.
+func (t *bucketTable) of(v int) int {
+	switch {
+	case v < 0:
+		return bucket(v, t.edges)
+	case v >= len(t.at):
+		return len(t.edges) - 1
+	}
+	return int(t.at[v])
 }
 
 // clvOn reports whether the run has CLV outputs.

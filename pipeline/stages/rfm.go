@@ -112,8 +112,9 @@ func (RFM) Sum(r *Run, result any) Part {
 	catCols, cats := levelsOf(r, "category")
 	chanCols, chans := levelsOf(r, "channel")
 	p := &rfmPart{Groups: *newGroupSums("rfm", s.Segments, cats, chans)}
+	in := groupInputsOf(r, catCols, chanCols)
 	for c := 0; c < r.Behaviour.N; c++ {
-		p.Groups.add(r, c, int(s.Seg[c]), catCols, chanCols)
+		p.Groups.add(&in, c, int(s.Seg[c]))
 		if rr, f := s.R[c], s.F[c]; rr > 0 && f > 0 {
 			p.RF[rr-1][f-1]++
 		}

@@ -187,15 +187,13 @@ func (RFMMigration) Sum(r *Run, result any) Part {
 	s := resultOf[rfmScores](r, "rfm")
 	// Counted by (previous name's index, segment's index): a cell per
 	// pair of segments, not a move per customer.
-	counts := map[[2]int32]int64{}
-	for c, from := range res.Previous {
-		counts[[2]int32{from, int32(s.Seg[c])}]++
-	}
+	counts := countPairs(res.Previous, s.Seg)
 	p := &rfmMigrationPart{Moves: make([]rfmMove, 0, len(counts))}
-	for k, n := range counts {
-		mv := rfmMove{New: k[0] < 0, To: s.Segments[k[1]], Customers: n}
+	for _, k := range counts {
+		n := k.Customers
+		mv := rfmMove{New: k.From < 0, To: s.Segments[k.To], Customers: n}
 		if !mv.New {
-			mv.From = res.Names[k[0]]
+			mv.From = res.Names[k.From]
 			p.Both += n
 			if mv.From != mv.To {
 				p.Moved += n

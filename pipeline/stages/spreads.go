@@ -1,7 +1,6 @@
 package stages
 
 import (
-	"cmp"
 	"math"
 	"slices"
 
@@ -78,18 +77,40 @@ func quantiles5(v []float64) *[5]float64 {
 	if len(v) == 0 {
 		return nil
 	}
+	var h [5]float64
+	var lo [5]int
+	ranks := make([]int, 0, 2*len(h)) // each percentile's order statistic and the next
+	for i, p := range []float64{0.10, 0.25, 0.50, 0.75, 0.90} {
+		h[i] = p * float64(len(v)-1)
+		lo[i] = int(math.Floor(h[i]))
+		ranks = append(ranks, lo[i], min(lo[i]+1, len(v)-1))
+	}
+	slices.Sort(ranks)
+	if !orderstat.SelectRanks(v, ranks) {
+		return quantiles5Nested(v, h, lo)
+	}
+	var q [5]float64
+	for i := range q {
+		next := v[min(lo[i]+1, len(v)-1)]
+		q[i] = v[lo[i]] + (h[i]-float64(lo[i]))*(next-v[lo[i]])
+	}
+	return &q
+}
+
+// quantiles5Nested is quantiles5 of a v with a NaN or a -0, whose order
+// statistics SelectRanks does not take: each percentile's by SelectNth on
+// what the previous one left above it, the next value by orderstat.Min.
+func quantiles5Nested(v []float64, h [5]float64, lo [5]int) *[5]float64 {
 	var q [5]float64
 	from := 0 // v[:from] holds the smallest values, in place
-	for i, p := range []float64{0.10, 0.25, 0.50, 0.75, 0.90} {
-		h := p * float64(len(v)-1)
-		lo := int(math.Floor(h))
-		orderstat.SelectNth(v[from:], lo-from)
-		from = lo
-		next := v[lo]
-		if lo+1 < len(v) {
-			next = slices.MinFunc(v[lo+1:], cmp.Compare[float64])
+	for i := range q {
+		orderstat.SelectNth(v[from:], lo[i]-from)
+		from = lo[i]
+		next := v[lo[i]]
+		if lo[i]+1 < len(v) {
+			next = orderstat.Min(v[lo[i]+1:])
 		}
-		q[i] = v[lo] + (h-float64(lo))*(next-v[lo])
+		q[i] = v[lo[i]] + (h[i]-float64(lo[i]))*(next-v[lo[i]])
 	}
 	return &q
 }

@@ -180,6 +180,9 @@ func (c *OutColumn) mayOutgrowDictionary() bool {
 	if c.Str == nil && c.Codes == nil {
 		return c.StrCol.Size() >= 1<<30
 	}
+	if c.Codes != nil && maxLen(c.Dict)*len(c.Codes) < 1<<30 {
+		return false // no need to add up the rows' lengths
+	}
 	total := 0
 	for i := range c.Len() {
 		if total += len(c.StrAt(i)); total >= 1<<30 {
@@ -187,6 +190,14 @@ func (c *OutColumn) mayOutgrowDictionary() bool {
 		}
 	}
 	return false
+}
+
+func maxLen(s []string) int {
+	n := 0
+	for _, x := range s {
+		n = max(n, len(x))
+	}
+	return n
 }
 
 // repeats reports whether a column repeats its values enough for a
