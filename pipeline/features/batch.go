@@ -80,6 +80,12 @@ func (s *shard) holds(b *extract.OrderBlock) bool {
 // every other update. Whether a day goes to the bitmap or to old depends
 // on the bitmap's width when its row comes (padding can widen the bitmap
 // past maxBitmapWords), so apply leaves the days marked here alone.
+//
+// The previous batch, sorted, is applied a share at a time, a little more
+// than the rows each block brings, so that it is done before the next one
+// is full: applied at once, a batch kept the shard from the readers'
+// blocks for a tenth of a second at a time, and the readers waited on it
+// (20M customers: 36 s of wall time for the extract stage's 45 CPU-s).
 func (s *shard) hold(b *extract.OrderBlock, rows []int32) {
 	asOf := s.info.AsOfDay
 	for i, row := range rows {
@@ -94,17 +100,25 @@ func (s *shard) hold(b *extract.OrderBlock, rows []int32) {
 		s.pend = append(s.pend, p)
 	}
 	s.held += int64(len(rows))
+	s.drain(len(rows) + len(rows)/4)
 	if len(s.pend) >= s.batch {
-		s.flush()
+		s.drain(len(s.sorted))
+		s.sortHeld()
 	}
 }
 
-// flush applies the rows held back, in the order of their records'
-// buckets, each bucket's in input order.
-func (s *shard) flush() {
-	if len(s.pend) == 0 {
-		return
+// drain applies up to n more rows of the sorted batch.
+func (s *shard) drain(n int) {
+	if hi := min(s.next+n, len(s.sorted)); hi > s.next {
+		s.apply(s.sorted[s.next:hi])
+		s.next = hi
 	}
+}
+
+// sortHeld makes the rows held the sorted batch, in the order of their
+// records' buckets, each bucket's in input order. The previous batch must
+// be applied: each customer's rows in it come before those held.
+func (s *shard) sortHeld() {
 	nb := s.n>>batchShift + 1
 	if cap(s.buckets) < nb {
 		s.buckets = make([]int32, nb)
@@ -120,7 +134,7 @@ func (s *shard) flush() {
 		at += n
 	}
 	if cap(s.sorted) < len(s.pend) {
-		s.sorted = make([]pending, len(s.pend), cap(s.pend))
+		s.sorted = make([]pending, 0, cap(s.pend))
 	}
 	sorted := s.sorted[:len(s.pend)]
 	for _, p := range s.pend {
@@ -128,8 +142,16 @@ func (s *shard) flush() {
 		sorted[count[k]] = p
 		count[k]++
 	}
-	s.apply(sorted)
-	s.pend = s.pend[:0]
+	s.sorted, s.next, s.pend = sorted, 0, s.pend[:0]
+}
+
+// flush applies every row held back.
+func (s *shard) flush() {
+	s.drain(len(s.sorted))
+	if len(s.pend) > 0 {
+		s.sortHeld()
+		s.drain(len(s.sorted))
+	}
 }
 
 // endBatches applies what is held and lets go of the buffers.

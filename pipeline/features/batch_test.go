@@ -87,7 +87,8 @@ func batchOrders(t *testing.T, n int, asOf time.Time, cats, chans, dups bool) ex
 // TestSortedBatchesChangeNothing: holding clean blocks' rows back and
 // applying them sorted by record (batch.go) gives every feature column
 // bit for bit, and the same bitmap width and days kept aside in the same
-// order, whether the batches are smaller than a block or span them all,
+// order, whether the batches are smaller than a block, applied over the
+// next blocks, or span them all,
 // with the optional columns that keep blocks out of the batches too.
 func TestSortedBatchesChangeNothing(t *testing.T) {
 	asOf := time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC)
@@ -107,7 +108,7 @@ func TestSortedBatchesChangeNothing(t *testing.T) {
 			spec := batchOrders(t, 4*extract.BlockRows+321, asOf, tc.cats, tc.chans, tc.dups)
 			var ref *Set
 			var refShard *shard
-			for _, batch := range []int{-1, 1000, 1 << 20} {
+			for _, batch := range []int{-1, 1000, 100_000, 1 << 20} {
 				opt := Options{Workers: 2, batchRows: batch, Repeat: tc.repeat, CalibrationDays: tc.calibration,
 					TopCategories: 5, TopChannels: 2}
 				a, err := Extract(context.Background(), spec, opt)

@@ -110,12 +110,13 @@ type shard struct {
 	events    int64
 
 	// Sorted batches (batch.go): up to batch rows of clean blocks held
-	// back (pend), their sorted copy and the sort's bucket counts; held
-	// counts the rows that went that way.
+	// back (pend), the previous batch sorted and applied up to next, and
+	// the sort's bucket counts; held counts the rows that went that way.
 	batch   int
 	held    int64
 	pend    []pending
 	sorted  []pending
+	next    int
 	buckets []int32
 }
 
