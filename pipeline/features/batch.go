@@ -28,8 +28,10 @@ import (
 const batchRows = 4 << 20
 
 // batchMinCustomers is the fewest customers (the span of their ids) for
-// which a shard sorts its rows: below it the records are few enough that
-// the sort costs about what it saves.
+// which a shard sorts its rows. In the shard's loop alone
+// (BenchmarkAggregateScale) the sort cost what it saved at 1M customers
+// (26.0 ns a row against 26.2) and saved a tenth at 5M (32.0 against
+// 35.8), not measured end to end; at 20M it halved the loop's cost.
 const batchMinCustomers = 8_000_000
 
 // batchShift sets the sort's buckets: records with the same row>>batchShift
@@ -41,7 +43,8 @@ const batchShift = 16
 // A pending row is what an order row's record update needs: its record,
 // its day's age k (asOfDay − day, never negative) with refundBit for a
 // refund and markedBit for a purchase whose day hold marked, its instant
-// and its amount.
+// and its amount. Days come from int64 microseconds, so k < 2^28 leaves
+// the two bits free.
 type pending struct {
 	row int32
 	k   uint32

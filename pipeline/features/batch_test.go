@@ -88,8 +88,8 @@ func batchOrders(t *testing.T, n int, asOf time.Time, cats, chans, dups bool) ex
 // applying them sorted by record (batch.go) gives every feature column
 // bit for bit, and the same bitmap width and days kept aside in the same
 // order, whether the batches are smaller than a block, applied over the
-// next blocks, or span them all,
-// with the optional columns that keep blocks out of the batches too.
+// next blocks or span them all, and with the optional columns that keep
+// blocks out of the batches.
 func TestSortedBatchesChangeNothing(t *testing.T) {
 	asOf := time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
