@@ -13,15 +13,16 @@ import (
 	"github.com/strata-oss/strata/pipeline/extract"
 )
 
-// BenchmarkAggregateScale feeds the shard the order blocks of
-// STRATA_BENCH_SCALE_ROWS (default 20M) orders, STRATA_BENCH_SCALE_PASSES
-// times over (default 5), for each of the comma-separated
-// customer counts in STRATA_BENCH_SCALE (skipped without it), the customers
-// drawn with the shared generator's lognormal propensity, the readers'
-// lookups (HintOrders) done once, on the benchmark's goroutine: the shard's
-// cost per order row as the record arena grows. The first
-// pass, which makes the arena, and the later ones, which find it made,
-// are reported apart (ns/row1, ns/row).
+// BenchmarkAggregateScale is the shard's cost per order row as the record
+// arena grows (issue 31). For each of the comma-separated customer counts
+// in STRATA_BENCH_SCALE (skipped without it) it feeds one shard the blocks
+// of STRATA_BENCH_SCALE_ROWS orders (default 20M), their customers drawn
+// with the shared generator's lognormal propensity, STRATA_BENCH_SCALE_PASSES
+// times over (default 5), with the readers' lookups (HintOrders) done once,
+// on the benchmark's goroutine. The first pass, which makes the arena, and
+// the later ones, which find it made, are reported apart (ns/row1,
+// ns/row), and small-pages is 1 where the arena gave up huge pages
+// (paged.judge).
 //
 //	STRATA_BENCH_SCALE=1000000,20000000 flock /tmp/strata-bench.lock go test -run - -bench AggregateScale -benchtime 1x ./pipeline/features/
 func BenchmarkAggregateScale(b *testing.B) {
@@ -47,6 +48,8 @@ func BenchmarkAggregateScale(b *testing.B) {
 		blocks := scaleBlocks(customers, rows)
 		b.Run(fmt.Sprintf("customers=%d", customers), func(b *testing.B) {
 			opt := Options{Workers: 2, batchRows: batch}.resolved()
+			// Every pass hits the records again: OrderRows tells
+			// paged.judge so.
 			info := extract.Info{AsOf: benchAsOf, AsOfDay: benchDay0 + 730, Location: time.UTC, IntIDs: true,
 				IDRange: [2]int64{0, int64(customers) - 1}, HasIDRange: true, Rows: int64(rows * passes), OrderRows: int64(rows * passes),
 				Tables: []string{"orders"}}
