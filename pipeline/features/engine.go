@@ -116,6 +116,7 @@ func (e *engine) Begin(info extract.Info) error {
 					m.rel()
 				}
 			}
+			s.endBatches()
 		}()
 	}
 	return nil

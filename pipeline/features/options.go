@@ -49,6 +49,11 @@ type Options struct {
 	// scanEveryBlock makes the category mix read every block's rows even
 	// when it is settled (tests: the skip must change nothing).
 	scanEveryBlock bool
+	// batchRows, when positive, makes every shard of directly addressed
+	// ids hold back clean order rows and apply them sorted by record, this
+	// many at a time, whatever the customers; negative, never (batchFor).
+	// Tests: the sorted batches must change nothing.
+	batchRows int
 	// fillRows, when set, is the customers of a fill block instead of
 	// fillChunk..fillBlock (tests: many blocks on a small shop).
 	fillRows int

@@ -108,6 +108,16 @@ type shard struct {
 	typeClass []int8 // by event-type code
 	unknownEv int64
 	events    int64
+
+	// Sorted batches (batch.go): up to batch rows of clean blocks held
+	// back (pend), the previous batch sorted and applied up to next, and
+	// the sort's bucket counts; held counts the rows that went that way.
+	batch   int
+	held    int64
+	pend    []pending
+	sorted  []pending
+	next    int
+	buckets []int32
 }
 
 // Word offsets in an order record. Without Options.Repeat:
@@ -230,6 +240,7 @@ func newShard(id, of int, opt *Options, info extract.Info) *shard {
 		// updated that often at least, which decides whether huge pages
 		// pay for their faulting (paged.judge).
 		s.rec.hits = float64(info.OrderRows) / float64(span)
+		s.batch = batchFor(opt, true, int64(span))
 	} else {
 		s.dict = newCustDict(info.IntIDs, 0, 0)
 	}
@@ -401,6 +412,12 @@ func (s *shard) orders(b *extract.OrderBlock) {
 	s.idx, s.rows = s.idx[:0], s.rows[:0]
 	all := s.of == 1
 	d := s.dict
+	held := d.direct != nil && all && b.Dropped == 0 && s.holds(b)
+	if !held {
+		// Rows held back go first: this block's updates, and the category
+		// mix's relayout of the records, come after them.
+		s.flush()
+	}
 	if len(s.rec.pages) == 0 {
 		s.fitBitmap(b)
 	}
@@ -440,6 +457,10 @@ func (s *shard) orders(b *extract.OrderBlock) {
 					rows[i] = int32(s.add(&b.Keys, i))
 				}
 			}
+		}
+		if held {
+			s.hold(b, rows)
+			return
 		}
 	} else if b.Parts != nil {
 		mine := b.Parts[s.id]
