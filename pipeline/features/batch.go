@@ -207,13 +207,7 @@ func (s *shard) apply(rows []pending) {
 		_ = r[rGross]
 		amt := p.amt
 		if p.k&refundBit != 0 {
-			k := int32(p.k & ageMask)
-			s.refund(row, amt)
-			if k < maxW {
-				for w := nW - 1; w >= 0 && k < s.wins[w]; w-- {
-					r[ws+w] = u64(f64(r[ws+w]) + amt)
-				}
-			}
+			s.refundRow(r, row, int32(p.k&ageMask), amt)
 			continue
 		}
 		k := int32(p.k & ageMask)

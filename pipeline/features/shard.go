@@ -544,12 +544,7 @@ func (s *shard) orders(b *extract.OrderBlock) {
 		amt := b.Amount[i]
 		k := asOf - b.Day[i] // ≥ 0: the stream cut rows at the as-of day
 		if b.Refund[i] {
-			s.refund(row, amt)
-			if k < maxW {
-				for w := nW - 1; w >= 0 && k < s.wins[w]; w-- {
-					r[ws+w] = u64(f64(r[ws+w]) + amt)
-				}
-			}
+			s.refundRow(r, row, k, amt)
 			continue
 		}
 		ts, day := b.Time[i], b.Day[i]
@@ -661,6 +656,19 @@ func (s *shard) gross(r []uint64) float64 {
 		return f64(r[rFirstDaySpend]) + f64(r[rRepeatSpend])
 	}
 	return f64(r[rGross])
+}
+
+// refundRow records a refund of amt (≤ 0), k days before the as-of day,
+// for customer row, whose record is r: refund's count and amount, and the
+// spend of the windows the day falls in (a refund is no order: it counts
+// in no window's orders). Shared by shard.orders and the sorted batches.
+func (s *shard) refundRow(r []uint64, row int, k int32, amt float64) {
+	s.refund(row, amt)
+	if nW := s.nW; nW > 0 && k < s.wins[nW-1] {
+		for w := nW - 1; w >= 0 && k < s.wins[w]; w-- {
+			r[s.ws+w] = u64(f64(r[s.ws+w]) + amt)
+		}
+	}
 }
 
 // refund counts a refund of amt (≤ 0) for row.
