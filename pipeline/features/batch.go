@@ -176,18 +176,9 @@ func (s *shard) endBatches() {
 func (s *shard) apply(rows []pending) {
 	asOf := s.info.AsOfDay
 	nW := s.nW
-	maxW := int32(0)
-	if nW > 0 {
-		maxW = s.wins[nW-1]
-	}
 	const ahead = 16
+	maxW, winLines := s.windowReach()
 	bits0, ws, wch, repeat := s.bits0, s.ws, s.wch, s.opt.Repeat
-	var winLines uint64
-	if nW > 0 {
-		for l := ws / 8; l <= (s.cat0-1)/8; l++ {
-			winLines |= 1 << l
-		}
-	}
 	for j := range rows {
 		if j+ahead < len(rows) {
 			p := &rows[j+ahead]

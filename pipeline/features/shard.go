@@ -499,20 +499,11 @@ func (s *shard) orders(b *extract.OrderBlock) {
 	}
 	asOf := s.info.AsOfDay
 	nW := s.nW
-	maxW := int32(0)
-	if nW > 0 {
-		maxW = s.wins[nW-1]
-	}
 	// The lines an order row touches: the counts and sums, the windows it
 	// falls in, its day's bitmap word.
 	const ahead = 16
+	maxW, winLines := s.windowReach()
 	bits0, ws, wch, repeat := s.bits0, s.ws, s.wch, s.opt.Repeat
-	var winLines uint64
-	if nW > 0 {
-		for l := ws / 8; l <= (s.cat0-1)/8; l++ {
-			winLines |= 1 << l
-		}
-	}
 	// A customer's category mix is another line of the record.
 	catAhead := b.Category != nil && s.mix.phase != catLogging && s.ncat > 0
 	// Past the warm-up (nothing to log) a purchase's category spend goes
@@ -656,6 +647,20 @@ func (s *shard) gross(r []uint64) float64 {
 		return f64(r[rFirstDaySpend]) + f64(r[rRepeatSpend])
 	}
 	return f64(r[rGross])
+}
+
+// windowReach is the age in days below which an order falls in a window
+// (the longest window's length; 0 without windows) and the bit set of the
+// record's cache lines that hold the windows' spend and counts, which such
+// an order updates.
+func (s *shard) windowReach() (maxW int32, winLines uint64) {
+	if s.nW == 0 {
+		return 0, 0
+	}
+	for l := s.ws / 8; l <= (s.cat0-1)/8; l++ {
+		winLines |= 1 << l
+	}
+	return s.wins[s.nW-1], winLines
 }
 
 // refundRow records a refund of amt (≤ 0), k days before the as-of day,
