@@ -91,11 +91,14 @@ func quantiles5(v []float64) *[5]float64 {
 	}
 	var q [5]float64
 	for i := range q {
-		next := v[min(lo[i]+1, len(v)-1)]
-		q[i] = v[lo[i]] + (h[i]-float64(lo[i]))*(next-v[lo[i]])
+		q[i] = between(v[lo[i]], v[min(lo[i]+1, len(v)-1)], h[i]-float64(lo[i]))
 	}
 	return &q
 }
+
+// between is the value a fraction f of the way from a to b: a percentile
+// at rank lo + f, between the order statistics a (rank lo) and b.
+func between(a, b, f float64) float64 { return a + f*(b-a) }
 
 // quantiles5Nested is quantiles5 of a v with a NaN or a -0, whose order
 // statistics SelectRanks does not take: each percentile's by SelectNth on
@@ -110,7 +113,7 @@ func quantiles5Nested(v []float64, h [5]float64, lo [5]int) *[5]float64 {
 		if lo[i]+1 < len(v) {
 			next = orderstat.Min(v[lo[i]+1:])
 		}
-		q[i] = v[lo[i]] + (h[i]-float64(lo[i]))*(next-v[lo[i]])
+		q[i] = between(v[lo[i]], next, h[i]-float64(lo[i]))
 	}
 	return &q
 }
