@@ -114,11 +114,8 @@ func (Cluster) Columns(r *Run, result any, _ int32) []tables.OutColumn {
 	// Names as codes, not a string per customer: the column lives
 	// through the publish stage's collections (tables.OutColumn). Code 0
 	// is "", for customers without a cluster.
-	ids := slices.Sorted(maps.Keys(res.Names))
-	dict := []string{""}
-	for _, cid := range ids {
-		dict = append(dict, res.Names[cid])
-	}
+	ids, names := res.named()
+	dict := append([]string{""}, names...)
 	at := newIDIndex(ids)
 	for i := range n {
 		id[i], noID[i] = res.ID[i], res.ID[i] < 0
@@ -161,15 +158,7 @@ func (Cluster) Sum(r *Run, result any) Part {
 	cl := result.(*clusterResult)
 	catCols, cats := levelsOf(r, "category")
 	chanCols, chans := levelsOf(r, "channel")
-	ids := make([]int32, 0, len(cl.Names))
-	for id := range cl.Names {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	names := make([]string, len(ids))
-	for i, id := range ids {
-		names[i] = cl.Names[id]
-	}
+	ids, names := cl.named()
 	at := newIDIndex(ids)
 	p := &clusterPart{Groups: *newGroupSums("cluster", names, cats, chans)}
 	p.Groups.IDs = ids
@@ -328,6 +317,17 @@ type clusterResult struct {
 	ID       []int32
 	Previous []int32 // the customer's id in the previous run, -1 if none
 	Names    map[int32]string
+}
+
+// named is the clusters' ids in ascending order and their names: stable
+// ids are small but need not be contiguous.
+func (r *clusterResult) named() (ids []int32, names []string) {
+	ids = slices.Sorted(maps.Keys(r.Names))
+	names = make([]string, len(ids))
+	for i, id := range ids {
+		names[i] = r.Names[id]
+	}
+	return ids, names
 }
 
 // featureLabels name the ends of the features a profile can mention.

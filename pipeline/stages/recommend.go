@@ -153,12 +153,7 @@ func recommendInput(st *Run, ids []int32) (recommend.Input, []int32, bool) {
 		return recommend.Input{}, nil, false
 	}
 	if ids == nil {
-		// Stable cluster ids are small but need not be contiguous.
-		ids = make([]int32, 0, len(cl.Names))
-		for id := range cl.Names {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
+		ids, _ = cl.named()
 	}
 	n := st.Behaviour.N
 	group := denseGroups(cl.ID[:n], ids)
